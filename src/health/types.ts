@@ -1,0 +1,48 @@
+/**
+ * Health grades and the explainable score of a connection (seed 4.2).
+ *
+ * @module
+ */
+
+/** The five health grades, best first. Thresholds on the overall score: 0.8, 0.6, 0.4, 0.2. */
+export const HealthGrade = {
+  EXCELLENT: "excellent",
+  GOOD: "good",
+  FAIR: "fair",
+  POOR: "poor",
+  CRITICAL: "critical",
+} as const;
+
+/** Union of every {@link HealthGrade} value. */
+export type HealthGrade = (typeof HealthGrade)[keyof typeof HealthGrade];
+
+/**
+ * Grades indexed by the integer the scorers (WASM and JS) write:
+ * 0 = critical, 1 = poor, 2 = fair, 3 = good, 4 = excellent.
+ */
+export const GRADE_BY_INDEX: readonly HealthGrade[] = [
+  HealthGrade.CRITICAL,
+  HealthGrade.POOR,
+  HealthGrade.FAIR,
+  HealthGrade.GOOD,
+  HealthGrade.EXCELLENT,
+];
+
+/** Integer rank of a grade (critical 0 … excellent 4). */
+export function gradeIndex(grade: HealthGrade): number {
+  return GRADE_BY_INDEX.indexOf(grade);
+}
+
+/** A connection's health with its components, each in [0, 1] (1 is best). */
+export interface HealthScore {
+  /** Score from RTT (EWMA plus jitter) against the reference latency. */
+  readonly latency: number;
+  /** Score from answered pings and well-formed frames. */
+  readonly reliability: number;
+  /** Score from measured bandwidth against the reference bandwidth. */
+  readonly bandwidth: number;
+  /** Mean of the three components. */
+  readonly overall: number;
+  /** Grade of `overall`. */
+  readonly grade: HealthGrade;
+}
