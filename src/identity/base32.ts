@@ -1,0 +1,53 @@
+/**
+ * RFC 4648 base32, lowercase alphabet, no padding: the printable form of peer ids.
+ * Chosen over base58 because every language has it or can write it in ten lines.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+const LOOKUP = new Int8Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
+
+/** Encodes bytes as lowercase unpadded base32. */
+export function base32Encode(bytes: Uint8Array): string {
+  let out = "";
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+/** Decodes lowercase unpadded base32; throws INVALID_PEER_ID on any other character or non-zero trailing bits. */
+export function base32Decode(text: string): Uint8Array {
+  const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  let buffer = 0;
+  let bits = 0;
+  let index = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const value = code < 128 ? (LOOKUP[code] ?? -1) : -1;
+    if (value < 0) {
+      throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, `invalid base32 character ${JSON.stringify(text[i])} at ${i}`);
+    }
+    buffer = (buffer << 5) | value;
+    bits += 5;
+    if (bits >= 8) {
+      out[index++] = (buffer >>> (bits - 8)) & 0xff;
+      bits -= 8;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (buffer !== 0) throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "non-canonical base32 (trailing bits set)");
+  return out;
+}

@@ -1,0 +1,108 @@
+/**
+ * A node's long-term Ed25519 identity: key pair, peer id, signing, and save
+ * and load to a file readable only by its owner.
+ *
+ * @module
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { chmod, open, readFile, rename } from "node:fs/promises";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { KEY_TYPE_ED25519, PeerId } from "./peer-id.js";
+
+const PEM_LABEL = "PRIVATE KEY";
+
+/** The key pair and peer id of a node. Create with {@link Identity.generate} or {@link Identity.load}. */
+export class Identity {
+  /** This node's peer id. */
+  readonly peerId: PeerId;
+  /** Raw 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Wire KeyType of {@link Identity.publicKey} (1 = Ed25519). */
+  readonly keyType = KEY_TYPE_ED25519;
+  readonly #privateKey: KeyObject;
+
+  private constructor(privateKey: KeyObject) {
+    if (privateKey.asymmetricKeyType !== "ed25519") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "identity key must be Ed25519");
+    }
+    this.#privateKey = privateKey;
+    const jwk = createPublicKey(privateKey).export({ format: "jwk" });
+    this.publicKey = new Uint8Array(Buffer.from(jwk.x ?? "", "base64url"));
+    this.peerId = PeerId.fromPublicKey(this.publicKey);
+  }
+
+  /** Generates a fresh random identity. */
+  static generate(): Identity {
+    return new Identity(generateKeyPairSync("ed25519").privateKey);
+  }
+
+  /** Builds an identity from a PKCS#8 PEM private key. */
+  static fromPem(pem: string): Identity {
+    try {
+      return new Identity(createPrivateKey(pem));
+    } catch (cause) {
+      throw PeerlinkError.from(cause, ErrorCode.INVALID_ARGUMENT);
+    }
+  }
+
+  /** Loads an identity saved by {@link Identity.save}. Throws INVALID_ARGUMENT if the file is not an Ed25519 key. */
+  static async load(path: string): Promise<Identity> {
+    const pem = await readFile(path, "utf8");
+    return Identity.fromPem(pem);
+  }
+
+  /** Loads the identity at `path`, or generates one and saves it there if the file does not exist. */
+  static async loadOrCreate(path: string): Promise<Identity> {
+    try {
+      return await Identity.load(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      const identity = Identity.generate();
+      await identity.save(path);
+      return identity;
+    }
+  }
+
+  /** The private key as PKCS#8 PEM. Handle with care. */
+  toPem(): string {
+    return this.#privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  }
+
+  /** The private key object, for building TLS credentials. */
+  get privateKey(): KeyObject {
+    return this.#privateKey;
+  }
+
+  /** Saves the private key as PEM with mode 0600, atomically (temp file + rename). */
+  async save(path: string): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    const handle = await open(tmp, "w", 0o600);
+    try {
+      await handle.writeFile(this.toPem(), "utf8");
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await chmod(tmp, 0o600);
+    await rename(tmp, path);
+  }
+
+  /** Signs `data` with the identity key (Ed25519, 64-byte signature). */
+  sign(data: Uint8Array): Uint8Array {
+    return new Uint8Array(sign(null, data, this.#privateKey));
+  }
+}
+
+/** Verifies an Ed25519 `signature` over `data` by the raw 32-byte `publicKey`. Never throws; false on any bad input. */
+export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  try {
+    const key = createPublicKey({
+      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") },
+      format: "jwk",
+    });
+    return verify(null, data, key, signature);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Peer ids: SHA-256 over the key type byte and the raw public key
+ * (docs/PROTOCOL.md, "Identity"). Printable form: lowercase unpadded base32,
+ * 52 characters.
+ *
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { base32Decode, base32Encode } from "./base32.js";
+
+/** Length of a peer id in bytes. */
+export const PEER_ID_LENGTH = 32;
+/** Wire value of KeyType.ED25519. */
+export const KEY_TYPE_ED25519 = 1;
+
+/** The identity of a node, derived from its public key. Immutable; compare with {@link PeerId.equals}. */
+export class PeerId {
+  readonly #bytes: Uint8Array;
+  readonly #text: string;
+
+  private constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#text = base32Encode(bytes);
+  }
+
+  /** Derives the peer id of an Ed25519 public key (32 raw bytes). */
+  static fromPublicKey(publicKey: Uint8Array, keyType: number = KEY_TYPE_ED25519): PeerId {
+    if (keyType !== KEY_TYPE_ED25519 || publicKey.length !== 32) {
+      throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "only 32-byte Ed25519 public keys are supported");
+    }
+    const digest = createHash("sha256").update(Uint8Array.of(keyType)).update(publicKey).digest();
+    return new PeerId(new Uint8Array(digest));
+  }
+
+  /** Wraps 32 peer id bytes (e.g. from a Hello frame). Throws INVALID_PEER_ID on a wrong length. */
+  static fromBytes(bytes: Uint8Array): PeerId {
+    if (bytes.length !== PEER_ID_LENGTH) {
+      throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, `peer id must be ${PEER_ID_LENGTH} bytes, got ${bytes.length}`);
+    }
+    return new PeerId(Uint8Array.from(bytes));
+  }
+
+  /** Parses the printable form produced by {@link PeerId.toString}. Throws INVALID_PEER_ID on bad input. */
+  static parse(text: string): PeerId {
+    if (typeof text !== "string" || text.length !== 52) {
+      throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "a peer id is 52 lowercase base32 characters");
+    }
+    return PeerId.fromBytes(base32Decode(text));
+  }
+
+  /** A copy of the 32 id bytes. */
+  get bytes(): Uint8Array {
+    return Uint8Array.from(this.#bytes);
+  }
+
+  /** True when both ids are the same bytes (constant time). */
+  equals(other: PeerId | null | undefined): boolean {
+    return other instanceof PeerId && timingSafeEqual(this.#bytes, other.#bytes);
+  }
+
+  /** Printable form: 52 lowercase base32 characters. */
+  toString(): string {
+    return this.#text;
+  }
+
+  /** JSON form: the printable string. */
+  toJSON(): string {
+    return this.#text;
+  }
+}

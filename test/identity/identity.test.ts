@@ -1,0 +1,89 @@
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Identity, verifySignature } from "../../src/identity/identity.js";
+import { PeerId } from "../../src/identity/peer-id.js";
+import { base32Decode, base32Encode } from "../../src/identity/base32.js";
+import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe("a peer id", () => {
+  it("is SHA-256 over the key type byte and the raw public key", () => {
+    const id = Identity.generate();
+    const expected = createHash("sha256").update(Uint8Array.of(1)).update(id.publicKey).digest();
+    expect(Buffer.from(id.peerId.bytes).equals(expected)).toBe(true);
+  });
+
+  it("prints as 52 lowercase base32 characters and parses back to an equal id", () => {
+    const id = Identity.generate().peerId;
+    const text = id.toString();
+    expect(text).toMatch(/^[a-z2-7]{52}$/);
+    expect(PeerId.parse(text).equals(id)).toBe(true);
+    expect(PeerId.parse(text).equals(Identity.generate().peerId)).toBe(false);
+  });
+
+  it("rejects malformed printable forms with INVALID_PEER_ID", () => {
+    const good = Identity.generate().peerId.toString();
+    for (const bad of ["", "abc", good.toUpperCase(), good.slice(0, 51) + "1", good + "a", good.slice(0, 51) + "9"]) {
+      expect(() => PeerId.parse(bad), bad).toThrowError(expect.objectContaining({ code: ErrorCode.INVALID_PEER_ID }));
+    }
+    expect(() => PeerId.fromBytes(new Uint8Array(31))).toThrow(/32 bytes/);
+  });
+
+  it("matches RFC 4648 base32 test vectors (lowercase, no padding)", () => {
+    const vectors: [string, string][] = [["", ""], ["f", "my"], ["fo", "mzxq"], ["foo", "mzxw6"], ["foob", "mzxw6yq"], ["fooba", "mzxw6ytb"], ["foobar", "mzxw6ytboi"]];
+    for (const [plain, encoded] of vectors) {
+      expect(base32Encode(new TextEncoder().encode(plain))).toBe(encoded);
+      expect(new TextDecoder().decode(base32Decode(encoded))).toBe(plain);
+    }
+  });
+
+  it("round-trips any bytes through base32", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      expect(base32Decode(base32Encode(bytes))).toEqual(bytes);
+    }));
+  });
+});
+
+describe("an identity", () => {
+  it("signs data that verifies with its public key and fails for other data or keys", () => {
+    const a = Identity.generate();
+    const b = Identity.generate();
+    const data = new TextEncoder().encode("hello");
+    const sig = a.sign(data);
+    expect(sig.length).toBe(64);
+    expect(verifySignature(a.publicKey, data, sig)).toBe(true);
+    expect(verifySignature(b.publicKey, data, sig)).toBe(false);
+    expect(verifySignature(a.publicKey, new TextEncoder().encode("hellO"), sig)).toBe(false);
+    expect(verifySignature(a.publicKey.subarray(1), data, sig)).toBe(false);
+  });
+
+  it("is saved with mode 0600 and loads back to the same peer id", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-id-"));
+    dirs.push(dir);
+    const file = join(dir, "node.key");
+    const a = Identity.generate();
+    await a.save(file);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    const b = await Identity.load(file);
+    expect(b.peerId.equals(a.peerId)).toBe(true);
+    const c = await Identity.loadOrCreate(join(dir, "fresh.key"));
+    expect((await Identity.loadOrCreate(join(dir, "fresh.key"))).peerId.equals(c.peerId)).toBe(true);
+  });
+
+  it("refuses a file that is not an Ed25519 key with INVALID_ARGUMENT", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-id-"));
+    dirs.push(dir);
+    const file = join(dir, "bad.key");
+    await writeFile(file, "not a key");
+    const err = await Identity.load(file).catch((e: unknown) => e);
+    expect(isPeerlinkError(err, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+  });
+});
