@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file peerlink/v1/bandwidth.proto.
  */
 export const file_peerlink_v1_bandwidth: GenFile = /*@__PURE__*/
-  fileDesc("ChtwZWVybGluay92MS9iYW5kd2lkdGgucHJvdG8SC3BlZXJsaW5rLnYxIlEKDkJhbmR3aWR0aFByb2JlEhAKCHByb2JlX2lkGAEgASgNEg0KBWluZGV4GAIgASgNEg0KBWNvdW50GAMgASgNEg8KB3BhZGRpbmcYBCABKAwibAoPQmFuZHdpZHRoUmVwb3J0EhAKCHByb2JlX2lkGAEgASgNEhcKD2ZyYW1lc19yZWNlaXZlZBgCIAEoDRIaCg5ieXRlc19yZWNlaXZlZBgDIAEoBEICMAISEgoKZWxhcHNlZF91cxgEIAEoDWIGcHJvdG8z");
+  fileDesc("ChtwZWVybGluay92MS9iYW5kd2lkdGgucHJvdG8SC3BlZXJsaW5rLnYxIlEKDkJhbmR3aWR0aFByb2JlEhAKCHByb2JlX2lkGAEgASgNEg0KBWluZGV4GAIgASgNEg0KBWNvdW50GAMgASgNEg8KB3BhZGRpbmcYBCABKAwiaAoPQmFuZHdpZHRoUmVwb3J0EhAKCHByb2JlX2lkGAEgASgNEhcKD2ZyYW1lc19yZWNlaXZlZBgCIAEoDRIWCg5ieXRlc19yZWNlaXZlZBgDIAEoDRISCgplbGFwc2VkX3VzGAQgASgNYgZwcm90bzM");
 
 /**
  * BandwidthProbe is one frame of an active bandwidth measurement: the sender
@@ -77,11 +77,12 @@ export type BandwidthReport = Message<"peerlink.v1.BandwidthReport"> & {
   framesReceived: number;
 
   /**
-   * Encoded frame bytes of the burst that arrived (prefixes included).
+   * Encoded frame bytes of the burst that arrived (prefixes included). A
+   * burst is at most 64 frames of at most 1 MiB, so this fits in 32 bits.
    *
-   * @generated from field: uint64 bytes_received = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint32 bytes_received = 3;
    */
-  bytesReceived: bigint;
+  bytesReceived: number;
 
   /**
    * Microseconds between the arrival of the first and the last probe frame.

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file peerlink/v1/ping.proto.
  */
 export const file_peerlink_v1_ping: GenFile = /*@__PURE__*/
-  fileDesc("ChZwZWVybGluay92MS9waW5nLnByb3RvEgtwZWVybGluay52MSIvCgRQaW5nEg0KBW5vbmNlGAEgASgNEhgKDHRpbWVzdGFtcF91cxgCIAEoBEICMAIiLwoEUG9uZxINCgVub25jZRgBIAEoDRIYCgx0aW1lc3RhbXBfdXMYAiABKARCAjACYgZwcm90bzM");
+  fileDesc("ChZwZWVybGluay92MS9waW5nLnByb3RvEgtwZWVybGluay52MSIrCgRQaW5nEg0KBW5vbmNlGAEgASgNEhQKDHRpbWVzdGFtcF91cxgCIAEoDSIrCgRQb25nEg0KBW5vbmNlGAEgASgNEhQKDHRpbWVzdGFtcF91cxgCIAEoDWIGcHJvdG8z");
 
 /**
  * Ping asks the peer to answer with a Pong carrying the same nonce and
@@ -27,12 +27,13 @@ export type Ping = Message<"peerlink.v1.Ping"> & {
   nonce: number;
 
   /**
-   * The sender's monotonic clock in microseconds when the ping was written.
-   * Only the sender interprets it; the receiver echoes it unchanged.
+   * The low 32 bits of the sender's monotonic clock in microseconds when the
+   * ping was written. Only the sender interprets it (RTT = now - timestamp_us
+   * modulo 2^32, valid for RTTs under 71 minutes); the receiver echoes it.
    *
-   * @generated from field: uint64 timestamp_us = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 timestamp_us = 2;
    */
-  timestampUs: bigint;
+  timestampUs: number;
 };
 
 /**
@@ -58,9 +59,9 @@ export type Pong = Message<"peerlink.v1.Pong"> & {
   /**
    * The Ping's timestamp, echoed unchanged.
    *
-   * @generated from field: uint64 timestamp_us = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint32 timestamp_us = 2;
    */
-  timestampUs: bigint;
+  timestampUs: number;
 };
 
 /**

@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+// @ts-expect-error plain ESM script without types
+import { diffGenerated } from "../../scripts/check-generated.mjs";
+
+const run = promisify(execFile);
+const root = new URL("../../", import.meta.url).pathname;
+const buf = join(root, "node_modules/.bin/buf");
+const baseline = join(root, "proto/peerlink.v1.binpb");
+
+async function bufExit(args: string[], cwd = root): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(buf, args, { cwd });
+    return { code: 0, out: stdout + stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: err.code ?? -1, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+  }
+}
+
+describe("the committed schemas and codecs", () => {
+  it("are exactly what `buf generate` produces from proto/", () => {
+    expect(diffGenerated()).toEqual([]);
+  });
+
+  it("pass `buf lint` (STANDARD) and `buf format`", async () => {
+    expect(await bufExit(["lint"])).toEqual({ code: 0, out: "" });
+    expect(await bufExit(["format", "--diff", "--exit-code"])).toEqual({ code: 0, out: "" });
+  });
+
+  it("are wire-compatible with the released baseline image", async () => {
+    const result = await bufExit(["breaking", "--against", baseline]);
+    expect(result.out).toBe("");
+    expect(result.code).toBe(0);
+  });
+});
+
+describe("the breaking-change guard", () => {
+  it("fails (exit 100) when a released field number changes", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-breaking-"));
+    try {
+      await cp(join(root, "proto/peerlink"), join(dir, "peerlink"), { recursive: true });
+      const file = join(dir, "peerlink/v1/ping.proto");
+      const text = await readFile(file, "utf8");
+      expect(text).toContain("uint32 nonce = 1;");
+      await writeFile(file, text.replace("uint32 nonce = 1;", "uint32 nonce = 5;"));
+      const result = await bufExit(["breaking", ".", "--against", baseline], dir);
+      expect(result.code).toBe(100);
+      expect(result.out).toMatch(/field "1" with name "nonce"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("fails the freshness check when a generated file is edited by hand", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-generated-"));
+    try {
+      await cp(join(root, "generated"), dir, { recursive: true });
+      expect(diffGenerated(dir)).toEqual([]);
+      const file = join(dir, "peerlink/v1/goodbye_pb.ts");
+      await writeFile(file, (await readFile(file, "utf8")) + "\n// edited by hand\n");
+      expect(diffGenerated(dir)).toEqual(["stale or edited: generated/peerlink/v1/goodbye_pb.ts"]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
