@@ -1,0 +1,159 @@
+/**
+ * Every default of connection maintenance (keepalive, inactivity, health
+ * checks, bandwidth probes), as named constants with unit and rationale
+ * (seed 4.2). Option interfaces in this folder refer to these constants in
+ * their `@default` tags; change a number here and it changes everywhere.
+ *
+ * @module
+ */
+
+/**
+ * How long the connection may go without receiving anything before a Ping is
+ * sent, in milliseconds. Application traffic proves liveness, so a busy
+ * connection never pings. 15 s is what go-ethereum's devp2p uses
+ * (`pingInterval = 15 * time.Second`) and sits well under common NAT idle
+ * timeouts (30 s for UDP, minutes for TCP).
+ */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
+
+/**
+ * Consecutive unanswered pings after which a connection is declared dead.
+ * Three tolerates a lost or late pong (a GC pause, a congested queue) without
+ * keeping a dead peer for long; TCP keepalive's `tcp_keepalive_probes` is
+ * larger (9) because its probes are cheap and unacknowledged.
+ */
+export const DEFAULT_MAX_MISSED_PONGS = 3;
+
+/**
+ * Shortest time to wait for a Pong, in milliseconds, however small the
+ * measured RTT. 2 s covers an event-loop or GC pause on either side, which RTT
+ * samples do not show (TCP's RFC 6298 floor is 1 s for the same reason; we
+ * double it because a pause on the peer delays its pong, not a packet).
+ */
+export const DEFAULT_MIN_PONG_TIMEOUT_MS = 2_000;
+
+/**
+ * Longest time to wait for a Pong, in milliseconds; also the timeout before
+ * the first RTT sample. 10 s is below the ping interval so at most one ping
+ * is ever outstanding, and matches gRPC's default keepalive timeout order
+ * (`GRPC_ARG_KEEPALIVE_TIMEOUT_MS` = 20 s) halved for a p2p overlay.
+ */
+export const DEFAULT_MAX_PONG_TIMEOUT_MS = 10_000;
+
+/**
+ * RTT multiplier of the adaptive pong timeout: `srtt + K * rttvar`, with K = 4
+ * as TCP's retransmission timeout (RFC 6298, section 2).
+ */
+export const PONG_TIMEOUT_RTTVAR_FACTOR = 4;
+
+/**
+ * How long the connection may go without receiving any frame at all before it
+ * is closed, in milliseconds. 60 s = four ping intervals: even when pongs are
+ * ignored by a buggy peer, a connection that received nothing for a minute is
+ * dead (go-ethereum reads with a 30 s frame timeout; we are more lenient
+ * because our pings already detect silence faster).
+ */
+export const DEFAULT_INACTIVITY_TIMEOUT_MS = 60_000;
+
+/**
+ * How often the health of every connection is scored, in milliseconds. 10 s
+ * gives the scorer a fresh RTT sample or traffic measure most of the time
+ * (pings every 15 s) while a full batch of connections costs microseconds.
+ */
+export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 10_000;
+
+/**
+ * Consecutive health checks that must agree before a new grade is published.
+ * Two filters a single noisy sample (one slow pong) yet reacts within two
+ * health-check intervals (20 s by default).
+ */
+export const DEFAULT_HYSTERESIS_SAMPLES = 2;
+
+/**
+ * How long a connection must stay Poor or Critical before it is a candidate
+ * for replacement, in milliseconds. 60 s = six health checks: long enough to
+ * ride out a transient congestion episode, short enough to move away from a
+ * persistently bad peer within a minute.
+ */
+export const DEFAULT_DEGRADED_THRESHOLD_MS = 60_000;
+
+/**
+ * RTT at which the latency score is still perfect, in milliseconds. 50 ms is
+ * a same-continent round trip; the scorer decreases the latency score as the
+ * smoothed RTT plus jitter grows past it.
+ */
+export const DEFAULT_REFERENCE_LATENCY_MS = 50;
+
+/**
+ * Bandwidth at which the bandwidth score is perfect, in bytes per second.
+ * 10 MB/s (80 Mbit/s, decimal megabytes) is a typical home fibre or data-centre
+ * share per peer; a peer above it cannot be told apart for our purposes.
+ */
+export const DEFAULT_REFERENCE_BANDWIDTH_BYTES_PER_SECOND = 10_000_000;
+
+/**
+ * Time constant of the passive traffic meters, in milliseconds: a burst's
+ * contribution decays by 1/e after this long. 5 s smooths per-message noise but
+ * follows a change of traffic within a health-check interval.
+ */
+export const DEFAULT_RATE_METER_TIME_CONSTANT_MS = 5_000;
+
+/**
+ * Time between the starts of two active bandwidth probes on one connection, in
+ * milliseconds. One probe a minute keeps the measurement overhead around
+ * 4 KB/s with the default burst (256 KiB).
+ */
+export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
+
+/**
+ * Delay before the first bandwidth probe of a connection, in milliseconds.
+ * 5 s lets the handshake and the application's first exchange settle, and
+ * still scores bandwidth before the first health checks publish a grade.
+ */
+export const DEFAULT_PROBE_INITIAL_DELAY_MS = 5_000;
+
+/**
+ * Frames in one probe burst. Eight gives seven inter-arrival gaps, enough to
+ * average out timer and scheduling noise, while keeping the burst short.
+ */
+export const DEFAULT_PROBE_FRAME_COUNT = 8;
+
+/**
+ * Padding bytes in each probe frame. 32 KiB frames (two TLS records, many
+ * TCP segments) measure sustained throughput rather than per-packet latency;
+ * 8 of them make a 256 KiB burst.
+ */
+export const DEFAULT_PROBE_PADDING_BYTES = 32 * 1024;
+
+/**
+ * Hard cap on the rate at which probe frames are written, in bytes per second.
+ * Twice the reference bandwidth: a probe can still show that a link reaches the
+ * reference, but never floods a faster link, and on a slower link the burst
+ * (256 KiB) occupies it for a bounded time only.
+ */
+export const DEFAULT_PROBE_MAX_BYTES_PER_SECOND = 2 * DEFAULT_REFERENCE_BANDWIDTH_BYTES_PER_SECOND;
+
+/**
+ * How long the prober waits for the receiver's report after the last frame was
+ * written, in milliseconds, before giving up on the probe.
+ */
+export const DEFAULT_PROBE_REPORT_TIMEOUT_MS = 10_000;
+
+/**
+ * How long the receiver waits after a probe frame for the next one before it
+ * reports the incomplete burst, in milliseconds.
+ */
+export const DEFAULT_PROBE_RECEIVE_TIMEOUT_MS = 5_000;
+
+/**
+ * Largest `count` a received probe burst may announce. Bounded so a hostile
+ * peer cannot make us wait for (or account for) absurd bursts.
+ */
+export const MAX_PROBE_FRAME_COUNT = 1024;
+
+/**
+ * Upper estimate of the bytes a probe frame carries besides its padding
+ * (length prefix, Frame and BandwidthProbe tags, ids and lengths as varints).
+ * Used for pacing only; the receiver counts real bytes.
+ */
+export const PROBE_FRAME_OVERHEAD_BYTES = 32;
