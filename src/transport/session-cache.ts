@@ -1,0 +1,128 @@
+/**
+ * A bounded cache of TLS 1.3 session tickets per remote address, so that a
+ * redial resumes the session (docs/PROTOCOL.md §3.5: resumption saves the
+ * certificate exchange and signature work; round trips stay the same).
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+
+/** Options of {@link TlsSessionCache}. */
+export interface TlsSessionCacheOptions {
+  /**
+   * Most remote addresses kept; the least recently used address is evicted first.
+   * @default 256
+   */
+  readonly maxAddresses?: number;
+  /**
+   * Most tickets kept per address (OpenSSL servers send 2 per handshake).
+   * @default 2
+   */
+  readonly maxTicketsPerAddress?: number;
+  /**
+   * Age in milliseconds after which a ticket is dropped unused. OpenSSL servers accept
+   * tickets for 7,200 s by default; a stale ticket only costs a full handshake.
+   * @default 7_200_000 (2 hours)
+   */
+  readonly maxAgeMs?: number;
+  /** Clock in milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+interface Ticket {
+  readonly session: Buffer;
+  readonly storedAt: number;
+}
+
+/** Default of {@link TlsSessionCacheOptions.maxAddresses}. */
+export const DEFAULT_SESSION_CACHE_ADDRESSES = 256;
+/** Default of {@link TlsSessionCacheOptions.maxTicketsPerAddress}. */
+export const DEFAULT_SESSION_TICKETS_PER_ADDRESS = 2;
+/** Default of {@link TlsSessionCacheOptions.maxAgeMs}: OpenSSL's default ticket lifetime. */
+export const DEFAULT_SESSION_TICKET_MAX_AGE_MS = 7_200_000;
+
+/**
+ * Bounded LRU of TLS session tickets keyed by `"host:port"` (see {@link sessionCacheKey}).
+ * Dialers {@link TlsSessionCache.add} what the client socket's `'session'` event
+ * delivers and {@link TlsSessionCache.take} one ticket per redial. Each ticket is
+ * used once (RFC 8446 §C.4 advises against reusing tickets, which lets an observer
+ * link connections); the resumed connection receives fresh tickets.
+ */
+export class TlsSessionCache {
+  readonly #maxAddresses: number;
+  readonly #maxTickets: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  /** Map iteration order is insertion order: the first key is the least recently used. */
+  readonly #entries = new Map<string, Ticket[]>();
+
+  constructor(options: TlsSessionCacheOptions = {}) {
+    this.#maxAddresses = positiveInteger(options.maxAddresses ?? DEFAULT_SESSION_CACHE_ADDRESSES, "maxAddresses");
+    this.#maxTickets = positiveInteger(options.maxTicketsPerAddress ?? DEFAULT_SESSION_TICKETS_PER_ADDRESS, "maxTicketsPerAddress");
+    this.#maxAgeMs = positiveInteger(options.maxAgeMs ?? DEFAULT_SESSION_TICKET_MAX_AGE_MS, "maxAgeMs");
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Number of addresses with at least one ticket. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Stores a ticket for `key`, newest last; evicts the oldest ticket and the least recently used address beyond the bounds. */
+  add(key: string, session: Buffer): void {
+    const tickets = this.#entries.get(key) ?? [];
+    this.#entries.delete(key);
+    tickets.push({ session, storedAt: this.#now() });
+    while (tickets.length > this.#maxTickets) tickets.shift();
+    this.#entries.set(key, tickets);
+    while (this.#entries.size > this.#maxAddresses) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) break;
+      this.#entries.delete(oldest.value);
+    }
+  }
+
+  /** Removes and returns the newest unexpired ticket for `key`, or `undefined`. */
+  take(key: string): Buffer | undefined {
+    const tickets = this.#entries.get(key);
+    if (tickets === undefined) return undefined;
+    const oldestAllowed = this.#now() - this.#maxAgeMs;
+    let found: Buffer | undefined;
+    while (tickets.length > 0 && found === undefined) {
+      const ticket = tickets.pop();
+      if (ticket !== undefined && ticket.storedAt >= oldestAllowed) found = ticket.session;
+    }
+    this.#entries.delete(key);
+    if (tickets.length > 0) this.#entries.set(key, tickets);
+    return found;
+  }
+
+  /** True when `key` has a ticket (expired ones included until the next {@link TlsSessionCache.take}). */
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  /** Forgets every ticket for `key` (e.g. after the peer at that address changed). */
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Forgets every ticket. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+/** The cache key of a remote address: `"host:port"`, IPv6 as `"[addr]:port"`, host lowercased, brackets normalised. */
+export function sessionCacheKey(host: string, port: number): string {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  const lower = bare.toLowerCase();
+  return lower.includes(":") ? `[${lower}]:${port}` : `${lower}:${port}`;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `TlsSessionCache ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
