@@ -1,0 +1,181 @@
+/**
+ * Every default limit of the connection manager, in one place. Each constant
+ * says its unit, why the number was chosen and a comparable number from a
+ * system users know (js-libp2p, go-libp2p, geth, Bitcoin Core). Options in
+ * {@link ConnectionLimitsOptions} fall back to these; `resolveLimits` checks
+ * that the combination makes sense.
+ *
+ * @module
+ */
+
+/**
+ * Time allowed for TCP connect + TLS + protocol handshake, in milliseconds
+ * (10 s). Long enough for a slow intercontinental link (a few RTTs of ~300 ms
+ * plus certificate checks), short enough that a stalled peer frees its
+ * pending slot quickly.
+ * Comparable: geth `handshakeTimeout` 5 s, Bitcoin Core `-timeout` 5 s
+ * (connect only), js-libp2p `inboundUpgradeTimeout` 10 s in 1.x (30 s in 2.x).
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Inbound connections that may be in the handshake at once (count). Bounds
+ * the work an attacker can make us do with half-open connections.
+ * Comparable: js-libp2p `maxIncomingPendingConnections` 10; geth
+ * `MaxPendingPeers` 50 per direction.
+ */
+export const MAX_PENDING_INBOUND = 10;
+
+/**
+ * Outbound dials that may be in progress at once (count). Enough to refill
+ * the outbound slots quickly after a network change without a dial storm.
+ * Comparable: geth ran 16 concurrent dial tasks (`maxActiveDialTasks`) for
+ * years; js-libp2p `maxParallelDials` 100 (Node).
+ */
+export const MAX_PENDING_OUTBOUND = 16;
+
+/**
+ * Open inbound connections, pending ones included (count). Three quarters of
+ * {@link MAX_CONNECTIONS}: most slots serve peers who find us, while the
+ * outbound share (which we choose, so an attacker cannot fill it) stays
+ * reserved. Comparable: geth keeps 2/3 of `MaxPeers` (50) for inbound
+ * (`DialRatio` 3); Bitcoin Core 125 total of which 11 outbound.
+ */
+export const MAX_INBOUND_CONNECTIONS = 96;
+
+/**
+ * Open outbound connections, pending dials included (count). Outbound peers
+ * are chosen by us and are the eclipse-attack defence, so they get their own
+ * budget. Comparable: Bitcoin Core 8 full-relay + 2 block-relay-only
+ * outbound; geth `MaxPeers / DialRatio` ≈ 16.
+ */
+export const MAX_OUTBOUND_CONNECTIONS = 32;
+
+/**
+ * Open connections of both directions, pending ones included (count).
+ * Comparable: Bitcoin Core `-maxconnections` 125, js-libp2p `maxConnections`
+ * 300 (Node), geth `MaxPeers` 50.
+ */
+export const MAX_CONNECTIONS = 128;
+
+/**
+ * Inbound connections (pending + open) from one IP address (count). Allows a
+ * few nodes behind one NAT, refuses one host taking many slots.
+ * Comparable: go-libp2p resource manager 8 connections per IPv4 address /
+ * per IPv6 /56; geth accepts one inbound attempt per IP every 30 s.
+ */
+export const MAX_CONNECTIONS_PER_IP = 4;
+
+/**
+ * Inbound connections (pending + open) from one subnet (count, see
+ * {@link IPV4_SUBNET_PREFIX} and {@link IPV6_SUBNET_PREFIX}). Makes a Sybil
+ * attack need many networks, not many addresses in one rented block.
+ * Comparable: go-libp2p 64 connections per IPv6 /48; geth's discovery table
+ * keeps at most 10 nodes per IPv4 /24.
+ */
+export const MAX_CONNECTIONS_PER_SUBNET = 16;
+
+/**
+ * Prefix length (bits) that groups IPv4 addresses into one subnet: /24, the
+ * smallest block usually routed and rented as a unit.
+ * Comparable: geth `tableSubnet` 24 (discovery), Bitcoin Core groups IPv4
+ * peers by /16 for outbound diversity.
+ */
+export const IPV4_SUBNET_PREFIX = 24;
+
+/**
+ * Prefix length (bits) that groups IPv6 addresses into one subnet: /56, the
+ * usual allocation to one home or small site (a single host controls a /64
+ * or more, so per-address limits alone are useless on IPv6).
+ * Comparable: go-libp2p resource manager limits per IPv6 /56.
+ */
+export const IPV6_SUBNET_PREFIX = 56;
+
+/**
+ * Burst of the inbound rate limit per source IP (connection attempts, the
+ * token bucket capacity). A legitimate peer reconnecting after a blip needs
+ * one or two; five absorbs a NAT with a few nodes restarting together.
+ * Comparable: js-libp2p `inboundConnectionThreshold` 5 per second per host.
+ */
+export const INBOUND_RATE_BURST = 5;
+
+/**
+ * Refill of the inbound rate limit per source IP (connection attempts per
+ * second). Sustained, one attempt a second per IP is far more than any honest
+ * peer needs. Comparable: js-libp2p 5/s per host; geth 1 per 30 s per IP
+ * (`inboundThrottleTime`).
+ */
+export const INBOUND_RATE_PER_SECOND = 1;
+
+/**
+ * Source IPs whose rate-limit buckets are remembered at once (count). Bounds
+ * memory under a flood from many spoofed or rented addresses (~100 bytes a
+ * bucket, so about 1 MB); when full, full buckets are forgotten first, then the
+ * least recently used. Comparable: Bitcoin Core bounds its address-relay and
+ * discouragement filters to a fixed size (50 000 entries) for the same reason.
+ */
+export const RATE_LIMITER_MAX_TRACKED_IPS = 10_000;
+
+/**
+ * Connection count that trimming brings the node back down to (count).
+ * Comparable: go-libp2p connection manager low water 160 (high 192), Kubo
+ * 32 (high 96).
+ */
+export const LOW_WATERMARK = 96;
+
+/**
+ * Connection count above which trimming starts (count). Between the low
+ * watermark and {@link MAX_CONNECTIONS} so that trimming is rare and frees a
+ * useful batch of slots at once. Comparable: go-libp2p high water 192,
+ * Kubo 96.
+ */
+export const HIGH_WATERMARK = 112;
+
+/**
+ * Age below which a connection is never trimmed, in milliseconds (20 s):
+ * new connections get time to prove their health score.
+ * Comparable: Kubo `GracePeriod` 20 s; go-libp2p connection manager 1 min.
+ */
+export const TRIM_GRACE_PERIOD_MS = 20_000;
+
+/**
+ * Ban durations by offence, in milliseconds: 10 min for the first offence,
+ * 1 h for the second, 24 h for the third and every later one (the last entry
+ * is the cap). Short first bans forgive honest misconfigured peers; repeat
+ * offenders pay more. Comparable: Bitcoin Core's default ban is 24 h
+ * (`-bantime` 86 400 s), which is our cap.
+ */
+export const BAN_DURATIONS_MS: readonly number[] = Object.freeze([10 * 60_000, 60 * 60_000, 24 * 60 * 60_000]);
+
+/**
+ * Entries the ban list holds at most (count), active bans and remembered
+ * offences together. Bounds memory when an attacker rotates identities;
+ * when full, the entry that expires soonest is dropped.
+ * Comparable: Bitcoin Core's discouragement filter holds 50 000 addresses.
+ */
+export const BAN_LIST_MAX_SIZE = 10_000;
+
+/**
+ * How long an offence is remembered after its ban expired, in milliseconds
+ * (7 days): a peer banned again within this window gets the next, longer
+ * ban duration. Comparable: Bitcoin Core remembers discouraged addresses in a
+ * rolling filter until it fills up (no time window, no escalation); geth has
+ * no escalation either.
+ */
+export const OFFENCE_MEMORY_MS = 7 * 24 * 60 * 60_000;
+
+/**
+ * Decisions (refused, trimmed, banned, …) the journal keeps, newest ones win
+ * (count). Enough to explain the last few minutes of a busy node in
+ * `peerlink why`, about 200 KB of memory.
+ * Comparable: the Linux kernel `dmesg` ring buffer, rather than a log file.
+ */
+export const JOURNAL_CAPACITY = 1024;
+
+/**
+ * How long `stop()` waits for goodbyes to flush and connections to close
+ * gracefully before destroying the rest, in milliseconds (5 s).
+ * Comparable: js-libp2p's TCP transport waits 2 s (`CLOSE_TIMEOUT`) per
+ * socket; systemd sends SIGKILL 90 s after SIGTERM.
+ */
+export const STOP_DEADLINE_MS = 5_000;

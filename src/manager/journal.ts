@@ -1,0 +1,153 @@
+/**
+ * A bounded, in-memory journal of the connection manager's decisions
+ * (refusals, trims, bans, …) so that "why was this peer dropped?" has an
+ * answer. A ring buffer: O(1) append, fixed memory, the newest entries win.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { JOURNAL_CAPACITY } from "./defaults.js";
+import { normalizeIp, parseHostPort } from "./ip.js";
+
+/** Kinds of decision recorded. */
+export type JournalKind = "refused" | "trimmed" | "banned" | "unbanned" | "closed" | "opened" | "replaced";
+
+/** One recorded decision. */
+export interface JournalEntry {
+  /** When (ms, the owner's clock). */
+  readonly at: number;
+  /** What was decided. */
+  readonly kind: JournalKind;
+  /** Printable peer id, when known. */
+  readonly peerId?: string;
+  /** Remote address (`"host:port"` or an IP), when known. */
+  readonly address?: string;
+  /** Machine-readable code: an ErrorCode, a refusal reason or a disconnect reason. */
+  readonly code: string;
+  /** Human-readable explanation (truncated to 1000 characters). */
+  readonly detail: string;
+  /** Name of the limit involved (e.g. `"maxPerIp"`). */
+  readonly limit?: string;
+  /** The value that hit the limit, or another number that explains the decision. */
+  readonly value?: number;
+}
+
+/** Filter of {@link DecisionJournal.query}; all given fields must match. */
+export interface JournalQuery {
+  /** Only entries about this peer. */
+  peerId?: string;
+  /** Only entries with this address; an IP also matches `"ip:port"` entries of that IP. */
+  address?: string;
+  /** Only entries of this kind (or of any of these kinds). */
+  kind?: JournalKind | readonly JournalKind[];
+  /** Only entries at or after this time (ms). */
+  since?: number;
+  /** At most this many entries: the most recent matches. */
+  limit?: number;
+}
+
+const MAX_DETAIL_LENGTH = 1000;
+
+function hostKey(address: string): string | undefined {
+  try {
+    return normalizeIp(parseHostPort(address).host);
+  } catch {
+    try {
+      return normalizeIp(address);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Ring buffer of {@link JournalEntry}. Never holds more than `capacity`
+ * entries; when full, each new entry overwrites the oldest.
+ */
+export class DecisionJournal {
+  /** Most entries held. */
+  readonly capacity: number;
+  readonly #ring: (JournalEntry | undefined)[];
+  /** Index the next entry is written to. */
+  #next = 0;
+  #size = 0;
+  #dropped = 0;
+
+  /** @throws PeerlinkError INVALID_ARGUMENT when `capacity` is not an integer >= 1. */
+  constructor(capacity: number = JOURNAL_CAPACITY) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 10_000_000) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `journal capacity must be an integer in 1..10000000, got ${String(capacity)}`);
+    }
+    this.capacity = capacity;
+    this.#ring = new Array<JournalEntry | undefined>(capacity).fill(undefined);
+  }
+
+  /** Entries held now. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Entries overwritten since creation (or the last clear). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Appends a decision in O(1), overwriting the oldest entry when full. The entry is copied and frozen. */
+  record(entry: JournalEntry): void {
+    const copy: JournalEntry = Object.freeze({
+      ...entry,
+      detail: typeof entry.detail === "string" ? entry.detail.slice(0, MAX_DETAIL_LENGTH) : String(entry.detail),
+    });
+    if (this.#size === this.capacity) this.#dropped++;
+    else this.#size++;
+    this.#ring[this.#next] = copy;
+    this.#next = (this.#next + 1) % this.capacity;
+  }
+
+  /** Every entry, oldest first. */
+  entries(): JournalEntry[] {
+    return this.query({});
+  }
+
+  /**
+   * Entries matching `filter`, oldest first; with `limit`, only the most
+   * recent `limit` matches. O(size).
+   */
+  query(filter: JournalQuery = {}): JournalEntry[] {
+    const limit = filter.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit >= 0)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `journal query limit must be >= 0, got ${String(limit)}`);
+    const kinds = filter.kind === undefined ? undefined : new Set<JournalKind>(typeof filter.kind === "string" ? [filter.kind] : filter.kind);
+    // A bare IP query matches every entry of that IP, whatever the port; anything else matches exactly.
+    const wantedIp = filter.address === undefined ? undefined : bareIp(filter.address);
+    const matches: JournalEntry[] = [];
+    for (let i = 1; i <= this.#size && matches.length < limit; i++) {
+      const entry = this.#ring[(this.#next - i + this.capacity) % this.capacity];
+      if (entry === undefined) continue;
+      if (filter.peerId !== undefined && entry.peerId !== filter.peerId) continue;
+      if (kinds !== undefined && !kinds.has(entry.kind)) continue;
+      if (filter.since !== undefined && entry.at < filter.since) continue;
+      if (filter.address !== undefined) {
+        if (entry.address === undefined) continue;
+        if (entry.address !== filter.address && (wantedIp === undefined || hostKey(entry.address) !== wantedIp)) continue;
+      }
+      matches.push(entry);
+    }
+    return matches.reverse();
+  }
+
+  /** Removes every entry and resets {@link DecisionJournal.dropped}. */
+  clear(): void {
+    this.#ring.fill(undefined);
+    this.#next = 0;
+    this.#size = 0;
+    this.#dropped = 0;
+  }
+}
+
+function bareIp(address: string): string | undefined {
+  try {
+    return normalizeIp(address);
+  } catch {
+    return undefined;
+  }
+}
