@@ -38,6 +38,13 @@ export class PerKeyRateLimiter {
   readonly maxKeys: number;
   /** Insertion order of this map is the recency order (oldest first). */
   readonly #buckets = new Map<string, TokenBucket>();
+  /**
+   * A long-lived iterator over the keys, used to find the least recently used
+   * one. Everything before its position has been deleted (entries are only
+   * appended), so it never rescans the holes a fresh iterator would skip,
+   * which made eviction O(maxKeys) in V8.
+   */
+  #oldest: Iterator<string> | undefined;
   #lastFullSweepAt = Number.NEGATIVE_INFINITY;
   readonly #fullSweepIntervalMs: number;
 
@@ -94,6 +101,7 @@ export class PerKeyRateLimiter {
   /** Forgets every bucket. */
   clear(): void {
     this.#buckets.clear();
+    this.#oldest = undefined;
   }
 
   /**
@@ -123,8 +131,12 @@ export class PerKeyRateLimiter {
     if (this.#buckets.size >= this.maxKeys) {
       if (now - this.#lastFullSweepAt >= this.#fullSweepIntervalMs) this.sweep(now);
       while (this.#buckets.size >= this.maxKeys) {
-        const oldest = this.#buckets.keys().next();
-        if (oldest.done === true) break;
+        let oldest = this.#oldest?.next();
+        if (oldest === undefined || oldest.done === true) {
+          this.#oldest = this.#buckets.keys();
+          oldest = this.#oldest.next();
+          if (oldest.done === true) break;
+        }
         this.#buckets.delete(oldest.value);
       }
     }
