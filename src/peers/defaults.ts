@@ -1,0 +1,49 @@
+/**
+ * Every default of the peer database, as named constants with unit and
+ * rationale (seed 4.3). Option interfaces in this folder refer to these
+ * constants in their `@default` tags.
+ *
+ * @module
+ */
+
+/**
+ * Most peers the database keeps. Beyond it, the least recently seen
+ * unprotected peer is evicted. 1000 records of a few hundred bytes each keep
+ * the file well under a megabyte, and are ~20x a typical connection target
+ * (go-ethereum's node table holds 16 x 17 buckets = 272 entries; libp2p's
+ * peer store is unbounded, which we avoid).
+ */
+export const DEFAULT_MAX_PEERS = 1000;
+
+/**
+ * Most addresses kept per peer. A peer rarely listens on more than a couple
+ * of addresses; gossip may tell us many stale ones. The worst (most failures,
+ * oldest success) is dropped first.
+ */
+export const DEFAULT_MAX_ADDRESSES_PER_PEER = 8;
+
+/**
+ * Length of each peer's disconnection history. 32 entries cover the flaps of
+ * a bad hour at the default flap-dampening half-life without growing the file.
+ */
+export const DEFAULT_MAX_DISCONNECTIONS = 32;
+
+/**
+ * Consecutive dial failures after which an address sorts behind every address
+ * with fewer failures, whatever its last success. Three failures in a row tells
+ * a moved peer apart from one lost packet (the same count as the keepalive's
+ * missed-pong limit).
+ */
+export const DEFAULT_ADDRESS_FAILURE_DEMOTION = 3;
+
+/**
+ * Delay between the first unsaved change and the automatic save, in
+ * milliseconds. Changes within the window are written together; the window is
+ * not extended by later changes, so the file is at most this stale (plus one
+ * write) under constant churn. One second bounds what a crash loses while
+ * keeping writes rare during a reconnect storm.
+ */
+export const DEFAULT_FLUSH_DELAY_MS = 1000;
+
+/** Longest accepted peer id string, in characters (a printable id is 52). */
+export const MAX_PEER_ID_LENGTH = 256;

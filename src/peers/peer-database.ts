@@ -1,0 +1,589 @@
+/**
+ * The peer database (seed 4.3): what this node knows about other peers —
+ * addresses with dial history, disconnection history, backoff, bans,
+ * protection, capabilities, last health — kept in memory, bounded, and
+ * persisted through a {@link PeerStore} with debounced writes.
+ *
+ * All methods but `load`, `flush` and `close` are synchronous. Times are
+ * passed in as `now` (epoch milliseconds: the values are persisted, so use
+ * `Date.now()`, not a monotonic clock).
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { gradeIndex, HealthGrade } from "../health/types.js";
+import { type DisconnectReason, isDisconnectReason } from "../reasons.js";
+import {
+  DEFAULT_ADDRESS_FAILURE_DEMOTION,
+  DEFAULT_FLUSH_DELAY_MS,
+  DEFAULT_MAX_ADDRESSES_PER_PEER,
+  DEFAULT_MAX_DISCONNECTIONS,
+  DEFAULT_MAX_PEERS,
+} from "./defaults.js";
+import {
+  assertHostPort,
+  assertPeerId,
+  type BackoffRecord,
+  type BanRecord,
+  clonePeerRecord,
+  type ConnectionDirection,
+  createPeerRecord,
+  type DisconnectInitiator,
+  type DisconnectionRecord,
+  type PeerAddressRecord,
+  type PeerRecord,
+} from "./peer-record.js";
+import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
+
+/** Options of a {@link PeerDatabase}. */
+export interface PeerDatabaseOptions {
+  /** Where the database persists. */
+  store: PeerStore;
+  /** Most peers kept; beyond it the least recently seen unprotected peer is evicted. @default {@link DEFAULT_MAX_PEERS} (1000) */
+  maxPeers?: number;
+  /** Most addresses kept per peer; beyond it the worst is dropped. @default {@link DEFAULT_MAX_ADDRESSES_PER_PEER} (8) */
+  maxAddressesPerPeer?: number;
+  /** Length of each peer's disconnection history; the oldest entries are dropped. @default {@link DEFAULT_MAX_DISCONNECTIONS} (32) */
+  maxDisconnections?: number;
+  /**
+   * Consecutive dial failures that sort an address behind all addresses with
+   * fewer failures. @default {@link DEFAULT_ADDRESS_FAILURE_DEMOTION} (3)
+   */
+  addressFailureDemotion?: number;
+  /**
+   * Delay in milliseconds between the first unsaved change and the automatic
+   * save (not extended by later changes). `0` disables automatic saves: only
+   * {@link PeerDatabase.flush} writes. @default {@link DEFAULT_FLUSH_DELAY_MS} (1000 ms)
+   */
+  flushDelayMs?: number;
+  /** Called when an automatic save fails (a {@link PeerDatabase.flush} call rejects instead). */
+  onError?: (error: PeerlinkError) => void;
+}
+
+/** Fields {@link PeerDatabase.upsert} may set; absent fields are left unchanged. */
+export interface PeerUpsert {
+  /** Addresses to add (existing ones keep their history). */
+  addresses?: readonly string[];
+  /** Replaces the capabilities. */
+  capabilities?: readonly string[];
+  /** Sets protection. */
+  protected?: boolean;
+  /** Sets the health of the last connection. */
+  healthy?: boolean;
+  /** Sets when the peer was last seen. */
+  lastSeen?: number;
+}
+
+/** One disconnection, as reported to {@link PeerDatabase.recordDisconnection}. */
+export interface DisconnectionInput {
+  /** Why the connection ended. */
+  reason: DisconnectReason;
+  /** Which side had opened it. */
+  direction: ConnectionDirection;
+  /** Which side ended it. */
+  initiator: DisconnectInitiator;
+  /** When it ended, epoch milliseconds. */
+  at: number;
+  /** The peer's retry-after hint, milliseconds. */
+  retryAfterMs?: number;
+}
+
+/** Options of {@link PeerDatabase.candidates}. */
+export interface CandidateOptions {
+  /** Current time, epoch milliseconds (bans and backoff are checked against it). */
+  now: number;
+  /** Peers to leave out (typically the connected and the pending ones). */
+  exclude?: Iterable<string>;
+  /** Most candidates returned. @default all */
+  limit?: number;
+}
+
+/** A peer worth dialing, with its addresses best-first. */
+export interface PeerCandidate {
+  /** The peer's id. */
+  peerId: string;
+  /** Its addresses, best first (see {@link PeerDatabase.addressesOf}). */
+  addresses: string[];
+}
+
+/**
+ * The in-memory peer database over a {@link PeerStore}. Records returned are
+ * copies: change them through the methods, which schedule a save.
+ *
+ * @example
+ * ```ts
+ * const db = new PeerDatabase({ store: new FilePeerStore(path) });
+ * const { recovered } = await db.load();
+ * db.recordDialSuccess(peerId, "10.0.0.7:4001", Date.now());
+ * await db.close(); // flushes
+ * ```
+ */
+export class PeerDatabase {
+  readonly #store: PeerStore;
+  readonly #maxPeers: number;
+  readonly #maxAddresses: number;
+  readonly #maxDisconnections: number;
+  readonly #demotion: number;
+  readonly #flushDelayMs: number;
+  readonly #onError: ((error: PeerlinkError) => void) | undefined;
+  /** Insertion order is kept (a Map), which breaks eviction ties. */
+  #peers = new Map<string, PeerRecord>();
+  /** address → peer id. */
+  #byAddress = new Map<string, string>();
+  #extra: JsonObject = {};
+  #dirty = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last save handed to the store, until it settles. */
+  #inflight: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: PeerDatabaseOptions) {
+    if (typeof options?.store?.save !== "function") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "PeerDatabase needs a store");
+    }
+    this.#store = options.store;
+    this.#maxPeers = positiveInt(options.maxPeers ?? DEFAULT_MAX_PEERS, "maxPeers");
+    this.#maxAddresses = positiveInt(options.maxAddressesPerPeer ?? DEFAULT_MAX_ADDRESSES_PER_PEER, "maxAddressesPerPeer");
+    this.#maxDisconnections = positiveInt(options.maxDisconnections ?? DEFAULT_MAX_DISCONNECTIONS, "maxDisconnections");
+    this.#demotion = positiveInt(options.addressFailureDemotion ?? DEFAULT_ADDRESS_FAILURE_DEMOTION, "addressFailureDemotion");
+    const delay = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    if (!Number.isFinite(delay) || delay < 0) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "flushDelayMs must be a finite number >= 0");
+    }
+    this.#flushDelayMs = delay;
+    this.#onError = options.onError;
+  }
+
+  /** Number of peers known. */
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  /** True when there are changes not yet handed to the store. */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+
+  /**
+   * Replaces the in-memory state with the store's. Returns the store's result,
+   * so a recovery (corrupt file, previous copy used) is visible to the caller.
+   * Records beyond the configured bounds are trimmed.
+   */
+  async load(options: PeerStoreOperationOptions = {}): Promise<PeerStoreLoadResult> {
+    this.#checkOpen();
+    const result = await this.#store.load(options);
+    this.#peers.clear();
+    this.#byAddress.clear();
+    this.#extra = structuredClone(result.snapshot.extra);
+    for (const raw of result.snapshot.peers) {
+      const record = clonePeerRecord(raw);
+      record.disconnections = record.disconnections.slice(-this.#maxDisconnections);
+      this.#peers.set(record.peerId, record);
+      for (const a of record.addresses) this.#claimAddress(record, a.address);
+      this.#trimAddresses(record);
+    }
+    this.#dirty = false;
+    this.#enforceMaxPeers(undefined);
+    return result;
+  }
+
+  /** A copy of the record of `peerId`, or undefined. */
+  get(peerId: string): PeerRecord | undefined {
+    const record = this.#peers.get(peerId);
+    return record === undefined ? undefined : clonePeerRecord(record);
+  }
+
+  /** True when `peerId` is known. */
+  has(peerId: string): boolean {
+    return this.#peers.has(peerId);
+  }
+
+  /** Ids of every known peer, in insertion order. */
+  peerIds(): string[] {
+    return [...this.#peers.keys()];
+  }
+
+  /** Creates the peer if needed and applies `fields`. Returns a copy of the record. */
+  upsert(peerId: string, fields: PeerUpsert, now: number): PeerRecord {
+    const record = this.#ensure(peerId, now);
+    if (fields.addresses !== undefined) {
+      for (const address of fields.addresses) assertHostPort(address);
+      for (const address of fields.addresses) this.#addAddress(record, address);
+    }
+    if (fields.capabilities !== undefined) {
+      if (!fields.capabilities.every((c) => typeof c === "string")) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "capabilities must be strings");
+      }
+      record.capabilities = [...fields.capabilities];
+    }
+    if (fields.protected !== undefined) record.protected = fields.protected;
+    if (fields.healthy !== undefined) record.healthy = fields.healthy;
+    if (fields.lastSeen !== undefined) record.lastSeen = time(fields.lastSeen, "lastSeen");
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+    return clonePeerRecord(record);
+  }
+
+  /**
+   * Adds `address` to `peerId` (created if unknown). An address belongs to one
+   * peer: if another peer had it, it moves (the newest claim wins).
+   */
+  addAddress(peerId: string, address: string, now: number): void {
+    assertHostPort(address);
+    const record = this.#ensure(peerId, now);
+    this.#addAddress(record, address);
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** Removes `address` from `peerId` (e.g. after `unexpected_identity`: someone else answers there). */
+  removeAddress(peerId: string, address: string): void {
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return;
+    const before = record.addresses.length;
+    record.addresses = record.addresses.filter((a) => a.address !== address);
+    if (record.addresses.length !== before) {
+      if (this.#byAddress.get(address) === peerId) this.#byAddress.delete(address);
+      this.#changed();
+    }
+  }
+
+  /** Records an established connection to `peerId` at `address`: resets the address's failures, marks the peer seen. */
+  recordDialSuccess(peerId: string, address: string, now: number): void {
+    assertHostPort(address);
+    const at = time(now, "now");
+    const record = this.#ensure(peerId, at);
+    const entry = this.#addAddress(record, address);
+    entry.lastSuccess = at;
+    entry.failures = 0;
+    record.lastSeen = at;
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** Records a failed dial of `address`: one more consecutive failure. */
+  recordDialFailure(peerId: string, address: string, now: number): void {
+    assertHostPort(address);
+    const at = time(now, "now");
+    const record = this.#ensure(peerId, at);
+    const entry = this.#addAddress(record, address);
+    entry.lastFailure = at;
+    entry.failures++;
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** Appends a disconnection to the peer's bounded history (oldest dropped) and marks the peer seen. */
+  recordDisconnection(peerId: string, input: DisconnectionInput): void {
+    if (!isDisconnectReason(input.reason)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `unknown disconnect reason ${JSON.stringify(input.reason)}`);
+    }
+    if (input.direction !== "inbound" && input.direction !== "outbound") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "direction must be inbound or outbound");
+    }
+    if (input.initiator !== "local" && input.initiator !== "remote") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "initiator must be local or remote");
+    }
+    const at = time(input.at, "at");
+    const record = this.#ensure(peerId, at);
+    const entry: DisconnectionRecord = { at, reason: input.reason, direction: input.direction, initiator: input.initiator };
+    if (input.retryAfterMs !== undefined) entry.retryAfterMs = time(input.retryAfterMs, "retryAfterMs");
+    record.disconnections.push(entry);
+    if (record.disconnections.length > this.#maxDisconnections) {
+      record.disconnections.splice(0, record.disconnections.length - this.#maxDisconnections);
+    }
+    record.lastSeen = Math.max(record.lastSeen ?? 0, at);
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** Records the grade of the peer's last connection: healthy when `good` or better. */
+  recordHealth(peerId: string, grade: HealthGrade): void {
+    const rank = gradeIndex(grade);
+    if (rank < 0) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `unknown health grade ${JSON.stringify(grade)}`);
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return;
+    record.healthy = rank >= gradeIndex(HealthGrade.GOOD);
+    this.#changed();
+  }
+
+  /** Replaces the peer's capabilities (no-op for an unknown peer). */
+  setCapabilities(peerId: string, capabilities: readonly string[]): void {
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return;
+    record.capabilities = [...capabilities];
+    this.#changed();
+  }
+
+  /** Stores the peer's reconnect backoff (e.g. `ReconnectScheduler.backoffOf`) so it survives a restart. */
+  setBackoff(peerId: string, backoff: BackoffRecord): void {
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return;
+    if (!Number.isSafeInteger(backoff.attempt) || backoff.attempt < 0) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "backoff.attempt must be an integer >= 0");
+    }
+    record.backoff = { attempt: backoff.attempt };
+    if (backoff.nextAttemptAt !== undefined) record.backoff.nextAttemptAt = time(backoff.nextAttemptAt, "nextAttemptAt");
+    this.#changed();
+  }
+
+  /** Protects (never evicted) or unprotects a peer, creating it if needed. */
+  setProtected(peerId: string, isProtected: boolean, now: number): void {
+    const record = this.#ensure(peerId, now);
+    record.protected = isProtected;
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** Sets (`ban`) or lifts (`undefined`) the ban of a peer, creating it if needed for a ban. */
+  setBan(peerId: string, ban: BanRecord | undefined, now: number): void {
+    if (ban === undefined) {
+      const record = this.#peers.get(peerId);
+      if (record?.ban === undefined) return;
+      delete record.ban;
+      this.#changed();
+      return;
+    }
+    const record = this.#ensure(peerId, now);
+    record.ban = {};
+    if (ban.until !== undefined) record.ban.until = time(ban.until, "until");
+    if (ban.reason !== undefined) record.ban.reason = String(ban.reason);
+    this.#changed();
+    this.#enforceMaxPeers(peerId);
+  }
+
+  /** True when `peerId` has a ban without end or ending after `now`. */
+  isBanned(peerId: string, now: number): boolean {
+    const ban = this.#peers.get(peerId)?.ban;
+    return ban !== undefined && (ban.until === undefined || ban.until > now);
+  }
+
+  /** The peer that `address` (`"host:port"`) belongs to, if known: lets the manager check bans before dialing. */
+  resolvePeerId(address: string): string | undefined {
+    return this.#byAddress.get(address);
+  }
+
+  /**
+   * The peer's addresses, best first: addresses with fewer than
+   * `addressFailureDemotion` consecutive failures before the others; within
+   * each group the most recent success first (never-succeeded last), then
+   * fewer failures, then the order they were learnt.
+   */
+  addressesOf(peerId: string): string[] {
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return [];
+    return this.#sortedAddresses(record).map((a) => a.address);
+  }
+
+  /**
+   * Peers worth dialing to replace lost connections: not excluded, not banned,
+   * not in backoff (`backoff.nextAttemptAt` after `now`), with an address.
+   * Order: healthy last connection first, then never graded, then unhealthy;
+   * within each, the most recently seen first.
+   */
+  candidates(options: CandidateOptions): PeerCandidate[] {
+    const now = options.now;
+    const exclude = new Set(options.exclude ?? []);
+    const rank = (r: PeerRecord): number => (r.healthy === true ? 0 : r.healthy === undefined ? 1 : 2);
+    const chosen = [...this.#peers.values()].filter(
+      (r) =>
+        !exclude.has(r.peerId) &&
+        r.addresses.length > 0 &&
+        !this.isBanned(r.peerId, now) &&
+        !(r.backoff.nextAttemptAt !== undefined && r.backoff.nextAttemptAt > now),
+    );
+    chosen.sort((a, b) => rank(a) - rank(b) || (b.lastSeen ?? -1) - (a.lastSeen ?? -1));
+    const limit = options.limit ?? chosen.length;
+    return chosen.slice(0, Math.max(0, limit)).map((r) => ({ peerId: r.peerId, addresses: this.addressesOf(r.peerId) }));
+  }
+
+  /** Removes a peer and its addresses. */
+  delete(peerId: string): boolean {
+    const record = this.#peers.get(peerId);
+    if (record === undefined) return false;
+    this.#remove(record);
+    this.#changed();
+    return true;
+  }
+
+  /** A copy of the opaque state other components keep in the database (e.g. the ban list). */
+  getExtra(): JsonObject {
+    return structuredClone(this.#extra);
+  }
+
+  /** Sets one key of the opaque extra state (`undefined` removes it). */
+  setExtra(key: string, value: JsonObject[string] | undefined): void {
+    if (value === undefined) delete this.#extra[key];
+    else this.#extra[key] = structuredClone(value);
+    this.#changed();
+  }
+
+  /** A copy of the whole state, as the store saves it. */
+  snapshot(): PeerSnapshot {
+    return { peers: [...this.#peers.values()].map(clonePeerRecord), extra: structuredClone(this.#extra) };
+  }
+
+  /**
+   * Saves now if anything changed (cancelling the pending automatic save) and
+   * waits until the store has written it. Rejects with the store's error.
+   */
+  async flush(options: PeerStoreOperationOptions = {}): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (options.signal?.aborted === true) {
+      throw new PeerlinkError(ErrorCode.ABORTED, "flush aborted", { cause: options.signal.reason });
+    }
+    if (this.#dirty) {
+      this.#dirty = false;
+      const write = this.#store.save(this.snapshot()).catch((error: unknown) => {
+        this.#dirty = true; // retried by the next flush or change
+        throw PeerlinkError.from(error);
+      });
+      this.#inflight = write;
+      write.then(
+        () => this.#clearInflight(write),
+        () => this.#clearInflight(write),
+      );
+    }
+    const pending = this.#inflight;
+    if (pending !== undefined) await abortable(pending, options.signal);
+  }
+
+  /** Flushes, closes the store and rejects further changes with STOPPED. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      await this.#store.close();
+    }
+  }
+
+  #clearInflight(write: Promise<void>): void {
+    if (this.#inflight === write) this.#inflight = undefined;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new PeerlinkError(ErrorCode.STOPPED, "peer database is closed");
+  }
+
+  #ensure(peerId: string, now: number): PeerRecord {
+    this.#checkOpen();
+    assertPeerId(peerId);
+    let record = this.#peers.get(peerId);
+    if (record === undefined) {
+      record = createPeerRecord(peerId, time(now, "now"));
+      this.#peers.set(peerId, record);
+    }
+    return record;
+  }
+
+  #addAddress(record: PeerRecord, address: string): PeerAddressRecord {
+    let entry = record.addresses.find((a) => a.address === address);
+    if (entry === undefined) {
+      entry = { address, failures: 0 };
+      record.addresses.push(entry);
+    }
+    this.#claimAddress(record, address);
+    this.#trimAddresses(record, entry);
+    return entry;
+  }
+
+  /** Makes `address` belong to `record`, taking it from any other peer. */
+  #claimAddress(record: PeerRecord, address: string): void {
+    const owner = this.#byAddress.get(address);
+    if (owner !== undefined && owner !== record.peerId) {
+      const other = this.#peers.get(owner);
+      if (other !== undefined) other.addresses = other.addresses.filter((a) => a.address !== address);
+    }
+    this.#byAddress.set(address, record.peerId);
+  }
+
+  /** Drops the worst addresses beyond the per-peer bound, never `keep`. */
+  #trimAddresses(record: PeerRecord, keep?: PeerAddressRecord): void {
+    if (record.addresses.length <= this.#maxAddresses) return;
+    const sorted = this.#sortedAddresses(record).filter((a) => a !== keep);
+    const drop = new Set(sorted.slice(this.#maxAddresses - (keep === undefined ? 0 : 1)));
+    record.addresses = record.addresses.filter((a) => !drop.has(a));
+    for (const a of drop) if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
+  }
+
+  #sortedAddresses(record: PeerRecord): PeerAddressRecord[] {
+    const order = new Map(record.addresses.map((a, i) => [a, i]));
+    return [...record.addresses].sort(
+      (a, b) =>
+        Number(a.failures >= this.#demotion) - Number(b.failures >= this.#demotion) ||
+        (b.lastSuccess ?? -1) - (a.lastSuccess ?? -1) ||
+        a.failures - b.failures ||
+        (order.get(a) ?? 0) - (order.get(b) ?? 0),
+    );
+  }
+
+  /** Evicts least recently seen unprotected peers (never `keep`) while over the bound. */
+  #enforceMaxPeers(keep: string | undefined): void {
+    while (this.#peers.size > this.#maxPeers) {
+      let victim: PeerRecord | undefined;
+      for (const r of this.#peers.values()) {
+        if (r.protected || r.peerId === keep) continue;
+        if (victim === undefined || (r.lastSeen ?? r.addedAt) < (victim.lastSeen ?? victim.addedAt)) victim = r;
+      }
+      if (victim === undefined) return; // everything left is protected
+      this.#remove(victim);
+      this.#changed();
+    }
+  }
+
+  #remove(record: PeerRecord): void {
+    this.#peers.delete(record.peerId);
+    for (const a of record.addresses) {
+      if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
+    }
+  }
+
+  #changed(): void {
+    this.#dirty = true;
+    if (this.#timer !== undefined || this.#flushDelayMs === 0 || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush().catch((error: unknown) => this.#onError?.(PeerlinkError.from(error)));
+    }, this.#flushDelayMs);
+    this.#timer.unref?.();
+  }
+}
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a positive integer`);
+  }
+  return value;
+}
+
+function time(value: number, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a finite number >= 0 (milliseconds)`);
+  }
+  return value;
+}
+
+/** Waits for `promise`, or rejects with ABORTED when `signal` aborts first (the promise keeps running). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new PeerlinkError(ErrorCode.ABORTED, "flush aborted", { cause: signal.reason }));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * Where the peer database persists: the {@link PeerStore} interface, the
+ * snapshot it saves and loads, and an in-memory store for tests and for nodes
+ * that need no persistence.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { type PeerRecord, parsePeerRecord } from "./peer-record.js";
+
+/** Any JSON value. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Everything a {@link PeerStore} persists: all peer records plus opaque state of other components. */
+export interface PeerSnapshot {
+  /** Every peer record, in no particular order; peer ids are unique. */
+  peers: PeerRecord[];
+  /**
+   * State of other components saved alongside the peers (e.g. the ban list
+   * under a key of its own). The store does not interpret it.
+   */
+  extra: JsonObject;
+}
+
+/** How a load fell back when the stored state was unreadable. */
+export interface PeerStoreRecovery {
+  /** `"prev"`: the previous good copy was used; `"empty"`: nothing readable was left, the snapshot is empty. */
+  from: "prev" | "empty";
+  /** What was wrong with the primary copy (code DATABASE_CORRUPT). */
+  error: PeerlinkError;
+}
+
+/** Result of {@link PeerStore.load}. */
+export interface PeerStoreLoadResult {
+  /** The state read (empty when nothing was stored). */
+  snapshot: PeerSnapshot;
+  /** Set when the primary copy was unreadable and a fallback was used; absent on a clean load. */
+  recovered?: PeerStoreRecovery;
+}
+
+/** Options of the asynchronous store operations. */
+export interface PeerStoreOperationOptions {
+  /**
+   * Stops waiting. An aborted `load` rejects with ABORTED; an aborted `save`
+   * rejects with ABORTED but a write already accepted still completes (the
+   * state on disk stays whole).
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * Persistence of a {@link PeerSnapshot}. Implementations never throw on
+ * unreadable stored state: `load` reports it in
+ * {@link PeerStoreLoadResult.recovered} and falls back.
+ */
+export interface PeerStore {
+  /** Reads the stored state. Missing state gives an empty snapshot. */
+  load(options?: PeerStoreOperationOptions): Promise<PeerStoreLoadResult>;
+  /** Replaces the stored state with `snapshot` (taken as a copy at call time). Concurrent saves: the last one wins. */
+  save(snapshot: PeerSnapshot, options?: PeerStoreOperationOptions): Promise<void>;
+  /** Waits for pending saves, then releases the store. Later calls fail with STOPPED. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A new empty snapshot. */
+export function emptySnapshot(): PeerSnapshot {
+  return { peers: [], extra: {} };
+}
+
+/**
+ * Checks that `value` (parsed JSON read from storage) has the shape of a
+ * {@link PeerSnapshot} with unique peer ids, and returns a validated copy.
+ * Throws DATABASE_CORRUPT naming the first bad field.
+ */
+export function parsePeerSnapshot(value: unknown): PeerSnapshot {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "snapshot must be an object");
+  }
+  const obj = value as Record<string, unknown>;
+  if (!Array.isArray(obj["peers"])) {
+    throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "snapshot.peers must be an array");
+  }
+  const extra = obj["extra"];
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
+    throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "snapshot.extra must be an object");
+  }
+  const seen = new Set<string>();
+  const peers = obj["peers"].map((raw, i) => {
+    const record = parsePeerRecord(raw, `peers[${i}]`);
+    if (seen.has(record.peerId)) {
+      throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, `peers[${i}]: duplicate peer id ${record.peerId}`);
+    }
+    seen.add(record.peerId);
+    return record;
+  });
+  return { peers, extra: structuredClone(extra) as JsonObject };
+}
+
+/** Throws ABORTED when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted === true) {
+    throw new PeerlinkError(ErrorCode.ABORTED, `${what} aborted`, { cause: signal.reason });
+  }
+}
+
+/**
+ * A {@link PeerStore} that keeps a copy of the last saved snapshot in memory.
+ * Useful in tests (it counts saves) and for nodes that do not persist peers.
+ */
+export class MemoryPeerStore implements PeerStore {
+  #json: string | undefined;
+  #closed = false;
+  #saves = 0;
+
+  /** @param initial - State to start with, as if it had been saved. */
+  constructor(initial?: PeerSnapshot) {
+    if (initial !== undefined) this.#json = JSON.stringify(parsePeerSnapshot(initial));
+  }
+
+  /** Number of completed saves. */
+  get saves(): number {
+    return this.#saves;
+  }
+
+  /** Returns a copy of the last saved snapshot (empty when nothing was saved). */
+  async load(options: PeerStoreOperationOptions = {}): Promise<PeerStoreLoadResult> {
+    this.#checkOpen();
+    throwIfAborted(options.signal, "load");
+    return { snapshot: this.#json === undefined ? emptySnapshot() : parsePeerSnapshot(JSON.parse(this.#json)) };
+  }
+
+  /** Keeps a copy of `snapshot`. Throws DATABASE_CORRUPT if it is not a valid snapshot. */
+  async save(snapshot: PeerSnapshot, options: PeerStoreOperationOptions = {}): Promise<void> {
+    this.#checkOpen();
+    throwIfAborted(options.signal, "save");
+    this.#json = JSON.stringify(parsePeerSnapshot(JSON.parse(JSON.stringify(snapshot))));
+    this.#saves++;
+  }
+
+  /** Marks the store closed. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new PeerlinkError(ErrorCode.STOPPED, "peer store is closed");
+  }
+}
