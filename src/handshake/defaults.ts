@@ -1,0 +1,57 @@
+/**
+ * Defaults and fixed values of the peerlink handshake (docs/PROTOCOL.md §3),
+ * as named constants with unit and rationale.
+ *
+ * @module
+ */
+
+/** The wire version this implementation speaks (docs/PROTOCOL.md, table at the top). */
+export const WIRE_VERSION = 1;
+
+/**
+ * How long TCP connect + TLS + the peerlink handshake may take together, in
+ * milliseconds (docs/PROTOCOL.md §3.1). 10 s covers a few lost SYNs on a slow
+ * link (Linux retransmits the first SYN after 1 s, then 2 s, then 4 s) while a
+ * peer that never answers holds a pending slot only briefly. libp2p uses the
+ * same order (`dialTimeout` 5 s + upgrade timeouts).
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Most early-data (0-RTT) bytes a listener holds for an unverified dialer,
+ * counted as encoded Frame body bytes (docs/PROTOCOL.md §3.5, "peerlink:
+ * 64 KiB"). Bounds the memory an unauthenticated peer can pin; more is a
+ * protocol violation.
+ */
+export const MAX_EARLY_DATA_BYTES = 64 * 1024;
+
+/** Length of `Hello.nonce`, in bytes (docs/PROTOCOL.md §3.2). */
+export const NONCE_LENGTH = 32;
+
+/** Length of an Ed25519 signature (the identity proof), in bytes. */
+export const PROOF_LENGTH = 64;
+
+/** Longest capability name a Hello may carry, in UTF-8 bytes (capability.proto). */
+export const MAX_CAPABILITY_NAME_BYTES = 64;
+
+/** Longest protocol name a Hello may carry, in UTF-8 bytes (capability.proto). */
+export const MAX_PROTOCOL_NAME_BYTES = 128;
+
+/**
+ * Most protocols, capabilities or listen addresses one Hello may list. Far
+ * above any real node (a handful each), low enough that negotiation work on a
+ * hostile Hello stays trivial.
+ */
+export const MAX_HELLO_LIST_ENTRIES = 256;
+
+/** Domain-separation prefix of the TLS channel-binding proof (docs/PROTOCOL.md §3.3). */
+export const TLS_BINDING_LABEL = "peerlink-v1-tls-binding";
+
+/** Domain-separation prefix of the nonce-binding proof (docs/PROTOCOL.md §3.3). */
+export const NONCE_BINDING_LABEL = "peerlink-v1-nonce-binding";
+
+/** Length of the RFC 9266 tls-exporter value the TLS proof signs, in bytes. */
+export const TLS_EXPORTER_BYTES = 32;
+
+/** The `agent` string sent in Hello when the caller gives none. */
+export const DEFAULT_AGENT = "peerlink/0.1.0";

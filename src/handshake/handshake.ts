@@ -1,0 +1,443 @@
+/**
+ * The peerlink handshake of one connection as a sans-IO state machine
+ * (docs/PROTOCOL.md §3): no sockets, no timers. Feed it the peer's decoded
+ * frames; it returns what to send and, once, whether the connection opened
+ * or failed.
+ *
+ * @module
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
+import { GoodbyeReason, type Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
+import { ChannelBinding, KeyType, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { verifySignature } from "../identity/identity.js";
+import type { PeerId } from "../identity/peer-id.js";
+import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
+import {
+  DEFAULT_AGENT,
+  MAX_CAPABILITY_NAME_BYTES,
+  MAX_EARLY_DATA_BYTES,
+  MAX_PROTOCOL_NAME_BYTES,
+  NONCE_LENGTH,
+  TLS_EXPORTER_BYTES,
+  WIRE_VERSION,
+} from "./defaults.js";
+import { EarlyDataBuffer, dataFrameBodyLength } from "./early-data.js";
+import { errorCodeForRemoteReason, reasonForErrorCode } from "./failure-reasons.js";
+import { encodeFrameWithBody } from "./frame-bytes.js";
+import { checkHello } from "./hello-check.js";
+import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
+import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
+import type {
+  CapabilitySpec,
+  ChannelBindingInput,
+  HandshakeAction,
+  HandshakeOptions,
+  HandshakePhase,
+  HandshakeResult,
+  HandshakeRole,
+  ProtocolSpec,
+  VersionRange,
+} from "./types.js";
+
+const UINT32_MAX = 0xffff_ffff;
+const encoder = new TextEncoder();
+
+/**
+ * One side of the peerlink handshake. Call {@link Handshake.start} once the
+ * transport is ready and write what it returns; pass every frame the peer
+ * sends to {@link Handshake.receive} (Data frames may go to
+ * {@link Handshake.receiveData}) until an `open` or `fail` action comes back.
+ *
+ * @example
+ * ```ts
+ * const hs = new Handshake({ identity, role: "dialer", binding: { type: "nonces" } });
+ * for (const a of hs.start()) if (a.type === "send") socket.write(a.bytes);
+ * // for each decoded frame: handle hs.receive(frame, bodyBytes)
+ * ```
+ */
+export class Handshake {
+  readonly #identity: HandshakeOptions["identity"];
+  readonly #role: HandshakeRole;
+  readonly #peerRole: HandshakeRole;
+  readonly #binding: ChannelBindingInput;
+  readonly #versions: VersionRange;
+  readonly #protocols: readonly ProtocolSpec[];
+  readonly #capabilities: readonly CapabilitySpec[];
+  readonly #listenAddrs: readonly string[];
+  readonly #expectedPeerId: PeerId | undefined;
+  readonly #announceEarlyData: boolean;
+  readonly #agent: string;
+  readonly #randomBytes: (length: number) => Uint8Array;
+  readonly #early: EarlyDataBuffer;
+
+  #phase: HandshakePhase = "idle";
+  #ownHelloBody: Uint8Array | undefined;
+  #peerHello: Hello | undefined;
+  #peerHelloBody: Uint8Array | undefined;
+  #peerId: PeerId | undefined;
+  #result: HandshakeResult | undefined;
+  #error: PeerlinkError | undefined;
+
+  /** Validates `options`; throws INVALID_ARGUMENT on a bad one. */
+  constructor(options: HandshakeOptions) {
+    this.#identity = options.identity;
+    this.#role = options.role;
+    if (this.#role !== "dialer" && this.#role !== "listener") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `role must be "dialer" or "listener"`);
+    }
+    this.#peerRole = this.#role === "dialer" ? "listener" : "dialer";
+    this.#binding = validateBinding(options.binding);
+    this.#versions = validateVersions(options.versions ?? { min: WIRE_VERSION, max: WIRE_VERSION });
+    this.#protocols = validateProtocols(options.protocols ?? []);
+    this.#capabilities = validateCapabilities(options.capabilities ?? []);
+    this.#listenAddrs = [...(options.listenAddrs ?? [])];
+    this.#expectedPeerId = options.expectedPeerId;
+    this.#announceEarlyData = this.#role === "dialer" && options.earlyData === true;
+    this.#agent = options.agent ?? DEFAULT_AGENT;
+    this.#randomBytes = options.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
+    const cap = options.maxEarlyDataBytes ?? MAX_EARLY_DATA_BYTES;
+    if (!Number.isInteger(cap) || cap < 0) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "maxEarlyDataBytes must be a non-negative integer");
+    }
+    this.#early = new EarlyDataBuffer(cap);
+  }
+
+  /** Where the handshake is. */
+  get phase(): HandshakePhase {
+    return this.#phase;
+  }
+
+  /** This side's role. */
+  get role(): HandshakeRole {
+    return this.#role;
+  }
+
+  /** True when this side is a dialer that announced early data: Data frames may be sent right after `start()`. */
+  get sendsEarlyData(): boolean {
+    return this.#announceEarlyData;
+  }
+
+  /** True once the peer's Hello was received (whether or not it verified). */
+  get peerHelloReceived(): boolean {
+    return this.#peerHello !== undefined;
+  }
+
+  /** The negotiated result, once open. */
+  get result(): HandshakeResult | undefined {
+    return this.#result;
+  }
+
+  /** The failure, once failed. */
+  get error(): PeerlinkError | undefined {
+    return this.#error;
+  }
+
+  /** Early-data bytes held now (listener, before open). */
+  get heldEarlyDataBytes(): number {
+    return this.#early.bytes;
+  }
+
+  /** The alias this side declared for protocol `name`, if it declared one (for early-data sends). */
+  localAliasFor(name: string): number | undefined {
+    return this.#protocols.find((p) => p.name === name)?.alias;
+  }
+
+  /**
+   * Starts the handshake: returns the own Hello to send. With TLS the Hello
+   * carries the proof; without, the proof follows in an Auth frame once the
+   * peer's Hello arrives. Throws INTERNAL when called twice.
+   */
+  start(): HandshakeAction[] {
+    if (this.#phase !== "idle") throw new PeerlinkError(ErrorCode.INTERNAL, "handshake already started");
+    const binding = this.#binding;
+    const proof =
+      binding.type === "tls" ? this.#identity.sign(tlsBindingPayload(this.#role, binding.exporter)) : new Uint8Array(0);
+    const nonce = this.#randomBytes(NONCE_LENGTH);
+    if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
+    const { body, bytes } = encodeFrameWithBody({
+      kind: {
+        case: "hello",
+        value: {
+          minVersion: this.#versions.min,
+          maxVersion: this.#versions.max,
+          peerId: this.#identity.peerId.bytes,
+          keyType: KeyType.ED25519,
+          publicKey: this.#identity.publicKey,
+          nonce,
+          protocols: this.#protocols.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
+          capabilities: this.#capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required === true })),
+          listenAddrs: [...this.#listenAddrs],
+          binding: binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES,
+          proof,
+          earlyData: this.#announceEarlyData,
+          agent: this.#agent,
+        },
+      },
+    });
+    this.#ownHelloBody = body;
+    this.#phase = "awaiting-hello";
+    return [{ type: "send", bytes }];
+  }
+
+  /**
+   * Handles one frame from the peer; `body` is the exact Frame bytes as
+   * received (without length prefix), hashed into the plain-TCP transcript.
+   * Frames after a failure are ignored (returns `[]`).
+   */
+  receive(frame: Frame, body: Uint8Array): HandshakeAction[] {
+    if (this.#phase === "failed") return [];
+    if (this.#phase === "idle" || this.#phase === "open") {
+      throw new PeerlinkError(ErrorCode.INTERNAL, `handshake cannot receive frames when ${this.#phase}`);
+    }
+    const kind = frame.kind;
+    switch (kind.case) {
+      case "goodbye":
+        return this.#onGoodbye(kind.value);
+      case "hello":
+        if (this.#peerHello !== undefined) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "second Hello");
+        return this.#onHello(kind.value, body);
+      case "auth":
+        if (this.#binding.type === "tls") return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Auth frame on a TLS connection");
+        if (this.#peerHello === undefined) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Auth before Hello");
+        return this.#onAuth(kind.value.proof);
+      case "data":
+        return this.#onData(kind.value.protocol, kind.value.payload, body.length);
+      case undefined:
+        return this.fail(ErrorCode.PROTOCOL_VIOLATION, "frame of unknown kind during the handshake");
+      default:
+        return this.fail(ErrorCode.PROTOCOL_VIOLATION, `${kind.case} frame during the handshake`);
+    }
+  }
+
+  /**
+   * Decodes one Frame body and handles it like {@link Handshake.receive}; a
+   * body that is not a valid Frame fails the handshake with MALFORMED_FRAME.
+   */
+  receiveBody(body: Uint8Array): HandshakeAction[] {
+    let frame: Frame;
+    try {
+      frame = fromBinary(FrameSchema, body);
+    } catch (cause) {
+      return this.fail(ErrorCode.MALFORMED_FRAME, "frame body is not a valid peerlink.v1.Frame", cause);
+    }
+    return this.receive(frame, body);
+  }
+
+  /**
+   * Handles one Data frame from the peer (the wire decoder's fast path hands
+   * over alias and payload only). Held as early data when the dialer announced
+   * it, else a protocol violation.
+   */
+  receiveData(alias: number, payload: Uint8Array): HandshakeAction[] {
+    if (this.#phase === "failed") return [];
+    if (this.#phase === "idle" || this.#phase === "open") {
+      throw new PeerlinkError(ErrorCode.INTERNAL, `handshake cannot receive frames when ${this.#phase}`);
+    }
+    return this.#onData(alias, payload, dataFrameBodyLength(alias, payload.length));
+  }
+
+  /**
+   * Fails the handshake locally with `code` (e.g. the decoder's MALFORMED_FRAME,
+   * or HANDSHAKE_TIMEOUT): drops early data and, when the own Hello was sent,
+   * returns a Goodbye with the matching reason before the `fail` action.
+   * Returns `[]` when the handshake already ended.
+   */
+  fail(code: ErrorCode, message: string, cause?: unknown): HandshakeAction[] {
+    if (this.#phase === "failed" || this.#phase === "open") return [];
+    const reason = reasonForErrorCode(code);
+    const error = new PeerlinkError(code, message, { cause, initiator: "local" });
+    const actions: HandshakeAction[] = [];
+    if (this.#phase !== "idle") {
+      actions.push({ type: "send", bytes: encodeGoodbye(reason, message) });
+    }
+    this.#toFailed(error);
+    actions.push({ type: "fail", reason, error });
+    return actions;
+  }
+
+  /** Fails the handshake with HANDSHAKE_TIMEOUT (Goodbye TIMEOUT); see {@link Handshake.fail}. */
+  timeout(): HandshakeAction[] {
+    return this.fail(ErrorCode.HANDSHAKE_TIMEOUT, "handshake did not complete in time");
+  }
+
+  #onGoodbye(goodbye: Goodbye): HandshakeAction[] {
+    const reason = reasonFromWire(goodbye.reason);
+    const code = errorCodeForRemoteReason(reason);
+    const detail = goodbye.detail === "" ? "" : `: ${goodbye.detail}`;
+    const error = new PeerlinkError(code, `peer ended the handshake (${reason})${detail}`, { initiator: "remote" });
+    this.#toFailed(error);
+    return [{ type: "fail", reason, error }];
+  }
+
+  #onHello(hello: Hello, body: Uint8Array): HandshakeAction[] {
+    const check = checkHello(hello, this.#peerRole);
+    if (!check.ok) return this.#failWith(check.error);
+    const wanted = this.#binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
+    if (hello.binding !== wanted) {
+      return this.fail(
+        ErrorCode.AUTHENTICATION_FAILED,
+        `peer binds its proof to ${ChannelBinding[hello.binding] ?? hello.binding}, the transport needs ${ChannelBinding[wanted]}`,
+      );
+    }
+    this.#peerHello = hello;
+    this.#peerHelloBody = body;
+    this.#peerId = check.peerId;
+    if (this.#binding.type === "tls") {
+      const signed = tlsBindingPayload(this.#peerRole, this.#binding.exporter);
+      if (!verifySignature(hello.publicKey, signed, hello.proof)) {
+        return this.fail(ErrorCode.AUTHENTICATION_FAILED, "identity proof does not verify for this TLS channel");
+      }
+      return this.#checkAndOpen();
+    }
+    if (hello.proof.length !== 0) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Hello.proof must be empty without TLS");
+    const ownBody = this.#ownHelloBody as Uint8Array;
+    const [dialerBody, listenerBody] = this.#role === "dialer" ? [ownBody, body] : [body, ownBody];
+    const proof = this.#identity.sign(nonceBindingPayload(this.#role, dialerBody, listenerBody));
+    this.#phase = "awaiting-auth";
+    return [{ type: "send", bytes: encodeFrameWithBody({ kind: { case: "auth", value: { proof } } }).bytes }];
+  }
+
+  #onAuth(proof: Uint8Array): HandshakeAction[] {
+    const hello = this.#peerHello as Hello;
+    const ownBody = this.#ownHelloBody as Uint8Array;
+    const peerBody = this.#peerHelloBody as Uint8Array;
+    const [dialerBody, listenerBody] = this.#role === "dialer" ? [ownBody, peerBody] : [peerBody, ownBody];
+    if (!verifySignature(hello.publicKey, nonceBindingPayload(this.#peerRole, dialerBody, listenerBody), proof)) {
+      return this.fail(ErrorCode.AUTHENTICATION_FAILED, "identity proof does not verify for this handshake");
+    }
+    return this.#checkAndOpen();
+  }
+
+  #onData(alias: number, payload: Uint8Array, frameBytes: number): HandshakeAction[] {
+    const hello = this.#peerHello;
+    if (this.#role !== "listener" || hello === undefined || !hello.earlyData) {
+      return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Data frame before the connection is open");
+    }
+    if (!this.#early.hold({ alias, payload }, frameBytes)) {
+      return this.fail(ErrorCode.PROTOCOL_VIOLATION, "early data exceeds the limit");
+    }
+    return [];
+  }
+
+  /** The checks of docs/PROTOCOL.md §3.4, in order, after the proof verified. */
+  #checkAndOpen(): HandshakeAction[] {
+    const hello = this.#peerHello as Hello;
+    const peerId = this.#peerId as PeerId;
+    if (peerId.equals(this.#identity.peerId)) {
+      return this.fail(ErrorCode.SELF_CONNECTION, "the peer is this node itself");
+    }
+    if (this.#expectedPeerId !== undefined && !peerId.equals(this.#expectedPeerId)) {
+      return this.fail(
+        ErrorCode.IDENTITY_MISMATCH,
+        `expected peer ${this.#expectedPeerId.toString()}, got ${peerId.toString()}`,
+      );
+    }
+    const version = negotiateVersion(this.#versions, { min: hello.minVersion, max: hello.maxVersion });
+    if (version === undefined) {
+      return this.fail(
+        ErrorCode.PROTOCOL_MISMATCH,
+        `no common wire version: local ${this.#versions.min}..${this.#versions.max}, remote ${hello.minVersion}..${hello.maxVersion}`,
+      );
+    }
+    const caps = negotiateCapabilities(this.#capabilities, hello.capabilities);
+    if (!caps.ok) {
+      return this.fail(
+        ErrorCode.PROTOCOL_MISMATCH,
+        caps.requiredBy === "local"
+          ? `the peer lacks required capability ${JSON.stringify(caps.name)}`
+          : `the peer requires unknown capability ${JSON.stringify(caps.name)}`,
+      );
+    }
+    const earlyData = this.#role === "dialer" ? this.#announceEarlyData : hello.earlyData;
+    const result: HandshakeResult = {
+      remotePeerId: peerId,
+      remotePublicKey: Uint8Array.from(hello.publicKey),
+      version,
+      protocols: negotiateProtocols(this.#protocols, hello.protocols),
+      capabilities: caps.agreed,
+      remoteListenAddrs: [...hello.listenAddrs],
+      remoteAgent: hello.agent,
+      earlyData,
+      binding: this.#binding.type,
+    };
+    this.#result = result;
+    this.#phase = "open";
+    return [{ type: "open", result, earlyData: this.#early.release() }];
+  }
+
+  #failWith(error: PeerlinkError): HandshakeAction[] {
+    return this.fail(error.code, error.rawMessage);
+  }
+
+  #toFailed(error: PeerlinkError): void {
+    this.#phase = "failed";
+    this.#error = error;
+    this.#early.drop();
+  }
+}
+
+/** Encodes `Frame{goodbye: {reason, detail}}` with its length prefix. */
+export function encodeGoodbye(reason: DisconnectReason, detail = "", retryAfterMs = 0): Uint8Array {
+  const wire: GoodbyeReason = reasonToWire(reason);
+  return encodeFrameWithBody({ kind: { case: "goodbye", value: { reason: wire, detail, retryAfterMs } } }).bytes;
+}
+
+function validateBinding(binding: ChannelBindingInput): ChannelBindingInput {
+  if (binding?.type === "nonces") return { type: "nonces" };
+  if (binding?.type === "tls") {
+    if (!(binding.exporter instanceof Uint8Array) || binding.exporter.length !== TLS_EXPORTER_BYTES) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `tls exporter must be ${TLS_EXPORTER_BYTES} bytes`);
+    }
+    return { type: "tls", exporter: Uint8Array.from(binding.exporter) };
+  }
+  throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding must be { type: "tls", exporter } or { type: "nonces" }`);
+}
+
+function isUint32(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= UINT32_MAX;
+}
+
+function validateVersions(v: VersionRange): VersionRange {
+  if (!isUint32(v.min) || !isUint32(v.max) || v.min < 1 || v.max < v.min) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `versions must satisfy 1 <= min <= max (uint32), got ${v.min}..${v.max}`);
+  }
+  return { min: v.min, max: v.max };
+}
+
+function validateProtocols(protocols: readonly ProtocolSpec[]): ProtocolSpec[] {
+  const names = new Set<string>();
+  const aliases = new Set<number>();
+  return protocols.map((p) => {
+    const length = encoder.encode(p.name).length;
+    if (length === 0 || length > MAX_PROTOCOL_NAME_BYTES) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol name must be 1-${MAX_PROTOCOL_NAME_BYTES} bytes`);
+    }
+    if (names.has(p.name)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name} listed twice`);
+    if (!isUint32(p.alias) || aliases.has(p.alias)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: alias must be a unique uint32`);
+    }
+    if (p.versions.length === 0 || !p.versions.every(isUint32)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: versions must be a non-empty uint32 list`);
+    }
+    names.add(p.name);
+    aliases.add(p.alias);
+    return { name: p.name, versions: [...p.versions], alias: p.alias };
+  });
+}
+
+function validateCapabilities(capabilities: readonly CapabilitySpec[]): CapabilitySpec[] {
+  const names = new Set<string>();
+  return capabilities.map((c) => {
+    const length = encoder.encode(c.name).length;
+    if (length === 0 || length > MAX_CAPABILITY_NAME_BYTES) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability name must be 1-${MAX_CAPABILITY_NAME_BYTES} bytes`);
+    }
+    if (names.has(c.name)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability ${c.name} listed twice`);
+    if (!isUint32(c.version)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability ${c.name}: bad version`);
+    names.add(c.name);
+    return { name: c.name, version: c.version, required: c.required === true };
+  });
+}

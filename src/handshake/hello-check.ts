@@ -1,0 +1,81 @@
+/**
+ * Structural checks of a received Hello (docs/PROTOCOL.md §3.2), before any
+ * signature or negotiation work.
+ *
+ * @module
+ */
+import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
+import { KeyType } from "../../generated/peerlink/v1/handshake_pb.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { PeerId } from "../identity/peer-id.js";
+import {
+  MAX_CAPABILITY_NAME_BYTES,
+  MAX_HELLO_LIST_ENTRIES,
+  MAX_PROTOCOL_NAME_BYTES,
+  NONCE_LENGTH,
+} from "./defaults.js";
+import type { HandshakeRole } from "./types.js";
+
+const encoder = new TextEncoder();
+
+/** Outcome of {@link checkHello}. */
+export type HelloCheck =
+  | { readonly ok: true; readonly peerId: PeerId }
+  | { readonly ok: false; readonly error: PeerlinkError };
+
+/**
+ * Checks a peer's Hello: field sizes, key type, version range, list sizes,
+ * name lengths and unique aliases (PROTOCOL_VIOLATION); that `peer_id` is the
+ * hash of `public_key` (AUTHENTICATION_FAILED); that a listener did not
+ * announce early data (PROTOCOL_VIOLATION). `sender` is the peer's role.
+ */
+export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
+  const violation = (message: string): HelloCheck => ({
+    ok: false,
+    error: new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bad Hello: ${message}`, { initiator: "local" }),
+  });
+  if (hello.keyType !== KeyType.ED25519) return violation(`unsupported key type ${hello.keyType}`);
+  if (hello.publicKey.length !== 32) return violation(`public_key is ${hello.publicKey.length} bytes, want 32`);
+  if (hello.peerId.length !== 32) return violation(`peer_id is ${hello.peerId.length} bytes, want 32`);
+  if (hello.nonce.length !== NONCE_LENGTH) return violation(`nonce is ${hello.nonce.length} bytes, want ${NONCE_LENGTH}`);
+  if (hello.minVersion < 1 || hello.minVersion > hello.maxVersion) {
+    return violation(`version range ${hello.minVersion}..${hello.maxVersion} is empty`);
+  }
+  if (
+    hello.protocols.length > MAX_HELLO_LIST_ENTRIES ||
+    hello.capabilities.length > MAX_HELLO_LIST_ENTRIES ||
+    hello.listenAddrs.length > MAX_HELLO_LIST_ENTRIES
+  ) {
+    return violation(`more than ${MAX_HELLO_LIST_ENTRIES} protocols, capabilities or listen addresses`);
+  }
+  const aliases = new Set<number>();
+  const protocolNames = new Set<string>();
+  for (const p of hello.protocols) {
+    const length = encoder.encode(p.name).length;
+    if (length === 0 || length > MAX_PROTOCOL_NAME_BYTES) return violation(`protocol name of ${length} bytes`);
+    if (protocolNames.has(p.name)) return violation(`protocol ${JSON.stringify(p.name)} listed twice`);
+    if (aliases.has(p.alias)) return violation(`alias ${p.alias} used twice`);
+    if (p.versions.length > MAX_HELLO_LIST_ENTRIES) return violation(`too many versions for ${JSON.stringify(p.name)}`);
+    protocolNames.add(p.name);
+    aliases.add(p.alias);
+  }
+  const capabilityNames = new Set<string>();
+  for (const c of hello.capabilities) {
+    const length = encoder.encode(c.name).length;
+    if (length === 0 || length > MAX_CAPABILITY_NAME_BYTES) return violation(`capability name of ${length} bytes`);
+    if (capabilityNames.has(c.name)) return violation(`capability ${JSON.stringify(c.name)} listed twice`);
+    capabilityNames.add(c.name);
+  }
+  if (sender === "listener" && hello.earlyData) return violation("a listener announced early data");
+  const derived = PeerId.fromPublicKey(hello.publicKey, hello.keyType);
+  const claimed = PeerId.fromBytes(hello.peerId);
+  if (!derived.equals(claimed)) {
+    return {
+      ok: false,
+      error: new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "peer_id is not the hash of public_key", {
+        initiator: "local",
+      }),
+    };
+  }
+  return { ok: true, peerId: derived };
+}
