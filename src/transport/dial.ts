@@ -3,22 +3,132 @@
  *
  * @module
  */
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import type { DialOptions, SecureChannel } from "./types.js";
+import { boundedAttempt } from "./bounded-attempt.js";
+import { plainChannel, tlsChannel } from "./channel.js";
+import { connectFailed, tlsFailed } from "./early-close.js";
+import { sessionCacheKey } from "./session-cache.js";
+import { PEERLINK_ALPN, type DialOptions, type SecureChannel } from "./types.js";
 
 /**
- * Opens a TCP connection to `host:port` and, when `tls` is given, runs the TLS 1.3
- * client handshake on it (ALPN `peerlink/1`, own certificate presented, session
- * ticket from the cache offered). Resolves once the channel is ready for the
- * peerlink handshake.
+ * Opens a TCP connection to `host:port` (Nagle off) and, when `tls` is given,
+ * runs the TLS 1.3 client handshake on it: own certificate presented, ALPN
+ * `peerlink/1` required, a cached session ticket for `host:port` offered, new
+ * tickets stored in the cache. Without a CA any server certificate is accepted
+ * but one must be presented; with a CA it must chain to it (host names are not
+ * checked). Resolves once the channel is ready for the peerlink handshake: the
+ * caller sends its Hello at once (docs/PROTOCOL.md §3.2).
  *
- * Errors (always {@link PeerlinkError}; the socket is destroyed and every listener
- * and timer removed): CONNECT_FAILED (refused, unreachable, reset before TLS),
- * HANDSHAKE_TIMEOUT (`deadline` passed), ABORTED (`signal`), TLS_FAILED (TLS error,
- * wrong ALPN, no or untrusted server certificate), AUTHENTICATION_FAILED (the
- * server rejected our certificate with an alert), INVALID_ARGUMENT (bad host/port).
+ * Nothing but `signal` and `deadline` bounds the attempt: Node's 120 s TLS
+ * handshake timeout is not used. Pass the handshake deadline
+ * (`Date.now() + handshakeTimeoutMs`, taken before the dial) so that TCP + TLS +
+ * the peerlink handshake share one budget.
+ *
+ * Rejects with a {@link PeerlinkError}, after destroying the socket and removing
+ * every listener and timer:
+ * - INVALID_ARGUMENT: empty host, port outside 1–65535, deadline not finite;
+ * - CONNECT_FAILED: TCP connect failed (refused, unreachable, reset, DNS), `cause` kept;
+ * - HANDSHAKE_TIMEOUT: `deadline` passed (also when already past on call);
+ * - ABORTED: `signal` aborted (also when already aborted on call);
+ * - TLS_FAILED: TLS handshake error or alert, connection closed during TLS, ALPN other
+ *   than `peerlink/1`, no server certificate, server certificate not chaining to the CA;
+ * - AUTHENTICATION_FAILED: the server sent an alert rejecting our certificate during
+ *   the handshake. In TLS 1.3 the server usually rejects a client certificate only
+ *   after this function resolved; that close is classified by `classifyEarlyClose`.
+ *
+ * @example
+ * ```ts
+ * const tls = await resolveTls(identity);
+ * const channel = await dialChannel({ host: "::1", port: 4001, tls, deadline: Date.now() + 10_000 });
+ * channel.socket.on("data", onBytes); // then send the Hello
+ * ```
  */
 export function dialChannel(options: DialOptions): Promise<SecureChannel> {
-  void options;
-  return Promise.reject(new PeerlinkError(ErrorCode.INTERNAL, "dialChannel: not implemented yet"));
+  const host = unbracket(options.host);
+  const { port, tls, localAddress } = options;
+  if (typeof host !== "string" || host.length === 0) {
+    return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `dial: invalid host ${JSON.stringify(options.host)}`));
+  }
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `dial: invalid port ${String(port)}`));
+  }
+  const key = sessionCacheKey(host, port);
+  const what = `dial ${key}`;
+
+  return boundedAttempt<SecureChannel>(options, what, (attempt) => {
+    const raw: Socket = netConnect({
+      host,
+      port,
+      noDelay: true,
+      ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
+    });
+    attempt.onFailure(() => raw.destroy());
+
+    const onConnectError = (err: Error): void => attempt.fail(connectFailed(what, err));
+    const onConnectClose = (): void => attempt.fail(connectFailed(what, new Error("socket closed before connect")));
+    raw.on("error", onConnectError);
+    raw.on("close", onConnectClose);
+    raw.once("connect", onConnect);
+    attempt.onCleanup(() => {
+      raw.off("error", onConnectError);
+      raw.off("close", onConnectClose);
+      raw.off("connect", onConnect);
+    });
+
+    function onConnect(): void {
+      raw.off("error", onConnectError);
+      raw.off("close", onConnectClose);
+      raw.setNoDelay(true);
+      if (tls === undefined) {
+        attempt.resolve(plainChannel(raw, "outbound"));
+        return;
+      }
+      const cache = tls.sessionCache;
+      const session = cache?.take(key);
+      const socket: TLSSocket = tlsConnect({
+        socket: raw,
+        secureContext: tls.secureContext,
+        ALPNProtocols: [PEERLINK_ALPN],
+        rejectUnauthorized: tls.verifyPeer,
+        // Certificates name peers, not hosts: the CA chain (if any) is the whole policy.
+        checkServerIdentity: () => undefined,
+        ...(session === undefined ? {} : { session }),
+      });
+      attempt.onFailure(() => socket.destroy());
+
+      // Tickets arrive after secureConnect; this listener lives as long as the socket.
+      const onSession = (ticket: Buffer): void => cache?.add(key, ticket);
+      if (cache !== undefined) {
+        socket.on("session", onSession);
+        attempt.onFailure(() => socket.off("session", onSession));
+      }
+      const onTlsError = (err: Error): void => attempt.fail(tlsFailed(`${what}: TLS handshake`, err));
+      const onTlsClose = (): void =>
+        attempt.fail(tlsFailed(`${what}: TLS handshake`, new Error("connection closed during the TLS handshake")));
+      const onSecureConnect = (): void => {
+        const channel = tlsChannel(socket, raw, "outbound");
+        if (channel instanceof PeerlinkError) attempt.fail(channel);
+        else attempt.resolve(channel);
+      };
+      socket.on("error", onTlsError);
+      socket.on("close", onTlsClose);
+      raw.on("error", onTlsError);
+      socket.once("secureConnect", onSecureConnect);
+      attempt.onCleanup(() => {
+        socket.off("error", onTlsError);
+        socket.off("close", onTlsClose);
+        raw.off("error", onTlsError);
+        socket.off("secureConnect", onSecureConnect);
+      });
+    }
+  });
+}
+
+/** `"[::1]"` → `"::1"`; other strings unchanged. */
+function unbracket(host: string): string {
+  if (typeof host !== "string") return host;
+  if (host.startsWith("[") && host.endsWith("]") && isIP(host.slice(1, -1)) === 6) return host.slice(1, -1);
+  return host;
 }

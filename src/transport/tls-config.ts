@@ -3,13 +3,59 @@
  *
  * @module
  */
-import type { Identity } from "../identity/identity.js";
+import { createHash } from "node:crypto";
+import { createSecureContext } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { Identity } from "../identity/identity.js";
+import { TlsSessionCache } from "./session-cache.js";
+import { createTlsCredentials } from "./tls-credentials.js";
 import type { ResolvedTls, TlsOptions } from "./types.js";
 
-/** Builds the secure context (TLS 1.3 only, own certificate, optional CA) and session cache once per node. */
-export function resolveTls(identity: Identity, options: TlsOptions = {}): Promise<ResolvedTls> {
-  void identity;
-  void options;
-  return Promise.reject(new PeerlinkError(ErrorCode.INTERNAL, "resolveTls: not implemented yet"));
+/**
+ * Builds the TLS configuration of a node once: the credentials (generated from
+ * `identity` unless `options.credentials` is given), one `SecureContext` (TLS 1.3
+ * only, used for both dialing and accepting, so session tickets it issues are
+ * accepted on redial), the CA policy and the session cache.
+ *
+ * Throws INVALID_ARGUMENT when the key, certificate or CA cannot be parsed, when
+ * key and certificate do not match, or when `ca` is an empty list.
+ *
+ * @example
+ * ```ts
+ * const tls = await resolveTls(identity);                       // self-signed, any peer certificate
+ * const strict = await resolveTls(identity, { credentials, ca: [caPem] }); // chain to our CA
+ * ```
+ */
+export async function resolveTls(identity: Identity, options: TlsOptions = {}): Promise<ResolvedTls> {
+  const credentials = options.credentials ?? (await createTlsCredentials(identity));
+  if (typeof credentials.key !== "string" || typeof credentials.cert !== "string") {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "TLS credentials must be PEM strings { key, cert }");
+  }
+  const ca = options.ca;
+  if (ca !== undefined && (ca.length === 0 || ca.some((pem) => typeof pem !== "string" || pem.length === 0))) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "TLS ca must be a non-empty list of PEM certificates");
+  }
+  let secureContext;
+  try {
+    secureContext = createSecureContext({
+      key: credentials.key,
+      cert: credentials.cert,
+      ...(ca === undefined ? {} : { ca: [...ca] }),
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
+      // Required by OpenSSL to resume sessions when client certificates are requested.
+      sessionIdContext: sessionIdContext(credentials.cert, ca),
+    });
+  } catch (cause) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `invalid TLS credentials or CA: ${(cause as Error).message}`, { cause });
+  }
+  const sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new TlsSessionCache());
+  return Object.freeze({ secureContext, verifyPeer: ca !== undefined, sessionCache, certificate: credentials.cert });
+}
+
+/** 32 hex characters naming this TLS configuration, so sessions from another configuration are not resumed. */
+function sessionIdContext(cert: string, ca: readonly string[] | undefined): string {
+  const hash = createHash("sha256").update("peerlink/1\0").update(cert);
+  for (const pem of ca ?? []) hash.update("\0").update(pem);
+  return hash.digest("hex").slice(0, 32);
 }
