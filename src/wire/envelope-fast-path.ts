@@ -1,0 +1,161 @@
+/**
+ * JS twin of the WASM envelope parser (assembly/frame.ts `parseEnvelope`): reads Data, Ping and
+ * Pong straight from a Frame body, with protobuf semantics (fields in any order, last scalar wins,
+ * occurrences of the same oneof message merge, a different oneof case replaces the earlier one,
+ * unknown fields skipped). Anything it cannot decide with certainty — control messages, groups,
+ * wire-type mismatches, fields that run past their submessage, truncation, varints longer than
+ * 10 bytes — is reported as {@link ENVELOPE_GENERIC} and left to the generated decoder, which is
+ * the judge of validity.
+ *
+ * @module
+ */
+
+/** Record kind: decode with the generated decoder (control message, empty frame, or anything unusual). */
+export const ENVELOPE_GENERIC = 0;
+/** Record kind: Data; fields are `[kind, protocol, payloadStart, payloadLength]`. */
+export const ENVELOPE_DATA = 1;
+/** Record kind: Ping; fields are `[kind, nonce, timestampUs, 0]`. */
+export const ENVELOPE_PING = 2;
+/** Record kind: Pong; fields are `[kind, nonce, timestampUs, 0]`. */
+export const ENVELOPE_PONG = 3;
+
+// Results of readVarint / readTag, kept in module state so the hot path allocates nothing.
+let vLow = 0; // low 32 bits of the varint, as an unsigned number
+let vEnd = 0;
+let tFieldNo = 0;
+let tWireType = 0;
+
+/** Reads a varint of at most 10 bytes at [pos, end); false when truncated or longer. */
+function readVarint(buf: Uint8Array, pos: number, end: number): boolean {
+  let low = 0;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) return false;
+    const b = buf[pos++] as number;
+    if (i < 4) low |= (b & 0x7f) << (7 * i);
+    else if (i === 4) low |= (b & 0x0f) << 28;
+    if (b < 0x80) {
+      vLow = low >>> 0;
+      vEnd = pos;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Reads a tag as protobuf-es accepts it: <= 5 bytes, fits 32 bits, field number >= 1, wire type <= 5. */
+function readTag(buf: Uint8Array, pos: number, end: number): boolean {
+  if (!readVarint(buf, pos, end)) return false;
+  const n = vEnd - pos;
+  if (n > 5) return false;
+  if (n === 5 && (buf[vEnd - 1] as number) > 0x0f) return false;
+  tFieldNo = vLow >>> 3;
+  tWireType = vLow & 7;
+  return tFieldNo !== 0 && tWireType <= 5;
+}
+
+/** Skips an unknown field's value (sets vEnd); groups and anything unusual return false. */
+function skipField(buf: Uint8Array, wireType: number, pos: number, end: number): boolean {
+  switch (wireType) {
+    case 0:
+      return readVarint(buf, pos, end);
+    case 1:
+      if (pos + 8 > end) return false;
+      vEnd = pos + 8;
+      return true;
+    case 5:
+      if (pos + 4 > end) return false;
+      vEnd = pos + 4;
+      return true;
+    case 2:
+      if (!readVarint(buf, pos, end)) return false;
+      if (vEnd + vLow > end) return false;
+      vEnd += vLow;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Parses the Frame body `buf[start, start + length)` and writes one record into `rec`
+ * (see {@link ENVELOPE_DATA} and siblings; positions are absolute in `buf`). Returns the kind.
+ */
+export function parseEnvelope(buf: Uint8Array, start: number, length: number, rec: Uint32Array): number {
+  const end = start + length;
+  let pos = start;
+  let kind = 0;
+  let f1 = 0;
+  let f2 = 0;
+  let payStart = 0;
+  let payLen = 0;
+  let generic = false;
+  outer: while (pos < end) {
+    generic = true; // until this field is fully understood
+    if (!readTag(buf, pos, end)) break;
+    const fieldNo = tFieldNo;
+    const wireType = tWireType;
+    pos = vEnd;
+    if (fieldNo <= 3) {
+      if (wireType !== 2 || !readVarint(buf, pos, end)) break;
+      const subEnd = vEnd + vLow;
+      if (subEnd > end) break;
+      let p = vEnd;
+      if (fieldNo !== kind) {
+        kind = fieldNo;
+        f1 = 0;
+        f2 = 0;
+        payStart = 0;
+        payLen = 0;
+      }
+      while (p < subEnd) {
+        if (!readTag(buf, p, end)) break outer;
+        const fn = tFieldNo;
+        const wt = tWireType;
+        p = vEnd;
+        if (fn === 1) {
+          if (wt !== 0 || !readVarint(buf, p, end)) break outer;
+          f1 = vLow;
+          p = vEnd;
+        } else if (fn === 2 && kind === 1) {
+          if (wt !== 2 || !readVarint(buf, p, end)) break outer;
+          if (vEnd + vLow > end) break outer;
+          payStart = vEnd;
+          payLen = vLow;
+          p = vEnd + vLow;
+        } else if (fn === 2) {
+          if (wt !== 0 || !readVarint(buf, p, end)) break outer;
+          f2 = vLow;
+          p = vEnd;
+        } else {
+          if (!skipField(buf, wt, p, end)) break outer;
+          p = vEnd;
+        }
+      }
+      if (p !== subEnd) break;
+      pos = subEnd;
+    } else if (fieldNo <= 9) {
+      break; // control message
+    } else {
+      if (!skipField(buf, wireType, pos, end)) break;
+      pos = vEnd;
+    }
+    generic = false;
+  }
+  if (generic || kind === 0) {
+    rec[0] = ENVELOPE_GENERIC;
+    rec[1] = start;
+    rec[2] = length;
+    rec[3] = 0;
+    return ENVELOPE_GENERIC;
+  }
+  rec[0] = kind;
+  rec[1] = f1;
+  if (kind === ENVELOPE_DATA) {
+    rec[2] = payStart;
+    rec[3] = payLen;
+  } else {
+    rec[2] = f2;
+    rec[3] = 0;
+  }
+  return kind;
+}

@@ -1,0 +1,83 @@
+/**
+ * Streaming decoder for peerlink frames (docs/PROTOCOL.md, "Framing"): LEB128 length prefix +
+ * `peerlink.v1.Frame` body, with a fast path for Data, Ping and Pong and the generated decoder for
+ * everything else. Two engines with identical behaviour: `"wasm"` (AssemblyScript core, bytes copied
+ * once into WASM memory) and `"js"` (in-place scan).
+ *
+ * @example
+ * ```ts
+ * const decoder = createFrameDecoder();
+ * socket.on("data", (chunk) => decoder.push(chunk, {
+ *   onData: (protocol, payload) => app.deliver(protocol, payload),
+ *   onPing: (nonce, ts) => socket.write(encodePongFrame(nonce, ts)),
+ *   onPong: (nonce, ts) => keepalive.pong(nonce, ts),
+ *   onControl: (frame, bytes) => connection.control(frame, bytes),
+ * }));
+ * socket.on("close", () => decoder.dispose());
+ * ```
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { JsFrameDecoder } from "./js-frame-decoder.js";
+import type { FrameDecoder, FrameDecoderEngine } from "./frame-sink.js";
+import { WasmFrameDecoder } from "./wasm-frame-decoder.js";
+
+export type { FrameBodyCallback, FrameDecoder, FrameDecoderEngine, FrameSink } from "./frame-sink.js";
+
+/**
+ * Default maximum Frame body size: 1 MiB (docs/PROTOCOL.md). Large enough for any control message and
+ * a generous application message; bounds what one peer can make us buffer.
+ */
+export const DEFAULT_MAX_FRAME_SIZE = 1_048_576;
+
+/**
+ * Engine used when none is asked for. `"js"`: on this project's benchmark (BENCHMARKS.md) the WASM
+ * engine was not faster once the copy into WASM memory is counted, so JS is the default.
+ */
+export const DEFAULT_FRAME_DECODER_ENGINE: FrameDecoderEngine = "js";
+
+/** Options of {@link createFrameDecoder}. */
+export interface FrameDecoderOptions {
+  /**
+   * Largest accepted Frame body in bytes, checked as soon as a length prefix is complete (before any
+   * of the body is buffered). Integer in [0, 2^31 - 2^17]. The wasm engine reserves about this much
+   * plus 64 KiB of WASM memory per decoder.
+   *
+   * @default 1_048_576 (1 MiB)
+   */
+  maxFrameSize?: number;
+  /**
+   * `"wasm"` or `"js"`; both give identical results.
+   *
+   * @default "js" ({@link DEFAULT_FRAME_DECODER_ENGINE})
+   */
+  engine?: FrameDecoderEngine;
+}
+
+/** Upper bound of `maxFrameSize`: keeps every region address in the i32 range of WASM memory. */
+const MAX_MAX_FRAME_SIZE = 2 ** 31 - 2 ** 17;
+
+/**
+ * Creates a streaming frame decoder for one connection.
+ *
+ * @throws PeerlinkError INVALID_ARGUMENT for a bad option, WASM_FAILURE when the wasm engine cannot load
+ */
+export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  if (!Number.isInteger(maxFrameSize) || maxFrameSize < 0 || maxFrameSize > MAX_MAX_FRAME_SIZE) {
+    throw new PeerlinkError(
+      ErrorCode.INVALID_ARGUMENT,
+      `maxFrameSize must be an integer in [0, ${MAX_MAX_FRAME_SIZE}], got ${maxFrameSize}`,
+    );
+  }
+  const engine = options.engine ?? DEFAULT_FRAME_DECODER_ENGINE;
+  switch (engine) {
+    case "js":
+      return new JsFrameDecoder(maxFrameSize);
+    case "wasm":
+      return new WasmFrameDecoder(maxFrameSize);
+    default:
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `engine must be "wasm" or "js", got ${String(engine)}`);
+  }
+}

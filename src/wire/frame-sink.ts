@@ -1,0 +1,84 @@
+/**
+ * Types shared by the frame decoders.
+ *
+ * @module
+ */
+import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
+
+/**
+ * Receives the frames a {@link FrameDecoder} finds, in wire order. Data, Ping and Pong arrive through
+ * their own methods whichever path decoded them (fast path or generated decoder); every other Frame,
+ * including an empty one (no `kind`), arrives through {@link FrameSink.onControl}.
+ *
+ * If a method throws, the decoder fails: the error propagates out of `push` and every later `push`
+ * throws it again.
+ */
+export interface FrameSink {
+  /**
+   * A Data frame. `payload` is a copy owned by the callee: it stays valid after the call returns.
+   *
+   * @param protocol - the sender's protocol alias (uint32)
+   */
+  onData(protocol: number, payload: Uint8Array): void;
+  /** A Ping frame; both values are uint32 (`timestampUs` is the pinger's clock, modulo 2^32). */
+  onPing(nonce: number, timestampUs: number): void;
+  /** A Pong frame; both values are uint32, echoed from the Ping. */
+  onPong(nonce: number, timestampUs: number): void;
+  /**
+   * Any other Frame, decoded by the generated decoder. `bytes` is the exact Frame body (without the
+   * length prefix), e.g. for a handshake transcript hash; both are owned by the callee.
+   */
+  onControl(frame: Frame, bytes: Uint8Array): void;
+}
+
+/**
+ * Receives raw frame bodies from {@link FrameDecoder.pushFrames}: the body is `bytes[offset, offset + length)`,
+ * a view valid only until the callback returns.
+ */
+export type FrameBodyCallback = (bytes: Uint8Array, offset: number, length: number) => void;
+
+/** Which implementation does the framing and envelope parsing. */
+export type FrameDecoderEngine = "wasm" | "js";
+
+/**
+ * A streaming decoder for one connection's byte stream: LEB128 length prefix + `peerlink.v1.Frame`
+ * body (docs/PROTOCOL.md, "Framing"). Create with `createFrameDecoder`.
+ */
+export interface FrameDecoder {
+  /** The engine doing the work. */
+  readonly engine: FrameDecoderEngine;
+  /** Largest accepted Frame body, in bytes. */
+  readonly maxFrameSize: number;
+  /** Bytes held for an incomplete frame (0 after an error or when every frame was complete). */
+  readonly bufferedBytes: number;
+  /** True after an error, a throwing sink, or {@link FrameDecoder.dispose}. */
+  readonly failed: boolean;
+  /**
+   * Appends a chunk of the stream (copied once, not retained) and delivers every frame it completes.
+   *
+   * @throws PeerlinkError MALFORMED_FRAME (bad length prefix or protobuf body), FRAME_TOO_LARGE (prefix
+   *   larger than `maxFrameSize`; nothing of that body is buffered), WASM_FAILURE (the WASM instance
+   *   trapped), CONNECTION_CLOSED (after `dispose`), or whatever the sink threw. Frames before the
+   *   error are delivered first; after an error every push throws the same error.
+   */
+  push(chunk: Uint8Array, sink: FrameSink): void;
+  /**
+   * Framing only: like {@link FrameDecoder.push} but hands each complete frame's body to `onFrame` as a
+   * view, without parsing it. Do not mix with `push` in the middle of a frame.
+   */
+  pushFrames(chunk: Uint8Array, onFrame: FrameBodyCallback): void;
+  /**
+   * Zero-copy receive: returns the free space of the decoder's own buffer (in WASM memory for the wasm
+   * engine), for `net.Socket`'s `onread.buffer`. Write bytes at its start, then call
+   * {@link FrameDecoder.commit}. The view is valid until the next call on this decoder.
+   */
+  receiveBuffer(): Uint8Array;
+  /** Delivers the frames completed by `bytesWritten` bytes written into the last {@link FrameDecoder.receiveBuffer}. */
+  commit(bytesWritten: number, sink: FrameSink): void;
+  /**
+   * Releases the decoder's buffer (the wasm engine returns its region to a pool); later pushes throw
+   * CONNECTION_CLOSED. Idempotent. Call it only when nothing (e.g. a socket's `onread`) still writes
+   * into a {@link FrameDecoder.receiveBuffer}.
+   */
+  dispose(): void;
+}

@@ -1,0 +1,204 @@
+/**
+ * The JS engine of the frame decoder: scans each chunk in place and copies only the tail of an
+ * incomplete frame into a carry buffer (the reference implementation the WASM engine is tested against).
+ *
+ * @module
+ */
+import { ENVELOPE_DATA, ENVELOPE_PING, ENVELOPE_PONG, parseEnvelope } from "./envelope-fast-path.js";
+import {
+  decoderDisposedError,
+  dispatchGenericFrame,
+  frameTooLargeError,
+  malformedPrefixError,
+} from "./frame-dispatch.js";
+import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
+import { PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
+
+/** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
+const CARRY_KEEP_BYTES = 64 * 1024;
+/** Size of the scratch buffer {@link JsFrameDecoder.receiveBuffer} hands out. */
+const RECEIVE_BUFFER_BYTES = 64 * 1024;
+
+/** JS implementation of {@link FrameDecoder}. */
+export class JsFrameDecoder implements FrameDecoder {
+  readonly engine = "js" as const;
+  readonly maxFrameSize: number;
+  private carry: Uint8Array = new Uint8Array(16);
+  private carryUsed = 0;
+  /** Total size (prefix + body) of the carried frame once its prefix is complete, else 0. */
+  private carryNeed = 0;
+  private carryPrefix = 0;
+  private failure: unknown = undefined;
+  private hasFailed = false;
+  private scratch: Uint8Array | undefined;
+  private readonly rec = new Uint32Array(4);
+
+  constructor(maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize;
+  }
+
+  get bufferedBytes(): number {
+    return this.carryUsed;
+  }
+
+  get failed(): boolean {
+    return this.hasFailed;
+  }
+
+  push(chunk: Uint8Array, sink: FrameSink): void {
+    this.run(chunk, sink, undefined);
+  }
+
+  pushFrames(chunk: Uint8Array, onFrame: FrameBodyCallback): void {
+    this.run(chunk, undefined, onFrame);
+  }
+
+  receiveBuffer(): Uint8Array {
+    if (this.hasFailed) throw this.failure;
+    this.scratch ??= new Uint8Array(RECEIVE_BUFFER_BYTES);
+    return this.scratch;
+  }
+
+  commit(bytesWritten: number, sink: FrameSink): void {
+    const scratch = this.receiveBuffer();
+    this.run(scratch.subarray(0, Math.min(bytesWritten, scratch.length)), sink, undefined);
+  }
+
+  dispose(): void {
+    this.fail(undefined);
+    this.failure = decoderDisposedError();
+    this.scratch = undefined;
+  }
+
+  private fail(error: unknown): void {
+    if (!this.hasFailed) {
+      this.hasFailed = true;
+      this.failure = error;
+    }
+    this.carryUsed = 0;
+    this.carryNeed = 0;
+    this.carry = new Uint8Array(16);
+  }
+
+  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+    if (this.hasFailed) throw this.failure;
+    try {
+      this.scanChunk(chunk, sink, onFrame);
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  private deliver(
+    buf: Uint8Array,
+    start: number,
+    length: number,
+    sink: FrameSink | undefined,
+    onFrame: FrameBodyCallback | undefined,
+  ): void {
+    if (sink === undefined) {
+      (onFrame as FrameBodyCallback)(buf, start, length);
+      return;
+    }
+    const rec = this.rec;
+    switch (parseEnvelope(buf, start, length, rec)) {
+      case ENVELOPE_DATA: {
+        const from = rec[2] as number;
+        sink.onData(rec[1] as number, buf.slice(from, from + (rec[3] as number)));
+        return;
+      }
+      case ENVELOPE_PING:
+        sink.onPing(rec[1] as number, rec[2] as number);
+        return;
+      case ENVELOPE_PONG:
+        sink.onPong(rec[1] as number, rec[2] as number);
+        return;
+      default:
+        dispatchGenericFrame(buf.slice(start, start + length), sink);
+    }
+  }
+
+  private scanChunk(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+    const end = chunk.length;
+    const max = this.maxFrameSize;
+    let pos = 0;
+    if (this.carryUsed > 0) pos = this.fillCarry(chunk, sink, onFrame);
+    while (pos < end) {
+      const b = chunk[pos] as number;
+      let prefix: number;
+      let length: number;
+      if (b < 0x80) {
+        prefix = 1;
+        length = b;
+      } else {
+        const r = readLengthPrefix(chunk, pos, end);
+        if (r === PREFIX_INCOMPLETE) break;
+        if (r === PREFIX_MALFORMED) throw malformedPrefixError();
+        prefix = r % 8;
+        length = (r - prefix) / 8;
+      }
+      if (length > max) throw frameTooLargeError(length, max);
+      const next = pos + prefix + length;
+      if (next > end) break;
+      this.deliver(chunk, pos + prefix, length, sink, onFrame);
+      pos = next;
+    }
+    if (pos < end) this.startCarry(chunk, pos, end);
+  }
+
+  /** Starts carrying `chunk[pos, end)`: an incomplete prefix, or a checked prefix with part of its body. */
+  private startCarry(chunk: Uint8Array, pos: number, end: number): void {
+    const r = readLengthPrefix(chunk, pos, end);
+    const n = end - pos;
+    if (r >= 0) {
+      this.carryPrefix = r % 8;
+      this.carryNeed = this.carryPrefix + (r - this.carryPrefix) / 8;
+    } else {
+      this.carryNeed = 0; // incomplete prefix: at most 4 bytes
+    }
+    const want = Math.max(this.carryNeed, 8);
+    if (this.carry.length < want) this.carry = new Uint8Array(want);
+    this.carry.set(chunk.subarray(pos, end), 0);
+    this.carryUsed = n;
+  }
+
+  /** Continues the carried frame with the start of `chunk`; returns the position after the bytes taken. */
+  private fillCarry(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): number {
+    const end = chunk.length;
+    let pos = 0;
+    while (this.carryNeed === 0) {
+      if (pos >= end) return pos;
+      this.carry[this.carryUsed++] = chunk[pos++] as number;
+      const r = readLengthPrefix(this.carry, 0, this.carryUsed);
+      if (r === PREFIX_INCOMPLETE) continue;
+      if (r === PREFIX_MALFORMED) throw malformedPrefixError();
+      const prefix = r % 8;
+      const length = (r - prefix) / 8;
+      if (length > this.maxFrameSize) throw frameTooLargeError(length, this.maxFrameSize);
+      this.carryPrefix = prefix;
+      this.carryNeed = prefix + length;
+      if (this.carry.length < this.carryNeed) {
+        const grown = new Uint8Array(this.carryNeed);
+        grown.set(this.carry.subarray(0, this.carryUsed));
+        this.carry = grown;
+      }
+    }
+    const take = Math.min(this.carryNeed - this.carryUsed, end - pos);
+    if (take > 0) {
+      this.carry.set(take === end - pos && pos === 0 ? chunk : chunk.subarray(pos, pos + take), this.carryUsed);
+      this.carryUsed += take;
+      pos += take;
+    }
+    if (this.carryUsed === this.carryNeed) {
+      const carry = this.carry;
+      const prefix = this.carryPrefix;
+      const length = this.carryNeed - prefix;
+      this.carryUsed = 0;
+      this.carryNeed = 0;
+      if (carry.length > CARRY_KEEP_BYTES) this.carry = new Uint8Array(16);
+      this.deliver(carry, prefix, length, sink, onFrame);
+    }
+    return pos;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The WASM engine of the frame decoder. Each chunk is copied once into the decoder's region of WASM
+ * linear memory, which is also the reassembly buffer; WASM finds the frames, validates the prefixes,
+ * parses the Data/Ping/Pong envelopes and writes integer records that this class turns into sink calls.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { ENVELOPE_DATA, ENVELOPE_PING, ENVELOPE_PONG } from "./envelope-fast-path.js";
+import {
+  decoderDisposedError,
+  dispatchGenericFrame,
+  frameTooLargeError,
+  malformedPrefixError,
+} from "./frame-dispatch.js";
+import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
+import {
+  allocateFrameRegion,
+  H_ERROR_LENGTH,
+  H_STATUS,
+  H_USED,
+  RECORDS_PER_SCAN,
+  REGION_HEADER_BYTES,
+  REGION_SLACK_BYTES,
+  STATUS_MALFORMED,
+  STATUS_OUT_FULL,
+  STATUS_TOO_LARGE,
+  type FrameCore,
+} from "./wasm-frame-core.js";
+
+/** WASM implementation of {@link FrameDecoder}. */
+export class WasmFrameDecoder implements FrameDecoder {
+  readonly engine = "wasm" as const;
+  readonly maxFrameSize: number;
+  private readonly core: FrameCore;
+  private readonly region: number;
+  private readonly capacity: number;
+  /** Index of the region's first header word in the i32 view. */
+  private readonly word: number;
+  private readonly data: number;
+  private failure: unknown = undefined;
+  private hasFailed = false;
+  private released = false;
+
+  constructor(maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize;
+    this.capacity = maxFrameSize + 5 + REGION_SLACK_BYTES;
+    const { core, region } = allocateFrameRegion(this.capacity, maxFrameSize);
+    this.core = core;
+    this.region = region;
+    this.word = region >>> 2;
+    this.data = region + REGION_HEADER_BYTES;
+  }
+
+  get bufferedBytes(): number {
+    if (this.released) return 0;
+    const i32 = this.core.i32;
+    return (i32[this.word + H_USED] as number) - (i32[this.word + 2] as number);
+  }
+
+  get failed(): boolean {
+    return this.hasFailed;
+  }
+
+  push(chunk: Uint8Array, sink: FrameSink): void {
+    this.run(chunk, sink, undefined);
+  }
+
+  pushFrames(chunk: Uint8Array, onFrame: FrameBodyCallback): void {
+    this.run(chunk, undefined, onFrame);
+  }
+
+  receiveBuffer(): Uint8Array {
+    if (this.hasFailed) throw this.failure;
+    const core = this.core;
+    const free = this.reserveRegion();
+    const used = core.i32[this.word + H_USED] as number;
+    return new Uint8Array(core.memory.buffer, this.data + used, free);
+  }
+
+  commit(bytesWritten: number, sink: FrameSink): void {
+    if (this.hasFailed) throw this.failure;
+    const core = this.core;
+    const used = core.i32[this.word + H_USED] as number;
+    const n = Math.max(0, Math.min(bytesWritten, this.capacity - used));
+    core.i32[this.word + H_USED] = used + n;
+    try {
+      this.drain(sink, undefined);
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  dispose(): void {
+    if (!this.released) {
+      this.released = true;
+      if (!this.core.poisoned) this.core.releaseRegion(this.region, this.capacity);
+    }
+    this.hasFailed = true;
+    this.failure = decoderDisposedError();
+  }
+
+  private fail(error: unknown): void {
+    if (!this.hasFailed) {
+      this.hasFailed = true;
+      this.failure = error;
+    }
+    if (!this.released && !this.core.poisoned) {
+      // Drop whatever is buffered; the region stays ours until dispose().
+      this.core.initRegion(this.region, this.capacity, this.maxFrameSize);
+      this.core.i32[this.word + H_STATUS] = STATUS_MALFORMED; // keep the region failed
+    }
+  }
+
+  /** After a WASM call threw: poisons the instance and fails this decoder with WASM_FAILURE. */
+  private trapped(cause: unknown): PeerlinkError {
+    this.core.poisoned = true;
+    const error = new PeerlinkError(ErrorCode.WASM_FAILURE, "the WASM frame decoder trapped", { cause });
+    this.hasFailed = true;
+    this.failure = error;
+    return error;
+  }
+
+  private reserveRegion(): number {
+    try {
+      return this.core.reserve(this.region);
+    } catch (cause) {
+      throw this.trapped(cause);
+    }
+  }
+
+  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+    if (this.hasFailed) throw this.failure;
+    const core = this.core;
+    const total = chunk.length;
+    let offset = 0;
+    try {
+      while (offset < total) {
+        const free = this.reserveRegion();
+        const used = core.i32[this.word + H_USED] as number;
+        const n = Math.min(free, total - offset);
+        if (n <= 0) throw new PeerlinkError(ErrorCode.INTERNAL, "frame decoder region is full");
+        core.u8.set(n === total ? chunk : chunk.subarray(offset, offset + n), this.data + used);
+        core.i32[this.word + H_USED] = used + n;
+        offset += n;
+        this.drain(sink, onFrame);
+      }
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    }
+  }
+
+  /** Scans until the region needs more bytes, delivering every record; throws on a framing error. */
+  private drain(sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+    const core = this.core;
+    const parse = sink === undefined ? 0 : 1;
+    for (;;) {
+      let count: number;
+      try {
+        count = core.scan(this.region, core.records, RECORDS_PER_SCAN, parse);
+      } catch (cause) {
+        throw this.trapped(cause);
+      }
+      const u32 = core.u32;
+      const u8 = core.u8;
+      let r = core.records >>> 2;
+      for (let i = 0; i < count; i++, r += 4) {
+        const kind = u32[r] as number;
+        if (sink === undefined) {
+          (onFrame as FrameBodyCallback)(u8, u32[r + 1] as number, u32[r + 2] as number);
+        } else if (kind === ENVELOPE_DATA) {
+          const from = u32[r + 2] as number;
+          sink.onData(u32[r + 1] as number, u8.slice(from, from + (u32[r + 3] as number)));
+        } else if (kind === ENVELOPE_PING) {
+          sink.onPing(u32[r + 1] as number, u32[r + 2] as number);
+        } else if (kind === ENVELOPE_PONG) {
+          sink.onPong(u32[r + 1] as number, u32[r + 2] as number);
+        } else {
+          const from = u32[r + 1] as number;
+          dispatchGenericFrame(u8.slice(from, from + (u32[r + 2] as number)), sink);
+        }
+      }
+      const status = core.i32[this.word + H_STATUS] as number;
+      if (status === STATUS_OUT_FULL) continue;
+      if (status === STATUS_MALFORMED) throw malformedPrefixError();
+      if (status === STATUS_TOO_LARGE) {
+        throw frameTooLargeError(core.u32[this.word + H_ERROR_LENGTH] as number, this.maxFrameSize);
+      }
+      return;
+    }
+  }
+}

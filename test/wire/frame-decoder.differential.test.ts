@@ -1,0 +1,60 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
+import { arbFrame, arbFrameBody, concat, referenceDecode, runDecoder, splitAt } from "./frame-fixtures.js";
+
+const MAX_SIZES = [1_048_576, 64, 8] as const;
+
+function decodeWith(engine: "wasm" | "js", maxFrameSize: number, chunks: Uint8Array[]) {
+  const decoder = createFrameDecoder({ engine, maxFrameSize });
+  try {
+    return runDecoder(decoder, chunks);
+  } finally {
+    decoder.dispose();
+  }
+}
+
+describe("the WASM and JS frame decoders against the generated decoder", () => {
+  it("deliver identical frames and errors for random frame streams split at random chunk boundaries", () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbFrame, { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom(...MAX_SIZES),
+        (frames, cuts, maxFrameSize) => {
+          const stream = concat(frames);
+          const chunks = splitAt(stream, cuts);
+          const expected = referenceDecode(stream, maxFrameSize);
+          expect(decodeWith("js", maxFrameSize, chunks)).toEqual(expected);
+          expect(decodeWith("wasm", maxFrameSize, chunks)).toEqual(expected);
+        },
+      ),
+      { numRuns: 40_000 },
+    );
+  });
+
+  it("deliver identical frames and errors for random garbage bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.array(fc.nat(), { maxLength: 4 }), (stream, cuts) => {
+        const chunks = splitAt(stream, cuts);
+        const expected = referenceDecode(stream, 1_048_576);
+        expect(decodeWith("js", 1_048_576, chunks)).toEqual(expected);
+        expect(decodeWith("wasm", 1_048_576, chunks)).toEqual(expected);
+      }),
+      { numRuns: 30_000 },
+    );
+  });
+
+  it("deliver identical results for single random bodies fed one byte at a time", () => {
+    fc.assert(
+      fc.property(arbFrameBody, (body) => {
+        const stream = concat([[body.length < 128 ? body.length : 0x80 | (body.length & 0x7f), ...(body.length < 128 ? [] : [body.length >> 7])], body]);
+        const chunks = splitAt(stream, Array.from({ length: stream.length }, (_, i) => i));
+        const expected = referenceDecode(stream, 1_048_576);
+        expect(decodeWith("js", 1_048_576, chunks)).toEqual(expected);
+        expect(decodeWith("wasm", 1_048_576, chunks)).toEqual(expected);
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+});
