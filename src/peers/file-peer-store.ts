@@ -264,20 +264,28 @@ export class FilePeerStore implements PeerStore {
   }
 
   #kick(): void {
-    if (this.#running !== undefined) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = undefined;
-    });
+    if (this.#running !== undefined || this.#pending === undefined) return;
+    this.#running = this.#drain();
   }
 
+  /**
+   * Writes pending jobs until none is left. `#running` is cleared before the
+   * last job's waiters are settled, so a save() made by a waiter's
+   * continuation starts a new drain instead of being stranded.
+   */
   async #drain(): Promise<void> {
-    for (let job = this.#pending; job !== undefined; job = this.#pending) {
+    for (;;) {
+      const job = this.#pending;
+      if (job === undefined) {
+        this.#running = undefined;
+        return;
+      }
       this.#pending = undefined;
+      let error: PeerlinkError | undefined;
       try {
         await this.#write(job.data);
-        for (const w of job.waiters) w.resolve();
       } catch (cause) {
-        const error =
+        error =
           cause instanceof PeerlinkError
             ? cause
             : new PeerlinkError(
@@ -285,8 +293,14 @@ export class FilePeerStore implements PeerStore {
                 `cannot write ${this.path}: ${cause instanceof Error ? cause.message : String(cause)}`,
                 { cause },
               );
-        for (const w of job.waiters) w.reject(error);
       }
+      const last = this.#pending === undefined;
+      if (last) this.#running = undefined;
+      for (const w of job.waiters) {
+        if (error === undefined) w.resolve();
+        else w.reject(error);
+      }
+      if (last) return;
     }
   }
 
