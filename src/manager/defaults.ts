@@ -2,8 +2,8 @@
  * Every default limit of the connection manager, in one place. Each constant
  * says its unit, why the number was chosen and a comparable number from a
  * system users know (js-libp2p, go-libp2p, geth, Bitcoin Core). Options in
- * {@link ConnectionLimitsOptions} fall back to these; `resolveLimits` checks
- * that the combination makes sense.
+ * `ConnectionLimitsOptions` (config.ts) fall back to these; `resolveLimits`
+ * checks that the combination makes sense.
  *
  * @module
  */

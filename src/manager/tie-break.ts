@@ -54,12 +54,10 @@ export interface SurvivorChoice<T> {
  *
  * @throws PeerlinkError SELF_CONNECTION when both ids are equal.
  */
-export function chooseSurvivor<T extends { readonly direction: ConnectionDirection }>(
-  localId: Uint8Array,
-  remoteId: Uint8Array,
-  existing: T,
-  incoming: T,
-): SurvivorChoice<T> {
+export function chooseSurvivor<
+  E extends { readonly direction: ConnectionDirection },
+  I extends { readonly direction: ConnectionDirection },
+>(localId: Uint8Array, remoteId: Uint8Array, existing: E, incoming: I): SurvivorChoice<E | I> {
   const dialer = keepConnectionDialedBy(localId, remoteId);
   if (existing.direction === incoming.direction) return { keep: existing, close: incoming };
   const survivingDirection: ConnectionDirection = dialer === "local" ? "outbound" : "inbound";

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { DecisionJournal, type JournalEntry } from "../../src/manager/journal.js";
+
+function entry(at: number, extra: Partial<JournalEntry> = {}): JournalEntry {
+  return { at, kind: "refused", code: "CONNECTION_LIMIT", detail: `entry ${at}`, ...extra };
+}
+
+describe("a decision journal below capacity", () => {
+  it("keeps every entry, oldest first", () => {
+    const journal = new DecisionJournal(10);
+    for (let i = 0; i < 3; i++) journal.record(entry(i));
+    expect(journal.size).toBe(3);
+    expect(journal.entries().map((e) => e.at)).toEqual([0, 1, 2]);
+    expect(journal.dropped).toBe(0);
+  });
+
+  it("stores frozen copies, so later changes to the input do not leak in", () => {
+    const journal = new DecisionJournal(4);
+    const input = { ...entry(1), detail: "original" };
+    journal.record(input);
+    input.detail = "changed";
+    const [stored] = journal.entries();
+    expect(stored?.detail).toBe("original");
+    expect(Object.isFrozen(stored)).toBe(true);
+  });
+
+  it("truncates very long details", () => {
+    const journal = new DecisionJournal(1);
+    journal.record(entry(0, { detail: "y".repeat(100_000) }));
+    expect(journal.entries()[0]?.detail).toHaveLength(1000);
+  });
+});
+
+describe("a full decision journal", () => {
+  it("never grows past its capacity and keeps the newest entries", () => {
+    const journal = new DecisionJournal(5);
+    for (let i = 0; i < 1003; i++) {
+      journal.record(entry(i));
+      expect(journal.size).toBe(Math.min(i + 1, 5));
+    }
+    expect(journal.entries().map((e) => e.at)).toEqual([998, 999, 1000, 1001, 1002]);
+    expect(journal.dropped).toBe(998);
+  });
+
+  it("appends in constant time: 200 000 records into a 1024-entry ring stay fast", () => {
+    const journal = new DecisionJournal(1024);
+    const started = performance.now();
+    for (let i = 0; i < 200_000; i++) journal.record(entry(i));
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(journal.size).toBe(1024);
+    expect(journal.entries()[0]?.at).toBe(200_000 - 1024);
+  });
+
+  it("starts empty again after clear", () => {
+    const journal = new DecisionJournal(2);
+    journal.record(entry(1));
+    journal.record(entry(2));
+    journal.record(entry(3));
+    journal.clear();
+    expect(journal.size).toBe(0);
+    expect(journal.dropped).toBe(0);
+    expect(journal.entries()).toEqual([]);
+    journal.record(entry(4));
+    expect(journal.entries().map((e) => e.at)).toEqual([4]);
+  });
+
+  it("rejects a capacity that is not a positive integer", () => {
+    for (const capacity of [0, -1, 1.5, Number.NaN]) {
+      let caught: unknown;
+      try {
+        new DecisionJournal(capacity);
+      } catch (error) {
+        caught = error;
+      }
+      expect(isPeerlinkError(caught, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+    }
+  });
+});
+
+describe("querying the decision journal", () => {
+  function filled(): DecisionJournal {
+    const journal = new DecisionJournal(100);
+    journal.record(entry(1, { kind: "opened", peerId: "A", address: "1.2.3.4:4001", code: "ok" }));
+    journal.record(entry(2, { kind: "refused", address: "1.2.3.4:5000", limit: "maxPerIp", value: 4 }));
+    journal.record(entry(3, { kind: "banned", peerId: "B", address: "[2001:db8::1]:4001", code: "PEER_BANNED" }));
+    journal.record(entry(4, { kind: "trimmed", peerId: "A", address: "1.2.3.4:4001", code: "network_restructure" }));
+    journal.record(entry(5, { kind: "refused", address: "9.9.9.9:1", limit: "maxInbound", value: 96 }));
+    return journal;
+  }
+
+  it("filters by peer id", () => {
+    expect(filled().query({ peerId: "A" }).map((e) => e.at)).toEqual([1, 4]);
+  });
+
+  it("filters by kind or by several kinds", () => {
+    expect(filled().query({ kind: "refused" }).map((e) => e.at)).toEqual([2, 5]);
+    expect(filled().query({ kind: ["banned", "trimmed"] }).map((e) => e.at)).toEqual([3, 4]);
+  });
+
+  it("filters by exact address, or by IP across ports", () => {
+    expect(filled().query({ address: "1.2.3.4:4001" }).map((e) => e.at)).toEqual([1, 4]);
+    expect(filled().query({ address: "1.2.3.4" }).map((e) => e.at)).toEqual([1, 2, 4]);
+    expect(filled().query({ address: "2001:DB8::1" }).map((e) => e.at)).toEqual([3]);
+    expect(filled().query({ address: "nowhere:1" })).toEqual([]);
+  });
+
+  it("combines filters and keeps only the most recent matches with limit", () => {
+    expect(filled().query({ address: "1.2.3.4", kind: ["opened", "refused", "trimmed"], limit: 2 }).map((e) => e.at)).toEqual([2, 4]);
+    expect(filled().query({ since: 3 }).map((e) => e.at)).toEqual([3, 4, 5]);
+    expect(filled().query({ limit: 0 })).toEqual([]);
+  });
+
+  it("keeps the limit and value fields that explain a refusal", () => {
+    expect(filled().query({ kind: "refused", limit: 1 })[0]).toMatchObject({ limit: "maxInbound", value: 96 });
+  });
+
+  it("rejects a negative limit", () => {
+    expect(() => filled().query({ limit: -1 })).toThrow(/limit/);
+  });
+});
