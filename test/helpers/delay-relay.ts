@@ -210,7 +210,8 @@ export class DelayRelay {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `relay targetPort must be a TCP port, got ${options.targetPort}`);
     }
     options.signal?.throwIfAborted();
-    const server = net.createServer({ noDelay: true });
+    // Half-open sockets: a FIN is relayed after the delayed bytes ahead of it, not applied at once.
+    const server = net.createServer({ noDelay: true, allowHalfOpen: true });
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         server.close();
@@ -312,7 +313,7 @@ export class DelayRelay {
     this.#accepted += 1;
     this.#open += 1;
     client.setNoDelay(true);
-    const upstream = net.connect({ port: this.targetPort, host: this.targetHost, noDelay: true });
+    const upstream = net.connect({ port: this.targetPort, host: this.targetHost, noDelay: true, allowHalfOpen: true });
     const pipes = [new DelayedPipe(this, client, upstream), new DelayedPipe(this, upstream, client)];
     for (const p of pipes) this.#pipes.add(p);
     let torn = false;
@@ -328,20 +329,16 @@ export class DelayRelay {
       client.destroy();
       upstream.destroy();
     };
+    // An error on either side tears both down; a clean close of one side waits for
+    // the other, so bytes still delayed towards it are delivered before its FIN.
+    let cleanlyClosed = 0;
     for (const socket of [client, upstream]) {
       this.#sockets.add(socket);
       socket.on("error", teardown);
-      socket.on("close", () => {
+      socket.on("close", (hadError: boolean) => {
         this.#sockets.delete(socket);
-        teardown();
-      });
-    }
-    // A half-closed pair closes fully once both directions ended.
-    let ends = 0;
-    for (const socket of [client, upstream]) {
-      socket.on("finish", () => {
-        ends += 1;
-        if (ends === 2) teardown();
+        cleanlyClosed += 1;
+        if (hadError || cleanlyClosed === 2) teardown();
       });
     }
   }

@@ -128,6 +128,17 @@ describe("a delay relay in front of an echo server", () => {
     expect((await reply).equals(data)).toBe(true);
   });
 
+  it("relays a half-close after the delayed bytes ahead of it", async () => {
+    const relay = await relayTo(await echoServer(), { delayMs: 30 });
+    const socket = await connect(relay.listenPort);
+    const data = randomBytes(50_000);
+    const reply = readBytes(socket, data.length);
+    const ended = once(socket, "end");
+    socket.end(data);
+    expect((await reply).equals(data)).toBe(true);
+    await ended;
+  });
+
   it("caps the throughput of each direction at the configured byte rate", async () => {
     const relay = await relayTo(await echoServer(), { bytesPerSecond: 1_000_000 });
     const socket = await connect(relay.listenPort);
