@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { once } from "node:events";
+import { TLSSocket } from "node:tls";
+import { Identity } from "../../src/identity/identity.js";
+import { dialChannel } from "../../src/transport/dial.js";
+import { TlsSessionCache } from "../../src/transport/session-cache.js";
+import { resolveTls } from "../../src/transport/tls-config.js";
+import { PEERLINK_ALPN, type ResolvedTls, type SecureChannel } from "../../src/transport/types.js";
+import { destroyAll, readBytes, startTestServer } from "./fixtures.js";
+import { countTransportHandles, expectHandlesBackTo } from "./resources.js";
+
+let dialerTls: ResolvedTls;
+let listenerTls: ResolvedTls;
+let baseline: number;
+
+beforeAll(async () => {
+  baseline = countTransportHandles();
+  dialerTls = await resolveTls(Identity.generate());
+  listenerTls = await resolveTls(Identity.generate());
+});
+
+afterAll(async () => {
+  await expectHandlesBackTo(baseline);
+});
+
+const cases = [
+  { name: "TLS over IPv4", host: "127.0.0.1", secure: true },
+  { name: "TLS over IPv6", host: "::1", secure: true },
+  { name: "plain TCP over IPv4", host: "127.0.0.1", secure: false },
+  { name: "plain TCP over IPv6", host: "::1", secure: false },
+] as const;
+
+describe.each(cases)("dialing and accepting with $name", ({ host, secure }) => {
+  it("carries bytes both ways and reports matching endpoints", async () => {
+    const server = await startTestServer(secure ? listenerTls : undefined, host);
+    let outbound: SecureChannel | undefined;
+    let inbound: SecureChannel | undefined;
+    try {
+      outbound = await dialChannel({ host, port: server.port, tls: secure ? dialerTls : undefined, deadline: Date.now() + 5000 });
+      const result = await server.nextInbound();
+      if (!result.ok) throw result.error;
+      inbound = result.channel;
+
+      expect(outbound.direction).toBe("outbound");
+      expect(inbound.direction).toBe("inbound");
+      expect(outbound.secure).toBe(secure);
+      expect(inbound.secure).toBe(secure);
+      expect(outbound.socket instanceof TLSSocket).toBe(secure);
+      expect(outbound.remoteAddress).toBe(host);
+      expect(outbound.remotePort).toBe(server.port);
+      expect(inbound.remotePort).toBe(outbound.localPort);
+      expect(inbound.localPort).toBe(server.port);
+      expect(inbound.remoteAddress).toBe(outbound.localAddress);
+
+      const toListener = readBytes(inbound.socket, 5);
+      const toDialer = readBytes(outbound.socket, 6);
+      outbound.socket.write("hello");
+      inbound.socket.write("world!");
+      expect((await toListener).toString()).toBe("hello");
+      expect((await toDialer).toString()).toBe("world!");
+    } finally {
+      await destroyAll(outbound, inbound);
+      await server.close();
+    }
+  });
+
+  it(secure ? "exposes the same 32-byte tls-exporter on both ends" : "has no tls-exporter", async () => {
+    const server = await startTestServer(secure ? listenerTls : undefined, host);
+    let outbound: SecureChannel | undefined;
+    let inbound: SecureChannel | undefined;
+    try {
+      outbound = await dialChannel({ host: host.includes(":") ? `[${host}]` : host, port: server.port, tls: secure ? dialerTls : undefined });
+      const result = await server.nextInbound();
+      if (!result.ok) throw result.error;
+      inbound = result.channel;
+      if (secure) {
+        expect(outbound.tlsExporter).toHaveLength(32);
+        expect(Buffer.from(outbound.tlsExporter ?? [])).toEqual(Buffer.from(inbound.tlsExporter ?? []));
+        const raw = (outbound.socket as TLSSocket).exportKeyingMaterial(32, "EXPORTER-Channel-Binding");
+        expect(Buffer.from(outbound.tlsExporter ?? [])).toEqual(raw);
+        expect((outbound.socket as TLSSocket).alpnProtocol).toBe(PEERLINK_ALPN);
+        expect((outbound.socket as TLSSocket).getProtocol()).toBe("TLSv1.3");
+      } else {
+        expect(outbound.tlsExporter).toBeUndefined();
+        expect(inbound.tlsExporter).toBeUndefined();
+      }
+    } finally {
+      await destroyAll(outbound, inbound);
+      await server.close();
+    }
+  });
+});
+
+describe("two TLS connections", () => {
+  it("have different tls-exporter values", async () => {
+    const server = await startTestServer(listenerTls);
+    const channels: SecureChannel[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        channels.push(await dialChannel({ host: "127.0.0.1", port: server.port, tls: dialerTls }));
+        const result = await server.nextInbound();
+        if (!result.ok) throw result.error;
+        channels.push(result.channel);
+      }
+      expect(Buffer.from(channels[0]?.tlsExporter ?? [])).not.toEqual(Buffer.from(channels[2]?.tlsExporter ?? []));
+    } finally {
+      await destroyAll(...channels);
+      await server.close();
+    }
+  });
+});
+
+describe("redialing with a session cache", () => {
+  it("resumes the TLS session from a ticket of the first connection", async () => {
+    const cache = new TlsSessionCache();
+    const tls = await resolveTls(Identity.generate(), { sessionCache: cache });
+    const server = await startTestServer(listenerTls);
+    const channels: SecureChannel[] = [];
+    try {
+      const first = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+      channels.push(first);
+      // Tickets arrive after the handshake, while the socket reads.
+      const ticket = once(first.socket, "session");
+      first.socket.resume();
+      const firstIn = await server.nextInbound();
+      if (!firstIn.ok) throw firstIn.error;
+      channels.push(firstIn.channel);
+      expect(first.sessionReused).toBe(false);
+      await ticket;
+      expect(cache.has(`127.0.0.1:${server.port}`)).toBe(true);
+
+      const second = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+      channels.push(second);
+      const secondIn = await server.nextInbound();
+      if (!secondIn.ok) throw secondIn.error;
+      channels.push(secondIn.channel);
+      expect(second.sessionReused).toBe(true);
+      expect(secondIn.channel.sessionReused).toBe(true);
+      expect(Buffer.from(second.tlsExporter ?? [])).toEqual(Buffer.from(secondIn.channel.tlsExporter ?? []));
+      expect(Buffer.from(second.tlsExporter ?? [])).not.toEqual(Buffer.from(first.tlsExporter ?? []));
+    } finally {
+      await destroyAll(...channels);
+      await server.close();
+    }
+  });
+
+  it("does not resume when the cache is disabled", async () => {
+    const tls = await resolveTls(Identity.generate(), { sessionCache: false });
+    expect(tls.sessionCache).toBeUndefined();
+    const server = await startTestServer(listenerTls);
+    const channels: SecureChannel[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const out = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+        channels.push(out);
+        const result = await server.nextInbound();
+        if (!result.ok) throw result.error;
+        channels.push(result.channel);
+        const ticketIssued = once(out.socket, "session");
+        out.socket.resume();
+        await ticketIssued; // the server did offer a ticket; the dialer just did not keep it
+        expect(out.sessionReused).toBe(false);
+      }
+    } finally {
+      await destroyAll(...channels);
+      await server.close();
+    }
+  });
+});
