@@ -1,0 +1,258 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { once } from "node:events";
+import net from "node:net";
+import { describe, expect, it } from "vitest";
+import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
+import { HelloSchema } from "../../generated/peerlink/v1/handshake_pb.js";
+import { isPeerlinkError } from "../../src/errors.js";
+import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../../src/wire/frame-encoder.js";
+import { createFrameDecoder, type FrameDecoder } from "../../src/wire/frame-decoder.js";
+import { currentFrameCore } from "../../src/wire/wasm-frame-core.js";
+import { concat, hex, lengthDelimited, recordingSink, runDecoder, tag, type Event } from "./frame-fixtures.js";
+
+const ENGINES = ["wasm", "js"] as const;
+
+function codeOf(fn: () => void): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return isPeerlinkError(error) ? error.code : `not a PeerlinkError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe.each(ENGINES)("a %s frame decoder", (engine) => {
+  const make = (maxFrameSize?: number): FrameDecoder =>
+    createFrameDecoder(maxFrameSize === undefined ? { engine } : { engine, maxFrameSize });
+
+  describe("receiving an oversized length prefix", () => {
+    it("rejects it with FRAME_TOO_LARGE before buffering any of the body, and memory does not grow", () => {
+      const decoder = make();
+      const memoryBefore = currentFrameCore()?.memory.buffer.byteLength;
+      const prefix = [0x81, 0x80, 0x80, 0x01]; // 2 MiB + 1
+      expect(codeOf(() => decoder.push(concat([prefix, new Uint8Array(60_000)]), recordingSink([])))).toBe(
+        "FRAME_TOO_LARGE",
+      );
+      expect(decoder.bufferedBytes).toBe(0);
+      expect(currentFrameCore()?.memory.buffer.byteLength).toBe(memoryBefore);
+      decoder.dispose();
+    });
+
+    it("rejects it as soon as a prefix split across chunks is complete", () => {
+      const decoder = make(1000);
+      const sink = recordingSink([]);
+      decoder.push(Uint8Array.from([0xe9]), sink);
+      expect(decoder.bufferedBytes).toBe(1);
+      expect(codeOf(() => decoder.push(Uint8Array.from([0x07, 1, 2, 3]), sink))).toBe("FRAME_TOO_LARGE"); // 1001
+      expect(decoder.bufferedBytes).toBe(0);
+      decoder.dispose();
+    });
+
+    it("accepts a frame of exactly the maximum size", () => {
+      const body = toBinary(FrameSchema, create(FrameSchema, { kind: { case: "data", value: { payload: new Uint8Array(100) } } }));
+      const decoder = make(body.length);
+      expect(runDecoder(decoder, [encodeDataFrame(0, new Uint8Array(100))]).events).toHaveLength(1);
+      decoder.dispose();
+      const smaller = make(body.length - 1);
+      expect(runDecoder(smaller, [encodeDataFrame(0, new Uint8Array(100))]).error).toBe("FRAME_TOO_LARGE");
+      smaller.dispose();
+    });
+  });
+
+  describe("after an error", () => {
+    it("has delivered the frames before it and throws the same error on every later push", () => {
+      const decoder = make();
+      const events: Event[] = [];
+      const sink = recordingSink(events);
+      let first: unknown;
+      try {
+        decoder.push(concat([encodePingFrame(1, 2), [0x80, 0x00], encodePingFrame(3, 4)]), sink);
+      } catch (error) {
+        first = error;
+      }
+      expect(isPeerlinkError(first, "MALFORMED_FRAME")).toBe(true);
+      expect(events).toEqual([["ping", 1, 2]]);
+      expect(decoder.failed).toBe(true);
+      expect(() => decoder.push(encodePingFrame(5, 6), sink)).toThrow(first as Error);
+      expect(events).toHaveLength(1);
+      decoder.dispose();
+    });
+
+    it("fails with the sink's own error when a sink method throws", () => {
+      const decoder = make();
+      const boom = new Error("sink failed");
+      const sink = { ...recordingSink([]), onPong: () => { throw boom; } };
+      expect(() => decoder.push(concat([encodePongFrame(1, 1), encodePongFrame(2, 2)]), sink)).toThrow(boom);
+      expect(() => decoder.push(encodePongFrame(3, 3), sink)).toThrow(boom);
+      decoder.dispose();
+    });
+
+    it("reports a malformed protobuf body as MALFORMED_FRAME", () => {
+      const decoder = make();
+      expect(runDecoder(decoder, [Uint8Array.from([2, 0x0a, 0x05])]).error).toBe("MALFORMED_FRAME");
+      decoder.dispose();
+    });
+  });
+
+  describe("receiving frames", () => {
+    it("reassembles a 1 MiB Data frame that arrives in 64 KiB chunks", () => {
+      const payload = new Uint8Array(1_048_000).map((_, i) => i % 251);
+      const wire = encodeDataFrame(7, payload);
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < wire.length; i += 65_536) chunks.push(wire.subarray(i, i + 65_536));
+      const decoder = make();
+      const events: Event[] = [];
+      for (const chunk of chunks) decoder.push(chunk, recordingSink(events));
+      expect(events).toEqual([["data", 7, hex(payload)]]);
+      expect(decoder.bufferedBytes).toBe(0);
+      decoder.dispose();
+    });
+
+    it("hands payloads over as copies that later pushes do not overwrite", () => {
+      const decoder = make();
+      const payloads: Uint8Array[] = [];
+      const sink = { ...recordingSink([]), onData: (_: number, p: Uint8Array) => payloads.push(p) };
+      const chunk = encodeDataFrame(1, Uint8Array.from([1, 2, 3]));
+      decoder.push(chunk, sink);
+      chunk.fill(0xee);
+      decoder.push(encodeDataFrame(1, Uint8Array.from([9, 9, 9])), sink);
+      expect(payloads.map(hex)).toEqual(["010203", "090909"]);
+      decoder.dispose();
+    });
+
+    it("merges repeated occurrences of the same oneof message and lets a different case replace it", () => {
+      const body = concat([
+        lengthDelimited(1, [...tag(1, 0), 5]), // data{protocol: 5}
+        lengthDelimited(99, [1, 2]), // unknown field
+        lengthDelimited(1, lengthDelimited(2, [7, 7])), // data{payload: 0707} merges
+      ]);
+      const replaced = concat([lengthDelimited(1, [...tag(1, 0), 5]), lengthDelimited(3, [...tag(2, 0), 9])]);
+      const decoder = make();
+      expect(runDecoder(decoder, [concat([[body.length], body, [replaced.length], replaced])]).events).toEqual([
+        ["data", 5, "0707"],
+        ["pong", 0, 9],
+      ]);
+      decoder.dispose();
+    });
+
+    it("passes control frames with their exact body bytes, and an empty frame as a Frame without kind", () => {
+      const hello = create(FrameSchema, { kind: { case: "hello", value: create(HelloSchema, { userAgent: "t/1" }) } });
+      const wire = encodeFrame(hello);
+      const decoder = make();
+      const controls: [string | undefined, string][] = [];
+      const sink = { ...recordingSink([]), onControl: (f: typeof hello, b: Uint8Array) => controls.push([f.kind.case, hex(b)]) };
+      decoder.push(concat([wire, [0]]), sink);
+      expect(controls).toEqual([
+        ["hello", hex(wire.subarray(1))],
+        [undefined, ""],
+      ]);
+      decoder.dispose();
+    });
+
+    it("hands raw frame bodies to pushFrames without parsing them", () => {
+      const decoder = make();
+      const bodies: string[] = [];
+      decoder.pushFrames(concat([[2, 0xaa, 0xbb], [0], [1]]), (b, o, l) => bodies.push(hex(b.subarray(o, o + l))));
+      decoder.pushFrames(Uint8Array.from([0xcc]), (b, o, l) => bodies.push(hex(b.subarray(o, o + l))));
+      expect(bodies).toEqual(["aabb", "", "cc"]);
+      decoder.dispose();
+    });
+  });
+
+  describe("being disposed", () => {
+    it("throws CONNECTION_CLOSED on later pushes", () => {
+      const decoder = make();
+      decoder.dispose();
+      decoder.dispose();
+      expect(codeOf(() => decoder.push(encodePingFrame(1, 1), recordingSink([])))).toBe("CONNECTION_CLOSED");
+    });
+  });
+
+  describe("reading a real socket through onread into its receive buffer", () => {
+    it("delivers every frame a peer on 127.0.0.1 writes", async () => {
+      const frames = Array.from({ length: 2000 }, (_, i) =>
+        i % 3 === 0 ? encodePingFrame(i, i * 3) : encodeDataFrame(i, new Uint8Array(i % 700).fill(i & 0xff)),
+      );
+      const server = net.createServer((socket) => {
+        socket.end(concat(frames));
+      });
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      const { port } = server.address() as net.AddressInfo;
+      const decoder = make();
+      const events: Event[] = [];
+      const sink = recordingSink(events);
+      const socket = net.connect({
+        port,
+        host: "127.0.0.1",
+        onread: {
+          buffer: () => decoder.receiveBuffer(),
+          callback: (n) => {
+            decoder.commit(n, sink);
+            return true;
+          },
+        },
+      });
+      try {
+        await once(socket, "end");
+      } finally {
+        socket.destroy();
+        server.close();
+        await once(server, "close");
+        decoder.dispose();
+      }
+      expect(events).toHaveLength(2000);
+      expect(events[3]).toEqual(["ping", 3, 9]);
+      expect(events[700]).toEqual(["data", 700, ""]);
+      expect(events[701]).toEqual(["data", 701, hex(new Uint8Array(1).fill(701 & 0xff))]);
+    });
+  });
+});
+
+describe("the WASM frame decoder pool", () => {
+  it("reuses released regions, so creating and disposing decoders does not grow memory", () => {
+    createFrameDecoder({ engine: "wasm" }).dispose();
+    const core = currentFrameCore();
+    const before = core?.memory.buffer.byteLength;
+    for (let i = 0; i < 200; i++) createFrameDecoder({ engine: "wasm" }).dispose();
+    expect(currentFrameCore()).toBe(core);
+    expect(core?.memory.buffer.byteLength).toBe(before);
+  });
+
+  it("fails a decoder with WASM_FAILURE when the instance traps and uses a fresh instance afterwards", () => {
+    const decoder = createFrameDecoder({ engine: "wasm" });
+    const core = currentFrameCore();
+    if (core === undefined) throw new Error("no core");
+    const scan = core.scan;
+    (core as { scan: typeof scan }).scan = () => {
+      throw new WebAssembly.RuntimeError("unreachable");
+    };
+    try {
+      expect(codeOf(() => decoder.push(encodePingFrame(1, 1), recordingSink([])))).toBe("WASM_FAILURE");
+      expect(core.poisoned).toBe(true);
+      expect(codeOf(() => decoder.push(encodePingFrame(1, 1), recordingSink([])))).toBe("WASM_FAILURE");
+    } finally {
+      (core as { scan: typeof scan }).scan = scan;
+      decoder.dispose();
+    }
+    const next = createFrameDecoder({ engine: "wasm" });
+    expect(currentFrameCore()).not.toBe(core);
+    expect(runDecoder(next, [encodePingFrame(4, 5)]).events).toEqual([["ping", 4, 5]]);
+    next.dispose();
+  });
+});
+
+describe("creating a frame decoder", () => {
+  it("rejects a bad maximum frame size or engine with INVALID_ARGUMENT", () => {
+    for (const maxFrameSize of [-1, 1.5, NaN, 2 ** 31]) {
+      expect(codeOf(() => createFrameDecoder({ maxFrameSize }))).toBe("INVALID_ARGUMENT");
+    }
+    expect(codeOf(() => createFrameDecoder({ engine: "gpu" as "js" }))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("uses a 1 MiB maximum frame size by default", () => {
+    const decoder = createFrameDecoder();
+    expect(decoder.maxFrameSize).toBe(1_048_576);
+    decoder.dispose();
+  });
+});
