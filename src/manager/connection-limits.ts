@@ -272,10 +272,11 @@ export class ConnectionLimiter {
    * pending → per IP → per subnet → inbound → total; for outbound: pending →
    * outbound → total.
    *
-   * @throws PeerlinkError INVALID_ARGUMENT when `direction` is inbound and `ip` is not an IP address.
+   * @throws PeerlinkError INVALID_ARGUMENT when `direction` is inbound and `ip` is missing or not an IP address.
    */
-  connectionLimitsReached(ip: string, direction: ConnectionDirection = "inbound"): RefusalReason | undefined {
+  connectionLimitsReached(ip: string | undefined, direction: ConnectionDirection = "inbound"): RefusalReason | undefined {
     if (direction === "outbound") return this.checkOutbound()?.reason;
+    if (ip === undefined) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "an inbound limit check needs the remote IP");
     const address = normalizeIp(ip);
     return (this.#inboundSlotRefusal(address, "before-rate") ?? this.#inboundSlotRefusal(address, "after-rate"))?.reason;
   }

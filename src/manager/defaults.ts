@@ -14,7 +14,7 @@
  * plus certificate checks), short enough that a stalled peer frees its
  * pending slot quickly.
  * Comparable: geth `handshakeTimeout` 5 s, Bitcoin Core `-timeout` 5 s
- * (connect only), js-libp2p `inboundUpgradeTimeout` 10 s in 1.x (30 s in 2.x).
+ * (connect only), js-libp2p `inboundUpgradeTimeout` 10 s (30 s in some releases).
  */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 

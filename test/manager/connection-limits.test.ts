@@ -232,7 +232,8 @@ describe("admitting outbound dials", () => {
     limiter.reservePending("outbound").open();
     limiter.reservePending("outbound");
     expect(limiter.checkOutbound()).toMatchObject({ reason: "outbound_full", limit: 2, current: 2, option: "maxOutbound" });
-    expect(limiter.connectionLimitsReached("", "outbound")).toBe("outbound_full");
+    expect(limiter.connectionLimitsReached(undefined, "outbound")).toBe("outbound_full");
+    expect(() => limiter.connectionLimitsReached(undefined)).toThrow(/remote IP/);
   });
 
   it("does not count outbound connections against per-IP limits", () => {
