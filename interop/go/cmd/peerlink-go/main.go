@@ -1,0 +1,502 @@
+// Command peerlink-go is a peerlink peer written in Go from docs/PROTOCOL.md
+// and the .proto schemas alone. It listens or dials, runs the handshake (TLS
+// 1.3 with the tls-exporter binding, or plain TCP with the nonce transcript),
+// answers pings, echoes Data on its echo protocols, pings once itself and
+// reports what happens as JSON lines on stdout. Commands arrive as JSON lines
+// on stdin. See interop/README.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	pb "peerlink/interop/pb"
+	"peerlink/interop/peer"
+)
+
+const usage = `usage:
+  peerlink-go listen --addr 127.0.0.1:0 [--tls] [--once] [options]
+  peerlink-go dial --addr HOST:PORT [--tls] [--expect PEERID] [--early PROTO=TEXT] [options]
+
+options:
+  --key FILE               PKCS#8 PEM Ed25519 identity (default: a fresh one)
+  --protocol NAME[@V,V]    protocol to offer, repeatable (default /echo@1)
+  --echo NAME              echo Data received on this protocol, repeatable (default /echo)
+  --no-echo                echo nothing
+  --alias-base N           own Data aliases are N, N+1, ... in --protocol order (default 7)
+  --capability NAME[@V][!] capability to offer; "!" marks it required; repeatable
+  --min-version N, --max-version N   wire versions (default 1, 1)
+  --max-frame BYTES        maximum frame body size (default 1048576)
+  --handshake-timeout MS   (default 10000)
+  --send PROTO=TEXT        send after the connection opens, repeatable
+  --no-ping                do not ping once after the connection opens
+  --bad-proof              send an identity proof that does not verify
+
+stdin commands (JSON lines; "conn" selects a connection, default all open):
+  {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
+  {"cmd":"ping"}
+  {"cmd":"goodbye","reason":"NORMAL","detail":"bye"}
+  {"cmd":"raw","hex":"8000"}                      (unframed bytes, for conformance tests)
+  {"cmd":"shutdown"}                              (Goodbye{SHUTDOWN} to all, then exit)
+`
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type config struct {
+	mode, addr, key, expect   string
+	useTLS, once, noPing, bad bool
+	noEcho                    bool
+	protocols, echo, caps     listFlag
+	sends, early              listFlag
+	aliasBase                 uint
+	minVersion, maxVersion    uint
+	maxFrame                  uint
+	handshakeMs               uint
+	identity                  *peer.Identity
+	cert                      tls.Certificate
+	options                   peer.Options
+	expectID                  *peer.PeerID
+}
+
+// out prints events as JSON lines, one write per line.
+type out struct{ mu sync.Mutex }
+
+func (o *out) emit(ev peer.Event) {
+	line, err := json.Marshal(ev)
+	if err != nil {
+		line = []byte(fmt.Sprintf(`{"event":"error","code":"INTERNAL","message":%q}`, err.Error()))
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	os.Stdout.Write(append(line, '\n'))
+}
+
+func main() {
+	if len(os.Args) < 2 || (os.Args[1] != "listen" && os.Args[1] != "dial") {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cfg := &config{mode: os.Args[1]}
+	fs := flag.NewFlagSet(cfg.mode, flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "")
+	fs.StringVar(&cfg.key, "key", "", "")
+	fs.StringVar(&cfg.expect, "expect", "", "")
+	fs.BoolVar(&cfg.useTLS, "tls", false, "")
+	fs.BoolVar(&cfg.once, "once", false, "")
+	fs.BoolVar(&cfg.noPing, "no-ping", false, "")
+	fs.BoolVar(&cfg.bad, "bad-proof", false, "")
+	fs.BoolVar(&cfg.noEcho, "no-echo", false, "")
+	fs.Var(&cfg.protocols, "protocol", "")
+	fs.Var(&cfg.echo, "echo", "")
+	fs.Var(&cfg.caps, "capability", "")
+	fs.Var(&cfg.sends, "send", "")
+	fs.Var(&cfg.early, "early", "")
+	fs.UintVar(&cfg.aliasBase, "alias-base", 7, "")
+	fs.UintVar(&cfg.minVersion, "min-version", 1, "")
+	fs.UintVar(&cfg.maxVersion, "max-version", 1, "")
+	fs.UintVar(&cfg.maxFrame, "max-frame", peer.DefaultMaxFrameSize, "")
+	fs.UintVar(&cfg.handshakeMs, "handshake-timeout", uint(peer.DefaultHandshakeTimeout/time.Millisecond), "")
+	if err := fs.Parse(os.Args[2:]); err != nil {
+		os.Exit(2)
+	}
+	o := &out{}
+	if err := cfg.prepare(); err != nil {
+		o.emit(peer.Event{"event": "error", "code": "INVALID_ARGUMENT", "message": err.Error()})
+		os.Exit(2)
+	}
+	n := newNode(cfg, o)
+	go n.onSignals()
+	if cfg.mode == "listen" {
+		go n.readCommands()
+		os.Exit(n.listen())
+	}
+	os.Exit(n.dial())
+}
+
+func (cfg *config) prepare() error {
+	var err error
+	if cfg.key != "" {
+		cfg.identity, err = peer.LoadIdentity(cfg.key)
+	} else {
+		cfg.identity, err = peer.GenerateIdentity()
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.cert, err = peer.SelfSignedCertificate(cfg.identity); err != nil {
+		return err
+	}
+	if len(cfg.protocols) == 0 {
+		cfg.protocols = listFlag{"/echo@1"}
+	}
+	if cfg.noEcho {
+		cfg.echo = nil
+	} else if len(cfg.echo) == 0 {
+		cfg.echo = listFlag{"/echo"}
+	}
+	opts := peer.Options{Identity: cfg.identity, MinVersion: uint32(cfg.minVersion), MaxVersion: uint32(cfg.maxVersion),
+		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad}
+	for i, spec := range cfg.protocols {
+		name, versions := spec, []uint32{1}
+		if at := strings.LastIndex(spec, "@"); at > 0 {
+			name, versions = spec[:at], nil
+			for _, v := range strings.Split(spec[at+1:], ",") {
+				n, err := strconv.ParseUint(v, 10, 32)
+				if err != nil {
+					return fmt.Errorf("--protocol %q: bad version %q", spec, v)
+				}
+				versions = append(versions, uint32(n))
+			}
+		}
+		opts.Protocols = append(opts.Protocols, peer.Protocol{Name: name, Versions: versions, Alias: uint32(cfg.aliasBase) + uint32(i)})
+	}
+	for _, spec := range cfg.caps {
+		c := &pb.Capability{Version: 1}
+		if strings.HasSuffix(spec, "!") {
+			c.Required, spec = true, strings.TrimSuffix(spec, "!")
+		}
+		c.Name = spec
+		if at := strings.LastIndex(spec, "@"); at > 0 {
+			n, err := strconv.ParseUint(spec[at+1:], 10, 32)
+			if err != nil {
+				return fmt.Errorf("--capability %q: bad version", spec)
+			}
+			c.Name, c.Version = spec[:at], uint32(n)
+		}
+		opts.Capabilities = append(opts.Capabilities, c)
+	}
+	for _, spec := range cfg.early {
+		proto, text, ok := strings.Cut(spec, "=")
+		if !ok {
+			return fmt.Errorf("--early wants PROTO=TEXT, got %q", spec)
+		}
+		opts.EarlyData = append(opts.EarlyData, peer.EarlyMessage{Protocol: proto, Payload: []byte(text)})
+	}
+	for _, spec := range cfg.sends {
+		if !strings.Contains(spec, "=") {
+			return fmt.Errorf("--send wants PROTO=TEXT, got %q", spec)
+		}
+	}
+	if cfg.expect != "" {
+		id, err := peer.ParsePeerID(cfg.expect)
+		if err != nil {
+			return err
+		}
+		cfg.expectID = &id
+	}
+	cfg.options = opts
+	return nil
+}
+
+// node holds the open connections of this process.
+type node struct {
+	cfg      *config
+	out      *out
+	mu       sync.Mutex
+	nextID   int
+	conns    map[int]*peer.Conn
+	stopping bool
+	stop     chan struct{}
+	stopOnce sync.Once
+	all      sync.WaitGroup
+}
+
+func newNode(cfg *config, o *out) *node {
+	return &node{cfg: cfg, out: o, conns: map[int]*peer.Conn{}, stop: make(chan struct{})}
+}
+
+func (n *node) listen() int {
+	ln, err := net.Listen("tcp", n.cfg.addr)
+	if err != nil {
+		n.out.emit(peer.Event{"event": "error", "code": "INVALID_ARGUMENT", "message": err.Error()})
+		return 1
+	}
+	n.cfg.options.ListenAddrs = []string{ln.Addr().String()}
+	n.out.emit(peer.Event{"event": "listening", "addr": ln.Addr().String(), "peerId": n.cfg.identity.ID.String(), "tls": n.cfg.useTLS})
+	go func() {
+		<-n.stop
+		_ = ln.Close()
+	}()
+	for {
+		raw, err := ln.Accept()
+		if err != nil {
+			break
+		}
+		id := n.register()
+		if id < 0 {
+			_ = raw.Close()
+			continue
+		}
+		go func() {
+			defer n.all.Done()
+			n.serve(id, raw, peer.RoleListener, time.Now().Add(n.handshakeTimeout()))
+			if n.cfg.once {
+				n.shutdown()
+			}
+		}()
+	}
+	n.all.Wait()
+	return 0
+}
+
+func (n *node) dial() int {
+	deadline := time.Now().Add(n.handshakeTimeout())
+	raw, err := net.DialTimeout("tcp", n.cfg.addr, time.Until(deadline))
+	if err != nil {
+		n.out.emit(peer.Event{"event": "error", "code": "CONNECT_FAILED", "message": err.Error()})
+		return 1
+	}
+	id := n.register()
+	if id < 0 {
+		_ = raw.Close()
+		return 1
+	}
+	ok := n.serve(id, raw, peer.RoleDialer, deadline)
+	n.all.Done()
+	if !ok {
+		return 1
+	}
+	return 0
+}
+
+func (n *node) handshakeTimeout() time.Duration {
+	return time.Duration(n.cfg.handshakeMs) * time.Millisecond
+}
+
+// register reserves a connection id; -1 once the node is stopping.
+func (n *node) register() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopping {
+		return -1
+	}
+	n.nextID++
+	n.all.Add(1)
+	return n.nextID
+}
+
+// serve runs TLS (if configured), the handshake and the open connection; it
+// reports whether the handshake succeeded.
+func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) bool {
+	emit := func(ev peer.Event) {
+		ev["conn"] = id
+		n.out.emit(ev)
+	}
+	var conn net.Conn = raw
+	if n.cfg.useTLS {
+		var tc *tls.Conn
+		if role == peer.RoleDialer {
+			tc = tls.Client(raw, peer.ClientTLSConfig(n.cfg.cert))
+		} else {
+			tc = tls.Server(raw, peer.ServerTLSConfig(n.cfg.cert))
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			_ = raw.Close()
+			emit(peer.Event{"event": "handshake-failed", "code": "TLS_FAILED", "message": err.Error()})
+			return false
+		}
+		conn = tc
+	}
+	opts := n.cfg.options
+	opts.Role = role
+	opts.Deadline = deadline
+	if role == peer.RoleDialer {
+		opts.Expect = n.cfg.expectID
+	} else {
+		opts.EarlyData = nil
+	}
+	s, err := peer.Handshake(conn, opts)
+	if err != nil {
+		var he *peer.HandshakeError
+		if errors.As(err, &he) && he.Reason != pb.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
+			from := "local"
+			if he.Remote {
+				from = "remote"
+			}
+			emit(peer.Event{"event": "goodbye", "from": from, "reason": peer.ReasonName(he.Reason), "reasonCode": int32(he.Reason),
+				"detail": he.Detail, "stage": "handshake"})
+		}
+		ev := peer.Event{"event": "handshake-failed", "message": err.Error()}
+		if he != nil {
+			ev["code"] = he.Code
+		}
+		emit(ev)
+		return false
+	}
+	c := peer.NewConn(s, n.cfg.echo, emit)
+	n.mu.Lock()
+	n.conns[id] = c
+	stopping := n.stopping
+	n.mu.Unlock()
+	protocols := s.Agreement.Protocols
+	if protocols == nil {
+		protocols = []peer.AgreedProtocol{}
+	}
+	capabilities := s.Agreement.Capabilities
+	if capabilities == nil {
+		capabilities = []peer.AgreedCapability{}
+	}
+	emit(peer.Event{"event": "open", "peer": s.RemoteID.String(), "direction": map[peer.Role]string{peer.RoleDialer: "outbound",
+		peer.RoleListener: "inbound"}[role], "tls": s.TLS, "version": s.Agreement.Version, "protocols": protocols,
+		"capabilities": capabilities, "remoteAddr": raw.RemoteAddr().String(), "agent": s.Remote.Agent,
+		"earlyData": len(s.Early)})
+	go c.Run()
+	if role == peer.RoleDialer {
+		go n.readCommands() // a dialer takes commands once its connection is open
+	}
+	if stopping {
+		c.Goodbye(pb.GoodbyeReason_GOODBYE_REASON_SHUTDOWN, "peerlink-go stopping")
+	} else {
+		if !n.cfg.noPing {
+			_ = c.Ping()
+		}
+		for _, spec := range n.cfg.sends {
+			proto, text, _ := strings.Cut(spec, "=")
+			if err := c.Send(proto, []byte(text)); err != nil {
+				emit(peer.Event{"event": "error", "code": "UNKNOWN_PROTOCOL", "message": err.Error()})
+			}
+		}
+	}
+	<-c.Done()
+	n.mu.Lock()
+	delete(n.conns, id)
+	n.mu.Unlock()
+	return true
+}
+
+// shutdown sends Goodbye{SHUTDOWN} on every open connection and stops accepting.
+func (n *node) shutdown() {
+	n.stopOnce.Do(func() {
+		n.mu.Lock()
+		n.stopping = true
+		conns := make([]*peer.Conn, 0, len(n.conns))
+		for _, c := range n.conns {
+			conns = append(conns, c)
+		}
+		n.mu.Unlock()
+		close(n.stop)
+		for _, c := range conns {
+			c.Goodbye(pb.GoodbyeReason_GOODBYE_REASON_SHUTDOWN, "peerlink-go stopping")
+		}
+	})
+}
+
+func (n *node) onSignals() {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	<-ch
+	n.shutdown()
+	// A dialer exits when its connection ends; bound the wait like §8 does.
+	time.AfterFunc(peer.GracefulTimeout+time.Second, func() { os.Exit(0) })
+	<-ch
+	os.Exit(130)
+}
+
+type command struct {
+	Cmd      string `json:"cmd"`
+	Conn     int    `json:"conn"`
+	Protocol string `json:"protocol"`
+	Text     string `json:"text"`
+	Base64   string `json:"base64"`
+	Hex      string `json:"hex"`
+	Reason   string `json:"reason"`
+	Detail   string `json:"detail"`
+}
+
+func (n *node) readCommands() {
+	scanner := bufio.NewScanner(os.Stdin)
+	scanner.Buffer(make([]byte, 64<<10), 4<<20)
+	for scanner.Scan() {
+		line := strings.TrimSpace(scanner.Text())
+		if line == "" {
+			continue
+		}
+		var cmd command
+		if err := json.Unmarshal([]byte(line), &cmd); err != nil {
+			n.out.emit(peer.Event{"event": "error", "code": "INVALID_ARGUMENT", "message": "command: " + err.Error()})
+			continue
+		}
+		n.run(cmd)
+	}
+}
+
+func (n *node) run(cmd command) {
+	fail := func(code, msg string) {
+		n.out.emit(peer.Event{"event": "error", "code": code, "message": cmd.Cmd + ": " + msg})
+	}
+	if cmd.Cmd == "shutdown" {
+		n.shutdown()
+		return
+	}
+	n.mu.Lock()
+	var targets []*peer.Conn
+	for id, c := range n.conns {
+		if cmd.Conn == 0 || cmd.Conn == id {
+			targets = append(targets, c)
+		}
+	}
+	n.mu.Unlock()
+	if len(targets) == 0 {
+		fail("CONNECTION_CLOSED", "no open connection")
+		return
+	}
+	for _, c := range targets {
+		var err error
+		switch cmd.Cmd {
+		case "send":
+			payload := []byte(cmd.Text)
+			if cmd.Base64 != "" {
+				if payload, err = base64.StdEncoding.DecodeString(cmd.Base64); err != nil {
+					fail("INVALID_ARGUMENT", err.Error())
+					return
+				}
+			}
+			err = c.Send(cmd.Protocol, payload)
+		case "ping":
+			err = c.Ping()
+		case "goodbye":
+			reason := pb.GoodbyeReason_GOODBYE_REASON_NORMAL
+			if cmd.Reason != "" {
+				var ok bool
+				if reason, ok = peer.ParseReason(cmd.Reason); !ok {
+					fail("INVALID_ARGUMENT", "unknown reason "+cmd.Reason)
+					return
+				}
+			}
+			c.Goodbye(reason, cmd.Detail)
+		case "raw":
+			var b []byte
+			if b, err = hex.DecodeString(cmd.Hex); err == nil {
+				err = c.WriteRaw(b)
+			}
+		default:
+			fail("INVALID_ARGUMENT", "unknown command")
+			return
+		}
+		if err != nil {
+			fail("CONNECTION_CLOSED", err.Error())
+		}
+	}
+}
