@@ -136,7 +136,7 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
     });
 
     it("passes control frames with their exact body bytes, and an empty frame as a Frame without kind", () => {
-      const hello = create(FrameSchema, { kind: { case: "hello", value: create(HelloSchema, { userAgent: "t/1" }) } });
+      const hello = create(FrameSchema, { kind: { case: "hello", value: create(HelloSchema, { agent: "t/1", minVersion: 1, maxVersion: 1 }) } });
       const wire = encodeFrame(hello);
       const decoder = make();
       const controls: [string | undefined, string][] = [];
