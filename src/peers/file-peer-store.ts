@@ -18,6 +18,9 @@
  * `<path>.prev` (then to an empty snapshot), reporting what happened instead
  * of throwing. Temp files left by a crashed process are removed on load.
  *
+ * One process writes a given file (the node that owns it); other processes
+ * may read it with `load()` at any time and always see a whole state.
+ *
  * @module
  */
 import { createHash } from "node:crypto";

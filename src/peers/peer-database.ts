@@ -96,6 +96,12 @@ export interface CandidateOptions {
   exclude?: Iterable<string>;
   /** Most candidates returned. @default all */
   limit?: number;
+  /**
+   * Extra test a record must pass, e.g. to skip peers whose last disconnect
+   * reason means "never reconnect" (`self_connection`, `incompatible_version`).
+   * @default accept all
+   */
+  accept?: (record: Readonly<PeerRecord>) => boolean;
 }
 
 /** A peer worth dialing, with its addresses best-first. */
@@ -377,8 +383,8 @@ export class PeerDatabase {
 
   /**
    * Peers worth dialing to replace lost connections: not excluded, not banned,
-   * not in backoff (`backoff.nextAttemptAt` after `now`), with an address.
-   * Order: healthy last connection first, then never graded, then unhealthy;
+   * not in backoff (`backoff.nextAttemptAt` after `now`), with an address,
+   * accepted by `accept`. Order: healthy last connection first, then never graded, then unhealthy;
    * within each, the most recently seen first.
    */
   candidates(options: CandidateOptions): PeerCandidate[] {
@@ -390,7 +396,8 @@ export class PeerDatabase {
         !exclude.has(r.peerId) &&
         r.addresses.length > 0 &&
         !this.isBanned(r.peerId, now) &&
-        !(r.backoff.nextAttemptAt !== undefined && r.backoff.nextAttemptAt > now),
+        !(r.backoff.nextAttemptAt !== undefined && r.backoff.nextAttemptAt > now) &&
+        (options.accept === undefined || options.accept(r)),
     );
     chosen.sort((a, b) => rank(a) - rank(b) || (b.lastSeen ?? -1) - (a.lastSeen ?? -1));
     const limit = options.limit ?? chosen.length;

@@ -132,11 +132,16 @@ export class MemoryPeerStore implements PeerStore {
     return { snapshot: this.#json === undefined ? emptySnapshot() : parsePeerSnapshot(JSON.parse(this.#json)) };
   }
 
-  /** Keeps a copy of `snapshot`. Throws DATABASE_CORRUPT if it is not a valid snapshot. */
+  /** Keeps a copy of `snapshot`. Rejects with INVALID_ARGUMENT if it is not a valid snapshot. */
   async save(snapshot: PeerSnapshot, options: PeerStoreOperationOptions = {}): Promise<void> {
     this.#checkOpen();
     throwIfAborted(options.signal, "save");
-    this.#json = JSON.stringify(parsePeerSnapshot(JSON.parse(JSON.stringify(snapshot))));
+    try {
+      this.#json = JSON.stringify(parsePeerSnapshot(JSON.parse(JSON.stringify(snapshot))));
+    } catch (cause) {
+      const message = cause instanceof Error ? cause.message : String(cause);
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `invalid snapshot: ${message}`, { cause });
+    }
     this.#saves++;
   }
 

@@ -305,9 +305,9 @@ export class ReconnectScheduler {
       if (this.#damping !== undefined) st.flap = this.#damping.settle(st.flap, now);
       const at = this.#dueAt(st);
       if (at === undefined) {
-        if (st.attempt === 0 && (this.#damping === undefined || this.#damping.isNegligible(st.flap, now))) {
-          this.#peers.delete(peerId); // nothing left worth remembering
-        }
+        // Nothing scheduled and no penalty left: forget it, so the map stays bounded.
+        // (A later failed dial of a forgotten peer restarts its backoff at attempt 1.)
+        if (this.#damping === undefined || this.#damping.isNegligible(st.flap, now)) this.#peers.delete(peerId);
         continue;
       }
       if (at <= now) ready.push([peerId, st, at]);

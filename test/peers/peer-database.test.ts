@@ -165,6 +165,8 @@ describe("replacement candidates", () => {
     expect(later).toContain("banned");
     expect(later).toContain("backing-off");
     expect(d.candidates({ now: 100, limit: 2 })).toHaveLength(2);
+    const accepted = d.candidates({ now: 100, accept: (r) => r.peerId.startsWith("ungraded") }).map((c) => c.peerId);
+    expect(accepted).toEqual(["ungraded", "ungraded-older"]);
   });
 
   it("carry the addresses best-first", () => {

@@ -248,7 +248,13 @@ describe("explicit scheduling", () => {
     s.onDisconnect("p", { reason: "normal" }, T0);
     s.due(T0);
     s.onConnected("p");
-    s.due(T0 + 60 * 60_000); // the penalty has decayed to nothing
+    s.onDisconnect("q", { reason: "timeout" }, T0);
+    s.onDialFailed("q", T0);
+    s.cancel("q");
+    s.onDisconnect("r", { reason: "self_connection" }, T0);
+    s.due(T0 + 30_000);
+    expect(s.size).toBe(2); // p and q still carry a penalty; r never had one
+    s.due(T0 + 60 * 60_000); // the penalties have decayed to nothing
     expect(s.size).toBe(0);
   });
 });
