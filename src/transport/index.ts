@@ -4,8 +4,8 @@
  * @module
  */
 export { dialChannel } from "./dial.js";
-export { classifyEarlyClose } from "./early-close.js";
-export { listenTcp } from "./listen.js";
+export { classifyEarlyClose, isCertificateRejectedAlert } from "./early-close.js";
+export { DEFAULT_LISTEN_BACKLOG, listenTcp } from "./listen.js";
 export { secureInbound } from "./secure-inbound.js";
 export {
   DEFAULT_SESSION_CACHE_ADDRESSES,
@@ -16,7 +16,12 @@ export {
   type TlsSessionCacheOptions,
 } from "./session-cache.js";
 export { resolveTls } from "./tls-config.js";
-export { createTlsCredentials, type TlsCredentialsOptions } from "./tls-credentials.js";
+export {
+  CERTIFICATE_BACKDATE_MS,
+  DEFAULT_CERTIFICATE_VALIDITY_MS,
+  createTlsCredentials,
+  type TlsCredentialsOptions,
+} from "./tls-credentials.js";
 export {
   PEERLINK_ALPN,
   TLS_EXPORTER_LABEL,

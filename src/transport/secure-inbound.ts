@@ -51,7 +51,8 @@ interface TlsSocketInternals {
  */
 export function secureInbound(socket: Socket, options: SecureInboundOptions = {}): Promise<SecureChannel> {
   const { tls } = options;
-  const what = `accept ${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+  const remote = socket.remoteAddress ?? "?";
+  const what = `accept ${remote.includes(":") ? `[${remote}]` : remote}:${socket.remotePort ?? "?"}`;
   return boundedAttempt<SecureChannel>(options, what, (attempt) => {
     attempt.onFailure(() => socket.destroy());
     if (socket.destroyed || socket.readyState !== "open") {
