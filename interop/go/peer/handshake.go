@@ -22,6 +22,10 @@ const DefaultMaxEarlyData = 64 << 10
 // GracefulTimeout is how long a closing side waits for the peer to close (§8).
 const GracefulTimeout = 5 * time.Second
 
+// FailureLinger is how long a side that failed a handshake waits for the
+// peer's close after its Goodbye: a well-behaved peer closes within a round trip.
+const FailureLinger = time.Second
+
 // Protocol is an application protocol this side speaks, with the alias it
 // puts in its own Data frames.
 type Protocol struct {
@@ -55,6 +59,10 @@ type Options struct {
 	// BadProof makes this side send an identity proof that does not verify
 	// (a conformance test of the peer's §3.3 checks).
 	BadProof bool
+	// WrongBinding makes this side announce the binding of the other transport
+	// (NONCES inside TLS, TLS_EXPORTER on plain TCP), which §3.3 says the peer
+	// must reject with AUTHENTICATION_FAILED.
+	WrongBinding bool
 }
 
 // HandshakeError is a failed handshake: the Goodbye this side sent, the one
@@ -128,10 +136,14 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 		_ = conn.Close()
 		return nil, &HandshakeError{Code: "INTERNAL", Detail: err.Error()}
 	}
-	if s.TLS {
+	switch {
+	case s.TLS && !opts.WrongBinding:
 		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
 		local.Proof = sign(opts, TLSProofMessage(opts.Role, exporter))
-	} else {
+	case !s.TLS && opts.WrongBinding:
+		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
+		local.Proof = sign(opts, TLSProofMessage(opts.Role, make([]byte, ExporterLength)))
+	default:
 		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_NONCES
 	}
 	s.Local = local
@@ -277,7 +289,7 @@ func (s *Session) validateHello(h *pb.Hello) *HandshakeError {
 func (s *Session) unexpected(frame *pb.Frame, detail string) *HandshakeError {
 	if g := frame.GetGoodbye(); g != nil {
 		s.Writer.Final(nil)
-		drainAndClose(s.Conn, GracefulTimeout)
+		lingerAndClose(s.Conn, FailureLinger)
 		return &HandshakeError{Code: codeForRemoteReason(g.Reason), Reason: g.Reason, Remote: true, Detail: g.Detail}
 	}
 	return s.fail(pb.GoodbyeReason_GOODBYE_REASON_PROTOCOL_VIOLATION, "PROTOCOL_VIOLATION",
@@ -304,7 +316,7 @@ func (s *Session) readFailure(err error, while string) *HandshakeError {
 // fail sends Goodbye{reason}, closes gracefully and returns the error.
 func (s *Session) fail(reason pb.GoodbyeReason, code, detail string) *HandshakeError {
 	s.Writer.Final(GoodbyeFrame(reason, detail))
-	drainAndClose(s.Conn, GracefulTimeout)
+	lingerAndClose(s.Conn, FailureLinger)
 	return &HandshakeError{Code: code, Reason: reason, Detail: detail}
 }
 

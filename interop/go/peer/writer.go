@@ -97,6 +97,22 @@ func drainAndClose(conn net.Conn, wait time.Duration) {
 	_ = conn.Close()
 }
 
+var lingering sync.WaitGroup
+
+// lingerAndClose is drainAndClose in the background, so a failed handshake
+// returns at once; WaitLingering waits for all of them.
+func lingerAndClose(conn net.Conn, wait time.Duration) {
+	lingering.Add(1)
+	go func() {
+		defer lingering.Done()
+		drainAndClose(conn, wait)
+	}()
+}
+
+// WaitLingering blocks until every connection closed by a failed handshake
+// has seen the peer's close or its linger time passed. Call it before exit.
+func WaitLingering() { lingering.Wait() }
+
 // GoodbyeFrame builds Frame{goodbye}.
 func GoodbyeFrame(reason pb.GoodbyeReason, detail string) *pb.Frame {
 	return &pb.Frame{Kind: &pb.Frame_Goodbye{Goodbye: &pb.Goodbye{Reason: reason, Detail: detail}}}

@@ -125,11 +125,15 @@ func main() {
 	}
 	n := newNode(cfg, o)
 	go n.onSignals()
+	var code int
 	if cfg.mode == "listen" {
 		go n.readCommands()
-		os.Exit(n.listen())
+		code = n.listen()
+	} else {
+		code = n.dial()
 	}
-	os.Exit(n.dial())
+	peer.WaitLingering() // let failed handshakes finish their Goodbye
+	os.Exit(code)
 }
 
 func (cfg *config) prepare() error {
