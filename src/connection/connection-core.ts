@@ -1,0 +1,683 @@
+/**
+ * The life cycle of one peerlink connection as a sans-IO state machine:
+ * transport events and the current time in; bytes to write, socket actions,
+ * events and the next deadline out. No sockets or timers inside.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
+import type { Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../handshake/defaults.js";
+import { errorCodeForRemoteReason, reasonForErrorCode } from "../handshake/failure-reasons.js";
+import { encodeGoodbye, Handshake } from "../handshake/handshake.js";
+import type {
+  AgreedProtocol,
+  ChannelBindingInput,
+  EarlyMessage,
+  HandshakeAction,
+  HandshakeOptions,
+  HandshakeResult,
+} from "../handshake/types.js";
+import { DisconnectReason, isDisconnectReason, reasonFromWire } from "../reasons.js";
+import { createFrameDecoder, DEFAULT_MAX_FRAME_SIZE } from "../wire/frame-decoder.js";
+import type { FrameDecoder, FrameDecoderEngine, FrameSink } from "../wire/frame-sink.js";
+import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../wire/frame-encoder.js";
+import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS } from "./defaults.js";
+import type {
+  CloseInfo,
+  ConnectionState,
+  ConnectionStats,
+  ConnectionTransition,
+  CoreAction,
+  CoreEvent,
+  RemoteGoodbye,
+} from "./types.js";
+
+/** Handshake options as a connection takes them: role and binding follow from the transport. */
+export type ConnectionHandshakeOptions = Omit<HandshakeOptions, "role" | "binding">;
+
+/** Options of a {@link ConnectionCore}. Durations in milliseconds, times on the caller's clock. */
+export interface ConnectionCoreOptions {
+  /** `"outbound"` when this side dialed (handshake role dialer), `"inbound"` when it accepted. */
+  readonly direction: "inbound" | "outbound";
+  /** True when the transport is TLS (binding by exporter), false for plain TCP (binding by nonces). */
+  readonly secure: boolean;
+  /** Identity, versions, protocols, capabilities, … of the handshake. */
+  readonly handshake: ConnectionHandshakeOptions;
+  /** The time the connection attempt started (and the default deadline's base). */
+  readonly now: number;
+  /**
+   * Absolute time by which the connection must be open, else it fails with HANDSHAKE_TIMEOUT.
+   * @default now + 10000 ({@link DEFAULT_HANDSHAKE_TIMEOUT_MS})
+   */
+  readonly handshakeDeadline?: number;
+  /**
+   * How long `close()` waits for the peer's close after the Goodbye; `close` may override it.
+   * @default 5000 ({@link DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS})
+   */
+  readonly gracefulCloseTimeoutMs?: number;
+  /**
+   * How long a connection this side failed waits for the peer's close after the Goodbye.
+   * @default 1000 ({@link DEFAULT_FAILURE_LINGER_MS})
+   */
+  readonly failureLingerMs?: number;
+  /**
+   * Largest Frame body accepted (and sent), in bytes.
+   * @default 1048576 (1 MiB, `DEFAULT_MAX_FRAME_SIZE`)
+   */
+  readonly maxFrameSize?: number;
+  /**
+   * Frame decoder engine.
+   * @default "js" (`DEFAULT_FRAME_DECODER_ENGINE`)
+   */
+  readonly decoderEngine?: FrameDecoderEngine;
+  /**
+   * The error for a transport that closed before the peer's Hello arrived (`cause` is the socket
+   * error, if any). The adapter passes the transport's `classifyEarlyClose`.
+   * @default AUTHENTICATION_FAILED on a secure channel (TLS 1.3 reports a rejected client
+   *   certificate only as a close), CONNECTION_CLOSED on plain TCP
+   */
+  readonly earlyCloseError?: (cause?: unknown) => PeerlinkError;
+}
+
+/** Options of {@link ConnectionCore.close}. */
+export interface CoreCloseOptions {
+  /** Free text for the peer's logs, sent in `Goodbye.detail`. @default "" */
+  readonly detail?: string;
+  /** Asks the peer not to reconnect sooner, in milliseconds (uint32). @default 0 */
+  readonly retryAfterMs?: number;
+  /** Wait for the peer's close at most this long. @default the core's `gracefulCloseTimeoutMs` */
+  readonly timeoutMs?: number;
+}
+
+interface MutableStats {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  lastSentAt: number | undefined;
+  lastReceivedAt: number | undefined;
+  openedAt: number | undefined;
+  unknownProtocolFrames: number;
+}
+
+const UINT32_MAX = 0xffff_ffff;
+
+/**
+ * One connection's state machine (docs/PROTOCOL.md §3.1, §5, §8). Every input
+ * method takes the current time and returns the actions to perform in order;
+ * call {@link ConnectionCore.tick} at {@link ConnectionCore.nextDeadline}.
+ * Ping is answered with Pong automatically; Pong, CapabilityUpdate and
+ * bandwidth frames are emitted as events for maintenance.
+ *
+ * @example
+ * ```ts
+ * const core = new ConnectionCore({ direction: "outbound", secure: false, handshake: { identity }, now: Date.now() });
+ * apply(core.transportConnected(Date.now()));
+ * apply(core.transportSecured({ type: "nonces" }, Date.now()));
+ * socket.on("data", (chunk) => apply(core.receive(chunk, Date.now())));
+ * ```
+ */
+export class ConnectionCore {
+  readonly #direction: "inbound" | "outbound";
+  readonly #secure: boolean;
+  readonly #handshakeOptions: ConnectionHandshakeOptions;
+  readonly #handshakeDeadline: number;
+  readonly #gracefulCloseTimeoutMs: number;
+  readonly #failureLingerMs: number;
+  readonly #maxFrameSize: number;
+  readonly #decoder: FrameDecoder;
+  readonly #earlyCloseError: (cause?: unknown) => PeerlinkError;
+  readonly #sink: FrameSink;
+
+  #state: ConnectionState = "connecting";
+  #handshake: Handshake | undefined;
+  #result: HandshakeResult | undefined;
+  #byName = new Map<string, AgreedProtocol>();
+  #byRemoteAlias = new Map<number, AgreedProtocol>();
+  #closeInfo: CloseInfo | undefined;
+  #remoteGoodbye: RemoteGoodbye | undefined;
+  #closeDeadline: number | undefined;
+  #halfClosed = false;
+  #stopReading = false;
+  #now = 0;
+  #out: CoreAction[] = [];
+  readonly #stats: MutableStats = {
+    bytesIn: 0,
+    bytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    lastSentAt: undefined,
+    lastReceivedAt: undefined,
+    openedAt: undefined,
+    unknownProtocolFrames: 0,
+  };
+
+  /** Validates options (INVALID_ARGUMENT) and creates the frame decoder; starts in `connecting`. */
+  constructor(options: ConnectionCoreOptions) {
+    this.#direction = options.direction;
+    this.#secure = options.secure;
+    this.#handshakeOptions = options.handshake;
+    this.#now = options.now;
+    this.#handshakeDeadline = options.handshakeDeadline ?? options.now + DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#gracefulCloseTimeoutMs = nonNegative("gracefulCloseTimeoutMs", options.gracefulCloseTimeoutMs, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS);
+    this.#failureLingerMs = nonNegative("failureLingerMs", options.failureLingerMs, DEFAULT_FAILURE_LINGER_MS);
+    if (!Number.isFinite(this.#handshakeDeadline)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "handshakeDeadline must be a finite time");
+    }
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#decoder = createFrameDecoder({
+      maxFrameSize: this.#maxFrameSize,
+      ...(options.decoderEngine === undefined ? {} : { engine: options.decoderEngine }),
+    });
+    this.#earlyCloseError =
+      options.earlyCloseError ??
+      ((cause) =>
+        this.#secure
+          ? new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
+          : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" }));
+    this.#sink = {
+      onData: (alias, payload) => this.#onData(alias, payload),
+      onPing: (nonce, ts) => this.#onPing(nonce, ts),
+      onPong: (nonce, ts) => this.#onPong(nonce, ts),
+      onControl: (frame, bytes) => this.#onControl(frame, bytes),
+    };
+  }
+
+  /** The current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** `"outbound"` or `"inbound"`. */
+  get direction(): "inbound" | "outbound" {
+    return this.#direction;
+  }
+
+  /** The handshake result, once open (kept after close). */
+  get result(): HandshakeResult | undefined {
+    return this.#result;
+  }
+
+  /** Why the connection ended (set at the first terminal event: Goodbye sent or received, failure, abort). */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  /** The peer's Goodbye, if it sent one. */
+  get remoteGoodbye(): RemoteGoodbye | undefined {
+    return this.#remoteGoodbye;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): ConnectionStats {
+    return { ...this.#stats };
+  }
+
+  /** True when `send` accepts application data now (open, or a 0-RTT dialer during its handshake). */
+  get canSend(): boolean {
+    return this.#state === "open" || (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true);
+  }
+
+  /** The next time {@link ConnectionCore.tick} must be called, or `undefined` when no deadline is pending. */
+  nextDeadline(): number | undefined {
+    switch (this.#state) {
+      case "connecting":
+      case "securing":
+      case "handshaking":
+        return this.#handshakeDeadline;
+      case "closing":
+        return this.#closeDeadline;
+      default:
+        return undefined;
+    }
+  }
+
+  /** TCP is established: connecting → securing. */
+  transportConnected(now: number): CoreAction[] {
+    return this.#run(now, () => {
+      if (this.#state === "connecting") this.#transition("securing", "transport-connected");
+    });
+  }
+
+  /**
+   * The transport is ready (TLS finished, or plain TCP): securing → handshaking,
+   * and the own Hello is written. `binding` must be `tls` exactly when the core is secure.
+   */
+  transportSecured(binding: ChannelBindingInput, now: number): CoreAction[] {
+    return this.#run(now, () => {
+      if (this.#state === "connecting") this.#transition("securing", "transport-connected");
+      if (this.#state !== "securing") return;
+      if ((binding.type === "tls") !== this.#secure) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding ${binding.type} does not match a ${this.#secure ? "TLS" : "plain TCP"} transport`);
+      }
+      this.#handshake = new Handshake({
+        ...this.#handshakeOptions,
+        role: this.#direction === "outbound" ? "dialer" : "listener",
+        binding,
+      });
+      this.#transition("handshaking", "transport-secured");
+      this.#applyHandshake(this.#handshake.start());
+    });
+  }
+
+  /** Bytes arrived from the peer. */
+  receive(chunk: Uint8Array, now: number): CoreAction[] {
+    return this.#run(now, () => {
+      if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
+      this.#stats.bytesIn += chunk.length;
+      this.#stats.lastReceivedAt = now;
+      if (this.#stopReading) return;
+      try {
+        this.#decoder.push(chunk, this.#sink);
+      } catch (cause) {
+        this.#stopReading = true;
+        const error = PeerlinkError.from(cause);
+        if (error.code === ErrorCode.INTERNAL) {
+          this.#abort(new PeerlinkError(ErrorCode.INTERNAL, `connection core failed: ${error.rawMessage}`, { cause }));
+        } else {
+          this.#failLocal(error.code, error.rawMessage, cause);
+        }
+      }
+    });
+  }
+
+  /** The peer closed its direction (TCP FIN / TLS close_notify): the socket's `'end'`. */
+  transportEnded(now: number): CoreAction[] {
+    return this.#run(now, () => this.#onTransportGone(undefined));
+  }
+
+  /** The socket failed (`'error'`). */
+  transportError(cause: unknown, now: number): CoreAction[] {
+    return this.#run(now, () => this.#onTransportGone(cause ?? new Error("socket error")));
+  }
+
+  /** The socket is closed (`'close'`), possibly destroyed from outside. */
+  transportClosed(now: number): CoreAction[] {
+    return this.#run(now, () => this.#onTransportGone(undefined));
+  }
+
+  /** The clock advanced: fires the handshake or close deadline if it passed. */
+  tick(now: number): CoreAction[] {
+    return this.#run(now, () => {
+      const s = this.#state;
+      if ((s === "connecting" || s === "securing" || s === "handshaking") && now >= this.#handshakeDeadline) {
+        if (s === "handshaking" && this.#handshake !== undefined) {
+          this.#applyHandshake(this.#handshake.timeout());
+        } else {
+          this.#closeInfo ??= {
+            reason: DisconnectReason.TIMEOUT,
+            initiator: "local",
+            error: new PeerlinkError(ErrorCode.HANDSHAKE_TIMEOUT, "transport was not ready before the handshake deadline", {
+              initiator: "local",
+            }),
+          };
+          this.#transition("closed", "handshake-timed-out");
+        }
+      } else if (s === "closing" && this.#closeDeadline !== undefined && now >= this.#closeDeadline) {
+        this.#transition("closed", "close-timed-out");
+      }
+    });
+  }
+
+  /**
+   * Sends one application message of `protocol` (its name). Throws
+   * UNKNOWN_PROTOCOL when the protocol is not agreed (or, before open, not
+   * declared by this 0-RTT dialer), FRAME_TOO_LARGE when the frame would exceed
+   * the maximum frame size, CONNECTION_CLOSED when not open (closing, closed, or
+   * still handshaking without early data).
+   */
+  send(protocol: string, payload: Uint8Array, now: number): CoreAction[] {
+    if (!(payload instanceof Uint8Array)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "payload must be a Uint8Array");
+    let alias: number | undefined;
+    if (this.#state === "open") {
+      alias = this.#byName.get(protocol)?.localAlias;
+      if (alias === undefined) throw new PeerlinkError(ErrorCode.UNKNOWN_PROTOCOL, `protocol ${JSON.stringify(protocol)} was not agreed with the peer`);
+    } else if (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true) {
+      alias = this.#handshake.localAliasFor(protocol);
+      if (alias === undefined) throw new PeerlinkError(ErrorCode.UNKNOWN_PROTOCOL, `protocol ${JSON.stringify(protocol)} is not declared for early data`);
+    } else {
+      throw this.#notOpen();
+    }
+    const bytes = encodeDataFrame(alias, payload);
+    if (bytes.length - prefixLength(bytes) > this.#maxFrameSize) {
+      throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `a ${payload.length}-byte message exceeds the maximum frame size ${this.#maxFrameSize}`);
+    }
+    return this.#run(now, () => this.#write(bytes));
+  }
+
+  /** Sends `Ping{nonce, timestampUs}` (uint32 each) for keepalive. Throws CONNECTION_CLOSED when not open. */
+  sendPing(nonce: number, timestampUs: number, now: number): CoreAction[] {
+    if (this.#state !== "open") throw this.#notOpen();
+    const bytes = encodePingFrame(nonce, timestampUs);
+    return this.#run(now, () => this.#write(bytes));
+  }
+
+  /**
+   * Sends a control frame for maintenance: CapabilityUpdate, BandwidthProbe or
+   * BandwidthReport (INVALID_ARGUMENT for any other kind). Throws CONNECTION_CLOSED when not open.
+   */
+  sendControl(frame: Frame, now: number): CoreAction[] {
+    const kind = frame.kind.case;
+    if (kind !== "capabilityUpdate" && kind !== "bandwidthProbe" && kind !== "bandwidthReport") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `sendControl cannot send a ${String(kind)} frame`);
+    }
+    if (this.#state !== "open") throw this.#notOpen();
+    const bytes = encodeFrame(frame);
+    if (bytes.length - prefixLength(bytes) > this.#maxFrameSize) {
+      throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `control frame exceeds the maximum frame size ${this.#maxFrameSize}`);
+    }
+    return this.#run(now, () => this.#write(bytes));
+  }
+
+  /**
+   * Ends the connection gracefully: sends `Goodbye{reason}`, stops accepting
+   * sends, half-closes and waits for the peer's close (up to `timeoutMs`).
+   * Before the transport is ready there is nothing to say goodbye on: the
+   * connection closes at once. No-op when already closing or closed.
+   */
+  close(reason: DisconnectReason, options: CoreCloseOptions, now: number): CoreAction[] {
+    if (!isDisconnectReason(reason)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `unknown close reason ${String(reason)}`);
+    const retryAfterMs = options.retryAfterMs ?? 0;
+    if (!Number.isInteger(retryAfterMs) || retryAfterMs < 0 || retryAfterMs > UINT32_MAX) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "retryAfterMs must be a uint32");
+    }
+    const timeoutMs = nonNegative("timeoutMs", options.timeoutMs, this.#gracefulCloseTimeoutMs);
+    return this.#run(now, () => {
+      const s = this.#state;
+      if (s === "closing" || s === "closed") return;
+      const error =
+        s === "open"
+          ? undefined
+          : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `closed locally (${reason}) before the connection was open`, { initiator: "local" });
+      this.#closeInfo ??= error === undefined ? { reason, initiator: "local" } : { reason, initiator: "local", error };
+      if (s === "connecting" || s === "securing") {
+        this.#transition("closed", "aborted");
+        return;
+      }
+      this.#write(encodeGoodbye(reason, options.detail ?? "", retryAfterMs));
+      this.#startClosing("goodbye-sent", timeoutMs);
+    });
+  }
+
+  /** Ends the connection at once, without a Goodbye. No-op when already closed. */
+  abort(error: PeerlinkError | undefined, now: number): CoreAction[] {
+    return this.#run(now, () => {
+      this.#abort(error ?? new PeerlinkError(ErrorCode.ABORTED, "connection aborted", { initiator: "local" }));
+    });
+  }
+
+  #abort(error: PeerlinkError): void {
+    if (this.#state === "closed") return;
+    this.#closeInfo ??= { reason: abortReason(error), initiator: "local", error };
+    this.#transition("closed", "aborted");
+  }
+
+  #notOpen(): PeerlinkError {
+    const s = this.#state;
+    return new PeerlinkError(
+      ErrorCode.CONNECTION_CLOSED,
+      s === "closing" || s === "closed" ? `connection is ${s}` : `connection is not open yet (${s})`,
+    );
+  }
+
+  /** Runs one input with a fresh action list; always returns the list. */
+  #run(now: number, body: () => void): CoreAction[] {
+    const outer = this.#out;
+    const out: CoreAction[] = [];
+    this.#out = out;
+    this.#now = now;
+    try {
+      body();
+    } finally {
+      this.#out = outer;
+    }
+    return out;
+  }
+
+  #emit(event: CoreEvent): void {
+    this.#out.push({ type: "event", event });
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#out.push({ type: "write", bytes });
+    this.#stats.bytesOut += bytes.length;
+    this.#stats.framesOut++;
+    this.#stats.lastSentAt = this.#now;
+  }
+
+  #transition(to: ConnectionState, transition: ConnectionTransition): void {
+    const from = this.#state;
+    this.#state = to;
+    if (to === "closed") {
+      this.#out.push({ type: "destroy" });
+      this.#decoder.dispose();
+      this.#closeDeadline = undefined;
+    }
+    this.#emit({ type: "state", change: { from, to, transition } });
+    if (to === "closed") {
+      this.#closeInfo ??= { reason: DisconnectReason.NORMAL, initiator: "local" };
+      this.#emit({ type: "close", info: this.#closeInfo });
+    }
+  }
+
+  #startClosing(transition: "goodbye-sent" | "goodbye-received", waitMs: number): void {
+    this.#transition("closing", transition);
+    if (!this.#halfClosed) {
+      this.#halfClosed = true;
+      this.#out.push({ type: "half-close" });
+    }
+    this.#closeDeadline = this.#now + waitMs;
+  }
+
+  #applyHandshake(actions: readonly HandshakeAction[]): void {
+    for (const action of actions) {
+      switch (action.type) {
+        case "send":
+          this.#write(action.bytes);
+          break;
+        case "open":
+          this.#onOpen(action.result, action.earlyData);
+          break;
+        case "fail": {
+          const remote = action.error.initiator === "remote";
+          this.#closeInfo ??= { reason: action.reason, initiator: remote ? "remote" : "local", error: action.error };
+          if (remote) this.#startClosing("goodbye-received", this.#gracefulCloseTimeoutMs);
+          else this.#startClosing("goodbye-sent", this.#failureLingerMs);
+          break;
+        }
+      }
+    }
+  }
+
+  #onOpen(result: HandshakeResult, earlyData: readonly EarlyMessage[]): void {
+    this.#result = result;
+    for (const p of result.protocols) {
+      this.#byName.set(p.name, p);
+      this.#byRemoteAlias.set(p.remoteAlias, p);
+    }
+    this.#stats.openedAt = this.#now;
+    this.#transition("open", "handshake-succeeded");
+    this.#emit({ type: "open", result });
+    for (const m of earlyData) this.#deliver(m.alias, m.payload);
+  }
+
+  #deliver(alias: number, payload: Uint8Array): void {
+    const protocol = this.#byRemoteAlias.get(alias);
+    if (protocol === undefined) {
+      this.#stats.unknownProtocolFrames++;
+      return;
+    }
+    this.#emit({ type: "message", message: { protocol: protocol.name, data: payload } });
+  }
+
+  /** Local failure: through the handshake while handshaking, else Goodbye + closing. */
+  #failLocal(code: ErrorCode, message: string, cause?: unknown): void {
+    if (this.#state === "handshaking" && this.#handshake !== undefined) {
+      this.#applyHandshake(this.#handshake.fail(code, message, cause));
+      return;
+    }
+    if (this.#state !== "open") return;
+    const reason = reasonForErrorCode(code);
+    const error = new PeerlinkError(code, message, { cause, initiator: "local" });
+    this.#closeInfo ??= { reason, initiator: "local", error };
+    this.#write(encodeGoodbye(reason, message));
+    this.#stopReading = true;
+    this.#startClosing("goodbye-sent", this.#failureLingerMs);
+  }
+
+  #onTransportGone(cause: unknown): void {
+    const s = this.#state;
+    if (s === "closed") return;
+    if (s === "closing") {
+      this.#transition("closed", cause === undefined ? "peer-closed" : "transport-lost");
+      return;
+    }
+    if (this.#closeInfo === undefined) {
+      let error: PeerlinkError;
+      if (s === "handshaking" && this.#handshake?.peerHelloReceived !== true) {
+        error = this.#earlyCloseError(cause);
+      } else if (s === "connecting" || s === "securing") {
+        error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `transport closed while ${s}`, { cause, initiator: "remote" });
+      } else {
+        const what = s === "open" ? "without a Goodbye" : "during the handshake";
+        const how = cause instanceof Error ? ` (${cause.message})` : "";
+        error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `peer closed the connection ${what}${how}`, { cause, initiator: "remote" });
+      }
+      this.#closeInfo = { reason: reasonForErrorCode(error.code), initiator: "remote", error };
+    }
+    this.#transition("closed", "transport-lost");
+  }
+
+  // ---- frames from the decoder ----
+
+  #countFrame(): void {
+    this.#stats.framesIn++;
+  }
+
+  /** True while frames from the peer are still read: handshaking, open, or closing without the peer's Goodbye. */
+  #reading(): boolean {
+    return !this.#stopReading && this.#remoteGoodbye === undefined && this.#state !== "closed";
+  }
+
+  #onData(alias: number, payload: Uint8Array): void {
+    this.#countFrame();
+    if (!this.#reading()) return;
+    if (this.#state === "handshaking") {
+      this.#applyHandshake(this.#handshake?.receiveData(alias, payload) ?? []);
+    } else if (this.#result !== undefined) {
+      this.#deliver(alias, payload);
+    }
+  }
+
+  #onPing(nonce: number, timestampUs: number): void {
+    this.#countFrame();
+    if (!this.#reading()) return;
+    if (this.#state === "handshaking") {
+      this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Ping during the handshake");
+    } else if (this.#state === "open") {
+      this.#write(encodePongFrame(nonce, timestampUs));
+      this.#emit({ type: "ping", nonce, timestampUs });
+    }
+  }
+
+  #onPong(nonce: number, timestampUs: number): void {
+    this.#countFrame();
+    if (!this.#reading()) return;
+    if (this.#state === "handshaking") {
+      this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Pong during the handshake");
+    } else if (this.#result !== undefined) {
+      this.#emit({ type: "pong", nonce, timestampUs });
+    }
+  }
+
+  #onControl(frame: Frame, bytes: Uint8Array): void {
+    this.#countFrame();
+    if (!this.#reading()) return;
+    const kind = frame.kind;
+    if (kind.case === "goodbye") {
+      this.#onGoodbye(kind.value, frame, bytes);
+      return;
+    }
+    if (this.#state === "handshaking") {
+      this.#applyHandshake(this.#handshake?.receive(frame, bytes) ?? []);
+      return;
+    }
+    if (this.#result === undefined) return;
+    switch (kind.case) {
+      case "capabilityUpdate":
+      case "bandwidthProbe":
+      case "bandwidthReport":
+        this.#emit({ type: "control", frame });
+        return;
+      case "hello":
+      case "auth":
+        this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, `${kind.case} frame after the handshake`);
+        return;
+      case "data":
+        this.#deliver(kind.value.protocol, kind.value.payload);
+        return;
+      case "ping":
+        this.#stats.framesIn--;
+        this.#onPing(kind.value.nonce, kind.value.timestampUs);
+        return;
+      case "pong":
+        this.#stats.framesIn--;
+        this.#onPong(kind.value.nonce, kind.value.timestampUs);
+        return;
+      case undefined:
+        // A kind from a later minor version is ignored (§1.1); a Frame with nothing at all is a violation (§1).
+        if ((frame.$unknown?.length ?? 0) === 0) this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "empty frame");
+        return;
+    }
+  }
+
+  #onGoodbye(goodbye: Goodbye, frame: Frame, bytes: Uint8Array): void {
+    const reason = reasonFromWire(goodbye.reason);
+    this.#remoteGoodbye = { reason, detail: goodbye.detail, retryAfterMs: goodbye.retryAfterMs };
+    this.#emit({ type: "goodbye", goodbye: this.#remoteGoodbye });
+    if (this.#state === "handshaking" && this.#handshake !== undefined) {
+      this.#applyHandshake(this.#handshake.receive(frame, bytes));
+      return;
+    }
+    if (this.#state === "open") {
+      const code = errorCodeForRemoteReason(reason);
+      const graceful = code === ErrorCode.CONNECTION_CLOSED;
+      const error = graceful
+        ? undefined
+        : new PeerlinkError(code, `peer closed the connection (${reason})${goodbye.detail ? `: ${goodbye.detail}` : ""}`, {
+            initiator: "remote",
+          });
+      this.#closeInfo ??= error === undefined ? { reason, initiator: "remote" } : { reason, initiator: "remote", error };
+      this.#startClosing("goodbye-received", this.#gracefulCloseTimeoutMs);
+    }
+    // closing: our Goodbye is out and we already half-closed; the peer's FIN ends it.
+  }
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a non-negative number of milliseconds`);
+  }
+  return v;
+}
+
+function prefixLength(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length && ((bytes[i] as number) & 0x80) !== 0) i++;
+  return i + 1;
+}
+
+function abortReason(error: PeerlinkError): DisconnectReason {
+  return error.code === ErrorCode.ABORTED || error.code === ErrorCode.CONNECTION_CLOSED || error.code === ErrorCode.INTERNAL
+    ? DisconnectReason.NORMAL
+    : reasonForErrorCode(error.code);
+}
+
+/** Builds a control frame for {@link ConnectionCore.sendControl} (a convenience for maintenance). */
+export function controlFrame(init: Parameters<typeof create<typeof FrameSchema>>[1]): Frame {
+  return create(FrameSchema, init);
+}

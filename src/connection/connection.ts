@@ -1,0 +1,463 @@
+/**
+ * A peerlink connection over a {@link SecureChannel}: the thin adapter that
+ * feeds socket events and the clock into a {@link ConnectionCore} and performs
+ * what it returns (writes, half-close, destroy, events, one timer).
+ *
+ * @module
+ */
+import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { HandshakeResult, AgreedCapability, AgreedProtocol } from "../handshake/types.js";
+import type { PeerId } from "../identity/peer-id.js";
+import { DisconnectReason } from "../reasons.js";
+import { classifyEarlyClose } from "../transport/early-close.js";
+import type { SecureChannel } from "../transport/types.js";
+import { TypedEmitter } from "../util/typed-emitter.js";
+import type { FrameDecoderEngine } from "../wire/frame-sink.js";
+import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
+import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
+import { MessageQueue } from "./message-queue.js";
+import type {
+  CloseInfo,
+  ConnectionState,
+  ConnectionStats,
+  CoreAction,
+  CoreEvent,
+  InboundMessage,
+  RemoteGoodbye,
+  StateChange,
+} from "./types.js";
+
+/** Events of a {@link Connection}, by name. Nothing fires after `close`. */
+export interface ConnectionEvents {
+  /** A state change (e.g. open → closing, `goodbye-sent`). */
+  state: StateChange;
+  /** The handshake succeeded (fires before the connection is handed out; see {@link Connection.transitions}). */
+  open: HandshakeResult;
+  /** An application message of an agreed protocol. */
+  message: InboundMessage;
+  /** The peer pinged; the Pong was already sent. */
+  ping: { readonly nonce: number; readonly timestampUs: number };
+  /** The peer answered a Ping (for keepalive). */
+  pong: { readonly nonce: number; readonly timestampUs: number };
+  /** A CapabilityUpdate, BandwidthProbe or BandwidthReport frame (for maintenance). */
+  control: Frame;
+  /** The peer sent a Goodbye. */
+  goodbye: RemoteGoodbye;
+  /** The connection is closed and released; the last event. */
+  close: CloseInfo;
+}
+
+/** Options of a {@link Connection} (see {@link openConnection}). Durations in milliseconds. */
+export interface ConnectionOptions {
+  /** Handshake settings: identity, versions, protocols, capabilities, listen addresses, expected peer, 0-RTT. */
+  readonly handshake: ConnectionHandshakeOptions;
+  /**
+   * Absolute `Date.now()` time by which the connection must be open, else it fails with
+   * HANDSHAKE_TIMEOUT. Pass the same deadline as to the transport, so TCP + TLS + handshake share it.
+   * @default Date.now() + 10000 (`DEFAULT_HANDSHAKE_TIMEOUT_MS`)
+   */
+  readonly deadline?: number | undefined;
+  /**
+   * Largest Frame body accepted and sent, in bytes.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxFrameSize?: number | undefined;
+  /**
+   * Default wait for the peer's close after a graceful Goodbye; equivalent to a lingering timeout.
+   * @default 5000 (`DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS`)
+   */
+  readonly gracefulTimeoutMs?: number | undefined;
+  /**
+   * Wait for the peer's close after a Goodbye that fails the connection (handshake failure, violation).
+   * @default 1000 (`DEFAULT_FAILURE_LINGER_MS`)
+   */
+  readonly failureLingerMs?: number | undefined;
+  /**
+   * Frame decoder engine, `"js"` or `"wasm"`.
+   * @default "js"
+   */
+  readonly engine?: FrameDecoderEngine | undefined;
+  /**
+   * Bytes buffered for a slow async-iterator consumer before the socket stops reading.
+   * @default 1048576 (`DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES`)
+   */
+  readonly messageQueueHighWaterBytes?: number | undefined;
+}
+
+/** Options of {@link Connection.close}. */
+export interface CloseOptions {
+  /** Free text for the peer's logs (`Goodbye.detail`). @default "" */
+  readonly detail?: string;
+  /** Asks the peer not to reconnect sooner than this, in milliseconds. @default 0 */
+  readonly retryAfterMs?: number;
+  /** Wait at most this long for the peer's close, then destroy. @default the connection's `gracefulTimeoutMs` (5000) */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Options of {@link Connection.send}. */
+export interface SendOptions {
+  /** Rejects with ABORTED if aborted before the message is queued; a queued message cannot be recalled. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * An authenticated, negotiated peerlink connection. Obtain one from
+ * {@link openConnection} (or the connection manager); it is open when handed out.
+ *
+ * Events are typed (`on("message", …)`); a listener that throws is reported with
+ * `process.emitWarning` and cannot break the connection; nothing fires after
+ * `close`. `close()` and `abort()` are idempotent; afterwards `send` rejects
+ * with CONNECTION_CLOSED. On close the socket, the timer and every listener are released.
+ *
+ * @example
+ * ```ts
+ * const conn = await openConnection(channel, { identity, protocols: [{ name: "/chat", versions: [1], alias: 1 }] });
+ * conn.on("message", ({ protocol, data }) => console.log(protocol, data));
+ * await conn.send("/chat", new TextEncoder().encode("hi"));
+ * await conn.close();
+ * ```
+ */
+export class Connection extends TypedEmitter<ConnectionEvents> {
+  readonly #channel: SecureChannel;
+  readonly #socket: SecureChannel["socket"];
+  readonly #core: ConnectionCore;
+  readonly #highWater: number;
+  readonly #queues = new Set<MessageQueue>();
+  readonly #transitions: StateChange[] = [];
+  readonly #closed: Promise<CloseInfo>;
+  #resolveClosed!: (info: CloseInfo) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt: number | undefined;
+  #closeEmitted = false;
+  #released = false;
+  #paused = false;
+
+  readonly #onData = (chunk: Buffer): void => this.#apply(this.#core.receive(chunk, Date.now()));
+  readonly #onEnd = (): void => this.#apply(this.#core.transportEnded(Date.now()));
+  readonly #onError = (error: Error): void => this.#apply(this.#core.transportError(error, Date.now()));
+  readonly #onClose = (): void => this.#apply(this.#core.transportClosed(Date.now()));
+
+  /**
+   * Takes ownership of `channel`, attaches to its socket and writes the own
+   * Hello at once. Use {@link openConnection} instead unless you need the
+   * connection before it is open.
+   *
+   * @internal
+   */
+  constructor(channel: SecureChannel, options: ConnectionOptions) {
+    super();
+    this.#channel = channel;
+    this.#socket = channel.socket;
+    this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    const now = Date.now();
+    this.#core = new ConnectionCore({
+      direction: channel.direction,
+      secure: channel.secure,
+      handshake: options.handshake,
+      now,
+      ...(options.deadline === undefined ? {} : { handshakeDeadline: options.deadline }),
+      ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
+      ...(options.gracefulTimeoutMs === undefined ? {} : { gracefulCloseTimeoutMs: options.gracefulTimeoutMs }),
+      ...(options.failureLingerMs === undefined ? {} : { failureLingerMs: options.failureLingerMs }),
+      ...(options.engine === undefined ? {} : { decoderEngine: options.engine }),
+      earlyCloseError: (cause) => classifyEarlyClose(channel, cause),
+    });
+    this.#socket.on("data", this.#onData);
+    this.#socket.on("end", this.#onEnd);
+    this.#socket.on("error", this.#onError);
+    this.#socket.on("close", this.#onClose);
+    const binding =
+      channel.secure && channel.tlsExporter !== undefined
+        ? ({ type: "tls", exporter: channel.tlsExporter } as const)
+        : ({ type: "nonces" } as const);
+    this.#apply(this.#core.transportConnected(now));
+    this.#apply(this.#core.transportSecured(binding, now));
+    if (this.#socket.destroyed) this.#apply(this.#core.transportClosed(Date.now()));
+  }
+
+  /** The current state. */
+  get state(): ConnectionState {
+    return this.#core.state;
+  }
+
+  /** True when {@link Connection.send} accepts messages now (open, or a 0-RTT dialer still handshaking). */
+  get canSend(): boolean {
+    return this.#core.canSend;
+  }
+
+  /** Every state change so far, oldest first (including those before the connection was handed out). */
+  get transitions(): readonly StateChange[] {
+    return [...this.#transitions];
+  }
+
+  /** `"outbound"` when this node dialed, `"inbound"` when it accepted. */
+  get direction(): "inbound" | "outbound" {
+    return this.#channel.direction;
+  }
+
+  /** True when the connection runs inside TLS 1.3. */
+  get secure(): boolean {
+    return this.#channel.secure;
+  }
+
+  /** True when the TLS session was resumed from a cached ticket. */
+  get sessionReused(): boolean {
+    return this.#channel.sessionReused;
+  }
+
+  /** The remote node's verified peer id. Throws CONNECTION_CLOSED if the handshake never succeeded. */
+  get remotePeer(): PeerId {
+    return this.#requireResult().remotePeerId;
+  }
+
+  /** The peer's address as `host:port` (IPv6 in brackets). */
+  get remoteAddress(): string {
+    const { remoteAddress: host, remotePort: port } = this.#channel;
+    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+
+  /** The agreed wire version. */
+  get protocolVersion(): number {
+    return this.#requireResult().version;
+  }
+
+  /** Capabilities in force, sorted by name. */
+  get capabilities(): readonly AgreedCapability[] {
+    return this.#requireResult().capabilities;
+  }
+
+  /** Protocols both sides speak, with the agreed version and both aliases, sorted by name. */
+  get protocols(): readonly AgreedProtocol[] {
+    return this.#requireResult().protocols;
+  }
+
+  /** The full handshake result (peer id and key, listen addresses, agent, …), once open. */
+  get handshake(): HandshakeResult | undefined {
+    return this.#core.result;
+  }
+
+  /** Why the connection ended; `undefined` while it has not started to end. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#core.closeInfo;
+  }
+
+  /** The peer's Goodbye (reason, detail, retryAfterMs), if it sent one. */
+  get remoteGoodbye(): RemoteGoodbye | undefined {
+    return this.#core.remoteGoodbye;
+  }
+
+  /** A snapshot of the counters (bytes and frames in/out, last sent/received, opened at). */
+  get stats(): ConnectionStats {
+    return this.#core.stats;
+  }
+
+  /** Resolves (never rejects) with the close information once the connection is closed and released. */
+  get closed(): Promise<CloseInfo> {
+    return this.#closed;
+  }
+
+  /**
+   * Sends one message of the agreed `protocol` (by name). Resolves once the
+   * bytes are handed to the operating system, so awaiting each send respects
+   * backpressure. Rejects with UNKNOWN_PROTOCOL (not agreed), FRAME_TOO_LARGE,
+   * CONNECTION_CLOSED (closing, closed, or the socket failed before the write
+   * completed) or ABORTED.
+   */
+  send(protocol: string, data: Uint8Array, options: SendOptions = {}): Promise<void> {
+    if (options.signal?.aborted) {
+      return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "send aborted", { cause: options.signal.reason }));
+    }
+    let actions: CoreAction[];
+    try {
+      actions = this.#core.send(protocol, data, Date.now());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#apply(actions, (error) =>
+        error === undefined || error === null
+          ? resolve()
+          : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error })),
+      );
+    });
+  }
+
+  /** Sends `Ping{nonce, timestampUs}` (both uint32) for keepalive. Throws CONNECTION_CLOSED when not open. */
+  sendPing(nonce: number, timestampUs: number): void {
+    this.#apply(this.#core.sendPing(nonce, timestampUs, Date.now()));
+  }
+
+  /** Sends a CapabilityUpdate, BandwidthProbe or BandwidthReport frame (maintenance). Throws CONNECTION_CLOSED when not open. */
+  sendControl(frame: Frame): void {
+    this.#apply(this.#core.sendControl(frame, Date.now()));
+  }
+
+  /**
+   * Ends the connection gracefully: sends `Goodbye{reason}`, stops accepting
+   * sends, flushes, half-closes, waits for the peer's close up to `timeoutMs`,
+   * then releases the socket. Idempotent: later calls just wait for the close.
+   * Rejects only on a bad argument (INVALID_ARGUMENT).
+   */
+  async close(reason: DisconnectReason = DisconnectReason.NORMAL, options: CloseOptions = {}): Promise<void> {
+    const actions = this.#core.close(
+      reason,
+      {
+        ...(options.detail === undefined ? {} : { detail: options.detail }),
+        ...(options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs }),
+        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      },
+      Date.now(),
+    );
+    this.#apply(actions);
+    await this.#closed;
+  }
+
+  /** Ends the connection at once, without a Goodbye; `error` becomes {@link CloseInfo.error}. Idempotent. */
+  abort(error?: PeerlinkError): void {
+    this.#apply(this.#core.abort(error, Date.now()));
+  }
+
+  /**
+   * Iterates over received messages from now on, buffering up to the high-water
+   * mark (then the socket stops reading until the consumer catches up). Ends
+   * after the connection closes and the buffer is drained.
+   */
+  messages(): AsyncIterableIterator<InboundMessage> {
+    const queue = new MessageQueue(
+      () => this.#flowControl(),
+      (q) => {
+        this.#queues.delete(q);
+        this.#flowControl();
+      },
+    );
+    if (this.#closeEmitted) queue.end();
+    else this.#queues.add(queue);
+    return queue;
+  }
+
+  /** Same as {@link Connection.messages}. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<InboundMessage> {
+    return this.messages();
+  }
+
+  #requireResult(): HandshakeResult {
+    const result = this.#core.result;
+    if (result === undefined) throw new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "the connection never opened");
+    return result;
+  }
+
+  #apply(actions: readonly CoreAction[], onWritten?: (error?: Error | null) => void): void {
+    let pendingCallback = onWritten;
+    for (const action of actions) {
+      switch (action.type) {
+        case "write": {
+          const cb = pendingCallback;
+          pendingCallback = undefined;
+          if (this.#socket.destroyed || !this.#socket.writable) {
+            cb?.(new Error("socket is not writable"));
+          } else if (cb === undefined) {
+            this.#socket.write(action.bytes);
+          } else {
+            this.#socket.write(action.bytes, cb);
+          }
+          break;
+        }
+        case "half-close":
+          if (!this.#socket.destroyed) this.#socket.end();
+          break;
+        case "destroy":
+          this.#release();
+          break;
+        case "event":
+          this.#dispatch(action.event);
+          break;
+      }
+    }
+    pendingCallback?.(new Error("nothing was written"));
+    this.#schedule();
+  }
+
+  #dispatch(event: CoreEvent): void {
+    if (this.#closeEmitted) return;
+    switch (event.type) {
+      case "state":
+        this.#transitions.push(event.change);
+        this.emit("state", event.change);
+        break;
+      case "open":
+        this.emit("open", event.result);
+        break;
+      case "message":
+        for (const q of this.#queues) q.push(event.message);
+        this.emit("message", event.message);
+        break;
+      case "ping":
+        this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
+        break;
+      case "pong":
+        this.emit("pong", { nonce: event.nonce, timestampUs: event.timestampUs });
+        break;
+      case "control":
+        this.emit("control", event.frame);
+        break;
+      case "goodbye":
+        this.emit("goodbye", event.goodbye);
+        break;
+      case "close":
+        this.#closeEmitted = true;
+        this.emit("close", event.info);
+        this.removeAllListeners();
+        for (const q of this.#queues) q.end();
+        this.#queues.clear();
+        this.#resolveClosed(event.info);
+        break;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#released) return;
+    const at = this.#core.nextDeadline();
+    if (at === this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      this.#apply(this.#core.tick(Date.now()));
+    }, Math.max(0, at - Date.now()));
+  }
+
+  #flowControl(): void {
+    if (this.#released) return;
+    let buffered = 0;
+    for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
+    if (!this.#paused && buffered > this.#highWater) {
+      this.#paused = true;
+      this.#socket.pause();
+    } else if (this.#paused && buffered <= this.#highWater / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+    this.#socket.off("data", this.#onData);
+    this.#socket.off("end", this.#onEnd);
+    this.#socket.off("close", this.#onClose);
+    this.#socket.off("error", this.#onError);
+    // A destroyed socket can still report a late write error; never let it become an uncaught 'error'.
+    this.#socket.on("error", noop);
+    this.#socket.destroy();
+  }
+}

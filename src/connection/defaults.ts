@@ -1,0 +1,31 @@
+/**
+ * Defaults of a peerlink connection's life cycle, as named constants with
+ * unit and rationale.
+ *
+ * @module
+ */
+
+/**
+ * How long a graceful close waits for the peer to close its direction after
+ * our Goodbye, in milliseconds (docs/PROTOCOL.md §8, "peerlink: 5 s"). Enough
+ * for a peer to flush a few megabytes on a slow link; short enough that a
+ * shutdown is not held up by a dead peer. Comparable to nginx's
+ * `lingering_timeout` (5 s).
+ */
+export const DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * How long a connection this side failed (handshake failure, protocol
+ * violation) waits for the peer's close after its Goodbye before destroying
+ * the socket, in milliseconds. A well-behaved peer closes within one round
+ * trip of reading the Goodbye; a misbehaving one is given little more, since
+ * it already broke the rules. Bounds how long a failed handshake holds a slot.
+ */
+export const DEFAULT_FAILURE_LINGER_MS = 1_000;
+
+/**
+ * Bytes of received messages buffered for a slow async-iterator consumer
+ * before the socket stops reading (TCP flow control then slows the peer), in
+ * bytes. 1 MiB = one maximum-size frame; reading resumes below half of it.
+ */
+export const DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES = 1_048_576;

@@ -1,0 +1,27 @@
+/**
+ * Connections: the sans-IO {@link ConnectionCore}, the socket adapter
+ * {@link Connection} and {@link openConnection}.
+ *
+ * @module
+ */
+export { Connection, type CloseOptions, type ConnectionEvents, type ConnectionOptions, type SendOptions } from "./connection.js";
+export {
+  ConnectionCore,
+  controlFrame,
+  type ConnectionCoreOptions,
+  type ConnectionHandshakeOptions,
+  type CoreCloseOptions,
+} from "./connection-core.js";
+export { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
+export { openConnection, type OpenConnectionOptions } from "./open-connection.js";
+export type {
+  CloseInfo,
+  ConnectionState,
+  ConnectionStats,
+  ConnectionTransition,
+  CoreAction,
+  CoreEvent,
+  InboundMessage,
+  RemoteGoodbye,
+  StateChange,
+} from "./types.js";

@@ -1,0 +1,103 @@
+/**
+ * Runs the peerlink handshake on a ready transport channel and hands out the
+ * open {@link Connection}.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { SecureChannel } from "../transport/types.js";
+import type { ConnectionHandshakeOptions } from "./connection-core.js";
+import { Connection, type ConnectionOptions } from "./connection.js";
+import type { StateChange } from "./types.js";
+
+/** Options of {@link openConnection} besides the handshake settings. */
+export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshake"> {
+  /** Cancels the handshake: the promise rejects with ABORTED and the socket is destroyed. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Messages a 0-RTT dialer sends right after its Hello, before the listener
+   * answered (`handshake.earlyData` must be true; INVALID_ARGUMENT otherwise).
+   * Each `protocol` must be one of the dialer's own protocols.
+   * @default []
+   */
+  readonly earlyMessages?: readonly { readonly protocol: string; readonly data: Uint8Array }[] | undefined;
+  /** Called with every state change during the handshake (the connection is not handed out before open). */
+  readonly onStateChange?: ((change: StateChange) => void) | undefined;
+}
+
+/**
+ * Runs the handshake on `channel` (which it takes over) and resolves with the
+ * open connection. On failure it rejects with the {@link PeerlinkError} that
+ * ended the handshake (IDENTITY_MISMATCH, SELF_CONNECTION, PROTOCOL_MISMATCH,
+ * AUTHENTICATION_FAILED, PROTOCOL_VIOLATION, MALFORMED_FRAME, FRAME_TOO_LARGE,
+ * HANDSHAKE_TIMEOUT, CONNECTION_CLOSED, ABORTED, …) only after the socket and
+ * timer are released; the Goodbye to the peer is sent first when this side
+ * decided the failure. A secure outbound channel that closes before the
+ * peer's Hello rejects with AUTHENTICATION_FAILED (TLS 1.3 reports a rejected
+ * client certificate only as a bare close).
+ *
+ * @example
+ * ```ts
+ * const deadline = Date.now() + 10_000;
+ * const channel = await dialChannel({ host: "127.0.0.1", port: 4001, tls, deadline });
+ * const conn = await openConnection(channel, { identity, expectedPeerId }, { deadline });
+ * ```
+ */
+export function openConnection(
+  channel: SecureChannel,
+  handshake: ConnectionHandshakeOptions,
+  options: OpenConnectionOptions = {},
+): Promise<Connection> {
+  const early = options.earlyMessages ?? [];
+  if (early.length > 0 && handshake.earlyData !== true) {
+    channel.socket.destroy();
+    return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "earlyMessages need handshake.earlyData = true"));
+  }
+  const signal = options.signal;
+  let connection: Connection;
+  try {
+    connection = new Connection(channel, { ...options, handshake });
+  } catch (error) {
+    channel.socket.destroy();
+    return Promise.reject(PeerlinkError.from(error));
+  }
+  return new Promise<Connection>((resolve, reject) => {
+    const offState = connection.on("state", (change) => {
+      options.onStateChange?.(change);
+      if (change.to === "open") {
+        cleanup();
+        resolve(connection);
+      }
+    });
+    const onAbort = (): void =>
+      connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: signal?.reason, initiator: "local" }));
+    const cleanup = (): void => {
+      offState();
+      signal?.removeEventListener("abort", onAbort);
+    };
+    for (const change of connection.transitions) options.onStateChange?.(change);
+    void connection.closed.then((info) => {
+      cleanup();
+      reject(
+        info.error ??
+          new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `connection closed during the handshake (${info.reason})`, {
+            initiator: info.initiator,
+          }),
+      );
+    });
+    if (connection.state === "open") {
+      cleanup();
+      resolve(connection);
+      return;
+    }
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener("abort", onAbort, { once: true });
+    for (const m of early) {
+      if (!connection.canSend) break;
+      connection.send(m.protocol, m.data).catch(() => undefined);
+    }
+  });
+}
