@@ -241,10 +241,10 @@ export function parseSubnet(cidr: string): Subnet {
   return { family: ip.family, prefix, key: `${formatBytes({ family: ip.family, bytes: maskBytes(ip.bytes, prefix) })}/${prefix}` };
 }
 
-function parsePort(text: string, input: string): number {
+function parsePort(text: string, input: string, minPort: number): number {
   if (!/^[0-9]{1,5}$/.test(text)) throw invalid(`bad port in ${JSON.stringify(input.slice(0, 300))}`);
   const port = Number(text);
-  if (port < 1 || port > 65535) throw invalid(`port must be 1..65535 in ${JSON.stringify(input.slice(0, 300))}`);
+  if (port < minPort || port > 65535) throw invalid(`port must be ${minPort}..65535 in ${JSON.stringify(input.slice(0, 300))}`);
   return port;
 }
 
@@ -262,9 +262,12 @@ function isHostname(host: string): boolean {
  * `[fe80::1%eth0]` is allowed and kept); the port is decimal, 1–65535.
  * An unbracketed IPv6 address (`"::1:80"`) is rejected as ambiguous.
  *
+ * With `{ allowPortZero: true }` (listen addresses) port 0 is accepted too.
+ *
  * @throws PeerlinkError INVALID_ARGUMENT on any malformed input.
  */
-export function parseHostPort(input: string): HostPort {
+export function parseHostPort(input: string, options: { allowPortZero?: boolean } = {}): HostPort {
+  const minPort = options.allowPortZero ? 0 : 1;
   if (typeof input !== "string" || input.length === 0 || input.length > 300) {
     throw invalid(`expected "host:port", got ${JSON.stringify(typeof input === "string" ? input.slice(0, 300) : typeof input)}`);
   }
@@ -276,13 +279,13 @@ export function parseHostPort(input: string): HostPort {
     if (parsed === undefined || parsed.family !== 6) throw invalid(`not an IPv6 address in brackets: ${JSON.stringify(input)}`);
     const percent = host.indexOf("%");
     const normalizedHost = percent < 0 ? host.toLowerCase() : host.slice(0, percent).toLowerCase() + host.slice(percent);
-    return { host: normalizedHost, port: parsePort(input.slice(close + 2), input) };
+    return { host: normalizedHost, port: parsePort(input.slice(close + 2), input, minPort) };
   }
   const colon = input.lastIndexOf(":");
   if (colon < 0) throw invalid(`missing port in ${JSON.stringify(input)}`);
   const host = input.slice(0, colon);
   if (host.includes(":")) throw invalid(`IPv6 addresses must be written in brackets ("[::1]:4001"), got ${JSON.stringify(input)}`);
-  const port = parsePort(input.slice(colon + 1), input);
+  const port = parsePort(input.slice(colon + 1), input, minPort);
   if (parseIpv4Bytes(host) === undefined && !isHostname(host)) throw invalid(`bad host in ${JSON.stringify(input)}`);
   return { host, port };
 }

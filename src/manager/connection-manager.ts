@@ -1,0 +1,657 @@
+/**
+ * The ConnectionManager: the object users hold (seed §4.1). It owns the
+ * listeners, the limits, the ban list, the journal and every connection, and
+ * decides — before any work is done — which connections may exist.
+ *
+ * The parts it composes are separate, named and tested on their own:
+ * `ConnectionLimiter` (pending, per-IP, per-subnet, rate, capacity),
+ * `BanList` (expiring, escalating), `selectConnectionsToTrim` (watermarks),
+ * `chooseSurvivor` (simultaneous dial), `DecisionJournal`.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { Identity } from "../identity/identity.js";
+import { PeerId } from "../identity/peer-id.js";
+import { DisconnectReason } from "../reasons.js";
+import { dialChannel } from "../transport/dial.js";
+import { listenTcp } from "../transport/listen.js";
+import { secureInbound } from "../transport/secure-inbound.js";
+import { resolveTls } from "../transport/tls-config.js";
+import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
+import { openConnection, type Connection } from "../connection/index.js";
+import { TypedEmitter } from "../util/typed-emitter.js";
+import type { HealthScore } from "../health/types.js";
+import { BanList, type BanEntry, type BanTarget } from "./ban-list.js";
+import {
+  ConnectionLimiter,
+  describeRefusal,
+  refusalToError,
+  type ConnectionReservation,
+  type LimitRefusal,
+  type RefusalReason,
+} from "./connection-limits.js";
+import { DecisionJournal, type JournalEntry, type JournalQuery } from "./journal.js";
+import { formatHostPort, normalizeIp, parseHostPort } from "./ip.js";
+import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "./manager-options.js";
+import { chooseSurvivor } from "./tie-break.js";
+import { selectConnectionsToTrim } from "./trim.js";
+
+/** Where to dial: `"host:port"`, or a peer id with its known addresses. */
+export type DialTarget = string | { readonly peerId: PeerId | string; readonly addresses?: readonly string[] };
+
+/** Options of {@link ConnectionManager.dial}. */
+export interface DialOptions {
+  /** Cancels the dial: it rejects with ABORTED and nothing stays open. */
+  readonly signal?: AbortSignal;
+  /** Open a new connection even when one to the peer exists. @default false */
+  readonly force?: boolean;
+  /**
+   * Application messages sent right after the Hello (0-RTT, `enable0Rtt`); the listener delivers them only
+   * after verifying this node. @default []
+   */
+  readonly earlyMessages?: readonly { readonly protocol: string; readonly data: Uint8Array }[];
+  /** Local IP address to dial from (multihomed hosts). @default chosen by the OS */
+  readonly localAddress?: string;
+}
+
+/** Options of {@link ConnectionManager.ban}. */
+export interface BanOptions {
+  /** Why (free text, journaled). @default "banned by the application" */
+  readonly reason?: string;
+  /** Ban duration (ms); `Infinity` for permanent. @default escalating: 10 min, 1 h, then 24 h for repeat offenders */
+  readonly durationMs?: number;
+}
+
+/** Payload of `connection:close`. */
+export interface ConnectionCloseEvent {
+  readonly connection: Connection;
+  /** Printable peer id. */
+  readonly peer: string;
+  readonly reason: DisconnectReason;
+  readonly initiator: "local" | "remote";
+  readonly error: PeerlinkError | undefined;
+}
+
+/** Events of a {@link ConnectionManager}. */
+export interface ConnectionManagerEvents {
+  /** Listeners are bound; `addresses` are `"host:port"` with real ports. */
+  "listening": { readonly addresses: readonly string[] };
+  /** A connection finished its handshake and is kept. */
+  "connection:open": { readonly connection: Connection };
+  /** A kept connection ended. */
+  "connection:close": ConnectionCloseEvent;
+  /** An application message arrived on any connection. */
+  "message": { readonly connection: Connection; readonly peer: string; readonly protocol: string; readonly data: Uint8Array };
+  /** A dial was refused before any socket was opened (limits, bans, self). */
+  "dial:refused": { readonly target: string; readonly error: PeerlinkError };
+  /** A dial or an inbound connection failed during connect, TLS or handshake. */
+  "handshake:failed": { readonly address: string; readonly direction: "inbound" | "outbound"; readonly error: PeerlinkError };
+  /** An inbound socket was refused before the handshake and closed at once. */
+  "inbound:refused": { readonly address: string; readonly reason: RefusalReason; readonly error: PeerlinkError };
+  /** A peer, IP or subnet was banned. */
+  "peer:banned": { readonly entry: BanEntry };
+  /** A ban expired or was lifted. */
+  "peer:unbanned": { readonly entry: BanEntry };
+}
+
+interface Managed {
+  readonly connection: Connection;
+  readonly direction: "inbound" | "outbound";
+  readonly reservation: ConnectionReservation;
+  readonly peer: string;
+  readonly openedAt: number;
+  /** Latest health score, written by maintenance. */
+  health?: HealthScore | undefined;
+}
+
+/**
+ * Keeps a bounded, authenticated set of connections.
+ *
+ * @example
+ * ```ts
+ * const manager = new ConnectionManager({ listen: ["127.0.0.1:0"], protocols: [{ name: "/chat" }] });
+ * manager.on("message", ({ peer, data }) => console.log(peer, new TextDecoder().decode(data)));
+ * await manager.start();
+ * const conn = await manager.dial("127.0.0.1:4001");
+ * await conn.send("/chat", new TextEncoder().encode("hello"));
+ * await manager.stop();
+ * ```
+ */
+export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
+  /** The validated options. */
+  readonly options: ResolvedManagerOptions;
+  /** The decision journal: every refusal, trim, ban and close, with the reason. */
+  readonly journal: DecisionJournal;
+  readonly #limiter: ConnectionLimiter;
+  readonly #bans: BanList;
+  readonly #connections = new Map<string, Managed>();
+  readonly #all = new Set<Managed>();
+  readonly #dials = new Map<string, Promise<Connection>>();
+  readonly #protected = new Set<string>();
+  readonly #addressBook = new Map<string, string>(); // "host:port" -> peer id (learned on success)
+  readonly #inflight = new Set<Socket>();
+  readonly #abort = new AbortController();
+  #listeners: TcpListener[] = [];
+  #tls: ResolvedTls | undefined;
+  #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  #banTimer: NodeJS.Timeout | undefined;
+  #settledWaiters: (() => void)[] = [];
+
+  constructor(options: ConnectionManagerOptions = {}) {
+    super();
+    this.options = resolveManagerOptions(options);
+    const limits = this.options.limits;
+    this.#bans = new BanList({
+      maxSize: limits.banListMaxSize,
+      durationsMs: limits.banDurationsMs,
+      offenceMemoryMs: limits.offenceMemoryMs,
+    });
+    this.#limiter = new ConnectionLimiter(limits, { banList: this.#bans });
+    this.journal = new DecisionJournal(limits.journalCapacity);
+  }
+
+  /** This node's identity. */
+  get identity(): Identity {
+    return this.options.identity;
+  }
+
+  /** This node's peer id. */
+  get peerId(): PeerId {
+    return this.options.identity.peerId;
+  }
+
+  /** Bound listen addresses, `"host:port"`. */
+  get addresses(): string[] {
+    return this.#listeners.flatMap((l) => l.addresses.map((a) => formatHostPort(a.host, a.port)));
+  }
+
+  /** Current counters (pending and open, per direction). */
+  get counts(): ReturnType<ConnectionLimiter["counts"]> {
+    return this.#limiter.counts();
+  }
+
+  /** Sockets the manager holds right now (pending handshakes plus kept connections). */
+  get socketCount(): number {
+    return this.#inflight.size + this.#all.size;
+  }
+
+  /** Starts listening on `options.listen`. Resolves once every address is bound. */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state !== "new") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "start() may be called once");
+    this.#state = "starting";
+    if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
+    try {
+      for (const address of this.options.listen) {
+        const { host, port } = parseHostPort(address, { allowPortZero: true });
+        const listener = await listenTcp({
+          host,
+          port,
+          onSocket: (socket) => this.#onInboundSocket(socket),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        this.#listeners.push(listener);
+      }
+    } catch (error) {
+      await Promise.all(this.#listeners.map((l) => l.close()));
+      this.#listeners = [];
+      this.#state = "stopped";
+      throw error;
+    }
+    this.#state = "running";
+    this.emit("listening", { addresses: this.addresses });
+  }
+
+  /** Every kept connection. */
+  connections(): Connection[] {
+    return [...this.#connections.values()].map((m) => m.connection);
+  }
+
+  /** The kept connection to `peer`, if any. */
+  getConnection(peer: PeerId | string): Connection | undefined {
+    return this.#connections.get(String(peer))?.connection;
+  }
+
+  /**
+   * Which limit would refuse an inbound connection from `remoteAddr` now (`"host:port"` or an IP), or
+   * `undefined` if none would (seed: `connection_limits_reached`).
+   */
+  connectionLimitsReached(remoteAddr: string): RefusalReason | undefined {
+    return this.#limiter.connectionLimitsReached(ipOf(remoteAddr));
+  }
+
+  /** Queries the decision journal. */
+  decisions(query: JournalQuery = {}): JournalEntry[] {
+    return this.journal.query(query);
+  }
+
+  /**
+   * Dials `target` and resolves with an open, authenticated connection. Refused with a typed error before
+   * any socket is opened when a limit is reached, the peer, its IP or subnet is banned, or the target is
+   * this node. Concurrent dials to the same peer share one attempt; an existing connection is returned
+   * unless `force` is set.
+   */
+  async dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
+    this.#assertRunning();
+    const { addresses, expected } = this.#resolveTarget(target);
+    const key = expected?.toString() ?? addresses[0] ?? "";
+    const refuse = (error: PeerlinkError): never => {
+      this.#journal("refused", { peerId: expected?.toString(), address: addresses[0], code: error.code, detail: error.rawMessage });
+      this.emit("dial:refused", { target: key, error });
+      throw error;
+    };
+    if (expected?.equals(this.peerId)) refuse(new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
+    if (addresses.length === 0) refuse(new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
+    const now = this.options.clock();
+    const ban = this.#bans.findBan({ peerId: expected?.toString(), ip: ipOf(addresses[0]!) }, now);
+    if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+    if (expected && !options.force) {
+      const existing = this.#connections.get(expected.toString());
+      if (existing) return existing.connection;
+      const pending = this.#dials.get(expected.toString());
+      if (pending) return pending;
+    }
+    const attempt = this.#dialAddresses(addresses, expected, options, refuse);
+    if (expected && !options.force) {
+      const id = expected.toString();
+      this.#dials.set(id, attempt);
+      const forget = () => {
+        if (this.#dials.get(id) === attempt) this.#dials.delete(id);
+      };
+      attempt.then(forget, forget);
+    }
+    return attempt;
+  }
+
+  async #dialAddresses(
+    addresses: readonly string[],
+    expected: PeerId | undefined,
+    options: DialOptions,
+    refuse: (error: PeerlinkError) => never,
+  ): Promise<Connection> {
+    let lastError: PeerlinkError | undefined;
+    for (const address of addresses) {
+      const ip = ipOf(address);
+      const admission = this.#limiter.tryReserveOutbound(ip);
+      if (!admission.ok) return refuse(this.#refusalError(admission.refusal, address));
+      const reservation = admission.reservation;
+      try {
+        return await this.#dialOne(address, expected, reservation, options);
+      } catch (error) {
+        reservation.release();
+        this.#notifySettled();
+        lastError = PeerlinkError.from(error);
+        this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
+        // Identity and abort failures are final; connection failures try the next address.
+        if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) throw lastError;
+      }
+    }
+    throw lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
+  }
+
+  async #dialOne(
+    address: string,
+    expected: PeerId | undefined,
+    reservation: ConnectionReservation,
+    options: DialOptions,
+  ): Promise<Connection> {
+    const { host, port } = parseHostPort(address);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#abort.signal]) : this.#abort.signal;
+    const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
+    const channel = await dialChannel({ host, port, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
+    const connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages });
+    this.#addressBook.set(address, connection.remotePeer.toString());
+    return this.#adopt(connection, reservation);
+  }
+
+  #handshake(
+    channel: SecureChannel,
+    role: "dialer" | "listener",
+    bounds: { signal: AbortSignal; deadline: number; expected?: PeerId | undefined; early?: DialOptions["earlyMessages"] },
+  ): Promise<Connection> {
+    const o = this.options;
+    const early = o.enable0Rtt && role === "dialer" ? (bounds.early ?? []) : [];
+    return openConnection(
+      channel,
+      {
+        identity: o.identity,
+        protocols: o.protocols,
+        capabilities: o.capabilities,
+        listenAddrs: this.addresses,
+        expectedPeerId: bounds.expected,
+        earlyData: early.length > 0,
+        ...(o.agent !== undefined ? { agent: o.agent } : {}),
+      },
+      {
+        signal: bounds.signal,
+        deadline: bounds.deadline,
+        maxFrameSize: o.maxFrameSize,
+        gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
+        earlyMessages: early,
+        ...(o.engine !== undefined ? { engine: o.engine } : {}),
+      },
+    );
+  }
+
+  #onInboundSocket(socket: Socket): void {
+    const address = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    if (this.#state !== "running") {
+      socket.destroy();
+      return;
+    }
+    const ip = normalizeIp(socket.remoteAddress ?? "");
+    const admission = this.#limiter.tryReserveInbound(ip, this.options.clock());
+    if (!admission.ok) {
+      // Refused before any TLS or handshake work: close at once (RST frees the slot on both sides fastest).
+      socket.resetAndDestroy();
+      const error = this.#refusalError(admission.refusal, address);
+      this.emit("inbound:refused", { address, reason: admission.refusal.reason, error });
+      return;
+    }
+    const reservation = admission.reservation;
+    this.#inflight.add(socket);
+    const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
+    const signal = this.#abort.signal;
+    void secureInbound(socket, { tls: this.#tls, signal, deadline })
+      .then((channel) => this.#handshake(channel, "listener", { signal, deadline }))
+      .then(
+        (connection) => {
+          this.#inflight.delete(socket);
+          this.#adopt(connection, reservation);
+        },
+        (error: unknown) => {
+          this.#inflight.delete(socket);
+          socket.destroy();
+          reservation.release();
+          const err = PeerlinkError.from(error);
+          this.#journal("refused", { address, code: err.code, detail: `inbound handshake failed: ${err.rawMessage}` });
+          this.emit("handshake:failed", { address, direction: "inbound", error: err });
+          this.#notifySettled();
+        },
+      );
+  }
+
+  /** Takes ownership of an open connection: ban check, duplicate resolution, events, trimming. */
+  #adopt(connection: Connection, reservation: ConnectionReservation): Connection {
+    const peer = connection.remotePeer.toString();
+    const now = this.options.clock();
+    reservation.open();
+    const managed: Managed = { connection, direction: connection.direction, reservation, peer, openedAt: now };
+    this.#all.add(managed);
+    connection.on("close", (info) => this.#onClosed(managed, info));
+    connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
+    if (this.#state !== "running") {
+      void connection.close(DisconnectReason.SHUTDOWN);
+      throw new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
+    }
+    const ban = this.#bans.findBan({ peerId: peer, ip: ipOf(connection.remoteAddress) }, now);
+    if (ban) {
+      void connection.close(DisconnectReason.PEER_BANNED, { detail: ban.reason });
+      this.#journal("refused", { peerId: peer, code: ErrorCode.PEER_BANNED, detail: `${ban.key} is banned: ${ban.reason}` });
+      throw new PeerlinkError(ErrorCode.PEER_BANNED, `${peer} is banned: ${ban.reason}`);
+    }
+    const existing = this.#connections.get(peer);
+    if (existing) {
+      const choice = chooseSurvivor(this.peerId.bytes, connection.remotePeer.bytes, existing, managed);
+      void choice.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
+      this.#journal("closed", {
+        peerId: peer,
+        code: DisconnectReason.ALREADY_CONNECTED,
+        detail: `duplicate connection; kept the ${choice.keep.connection.direction} one`,
+      });
+      if (choice.keep === existing) return existing.connection;
+    }
+    this.#connections.set(peer, managed);
+    this.#journal("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
+    this.emit("connection:open", { connection });
+    this.#notifySettled();
+    this.#trimIfNeeded();
+    return connection;
+  }
+
+  #onClosed(managed: Managed, info: { reason: DisconnectReason; initiator: "local" | "remote"; error?: PeerlinkError | undefined }): void {
+    managed.reservation.release();
+    this.#all.delete(managed);
+    const kept = this.#connections.get(managed.peer) === managed;
+    if (kept) this.#connections.delete(managed.peer);
+    if (kept) {
+      this.#journal("closed", {
+        peerId: managed.peer,
+        code: info.reason,
+        detail: `${info.initiator} closed${info.error ? `: ${info.error.message}` : ""}`,
+      });
+      this.emit("connection:close", {
+        connection: managed.connection,
+        peer: managed.peer,
+        reason: info.reason,
+        initiator: info.initiator,
+        error: info.error,
+      });
+    }
+    this.#notifySettled();
+  }
+
+  /** Marks `peer` as protected: never trimmed, never replaced. */
+  protect(peer: PeerId | string): void {
+    this.#protected.add(String(peer));
+  }
+
+  /** Removes the protection of `peer`. */
+  unprotect(peer: PeerId | string): void {
+    this.#protected.delete(String(peer));
+  }
+
+  /** True when `peer` is protected. */
+  isProtected(peer: PeerId | string): boolean {
+    return this.#protected.has(String(peer));
+  }
+
+  #trimIfNeeded(): void {
+    const limits = this.options.limits;
+    if (this.#connections.size <= limits.highWatermark) return;
+    const now = this.options.clock();
+    const candidates = [...this.#connections.values()].map((m) => ({
+      id: m.peer,
+      direction: m.connection.direction,
+      openedAt: m.openedAt,
+      protected: this.#protected.has(m.peer),
+      healthScore: m.health?.overall,
+      managed: m,
+    }));
+    const victims = selectConnectionsToTrim(candidates, {
+      lowWatermark: limits.lowWatermark,
+      highWatermark: limits.highWatermark,
+      gracePeriodMs: limits.trimGracePeriodMs,
+      now,
+    });
+    for (const victim of victims) {
+      this.#journal("trimmed", {
+        peerId: victim.id,
+        code: DisconnectReason.NETWORK_RESTRUCTURE,
+        detail: `above highWatermark ${limits.highWatermark}; trimming to ${limits.lowWatermark}`,
+        limit: "highWatermark",
+        value: this.#connections.size,
+      });
+      void victim.managed.connection.close(DisconnectReason.NETWORK_RESTRUCTURE);
+    }
+  }
+
+  /**
+   * Bans a peer id, an IP or a subnet (`{ peerId }`, `{ ip }`, `{ subnet: "10.0.0.0/24" }`). Connections it
+   * covers are closed with PEER_BANNED; later dials and inbound connections are refused until it expires.
+   */
+  ban(target: BanTarget | PeerId, options: BanOptions = {}): BanEntry {
+    const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
+    const now = this.options.clock();
+    const result = this.#bans.ban(t, now, {
+      reason: options.reason ?? "banned by the application",
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+    });
+    const entry = result.entry;
+    this.#journal("banned", {
+      ...("peerId" in t ? { peerId: t.peerId } : {}),
+      code: ErrorCode.PEER_BANNED,
+      detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
+      value: entry.offences,
+    });
+    this.emit("peer:banned", { entry });
+    for (const managed of [...this.#connections.values()]) {
+      if (this.#bans.findBan({ peerId: managed.peer, ip: ipOf(managed.connection.remoteAddress) }, now)) {
+        void managed.connection.close(DisconnectReason.PEER_BANNED, { detail: entry.reason });
+      }
+    }
+    this.#scheduleBanSweep();
+    return entry;
+  }
+
+  /** Lifts a ban. Returns the removed entry, if there was one. */
+  unban(target: BanTarget | PeerId): BanEntry | undefined {
+    const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
+    const entry = this.#bans.unban(t);
+    if (entry) {
+      this.#journal("unbanned", { code: "unbanned", detail: `${entry.key} lifted by the application` });
+      this.emit("peer:unbanned", { entry });
+    }
+    return entry;
+  }
+
+  /** True when the peer id or IP is banned now. */
+  isBanned(query: { peerId?: PeerId | string; ip?: string }): boolean {
+    return this.#bans.isBanned(
+      { peerId: query.peerId === undefined ? undefined : String(query.peerId), ip: query.ip === undefined ? undefined : normalizeIp(query.ip) },
+      this.options.clock(),
+    );
+  }
+
+  #scheduleBanSweep(): void {
+    if (this.#banTimer) clearTimeout(this.#banTimer);
+    this.#banTimer = undefined;
+    const next = this.#bans.nextExpiry();
+    if (next === undefined || !Number.isFinite(next) || this.#state === "stopped") return;
+    const delay = Math.max(0, Math.min(next - this.options.clock(), 2 ** 31 - 1));
+    this.#banTimer = setTimeout(() => {
+      this.#banTimer = undefined;
+      for (const entry of this.#bans.sweep(this.options.clock())) {
+        this.#journal("unbanned", { code: "expired", detail: `${entry.key} expired` });
+        this.emit("peer:unbanned", { entry });
+      }
+      this.#scheduleBanSweep();
+    }, delay);
+    this.#banTimer.unref();
+  }
+
+  /**
+   * Resolves when no dial or inbound handshake is pending (for tests and orderly shutdown), or rejects
+   * with ABORTED when `signal` fires.
+   */
+  settled(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#isSettled()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#settledWaiters.push(() => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+    });
+  }
+
+  #isSettled(): boolean {
+    const c = this.#limiter.counts();
+    return c.pendingInbound === 0 && c.pendingOutbound === 0 && this.#inflight.size === 0;
+  }
+
+  #notifySettled(): void {
+    if (this.#settledWaiters.length === 0 || !this.#isSettled()) return;
+    for (const waiter of this.#settledWaiters.splice(0)) waiter();
+  }
+
+  /**
+   * Stops the node: stops listening, cancels pending dials and handshakes, says goodbye (SHUTDOWN) to
+   * every peer and waits for them up to `timeoutMs`, then aborts what is left. Idempotent.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "stopping") return;
+    this.#state = "stopping";
+    const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
+    for (const socket of this.#inflight) socket.destroy();
+    const all = [...this.#all];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([
+      Promise.allSettled(all.map((m) => m.connection.close(DisconnectReason.SHUTDOWN, { timeoutMs }))),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    for (const m of all) m.connection.abort();
+    if (this.#banTimer) clearTimeout(this.#banTimer);
+    this.#banTimer = undefined;
+    this.#state = "stopped";
+    this.#notifySettled();
+    this.removeAllListeners();
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== "running") {
+      throw new PeerlinkError(ErrorCode.STOPPED, this.#state === "new" ? "call start() first" : "the manager is stopped");
+    }
+  }
+
+  #resolveTarget(target: DialTarget): { addresses: string[]; expected: PeerId | undefined } {
+    if (typeof target === "string") {
+      const { host, port } = parseHostPort(target);
+      const address = formatHostPort(host, port);
+      const known = this.#addressBook.get(address);
+      return { addresses: [address], expected: known ? PeerId.parse(known) : undefined };
+    }
+    if (!target || typeof target !== "object") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "dial target must be an address or { peerId, addresses }");
+    const expected = target.peerId instanceof PeerId ? target.peerId : PeerId.parse(target.peerId);
+    const addresses = (target.addresses ?? []).map((a) => {
+      const { host, port } = parseHostPort(a);
+      return formatHostPort(host, port);
+    });
+    return { addresses, expected };
+  }
+
+  #refusalError(refusal: LimitRefusal, address: string): PeerlinkError {
+    const error = refusalToError(refusal);
+    this.#journal("refused", {
+      address,
+      code: refusal.reason,
+      detail: describeRefusal(refusal),
+      ...(refusal.option ? { limit: refusal.option } : {}),
+      value: refusal.current,
+    });
+    return error;
+  }
+
+  #journal(
+    kind: JournalEntry["kind"],
+    entry: { peerId?: string | undefined; address?: string | undefined; code: string; detail: string; limit?: string; value?: number },
+  ): void {
+    this.journal.record({
+      at: this.options.clock(),
+      kind,
+      code: entry.code,
+      detail: entry.detail,
+      ...(entry.peerId !== undefined ? { peerId: entry.peerId } : {}),
+      ...(entry.address !== undefined ? { address: entry.address } : {}),
+      ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
+      ...(entry.value !== undefined ? { value: entry.value } : {}),
+    });
+  }
+}
+
+/** The normalised IP of `"host:port"` or of a bare IP. */
+function ipOf(address: string): string {
+  try {
+    return normalizeIp(parseHostPort(address).host);
+  } catch {
+    return normalizeIp(address);
+  }
+}
