@@ -46,6 +46,7 @@ options:
   --send PROTO=TEXT        send after the connection opens, repeatable
   --no-ping                do not ping once after the connection opens
   --bad-proof              send an identity proof that does not verify
+  --wrong-binding          announce the other transport's channel binding
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
   {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
@@ -63,7 +64,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type config struct {
 	mode, addr, key, expect   string
 	useTLS, once, noPing, bad bool
-	noEcho                    bool
+	noEcho, wrongBinding      bool
 	protocols, echo, caps     listFlag
 	sends, early              listFlag
 	aliasBase                 uint
@@ -105,6 +106,7 @@ func main() {
 	fs.BoolVar(&cfg.noPing, "no-ping", false, "")
 	fs.BoolVar(&cfg.bad, "bad-proof", false, "")
 	fs.BoolVar(&cfg.noEcho, "no-echo", false, "")
+	fs.BoolVar(&cfg.wrongBinding, "wrong-binding", false, "")
 	fs.Var(&cfg.protocols, "protocol", "")
 	fs.Var(&cfg.echo, "echo", "")
 	fs.Var(&cfg.caps, "capability", "")
@@ -158,7 +160,7 @@ func (cfg *config) prepare() error {
 		cfg.echo = listFlag{"/echo"}
 	}
 	opts := peer.Options{Identity: cfg.identity, MinVersion: uint32(cfg.minVersion), MaxVersion: uint32(cfg.maxVersion),
-		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad}
+		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad, WrongBinding: cfg.wrongBinding}
 	for i, spec := range cfg.protocols {
 		name, versions := spec, []uint32{1}
 		if at := strings.LastIndex(spec, "@"); at > 0 {

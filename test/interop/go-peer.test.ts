@@ -1,0 +1,82 @@
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Identity } from "../../src/identity/identity.js";
+import { GoPeerProcess } from "./go-peer-process.js";
+import { buildGoPeer, GO_MODULE_DIR, requireGo, run } from "./go-toolchain.js";
+
+let binary: string;
+let scratch: string;
+
+beforeAll(async () => {
+  binary = await buildGoPeer();
+  scratch = await mkdtemp(join(tmpdir(), "peerlink-go-peer-"));
+});
+afterEach(() => GoPeerProcess.killAll());
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+describe("the Go peer's sources", () => {
+  it("contain exactly the codecs generate.sh writes from proto/ (protoc + protoc-gen-go)", async () => {
+    await requireGo();
+    const out = join(scratch, "regenerated");
+    const result = await run("sh", [join(GO_MODULE_DIR, "generate.sh"), out]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const committed = (await readdir(join(GO_MODULE_DIR, "pb"))).sort();
+    const fresh = (await readdir(join(out, "pb"))).sort();
+    expect(fresh).toEqual(committed);
+    expect(fresh).toContain("frame.pb.go");
+    for (const file of fresh) {
+      const same = (await readFile(join(out, "pb", file))).equals(await readFile(join(GO_MODULE_DIR, "pb", file)));
+      expect(same, `interop/go/pb/${file} differs from generate.sh output: run interop/go/generate.sh`).toBe(true);
+    }
+  });
+
+  it("are gofmt-clean and pass go vet", async () => {
+    const fmt = await run("gofmt", ["-l", "."]);
+    expect(fmt).toMatchObject({ code: 0, stdout: "" });
+    const vet = await run("go", ["vet", "./..."]);
+    expect(vet.stderr).toBe("");
+    expect(vet.code).toBe(0);
+  });
+
+  it("pass their own go test suite (framing, peer ids, negotiation, Go-vs-Go handshakes)", async () => {
+    const result = await run("go", ["test", "./..."], { timeoutMs: 120_000 });
+    expect(result.stdout + result.stderr).toMatch(/ok\s+peerlink\/interop\/peer/);
+    expect(result.code).toBe(0);
+  });
+});
+
+describe.each([
+  { binding: "TLS 1.3 (tls-exporter proof)", flags: ["--tls"] },
+  { binding: "plain TCP (nonce-transcript proof)", flags: [] as string[] },
+])("two Go peers over $binding", ({ flags }) => {
+  it("open, echo data, answer pings and see the listener's SIGTERM as Goodbye{SHUTDOWN}", async () => {
+    const listener = await GoPeerProcess.listen(binary, flags);
+    const dialer = GoPeerProcess.start(binary, [
+      "dial", "--addr", listener.addr, "--expect", listener.peerId, "--no-echo", "--send", "/echo=hello", ...flags,
+    ]);
+    const open = await dialer.waitFor((e) => e.event === "open", "dialer open");
+    expect(open).toMatchObject({ peer: listener.peerId, version: 1, tls: flags.length > 0, direction: "outbound" });
+    expect(open["protocols"]).toEqual([{ name: "/echo", version: 1, localAlias: 7, remoteAlias: 7 }]);
+    expect(await dialer.waitFor((e) => e.event === "data", "echo")).toMatchObject({ protocol: "/echo", text: "hello" });
+    expect(await dialer.waitFor((e) => e.event === "pong", "pong")).toMatchObject({ nonce: 1 });
+    expect(await listener.waitFor((e) => e.event === "ping", "ping answered")).toMatchObject({ answered: true });
+
+    expect(await listener.terminate()).toEqual({ code: 0, signal: null });
+    expect(await dialer.waitFor((e) => e.event === "goodbye", "goodbye")).toMatchObject({ from: "remote", reason: "SHUTDOWN" });
+    expect(await dialer.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe("a Go peer given a key file written by the TypeScript Identity", () => {
+  it("reports the same peer id as TypeScript derives", async () => {
+    const identity = Identity.generate();
+    const keyFile = join(scratch, "node.key");
+    await identity.save(keyFile);
+    const listener = await GoPeerProcess.listen(binary, ["--key", keyFile]);
+    expect(listener.peerId).toBe(identity.peerId.toString());
+    await listener.terminate();
+  });
+});

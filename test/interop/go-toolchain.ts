@@ -1,0 +1,121 @@
+/**
+ * Test helper: builds and runs the Go peer in interop/go/ offline, with the Go
+ * toolchain and google.golang.org/protobuf from Debian packages. Caches live
+ * under os.tmpdir(), never in the repository.
+ *
+ * @module
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** interop/go/, the Go module of the peer. */
+export const GO_MODULE_DIR = fileURLToPath(new URL("../../interop/go/", import.meta.url));
+
+/** Where Debian's golang-google-protobuf-dev puts the module go.mod replaces to. */
+const DEBIAN_PROTOBUF_DIR = "/usr/share/gocode/src/google.golang.org/protobuf";
+
+const CACHE_ROOT = join(tmpdir(), "peerlink-interop-go");
+
+const MISSING_TOOLCHAIN =
+  "the interop tests need Go and Debian's Go protobuf module: `apt-get install -y golang-go golang-google-protobuf-dev " +
+  "protobuf-compiler protoc-gen-go` (bash .ci/run installs them)";
+
+/** Environment for every `go` command: offline, module mode, caches in the temp directory, no cgo. */
+export function goEnv(): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GOPROXY: "off",
+    GOFLAGS: "-mod=mod",
+    GO111MODULE: "on",
+    GOTOOLCHAIN: "local",
+    GOTELEMETRY: "off",
+    CGO_ENABLED: "0",
+    GOCACHE: join(CACHE_ROOT, "build-cache"),
+    GOPATH: join(CACHE_ROOT, "gopath"),
+  };
+}
+
+/** Result of a finished command. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion (bounded by `timeoutMs`) and never throws for a non-zero exit. */
+export function run(
+  file: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd ?? GO_MODULE_DIR, env: options.env ?? goEnv(), timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
+      (error, stdout, stderr) => {
+        if (error && (error as NodeJS.ErrnoException).code === "ENOENT") {
+          reject(new Error(`${file} not found: ${MISSING_TOOLCHAIN}`));
+          return;
+        }
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** Fails loudly (never skips) when Go or the Debian protobuf module is missing. */
+export async function requireGo(): Promise<void> {
+  const version = await run("go", ["version"]);
+  if (version.code !== 0) throw new Error(`\`go version\` failed: ${version.stderr}\n${MISSING_TOOLCHAIN}`);
+  if (!existsSync(join(DEBIAN_PROTOBUF_DIR, "go.mod"))) {
+    throw new Error(`${DEBIAN_PROTOBUF_DIR} is missing: ${MISSING_TOOLCHAIN}`);
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/** SHA-256 over every file of interop/go/ (names and contents): the build's cache key. */
+async function sourceHash(): Promise<string> {
+  const hash = createHash("sha256");
+  for (const file of await listFiles(GO_MODULE_DIR)) {
+    hash.update(relative(GO_MODULE_DIR, file)).update("\0").update(await readFile(file)).update("\0");
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * Builds `peerlink-go` (once per source version: the binary is cached under
+ * the temp directory by a hash of interop/go/) and returns its path. Safe to
+ * call from several test files at once: each builds to its own file and
+ * renames it into place.
+ */
+export async function buildGoPeer(): Promise<string> {
+  await requireGo();
+  const dir = join(CACHE_ROOT, "bin", await sourceHash());
+  const binary = join(dir, "peerlink-go");
+  if (existsSync(binary)) return binary;
+  await mkdir(dir, { recursive: true });
+  const partial = `${binary}.${process.pid}.${Date.now()}`;
+  const result = await run("go", ["build", "-o", partial, "./cmd/peerlink-go"], { timeoutMs: 120_000 });
+  if (result.code !== 0) {
+    await rm(partial, { force: true });
+    throw new Error(`go build of interop/go failed (exit ${result.code}):\n${result.stderr}`);
+  }
+  await rename(partial, binary);
+  return binary;
+}
