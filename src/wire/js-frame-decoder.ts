@@ -12,7 +12,7 @@ import {
   malformedPrefixError,
 } from "./frame-dispatch.js";
 import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
-import { PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
+import { copyBytes, PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
 
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
 const CARRY_KEEP_BYTES = 64 * 1024;
@@ -82,8 +82,10 @@ export class JsFrameDecoder implements FrameDecoder {
 
   private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
     if (this.hasFailed) throw this.failure;
+    // A plain Uint8Array view keeps element access monomorphic (sockets hand out Buffer subclasses).
+    const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     try {
-      this.scanChunk(chunk, sink, onFrame);
+      this.scanChunk(bytes, sink, onFrame);
     } catch (error) {
       this.fail(error);
       throw error;
@@ -105,7 +107,7 @@ export class JsFrameDecoder implements FrameDecoder {
     switch (parseEnvelope(buf, start, length, rec)) {
       case ENVELOPE_DATA: {
         const from = rec[2] as number;
-        sink.onData(rec[1] as number, buf.slice(from, from + (rec[3] as number)));
+        sink.onData(rec[1] as number, copyBytes(buf, from, rec[3] as number));
         return;
       }
       case ENVELOPE_PING:
@@ -115,7 +117,7 @@ export class JsFrameDecoder implements FrameDecoder {
         sink.onPong(rec[1] as number, rec[2] as number);
         return;
       default:
-        dispatchGenericFrame(buf.slice(start, start + length), sink);
+        dispatchGenericFrame(copyBytes(buf, start, length), sink);
     }
   }
 

@@ -86,3 +86,36 @@ export function prefixBytesOf(result: number): number {
 export function prefixValueOf(result: number): number {
   return (result - (result % 8)) / 8;
 }
+
+/** Size of the slabs small copies are carved from (like Node's pooled Buffers, but never reused). */
+const COPY_SLAB_BYTES = 64 * 1024;
+/** Copies up to this size get their own array (V8 keeps typed arrays of <= 64 bytes on its heap: cheap). */
+const COPY_OWN_MAX_SMALL = 64;
+/** Copies larger than this get their own ArrayBuffer. */
+const COPY_SLAB_MAX_ITEM = 4 * 1024;
+let copySlab = new Uint8Array(COPY_SLAB_BYTES);
+let copySlabPos = 0;
+
+/**
+ * Copies `bytes[start, start + length)` into memory the caller owns from then on. Unlike `Buffer#slice`
+ * (a view) this always copies, whatever subclass `bytes` is. Copies of 65 B to 4 KiB are carved from a
+ * shared 64 KiB slab that is never written again once handed out (so the copy stays valid forever, but
+ * its `.buffer` is the slab: use `byteOffset`/`byteLength`); larger copies get their own buffer.
+ */
+export function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  const source = new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
+  if (length <= COPY_OWN_MAX_SMALL || length > COPY_SLAB_MAX_ITEM) {
+    const own = new Uint8Array(length);
+    own.set(source);
+    return own;
+  }
+  if (copySlabPos + length > COPY_SLAB_BYTES) {
+    copySlab = new Uint8Array(COPY_SLAB_BYTES);
+    copySlabPos = 0;
+  }
+  const at = copySlabPos;
+  const slab = copySlab;
+  slab.set(source, at);
+  copySlabPos = (at + length + 7) & ~7;
+  return slab.subarray(at, at + length);
+}

@@ -14,6 +14,7 @@ import {
   malformedPrefixError,
 } from "./frame-dispatch.js";
 import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
+import { copyBytes } from "./varint.js";
 import {
   allocateFrameRegion,
   H_ERROR_LENGTH,
@@ -71,7 +72,7 @@ export class WasmFrameDecoder implements FrameDecoder {
   }
 
   receiveBuffer(): Uint8Array {
-    if (this.hasFailed) throw this.failure;
+    this.checkUsable();
     const core = this.core;
     const free = this.reserveRegion();
     const used = core.i32[this.word + H_USED] as number;
@@ -79,7 +80,7 @@ export class WasmFrameDecoder implements FrameDecoder {
   }
 
   commit(bytesWritten: number, sink: FrameSink): void {
-    if (this.hasFailed) throw this.failure;
+    this.checkUsable();
     const core = this.core;
     const used = core.i32[this.word + H_USED] as number;
     const n = Math.max(0, Math.min(bytesWritten, this.capacity - used));
@@ -130,8 +131,14 @@ export class WasmFrameDecoder implements FrameDecoder {
     }
   }
 
-  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+  /** Throws when this decoder failed, or when another decoder's trap poisoned the shared instance. */
+  private checkUsable(): void {
     if (this.hasFailed) throw this.failure;
+    if (this.core.poisoned) throw this.trapped(new Error("the shared WASM instance was poisoned by a trap"));
+  }
+
+  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+    this.checkUsable();
     const core = this.core;
     const total = chunk.length;
     let offset = 0;
@@ -172,14 +179,14 @@ export class WasmFrameDecoder implements FrameDecoder {
           (onFrame as FrameBodyCallback)(u8, u32[r + 1] as number, u32[r + 2] as number);
         } else if (kind === ENVELOPE_DATA) {
           const from = u32[r + 2] as number;
-          sink.onData(u32[r + 1] as number, u8.slice(from, from + (u32[r + 3] as number)));
+          sink.onData(u32[r + 1] as number, copyBytes(u8, from, u32[r + 3] as number));
         } else if (kind === ENVELOPE_PING) {
           sink.onPing(u32[r + 1] as number, u32[r + 2] as number);
         } else if (kind === ENVELOPE_PONG) {
           sink.onPong(u32[r + 1] as number, u32[r + 2] as number);
         } else {
           const from = u32[r + 1] as number;
-          dispatchGenericFrame(u8.slice(from, from + (u32[r + 2] as number)), sink);
+          dispatchGenericFrame(copyBytes(u8, from, u32[r + 2] as number), sink);
         }
       }
       const status = core.i32[this.word + H_STATUS] as number;

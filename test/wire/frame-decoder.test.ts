@@ -108,15 +108,18 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
       decoder.dispose();
     });
 
-    it("hands payloads over as copies that later pushes do not overwrite", () => {
+    it("hands payloads over as copies that neither the caller's Buffer nor later pushes overwrite", () => {
       const decoder = make();
       const payloads: Uint8Array[] = [];
       const sink = { ...recordingSink([]), onData: (_: number, p: Uint8Array) => payloads.push(p) };
-      const chunk = encodeDataFrame(1, Uint8Array.from([1, 2, 3]));
+      const chunk = Buffer.from(encodeDataFrame(1, Uint8Array.from([1, 2, 3])));
       decoder.push(chunk, sink);
       chunk.fill(0xee);
+      const big = Buffer.from(encodeDataFrame(1, new Uint8Array(300).fill(5)));
+      decoder.push(big, sink);
+      big.fill(0xee);
       decoder.push(encodeDataFrame(1, Uint8Array.from([9, 9, 9])), sink);
-      expect(payloads.map(hex)).toEqual(["010203", "090909"]);
+      expect(payloads.map(hex)).toEqual(["010203", "05".repeat(300), "090909"]);
       decoder.dispose();
     });
 
@@ -219,8 +222,9 @@ describe("the WASM frame decoder pool", () => {
     expect(core?.memory.buffer.byteLength).toBe(before);
   });
 
-  it("fails a decoder with WASM_FAILURE when the instance traps and uses a fresh instance afterwards", () => {
+  it("fails the decoders of an instance with WASM_FAILURE when it traps, and uses a fresh instance afterwards", () => {
     const decoder = createFrameDecoder({ engine: "wasm" });
+    const sibling = createFrameDecoder({ engine: "wasm" });
     const core = currentFrameCore();
     if (core === undefined) throw new Error("no core");
     const scan = core.scan;
@@ -231,9 +235,11 @@ describe("the WASM frame decoder pool", () => {
       expect(codeOf(() => decoder.push(encodePingFrame(1, 1), recordingSink([])))).toBe("WASM_FAILURE");
       expect(core.poisoned).toBe(true);
       expect(codeOf(() => decoder.push(encodePingFrame(1, 1), recordingSink([])))).toBe("WASM_FAILURE");
+      expect(codeOf(() => sibling.push(encodePingFrame(1, 1), recordingSink([])))).toBe("WASM_FAILURE");
     } finally {
       (core as { scan: typeof scan }).scan = scan;
       decoder.dispose();
+      sibling.dispose();
     }
     const next = createFrameDecoder({ engine: "wasm" });
     expect(currentFrameCore()).not.toBe(core);
@@ -250,9 +256,10 @@ describe("creating a frame decoder", () => {
     expect(codeOf(() => createFrameDecoder({ engine: "gpu" as "js" }))).toBe("INVALID_ARGUMENT");
   });
 
-  it("uses a 1 MiB maximum frame size by default", () => {
+  it("uses the wasm engine and a 1 MiB maximum frame size by default", () => {
     const decoder = createFrameDecoder();
     expect(decoder.maxFrameSize).toBe(1_048_576);
+    expect(decoder.engine).toBe("wasm");
     decoder.dispose();
   });
 });

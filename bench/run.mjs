@@ -1,0 +1,302 @@
+// peerlink benchmark: `npm run bench` (builds build/*.wasm and dist/ first).
+//
+// Side by side, in one run, on this machine:
+//   1. framing throughput on 64 B and 1 KiB frames arriving in 64 KiB chunks: WASM decoder (copy into
+//      WASM memory included), JS decoder, it-length-prefixed (sync source), a minimal hand-written JS loop;
+//   2. Data messages/s: fast path (WASM, JS) vs the generated decoder (fromBinary per frame);
+//   3. receive path on a real loopback socket: 'data' events + push vs net.Socket onread straight into
+//      the decoder's buffer (WASM memory for the wasm engine);
+//   4. batch health scoring of 10k connections, WASM vs JS.
+// Each figure is the median of several interleaved rounds. Prints a Markdown report on stdout.
+import { fromBinary } from "@bufbuild/protobuf";
+import * as lp from "it-length-prefixed";
+import { once } from "node:events";
+import net from "node:net";
+import os from "node:os";
+import { readFileSync } from "node:fs";
+import { FrameSchema } from "../dist/generated/peerlink/v1/frame_pb.js";
+import { createFrameDecoder } from "../dist/src/wire/frame-decoder.js";
+import { encodeDataFrame } from "../dist/src/wire/frame-encoder.js";
+import { createHealthScorer } from "../dist/src/health/scorer.js";
+
+const CHUNK = 64 * 1024;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+const STREAM_BYTES = 8 * 1024 * 1024;
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Data frames with `frameBytes` on the wire (prefix + body), concatenated and cut into 64 KiB chunks. */
+function makeStream(frameBytes) {
+  let payloadLen = frameBytes - 6;
+  let frame = encodeDataFrame(1, new Uint8Array(payloadLen).fill(7));
+  while (frame.length > frameBytes) frame = encodeDataFrame(1, new Uint8Array(--payloadLen).fill(7));
+  while (frame.length < frameBytes) frame = encodeDataFrame(1, new Uint8Array(++payloadLen).fill(7));
+  const count = Math.floor(STREAM_BYTES / frame.length);
+  const stream = new Uint8Array(count * frame.length);
+  for (let i = 0; i < count; i++) stream.set(frame, i * frame.length);
+  const chunks = [];
+  for (let o = 0; o < stream.length; o += CHUNK) chunks.push(Buffer.from(stream.subarray(o, o + CHUNK)));
+  return { chunks, count, frameBytes: frame.length };
+}
+
+/** The minimal hand-written JS framing loop (no callbacks, carries only the partial frame). */
+function minimalLoop(chunks) {
+  let frames = 0;
+  let bytes = 0;
+  let carry = null;
+  for (let chunk of chunks) {
+    if (carry !== null) {
+      const joined = new Uint8Array(carry.length + chunk.length);
+      joined.set(carry);
+      joined.set(chunk, carry.length);
+      chunk = joined;
+      carry = null;
+    }
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end) {
+      let p = pos;
+      let len = 0;
+      let shift = 0;
+      let b = 0x80;
+      while (b & 0x80 && p < end && shift < 35) {
+        b = chunk[p++];
+        len += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      }
+      if (b & 0x80) break;
+      if (p + len > end) break;
+      frames++;
+      bytes += len;
+      pos = p + len;
+    }
+    if (pos < end) carry = chunk.slice(pos);
+  }
+  return frames + bytes * 0;
+}
+
+function itLengthPrefixed(chunks) {
+  let frames = 0;
+  for (const f of lp.decode(chunks)) frames += f.byteLength >= 0 ? 1 : 0;
+  return frames;
+}
+
+function decoderFraming(engine) {
+  const decoder = createFrameDecoder({ engine });
+  let frames = 0;
+  const onFrame = () => {
+    frames++;
+  };
+  return (chunks) => {
+    frames = 0;
+    for (const c of chunks) decoder.pushFrames(c, onFrame);
+    return frames;
+  };
+}
+
+function decoderData(engine) {
+  const decoder = createFrameDecoder({ engine });
+  let frames = 0;
+  let bytes = 0;
+  const sink = {
+    onData(protocol, payload) {
+      frames++;
+      bytes += payload.length + protocol * 0;
+    },
+    onPing() {},
+    onPong() {},
+    onControl() {},
+  };
+  return (chunks) => {
+    frames = 0;
+    for (const c of chunks) decoder.push(c, sink);
+    return frames;
+  };
+}
+
+/** The generated decoder: JS framing, then fromBinary(FrameSchema) for every body. */
+function generatedData() {
+  const decoder = createFrameDecoder({ engine: "js" });
+  let frames = 0;
+  const onFrame = (buf, offset, length) => {
+    const f = fromBinary(FrameSchema, buf.subarray(offset, offset + length));
+    if (f.kind.case === "data") frames++;
+  };
+  return (chunks) => {
+    frames = 0;
+    for (const c of chunks) decoder.pushFrames(c, onFrame);
+    return frames;
+  };
+}
+
+/** Runs the contenders round-robin; returns frames/s (median) per contender. */
+function race(contenders, chunks, expected) {
+  const times = new Map(contenders.map(([name]) => [name, []]));
+  for (let round = -1; round < ROUNDS; round++) {
+    for (const [name, fn] of contenders) {
+      const t0 = process.hrtime.bigint();
+      const n = fn(chunks);
+      const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (n !== expected) throw new Error(`${name}: ${n} frames, expected ${expected}`);
+      if (round >= 0) times.get(name).push(expected / dt);
+    }
+  }
+  return new Map([...times].map(([k, v]) => [k, median(v)]));
+}
+
+const fmtRate = (r) => (r >= 1e6 ? `${(r / 1e6).toFixed(2)} M/s` : `${(r / 1e3).toFixed(1)} k/s`);
+const fmtGBs = (r, frameBytes) => `${((r * frameBytes) / 1e9).toFixed(2)} GB/s`;
+
+const out = [];
+const log = (line = "") => {
+  out.push(line);
+  console.log(line);
+};
+
+const cpu = (readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model;
+log(`## Run ${new Date().toISOString()}`);
+log();
+log(`Machine: ${os.availableParallelism()} cores (nproc), CPU "${cpu}", Node ${process.version}, ${os.platform()} ${os.release()}.`);
+log(`Median of ${ROUNDS} interleaved rounds over ${STREAM_BYTES / 1048576} MiB streams cut into 64 KiB chunks.`);
+log();
+
+// 1 + 2: framing and Data delivery
+const framingRates = {};
+const dataRates = {};
+for (const size of [64, 1024]) {
+  const { chunks, count, frameBytes } = makeStream(size);
+  const framing = race(
+    [
+      ["wasm decoder (pushFrames)", decoderFraming("wasm")],
+      ["js decoder (pushFrames)", decoderFraming("js")],
+      ["it-length-prefixed", itLengthPrefixed],
+      ["minimal JS loop", minimalLoop],
+    ],
+    chunks,
+    count,
+  );
+  framingRates[size] = framing;
+  const data = race(
+    [
+      ["wasm fast path (push)", decoderData("wasm")],
+      ["js fast path (push)", decoderData("js")],
+      ["generated decoder (fromBinary)", generatedData()],
+    ],
+    chunks,
+    count,
+  );
+  dataRates[size] = data;
+  log(`### ${frameBytes} B frames (${count} frames)`);
+  log();
+  log("| framing | frames/s | bytes/s |");
+  log("|---|---:|---:|");
+  for (const [k, v] of framing) log(`| ${k} | ${fmtRate(v)} | ${fmtGBs(v, frameBytes)} |`);
+  log();
+  log("| Data messages (payload copied out for the fast path) | messages/s |");
+  log("|---|---:|");
+  for (const [k, v] of data) log(`| ${k} | ${fmtRate(v)} |`);
+  log();
+}
+
+// 3: receive path on a loopback socket
+async function socketRun(engine, mode, frameBytes) {
+  const { chunks, count } = makeStream(frameBytes);
+  const payload = Buffer.concat(chunks);
+  const server = net.createServer((s) => s.end(payload));
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address();
+  const decoder = createFrameDecoder({ engine });
+  let frames = 0;
+  const sink = { onData: () => void frames++, onPing() {}, onPong() {}, onControl() {} };
+  const t0 = process.hrtime.bigint();
+  const socket =
+    mode === "onread"
+      ? net.connect({
+          port,
+          host: "127.0.0.1",
+          onread: { buffer: () => decoder.receiveBuffer(), callback: (n) => void decoder.commit(n, sink) },
+        })
+      : net.connect({ port, host: "127.0.0.1" }).on("data", (c) => decoder.push(c, sink));
+  await once(socket, "end");
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  socket.destroy();
+  server.close();
+  await once(server, "close");
+  decoder.dispose();
+  if (frames !== count) throw new Error(`socket ${engine}/${mode}: ${frames} of ${count}`);
+  return count / dt;
+}
+
+log("### Receive path: loopback TCP, 1 KiB Data frames, 8 MiB per run");
+log();
+const socketTimes = new Map();
+for (let round = -1; round < 5; round++) {
+  for (const engine of ["wasm", "js"]) {
+    for (const mode of ["data events + push", "onread"]) {
+      const rate = await socketRun(engine, mode === "onread" ? "onread" : "data", 1024);
+      const key = `${engine} decoder, ${mode}`;
+      if (round >= 0) socketTimes.set(key, [...(socketTimes.get(key) ?? []), rate]);
+    }
+  }
+}
+log("| receive path | messages/s | bytes/s |");
+log("|---|---:|---:|");
+for (const [k, v] of socketTimes) log(`| ${k} | ${fmtRate(median(v))} | ${fmtGBs(median(v), 1024)} |`);
+log();
+
+// 4: batch health scoring
+log("### Health scoring, 10,000 connections per batch call");
+log();
+const scorers = ["wasm", "js"].map((engine) => {
+  const s = createHealthScorer({ engine, capacity: 10_000 });
+  for (let i = 0; i < 10_000; i++) {
+    s.batch.rttMs[i] = i % 7 === 0 ? NaN : (i % 400) + 0.5;
+    s.batch.jitterMs[i] = i % 13;
+    s.batch.pingsSent[i] = 100;
+    s.batch.pingsAnswered[i] = 100 - (i % 9);
+    s.batch.framesOk[i] = 10_000 + i;
+    s.batch.framesFailed[i] = i % 5;
+    s.batch.bandwidthBps[i] = i % 11 === 0 ? NaN : i * 1000;
+  }
+  return s;
+});
+const scoreTimes = new Map(scorers.map((s) => [s.engine, []]));
+for (let round = -50; round < 400; round++) {
+  for (const s of scorers) {
+    const t0 = process.hrtime.bigint();
+    s.scoreBatch();
+    const dt = Number(process.hrtime.bigint() - t0) / 1e3;
+    if (round >= 0) scoreTimes.get(s.engine).push(dt);
+  }
+}
+log("| engine | µs per 10k batch (median) | µs (best) |");
+log("|---|---:|---:|");
+for (const [k, v] of scoreTimes) log(`| ${k} | ${median(v).toFixed(1)} | ${Math.min(...v).toFixed(1)} |`);
+log();
+
+// Targets
+const f64 = framingRates[64];
+const d64 = dataRates[64];
+const itlp = f64.get("it-length-prefixed");
+const minimal = f64.get("minimal JS loop");
+const generated = d64.get("generated decoder (fromBinary)");
+const check = (ok) => (ok ? "met" : "NOT met");
+log("### Targets (64 B frames)");
+log();
+for (const engine of ["wasm", "js"]) {
+  const fr = f64.get(`${engine} decoder (pushFrames)`);
+  const dr = d64.get(`${engine} fast path (push)`);
+  log(`- ${engine}: framing ${(fr / itlp).toFixed(1)}× it-length-prefixed (target ≥ 5×: ${check(fr >= 5 * itlp)}); ` +
+    `${(fr / minimal).toFixed(2)}× the minimal JS loop (target ≥ 1×: ${check(fr >= minimal)}); ` +
+    `Data ${(dr / generated).toFixed(1)}× the generated decoder (target ≥ 3×: ${check(dr >= 3 * generated)}); ` +
+    `10k scored in ${median(scoreTimes.get(engine)).toFixed(0)} µs (target < 1000 µs: ${check(median(scoreTimes.get(engine)) < 1000)}).`);
+}
+log(`- wasm vs js framing: 64 B ${(f64.get("wasm decoder (pushFrames)") / f64.get("js decoder (pushFrames)")).toFixed(2)}×, ` +
+  `1 KiB ${(framingRates[1024].get("wasm decoder (pushFrames)") / framingRates[1024].get("js decoder (pushFrames)")).toFixed(2)}×; ` +
+  `Data 64 B ${(d64.get("wasm fast path (push)") / d64.get("js fast path (push)")).toFixed(2)}×, ` +
+  `1 KiB ${(dataRates[1024].get("wasm fast path (push)") / dataRates[1024].get("js fast path (push)")).toFixed(2)}×; ` +
+  `scoring ${(median(scoreTimes.get("js")) / median(scoreTimes.get("wasm"))).toFixed(2)}× (js time / wasm time).`);
