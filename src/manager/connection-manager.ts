@@ -36,6 +36,10 @@ import { DecisionJournal, type JournalEntry, type JournalQuery } from "./journal
 import { formatHostPort, normalizeIp, parseHostPort } from "./ip.js";
 import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "./manager-options.js";
 import { chooseSurvivor } from "./tie-break.js";
+import { PeerDatabase } from "../peers/peer-database.js";
+import type { CloseInfo } from "../connection/types.js";
+import { gradeIndex, HealthGrade } from "../health/types.js";
+import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./services.js";
 import { selectConnectionsToTrim } from "./trim.js";
 
 /** Where to dial: `"host:port"`, or a peer id with its known addresses. */
@@ -94,16 +98,18 @@ export interface ConnectionManagerEvents {
   "peer:banned": { readonly entry: BanEntry };
   /** A ban expired or was lifted. */
   "peer:unbanned": { readonly entry: BanEntry };
+  /** The peer database file was corrupt or unreadable; the previous good copy (or an empty one) was used. */
+  "database:recovered": { readonly from: "prev" | "empty"; readonly error: PeerlinkError };
 }
 
-interface Managed {
+interface Managed extends ManagedConnection {
   readonly connection: Connection;
   readonly direction: "inbound" | "outbound";
   readonly reservation: ConnectionReservation;
   readonly peer: string;
   readonly openedAt: number;
   /** Latest health score, written by maintenance. */
-  health?: HealthScore | undefined;
+  health: HealthScore | undefined;
 }
 
 /**
@@ -130,7 +136,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #all = new Set<Managed>();
   readonly #dials = new Map<string, Promise<Connection>>();
   readonly #protected = new Set<string>();
-  readonly #addressBook = new Map<string, string>(); // "host:port" -> peer id (learned on success)
+  /** The peer database: addresses, disconnection history, bans and backoff state. */
+  readonly peers: PeerDatabase;
+  readonly #services: ManagerService[];
   readonly #inflight = new Set<Socket>();
   readonly #abort = new AbortController();
   #listeners: TcpListener[] = [];
@@ -150,6 +158,41 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     });
     this.#limiter = new ConnectionLimiter(limits, { banList: this.#bans });
     this.journal = new DecisionJournal(limits.journalCapacity);
+    this.peers = new PeerDatabase({ store: this.options.peerStore });
+    const host = this.#host();
+    this.#services = this.options.services.map((create) => create(host));
+  }
+
+  /** The view of this manager that services get. */
+  #host(): ManagerHost {
+    const manager = this;
+    return {
+      clock: this.options.clock,
+      peerId: this.peerId,
+      peers: this.peers,
+      managed: () => [...this.#connections.values()],
+      isProtected: (peer) => this.#protected.has(peer),
+      dial: (target, options = {}) => this.dial(target, options),
+      setHealth: (connection, score) => {
+        for (const m of this.#all) if (m.connection === connection) m.health = score;
+      },
+      journal: (kind, entry) => this.#journal(kind, entry),
+      emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
+      get running() {
+        return manager.#state === "running";
+      },
+    };
+  }
+
+  /** Calls `hook` on every service; a throwing service is reported, never breaks the manager. */
+  #notify(hook: (service: ManagerService) => void): void {
+    for (const service of this.#services) {
+      try {
+        hook(service);
+      } catch (error) {
+        process.emitWarning(`peerlink: a manager service threw: ${String(error)}`, "PeerlinkServiceWarning");
+      }
+    }
   }
 
   /** This node's identity. */
@@ -181,6 +224,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#state !== "new") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "start() may be called once");
     this.#state = "starting";
+    const loaded = await this.peers.load(options.signal ? { signal: options.signal } : {});
+    if (loaded.recovered) this.emit("database:recovered", loaded.recovered);
+    this.#restoreBans();
     if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
     try {
       for (const address of this.options.listen) {
@@ -200,6 +246,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       throw error;
     }
     this.#state = "running";
+    this.#scheduleBanSweep();
+    this.#notify((s) => s.start?.());
     this.emit("listening", { addresses: this.addresses });
   }
 
@@ -282,12 +330,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         reservation.release();
         this.#notifySettled();
         lastError = PeerlinkError.from(error);
+        if (expected) this.peers.recordDialFailure(expected.toString(), address, this.options.clock());
         this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
+        this.#notify((s) => s.onSlotFreed?.());
         // Identity and abort failures are final; connection failures try the next address.
-        if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) throw lastError;
+        if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
       }
     }
-    throw lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
+    const error = lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
+    this.#notify((s) => s.onDialFailed?.({ peerId: expected?.toString(), address: addresses[0] ?? "" }, error));
+    throw error;
   }
 
   async #dialOne(
@@ -301,7 +353,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
     const channel = await dialChannel({ host, port, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
     const connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages });
-    this.#addressBook.set(address, connection.remotePeer.toString());
+    this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock());
     return this.#adopt(connection, reservation);
   }
 
@@ -367,6 +419,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
           const err = PeerlinkError.from(error);
           this.#journal("refused", { address, code: err.code, detail: `inbound handshake failed: ${err.rawMessage}` });
           this.emit("handshake:failed", { address, direction: "inbound", error: err });
+          this.#notify((s) => s.onSlotFreed?.());
           this.#notifySettled();
         },
       );
@@ -377,7 +430,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const peer = connection.remotePeer.toString();
     const now = this.options.clock();
     reservation.open();
-    const managed: Managed = { connection, direction: connection.direction, reservation, peer, openedAt: now };
+    const managed: Managed = { connection, direction: connection.direction, reservation, peer, openedAt: now, health: undefined };
     this.#all.add(managed);
     connection.on("close", (info) => this.#onClosed(managed, info));
     connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
@@ -403,6 +456,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       if (choice.keep === existing) return existing.connection;
     }
     this.#connections.set(peer, managed);
+    const handshake = connection.handshake;
+    this.peers.upsert(
+      peer,
+      {
+        lastSeen: now,
+        addresses: (handshake?.remoteListenAddrs ?? []).filter(isDialable),
+        capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
+      },
+      now,
+    );
+    this.#notify((s) => s.onOpen?.(managed));
     this.#journal("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
     this.emit("connection:open", { connection });
     this.#notifySettled();
@@ -410,7 +474,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     return connection;
   }
 
-  #onClosed(managed: Managed, info: { reason: DisconnectReason; initiator: "local" | "remote"; error?: PeerlinkError | undefined }): void {
+  #onClosed(managed: Managed, info: CloseInfo): void {
     managed.reservation.release();
     this.#all.delete(managed);
     const kept = this.#connections.get(managed.peer) === managed;
@@ -421,6 +485,21 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         code: info.reason,
         detail: `${info.initiator} closed${info.error ? `: ${info.error.message}` : ""}`,
       });
+      const now = this.options.clock();
+      const goodbye = managed.connection.remoteGoodbye;
+      this.peers.recordDisconnection(managed.peer, {
+        reason: info.reason,
+        direction: managed.direction,
+        initiator: info.initiator,
+        at: now,
+        ...(goodbye && goodbye.retryAfterMs > 0 ? { retryAfterMs: goodbye.retryAfterMs } : {}),
+      });
+      const close: ManagedClose = {
+        ...info,
+        remoteRetryAfterMs: goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined,
+        wasHealthy: managed.health ? gradeIndex(managed.health.grade) >= gradeIndex(HealthGrade.GOOD) : undefined,
+      };
+      this.#notify((s) => s.onClose?.(managed, close));
       this.emit("connection:close", {
         connection: managed.connection,
         peer: managed.peer,
@@ -429,6 +508,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         error: info.error,
       });
     }
+    this.#notify((s) => s.onSlotFreed?.());
     this.#notifySettled();
   }
 
@@ -496,6 +576,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       value: entry.offences,
     });
     this.emit("peer:banned", { entry });
+    this.#persistBans();
     for (const managed of [...this.#connections.values()]) {
       if (this.#bans.findBan({ peerId: managed.peer, ip: ipOf(managed.connection.remoteAddress) }, now)) {
         void managed.connection.close(DisconnectReason.PEER_BANNED, { detail: entry.reason });
@@ -510,6 +591,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
     const entry = this.#bans.unban(t);
     if (entry) {
+      this.#persistBans();
       this.#journal("unbanned", { code: "unbanned", detail: `${entry.key} lifted by the application` });
       this.emit("peer:unbanned", { entry });
     }
@@ -522,6 +604,35 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       { peerId: query.peerId === undefined ? undefined : String(query.peerId), ip: query.ip === undefined ? undefined : normalizeIp(query.ip) },
       this.options.clock(),
     );
+  }
+
+  /** Saves the ban list into the peer database so bans survive a restart. Ban times use the manager clock. */
+  #persistBans(): void {
+    this.peers.setExtra("bans", this.#bans.toJSON() as never);
+  }
+
+  #restoreBans(): void {
+    const saved = this.peers.getExtra()["bans"];
+    if (saved === undefined) return;
+    try {
+      const restored = BanList.fromJSON(saved, {
+        maxSize: this.options.limits.banListMaxSize,
+        durationsMs: this.options.limits.banDurationsMs,
+        offenceMemoryMs: this.options.limits.offenceMemoryMs,
+      });
+      for (const entry of restored.active(this.options.clock())) {
+        const target: BanTarget = entry.kind === "peer" ? { peerId: entry.value } : entry.kind === "ip" ? { ip: entry.value } : { subnet: entry.value };
+        this.#bans.ban(target, entry.createdAt, {
+          reason: entry.reason,
+          durationMs: entry.expiresAt === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.createdAt,
+        });
+      }
+    } catch (cause) {
+      this.emit("database:recovered", {
+        from: "empty",
+        error: new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "saved ban list unreadable; starting without bans", { cause }),
+      });
+    }
   }
 
   #scheduleBanSweep(): void {
@@ -591,6 +702,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     for (const m of all) m.connection.abort();
     if (this.#banTimer) clearTimeout(this.#banTimer);
     this.#banTimer = undefined;
+    for (const service of this.#services) {
+      try {
+        await service.stop?.();
+      } catch (error) {
+        process.emitWarning(`peerlink: a manager service failed to stop: ${String(error)}`, "PeerlinkServiceWarning");
+      }
+    }
+    await this.peers.close().catch((error: unknown) => {
+      process.emitWarning(`peerlink: peer database close failed: ${String(error)}`, "PeerlinkServiceWarning");
+    });
     this.#state = "stopped";
     this.#notifySettled();
     this.removeAllListeners();
@@ -606,7 +727,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     if (typeof target === "string") {
       const { host, port } = parseHostPort(target);
       const address = formatHostPort(host, port);
-      const known = this.#addressBook.get(address);
+      const known = this.peers.resolvePeerId(address);
       return { addresses: [address], expected: known ? PeerId.parse(known) : undefined };
     }
     if (!target || typeof target !== "object") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "dial target must be an address or { peerId, addresses }");
@@ -644,6 +765,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
       ...(entry.value !== undefined ? { value: entry.value } : {}),
     });
+  }
+}
+
+/** True for `"host:port"` addresses worth dialing back (not the unspecified address, not port 0). */
+function isDialable(address: string): boolean {
+  try {
+    const { host } = parseHostPort(address);
+    return host !== "0.0.0.0" && host !== "::";
+  } catch {
+    return false;
   }
 }
 

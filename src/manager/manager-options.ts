@@ -7,6 +7,9 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { Identity } from "../identity/identity.js";
 import type { TlsOptions } from "../transport/types.js";
+import { FilePeerStore } from "../peers/file-peer-store.js";
+import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
+import type { ManagerHost, ManagerService } from "./services.js";
 import { resolveLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
 
 /** An application protocol this node speaks. */
@@ -65,6 +68,13 @@ export interface ConnectionManagerOptions {
   readonly engine?: "wasm" | "js";
   /** Free-form implementation name sent in the Hello. @default "peerlink/<version>" */
   readonly agent?: string;
+  /**
+   * Where the peer database lives: a file path (crash-safe file store), or any `PeerStore`.
+   * @default an in-memory store (forgotten on exit)
+   */
+  readonly peerStore?: string | PeerStore;
+  /** Extra services run beside the manager (advanced; see `ManagerService`). @default [] */
+  readonly services?: readonly ((host: ManagerHost) => ManagerService)[];
   /** Clock in milliseconds used for limits, bans and the journal; for tests. @default Date.now */
   readonly clock?: () => number;
 }
@@ -82,6 +92,8 @@ export interface ResolvedManagerOptions {
   readonly maxFrameSize: number;
   readonly engine: "wasm" | "js" | undefined;
   readonly agent: string | undefined;
+  readonly peerStore: PeerStore;
+  readonly services: readonly ((host: ManagerHost) => ManagerService)[];
   readonly clock: () => number;
 }
 
@@ -149,6 +161,13 @@ export function resolveManagerOptions(options: ConnectionManagerOptions = {}): R
     maxFrameSize,
     engine,
     agent: options.agent,
+    peerStore:
+      options.peerStore === undefined
+        ? new MemoryPeerStore()
+        : typeof options.peerStore === "string"
+          ? new FilePeerStore(options.peerStore)
+          : options.peerStore,
+    services: [...(options.services ?? [])],
     clock: options.clock ?? Date.now,
   };
 }

@@ -1,0 +1,74 @@
+/**
+ * The seam between the ConnectionManager and the services that run beside it
+ * (maintenance: keepalive and health; reconnection). Services see the manager
+ * only through {@link ManagerHost} and are told about connections through the
+ * hooks of {@link ManagerService}, so each is written and tested on its own.
+ *
+ * @module
+ */
+import type { Connection } from "../connection/connection.js";
+import type { CloseInfo } from "../connection/types.js";
+import type { HealthScore } from "../health/types.js";
+import type { PeerId } from "../identity/peer-id.js";
+import type { PeerDatabase } from "../peers/peer-database.js";
+import type { JournalEntry } from "./journal.js";
+
+/** A connection the manager keeps, as services see it. */
+export interface ManagedConnection {
+  /** The connection. */
+  readonly connection: Connection;
+  /** Printable peer id of the remote side. */
+  readonly peer: string;
+  /** When the manager adopted it (manager clock, ms). */
+  readonly openedAt: number;
+  /** Latest health score set by maintenance, if any. */
+  readonly health: HealthScore | undefined;
+}
+
+/** Why and how a kept connection ended, as services see it. */
+export interface ManagedClose extends CloseInfo {
+  /** The peer's Goodbye, when it sent one (reason, detail, retry hint). */
+  readonly remoteRetryAfterMs: number | undefined;
+  /** Whether the last health grade of the connection was good or excellent. */
+  readonly wasHealthy: boolean | undefined;
+}
+
+/** What a service may use of the manager. */
+export interface ManagerHost {
+  /** The manager's clock (ms). */
+  readonly clock: () => number;
+  /** This node's peer id. */
+  readonly peerId: PeerId;
+  /** The peer database (addresses, disconnection history, backoff state). */
+  readonly peers: PeerDatabase;
+  /** The connections kept right now. */
+  managed(): readonly ManagedConnection[];
+  /** True when the peer is protected (never trimmed or replaced). */
+  isProtected(peer: string): boolean;
+  /** Dials a peer through the manager (limits, bans and coalescing apply). */
+  dial(target: { peerId: string; addresses: readonly string[] }, options?: { signal?: AbortSignal }): Promise<Connection>;
+  /** Records the latest health score of a connection (used for trimming and `connection.health`). */
+  setHealth(connection: Connection, score: HealthScore): void;
+  /** Appends to the decision journal. */
+  journal(kind: JournalEntry["kind"], entry: Omit<JournalEntry, "at" | "kind">): void;
+  /** Emits a manager event (typed by the manager's event map). */
+  emit(type: string, event: unknown): void;
+  /** True while the manager runs (not stopping or stopped). */
+  readonly running: boolean;
+}
+
+/** A service that runs beside the manager. Every hook is optional and must not throw. */
+export interface ManagerService {
+  /** Called once the manager has started (listeners bound, peer database loaded). */
+  start?(): void;
+  /** A connection was adopted (after duplicate resolution). */
+  onOpen?(managed: ManagedConnection): void;
+  /** A kept connection closed. */
+  onClose?(managed: ManagedConnection, close: ManagedClose): void;
+  /** A dial attempt failed (after any retries over addresses). */
+  onDialFailed?(target: { peerId: string | undefined; address: string }, error: Error): void;
+  /** A connection slot became free (a connection closed or a pending one failed). */
+  onSlotFreed?(): void;
+  /** Called when the manager stops; must release every timer. */
+  stop?(): Promise<void> | void;
+}
