@@ -20,8 +20,9 @@ import { encodeDataFrame } from "../dist/src/wire/frame-encoder.js";
 import { createHealthScorer } from "../dist/src/health/scorer.js";
 
 const CHUNK = 64 * 1024;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
-const STREAM_BYTES = 8 * 1024 * 1024;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const STREAM_BYTES = 32 * 1024 * 1024;
+const SOCKET_ROUNDS = 7;
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -231,10 +232,10 @@ async function socketRun(engine, mode, frameBytes) {
   return count / dt;
 }
 
-log("### Receive path: loopback TCP, 1 KiB Data frames, 8 MiB per run");
+log(`### Receive path: loopback TCP, 1 KiB Data frames, ${STREAM_BYTES / 1048576} MiB per run, median of ${SOCKET_ROUNDS}`);
 log();
 const socketTimes = new Map();
-for (let round = -1; round < 5; round++) {
+for (let round = -1; round < SOCKET_ROUNDS; round++) {
   for (const engine of ["wasm", "js"]) {
     for (const mode of ["data events + push", "onread"]) {
       const rate = await socketRun(engine, mode === "onread" ? "onread" : "data", 1024);
@@ -273,7 +274,7 @@ for (let round = -50; round < 400; round++) {
     if (round >= 0) scoreTimes.get(s.engine).push(dt);
   }
 }
-log("| engine | µs per 10k batch (median) | µs (best) |");
+log("| engine | µs per 10k batch (median of 400) | µs (best) |");
 log("|---|---:|---:|");
 for (const [k, v] of scoreTimes) log(`| ${k} | ${median(v).toFixed(1)} | ${Math.min(...v).toFixed(1)} |`);
 log();
