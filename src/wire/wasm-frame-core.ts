@@ -12,13 +12,17 @@ import { instantiateCore } from "../wasm/loader.js";
 
 /** Bytes of a region header (see assembly/frame.ts). */
 export const REGION_HEADER_BYTES = 64;
-/** Header word indexes (i32) relative to a region's first word. */
+/** Header word (i32 index relative to the region's first word): end of the buffered bytes. */
 export const H_USED = 1;
+/** Header word: status of the last scan. */
 export const H_STATUS = 4;
+/** Header word: the offending length after {@link STATUS_TOO_LARGE}. */
 export const H_ERROR_LENGTH = 5;
-/** Scan status codes (see assembly/frame.ts `scan`). */
+/** Scan status: the record area is full, scan again. */
 export const STATUS_OUT_FULL = 1;
+/** Scan status: malformed length prefix (sticky). */
 export const STATUS_MALFORMED = 2;
+/** Scan status: length prefix above the maximum frame size (sticky). */
 export const STATUS_TOO_LARGE = 3;
 /** Frame records one scan call may write (16 bytes each). */
 export const RECORDS_PER_SCAN = 1024;
