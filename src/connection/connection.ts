@@ -109,7 +109,10 @@ const noop = (): void => undefined;
  *
  * Events are typed (`on("message", …)`); a listener that throws is reported with
  * `process.emitWarning` and cannot break the connection; nothing fires after
- * `close`. `close()` and `abort()` are idempotent; afterwards `send` rejects
+ * `close`. Like a paused stream, messages that arrive before the first
+ * `message` listener or iterator exists are held (up to the high-water mark,
+ * then the socket stops reading) and handed to the first consumer, so nothing
+ * received at open (0-RTT data included) is lost. `close()` and `abort()` are idempotent; afterwards `send` rejects
  * with CONNECTION_CLOSED. On close the socket, the timer and every listener are released.
  *
  * @example
@@ -134,6 +137,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #closeEmitted = false;
   #released = false;
   #paused = false;
+  /** True until the first message consumer (listener or iterator) exists. */
+  #holding = true;
+  /** Messages received while {@link Connection.#holding}, or waiting for the release microtask. */
+  #held: InboundMessage[] = [];
+  #heldBytes = 0;
 
   readonly #onData = (chunk: Buffer): void => this.#apply(this.#core.receive(chunk, Date.now()));
   readonly #onEnd = (): void => this.#apply(this.#core.transportEnded(Date.now()));
@@ -255,7 +263,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     return this.#core.stats;
   }
 
-  /** Resolves (never rejects) with the close information once the connection is closed and released. */
+  /**
+   * Resolves (never rejects) with the close information once the connection is
+   * closed and released: the socket's handle is closed and no timer is left.
+   */
   get closed(): Promise<CloseInfo> {
     return this.#closed;
   }
@@ -335,8 +346,22 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       },
     );
     if (this.#closeEmitted) queue.end();
-    else this.#queues.add(queue);
+    else {
+      this.#queues.add(queue);
+      this.#releaseHeld();
+    }
     return queue;
+  }
+
+  /**
+   * Adds a listener (see {@link TypedEmitter.on}). The first `message` listener
+   * (or iterator) also receives, in a microtask, the messages that arrived before
+   * any consumer existed (e.g. 0-RTT data released at open).
+   */
+  override on<K extends keyof ConnectionEvents>(type: K, listener: (event: ConnectionEvents[K]) => void): () => void {
+    const off = super.on(type, listener);
+    if (type === "message") this.#releaseHeld();
+    return off;
   }
 
   /** Same as {@link Connection.messages}. */
@@ -392,8 +417,13 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.emit("open", event.result);
         break;
       case "message":
-        for (const q of this.#queues) q.push(event.message);
-        this.emit("message", event.message);
+        if (this.#holding || this.#held.length > 0) {
+          this.#held.push(event.message);
+          this.#heldBytes += event.message.data.length;
+          this.#flowControl();
+        } else {
+          this.#deliver(event.message);
+        }
         break;
       case "ping":
         this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
@@ -407,15 +437,43 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       case "goodbye":
         this.emit("goodbye", event.goodbye);
         break;
-      case "close":
+      case "close": {
         this.#closeEmitted = true;
-        this.emit("close", event.info);
-        this.removeAllListeners();
-        for (const q of this.#queues) q.end();
-        this.#queues.clear();
-        this.#resolveClosed(event.info);
+        const finish = (): void => {
+          this.emit("close", event.info);
+          this.removeAllListeners();
+          for (const q of this.#queues) q.end();
+          this.#queues.clear();
+          this.#resolveClosed(event.info);
+        };
+        // Announce the close once the socket's handle is really gone, so `closed` means "released".
+        if (this.#socket.closed) finish();
+        else this.#socket.once("close", finish);
         break;
+      }
     }
+  }
+
+  #deliver(message: InboundMessage): void {
+    for (const q of this.#queues) q.push(message);
+    this.emit("message", message);
+  }
+
+  /** Ends holding: the held messages go out in a microtask, in order, ahead of later ones. */
+  #releaseHeld(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (this.#held.length === 0) return;
+    queueMicrotask(() => {
+      while (this.#held.length > 0 && !this.#closeEmitted) {
+        const message = this.#held.shift() as InboundMessage;
+        this.#heldBytes -= message.data.length;
+        this.#deliver(message);
+      }
+      this.#held = [];
+      this.#heldBytes = 0;
+      this.#flowControl();
+    });
   }
 
   #schedule(): void {
@@ -435,7 +493,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   #flowControl(): void {
     if (this.#released) return;
-    let buffered = 0;
+    let buffered = this.#heldBytes;
     for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
     if (!this.#paused && buffered > this.#highWater) {
       this.#paused = true;
