@@ -9,5 +9,7 @@ export default defineConfig({
     // Two cores: network tests measure timing, so keep parallelism modest.
     maxWorkers: 2,
     fileParallelism: true,
+    // Memory-bound tests (flood, soak) call global.gc() before measuring the heap.
+    execArgv: ["--expose-gc"],
   },
 });
