@@ -5,16 +5,16 @@
  *
  * @module
  */
-import type { Connection, ConnectionEvents } from "../../src/connection/connection.js";
+import { Connection, type ConnectionEvents } from "../../src/connection/connection.js";
 import type { ConnectionHandshakeOptions } from "../../src/connection/connection-core.js";
 import { openConnection, type OpenConnectionOptions } from "../../src/connection/open-connection.js";
-import { PeerlinkError } from "../../src/errors.js";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { listenTcp } from "../../src/transport/listen.js";
 import { secureInbound } from "../../src/transport/secure-inbound.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
-import type { ResolvedTls, TcpListener } from "../../src/transport/types.js";
+import type { ResolvedTls, SecureChannel, TcpListener } from "../../src/transport/types.js";
 
 /** Protocols the TypeScript side speaks; its aliases (1, 2) differ from the Go peer's (7, 8) on purpose. */
 export const TS_PROTOCOLS = [
@@ -71,21 +71,40 @@ export class TsNode {
     return this.#track(connection);
   }
 
-  /** Listens on 127.0.0.1 (random port); every accepted socket runs TLS (if any) and the handshake. */
-  async listen(handshake: Partial<ConnectionHandshakeOptions> = {}, onOpen?: (c: Connection) => void): Promise<number> {
+  /**
+   * Listens on 127.0.0.1 (random port); every accepted socket runs TLS (if any) and the handshake.
+   * `onConnection` is called with each connection once it is open, or, with `beforeOpen`, as soon
+   * as it exists (so listeners see the dialer's 0-RTT early data, which is delivered on open).
+   */
+  async listen(
+    handshake: Partial<ConnectionHandshakeOptions> = {},
+    onConnection?: (c: Connection) => void,
+    options: { beforeOpen?: boolean } = {},
+  ): Promise<number> {
+    const open = (channel: SecureChannel, deadline: number): Promise<Connection> => {
+      if (!options.beforeOpen) {
+        return openConnection(channel, this.#handshake(handshake), { deadline }).then((c) => {
+          onConnection?.(c);
+          return c;
+        });
+      }
+      const connection = new Connection(channel, { handshake: this.#handshake(handshake), deadline });
+      onConnection?.(connection);
+      return new Promise((resolve, reject) => {
+        if (connection.state === "open") resolve(connection);
+        connection.on("state", (change) => change.to === "open" && resolve(connection));
+        void connection.closed.then((info) => reject(info.error ?? new PeerlinkError(ErrorCode.CONNECTION_CLOSED, info.reason)));
+      });
+    };
     const listener = await listenTcp({
       host: "127.0.0.1",
       port: 0,
       onSocket: (raw) => {
         const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS;
         const attempt = secureInbound(raw, { tls: this.tls, deadline })
-          .then((channel) => openConnection(channel, this.#handshake(handshake), { deadline }))
+          .then((channel) => open(channel, deadline))
           .then(
-            (connection): Attempt => {
-              this.#track(connection);
-              onOpen?.(connection);
-              return { connection };
-            },
+            (connection): Attempt => ({ connection: this.#track(connection) }),
             (error: unknown): Attempt => ({ error: PeerlinkError.from(error) }),
           )
           .then((a) => {

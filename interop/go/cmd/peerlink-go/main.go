@@ -265,6 +265,7 @@ func (n *node) listen() int {
 }
 
 func (n *node) dial() int {
+	n.out.emit(peer.Event{"event": "dialing", "addr": n.cfg.addr, "peerId": n.cfg.identity.ID.String(), "tls": n.cfg.useTLS})
 	deadline := time.Now().Add(n.handshakeTimeout())
 	raw, err := net.DialTimeout("tcp", n.cfg.addr, time.Until(deadline))
 	if err != nil {
