@@ -1,17 +1,128 @@
 /**
  * peerlink: authenticated peer-to-peer connection management for Node.js.
  *
- * Symbols in this module are the public API; everything else under `src/` is
- * internal and may change without notice. Wire codecs generated from
- * `proto/peerlink/v1` are available under `peerlink/generated/peerlink/v1/*_pb.js`.
+ * Start with {@link ConnectionManager}: it listens, dials, enforces limits and bans, runs the handshake
+ * (mutual TLS 1.3 plus an identity proof bound to the channel), keeps connections healthy and reconnects.
+ *
+ * Symbols in this module are the public API; everything else under `src/` is internal and may change
+ * without notice. Wire codecs generated from `proto/peerlink/v1` are available under
+ * `peerlink/generated/peerlink/v1/*_pb.js`; the wire protocol is specified in `docs/PROTOCOL.md`.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionManager } from "peerlink";
+ *
+ * const node = new ConnectionManager({ listen: ["127.0.0.1:0"], protocols: [{ name: "/chat" }] });
+ * node.on("message", ({ peer, data }) => console.log(peer, new TextDecoder().decode(data)));
+ * await node.start();
+ * const conn = await node.dial("127.0.0.1:4001");
+ * await conn.send("/chat", new TextEncoder().encode("hello"));
+ * await node.stop();
+ * ```
  *
  * @packageDocumentation
  */
 
+// The manager: what most users need.
+export { ConnectionManager } from "./manager/connection-manager.js";
+export type {
+  BanOptions,
+  ConnectionCloseEvent,
+  ConnectionManagerEvents,
+  DialOptions,
+  DialTarget,
+} from "./manager/connection-manager.js";
+export type { CapabilityOption, ConnectionManagerOptions, ProtocolOption, ResolvedManagerOptions } from "./manager/manager-options.js";
+export type { ConnectionLimitsOptions, ResolvedLimits } from "./manager/config.js";
+export type { BanEntry, BanKind, BanTarget } from "./manager/ban-list.js";
+export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from "./manager/journal.js";
+export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
+export type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./manager/services.js";
+
+// Connections.
+export { Connection } from "./connection/connection.js";
+export { openConnection } from "./connection/open-connection.js";
+export type { OpenConnectionOptions } from "./connection/open-connection.js";
+export type { ConnectionHandshakeOptions } from "./connection/connection-core.js";
+export type { SecureChannel } from "./transport/types.js";
+export type { FrameDecoderEngine } from "./wire/frame-sink.js";
+export type { CloseOptions, ConnectionEvents, SendOptions } from "./connection/connection.js";
+export type {
+  CloseInfo,
+  ConnectionState,
+  ConnectionStats,
+  ConnectionTransition,
+  InboundMessage,
+  RemoteGoodbye,
+  StateChange,
+} from "./connection/types.js";
+export type {
+  AgreedCapability,
+  AgreedProtocol,
+  CapabilitySpec,
+  ChannelBindingInput,
+  HandshakeOptions,
+  HandshakeResult,
+  HandshakeRole,
+  ProtocolSpec,
+  VersionRange,
+} from "./handshake/types.js";
+
+// Errors and reasons.
 export { ErrorCode, PeerlinkError, isPeerlinkError } from "./errors.js";
 export type { PeerlinkErrorOptions } from "./errors.js";
 export { DisconnectReason, isDisconnectReason } from "./reasons.js";
+
+// Identity.
 export { Identity, verifySignature } from "./identity/identity.js";
 export { PeerId } from "./identity/peer-id.js";
+
+// TLS.
+export { TlsSessionCache, sessionCacheKey } from "./transport/session-cache.js";
+export type { TlsSessionCacheOptions } from "./transport/session-cache.js";
+export { createTlsCredentials } from "./transport/tls-credentials.js";
+export type { TlsCredentialsOptions } from "./transport/tls-credentials.js";
+export type { TlsCredentials, TlsOptions } from "./transport/types.js";
+
+// Health.
 export { HealthGrade } from "./health/types.js";
 export type { HealthScore } from "./health/types.js";
+
+// Peer database.
+export { PeerDatabase } from "./peers/peer-database.js";
+export type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peers/peer-database.js";
+export {
+  DEFAULT_ADDRESS_FAILURE_DEMOTION,
+  DEFAULT_FLUSH_DELAY_MS,
+  DEFAULT_MAX_ADDRESSES_PER_PEER,
+  DEFAULT_MAX_DISCONNECTIONS,
+  DEFAULT_MAX_PEERS,
+} from "./peers/defaults.js";
+export { DEFAULT_MAX_PEER_FILE_BYTES, FilePeerStore } from "./peers/file-peer-store.js";
+export type { FilePeerStoreOptions } from "./peers/file-peer-store.js";
+export { MemoryPeerStore } from "./peers/peer-store.js";
+export type {
+  JsonObject,
+  JsonValue,
+  PeerSnapshot,
+  PeerStore,
+  PeerStoreLoadResult,
+  PeerStoreOperationOptions,
+  PeerStoreRecovery,
+} from "./peers/peer-store.js";
+export type { BackoffRecord, BanRecord, DisconnectInitiator, DisconnectionRecord, PeerAddressRecord, PeerRecord } from "./peers/peer-record.js";
+
+// Events plumbing.
+export type { Listener, Unsubscribe } from "./util/typed-emitter.js";
+export { TypedEmitter } from "./util/typed-emitter.js";
+
+// Wire messages (generated from proto/peerlink/v1), referenced by events.
+export type { Frame } from "../generated/peerlink/v1/frame_pb.js";
+export type { Data } from "../generated/peerlink/v1/data_pb.js";
+export type { Ping, Pong } from "../generated/peerlink/v1/ping_pb.js";
+export type { Auth, Hello } from "../generated/peerlink/v1/handshake_pb.js";
+export { ChannelBinding, KeyType } from "../generated/peerlink/v1/handshake_pb.js";
+export type { Goodbye } from "../generated/peerlink/v1/goodbye_pb.js";
+export { GoodbyeReason } from "../generated/peerlink/v1/goodbye_pb.js";
+export type { Capability, CapabilityUpdate, ProtocolSupport } from "../generated/peerlink/v1/capability_pb.js";
+export type { BandwidthProbe, BandwidthReport } from "../generated/peerlink/v1/bandwidth_pb.js";

@@ -75,7 +75,7 @@ export type AdmissionResult =
   | { readonly ok: true; readonly reservation: ConnectionReservation }
   | { readonly ok: false; readonly refusal: LimitRefusal };
 
-/** Snapshot of the counters of a {@link ConnectionLimiter}. */
+/** Snapshot of the connection counters (pending and open, per direction). */
 export interface ConnectionCounts {
   pendingInbound: number;
   pendingOutbound: number;

@@ -10,7 +10,8 @@ import { type DisconnectReason, isDisconnectReason } from "../reasons.js";
 import { MAX_PEER_ID_LENGTH } from "./defaults.js";
 
 /** Which side opened a connection. */
-export type ConnectionDirection = "inbound" | "outbound";
+export type { ConnectionDirection } from "../manager/connection-limits.js";
+import type { ConnectionDirection } from "../manager/connection-limits.js";
 
 /** Which side decided to end a connection. */
 export type DisconnectInitiator = "local" | "remote";
