@@ -145,3 +145,26 @@ describe.each([
     await forger.terminate();
   });
 });
+
+describe("TypeScript redialing the Go peer over TLS", () => {
+  it("resumes its TLS session with the Go listener and still proves both identities", async () => {
+    const go = await GoPeerProcess.listen(binary, ["--tls"]);
+    const ts = await TsNode.create(true, Identity.generate(), true);
+    try {
+      const first = await ts.dial(go.port);
+      expect(first.sessionReused).toBe(false);
+      await first.close();
+      const second = await ts.dial(go.port, { expectedPeerId: PeerId.parse(go.peerId) });
+      expect(second.sessionReused).toBe(true);
+      expect(second.remotePeer.toString()).toBe(go.peerId);
+      const echoed = nextEvent(second, "message");
+      await second.send("/echo", text("resumed"));
+      expect(decode((await echoed).data)).toBe("resumed");
+      const opens = go.events.filter((e) => e.event === "open" && e["peer"] === ts.peerId);
+      expect(opens).toHaveLength(2);
+    } finally {
+      await ts.close();
+      await go.terminate();
+    }
+  });
+});

@@ -44,9 +44,13 @@ export class TsNode {
     this.tls = tls;
   }
 
-  /** A node with a fresh (or the given) identity, with TLS credentials when `secure`. */
-  static async create(secure: boolean, identity: Identity = Identity.generate()): Promise<TsNode> {
-    return new TsNode(identity, secure ? await resolveTls(identity, { sessionCache: false }) : undefined);
+  /**
+   * A node with a fresh (or the given) identity, with TLS credentials when `secure`.
+   * TLS session resumption is off unless `resumeSessions`.
+   */
+  static async create(secure: boolean, identity: Identity = Identity.generate(), resumeSessions = false): Promise<TsNode> {
+    const tls = secure ? await resolveTls(identity, resumeSessions ? {} : { sessionCache: false }) : undefined;
+    return new TsNode(identity, tls);
   }
 
   /** The listening port (after {@link TsNode.listen}). */

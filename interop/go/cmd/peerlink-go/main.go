@@ -73,6 +73,7 @@ type config struct {
 	handshakeMs               uint
 	identity                  *peer.Identity
 	cert                      tls.Certificate
+	serverTLS, clientTLS      *tls.Config // one per process: session tickets need the same ticket keys
 	options                   peer.Options
 	expectID                  *peer.PeerID
 }
@@ -151,6 +152,7 @@ func (cfg *config) prepare() error {
 	if cfg.cert, err = peer.SelfSignedCertificate(cfg.identity); err != nil {
 		return err
 	}
+	cfg.serverTLS, cfg.clientTLS = peer.ServerTLSConfig(cfg.cert), peer.ClientTLSConfig(cfg.cert)
 	if len(cfg.protocols) == 0 {
 		cfg.protocols = listFlag{"/echo@1"}
 	}
@@ -312,9 +314,9 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	if n.cfg.useTLS {
 		var tc *tls.Conn
 		if role == peer.RoleDialer {
-			tc = tls.Client(raw, peer.ClientTLSConfig(n.cfg.cert))
+			tc = tls.Client(raw, n.cfg.clientTLS)
 		} else {
-			tc = tls.Server(raw, peer.ServerTLSConfig(n.cfg.cert))
+			tc = tls.Server(raw, n.cfg.serverTLS)
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := tc.HandshakeContext(ctx)
