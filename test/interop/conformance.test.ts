@@ -8,7 +8,7 @@ import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { GoPeerProcess, type GoEvent } from "./go-peer-process.js";
-import { buildGoPeer } from "./go-toolchain.js";
+import { buildGoPeer, GO_BUILD_TIMEOUT_MS } from "./go-toolchain.js";
 import { nextEvent, TsNode } from "./ts-node.js";
 
 let binary: string;
@@ -18,7 +18,7 @@ let ts: TsNode | undefined;
 beforeAll(async () => {
   binary = await buildGoPeer();
   scratch = await mkdtemp(join(tmpdir(), "peerlink-conformance-"));
-});
+}, GO_BUILD_TIMEOUT_MS);
 afterEach(async () => {
   await ts?.close();
   ts = undefined;

@@ -4,7 +4,7 @@ import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { GoPeerProcess } from "./go-peer-process.js";
-import { buildGoPeer } from "./go-toolchain.js";
+import { buildGoPeer, GO_BUILD_TIMEOUT_MS } from "./go-toolchain.js";
 import { nextEvent, TsNode } from "./ts-node.js";
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -21,7 +21,7 @@ function echoChat(conn: Connection): void {
 let binary: string;
 beforeAll(async () => {
   binary = await buildGoPeer();
-});
+}, GO_BUILD_TIMEOUT_MS);
 afterAll(() => GoPeerProcess.killAll());
 
 describe.each([

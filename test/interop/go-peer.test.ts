@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Identity } from "../../src/identity/identity.js";
 import { GoPeerProcess } from "./go-peer-process.js";
-import { buildGoPeer, GO_MODULE_DIR, requireGo, run } from "./go-toolchain.js";
+import { buildGoPeer, GO_BUILD_TIMEOUT_MS, GO_MODULE_DIR, requireGo, run } from "./go-toolchain.js";
 
 let binary: string;
 let scratch: string;
@@ -12,9 +12,15 @@ let scratch: string;
 beforeAll(async () => {
   binary = await buildGoPeer();
   scratch = await mkdtemp(join(tmpdir(), "peerlink-go-peer-"));
-});
+}, GO_BUILD_TIMEOUT_MS);
 afterEach(() => GoPeerProcess.killAll());
 afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+describe("the Go toolchain check", () => {
+  it("fails loudly, naming .ci/run, when `go` is not on PATH", async () => {
+    await expect(requireGo({ ...process.env, PATH: join(scratch, "no-such-dir") })).rejects.toThrow(/go not found.*\.ci\/run/s);
+  });
+});
 
 describe("the Go peer's sources", () => {
   it("contain exactly the codecs generate.sh writes from proto/ (protoc + protoc-gen-go)", async () => {
@@ -39,13 +45,13 @@ describe("the Go peer's sources", () => {
     const vet = await run("go", ["vet", "./..."]);
     expect(vet.stderr).toBe("");
     expect(vet.code).toBe(0);
-  });
+  }, GO_BUILD_TIMEOUT_MS);
 
   it("pass their own go test suite (framing, peer ids, negotiation, Go-vs-Go handshakes)", async () => {
-    const result = await run("go", ["test", "./..."], { timeoutMs: 120_000 });
+    const result = await run("go", ["test", "./..."], { timeoutMs: GO_BUILD_TIMEOUT_MS });
     expect(result.stdout + result.stderr).toMatch(/ok\s+peerlink\/interop\/peer/);
     expect(result.code).toBe(0);
-  });
+  }, GO_BUILD_TIMEOUT_MS);
 });
 
 describe.each([

@@ -21,6 +21,12 @@ const DEBIAN_PROTOBUF_DIR = "/usr/share/gocode/src/google.golang.org/protobuf";
 
 const CACHE_ROOT = join(tmpdir(), "peerlink-interop-go");
 
+/**
+ * Time allowed for a cold `go build`/`go vet`/`go test` (empty build cache, as in CI), in ms.
+ * Measured: about 6 s for the build on 2 cores; the margin covers a loaded machine.
+ */
+export const GO_BUILD_TIMEOUT_MS = 120_000;
+
 const MISSING_TOOLCHAIN =
   "the interop tests need Go and Debian's Go protobuf module: `apt-get install -y golang-go golang-google-protobuf-dev " +
   "protobuf-compiler protoc-gen-go` (bash .ci/run installs them)";
@@ -70,9 +76,9 @@ export function run(
   });
 }
 
-/** Fails loudly (never skips) when Go or the Debian protobuf module is missing. */
-export async function requireGo(): Promise<void> {
-  const version = await run("go", ["version"]);
+/** Fails loudly (never skips) when Go or the Debian protobuf module is missing; `env` is for testing this. */
+export async function requireGo(env: NodeJS.ProcessEnv = goEnv()): Promise<void> {
+  const version = await run("go", ["version"], { env });
   if (version.code !== 0) throw new Error(`\`go version\` failed: ${version.stderr}\n${MISSING_TOOLCHAIN}`);
   if (!existsSync(join(DEBIAN_PROTOBUF_DIR, "go.mod"))) {
     throw new Error(`${DEBIAN_PROTOBUF_DIR} is missing: ${MISSING_TOOLCHAIN}`);
@@ -111,7 +117,7 @@ export async function buildGoPeer(): Promise<string> {
   if (existsSync(binary)) return binary;
   await mkdir(dir, { recursive: true });
   const partial = `${binary}.${process.pid}.${Date.now()}`;
-  const result = await run("go", ["build", "-o", partial, "./cmd/peerlink-go"], { timeoutMs: 120_000 });
+  const result = await run("go", ["build", "-o", partial, "./cmd/peerlink-go"], { timeoutMs: GO_BUILD_TIMEOUT_MS });
   if (result.code !== 0) {
     await rm(partial, { force: true });
     throw new Error(`go build of interop/go failed (exit ${result.code}):\n${result.stderr}`);

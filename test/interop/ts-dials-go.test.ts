@@ -4,7 +4,7 @@ import { Identity } from "../../src/identity/identity.js";
 import { PeerId } from "../../src/identity/peer-id.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { GoPeerProcess } from "./go-peer-process.js";
-import { buildGoPeer } from "./go-toolchain.js";
+import { buildGoPeer, GO_BUILD_TIMEOUT_MS } from "./go-toolchain.js";
 import { nextEvent, TsNode } from "./ts-node.js";
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -14,7 +14,7 @@ const GO_PROTOCOLS = ["--protocol", "/echo@1", "--protocol", "/chat@1"];
 let binary: string;
 beforeAll(async () => {
   binary = await buildGoPeer();
-});
+}, GO_BUILD_TIMEOUT_MS);
 
 describe.each([
   { binding: "TLS 1.3 (tls-exporter proof)", secure: true },
