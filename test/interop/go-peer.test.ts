@@ -54,6 +54,20 @@ describe("the Go peer's sources", () => {
   }, GO_BUILD_TIMEOUT_MS);
 });
 
+describe("interop/README.md", () => {
+  it("documents every flag and every event of peerlink-go", async () => {
+    const readme = await readFile(join(GO_MODULE_DIR, "..", "README.md"), "utf8");
+    const main = await readFile(join(GO_MODULE_DIR, "cmd/peerlink-go/main.go"), "utf8");
+    const goSources = [main, ...(await Promise.all(["conn.go", "handshake.go"].map((f) => readFile(join(GO_MODULE_DIR, "peer", f), "utf8"))))];
+    const flags = [...main.matchAll(/fs\.\w*Var\(&cfg\.\w+, "([a-z-]+)"/g)].map((m) => m[1]);
+    const events = new Set(goSources.flatMap((src) => [...src.matchAll(/"event": "([a-z-]+)"/g)].map((m) => m[1])));
+    expect(flags.length).toBeGreaterThan(15);
+    expect(events.size).toBeGreaterThan(10);
+    expect(flags.filter((f) => !readme.includes(`--${f}`))).toEqual([]);
+    expect([...events].filter((e) => !readme.includes(`\`${e}\``))).toEqual([]);
+  });
+});
+
 describe.each([
   { binding: "TLS 1.3 (tls-exporter proof)", flags: ["--tls"] },
   { binding: "plain TCP (nonce-transcript proof)", flags: [] as string[] },
