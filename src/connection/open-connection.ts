@@ -8,7 +8,6 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { SecureChannel } from "../transport/types.js";
 import type { ConnectionHandshakeOptions } from "./connection-core.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
-import type { StateChange } from "./types.js";
 
 /** Options of {@link openConnection} besides the handshake settings. */
 export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshake"> {
@@ -21,8 +20,12 @@ export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshak
    * @default []
    */
   readonly earlyMessages?: readonly { readonly protocol: string; readonly data: Uint8Array }[] | undefined;
-  /** Called with every state change during the handshake (the connection is not handed out before open). */
-  readonly onStateChange?: ((change: StateChange) => void) | undefined;
+  /**
+   * Called synchronously with the connection as soon as it exists, before the
+   * handshake ran: to watch its state changes, or to keep track of a failed
+   * handshake whose Goodbye is still being flushed (see {@link Connection.closed}).
+   */
+  readonly onConnection?: ((connection: Connection) => void) | undefined;
 }
 
 /**
@@ -30,9 +33,10 @@ export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshak
  * open connection. On failure it rejects with the {@link PeerlinkError} that
  * ended the handshake (IDENTITY_MISMATCH, SELF_CONNECTION, PROTOCOL_MISMATCH,
  * AUTHENTICATION_FAILED, PROTOCOL_VIOLATION, MALFORMED_FRAME, FRAME_TOO_LARGE,
- * HANDSHAKE_TIMEOUT, CONNECTION_CLOSED, ABORTED, …) only after the socket and
- * timer are released; the Goodbye to the peer is sent first when this side
- * decided the failure. A secure outbound channel that closes before the
+ * HANDSHAKE_TIMEOUT, CONNECTION_CLOSED, ABORTED, …) as soon as the failure is
+ * decided. When this side decided it, the Goodbye is then flushed and the
+ * socket released in the background within `failureLingerMs` (1 s by default;
+ * use `onConnection` to await `connection.closed`). A secure outbound channel that closes before the
  * peer's Hello rejects with AUTHENTICATION_FAILED (TLS 1.3 reports a rejected
  * client certificate only as a bare close).
  *
@@ -61,35 +65,36 @@ export function openConnection(
     channel.socket.destroy();
     return Promise.reject(PeerlinkError.from(error));
   }
+  options.onConnection?.(connection);
   return new Promise<Connection>((resolve, reject) => {
-    const offState = connection.on("state", (change) => {
-      options.onStateChange?.(change);
-      if (change.to === "open") {
+    const settle = (): boolean => {
+      const state = connection.state;
+      if (state === "open") {
         cleanup();
         resolve(connection);
+        return true;
       }
-    });
+      if (state === "closing" || state === "closed") {
+        cleanup();
+        const info = connection.closeInfo;
+        reject(
+          info?.error ??
+            new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `connection closed during the handshake (${info?.reason ?? "normal"})`, {
+              initiator: info?.initiator ?? "local",
+            }),
+        );
+        return true;
+      }
+      return false;
+    };
+    const offState = connection.on("state", () => void settle());
     const onAbort = (): void =>
       connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: signal?.reason, initiator: "local" }));
     const cleanup = (): void => {
       offState();
       signal?.removeEventListener("abort", onAbort);
     };
-    for (const change of connection.transitions) options.onStateChange?.(change);
-    void connection.closed.then((info) => {
-      cleanup();
-      reject(
-        info.error ??
-          new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `connection closed during the handshake (${info.reason})`, {
-            initiator: info.initiator,
-          }),
-      );
-    });
-    if (connection.state === "open") {
-      cleanup();
-      resolve(connection);
-      return;
-    }
+    if (settle()) return;
     if (signal?.aborted) {
       onAbort();
       return;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode } from "../../src/errors.js";
-import { activeHandles, handlesAfterClose, startNode, type Inbound, type TestNode } from "./nodes.js";
+import { activeHandles, handlesAfterClose, startNode, trackTimers, type Inbound, type TestNode } from "./nodes.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -18,9 +18,11 @@ describe.each([
   let a: TestNode;
   let b: TestNode;
   let baseline: Record<string, number>;
+  let timers: ReturnType<typeof trackTimers>;
 
   beforeEach(async () => {
-    baseline = activeHandles();
+    baseline = activeHandles({ timers: false });
+    timers = trackTimers();
     a = await startNode({ tls });
     b = await startNode({ tls, handshake: { capabilities: [{ name: "peerlink.bandwidth-probe", version: 1 }] } });
   });
@@ -28,7 +30,9 @@ describe.each([
   afterEach(async () => {
     await a.close();
     await b.close();
-    expect(await handlesAfterClose()).toEqual(baseline);
+    timers.restore();
+    expect(await handlesAfterClose({ timers: false })).toEqual(baseline);
+    expect(timers.pending()).toEqual([]);
   });
 
   it("open a connection with each other's verified identity and the agreed settings", async () => {

@@ -3,6 +3,7 @@
  * openConnection, optional TLS) and a dialer, with everything tracked so a
  * test can close it all and check that no handle is left.
  */
+import { vi } from "vitest";
 import { Connection } from "../../src/connection/connection.js";
 import type { ConnectionHandshakeOptions } from "../../src/connection/connection-core.js";
 import { openConnection, type OpenConnectionOptions } from "../../src/connection/open-connection.js";
@@ -19,6 +20,8 @@ export type Inbound = { readonly connection: Connection; readonly error?: undefi
 
 export interface NodeOptions {
   readonly tls: boolean;
+  /** TLS options for resolveTls (e.g. a CA). */
+  readonly tlsOptions?: import("../../src/transport/types.js").TlsOptions;
   readonly identity?: Identity;
   readonly handshake?: Partial<ConnectionHandshakeOptions>;
   readonly connection?: Omit<OpenConnectionOptions, "signal">;
@@ -42,7 +45,7 @@ export interface TestNode {
   dial(port: number, handshake?: Partial<ConnectionHandshakeOptions>, options?: OpenConnectionOptions): Promise<Connection>;
   /** Dials and returns the raw channel (no handshake). */
   dialChannel(port: number): Promise<SecureChannel>;
-  /** Aborts every connection, stops listening, waits until all sockets are closed. */
+  /** Aborts every connection (failed handshakes still lingering included), stops listening, waits until all sockets are closed. */
   close(): Promise<void>;
 }
 
@@ -50,7 +53,7 @@ const protocols = [{ name: "/chat", versions: [1], alias: 1 }];
 
 export async function startNode(options: NodeOptions): Promise<TestNode> {
   const identity = options.identity ?? Identity.generate();
-  const tls = options.tls ? await resolveTls(identity) : undefined;
+  const tls = options.tls ? await resolveTls(identity, options.tlsOptions) : undefined;
   const handshake: ConnectionHandshakeOptions = { identity, protocols, ...options.handshake };
   const connections = new Set<Connection>();
   const channels = new Set<SecureChannel>();
@@ -65,6 +68,10 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     connections.add(c);
     void c.closed.then(() => connections.delete(c));
     return c;
+  };
+  const trackChannel = (ch: SecureChannel): void => {
+    channels.add(ch);
+    ch.socket.once("close", () => channels.delete(ch));
   };
   const timeout = options.handshakeTimeoutMs ?? 5_000;
 
@@ -83,8 +90,8 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
           });
           return;
         }
-        openConnection(channel, handshake, { ...options.connection, deadline }).then(
-          (c) => settle({ connection: track(c) }),
+        openConnection(channel, handshake, { ...options.connection, deadline, onConnection: track }).then(
+          (c) => settle({ connection: c }),
           (error: PeerlinkError) => settle({ error }),
         );
       },
@@ -105,28 +112,41 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
     async dial(target, overrides = {}, dialOptions = {}) {
       const deadline = dialOptions.deadline ?? Date.now() + timeout;
       const channel = await dialChannel({ host: "127.0.0.1", port: target, tls, deadline });
-      const c = await openConnection(channel, { ...handshake, ...overrides }, { ...options.connection, ...dialOptions, deadline });
-      return track(c);
+      return openConnection(channel, { ...handshake, ...overrides }, {
+        ...options.connection,
+        ...dialOptions,
+        deadline,
+        onConnection: (c) => {
+          track(c);
+          dialOptions.onConnection?.(c);
+        },
+      });
     },
     async dialChannel(target) {
       const channel = await dialChannel({ host: "127.0.0.1", port: target, tls, deadline: Date.now() + timeout });
-      channels.add(channel);
+      trackChannel(channel);
       return channel;
     },
     async close() {
       await listener.close();
       for (const c of connections) c.abort();
       await Promise.all([...connections].map((c) => c.closed));
-      for (const ch of channels) ch.socket.destroy();
+      const sockets = [...channels].map((ch) => ch.socket);
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(sockets.map((socket) => (socket.closed ? undefined : new Promise((r) => socket.once("close", r)))));
     },
   };
 }
 
-/** Counts of the handle kinds a connection can leak. */
-export function activeHandles(): Record<string, number> {
+/**
+ * Counts of the handle kinds a connection can leak. With `timers: false`, timers are not counted
+ * (vitest's own hook timers come and go between hooks; compare timers within one test body).
+ */
+export function activeHandles(options: { timers?: boolean } = {}): Record<string, number> {
   const counts: Record<string, number> = {};
+  const timers = options.timers ?? true;
   for (const kind of process.getActiveResourcesInfo()) {
-    if (kind === "TCPSocketWrap" || kind === "TCPServerWrap" || kind === "Timeout" || kind === "TLSWrap") {
+    if (kind === "TCPSocketWrap" || kind === "TCPServerWrap" || kind === "TLSWrap" || (timers && kind === "Timeout")) {
       counts[kind] = (counts[kind] ?? 0) + 1;
     }
   }
@@ -134,7 +154,27 @@ export function activeHandles(): Record<string, number> {
 }
 
 /** {@link activeHandles} after one turn of the event loop (closed handles leave the list on the next turn). */
-export async function handlesAfterClose(): Promise<Record<string, number>> {
+export async function handlesAfterClose(options: { timers?: boolean } = {}): Promise<Record<string, number>> {
   await new Promise((resolve) => setImmediate(resolve));
-  return activeHandles();
+  return activeHandles(options);
+}
+
+/**
+ * Records every timer that code under `src/` creates with `setTimeout` from now on, so a test can
+ * check that none is left pending (neither fired nor cleared) after everything closed. Call
+ * `restore()` when done.
+ */
+export function trackTimers(): { pending(): string[]; restore(): void } {
+  const created: { timer: NodeJS.Timeout; site: string }[] = [];
+  const original = globalThis.setTimeout;
+  const spy = vi.spyOn(globalThis, "setTimeout").mockImplementation(((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+    const timer = original(fn, ms, ...args);
+    const site = new Error().stack?.split("\n").find((line) => line.includes("/src/")) ?? "";
+    if (site !== "") created.push({ timer, site: site.trim() });
+    return timer;
+  }) as typeof setTimeout);
+  return {
+    pending: () => created.filter((c) => !(c.timer as unknown as { _destroyed: boolean })._destroyed).map((c) => c.site),
+    restore: () => spy.mockRestore(),
+  };
 }
