@@ -69,6 +69,16 @@ describe("TypeScript reading malformed or unexpected frames from the Go peer (§
     expect(conn.state).toBe("open");
   });
 
+  it("reads a Goodbye with a reason value it does not know as NORMAL (§8)", async () => {
+    const { go, inbound } = await goDialsTs([]);
+    const conn = (await inbound).connection as Connection;
+    await go.waitFor((e) => e.event === "open", "Go open");
+    const goodbye = nextEvent(conn, "goodbye");
+    go.command({ cmd: "raw", hex: "0432020863" }); // Frame{goodbye: {reason: 99}}
+    expect((await goodbye).reason).toBe("normal");
+    expect(await conn.closed).toMatchObject({ reason: "normal", initiator: "remote" });
+  });
+
   it("drops Data on an alias the Go peer never declared, counts it and stays open", async () => {
     const { go, inbound } = await goDialsTs([]);
     const conn = (await inbound).connection as Connection;
@@ -79,6 +89,21 @@ describe("TypeScript reading malformed or unexpected frames from the Go peer (§
     await go.waitFor((e) => e.event === "pong", "pong after the stray Data");
     expect(conn.stats.unknownProtocolFrames).toBe(1);
     expect(conn.state).toBe("open");
+  });
+});
+
+describe("early data from the Go dialer over plain TCP (§3.5)", () => {
+  it("is a protocol violation when the Hello did not announce it", async () => {
+    const { go, inbound } = await goDialsTs(["--early", "/echo=sneaky", "--early-unannounced"]);
+    expect((await inbound).error?.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(await go.waitFor((e) => e.event === "goodbye", "Go goodbye")).toMatchObject({ from: "remote", reason: "PROTOCOL_VIOLATION" });
+  });
+
+  it("is a protocol violation beyond the 64 KiB the listener holds", async () => {
+    const big = "x".repeat(40_000);
+    const { go, inbound } = await goDialsTs(["--early", `/echo=${big}`, "--early", `/echo=${big}`]);
+    expect((await inbound).error?.code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(await go.waitFor((e) => e.event === "goodbye", "Go goodbye")).toMatchObject({ from: "remote", reason: "PROTOCOL_VIOLATION" });
   });
 });
 

@@ -63,6 +63,9 @@ type Options struct {
 	// (NONCES inside TLS, TLS_EXPORTER on plain TCP), which §3.3 says the peer
 	// must reject with AUTHENTICATION_FAILED.
 	WrongBinding bool
+	// EarlyUnannounced sends EarlyData without setting Hello.early_data, which
+	// §3.5 makes a protocol violation.
+	EarlyUnannounced bool
 }
 
 // HandshakeError is a failed handshake: the Goodbye this side sent, the one
@@ -152,7 +155,7 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 		_ = conn.Close()
 		return nil, &HandshakeError{Code: "CONNECTION_CLOSED", Detail: "writing Hello: " + err.Error()}
 	}
-	if local.EarlyData {
+	if local.EarlyData || (opts.EarlyUnannounced && opts.Role == RoleDialer) {
 		for _, m := range opts.EarlyData {
 			data := &pb.Data{Protocol: aliasOf(opts.Protocols, m.Protocol), Payload: m.Payload}
 			if _, err := s.Writer.WriteFrame(&pb.Frame{Kind: &pb.Frame_Data{Data: data}}); err != nil {
@@ -353,7 +356,7 @@ func buildHello(opts Options, _ bool) (*pb.Hello, error) {
 		Nonce:        nonce,
 		Capabilities: opts.Capabilities,
 		ListenAddrs:  opts.ListenAddrs,
-		EarlyData:    opts.Role == RoleDialer && len(opts.EarlyData) > 0,
+		EarlyData:    opts.Role == RoleDialer && len(opts.EarlyData) > 0 && !opts.EarlyUnannounced,
 		Agent:        opts.Agent,
 	}
 	for _, p := range opts.Protocols {

@@ -47,6 +47,7 @@ options:
   --no-ping                do not ping once after the connection opens
   --bad-proof              send an identity proof that does not verify
   --wrong-binding          announce the other transport's channel binding
+  --early-unannounced      send the --early data without setting Hello.early_data
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
   {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
@@ -65,6 +66,7 @@ type config struct {
 	mode, addr, key, expect   string
 	useTLS, once, noPing, bad bool
 	noEcho, wrongBinding      bool
+	earlyUnannounced          bool
 	protocols, echo, caps     listFlag
 	sends, early              listFlag
 	aliasBase                 uint
@@ -108,6 +110,7 @@ func main() {
 	fs.BoolVar(&cfg.bad, "bad-proof", false, "")
 	fs.BoolVar(&cfg.noEcho, "no-echo", false, "")
 	fs.BoolVar(&cfg.wrongBinding, "wrong-binding", false, "")
+	fs.BoolVar(&cfg.earlyUnannounced, "early-unannounced", false, "")
 	fs.Var(&cfg.protocols, "protocol", "")
 	fs.Var(&cfg.echo, "echo", "")
 	fs.Var(&cfg.caps, "capability", "")
@@ -162,7 +165,8 @@ func (cfg *config) prepare() error {
 		cfg.echo = listFlag{"/echo"}
 	}
 	opts := peer.Options{Identity: cfg.identity, MinVersion: uint32(cfg.minVersion), MaxVersion: uint32(cfg.maxVersion),
-		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad, WrongBinding: cfg.wrongBinding}
+		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad, WrongBinding: cfg.wrongBinding,
+		EarlyUnannounced: cfg.earlyUnannounced}
 	for i, spec := range cfg.protocols {
 		name, versions := spec, []uint32{1}
 		if at := strings.LastIndex(spec, "@"); at > 0 {
