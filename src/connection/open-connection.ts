@@ -54,16 +54,14 @@ export function openConnection(
 ): Promise<Connection> {
   const early = options.earlyMessages ?? [];
   if (early.length > 0 && handshake.earlyData !== true) {
-    channel.socket.destroy();
-    return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "earlyMessages need handshake.earlyData = true"));
+    return destroyThenReject(channel, new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "earlyMessages need handshake.earlyData = true"));
   }
   const signal = options.signal;
   let connection: Connection;
   try {
     connection = new Connection(channel, { ...options, handshake });
   } catch (error) {
-    channel.socket.destroy();
-    return Promise.reject(PeerlinkError.from(error));
+    return destroyThenReject(channel, PeerlinkError.from(error));
   }
   options.onConnection?.(connection);
   return new Promise<Connection>((resolve, reject) => {
@@ -104,5 +102,16 @@ export function openConnection(
       if (!connection.canSend) break;
       connection.send(m.protocol, m.data).catch(() => undefined);
     }
+  });
+}
+
+/** Destroys the channel's socket and rejects with `error` once the socket is closed. */
+function destroyThenReject(channel: SecureChannel, error: PeerlinkError): Promise<never> {
+  const socket = channel.socket;
+  socket.on("error", () => undefined);
+  socket.destroy();
+  return new Promise((_resolve, reject) => {
+    if (socket.closed) reject(error);
+    else socket.once("close", () => reject(error));
   });
 }

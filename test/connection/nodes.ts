@@ -75,7 +75,10 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
   };
   const timeout = options.handshakeTimeoutMs ?? 5_000;
 
+  const raws = new Set<import("node:net").Socket>();
   const onSocket = (raw: import("node:net").Socket): void => {
+    raws.add(raw);
+    raw.once("close", () => raws.delete(raw));
     const deadline = Date.now() + timeout;
     secureInbound(raw, { tls, deadline }).then(
       (channel) => {
@@ -131,7 +134,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       await listener.close();
       for (const c of connections) c.abort();
       await Promise.all([...connections].map((c) => c.closed));
-      const sockets = [...channels].map((ch) => ch.socket);
+      const sockets = [...channels].map((ch) => ch.socket).concat([...raws]);
       for (const socket of sockets) socket.destroy();
       await Promise.all(sockets.map((socket) => (socket.closed ? undefined : new Promise((r) => socket.once("close", r)))));
     },
