@@ -117,6 +117,16 @@ describe("handshake checks against the Go peer (§3.3, §3.4)", () => {
     expect(await remoteGoodbye(go)).toMatchObject({ reason: "AUTHENTICATION_FAILED" });
   });
 
+  it.each([
+    { binding: "TLS", secure: true },
+    { binding: "plain TCP", secure: false },
+  ])("refuses a Go peer claiming another node's peer id over $binding with AUTHENTICATION_FAILED", async ({ secure }) => {
+    const victim = Identity.generate().peerId.toString();
+    const { go, inbound } = await goDialsTs(["--claim-peer-id", victim], { secure });
+    expect((await inbound).error?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+    expect(await remoteGoodbye(go)).toMatchObject({ reason: "AUTHENTICATION_FAILED" });
+  });
+
   it("refuses a Go peer that only speaks wire version 2 with INCOMPATIBLE_VERSION", async () => {
     const { go, inbound } = await goDialsTs(["--min-version", "2", "--max-version", "2"]);
     expect((await inbound).error?.code).toBe(ErrorCode.PROTOCOL_MISMATCH);

@@ -66,6 +66,9 @@ type Options struct {
 	// EarlyUnannounced sends EarlyData without setting Hello.early_data, which
 	// §3.5 makes a protocol violation.
 	EarlyUnannounced bool
+	// ClaimPeerID puts this id in Hello.peer_id instead of the own one (an
+	// impersonation attempt the peer must refuse: it is not the key's hash).
+	ClaimPeerID *PeerID
 }
 
 // HandshakeError is a failed handshake: the Goodbye this side sent, the one
@@ -267,18 +270,16 @@ func (s *Session) validateHello(h *pb.Hello) *HandshakeError {
 		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_PROTOCOL_VIOLATION, "PROTOCOL_VIOLATION", detail)
 	}
 	switch {
+	case h.KeyType != pb.KeyType_KEY_TYPE_ED25519:
+		return violation(fmt.Sprintf("unsupported key type %v", h.KeyType))
+	case len(h.PublicKey) != ed25519.PublicKeySize:
+		return violation(fmt.Sprintf("Hello.public_key is %d bytes, want %d", len(h.PublicKey), ed25519.PublicKeySize))
 	case len(h.PeerId) != PeerIDLength:
 		return violation(fmt.Sprintf("Hello.peer_id is %d bytes, want %d", len(h.PeerId), PeerIDLength))
 	case len(h.Nonce) != 32:
 		return violation(fmt.Sprintf("Hello.nonce is %d bytes, want 32", len(h.Nonce)))
-	case len(h.PublicKey) == 0:
-		return violation("Hello.public_key is empty")
 	case s.Role == RoleDialer && h.EarlyData:
 		return violation("a listener's Hello set early_data")
-	}
-	if h.KeyType != pb.KeyType_KEY_TYPE_ED25519 || len(h.PublicKey) != ed25519.PublicKeySize {
-		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
-			fmt.Sprintf("unsupported key: type %v, %d bytes", h.KeyType, len(h.PublicKey)))
 	}
 	if id := PeerIDFromPublicKey(h.PublicKey); string(id[:]) != string(h.PeerId) {
 		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
@@ -358,6 +359,9 @@ func buildHello(opts Options, _ bool) (*pb.Hello, error) {
 		ListenAddrs:  opts.ListenAddrs,
 		EarlyData:    opts.Role == RoleDialer && len(opts.EarlyData) > 0 && !opts.EarlyUnannounced,
 		Agent:        opts.Agent,
+	}
+	if opts.ClaimPeerID != nil {
+		h.PeerId = append([]byte(nil), opts.ClaimPeerID[:]...)
 	}
 	for _, p := range opts.Protocols {
 		h.Protocols = append(h.Protocols, &pb.ProtocolSupport{Name: p.Name, Versions: p.Versions, Alias: p.Alias})

@@ -264,3 +264,13 @@ func TestAnOpenConnectionAnswersPingsEchoesDataAndSaysGoodbye(t *testing.T) {
 		}
 	})
 }
+
+func TestAClaimedPeerIDThatIsNotTheKeysHashIsRejected(t *testing.T) {
+	bindings(t, func(t *testing.T, useTLS bool) {
+		victim := newIdentity(t)
+		_, l := pair(t, useTLS, Options{Identity: newIdentity(t), ClaimPeerID: &victim.ID}, Options{Identity: newIdentity(t)})
+		if he := handshakeError(t, l.err); he.Reason != pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED {
+			t.Fatalf("listener: %v", he)
+		}
+	})
+}

@@ -48,6 +48,7 @@ options:
   --bad-proof              send an identity proof that does not verify
   --wrong-binding          announce the other transport's channel binding
   --early-unannounced      send the --early data without setting Hello.early_data
+  --claim-peer-id PEERID   put another peer id in the Hello (impersonation attempt)
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
   {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
@@ -64,6 +65,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type config struct {
 	mode, addr, key, expect   string
+	claim                     string
 	useTLS, once, noPing, bad bool
 	noEcho, wrongBinding      bool
 	earlyUnannounced          bool
@@ -104,6 +106,7 @@ func main() {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "")
 	fs.StringVar(&cfg.key, "key", "", "")
 	fs.StringVar(&cfg.expect, "expect", "", "")
+	fs.StringVar(&cfg.claim, "claim-peer-id", "", "")
 	fs.BoolVar(&cfg.useTLS, "tls", false, "")
 	fs.BoolVar(&cfg.once, "once", false, "")
 	fs.BoolVar(&cfg.noPing, "no-ping", false, "")
@@ -214,6 +217,13 @@ func (cfg *config) prepare() error {
 			return err
 		}
 		cfg.expectID = &id
+	}
+	if cfg.claim != "" {
+		id, err := peer.ParsePeerID(cfg.claim)
+		if err != nil {
+			return err
+		}
+		opts.ClaimPeerID = &id
 	}
 	cfg.options = opts
 	return nil
