@@ -86,7 +86,7 @@ describe.each([
     const messages: string[] = [];
     await ts.close();
     ts = await TsNode.create(secure);
-    await ts.listen({}, (conn) => conn.on("message", (m) => messages.push(`${m.protocol}:${decode(m.data)}`)), { beforeOpen: true });
+    await ts.listen({}, (conn) => conn.on("message", (m) => messages.push(`${m.protocol}:${decode(m.data)}`)));
     const go = dial("--early", "/chat=zero", "--early", "/echo=one", "--send", "/chat=two");
     const conn = await ts.nextConnection();
     expect(conn.handshake?.earlyData).toBe(true);

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { Connection, type ConnectionEvents } from "../../src/connection/connection.js";
+import type { Connection, ConnectionEvents } from "../../src/connection/connection.js";
 import type { ConnectionHandshakeOptions } from "../../src/connection/connection-core.js";
 import { openConnection, type OpenConnectionOptions } from "../../src/connection/open-connection.js";
-import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { listenTcp } from "../../src/transport/listen.js";
@@ -77,29 +77,15 @@ export class TsNode {
 
   /**
    * Listens on 127.0.0.1 (random port); every accepted socket runs TLS (if any) and the handshake.
-   * `onConnection` is called with each connection once it is open, or, with `beforeOpen`, as soon
-   * as it exists (so listeners see the dialer's 0-RTT early data, which is delivered on open).
+   * `onConnection` is called with each connection once it is open (peerlink holds received
+   * messages, 0-RTT early data included, until the first consumer attaches).
    */
-  async listen(
-    handshake: Partial<ConnectionHandshakeOptions> = {},
-    onConnection?: (c: Connection) => void,
-    options: { beforeOpen?: boolean } = {},
-  ): Promise<number> {
-    const open = (channel: SecureChannel, deadline: number): Promise<Connection> => {
-      if (!options.beforeOpen) {
-        return openConnection(channel, this.#handshake(handshake), { deadline }).then((c) => {
-          onConnection?.(c);
-          return c;
-        });
-      }
-      const connection = new Connection(channel, { handshake: this.#handshake(handshake), deadline });
-      onConnection?.(connection);
-      return new Promise((resolve, reject) => {
-        if (connection.state === "open") resolve(connection);
-        connection.on("state", (change) => change.to === "open" && resolve(connection));
-        void connection.closed.then((info) => reject(info.error ?? new PeerlinkError(ErrorCode.CONNECTION_CLOSED, info.reason)));
+  async listen(handshake: Partial<ConnectionHandshakeOptions> = {}, onConnection?: (c: Connection) => void): Promise<number> {
+    const open = (channel: SecureChannel, deadline: number): Promise<Connection> =>
+      openConnection(channel, this.#handshake(handshake), { deadline }).then((c) => {
+        onConnection?.(c);
+        return c;
       });
-    };
     const listener = await listenTcp({
       host: "127.0.0.1",
       port: 0,
