@@ -1,0 +1,141 @@
+import { EventEmitter } from "node:events";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main } from "../../src/cli/main.js";
+import { Identity } from "../../src/identity/identity.js";
+
+/** An in-process CLI run: captured output, a fake signal source, lines as they arrive. */
+function harness() {
+  const signals = new EventEmitter();
+  const lines: string[] = [];
+  const waiters: Array<{ test: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  let stderr = "";
+  let pending = "";
+  const stdout = {
+    write(text: string) {
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        lines.push(line);
+        for (const w of [...waiters]) {
+          if (w.test(line)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(line);
+          }
+        }
+      }
+      return true;
+    },
+  };
+  return {
+    io: { stdout, stderr: { write: (t: string) => (stderr += t) }, signals: signals as unknown as NodeJS.Process },
+    lines,
+    stderr: () => stderr,
+    signal: (name: "SIGINT" | "SIGTERM") => signals.emit(name),
+    listenerCount: () => signals.listenerCount("SIGINT") + signals.listenerCount("SIGTERM"),
+    /** Resolves with the first line (already seen or future) that parses as JSON with `event`. */
+    waitFor(event: string, extra: (o: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+      const test = (l: string) => {
+        try {
+          const o = JSON.parse(l) as Record<string, unknown>;
+          return o.event === event && extra(o);
+        } catch {
+          return false;
+        }
+      };
+      const seen = lines.find(test);
+      if (seen !== undefined) return Promise.resolve(JSON.parse(seen));
+      return new Promise((resolve) => waiters.push({ test, resolve: (l) => resolve(JSON.parse(l)) }));
+    },
+  };
+}
+
+describe("the CLI entry point in-process", () => {
+  it("prints the usage and exits 0 for --help", async () => {
+    const h = harness();
+    expect(await main(["--help"], h.io)).toBe(EXIT_OK);
+    expect(h.lines[0]).toContain("Usage: peerlink node");
+  });
+
+  it("exits 2 with a message on stderr for bad arguments", async () => {
+    const h = harness();
+    expect(await main(["node", "--listen", "nowhere"], h.io)).toBe(EXIT_USAGE);
+    expect(h.stderr()).toMatch(/^peerlink: --listen: /);
+    expect(h.lines).toEqual([]);
+  });
+
+  it("exits 1 when the listen address is already taken", async () => {
+    const first = harness();
+    const running = main(["node", "--listen", "127.0.0.1:0", "--no-tls", "--json"], first.io);
+    const listening = await first.waitFor("listening");
+    const address = (listening.addresses as string[])[0] as string;
+    const second = harness();
+    expect(await main(["node", "--listen", address, "--no-tls", "--json"], second.io)).toBe(EXIT_FAILURE);
+    expect(second.stderr()).toContain("peerlink: [");
+    first.signal("SIGTERM");
+    expect(await running).toBe(EXIT_OK);
+  });
+
+  it("over plain TCP: two nodes connect, SIGINT says goodbye SHUTDOWN, both exit 0 and remove their signal handlers", async () => {
+    const a = harness();
+    const b = harness();
+    const runA = main(["node", "--listen", "127.0.0.1:0", "--no-tls", "--json"], a.io);
+    const listening = await a.waitFor("listening");
+    expect(a.lines[0]).toBe(JSON.stringify(listening));
+    const address = (listening.addresses as string[])[0] as string;
+    expect(address).toMatch(/^127\.0\.0\.1:[1-9][0-9]*$/);
+    const runB = main(["node", "--listen", "127.0.0.1:0", "--dial", address, "--no-tls", "--json"], b.io);
+    const bListening = await b.waitFor("listening");
+    const openA = await a.waitFor("connection:open");
+    const openB = await b.waitFor("connection:open");
+    expect(openA).toMatchObject({ direction: "inbound", peer: bListening.peerId, protocolVersion: 1, capabilities: [] });
+    expect(openB).toMatchObject({ direction: "outbound", peer: listening.peerId, remoteAddress: address });
+
+    b.signal("SIGINT");
+    expect(await runB).toBe(EXIT_OK);
+    expect(await b.waitFor("connection:close")).toEqual({ event: "connection:close", peer: listening.peerId, reason: "shutdown", initiator: "local" });
+    expect(await a.waitFor("connection:close")).toEqual({ event: "connection:close", peer: bListening.peerId, reason: "shutdown", initiator: "remote" });
+    expect(b.lines.at(-1)).toBe('{"event":"stopped"}');
+    a.signal("SIGTERM");
+    expect(await runA).toBe(EXIT_OK);
+    expect(a.listenerCount() + b.listenerCount()).toBe(0);
+  });
+
+  it("reports a failed dial as connection:error and keeps running", async () => {
+    const h = harness();
+    const probe = harness();
+    const runProbe = main(["node", "--listen", "127.0.0.1:0", "--no-tls", "--json"], probe.io);
+    const address = ((await probe.waitFor("listening")).addresses as string[])[0] as string;
+    probe.signal("SIGTERM");
+    await runProbe; // the port is free again: dialing it is refused
+    const run = main(["node", "--dial", address, "--no-tls", "--json"], h.io);
+    const error = await h.waitFor("connection:error");
+    expect(error).toMatchObject({ direction: "outbound", remoteAddress: address, code: "CONNECT_FAILED" });
+    h.signal("SIGTERM");
+    expect(await run).toBe(EXIT_OK);
+  });
+
+  it("creates the identity file with mode 0600 and reuses it on the next start", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-cli-"));
+    try {
+      const file = join(dir, "id.pem");
+      const peerIds: unknown[] = [];
+      for (let i = 0; i < 2; i++) {
+        const h = harness();
+        const run = main(["node", "--identity", file, "--no-tls", "--json"], h.io);
+        peerIds.push((await h.waitFor("listening")).peerId);
+        h.signal("SIGTERM");
+        expect(await run).toBe(EXIT_OK);
+      }
+      expect(peerIds[0]).toBe(peerIds[1]);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      expect((await Identity.load(file)).peerId.toString()).toBe(peerIds[0]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,109 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..", "..");
+const bin = join(root, "bin", "peerlink.js");
+const built = join(root, "dist", "src", "cli", "main.js");
+
+/** Newest modification time of the TypeScript sources the CLI is built from. */
+function newestSource(): number {
+  let newest = 0;
+  for (const dir of ["cli", "connection", "handshake", "transport", "wire", "identity"]) {
+    const full = join(root, "src", dir);
+    for (const f of readdirSync(full)) newest = Math.max(newest, statSync(join(full, f)).mtimeMs);
+  }
+  return newest;
+}
+
+interface Node {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: Record<string, unknown>[];
+  next(event: string): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[]): Node {
+  const child = spawn(process.execPath, [bin, "node", ...args, "--json"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: Array<{ event: string; resolve: (o: Record<string, unknown>) => void }> = [];
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    lines.push(o);
+    const i = waiters.findIndex((w) => w.event === o.event);
+    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(o);
+  });
+  child.stderr.resume();
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    exited,
+    next(event) {
+      const seen = lines.find((o) => o.event === event);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve) => waiters.push({ event, resolve }));
+    },
+  };
+}
+
+const children: Node[] = [];
+
+beforeAll(() => {
+  // The executable runs the compiled CLI; compile when dist is missing or older than the sources.
+  // (`tsc` emits even when other parts of the tree have type errors, hence no exit-code check.)
+  let fresh = false;
+  try {
+    fresh = statSync(built).mtimeMs >= newestSource();
+  } catch {
+    fresh = false;
+  }
+  if (!fresh) spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+  expect(statSync(built).isFile()).toBe(true);
+}, 60_000);
+
+afterAll(() => {
+  for (const n of children) if (n.child.exitCode === null) n.child.kill("SIGKILL");
+});
+
+describe("two `peerlink node --json` processes with TLS", () => {
+  it("connect, print the JSON-lines contract, and stop on SIGTERM with goodbye SHUTDOWN and exit code 0", async () => {
+    const a = start(["--listen", "127.0.0.1:0", "--tls"]);
+    children.push(a);
+    const listening = await a.next("listening");
+    expect(a.lines[0]).toBe(listening);
+    expect(listening.peerId).toMatch(/^[a-z2-7]{52}$/);
+    const address = (listening.addresses as string[])[0] as string;
+    expect(address).toMatch(/^127\.0\.0\.1:[1-9][0-9]*$/);
+
+    const b = start(["--listen", "127.0.0.1:0", "--dial", address]);
+    children.push(b);
+    const bListening = await b.next("listening");
+    const [openA, openB] = await Promise.all([a.next("connection:open"), b.next("connection:open")]);
+    expect(openA).toMatchObject({ peer: bListening.peerId, direction: "inbound", protocolVersion: 1, capabilities: [] });
+    expect(openB).toEqual({
+      event: "connection:open",
+      peer: listening.peerId,
+      direction: "outbound",
+      remoteAddress: address,
+      protocolVersion: 1,
+      capabilities: [],
+    });
+
+    a.child.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+    expect(await b.next("connection:close")).toEqual({ event: "connection:close", peer: listening.peerId, reason: "shutdown", initiator: "remote" });
+    expect(a.lines.find((o) => o.event === "connection:close")).toEqual({
+      event: "connection:close",
+      peer: bListening.peerId,
+      reason: "shutdown",
+      initiator: "local",
+    });
+
+    b.child.kill("SIGINT");
+    expect(await b.exited).toBe(0);
+    expect(b.lines.at(-1)).toEqual({ event: "stopped" });
+  }, 20_000);
+});
