@@ -1,0 +1,229 @@
+/**
+ * Helpers for the disconnection and reconnection acceptance tests: managers on
+ * loopback (plain TCP unless asked), a reconnect service wired in through
+ * `services`, typed waits on manager and reconnect events (bounded, never a
+ * fixed sleep), child processes, and cleanup of everything opened.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ConnectionManager, type ConnectionManagerEvents } from "../../src/manager/connection-manager.js";
+import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
+import {
+  createReconnectService,
+  type ReconnectOptions,
+  type ReconnectService,
+  type ReconnectServiceEvents,
+} from "../../src/reconnect/reconnect-service.js";
+
+/** Every event a manager with the reconnect service emits. */
+export type AllEvents = ConnectionManagerEvents & ReconnectServiceEvents;
+
+const running = new Set<ConnectionManager>();
+const children = new Set<ChildProcess>();
+
+/** Starts a manager on 127.0.0.1 (port 0), plain TCP, speaking "/test", unless `options` say otherwise. */
+export async function startNode(options: ConnectionManagerOptions = {}): Promise<ConnectionManager> {
+  const manager = new ConnectionManager({
+    listen: ["127.0.0.1:0"],
+    tls: false,
+    protocols: [{ name: "/test", versions: [1] }],
+    ...options,
+  });
+  running.add(manager);
+  await manager.start();
+  return manager;
+}
+
+/** A started manager with a reconnect service, and the service. */
+export interface ReconnectingNode {
+  readonly manager: ConnectionManager;
+  readonly reconnect: ReconnectService;
+}
+
+/** Creates (not starts) a manager whose services include a reconnect service built from `reconnect`. */
+export function createReconnectingNode(
+  reconnect: ReconnectOptions = {},
+  options: ConnectionManagerOptions = {},
+): ReconnectingNode {
+  let service: ReconnectService | undefined;
+  const factory = createReconnectService(reconnect);
+  const manager = new ConnectionManager({
+    listen: ["127.0.0.1:0"],
+    tls: false,
+    protocols: [{ name: "/test", versions: [1] }],
+    ...options,
+    services: [...(options.services ?? []), (host) => (service = factory(host))],
+  });
+  running.add(manager);
+  if (service === undefined) throw new Error("the manager did not create the reconnect service");
+  return { manager, reconnect: service };
+}
+
+/** Starts a manager whose services include a reconnect service built from `reconnect`. */
+export async function startReconnectingNode(
+  reconnect: ReconnectOptions = {},
+  options: ConnectionManagerOptions = {},
+): Promise<ReconnectingNode> {
+  const node = createReconnectingNode(reconnect, options);
+  await node.manager.start();
+  return node;
+}
+
+/** Subscribes to any manager event, reconnect events included (the manager's own map lacks them). */
+export function onEvent<K extends keyof AllEvents>(manager: ConnectionManager, type: K, listener: (event: AllEvents[K]) => void): () => void {
+  return (manager as unknown as { on(t: K, l: (e: AllEvents[K]) => void): () => void }).on(type, listener);
+}
+
+/** An event with the wall-clock time (`Date.now()`) at which it arrived. */
+export interface Timed<T> {
+  readonly event: T;
+  readonly at: number;
+}
+
+/** Resolves with the next `type` event of `manager` matching `filter`, timestamped; rejects after `timeoutMs`. */
+export function nextEvent<K extends keyof AllEvents>(
+  manager: ConnectionManager,
+  type: K,
+  filter: (event: AllEvents[K]) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<Timed<AllEvents[K]>> {
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${String(type)} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = onEvent(manager, type, (event) => {
+      if (!filter(event)) return;
+      clearTimeout(timer);
+      off();
+      resolvePromise({ event, at: Date.now() });
+    });
+  });
+}
+
+/** Resolves once `predicate()` is true, checking after each `type` event of `manager`; rejects after `timeoutMs`. */
+export function until<K extends keyof AllEvents>(
+  manager: ConnectionManager,
+  type: K,
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  if (predicate()) return Promise.resolve();
+  return nextEvent(manager, type, () => predicate(), timeoutMs).then(() => undefined);
+}
+
+/** Tracks a child process so {@link cleanup} kills it (SIGCONT first, in case it was stopped). */
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+/** Stops every manager the fixtures started and kills every tracked child. */
+export async function cleanup(): Promise<void> {
+  for (const child of children) {
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+  }
+  children.clear();
+  await Promise.all([...running].map((m) => m.stop({ timeoutMs: 1000 })));
+  running.clear();
+}
+
+/** The repository root. */
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when `dist/` lacks `compiled` (a path under dist/src) or is older than any source in src/. */
+function distIsStale(compiled: string): boolean {
+  const path = join(repo, "dist/src", compiled);
+  if (!existsSync(path)) return true;
+  return newestSource(join(repo, "src")) > statSync(path).mtimeMs;
+}
+
+/**
+ * Makes sure the compiled `dist/` is current for child processes (plain Node cannot run TypeScript):
+ * `npm test` compiles first, a direct vitest run may not have. tsc emits even when others' files have errors.
+ */
+export async function ensureCompiled(compiled = "reconnect/reconnect-service.js"): Promise<void> {
+  if (!distIsStale(compiled)) return;
+  await new Promise<void>((done) => {
+    execFile(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repo }, () => done());
+  });
+  if (!existsSync(join(repo, "dist/src", compiled))) throw new Error(`could not compile dist/src/${compiled}`);
+}
+
+/** A line-oriented child process: `lines` collects stdout lines, `waitFor` resolves on the first matching line. */
+export interface LineChild {
+  readonly proc: ChildProcess;
+  readonly lines: string[];
+  stderr(): string;
+  waitFor(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `node [nodeArgs] script [...args]` with piped stdio, tracked for cleanup. */
+export function spawnLines(script: string, args: readonly string[], nodeArgs: readonly string[] = []): LineChild {
+  const proc = track(spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["pipe", "pipe", "pipe"] }));
+  const lines: string[] = [];
+  const waiters: Array<{ match: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  let buffer = "";
+  let stderr = "";
+  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  proc.stdout?.on("data", (d: Buffer) => {
+    buffer += d.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once("exit", (code, signal) => r({ code, signal })),
+  );
+  return {
+    proc,
+    lines,
+    stderr: () => stderr,
+    exited,
+    waitFor(match, timeoutMs = 20_000) {
+      const seen = lines.find(match);
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`child printed no matching line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+        const waiter = {
+          match,
+          resolve: (l: string) => {
+            clearTimeout(timer);
+            resolvePromise(l);
+          },
+        };
+        waiters.push(waiter);
+        void exited.then(() => {
+          if (!waiters.includes(waiter)) return;
+          waiters.splice(waiters.indexOf(waiter), 1);
+          clearTimeout(timer);
+          reject(new Error(`child exited before printing a matching line; stderr: ${stderr}`));
+        });
+      });
+    },
+  };
+}
