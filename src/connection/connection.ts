@@ -17,6 +17,8 @@ import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { MessageQueue } from "./message-queue.js";
+import { peekMetrics } from "./metrics.js";
+import type { HealthScore } from "../health/types.js";
 import type {
   CloseInfo,
   ConnectionState,
@@ -259,6 +261,19 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   /** A snapshot of the counters (bytes and frames in/out, last sent/received, opened at). */
+  /**
+   * Latest health score (latency, reliability, bandwidth, overall, grade) published by the manager's
+   * maintenance; `undefined` until the first health check or when maintenance is off.
+   */
+  get health(): HealthScore | undefined {
+    return peekMetrics(this)?.health;
+  }
+
+  /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */
+  get rtt(): number | undefined {
+    return peekMetrics(this)?.rttMs;
+  }
+
   get stats(): ConnectionStats {
     return this.#core.stats;
   }

@@ -37,6 +37,7 @@ import { formatHostPort, normalizeIp, parseHostPort } from "./ip.js";
 import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "./manager-options.js";
 import { chooseSurvivor } from "./tie-break.js";
 import { PeerDatabase } from "../peers/peer-database.js";
+import { metricsOf } from "../connection/metrics.js";
 import type { CloseInfo } from "../connection/types.js";
 import { gradeIndex, HealthGrade } from "../health/types.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./services.js";
@@ -174,6 +175,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       isProtected: (peer) => this.#protected.has(peer),
       dial: (target, options = {}) => this.dial(target, options),
       setHealth: (connection, score) => {
+        metricsOf(connection).health = score;
         for (const m of this.#all) if (m.connection === connection) m.health = score;
       },
       journal: (kind, entry) => this.#journal(kind, entry),
