@@ -1,0 +1,316 @@
+/**
+ * The maintenance state of one connection, sans-IO: keepalive and RTT, passive
+ * rate meters, the active bandwidth prober and receiver, and health-grade
+ * hysteresis. It never touches a socket or a timer; the maintenance service
+ * feeds it traffic counters, pongs and probe frames with the time, polls it,
+ * and performs what it returns.
+ *
+ * @module
+ */
+import { randomInt } from "node:crypto";
+import type { HealthBatch } from "../health/scorer.js";
+import {
+  BandwidthProber,
+  ProbeReceiver,
+  type ProbeFrameHeader,
+  type ProbeReport,
+  type ProberAction,
+  type ReceiverAction,
+} from "./bandwidth-probe.js";
+import { HealthTracker } from "./health-tracker.js";
+import { KeepaliveTracker, type KeepaliveAction } from "./keepalive.js";
+import type { ResolvedMaintenanceOptions } from "./maintenance-options.js";
+import { RateMeter } from "./rate-meter.js";
+
+/** What the connection should do after {@link ConnectionMonitor.poll}: a keepalive action (RTT pings are `ping` too). */
+export type MonitorAction = KeepaliveAction;
+
+interface RttPing {
+  readonly nonce: number;
+  readonly timestampUs: number;
+  readonly sentAt: number;
+  readonly deadline: number;
+}
+
+const NONE: MonitorAction = Object.freeze({ type: "none" });
+const UINT32 = 2 ** 32;
+const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
+
+/**
+ * Per-connection maintenance state. Times are milliseconds on the service's
+ * clock, except the probe receiver's, which take a separate precise monotonic
+ * time (`perfNow`, e.g. `performance.now()`) because a probe burst lasts only
+ * milliseconds.
+ *
+ * Besides keepalive pings (sent only when nothing was received for the ping
+ * interval), it sends an RTT ping when the connection opens and whenever the
+ * last RTT sample is older than `rttSampleIntervalMs`, so a busy connection's
+ * latency is still measured.
+ */
+export class ConnectionMonitor {
+  /** Keepalive, RTT estimator and liveness. */
+  readonly keepalive: KeepaliveTracker;
+  /** Bytes per second received (EWMA). */
+  readonly rxRate: RateMeter;
+  /** Bytes per second written (EWMA). */
+  readonly txRate: RateMeter;
+  /** Grade hysteresis and degraded time. */
+  readonly health: HealthTracker;
+  /** Active prober; `undefined` when probing is off. */
+  readonly prober: BandwidthProber | undefined;
+  /** When monitoring began (ms). */
+  readonly startedAt: number;
+
+  readonly #options: ResolvedMaintenanceOptions;
+  #receiver: ProbeReceiver | undefined;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #observedAt: number;
+  #rttPing: RttPing | undefined;
+  /**
+   * Keepalive pings recently sent, as the tracker knows them: the tracker's
+   * timestamps are full microseconds, the wire carries their low 32 bits
+   * (ping.proto), so a Pong is matched back by nonce + low bits.
+   */
+  readonly #keepalivePings: { nonce: number; timestampUs: number }[] = [];
+  #nextRttPingAt: number;
+  #nextRttNonce: number;
+  #rttPingsSent = 0;
+  #rttPongs = 0;
+  #probedBandwidth: number | undefined;
+  #bursting = false;
+
+  /**
+   * @param options - resolved maintenance options.
+   * @param now - time (ms) the connection opened; counts as the last time something was received.
+   * @param traffic - the connection's byte counters at that moment (earlier bytes are not metered).
+   */
+  constructor(options: ResolvedMaintenanceOptions, now: number, traffic: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 }) {
+    this.#options = options;
+    this.startedAt = now;
+    this.#observedAt = now;
+    this.keepalive = new KeepaliveTracker(
+      {
+        pingIntervalMs: options.pingIntervalMs,
+        maxMissedPongs: options.maxMissedPongs,
+        minPongTimeoutMs: options.minPongTimeoutMs,
+        maxPongTimeoutMs: options.maxPongTimeoutMs,
+        inactivityTimeoutMs: options.inactivityTimeoutMs,
+      },
+      now,
+    );
+    this.rxRate = new RateMeter({ timeConstantMs: options.rateTimeConstantMs }, now);
+    this.txRate = new RateMeter({ timeConstantMs: options.rateTimeConstantMs }, now);
+    this.health = new HealthTracker({
+      hysteresisSamples: options.hysteresisSamples,
+      degradedThresholdMs: options.degradedReplaceAfterMs,
+    });
+    this.prober = options.bandwidthProbe === undefined ? undefined : new BandwidthProber(options.bandwidthProbe, now);
+    this.#bytesIn = traffic.bytesIn;
+    this.#bytesOut = traffic.bytesOut;
+    this.#nextRttPingAt = now;
+    this.#nextRttNonce = randomInt(0, 2 ** 32);
+  }
+
+  /** Pings sent and resolved (answered or timed out), keepalive and RTT pings together. */
+  get pingsResolved(): number {
+    return (
+      this.keepalive.pingsSent -
+      (this.keepalive.pingOutstanding ? 1 : 0) +
+      this.#rttPingsSent -
+      (this.#rttPing === undefined ? 0 : 1)
+    );
+  }
+
+  /** Pings answered by a matching Pong, keepalive and RTT pings together. */
+  get pongsReceived(): number {
+    return this.keepalive.pongsReceived + this.#rttPongs;
+  }
+
+  /** The last bandwidth an active probe measured, in bytes per second. */
+  get probedBandwidth(): number | undefined {
+    return this.#probedBandwidth;
+  }
+
+  /** True while a probe burst is being sent (its frames are paced finer than the cycle interval). */
+  get bursting(): boolean {
+    return this.#bursting;
+  }
+
+  /**
+   * Records the connection's cumulative byte counters at `now`: new bytes feed
+   * the rate meters, and received bytes prove liveness as of `lastReceivedAt`
+   * (clamped to the time since the previous call, so a foreign clock cannot
+   * move it backwards or into the future).
+   */
+  observe(bytesIn: number, bytesOut: number, lastReceivedAt: number | undefined, now: number): void {
+    const dIn = bytesIn - this.#bytesIn;
+    if (dIn > 0) {
+      this.#bytesIn = bytesIn;
+      this.rxRate.record(dIn, now);
+      let at = lastReceivedAt ?? now;
+      if (!(at <= now)) at = now;
+      if (at < this.#observedAt) at = this.#observedAt;
+      this.keepalive.onFrameReceived(at);
+    }
+    const dOut = bytesOut - this.#bytesOut;
+    if (dOut > 0) {
+      this.#bytesOut = bytesOut;
+      this.txRate.record(dOut, now);
+      this.keepalive.onFrameSent(now);
+    }
+    if (now > this.#observedAt) this.#observedAt = now;
+  }
+
+  /**
+   * Advances keepalive and RTT sampling to `now`: returns `ping` (send it),
+   * `dead` (close the connection with `timeout`; final) or `none`.
+   */
+  poll(now: number): MonitorAction {
+    const action = this.keepalive.poll(now);
+    if (action.type === "ping") {
+      const sent = this.#keepalivePings;
+      sent.push({ nonce: action.nonce, timestampUs: action.timestampUs });
+      if (sent.length > this.keepalive.maxMissedPongs + 1) sent.shift();
+      return { type: "ping", nonce: action.nonce, timestampUs: action.timestampUs % UINT32 };
+    }
+    if (action.type !== "none") return action;
+    const rttPing = this.#rttPing;
+    if (rttPing !== undefined && now >= rttPing.deadline) this.#rttPing = undefined;
+    if (this.#rttPing === undefined && !this.keepalive.pingOutstanding && now >= this.#nextRttPingAt) {
+      const nonce = this.#nextRttNonce;
+      this.#nextRttNonce = (nonce + 1) >>> 0;
+      const timestampUs = Math.max(0, Math.round(now * 1000)) % UINT32;
+      this.#rttPing = { nonce, timestampUs, sentAt: now, deadline: now + this.keepalive.pongTimeoutMs };
+      this.#rttPingsSent += 1;
+      this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
+      this.keepalive.onFrameSent(now);
+      return { type: "ping", nonce, timestampUs };
+    }
+    return NONE;
+  }
+
+  /**
+   * Handles a Pong at `now`. Returns the RTT sample in ms when it answers a
+   * keepalive or RTT ping of ours, `undefined` otherwise (it still proves liveness).
+   */
+  onPong(nonce: number, timestampUs: number, now: number): number | undefined {
+    const sent = this.#keepalivePings;
+    let full = timestampUs;
+    for (let i = 0; i < sent.length; i++) {
+      const ping = sent[i] as { nonce: number; timestampUs: number };
+      if (ping.nonce === nonce && ping.timestampUs % UINT32 === timestampUs) {
+        full = ping.timestampUs;
+        sent.splice(i, 1);
+        break;
+      }
+    }
+    let sample = this.keepalive.onPong(nonce, full, now);
+    const rttPing = this.#rttPing;
+    if (sample === undefined && rttPing !== undefined && rttPing.nonce === nonce && rttPing.timestampUs === timestampUs) {
+      this.#rttPing = undefined;
+      this.#rttPongs += 1;
+      sample = Math.max(0, now - rttPing.sentAt);
+      this.keepalive.rtt.addSample(sample);
+    }
+    if (sample !== undefined) this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
+    return sample;
+  }
+
+  /**
+   * Advances the prober to `now`; call until it returns `none`. Tracks whether
+   * a burst is being sent ({@link bursting}).
+   */
+  pollProbe(now: number): ProberAction {
+    const prober = this.prober;
+    if (prober === undefined) return NONE as ProberAction;
+    const action = prober.poll(now);
+    if (action.type === "probe") this.#bursting = action.frame.index + 1 < action.frame.count;
+    else if (action.type === "timeout") this.#bursting = false;
+    return action;
+  }
+
+  /** Handles the peer's BandwidthReport at `now`; returns the measured bytes per second when it answers our probe. */
+  onReport(report: ProbeReport, now: number): number | undefined {
+    const bandwidth = this.prober?.onReport(report, now);
+    if (bandwidth !== undefined) this.#probedBandwidth = bandwidth;
+    return bandwidth;
+  }
+
+  /**
+   * Records one of the peer's probe frames (`frameBytes` encoded bytes) that
+   * arrived at `perfNow`; returns the report to send when it completes a burst.
+   *
+   * @throws PeerlinkError PROTOCOL_VIOLATION on an impossible probe (see {@link ProbeReceiver.onProbe}).
+   */
+  onProbe(probe: ProbeFrameHeader, frameBytes: number, perfNow: number): ProbeReport | undefined {
+    this.#receiver ??= new ProbeReceiver({ receiveTimeoutMs: this.#options.probeReceiveTimeoutMs });
+    return this.#receiver.onProbe(probe, frameBytes, perfNow);
+  }
+
+  /** Returns a report due for an incomplete or superseded burst of the peer's probes, at `perfNow`. */
+  pollReceiver(perfNow: number): ReceiverAction {
+    return this.#receiver === undefined ? RECEIVER_NONE : this.#receiver.poll(perfNow);
+  }
+
+  /**
+   * The earliest time (ms, service clock) at which {@link poll},
+   * {@link pollProbe} or {@link pollReceiver} may return something;
+   * `now`/`perfNow` convert the receiver's precise clock.
+   */
+  nextDeadline(now: number, perfNow: number): number {
+    let at = this.keepalive.nextDeadline();
+    if (!this.keepalive.pingOutstanding) {
+      const rtt = this.#rttPing === undefined ? this.#nextRttPingAt : this.#rttPing.deadline;
+      if (rtt < at) at = rtt;
+    }
+    if (this.prober !== undefined) {
+      const probe = this.prober.nextDeadline();
+      if (probe < at) at = probe;
+    }
+    if (this.#receiver !== undefined) {
+      const receiver = this.#receiver.nextDeadline();
+      if (receiver !== Number.POSITIVE_INFINITY) {
+        const converted = receiver === Number.NEGATIVE_INFINITY ? now : now + (receiver - perfNow);
+        if (converted < at) at = converted;
+      }
+    }
+    return at;
+  }
+
+  /** True once the connection has something to be scored on: an RTT sample, or one pong timeout's worth of time. */
+  readyForScoring(now: number): boolean {
+    return this.keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs;
+  }
+
+  /**
+   * The bandwidth input of the health score, in bytes per second: the last
+   * probe measurement, raised to the passive throughput when that is higher
+   * (traffic that flowed proves the link carries it); without a probe, the
+   * passive throughput only when it reaches the reference bandwidth (a quiet
+   * link proves nothing); otherwise NaN (not measured: neutral score).
+   */
+  bandwidthInput(now: number): number {
+    const rx = this.rxRate.rate(now);
+    const tx = this.txRate.rate(now);
+    const passive = rx > tx ? rx : tx;
+    const probed = this.#probedBandwidth;
+    if (probed !== undefined) return probed > passive ? probed : passive;
+    return passive >= this.#options.referenceBandwidthBps ? passive : Number.NaN;
+  }
+
+  /**
+   * Writes this connection's inputs into entry `i` of a health batch.
+   * `framesOk`/`framesFailed` are the connection's cumulative frame counters.
+   */
+  fillInputs(batch: HealthBatch, i: number, framesOk: number, framesFailed: number, now: number): void {
+    const rtt = this.keepalive.rtt;
+    batch.rttMs[i] = rtt.srtt ?? Number.NaN;
+    batch.jitterMs[i] = rtt.rttvar ?? Number.NaN;
+    batch.pingsSent[i] = this.pingsResolved;
+    batch.pingsAnswered[i] = this.pongsReceived;
+    batch.framesOk[i] = framesOk;
+    batch.framesFailed[i] = framesFailed;
+    batch.bandwidthBps[i] = this.bandwidthInput(now);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Options of the maintenance service (keepalive, RTT, inactivity, bandwidth,
+ * health grades, degraded replacement; seed 4.2) and their validation into a
+ * fully filled, frozen object.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import {
+  DEFAULT_REFERENCE_BANDWIDTH_BPS as SCORER_REFERENCE_BANDWIDTH_BPS,
+  DEFAULT_REFERENCE_LATENCY_MS as SCORER_REFERENCE_LATENCY_MS,
+  DEFAULT_HEALTH_ENGINE,
+  type HealthScorerEngine,
+} from "../health/scorer.js";
+import { BandwidthProber, type BandwidthProberOptions } from "./bandwidth-probe.js";
+import {
+  DEFAULT_DEGRADED_THRESHOLD_MS,
+  DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+  DEFAULT_HYSTERESIS_SAMPLES,
+  DEFAULT_INACTIVITY_TIMEOUT_MS,
+  DEFAULT_MAX_MISSED_PONGS,
+  DEFAULT_MAX_PONG_TIMEOUT_MS,
+  DEFAULT_MIN_PONG_TIMEOUT_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PROBE_RECEIVE_TIMEOUT_MS,
+  DEFAULT_RATE_METER_TIME_CONSTANT_MS,
+} from "./defaults.js";
+
+/**
+ * Longest time a connection goes without an RTT sample, in milliseconds, before
+ * a Ping is sent even though application traffic proves liveness. Keepalive
+ * pings stop on a busy link, but its latency still has to be scored: one tiny
+ * frame every 30 s (two default ping intervals) keeps the RTT fresh.
+ */
+export const DEFAULT_RTT_SAMPLE_INTERVAL_MS = 30_000;
+
+/**
+ * Shortest time between two maintenance cycles, in milliseconds. Deadlines of
+ * different connections that fall within this window are handled by one cycle,
+ * so 10,000 connections with spread-out deadlines cost at most 20 cycles a
+ * second, not 10,000 timer callbacks. 50 ms is 0.3 % of the default ping interval.
+ */
+export const DEFAULT_MIN_CYCLE_INTERVAL_MS = 50;
+
+/** Connections the first health batch holds; it doubles when more are open. */
+export const INITIAL_HEALTH_BATCH_CAPACITY = 256;
+
+/**
+ * How long a graceful close of a connection declared dead waits for the peer,
+ * in milliseconds. The peer did not answer pings: waiting for its close is
+ * pointless, so the Goodbye is written best-effort and the socket released.
+ */
+export const DEAD_PEER_CLOSE_TIMEOUT_MS = 0;
+
+/** Options of {@link createMaintenanceService}. Durations in milliseconds, rates in bytes per second. */
+export interface MaintenanceOptions {
+  /**
+   * Silence (nothing received) after which a keepalive Ping is sent; traffic
+   * postpones it. Equivalent to gRPC's `GRPC_ARG_KEEPALIVE_TIME_MS`; sensible range 1 s – 5 min.
+   * @default 15000 ({@link DEFAULT_PING_INTERVAL_MS})
+   */
+  pingIntervalMs?: number;
+  /**
+   * Consecutive unanswered pings after which the peer is declared dead and the
+   * connection closed with `timeout`. Integer ≥ 1.
+   * @default 3 ({@link DEFAULT_MAX_MISSED_PONGS})
+   */
+  maxMissedPongs?: number;
+  /**
+   * Lower bound of the adaptive pong timeout (`srtt + 4·rttvar`), in ms.
+   * @default 2000 ({@link DEFAULT_MIN_PONG_TIMEOUT_MS})
+   */
+  minPongTimeoutMs?: number;
+  /**
+   * Upper bound of the adaptive pong timeout, and the timeout before the first
+   * RTT sample, in ms. Equivalent to gRPC's `GRPC_ARG_KEEPALIVE_TIMEOUT_MS`.
+   * @default 10000 ({@link DEFAULT_MAX_PONG_TIMEOUT_MS})
+   */
+  maxPongTimeoutMs?: number;
+  /**
+   * Silence (nothing at all received) after which the connection is closed
+   * with `timeout`, in ms. The peer's keepalive pings count as traffic.
+   * @default 60000 ({@link DEFAULT_INACTIVITY_TIMEOUT_MS})
+   */
+  inactivityTimeoutMs?: number;
+  /**
+   * Longest time without an RTT sample before a Ping is sent even on a busy
+   * connection (keepalive pings are skipped while traffic flows), in ms. One
+   * Ping is also sent when the connection opens, so latency is known at once.
+   * @default 30000 ({@link DEFAULT_RTT_SAMPLE_INTERVAL_MS})
+   */
+  rttSampleIntervalMs?: number;
+  /**
+   * How often every connection is scored, in ms (one batch call for all).
+   * @default 10000 ({@link DEFAULT_HEALTH_CHECK_INTERVAL_MS})
+   */
+  healthCheckIntervalMs?: number;
+  /**
+   * Consecutive health checks that must agree before a new grade is published
+   * (1 publishes every change at once). Integer ≥ 1.
+   * @default 2 ({@link DEFAULT_HYSTERESIS_SAMPLES})
+   */
+  hysteresisSamples?: number;
+  /**
+   * How long the published grade must stay Poor or Critical before the
+   * connection is replaced (make-before-break), in ms.
+   * @default 60000 ({@link DEFAULT_DEGRADED_THRESHOLD_MS})
+   */
+  degradedReplaceAfterMs?: number;
+  /**
+   * Whether degraded connections are replaced at all. Protected peers never are.
+   * @default true
+   */
+  replaceDegraded?: boolean;
+  /**
+   * RTT + jitter that scores 0.5 on latency, in ms (50 ms scores 0.8, 200 ms 0.2
+   * with the default). Finite and > 0.
+   * @default 100 (the health scorer's `DEFAULT_REFERENCE_LATENCY_MS`)
+   */
+  referenceLatencyMs?: number;
+  /**
+   * Bandwidth that scores 0.5, in bytes per second (9× it scores 0.9). Finite and > 0.
+   * @default 1000000 (1 MB/s = 8 Mbit/s; the health scorer's `DEFAULT_REFERENCE_BANDWIDTH_BPS`)
+   */
+  referenceBandwidthBps?: number;
+  /**
+   * Health scoring engine, `"wasm"` or `"js"` (bit-identical results). If the
+   * WASM core cannot be loaded or traps, the service falls back to `"js"` and
+   * emits a process warning.
+   * @default "wasm"
+   */
+  engine?: HealthScorerEngine;
+  /**
+   * Active bandwidth probing: `false` for none (passive meters only), `true`
+   * for the prober's defaults (one 8 × 32 KiB burst a minute, paced at
+   * ≤ 20 MB/s, first after 5 s), or the prober's options. Answering the peer's
+   * probes is always on.
+   * @default false
+   */
+  bandwidthProbe?: boolean | BandwidthProberOptions;
+  /**
+   * How long the receiver of a peer's probe burst waits for the next frame
+   * before reporting an incomplete burst, in ms.
+   * @default 5000 ({@link DEFAULT_PROBE_RECEIVE_TIMEOUT_MS})
+   */
+  probeReceiveTimeoutMs?: number;
+  /**
+   * Time constant of the passive per-connection rate meters (bytes/s in and
+   * out, EWMA), in ms.
+   * @default 5000 ({@link DEFAULT_RATE_METER_TIME_CONSTANT_MS})
+   */
+  rateTimeConstantMs?: number;
+  /**
+   * Shortest time between two maintenance cycles, in ms (deadlines within it
+   * share one cycle). Probe bursts are paced separately, over only the
+   * connections that are sending one.
+   * @default 50 ({@link DEFAULT_MIN_CYCLE_INTERVAL_MS})
+   */
+  minCycleIntervalMs?: number;
+}
+
+/** {@link MaintenanceOptions} validated, with every default filled in. */
+export interface ResolvedMaintenanceOptions {
+  readonly pingIntervalMs: number;
+  readonly maxMissedPongs: number;
+  readonly minPongTimeoutMs: number;
+  readonly maxPongTimeoutMs: number;
+  readonly inactivityTimeoutMs: number;
+  readonly rttSampleIntervalMs: number;
+  readonly healthCheckIntervalMs: number;
+  readonly hysteresisSamples: number;
+  readonly degradedReplaceAfterMs: number;
+  readonly replaceDegraded: boolean;
+  readonly referenceLatencyMs: number;
+  readonly referenceBandwidthBps: number;
+  readonly engine: HealthScorerEngine;
+  /** `undefined` when probing is off. */
+  readonly bandwidthProbe: Readonly<BandwidthProberOptions> | undefined;
+  readonly probeReceiveTimeoutMs: number;
+  readonly rateTimeConstantMs: number;
+  readonly minCycleIntervalMs: number;
+}
+
+function invalid(message: string): PeerlinkError {
+  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `maintenance option ${message}`);
+}
+
+function duration(name: string, value: number | undefined, fallback: number, min = 0, allowMin = false): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || (!allowMin && v === min) || v > 2 ** 31 - 1) {
+    throw invalid(`${name} must be a finite number of ms ${allowMin ? ">=" : ">"} ${min} and < 2^31, got ${String(v)}`);
+  }
+  return v;
+}
+
+function integer(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 1_000_000) {
+    throw invalid(`${name} must be an integer in [1, 1000000], got ${String(v)}`);
+  }
+  return v;
+}
+
+function reference(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !(Number.isFinite(v) && v > 0 && v < 1e100)) {
+    throw invalid(`${name} must be finite, > 0 and < 1e100, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Validates `options` and fills in the defaults.
+ *
+ * @throws PeerlinkError INVALID_ARGUMENT naming the first bad option.
+ */
+export function resolveMaintenanceOptions(options: MaintenanceOptions = {}): ResolvedMaintenanceOptions {
+  if (options === null || typeof options !== "object") throw invalid("object expected");
+  const minPong = duration("minPongTimeoutMs", options.minPongTimeoutMs, DEFAULT_MIN_PONG_TIMEOUT_MS);
+  const maxPong = duration("maxPongTimeoutMs", options.maxPongTimeoutMs, DEFAULT_MAX_PONG_TIMEOUT_MS);
+  if (minPong > maxPong) throw invalid(`minPongTimeoutMs (${minPong}) exceeds maxPongTimeoutMs (${maxPong})`);
+  const engine = options.engine ?? DEFAULT_HEALTH_ENGINE;
+  if (engine !== "wasm" && engine !== "js") throw invalid(`engine must be "wasm" or "js", got ${String(engine)}`);
+  const replace = options.replaceDegraded ?? true;
+  if (typeof replace !== "boolean") throw invalid(`replaceDegraded must be a boolean, got ${String(replace)}`);
+  const probe = options.bandwidthProbe ?? false;
+  let bandwidthProbe: Readonly<BandwidthProberOptions> | undefined;
+  if (probe === true) bandwidthProbe = Object.freeze({});
+  else if (probe !== false) {
+    if (probe === null || typeof probe !== "object") throw invalid("bandwidthProbe must be a boolean or prober options");
+    bandwidthProbe = Object.freeze({ ...probe });
+    new BandwidthProber(bandwidthProbe, 0); // validates now rather than at the first connection
+  }
+  return Object.freeze({
+    pingIntervalMs: duration("pingIntervalMs", options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS),
+    maxMissedPongs: integer("maxMissedPongs", options.maxMissedPongs, DEFAULT_MAX_MISSED_PONGS),
+    minPongTimeoutMs: minPong,
+    maxPongTimeoutMs: maxPong,
+    inactivityTimeoutMs: duration("inactivityTimeoutMs", options.inactivityTimeoutMs, DEFAULT_INACTIVITY_TIMEOUT_MS),
+    rttSampleIntervalMs: duration("rttSampleIntervalMs", options.rttSampleIntervalMs, DEFAULT_RTT_SAMPLE_INTERVAL_MS),
+    healthCheckIntervalMs: duration("healthCheckIntervalMs", options.healthCheckIntervalMs, DEFAULT_HEALTH_CHECK_INTERVAL_MS),
+    hysteresisSamples: integer("hysteresisSamples", options.hysteresisSamples, DEFAULT_HYSTERESIS_SAMPLES),
+    degradedReplaceAfterMs: duration(
+      "degradedReplaceAfterMs",
+      options.degradedReplaceAfterMs,
+      DEFAULT_DEGRADED_THRESHOLD_MS,
+      0,
+      true,
+    ),
+    replaceDegraded: replace,
+    referenceLatencyMs: reference("referenceLatencyMs", options.referenceLatencyMs, SCORER_REFERENCE_LATENCY_MS),
+    referenceBandwidthBps: reference("referenceBandwidthBps", options.referenceBandwidthBps, SCORER_REFERENCE_BANDWIDTH_BPS),
+    engine,
+    bandwidthProbe,
+    probeReceiveTimeoutMs: duration("probeReceiveTimeoutMs", options.probeReceiveTimeoutMs, DEFAULT_PROBE_RECEIVE_TIMEOUT_MS),
+    rateTimeConstantMs: duration("rateTimeConstantMs", options.rateTimeConstantMs, DEFAULT_RATE_METER_TIME_CONSTANT_MS),
+    minCycleIntervalMs: duration("minCycleIntervalMs", options.minCycleIntervalMs, DEFAULT_MIN_CYCLE_INTERVAL_MS, 0, true),
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * Event payloads and read-only views of the maintenance service.
+ *
+ * @module
+ */
+import type { Connection } from "../connection/connection.js";
+import type { HealthGrade, HealthScore } from "../health/types.js";
+
+/**
+ * Payload of the manager event `health:change`: the published (hysteresis-
+ * filtered) grade of a connection changed. `score` holds the three components
+ * and the overall score of the check that published it; `score.grade === to`.
+ */
+export interface HealthChangeEvent {
+  /** The connection. */
+  readonly connection: Connection;
+  /** Printable peer id of the remote side. */
+  readonly peer: string;
+  /** The grade published before; `undefined` for the first grade of the connection. */
+  readonly from: HealthGrade | undefined;
+  /** The grade published now. */
+  readonly to: HealthGrade;
+  /** Latency, reliability and bandwidth components, overall score, and `grade` = {@link to}. */
+  readonly score: HealthScore;
+}
+
+/** Everything maintenance knows about one connection, for diagnostics (see `MaintenanceService.inspect`). */
+export interface MaintenanceSnapshot {
+  /** Smoothed RTT in ms (EWMA, RFC 6298), `undefined` before the first sample. */
+  readonly srttMs: number | undefined;
+  /** RTT mean deviation (jitter) in ms, `undefined` before the first sample. */
+  readonly rttVarMs: number | undefined;
+  /** Smallest RTT sample in ms. */
+  readonly minRttMs: number | undefined;
+  /** RTT samples taken. */
+  readonly rttSamples: number;
+  /** Pings sent and resolved (answered or timed out). */
+  readonly pingsResolved: number;
+  /** Pings answered. */
+  readonly pongsReceived: number;
+  /** Consecutive unanswered keepalive pings right now. */
+  readonly consecutiveMissed: number;
+  /** Received bytes per second (EWMA). */
+  readonly rateInBps: number;
+  /** Written bytes per second (EWMA). */
+  readonly rateOutBps: number;
+  /** Last bandwidth measured by an active probe, bytes per second. */
+  readonly probedBandwidthBps: number | undefined;
+  /** Active probes completed (report received). */
+  readonly probesCompleted: number;
+  /** The bandwidth the health score uses, bytes per second; NaN when not measured. */
+  readonly bandwidthInputBps: number;
+  /** Published health (components of the last check, hysteresis-filtered grade), `undefined` before the first check. */
+  readonly health: HealthScore | undefined;
+  /** Milliseconds the published grade has been Poor or Critical (0 when it is not). */
+  readonly degradedForMs: number;
+  /** Peer id of the replacement being dialed, if any. */
+  readonly replacingWith: string | undefined;
+  /** True once the connection was declared dead (it is being closed). */
+  readonly dead: boolean;
+}
