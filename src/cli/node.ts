@@ -1,25 +1,14 @@
 /**
- * `peerlink node`: listens, dials, prints one line per event (JSON lines with
- * `--json`, a public contract), and on shutdown says goodbye to every peer.
- * Drives the transport and {@link openConnection} directly.
+ * `peerlink node`: a {@link ConnectionManager} that listens, dials, prints one
+ * line per event (JSON lines with `--json`, a public contract), and on
+ * shutdown says goodbye to every peer.
  *
  * @module
  */
-import type { Socket } from "node:net";
-import { openConnection } from "../connection/open-connection.js";
-import type { Connection } from "../connection/connection.js";
-import type { ConnectionHandshakeOptions } from "../connection/connection-core.js";
-import type { CloseInfo } from "../connection/types.js";
-import { PeerlinkError } from "../errors.js";
 import { Identity } from "../identity/identity.js";
+import { ConnectionManager } from "../manager/connection-manager.js";
 import { formatHostPort } from "../manager/ip.js";
-import { DisconnectReason } from "../reasons.js";
-import { dialChannel } from "../transport/dial.js";
-import { listenTcp } from "../transport/listen.js";
-import { secureInbound } from "../transport/secure-inbound.js";
-import { resolveTls } from "../transport/tls-config.js";
-import type { ResolvedTls, SecureChannel } from "../transport/types.js";
-import type { CliAddress, NodeCommand } from "./args.js";
+import type { NodeCommand } from "./args.js";
 
 /** How long a shutdown waits for each peer to close after our Goodbye, in milliseconds (PROTOCOL.md §8). */
 export const CLI_SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -83,107 +72,47 @@ export function formatNodeEvent(event: NodeEvent, json: boolean): string {
 export async function runNode(command: NodeCommand, output: NodeOutput, signal: AbortSignal): Promise<void> {
   const emit = (event: NodeEvent): void => output.line(formatNodeEvent(event, command.json));
   const identity = command.identityFile === undefined ? Identity.generate() : await Identity.loadOrCreate(command.identityFile);
-  const tls: ResolvedTls | undefined = command.tls ? await resolveTls(identity) : undefined;
-  const stop = new AbortController();
-  const live = new Set<Connection>();
-  const work = new Set<Promise<unknown>>();
-  let stopping = false;
-  let listenAddrs: string[] = [];
-
-  const handshakeOptions = (): ConnectionHandshakeOptions => ({ identity, listenAddrs });
-  const track = (promise: Promise<unknown>): void => {
-    work.add(promise);
-    void promise.finally(() => work.delete(promise));
-  };
-  const adopt = (connection: Connection): void => {
-    live.add(connection);
-    void connection.closed.then(() => live.delete(connection));
-  };
-  const opened = (connection: Connection): void => {
-    const peer = connection.remotePeer.toString();
+  const manager = new ConnectionManager({
+    identity,
+    listen: [listenAddress(command.listen.host, command.listen.port)],
+    tls: command.tls,
+    limits: { handshakeTimeoutMs: command.handshakeTimeoutMs },
+    gracefulShutdownTimeoutMs: CLI_SHUTDOWN_TIMEOUT_MS,
+  });
+  manager.on("connection:open", ({ connection }) =>
     emit({
       event: "connection:open",
-      peer,
+      peer: connection.remotePeer.toString(),
       direction: connection.direction,
       remoteAddress: connection.remoteAddress,
       protocolVersion: connection.protocolVersion,
       capabilities: connection.capabilities.map((c) => c.name),
-    });
-    connection.on("message", (m) => emit({ event: "message", peer, protocol: m.protocol, size: m.data.length }));
-    const report = (info: CloseInfo): void =>
-      emit({
-        event: "connection:close",
-        peer,
-        reason: info.reason,
-        initiator: info.initiator,
-        ...(info.error === undefined ? {} : { error: info.error.code }),
-      });
-    if (connection.state === "closed" && connection.closeInfo !== undefined) report(connection.closeInfo);
-    else connection.on("close", report);
-  };
-  const failed = (direction: "inbound" | "outbound", remoteAddress: string, error: unknown): void => {
-    const e = PeerlinkError.from(error);
-    emit({ event: "connection:error", direction, remoteAddress, code: e.code, message: e.rawMessage });
-  };
-  const handshake = async (channel: SecureChannel, deadline: number): Promise<void> => {
-    const connection = await openConnection(channel, handshakeOptions(), {
-      deadline,
-      signal: stop.signal,
-      onConnection: adopt,
-    });
-    opened(connection);
-  };
+    }),
+  );
+  manager.on("message", ({ peer, protocol, data }) => emit({ event: "message", peer, protocol, size: data.length }));
+  manager.on("connection:close", ({ peer, reason, initiator, error }) =>
+    emit({ event: "connection:close", peer, reason, initiator, ...(error === undefined ? {} : { error: error.code }) }),
+  );
+  manager.on("handshake:failed", ({ direction, address, error }) => {
+    if (!signal.aborted) emit({ event: "connection:error", direction, remoteAddress: address, code: error.code, message: error.rawMessage });
+  });
+  await manager.start({ signal });
+  emit({ event: "listening", peerId: identity.peerId.toString(), addresses: manager.addresses });
 
-  const onSocket = (raw: Socket): void => {
-    if (stopping) {
-      raw.destroy();
-      return;
-    }
-    const remote = formatHostPort(raw.remoteAddress ?? "0.0.0.0", raw.remotePort ?? 1);
-    const deadline = Date.now() + command.handshakeTimeoutMs;
-    track(
-      secureInbound(raw, { tls, deadline, signal: stop.signal })
-        .then((channel) => handshake(channel, deadline))
-        .catch((error: unknown) => {
-          if (!stopping) failed("inbound", remote, error);
-        }),
-    );
-  };
-
-  const listener = await listenTcp({ host: command.listen.host, port: command.listen.port, onSocket, signal });
-  listenAddrs = listener.addresses.map((a) => formatHostPort(a.host, a.port));
-  emit({ event: "listening", peerId: identity.peerId.toString(), addresses: listenAddrs });
-
-  const dialOne = async (target: CliAddress): Promise<void> => {
-    const deadline = Date.now() + command.handshakeTimeoutMs;
-    const channel = await dialChannel({ host: target.host, port: target.port, tls, deadline, signal: stop.signal });
-    await handshake(channel, deadline);
-  };
+  manager.on("dial:refused", ({ target, error }) => {
+    if (!signal.aborted) emit({ event: "connection:error", direction: "outbound", remoteAddress: target, code: error.code, message: error.rawMessage });
+  });
   for (const target of command.dial) {
-    const where = formatHostPort(target.host, target.port);
-    track(
-      dialOne(target).catch((error: unknown) => {
-        if (!stopping) failed("outbound", where, error);
-      }),
-    );
+    // Failures are reported through the handshake:failed and dial:refused events above.
+    manager.dial(formatHostPort(target.host, target.port)).catch(() => {});
   }
 
   if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-
-  // Shutdown: no new connections, Goodbye SHUTDOWN to every open peer, abort the rest.
-  stopping = true;
-  await listener.close();
-  const closing: Promise<unknown>[] = [];
-  for (const connection of [...live]) {
-    if (connection.state === "open") {
-      closing.push(connection.close(DisconnectReason.SHUTDOWN, { timeoutMs: CLI_SHUTDOWN_TIMEOUT_MS }));
-    }
-  }
-  // Pending TLS accepts, dials and handshakes end through this signal (ABORTED).
-  stop.abort(new PeerlinkError("STOPPED", "node is shutting down"));
-  for (const connection of [...live]) if (connection.state !== "closing" && connection.state !== "closed") connection.abort();
-  await Promise.allSettled(closing);
-  await Promise.allSettled([...work]);
-  await Promise.all([...live].map((c) => c.closed));
+  await manager.stop({ timeoutMs: CLI_SHUTDOWN_TIMEOUT_MS });
   emit({ event: "stopped" });
+}
+
+/** `"host:port"` for a listen address, where port 0 (any free port) is allowed. */
+function listenAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
