@@ -56,12 +56,20 @@ export type {
   RemoteGoodbye,
   StateChange,
 } from "./connection/types.js";
+// The sans-IO handshake (docs/PROTOCOL.md §3), for embedding peerlink in another transport.
+export { Handshake } from "./handshake/handshake.js";
+export { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./handshake/negotiate.js";
+export type { CapabilityNegotiation } from "./handshake/negotiate.js";
+export { DEFAULT_AGENT, MAX_EARLY_DATA_BYTES, WIRE_VERSION } from "./handshake/defaults.js";
 export type {
   AgreedCapability,
   AgreedProtocol,
   CapabilitySpec,
   ChannelBindingInput,
+  EarlyMessage,
+  HandshakeAction,
   HandshakeOptions,
+  HandshakePhase,
   HandshakeResult,
   HandshakeRole,
   ProtocolSpec,
