@@ -19,6 +19,7 @@
 import { performance } from "node:perf_hooks";
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Connection } from "../connection/connection.js";
+import { metricsOf } from "../connection/metrics.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { createHealthScorer, type HealthScorer, type HealthScorerEngine } from "../health/scorer.js";
 import { GRADE_BY_INDEX, type HealthGrade, type HealthScore } from "../health/types.js";
@@ -245,7 +246,17 @@ class Maintenance implements MaintenanceService {
 
   #onPong(record: Tracked, nonce: number, timestampUs: number): void {
     if (record.removed || record.dead) return;
-    record.monitor.onPong(nonce, timestampUs, this.#host.clock());
+    const now = this.#host.clock();
+    const sample = record.monitor.onPong(nonce, timestampUs, now);
+    // The answered ping's timeout was the timer's deadline; the next ping may be due sooner.
+    this.#wake(record.monitor.nextDeadline(now, performance.now()));
+    if (sample !== undefined) {
+      // Read through `connection.rtt`.
+      const rtt = record.monitor.keepalive.rtt;
+      const slot = metricsOf(record.connection);
+      slot.rttMs = rtt.srtt;
+      slot.rttVarMs = rtt.rttvar;
+    }
   }
 
   #onControl(record: Tracked, frame: Frame): void {
@@ -268,10 +279,12 @@ class Maintenance implements MaintenanceService {
       else this.#wake(this.#host.clock() + this.options.probeReceiveTimeoutMs);
     } else if (kind.case === "bandwidthReport") {
       const r = kind.value;
+      const now = this.#host.clock();
       record.monitor.onReport(
         { probeId: r.probeId, framesReceived: r.framesReceived, bytesReceived: r.bytesReceived, elapsedUs: r.elapsedUs },
-        this.#host.clock(),
+        now,
       );
+      this.#wake(record.monitor.nextDeadline(now, performance.now()));
     }
   }
 

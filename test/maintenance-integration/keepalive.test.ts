@@ -1,0 +1,129 @@
+import { performance } from "node:perf_hooks";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { DelayRelay } from "../helpers/delay-relay.js";
+import { ChildNode, disposeChildren, ensureDist } from "./fixtures/child-node.js";
+import { nextEvent, startNode, stopNodes } from "./fixtures/nodes.js";
+
+const relays = new Set<DelayRelay>();
+
+beforeAll(async () => {
+  await ensureDist();
+}, 120_000);
+
+afterEach(async () => {
+  await stopNodes();
+  await disposeChildren();
+  await Promise.all([...relays].map((r) => r.close()));
+  relays.clear();
+});
+
+afterAll(async () => {
+  await disposeChildren();
+});
+
+function portOf(address: string | undefined): number {
+  return Number(address?.split(":").pop());
+}
+
+describe("RTT measured by keepalive pings", () => {
+  it("is within 20 % of the delay a userspace relay injects (50 ms each way → ~100 ms)", async () => {
+    const b = await startNode({ maintenance: false });
+    const a = await startNode({
+      maintenance: { pingIntervalMs: 100, minPongTimeoutMs: 1_000, maxPongTimeoutMs: 2_000 },
+    });
+    const relay = await DelayRelay.start({ targetPort: portOf(b.manager.addresses[0]), delayMs: 50 });
+    relays.add(relay);
+    const conn = await a.manager.dial({ peerId: b.manager.peerId, addresses: [`127.0.0.1:${relay.listenPort}`] });
+    const service = a.maintenance!;
+    await vi.waitFor(() => expect(service.inspect(conn)?.rttSamples).toBeGreaterThanOrEqual(6), { timeout: 8_000, interval: 50 });
+    const srtt = service.rttOf(conn)!;
+    expect(srtt).toBeGreaterThanOrEqual(80);
+    expect(srtt).toBeLessThanOrEqual(120);
+    // Every sample crossed the relay twice.
+    expect(service.inspect(conn)!.minRttMs).toBeGreaterThanOrEqual(99);
+    // The connection exposes the same value.
+    expect(conn.rtt).toBe(srtt);
+  });
+});
+
+describe("a SIGSTOPped peer process", () => {
+  it("is declared dead within pingInterval × missed pongs + pong timeout (+10 %) and closed with timeout", async () => {
+    const pingIntervalMs = 300;
+    const maxMissedPongs = 3;
+    const pongTimeoutMs = 200;
+    const child = await ChildNode.start([{ name: "peer", maintenance: false }]);
+    const peer = child.ready.nodes.peer!;
+    const a = await startNode({
+      maintenance: {
+        pingIntervalMs,
+        maxMissedPongs,
+        minPongTimeoutMs: pongTimeoutMs,
+        maxPongTimeoutMs: pongTimeoutMs,
+        inactivityTimeoutMs: 30_000,
+      },
+    });
+    const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
+    // The peer answered at least one ping: it was alive before the stop.
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+    const stoppedAt = performance.now();
+    child.signal("SIGSTOP");
+    const event = await closed;
+    const elapsed = performance.now() - stoppedAt;
+
+    expect(event.reason).toBe("timeout");
+    expect(event.initiator).toBe("local");
+    expect(elapsed).toBeLessThanOrEqual((pingIntervalMs * maxMissedPongs + pongTimeoutMs) * 1.1);
+    // It took the missed pongs, not a socket error: at least the three pong timeouts.
+    expect(elapsed).toBeGreaterThanOrEqual(maxMissedPongs * pongTimeoutMs * 0.9);
+    const journal = a.manager.decisions({ peerId: peer.peerId, kind: "closed" });
+    expect(journal.some((e) => e.code === "timeout" && /3 consecutive pings unanswered/.test(e.detail))).toBe(true);
+  });
+});
+
+describe("a peer process killed with SIGKILL", () => {
+  it("is noticed at once from the socket close, long before any ping timeout", async () => {
+    const child = await ChildNode.start([{ name: "peer", maintenance: false }]);
+    const peer = child.ready.nodes.peer!;
+    const a = await startNode({ maintenance: { pingIntervalMs: 5_000, maxPongTimeoutMs: 5_000 } });
+    const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBe(1), { timeout: 3_000, interval: 20 });
+
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+    const killedAt = performance.now();
+    child.signal("SIGKILL");
+    const event = await closed;
+    const elapsed = performance.now() - killedAt;
+
+    expect(elapsed).toBeLessThan(500);
+    expect(event.initiator).toBe("remote");
+    expect(event.reason).not.toBe("timeout");
+    expect(a.maintenance!.size).toBe(0);
+  });
+});
+
+describe("an idle connection", () => {
+  it("is closed at the inactivity timeout and not before (±10 %)", async () => {
+    const inactivityTimeoutMs = 1_500;
+    // Keepalive pings would be traffic for the other side: both sides ping only at open (RTT),
+    // and the peer's own inactivity timeout is far away, so only the dialer's timer can fire.
+    const quiet = { pingIntervalMs: 30_000, rttSampleIntervalMs: 30_000, maxPongTimeoutMs: 10_000 };
+    const b = await startNode({ maintenance: { ...quiet, inactivityTimeoutMs: 30_000 } });
+    const a = await startNode({ maintenance: { ...quiet, inactivityTimeoutMs } });
+    const opened = performance.now();
+    const conn = await a.manager.dial({ peerId: b.manager.peerId, addresses: b.manager.addresses });
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+    const event = await closed;
+    const elapsed = performance.now() - opened;
+
+    expect(event.reason).toBe("timeout");
+    expect(event.initiator).toBe("local");
+    expect(elapsed).toBeGreaterThanOrEqual(inactivityTimeoutMs * 0.9);
+    expect(elapsed).toBeLessThanOrEqual(inactivityTimeoutMs * 1.1);
+    const journal = a.manager.decisions({ peerId: b.manager.peerId.toString(), kind: "closed" });
+    expect(journal.some((e) => e.code === "timeout" && /inactivity: nothing received for 1500 ms/.test(e.detail))).toBe(true);
+    // The open-time RTT ping was the only exchange.
+    expect(a.maintenance!.size).toBe(0);
+  });
+});
