@@ -175,7 +175,7 @@ export interface LineChild {
 
 /** Spawns `node [nodeArgs] script [...args]` with piped stdio, tracked for cleanup. */
 export function spawnLines(script: string, args: readonly string[], nodeArgs: readonly string[] = []): LineChild {
-  const proc = track(spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["pipe", "pipe", "pipe"] }));
+  const proc = track(spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
   const lines: string[] = [];
   const waiters: Array<{ match: (l: string) => boolean; resolve: (l: string) => void }> = [];
   let buffer = "";
