@@ -1,0 +1,355 @@
+/**
+ * The reconnect service against a fake manager host (fake timers, a real
+ * in-memory peer database, dials whose outcome the test decides): the parts
+ * of its behaviour that need exact control of time and dial results.
+ * The end-to-end behaviour over real sockets is in the other files here.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import type { ManagedClose, ManagedConnection, ManagerHost } from "../../src/manager/services.js";
+import { PeerDatabase } from "../../src/peers/peer-database.js";
+import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import type { DisconnectReason } from "../../src/reasons.js";
+import {
+  createReconnectService,
+  type ReconnectOptions,
+  type ReconnectService,
+  type ReconnectServiceEvents,
+} from "../../src/reconnect/reconnect-service.js";
+
+const T0 = 1_700_000_000_000;
+
+interface Dial {
+  peerId: string;
+  addresses: readonly string[];
+  signal: AbortSignal | undefined;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/** A fake host: the test plays the manager (connections, dial outcomes) and reads the events. */
+class FakeHost {
+  readonly peers = new PeerDatabase({ store: new MemoryPeerStore(), flushDelayMs: 0 });
+  readonly dials: Dial[] = [];
+  readonly events: Array<{ type: string; event: unknown }> = [];
+  readonly connected = new Map<string, ManagedConnection>();
+
+  readonly host: ManagerHost = {
+    clock: () => Date.now(),
+    peerId: undefined as never,
+    peers: this.peers,
+    managed: () => [...this.connected.values()],
+    isProtected: () => false,
+    dial: (target, options = {}) =>
+      new Promise((resolve, reject) => {
+        this.dials.push({
+          peerId: target.peerId,
+          addresses: target.addresses,
+          signal: options.signal,
+          resolve: () => resolve(undefined as never),
+          reject,
+        });
+        options.signal?.addEventListener("abort", () => reject(new PeerlinkError(ErrorCode.ABORTED, "aborted")), { once: true });
+      }),
+    setHealth: () => undefined,
+    journal: () => undefined,
+    emit: (type, event) => this.events.push({ type, event }),
+    get running() {
+      return true;
+    },
+  };
+
+  of<K extends keyof ReconnectServiceEvents>(type: K): ReconnectServiceEvents[K][] {
+    return this.events.filter((e) => e.type === type).map((e) => e.event as ReconnectServiceEvents[K]);
+  }
+
+  managed(peer: string, direction: "inbound" | "outbound" = "outbound", healthy?: boolean): ManagedConnection {
+    return { peer, connection: { direction } as never, openedAt: Date.now(), health: healthy === undefined ? undefined : ({} as never) };
+  }
+}
+
+function start(options: ReconnectOptions = {}, fake = new FakeHost()): { fake: FakeHost; service: ReconnectService } {
+  const service = createReconnectService({ random: () => 0.5, ...options })(fake.host);
+  service.start?.();
+  return { fake, service };
+}
+
+/** The manager's sequence for a kept connection that opened. */
+function open(fake: FakeHost, service: ReconnectService, peer: string, direction: "inbound" | "outbound" = "outbound"): void {
+  const m = fake.managed(peer, direction);
+  fake.peers.upsert(peer, { addresses: [`10.0.0.${fake.connected.size + 1}:4001`] }, Date.now());
+  fake.connected.set(peer, m);
+  service.onOpen?.(m);
+}
+
+/** The manager's sequence for a kept connection that closed: onClose, then onSlotFreed. */
+function close(
+  fake: FakeHost,
+  service: ReconnectService,
+  peer: string,
+  reason: DisconnectReason,
+  extra: Partial<ManagedClose> = {},
+): void {
+  const m = fake.connected.get(peer) ?? fake.managed(peer);
+  fake.connected.delete(peer);
+  service.onClose?.(m, { reason, initiator: "remote", remoteRetryAfterMs: undefined, wasHealthy: undefined, ...extra });
+  service.onSlotFreed?.();
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("a redial that fails", () => {
+  it("takes the next backoff step of the dial-failure backoff, and an open connection resets it", async () => {
+    const { fake, service } = start({
+      policy: { dialFailureBackoff: { baseMs: 1_000, factor: 2, maxMs: 60_000, minMs: 0, jitter: "full" } },
+    });
+    open(fake, service, "p");
+    close(fake, service, "p", "normal");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.dials.map((d) => d.peerId)).toEqual(["p"]);
+    expect(fake.dials[0]!.addresses).toEqual(["10.0.0.1:4001"]);
+
+    fake.dials[0]!.reject(new PeerlinkError(ErrorCode.CONNECT_FAILED, "refused"));
+    await vi.advanceTimersByTimeAsync(0);
+    // attempt 1: cap 2000, random 0.5 → 1000 ms.
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ peer: "p", reason: "dial_failed", delayMs: 1_000, attempt: 1 });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(fake.dials).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.dials).toHaveLength(2);
+    expect(fake.of("reconnect:attempt").at(-1)).toEqual({ peer: "p", attempt: 1, addresses: ["10.0.0.1:4001"] });
+
+    fake.dials[1]!.reject(new PeerlinkError(ErrorCode.CONNECT_FAILED, "refused"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ delayMs: 2_000, attempt: 2 });
+    await vi.advanceTimersByTimeAsync(2_000);
+    fake.dials[2]!.resolve();
+    open(fake, service, "p");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(service.status("p")).toMatchObject({ connected: true, attempt: 0, dueAt: undefined, dialing: false });
+    expect(service.nextWakeAt).toBeUndefined();
+  });
+
+  it("refused because the peer is banned is abandoned, with no timer left", async () => {
+    const { fake, service } = start();
+    open(fake, service, "p");
+    close(fake, service, "p", "normal");
+    await vi.advanceTimersByTimeAsync(0);
+    fake.dials[0]!.reject(new PeerlinkError(ErrorCode.PEER_BANNED, "banned"));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: ErrorCode.PEER_BANNED }]);
+    expect(service.status("p").dueAt).toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("flap dampening", () => {
+  it("holds back a peer that keeps dropping until its penalty decays", async () => {
+    const { fake, service } = start();
+    for (let i = 0; i < 3; i++) {
+      open(fake, service, "p");
+      close(fake, service, "p", "normal");
+      await vi.advanceTimersByTimeAsync(0);
+      fake.dials.at(-1)?.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    // The third disconnect within a second lifts the penalty to ~3000 > 2000: suppressed.
+    const last = fake.of("reconnect:scheduled").at(-1)!;
+    expect(last.suppressed).toBe(true);
+    // Released when 3000 decays to 750 with a 60 s half-life: two half-lives, 120 s.
+    expect(last.delayMs).toBeGreaterThan(119_000);
+    expect(last.delayMs).toBeLessThanOrEqual(120_000);
+    const dials = fake.dials.length;
+    await vi.advanceTimersByTimeAsync(last.delayMs - 1);
+    expect(fake.dials).toHaveLength(dials);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.dials).toHaveLength(dials + 1);
+  });
+});
+
+describe("the reconnect budget", () => {
+  it("redials the peers whose connection was healthy first", async () => {
+    const { fake, service } = start({ budget: { capacity: 1, refillPerSecond: 1 }, dampening: false });
+    for (const p of ["a-unhealthy", "b-healthy", "c-unhealthy", "d-healthy"]) open(fake, service, p);
+    close(fake, service, "a-unhealthy", "normal", { wasHealthy: false });
+    close(fake, service, "b-healthy", "normal", { wasHealthy: true });
+    close(fake, service, "c-unhealthy", "normal", { wasHealthy: false });
+    close(fake, service, "d-healthy", "normal", { wasHealthy: true });
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(fake.dials.map((d) => d.peerId)).toEqual(["b-healthy", "d-healthy", "a-unhealthy", "c-unhealthy"]);
+    expect(fake.of("reconnect:attempt").map((a) => a.peer)).toEqual(["b-healthy", "d-healthy", "a-unhealthy", "c-unhealthy"]);
+  });
+});
+
+describe("the public controls", () => {
+  it("schedule() redials after the delay, cancel() stops it and aborts a redial in flight", async () => {
+    const { fake, service } = start();
+    service.schedule("p", 500);
+    expect(service.status("p")).toMatchObject({ wanted: true, dueAt: T0 + 500 });
+    expect(service.nextWakeAt).toBe(T0 + 500);
+    fake.peers.upsert("p", { addresses: ["10.0.0.9:4001"] }, Date.now());
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fake.dials.map((d) => d.addresses)).toEqual([["10.0.0.9:4001"]]);
+    expect(service.status("p").dialing).toBe(true);
+    service.cancel("p");
+    expect(fake.dials[0]!.signal?.aborted).toBe(true);
+    service.schedule("p", 1_000);
+    service.cancel("p");
+    expect(service.nextWakeAt).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(fake.dials).toHaveLength(1);
+  });
+
+  it("want() dials a peer that is not connected, with the given addresses; unwant() stops its redials", async () => {
+    const { fake, service } = start();
+    service.want("p", ["10.0.0.7:4001"]);
+    expect(fake.peers.addressesOf("p")).toEqual(["10.0.0.7:4001"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.dials.map((d) => [d.peerId, d.addresses])).toEqual([["p", ["10.0.0.7:4001"]]]);
+    fake.dials[0]!.resolve();
+    open(fake, service, "p", "inbound");
+    close(fake, service, "p", "timeout");
+    expect(service.status("p")).toMatchObject({ wanted: true, explicit: true });
+    expect(service.nextWakeAt).toBeDefined();
+    service.unwant("p");
+    expect(service.status("p")).toMatchObject({ wanted: false, dueAt: undefined });
+    expect(service.nextWakeAt).toBeUndefined();
+    // Lost again later: not wanted, so not planned.
+    open(fake, service, "p", "inbound");
+    close(fake, service, "p", "normal");
+    expect(service.nextWakeAt).toBeUndefined();
+  });
+
+  it("want() before start is applied at start", async () => {
+    const fake = new FakeHost();
+    const service = createReconnectService({ random: () => 0.5 })(fake.host);
+    service.want("p", ["10.0.0.8:4001"]);
+    expect(fake.dials).toHaveLength(0);
+    service.start?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.dials.map((d) => [d.peerId, d.addresses])).toEqual([["p", ["10.0.0.8:4001"]]]);
+  });
+
+  it("reject bad arguments with typed errors", () => {
+    const fake = new FakeHost();
+    const service = createReconnectService()(fake.host);
+    expect(() => service.schedule("p", 10)).toThrow(expect.objectContaining({ code: ErrorCode.STOPPED }));
+    service.start?.();
+    expect(() => service.schedule("p", -1)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => service.schedule("p", Number.NaN)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => service.schedule("", 10)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PEER_ID }));
+    expect(() => service.want("p", "10.0.0.1:1" as never)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => createReconnectService({ budget: { capacity: 0, refillPerSecond: 1 } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(() => createReconnectService({ maxWantedPeers: 0 })).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => createReconnectService({ policy: { strategies: { timeout: { kind: "backoff", backoff: { baseMs: -1 } as never } } } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    service.stop?.();
+  });
+});
+
+describe("the wanted set", () => {
+  it("forgets the least recently touched implicit peers beyond maxWantedPeers, never explicit ones", () => {
+    const { fake, service } = start({ maxWantedPeers: 3 });
+    service.want("explicit", ["10.0.0.1:1"]);
+    for (const p of ["a", "b", "c", "d"]) open(fake, service, p);
+    expect(service.wanted().sort()).toEqual(["c", "d", "explicit"]);
+    open(fake, service, "inbound-only", "inbound");
+    expect(service.wanted()).not.toContain("inbound-only");
+  });
+
+  it("with redialInbound also wants peers that connected to us", () => {
+    const { fake, service } = start({ redialInbound: true });
+    open(fake, service, "in", "inbound");
+    close(fake, service, "in", "normal");
+    expect(service.status("in")).toMatchObject({ wanted: true, dueAt: T0 });
+  });
+});
+
+describe("a peer waiting for resources", () => {
+  it("is released by a slot freed later, one peer per slot, not by the slot its own close freed", async () => {
+    const { fake, service } = start({ dampening: false });
+    for (const p of ["a", "b", "other"]) open(fake, service, p);
+    close(fake, service, "a", "resource_constraint", { initiator: "local" });
+    close(fake, service, "b", "resource_constraint", { initiator: "local" });
+    expect(service.status("a")).toMatchObject({ waitingForResources: true });
+    expect(service.status("b")).toMatchObject({ waitingForResources: true });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fake.dials).toHaveLength(0);
+    service.onSlotFreed?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.dials.map((d) => d.peerId)).toEqual(["a"]);
+    expect(service.status("b").waitingForResources).toBe(true);
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ peer: "a", reason: "resources_available", delayMs: 0 });
+  });
+});
+
+describe("stopping", () => {
+  it("clears the timer, aborts redials in flight and plans nothing afterwards", async () => {
+    const { fake, service } = start();
+    open(fake, service, "p");
+    open(fake, service, "q");
+    close(fake, service, "p", "normal");
+    close(fake, service, "q", "timeout");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.dials).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(1);
+    await service.stop?.();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(fake.dials[0]!.signal?.aborted).toBe(true);
+    expect(service.nextWakeAt).toBeUndefined();
+    close(fake, service, "q", "normal");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("persistence in the peer database", () => {
+  it("saves the backoff on the peer record and the scheduler state, and a new service restores them", async () => {
+    const { fake, service } = start();
+    open(fake, service, "p");
+    close(fake, service, "p", "timeout"); // default timeout backoff: cap 1000, random 0.5 → 500 ms
+    await vi.advanceTimersByTimeAsync(0); // the save runs in a microtask
+    expect(fake.peers.get("p")?.backoff).toEqual({ attempt: 0, nextAttemptAt: T0 + 500 });
+    expect(fake.peers.getExtra()["reconnect"]).toMatchObject({ version: 1, wanted: [{ peerId: "p", explicit: false }] });
+    service.stop?.();
+
+    // Restart on the same database, later but before the deadline.
+    await vi.advanceTimersByTimeAsync(200);
+    const restarted = new FakeHost();
+    restarted.peers.upsert("p", { addresses: ["10.0.0.1:4001"] }, Date.now());
+    restarted.peers.setExtra("reconnect", fake.peers.getExtra()["reconnect"]);
+    const again = start({}, restarted).service;
+    expect(again.status("p")).toMatchObject({ wanted: true, dueAt: T0 + 500 });
+    await vi.advanceTimersByTimeAsync(299);
+    expect(restarted.dials).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(restarted.dials.map((d) => d.peerId)).toEqual(["p"]);
+    again.stop?.();
+  });
+
+  it("at start, dials saved wanted peers with nothing planned, but not those lost for a never reason", async () => {
+    const first = start();
+    open(first.fake, first.service, "connected-at-stop");
+    open(first.fake, first.service, "banned-us");
+    close(first.fake, first.service, "banned-us", "peer_banned");
+    first.fake.peers.recordDisconnection("banned-us", { reason: "peer_banned", direction: "outbound", initiator: "remote", at: Date.now() });
+    await vi.advanceTimersByTimeAsync(0);
+    first.service.stop?.();
+
+    const restarted = new FakeHost();
+    for (const r of first.fake.peers.snapshot().peers) restarted.peers.upsert(r.peerId, { addresses: r.addresses.map((a) => a.address) }, Date.now());
+    restarted.peers.recordDisconnection("banned-us", { reason: "peer_banned", direction: "outbound", initiator: "remote", at: Date.now() });
+    restarted.peers.setExtra("reconnect", first.fake.peers.getExtra()["reconnect"]);
+    start({}, restarted);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(restarted.dials.map((d) => d.peerId)).toEqual(["connected-at-stop"]);
+    expect(restarted.of("reconnect:scheduled")).toEqual([expect.objectContaining({ peer: "connected-at-stop", reason: "resumed" })]);
+  });
+});
