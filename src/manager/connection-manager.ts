@@ -140,7 +140,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** The peer database: addresses, disconnection history, bans and backoff state. */
   readonly peers: PeerDatabase;
   readonly #services: ManagerService[];
+  /** Inbound sockets accepted but not yet wrapped in a Connection (during TLS). */
   readonly #inflight = new Set<Socket>();
+  /** Connections created but not adopted: handshaking, or failed and flushing their Goodbye. */
+  readonly #handshaking = new Set<Connection>();
   readonly #abort = new AbortController();
   #listeners: TcpListener[] = [];
   #tls: ResolvedTls | undefined;
@@ -219,7 +222,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /** Sockets the manager holds right now (pending handshakes plus kept connections). */
   get socketCount(): number {
-    return this.#inflight.size + this.#all.size;
+    return this.#inflight.size + this.#handshaking.size + this.#all.size;
   }
 
   /** Starts listening on `options.listen`. Resolves once every address is bound. */
@@ -329,12 +332,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       try {
         return await this.#dialOne(address, expected, reservation, options);
       } catch (error) {
-        reservation.release();
-        this.#notifySettled();
         lastError = PeerlinkError.from(error);
         if (expected) this.peers.recordDialFailure(expected.toString(), address, this.options.clock());
         this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
-        this.#notify((s) => s.onSlotFreed?.());
         // Identity and abort failures are final; connection failures try the next address.
         if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
       }
@@ -344,26 +344,45 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     throw error;
   }
 
+  /**
+   * Dials one address. The slot is released here when connect or TLS fails (the transport destroyed the
+   * socket), by #handshake once the socket is closed when the handshake fails, and by #onClosed after adoption.
+   */
   async #dialOne(
     address: string,
     expected: PeerId | undefined,
     reservation: ConnectionReservation,
     options: DialOptions,
   ): Promise<Connection> {
-    const { host, port } = parseHostPort(address);
     const signal = options.signal ? AbortSignal.any([options.signal, this.#abort.signal]) : this.#abort.signal;
     const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
-    const channel = await dialChannel({ host, port, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
-    const connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages });
+    let channel: SecureChannel;
+    try {
+      const { host, port } = parseHostPort(address);
+      channel = await dialChannel({ host, port, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
+    } catch (error) {
+      this.#releaseSlot(reservation);
+      throw error;
+    }
+    const connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages }, () =>
+      this.#releaseSlot(reservation),
+    );
     this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock());
     return this.#adopt(connection, reservation);
   }
 
+  /**
+   * Runs the peerlink handshake on `channel`. The Connection is tracked from its creation: a failed handshake
+   * keeps its socket for a short linger (to flush the Goodbye), and `release` (the slot) runs only once that
+   * socket is closed, so the limits count every socket the manager really holds.
+   */
   #handshake(
     channel: SecureChannel,
     role: "dialer" | "listener",
     bounds: { signal: AbortSignal; deadline: number; expected?: PeerId | undefined; early?: DialOptions["earlyMessages"] },
+    release: () => void,
   ): Promise<Connection> {
+    let created: Connection | undefined;
     const o = this.options;
     const early = o.enable0Rtt && role === "dialer" ? (bounds.early ?? []) : [];
     return openConnection(
@@ -383,7 +402,25 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         maxFrameSize: o.maxFrameSize,
         gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
         earlyMessages: early,
+        onConnection: (connection) => {
+          created = connection;
+          this.#handshaking.add(connection);
+          void connection.closed.then(() => {
+            this.#handshaking.delete(connection);
+            this.#notifySettled();
+          });
+        },
         ...(o.engine !== undefined ? { engine: o.engine } : {}),
+      },
+    ).then(
+      (connection) => {
+        this.#handshaking.delete(connection);
+        return connection;
+      },
+      (error: unknown) => {
+        if (created && created.state !== "closed") void created.closed.then(release);
+        else release();
+        throw error;
       },
     );
   }
@@ -408,20 +445,25 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
     const signal = this.#abort.signal;
     void secureInbound(socket, { tls: this.#tls, signal, deadline })
-      .then((channel) => this.#handshake(channel, "listener", { signal, deadline }))
+      .then((channel) => {
+        // From here the Connection owns the socket.
+        this.#inflight.delete(socket);
+        return this.#handshake(channel, "listener", { signal, deadline }, () => this.#releaseSlot(reservation));
+      })
       .then(
         (connection) => {
           this.#inflight.delete(socket);
           this.#adopt(connection, reservation);
         },
         (error: unknown) => {
-          this.#inflight.delete(socket);
-          socket.destroy();
-          reservation.release();
+          if (this.#inflight.delete(socket)) {
+            // TLS failed: the transport destroyed the socket; free the slot now.
+            socket.destroy();
+            this.#releaseSlot(reservation);
+          }
           const err = PeerlinkError.from(error);
           this.#journal("refused", { address, code: err.code, detail: `inbound handshake failed: ${err.rawMessage}` });
           this.emit("handshake:failed", { address, direction: "inbound", error: err });
-          this.#notify((s) => s.onSlotFreed?.());
           this.#notifySettled();
         },
       );
@@ -511,6 +553,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       });
     }
     this.#notify((s) => s.onSlotFreed?.());
+    this.#notifySettled();
+  }
+
+  /** Frees a reservation (idempotent) and tells services a slot may be free. */
+  #releaseSlot(reservation: ConnectionReservation): void {
+    if (reservation.release()) this.#notify((s) => s.onSlotFreed?.());
     this.#notifySettled();
   }
 
@@ -672,7 +720,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   #isSettled(): boolean {
     const c = this.#limiter.counts();
-    return c.pendingInbound === 0 && c.pendingOutbound === 0 && this.#inflight.size === 0;
+    return c.pendingInbound === 0 && c.pendingOutbound === 0 && this.#inflight.size === 0 && this.#handshaking.size === 0;
   }
 
   #notifySettled(): void {
@@ -691,6 +739,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
     for (const socket of this.#inflight) socket.destroy();
+    const handshaking = [...this.#handshaking];
+    for (const connection of handshaking) connection.abort();
     const all = [...this.#all];
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -702,6 +752,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     ]);
     clearTimeout(timer);
     for (const m of all) m.connection.abort();
+    await Promise.all([...handshaking, ...all.map((m) => m.connection)].map((c) => c.closed.catch(() => undefined)));
     if (this.#banTimer) clearTimeout(this.#banTimer);
     this.#banTimer = undefined;
     for (const service of this.#services) {
