@@ -14,8 +14,13 @@
  * Peers that only ever connected to us (inbound) are not redialed by default:
  * they know where we are and come back on their own, and redialing every
  * inbound peer would turn a listener into a dialer of everyone who ever
- * connected. {@link ReconnectService.unwant} stops the redials of a peer
- * (its connection, if any, stays open). Implicitly wanted peers are bounded by
+ * connected. A peer wanted only because this node dialed it stops being
+ * wanted when this node itself closes the connection on purpose (`normal`,
+ * `network_restructure` — e.g. the application's `close()` or trimming —,
+ * `shutdown`); closes for the peer's fault or for lack of resources (local
+ * `timeout`, `protocol_violation`, `resource_constraint`, …) keep it wanted.
+ * {@link ReconnectService.unwant} stops the redials of any peer, explicit
+ * ones included (its connection, if any, stays open). Implicitly wanted peers are bounded by
  * `maxWantedPeers` (least recently touched forgotten first); explicit ones
  * are kept until `unwant`.
  *
@@ -252,6 +257,12 @@ function toSchedulerOptions(options: ReconnectOptions): ReconnectSchedulerOption
   };
 }
 
+/**
+ * Reasons of a close this node initiates on purpose: after such a local close an implicitly wanted
+ * peer is no longer wanted (an explicit one still is, until `unwant`).
+ */
+const DELIBERATE_CLOSE_REASONS: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>(["normal", "network_restructure", "shutdown"]);
+
 interface WantedEntry {
   explicit: boolean;
   addresses: string[];
@@ -321,7 +332,16 @@ class ReconnectServiceImpl implements ReconnectService {
   onClose(managed: ManagedConnection, close: ManagedClose): void {
     if (this.#state !== "running" || !this.#host.running) return;
     const peer = managed.peer;
-    if (!this.#wanted.has(peer)) return;
+    const entry = this.#wanted.get(peer);
+    if (entry === undefined) return;
+    if (close.initiator === "local" && DELIBERATE_CLOSE_REASONS.has(close.reason) && !entry.explicit) {
+      // This node chose to end it (the application's close(), trimming): it no longer wants the peer.
+      this.#wanted.delete(peer);
+      this.#scheduler.cancel(peer);
+      this.#touched.add(peer);
+      this.#changed();
+      return;
+    }
     const now = this.#now();
     const decision = this.#scheduler.onDisconnect(
       peer,

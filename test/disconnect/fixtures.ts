@@ -5,7 +5,7 @@
  * fixed sleep), child processes, and cleanup of everything opened.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConnectionManager, type ConnectionManagerEvents } from "../../src/manager/connection-manager.js";
@@ -155,13 +155,34 @@ function distIsStale(compiled: string): boolean {
 /**
  * Makes sure the compiled `dist/` is current for child processes (plain Node cannot run TypeScript):
  * `npm test` compiles first, a direct vitest run may not have. tsc emits even when others' files have errors.
+ * Test files run in parallel workers, so one compiles under a lock directory while the others wait for it.
  */
 export async function ensureCompiled(compiled = "reconnect/reconnect-service.js"): Promise<void> {
   if (!distIsStale(compiled)) return;
-  await new Promise<void>((done) => {
-    execFile(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repo }, () => done());
-  });
-  if (!existsSync(join(repo, "dist/src", compiled))) throw new Error(`could not compile dist/src/${compiled}`);
+  const lock = join(repo, "dist", ".disconnect-tests-compiling");
+  mkdirSync(join(repo, "dist"), { recursive: true });
+  const deadline = Date.now() + 170_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Another worker compiles; a lock older than 3 minutes was left by a killed run.
+      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error("timed out waiting for another worker's compilation");
+      await new Promise<void>((r) => setTimeout(r, 200));
+      if (!distIsStale(compiled)) return;
+    }
+  }
+  try {
+    if (!distIsStale(compiled)) return;
+    await new Promise<void>((done) => {
+      execFile(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repo }, () => done());
+    });
+    if (!existsSync(join(repo, "dist/src", compiled))) throw new Error(`could not compile dist/src/${compiled}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** A line-oriented child process: `lines` collects stdout lines, `waitFor` resolves on the first matching line. */

@@ -265,6 +265,22 @@ describe("the wanted set", () => {
     expect(service.wanted()).not.toContain("inbound-only");
   });
 
+  it("drops a peer this node dialed once this node closes it on purpose, but keeps explicit and faulty ones", async () => {
+    const { fake, service } = start({ dampening: false });
+    service.want("explicit", ["10.0.0.1:1"]);
+    for (const p of ["trimmed", "closed-by-app", "explicit", "timed-out"]) open(fake, service, p);
+    close(fake, service, "trimmed", "network_restructure", { initiator: "local" });
+    close(fake, service, "closed-by-app", "normal", { initiator: "local" });
+    close(fake, service, "explicit", "normal", { initiator: "local" });
+    close(fake, service, "timed-out", "timeout", { initiator: "local" });
+    expect(service.status("trimmed")).toMatchObject({ wanted: false, dueAt: undefined });
+    expect(service.status("closed-by-app")).toMatchObject({ wanted: false, dueAt: undefined });
+    expect(service.status("explicit")).toMatchObject({ wanted: true, dueAt: T0 });
+    expect(service.status("timed-out")).toMatchObject({ wanted: true, dueAt: T0 + 500 });
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fake.dials.map((d) => d.peerId)).toEqual(["explicit", "timed-out"]);
+  });
+
   it("with redialInbound also wants peers that connected to us", () => {
     const { fake, service } = start({ redialInbound: true });
     open(fake, service, "in", "inbound");
