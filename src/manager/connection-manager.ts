@@ -41,6 +41,8 @@ import { metricsOf } from "../connection/metrics.js";
 import type { CloseInfo } from "../connection/types.js";
 import { gradeIndex, HealthGrade } from "../health/types.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./services.js";
+import { createReconnectService, type ReconnectService, type ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
+import { setMaxListeners } from "node:events";
 import { selectConnectionsToTrim } from "./trim.js";
 
 /** Where to dial: `"host:port"`, or a peer id with its known addresses. */
@@ -80,7 +82,7 @@ export interface ConnectionCloseEvent {
 }
 
 /** Events of a {@link ConnectionManager}. */
-export interface ConnectionManagerEvents {
+export interface ConnectionManagerEvents extends ReconnectServiceEvents {
   /** Listeners are bound; `addresses` are `"host:port"` with real ports. */
   "listening": { readonly addresses: readonly string[] };
   /** A connection finished its handshake and is kept. */
@@ -140,6 +142,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** The peer database: addresses, disconnection history, bans and backoff state. */
   readonly peers: PeerDatabase;
   readonly #services: ManagerService[];
+  /** The reconnect service (`want`, `unwant`, `schedule`, `cancel`, `status`), unless `reconnect: false`. */
+  readonly reconnect: ReconnectService | undefined;
   /** Inbound sockets accepted but not yet wrapped in a Connection (during TLS). */
   readonly #inflight = new Set<Socket>();
   /** Connections created but not adopted: handshaking, or failed and flushing their Goodbye. */
@@ -163,8 +167,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#limiter = new ConnectionLimiter(limits, { banList: this.#bans });
     this.journal = new DecisionJournal(limits.journalCapacity);
     this.peers = new PeerDatabase({ store: this.options.peerStore });
+    // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
+    setMaxListeners(0, this.#abort.signal);
     const host = this.#host();
-    this.#services = this.options.services.map((create) => create(host));
+    this.reconnect = this.options.reconnect === false ? undefined : createReconnectService(this.options.reconnect)(host);
+    this.#services = [
+      ...(this.reconnect ? [this.reconnect] : []),
+      ...this.options.services.map((create) => create(host)),
+    ];
   }
 
   /** The view of this manager that services get. */

@@ -10,6 +10,7 @@ import type { TlsOptions } from "../transport/types.js";
 import { FilePeerStore } from "../peers/file-peer-store.js";
 import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
 import type { ManagerHost, ManagerService } from "./services.js";
+import type { ReconnectOptions } from "../reconnect/reconnect-service.js";
 import { resolveLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
 
 /** An application protocol this node speaks. */
@@ -73,6 +74,12 @@ export interface ConnectionManagerOptions {
    * @default an in-memory store (forgotten on exit)
    */
   readonly peerStore?: string | PeerStore;
+  /**
+   * Reconnection per disconnect reason (seed §4.3): immediate, exponential backoff with full jitter, after
+   * resources free up, or never; with a global budget and flap dampening. `false` turns it off.
+   * @default enabled with the `ReconnectOptions` defaults
+   */
+  readonly reconnect?: ReconnectOptions | false;
   /** Extra services run beside the manager (advanced; see `ManagerService`). @default [] */
   readonly services?: readonly ((host: ManagerHost) => ManagerService)[];
   /** Clock in milliseconds used for limits, bans and the journal; for tests. @default Date.now */
@@ -94,6 +101,7 @@ export interface ResolvedManagerOptions {
   readonly agent: string | undefined;
   readonly peerStore: PeerStore;
   readonly services: readonly ((host: ManagerHost) => ManagerService)[];
+  readonly reconnect: ReconnectOptions | false;
   readonly clock: () => number;
 }
 
@@ -168,6 +176,7 @@ export function resolveManagerOptions(options: ConnectionManagerOptions = {}): R
           ? new FilePeerStore(options.peerStore)
           : options.peerStore,
     services: [...(options.services ?? [])],
+    reconnect: options.reconnect ?? {},
     clock: options.clock ?? Date.now,
   };
 }

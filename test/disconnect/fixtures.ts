@@ -11,7 +11,6 @@ import { fileURLToPath } from "node:url";
 import { ConnectionManager, type ConnectionManagerEvents } from "../../src/manager/connection-manager.js";
 import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
 import {
-  createReconnectService,
   type ReconnectOptions,
   type ReconnectService,
   type ReconnectServiceEvents,
@@ -47,16 +46,15 @@ export function createReconnectingNode(
   reconnect: ReconnectOptions = {},
   options: ConnectionManagerOptions = {},
 ): ReconnectingNode {
-  let service: ReconnectService | undefined;
-  const factory = createReconnectService(reconnect);
   const manager = new ConnectionManager({
     listen: ["127.0.0.1:0"],
     tls: false,
     protocols: [{ name: "/test", versions: [1] }],
     ...options,
-    services: [...(options.services ?? []), (host) => (service = factory(host))],
+    reconnect,
   });
   running.add(manager);
+  const service = manager.reconnect;
   if (service === undefined) throw new Error("the manager did not create the reconnect service");
   return { manager, reconnect: service };
 }
