@@ -43,6 +43,14 @@ MAX_PREFIX_BYTES = 5
 class FramingError(Exception):
     """A malformed prefix, an oversized length or a body that is not a Frame (§1)."""
 
+    code = "MALFORMED_FRAME"  # the peerlink ErrorCode name
+
+
+class FrameTooLarge(FramingError):
+    """A length prefix above the maximum frame size; none of the body was kept."""
+
+    code = "FRAME_TOO_LARGE"
+
 
 def encode_prefix(n: int) -> bytes:
     """The shortest unsigned LEB128 encoding of n (0 <= n < 2**32)."""
@@ -104,7 +112,7 @@ class FrameDecoder:
                     break
                 length, used = prefix
                 if length > self.max_frame_size:
-                    raise FramingError(f"frame of {length} bytes exceeds the maximum of {self.max_frame_size}")
+                    raise FrameTooLarge(f"frame of {length} bytes exceeds the maximum of {self.max_frame_size}")
                 if len(self._buf) - pos - used < length:
                     break
                 bodies.append(bytes(self._buf[pos + used : pos + used + length]))

@@ -50,7 +50,7 @@ from peerlink.v1 import (  # noqa: E402
 )
 
 AGENT = "peerlink-python/0.1"
-#: Handshake timeout from TCP connect to open (§3.1), in seconds.
+#: Handshake timeout from TCP connect to open (§3.1), in milliseconds.
 DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 #: Most early-data bytes (Frame bodies) a listener holds (§3.5).
 MAX_EARLY_DATA = 64 << 10
@@ -307,7 +307,7 @@ async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes 
     except TimeoutError:
         r = core.Rejection(Reason.GOODBYE_REASON_TIMEOUT, "HANDSHAKE_TIMEOUT", "handshake timed out")
     except core.FramingError as e:
-        r = core.Rejection(Reason.GOODBYE_REASON_PROTOCOL_VIOLATION, "MALFORMED_FRAME", str(e))
+        r = core.Rejection(Reason.GOODBYE_REASON_PROTOCOL_VIOLATION, e.code, str(e))
     except _RemoteGoodbye as e:
         wire.finish()
         await wire.linger(FAILURE_LINGER)
