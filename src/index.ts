@@ -39,6 +39,24 @@ export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from ".
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
 export type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./manager/services.js";
 
+// Reconnection (seed §4.3): created by the manager, reachable as `manager.reconnect`.
+export type {
+  ReconnectAbandonedEvent,
+  ReconnectAttemptEvent,
+  ReconnectOptions,
+  ReconnectScheduledEvent,
+  ReconnectService,
+  ReconnectServiceEvents,
+  ReconnectServiceStatus,
+  ReconnectTrigger,
+} from "./reconnect/reconnect-service.js";
+export { createReconnectService } from "./reconnect/reconnect-service.js";
+export { DEFAULT_STRATEGIES, ReconnectPolicy, backoffDelay } from "./reconnect/policy.js";
+export type { BackoffConfig, ReconnectPolicyOptions, ReconnectStrategy } from "./reconnect/policy.js";
+export type { FlapDampingOptions } from "./reconnect/flap-damping.js";
+export * as reconnectDefaults from "./reconnect/defaults.js";
+export { DEFAULT_MAX_WANTED_PEERS, RECONNECT_STATE_KEY } from "./reconnect/service-defaults.js";
+
 // Connections.
 export { Connection } from "./connection/connection.js";
 export { openConnection } from "./connection/open-connection.js";

@@ -89,7 +89,7 @@ export const DEFAULT_AUTH_FAILED_BACKOFF: BackoffConfig = Object.freeze({
 });
 
 /**
- * Longest wait for {@link ReconnectScheduler.resourcesAvailable} after a local
+ * Longest wait for `ReconnectScheduler.resourcesAvailable` after a local
  * `resource_constraint` before the peer is redialed anyway, in milliseconds.
  * One minute: a missed signal must not strand a wanted peer for long.
  */
