@@ -374,7 +374,7 @@ describe("the Python peer dials TypeScript over plain TCP (nonce-transcript proo
   });
 });
 
-describe("the Python listener reading malformed frames from a raw socket (§1)", () => {
+describe("the Python listener facing a raw socket that breaks the framing or stalls (§1, §3.1)", () => {
   let py: Awaited<ReturnType<typeof PythonPeerProcess.listen>>;
   beforeAll(async () => {
     py = await PythonPeerProcess.listen();
@@ -385,11 +385,11 @@ describe("the Python listener reading malformed frames from a raw socket (§1)",
   });
 
   /** Writes `bytes` as the first thing on a new connection; returns every frame the Python peer sent before closing. */
-  function exchange(bytes: Uint8Array): Promise<Frame[]> {
+  function exchange(bytes: Uint8Array, port = py.port): Promise<Frame[]> {
     return new Promise((resolve, reject) => {
       const frames: Frame[] = [];
       let buffer = Buffer.alloc(0);
-      const socket = connect(py.port, "127.0.0.1", () => socket.write(bytes));
+      const socket = connect(port, "127.0.0.1", () => socket.write(bytes));
       socket.setTimeout(5_000, () => socket.destroy(new Error("the Python peer neither answered nor closed")));
       socket.on("data", (chunk: Buffer) => {
         buffer = Buffer.concat([buffer, chunk]);
@@ -426,6 +426,18 @@ describe("the Python listener reading malformed frames from a raw socket (§1)",
     expect(goodbye?.case === "goodbye" && goodbye.value.reason).toBe(GoodbyeReason.PROTOCOL_VIOLATION);
     await py.waitFor(() => failures().length > before, "the Python peer's handshake-failed event");
     expect(failures()[before]).toMatchObject({ code });
+  });
+
+  it("ends a handshake that does not finish in time with its Hello, then Goodbye{TIMEOUT}", async () => {
+    const slow = await PythonPeerProcess.listen(["--handshake-timeout", "300"]);
+    const started = Date.now();
+    const frames = await exchange(new Uint8Array(0), slow.port); // connect, then say nothing
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(frames.map((f) => f.kind.case)).toEqual(["hello", "goodbye"]);
+    const goodbye = frames[1]?.kind;
+    expect(goodbye?.case === "goodbye" && goodbye.value.reason).toBe(GoodbyeReason.TIMEOUT);
+    expect(await slow.waitFor((e) => e.event === "handshake-failed", "failure")).toMatchObject({ code: "HANDSHAKE_TIMEOUT" });
+    await slow.terminate();
   });
 });
 
