@@ -72,7 +72,7 @@ export class ConnectionMonitor {
    * timestamps are full microseconds, the wire carries their low 32 bits
    * (ping.proto), so a Pong is matched back by nonce + low bits.
    */
-  readonly #keepalivePings: { nonce: number; timestampUs: number }[] = [];
+  readonly #keepalivePings: { nonce: number; timestampUs: number; sentAt: number }[] = [];
   #nextRttPingAt: number;
   #nextRttNonce: number;
   #rttPingsSent = 0;
@@ -170,7 +170,7 @@ export class ConnectionMonitor {
     const action = this.keepalive.poll(now);
     if (action.type === "ping") {
       const sent = this.#keepalivePings;
-      sent.push({ nonce: action.nonce, timestampUs: action.timestampUs });
+      sent.push({ nonce: action.nonce, timestampUs: action.timestampUs, sentAt: now });
       if (sent.length > this.keepalive.maxMissedPongs + 1) sent.shift();
       return { type: "ping", nonce: action.nonce, timestampUs: action.timestampUs % UINT32 };
     }
@@ -198,7 +198,7 @@ export class ConnectionMonitor {
     const sent = this.#keepalivePings;
     let full = timestampUs;
     for (let i = 0; i < sent.length; i++) {
-      const ping = sent[i] as { nonce: number; timestampUs: number };
+      const ping = sent[i] as { nonce: number; timestampUs: number; sentAt: number };
       if (ping.nonce === nonce && ping.timestampUs % UINT32 === timestampUs) {
         full = ping.timestampUs;
         sent.splice(i, 1);
@@ -300,12 +300,39 @@ export class ConnectionMonitor {
   }
 
   /**
+   * Age in ms of the oldest ping still waiting for its Pong (keepalive or RTT
+   * ping), 0 when none is outstanding.
+   */
+  outstandingPingAge(now: number): number {
+    let sentAt = Number.POSITIVE_INFINITY;
+    if (this.keepalive.pingOutstanding) {
+      const last = this.#keepalivePings[this.#keepalivePings.length - 1];
+      if (last !== undefined) sentAt = last.sentAt;
+    }
+    if (this.#rttPing !== undefined && this.#rttPing.sentAt < sentAt) sentAt = this.#rttPing.sentAt;
+    return sentAt === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - sentAt);
+  }
+
+  /**
+   * The RTT input of the health score, in ms: the smoothed RTT, or the age of
+   * a ping still unanswered when that is longer (the current round trip is at
+   * least that long, so a stalled link scores badly before its pong arrives);
+   * NaN before the first sample.
+   */
+  latencyInput(now: number): number {
+    const srtt = this.keepalive.rtt.srtt;
+    if (srtt === undefined) return Number.NaN;
+    const age = this.outstandingPingAge(now);
+    return age > srtt ? age : srtt;
+  }
+
+  /**
    * Writes this connection's inputs into entry `i` of a health batch.
    * `framesOk`/`framesFailed` are the connection's cumulative frame counters.
    */
   fillInputs(batch: HealthBatch, i: number, framesOk: number, framesFailed: number, now: number): void {
     const rtt = this.keepalive.rtt;
-    batch.rttMs[i] = rtt.srtt ?? Number.NaN;
+    batch.rttMs[i] = this.latencyInput(now);
     batch.jitterMs[i] = rtt.rttvar ?? Number.NaN;
     batch.pingsSent[i] = this.pingsResolved;
     batch.pingsAnswered[i] = this.pongsReceived;

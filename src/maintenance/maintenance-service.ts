@@ -223,6 +223,7 @@ class Maintenance implements MaintenanceService {
       rttSamples: rtt.samples,
       pingsResolved: m.pingsResolved,
       pongsReceived: m.pongsReceived,
+      outstandingPingMs: m.outstandingPingAge(now),
       consecutiveMissed: m.keepalive.consecutiveMissed,
       rateInBps: m.rxRate.rate(now),
       rateOutBps: m.txRate.rate(now),

@@ -38,6 +38,8 @@ export interface MaintenanceSnapshot {
   readonly pingsResolved: number;
   /** Pings answered. */
   readonly pongsReceived: number;
+  /** Age in ms of the oldest ping still waiting for its Pong (0 when none); it raises the latency input when longer than the smoothed RTT. */
+  readonly outstandingPingMs: number;
   /** Consecutive unanswered keepalive pings right now. */
   readonly consecutiveMissed: number;
   /** Received bytes per second (EWMA). */
