@@ -7,8 +7,9 @@ import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
-import { GoPeerProcess, type GoEvent } from "./go-peer-process.js";
+import { GoPeerProcess } from "./go-peer-process.js";
 import { buildGoPeer, GO_BUILD_TIMEOUT_MS } from "./go-toolchain.js";
+import type { PeerEvent } from "./peer-process.js";
 import { nextEvent, TsNode } from "./ts-node.js";
 
 let binary: string;
@@ -34,7 +35,7 @@ async function goDialsTs(args: string[], options: { secure?: boolean; handshake?
   return { go, inbound: ts.nextInbound() };
 }
 
-const remoteGoodbye = (go: GoPeerProcess): Promise<GoEvent> =>
+const remoteGoodbye = (go: GoPeerProcess): Promise<PeerEvent> =>
   go.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "the Goodbye TypeScript sent");
 
 describe("TypeScript reading malformed or unexpected frames from the Go peer (§1)", () => {

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runToCompletion, type CommandResult } from "./run-command.js";
 
 /** interop/go/, the Go module of the peer. */
 export const GO_MODULE_DIR = fileURLToPath(new URL("../../interop/go/", import.meta.url));
@@ -46,34 +46,14 @@ export function goEnv(): NodeJS.ProcessEnv {
   };
 }
 
-/** Result of a finished command. */
-export interface CommandResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs a command to completion (bounded by `timeoutMs`) and never throws for a non-zero exit. */
 export function run(
   file: string,
   args: readonly string[],
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { cwd: options.cwd ?? GO_MODULE_DIR, env: options.env ?? goEnv(), timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => {
-        if (error && (error as NodeJS.ErrnoException).code === "ENOENT") {
-          reject(new Error(`${file} not found: ${MISSING_TOOLCHAIN}`));
-          return;
-        }
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  const { cwd = GO_MODULE_DIR, env = goEnv(), timeoutMs = 60_000 } = options;
+  return runToCompletion(file, args, { cwd, env, timeoutMs, installHint: MISSING_TOOLCHAIN });
 }
 
 /** Fails loudly (never skips) when Go or the Debian protobuf module is missing; `env` is for testing this. */

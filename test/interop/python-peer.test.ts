@@ -20,8 +20,8 @@ import {
   PythonPeerProcess,
   requirePython,
   runCommand,
-  type PyEvent,
 } from "./python-peer-process.js";
+import type { PeerEvent } from "./peer-process.js";
 import { nextEvent, TsNode } from "./ts-node.js";
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -418,7 +418,7 @@ describe("the Python listener facing a raw socket that breaks the framing or sta
     { what: "a body that is not a protobuf Frame", bytes: "030a0501", code: "MALFORMED_FRAME" },
     { what: "an empty Frame (no kind) instead of a Hello", bytes: "00", code: "PROTOCOL_VIOLATION" },
   ])("answers $what with its Hello, then Goodbye{PROTOCOL_VIOLATION}, and closes", async ({ bytes, code }) => {
-    const failures = (): PyEvent[] => py.events.filter((e) => e.event === "handshake-failed");
+    const failures = (): PeerEvent[] => py.events.filter((e) => e.event === "handshake-failed");
     const before = failures().length;
     const frames = await exchange(Buffer.from(bytes, "hex"));
     expect(frames.map((f) => f.kind.case)).toEqual(["hello", "goodbye"]);
