@@ -1,19 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { BanList, banKey } from "../../src/manager/ban-list.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 
 function expectInvalid(fn: () => unknown): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isPeerlinkError(caught, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+  throwsWithCode(fn, ErrorCode.INVALID_ARGUMENT);
 }
 
 describe("ban keys", () => {

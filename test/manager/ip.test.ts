@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import {
   formatHostPort,
   ipFamily,
@@ -10,15 +10,10 @@ import {
   parseSubnet,
   subnetKey,
 } from "../../src/manager/ip.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 function expectInvalid(fn: () => unknown): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(isPeerlinkError(error, ErrorCode.INVALID_ARGUMENT)).toBe(true);
-    return;
-  }
-  throw new Error("expected an INVALID_ARGUMENT error");
+  throwsWithCode(fn, ErrorCode.INVALID_ARGUMENT);
 }
 
 describe("normalizing IP addresses for per-IP keys", () => {

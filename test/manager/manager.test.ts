@@ -2,22 +2,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { ConnectionManager } from "../../src/manager/connection-manager.js";
 import { Identity } from "../../src/identity/identity.js";
+import { rejectsWithCode } from "../helpers/error-code.js";
 import { cleanup, closedByPeer, nextEvent, rawConnect, silentServer, startManager } from "./fixtures.js";
 
 afterEach(cleanup);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<PeerlinkError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PeerlinkError);
-  expect((error as PeerlinkError).code).toBe(code);
-  return error as PeerlinkError;
-}
 
 describe("two managers", () => {
   for (const tls of [true, false]) {
@@ -75,7 +66,7 @@ describe("dialing", () => {
   it("refuses to dial this node itself before opening a socket", async () => {
     const a = await startManager();
     const refused = nextEvent(a, "dial:refused");
-    await expectCode(a.dial({ peerId: a.peerId, addresses: a.addresses }), ErrorCode.SELF_CONNECTION);
+    await rejectsWithCode(a.dial({ peerId: a.peerId, addresses: a.addresses }), ErrorCode.SELF_CONNECTION);
     expect((await refused).error.code).toBe(ErrorCode.SELF_CONNECTION);
     expect(a.socketCount).toBe(0);
     expect(a.decisions({ kind: "refused" }).some((e) => e.code === ErrorCode.SELF_CONNECTION)).toBe(true);
@@ -83,7 +74,7 @@ describe("dialing", () => {
 
   it("detects a dial to its own address in the handshake (SELF_CONNECTION)", async () => {
     const a = await startManager();
-    await expectCode(a.dial(a.addresses[0]!), ErrorCode.SELF_CONNECTION);
+    await rejectsWithCode(a.dial(a.addresses[0]!), ErrorCode.SELF_CONNECTION);
     await a.settled();
     expect(a.connections()).toHaveLength(0);
   });
@@ -92,7 +83,7 @@ describe("dialing", () => {
     const a = await startManager();
     const b = await startManager();
     const other = Identity.generate().peerId;
-    await expectCode(a.dial({ peerId: other, addresses: b.addresses }), ErrorCode.IDENTITY_MISMATCH);
+    await rejectsWithCode(a.dial({ peerId: other, addresses: b.addresses }), ErrorCode.IDENTITY_MISMATCH);
     expect(a.connections()).toHaveLength(0);
   });
 
@@ -102,9 +93,9 @@ describe("dialing", () => {
     const first = a.dial(`127.0.0.1:${silent.port}`);
     first.catch(() => {});
     expect(a.counts.pendingOutbound).toBe(1);
-    const error = await expectCode(a.dial(`127.0.0.1:${silent.port}`), ErrorCode.TOO_MANY_PENDING);
+    const error = await rejectsWithCode(a.dial(`127.0.0.1:${silent.port}`), ErrorCode.TOO_MANY_PENDING);
     expect(error.message).toMatch(/maxPendingOutbound/);
-    await expectCode(first, ErrorCode.HANDSHAKE_TIMEOUT);
+    await rejectsWithCode(first, ErrorCode.HANDSHAKE_TIMEOUT);
     expect(silent.accepted()).toBe(1);
     const journal = a.decisions({ kind: "refused" });
     expect(journal.some((e) => e.code === "pending" && e.limit === "maxPendingOutbound")).toBe(true);
@@ -118,8 +109,8 @@ describe("dialing", () => {
     a.ban(b.peerId, { reason: "misbehaved" });
     expect((await closedAtB).reason).toBe("peer_banned");
     await conn.closed;
-    await expectCode(a.dial({ peerId: b.peerId, addresses: b.addresses }), ErrorCode.PEER_BANNED);
-    await expectCode(a.dial(b.addresses[0]!), ErrorCode.PEER_BANNED);
+    await rejectsWithCode(a.dial({ peerId: b.peerId, addresses: b.addresses }), ErrorCode.PEER_BANNED);
+    await rejectsWithCode(a.dial(b.addresses[0]!), ErrorCode.PEER_BANNED);
     expect(a.decisions({ peerId: b.peerId.toString(), kind: "banned" })).toHaveLength(1);
   });
 
@@ -127,7 +118,7 @@ describe("dialing", () => {
     const a = await startManager();
     const b = await startManager();
     a.ban(b.peerId, { durationMs: 150 });
-    await expectCode(a.dial({ peerId: b.peerId, addresses: b.addresses }), ErrorCode.PEER_BANNED);
+    await rejectsWithCode(a.dial({ peerId: b.peerId, addresses: b.addresses }), ErrorCode.PEER_BANNED);
     const unbanned = await nextEvent(a, "peer:unbanned");
     expect(unbanned.entry.value).toBe(b.peerId.toString());
     const conn = await a.dial({ peerId: b.peerId, addresses: b.addresses });
@@ -283,7 +274,7 @@ describe("stop()", () => {
       expect(event.initiator).toBe("remote");
     }
     expect(a.socketCount).toBe(0);
-    await expectCode(a.dial(peers[0]!.addresses[0]!), ErrorCode.STOPPED);
+    await rejectsWithCode(a.dial(peers[0]!.addresses[0]!), ErrorCode.STOPPED);
   });
 });
 

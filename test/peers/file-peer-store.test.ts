@@ -3,10 +3,11 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError, PeerlinkError } from "../../src/errors.js";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { decodePeerFile, encodePeerFile, FilePeerStore } from "../../src/peers/file-peer-store.js";
 import { createPeerRecord } from "../../src/peers/peer-record.js";
 import type { PeerSnapshot } from "../../src/peers/peer-store.js";
+import { rejectsWithCode } from "../helpers/error-code.js";
 
 function snapshot(generation: number, peers = 3): PeerSnapshot {
   return {
@@ -21,15 +22,6 @@ function snapshot(generation: number, peers = 3): PeerSnapshot {
     }),
     extra: { generation, bans: { list: ["10.9.9.9"] } },
   };
-}
-
-async function expectRejects(promise: Promise<unknown>, code: ErrorCode): Promise<PeerlinkError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isPeerlinkError(error, code), String(error)).toBe(true);
-  return error as PeerlinkError;
 }
 
 let dir: string;
@@ -279,7 +271,7 @@ describe("a save that cannot be written", () => {
   it("rejects with DATABASE_CORRUPT, leaves no temp file and keeps the old state", async () => {
     await mkdir(path); // a directory where the file should be: rename fails
     const store = new FilePeerStore(path);
-    const error = await expectRejects(store.save(snapshot(1)), ErrorCode.DATABASE_CORRUPT);
+    const error = await rejectsWithCode(store.save(snapshot(1)), ErrorCode.DATABASE_CORRUPT);
     expect(error.message).toMatch(/cannot write/);
     expect((await readdir(dir)).sort()).toEqual(["peers.json"]);
     expect((await readdir(path)).length).toBe(0);
@@ -290,8 +282,8 @@ describe("a save that cannot be written", () => {
     const store = new FilePeerStore(path);
     const bad = snapshot(1);
     (bad.peers[0] as { addresses: unknown[] }).addresses = [{ address: "no port", failures: 0 }];
-    await expectRejects(store.save(bad), ErrorCode.INVALID_ARGUMENT);
-    await expectRejects(store.save({ peers: [], extra: { n: 1n } as never }), ErrorCode.INVALID_ARGUMENT);
+    await rejectsWithCode(store.save(bad), ErrorCode.INVALID_ARGUMENT);
+    await rejectsWithCode(store.save({ peers: [], extra: { n: 1n } as never }), ErrorCode.INVALID_ARGUMENT);
     expect(await readdir(dir)).toEqual([]);
     await store.close();
   });
@@ -301,8 +293,8 @@ describe("a closed store", () => {
   it("rejects load and save with STOPPED and closes again without error", async () => {
     const store = new FilePeerStore(path);
     await store.close();
-    await expectRejects(store.save(snapshot(1)), ErrorCode.STOPPED);
-    await expectRejects(store.load(), ErrorCode.STOPPED);
+    await rejectsWithCode(store.save(snapshot(1)), ErrorCode.STOPPED);
+    await rejectsWithCode(store.load(), ErrorCode.STOPPED);
     await store.close();
   });
 });
@@ -311,8 +303,8 @@ describe("an aborted signal", () => {
   it("rejects load and save with ABORTED without writing", async () => {
     const store = new FilePeerStore(path);
     const signal = AbortSignal.abort();
-    await expectRejects(store.save(snapshot(1), { signal }), ErrorCode.ABORTED);
-    await expectRejects(store.load({ signal }), ErrorCode.ABORTED);
+    await rejectsWithCode(store.save(snapshot(1), { signal }), ErrorCode.ABORTED);
+    await rejectsWithCode(store.load({ signal }), ErrorCode.ABORTED);
     expect(await readdir(dir)).toEqual([]);
     await store.close();
   });
@@ -323,7 +315,7 @@ describe("an aborted signal", () => {
     const controller = new AbortController();
     const second = store.save(snapshot(2), { signal: controller.signal });
     controller.abort();
-    await expectRejects(second, ErrorCode.ABORTED);
+    await rejectsWithCode(second, ErrorCode.ABORTED);
     await first;
     await store.close();
     expect(decodePeerFile(await readFile(path)).extra["generation"]).toBe(2);

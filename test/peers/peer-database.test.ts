@@ -2,23 +2,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ErrorCode, isPeerlinkError, PeerlinkError } from "../../src/errors.js";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { FilePeerStore } from "../../src/peers/file-peer-store.js";
 import { PeerDatabase, type PeerDatabaseOptions } from "../../src/peers/peer-database.js";
 import { MemoryPeerStore, type PeerSnapshot, type PeerStore } from "../../src/peers/peer-store.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 function db(options: Partial<PeerDatabaseOptions> = {}): PeerDatabase {
   return new PeerDatabase({ store: new MemoryPeerStore(), flushDelayMs: 0, ...options });
-}
-
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(isPeerlinkError(error, code), String(error)).toBe(true);
 }
 
 afterEach(() => {
@@ -76,7 +67,7 @@ describe("addresses", () => {
   it("that are not host:port are rejected with INVALID_ARGUMENT", () => {
     const d = db();
     for (const bad of ["10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "::1:4001", "host name:1", ":1", ""]) {
-      expectCode(() => d.addAddress("p", bad, 0), ErrorCode.INVALID_ARGUMENT);
+      throwsWithCode(() => d.addAddress("p", bad, 0), ErrorCode.INVALID_ARGUMENT);
     }
     expect(d.size).toBe(0);
   });
@@ -117,7 +108,7 @@ describe("the disconnection history", () => {
 
   it("rejects an unknown reason with INVALID_ARGUMENT", () => {
     const d = db();
-    expectCode(
+    throwsWithCode(
       () => d.recordDisconnection("p", { reason: "bored" as never, direction: "inbound", initiator: "remote", at: 1 }),
       ErrorCode.INVALID_ARGUMENT,
     );
@@ -197,7 +188,7 @@ describe("bans and health", () => {
     expect(d.get("p")?.healthy).toBe(true);
     d.recordHealth("p", "fair");
     expect(d.get("p")?.healthy).toBe(false);
-    expectCode(() => d.recordHealth("p", "superb" as never), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => d.recordHealth("p", "superb" as never), ErrorCode.INVALID_ARGUMENT);
   });
 });
 
@@ -213,8 +204,8 @@ describe("records handed out", () => {
   });
 
   it("reject a bad peer id with INVALID_PEER_ID", () => {
-    expectCode(() => db().addAddress("", "10.0.0.1:1", 0), ErrorCode.INVALID_PEER_ID);
-    expectCode(() => db().addAddress("x".repeat(300), "10.0.0.1:1", 0), ErrorCode.INVALID_PEER_ID);
+    throwsWithCode(() => db().addAddress("", "10.0.0.1:1", 0), ErrorCode.INVALID_PEER_ID);
+    throwsWithCode(() => db().addAddress("x".repeat(300), "10.0.0.1:1", 0), ErrorCode.INVALID_PEER_ID);
   });
 });
 
@@ -350,15 +341,15 @@ describe("persistence", () => {
   it("after close, changes are rejected with STOPPED", async () => {
     const d = db();
     await d.close();
-    expectCode(() => d.addAddress("p", "10.0.0.1:1", 0), ErrorCode.STOPPED);
+    throwsWithCode(() => d.addAddress("p", "10.0.0.1:1", 0), ErrorCode.STOPPED);
     await d.close();
   });
 });
 
 describe("constructing a database", () => {
   it("rejects bad bounds with INVALID_ARGUMENT", () => {
-    expectCode(() => db({ maxPeers: 0 }), ErrorCode.INVALID_ARGUMENT);
-    expectCode(() => db({ flushDelayMs: -1 }), ErrorCode.INVALID_ARGUMENT);
-    expectCode(() => new PeerDatabase({} as PeerDatabaseOptions), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => db({ maxPeers: 0 }), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => db({ flushDelayMs: -1 }), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => new PeerDatabase({} as PeerDatabaseOptions), ErrorCode.INVALID_ARGUMENT);
   });
 });

@@ -1,23 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { FlapDamping } from "../../src/reconnect/flap-damping.js";
 import { ReconnectScheduler, type ReconnectSchedulerOptions } from "../../src/reconnect/scheduler.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 const ALMOST_ONE = 1 - 2 ** -40;
 const T0 = 1_700_000_000_000;
 
 function make(options: ReconnectSchedulerOptions = {}): ReconnectScheduler {
   return new ReconnectScheduler({ random: () => 0, ...options });
-}
-
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(isPeerlinkError(error, code), String(error)).toBe(true);
 }
 
 describe("a peer's retry-after hint", () => {
@@ -161,7 +152,7 @@ describe("flap dampening", () => {
   });
 
   it("rejects reuse not below suppress with INVALID_ARGUMENT", () => {
-    expectCode(() => make({ dampening: { reuseThreshold: 3000 } }), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => make({ dampening: { reuseThreshold: 3000 } }), ErrorCode.INVALID_ARGUMENT);
   });
 });
 
@@ -299,17 +290,17 @@ describe("persistence", () => {
       { version: 1, peers: [{ ...json.peers[0], flap: null }] },
       { version: 1, peers: [{ ...json.peers[0], peerId: "" }] },
     ];
-    for (const state of bad) expectCode(() => ReconnectScheduler.fromJSON(state), ErrorCode.DATABASE_CORRUPT);
+    for (const state of bad) throwsWithCode(() => ReconnectScheduler.fromJSON(state), ErrorCode.DATABASE_CORRUPT);
   });
 });
 
 describe("bad input", () => {
   it("is rejected with a PeerlinkError", () => {
     const s = make();
-    expectCode(() => s.onDisconnect("p", { reason: "bored" as never }, T0), ErrorCode.INVALID_ARGUMENT);
-    expectCode(() => s.onDisconnect("p", { reason: "normal" }, Number.NaN), ErrorCode.INVALID_ARGUMENT);
-    expectCode(() => s.schedule("p", -1, T0), ErrorCode.INVALID_ARGUMENT);
-    expectCode(() => s.onDisconnect("", { reason: "normal" }, T0), ErrorCode.INVALID_PEER_ID);
-    expectCode(() => make({ budget: { capacity: 0, refillPerSecond: 1 } }), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => s.onDisconnect("p", { reason: "bored" as never }, T0), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => s.onDisconnect("p", { reason: "normal" }, Number.NaN), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => s.schedule("p", -1, T0), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => s.onDisconnect("", { reason: "normal" }, T0), ErrorCode.INVALID_PEER_ID);
+    throwsWithCode(() => make({ budget: { capacity: 0, refillPerSecond: 1 } }), ErrorCode.INVALID_ARGUMENT);
   });
 });

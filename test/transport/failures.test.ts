@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import net from "node:net";
 import tls from "node:tls";
-import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { secureInbound } from "../../src/transport/secure-inbound.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { createTlsCredentials } from "../../src/transport/tls-credentials.js";
 import { PEERLINK_ALPN, type ResolvedTls, type TlsCredentials } from "../../src/transport/types.js";
+import { rejectsWithCode } from "../helpers/error-code.js";
 import { startTestServer } from "./fixtures.js";
 import { closed, countTransportHandles, expectHandlesBackTo } from "./resources.js";
 
@@ -50,16 +51,6 @@ async function startSilentServer(): Promise<{ port: number; accepted: Promise<ne
   };
 }
 
-async function expectPeerlinkError(promise: Promise<unknown>, code: ErrorCode): Promise<PeerlinkError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PeerlinkError);
-  expect((error as PeerlinkError).code).toBe(code);
-  return error as PeerlinkError;
-}
-
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -71,13 +62,13 @@ async function freePort(): Promise<number> {
 describe("dialing a port nobody listens on", () => {
   it("fails with CONNECT_FAILED and keeps ECONNREFUSED as the cause", async () => {
     const port = await freePort();
-    const error = await expectPeerlinkError(dialChannel({ host: "127.0.0.1", port, tls: dialerTls }), ErrorCode.CONNECT_FAILED);
+    const error = await rejectsWithCode(dialChannel({ host: "127.0.0.1", port, tls: dialerTls }), ErrorCode.CONNECT_FAILED);
     expect((error.cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
   });
 
   it("fails with CONNECT_FAILED over IPv6 too", async () => {
     const port = await freePort();
-    await expectPeerlinkError(dialChannel({ host: "::1", port }), ErrorCode.CONNECT_FAILED);
+    await rejectsWithCode(dialChannel({ host: "::1", port }), ErrorCode.CONNECT_FAILED);
   });
 });
 
@@ -88,11 +79,11 @@ describe("dialing with bad arguments", () => {
     { host: "127.0.0.1", port: 65_536 },
     { host: "127.0.0.1", port: 1.5 },
   ])("rejects host $host port $port with INVALID_ARGUMENT", async ({ host, port }) => {
-    await expectPeerlinkError(dialChannel({ host, port }), ErrorCode.INVALID_ARGUMENT);
+    await rejectsWithCode(dialChannel({ host, port }), ErrorCode.INVALID_ARGUMENT);
   });
 
   it("rejects a non-finite deadline with INVALID_ARGUMENT", async () => {
-    await expectPeerlinkError(dialChannel({ host: "127.0.0.1", port: 1, deadline: Number.NaN }), ErrorCode.INVALID_ARGUMENT);
+    await rejectsWithCode(dialChannel({ host: "127.0.0.1", port: 1, deadline: Number.NaN }), ErrorCode.INVALID_ARGUMENT);
   });
 });
 
@@ -105,7 +96,7 @@ describe("a listener that accepts TCP but never speaks TLS", () => {
       const dial = dialChannel({ host: "127.0.0.1", port: silent.port, tls: dialerTls, deadline: started + budget });
       const accepted = await silent.accepted;
       const peerSawClose = closed(accepted);
-      await expectPeerlinkError(dial, ErrorCode.HANDSHAKE_TIMEOUT);
+      await rejectsWithCode(dial, ErrorCode.HANDSHAKE_TIMEOUT);
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(budget * 0.9);
       expect(elapsed).toBeLessThanOrEqual(budget * 1.1);
@@ -148,7 +139,7 @@ describe("aborting a dial", () => {
       const accepted = await silent.accepted;
       const peerSawClose = closed(accepted);
       controller.abort(new Error("user cancelled"));
-      const error = await expectPeerlinkError(dial, ErrorCode.ABORTED);
+      const error = await rejectsWithCode(dial, ErrorCode.ABORTED);
       expect((error.cause as Error).message).toBe("user cancelled");
       await peerSawClose;
     } finally {
@@ -161,7 +152,7 @@ describe("aborting a dial", () => {
     try {
       let connected = false;
       void silent.accepted.then(() => (connected = true));
-      await expectPeerlinkError(
+      await rejectsWithCode(
         dialChannel({ host: "127.0.0.1", port: silent.port, signal: AbortSignal.abort() }),
         ErrorCode.ABORTED,
       );
@@ -172,7 +163,7 @@ describe("aborting a dial", () => {
   });
 
   it("fails with HANDSHAKE_TIMEOUT at once when the deadline has already passed", async () => {
-    await expectPeerlinkError(
+    await rejectsWithCode(
       dialChannel({ host: "127.0.0.1", port: 9, deadline: Date.now() - 1 }),
       ErrorCode.HANDSHAKE_TIMEOUT,
     );
@@ -191,7 +182,7 @@ describe("aborting secureInbound", () => {
       const controller = new AbortController();
       const securing = secureInbound(raw, { tls: listenerTls, signal: controller.signal });
       controller.abort();
-      await expectPeerlinkError(securing, ErrorCode.ABORTED);
+      await rejectsWithCode(securing, ErrorCode.ABORTED);
       await closed(client);
       expect(raw.destroyed).toBe(true);
     } finally {
@@ -204,7 +195,7 @@ describe("aborting secureInbound", () => {
   it("fails with CONNECTION_CLOSED for a socket that is already destroyed", async () => {
     const raw = new net.Socket();
     raw.destroy();
-    await expectPeerlinkError(secureInbound(raw, { tls: listenerTls }), ErrorCode.CONNECTION_CLOSED);
+    await rejectsWithCode(secureInbound(raw, { tls: listenerTls }), ErrorCode.CONNECTION_CLOSED);
   });
 });
 
@@ -285,7 +276,7 @@ describe("a dialer reaching a TLS server that is not a peerlink node", () => {
     server.on("tlsClientError", () => undefined);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
-      const error = await expectPeerlinkError(
+      const error = await rejectsWithCode(
         dialChannel({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, tls: dialerTls }),
         ErrorCode.TLS_FAILED,
       );
@@ -301,7 +292,7 @@ describe("a dialer reaching a TLS server that is not a peerlink node", () => {
     const server = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
-      await expectPeerlinkError(
+      await rejectsWithCode(
         dialChannel({ host: "127.0.0.1", port: (server.address() as net.AddressInfo).port, tls: dialerTls }),
         ErrorCode.TLS_FAILED,
       );
