@@ -1,18 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
-import { arbFrame, arbFrameBody, concat, referenceDecode, runDecoder, splitAt } from "./frame-fixtures.js";
+import { arbFrame, arbFrameBody, concat, decodeWith, referenceDecode, splitAt } from "./frame-fixtures.js";
 
 const MAX_SIZES = [1_048_576, 64, 8] as const;
-
-function decodeWith(engine: "wasm" | "js", maxFrameSize: number, chunks: Uint8Array[]) {
-  const decoder = createFrameDecoder({ engine, maxFrameSize });
-  try {
-    return runDecoder(decoder, chunks);
-  } finally {
-    decoder.dispose();
-  }
-}
 
 describe("the WASM and JS frame decoders against the generated decoder", () => {
   it("deliver identical frames and errors for random frame streams split at random chunk boundaries", () => {

@@ -1,16 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
-import { referenceDecode, runDecoder, splitAt } from "./frame-fixtures.js";
-
-function decodeWith(engine: "wasm" | "js", maxFrameSize: number, chunks: Uint8Array[]) {
-  const decoder = createFrameDecoder({ engine, maxFrameSize });
-  try {
-    return runDecoder(decoder, chunks);
-  } finally {
-    decoder.dispose();
-  }
-}
+import { decodeWith, referenceDecode, splitAt } from "./frame-fixtures.js";
 
 describe("the WASM and JS frame decoders fed garbage", () => {
   it("deliver identical frames and errors for random garbage bytes", () => {

@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeSchema } from "../../generated/peerlink/v1/goodbye_pb.js";
 import { isPeerlinkError } from "../../src/errors.js";
-import type { FrameDecoder, FrameSink } from "../../src/wire/frame-decoder.js";
+import { createFrameDecoder, type FrameDecoder, type FrameSink } from "../../src/wire/frame-decoder.js";
 import { PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "../../src/wire/varint.js";
 
 export type Event = readonly (string | number)[];
@@ -73,6 +73,16 @@ export function runDecoder(decoder: FrameDecoder, chunks: readonly Uint8Array[])
     return { events, error: error.code };
   }
   return { events };
+}
+
+/** {@link runDecoder} on a fresh decoder of `engine` with `maxFrameSize`, disposed afterwards. */
+export function decodeWith(engine: "wasm" | "js", maxFrameSize: number, chunks: Uint8Array[]): { events: Event[]; error?: string } {
+  const decoder = createFrameDecoder({ engine, maxFrameSize });
+  try {
+    return runDecoder(decoder, chunks);
+  } finally {
+    decoder.dispose();
+  }
 }
 
 /** Splits `bytes` at the given cut points (any numbers; taken modulo the length). */
