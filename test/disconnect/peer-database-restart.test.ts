@@ -14,6 +14,7 @@ import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { FilePeerStore } from "../../src/peers/file-peer-store.js";
 import type { ReconnectOptions } from "../../src/reconnect/reconnect-service.js";
+import { prng } from "../helpers/seeded-random.js";
 import {
   cleanup,
   createReconnectingNode,
@@ -141,18 +142,6 @@ describe("a hand-corrupted peer database", () => {
     expect(node.reconnect.status(backedOff)).toMatchObject({ wanted: false, dueAt: undefined });
   });
 });
-
-/** A small seeded PRNG (mulberry32), so a failing round can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("a node process killed with SIGKILL while it writes its peer database", () => {
   beforeAll(() => ensureCompiled(), 180_000);

@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePeerFile, FilePeerStore } from "../../src/peers/file-peer-store.js";
+import { prng } from "../helpers/seeded-random.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const child = join(repo, "test/fixtures/peers/save-loop.mjs");
@@ -24,18 +25,6 @@ function distIsStale(): boolean {
   if (!existsSync(compiled)) return true;
   const built = statSync(compiled).mtimeMs;
   return sources.some((s) => statSync(s).mtimeMs > built);
-}
-
-/** A small seeded PRNG (mulberry32), so a failing round can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Round {
