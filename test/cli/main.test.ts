@@ -1,10 +1,10 @@
 import { EventEmitter } from "node:events";
-import { mkdtemp, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main } from "../../src/cli/main.js";
 import { Identity } from "../../src/identity/identity.js";
+import { withTempDir } from "../helpers/temp-dir.js";
 
 /** An in-process CLI run: captured output, a fake signal source, lines as they arrive. */
 function harness() {
@@ -120,8 +120,7 @@ describe("the CLI entry point in-process", () => {
   });
 
   it("creates the identity file with mode 0600 and reuses it on the next start", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "peerlink-cli-"));
-    try {
+    await withTempDir("peerlink-cli-", async (dir) => {
       const file = join(dir, "id.pem");
       const peerIds: unknown[] = [];
       for (let i = 0; i < 2; i++) {
@@ -134,8 +133,6 @@ describe("the CLI entry point in-process", () => {
       expect(peerIds[0]).toBe(peerIds[1]);
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await Identity.load(file)).peerId.toString()).toBe(peerIds[0]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error plain ESM script without types
 import { diffGenerated } from "../../scripts/check-generated.mjs";
+import { withTempDir } from "../helpers/temp-dir.js";
 
 const run = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
@@ -41,8 +41,7 @@ describe("the committed schemas and codecs", () => {
 
 describe("the breaking-change guard", () => {
   it("fails (exit 100) when a released field number changes", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "peerlink-breaking-"));
-    try {
+    await withTempDir("peerlink-breaking-", async (dir) => {
       await cp(join(root, "proto/peerlink"), join(dir, "peerlink"), { recursive: true });
       const file = join(dir, "peerlink/v1/ping.proto");
       const text = await readFile(file, "utf8");
@@ -51,21 +50,16 @@ describe("the breaking-change guard", () => {
       const result = await bufExit(["breaking", ".", "--against", baseline], dir);
       expect(result.code).toBe(100);
       expect(result.out).toMatch(/field "1" with name "nonce"/);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("fails the freshness check when a generated file is edited by hand", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "peerlink-generated-"));
-    try {
+    await withTempDir("peerlink-generated-", async (dir) => {
       await cp(join(root, "generated"), dir, { recursive: true });
       expect(diffGenerated(dir)).toEqual([]);
       const file = join(dir, "peerlink/v1/goodbye_pb.ts");
       await writeFile(file, (await readFile(file, "utf8")) + "\n// edited by hand\n");
       expect(diffGenerated(dir)).toEqual(["stale or edited: generated/peerlink/v1/goodbye_pb.ts"]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

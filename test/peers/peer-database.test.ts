@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
@@ -7,6 +6,7 @@ import { FilePeerStore } from "../../src/peers/file-peer-store.js";
 import { PeerDatabase, type PeerDatabaseOptions } from "../../src/peers/peer-database.js";
 import { MemoryPeerStore, type PeerSnapshot, type PeerStore } from "../../src/peers/peer-store.js";
 import { throwsWithCode } from "../helpers/error-code.js";
+import { withTempDir } from "../helpers/temp-dir.js";
 
 function db(options: Partial<PeerDatabaseOptions> = {}): PeerDatabase {
   return new PeerDatabase({ store: new MemoryPeerStore(), flushDelayMs: 0, ...options });
@@ -289,8 +289,7 @@ describe("persistence", () => {
   });
 
   it("round-trips peers and extra state through a file, and close() flushes", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "peerlink-db-"));
-    try {
+    await withTempDir("peerlink-db-", async (dir) => {
       const path = join(dir, "peers.json");
       const d = new PeerDatabase({ store: new FilePeerStore(path) });
       d.recordDialSuccess("p", "10.0.0.1:1", 10);
@@ -307,14 +306,11 @@ describe("persistence", () => {
       expect(again.getExtra()).toEqual({ bans: { ips: ["10.9.9.9"] } });
       expect(again.resolvePeerId("10.0.0.1:1")).toBe("p");
       await again.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("load returns the store's recovery report when the file was corrupt", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "peerlink-db-"));
-    try {
+    await withTempDir("peerlink-db-", async (dir) => {
       const path = join(dir, "peers.json");
       await writeFile(path, "garbage");
       const d = new PeerDatabase({ store: new FilePeerStore(path) });
@@ -323,9 +319,7 @@ describe("persistence", () => {
       expect(recovered?.error.code).toBe(ErrorCode.DATABASE_CORRUPT);
       expect(d.size).toBe(0);
       await d.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("load trims a history longer than the configured bound", async () => {
