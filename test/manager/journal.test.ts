@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { DecisionJournal, type JournalEntry } from "../../src/manager/journal.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 function entry(at: number, extra: Partial<JournalEntry> = {}): JournalEntry {
   return { at, kind: "refused", code: "CONNECTION_LIMIT", detail: `entry ${at}`, ...extra };
@@ -65,13 +66,7 @@ describe("a full decision journal", () => {
 
   it("rejects a capacity that is not a positive integer", () => {
     for (const capacity of [0, -1, 1.5, Number.NaN]) {
-      let caught: unknown;
-      try {
-        new DecisionJournal(capacity);
-      } catch (error) {
-        caught = error;
-      }
-      expect(isPeerlinkError(caught, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+      throwsWithCode(() => new DecisionJournal(capacity), ErrorCode.INVALID_ARGUMENT);
     }
   });
 });

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { chooseSurvivor, compareBytes, keepConnectionDialedBy } from "../../src/manager/tie-break.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
@@ -36,13 +37,7 @@ describe("deciding whose dial survives", () => {
   });
 
   it("refuses equal ids as a self-connection", () => {
-    let caught: unknown;
-    try {
-      keepConnectionDialedBy(bytes(7, 7), bytes(7, 7));
-    } catch (error) {
-      caught = error;
-    }
-    expect(isPeerlinkError(caught, ErrorCode.SELF_CONNECTION)).toBe(true);
+    throwsWithCode(() => keepConnectionDialedBy(bytes(7, 7), bytes(7, 7)), ErrorCode.SELF_CONNECTION);
   });
 
   it("keeps the outbound connection on the side with the smaller id", () => {

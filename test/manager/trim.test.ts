@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { type TrimCandidate, compareForTrim, selectConnectionsToTrim } from "../../src/manager/trim.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 const NOW = 1_000_000;
 const GRACE = 20_000;
@@ -79,13 +80,7 @@ describe("trimming above the high watermark", () => {
       { lowWatermark: 1.5, highWatermark: 4, gracePeriodMs: 0, now: 0 },
       { lowWatermark: 1, highWatermark: 4, gracePeriodMs: -1, now: 0 },
     ]) {
-      let caught: unknown;
-      try {
-        selectConnectionsToTrim([], options);
-      } catch (error) {
-        caught = error;
-      }
-      expect(isPeerlinkError(caught, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+      throwsWithCode(() => selectConnectionsToTrim([], options), ErrorCode.INVALID_ARGUMENT);
     }
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { createPeerRecord, isHostPort, parsePeerRecord, type PeerRecord } from "../../src/peers/peer-record.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 function fullRecord(): PeerRecord {
   return {
@@ -55,13 +56,7 @@ describe("a peer record read from disk", () => {
 
   it.each(wrongShapes)("with %s is rejected as DATABASE_CORRUPT", (_, mutate) => {
     const value = mutate(fullRecord() as unknown as Record<string, unknown>);
-    let error: unknown;
-    try {
-      parsePeerRecord(value, "peers[0]");
-    } catch (e) {
-      error = e;
-    }
-    expect(isPeerlinkError(error, ErrorCode.DATABASE_CORRUPT), String(error)).toBe(true);
+    throwsWithCode(() => parsePeerRecord(value, "peers[0]"), ErrorCode.DATABASE_CORRUPT);
   });
 });
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
+import { ErrorCode } from "../../src/errors.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { backoffDelay, ReconnectPolicy, validateBackoff } from "../../src/reconnect/policy.js";
 import { ReconnectScheduler } from "../../src/reconnect/scheduler.js";
+import { throwsWithCode } from "../helpers/error-code.js";
 
 /** The largest double below 1: full jitter's top end. */
 const ALMOST_ONE = 1 - 2 ** -40;
@@ -133,13 +134,7 @@ describe("a policy with bad options", () => {
     ["a negative resource wait", { strategies: { resource_constraint: { kind: "after_resources", maxWaitMs: -1 } } }],
     ["a negative retry-after cap", { maxRetryAfterMs: -1 }],
   ])("(%s) is rejected with INVALID_ARGUMENT", (_, options) => {
-    let error: unknown;
-    try {
-      new ReconnectPolicy(options as never);
-    } catch (e) {
-      error = e;
-    }
-    expect(isPeerlinkError(error, ErrorCode.INVALID_ARGUMENT), String(error)).toBe(true);
+    throwsWithCode(() => new ReconnectPolicy(options as never), ErrorCode.INVALID_ARGUMENT);
   });
 
   it("overrides only the strategies it names", () => {
