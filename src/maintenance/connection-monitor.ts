@@ -20,7 +20,7 @@ import {
 import { HealthTracker } from "./health-tracker.js";
 import { KeepaliveTracker, type KeepaliveAction } from "./keepalive.js";
 import type { ResolvedMaintenanceOptions } from "./maintenance-options.js";
-import { RateMeter } from "./rate-meter.js";
+import { ThroughputMeter } from "./throughput-meter.js";
 
 /** What the connection should do after {@link ConnectionMonitor.poll}: a keepalive action (RTT pings are `ping` too). */
 export type MonitorAction = KeepaliveAction;
@@ -50,10 +50,8 @@ const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
 export class ConnectionMonitor {
   /** Keepalive, RTT estimator and liveness. */
   readonly keepalive: KeepaliveTracker;
-  /** Bytes per second received (EWMA). */
-  readonly rxRate: RateMeter;
-  /** Bytes per second written (EWMA). */
-  readonly txRate: RateMeter;
+  /** Passive bytes per second in and out (EWMA over the byte counters). */
+  readonly throughput: ThroughputMeter;
   /** Grade hysteresis and degraded time. */
   readonly health: HealthTracker;
   /** Active prober; `undefined` when probing is off. */
@@ -79,6 +77,7 @@ export class ConnectionMonitor {
   #rttPongs = 0;
   #probedBandwidth: number | undefined;
   #bursting = false;
+  #ready = false;
 
   /**
    * @param options - resolved maintenance options.
@@ -99,8 +98,7 @@ export class ConnectionMonitor {
       },
       now,
     );
-    this.rxRate = new RateMeter({ timeConstantMs: options.rateTimeConstantMs }, now);
-    this.txRate = new RateMeter({ timeConstantMs: options.rateTimeConstantMs }, now);
+    this.throughput = new ThroughputMeter({ timeConstantMs: options.rateTimeConstantMs }, now, traffic);
     this.health = new HealthTracker({
       hysteresisSamples: options.hysteresisSamples,
       degradedThresholdMs: options.degradedReplaceAfterMs,
@@ -138,27 +136,25 @@ export class ConnectionMonitor {
   }
 
   /**
-   * Records the connection's cumulative byte counters at `now`: new bytes feed
-   * the rate meters, and received bytes prove liveness as of `lastReceivedAt`
+   * Records the connection's cumulative byte counters at `now`: they feed the
+   * throughput meter, and received bytes prove liveness as of `lastReceivedAt`
    * (clamped to the time since the previous call, so a foreign clock cannot
-   * move it backwards or into the future).
+   * move it backwards or into the future). Call it before {@link poll}, and at
+   * every health check; in between it may be skipped.
    */
   observe(bytesIn: number, bytesOut: number, lastReceivedAt: number | undefined, now: number): void {
-    const dIn = bytesIn - this.#bytesIn;
-    if (dIn > 0) {
+    if (bytesIn > this.#bytesIn) {
       this.#bytesIn = bytesIn;
-      this.rxRate.record(dIn, now);
       let at = lastReceivedAt ?? now;
       if (!(at <= now)) at = now;
       if (at < this.#observedAt) at = this.#observedAt;
       this.keepalive.onFrameReceived(at);
     }
-    const dOut = bytesOut - this.#bytesOut;
-    if (dOut > 0) {
+    if (bytesOut > this.#bytesOut) {
       this.#bytesOut = bytesOut;
-      this.txRate.record(dOut, now);
       this.keepalive.onFrameSent(now);
     }
+    this.throughput.update(bytesIn, bytesOut, now);
     if (now > this.#observedAt) this.#observedAt = now;
   }
 
@@ -259,11 +255,7 @@ export class ConnectionMonitor {
    * `now`/`perfNow` convert the receiver's precise clock.
    */
   nextDeadline(now: number, perfNow: number): number {
-    let at = this.keepalive.nextDeadline();
-    if (!this.keepalive.pingOutstanding) {
-      const rtt = this.#rttPing === undefined ? this.#nextRttPingAt : this.#rttPing.deadline;
-      if (rtt < at) at = rtt;
-    }
+    let at = this.pingDeadline();
     if (this.prober !== undefined) {
       const probe = this.prober.nextDeadline();
       if (probe < at) at = probe;
@@ -278,21 +270,31 @@ export class ConnectionMonitor {
     return at;
   }
 
+  /** The earliest time (ms) at which {@link poll} may return something (keepalive and RTT pings only). */
+  pingDeadline(): number {
+    const at = this.keepalive.nextDeadline();
+    if (this.keepalive.pingOutstanding) return at;
+    const rtt = this.#rttPing === undefined ? this.#nextRttPingAt : this.#rttPing.deadline;
+    return rtt < at ? rtt : at;
+  }
+
   /** True once the connection has something to be scored on: an RTT sample, or one pong timeout's worth of time. */
   readyForScoring(now: number): boolean {
-    return this.keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs;
+    if (this.#ready) return true;
+    return (this.#ready = this.keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs);
   }
 
   /**
-   * The bandwidth input of the health score, in bytes per second: the last
+   * The bandwidth input of the health score, in bytes per second (as of the
+   * last {@link observe}): the last
    * probe measurement, raised to the passive throughput when that is higher
    * (traffic that flowed proves the link carries it); without a probe, the
    * passive throughput only when it reaches the reference bandwidth (a quiet
    * link proves nothing); otherwise NaN (not measured: neutral score).
    */
-  bandwidthInput(now: number): number {
-    const rx = this.rxRate.rate(now);
-    const tx = this.txRate.rate(now);
+  bandwidthInput(): number {
+    const rx = this.throughput.rateIn;
+    const tx = this.throughput.rateOut;
     const passive = rx > tx ? rx : tx;
     const probed = this.#probedBandwidth;
     if (probed !== undefined) return probed > passive ? probed : passive;
@@ -338,6 +340,6 @@ export class ConnectionMonitor {
     batch.pingsAnswered[i] = this.pongsReceived;
     batch.framesOk[i] = framesOk;
     batch.framesFailed[i] = framesFailed;
-    batch.bandwidthBps[i] = this.bandwidthInput(now);
+    batch.bandwidthBps[i] = this.bandwidthInput();
   }
 }

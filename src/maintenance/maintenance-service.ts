@@ -40,6 +40,14 @@ import { encodedProbeFrameBytes, probeFrame, reportFrame } from "./probe-frames.
 /** Name of the manager event emitted on a published grade change (payload {@link HealthChangeEvent}). */
 export const HEALTH_CHANGE_EVENT = "health:change";
 
+/**
+ * Smallest change of a score component (each in [0, 1]) that makes a new
+ * health snapshot; smaller moves keep the previous one (and its grade decides
+ * hysteresis all the same). Avoids allocating and republishing 10,000 nearly
+ * identical objects at every check.
+ */
+export const HEALTH_REPUBLISH_DELTA = 0.005;
+
 /** Most probe frames released for one connection in one cycle (a bound, not a rate). */
 const MAX_PROBE_FRAMES_PER_CYCLE = 1024;
 
@@ -86,11 +94,18 @@ interface Tracked {
   readonly monitor: ConnectionMonitor;
   readonly unsubscribe: readonly Unsubscribe[];
   index: number;
+  /** Earliest time (ms) its monitor may have something to do; until then cycles skip it (except health checks). */
+  deadline: number;
   framesOk: number;
   framesFailed: number;
   dead: boolean;
   removed: boolean;
+  /** Published health: components of {@link Tracked.healthFrom}, hysteresis-filtered grade. */
   health: HealthScore | undefined;
+  /** The raw score {@link Tracked.health} was made from. */
+  healthFrom: HealthScore | undefined;
+  /** The last raw score (components and grade of one check). */
+  rawScore: HealthScore | undefined;
   replacement: { readonly target: string; readonly abort: AbortController } | undefined;
   replaced: boolean;
 }
@@ -161,11 +176,14 @@ class Maintenance implements MaintenanceService {
         connection.on("control", (frame) => this.#onControl(record, frame)),
       ],
       index: this.#records.length,
+      deadline: now,
       framesOk: 0,
       framesFailed: 0,
       dead: false,
       removed: false,
       health: undefined,
+      healthFrom: undefined,
+      rawScore: undefined,
       replacement: undefined,
       replaced: false,
     };
@@ -215,6 +233,8 @@ class Maintenance implements MaintenanceService {
     if (record === undefined) return undefined;
     const m = record.monitor;
     const now = this.#host.clock();
+    const stats = connection.stats;
+    m.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
     const rtt = m.keepalive.rtt;
     return {
       srttMs: rtt.srtt,
@@ -225,11 +245,11 @@ class Maintenance implements MaintenanceService {
       pongsReceived: m.pongsReceived,
       outstandingPingMs: m.outstandingPingAge(now),
       consecutiveMissed: m.keepalive.consecutiveMissed,
-      rateInBps: m.rxRate.rate(now),
-      rateOutBps: m.txRate.rate(now),
+      rateInBps: m.throughput.rateIn,
+      rateOutBps: m.throughput.rateOut,
       probedBandwidthBps: m.probedBandwidth,
       probesCompleted: m.prober?.probesCompleted ?? 0,
-      bandwidthInputBps: m.bandwidthInput(now),
+      bandwidthInputBps: m.bandwidthInput(),
       health: record.health,
       degradedForMs: m.health.degradedFor(now),
       replacingWith: record.replacement?.target,
@@ -249,8 +269,8 @@ class Maintenance implements MaintenanceService {
     if (record.removed || record.dead) return;
     const now = this.#host.clock();
     const sample = record.monitor.onPong(nonce, timestampUs, now);
-    // The answered ping's timeout was the timer's deadline; the next ping may be due sooner.
-    this.#wake(record.monitor.nextDeadline(now, performance.now()));
+    // The answered ping's timeout was the deadline; the next ping may be due sooner.
+    this.#reschedule(record, now);
     if (sample !== undefined) {
       // Read through `connection.rtt`.
       const rtt = record.monitor.keepalive.rtt;
@@ -277,7 +297,7 @@ class Maintenance implements MaintenanceService {
         return;
       }
       if (report !== undefined) this.#sendControl(record, reportFrame(report));
-      else this.#wake(this.#host.clock() + this.options.probeReceiveTimeoutMs);
+      else this.#reschedule(record, this.#host.clock());
     } else if (kind.case === "bandwidthReport") {
       const r = kind.value;
       const now = this.#host.clock();
@@ -285,7 +305,7 @@ class Maintenance implements MaintenanceService {
         { probeId: r.probeId, framesReceived: r.framesReceived, bytesReceived: r.bytesReceived, elapsedUs: r.elapsedUs },
         now,
       );
-      this.#wake(record.monitor.nextDeadline(now, performance.now()));
+      this.#reschedule(record, now);
     }
   }
 
@@ -303,6 +323,12 @@ class Maintenance implements MaintenanceService {
   }
 
   // ---- timer ----
+
+  /** Recomputes a record's deadline after an event changed its state, and wakes the timer for it. */
+  #reschedule(record: Tracked, now: number): void {
+    record.deadline = record.monitor.nextDeadline(now, performance.now());
+    this.#wake(record.deadline);
+  }
 
   /** Makes sure a full cycle runs no later than `at` (but not sooner than the minimum cycle interval allows). */
   #wake(at: number): void {
@@ -353,34 +379,50 @@ class Maintenance implements MaintenanceService {
     let earliest = Number.POSITIVE_INFINITY;
     try {
       const records = this.#records;
+      // The health check's inputs are filled in the same pass (one walk over the connections' state).
+      const scorer = now >= this.#nextHealthAt ? this.#ensureScorer(records.length) : undefined;
+      const batch = scorer?.batch;
+      const order = this.#order;
+      let count = 0;
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as Tracked;
         if (record.dead || record.removed) continue;
+        const due = record.deadline <= now;
+        if (!due && batch === undefined) {
+          if (record.deadline < earliest) earliest = record.deadline;
+          continue;
+        }
         const monitor = record.monitor;
         const stats = record.connection.stats;
         record.framesOk = stats.framesIn - stats.unknownProtocolFrames;
         record.framesFailed = stats.unknownProtocolFrames;
         monitor.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
-        const action = monitor.poll(now);
-        if (action.type === "dead") {
-          this.#declareDead(record, action);
-          continue;
-        }
-        if (action.type === "ping") {
-          try {
-            record.connection.sendPing(action.nonce, action.timestampUs);
-          } catch {
-            // closing: the close event removes it
+        if (due) {
+          const action = monitor.poll(now);
+          if (action.type === "dead") {
+            this.#declareDead(record, action);
+            continue;
           }
+          if (action.type === "ping") {
+            try {
+              record.connection.sendPing(action.nonce, action.timestampUs);
+            } catch {
+              // closing: the close event removes it
+            }
+          }
+          if (monitor.prober !== undefined) this.#pumpProbe(record, now);
+          const receiver = monitor.pollReceiver(perfNow);
+          if (receiver.type === "report") this.#sendControl(record, reportFrame(receiver.report));
+          record.deadline = monitor.nextDeadline(now, perfNow);
         }
-        if (monitor.prober !== undefined) this.#pumpProbe(record, now);
-        const receiver = monitor.pollReceiver(perfNow);
-        if (receiver.type === "report") this.#sendControl(record, reportFrame(receiver.report));
-        const at = monitor.nextDeadline(now, perfNow);
-        if (at < earliest) earliest = at;
+        if (record.deadline < earliest) earliest = record.deadline;
+        if (batch !== undefined && monitor.readyForScoring(now)) {
+          monitor.fillInputs(batch, count, record.framesOk, record.framesFailed, now);
+          order[count++] = record;
+        }
       }
-      if (now >= this.#nextHealthAt) {
-        this.#healthCheck(now);
+      if (scorer !== undefined) {
+        this.#healthCheck(scorer, count, now);
         const next = this.#nextHealthAt + this.options.healthCheckIntervalMs;
         this.#nextHealthAt = next > now ? next : now + this.options.healthCheckIntervalMs;
       }
@@ -396,7 +438,13 @@ class Maintenance implements MaintenanceService {
 
   /** Releases the next frames of the probe bursts in progress: O(bursting connections). */
   #burstCycle(now: number): void {
-    for (const record of this.#bursting) this.#pumpProbe(record, now);
+    const perfNow = performance.now();
+    for (const record of this.#bursting) {
+      this.#pumpProbe(record, now);
+      record.deadline = record.monitor.nextDeadline(now, perfNow);
+      // A finished burst waits for the report: a full-cycle deadline again.
+      if (!record.monitor.bursting) this.#wake(record.deadline);
+    }
   }
 
   #pumpProbe(record: Tracked, now: number): void {
@@ -460,12 +508,16 @@ class Maintenance implements MaintenanceService {
     return this.#scorer;
   }
 
-  /** Scores every connection in one batch call, applies hysteresis, publishes, replaces degraded ones. */
-  #healthCheck(now: number): void {
+  /**
+   * Scores the `count` connections whose inputs the cycle wrote into the batch
+   * (in {@link Maintenance.#order}) in one call, applies hysteresis, publishes,
+   * and replaces degraded ones.
+   */
+  #healthCheck(filled: HealthScorer, filledCount: number, now: number): void {
     const records = this.#records;
     const order = this.#order;
-    let scorer = this.#ensureScorer(records.length);
-    let count = this.#fillBatch(scorer, now);
+    let scorer = filled;
+    let count = filledCount;
     try {
       scorer.scoreBatch(count);
     } catch (error) {
@@ -477,24 +529,40 @@ class Maintenance implements MaintenanceService {
       scorer.scoreBatch(count);
     }
     const b = scorer.batch;
+    const { latency, reliability, bandwidth, overall } = b;
+    const grades = b.grade;
     let exclude: Set<string> | undefined;
     for (let k = 0; k < count; k++) {
       const record = order[k] as Tracked;
       order[k] = undefined;
-      const grade = GRADE_BY_INDEX[b.grade[k] as number] as HealthGrade;
-      const score: HealthScore = {
-        latency: b.latency[k] as number,
-        reliability: b.reliability[k] as number,
-        bandwidth: b.bandwidth[k] as number,
-        overall: b.overall[k] as number,
-        grade,
-      };
+      if (record.removed) continue;
+      const grade = GRADE_BY_INDEX[grades[k] as number] as HealthGrade;
+      const lat = latency[k] as number;
+      const rel = reliability[k] as number;
+      const bw = bandwidth[k] as number;
+      const all = overall[k] as number;
+      // A score is an immutable snapshot; a new one is made only when it moved (steady links allocate nothing).
+      let raw = record.rawScore;
+      if (
+        raw === undefined ||
+        raw.grade !== grade ||
+        Math.abs(raw.latency - lat) >= HEALTH_REPUBLISH_DELTA ||
+        Math.abs(raw.reliability - rel) >= HEALTH_REPUBLISH_DELTA ||
+        Math.abs(raw.bandwidth - bw) >= HEALTH_REPUBLISH_DELTA
+      ) {
+        raw = { latency: lat, reliability: rel, bandwidth: bw, overall: all, grade };
+        record.rawScore = raw;
+      }
       const tracker = record.monitor.health;
-      const change = tracker.update(score, now);
+      const change = tracker.update(raw, now);
       const published = tracker.grade ?? grade;
-      const health = published === grade ? score : { ...score, grade: published };
-      record.health = health;
-      this.#host.setHealth(record.connection, health);
+      let health = record.health;
+      if (health === undefined || record.healthFrom !== raw || health.grade !== published) {
+        health = published === raw.grade ? raw : { ...raw, grade: published };
+        record.health = health;
+        record.healthFrom = raw;
+        this.#host.setHealth(record.connection, health);
+      }
       if (change !== undefined) {
         const event: HealthChangeEvent = {
           connection: record.connection,
@@ -519,6 +587,7 @@ class Maintenance implements MaintenanceService {
     }
   }
 
+  /** Fills a batch from scratch (after switching engines). */
   #fillBatch(scorer: HealthScorer, now: number): number {
     const b = scorer.batch;
     const order = this.#order;
