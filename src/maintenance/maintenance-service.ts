@@ -510,7 +510,7 @@ class Maintenance implements MaintenanceService {
 
   /**
    * Scores the `count` connections whose inputs the cycle wrote into the batch
-   * (in {@link Maintenance.#order}) in one call, applies hysteresis, publishes,
+   * (in the reused order array) in one call, applies hysteresis, publishes,
    * and replaces degraded ones.
    */
   #healthCheck(filled: HealthScorer, filledCount: number, now: number): void {

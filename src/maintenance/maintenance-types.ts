@@ -20,7 +20,7 @@ export interface HealthChangeEvent {
   readonly from: HealthGrade | undefined;
   /** The grade published now. */
   readonly to: HealthGrade;
-  /** Latency, reliability and bandwidth components, overall score, and `grade` = {@link to}. */
+  /** Latency, reliability and bandwidth components, overall score, and `grade` equal to `to`. */
   readonly score: HealthScore;
 }
 
