@@ -272,7 +272,8 @@ export class KeepaliveTracker {
     if (this.#outstanding === undefined && now - this.#lastReceivedAt >= this.pingIntervalMs) {
       const nonce = this.#nextNonce;
       this.#nextNonce = (nonce + 1) >>> 0;
-      const timestampUs = Math.max(0, Math.round(now * 1000));
+      // The wire carries the low 32 bits of the microsecond clock (ping.proto): RTT is computed modulo 2^32.
+      const timestampUs = ((Math.round(now * 1000) % 4294967296) + 4294967296) % 4294967296;
       this.#outstanding = { nonce, timestampUs, sentAt: now, deadline: now + this.pongTimeoutMs };
       this.#pingsSent += 1;
       this.onFrameSent(now);

@@ -43,6 +43,8 @@ import { gradeIndex, HealthGrade } from "../health/types.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./services.js";
 import { createReconnectService, type ReconnectService, type ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
 import { setMaxListeners } from "node:events";
+import { createMaintenanceService, type MaintenanceService } from "../maintenance/maintenance-service.js";
+import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
 import { selectConnectionsToTrim } from "./trim.js";
 
 /** Where to dial: `"host:port"`, or a peer id with its known addresses. */
@@ -101,6 +103,8 @@ export interface ConnectionManagerEvents extends ReconnectServiceEvents {
   "peer:banned": { readonly entry: BanEntry };
   /** A ban expired or was lifted. */
   "peer:unbanned": { readonly entry: BanEntry };
+  /** A connection's published health grade changed (hysteresis applied). */
+  "health:change": HealthChangeEvent;
   /** The peer database file was corrupt or unreadable; the previous good copy (or an empty one) was used. */
   "database:recovered": { readonly from: "prev" | "empty"; readonly error: PeerlinkError };
 }
@@ -137,11 +141,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #bans: BanList;
   readonly #connections = new Map<string, Managed>();
   readonly #all = new Set<Managed>();
+  readonly #byConnection = new Map<Connection, Managed>();
   readonly #dials = new Map<string, Promise<Connection>>();
   readonly #protected = new Set<string>();
   /** The peer database: addresses, disconnection history, bans and backoff state. */
   readonly peers: PeerDatabase;
   readonly #services: ManagerService[];
+  /** The maintenance service (`rttOf`, `healthOf`, `inspect`), unless `maintenance: false`. */
+  readonly maintenance: MaintenanceService | undefined;
   /** The reconnect service (`want`, `unwant`, `schedule`, `cancel`, `status`), unless `reconnect: false`. */
   readonly reconnect: ReconnectService | undefined;
   /** Inbound sockets accepted but not yet wrapped in a Connection (during TLS). */
@@ -170,8 +177,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
     const host = this.#host();
+    this.maintenance = this.options.maintenance === false ? undefined : createMaintenanceService(this.options.maintenance)(host);
     this.reconnect = this.options.reconnect === false ? undefined : createReconnectService(this.options.reconnect)(host);
     this.#services = [
+      ...(this.maintenance ? [this.maintenance] : []),
       ...(this.reconnect ? [this.reconnect] : []),
       ...this.options.services.map((create) => create(host)),
     ];
@@ -189,7 +198,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       dial: (target, options = {}) => this.dial(target, options),
       setHealth: (connection, score) => {
         metricsOf(connection).health = score;
-        for (const m of this.#all) if (m.connection === connection) m.health = score;
+        const managed = this.#byConnection.get(connection);
+        if (managed) managed.health = score;
       },
       journal: (kind, entry) => this.#journal(kind, entry),
       emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
@@ -486,6 +496,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     reservation.open();
     const managed: Managed = { connection, direction: connection.direction, reservation, peer, openedAt: now, health: undefined };
     this.#all.add(managed);
+    this.#byConnection.set(connection, managed);
     connection.on("close", (info) => this.#onClosed(managed, info));
     connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
     if (this.#state !== "running") {
@@ -531,6 +542,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #onClosed(managed: Managed, info: CloseInfo): void {
     managed.reservation.release();
     this.#all.delete(managed);
+    this.#byConnection.delete(managed.connection);
     const kept = this.#connections.get(managed.peer) === managed;
     if (kept) this.#connections.delete(managed.peer);
     if (kept) {

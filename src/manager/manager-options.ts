@@ -11,6 +11,7 @@ import { FilePeerStore } from "../peers/file-peer-store.js";
 import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
 import type { ManagerHost, ManagerService } from "./services.js";
 import type { ReconnectOptions } from "../reconnect/reconnect-service.js";
+import type { MaintenanceOptions } from "../maintenance/maintenance-options.js";
 import { resolveLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
 
 /** An application protocol this node speaks. */
@@ -75,6 +76,12 @@ export interface ConnectionManagerOptions {
    */
   readonly peerStore?: string | PeerStore;
   /**
+   * Keepalive (ping/pong, RTT), inactivity timeout, bandwidth meters and probes, health grades and replacement
+   * of degraded connections (seed §4.2). `false` turns it off.
+   * @default enabled with the `MaintenanceOptions` defaults (ping every 15 s, health check every 10 s)
+   */
+  readonly maintenance?: MaintenanceOptions | false;
+  /**
    * Reconnection per disconnect reason (seed §4.3): immediate, exponential backoff with full jitter, after
    * resources free up, or never; with a global budget and flap dampening. `false` turns it off.
    * @default enabled with the `ReconnectOptions` defaults
@@ -102,6 +109,7 @@ export interface ResolvedManagerOptions {
   readonly peerStore: PeerStore;
   readonly services: readonly ((host: ManagerHost) => ManagerService)[];
   readonly reconnect: ReconnectOptions | false;
+  readonly maintenance: MaintenanceOptions | false;
   readonly clock: () => number;
 }
 
@@ -177,6 +185,7 @@ export function resolveManagerOptions(options: ConnectionManagerOptions = {}): R
           : options.peerStore,
     services: [...(options.services ?? [])],
     reconnect: options.reconnect ?? {},
+    maintenance: options.maintenance ?? {},
     clock: options.clock ?? Date.now,
   };
 }

@@ -247,3 +247,18 @@ describe("invalid keepalive options", () => {
     expect(isPeerlinkError(error, ErrorCode.INVALID_ARGUMENT)).toBe(true);
   });
 });
+
+describe("a keepalive tracker on a wall clock", () => {
+  it("puts the low 32 bits of the microsecond clock on the wire and still measures the RTT", () => {
+    const start = 1_764_000_000_000; // a Date.now() value: its microseconds do not fit in 32 bits
+    const ka = new KeepaliveTracker({ pingIntervalMs: 1_000 }, start);
+    const action = ka.poll(start + 1_000);
+    expect(action.type).toBe("ping");
+    if (action.type !== "ping") return;
+    expect(Number.isInteger(action.timestampUs)).toBe(true);
+    expect(action.timestampUs).toBeGreaterThanOrEqual(0);
+    expect(action.timestampUs).toBeLessThan(2 ** 32);
+    expect(action.timestampUs).toBe(((start + 1_000) * 1000) % 2 ** 32);
+    expect(ka.onPong(action.nonce, action.timestampUs, start + 1_012)).toBe(12);
+  });
+});
