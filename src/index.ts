@@ -39,6 +39,17 @@ export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from ".
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
 export type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./manager/services.js";
 
+// Maintenance (seed §4.2): created by the manager, reachable as `manager.maintenance`.
+export { createMaintenanceService, HEALTH_CHANGE_EVENT } from "./maintenance/maintenance-service.js";
+export type { MaintenanceService } from "./maintenance/maintenance-service.js";
+export type { MaintenanceOptions, ResolvedMaintenanceOptions } from "./maintenance/maintenance-options.js";
+export type { HealthChangeEvent, MaintenanceSnapshot } from "./maintenance/maintenance-types.js";
+export type { BandwidthProberOptions } from "./maintenance/bandwidth-probe.js";
+export type { HealthScorerEngine } from "./health/scorer.js";
+export * as maintenanceDefaults from "./maintenance/defaults.js";
+export { DEFAULT_MIN_CYCLE_INTERVAL_MS, DEFAULT_RTT_SAMPLE_INTERVAL_MS } from "./maintenance/maintenance-options.js";
+export * as limitDefaults from "./manager/defaults.js";
+
 // Reconnection (seed §4.3): created by the manager, reachable as `manager.reconnect`.
 export type {
   ReconnectAbandonedEvent,

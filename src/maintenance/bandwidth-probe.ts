@@ -84,7 +84,7 @@ function checkNumber(
   return value;
 }
 
-/** Options of a {@link BandwidthProber}. Durations in milliseconds. */
+/** Options of a `BandwidthProber`. Durations in milliseconds. */
 export interface BandwidthProberOptions {
   /**
    * Time between the starts of two probes.
