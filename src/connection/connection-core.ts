@@ -216,6 +216,20 @@ export class ConnectionCore {
     return { ...this.#stats };
   }
 
+  /** Copies the counters into `into` (the fields of {@link ConnectionStats}) without allocating; returns `into`. */
+  readStats<T extends { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] }>(into: T): T {
+    const s = this.#stats;
+    into.bytesIn = s.bytesIn;
+    into.bytesOut = s.bytesOut;
+    into.framesIn = s.framesIn;
+    into.framesOut = s.framesOut;
+    into.lastSentAt = s.lastSentAt;
+    into.lastReceivedAt = s.lastReceivedAt;
+    into.openedAt = s.openedAt;
+    into.unknownProtocolFrames = s.unknownProtocolFrames;
+    return into;
+  }
+
   /** True when `send` accepts application data now (open, or a 0-RTT dialer during its handshake). */
   get canSend(): boolean {
     return this.#state === "open" || (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true);

@@ -278,6 +278,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     return this.#core.stats;
   }
 
+  /** Copies the counters of {@link Connection.stats} into `into` without allocating (for periodic readers); returns `into`. */
+  readStats<T extends { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] }>(into: T): T {
+    return this.#core.readStats(into);
+  }
+
   /**
    * Resolves (never rejects) with the close information once the connection is
    * closed and released: the socket's handle is closed and no timer is left.
