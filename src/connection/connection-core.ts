@@ -7,7 +7,9 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
+import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb.js";
 import type { Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
+import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../handshake/defaults.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "../handshake/failure-reasons.js";
@@ -24,8 +26,11 @@ import { DisconnectReason, isDisconnectReason, reasonFromWire } from "../reasons
 import { createFrameDecoder, DEFAULT_MAX_FRAME_SIZE } from "../wire/frame-decoder.js";
 import type { FrameDecoder, FrameDecoderEngine, FrameSink } from "../wire/frame-sink.js";
 import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../wire/frame-encoder.js";
+import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from "./capability-update.js";
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS } from "./defaults.js";
 import type {
+  AgreedSets,
+  CapabilityChanges,
   CloseInfo,
   ConnectionState,
   ConnectionStats,
@@ -109,8 +114,10 @@ const UINT32_MAX = 0xffff_ffff;
  * One connection's state machine (docs/PROTOCOL.md §3.1, §5, §8). Every input
  * method takes the current time and returns the actions to perform in order;
  * call {@link ConnectionCore.tick} at {@link ConnectionCore.nextDeadline}.
- * Ping is answered with Pong automatically; Pong, CapabilityUpdate and
- * bandwidth frames are emitted as events for maintenance.
+ * Ping is answered with Pong automatically; a CapabilityUpdate changes the
+ * agreed sets (docs/PROTOCOL.md §7, see {@link ConnectionCore.updateCapabilities});
+ * Pong, bandwidth frames and applied CapabilityUpdates are emitted as events
+ * for maintenance.
  *
  * @example
  * ```ts
@@ -137,6 +144,9 @@ export class ConnectionCore {
   #result: HandshakeResult | undefined;
   #byName = new Map<string, AgreedProtocol>();
   #byRemoteAlias = new Map<number, AgreedProtocol>();
+  /** The capabilities and protocols of the peer's Hello, kept until open. */
+  #peerDeclared: DeclaredSet | undefined;
+  #capabilities: CapabilityTable | undefined;
   #closeInfo: CloseInfo | undefined;
   #remoteGoodbye: RemoteGoodbye | undefined;
   #closeDeadline: number | undefined;
@@ -199,6 +209,14 @@ export class ConnectionCore {
   /** The handshake result, once open (kept after close). */
   get result(): HandshakeResult | undefined {
     return this.#result;
+  }
+
+  /**
+   * The capabilities and protocols in force now, once open (kept after close):
+   * the handshake's result, changed by every CapabilityUpdate since.
+   */
+  get agreed(): AgreedSets | undefined {
+    return this.#capabilities?.agreed;
   }
 
   /** Why the connection ended (set at the first terminal event: Goodbye sent or received, failure, abort). */
@@ -372,18 +390,65 @@ export class ConnectionCore {
   /**
    * Sends a control frame for maintenance: CapabilityUpdate, BandwidthProbe or
    * BandwidthReport (INVALID_ARGUMENT for any other kind). Throws CONNECTION_CLOSED when not open.
+   * A CapabilityUpdate is applied to this side's view as well, like
+   * {@link ConnectionCore.updateCapabilities}, with the aliases it carries;
+   * one that breaks the rules of docs/PROTOCOL.md §7 throws INVALID_ARGUMENT.
    */
   sendControl(frame: Frame, now: number): CoreAction[] {
-    const kind = frame.kind.case;
-    if (kind !== "capabilityUpdate" && kind !== "bandwidthProbe" && kind !== "bandwidthReport") {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `sendControl cannot send a ${String(kind)} frame`);
+    const kind = frame.kind;
+    if (kind.case !== "capabilityUpdate" && kind.case !== "bandwidthProbe" && kind.case !== "bandwidthReport") {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `sendControl cannot send a ${String(kind.case)} frame`);
     }
     if (this.#state !== "open") throw this.#notOpen();
+    if (kind.case === "capabilityUpdate") {
+      const problem = this.#capabilityTable().check(kind.value, "local");
+      if (problem !== undefined) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `bad capability update: ${problem}`);
+    }
     const bytes = encodeFrame(frame);
     if (bytes.length - prefixLength(bytes) > this.#maxFrameSize) {
       throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `control frame exceeds the maximum frame size ${this.#maxFrameSize}`);
     }
-    return this.#run(now, () => this.#write(bytes));
+    return this.#run(now, () => {
+      this.#write(bytes);
+      if (kind.case === "capabilityUpdate") this.#applyCapabilityUpdate(kind.value, "local");
+    });
+  }
+
+  /**
+   * Changes this side's capabilities and protocols on the open connection
+   * (docs/PROTOCOL.md §7): writes one CapabilityUpdate and applies it to this
+   * side's view at once, so `send` accepts a newly agreed protocol right away
+   * and refuses a removed one with UNKNOWN_PROTOCOL. New protocols get an alias
+   * never used on this connection. Emits a `capabilities` event when the
+   * agreed sets change; an empty request writes nothing. Throws
+   * INVALID_ARGUMENT (bad request, a required capability removed, more than
+   * 256 entries), FRAME_TOO_LARGE, or CONNECTION_CLOSED when not open; on a
+   * throw nothing changed.
+   */
+  updateCapabilities(changes: CapabilityChanges, now: number): CoreAction[] {
+    if (this.#state !== "open") throw this.#notOpen();
+    const update = this.#capabilityTable().plan(changes);
+    if (update.added.length + update.removed.length + update.protocolsAdded.length + update.protocolsRemoved.length === 0) return [];
+    const bytes = encodeFrame(
+      create(FrameSchema, {
+        kind: {
+          case: "capabilityUpdate",
+          value: {
+            added: update.added.map((c) => ({ name: c.name, version: c.version })),
+            removed: [...update.removed],
+            protocolsAdded: update.protocolsAdded.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
+            protocolsRemoved: [...update.protocolsRemoved],
+          },
+        },
+      }),
+    );
+    if (bytes.length - prefixLength(bytes) > this.#maxFrameSize) {
+      throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `capability update exceeds the maximum frame size ${this.#maxFrameSize}`);
+    }
+    return this.#run(now, () => {
+      this.#write(bytes);
+      this.#applyCapabilityUpdate(update, "local");
+    });
   }
 
   /**
@@ -508,14 +573,52 @@ export class ConnectionCore {
 
   #onOpen(result: HandshakeResult, earlyData: readonly EarlyMessage[]): void {
     this.#result = result;
-    for (const p of result.protocols) {
-      this.#byName.set(p.name, p);
-      this.#byRemoteAlias.set(p.remoteAlias, p);
-    }
+    this.#capabilities = new CapabilityTable(
+      { capabilities: this.#handshakeOptions.capabilities ?? [], protocols: this.#handshakeOptions.protocols ?? [] },
+      this.#peerDeclared ?? { capabilities: [], protocols: [] },
+    );
+    this.#peerDeclared = undefined;
+    this.#indexProtocols(result.protocols);
     this.#stats.openedAt = this.#now;
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
     for (const m of earlyData) this.#deliver(m.alias, m.payload);
+  }
+
+  #indexProtocols(protocols: readonly AgreedProtocol[]): void {
+    this.#byName.clear();
+    this.#byRemoteAlias.clear();
+    for (const p of protocols) {
+      this.#byName.set(p.name, p);
+      this.#byRemoteAlias.set(p.remoteAlias, p);
+    }
+  }
+
+  #capabilityTable(): CapabilityTable {
+    const table = this.#capabilities;
+    if (table === undefined) throw new PeerlinkError(ErrorCode.INTERNAL, "open connection without a capability table");
+    return table;
+  }
+
+  /** Applies a checked update; re-indexes the protocols and emits `capabilities` when the agreed sets changed. */
+  #applyCapabilityUpdate(update: CapabilityUpdateInput, sender: "local" | "remote"): void {
+    const table = this.#capabilityTable();
+    if (!table.apply(update, sender)) return;
+    const agreed = table.agreed;
+    this.#indexProtocols(agreed.protocols);
+    this.#emit({ type: "capabilities", change: { capabilities: agreed.capabilities, protocols: agreed.protocols, initiator: sender } });
+  }
+
+  #onCapabilityUpdate(update: CapabilityUpdate, frame: Frame): void {
+    const table = this.#capabilities;
+    if (table === undefined) return;
+    const problem = table.check(update, "remote");
+    if (problem !== undefined) {
+      this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, `bad CapabilityUpdate: ${problem}`);
+      return;
+    }
+    this.#applyCapabilityUpdate(update, "remote");
+    this.#emit({ type: "control", frame });
   }
 
   #deliver(alias: number, payload: Uint8Array): void {
@@ -616,12 +719,15 @@ export class ConnectionCore {
       return;
     }
     if (this.#state === "handshaking") {
+      if (kind.case === "hello" && this.#peerDeclared === undefined) this.#peerDeclared = declaredBy(kind.value);
       this.#applyHandshake(this.#handshake?.receive(frame, bytes) ?? []);
       return;
     }
     if (this.#result === undefined) return;
     switch (kind.case) {
       case "capabilityUpdate":
+        this.#onCapabilityUpdate(kind.value, frame);
+        return;
       case "bandwidthProbe":
       case "bandwidthReport":
         this.#emit({ type: "control", frame });
@@ -677,6 +783,14 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a non-negative number of milliseconds`);
   }
   return v;
+}
+
+/** The capabilities and protocols a Hello declares (checked by the handshake before it opens). */
+function declaredBy(hello: Hello): DeclaredSet {
+  return {
+    capabilities: hello.capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required })),
+    protocols: hello.protocols.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
+  };
 }
 
 function prefixLength(bytes: Uint8Array): number {

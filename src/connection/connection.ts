@@ -20,6 +20,9 @@ import { MessageQueue } from "./message-queue.js";
 import { peekMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
+  AgreedSets,
+  CapabilitiesChange,
+  CapabilityChanges,
   CloseInfo,
   ConnectionState,
   ConnectionStats,
@@ -42,8 +45,13 @@ export interface ConnectionEvents {
   ping: { readonly nonce: number; readonly timestampUs: number };
   /** The peer answered a Ping (for keepalive). */
   pong: { readonly nonce: number; readonly timestampUs: number };
-  /** A CapabilityUpdate, BandwidthProbe or BandwidthReport frame (for maintenance). */
+  /** A BandwidthProbe or BandwidthReport frame, or a CapabilityUpdate from the peer once applied (for maintenance). */
   control: Frame;
+  /**
+   * The agreed capabilities or protocols changed after the handshake: the peer's CapabilityUpdate
+   * or this node's {@link Connection.updateCapabilities} (docs/PROTOCOL.md §7).
+   */
+  capabilities: CapabilitiesChange;
   /** The peer sent a Goodbye. */
   goodbye: RemoteGoodbye;
   /** The connection is closed and released; the last event. */
@@ -235,14 +243,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     return this.#requireResult().version;
   }
 
-  /** Capabilities in force, sorted by name. */
+  /** Capabilities in force now (after any CapabilityUpdate), sorted by name. */
   get capabilities(): readonly AgreedCapability[] {
-    return this.#requireResult().capabilities;
+    return this.#core.agreed?.capabilities ?? this.#requireResult().capabilities;
   }
 
-  /** Protocols both sides speak, with the agreed version and both aliases, sorted by name. */
+  /** Protocols both sides speak now (after any CapabilityUpdate), with the agreed version and both aliases, sorted by name. */
   get protocols(): readonly AgreedProtocol[] {
-    return this.#requireResult().protocols;
+    return this.#core.agreed?.protocols ?? this.#requireResult().protocols;
   }
 
   /** The full handshake result (peer id and key, listen addresses, agent, …), once open. */
@@ -322,9 +330,33 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#apply(this.#core.sendPing(nonce, timestampUs, Date.now()));
   }
 
-  /** Sends a CapabilityUpdate, BandwidthProbe or BandwidthReport frame (maintenance). Throws CONNECTION_CLOSED when not open. */
+  /**
+   * Sends a CapabilityUpdate, BandwidthProbe or BandwidthReport frame (maintenance). Throws CONNECTION_CLOSED when
+   * not open. A CapabilityUpdate also changes this side's view (prefer {@link Connection.updateCapabilities}).
+   */
   sendControl(frame: Frame): void {
     this.#apply(this.#core.sendControl(frame, Date.now()));
+  }
+
+  /**
+   * Adds or removes this node's optional capabilities and protocols on the open connection
+   * (docs/PROTOCOL.md §7): sends one CapabilityUpdate and updates this side's view at once, and
+   * returns the agreed sets now. A protocol becomes usable with {@link Connection.send} as soon as
+   * both sides list it (the peer's messages on it arrive once it applied the update); a removed
+   * protocol's `send` rejects with UNKNOWN_PROTOCOL and the peer drops what it still sends on it.
+   * The connection picks aliases, never reusing a retired one. Fires `capabilities` when the agreed
+   * sets change. Throws INVALID_ARGUMENT (bad request, required capability removed, more than 256
+   * entries), FRAME_TOO_LARGE or CONNECTION_CLOSED; on a throw nothing changed.
+   *
+   * @example
+   * ```ts
+   * conn.updateCapabilities({ addProtocols: [{ name: "/files", versions: [1, 2] }] });
+   * if (conn.protocols.some((p) => p.name === "/files")) await conn.send("/files", bytes);
+   * ```
+   */
+  updateCapabilities(changes: CapabilityChanges): AgreedSets {
+    this.#apply(this.#core.updateCapabilities(changes, Date.now()));
+    return { capabilities: this.capabilities, protocols: this.protocols };
   }
 
   /**
@@ -453,6 +485,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         break;
       case "control":
         this.emit("control", event.frame);
+        break;
+      case "capabilities":
+        this.emit("capabilities", event.change);
         break;
       case "goodbye":
         this.emit("goodbye", event.goodbye);

@@ -29,3 +29,13 @@ export const DEFAULT_FAILURE_LINGER_MS = 1_000;
  * bytes. 1 MiB = one maximum-size frame; reading resumes below half of it.
  */
 export const DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES = 1_048_576;
+
+/**
+ * Most distinct protocol aliases a peer may bind over one connection's life,
+ * retired aliases included (docs/PROTOCOL.md §7, "peerlink: 4,096"). A retired
+ * alias stays bound to its protocol so that reusing it for another protocol
+ * can be detected; this bounds that memory against a peer that churns
+ * protocols. 16 full Hellos' worth (256 protocols each) is far above any real
+ * node; more is a protocol violation.
+ */
+export const MAX_PEER_PROTOCOL_ALIASES = 4_096;

@@ -12,9 +12,19 @@ export {
   type ConnectionHandshakeOptions,
   type CoreCloseOptions,
 } from "./connection-core.js";
-export { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
+export {
+  CapabilityTable,
+  type CapabilityTableOptions,
+  type CapabilityUpdateInput,
+  type DeclaredSet,
+  type UpdateSender,
+} from "./capability-update.js";
+export { DEFAULT_FAILURE_LINGER_MS, MAX_PEER_PROTOCOL_ALIASES, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 export { openConnection, type OpenConnectionOptions } from "./open-connection.js";
 export type {
+  AgreedSets,
+  CapabilitiesChange,
+  CapabilityChanges,
   CloseInfo,
   ConnectionState,
   ConnectionStats,

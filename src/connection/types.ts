@@ -7,7 +7,7 @@
  */
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { PeerlinkError } from "../errors.js";
-import type { HandshakeResult } from "../handshake/types.js";
+import type { AgreedCapability, AgreedProtocol, HandshakeResult } from "../handshake/types.js";
 import type { DisconnectReason } from "../reasons.js";
 
 /**
@@ -100,6 +100,40 @@ export interface InboundMessage {
   readonly data: Uint8Array;
 }
 
+/** The capabilities and protocols in force on an open connection (docs/PROTOCOL.md §3.4, §7). */
+export interface AgreedSets {
+  /** Capabilities listed by both sides, at the lower version, sorted by name. */
+  readonly capabilities: readonly AgreedCapability[];
+  /** Protocols spoken by both sides, at the highest common version, with both aliases, sorted by name. */
+  readonly protocols: readonly AgreedProtocol[];
+}
+
+/** The agreed sets changed after the handshake, by a CapabilityUpdate. */
+export interface CapabilitiesChange extends AgreedSets {
+  /** `"local"` when this node's update changed them, `"remote"` when the peer's did. */
+  readonly initiator: "local" | "remote";
+}
+
+/**
+ * Changes this node makes to its own capabilities and protocols on an open
+ * connection (sent as a CapabilityUpdate, docs/PROTOCOL.md §7). Removals apply
+ * before additions; adding a name already listed replaces its entry.
+ */
+export interface CapabilityChanges {
+  /** Optional capabilities to add (a capability cannot become required after the handshake). @default [] */
+  readonly addCapabilities?: readonly { readonly name: string; readonly version: number }[];
+  /** Names of capabilities to remove; unknown names are ignored, required ones refused. @default [] */
+  readonly removeCapabilities?: readonly string[];
+  /**
+   * Protocols to add, with the versions spoken (non-empty, uint32). The connection picks the alias:
+   * a protocol still spoken keeps its alias, any other gets one never used on this connection.
+   * @default []
+   */
+  readonly addProtocols?: readonly { readonly name: string; readonly versions: readonly number[] }[];
+  /** Names of protocols to remove; their aliases are retired. Unknown names are ignored. @default [] */
+  readonly removeProtocols?: readonly string[];
+}
+
 /** Something that happened, for the adapter to dispatch to listeners. */
 export type CoreEvent =
   | { readonly type: "state"; readonly change: StateChange }
@@ -110,8 +144,10 @@ export type CoreEvent =
   | { readonly type: "ping"; readonly nonce: number; readonly timestampUs: number }
   /** A Pong arrived (for keepalive). */
   | { readonly type: "pong"; readonly nonce: number; readonly timestampUs: number }
-  /** A control frame the core does not handle itself: CapabilityUpdate, BandwidthProbe, BandwidthReport. */
+  /** A control frame for maintenance: BandwidthProbe, BandwidthReport, or a CapabilityUpdate the core applied. */
   | { readonly type: "control"; readonly frame: Frame }
+  /** The agreed capabilities or protocols changed (a CapabilityUpdate sent or received). */
+  | { readonly type: "capabilities"; readonly change: CapabilitiesChange }
   /** The peer said goodbye. */
   | { readonly type: "goodbye"; readonly goodbye: RemoteGoodbye }
   /** The connection is closed; the last event ever. */
