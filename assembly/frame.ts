@@ -9,7 +9,9 @@
 //   +20 the offending length after status 3 (frame too large)
 //   +64 data area
 //
-// Frame records written by scan(), 4 x i32 each:
+// Frame records written by scan() with parse = 0 (framing only), 2 x i32 each:
+//   [bodyAddress, bodyLength]
+// Frame records written by scan() with parse = 1, 4 x i32 each:
 //   kind 0 (generic): [0, bodyAddress, bodyLength, 0]
 //   kind 1 (Data):    [1, protocol, payloadAddress, payloadLength]
 //   kind 2 (Ping):    [2, nonce, timestampUs, 0]
@@ -246,11 +248,12 @@ function parseEnvelope(start: u32, len: u32, rec: u32): void {
 
 /**
  * Finds complete frames in the region's buffered bytes and writes up to
- * `outCapacity` records at `out`. With `parse` = 0 every record is generic
- * (framing only). Returns the number of records; the status is in the header:
- * 0 need more bytes, 1 record area full (call again), 2 malformed length
- * prefix, 3 frame larger than the maximum. After 2 or 3 the region is failed,
- * its buffered bytes are dropped, and later scans return 0.
+ * `outCapacity` records at `out`. With `parse` = 0 (framing only) each record
+ * is [bodyAddress, bodyLength] (8 bytes); otherwise 16-byte envelope records
+ * (see the top of this file). Returns the number of records; the status is in
+ * the header: 0 need more bytes, 1 record area full (call again), 2 malformed
+ * length prefix, 3 frame larger than the maximum. After 2 or 3 the region is
+ * failed, its buffered bytes are dropped, and later scans return 0.
  */
 export function scan(region: u32, out: u32, outCapacity: i32, parse: i32): i32 {
   if (load<i32>(region + H_STATUS) >= STATUS_MALFORMED) return 0;
@@ -260,6 +263,8 @@ export function scan(region: u32, out: u32, outCapacity: i32, parse: i32): i32 {
   let read = load<u32>(region + H_READ);
   let n: i32 = 0;
   let status = STATUS_NEED_MORE;
+  const stride: u32 = parse != 0 ? 16 : 8;
+  let rec = out;
   while (read < used) {
     if (n >= outCapacity) {
       status = STATUS_OUT_FULL;
@@ -307,16 +312,14 @@ export function scan(region: u32, out: u32, outCapacity: i32, parse: i32): i32 {
       break;
     }
     if (<u64>prefix + <u64>length > <u64>avail) break;
-    const rec = out + (<u32>n << 4);
     const body = p + prefix;
     if (parse != 0) {
       parseEnvelope(body, length, rec);
     } else {
-      store<i32>(rec, KIND_GENERIC);
-      store<u32>(rec + 4, body);
-      store<u32>(rec + 8, length);
-      store<u32>(rec + 12, 0);
+      store<u32>(rec, body);
+      store<u32>(rec + 4, length);
     }
+    rec += stride;
     n++;
     read += prefix + length;
   }

@@ -7,7 +7,7 @@ export { scoreBatch } from "./health";
 
 /** Version of the ABI between src/wasm/loader.ts and this module. */
 export function abiVersion(): i32 {
-  return 2;
+  return 3;
 }
 
 /** First address JS may use for its own regions (end of static data). */

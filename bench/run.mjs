@@ -40,61 +40,74 @@ function makeStream(frameBytes) {
   for (let i = 0; i < count; i++) stream.set(frame, i * frame.length);
   const chunks = [];
   for (let o = 0; o < stream.length; o += CHUNK) chunks.push(Buffer.from(stream.subarray(o, o + CHUNK)));
-  return { chunks, count, frameBytes: frame.length };
+  // Every frame here has a 1- or 2-byte prefix; the body is what follows it.
+  const bodyBytes = count * (frame.length - (frame.length - 1 < 0x80 ? 1 : 2));
+  return { chunks, count, frameBytes: frame.length, bodyBytes };
 }
 
-/** The minimal hand-written JS framing loop (no callbacks, carries only the partial frame). */
-function minimalLoop(chunks) {
-  let frames = 0;
-  let bytes = 0;
-  let carry = null;
-  for (let chunk of chunks) {
-    if (carry !== null) {
-      const joined = new Uint8Array(carry.length + chunk.length);
-      joined.set(carry);
-      joined.set(chunk, carry.length);
-      chunk = joined;
-      carry = null;
-    }
-    const end = chunk.length;
-    let pos = 0;
-    while (pos < end) {
-      let p = pos;
-      let len = 0;
-      let shift = 0;
-      let b = 0x80;
-      while (b & 0x80 && p < end && shift < 35) {
-        b = chunk[p++];
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
+// Every framing contender does the same work per frame: find it, and hand its body (bytes, offset,
+// length) to a consumer that counts it and sums the body lengths. race() checks both totals, so no
+// contender can skip frames or have its per-frame work eliminated as dead code.
+let framesSeen = 0;
+let bodyBytesSeen = 0;
+/** A fresh consumer closure per contender: each call site stays monomorphic. */
+function frameConsumer() {
+  return (bytes, offset, length) => {
+    framesSeen++;
+    bodyBytesSeen += length + (offset & 0);
+  };
+}
+
+/**
+ * The minimal hand-written JS framing loop: scans each chunk in place through a plain Uint8Array view
+ * (one element kind: sockets hand out Buffer subclasses, which make element access polymorphic), reads
+ * the LEB128 prefix with integer shifts (at most 5 bytes), hands each body to the consumer and carries
+ * only the partial frame. No validation beyond what finding frames needs, no error paths.
+ */
+function minimalLoop() {
+  const onFrame = frameConsumer();
+  return (chunks) => {
+    let carry = null;
+    for (const c of chunks) {
+      let chunk = new Uint8Array(c.buffer, c.byteOffset, c.length);
+      if (carry !== null) {
+        const joined = new Uint8Array(carry.length + chunk.length);
+        joined.set(carry);
+        joined.set(chunk, carry.length);
+        chunk = joined;
+        carry = null;
       }
-      if (b & 0x80) break;
-      if (p + len > end) break;
-      frames++;
-      bytes += len;
-      pos = p + len;
+      const end = chunk.length;
+      let pos = 0;
+      while (pos < end) {
+        let p = pos;
+        let b = chunk[p++];
+        let len = b & 0x7f;
+        for (let shift = 7; b >= 0x80 && p < end && shift <= 28; shift += 7) {
+          b = chunk[p++];
+          len |= (b & 0x7f) << shift;
+        }
+        if (b >= 0x80 || p + len > end) break;
+        onFrame(chunk, p, len);
+        pos = p + len;
+      }
+      if (pos < end) carry = chunk.slice(pos);
     }
-    if (pos < end) carry = chunk.slice(pos);
-  }
-  return frames + bytes * 0;
+  };
 }
 
-function itLengthPrefixed(chunks) {
-  let frames = 0;
-  for (const f of lp.decode(chunks)) frames += f.byteLength >= 0 ? 1 : 0;
-  return frames;
+function itLengthPrefixed() {
+  const onFrame = frameConsumer();
+  return (chunks) => {
+    for (const f of lp.decode(chunks)) onFrame(f, 0, f.byteLength);
+  };
 }
 
 function decoderFraming(engine) {
   const decoder = createFrameDecoder({ engine });
-  let frames = 0;
-  const onFrame = () => {
-    frames++;
-  };
+  const onFrame = frameConsumer();
   return (chunks) => {
-    frames = 0;
     for (const c of chunks) decoder.pushFrames(c, onFrame);
-    return frames;
   };
 }
 
@@ -133,15 +146,24 @@ function generatedData() {
   };
 }
 
-/** Runs the contenders round-robin; returns frames/s (median) per contender. */
-function race(contenders, chunks, expected) {
+/**
+ * Runs the contenders round-robin; returns frames/s (median) per contender. A contender returns its
+ * frame count, or nothing when it reports through frameConsumer() (then the body bytes are checked too).
+ */
+function race(contenders, chunks, expected, expectedBodyBytes) {
   const times = new Map(contenders.map(([name]) => [name, []]));
   for (let round = -1; round < ROUNDS; round++) {
     for (const [name, fn] of contenders) {
+      framesSeen = 0;
+      bodyBytesSeen = 0;
       const t0 = process.hrtime.bigint();
-      const n = fn(chunks);
+      const ret = fn(chunks);
       const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+      const n = ret ?? framesSeen;
       if (n !== expected) throw new Error(`${name}: ${n} frames, expected ${expected}`);
+      if (ret === undefined && bodyBytesSeen !== expectedBodyBytes) {
+        throw new Error(`${name}: ${bodyBytesSeen} body bytes, expected ${expectedBodyBytes}`);
+      }
       if (round >= 0) times.get(name).push(expected / dt);
     }
   }
@@ -168,16 +190,17 @@ log();
 const framingRates = {};
 const dataRates = {};
 for (const size of [64, 1024]) {
-  const { chunks, count, frameBytes } = makeStream(size);
+  const { chunks, count, frameBytes, bodyBytes } = makeStream(size);
   const framing = race(
     [
       ["wasm decoder (pushFrames)", decoderFraming("wasm")],
       ["js decoder (pushFrames)", decoderFraming("js")],
-      ["it-length-prefixed", itLengthPrefixed],
-      ["minimal JS loop", minimalLoop],
+      ["it-length-prefixed", itLengthPrefixed()],
+      ["minimal JS loop", minimalLoop()],
     ],
     chunks,
     count,
+    bodyBytes,
   );
   framingRates[size] = framing;
   const data = race(

@@ -18,7 +18,7 @@ export interface WasmCoreExports {
 }
 
 /** ABI version this loader expects from assembly/index.ts `abiVersion()`. */
-export const WASM_ABI_VERSION = 2;
+export const WASM_ABI_VERSION = 3;
 
 let cachedModule: WebAssembly.Module | undefined;
 

@@ -24,8 +24,13 @@ export const STATUS_OUT_FULL = 1;
 export const STATUS_MALFORMED = 2;
 /** Scan status: length prefix above the maximum frame size (sticky). */
 export const STATUS_TOO_LARGE = 3;
-/** Frame records one scan call may write (16 bytes each). */
-export const RECORDS_PER_SCAN = 1024;
+/**
+ * Envelope records one scan call may write (16 bytes each, `parse` = 1). Framing-only scans write
+ * 8-byte records into the same area, twice as many ({@link FRAMING_RECORDS_PER_SCAN}).
+ */
+export const RECORDS_PER_SCAN = 2048;
+/** Framing-only records (body address, body length: 8 bytes) one scan call may write. */
+export const FRAMING_RECORDS_PER_SCAN = RECORDS_PER_SCAN * 2;
 /**
  * Extra room a region has beyond one maximal frame, so that a socket chunk (64 KiB) is normally
  * copied in one piece.

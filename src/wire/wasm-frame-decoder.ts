@@ -17,6 +17,7 @@ import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js
 import { copyBytes } from "./varint.js";
 import {
   allocateFrameRegion,
+  FRAMING_RECORDS_PER_SCAN,
   H_ERROR_LENGTH,
   H_STATUS,
   H_USED,
@@ -162,40 +163,71 @@ export class WasmFrameDecoder implements FrameDecoder {
   /** Scans until the region needs more bytes, delivering every record; throws on a framing error. */
   private drain(sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
     const core = this.core;
-    const parse = sink === undefined ? 0 : 1;
+    const framingOnly = sink === undefined;
     for (;;) {
       let count: number;
       try {
-        count = core.scan(this.region, core.records, RECORDS_PER_SCAN, parse);
+        count = framingOnly
+          ? core.scan(this.region, core.records, FRAMING_RECORDS_PER_SCAN, 0)
+          : core.scan(this.region, core.records, RECORDS_PER_SCAN, 1);
       } catch (cause) {
         throw this.trapped(cause);
       }
-      const u32 = core.u32;
-      const u8 = core.u8;
-      let r = core.records >>> 2;
-      for (let i = 0; i < count; i++, r += 4) {
-        const kind = u32[r] as number;
-        if (sink === undefined) {
-          (onFrame as FrameBodyCallback)(u8, u32[r + 1] as number, u32[r + 2] as number);
-        } else if (kind === ENVELOPE_DATA) {
-          const from = u32[r + 2] as number;
-          sink.onData(u32[r + 1] as number, copyBytes(u8, from, u32[r + 3] as number));
-        } else if (kind === ENVELOPE_PING) {
-          sink.onPing(u32[r + 1] as number, u32[r + 2] as number);
-        } else if (kind === ENVELOPE_PONG) {
-          sink.onPong(u32[r + 1] as number, u32[r + 2] as number);
-        } else {
-          const from = u32[r + 1] as number;
-          dispatchGenericFrame(copyBytes(u8, from, u32[r + 2] as number), sink);
-        }
-      }
-      const status = core.i32[this.word + H_STATUS] as number;
+      if (framingOnly) this.deliverFrames(count, onFrame as FrameBodyCallback);
+      else this.deliverEnvelopes(count, sink);
+      const i32 = core.i32;
+      const status = i32[this.word + H_STATUS] as number;
       if (status === STATUS_OUT_FULL) continue;
       if (status === STATUS_MALFORMED) throw malformedPrefixError();
       if (status === STATUS_TOO_LARGE) {
         throw frameTooLargeError(core.u32[this.word + H_ERROR_LENGTH] as number, this.maxFrameSize);
       }
       return;
+    }
+  }
+
+  /**
+   * Hands the `count` framing records of the last scan ([bodyAddress, bodyLength] pairs) to `onFrame`.
+   * A callback that makes memory grow (a new decoder) detaches the views: they are fetched again then.
+   */
+  private deliverFrames(count: number, onFrame: FrameBodyCallback): void {
+    const core = this.core;
+    let i32 = core.i32;
+    let u8 = core.u8;
+    const end = (core.records >>> 2) + 2 * count;
+    for (let r = core.records >>> 2; r < end; r += 2) {
+      let length = i32[r + 1];
+      if (length === undefined) {
+        i32 = core.i32;
+        u8 = core.u8;
+        length = i32[r + 1] as number;
+      }
+      onFrame(u8, i32[r] as number, length);
+    }
+  }
+
+  /** Turns the `count` envelope records of the last scan into sink calls. */
+  private deliverEnvelopes(count: number, sink: FrameSink): void {
+    const core = this.core;
+    let u32 = core.u32;
+    let u8 = core.u8;
+    const end = (core.records >>> 2) + 4 * count;
+    for (let r = core.records >>> 2; r < end; r += 4) {
+      let kind = u32[r];
+      if (kind === undefined) {
+        u32 = core.u32;
+        u8 = core.u8;
+        kind = u32[r] as number;
+      }
+      if (kind === ENVELOPE_DATA) {
+        sink.onData(u32[r + 1] as number, copyBytes(u8, u32[r + 2] as number, u32[r + 3] as number));
+      } else if (kind === ENVELOPE_PING) {
+        sink.onPing(u32[r + 1] as number, u32[r + 2] as number);
+      } else if (kind === ENVELOPE_PONG) {
+        sink.onPong(u32[r + 1] as number, u32[r + 2] as number);
+      } else {
+        dispatchGenericFrame(copyBytes(u8, u32[r + 1] as number, u32[r + 2] as number), sink);
+      }
     }
   }
 }
