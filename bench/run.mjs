@@ -18,10 +18,11 @@ import { FrameSchema } from "../dist/generated/peerlink/v1/frame_pb.js";
 import { createFrameDecoder } from "../dist/src/wire/frame-decoder.js";
 import { encodeDataFrame } from "../dist/src/wire/frame-encoder.js";
 import { createHealthScorer } from "../dist/src/health/scorer.js";
+import { allocateFrameRegion, FRAMING_RECORDS_PER_SCAN, REGION_HEADER_BYTES } from "../dist/src/wire/wasm-frame-core.js";
 
 const CHUNK = 64 * 1024;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
-const STREAM_BYTES = 32 * 1024 * 1024;
+const STREAM_BYTES = Number(process.env.BENCH_STREAM_MIB ?? 32) * 1024 * 1024;
 const SOCKET_ROUNDS = 7;
 
 function median(xs) {
@@ -222,6 +223,60 @@ for (const size of [64, 1024]) {
   log("| Data messages (payload copied out for the fast path) | messages/s |");
   log("|---|---:|");
   for (const [k, v] of data) log(`| ${k} | ${fmtRate(v)} |`);
+  log();
+}
+
+// 2b: where the wasm engine's framing time goes (64 B frames), built up step by step on its own region
+{
+  const { chunks, count, bodyBytes } = makeStream(64);
+  const { core, region } = allocateFrameRegion(256 * 1024, 1 << 20);
+  const word = region >>> 2;
+  const data = region + REGION_HEADER_BYTES;
+  /** Steps: 0 copy only, 1 + scan (records not read), 2 + JS walk of the records (no callback). */
+  const step = (level) => () => {
+    const u8 = core.u8;
+    const i32 = core.i32;
+    let frames = 0;
+    let bodies = 0;
+    for (const c of chunks) {
+      core.reserve(region);
+      const used = i32[word + 1];
+      u8.set(c, data + used);
+      i32[word + 1] = used + c.length;
+      if (level === 0) {
+        i32[word + 2] = i32[word + 1]; // consume everything: the next reserve() empties the region
+        continue;
+      }
+      for (;;) {
+        const n = core.scan(region, core.records, FRAMING_RECORDS_PER_SCAN, 0);
+        frames += n;
+        if (level === 2) {
+          const end = (core.records >>> 2) + 2 * n;
+          for (let r = core.records >>> 2; r < end; r += 2) bodies += i32[r + 1];
+        }
+        if (i32[word + 4] !== 1) break;
+      }
+    }
+    if (level === 2 && bodies !== bodyBytes) throw new Error(`walk: ${bodies} body bytes, expected ${bodyBytes}`);
+    return level === 0 ? count : frames;
+  };
+  const breakdown = race(
+    [
+      ["copy each chunk into WASM memory", step(0)],
+      ["+ WASM scan (one call per chunk, records not read)", step(1)],
+      ["+ JS walk of the (offset, length) records", step(2)],
+      ["+ callback per frame = pushFrames", decoderFraming("wasm")],
+      ["minimal JS loop (in place, callback per frame)", minimalLoop()],
+    ],
+    chunks,
+    count,
+    bodyBytes,
+  );
+  log("### Where the wasm framing time goes (64 B frames, cumulative)");
+  log();
+  log("| step | ns per frame | frames/s |");
+  log("|---|---:|---:|");
+  for (const [k, v] of breakdown) log(`| ${k} | ${(1e9 / v).toFixed(2)} | ${fmtRate(v)} |`);
   log();
 }
 
