@@ -70,6 +70,7 @@ export { DEFAULT_MAX_WANTED_PEERS, RECONNECT_STATE_KEY } from "./reconnect/servi
 
 // Connections.
 export { Connection } from "./connection/connection.js";
+export { MAX_PEER_PROTOCOL_ALIASES } from "./connection/defaults.js";
 export { openConnection } from "./connection/open-connection.js";
 export type { OpenConnectionOptions } from "./connection/open-connection.js";
 export type { ConnectionHandshakeOptions } from "./connection/connection-core.js";
@@ -77,6 +78,9 @@ export type { SecureChannel } from "./transport/types.js";
 export type { FrameDecoderEngine } from "./wire/frame-sink.js";
 export type { CloseOptions, ConnectionEvents, SendOptions } from "./connection/connection.js";
 export type {
+  AgreedSets,
+  CapabilitiesChange,
+  CapabilityChanges,
   CloseInfo,
   ConnectionState,
   ConnectionStats,
