@@ -20,7 +20,7 @@ import {
 import { HealthTracker } from "./health-tracker.js";
 import { KeepaliveTracker, type KeepaliveAction } from "./keepalive.js";
 import type { ResolvedMaintenanceOptions } from "./maintenance-options.js";
-import { ThroughputMeter } from "./throughput-meter.js";
+import { nextRate } from "./throughput-meter.js";
 
 /** What the connection should do after {@link ConnectionMonitor.poll}: a keepalive action (RTT pings are `ping` too). */
 export type MonitorAction = KeepaliveAction;
@@ -48,10 +48,6 @@ const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
  * latency is still measured.
  */
 export class ConnectionMonitor {
-  /** Keepalive, RTT estimator and liveness. */
-  readonly keepalive: KeepaliveTracker;
-  /** Passive bytes per second in and out (EWMA over the byte counters). */
-  readonly throughput: ThroughputMeter;
   /** Grade hysteresis and degraded time. */
   readonly health: HealthTracker;
   /** Active prober; `undefined` when probing is off. */
@@ -60,6 +56,32 @@ export class ConnectionMonitor {
   readonly startedAt: number;
 
   readonly #options: ResolvedMaintenanceOptions;
+  readonly #keepalive: KeepaliveTracker;
+  /**
+   * Set once {@link keepalive} was handed out: the tracker may then change
+   * behind the monitor's back, so the copies below are re-read before use.
+   */
+  #exposed = false;
+  // Copies of the keepalive tracker's counters and RTT, refreshed after every
+  // call that can change them: a health check reads them for 10,000
+  // connections without touching each tracker and its RTT estimator.
+  #kaResolved = 0;
+  #kaPongs = 0;
+  #kaOutstandingSentAt = Number.POSITIVE_INFINITY;
+  #srtt: number | undefined;
+  #rttvar: number | undefined;
+  // Traffic seen by `observe` and not yet given to the keepalive tracker
+  // (-Infinity: none). Applied before anything reads or advances the tracker,
+  // which gives the same state as applying it at once.
+  #pendingReceivedAt = Number.NEGATIVE_INFINITY;
+  #pendingSentAt = Number.NEGATIVE_INFINITY;
+  // Passive throughput (the state of a ThroughputMeter, kept inline: one
+  // object fewer to visit per connection and health check).
+  #rateIn = 0;
+  #rateOut = 0;
+  #meteredIn: number;
+  #meteredOut: number;
+  #meteredAt: number;
   #receiver: ProbeReceiver | undefined;
   #bytesIn = 0;
   #bytesOut = 0;
@@ -88,7 +110,7 @@ export class ConnectionMonitor {
     this.#options = options;
     this.startedAt = now;
     this.#observedAt = now;
-    this.keepalive = new KeepaliveTracker(
+    this.#keepalive = new KeepaliveTracker(
       {
         pingIntervalMs: options.pingIntervalMs,
         maxMissedPongs: options.maxMissedPongs,
@@ -98,7 +120,9 @@ export class ConnectionMonitor {
       },
       now,
     );
-    this.throughput = new ThroughputMeter({ timeConstantMs: options.rateTimeConstantMs }, now, traffic);
+    this.#meteredIn = traffic.bytesIn;
+    this.#meteredOut = traffic.bytesOut;
+    this.#meteredAt = now;
     this.health = new HealthTracker({
       hysteresisSamples: options.hysteresisSamples,
       degradedThresholdMs: options.degradedReplaceAfterMs,
@@ -110,19 +134,89 @@ export class ConnectionMonitor {
     this.#nextRttNonce = randomInt(0, 2 ** 32);
   }
 
+  /**
+   * Keepalive, RTT estimator and liveness, brought up to date with the traffic
+   * observed so far. For inspection and tests: the monitor drives it.
+   */
+  get keepalive(): KeepaliveTracker {
+    this.#exposed = true;
+    this.#applyTraffic();
+    return this.#keepalive;
+  }
+
+  /** Smoothed RTT in ms, `undefined` before the first sample. */
+  get srttMs(): number | undefined {
+    return this.#keepalive.rtt.srtt;
+  }
+
+  /** RTT mean deviation (jitter) in ms, `undefined` before the first sample. */
+  get rttVarMs(): number | undefined {
+    return this.#keepalive.rtt.rttvar;
+  }
+
+  /** Smallest RTT sample in ms, `undefined` before the first sample. */
+  get minRttMs(): number | undefined {
+    return this.#keepalive.rtt.min;
+  }
+
+  /** RTT samples taken (keepalive and RTT pings). */
+  get rttSamples(): number {
+    return this.#keepalive.rtt.samples;
+  }
+
+  /** Consecutive unanswered keepalive pings, as of the traffic observed so far. */
+  get consecutiveMissed(): number {
+    this.#applyTraffic();
+    return this.#keepalive.consecutiveMissed;
+  }
+
+  /**
+   * Received bytes per second, an EWMA over the byte counters (time constant
+   * `rateTimeConstantMs`, computed as a `ThroughputMeter` does), as of the last {@link observe}.
+   */
+  get rateIn(): number {
+    return this.#rateIn;
+  }
+
+  /** Written bytes per second, like {@link rateIn}. */
+  get rateOut(): number {
+    return this.#rateOut;
+  }
+
   /** Pings sent and resolved (answered or timed out), keepalive and RTT pings together. */
   get pingsResolved(): number {
-    return (
-      this.keepalive.pingsSent -
-      (this.keepalive.pingOutstanding ? 1 : 0) +
-      this.#rttPingsSent -
-      (this.#rttPing === undefined ? 0 : 1)
-    );
+    if (this.#exposed) this.#copyKeepalive();
+    return this.#kaResolved + this.#rttPingsSent - (this.#rttPing === undefined ? 0 : 1);
   }
 
   /** Pings answered by a matching Pong, keepalive and RTT pings together. */
   get pongsReceived(): number {
-    return this.keepalive.pongsReceived + this.#rttPongs;
+    if (this.#exposed) this.#copyKeepalive();
+    return this.#kaPongs + this.#rttPongs;
+  }
+
+  /** Gives the keepalive tracker the traffic {@link observe} recorded since the last time. */
+  #applyTraffic(): void {
+    if (this.#pendingReceivedAt !== Number.NEGATIVE_INFINITY) {
+      this.#keepalive.onFrameReceived(this.#pendingReceivedAt);
+      this.#pendingReceivedAt = Number.NEGATIVE_INFINITY;
+    }
+    if (this.#pendingSentAt !== Number.NEGATIVE_INFINITY) {
+      this.#keepalive.onFrameSent(this.#pendingSentAt);
+      this.#pendingSentAt = Number.NEGATIVE_INFINITY;
+    }
+  }
+
+  /** Refreshes the copies of the keepalive tracker's counters and RTT (after anything that may change them). */
+  #copyKeepalive(): void {
+    const ka = this.#keepalive;
+    const outstanding = ka.pingOutstanding;
+    this.#kaResolved = ka.pingsSent - (outstanding ? 1 : 0);
+    this.#kaPongs = ka.pongsReceived;
+    const last = outstanding ? this.#keepalivePings[this.#keepalivePings.length - 1] : undefined;
+    this.#kaOutstandingSentAt = last === undefined ? Number.POSITIVE_INFINITY : last.sentAt;
+    this.#srtt = ka.rtt.srtt;
+    this.#rttvar = ka.rtt.rttvar;
   }
 
   /** The last bandwidth an active probe measured, in bytes per second. */
@@ -148,13 +242,24 @@ export class ConnectionMonitor {
       let at = lastReceivedAt ?? now;
       if (!(at <= now)) at = now;
       if (at < this.#observedAt) at = this.#observedAt;
-      this.keepalive.onFrameReceived(at);
+      if (at > this.#pendingReceivedAt) this.#pendingReceivedAt = at;
     }
     if (bytesOut > this.#bytesOut) {
       this.#bytesOut = bytesOut;
-      this.keepalive.onFrameSent(now);
+      if (now > this.#pendingSentAt) this.#pendingSentAt = now;
     }
-    this.throughput.update(bytesIn, bytesOut, now);
+    // The throughput meter's update (see ThroughputMeter.update), inline.
+    const dt = now - this.#meteredAt;
+    if (dt > 0) {
+      const dIn = bytesIn > this.#meteredIn ? bytesIn - this.#meteredIn : 0;
+      const dOut = bytesOut > this.#meteredOut ? bytesOut - this.#meteredOut : 0;
+      const tau = this.#options.rateTimeConstantMs;
+      this.#rateIn = nextRate(this.#rateIn, dIn, dt, tau);
+      this.#rateOut = nextRate(this.#rateOut, dOut, dt, tau);
+      this.#meteredIn = bytesIn;
+      this.#meteredOut = bytesOut;
+      this.#meteredAt = now;
+    }
     if (now > this.#observedAt) this.#observedAt = now;
   }
 
@@ -163,24 +268,29 @@ export class ConnectionMonitor {
    * `dead` (close the connection with `timeout`; final) or `none`.
    */
   poll(now: number): MonitorAction {
-    const action = this.keepalive.poll(now);
+    this.#applyTraffic();
+    const keepalive = this.#keepalive;
+    const action = keepalive.poll(now);
     if (action.type === "ping") {
       const sent = this.#keepalivePings;
       sent.push({ nonce: action.nonce, timestampUs: action.timestampUs, sentAt: now });
-      if (sent.length > this.keepalive.maxMissedPongs + 1) sent.shift();
-      return { type: "ping", nonce: action.nonce, timestampUs: action.timestampUs % UINT32 };
+      if (sent.length > keepalive.maxMissedPongs + 1) sent.shift();
+      this.#copyKeepalive();
+      // The tracker's timestamp is already the low 32 bits the wire carries (ping.proto).
+      return action;
     }
+    this.#copyKeepalive();
     if (action.type !== "none") return action;
     const rttPing = this.#rttPing;
     if (rttPing !== undefined && now >= rttPing.deadline) this.#rttPing = undefined;
-    if (this.#rttPing === undefined && !this.keepalive.pingOutstanding && now >= this.#nextRttPingAt) {
+    if (this.#rttPing === undefined && !keepalive.pingOutstanding && now >= this.#nextRttPingAt) {
       const nonce = this.#nextRttNonce;
       this.#nextRttNonce = (nonce + 1) >>> 0;
       const timestampUs = Math.max(0, Math.round(now * 1000)) % UINT32;
-      this.#rttPing = { nonce, timestampUs, sentAt: now, deadline: now + this.keepalive.pongTimeoutMs };
+      this.#rttPing = { nonce, timestampUs, sentAt: now, deadline: now + keepalive.pongTimeoutMs };
       this.#rttPingsSent += 1;
       this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
-      this.keepalive.onFrameSent(now);
+      keepalive.onFrameSent(now);
       return { type: "ping", nonce, timestampUs };
     }
     return NONE;
@@ -191,6 +301,7 @@ export class ConnectionMonitor {
    * keepalive or RTT ping of ours, `undefined` otherwise (it still proves liveness).
    */
   onPong(nonce: number, timestampUs: number, now: number): number | undefined {
+    this.#applyTraffic();
     const sent = this.#keepalivePings;
     let full = timestampUs;
     for (let i = 0; i < sent.length; i++) {
@@ -201,14 +312,15 @@ export class ConnectionMonitor {
         break;
       }
     }
-    let sample = this.keepalive.onPong(nonce, full, now);
+    let sample = this.#keepalive.onPong(nonce, full, now);
     const rttPing = this.#rttPing;
     if (sample === undefined && rttPing !== undefined && rttPing.nonce === nonce && rttPing.timestampUs === timestampUs) {
       this.#rttPing = undefined;
       this.#rttPongs += 1;
       sample = Math.max(0, now - rttPing.sentAt);
-      this.keepalive.rtt.addSample(sample);
+      this.#keepalive.rtt.addSample(sample);
     }
+    this.#copyKeepalive();
     if (sample !== undefined) this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
     return sample;
   }
@@ -272,8 +384,10 @@ export class ConnectionMonitor {
 
   /** The earliest time (ms) at which {@link poll} may return something (keepalive and RTT pings only). */
   pingDeadline(): number {
-    const at = this.keepalive.nextDeadline();
-    if (this.keepalive.pingOutstanding) return at;
+    this.#applyTraffic();
+    const keepalive = this.#keepalive;
+    const at = keepalive.nextDeadline();
+    if (keepalive.pingOutstanding) return at;
     const rtt = this.#rttPing === undefined ? this.#nextRttPingAt : this.#rttPing.deadline;
     return rtt < at ? rtt : at;
   }
@@ -281,7 +395,7 @@ export class ConnectionMonitor {
   /** True once the connection has something to be scored on: an RTT sample, or one pong timeout's worth of time. */
   readyForScoring(now: number): boolean {
     if (this.#ready) return true;
-    return (this.#ready = this.keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs);
+    return (this.#ready = this.#keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs);
   }
 
   /**
@@ -293,8 +407,8 @@ export class ConnectionMonitor {
    * link proves nothing); otherwise NaN (not measured: neutral score).
    */
   bandwidthInput(): number {
-    const rx = this.throughput.rateIn;
-    const tx = this.throughput.rateOut;
+    const rx = this.#rateIn;
+    const tx = this.#rateOut;
     const passive = rx > tx ? rx : tx;
     const probed = this.#probedBandwidth;
     if (probed !== undefined) return probed > passive ? probed : passive;
@@ -306,11 +420,8 @@ export class ConnectionMonitor {
    * ping), 0 when none is outstanding.
    */
   outstandingPingAge(now: number): number {
-    let sentAt = Number.POSITIVE_INFINITY;
-    if (this.keepalive.pingOutstanding) {
-      const last = this.#keepalivePings[this.#keepalivePings.length - 1];
-      if (last !== undefined) sentAt = last.sentAt;
-    }
+    if (this.#exposed) this.#copyKeepalive();
+    let sentAt = this.#kaOutstandingSentAt;
     if (this.#rttPing !== undefined && this.#rttPing.sentAt < sentAt) sentAt = this.#rttPing.sentAt;
     return sentAt === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - sentAt);
   }
@@ -322,7 +433,8 @@ export class ConnectionMonitor {
    * NaN before the first sample.
    */
   latencyInput(now: number): number {
-    const srtt = this.keepalive.rtt.srtt;
+    if (this.#exposed) this.#copyKeepalive();
+    const srtt = this.#srtt;
     if (srtt === undefined) return Number.NaN;
     const age = this.outstandingPingAge(now);
     return age > srtt ? age : srtt;
@@ -333,9 +445,8 @@ export class ConnectionMonitor {
    * `framesOk`/`framesFailed` are the connection's cumulative frame counters.
    */
   fillInputs(batch: HealthBatch, i: number, framesOk: number, framesFailed: number, now: number): void {
-    const rtt = this.keepalive.rtt;
     batch.rttMs[i] = this.latencyInput(now);
-    batch.jitterMs[i] = rtt.rttvar ?? Number.NaN;
+    batch.jitterMs[i] = this.#rttvar ?? Number.NaN;
     batch.pingsSent[i] = this.pingsResolved;
     batch.pingsAnswered[i] = this.pongsReceived;
     batch.framesOk[i] = framesOk;

@@ -19,7 +19,8 @@
 import { performance } from "node:perf_hooks";
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Connection } from "../connection/connection.js";
-import { metricsOf } from "../connection/metrics.js";
+import { metricsOf, type ConnectionMetrics } from "../connection/metrics.js";
+import type { ConnectionStats } from "../connection/types.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { createHealthScorer, type HealthScorer, type HealthScorerEngine } from "../health/scorer.js";
 import { GRADE_BY_INDEX, type HealthGrade, type HealthScore } from "../health/types.js";
@@ -27,6 +28,7 @@ import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } fro
 import { DisconnectReason } from "../reasons.js";
 import type { Unsubscribe } from "../util/typed-emitter.js";
 import { ConnectionMonitor, type MonitorAction } from "./connection-monitor.js";
+import { isDegradedGrade } from "./health-tracker.js";
 import {
   DEAD_PEER_CLOSE_TIMEOUT_MS,
   INITIAL_HEALTH_BATCH_CAPACITY,
@@ -88,26 +90,130 @@ export function createMaintenanceService(options: MaintenanceOptions = {}): (hos
   return (host) => new Maintenance(resolved, host);
 }
 
+/** A connection's counters, written in place by `Connection.readStats` (one object per service, reused). */
+type StatsScratch = { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] };
+
 interface Tracked {
   readonly connection: Connection;
   readonly peer: string;
   readonly monitor: ConnectionMonitor;
   readonly unsubscribe: readonly Unsubscribe[];
+  /** The connection's metrics slot (`connection.rtt`), looked up once. */
+  metrics: ConnectionMetrics | undefined;
+  /** Position in the service's records and in its {@link CycleTable} (changes when another record is removed). */
   index: number;
-  /** Earliest time (ms) its monitor may have something to do; until then cycles skip it (except health checks). */
-  deadline: number;
-  framesOk: number;
-  framesFailed: number;
   dead: boolean;
   removed: boolean;
   /** Published health: components of {@link Tracked.healthFrom}, hysteresis-filtered grade. */
   health: HealthScore | undefined;
   /** The raw score {@link Tracked.health} was made from. */
   healthFrom: HealthScore | undefined;
-  /** The last raw score (components and grade of one check). */
+  /** The last raw score (components and grade of one check); its components are copied in the table. */
   rawScore: HealthScore | undefined;
   replacement: { readonly target: string; readonly abort: AbortController } | undefined;
   replaced: boolean;
+}
+
+/** {@link CycleTable.flags}: declared dead (closing). */
+const DEAD = 1;
+/** {@link CycleTable.flags}: removed from maintenance (closed, or the service stopped). */
+const REMOVED = 2;
+/** {@link CycleTable.flags}: the connection has `readStats` (a real Connection); otherwise its `stats` are read. */
+const READS_IN_PLACE = 4;
+/**
+ * {@link CycleTable.flags}: the last health update left nothing pending (the
+ * raw grade is the published one, so the tracker holds no streak): feeding it
+ * the same score again changes nothing and can be skipped.
+ */
+const SETTLED = 8;
+/** {@link CycleTable.flags}: the published grade is Poor or Critical (a replacement candidate once it lasts). */
+const DEGRADED = 16;
+
+/**
+ * The per-connection values a cycle reads for EVERY connection, as parallel
+ * typed arrays indexed by {@link Tracked.index}, next to arrays of the
+ * connections and monitors: a cycle walks contiguous memory instead of each
+ * connection's record. Between health checks a cycle reads only `deadline`
+ * and `flags`; a health check whose scores did not move reads only this table
+ * and the batch.
+ */
+class CycleTable {
+  capacity = 0;
+  /** Earliest time (ms) the connection's monitor may have something to do; until then cycles skip it (except health checks). */
+  deadline = new Float64Array(0);
+  /** Bit set: DEAD, REMOVED, READS_IN_PLACE, SETTLED, DEGRADED. */
+  flags = new Uint8Array(0);
+  /** Frames accepted and rejected at the last read of the counters (health inputs). */
+  framesOk = new Float64Array(0);
+  framesFailed = new Float64Array(0);
+  /** Components and grade index (-1: none yet) of the record's `rawScore`. */
+  rawLatency = new Float64Array(0);
+  rawReliability = new Float64Array(0);
+  rawBandwidth = new Float64Array(0);
+  rawGrade = new Int8Array(0);
+  readonly connections: Connection[] = [];
+  readonly monitors: ConnectionMonitor[] = [];
+
+  /** Appends a row at index `connections.length` (growing the arrays by doubling). */
+  push(connection: Connection, monitor: ConnectionMonitor, deadline: number, flags: number): void {
+    const i = this.connections.length;
+    if (i === this.capacity) this.#grow(Math.max(64, this.capacity * 2));
+    this.connections.push(connection);
+    this.monitors.push(monitor);
+    this.deadline[i] = deadline;
+    this.flags[i] = flags;
+    this.framesOk[i] = 0;
+    this.framesFailed[i] = 0;
+    this.rawLatency[i] = Number.NaN;
+    this.rawReliability[i] = Number.NaN;
+    this.rawBandwidth[i] = Number.NaN;
+    this.rawGrade[i] = -1;
+  }
+
+  /** Moves the last row into row `i` (swap-remove; `i` may be the last row) and drops the last row. */
+  removeSwap(i: number): void {
+    const last = this.connections.length - 1;
+    if (i !== last) {
+      this.connections[i] = this.connections[last] as Connection;
+      this.monitors[i] = this.monitors[last] as ConnectionMonitor;
+      this.deadline[i] = this.deadline[last] as number;
+      this.flags[i] = this.flags[last] as number;
+      this.framesOk[i] = this.framesOk[last] as number;
+      this.framesFailed[i] = this.framesFailed[last] as number;
+      this.rawLatency[i] = this.rawLatency[last] as number;
+      this.rawReliability[i] = this.rawReliability[last] as number;
+      this.rawBandwidth[i] = this.rawBandwidth[last] as number;
+      this.rawGrade[i] = this.rawGrade[last] as number;
+    }
+    this.connections.pop();
+    this.monitors.pop();
+  }
+
+  clear(): void {
+    this.connections.length = 0;
+    this.monitors.length = 0;
+  }
+
+  #grow(capacity: number): void {
+    const f64 = (old: Float64Array) => {
+      const next = new Float64Array(capacity);
+      next.set(old);
+      return next;
+    };
+    this.deadline = f64(this.deadline);
+    this.framesOk = f64(this.framesOk);
+    this.framesFailed = f64(this.framesFailed);
+    this.rawLatency = f64(this.rawLatency);
+    this.rawReliability = f64(this.rawReliability);
+    this.rawBandwidth = f64(this.rawBandwidth);
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags);
+    this.flags = flags;
+    const rawGrade = new Int8Array(capacity);
+    rawGrade.set(this.rawGrade);
+    this.rawGrade = rawGrade;
+    this.capacity = capacity;
+  }
 }
 
 const noop = (): void => undefined;
@@ -120,17 +226,29 @@ class Maintenance implements MaintenanceService {
   readonly options: ResolvedMaintenanceOptions;
   readonly #host: ManagerHost;
   readonly #records: Tracked[] = [];
+  readonly #table = new CycleTable();
   readonly #byConnection = new Map<Connection, Tracked>();
   readonly #bursting = new Set<Tracked>();
   readonly #replacements = new Set<AbortController>();
-  /** Batch index → record, reused between checks. */
-  readonly #order: (Tracked | undefined)[] = [];
+  /** Batch entry → record index, for the health check in progress (sized with the batch). */
+  #order = new Int32Array(0);
   #engine: HealthScorerEngine;
   #scorer: HealthScorer | undefined;
   #started = false;
   #stopped = false;
   #inCycle = false;
   #deferredRemovals: Tracked[] = [];
+  /** Where connections' counters are read into each cycle (`Connection.readStats`), instead of a new object each. */
+  readonly #stats: StatsScratch = {
+    bytesIn: 0,
+    bytesOut: 0,
+    framesIn: 0,
+    framesOut: 0,
+    lastSentAt: undefined,
+    lastReceivedAt: undefined,
+    openedAt: undefined,
+    unknownProtocolFrames: 0,
+  };
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #lastFullAt = Number.NEGATIVE_INFINITY;
@@ -166,7 +284,8 @@ class Maintenance implements MaintenanceService {
     const connection = managed.connection;
     if (this.#stopped || this.#byConnection.has(connection) || connection.state !== "open") return;
     const now = this.#host.clock();
-    const stats = connection.stats;
+    const readsInPlace = typeof (connection as Partial<Connection>).readStats === "function";
+    const stats = readsInPlace ? connection.readStats(this.#stats) : connection.stats;
     const record: Tracked = {
       connection,
       peer: managed.peer,
@@ -175,10 +294,8 @@ class Maintenance implements MaintenanceService {
         connection.on("pong", (p) => this.#onPong(record, p.nonce, p.timestampUs)),
         connection.on("control", (frame) => this.#onControl(record, frame)),
       ],
+      metrics: undefined,
       index: this.#records.length,
-      deadline: now,
-      framesOk: 0,
-      framesFailed: 0,
       dead: false,
       removed: false,
       health: undefined,
@@ -188,6 +305,7 @@ class Maintenance implements MaintenanceService {
       replaced: false,
     };
     this.#records.push(record);
+    this.#table.push(connection, record.monitor, now, readsInPlace ? READS_IN_PLACE : 0);
     this.#byConnection.set(connection, record);
     // The RTT ping at open is due now.
     this.#wake(now);
@@ -211,7 +329,8 @@ class Maintenance implements MaintenanceService {
       for (const off of record.unsubscribe) off();
     }
     this.#records.length = 0;
-    this.#order.length = 0;
+    this.#table.clear();
+    this.#order = new Int32Array(0);
     this.#deferredRemovals = [];
     this.#byConnection.clear();
     this.#bursting.clear();
@@ -221,7 +340,7 @@ class Maintenance implements MaintenanceService {
   // ---- queries ----
 
   rttOf(connection: Connection): number | undefined {
-    return this.#byConnection.get(connection)?.monitor.keepalive.rtt.srtt;
+    return this.#byConnection.get(connection)?.monitor.srttMs;
   }
 
   healthOf(connection: Connection): HealthScore | undefined {
@@ -233,20 +352,19 @@ class Maintenance implements MaintenanceService {
     if (record === undefined) return undefined;
     const m = record.monitor;
     const now = this.#host.clock();
-    const stats = connection.stats;
+    const stats = this.#readStats(record);
     m.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
-    const rtt = m.keepalive.rtt;
     return {
-      srttMs: rtt.srtt,
-      rttVarMs: rtt.rttvar,
-      minRttMs: rtt.min,
-      rttSamples: rtt.samples,
+      srttMs: m.srttMs,
+      rttVarMs: m.rttVarMs,
+      minRttMs: m.minRttMs,
+      rttSamples: m.rttSamples,
       pingsResolved: m.pingsResolved,
       pongsReceived: m.pongsReceived,
       outstandingPingMs: m.outstandingPingAge(now),
-      consecutiveMissed: m.keepalive.consecutiveMissed,
-      rateInBps: m.throughput.rateIn,
-      rateOutBps: m.throughput.rateOut,
+      consecutiveMissed: m.consecutiveMissed,
+      rateInBps: m.rateIn,
+      rateOutBps: m.rateOut,
       probedBandwidthBps: m.probedBandwidth,
       probesCompleted: m.prober?.probesCompleted ?? 0,
       bandwidthInputBps: m.bandwidthInput(),
@@ -273,11 +391,17 @@ class Maintenance implements MaintenanceService {
     this.#reschedule(record, now);
     if (sample !== undefined) {
       // Read through `connection.rtt`.
-      const rtt = record.monitor.keepalive.rtt;
-      const slot = metricsOf(record.connection);
-      slot.rttMs = rtt.srtt;
-      slot.rttVarMs = rtt.rttvar;
+      const slot = (record.metrics ??= metricsOf(record.connection));
+      slot.rttMs = record.monitor.srttMs;
+      slot.rttVarMs = record.monitor.rttVarMs;
     }
+  }
+
+  /** The connection's counters: in the service's scratch object when the connection can write them there. */
+  #readStats(record: Tracked): ConnectionStats {
+    return (this.#table.flags[record.index] as number) & READS_IN_PLACE
+      ? record.connection.readStats(this.#stats)
+      : record.connection.stats;
   }
 
   #onControl(record: Tracked, frame: Frame): void {
@@ -311,7 +435,7 @@ class Maintenance implements MaintenanceService {
 
   #violation(record: Tracked, error: unknown): void {
     const e = PeerlinkError.from(error);
-    record.dead = true;
+    this.#markDead(record);
     this.#bursting.delete(record);
     this.#host.journal("closed", {
       peerId: record.peer,
@@ -326,8 +450,9 @@ class Maintenance implements MaintenanceService {
 
   /** Recomputes a record's deadline after an event changed its state, and wakes the timer for it. */
   #reschedule(record: Tracked, now: number): void {
-    record.deadline = record.monitor.nextDeadline(now, performance.now());
-    this.#wake(record.deadline);
+    const deadline = record.monitor.nextDeadline(now, performance.now());
+    this.#setDeadline(record, deadline);
+    this.#wake(deadline);
   }
 
   /** Makes sure a full cycle runs no later than `at` (but not sooner than the minimum cycle interval allows). */
@@ -372,57 +497,39 @@ class Maintenance implements MaintenanceService {
 
   // ---- cycles ----
 
-  /** Keepalive, probes and (when due) the health check for every connection: O(connections). */
+  /**
+   * Keepalive, probes and (when due) the health check for every connection:
+   * O(connections). A connection whose deadline has not come costs one
+   * comparison in the table, unless the health check is due: then its counters
+   * are read and its inputs written into the batch in the same pass.
+   */
   #fullCycle(now: number): void {
     const perfNow = performance.now();
     this.#inCycle = true;
     let earliest = Number.POSITIVE_INFINITY;
     try {
-      const records = this.#records;
-      // The health check's inputs are filled in the same pass (one walk over the connections' state).
-      const scorer = now >= this.#nextHealthAt ? this.#ensureScorer(records.length) : undefined;
-      const batch = scorer?.batch;
-      const order = this.#order;
-      let count = 0;
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i] as Tracked;
-        if (record.dead || record.removed) continue;
-        const due = record.deadline <= now;
-        if (!due && batch === undefined) {
-          if (record.deadline < earliest) earliest = record.deadline;
-          continue;
-        }
-        const monitor = record.monitor;
-        const stats = record.connection.stats;
-        record.framesOk = stats.framesIn - stats.unknownProtocolFrames;
-        record.framesFailed = stats.unknownProtocolFrames;
-        monitor.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
-        if (due) {
-          const action = monitor.poll(now);
-          if (action.type === "dead") {
-            this.#declareDead(record, action);
-            continue;
+      const table = this.#table;
+      const scorer = now >= this.#nextHealthAt ? this.#ensureScorer(table.connections.length) : undefined;
+      if (scorer === undefined) {
+        let { deadline, flags } = table;
+        // The length is read each time: a connection opened by a callback during the cycle is polled too.
+        for (let i = 0; i < table.connections.length; i++) {
+          if ((flags[i] as number) & (DEAD | REMOVED)) continue;
+          let at = deadline[i] as number;
+          if (at <= now) {
+            const record = this.#records[i] as Tracked;
+            this.#service(record, now, perfNow, this.#readStats(record));
+            if (record.dead) continue;
+            // Callbacks may have grown the table.
+            ({ deadline, flags } = table);
+            at = deadline[i] as number;
           }
-          if (action.type === "ping") {
-            try {
-              record.connection.sendPing(action.nonce, action.timestampUs);
-            } catch {
-              // closing: the close event removes it
-            }
-          }
-          if (monitor.prober !== undefined) this.#pumpProbe(record, now);
-          const receiver = monitor.pollReceiver(perfNow);
-          if (receiver.type === "report") this.#sendControl(record, reportFrame(receiver.report));
-          record.deadline = monitor.nextDeadline(now, perfNow);
+          if (at < earliest) earliest = at;
         }
-        if (record.deadline < earliest) earliest = record.deadline;
-        if (batch !== undefined && monitor.readyForScoring(now)) {
-          monitor.fillInputs(batch, count, record.framesOk, record.framesFailed, now);
-          order[count++] = record;
-        }
-      }
-      if (scorer !== undefined) {
-        this.#healthCheck(scorer, count, now);
+      } else {
+        const filled = this.#pollAndFill(scorer, now, perfNow);
+        earliest = filled.earliest;
+        this.#healthCheck(scorer, filled.count, now);
         const next = this.#nextHealthAt + this.options.healthCheckIntervalMs;
         this.#nextHealthAt = next > now ? next : now + this.options.healthCheckIntervalMs;
       }
@@ -436,14 +543,92 @@ class Maintenance implements MaintenanceService {
     this.#nextFullAt = earliest > floor ? earliest : floor;
   }
 
+  /**
+   * The health-check pass: reads every connection's counters, services those
+   * whose deadline came, and writes the inputs of those ready to be scored into
+   * the batch (one walk over the connections' state).
+   */
+  #pollAndFill(scorer: HealthScorer, now: number, perfNow: number): { count: number; earliest: number } {
+    const table = this.#table;
+    const { connections, monitors } = table;
+    let { deadline, flags, framesOk, framesFailed } = table;
+    const batch = scorer.batch;
+    const capacity = batch.capacity;
+    const order = this.#order;
+    const scratch = this.#stats;
+    let earliest = Number.POSITIVE_INFINITY;
+    let count = 0;
+    // The length is read each time: a connection opened by a callback during the cycle is polled too
+    // (and scored if the batch has room; else at the next check).
+    for (let i = 0; i < connections.length; i++) {
+      const f = flags[i] as number;
+      if (f & (DEAD | REMOVED)) continue;
+      const connection = connections[i] as Connection;
+      const monitor = monitors[i] as ConnectionMonitor;
+      const stats = f & READS_IN_PLACE ? connection.readStats(scratch) : connection.stats;
+      const failed = stats.unknownProtocolFrames;
+      const ok = stats.framesIn - failed;
+      framesOk[i] = ok;
+      framesFailed[i] = failed;
+      if ((deadline[i] as number) <= now) {
+        const record = this.#records[i] as Tracked;
+        this.#service(record, now, perfNow, stats);
+        if (record.dead) continue;
+        // Callbacks may have grown the table.
+        ({ deadline, flags, framesOk, framesFailed } = table);
+      } else {
+        monitor.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
+      }
+      const next = deadline[i] as number;
+      if (next < earliest) earliest = next;
+      if (count < capacity && monitor.readyForScoring(now)) {
+        monitor.fillInputs(batch, count, ok, failed, now);
+        order[count++] = i;
+      }
+    }
+    return { count, earliest };
+  }
+
+  /**
+   * Feeds a due connection's counters to its monitor, performs what the monitor
+   * returns (ping, close as dead, probe frames, a probe report) and stores its
+   * next deadline.
+   */
+  #service(record: Tracked, now: number, perfNow: number, stats: ConnectionStats): void {
+    const monitor = record.monitor;
+    monitor.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
+    const action = monitor.poll(now);
+    if (action.type === "dead") {
+      this.#declareDead(record, action);
+      return;
+    }
+    if (action.type === "ping") {
+      try {
+        record.connection.sendPing(action.nonce, action.timestampUs);
+      } catch {
+        // closing: the close event removes it
+      }
+    }
+    if (monitor.prober !== undefined) this.#pumpProbe(record, now);
+    const receiver = monitor.pollReceiver(perfNow);
+    if (receiver.type === "report") this.#sendControl(record, reportFrame(receiver.report));
+    this.#setDeadline(record, monitor.nextDeadline(now, perfNow));
+  }
+
+  /** Stores a record's next deadline in its table row (a removed record may have no row left). */
+  #setDeadline(record: Tracked, deadline: number): void {
+    if (!record.removed) this.#table.deadline[record.index] = deadline;
+  }
+
   /** Releases the next frames of the probe bursts in progress: O(bursting connections). */
   #burstCycle(now: number): void {
     const perfNow = performance.now();
     for (const record of this.#bursting) {
       this.#pumpProbe(record, now);
-      record.deadline = record.monitor.nextDeadline(now, perfNow);
+      const deadline = record.monitor.nextDeadline(now, perfNow);
+      this.#setDeadline(record, deadline);
       // A finished burst waits for the report: a full-cycle deadline again.
-      if (!record.monitor.bursting) this.#wake(record.deadline);
+      if (!record.monitor.bursting) this.#wake(deadline);
     }
   }
 
@@ -467,7 +652,7 @@ class Maintenance implements MaintenanceService {
   }
 
   #declareDead(record: Tracked, action: Extract<MonitorAction, { type: "dead" }>): void {
-    record.dead = true;
+    this.#markDead(record);
     this.#bursting.delete(record);
     const detail =
       action.cause === "missed_pongs"
@@ -505,6 +690,11 @@ class Maintenance implements MaintenanceService {
       this.#engine = "js";
       this.#scorer = make("js");
     }
+    if (this.#order.length < capacity) {
+      const order = new Int32Array(capacity);
+      order.set(this.#order);
+      this.#order = order;
+    }
     return this.#scorer;
   }
 
@@ -515,7 +705,6 @@ class Maintenance implements MaintenanceService {
    */
   #healthCheck(filled: HealthScorer, filledCount: number, now: number): void {
     const records = this.#records;
-    const order = this.#order;
     let scorer = filled;
     let count = filledCount;
     try {
@@ -528,58 +717,50 @@ class Maintenance implements MaintenanceService {
       count = this.#fillBatch(scorer, now);
       scorer.scoreBatch(count);
     }
+    const order = this.#order;
     const b = scorer.batch;
     const { latency, reliability, bandwidth, overall } = b;
     const grades = b.grade;
+    const table = this.#table;
+    const { flags, rawLatency, rawReliability, rawBandwidth, rawGrade } = table;
+    const replaceDegraded = this.options.replaceDegraded;
     let exclude: Set<string> | undefined;
     for (let k = 0; k < count; k++) {
-      const record = order[k] as Tracked;
-      order[k] = undefined;
-      if (record.removed) continue;
-      const grade = GRADE_BY_INDEX[grades[k] as number] as HealthGrade;
+      const i = order[k] as number;
+      const f = flags[i] as number;
+      if (f & REMOVED) continue;
+      const gradeIndex = grades[k] as number;
       const lat = latency[k] as number;
       const rel = reliability[k] as number;
       const bw = bandwidth[k] as number;
-      const all = overall[k] as number;
-      // A score is an immutable snapshot; a new one is made only when it moved (steady links allocate nothing).
-      let raw = record.rawScore;
+      // A score is an immutable snapshot; a new one is made only when it moved (steady links allocate
+      // nothing). The comparison reads the copies in the table, not the connection's record.
+      const moved =
+        rawGrade[i] !== gradeIndex ||
+        Math.abs((rawLatency[i] as number) - lat) >= HEALTH_REPUBLISH_DELTA ||
+        Math.abs((rawReliability[i] as number) - rel) >= HEALTH_REPUBLISH_DELTA ||
+        Math.abs((rawBandwidth[i] as number) - bw) >= HEALTH_REPUBLISH_DELTA;
+      // Same score as last time and nothing pending: the hysteresis would change nothing, and
+      // the published score stays. Only a Poor or Critical published grade can need a replacement.
+      if (!moved && f & SETTLED && !(replaceDegraded && f & DEGRADED)) continue;
+      const record = this.#records[i] as Tracked;
+      if (moved) {
+        const grade = GRADE_BY_INDEX[gradeIndex] as HealthGrade;
+        record.rawScore = { latency: lat, reliability: rel, bandwidth: bw, overall: overall[k] as number, grade };
+        rawLatency[i] = lat;
+        rawReliability[i] = rel;
+        rawBandwidth[i] = bw;
+        rawGrade[i] = gradeIndex;
+      }
+      if (moved || !(f & SETTLED)) this.#updateHealth(record, record.rawScore as HealthScore, now);
       if (
-        raw === undefined ||
-        raw.grade !== grade ||
-        Math.abs(raw.latency - lat) >= HEALTH_REPUBLISH_DELTA ||
-        Math.abs(raw.reliability - rel) >= HEALTH_REPUBLISH_DELTA ||
-        Math.abs(raw.bandwidth - bw) >= HEALTH_REPUBLISH_DELTA
-      ) {
-        raw = { latency: lat, reliability: rel, bandwidth: bw, overall: all, grade };
-        record.rawScore = raw;
-      }
-      const tracker = record.monitor.health;
-      const change = tracker.update(raw, now);
-      const published = tracker.grade ?? grade;
-      let health = record.health;
-      if (health === undefined || record.healthFrom !== raw || health.grade !== published) {
-        health = published === raw.grade ? raw : { ...raw, grade: published };
-        record.health = health;
-        record.healthFrom = raw;
-        this.#host.setHealth(record.connection, health);
-      }
-      if (change !== undefined) {
-        const event: HealthChangeEvent = {
-          connection: record.connection,
-          peer: record.peer,
-          from: change.old,
-          to: change.new,
-          score: health,
-        };
-        this.#host.emit(HEALTH_CHANGE_EVENT, event);
-      }
-      if (
-        this.options.replaceDegraded &&
+        replaceDegraded &&
+        (flags[record.index] as number) & DEGRADED &&
         !record.replaced &&
         record.replacement === undefined &&
         !record.dead &&
         !record.removed &&
-        tracker.isDegradedFor(now, this.options.degradedReplaceAfterMs)
+        record.monitor.health.isDegradedFor(now, this.options.degradedReplaceAfterMs)
       ) {
         exclude ??= this.#connectedPeers();
         this.#replace(record, now, exclude);
@@ -587,15 +768,46 @@ class Maintenance implements MaintenanceService {
     }
   }
 
-  /** Fills a batch from scratch (after switching engines). */
+  /** Feeds a raw score to the connection's hysteresis, publishes its health and emits a grade change. */
+  #updateHealth(record: Tracked, raw: HealthScore, now: number): void {
+    const tracker = record.monitor.health;
+    const change = tracker.update(raw, now);
+    const published = tracker.grade ?? raw.grade;
+    const flags = this.#table.flags;
+    let f = (flags[record.index] as number) & ~(SETTLED | DEGRADED);
+    if (published === raw.grade) f |= SETTLED;
+    if (isDegradedGrade(published)) f |= DEGRADED;
+    flags[record.index] = f;
+    let health = record.health;
+    if (health === undefined || record.healthFrom !== raw || health.grade !== published) {
+      health = published === raw.grade ? raw : { ...raw, grade: published };
+      record.health = health;
+      record.healthFrom = raw;
+      this.#host.setHealth(record.connection, health);
+    }
+    if (change !== undefined) {
+      const event: HealthChangeEvent = {
+        connection: record.connection,
+        peer: record.peer,
+        from: change.old,
+        to: change.new,
+        score: health,
+      };
+      this.#host.emit(HEALTH_CHANGE_EVENT, event);
+    }
+  }
+
+  /** Fills a batch from scratch (after switching engines), from the counters read in this cycle. */
   #fillBatch(scorer: HealthScorer, now: number): number {
     const b = scorer.batch;
     const order = this.#order;
+    const { flags, framesOk, framesFailed, monitors } = this.#table;
     let count = 0;
-    for (const record of this.#records) {
-      if (record.dead || record.removed || !record.monitor.readyForScoring(now)) continue;
-      record.monitor.fillInputs(b, count, record.framesOk, record.framesFailed, now);
-      order[count++] = record;
+    for (let i = 0; i < monitors.length; i++) {
+      const monitor = monitors[i] as ConnectionMonitor;
+      if ((flags[i] as number) & (DEAD | REMOVED) || !monitor.readyForScoring(now)) continue;
+      monitor.fillInputs(b, count, framesOk[i] as number, framesFailed[i] as number, now);
+      order[count++] = i;
     }
     return count;
   }
@@ -659,9 +871,16 @@ class Maintenance implements MaintenanceService {
 
   // ---- bookkeeping ----
 
+  /** Marks a record dead (it is closing): cycles skip it from now on. */
+  #markDead(record: Tracked): void {
+    record.dead = true;
+    if (!record.removed) this.#table.flags[record.index] = (this.#table.flags[record.index] as number) | DEAD;
+  }
+
   #remove(record: Tracked): void {
     if (record.removed) return;
     record.removed = true;
+    this.#table.flags[record.index] = (this.#table.flags[record.index] as number) | REMOVED;
     for (const off of record.unsubscribe) off();
     this.#byConnection.delete(record.connection);
     this.#bursting.delete(record);
@@ -676,11 +895,12 @@ class Maintenance implements MaintenanceService {
     for (const record of removals) this.#splice(record);
   }
 
-  /** Swap-removes a record from the array: O(1). */
+  /** Swap-removes a record from the array and its row from the table: O(1). */
   #splice(record: Tracked): void {
     const records = this.#records;
     const i = record.index;
     if (records[i] !== record) return;
+    this.#table.removeSwap(i);
     const last = records.pop() as Tracked;
     if (last !== record) {
       records[i] = last;

@@ -10,19 +10,34 @@ import { DEFAULT_RATE_METER_TIME_CONSTANT_MS } from "./defaults.js";
 let memoDt = Number.NaN;
 let memoTau = Number.NaN;
 let memoDecay = 1;
+let memoWeight = 0;
 
 /**
- * `e^(−dt/τ)`, remembering the last result: the meters of all connections are
- * mostly updated together (at a health check) with the same interval, so
- * 10,000 updates cost one `Math.exp`.
+ * Computes `e^(−dt/τ)` and `(1 − e^(−dt/τ))·1000/dt` for {@link nextRate},
+ * remembering the last pair: the meters of all connections are mostly updated
+ * together (at a health check) with the same interval, so 10,000 updates cost
+ * one `Math.exp`.
  */
-function decayFactor(dt: number, tau: number): number {
+function memoize(dt: number, tau: number): void {
   if (dt !== memoDt || tau !== memoTau) {
     memoDt = dt;
     memoTau = tau;
     memoDecay = Math.exp(-dt / tau);
+    memoWeight = (1 - memoDecay) * (1000 / dt);
   }
-  return memoDecay;
+}
+
+/**
+ * One step of an exponentially weighted rate over cumulative counters: the
+ * rate in bytes per second after `bytes` more were counted over `dtMs` (> 0)
+ * milliseconds, with time constant `tauMs`:
+ * `rate·e^(−Δ/τ) + (bytes/Δ)·(1 − e^(−Δ/τ))`, the bytes taken as spread evenly
+ * over Δ. What {@link ThroughputMeter.update} does for each direction, for
+ * callers that keep the state inline (a connection monitor, 10,000 of them).
+ */
+export function nextRate(rate: number, bytes: number, dtMs: number, tauMs: number): number {
+  memoize(dtMs, tauMs);
+  return rate * memoDecay + bytes * memoWeight;
 }
 
 /**
@@ -86,12 +101,10 @@ export class ThroughputMeter {
   update(bytesIn: number, bytesOut: number, now: number): void {
     const dt = now - this.#updatedAt;
     if (!(dt > 0)) return;
-    const decay = decayFactor(dt, this.timeConstantMs);
-    const weight = (1 - decay) * (1000 / dt);
     const dIn = bytesIn > this.#bytesIn ? bytesIn - this.#bytesIn : 0;
     const dOut = bytesOut > this.#bytesOut ? bytesOut - this.#bytesOut : 0;
-    this.#rateIn = this.#rateIn * decay + dIn * weight;
-    this.#rateOut = this.#rateOut * decay + dOut * weight;
+    this.#rateIn = nextRate(this.#rateIn, dIn, dt, this.timeConstantMs);
+    this.#rateOut = nextRate(this.#rateOut, dOut, dt, this.timeConstantMs);
     this.#bytesIn = bytesIn;
     this.#bytesOut = bytesOut;
     this.#updatedAt = now;
