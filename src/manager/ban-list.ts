@@ -404,6 +404,19 @@ export class BanList {
     return list;
   }
 
+  /**
+   * Replaces every entry with those of `json` ({@link BanList.toJSON} output), keeping this list's options:
+   * active bans and remembered offences (so escalation survives a restart). Entries are validated as by
+   * {@link BanList.fromJSON}; on invalid input nothing changes.
+   *
+   * @throws PeerlinkError INVALID_ARGUMENT when `json` is not a valid version-1 ban list.
+   */
+  restore(json: unknown): void {
+    const loaded = BanList.fromJSON(json, { maxSize: this.maxSize, durationsMs: this.durationsMs, offenceMemoryMs: this.offenceMemoryMs });
+    this.clear();
+    for (const record of loaded.#records.values()) this.#insert({ ...record });
+  }
+
   #forgetAt(record: BanRecord): number {
     return record.expiresAt + this.offenceMemoryMs;
   }

@@ -33,7 +33,9 @@ import {
   type RefusalReason,
 } from "./connection-limits.js";
 import { DecisionJournal, type JournalEntry, type JournalQuery } from "./journal.js";
-import { formatHostPort, normalizeIp, parseHostPort } from "./ip.js";
+import { formatHostPort, isIp, normalizeIp, parseHostPort } from "./ip.js";
+import { isHostPort } from "../peers/peer-record.js";
+import { lookup } from "node:dns/promises";
 import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "./manager-options.js";
 import { chooseSurvivor } from "./tie-break.js";
 import { PeerDatabase } from "../peers/peer-database.js";
@@ -117,6 +119,16 @@ interface Managed extends ManagedConnection {
   readonly openedAt: number;
   /** Latest health score, written by maintenance. */
   health: HealthScore | undefined;
+  /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
+  announced: boolean;
+}
+
+/** One dial attempt shared by every concurrent caller for the same peer or address. */
+interface SharedDial {
+  promise: Promise<Connection>;
+  readonly controller: AbortController;
+  callers: number;
+  settled: boolean;
 }
 
 /**
@@ -142,7 +154,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #connections = new Map<string, Managed>();
   readonly #all = new Set<Managed>();
   readonly #byConnection = new Map<Connection, Managed>();
-  readonly #dials = new Map<string, Promise<Connection>>();
+  readonly #dials = new Map<string, SharedDial>();
   readonly #protected = new Set<string>();
   /** The peer database: addresses, disconnection history, bans and backoff state. */
   readonly peers: PeerDatabase;
@@ -249,11 +261,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#state !== "new") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "start() may be called once");
     this.#state = "starting";
-    const loaded = await this.peers.load(options.signal ? { signal: options.signal } : {});
-    if (loaded.recovered) this.emit("database:recovered", loaded.recovered);
-    this.#restoreBans();
-    if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
+    // stop() may run while start() awaits: after every await, give up if it did.
+    const stillStarting = (): void => {
+      if (this.#state !== "starting") throw new PeerlinkError(ErrorCode.STOPPED, "stop() was called during start()");
+    };
     try {
+      const loaded = await this.peers.load(options.signal ? { signal: options.signal } : {});
+      stillStarting();
+      if (loaded.recovered) this.emit("database:recovered", loaded.recovered);
+      this.#restoreBans();
+      if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
+      stillStarting();
       for (const address of this.options.listen) {
         const { host, port } = parseHostPort(address, { allowPortZero: true });
         const listener = await listenTcp({
@@ -263,11 +281,15 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
           ...(options.signal ? { signal: options.signal } : {}),
         });
         this.#listeners.push(listener);
+        stillStarting();
       }
     } catch (error) {
-      await Promise.all(this.#listeners.map((l) => l.close()));
-      this.#listeners = [];
-      this.#state = "stopped";
+      const listeners = this.#listeners.splice(0);
+      await Promise.all(listeners.map((l) => l.close()));
+      if (this.#state === "starting") {
+        this.#state = "stopped";
+        await this.peers.close().catch(() => undefined);
+      }
       throw error;
     }
     this.#state = "running";
@@ -301,61 +323,109 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /**
    * Dials `target` and resolves with an open, authenticated connection. Refused with a typed error before
-   * any socket is opened when a limit is reached, the peer, its IP or subnet is banned, or the target is
-   * this node. Concurrent dials to the same peer share one attempt; an existing connection is returned
-   * unless `force` is set.
+   * any socket is opened when a limit is reached, the peer, its IP or subnet is banned (an address counts as
+   * the peer's once a dial to it proved that peer's identity), or the target is this node.
+   *
+   * Concurrent dials to the same peer (or the same unknown address) share one attempt; each caller's
+   * `signal` cancels only that caller's wait, and the attempt itself stops when every caller gave up. An
+   * existing connection to the peer is returned unless `force` is set; a forced dial's new connection
+   * replaces the existing one (for duplicates in the same direction the newer connection is kept).
+   * `earlyMessages` and `localAddress` apply only when this call opens the connection.
    */
   async dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
     this.#assertRunning();
     const { addresses, expected } = this.#resolveTarget(target);
-    const key = expected?.toString() ?? addresses[0] ?? "";
-    const refuse = (error: PeerlinkError): never => {
-      this.#journal("refused", { peerId: expected?.toString(), address: addresses[0], code: error.code, detail: error.rawMessage });
+    // A plain address dial does not pin an identity, but an address proven by an earlier dial is known to be
+    // the peer's: its bans apply and its existing connection is returned.
+    const known = expected ?? (typeof target === "string" ? this.#provenOwner(addresses[0]!) : undefined);
+    const key = known?.toString() ?? addresses[0] ?? "";
+    const refuse = (error: PeerlinkError, journaled = false): never => {
+      if (!journaled) this.#journal("refused", { peerId: known?.toString(), address: addresses[0], code: error.code, detail: error.rawMessage });
       this.emit("dial:refused", { target: key, error });
       throw error;
     };
-    if (expected?.equals(this.peerId)) refuse(new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
+    if (known?.equals(this.peerId)) refuse(new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
     if (addresses.length === 0) refuse(new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
-    const now = this.options.clock();
-    const ban = this.#bans.findBan({ peerId: expected?.toString(), ip: ipOf(addresses[0]!) }, now);
-    if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
-    if (expected && !options.force) {
-      const existing = this.#connections.get(expected.toString());
+    if (known) {
+      const ban = this.#bans.findBan({ peerId: known.toString() }, this.options.clock());
+      if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+    }
+    if (!options.force) {
+      const existing = known ? this.#connections.get(known.toString()) : undefined;
       if (existing) return existing.connection;
-      const pending = this.#dials.get(expected.toString());
-      if (pending) return pending;
+      const pending = this.#dials.get(key);
+      if (pending) return this.#joinDial(pending, options.signal);
     }
-    const attempt = this.#dialAddresses(addresses, expected, options, refuse);
-    if (expected && !options.force) {
-      const id = expected.toString();
-      this.#dials.set(id, attempt);
-      const forget = () => {
-        if (this.#dials.get(id) === attempt) this.#dials.delete(id);
+    const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
+    setMaxListeners(0, shared.controller.signal);
+    shared.promise = this.#dialAddresses(addresses, expected, options, shared.controller.signal, refuse);
+    const done = () => {
+      shared.settled = true;
+      if (this.#dials.get(key) === shared) this.#dials.delete(key);
+    };
+    shared.promise.then(done, done);
+    if (!options.force) this.#dials.set(key, shared);
+    return this.#joinDial(shared, options.signal);
+  }
+
+  /** Waits for a shared dial on behalf of one caller; the dial is aborted once every caller has aborted. */
+  #joinDial(shared: SharedDial, signal: AbortSignal | undefined): Promise<Connection> {
+    shared.callers++;
+    if (signal === undefined) return shared.promise;
+    return new Promise<Connection>((resolve, reject) => {
+      const leave = (): void => {
+        signal.removeEventListener("abort", onAbort);
+        shared.callers--;
       };
-      attempt.then(forget, forget);
-    }
-    return attempt;
+      const onAbort = (): void => {
+        leave();
+        if (shared.callers === 0 && !shared.settled) shared.controller.abort(signal.reason);
+        reject(new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" }));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      shared.promise.then(
+        (connection) => {
+          leave();
+          resolve(connection);
+        },
+        (error: unknown) => {
+          leave();
+          reject(error);
+        },
+      );
+    });
   }
 
   async #dialAddresses(
     addresses: readonly string[],
     expected: PeerId | undefined,
     options: DialOptions,
-    refuse: (error: PeerlinkError) => never,
+    signal: AbortSignal,
+    refuse: (error: PeerlinkError, journaled?: boolean) => never,
   ): Promise<Connection> {
     let lastError: PeerlinkError | undefined;
     for (const address of addresses) {
-      const ip = ipOf(address);
-      const admission = this.#limiter.tryReserveOutbound(ip);
-      if (!admission.ok) return refuse(this.#refusalError(admission.refusal, address));
-      const reservation = admission.reservation;
+      const { host, port } = parseHostPort(address);
+      let ip: string;
       try {
-        return await this.#dialOne(address, expected, reservation, options);
+        ip = isIp(host) ? normalizeIp(host) : await resolveHost(host, signal);
+      } catch (error) {
+        lastError = PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
+        continue;
+      }
+      const ban = this.#bans.findBan({ peerId: expected?.toString(), ip }, this.options.clock());
+      if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+      const admission = this.#limiter.tryReserveOutbound(ip);
+      if (!admission.ok) return refuse(this.#refusalError(admission.refusal, address), true);
+      try {
+        return await this.#dialOne({ host: ip, port }, address, expected, admission.reservation, options, signal);
       } catch (error) {
         lastError = PeerlinkError.from(error);
-        if (expected) this.peers.recordDialFailure(expected.toString(), address, this.options.clock());
-        this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
-        // Identity and abort failures are final; connection failures try the next address.
+        const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
+        if (expected && !cancelled) this.#safely(() => this.peers.recordDialFailure(expected.toString(), address, this.options.clock()));
+        if (!cancelled) this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
+        // Identity, abort and protocol failures are final; connection failures try the next address.
         if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
       }
     }
@@ -367,42 +437,74 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /**
    * Dials one address. The slot is released here when connect or TLS fails (the transport destroyed the
    * socket), by #handshake once the socket is closed when the handshake fails, and by #onClosed after adoption.
+   * When the peer ends this connection as a duplicate (ALREADY_CONNECTED, a simultaneous dial), the surviving
+   * connection to that peer is returned instead.
    */
   async #dialOne(
+    target: { host: string; port: number },
     address: string,
     expected: PeerId | undefined,
     reservation: ConnectionReservation,
     options: DialOptions,
+    sharedSignal: AbortSignal,
   ): Promise<Connection> {
-    const signal = options.signal ? AbortSignal.any([options.signal, this.#abort.signal]) : this.#abort.signal;
+    const signal = AbortSignal.any([sharedSignal, this.#abort.signal]);
     const deadline = Date.now() + this.options.limits.handshakeTimeoutMs;
     let channel: SecureChannel;
     try {
-      const { host, port } = parseHostPort(address);
-      channel = await dialChannel({ host, port, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
+      channel = await dialChannel({ ...target, tls: this.#tls, signal, deadline, localAddress: options.localAddress });
     } catch (error) {
       this.#releaseSlot(reservation);
       throw error;
     }
-    const connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages }, () =>
-      this.#releaseSlot(reservation),
-    );
-    this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock());
+    const attempt: { created?: Connection } = {};
+    let connection: Connection;
+    try {
+      connection = await this.#handshake(channel, "dialer", { signal, deadline, expected, early: options.earlyMessages }, attempt, () =>
+        this.#releaseSlot(reservation),
+      );
+    } catch (error) {
+      const remote = attempt.created?.handshake?.remotePeerId;
+      if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
+        const survivor = await this.#awaitConnection(remote.toString(), deadline);
+        if (survivor) return survivor;
+      }
+      throw error;
+    }
+    this.#safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
     return this.#adopt(connection, reservation);
   }
 
+  /** The kept connection to `peer`, waiting (until `deadline`) for one still being adopted. */
+  #awaitConnection(peer: string, deadline: number): Promise<Connection | undefined> {
+    const existing = this.#connections.get(peer);
+    if (existing) return Promise.resolve(existing.connection);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(undefined);
+      }, Math.max(0, deadline - Date.now()));
+      const off = this.on("connection:open", ({ connection }) => {
+        if (connection.remotePeer.toString() !== peer) return;
+        clearTimeout(timer);
+        off();
+        resolve(connection);
+      });
+    });
+  }
+
   /**
-   * Runs the peerlink handshake on `channel`. The Connection is tracked from its creation: a failed handshake
-   * keeps its socket for a short linger (to flush the Goodbye), and `release` (the slot) runs only once that
-   * socket is closed, so the limits count every socket the manager really holds.
+   * Runs the peerlink handshake on `channel`. The Connection is tracked from its creation (`attempt.created`):
+   * a failed handshake keeps its socket for a short linger (to flush the Goodbye), and `release` (the slot)
+   * runs only once that socket is closed, so the limits count every socket the manager really holds.
    */
   #handshake(
     channel: SecureChannel,
     role: "dialer" | "listener",
     bounds: { signal: AbortSignal; deadline: number; expected?: PeerId | undefined; early?: DialOptions["earlyMessages"] },
+    attempt: { created?: Connection },
     release: () => void,
   ): Promise<Connection> {
-    let created: Connection | undefined;
     const o = this.options;
     const early = o.enable0Rtt && role === "dialer" ? (bounds.early ?? []) : [];
     return openConnection(
@@ -423,7 +525,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
         earlyMessages: early,
         onConnection: (connection) => {
-          created = connection;
+          attempt.created = connection;
           this.#handshaking.add(connection);
           void connection.closed.then(() => {
             this.#handshaking.delete(connection);
@@ -438,6 +540,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         return connection;
       },
       (error: unknown) => {
+        const created = attempt.created;
         if (created && created.state !== "closed") void created.closed.then(release);
         else release();
         throw error;
@@ -468,12 +571,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       .then((channel) => {
         // From here the Connection owns the socket.
         this.#inflight.delete(socket);
-        return this.#handshake(channel, "listener", { signal, deadline }, () => this.#releaseSlot(reservation));
+        return this.#handshake(channel, "listener", { signal, deadline }, {}, () => this.#releaseSlot(reservation));
       })
       .then(
         (connection) => {
           this.#inflight.delete(socket);
-          this.#adopt(connection, reservation);
+          try {
+            this.#adopt(connection, reservation);
+          } catch (error) {
+            // Refused after the handshake (banned peer id, stopping): #adopt closed it and journaled why.
+            this.emit("handshake:failed", { address, direction: "inbound", error: PeerlinkError.from(error) });
+          }
         },
         (error: unknown) => {
           if (this.#inflight.delete(socket)) {
@@ -489,12 +597,24 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       );
   }
 
-  /** Takes ownership of an open connection: ban check, duplicate resolution, events, trimming. */
+  /**
+   * Takes ownership of an open connection: ban check, duplicate resolution, peer database, events, trimming.
+   * Every step that can refuse runs before the connection becomes visible; a refused connection is closed
+   * (its slot is freed when it is) and the refusal thrown.
+   */
   #adopt(connection: Connection, reservation: ConnectionReservation): Connection {
     const peer = connection.remotePeer.toString();
     const now = this.options.clock();
     reservation.open();
-    const managed: Managed = { connection, direction: connection.direction, reservation, peer, openedAt: now, health: undefined };
+    const managed: Managed = {
+      connection,
+      direction: connection.direction,
+      reservation,
+      peer,
+      openedAt: now,
+      health: undefined,
+      announced: false,
+    };
     this.#all.add(managed);
     this.#byConnection.set(connection, managed);
     connection.on("close", (info) => this.#onClosed(managed, info));
@@ -507,30 +627,33 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     if (ban) {
       void connection.close(DisconnectReason.PEER_BANNED, { detail: ban.reason });
       this.#journal("refused", { peerId: peer, code: ErrorCode.PEER_BANNED, detail: `${ban.key} is banned: ${ban.reason}` });
-      throw new PeerlinkError(ErrorCode.PEER_BANNED, `${peer} is banned: ${ban.reason}`);
+      throw new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned: ${ban.reason}`);
     }
     const existing = this.#connections.get(peer);
     if (existing) {
       const choice = chooseSurvivor(this.peerId.bytes, connection.remotePeer.bytes, existing, managed);
-      void choice.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
       this.#journal("closed", {
         peerId: peer,
         code: DisconnectReason.ALREADY_CONNECTED,
-        detail: `duplicate connection; kept the ${choice.keep.connection.direction} one`,
+        detail: `duplicate connection; kept the ${choice.keep === managed ? "new" : "existing"} ${choice.keep.direction} one`,
       });
+      void choice.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
       if (choice.keep === existing) return existing.connection;
     }
     this.#connections.set(peer, managed);
     const handshake = connection.handshake;
-    this.peers.upsert(
-      peer,
-      {
-        lastSeen: now,
-        addresses: (handshake?.remoteListenAddrs ?? []).filter(isDialable),
-        capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
-      },
-      now,
+    this.#safely(() =>
+      this.peers.upsert(
+        peer,
+        {
+          lastSeen: now,
+          addresses: (handshake?.remoteListenAddrs ?? []).filter((a) => this.#mayRecordAddress(peer, a)).slice(0, 8),
+          capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
+        },
+        now,
+      ),
     );
+    managed.announced = true;
     this.#notify((s) => s.onOpen?.(managed));
     this.#journal("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
     this.emit("connection:open", { connection });
@@ -539,13 +662,47 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     return connection;
   }
 
+  /**
+   * Whether an address a peer advertises in its Hello may be recorded for it: a valid `host:port` that is
+   * not the unspecified address, and not already proven to belong to another peer (an advertised address
+   * never displaces one a dial verified).
+   */
+  #mayRecordAddress(peer: string, address: string): boolean {
+    if (!isHostPort(address) || !isDialable(address)) return false;
+    const owner = this.peers.resolvePeerId(address);
+    return owner === undefined || owner === peer || this.#provenOwner(address) === undefined;
+  }
+
+  /** The peer a successful dial to `address` proved to be there, if any. */
+  #provenOwner(address: string): PeerId | undefined {
+    const id = this.peers.resolvePeerId(address);
+    if (id === undefined) return undefined;
+    const entry = this.peers.get(id)?.addresses.find((a) => a.address === address);
+    if (entry?.lastSuccess === undefined) return undefined;
+    try {
+      return PeerId.parse(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs a peer-database update; a failure (bad input from a peer, I/O) is reported, never thrown. */
+  #safely(update: () => void): void {
+    try {
+      update();
+    } catch (error) {
+      process.emitWarning(`peerlink: peer database update failed: ${String(error)}`, "PeerlinkDatabaseWarning");
+    }
+  }
+
   #onClosed(managed: Managed, info: CloseInfo): void {
     managed.reservation.release();
     this.#all.delete(managed);
     this.#byConnection.delete(managed.connection);
-    const kept = this.#connections.get(managed.peer) === managed;
-    if (kept) this.#connections.delete(managed.peer);
-    if (kept) {
+    if (this.#connections.get(managed.peer) === managed) this.#connections.delete(managed.peer);
+    // Every connection that was announced with connection:open gets its connection:close, including one
+    // replaced by a newer duplicate.
+    if (managed.announced) {
       this.#journal("closed", {
         peerId: managed.peer,
         code: info.reason,
@@ -553,13 +710,15 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       });
       const now = this.options.clock();
       const goodbye = managed.connection.remoteGoodbye;
-      this.peers.recordDisconnection(managed.peer, {
-        reason: info.reason,
-        direction: managed.direction,
-        initiator: info.initiator,
-        at: now,
-        ...(goodbye && goodbye.retryAfterMs > 0 ? { retryAfterMs: goodbye.retryAfterMs } : {}),
-      });
+      this.#safely(() =>
+        this.peers.recordDisconnection(managed.peer, {
+          reason: info.reason,
+          direction: managed.direction,
+          initiator: info.initiator,
+          at: now,
+          ...(goodbye && goodbye.retryAfterMs > 0 ? { retryAfterMs: goodbye.retryAfterMs } : {}),
+        }),
+      );
       const close: ManagedClose = {
         ...info,
         remoteRetryAfterMs: goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined,
@@ -683,22 +842,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.peers.setExtra("bans", this.#bans.toJSON() as never);
   }
 
+  /** Restores the saved ban list, remembered offences included (escalation survives a restart). */
   #restoreBans(): void {
     const saved = this.peers.getExtra()["bans"];
     if (saved === undefined) return;
     try {
-      const restored = BanList.fromJSON(saved, {
-        maxSize: this.options.limits.banListMaxSize,
-        durationsMs: this.options.limits.banDurationsMs,
-        offenceMemoryMs: this.options.limits.offenceMemoryMs,
-      });
-      for (const entry of restored.active(this.options.clock())) {
-        const target: BanTarget = entry.kind === "peer" ? { peerId: entry.value } : entry.kind === "ip" ? { ip: entry.value } : { subnet: entry.value };
-        this.#bans.ban(target, entry.createdAt, {
-          reason: entry.reason,
-          durationMs: entry.expiresAt === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.createdAt,
-        });
-      }
+      this.#bans.restore(saved);
     } catch (cause) {
       this.emit("database:recovered", {
         from: "empty",
@@ -711,7 +860,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     if (this.#banTimer) clearTimeout(this.#banTimer);
     this.#banTimer = undefined;
     const next = this.#bans.nextExpiry();
-    if (next === undefined || !Number.isFinite(next) || this.#state === "stopped") return;
+    if (next === undefined || !Number.isFinite(next) || this.#state === "stopping" || this.#state === "stopped") return;
     const delay = Math.max(0, Math.min(next - this.options.clock(), 2 ** 31 - 1));
     this.#banTimer = setTimeout(() => {
       this.#banTimer = undefined;
@@ -742,7 +891,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   #isSettled(): boolean {
     const c = this.#limiter.counts();
-    return c.pendingInbound === 0 && c.pendingOutbound === 0 && this.#inflight.size === 0 && this.#handshaking.size === 0;
+    if (c.pendingInbound !== 0 || c.pendingOutbound !== 0 || this.#inflight.size !== 0 || this.#handshaking.size !== 0) return false;
+    // Connections refused after their handshake (banned, duplicate, stopping) are still closing.
+    for (const m of this.#all) if (!m.announced) return false;
+    return true;
   }
 
   #notifySettled(): void {
@@ -752,7 +904,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /**
    * Stops the node: stops listening, cancels pending dials and handshakes, says goodbye (SHUTDOWN) to
-   * every peer and waits for them up to `timeoutMs`, then aborts what is left. Idempotent.
+   * every peer and waits for them up to `timeoutMs`, then aborts what is left, stops the services and
+   * closes the peer database. Idempotent. Every `connection:close` fires before it resolves; afterwards no
+   * event fires and every listener is removed.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
@@ -775,6 +929,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     clearTimeout(timer);
     for (const m of all) m.connection.abort();
     await Promise.all([...handshaking, ...all.map((m) => m.connection)].map((c) => c.closed.catch(() => undefined)));
+    // Connections that finished their handshake while we waited (adopt() closes them) are aborted too.
+    for (let round = 0; round < 3 && (this.#all.size > 0 || this.#handshaking.size > 0); round++) {
+      const late = [...this.#handshaking, ...[...this.#all].map((m) => m.connection)];
+      for (const connection of late) connection.abort();
+      await Promise.all(late.map((c) => c.closed.catch(() => undefined)));
+    }
     if (this.#banTimer) clearTimeout(this.#banTimer);
     this.#banTimer = undefined;
     for (const service of this.#services) {
@@ -840,6 +1000,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
       ...(entry.value !== undefined ? { value: entry.value } : {}),
     });
+  }
+}
+
+/** Resolves a host name to one IP address (limits and bans are per IP). */
+async function resolveHost(host: string, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason });
+  try {
+    const { address } = await lookup(host);
+    return normalizeIp(address);
+  } catch (cause) {
+    throw new PeerlinkError(ErrorCode.CONNECT_FAILED, `cannot resolve ${host}`, { cause });
   }
 }
 

@@ -50,7 +50,9 @@ export interface SurvivorChoice<T> {
  * When their directions differ (a simultaneous dial), the one dialed by the
  * peer with the smaller id survives, so both sides keep the same physical
  * connection whatever order they saw them in. When both have the same
- * direction (a plain duplicate, not a race), the existing one is kept.
+ * direction (a plain duplicate, not a race), the incoming one is kept: the
+ * peer dialed again, so it considers the older connection dead (a silently
+ * broken path), or it forced a redial on purpose.
  *
  * @throws PeerlinkError SELF_CONNECTION when both ids are equal.
  */
@@ -59,7 +61,7 @@ export function chooseSurvivor<
   I extends { readonly direction: ConnectionDirection },
 >(localId: Uint8Array, remoteId: Uint8Array, existing: E, incoming: I): SurvivorChoice<E | I> {
   const dialer = keepConnectionDialedBy(localId, remoteId);
-  if (existing.direction === incoming.direction) return { keep: existing, close: incoming };
+  if (existing.direction === incoming.direction) return { keep: incoming, close: existing };
   const survivingDirection: ConnectionDirection = dialer === "local" ? "outbound" : "inbound";
   return existing.direction === survivingDirection ? { keep: existing, close: incoming } : { keep: incoming, close: existing };
 }

@@ -63,6 +63,19 @@ describe("dialing", () => {
     expect(a.connections()).toHaveLength(1);
   });
 
+  it("coalesces concurrent dials to the same address, and one caller's abort leaves the others waiting", async () => {
+    const a = await startManager();
+    const b = await startManager();
+    const quitter = new AbortController();
+    const dials = [a.dial(b.addresses[0]!), a.dial(b.addresses[0]!, { signal: quitter.signal }), a.dial(b.addresses[0]!)];
+    quitter.abort();
+    await rejectsWithCode(dials[1]!, ErrorCode.ABORTED);
+    const [one, three] = await Promise.all([dials[0]!, dials[2]!]);
+    expect(one).toBe(three);
+    expect(one.state).toBe("open");
+    expect(a.connections()).toHaveLength(1);
+  });
+
   it("refuses to dial this node itself before opening a socket", async () => {
     const a = await startManager();
     const refused = nextEvent(a, "dial:refused");
@@ -89,14 +102,16 @@ describe("dialing", () => {
 
   it("refuses a dial beyond maxPendingOutbound with TOO_MANY_PENDING and opens no socket for it", async () => {
     const silent = await silentServer();
+    const other = await silentServer();
     const a = await startManager({ limits: { maxPendingOutbound: 1, handshakeTimeoutMs: 2_000 } });
     const first = a.dial(`127.0.0.1:${silent.port}`);
     first.catch(() => {});
     expect(a.counts.pendingOutbound).toBe(1);
-    const error = await rejectsWithCode(a.dial(`127.0.0.1:${silent.port}`), ErrorCode.TOO_MANY_PENDING);
+    const error = await rejectsWithCode(a.dial(`127.0.0.1:${other.port}`), ErrorCode.TOO_MANY_PENDING);
     expect(error.message).toMatch(/maxPendingOutbound/);
     await rejectsWithCode(first, ErrorCode.HANDSHAKE_TIMEOUT);
     expect(silent.accepted()).toBe(1);
+    expect(other.accepted()).toBe(0);
     const journal = a.decisions({ kind: "refused" });
     expect(journal.some((e) => e.code === "pending" && e.limit === "maxPendingOutbound")).toBe(true);
   });

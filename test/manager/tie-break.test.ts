@@ -48,11 +48,11 @@ describe("deciding whose dial survives", () => {
     expect(chooseSurvivor(bytes(2), bytes(1), out, inb)).toEqual({ keep: inb, close: out });
   });
 
-  it("keeps the existing connection when both have the same direction", () => {
+  it("keeps the newer connection when both have the same direction (the peer redialed a stale one)", () => {
     const first = { direction: "inbound" as const, name: "first" };
     const second = { direction: "inbound" as const, name: "second" };
-    expect(chooseSurvivor(bytes(1), bytes(2), first, second)).toEqual({ keep: first, close: second });
-    expect(chooseSurvivor(bytes(2), bytes(1), first, second)).toEqual({ keep: first, close: second });
+    expect(chooseSurvivor(bytes(1), bytes(2), first, second)).toEqual({ keep: second, close: first });
+    expect(chooseSurvivor(bytes(2), bytes(1), first, second)).toEqual({ keep: second, close: first });
   });
 });
 

@@ -1,0 +1,124 @@
+/**
+ * Regression tests for defects found in review: a remote peer must not be able to crash a node, poison the
+ * address book, or leave the manager's view of its connections inconsistent.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openConnection } from "../../src/connection/open-connection.js";
+import { ErrorCode } from "../../src/errors.js";
+import { Identity } from "../../src/identity/identity.js";
+import { ConnectionManager } from "../../src/manager/connection-manager.js";
+import { dialChannel } from "../../src/transport/dial.js";
+import { rejectsWithCode } from "../helpers/error-code.js";
+import { withTempDir } from "../helpers/temp-dir.js";
+import { cleanup, nextEvent, startManager } from "./fixtures.js";
+
+afterEach(cleanup);
+
+/** Connects to `manager` as `identity` over plain TCP, advertising `listenAddrs` in the Hello. */
+async function connectAs(manager: ConnectionManager, identity: Identity, listenAddrs: string[]) {
+  const [host, port] = manager.addresses[0]!.split(":");
+  const deadline = Date.now() + 5_000;
+  const channel = await dialChannel({ host: host!, port: Number(port), deadline });
+  return openConnection(channel, { identity, listenAddrs, protocols: [{ name: "/test", versions: [1], alias: 1 }] }, { deadline });
+}
+
+describe("a listening manager", () => {
+  it("survives a banned peer completing its handshake: the connection is refused, the process keeps running", async () => {
+    const hub = await startManager({ tls: false });
+    const mallory = Identity.generate();
+    hub.ban({ peerId: mallory.peerId.toString() });
+    const failed = nextEvent(hub, "handshake:failed");
+    const conn = await connectAs(hub, mallory, []).catch(() => undefined);
+    expect((await failed).error.code).toBe(ErrorCode.PEER_BANNED);
+    if (conn) expect((await conn.closed).reason).toBe("peer_banned");
+    await hub.settled();
+    expect(hub.connections()).toHaveLength(0);
+    expect(hub.counts.total).toBe(0);
+  });
+
+  it("adopts a peer that advertises malformed listen addresses, and does not record them", async () => {
+    const hub = await startManager({ tls: false });
+    const peer = Identity.generate();
+    const opened = nextEvent(hub, "connection:open");
+    const conn = await connectAs(hub, peer, ["a_b:1", "example.com.:1", "0.0.0.0:9", "127.0.0.1:4999"]);
+    expect((await opened).connection.remotePeer.equals(peer.peerId)).toBe(true);
+    expect(hub.getConnection(peer.peerId)?.state).toBe("open");
+    expect(hub.maintenance?.size).toBe(1);
+    expect(hub.peers.addressesOf(peer.peerId.toString())).toEqual(["127.0.0.1:4999"]);
+    await conn.close();
+  });
+
+  it("does not let a peer claim an address a dial proved to belong to another peer", async () => {
+    const hub = await startManager({ tls: false });
+    const victim = await startManager({ tls: false });
+    const victimAddress = victim.addresses[0]!;
+    const first = await hub.dial(victimAddress);
+    expect(first.remotePeer.equals(victim.peerId)).toBe(true);
+    const mallory = Identity.generate();
+    const opened = nextEvent(hub, "connection:open", (e) => e.connection.remotePeer.equals(mallory.peerId));
+    const malloryConn = await connectAs(hub, mallory, [victimAddress]);
+    await opened;
+    expect(hub.peers.resolvePeerId(victimAddress)).toBe(victim.peerId.toString());
+    // A dial to the victim's address still returns the victim's connection, not Mallory's.
+    expect((await hub.dial(victimAddress)).remotePeer.equals(victim.peerId)).toBe(true);
+    await malloryConn.close();
+  });
+});
+
+describe("duplicate connections", () => {
+  it("announce connection:close for a connection replaced by a newer one in the same direction", async () => {
+    const a = await startManager({ tls: false });
+    const b = await startManager({ tls: false });
+    const first = await a.dial({ peerId: b.peerId, addresses: b.addresses });
+    const closedAtA = nextEvent(a, "connection:close");
+    const second = await a.dial({ peerId: b.peerId, addresses: b.addresses }, { force: true });
+    const closed = await closedAtA;
+    expect(closed.connection).toBe(first);
+    expect(closed.reason).toBe("already_connected");
+    expect(second).not.toBe(first);
+    expect(a.getConnection(b.peerId)).toBe(second);
+    await a.settled();
+    expect(a.maintenance?.size).toBe(1);
+  });
+
+  it("never make dial() reject while a connection to the peer survives (simultaneous dial, plain TCP, 20 rounds)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const a = await startManager({ tls: false, reconnect: false });
+      const b = await startManager({ tls: false, reconnect: false });
+      const results = await Promise.allSettled([
+        a.dial({ peerId: b.peerId, addresses: b.addresses }),
+        b.dial({ peerId: a.peerId, addresses: a.addresses }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 60_000);
+});
+
+describe("lifecycle", () => {
+  it("stop() during start() leaves nothing listening and start() rejects with STOPPED", async () => {
+    const node = new ConnectionManager({ listen: ["127.0.0.1:0"], tls: true });
+    const starting = node.start();
+    await node.stop();
+    await rejectsWithCode(starting, ErrorCode.STOPPED);
+    expect(node.addresses).toEqual([]);
+  });
+
+  it("remembers ban offences across a restart, so escalation continues", async () => {
+    await withTempDir("peerlink-bans-", async (dir) => {
+      const store = join(dir, "peers.json");
+      const target = Identity.generate().peerId;
+      const first = new ConnectionManager({ peerStore: store, listen: [] });
+      await first.start();
+      for (const duration of [10, 10]) first.ban(target, { durationMs: duration, reason: "spam" });
+      expect(first.ban(target, { reason: "spam" }).offences).toBe(3);
+      await first.stop();
+      const second = new ConnectionManager({ peerStore: store, listen: [] });
+      await second.start();
+      expect(second.isBanned({ peerId: target })).toBe(true);
+      expect(second.ban(target, { reason: "again" }).offences).toBe(4);
+      await second.stop();
+    });
+  });
+});
