@@ -39,7 +39,10 @@ import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStor
 export interface PeerDatabaseOptions {
   /** Where the database persists. */
   store: PeerStore;
-  /** Most peers kept; beyond it the least recently seen unprotected peer is evicted. @default {@link DEFAULT_MAX_PEERS} (1000) */
+  /**
+   * Most peers kept; beyond it an unprotected peer is evicted: one never reached by a dial first, then the
+   * least recently seen. @default {@link DEFAULT_MAX_PEERS} (1000)
+   */
   maxPeers?: number;
   /** Most addresses kept per peer; beyond it the worst is dropped. @default {@link DEFAULT_MAX_ADDRESSES_PER_PEER} (8) */
   maxAddressesPerPeer?: number;
@@ -529,13 +532,24 @@ export class PeerDatabase {
     );
   }
 
-  /** Evicts least recently seen unprotected peers (never `keep`) while over the bound. */
+  /**
+   * Evicts unprotected peers (never `keep`) while over the bound: first peers no dial ever reached (an
+   * inbound-only identity costs an attacker nothing, so a flood of them must not push out proven peers),
+   * then the least recently seen.
+   */
   #enforceMaxPeers(keep: string | undefined): void {
+    const proven = (r: PeerRecord): number => (r.addresses.some((a) => a.lastSuccess !== undefined) ? 1 : 0);
     while (this.#peers.size > this.#maxPeers) {
       let victim: PeerRecord | undefined;
       for (const r of this.#peers.values()) {
         if (r.protected || r.peerId === keep) continue;
-        if (victim === undefined || (r.lastSeen ?? r.addedAt) < (victim.lastSeen ?? victim.addedAt)) victim = r;
+        if (
+          victim === undefined ||
+          proven(r) < proven(victim) ||
+          (proven(r) === proven(victim) && (r.lastSeen ?? r.addedAt) < (victim.lastSeen ?? victim.addedAt))
+        ) {
+          victim = r;
+        }
       }
       if (victim === undefined) return; // everything left is protected
       this.#remove(victim);

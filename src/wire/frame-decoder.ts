@@ -33,7 +33,7 @@ export const DEFAULT_MAX_FRAME_SIZE = 1_048_576;
 
 /**
  * Engine used when none is asked for: `"wasm"`. On this project's benchmark (BENCHMARKS.md) it delivers
- * Data frames through `push` faster than the JS engine (about 1.1× at 64 B, 1.3× at 1 KiB, 1.6× with
+ * Data frames through `push` faster than the JS engine (about 1.1× at 64 B, 1.3–1.5× at 1 KiB, 1.2–1.4× with
  * `onread`), the copy into WASM memory included. Framing alone (`pushFrames`) is faster in JS, which scans
  * chunks in place; choose `"js"` for that, or to avoid the WASM region of `maxFrameSize` + 64 KiB per decoder.
  */

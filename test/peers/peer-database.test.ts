@@ -127,6 +127,15 @@ describe("a full database", () => {
     expect(d.resolvePeerId("10.0.0.1:1")).toBeUndefined();
   });
 
+  it("evicts peers no dial ever reached before proven ones, so a flood of inbound identities keeps known peers", () => {
+    const d = db({ maxPeers: 10 });
+    for (let i = 0; i < 5; i++) d.recordDialSuccess(`proven-${i}`, `10.0.1.${i}:1`, i);
+    for (let i = 0; i < 1_000; i++) d.upsert(`flood-${i}`, { lastSeen: 1_000 + i }, 1_000 + i);
+    expect(d.size).toBe(10);
+    for (let i = 0; i < 5; i++) expect(d.has(`proven-${i}`)).toBe(true);
+    expect(d.peerIds().filter((id) => id.startsWith("flood-"))).toHaveLength(5);
+  });
+
   it("grows past the bound rather than evict protected peers", () => {
     const d = db({ maxPeers: 2 });
     for (const id of ["a", "b", "c"]) d.setProtected(id, true, 1);
