@@ -879,13 +879,19 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    */
   settled(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#isSettled()) return Promise.resolve();
+    if (options.signal?.aborted) return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
     return new Promise((resolve, reject) => {
-      const onAbort = () => reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
+      const onAbort = () => {
+        const index = this.#settledWaiters.indexOf(waiter);
+        if (index >= 0) this.#settledWaiters.splice(index, 1);
+        reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
+      };
       options.signal?.addEventListener("abort", onAbort, { once: true });
-      this.#settledWaiters.push(() => {
+      const waiter = (): void => {
         options.signal?.removeEventListener("abort", onAbort);
         resolve();
-      });
+      };
+      this.#settledWaiters.push(waiter);
     });
   }
 
