@@ -5,9 +5,15 @@
  * feeds it traffic counters, pongs and probe frames with the time, polls it,
  * and performs what it returns.
  *
+ * The numbers a health check reads for every connection (byte counters seen,
+ * rates, RTT, ping counts) live in a {@link MonitorTable} row, one row per
+ * monitor, so that a check over 10,000 connections walks one contiguous array
+ * instead of 10,000 monitors and the number boxes their fields point to.
+ *
  * @module
  */
 import { randomInt } from "node:crypto";
+import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { HealthBatch } from "../health/scorer.js";
 import {
   BandwidthProber,
@@ -36,6 +42,204 @@ const NONE: MonitorAction = Object.freeze({ type: "none" });
 const UINT32 = 2 ** 32;
 const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
 
+// Slots of a monitor's row in its table (Float64, STRIDE per row).
+/** Received bytes already seen (the liveness baseline: only growth counts). */
+const BYTES_IN = 0;
+/** Written bytes already seen. */
+const BYTES_OUT = 1;
+/** Latest `now` given to observe (ms): also the time of the rate meters' last update. */
+const OBSERVED_AT = 2;
+/** Latest receive time not yet given to the keepalive tracker; -Infinity: none. */
+const PENDING_RECEIVED_AT = 3;
+/** Latest send time not yet given to the keepalive tracker; -Infinity: none. */
+const PENDING_SENT_AT = 4;
+/** Received bytes per second (EWMA). */
+const RATE_IN = 5;
+/** Written bytes per second (EWMA). */
+const RATE_OUT = 6;
+/** Received-bytes counter at the rate meters' last update. */
+const METERED_IN = 7;
+/** Written-bytes counter at the rate meters' last update. */
+const METERED_OUT = 8;
+/** Smoothed RTT (ms); NaN before the first sample. */
+const SRTT = 9;
+/** RTT mean deviation (ms); NaN before the first sample. */
+const RTTVAR = 10;
+/** Pings sent and resolved, keepalive and RTT pings together. */
+const PINGS_RESOLVED = 11;
+/** Pings answered, keepalive and RTT pings together. */
+const PONGS = 12;
+/** When the oldest ping still waiting for its Pong was sent (ms); +Infinity: none. */
+const OUTSTANDING_SENT_AT = 13;
+/** Bandwidth the last active probe measured (bytes/s); NaN: none. */
+const PROBED = 14;
+/** When monitoring began (ms); -Infinity once ready for scoring (final). */
+const STARTED_AT = 15;
+/** Slots per row: 16 × 8 bytes, two cache lines. */
+const STRIDE = 16;
+
+/**
+ * The rows of many {@link ConnectionMonitor}s in one Float64Array (structure
+ * of arrays; one row per monitor, in the order they were added), with the
+ * operations a maintenance cycle runs for every connection: {@link observe},
+ * {@link readyForScoring}, {@link fillInputs}. They read and write the row
+ * only, never the monitor object, and are exactly what the monitor's methods
+ * of the same names do. Row `i` belongs to `monitorAt(i)`.
+ *
+ * @example
+ * ```ts
+ * const table = new MonitorTable(options);
+ * const monitor = new ConnectionMonitor(options, now, conn.stats, table); // row 0
+ * table.observe(0, bytesIn, bytesOut, lastReceivedAt, now);
+ * if (table.readyForScoring(0, now)) table.fillInputs(0, batch, 0, framesOk, framesFailed, now);
+ * ```
+ */
+export class MonitorTable {
+  readonly #options: ResolvedMaintenanceOptions;
+  readonly #monitors: ConnectionMonitor[] = [];
+  /** The rows; replaced (copied) when it grows. */
+  values = new Float64Array(0);
+
+  /** @param options - resolved maintenance options (the same the monitors get). */
+  constructor(options: ResolvedMaintenanceOptions) {
+    this.#options = options;
+  }
+
+  /** Rows in use. */
+  get size(): number {
+    return this.#monitors.length;
+  }
+
+  /** The monitor owning row `row`. */
+  monitorAt(row: number): ConnectionMonitor | undefined {
+    return this.#monitors[row];
+  }
+
+  /** Appends a row for `monitor` (called by its constructor) and returns its index. */
+  add(monitor: ConnectionMonitor): number {
+    const row = this.#monitors.length;
+    if ((row + 1) * STRIDE > this.values.length) {
+      const grown = new Float64Array(Math.max(64, row * 2) * STRIDE);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.#monitors.push(monitor);
+    return row;
+  }
+
+  /**
+   * Removes row `row`: its monitor moves to a table of its own (it keeps
+   * working, alone), and the last row moves into `row` (swap-remove, O(1)).
+   */
+  removeSwap(row: number): void {
+    const monitors = this.#monitors;
+    const removed = monitors[row];
+    if (removed === undefined) return;
+    const own = new MonitorTable(this.#options);
+    own.values = this.values.slice(row * STRIDE, (row + 1) * STRIDE);
+    own.#monitors.push(removed);
+    removed.relocate(own, 0);
+    const last = monitors.length - 1;
+    if (row !== last) {
+      const moved = monitors[last] as ConnectionMonitor;
+      this.values.copyWithin(row * STRIDE, last * STRIDE, (last + 1) * STRIDE);
+      monitors[row] = moved;
+      moved.relocate(this, row);
+    }
+    monitors.pop();
+  }
+
+  /** Removes every row (each monitor moves to a table of its own). */
+  clear(): void {
+    while (this.#monitors.length > 0) this.removeSwap(this.#monitors.length - 1);
+  }
+
+  /**
+   * Records the cumulative byte counters of row `row`'s connection at `now`:
+   * see {@link ConnectionMonitor.observe}.
+   */
+  observe(row: number, bytesIn: number, bytesOut: number, lastReceivedAt: number | undefined, now: number): void {
+    const v = this.values;
+    const b = row * STRIDE;
+    const observedAt = v[b + OBSERVED_AT] as number;
+    if (bytesIn > (v[b + BYTES_IN] as number)) {
+      v[b + BYTES_IN] = bytesIn;
+      let at = lastReceivedAt ?? now;
+      if (!(at <= now)) at = now;
+      if (at < observedAt) at = observedAt;
+      if (at > (v[b + PENDING_RECEIVED_AT] as number)) v[b + PENDING_RECEIVED_AT] = at;
+    }
+    if (bytesOut > (v[b + BYTES_OUT] as number)) {
+      v[b + BYTES_OUT] = bytesOut;
+      if (now > (v[b + PENDING_SENT_AT] as number)) v[b + PENDING_SENT_AT] = now;
+    }
+    // The rate meters: exactly ThroughputMeter.update (their last update is the last later `now` observed).
+    const dt = now - observedAt;
+    if (dt > 0) {
+      const meteredIn = v[b + METERED_IN] as number;
+      const meteredOut = v[b + METERED_OUT] as number;
+      const tau = this.#options.rateTimeConstantMs;
+      v[b + RATE_IN] = nextRate(v[b + RATE_IN] as number, bytesIn > meteredIn ? bytesIn - meteredIn : 0, dt, tau);
+      v[b + RATE_OUT] = nextRate(v[b + RATE_OUT] as number, bytesOut > meteredOut ? bytesOut - meteredOut : 0, dt, tau);
+      v[b + METERED_IN] = bytesIn;
+      v[b + METERED_OUT] = bytesOut;
+      v[b + OBSERVED_AT] = now;
+    }
+  }
+
+  /** See {@link ConnectionMonitor.readyForScoring}. */
+  readyForScoring(row: number, now: number): boolean {
+    const v = this.values;
+    const b = row * STRIDE;
+    const startedAt = v[b + STARTED_AT] as number;
+    if (startedAt === Number.NEGATIVE_INFINITY) return true;
+    if (!Number.isNaN(v[b + SRTT] as number) || now - startedAt >= this.#options.maxPongTimeoutMs) {
+      v[b + STARTED_AT] = Number.NEGATIVE_INFINITY;
+      return true;
+    }
+    return false;
+  }
+
+  /** See {@link ConnectionMonitor.outstandingPingAge}. */
+  outstandingPingAge(row: number, now: number): number {
+    const sentAt = this.values[row * STRIDE + OUTSTANDING_SENT_AT] as number;
+    return sentAt === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - sentAt);
+  }
+
+  /** See {@link ConnectionMonitor.latencyInput}. */
+  latencyInput(row: number, now: number): number {
+    const srtt = this.values[row * STRIDE + SRTT] as number;
+    if (Number.isNaN(srtt)) return Number.NaN;
+    const age = this.outstandingPingAge(row, now);
+    return age > srtt ? age : srtt;
+  }
+
+  /** See {@link ConnectionMonitor.bandwidthInput}. */
+  bandwidthInput(row: number): number {
+    const v = this.values;
+    const b = row * STRIDE;
+    const rx = v[b + RATE_IN] as number;
+    const tx = v[b + RATE_OUT] as number;
+    const passive = rx > tx ? rx : tx;
+    const probed = v[b + PROBED] as number;
+    if (!Number.isNaN(probed)) return probed > passive ? probed : passive;
+    return passive >= this.#options.referenceBandwidthBps ? passive : Number.NaN;
+  }
+
+  /** Writes row `row`'s health inputs into entry `i` of `batch`: see {@link ConnectionMonitor.fillInputs}. */
+  fillInputs(row: number, batch: HealthBatch, i: number, framesOk: number, framesFailed: number, now: number): void {
+    const v = this.values;
+    const b = row * STRIDE;
+    batch.rttMs[i] = this.latencyInput(row, now);
+    batch.jitterMs[i] = v[b + RTTVAR] as number;
+    batch.pingsSent[i] = v[b + PINGS_RESOLVED] as number;
+    batch.pingsAnswered[i] = v[b + PONGS] as number;
+    batch.framesOk[i] = framesOk;
+    batch.framesFailed[i] = framesFailed;
+    batch.bandwidthBps[i] = this.bandwidthInput(row);
+  }
+}
+
 /**
  * Per-connection maintenance state. Times are milliseconds on the service's
  * clock, except the probe receiver's, which take a separate precise monotonic
@@ -46,6 +250,9 @@ const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
  * interval), it sends an RTT ping when the connection opens and whenever the
  * last RTT sample is older than `rttSampleIntervalMs`, so a busy connection's
  * latency is still measured.
+ *
+ * Its numbers live in a row of a {@link MonitorTable} (its own, unless one is
+ * given), which the table's batch operations read directly.
  */
 export class ConnectionMonitor {
   /** Grade hysteresis and degraded time. */
@@ -57,59 +264,35 @@ export class ConnectionMonitor {
 
   readonly #options: ResolvedMaintenanceOptions;
   readonly #keepalive: KeepaliveTracker;
-  /**
-   * Set once {@link keepalive} was handed out: the tracker may then change
-   * behind the monitor's back, so the copies below are re-read before use.
-   */
-  #exposed = false;
-  // Copies of the keepalive tracker's counters and RTT, refreshed after every
-  // call that can change them: a health check reads them for 10,000
-  // connections without touching each tracker and its RTT estimator.
-  #kaResolved = 0;
-  #kaPongs = 0;
-  #kaOutstandingSentAt = Number.POSITIVE_INFINITY;
-  #srtt: number | undefined;
-  #rttvar: number | undefined;
-  // Traffic seen by `observe` and not yet given to the keepalive tracker
-  // (-Infinity: none). Applied before anything reads or advances the tracker,
-  // which gives the same state as applying it at once.
-  #pendingReceivedAt = Number.NEGATIVE_INFINITY;
-  #pendingSentAt = Number.NEGATIVE_INFINITY;
-  // Passive throughput (the state of a ThroughputMeter, kept inline: one
-  // object fewer to visit per connection and health check).
-  #rateIn = 0;
-  #rateOut = 0;
-  #meteredIn: number;
-  #meteredOut: number;
-  #meteredAt: number;
+  #table: MonitorTable;
+  #row: number;
   #receiver: ProbeReceiver | undefined;
-  #bytesIn = 0;
-  #bytesOut = 0;
-  #observedAt: number;
   #rttPing: RttPing | undefined;
   /**
-   * Keepalive pings recently sent, as the tracker knows them: the tracker's
-   * timestamps are full microseconds, the wire carries their low 32 bits
-   * (ping.proto), so a Pong is matched back by nonce + low bits.
+   * Keepalive pings recently sent, as the tracker knows them, so a Pong is
+   * matched back by nonce + the 32-bit timestamp the wire carries (ping.proto).
    */
   readonly #keepalivePings: { nonce: number; timestampUs: number; sentAt: number }[] = [];
   #nextRttPingAt: number;
   #nextRttNonce: number;
   #rttPingsSent = 0;
   #rttPongs = 0;
-  #probedBandwidth: number | undefined;
   #bursting = false;
-  #ready = false;
 
   /**
    * @param options - resolved maintenance options.
    * @param now - time (ms) the connection opened; counts as the last time something was received.
    * @param traffic - the connection's byte counters at that moment (earlier bytes are not metered).
+   * @param table - the table to keep its numbers in (a new row is added); @default a table of its own
    */
-  constructor(options: ResolvedMaintenanceOptions, now: number, traffic: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 }) {
+  constructor(
+    options: ResolvedMaintenanceOptions,
+    now: number,
+    traffic: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
+    table: MonitorTable = new MonitorTable(options),
+  ) {
     this.#options = options;
     this.startedAt = now;
-    this.#observedAt = now;
     this.#keepalive = new KeepaliveTracker(
       {
         pingIntervalMs: options.pingIntervalMs,
@@ -120,28 +303,40 @@ export class ConnectionMonitor {
       },
       now,
     );
-    this.#meteredIn = traffic.bytesIn;
-    this.#meteredOut = traffic.bytesOut;
-    this.#meteredAt = now;
     this.health = new HealthTracker({
       hysteresisSamples: options.hysteresisSamples,
       degradedThresholdMs: options.degradedReplaceAfterMs,
     });
     this.prober = options.bandwidthProbe === undefined ? undefined : new BandwidthProber(options.bandwidthProbe, now);
-    this.#bytesIn = traffic.bytesIn;
-    this.#bytesOut = traffic.bytesOut;
     this.#nextRttPingAt = now;
     this.#nextRttNonce = randomInt(0, 2 ** 32);
+    this.#table = table;
+    this.#row = table.add(this);
+    const v = table.values;
+    const b = this.#row * STRIDE;
+    v[b + BYTES_IN] = traffic.bytesIn;
+    v[b + BYTES_OUT] = traffic.bytesOut;
+    v[b + OBSERVED_AT] = now;
+    v[b + PENDING_RECEIVED_AT] = Number.NEGATIVE_INFINITY;
+    v[b + PENDING_SENT_AT] = Number.NEGATIVE_INFINITY;
+    v[b + RATE_IN] = 0;
+    v[b + RATE_OUT] = 0;
+    v[b + METERED_IN] = traffic.bytesIn;
+    v[b + METERED_OUT] = traffic.bytesOut;
+    v[b + SRTT] = Number.NaN;
+    v[b + RTTVAR] = Number.NaN;
+    v[b + PINGS_RESOLVED] = 0;
+    v[b + PONGS] = 0;
+    v[b + OUTSTANDING_SENT_AT] = Number.POSITIVE_INFINITY;
+    v[b + PROBED] = Number.NaN;
+    v[b + STARTED_AT] = now;
   }
 
-  /**
-   * Keepalive, RTT estimator and liveness, brought up to date with the traffic
-   * observed so far. For inspection and tests: the monitor drives it.
-   */
-  get keepalive(): KeepaliveTracker {
-    this.#exposed = true;
-    this.#applyTraffic();
-    return this.#keepalive;
+  /** Moves this monitor to row `row` of `table`, whose slots already hold its numbers (called by {@link MonitorTable}). */
+  relocate(table: MonitorTable, row: number): void {
+    if (table.monitorAt(row) !== this) throw new PeerlinkError(ErrorCode.INTERNAL, "monitor relocated to a row it does not own");
+    this.#table = table;
+    this.#row = row;
   }
 
   /** Smoothed RTT in ms, `undefined` before the first sample. */
@@ -175,58 +370,73 @@ export class ConnectionMonitor {
    * `rateTimeConstantMs`, computed as a `ThroughputMeter` does), as of the last {@link observe}.
    */
   get rateIn(): number {
-    return this.#rateIn;
+    return this.#table.values[this.#row * STRIDE + RATE_IN] as number;
   }
 
   /** Written bytes per second, like {@link rateIn}. */
   get rateOut(): number {
-    return this.#rateOut;
+    return this.#table.values[this.#row * STRIDE + RATE_OUT] as number;
   }
 
   /** Pings sent and resolved (answered or timed out), keepalive and RTT pings together. */
   get pingsResolved(): number {
-    if (this.#exposed) this.#copyKeepalive();
-    return this.#kaResolved + this.#rttPingsSent - (this.#rttPing === undefined ? 0 : 1);
+    return this.#table.values[this.#row * STRIDE + PINGS_RESOLVED] as number;
   }
 
   /** Pings answered by a matching Pong, keepalive and RTT pings together. */
   get pongsReceived(): number {
-    if (this.#exposed) this.#copyKeepalive();
-    return this.#kaPongs + this.#rttPongs;
-  }
-
-  /** Gives the keepalive tracker the traffic {@link observe} recorded since the last time. */
-  #applyTraffic(): void {
-    if (this.#pendingReceivedAt !== Number.NEGATIVE_INFINITY) {
-      this.#keepalive.onFrameReceived(this.#pendingReceivedAt);
-      this.#pendingReceivedAt = Number.NEGATIVE_INFINITY;
-    }
-    if (this.#pendingSentAt !== Number.NEGATIVE_INFINITY) {
-      this.#keepalive.onFrameSent(this.#pendingSentAt);
-      this.#pendingSentAt = Number.NEGATIVE_INFINITY;
-    }
-  }
-
-  /** Refreshes the copies of the keepalive tracker's counters and RTT (after anything that may change them). */
-  #copyKeepalive(): void {
-    const ka = this.#keepalive;
-    const outstanding = ka.pingOutstanding;
-    this.#kaResolved = ka.pingsSent - (outstanding ? 1 : 0);
-    this.#kaPongs = ka.pongsReceived;
-    const last = outstanding ? this.#keepalivePings[this.#keepalivePings.length - 1] : undefined;
-    this.#kaOutstandingSentAt = last === undefined ? Number.POSITIVE_INFINITY : last.sentAt;
-    this.#srtt = ka.rtt.srtt;
-    this.#rttvar = ka.rtt.rttvar;
+    return this.#table.values[this.#row * STRIDE + PONGS] as number;
   }
 
   /** The last bandwidth an active probe measured, in bytes per second. */
   get probedBandwidth(): number | undefined {
-    return this.#probedBandwidth;
+    const probed = this.#table.values[this.#row * STRIDE + PROBED] as number;
+    return Number.isNaN(probed) ? undefined : probed;
   }
 
   /** True while a probe burst is being sent (its frames are paced finer than the cycle interval). */
   get bursting(): boolean {
     return this.#bursting;
+  }
+
+  /**
+   * Gives the keepalive tracker the traffic {@link observe} recorded since the
+   * last time; done before anything reads or advances the tracker, which gives
+   * the same state as giving it at once.
+   */
+  #applyTraffic(): void {
+    const v = this.#table.values;
+    const b = this.#row * STRIDE;
+    const received = v[b + PENDING_RECEIVED_AT] as number;
+    if (received !== Number.NEGATIVE_INFINITY) {
+      this.#keepalive.onFrameReceived(received);
+      v[b + PENDING_RECEIVED_AT] = Number.NEGATIVE_INFINITY;
+    }
+    const sent = v[b + PENDING_SENT_AT] as number;
+    if (sent !== Number.NEGATIVE_INFINITY) {
+      this.#keepalive.onFrameSent(sent);
+      v[b + PENDING_SENT_AT] = Number.NEGATIVE_INFINITY;
+    }
+  }
+
+  /** Copies the ping counters, the oldest outstanding ping and the RTT into the row (after anything that may change them). */
+  #syncRow(): void {
+    const ka = this.#keepalive;
+    const v = this.#table.values;
+    const b = this.#row * STRIDE;
+    const outstanding = ka.pingOutstanding;
+    const rttPing = this.#rttPing;
+    v[b + PINGS_RESOLVED] = ka.pingsSent - (outstanding ? 1 : 0) + this.#rttPingsSent - (rttPing === undefined ? 0 : 1);
+    v[b + PONGS] = ka.pongsReceived + this.#rttPongs;
+    let sentAt = Number.POSITIVE_INFINITY;
+    if (outstanding) {
+      const last = this.#keepalivePings[this.#keepalivePings.length - 1];
+      if (last !== undefined) sentAt = last.sentAt;
+    }
+    if (rttPing !== undefined && rttPing.sentAt < sentAt) sentAt = rttPing.sentAt;
+    v[b + OUTSTANDING_SENT_AT] = sentAt;
+    v[b + SRTT] = ka.rtt.srtt ?? Number.NaN;
+    v[b + RTTVAR] = ka.rtt.rttvar ?? Number.NaN;
   }
 
   /**
@@ -237,30 +447,7 @@ export class ConnectionMonitor {
    * every health check; in between it may be skipped.
    */
   observe(bytesIn: number, bytesOut: number, lastReceivedAt: number | undefined, now: number): void {
-    if (bytesIn > this.#bytesIn) {
-      this.#bytesIn = bytesIn;
-      let at = lastReceivedAt ?? now;
-      if (!(at <= now)) at = now;
-      if (at < this.#observedAt) at = this.#observedAt;
-      if (at > this.#pendingReceivedAt) this.#pendingReceivedAt = at;
-    }
-    if (bytesOut > this.#bytesOut) {
-      this.#bytesOut = bytesOut;
-      if (now > this.#pendingSentAt) this.#pendingSentAt = now;
-    }
-    // The throughput meter's update (see ThroughputMeter.update), inline.
-    const dt = now - this.#meteredAt;
-    if (dt > 0) {
-      const dIn = bytesIn > this.#meteredIn ? bytesIn - this.#meteredIn : 0;
-      const dOut = bytesOut > this.#meteredOut ? bytesOut - this.#meteredOut : 0;
-      const tau = this.#options.rateTimeConstantMs;
-      this.#rateIn = nextRate(this.#rateIn, dIn, dt, tau);
-      this.#rateOut = nextRate(this.#rateOut, dOut, dt, tau);
-      this.#meteredIn = bytesIn;
-      this.#meteredOut = bytesOut;
-      this.#meteredAt = now;
-    }
-    if (now > this.#observedAt) this.#observedAt = now;
+    this.#table.observe(this.#row, bytesIn, bytesOut, lastReceivedAt, now);
   }
 
   /**
@@ -269,17 +456,21 @@ export class ConnectionMonitor {
    */
   poll(now: number): MonitorAction {
     this.#applyTraffic();
+    const action = this.#pollPings(now);
+    this.#syncRow();
+    return action;
+  }
+
+  #pollPings(now: number): MonitorAction {
     const keepalive = this.#keepalive;
     const action = keepalive.poll(now);
     if (action.type === "ping") {
       const sent = this.#keepalivePings;
       sent.push({ nonce: action.nonce, timestampUs: action.timestampUs, sentAt: now });
       if (sent.length > keepalive.maxMissedPongs + 1) sent.shift();
-      this.#copyKeepalive();
       // The tracker's timestamp is already the low 32 bits the wire carries (ping.proto).
       return action;
     }
-    this.#copyKeepalive();
     if (action.type !== "none") return action;
     const rttPing = this.#rttPing;
     if (rttPing !== undefined && now >= rttPing.deadline) this.#rttPing = undefined;
@@ -320,7 +511,7 @@ export class ConnectionMonitor {
       sample = Math.max(0, now - rttPing.sentAt);
       this.#keepalive.rtt.addSample(sample);
     }
-    this.#copyKeepalive();
+    this.#syncRow();
     if (sample !== undefined) this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
     return sample;
   }
@@ -341,7 +532,7 @@ export class ConnectionMonitor {
   /** Handles the peer's BandwidthReport at `now`; returns the measured bytes per second when it answers our probe. */
   onReport(report: ProbeReport, now: number): number | undefined {
     const bandwidth = this.prober?.onReport(report, now);
-    if (bandwidth !== undefined) this.#probedBandwidth = bandwidth;
+    if (bandwidth !== undefined) this.#table.values[this.#row * STRIDE + PROBED] = bandwidth;
     return bandwidth;
   }
 
@@ -394,8 +585,7 @@ export class ConnectionMonitor {
 
   /** True once the connection has something to be scored on: an RTT sample, or one pong timeout's worth of time. */
   readyForScoring(now: number): boolean {
-    if (this.#ready) return true;
-    return (this.#ready = this.#keepalive.rtt.samples > 0 || now - this.startedAt >= this.#options.maxPongTimeoutMs);
+    return this.#table.readyForScoring(this.#row, now);
   }
 
   /**
@@ -407,12 +597,7 @@ export class ConnectionMonitor {
    * link proves nothing); otherwise NaN (not measured: neutral score).
    */
   bandwidthInput(): number {
-    const rx = this.#rateIn;
-    const tx = this.#rateOut;
-    const passive = rx > tx ? rx : tx;
-    const probed = this.#probedBandwidth;
-    if (probed !== undefined) return probed > passive ? probed : passive;
-    return passive >= this.#options.referenceBandwidthBps ? passive : Number.NaN;
+    return this.#table.bandwidthInput(this.#row);
   }
 
   /**
@@ -420,10 +605,7 @@ export class ConnectionMonitor {
    * ping), 0 when none is outstanding.
    */
   outstandingPingAge(now: number): number {
-    if (this.#exposed) this.#copyKeepalive();
-    let sentAt = this.#kaOutstandingSentAt;
-    if (this.#rttPing !== undefined && this.#rttPing.sentAt < sentAt) sentAt = this.#rttPing.sentAt;
-    return sentAt === Number.POSITIVE_INFINITY ? 0 : Math.max(0, now - sentAt);
+    return this.#table.outstandingPingAge(this.#row, now);
   }
 
   /**
@@ -433,11 +615,7 @@ export class ConnectionMonitor {
    * NaN before the first sample.
    */
   latencyInput(now: number): number {
-    if (this.#exposed) this.#copyKeepalive();
-    const srtt = this.#srtt;
-    if (srtt === undefined) return Number.NaN;
-    const age = this.outstandingPingAge(now);
-    return age > srtt ? age : srtt;
+    return this.#table.latencyInput(this.#row, now);
   }
 
   /**
@@ -445,12 +623,6 @@ export class ConnectionMonitor {
    * `framesOk`/`framesFailed` are the connection's cumulative frame counters.
    */
   fillInputs(batch: HealthBatch, i: number, framesOk: number, framesFailed: number, now: number): void {
-    batch.rttMs[i] = this.latencyInput(now);
-    batch.jitterMs[i] = this.#rttvar ?? Number.NaN;
-    batch.pingsSent[i] = this.pingsResolved;
-    batch.pingsAnswered[i] = this.pongsReceived;
-    batch.framesOk[i] = framesOk;
-    batch.framesFailed[i] = framesFailed;
-    batch.bandwidthBps[i] = this.bandwidthInput();
+    this.#table.fillInputs(this.#row, batch, i, framesOk, framesFailed, now);
   }
 }
