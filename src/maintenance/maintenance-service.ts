@@ -104,12 +104,6 @@ interface Tracked {
   index: number;
   dead: boolean;
   removed: boolean;
-  /** Published health: components of {@link Tracked.healthFrom}, hysteresis-filtered grade. */
-  health: HealthScore | undefined;
-  /** The raw score {@link Tracked.health} was made from. */
-  healthFrom: HealthScore | undefined;
-  /** The last raw score (components and grade of one check); its components are copied in the table. */
-  rawScore: HealthScore | undefined;
   replacement: { readonly target: string; readonly abort: AbortController } | undefined;
   replaced: boolean;
 }
@@ -152,18 +146,27 @@ class CycleTable {
   bytesIn = new Float64Array(0);
   bytesOut = new Float64Array(0);
   lastReceivedAt = new Float64Array(0);
-  /** Components and grade index (-1: none yet) of the record's `rawScore`. */
+  /** Components and grade index (-1: none yet) of `rawScores[i]`. */
   rawLatency = new Float64Array(0);
   rawReliability = new Float64Array(0);
   rawBandwidth = new Float64Array(0);
   rawGrade = new Int8Array(0);
   readonly connections: Connection[] = [];
+  /** The last raw score (components and grade of one check), `undefined` before the first. */
+  readonly rawScores: (HealthScore | undefined)[] = [];
+  /** Published health: components of `healthFroms[i]`, hysteresis-filtered grade; `undefined` before the first check. */
+  readonly healths: (HealthScore | undefined)[] = [];
+  /** The raw score `healths[i]` was made from. */
+  readonly healthFroms: (HealthScore | undefined)[] = [];
 
   /** Appends a row at index `connections.length` (growing the arrays by doubling). */
   push(connection: Connection, deadline: number, flags: number): void {
     const i = this.connections.length;
     if (i === this.capacity) this.#grow(Math.max(64, this.capacity * 2));
     this.connections.push(connection);
+    this.rawScores.push(undefined);
+    this.healths.push(undefined);
+    this.healthFroms.push(undefined);
     this.deadline[i] = deadline;
     this.flags[i] = flags;
     this.framesOk[i] = 0;
@@ -179,6 +182,9 @@ class CycleTable {
     const last = this.connections.length - 1;
     if (i !== last) {
       this.connections[i] = this.connections[last] as Connection;
+      this.rawScores[i] = this.rawScores[last];
+      this.healths[i] = this.healths[last];
+      this.healthFroms[i] = this.healthFroms[last];
       this.deadline[i] = this.deadline[last] as number;
       this.flags[i] = this.flags[last] as number;
       this.framesOk[i] = this.framesOk[last] as number;
@@ -189,10 +195,16 @@ class CycleTable {
       this.rawGrade[i] = this.rawGrade[last] as number;
     }
     this.connections.pop();
+    this.rawScores.pop();
+    this.healths.pop();
+    this.healthFroms.pop();
   }
 
   clear(): void {
     this.connections.length = 0;
+    this.rawScores.length = 0;
+    this.healths.length = 0;
+    this.healthFroms.length = 0;
   }
 
   #grow(capacity: number): void {
@@ -308,9 +320,6 @@ class Maintenance implements MaintenanceService {
       index: this.#records.length,
       dead: false,
       removed: false,
-      health: undefined,
-      healthFrom: undefined,
-      rawScore: undefined,
       replacement: undefined,
       replaced: false,
     };
@@ -355,7 +364,8 @@ class Maintenance implements MaintenanceService {
   }
 
   healthOf(connection: Connection): HealthScore | undefined {
-    return this.#byConnection.get(connection)?.health;
+    const record = this.#byConnection.get(connection);
+    return record === undefined ? undefined : this.#table.healths[record.index];
   }
 
   inspect(connection: Connection): MaintenanceSnapshot | undefined {
@@ -379,7 +389,7 @@ class Maintenance implements MaintenanceService {
       probedBandwidthBps: m.probedBandwidth,
       probesCompleted: m.prober?.probesCompleted ?? 0,
       bandwidthInputBps: m.bandwidthInput(),
-      health: record.health,
+      health: this.#table.healths[record.index],
       degradedForMs: m.health.degradedFor(now),
       replacingWith: record.replacement?.target,
       dead: record.dead,
@@ -752,7 +762,7 @@ class Maintenance implements MaintenanceService {
     const { latency, reliability, bandwidth, overall } = b;
     const grades = b.grade;
     const table = this.#table;
-    const { flags, rawLatency, rawReliability, rawBandwidth, rawGrade } = table;
+    const { flags, rawLatency, rawReliability, rawBandwidth, rawGrade, rawScores, healths, healthFroms, connections } = table;
     const replaceDegraded = this.options.replaceDegraded;
     let exclude: Set<string> | undefined;
     for (let k = 0; k < count; k++) {
@@ -773,19 +783,30 @@ class Maintenance implements MaintenanceService {
       // Same score as last time and nothing pending: the hysteresis would change nothing, and
       // the published score stays. Only a Poor or Critical published grade can need a replacement.
       if (!moved && f & SETTLED && !(replaceDegraded && f & DEGRADED)) continue;
-      const record = this.#records[i] as Tracked;
       if (moved) {
         const grade = GRADE_BY_INDEX[gradeIndex] as HealthGrade;
-        record.rawScore = { latency: lat, reliability: rel, bandwidth: bw, overall: overall[k] as number, grade };
+        const raw: HealthScore = { latency: lat, reliability: rel, bandwidth: bw, overall: overall[k] as number, grade };
+        const sameGrade = rawGrade[i] === gradeIndex;
+        rawScores[i] = raw;
         rawLatency[i] = lat;
         rawReliability[i] = rel;
         rawBandwidth[i] = bw;
         rawGrade[i] = gradeIndex;
+        if (sameGrade && f & SETTLED) {
+          // Components moved, grade unchanged and equal to the published one: the hysteresis has
+          // nothing to decide (it would only remember the score), so the new score is published as is.
+          healths[i] = raw;
+          healthFroms[i] = raw;
+          this.#host.setHealth(connections[i] as Connection, raw);
+        } else {
+          this.#updateHealth(this.#records[i] as Tracked, raw, now);
+        }
+      } else if (!(f & SETTLED)) {
+        this.#updateHealth(this.#records[i] as Tracked, rawScores[i] as HealthScore, now);
       }
-      if (moved || !(f & SETTLED)) this.#updateHealth(record, record.rawScore as HealthScore, now);
+      if (!(replaceDegraded && (flags[i] as number) & DEGRADED)) continue;
+      const record = this.#records[i] as Tracked;
       if (
-        replaceDegraded &&
-        (flags[record.index] as number) & DEGRADED &&
         !record.replaced &&
         record.replacement === undefined &&
         !record.dead &&
@@ -808,11 +829,13 @@ class Maintenance implements MaintenanceService {
     if (published === raw.grade) f |= SETTLED;
     if (isDegradedGrade(published)) f |= DEGRADED;
     flags[record.index] = f;
-    let health = record.health;
-    if (health === undefined || record.healthFrom !== raw || health.grade !== published) {
+    const { healths, healthFroms } = this.#table;
+    const i = record.index;
+    let health = healths[i];
+    if (health === undefined || healthFroms[i] !== raw || health.grade !== published) {
       health = published === raw.grade ? raw : { ...raw, grade: published };
-      record.health = health;
-      record.healthFrom = raw;
+      healths[i] = health;
+      healthFroms[i] = raw;
       this.#host.setHealth(record.connection, health);
     }
     if (change !== undefined) {
@@ -882,7 +905,7 @@ class Maintenance implements MaintenanceService {
         if (host.isProtected(record.peer)) return;
         record.replaced = true;
         const at = host.clock();
-        const grade = record.health?.grade ?? "unknown";
+        const grade = this.#table.healths[record.index]?.grade ?? "unknown";
         const degradedFor = Math.round(record.monitor.health.degradedFor(at));
         host.journal("replaced", {
           peerId: record.peer,
