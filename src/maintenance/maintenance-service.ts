@@ -142,7 +142,10 @@ class CycleTable {
   /** Frames accepted and rejected at the last read of the counters (health inputs). */
   framesOk = new Float64Array(0);
   framesFailed = new Float64Array(0);
-  /** Bytes in and out and last receive time (NaN: none) at the last read of the counters. */
+  /**
+   * Bytes in and out and last receive time (NaN: none) gathered by the health
+   * check in progress (scratch: only valid during that check, not moved by removeSwap).
+   */
   bytesIn = new Float64Array(0);
   bytesOut = new Float64Array(0);
   lastReceivedAt = new Float64Array(0);
@@ -520,9 +523,10 @@ class Maintenance implements MaintenanceService {
 
   /**
    * Keepalive, probes and (when due) the health check for every connection:
-   * O(connections). A connection whose deadline has not come costs one
-   * comparison in the table, unless the health check is due: then its counters
-   * are read and its inputs written into the batch in the same pass.
+   * O(connections). Without a health check due, a connection whose deadline
+   * has not come costs one comparison in the table; with one, every
+   * connection's counters are read and its inputs written into the batch
+   * (`#pollAndFill`), then scored in one call.
    */
   #fullCycle(now: number): void {
     const perfNow = performance.now();
