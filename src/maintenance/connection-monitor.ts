@@ -78,6 +78,16 @@ const STARTED_AT = 15;
 /** Slots per row: 16 × 8 bytes, two cache lines. */
 const STRIDE = 16;
 
+/** Connections' byte counters read for a health check, one entry per {@link MonitorTable} row. */
+export interface GatheredCounters {
+  /** Cumulative bytes received. */
+  readonly bytesIn: Float64Array;
+  /** Cumulative bytes written. */
+  readonly bytesOut: Float64Array;
+  /** When the last bytes arrived (ms); NaN: never (as `undefined` for {@link MonitorTable.observe}). */
+  readonly lastReceivedAt: Float64Array;
+}
+
 /**
  * The rows of many {@link ConnectionMonitor}s in one Float64Array (structure
  * of arrays; one row per monitor, in the order they were added), with the
@@ -97,6 +107,12 @@ const STRIDE = 16;
 export class MonitorTable {
   readonly #options: ResolvedMaintenanceOptions;
   readonly #monitors: ConnectionMonitor[] = [];
+  /** One entry of counters, for {@link observe}. */
+  readonly #one: GatheredCounters = {
+    bytesIn: new Float64Array(1),
+    bytesOut: new Float64Array(1),
+    lastReceivedAt: new Float64Array(1),
+  };
   /** The rows; replaced (copied) when it grows. */
   values = new Float64Array(0);
 
@@ -159,12 +175,29 @@ export class MonitorTable {
    * see {@link ConnectionMonitor.observe}.
    */
   observe(row: number, bytesIn: number, bytesOut: number, lastReceivedAt: number | undefined, now: number): void {
+    const one = this.#one;
+    one.bytesIn[0] = bytesIn;
+    one.bytesOut[0] = bytesOut;
+    one.lastReceivedAt[0] = lastReceivedAt ?? Number.NaN;
+    this.observeGathered(row, one, 0, now);
+  }
+
+  /**
+   * {@link observe} with the counters taken from entry `entry` of `counters`.
+   * For a loop over many rows: the numbers go from array to array unboxed (a
+   * floating-point argument to a call the compiler does not inline is
+   * allocated as a heap number: 10,000 of them per health check).
+   */
+  observeGathered(row: number, counters: GatheredCounters, entry: number, now: number): void {
+    const bytesIn = counters.bytesIn[entry] as number;
+    const bytesOut = counters.bytesOut[entry] as number;
     const v = this.values;
     const b = row * STRIDE;
     const observedAt = v[b + OBSERVED_AT] as number;
     if (bytesIn > (v[b + BYTES_IN] as number)) {
       v[b + BYTES_IN] = bytesIn;
-      let at = lastReceivedAt ?? now;
+      // NaN (no receive time) means now, as undefined does.
+      let at = counters.lastReceivedAt[entry] as number;
       if (!(at <= now)) at = now;
       if (at < observedAt) at = observedAt;
       if (at > (v[b + PENDING_RECEIVED_AT] as number)) v[b + PENDING_RECEIVED_AT] = at;

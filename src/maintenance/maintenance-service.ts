@@ -621,7 +621,7 @@ class Maintenance implements MaintenanceService {
           monitors.observe(i, stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
         }
       } else {
-        monitors.observe(i, bytesIn[i] as number, bytesOut[i] as number, lastReceivedAt[i] as number, now);
+        monitors.observeGathered(i, table, i, now);
       }
       const next = deadline[i] as number;
       if (next < earliest) earliest = next;
