@@ -81,6 +81,18 @@ describe("counters", () => {
     expect(l.bytesIn).toBe(d.bytesOut);
     expect(l.lastReceivedAt).toBe(1_600);
   });
+
+  it("can be read into a reused object that then equals the stats snapshot", () => {
+    const pair = openPair();
+    const into = { ...pair.dialer.core.stats };
+    pair.now = 1_700;
+    pair.take(pair.dialer, pair.dialer.core.send("/chat", enc("abc"), pair.now));
+    pair.pump();
+    expect(pair.dialer.core.readStats(into)).toBe(into);
+    expect(into).toEqual(pair.dialer.core.stats);
+    expect(into.framesOut).toBe(3);
+    expect(into.lastSentAt).toBe(1_700);
+  });
 });
 
 describe("keepalive frames", () => {
