@@ -105,6 +105,8 @@ class FakeCore {
 class FakeConnection {
   #core = new FakeCore();
   #pong = undefined;
+  /** The metrics slot, as on the real Connection (maintenance writes RTT and health here). */
+  metrics = {};
   constructor(index, clock) {
     this.clock = clock;
     this.state = "open";
@@ -154,11 +156,9 @@ async function runChild(root, engine) {
     managed: () => [...managed.values()],
     isProtected: () => false,
     dial: () => new Promise(() => {}),
-    // What ConnectionManager's host does: the connection's metrics slot and the managed entry.
+    // What ConnectionManager's host does: write the connection's metrics slot.
     setHealth: (connection, score) => {
       metricsOf(connection).health = score;
-      const m = managed.get(connection);
-      if (m !== undefined) m.health = score;
     },
     journal: () => {},
     emit: () => {},

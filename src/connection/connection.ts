@@ -17,7 +17,7 @@ import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { MessageQueue } from "./message-queue.js";
-import { peekMetrics } from "./metrics.js";
+import type { ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
   AgreedSets,
@@ -274,13 +274,16 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * maintenance; `undefined` until the first health check or when maintenance is off.
    */
   get health(): HealthScore | undefined {
-    return peekMetrics(this)?.health;
+    return this.metrics.health;
   }
 
   /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */
   get rtt(): number | undefined {
-    return peekMetrics(this)?.rttMs;
+    return this.metrics.rttMs;
   }
+
+  /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
+  readonly metrics: ConnectionMetrics = {};
 
   get stats(): ConnectionStats {
     return this.#core.stats;

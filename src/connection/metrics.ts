@@ -17,16 +17,19 @@ export interface ConnectionMetrics {
   health?: HealthScore | undefined;
 }
 
-const metrics = new WeakMap<object, ConnectionMetrics>();
-
-/** The metrics slot of `connection` (created on first use). */
-export function metricsOf(connection: object): ConnectionMetrics {
-  let slot = metrics.get(connection);
-  if (!slot) metrics.set(connection, (slot = {}));
-  return slot;
+/** An object that carries its own metrics slot (a `Connection` does: a property read, no lookup). */
+interface WithMetrics {
+  readonly metrics?: ConnectionMetrics;
 }
 
-/** The metrics of `connection` if any were recorded. */
-export function peekMetrics(connection: object): ConnectionMetrics | undefined {
-  return metrics.get(connection);
+/** Slots of objects without their own (test doubles and benchmark fakes). */
+const fallback = new WeakMap<object, ConnectionMetrics>();
+
+/** The metrics slot of `connection` (its own, or one created on first use). */
+export function metricsOf(connection: object): ConnectionMetrics {
+  const own = (connection as WithMetrics).metrics;
+  if (own !== undefined) return own;
+  let slot = fallback.get(connection);
+  if (!slot) fallback.set(connection, (slot = {}));
+  return slot;
 }

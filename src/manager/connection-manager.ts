@@ -117,8 +117,8 @@ interface Managed extends ManagedConnection {
   readonly reservation: ConnectionReservation;
   readonly peer: string;
   readonly openedAt: number;
-  /** Latest health score, written by maintenance. */
-  health: HealthScore | undefined;
+  /** Latest health score, written by maintenance (read from the connection's metrics slot). */
+  readonly health: HealthScore | undefined;
   /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
   announced: boolean;
 }
@@ -153,7 +153,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #bans: BanList;
   readonly #connections = new Map<string, Managed>();
   readonly #all = new Set<Managed>();
-  readonly #byConnection = new Map<Connection, Managed>();
   readonly #dials = new Map<string, SharedDial>();
   readonly #protected = new Set<string>();
   /** The peer database: addresses, disconnection history, bans and backoff state. */
@@ -208,10 +207,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       managed: () => [...this.#connections.values()],
       isProtected: (peer) => this.#protected.has(peer),
       dial: (target, options = {}) => this.dial(target, options),
+      // One property write: Managed.health reads the connection's slot.
       setHealth: (connection, score) => {
         metricsOf(connection).health = score;
-        const managed = this.#byConnection.get(connection);
-        if (managed) managed.health = score;
       },
       journal: (kind, entry) => this.#journal(kind, entry),
       emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
@@ -612,11 +610,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       reservation,
       peer,
       openedAt: now,
-      health: undefined,
+      get health() {
+        return connection.health;
+      },
       announced: false,
     };
     this.#all.add(managed);
-    this.#byConnection.set(connection, managed);
     connection.on("close", (info) => this.#onClosed(managed, info));
     connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
     if (this.#state !== "running") {
@@ -698,7 +697,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #onClosed(managed: Managed, info: CloseInfo): void {
     managed.reservation.release();
     this.#all.delete(managed);
-    this.#byConnection.delete(managed.connection);
     if (this.#connections.get(managed.peer) === managed) this.#connections.delete(managed.peer);
     // Every connection that was announced with connection:open gets its connection:close, including one
     // replaced by a newer duplicate.
