@@ -160,8 +160,10 @@ describe("TypeScript redialing the Go peer over TLS", () => {
       const echoed = nextEvent(second, "message");
       await second.send("/echo", text("resumed"));
       expect(decode((await echoed).data)).toBe("resumed");
-      const opens = go.events.filter((e) => e.event === "open" && e["peer"] === ts.peerId);
-      expect(opens).toHaveLength(2);
+      // The Go peer prints its events asynchronously: wait for its second "open" line, then count.
+      const isOpen = (e: { event: unknown; [k: string]: unknown }) => e.event === "open" && e["peer"] === ts.peerId;
+      await go.waitFor((e) => isOpen(e) && go.events.filter(isOpen).length >= 2, "second Go open");
+      expect(go.events.filter(isOpen)).toHaveLength(2);
     } finally {
       await ts.close();
       await go.terminate();
