@@ -646,7 +646,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         peer,
         {
           lastSeen: now,
-          addresses: (handshake?.remoteListenAddrs ?? []).filter((a) => this.#mayRecordAddress(peer, a)).slice(0, 8),
+          addresses: (handshake?.remoteListenAddrs ?? [])
+            .map((a) => (connection.direction === "inbound" ? bindToRemoteIp(a, connection.remoteAddress) : a))
+            .filter((a) => this.#mayRecordAddress(peer, a))
+            .slice(0, 8),
           capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
         },
         now,
@@ -798,6 +801,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
     });
     const entry = result.entry;
+    if (result.evicted !== undefined) {
+      // The ban list is full: the entry that made room is lifted, and says so.
+      this.#journal("unbanned", { code: "evicted", detail: `${result.evicted.key} evicted from the full ban list` });
+      this.emit("peer:unbanned", { entry: result.evicted });
+    }
     this.#journal("banned", {
       ...("peerId" in t ? { peerId: t.peerId } : {}),
       code: ErrorCode.PEER_BANNED,
@@ -1015,6 +1023,20 @@ async function resolveHost(host: string, signal: AbortSignal): Promise<string> {
     return normalizeIp(address);
   } catch (cause) {
     throw new PeerlinkError(ErrorCode.CONNECT_FAILED, `cannot resolve ${host}`, { cause });
+  }
+}
+
+/**
+ * A peer listening on the unspecified address (`0.0.0.0:p`, `[::]:p`) is reachable on the IP it connected
+ * from: record `thatIp:p` instead. Other addresses are returned unchanged.
+ */
+function bindToRemoteIp(advertised: string, remoteAddress: string): string {
+  try {
+    const { host, port } = parseHostPort(advertised);
+    if (host !== "0.0.0.0" && host !== "::") return advertised;
+    return formatHostPort(parseHostPort(remoteAddress).host, port);
+  } catch {
+    return advertised;
   }
 }
 

@@ -45,8 +45,31 @@ describe("a listening manager", () => {
     expect((await opened).connection.remotePeer.equals(peer.peerId)).toBe(true);
     expect(hub.getConnection(peer.peerId)?.state).toBe("open");
     expect(hub.maintenance?.size).toBe(1);
-    expect(hub.peers.addressesOf(peer.peerId.toString())).toEqual(["127.0.0.1:4999"]);
+    // The malformed ones are dropped; 0.0.0.0:9 is recorded under the IP the peer connected from.
+    expect(hub.peers.addressesOf(peer.peerId.toString()).sort()).toEqual(["127.0.0.1:4999", "127.0.0.1:9"]);
     await conn.close();
+  });
+
+  it("records a peer listening on 0.0.0.0 under the IP it connected from", async () => {
+    const hub = await startManager({ tls: false });
+    const peer = Identity.generate();
+    const opened = nextEvent(hub, "connection:open");
+    const conn = await connectAs(hub, peer, ["0.0.0.0:4777", "[::]:4778"]);
+    await opened;
+    expect(hub.peers.addressesOf(peer.peerId.toString()).sort()).toEqual(["127.0.0.1:4777", "127.0.0.1:4778"]);
+    await conn.close();
+  });
+
+  it("announces peer:unbanned for a ban evicted from a full ban list", async () => {
+    const hub = await startManager({ tls: false, limits: { banListMaxSize: 2 } });
+    const lifted: string[] = [];
+    hub.on("peer:unbanned", ({ entry }) => lifted.push(entry.value));
+    hub.ban({ ip: "10.0.0.1" }, { durationMs: 1_000 });
+    hub.ban({ ip: "10.0.0.2" }, { durationMs: 60_000 });
+    hub.ban({ ip: "10.0.0.3" }, { durationMs: 60_000 });
+    expect(lifted).toEqual(["10.0.0.1"]);
+    expect(hub.isBanned({ ip: "10.0.0.1" })).toBe(false);
+    expect(hub.decisions({ kind: "unbanned" }).map((e) => e.code)).toEqual(["evicted"]);
   });
 
   it("does not let a peer claim an address a dial proved to belong to another peer", async () => {
