@@ -71,6 +71,7 @@ export { DEFAULT_MAX_WANTED_PEERS, RECONNECT_STATE_KEY } from "./reconnect/servi
 // Connections.
 export { Connection } from "./connection/connection.js";
 export { MAX_PEER_PROTOCOL_ALIASES } from "./connection/defaults.js";
+export type { MutableConnectionStats } from "./connection/stats.js";
 export { openConnection } from "./connection/open-connection.js";
 export type { OpenConnectionOptions } from "./connection/open-connection.js";
 export type { ConnectionHandshakeOptions } from "./connection/connection-core.js";

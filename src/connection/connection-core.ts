@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { emptyConnectionStats, type MutableConnectionStats } from "./stats.js";
 import { create } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb.js";
@@ -97,17 +98,6 @@ export interface CoreCloseOptions {
   readonly timeoutMs?: number;
 }
 
-interface MutableStats {
-  bytesIn: number;
-  bytesOut: number;
-  framesIn: number;
-  framesOut: number;
-  lastSentAt: number | undefined;
-  lastReceivedAt: number | undefined;
-  openedAt: number | undefined;
-  unknownProtocolFrames: number;
-}
-
 const UINT32_MAX = 0xffff_ffff;
 
 /**
@@ -154,16 +144,7 @@ export class ConnectionCore {
   #stopReading = false;
   #now = 0;
   #out: CoreAction[] = [];
-  readonly #stats: MutableStats = {
-    bytesIn: 0,
-    bytesOut: 0,
-    framesIn: 0,
-    framesOut: 0,
-    lastSentAt: undefined,
-    lastReceivedAt: undefined,
-    openedAt: undefined,
-    unknownProtocolFrames: 0,
-  };
+  readonly #stats: MutableConnectionStats = emptyConnectionStats();
 
   /** Validates options (INVALID_ARGUMENT) and creates the frame decoder; starts in `connecting`. */
   constructor(options: ConnectionCoreOptions) {
@@ -235,7 +216,7 @@ export class ConnectionCore {
   }
 
   /** Copies the counters into `into` (the fields of {@link ConnectionStats}) without allocating; returns `into`. */
-  readStats<T extends { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] }>(into: T): T {
+  readStats<T extends MutableConnectionStats>(into: T): T {
     const s = this.#stats;
     into.bytesIn = s.bytesIn;
     into.bytesOut = s.bytesOut;

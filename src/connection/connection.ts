@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { MutableConnectionStats } from "./stats.js";
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { HandshakeResult, AgreedCapability, AgreedProtocol } from "../handshake/types.js";
@@ -290,7 +291,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   /** Copies the counters of {@link Connection.stats} into `into` without allocating (for periodic readers); returns `into`. */
-  readStats<T extends { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] }>(into: T): T {
+  readStats<T extends MutableConnectionStats>(into: T): T {
     return this.#core.readStats(into);
   }
 

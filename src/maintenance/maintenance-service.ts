@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { emptyConnectionStats, type MutableConnectionStats } from "../connection/stats.js";
 import { performance } from "node:perf_hooks";
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Connection } from "../connection/connection.js";
@@ -91,7 +92,6 @@ export function createMaintenanceService(options: MaintenanceOptions = {}): (hos
 }
 
 /** A connection's counters, written in place by `Connection.readStats` (one object per service, reused). */
-type StatsScratch = { -readonly [K in keyof ConnectionStats]: ConnectionStats[K] };
 
 interface Tracked {
   readonly connection: Connection;
@@ -260,16 +260,7 @@ class Maintenance implements MaintenanceService {
   #inCycle = false;
   #deferredRemovals: Tracked[] = [];
   /** Where connections' counters are read into each cycle (`Connection.readStats`), instead of a new object each. */
-  readonly #stats: StatsScratch = {
-    bytesIn: 0,
-    bytesOut: 0,
-    framesIn: 0,
-    framesOut: 0,
-    lastSentAt: undefined,
-    lastReceivedAt: undefined,
-    openedAt: undefined,
-    unknownProtocolFrames: 0,
-  };
+  readonly #stats: MutableConnectionStats = emptyConnectionStats();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #lastFullAt = Number.NEGATIVE_INFINITY;
