@@ -9,8 +9,6 @@ import { chmod, open, readFile, rename } from "node:fs/promises";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { KEY_TYPE_ED25519, PeerId } from "./peer-id.js";
 
-const PEM_LABEL = "PRIVATE KEY";
-
 /** The key pair and peer id of a node. Create with {@link Identity.generate} or {@link Identity.load}. */
 export class Identity {
   /** This node's peer id. */

@@ -1,5 +1,5 @@
 import net from "node:net";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openConnection } from "../../src/connection/open-connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Handshake } from "../../src/handshake/handshake.js";
