@@ -573,7 +573,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       })
       .then(
         (connection) => {
-          this.#inflight.delete(socket);
           try {
             this.#adopt(connection, reservation);
           } catch (error) {
