@@ -139,6 +139,61 @@ function skipField(wireType: u32, pos: u32, end: u32): bool {
 }
 
 /**
+ * Short varint as the canonical layout uses it: 1 to 3 bytes, last byte < 0x80. Returns the value
+ * and sets vEnd, or -1 for anything else.
+ */
+function shortVarint(pos: u32, end: u32): i32 {
+  if (pos >= end) return -1;
+  const b0 = <i32>load<u8>(pos);
+  if (b0 < 0x80) {
+    vEnd = pos + 1;
+    return b0;
+  }
+  if (pos + 1 >= end) return -1;
+  const b1 = <i32>load<u8>(pos + 1);
+  if (b1 < 0x80) {
+    vEnd = pos + 2;
+    return (b0 & 0x7f) | (b1 << 7);
+  }
+  if (pos + 2 >= end) return -1;
+  const b2 = <i32>load<u8>(pos + 2);
+  if (b2 >= 0x80) return -1;
+  vEnd = pos + 3;
+  return (b0 & 0x7f) | ((b1 & 0x7f) << 7) | (b2 << 14);
+}
+
+/**
+ * The layout every peerlink encoder writes for Data (0x0a len [0x08 protocol] [0x12 n payload], the
+ * submessage ending exactly at the frame end, short varints), read without the general loop. Writes
+ * the record and returns true only for exactly that; otherwise the general parser decides.
+ * Twin of parseCanonicalData in src/wire/envelope-fast-path.ts.
+ */
+function parseCanonicalData(pos: u32, end: u32, rec: u32): bool {
+  const inner = shortVarint(pos, end);
+  if (inner < 0 || vEnd + <u32>inner != end) return false;
+  let p = vEnd;
+  let protocol: i32 = 0;
+  if (p < end && load<u8>(p) == 0x08) {
+    protocol = shortVarint(p + 1, end);
+    if (protocol < 0) return false;
+    p = vEnd;
+  }
+  let payAddr: u32 = 0;
+  let payLen: i32 = 0;
+  if (p < end) {
+    if (load<u8>(p) != 0x12) return false;
+    payLen = shortVarint(p + 1, end);
+    if (payLen < 0 || vEnd + <u32>payLen != end) return false;
+    payAddr = vEnd;
+  }
+  store<i32>(rec, KIND_DATA);
+  store<u32>(rec + 4, <u32>protocol);
+  store<u32>(rec + 8, payAddr);
+  store<u32>(rec + 12, <u32>payLen);
+  return true;
+}
+
+/**
  * Parses a Frame body at [start, start + len) into one record at `rec`: the
  * fast path for Data, Ping and Pong (protobuf semantics: any order, last scalar
  * wins, occurrences of the same oneof message merge, a different oneof case
@@ -146,6 +201,7 @@ function skipField(wireType: u32, pos: u32, end: u32): bool {
  */
 function parseEnvelope(start: u32, len: u32, rec: u32): void {
   const end = start + len;
+  if (len > 0 && load<u8>(start) == 0x0a && parseCanonicalData(start + 1, end, rec)) return;
   let pos = start;
   let kind: u32 = 0;
   let f1: u32 = 0; // protocol or nonce

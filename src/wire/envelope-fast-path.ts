@@ -76,12 +76,71 @@ function skipField(buf: Uint8Array, wireType: number, pos: number, end: number):
   }
 }
 
+/** Frame field 1 (data), wire type 2. */
+const TAG_DATA = 0x0a;
+
+/**
+ * Short varint as the canonical layout uses it: 1 to 3 bytes, last byte < 0x80 (values < 2^21), so the
+ * value is exact in 32 bits. Returns the value and sets vEnd, or -1 for anything else.
+ */
+function shortVarint(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return -1;
+  const b0 = buf[pos] as number;
+  if (b0 < 0x80) {
+    vEnd = pos + 1;
+    return b0;
+  }
+  if (pos + 1 >= end) return -1;
+  const b1 = buf[pos + 1] as number;
+  if (b1 < 0x80) {
+    vEnd = pos + 2;
+    return (b0 & 0x7f) | (b1 << 7);
+  }
+  if (pos + 2 >= end) return -1;
+  const b2 = buf[pos + 2] as number;
+  if (b2 >= 0x80) return -1;
+  vEnd = pos + 3;
+  return (b0 & 0x7f) | ((b1 & 0x7f) << 7) | (b2 << 14);
+}
+
+/**
+ * The layout every peerlink encoder writes for Data (`0x0a len [0x08 protocol] [0x12 n payload]`, the
+ * submessage ending exactly at the frame end, short varints), read without the general loop. Writes
+ * the record and returns true only when the bytes are exactly that; anything else returns false and
+ * the general parser decides, so results never differ (the differential tests check it).
+ */
+function parseCanonicalData(buf: Uint8Array, pos: number, end: number, rec: Uint32Array): boolean {
+  const inner = shortVarint(buf, pos, end);
+  if (inner < 0 || vEnd + inner !== end) return false;
+  let p = vEnd;
+  let protocol = 0;
+  if (p < end && buf[p] === 0x08) {
+    protocol = shortVarint(buf, p + 1, end);
+    if (protocol < 0) return false;
+    p = vEnd;
+  }
+  let payStart = 0;
+  let payLen = 0;
+  if (p < end) {
+    if (buf[p] !== 0x12) return false;
+    payLen = shortVarint(buf, p + 1, end);
+    if (payLen < 0 || vEnd + payLen !== end) return false;
+    payStart = vEnd;
+  }
+  rec[0] = ENVELOPE_DATA;
+  rec[1] = protocol;
+  rec[2] = payStart;
+  rec[3] = payLen;
+  return true;
+}
+
 /**
  * Parses the Frame body `buf[start, start + length)` and writes one record into `rec`
  * (see {@link ENVELOPE_DATA} and siblings; positions are absolute in `buf`). Returns the kind.
  */
 export function parseEnvelope(buf: Uint8Array, start: number, length: number, rec: Uint32Array): number {
   const end = start + length;
+  if (buf[start] === TAG_DATA && parseCanonicalData(buf, start + 1, end, rec)) return ENVELOPE_DATA;
   let pos = start;
   let kind = 0;
   let f1 = 0;

@@ -99,10 +99,12 @@ export class JsFrameDecoder implements FrameDecoder {
     sink: FrameSink | undefined,
     onFrame: FrameBodyCallback | undefined,
   ): void {
-    if (sink === undefined) {
-      (onFrame as FrameBodyCallback)(buf, start, length);
-      return;
-    }
+    if (sink === undefined) (onFrame as FrameBodyCallback)(buf, start, length);
+    else this.deliverEnvelope(buf, start, length, sink);
+  }
+
+  /** Parses one Frame body with the fast path (generated decoder as fallback) and calls the sink. */
+  private deliverEnvelope(buf: Uint8Array, start: number, length: number, sink: FrameSink): void {
     const rec = this.rec;
     switch (parseEnvelope(buf, start, length, rec)) {
       case ENVELOPE_DATA: {
@@ -127,23 +129,32 @@ export class JsFrameDecoder implements FrameDecoder {
     let pos = 0;
     if (this.carryUsed > 0) pos = this.fillCarry(chunk, sink, onFrame);
     while (pos < end) {
+      // Inline fast paths for 1- and 2-byte prefixes (bodies < 16 KiB); integer arithmetic only.
       const b = chunk[pos] as number;
-      let prefix: number;
+      let body: number;
       let length: number;
       if (b < 0x80) {
-        prefix = 1;
+        body = pos + 1;
         length = b;
       } else {
-        const r = readLengthPrefix(chunk, pos, end);
-        if (r === PREFIX_INCOMPLETE) break;
-        if (r === PREFIX_MALFORMED) throw malformedPrefixError();
-        prefix = r % 8;
-        length = (r - prefix) / 8;
+        const b1 = pos + 1 < end ? (chunk[pos + 1] as number) : 0x80;
+        if (b1 < 0x80 && b1 !== 0) {
+          body = pos + 2;
+          length = (b & 0x7f) | (b1 << 7);
+        } else {
+          const r = readLengthPrefix(chunk, pos, end);
+          if (r === PREFIX_INCOMPLETE) break;
+          if (r === PREFIX_MALFORMED) throw malformedPrefixError();
+          const prefix = r % 8;
+          body = pos + prefix;
+          length = (r - prefix) / 8;
+        }
       }
       if (length > max) throw frameTooLargeError(length, max);
-      const next = pos + prefix + length;
+      const next = body + length;
       if (next > end) break;
-      this.deliver(chunk, pos + prefix, length, sink, onFrame);
+      if (sink === undefined) (onFrame as FrameBodyCallback)(chunk, body, length);
+      else this.deliverEnvelope(chunk, body, length, sink);
       pos = next;
     }
     if (pos < end) this.startCarry(chunk, pos, end);
