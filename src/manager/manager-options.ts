@@ -66,7 +66,10 @@ export interface ConnectionManagerOptions {
   readonly gracefulShutdownTimeoutMs?: number;
   /** Largest frame body accepted (bytes). @default 1048576 (1 MiB) */
   readonly maxFrameSize?: number;
-  /** Frame decoder and health scorer engine. @default the engine the benchmarks favour */
+  /**
+   * Engine of both the frame decoder and the health scorer (results are identical).
+   * @default each part's own default: frame decoder `"js"`, health scorer `"wasm"` (the faster of each in BENCHMARKS.md)
+   */
   readonly engine?: "wasm" | "js";
   /** Free-form implementation name sent in the Hello. @default "peerlink/<version>" */
   readonly agent?: string;

@@ -1,8 +1,8 @@
 /**
  * Streaming decoder for peerlink frames (docs/PROTOCOL.md, "Framing"): LEB128 length prefix +
  * `peerlink.v1.Frame` body, with a fast path for Data, Ping and Pong and the generated decoder for
- * everything else. Two engines with identical behaviour: `"wasm"` (AssemblyScript core, bytes copied
- * once into WASM memory) and `"js"` (in-place scan).
+ * everything else. Two engines with identical behaviour: `"js"` (the default: in-place scan) and
+ * `"wasm"` (AssemblyScript core, bytes copied once into WASM memory).
  *
  * @example
  * ```ts
@@ -32,12 +32,14 @@ export type { FrameBodyCallback, FrameDecoder, FrameDecoderEngine, FrameSink } f
 export const DEFAULT_MAX_FRAME_SIZE = 1_048_576;
 
 /**
- * Engine used when none is asked for: `"wasm"`. On this project's benchmark (BENCHMARKS.md) it delivers
- * Data frames through `push` faster than the JS engine (about 1.1× at 64 B, 1.3–1.5× at 1 KiB, 1.2–1.4× with
- * `onread`), the copy into WASM memory included. Framing alone (`pushFrames`) is faster in JS, which scans
- * chunks in place; choose `"js"` for that, or to avoid the WASM region of `maxFrameSize` + 64 KiB per decoder.
+ * Engine used when none is asked for: `"js"`, the faster one on this project's benchmark (BENCHMARKS.md,
+ * "Default engines"). It scans each chunk where it lies and copies only a frame cut by a chunk boundary,
+ * while the WASM engine first copies every byte into WASM memory: framing alone runs 2.5–5× faster in JS,
+ * and Data delivery is at parity or faster (1.0–1.15×) once both envelope parsers take the same
+ * canonical-layout shortcut. `"wasm"` stays available and gives identical results; it is ahead only when
+ * `onread` lets the kernel write straight into its region (see {@link FrameDecoder.receiveBuffer}).
  */
-export const DEFAULT_FRAME_DECODER_ENGINE: FrameDecoderEngine = "wasm";
+export const DEFAULT_FRAME_DECODER_ENGINE: FrameDecoderEngine = "js";
 
 /** Options of {@link createFrameDecoder}. */
 export interface FrameDecoderOptions {
@@ -52,7 +54,7 @@ export interface FrameDecoderOptions {
   /**
    * `"wasm"` or `"js"`; both give identical results.
    *
-   * @default "wasm" ({@link DEFAULT_FRAME_DECODER_ENGINE})
+   * @default "js" ({@link DEFAULT_FRAME_DECODER_ENGINE})
    */
   engine?: FrameDecoderEngine;
 }
