@@ -32,12 +32,13 @@ export type { FrameBodyCallback, FrameDecoder, FrameDecoderEngine, FrameSink } f
 export const DEFAULT_MAX_FRAME_SIZE = 1_048_576;
 
 /**
- * Engine used when none is asked for: `"js"`, the faster one on this project's benchmark (BENCHMARKS.md,
+ * Engine used when none is asked for: `"js"`, chosen on this project's benchmark (BENCHMARKS.md,
  * "Default engines"). It scans each chunk where it lies and copies only a frame cut by a chunk boundary,
- * while the WASM engine first copies every byte into WASM memory: framing alone runs 2.5–5× faster in JS,
- * and Data delivery is at parity or faster (1.0–1.15×) once both envelope parsers take the same
- * canonical-layout shortcut. `"wasm"` stays available and gives identical results; it is ahead only when
- * `onread` lets the kernel write straight into its region (see {@link FrameDecoder.receiveBuffer}).
+ * while the WASM engine first copies every byte into WASM memory: framing alone runs 1.3–5× faster in JS.
+ * For Data delivery JS is ahead at 64 B (1.03–1.14×), WASM at 1 KiB on in-process streams (1.13–1.23×, a
+ * cache effect of its bulk copy), and they are at parity on a loopback socket. `"wasm"` gives identical
+ * results; it is clearly ahead only with `onread`, where the kernel writes straight into its region
+ * (see {@link FrameDecoder.receiveBuffer}).
  */
 export const DEFAULT_FRAME_DECODER_ENGINE: FrameDecoderEngine = "js";
 
