@@ -18,7 +18,7 @@ import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { MessageQueue } from "./message-queue.js";
-import type { ConnectionMetrics } from "./metrics.js";
+import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
   AgreedSets,
@@ -275,7 +275,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * maintenance; `undefined` until the first health check or when maintenance is off.
    */
   get health(): HealthScore | undefined {
-    return this.metrics.health;
+    return readHealth(this.metrics);
   }
 
   /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */

@@ -13,8 +13,20 @@ export interface ConnectionMetrics {
   rttMs?: number | undefined;
   /** Round-trip time variation (ms). */
   rttVarMs?: number | undefined;
-  /** Latest published health score. */
-  health?: HealthScore | undefined;
+  /**
+   * Latest published health score, or a function that makes it on first read (maintenance publishes
+   * scores lazily when many move at once). Read it with {@link readHealth}.
+   */
+  health?: HealthScore | (() => HealthScore | undefined) | undefined;
+}
+
+/** The latest published health in `metrics`, making (and keeping) the object if it was published lazily. */
+export function readHealth(metrics: ConnectionMetrics): HealthScore | undefined {
+  const health = metrics.health;
+  if (typeof health !== "function") return health;
+  const score = health();
+  metrics.health = score;
+  return score;
 }
 
 /** An object that carries its own metrics slot (a `Connection` does: a property read, no lookup). */

@@ -106,6 +106,13 @@ interface Tracked {
   removed: boolean;
   replacement: { readonly target: string; readonly abort: AbortController } | undefined;
   replaced: boolean;
+  /**
+   * Published in the connection's metrics slot instead of a score object when only the components
+   * moved (see {@link LAZY}): made once per connection, so publishing allocates nothing.
+   */
+  readonly lazyHealth: () => HealthScore | undefined;
+  /** The published health when the row left the table (what `lazyHealth` returns from then on). */
+  finalHealth: HealthScore | undefined;
 }
 
 /** {@link CycleTable.flags}: declared dead (closing). */
@@ -122,6 +129,15 @@ const READS_IN_PLACE = 4;
 const SETTLED = 8;
 /** {@link CycleTable.flags}: the published grade is Poor or Critical (a replacement candidate once it lasts). */
 const DEGRADED = 16;
+/**
+ * {@link CycleTable.flags}: the published health is the raw components and grade in the table's arrays,
+ * not yet made into an object (`rawScores`, `healths`, `healthFroms` are stale). Set when a settled
+ * connection's components moved but its grade did not: the common case when many scores move at once
+ * (every connection's traffic changed), where allocating and storing 10,000 immutable objects a check
+ * dominated the cycle. The object is made on first read ({@link Maintenance.healthOf},
+ * `connection.health`) and when the row leaves the table.
+ */
+const LAZY = 32;
 
 /**
  * The service's per-connection values a cycle reads for EVERY connection, as
@@ -153,6 +169,7 @@ class CycleTable {
   rawLatency = new Float64Array(0);
   rawReliability = new Float64Array(0);
   rawBandwidth = new Float64Array(0);
+  rawOverall = new Float64Array(0);
   rawGrade = new Int8Array(0);
   readonly connections: Connection[] = [];
   /** The last raw score (components and grade of one check), `undefined` before the first. */
@@ -177,6 +194,7 @@ class CycleTable {
     this.rawLatency[i] = Number.NaN;
     this.rawReliability[i] = Number.NaN;
     this.rawBandwidth[i] = Number.NaN;
+    this.rawOverall[i] = Number.NaN;
     this.rawGrade[i] = -1;
   }
 
@@ -195,6 +213,7 @@ class CycleTable {
       this.rawLatency[i] = this.rawLatency[last] as number;
       this.rawReliability[i] = this.rawReliability[last] as number;
       this.rawBandwidth[i] = this.rawBandwidth[last] as number;
+      this.rawOverall[i] = this.rawOverall[last] as number;
       this.rawGrade[i] = this.rawGrade[last] as number;
     }
     this.connections.pop();
@@ -225,6 +244,7 @@ class CycleTable {
     this.rawLatency = f64(this.rawLatency);
     this.rawReliability = f64(this.rawReliability);
     this.rawBandwidth = f64(this.rawBandwidth);
+    this.rawOverall = f64(this.rawOverall);
     const flags = new Uint8Array(capacity);
     flags.set(this.flags);
     this.flags = flags;
@@ -315,6 +335,8 @@ class Maintenance implements MaintenanceService {
       dead: false,
       removed: false,
       replacement: undefined,
+      lazyHealth: () => this.#materialize(record),
+      finalHealth: undefined,
       replaced: false,
     };
     this.#records.push(record);
@@ -338,6 +360,7 @@ class Maintenance implements MaintenanceService {
     for (const abort of this.#replacements) abort.abort(new PeerlinkError(ErrorCode.STOPPED, "maintenance stopped"));
     this.#replacements.clear();
     for (const record of this.#records) {
+      this.#settlePublication(record);
       record.removed = true;
       for (const off of record.unsubscribe) off();
     }
@@ -359,7 +382,7 @@ class Maintenance implements MaintenanceService {
 
   healthOf(connection: Connection): HealthScore | undefined {
     const record = this.#byConnection.get(connection);
-    return record === undefined ? undefined : this.#table.healths[record.index];
+    return record === undefined ? undefined : this.#materialize(record);
   }
 
   inspect(connection: Connection): MaintenanceSnapshot | undefined {
@@ -383,7 +406,7 @@ class Maintenance implements MaintenanceService {
       probedBandwidthBps: m.probedBandwidth,
       probesCompleted: m.prober?.probesCompleted ?? 0,
       bandwidthInputBps: m.bandwidthInput(),
-      health: this.#table.healths[record.index],
+      health: this.#materialize(record),
       degradedForMs: m.health.degradedFor(now),
       replacingWith: record.replacement?.target,
       dead: record.dead,
@@ -757,7 +780,7 @@ class Maintenance implements MaintenanceService {
     const { latency, reliability, bandwidth, overall } = b;
     const grades = b.grade;
     const table = this.#table;
-    const { flags, rawLatency, rawReliability, rawBandwidth, rawGrade, rawScores, healths, healthFroms, connections } = table;
+    const { flags, rawLatency, rawReliability, rawBandwidth, rawOverall, rawGrade, rawScores, connections } = table;
     const replaceDegraded = this.options.replaceDegraded;
     let exclude: Set<string> | undefined;
     for (let k = 0; k < count; k++) {
@@ -779,21 +802,25 @@ class Maintenance implements MaintenanceService {
       // the published score stays. Only a Poor or Critical published grade can need a replacement.
       if (!moved && f & SETTLED && !(replaceDegraded && f & DEGRADED)) continue;
       if (moved) {
-        const grade = GRADE_BY_INDEX[gradeIndex] as HealthGrade;
-        const raw: HealthScore = { latency: lat, reliability: rel, bandwidth: bw, overall: overall[k] as number, grade };
         const sameGrade = rawGrade[i] === gradeIndex;
-        rawScores[i] = raw;
         rawLatency[i] = lat;
         rawReliability[i] = rel;
         rawBandwidth[i] = bw;
+        rawOverall[i] = overall[k] as number;
         rawGrade[i] = gradeIndex;
         if (sameGrade && f & SETTLED) {
           // Components moved, grade unchanged and equal to the published one: the hysteresis has
-          // nothing to decide (it would only remember the score), so the new score is published as is.
-          healths[i] = raw;
-          healthFroms[i] = raw;
-          this.#host.setHealth(connections[i] as Connection, raw);
+          // nothing to decide, so the new score is published as is, lazily (LAZY): the row's numbers
+          // are the score, and the object is made only if someone reads it.
+          if (!(f & LAZY)) {
+            flags[i] = f | LAZY;
+            this.#host.setHealth(connections[i] as Connection, (this.#records[i] as Tracked).lazyHealth);
+          }
         } else {
+          const grade = GRADE_BY_INDEX[gradeIndex] as HealthGrade;
+          const raw: HealthScore = { latency: lat, reliability: rel, bandwidth: bw, overall: overall[k] as number, grade };
+          rawScores[i] = raw;
+          flags[i] = f & ~LAZY;
           this.#updateHealth(this.#records[i] as Tracked, raw, now);
         }
       } else if (!(f & SETTLED)) {
@@ -812,6 +839,41 @@ class Maintenance implements MaintenanceService {
         this.#replace(record, now, exclude);
       }
     }
+  }
+
+  /**
+   * The published health of a tracked row, made into an object first if it is {@link LAZY}. Called by
+   * the record's `lazyHealth` (from the connection's metrics slot), and where the service reads it.
+   */
+  #materialize(record: Tracked): HealthScore | undefined {
+    const table = this.#table;
+    const i = record.index;
+    if (record.removed && table.connections[i] !== record.connection) return record.finalHealth;
+    const f = table.flags[i] as number;
+    if (!(f & LAZY)) return table.healths[i];
+    const score: HealthScore = {
+      latency: table.rawLatency[i] as number,
+      reliability: table.rawReliability[i] as number,
+      bandwidth: table.rawBandwidth[i] as number,
+      overall: table.rawOverall[i] as number,
+      grade: GRADE_BY_INDEX[table.rawGrade[i] as number] as HealthGrade,
+    };
+    table.rawScores[i] = score;
+    table.healths[i] = score;
+    table.healthFroms[i] = score;
+    table.flags[i] = f & ~LAZY;
+    return score;
+  }
+
+  /**
+   * Before a row leaves the table (connection removed, service stopped): a lazily published health
+   * becomes a plain object in the connection's slot, so `connection.health` keeps its last value.
+   */
+  #settlePublication(record: Tracked): void {
+    const lazy = (this.#table.flags[record.index] as number) & LAZY;
+    const score = this.#materialize(record);
+    record.finalHealth = score;
+    if (lazy && score !== undefined) this.#host.setHealth(record.connection, score);
   }
 
   /** Feeds a raw score to the connection's hysteresis, publishes its health and emits a grade change. */
@@ -900,7 +962,7 @@ class Maintenance implements MaintenanceService {
         if (host.isProtected(record.peer)) return;
         record.replaced = true;
         const at = host.clock();
-        const grade = this.#table.healths[record.index]?.grade ?? "unknown";
+        const grade = this.#materialize(record)?.grade ?? "unknown";
         const degradedFor = Math.round(record.monitor.health.degradedFor(at));
         host.journal("replaced", {
           peerId: record.peer,
@@ -927,6 +989,7 @@ class Maintenance implements MaintenanceService {
 
   #remove(record: Tracked): void {
     if (record.removed) return;
+    this.#settlePublication(record);
     record.removed = true;
     this.#table.flags[record.index] = (this.#table.flags[record.index] as number) | REMOVED;
     for (const off of record.unsubscribe) off();

@@ -47,8 +47,11 @@ export interface ManagerHost {
   isProtected(peer: string): boolean;
   /** Dials a peer through the manager (limits, bans and coalescing apply). */
   dial(target: { peerId: string; addresses: readonly string[] }, options?: { signal?: AbortSignal }): Promise<Connection>;
-  /** Records the latest health score of a connection (used for trimming and `connection.health`). */
-  setHealth(connection: Connection, score: HealthScore): void;
+  /**
+   * Records the latest health score of a connection (used for trimming and `connection.health`), or a
+   * function that makes it when first read (lazy publication: nothing allocated until someone looks).
+   */
+  setHealth(connection: Connection, score: HealthScore | (() => HealthScore | undefined)): void;
   /** Appends to the decision journal. */
   journal(kind: JournalEntry["kind"], entry: Omit<JournalEntry, "at" | "kind">): void;
   /** Emits a manager event (typed by the manager's event map). */

@@ -78,7 +78,7 @@ describe("the maintenance timer", () => {
     expect(vi.getTimerCount()).toBe(1);
     expect(service.size).toBe(1_000);
     // Every connection was scored in the checks.
-    expect(host.health.size).toBe(1_000);
+    expect(host.published.size).toBe(1_000);
     service.stop?.();
     expect(vi.getTimerCount()).toBe(0);
     expect(service.size).toBe(0);
@@ -177,7 +177,7 @@ describe("publishing health", () => {
     const last = changes[changes.length - 1]!;
     expect(last.to).toBe(HealthGrade.EXCELLENT);
     expect(service.healthOf(fake.asConnection)?.grade).toBe(HealthGrade.EXCELLENT);
-    expect(host.health.get(fake.asConnection)).toBe(service.healthOf(fake.asConnection));
+    expect(host.healthOf(fake.asConnection)).toBe(service.healthOf(fake.asConnection));
 
     // Pongs now take 2 s: latency collapses; two checks later the published grade follows.
     fake.rttMs = 2_000;
@@ -188,6 +188,64 @@ describe("publishing health", () => {
     expect(drop.score.grade).toBe(drop.to);
     expect(drop.score.latency).toBeLessThan(0.2);
     service.stop?.();
+  });
+});
+
+describe("publishing health lazily when only the components move", () => {
+  /** A connection settled at Excellent (1 ms pongs), then its RTT moves to 20 ms: still Excellent. */
+  function settledThenMoving(): { host: FakeHost; service: MaintenanceService; fake: FakeConnection } {
+    const { host, service } = startService({ pingIntervalMs: 100, healthCheckIntervalMs: 500, hysteresisSamples: 2 });
+    const fake = open(host, service, new FakeConnection({ rttMs: 1 }));
+    vi.advanceTimersByTime(3_000);
+    expect(service.healthOf(fake.asConnection)?.grade).toBe(HealthGrade.EXCELLENT);
+    fake.rttMs = 20;
+    vi.advanceTimersByTime(500);
+    return { host, service, fake };
+  }
+
+  it("publishes a function, not an object, and makes the same object for every reader on first read", () => {
+    const { host, service, fake } = settledThenMoving();
+    expect(typeof host.published.get(fake.asConnection)).toBe("function");
+    const score = host.healthOf(fake.asConnection);
+    expect(score?.grade).toBe(HealthGrade.EXCELLENT);
+    expect(service.healthOf(fake.asConnection)).toBe(score);
+    expect(service.inspect(fake.asConnection)?.health).toBe(score);
+    service.stop?.();
+  });
+
+  it("gives the latest components, and leaves a snapshot taken earlier unchanged", () => {
+    const { service, fake } = settledThenMoving();
+    const earlier = service.healthOf(fake.asConnection);
+    const frozen = { ...earlier };
+    vi.advanceTimersByTime(2_000);
+    const later = service.healthOf(fake.asConnection);
+    expect(later).not.toBe(earlier);
+    expect(later?.grade).toBe(HealthGrade.EXCELLENT);
+    expect(later!.latency).toBeLessThan(earlier!.latency - 0.005);
+    expect(later!.overall).not.toBe(earlier!.overall);
+    expect({ ...earlier }).toEqual(frozen);
+    service.stop?.();
+  });
+
+  it("turns into a plain score when the connection closes or the service stops, so its last health stays readable", () => {
+    const { host, service, fake } = settledThenMoving();
+    const other = open(host, service, new FakeConnection({ rttMs: 1 }));
+    vi.advanceTimersByTime(3_000);
+    other.rttMs = 20;
+    vi.advanceTimersByTime(500);
+    expect(typeof host.published.get(fake.asConnection)).toBe("function");
+    expect(typeof host.published.get(other.asConnection)).toBe("function");
+
+    service.onClose?.(host.connections.get(fake.asConnection)!, { reason: "normal", initiator: "local" } as never);
+    const closed = host.published.get(fake.asConnection);
+    expect(typeof closed).toBe("object");
+    expect(closed).toMatchObject({ grade: HealthGrade.EXCELLENT });
+    expect(service.healthOf(fake.asConnection)).toBeUndefined(); // no longer tracked
+
+    service.stop?.();
+    const stopped = host.published.get(other.asConnection);
+    expect(typeof stopped).toBe("object");
+    expect((stopped as { latency: number }).latency).toBeGreaterThan(0.5);
   });
 });
 
