@@ -96,6 +96,9 @@ export async function runNode(command: NodeCommand, output: NodeOutput, signal: 
   manager.on("handshake:failed", ({ direction, address, error }) => {
     if (!signal.aborted) emit({ event: "connection:error", direction, remoteAddress: address, code: error.code, message: error.rawMessage });
   });
+  manager.on("inbound:refused", ({ address, error }) => {
+    if (!signal.aborted) emit({ event: "connection:error", direction: "inbound", remoteAddress: address, code: error.code, message: error.rawMessage });
+  });
   await manager.start({ signal });
   emit({ event: "listening", peerId: identity.peerId.toString(), addresses: manager.addresses });
 

@@ -99,7 +99,10 @@ export interface ConnectionManagerEvents extends ReconnectServiceEvents {
   "dial:refused": { readonly target: string; readonly error: PeerlinkError };
   /** A dial or an inbound connection failed during connect, TLS or handshake. */
   "handshake:failed": { readonly address: string; readonly direction: "inbound" | "outbound"; readonly error: PeerlinkError };
-  /** An inbound socket was refused before the handshake and closed at once. */
+  /**
+   * An inbound connection was refused and closed: before the handshake by a limit or an IP ban (closed at
+   * once), or right after it when the peer id it proved is banned (closed with a PEER_BANNED goodbye).
+   */
   "inbound:refused": { readonly address: string; readonly reason: RefusalReason; readonly error: PeerlinkError };
   /** A peer, IP or subnet was banned. */
   "peer:banned": { readonly entry: BanEntry };
@@ -212,7 +215,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         metricsOf(connection).health = score;
       },
       journal: (kind, entry) => this.#journal(kind, entry),
-      emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
+      emit: (type, event) => this.emit(type, event),
       get running() {
         return manager.#state === "running";
       },
@@ -577,7 +580,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
             this.#adopt(connection, reservation);
           } catch (error) {
             // Refused after the handshake (banned peer id, stopping): #adopt closed it and journaled why.
-            this.emit("handshake:failed", { address, direction: "inbound", error: PeerlinkError.from(error) });
+            // The handshake itself succeeded, so a ban is a refusal, not a failed handshake.
+            const err = PeerlinkError.from(error);
+            if (err.code === ErrorCode.PEER_BANNED) this.emit("inbound:refused", { address, reason: "banned", error: err });
+            else this.emit("handshake:failed", { address, direction: "inbound", error: err });
           }
         },
         (error: unknown) => {
@@ -802,11 +808,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const entry = result.entry;
     if (result.evicted !== undefined) {
       // The ban list is full: the entry that made room is lifted, and says so.
-      this.#journal("unbanned", { code: "evicted", detail: `${result.evicted.key} evicted from the full ban list` });
+      this.#journal("unbanned", { ...banSubject(result.evicted), code: "evicted", detail: `${result.evicted.key} evicted from the full ban list` });
       this.emit("peer:unbanned", { entry: result.evicted });
     }
     this.#journal("banned", {
-      ...("peerId" in t ? { peerId: t.peerId } : {}),
+      ...banSubject(entry),
       code: ErrorCode.PEER_BANNED,
       detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
       value: entry.offences,
@@ -828,7 +834,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const entry = this.#bans.unban(t);
     if (entry) {
       this.#persistBans();
-      this.#journal("unbanned", { code: "unbanned", detail: `${entry.key} lifted by the application` });
+      this.#journal("unbanned", { ...banSubject(entry), code: "unbanned", detail: `${entry.key} lifted by the application` });
       this.emit("peer:unbanned", { entry });
     }
     return entry;
@@ -870,7 +876,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#banTimer = setTimeout(() => {
       this.#banTimer = undefined;
       for (const entry of this.#bans.sweep(this.options.clock())) {
-        this.#journal("unbanned", { code: "expired", detail: `${entry.key} expired` });
+        this.#journal("unbanned", { ...banSubject(entry), code: "expired", detail: `${entry.key} expired` });
         this.emit("peer:unbanned", { entry });
       }
       this.#scheduleBanSweep();
@@ -1056,4 +1062,11 @@ function ipOf(address: string): string {
   } catch {
     return normalizeIp(address);
   }
+}
+
+/** The journal fields naming a ban's target: the peer id of a peer ban, the IP of an IP ban (a subnet is in the detail). */
+function banSubject(entry: BanEntry): { peerId?: string; address?: string } {
+  if (entry.kind === "peer") return { peerId: entry.value };
+  if (entry.kind === "ip") return { address: entry.value };
+  return {};
 }

@@ -11,6 +11,7 @@ import type { CloseInfo } from "../connection/types.js";
 import type { HealthScore } from "../health/types.js";
 import type { PeerId } from "../identity/peer-id.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
+import type { ConnectionManagerEvents } from "./connection-manager.js";
 import type { JournalEntry } from "./journal.js";
 
 /** A connection the manager keeps, as services see it. */
@@ -54,8 +55,8 @@ export interface ManagerHost {
   setHealth(connection: Connection, score: HealthScore | (() => HealthScore | undefined)): void;
   /** Appends to the decision journal. */
   journal(kind: JournalEntry["kind"], entry: Omit<JournalEntry, "at" | "kind">): void;
-  /** Emits a manager event (typed by the manager's event map). */
-  emit(type: string, event: unknown): void;
+  /** Emits a manager event: one of {@link ConnectionManagerEvents}, with its payload type. */
+  emit<K extends keyof ConnectionManagerEvents>(type: K, event: ConnectionManagerEvents[K]): void;
   /** True while the manager runs (not stopping or stopped). */
   readonly running: boolean;
 }

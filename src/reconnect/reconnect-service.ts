@@ -59,6 +59,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { ConnectionManagerEvents } from "../manager/connection-manager.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import type { DisconnectReason } from "../reasons.js";
 import { type FlapDampingOptions } from "./flap-damping.js";
@@ -553,7 +554,8 @@ class ReconnectServiceImpl implements ReconnectService {
   }
 
   #emit<K extends keyof ReconnectServiceEvents>(type: K, event: ReconnectServiceEvents[K]): void {
-    this.#host.emit(type, event);
+    // The manager's event map extends ReconnectServiceEvents, so the payload type is the same one.
+    this.#host.emit(type, event as ConnectionManagerEvents[K]);
   }
 
   /** Something changed: re-arm the timer and save (once per tick). */

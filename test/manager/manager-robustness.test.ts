@@ -28,13 +28,19 @@ describe("a listening manager", () => {
     const hub = await startManager({ tls: false });
     const mallory = Identity.generate();
     hub.ban({ peerId: mallory.peerId.toString() });
-    const failed = nextEvent(hub, "handshake:failed");
+    const failures: unknown[] = [];
+    hub.on("handshake:failed", (e) => failures.push(e));
+    const refused = nextEvent(hub, "inbound:refused");
     const conn = await connectAs(hub, mallory, []).catch(() => undefined);
-    expect((await failed).error.code).toBe(ErrorCode.PEER_BANNED);
+    const event = await refused;
+    expect(event.reason).toBe("banned");
+    expect(event.error.code).toBe(ErrorCode.PEER_BANNED);
+    expect(hub.decisions({ kind: "refused", peerId: mallory.peerId.toString() }).map((e) => e.code)).toEqual([ErrorCode.PEER_BANNED]);
     if (conn) expect((await conn.closed).reason).toBe("peer_banned");
     await hub.settled();
     expect(hub.connections()).toHaveLength(0);
     expect(hub.counts.total).toBe(0);
+    expect(failures).toEqual([]);
   });
 
   it("adopts a peer that advertises malformed listen addresses, and does not record them", async () => {
@@ -70,6 +76,28 @@ describe("a listening manager", () => {
     expect(lifted).toEqual(["10.0.0.1"]);
     expect(hub.isBanned({ ip: "10.0.0.1" })).toBe(false);
     expect(hub.decisions({ kind: "unbanned" }).map((e) => e.code)).toEqual(["evicted"]);
+    expect(hub.decisions({ kind: "unbanned" })[0]?.address).toBe("10.0.0.1");
+  });
+
+  it("names the target in every ban and unban journal entry: peer id for a peer, IP for an IP", async () => {
+    const hub = await startManager({ tls: false });
+    const peer = Identity.generate().peerId;
+    hub.ban(peer, { durationMs: 60_000 });
+    hub.ban({ ip: "10.0.0.9" }, { durationMs: 60_000 });
+    hub.ban({ subnet: "10.1.0.0/16" }, { durationMs: 60_000 });
+    hub.unban(peer);
+    hub.unban({ ip: "10.0.0.9" });
+    hub.unban({ subnet: "10.1.0.0/16" });
+    const subjects = (kind: "banned" | "unbanned") =>
+      hub.decisions({ kind }).map((e) => [e.peerId, e.address, e.detail.split(" ")[0]]);
+    const expected = [
+      [peer.toString(), undefined, `peer:${peer.toString()}`],
+      [undefined, "10.0.0.9", "ip:10.0.0.9"],
+      [undefined, undefined, "subnet:10.1.0.0/16"],
+    ];
+    expect(subjects("banned")).toEqual(expected);
+    expect(subjects("unbanned")).toEqual(expected);
+    expect(hub.decisions({ peerId: peer.toString() }).map((e) => e.kind)).toEqual(["banned", "unbanned"]);
   });
 
   it("does not let a peer claim an address a dial proved to belong to another peer", async () => {
