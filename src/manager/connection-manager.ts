@@ -33,6 +33,7 @@ import {
   type RefusalReason,
 } from "./connection-limits.js";
 import { DecisionJournal, type JournalEntry, type JournalQuery } from "./journal.js";
+import { mayAdvertise } from "./address-scope.js";
 import { formatHostPort, isIp, normalizeIp, parseHostPort } from "./ip.js";
 import { isHostPort } from "../peers/peer-record.js";
 import { lookup } from "node:dns/promises";
@@ -653,7 +654,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
           lastSeen: now,
           addresses: (handshake?.remoteListenAddrs ?? [])
             .map((a) => (connection.direction === "inbound" ? bindToRemoteIp(a, connection.remoteAddress) : a))
-            .filter((a) => this.#mayRecordAddress(peer, a))
+            .filter((a) => this.#mayRecordAddress(peer, a, connection.remoteAddress))
             .slice(0, 8),
           capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
         },
@@ -671,11 +672,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /**
    * Whether an address a peer advertises in its Hello may be recorded for it: a valid `host:port` that is
-   * not the unspecified address, and not already proven to belong to another peer (an advertised address
-   * never displaces one a dial verified).
+   * not the unspecified address, whose scope is reachable from where the peer was seen (`mayAdvertise`: a
+   * public peer cannot plant `127.0.0.1:22` or `10.0.0.5:6379` for this node to dial later), and not
+   * already proven to belong to another peer (an advertised address never displaces one a dial verified).
    */
-  #mayRecordAddress(peer: string, address: string): boolean {
-    if (!isHostPort(address) || !isDialable(address)) return false;
+  #mayRecordAddress(peer: string, address: string, remoteAddress: string): boolean {
+    if (!isHostPort(address) || !isDialable(address) || !mayAdvertise(address, remoteAddress)) return false;
     const owner = this.peers.resolvePeerId(address);
     return owner === undefined || owner === peer || this.#provenOwner(address) === undefined;
   }

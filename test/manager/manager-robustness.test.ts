@@ -47,12 +47,14 @@ describe("a listening manager", () => {
     const hub = await startManager({ tls: false });
     const peer = Identity.generate();
     const opened = nextEvent(hub, "connection:open");
-    const conn = await connectAs(hub, peer, ["a_b:1", "example.com.:1", "0.0.0.0:9", "127.0.0.1:4999"]);
+    const conn = await connectAs(hub, peer, ["a_b:1", "example.com.:1", "0.0.0.0:9", "127.0.0.1:4999", "224.0.0.1:7", "10.0.0.5:6379"]);
     expect((await opened).connection.remotePeer.equals(peer.peerId)).toBe(true);
     expect(hub.getConnection(peer.peerId)?.state).toBe("open");
     expect(hub.maintenance?.size).toBe(1);
-    // The malformed ones are dropped; 0.0.0.0:9 is recorded under the IP the peer connected from.
-    expect(hub.peers.addressesOf(peer.peerId.toString()).sort()).toEqual(["127.0.0.1:4999", "127.0.0.1:9"]);
+    // The malformed and unroutable (multicast) ones are dropped; 0.0.0.0:9 is recorded under the IP the
+    // peer connected from; a peer on loopback may advertise a private address (address-scope.test.ts has
+    // the rule for peers elsewhere).
+    expect(hub.peers.addressesOf(peer.peerId.toString()).sort()).toEqual(["10.0.0.5:6379", "127.0.0.1:4999", "127.0.0.1:9"]);
     await conn.close();
   });
 
