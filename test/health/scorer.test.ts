@@ -61,7 +61,7 @@ describe("batch health scoring with the WASM and JS engines", () => {
           expect(Object.is(one.overall, wasm.batch.overall[i])).toBe(true);
         });
       }),
-      { numRuns: 2_000 },
+      { numRuns: 5_000 },
     );
   });
 

@@ -19,7 +19,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
           expect(decodeWith("wasm", maxFrameSize, chunks)).toEqual(expected);
         },
       ),
-      { numRuns: 35_000 },
+      { numRuns: 50_000 },
     );
   });
 
