@@ -56,9 +56,10 @@ function ipv6Scope(ip: string): AddressScope {
  * Whether `advertised` (`"host:port"`) may be recorded for a peer that connected from (or was dialed at)
  * `remoteAddress` (`"host:port"` or an IP):
  * - a loopback peer may advertise anything dialable (local meshes and tests);
- * - a peer on a private network or link may advertise public and private addresses, and link-local ones
- *   only from a link-local address;
- * - a public peer may advertise only public addresses and host names;
+ * - a peer on a private network or link may advertise public and private addresses and host names, and
+ *   link-local ones only from a link-local address;
+ * - a public peer may advertise only public IP addresses (a host name could resolve to this node's own
+ *   networks when dialed);
  * - unroutable addresses (multicast, broadcast, unspecified) are never recorded; neither is anything when
  *   the remote address cannot be parsed.
  */
@@ -73,8 +74,10 @@ export function mayAdvertise(advertised: string, remoteAddress: string): boolean
   }
   if (scope === "unroutable" || from === "unroutable" || from === "name") return false;
   if (from === "loopback") return true;
-  if (scope === "public" || scope === "name") return true;
-  if (scope === "private") return from === "private" || from === "link-local";
+  if (scope === "public") return true;
+  // A host name is resolved only when dialed, and may then point anywhere (`localhost`, DNS rebinding to
+  // 127.0.0.1 or 10.x): accepted only from peers on this node's own networks, like private addresses.
+  if (scope === "private" || scope === "name") return from === "private" || from === "link-local";
   if (scope === "link-local") return from === "link-local";
   return false; // loopback advertised by a non-loopback peer
 }

@@ -59,9 +59,10 @@ describe("which advertised addresses a peer may have recorded", () => {
     expect(allowed("169.254.3.3:50000")).toEqual(["linkLocal", "private", "public", "name"]);
   });
 
-  it("from a public peer: public addresses and names only", () => {
-    expect(allowed("203.0.113.9:50000")).toEqual(["public", "name"]);
-    expect(allowed("[2001:db8::9]:50000")).toEqual(["public", "name"]);
+  it("from a public peer: public IP addresses only, no names (one could resolve to localhost or 10.x when dialed)", () => {
+    expect(allowed("203.0.113.9:50000")).toEqual(["public"]);
+    expect(allowed("[2001:db8::9]:50000")).toEqual(["public"]);
+    expect(mayAdvertise("localhost:22", "203.0.113.9:50000")).toBe(false);
   });
 
   it("never from an unparseable or unroutable remote address, and never a malformed advertised one", () => {

@@ -37,13 +37,13 @@ const ADVERTISED: readonly { readonly address: string; readonly scope: Advertise
 ];
 
 /**
- * The rule (address-scope.ts): a public peer may advertise public addresses and names; a private-network
- * peer also private ones; link-local needs a link-local peer, loopback a loopback peer; multicast never.
+ * The rule (address-scope.ts): a public peer may advertise public IP addresses only (a name could resolve
+ * to the manager's own networks); a private-network peer also private ones and names; link-local needs a link-local peer, loopback a loopback peer; multicast never.
  * An unspecified host means "where you see me": it is recorded under the peer's remote IP, whose scope
  * is the peer's own and therefore always allowed.
  */
 const RECORDABLE: Readonly<Record<PeerScope, readonly AdvertisedScope[]>> = {
-  public: ["public", "name", "unspecified"],
+  public: ["public", "unspecified"],
   private: ["public", "name", "private", "unspecified"],
 };
 
@@ -181,12 +181,12 @@ async function advertiseFrom(from: PeerScope, to: PeerScope): Promise<{ recorded
 }
 
 describe("a manager recording the listen addresses a peer on another host advertises", () => {
-  it("records only public addresses, host names and its own address for a peer seen at a public address, even on a private listener", async () => {
+  it("records only public IP addresses and its own address for a peer seen at a public address, even on a private listener", async () => {
     const { recorded, seenAt, boundTo } = await advertiseFrom("public", "private");
     expect(boundTo).toBe(PEER_IP.public);
     expect(seenAt.startsWith(`${PEER_IP.public}:`)).toBe(true);
     expect(recorded).toEqual(expectedRecorded("public"));
-    expect(recorded).toEqual(["198.51.100.2:4555", "203.0.113.7:4001", "peer.example.com:4001"]);
+    expect(recorded).toEqual(["198.51.100.2:4555", "203.0.113.7:4001"]);
   });
 
   it("also records private addresses for a peer seen at a private address, even on a public listener", async () => {
