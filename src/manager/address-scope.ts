@@ -10,44 +10,62 @@
  *
  * @module
  */
-import { ipFamily, normalizeIp, parseHostPort } from "./ip.js";
+import { ipBytes, ipFamily, parseHostPort } from "./ip.js";
 
 /**
  * Reachability class of an address:
- * - `loopback`: this host only (127.0.0.0/8, ::1);
+ * - `loopback`: this host only (127.0.0.0/8, ::1, and the names `localhost`, `*.localhost`,
+ *   `ip6-localhost`, `ip6-loopback`, which always mean this host);
  * - `link-local`: this link only (169.254.0.0/16, fe80::/10);
- * - `private`: a private network (RFC 1918, 100.64.0.0/10 shared address space, fc00::/7 unique local);
+ * - `shared`: carrier-grade NAT space (100.64.0.0/10): other customers of the same carrier, not this
+ *   node's own network;
+ * - `private`: a private network (RFC 1918, fc00::/7 unique local, the deprecated fec0::/10 site-local,
+ *   198.18.0.0/15 benchmarking, 192.0.0.0/24 protocol assignments);
  * - `public`: anything routable on the internet;
  * - `unroutable`: never a peer's listening address (0.0.0.0/8, multicast 224.0.0.0/4, 240.0.0.0/4 and
- *   broadcast, `::`, multicast ff00::/8);
- * - `name`: a host name, not an IP literal (resolved when dialed).
+ *   broadcast, `::`, the deprecated IPv4-compatible ::/96, multicast ff00::/8);
+ * - `name`: any other host name (resolved when dialed).
+ *
+ * IPv6 addresses that carry an IPv4 address (IPv4-mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, 6to4
+ * 2002::/16) have the scope of that IPv4 address.
  */
-export type AddressScope = "loopback" | "link-local" | "private" | "public" | "unroutable" | "name";
+export type AddressScope = "loopback" | "link-local" | "shared" | "private" | "public" | "unroutable" | "name";
 
-/** The scope of an IP literal or host name (brackets and zone ids allowed; IPv4-mapped IPv6 counts as IPv4). */
+/** Host names that always mean this host (RFC 6761, and Debian's /etc/hosts IPv6 names). */
+const LOOPBACK_NAMES = new Set(["localhost", "ip6-localhost", "ip6-loopback"]);
+
+/** The scope of an IP literal or host name (brackets and zone ids allowed). */
 export function addressScope(host: string): AddressScope {
-  if (ipFamily(host) === undefined) return "name";
-  const ip = normalizeIp(host);
-  return ipFamily(ip) === 4 ? ipv4Scope(ip) : ipv6Scope(ip);
+  const bytes = ipBytes(host);
+  if (bytes === undefined) {
+    const name = host.toLowerCase().replace(/\.$/, "");
+    return LOOPBACK_NAMES.has(name) || name.endsWith(".localhost") ? "loopback" : "name";
+  }
+  return bytes.length === 4 ? ipv4Scope(bytes) : ipv6Scope(bytes);
 }
 
-function ipv4Scope(ip: string): AddressScope {
-  const [a, b] = ip.split(".").map(Number) as [number, number, number, number];
+function ipv4Scope(bytes: readonly number[]): AddressScope {
+  const [a, b, c] = bytes as [number, number, number, number];
   if (a === 127) return "loopback";
   if (a === 0 || a >= 224) return "unroutable"; // this network, multicast, reserved, broadcast
   if (a === 169 && b === 254) return "link-local";
-  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)) {
-    return "private";
-  }
+  if (a === 100 && b >= 64 && b <= 127) return "shared";
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return "private";
+  if ((a === 198 && (b === 18 || b === 19)) || (a === 192 && b === 0 && c === 0)) return "private";
   return "public";
 }
 
-function ipv6Scope(ip: string): AddressScope {
-  if (ip === "::1") return "loopback";
-  if (ip === "::") return "unroutable";
-  const first = parseInt(ip.split(":")[0] || "0", 16);
+function ipv6Scope(bytes: readonly number[]): AddressScope {
+  const word = (i: number) => ((bytes[2 * i] as number) << 8) | (bytes[2 * i + 1] as number);
+  const zeroUpTo = (n: number) => bytes.slice(0, n).every((x) => x === 0);
+  if (zeroUpTo(15)) return bytes[15] === 1 ? "loopback" : "unroutable"; // ::1, ::
+  if (zeroUpTo(12)) return "unroutable"; // IPv4-compatible ::a.b.c.d (deprecated)
+  const first = word(0);
+  if (first === 0x0064 && word(1) === 0xff9b && bytes.slice(4, 12).every((x) => x === 0)) return ipv4Scope(bytes.slice(12)); // NAT64
+  if (first === 0x2002) return ipv4Scope(bytes.slice(2, 6)); // 6to4
   if ((first & 0xff00) === 0xff00) return "unroutable"; // multicast
   if ((first & 0xffc0) === 0xfe80) return "link-local";
+  if ((first & 0xffc0) === 0xfec0) return "private"; // site-local (deprecated)
   if ((first & 0xfe00) === 0xfc00) return "private"; // unique local
   return "public";
 }
@@ -56,8 +74,10 @@ function ipv6Scope(ip: string): AddressScope {
  * Whether `advertised` (`"host:port"`) may be recorded for a peer that connected from (or was dialed at)
  * `remoteAddress` (`"host:port"` or an IP):
  * - a loopback peer may advertise anything dialable (local meshes and tests);
- * - a peer on a private network or link may advertise public and private addresses and host names, and
- *   link-local ones only from a link-local address;
+ * - a peer on a private network or link may advertise public, private and carrier-NAT (`shared`) addresses
+ *   and host names, and link-local ones only from a link-local address;
+ * - a peer behind carrier-grade NAT (`shared`) may advertise public and `shared` addresses only: it is
+ *   another customer of the same carrier, not on this node's network;
  * - a public peer may advertise only public IP addresses (a host name could resolve to this node's own
  *   networks when dialed);
  * - unroutable addresses (multicast, broadcast, unspecified) are never recorded; neither is anything when
@@ -78,6 +98,7 @@ export function mayAdvertise(advertised: string, remoteAddress: string): boolean
   // A host name is resolved only when dialed, and may then point anywhere (`localhost`, DNS rebinding to
   // 127.0.0.1 or 10.x): accepted only from peers on this node's own networks, like private addresses.
   if (scope === "private" || scope === "name") return from === "private" || from === "link-local";
+  if (scope === "shared") return from === "shared" || from === "private" || from === "link-local";
   if (scope === "link-local") return from === "link-local";
   return false; // loopback advertised by a non-loopback peer
 }

@@ -182,6 +182,14 @@ export function ipFamily(address: string): IpFamily | undefined {
   return parseCanonicalBytes(address)?.family;
 }
 
+/**
+ * The bytes of an IP literal after normalisation (4 for IPv4, IPv4-mapped IPv6 included; 16 for IPv6), or
+ * `undefined` when `address` is not an IP literal.
+ */
+export function ipBytes(address: string): number[] | undefined {
+  return parseCanonicalBytes(address)?.bytes.slice();
+}
+
 /** True when `address` is an IP literal that {@link normalizeIp} accepts. */
 export function isIp(address: string): boolean {
   return parseCanonicalBytes(address) !== undefined;
