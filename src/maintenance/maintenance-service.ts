@@ -784,6 +784,8 @@ class Maintenance implements MaintenanceService {
     const replaceDegraded = this.options.replaceDegraded;
     let exclude: Set<string> | undefined;
     for (let k = 0; k < count; k++) {
+      // A health:change listener may have stopped the service (its tables are cleared then).
+      if (this.#stopped) return;
       const i = order[k] as number;
       const f = flags[i] as number;
       if (f & REMOVED) continue;
@@ -862,6 +864,9 @@ class Maintenance implements MaintenanceService {
     table.healths[i] = score;
     table.healthFroms[i] = score;
     table.flags[i] = f & ~LAZY;
+    // LAZY means "the connection's slot holds lazyHealth": replace it with the object now, whoever asked,
+    // so a slot never keeps the function (and through it this service) once the row is settled.
+    this.#host.setHealth(record.connection, score);
     return score;
   }
 
@@ -870,10 +875,7 @@ class Maintenance implements MaintenanceService {
    * becomes a plain object in the connection's slot, so `connection.health` keeps its last value.
    */
   #settlePublication(record: Tracked): void {
-    const lazy = (this.#table.flags[record.index] as number) & LAZY;
-    const score = this.#materialize(record);
-    record.finalHealth = score;
-    if (lazy && score !== undefined) this.#host.setHealth(record.connection, score);
+    record.finalHealth = this.#materialize(record);
   }
 
   /** Feeds a raw score to the connection's hysteresis, publishes its health and emits a grade change. */

@@ -213,6 +213,16 @@ describe("publishing health lazily when only the components move", () => {
     service.stop?.();
   });
 
+  it("replaces the published function with the object once anyone reads it, the service included", () => {
+    const { host, service, fake } = settledThenMoving();
+    expect(typeof host.published.get(fake.asConnection)).toBe("function");
+    const score = service.healthOf(fake.asConnection);
+    expect(host.published.get(fake.asConnection)).toBe(score);
+    service.onClose?.(host.connections.get(fake.asConnection)!, { reason: "normal", initiator: "local" } as never);
+    service.stop?.();
+    expect(host.published.get(fake.asConnection)).toBe(score);
+  });
+
   it("gives the latest components, and leaves a snapshot taken earlier unchanged", () => {
     const { service, fake } = settledThenMoving();
     const earlier = service.healthOf(fake.asConnection);
@@ -246,6 +256,30 @@ describe("publishing health lazily when only the components move", () => {
     const stopped = host.published.get(other.asConnection);
     expect(typeof stopped).toBe("object");
     expect((stopped as { latency: number }).latency).toBeGreaterThan(0.5);
+  });
+});
+
+describe("stopping the service from a health:change listener", () => {
+  it("ends the check quietly: no cycle failure, no events after the stop", () => {
+    const { host, service } = startService({ pingIntervalMs: 100, healthCheckIntervalMs: 500, hysteresisSamples: 1 });
+    const fakes = [1, 2, 3].map(() => open(host, service, new FakeConnection({ rttMs: 1 })));
+    const warnings = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
+    const emit = host.emit.bind(host);
+    let stopped = 0;
+    host.emit = (type, event) => {
+      emit(type, event);
+      if (type === "health:change" && stopped === 0) {
+        stopped = host.events.length;
+        service.stop?.();
+      }
+    };
+    vi.advanceTimersByTime(3_000);
+    expect(stopped).toBeGreaterThan(0);
+    expect(host.events.length).toBe(stopped);
+    expect(warnings).not.toHaveBeenCalled();
+    expect(service.size).toBe(0);
+    expect(fakes.every((f) => f.closes.length === 0)).toBe(true);
+    warnings.mockRestore();
   });
 });
 
