@@ -96,8 +96,12 @@ export async function runNode(command: NodeCommand, output: NodeOutput, signal: 
   manager.on("handshake:failed", ({ direction, address, error }) => {
     if (!signal.aborted) emit({ event: "connection:error", direction, remoteAddress: address, code: error.code, message: error.rawMessage });
   });
-  manager.on("inbound:refused", ({ address, error }) => {
-    if (!signal.aborted) emit({ event: "connection:error", direction: "inbound", remoteAddress: address, code: error.code, message: error.rawMessage });
+  // Only refusals after a handshake (a banned peer id): those before it (limits, IP bans) can come by the
+  // thousand in a flood and would flood stdout; the decision journal keeps them.
+  manager.on("inbound:refused", ({ address, error, peer }) => {
+    if (peer !== undefined && !signal.aborted) {
+      emit({ event: "connection:error", direction: "inbound", remoteAddress: address, code: error.code, message: error.rawMessage });
+    }
   });
   await manager.start({ signal });
   emit({ event: "listening", peerId: identity.peerId.toString(), addresses: manager.addresses });

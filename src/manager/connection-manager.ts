@@ -96,7 +96,11 @@ export interface ConnectionManagerEvents extends ReconnectServiceEvents {
   "connection:close": ConnectionCloseEvent;
   /** An application message arrived on any connection. */
   "message": { readonly connection: Connection; readonly peer: string; readonly protocol: string; readonly data: Uint8Array };
-  /** A dial was refused before any socket was opened (limits, bans, self). */
+  /**
+   * A dial was refused: before any socket was opened (limits, bans, self), or right after the handshake
+   * when the peer an address dial reached turned out to be banned (that connection is closed with a
+   * PEER_BANNED goodbye).
+   */
   "dial:refused": { readonly target: string; readonly error: PeerlinkError };
   /** A dial or an inbound connection failed during connect, TLS or handshake. */
   "handshake:failed": { readonly address: string; readonly direction: "inbound" | "outbound"; readonly error: PeerlinkError };
@@ -104,7 +108,13 @@ export interface ConnectionManagerEvents extends ReconnectServiceEvents {
    * An inbound connection was refused and closed: before the handshake by a limit or an IP ban (closed at
    * once), or right after it when the peer id it proved is banned (closed with a PEER_BANNED goodbye).
    */
-  "inbound:refused": { readonly address: string; readonly reason: RefusalReason; readonly error: PeerlinkError };
+  "inbound:refused": {
+    readonly address: string;
+    readonly reason: RefusalReason;
+    readonly error: PeerlinkError;
+    /** The peer id the connection proved, when it was refused after its handshake (a banned peer id). */
+    readonly peer?: string;
+  };
   /** A peer, IP or subnet was banned. */
   "peer:banned": { readonly entry: BanEntry };
   /** A ban expired or was lifted. */
@@ -192,7 +202,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
     const host = this.#host();
-    this.maintenance = this.options.maintenance === false ? undefined : createMaintenanceService(this.options.maintenance)(host);
+    const maintenance = this.options.maintenance;
+    this.maintenance =
+      maintenance === false
+        ? undefined
+        : createMaintenanceService(
+            this.options.engine !== undefined && maintenance.engine === undefined ? { ...maintenance, engine: this.options.engine } : maintenance,
+          )(host);
     this.reconnect = this.options.reconnect === false ? undefined : createReconnectService(this.options.reconnect)(host);
     this.#services = [
       ...(this.maintenance ? [this.maintenance] : []),
@@ -426,7 +442,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         lastError = PeerlinkError.from(error);
         const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
         if (expected && !cancelled) this.#safely(() => this.peers.recordDialFailure(expected.toString(), address, this.options.clock()));
-        if (!cancelled) this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
+        // A peer reached and then refused as banned (an address dial that pinned no identity) is a refusal,
+        // journaled by #adopt; anything else failed on the way.
+        if (lastError.code === ErrorCode.PEER_BANNED) this.emit("dial:refused", { target: address, error: lastError });
+        else if (!cancelled) this.emit("handshake:failed", { address, direction: "outbound", error: lastError });
         // Identity, abort and protocol failures are final; connection failures try the next address.
         if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
       }
@@ -473,7 +492,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       }
       throw error;
     }
-    this.#safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
+    // A banned peer's address is not recorded as a successful dial.
+    if (!this.#bans.findBan({ peerId: connection.remotePeer.toString(), ip: ipOf(connection.remoteAddress) }, this.options.clock())) {
+      this.#safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
+    }
     return this.#adopt(connection, reservation);
   }
 
@@ -583,8 +605,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
             // Refused after the handshake (banned peer id, stopping): #adopt closed it and journaled why.
             // The handshake itself succeeded, so a ban is a refusal, not a failed handshake.
             const err = PeerlinkError.from(error);
-            if (err.code === ErrorCode.PEER_BANNED) this.emit("inbound:refused", { address, reason: "banned", error: err });
-            else this.emit("handshake:failed", { address, direction: "inbound", error: err });
+            if (err.code === ErrorCode.PEER_BANNED) {
+              this.emit("inbound:refused", { address, reason: "banned", error: err, peer: connection.remotePeer.toString() });
+            } else {
+              this.emit("handshake:failed", { address, direction: "inbound", error: err });
+            }
           }
         },
         (error: unknown) => {
@@ -631,7 +656,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const ban = this.#bans.findBan({ peerId: peer, ip: ipOf(connection.remoteAddress) }, now);
     if (ban) {
       void connection.close(DisconnectReason.PEER_BANNED, { detail: ban.reason });
-      this.#journal("refused", { peerId: peer, code: ErrorCode.PEER_BANNED, detail: `${ban.key} is banned: ${ban.reason}` });
+      this.#journal("refused", { peerId: peer, address: connection.remoteAddress, code: ErrorCode.PEER_BANNED, detail: `${ban.key} is banned: ${ban.reason}` });
       throw new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned: ${ban.reason}`);
     }
     const existing = this.#connections.get(peer);

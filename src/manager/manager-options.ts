@@ -67,7 +67,8 @@ export interface ConnectionManagerOptions {
   /** Largest frame body accepted (bytes). @default 1048576 (1 MiB) */
   readonly maxFrameSize?: number;
   /**
-   * Engine of both the frame decoder and the health scorer (results are identical).
+   * Engine of the connections' frame decoders and of the built-in maintenance service's health scorer
+   * (unless `maintenance.engine` is set); results are identical either way.
    * @default each part's own default: frame decoder `"js"`, health scorer `"wasm"` (the faster of each in BENCHMARKS.md)
    */
   readonly engine?: "wasm" | "js";

@@ -35,6 +35,7 @@ describe("a listening manager", () => {
     const event = await refused;
     expect(event.reason).toBe("banned");
     expect(event.error.code).toBe(ErrorCode.PEER_BANNED);
+    expect(event.peer).toBe(mallory.peerId.toString());
     expect(hub.decisions({ kind: "refused", peerId: mallory.peerId.toString() }).map((e) => e.code)).toEqual([ErrorCode.PEER_BANNED]);
     if (conn) expect((await conn.closed).reason).toBe("peer_banned");
     await hub.settled();
@@ -79,6 +80,35 @@ describe("a listening manager", () => {
     expect(hub.isBanned({ ip: "10.0.0.1" })).toBe(false);
     expect(hub.decisions({ kind: "unbanned" }).map((e) => e.code)).toEqual(["evicted"]);
     expect(hub.decisions({ kind: "unbanned" })[0]?.address).toBe("10.0.0.1");
+  });
+
+  it("refuses an address dial that reaches a banned peer: dial:refused, not handshake:failed, and no dial success recorded", async () => {
+    const a = await startManager({ tls: false });
+    const b = await startManager({ tls: false });
+    a.ban(b.peerId, { durationMs: 60_000 });
+    const failures: unknown[] = [];
+    a.on("handshake:failed", (e) => failures.push(e));
+    const refused = nextEvent(a, "dial:refused");
+    const address = b.addresses[0]!;
+    await rejectsWithCode(a.dial(address), ErrorCode.PEER_BANNED);
+    const event = await refused;
+    expect(event.target).toBe(address);
+    expect(event.error.code).toBe(ErrorCode.PEER_BANNED);
+    expect(a.decisions({ kind: "refused", peerId: b.peerId.toString() })).toEqual([
+      expect.objectContaining({ code: ErrorCode.PEER_BANNED, address: expect.stringMatching(/^127\.0\.0\.1:/) }),
+    ]);
+    const record = a.peers.get(b.peerId.toString());
+    expect(record?.addresses.find((x) => x.address === address)?.lastSuccess).toBeUndefined();
+    await a.settled();
+    expect(failures).toEqual([]);
+    expect(a.connections()).toHaveLength(0);
+  });
+
+  it("gives the built-in maintenance the manager's engine unless maintenance sets its own", async () => {
+    const identity = Identity.generate();
+    expect(new ConnectionManager({ identity }).maintenance?.engine).toBe("wasm");
+    expect(new ConnectionManager({ identity, engine: "js" }).maintenance?.engine).toBe("js");
+    expect(new ConnectionManager({ identity, engine: "js", maintenance: { engine: "wasm" } }).maintenance?.engine).toBe("wasm");
   });
 
   it("names the target in every ban and unban journal entry: peer id for a peer, IP for an IP", async () => {
