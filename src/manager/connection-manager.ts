@@ -698,13 +698,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /**
    * Whether an address a peer advertises in its Hello may be recorded for it: a valid `host:port` that is
    * not the unspecified address, whose scope is reachable from where the peer was seen (`mayAdvertise`: a
-   * public peer cannot plant `127.0.0.1:22` or `10.0.0.5:6379` for this node to dial later), and not
-   * already proven to belong to another peer (an advertised address never displaces one a dial verified).
+   * public peer cannot plant `127.0.0.1:22` or `10.0.0.5:6379` for this node to dial later), and not known
+   * as another peer's. An advertisement never moves an address from one peer to another (a peer could
+   * otherwise take every address it hears of); only a dial that reaches a peer there does.
    */
   #mayRecordAddress(peer: string, address: string, remoteAddress: string): boolean {
     if (!isHostPort(address) || !isDialable(address) || !mayAdvertise(address, remoteAddress)) return false;
     const owner = this.peers.resolvePeerId(address);
-    return owner === undefined || owner === peer || this.#provenOwner(address) === undefined;
+    return owner === undefined || owner === peer;
   }
 
   /** The peer a successful dial to `address` proved to be there, if any. */
@@ -1004,10 +1005,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   #resolveTarget(target: DialTarget): { addresses: string[]; expected: PeerId | undefined } {
     if (typeof target === "string") {
+      // A plain address dial pins no identity: whoever answers there and proves its key is the result (the
+      // database's owner of the address may be a mere claim from some peer's Hello, or a peer that moved).
       const { host, port } = parseHostPort(target);
-      const address = formatHostPort(host, port);
-      const known = this.peers.resolvePeerId(address);
-      return { addresses: [address], expected: known ? PeerId.parse(known) : undefined };
+      return { addresses: [formatHostPort(host, port)], expected: undefined };
     }
     if (!target || typeof target !== "object") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "dial target must be an address or { peerId, addresses }");
     const expected = target.peerId instanceof PeerId ? target.peerId : PeerId.parse(target.peerId);

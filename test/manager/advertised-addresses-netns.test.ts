@@ -47,8 +47,22 @@ const RECORDABLE: Readonly<Record<PeerScope, readonly AdvertisedScope[]>> = {
   private: ["public", "name", "private", "unspecified"],
 };
 
+/**
+ * The list a peer of scope `from` advertises: ADVERTISED with every port moved by one for the private peer,
+ * so the two peers (same manager) never advertise the same address (an address another peer already holds
+ * is not recorded again: advertisements never move an address between peers).
+ */
+function advertisedBy(from: PeerScope): { address: string; scope: AdvertisedScope }[] {
+  const shift = from === "public" ? 0 : 1;
+  return ADVERTISED.map((a) => {
+    const at = a.address.lastIndexOf(":");
+    return { address: `${a.address.slice(0, at)}:${Number(a.address.slice(at + 1)) + shift}`, scope: a.scope };
+  });
+}
+
 function expectedRecorded(from: PeerScope): string[] {
-  return ADVERTISED.filter((a) => RECORDABLE[from].includes(a.scope))
+  return advertisedBy(from)
+    .filter((a) => RECORDABLE[from].includes(a.scope))
     .map((a) => (a.scope === "unspecified" ? a.address.replace("0.0.0.0", PEER_IP[from]) : a.address))
     .sort();
 }
@@ -168,7 +182,7 @@ async function advertiseFrom(from: PeerScope, to: PeerScope): Promise<{ recorded
   const peer = new Child(peerNs!, "peer", {
     target: listeners[to],
     localAddress: PEER_IP[from],
-    listenAddrs: ADVERTISED.map((a) => a.address),
+    listenAddrs: advertisedBy(from).map((a) => a.address),
   });
   peers.add(peer);
   const connected = await peer.waitFor((l) => l.type === "connected");
@@ -194,8 +208,8 @@ describe("a manager recording the listen addresses a peer on another host advert
     expect(boundTo).toBe(PEER_IP.private);
     expect(seenAt.startsWith(`${PEER_IP.private}:`)).toBe(true);
     expect(recorded).toEqual(expectedRecorded("private"));
-    expect(recorded).toContain("10.0.0.5:6379");
-    expect(recorded).not.toContain("127.0.0.1:22");
-    expect(recorded).not.toContain("169.254.1.1:4001");
+    expect(recorded).toContain("10.0.0.5:6380");
+    expect(recorded).not.toContain("127.0.0.1:23");
+    expect(recorded).not.toContain("169.254.1.1:4002");
   });
 });

@@ -149,6 +149,57 @@ describe("a listening manager", () => {
   });
 });
 
+describe("dialing a plain address", () => {
+  it("reaches whoever is there, even when another peer advertised that address first", async () => {
+    const hub = await startManager({ tls: false });
+    const honest = await startManager({ tls: false });
+    const honestAddress = honest.addresses[0]!;
+    const mallory = Identity.generate();
+    const opened = nextEvent(hub, "connection:open", (e) => e.connection.remotePeer.equals(mallory.peerId));
+    const malloryConn = await connectAs(hub, mallory, [honestAddress]);
+    await opened;
+    // Mallory's claim is recorded (nobody held the address), but it pins nothing.
+    expect(hub.peers.resolvePeerId(honestAddress)).toBe(mallory.peerId.toString());
+    const conn = await hub.dial(honestAddress);
+    expect(conn.remotePeer.equals(honest.peerId)).toBe(true);
+    // The dial proved the address: it moved to the honest peer.
+    expect(hub.peers.resolvePeerId(honestAddress)).toBe(honest.peerId.toString());
+    expect(hub.peers.addressesOf(mallory.peerId.toString())).not.toContain(honestAddress);
+    await malloryConn.close();
+  });
+
+  it("does not let one peer's Hello take an address another peer advertised", async () => {
+    const hub = await startManager({ tls: false });
+    const first = Identity.generate();
+    const second = Identity.generate();
+    const opened = nextEvent(hub, "connection:open", (e) => e.connection.remotePeer.equals(first.peerId));
+    const a = await connectAs(hub, first, ["127.0.0.1:4011"]);
+    await opened;
+    const openedSecond = nextEvent(hub, "connection:open", (e) => e.connection.remotePeer.equals(second.peerId));
+    const b = await connectAs(hub, second, ["127.0.0.1:4011", "127.0.0.1:4012"]);
+    await openedSecond;
+    expect(hub.peers.resolvePeerId("127.0.0.1:4011")).toBe(first.peerId.toString());
+    expect(hub.peers.addressesOf(second.peerId.toString())).toEqual(["127.0.0.1:4012"]);
+    await a.close();
+    await b.close();
+  });
+
+  it("follows a peer that moved away: the new peer at the address is reached and takes it over", async () => {
+    // No reconnect service: its redial of the old peer (pinned to the old identity) would race this dial.
+    const hub = await startManager({ tls: false, reconnect: false });
+    const old = await startManager({ tls: false });
+    const address = old.addresses[0]!;
+    expect((await hub.dial(address)).remotePeer.equals(old.peerId)).toBe(true);
+    await old.stop();
+    await hub.settled();
+    const successor = await startManager({ tls: false, listen: [address] });
+    const conn = await hub.dial(address);
+    expect(conn.remotePeer.equals(successor.peerId)).toBe(true);
+    expect(hub.peers.resolvePeerId(address)).toBe(successor.peerId.toString());
+    expect(hub.peers.addressesOf(old.peerId.toString())).not.toContain(address);
+  });
+});
+
 describe("duplicate connections", () => {
   it("announce connection:close for a connection replaced by a newer one in the same direction", async () => {
     const a = await startManager({ tls: false });
