@@ -185,6 +185,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #tls: ResolvedTls | undefined;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   #banTimer: NodeJS.Timeout | undefined;
+  /** Re-runs trimming when connections spared for their grace period come of age. */
+  #trimTimer: NodeJS.Timeout | undefined;
+  /** The one stop in progress or done (see stop()). */
+  #stopping: Promise<void> | undefined;
   #settledWaiters: (() => void)[] = [];
 
   constructor(options: ConnectionManagerOptions = {}) {
@@ -792,11 +796,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     return this.#protected.has(String(peer));
   }
 
-  #trimIfNeeded(): void {
+  #trimIfNeeded(continuing = false): void {
     const limits = this.options.limits;
-    if (this.#connections.size <= limits.highWatermark) return;
+    if (!continuing && this.#connections.size <= limits.highWatermark) return;
     const now = this.options.clock();
-    const candidates = [...this.#connections.values()].map((m) => ({
+    // Connections already closing (earlier victims among them) are neither counted nor chosen again.
+    const open = [...this.#connections.values()].filter((m) => m.connection.state === "open");
+    const candidates = open.map((m) => ({
       id: m.peer,
       direction: m.connection.direction,
       openedAt: m.openedAt,
@@ -804,12 +810,15 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       healthScore: m.health?.overall,
       managed: m,
     }));
+    // A trim that started above the high watermark goes on down to the low one (continuing: when spared
+    // connections come of age), even once the count is back under the high one.
     const victims = selectConnectionsToTrim(candidates, {
       lowWatermark: limits.lowWatermark,
-      highWatermark: limits.highWatermark,
+      highWatermark: continuing ? limits.lowWatermark : limits.highWatermark,
       gracePeriodMs: limits.trimGracePeriodMs,
       now,
     });
+    this.#armTrimRecheck(candidates, victims.length, now);
     for (const victim of victims) {
       this.#journal("trimmed", {
         peerId: victim.id,
@@ -820,6 +829,27 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       });
       void victim.managed.connection.close(DisconnectReason.NETWORK_RESTRUCTURE);
     }
+  }
+
+  /**
+   * Still above the low watermark after a trim that had to spare connections in their grace period: goes on
+   * trimming when the first of them comes of age (otherwise nothing would, until some connection opened, and
+   * a burst of young connections could keep the node full).
+   */
+  #armTrimRecheck(candidates: readonly { protected: boolean; openedAt: number }[], trimmed: number, now: number): void {
+    const limits = this.options.limits;
+    if (this.#trimTimer !== undefined || candidates.length - trimmed <= limits.lowWatermark) return;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const c of candidates) {
+      const ofAge = c.openedAt + limits.trimGracePeriodMs;
+      if (!c.protected && ofAge > now && ofAge < earliest) earliest = ofAge;
+    }
+    if (!Number.isFinite(earliest)) return;
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = undefined;
+      if (this.#state === "running") this.#trimIfNeeded(true);
+    }, Math.min(earliest - now + 1, 2 ** 31 - 1));
+    this.#trimTimer.unref();
   }
 
   /**
@@ -953,8 +983,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * closes the peer database. Idempotent. Every `connection:close` fires before it resolves; afterwards no
    * event fires and every listener is removed.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.#state === "stopped" || this.#state === "stopping") return;
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    // Every caller gets the same promise: a second stop() resolves only when the node has stopped.
+    this.#stopping ??= this.#stop(options);
+    return this.#stopping;
+  }
+
+  async #stop(options: { timeoutMs?: number }): Promise<void> {
+    if (this.#state === "stopped") return;
     this.#state = "stopping";
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
     await Promise.all(this.#listeners.map((l) => l.close()));
@@ -982,6 +1018,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     }
     if (this.#banTimer) clearTimeout(this.#banTimer);
     this.#banTimer = undefined;
+    if (this.#trimTimer) clearTimeout(this.#trimTimer);
+    this.#trimTimer = undefined;
     for (const service of this.#services) {
       try {
         await service.stop?.();

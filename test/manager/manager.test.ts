@@ -265,6 +265,17 @@ describe("target connection counts", () => {
     expect(hub.getConnection(spokes[0]!.peerId)).toBeDefined();
     expect(hub.decisions({ kind: "trimmed" })).toHaveLength(2);
   });
+
+  it("trims connections spared for their grace period once it ends, with no new connection to trigger it", async () => {
+    const grace = 300;
+    const hub = await startManager({ limits: { lowWatermark: 1, highWatermark: 2, trimGracePeriodMs: grace, maxInbound: 3, maxConnections: 3, maxPerIp: 3 } });
+    // Spokes without reconnect: a trimmed spoke redialing would start the count over.
+    const spokes = await Promise.all([0, 1, 2].map(() => startManager({ reconnect: false })));
+    for (const spoke of spokes) await spoke.dial({ peerId: hub.peerId, addresses: hub.addresses });
+    expect(hub.decisions({ kind: "trimmed" })).toHaveLength(0); // all three were young
+    await nextEventCount(hub, () => hub.connections().length === 1);
+    expect(hub.decisions({ kind: "trimmed" })).toHaveLength(2);
+  });
 });
 
 describe("configuration", () => {
@@ -278,6 +289,18 @@ describe("configuration", () => {
 });
 
 describe("stop()", () => {
+  it("gives every caller the same promise: a second stop() resolves only once the node has stopped", async () => {
+    const a = await startManager();
+    const b = await startManager();
+    await a.dial({ peerId: b.peerId, addresses: b.addresses });
+    const first = a.stop();
+    const second = a.stop();
+    expect(second).toBe(first);
+    await second;
+    expect(a.connections()).toHaveLength(0);
+    expect(a.counts.total).toBe(0);
+  });
+
   it("says goodbye with SHUTDOWN to every peer and leaves no connection", async () => {
     const a = await startManager();
     const peers = await Promise.all([0, 1, 2].map(() => startManager()));
