@@ -130,6 +130,7 @@ export class ConnectionCore {
   readonly #sink: FrameSink;
 
   #state: ConnectionState = "connecting";
+  #writesBlocked = false;
   #handshake: Handshake | undefined;
   #result: HandshakeResult | undefined;
   #byName = new Map<string, AgreedProtocol>();
@@ -497,6 +498,18 @@ export class ConnectionCore {
     return out;
   }
 
+  /**
+   * Input from the adapter: the transport is not taking writes (its buffer is above the high-water mark:
+   * the peer is not reading). While set, Pings are not answered; everything else is written as usual.
+   */
+  set writesBlocked(blocked: boolean) {
+    this.#writesBlocked = blocked;
+  }
+
+  get writesBlocked(): boolean {
+    return this.#writesBlocked;
+  }
+
   #emit(event: CoreEvent): void {
     this.#out.push({ type: "event", event });
   }
@@ -676,7 +689,8 @@ export class ConnectionCore {
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Ping during the handshake");
     } else if (this.#state === "open") {
-      this.#write(encodePongFrame(nonce, timestampUs));
+      // A peer that pings without reading would make unsent Pongs pile up: none while writes are blocked.
+      if (!this.#writesBlocked) this.#write(encodePongFrame(nonce, timestampUs));
       this.#emit({ type: "ping", nonce, timestampUs });
     }
   }

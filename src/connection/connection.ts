@@ -17,7 +17,7 @@ import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
-import { MessageQueue } from "./message-queue.js";
+import { MessageQueue, messageCost } from "./message-queue.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
@@ -153,8 +153,13 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /** Messages received while {@link Connection.#holding}, or waiting for the release microtask. */
   #held: InboundMessage[] = [];
   #heldBytes = 0;
+  /** Set by the socket's 'close' event (a listener never removed: see the "close" case of #dispatch). */
+  #socketClosed = false;
 
-  readonly #onData = (chunk: Buffer): void => this.#apply(this.#core.receive(chunk, Date.now()));
+  readonly #onData = (chunk: Buffer): void => {
+    this.#core.writesBlocked = this.#socket.writableLength > this.#highWater;
+    this.#apply(this.#core.receive(chunk, Date.now()));
+  };
   readonly #onEnd = (): void => this.#apply(this.#core.transportEnded(Date.now()));
   readonly #onError = (error: Error): void => this.#apply(this.#core.transportError(error, Date.now()));
   readonly #onClose = (): void => this.#apply(this.#core.transportClosed(Date.now()));
@@ -188,6 +193,12 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#socket.on("data", this.#onData);
     this.#socket.on("end", this.#onEnd);
     this.#socket.on("error", this.#onError);
+    // A TLS socket can emit 'close' while its `closed` is still false (its TCP socket destroyed under it):
+    // remember the event itself, so the "close" dispatch never waits for one that already happened. Added
+    // before #onClose, which dispatches that close while the event is being emitted.
+    this.#socket.once("close", () => {
+      this.#socketClosed = true;
+    });
     this.#socket.on("close", this.#onClose);
     const binding =
       channel.secure && channel.tlsExporter !== undefined
@@ -322,7 +333,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     }
     return new Promise<void>((resolve, reject) => {
       this.#apply(actions, (error) =>
-        error === undefined || error === null
+        // Node calls back without an error for writes still pending when the socket is destroyed: a write
+        // that completes only after the connection was released was not written.
+        (error === undefined || error === null) && !this.#released
           ? resolve()
           : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error })),
       );
@@ -337,9 +350,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /**
    * Sends a CapabilityUpdate, BandwidthProbe or BandwidthReport frame (maintenance). Throws CONNECTION_CLOSED when
    * not open. A CapabilityUpdate also changes this side's view (prefer {@link Connection.updateCapabilities}).
+   * With `droppable`, the frame is not sent while the peer is not reading (the socket's write buffer above the
+   * high-water mark). Returns whether it was sent.
    */
-  sendControl(frame: Frame): void {
+  sendControl(frame: Frame, options: { droppable?: boolean } = {}): boolean {
+    // Probes and reports are pointless to a peer that is not reading, and must not pile up for it.
+    if (options.droppable === true && this.#socket.writableLength > this.#highWater) return false;
     this.#apply(this.#core.sendControl(frame, Date.now()));
+    return true;
   }
 
   /**
@@ -475,7 +493,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       case "message":
         if (this.#holding || this.#held.length > 0) {
           this.#held.push(event.message);
-          this.#heldBytes += event.message.data.length;
+          this.#heldBytes += messageCost(event.message);
           this.#flowControl();
         } else {
           this.#deliver(event.message);
@@ -498,6 +516,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         break;
       case "close": {
         this.#closeEmitted = true;
+        this.#held = [];
+        this.#heldBytes = 0;
         const finish = (): void => {
           this.emit("close", event.info);
           this.removeAllListeners();
@@ -506,7 +526,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
           this.#resolveClosed(event.info);
         };
         // Announce the close once the socket's handle is really gone, so `closed` means "released".
-        if (this.#socket.closed) finish();
+        if (this.#socket.closed || this.#socketClosed) finish();
         else this.#socket.once("close", finish);
         break;
       }
@@ -524,13 +544,18 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#holding = false;
     if (this.#held.length === 0) return;
     queueMicrotask(() => {
-      while (this.#held.length > 0 && !this.#closeEmitted) {
-        const message = this.#held.shift() as InboundMessage;
-        this.#heldBytes -= message.data.length;
+      // Index, not shift(): shift() is O(n), and draining n held messages would take O(n²).
+      const held = this.#held;
+      for (let i = 0; i < held.length && !this.#closeEmitted; i++) {
+        const message = held[i] as InboundMessage;
+        held[i] = undefined as unknown as InboundMessage;
+        this.#heldBytes -= messageCost(message);
         this.#deliver(message);
       }
-      this.#held = [];
-      this.#heldBytes = 0;
+      if (this.#held === held) {
+        this.#held = [];
+        this.#heldBytes = 0;
+      }
       this.#flowControl();
     });
   }

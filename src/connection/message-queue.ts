@@ -6,6 +6,18 @@
 import type { InboundMessage } from "./types.js";
 
 /**
+ * What one buffered message counts for flow control beyond its payload: the objects around it. Without
+ * it a peer sending empty or tiny messages could make a buffer grow without ever reaching the high-water
+ * mark (2,000,000 empty messages held 472 MB before this existed).
+ */
+export const MESSAGE_OVERHEAD_BYTES = 64;
+
+/** Bytes one buffered message counts for flow control: its payload plus {@link MESSAGE_OVERHEAD_BYTES}. */
+export function messageCost(message: InboundMessage): number {
+  return message.data.length + MESSAGE_OVERHEAD_BYTES;
+}
+
+/**
  * An async iterator over messages pushed into it; ends (after the buffered
  * messages) when {@link MessageQueue.end} is called, or at once on `return()`.
  */
@@ -27,7 +39,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
     this.#onReturn = onReturn;
   }
 
-  /** Payload bytes buffered and not yet taken. */
+  /** Bytes buffered and not yet taken, as {@link messageCost} counts them. */
   get bufferedBytes(): number {
     return this.#bytes;
   }
@@ -41,7 +53,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
       return;
     }
     this.#items.push(message);
-    this.#bytes += message.data.length;
+    this.#bytes += messageCost(message);
     this.#onChange();
   }
 
@@ -61,7 +73,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
         this.#items = [];
         this.#head = 0;
       }
-      this.#bytes -= value.data.length;
+      this.#bytes -= messageCost(value);
       this.#onChange();
       return Promise.resolve({ value, done: false });
     }

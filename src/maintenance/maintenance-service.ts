@@ -703,7 +703,8 @@ class Maintenance implements MaintenanceService {
 
   #sendControl(record: Tracked, frame: Frame): void {
     try {
-      record.connection.sendControl(frame);
+      // Probes and reports only measure: dropped, not queued, while the peer is not reading.
+      record.connection.sendControl(frame, { droppable: true });
     } catch {
       // closing, or the frame exceeds the connection's maximum (then the probe times out)
     }

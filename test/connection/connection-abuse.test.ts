@@ -1,0 +1,116 @@
+/**
+ * A hostile or careless peer on a real connection: floods of tiny messages, pings it never reads the
+ * answers to, a transport torn down under TLS, sends pending when the connection goes.
+ */
+import type { Socket } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Connection } from "../../src/connection/connection.js";
+import { openConnection } from "../../src/connection/open-connection.js";
+import { Identity } from "../../src/identity/identity.js";
+import { encodePingFrame } from "../../src/wire/frame-encoder.js";
+import { corePair } from "./core-pair.js";
+import { startNode, type TestNode } from "./nodes.js";
+
+const chat = { name: "/chat", versions: [1], alias: 1 };
+
+/** Resolves once `read()` has not changed for `quietMs` (polled), or after `limitMs`; returns the last value. */
+async function settledValue(read: () => number, quietMs = 300, limitMs = 8_000): Promise<number> {
+  const start = Date.now();
+  let last = read();
+  let since = Date.now();
+  while (Date.now() - start < limitMs) {
+    await new Promise((r) => setTimeout(r, 25));
+    const now = read();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) {
+      break;
+    }
+  }
+  return last;
+}
+
+describe("a core whose transport is not taking writes", () => {
+  it("does not answer Pings while blocked, and answers again once unblocked", () => {
+    const alice = Identity.generate();
+    const bob = Identity.generate();
+    const pair = corePair({ secure: false, handshake: { identity: alice, protocols: [chat] } }, { secure: false, handshake: { identity: bob, protocols: [chat] } }, { type: "nonces" });
+    pair.pump();
+    const core = pair.listener.core;
+    expect(core.state).toBe("open");
+    const writes = (actions: readonly { type: string }[]) => actions.filter((a) => a.type === "write").length;
+    core.writesBlocked = true;
+    expect(writes(core.receive(encodePingFrame(1, 10), pair.now))).toBe(0);
+    core.writesBlocked = false;
+    expect(writes(core.receive(encodePingFrame(2, 20), pair.now))).toBe(1);
+  });
+});
+
+describe.each([
+  ["TLS", true],
+  ["plain TCP", false],
+])("a connection over %s", (_name, tls) => {
+  let a: TestNode;
+  let b: TestNode;
+
+  beforeEach(async () => {
+    a = await startNode({ tls });
+    b = await startNode({ tls, connection: { messageQueueHighWaterBytes: 256 * 1024 } });
+  });
+
+  afterEach(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it("stops reading from a peer that floods empty messages nobody consumes (each message counts for flow control)", async () => {
+    const out = await a.dial(b.port);
+    const inbound = await b.nextInbound();
+    if (inbound.connection === undefined) throw inbound.error;
+    const inc = inbound.connection;
+    const count = 200_000;
+    const empty = new Uint8Array(0);
+    const sent = Array.from({ length: count }, () => out.send("/chat", empty).catch(() => undefined));
+    const received = await settledValue(() => inc.stats.framesIn);
+    // Paused at the high-water mark (256 KiB / 64 B = 4,096 messages) plus what one socket read carries;
+    // without a per-message cost nothing would ever pause and all 200,000 would be read and held.
+    expect(received).toBeLessThan(count / 2);
+    out.abort();
+    await Promise.all(sent);
+  });
+
+  it("settles `closed` and `close()` when its transport is torn down under it locally", async () => {
+    const channel = await a.dialChannel(b.port);
+    const conn = await openConnection(channel, { identity: a.identity, protocols: [chat] });
+    const raw = tls ? ((channel.socket as unknown as { _parent?: Socket })._parent ?? channel.socket) : channel.socket;
+    raw.destroy();
+    const info = await conn.closed;
+    expect(info.initiator).toBe("remote");
+    await conn.close();
+    expect(conn.state).toBe("closed");
+  });
+
+  it("rejects the sends still pending when the connection is aborted, never reports them written", async () => {
+    const channel = await a.dialChannel(b.port);
+    const inbound = b.nextInbound();
+    const conn: Connection = await openConnection(channel, { identity: a.identity, protocols: [chat] });
+    const peer = await inbound;
+    if (peer.connection === undefined) throw peer.error;
+    // The peer has no message consumer: it pauses reading at its 256 KiB high-water mark, our writes back up.
+    let aborted = false;
+    const block = new Uint8Array(512 * 1024);
+    const outcomes = Array.from({ length: 40 }, () =>
+      conn.send("/chat", block).then(
+        () => (aborted ? "resolved after abort" : "written"),
+        () => "rejected",
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    aborted = true;
+    conn.abort();
+    const results = await Promise.all(outcomes);
+    expect(results).not.toContain("resolved after abort");
+    expect(results).toContain("rejected");
+  });
+});
