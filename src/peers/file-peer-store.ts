@@ -25,7 +25,7 @@
  */
 import { createHash } from "node:crypto";
 import { copyFile, link, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import {
   emptySnapshot,
@@ -134,9 +134,9 @@ const NO_LINK_CODES = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "EMLIN
  * ```
  */
 export class FilePeerStore implements PeerStore {
-  /** The live file. */
+  /** The live file, as an absolute path (a relative one is resolved against the working directory at construction). */
   readonly path: string;
-  /** The previous good state. */
+  /** The previous good state (absolute path). */
   readonly prevPath: string;
   readonly #dir: string;
   readonly #maxFileBytes: number;
@@ -154,9 +154,10 @@ export class FilePeerStore implements PeerStore {
     if (!Number.isSafeInteger(max) || max <= 0) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "maxFileBytes must be a positive integer");
     }
-    this.path = path;
-    this.prevPath = `${path}.prev`;
-    this.#dir = dirname(path);
+    // Resolved once: a later process.chdir() must not move the database.
+    this.path = resolvePath(path);
+    this.prevPath = `${this.path}.prev`;
+    this.#dir = dirname(this.path);
     this.#maxFileBytes = max;
   }
 

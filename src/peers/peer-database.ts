@@ -33,6 +33,7 @@ import {
   type PeerAddressRecord,
   type PeerRecord,
 } from "./peer-record.js";
+import { selectEvictions } from "./peer-eviction.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
 
 /** Options of a {@link PeerDatabase}. */
@@ -535,26 +536,15 @@ export class PeerDatabase {
   /**
    * Evicts unprotected peers (never `keep`) while over the bound: first peers no dial ever reached (an
    * inbound-only identity costs an attacker nothing, so a flood of them must not push out proven peers),
-   * then the least recently seen.
+   * then the least recently seen (see {@link selectEvictions}). Costs nothing at or under the bound; over
+   * it, the peers are ranked once however many must go (a load far over the bound is one pass).
    */
   #enforceMaxPeers(keep: string | undefined): void {
-    const proven = (r: PeerRecord): number => (r.addresses.some((a) => a.lastSuccess !== undefined) ? 1 : 0);
-    while (this.#peers.size > this.#maxPeers) {
-      let victim: PeerRecord | undefined;
-      for (const r of this.#peers.values()) {
-        if (r.protected || r.peerId === keep) continue;
-        if (
-          victim === undefined ||
-          proven(r) < proven(victim) ||
-          (proven(r) === proven(victim) && (r.lastSeen ?? r.addedAt) < (victim.lastSeen ?? victim.addedAt))
-        ) {
-          victim = r;
-        }
-      }
-      if (victim === undefined) return; // everything left is protected
-      this.#remove(victim);
-      this.#changed();
-    }
+    const excess = this.#peers.size - this.#maxPeers;
+    if (excess <= 0) return;
+    const victims = selectEvictions(this.#peers.values(), excess, keep);
+    for (const victim of victims) this.#remove(victim);
+    if (victims.length > 0) this.#changed();
   }
 
   #remove(record: PeerRecord): void {

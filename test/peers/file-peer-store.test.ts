@@ -334,6 +334,27 @@ describe("the file codec", () => {
   });
 });
 
+describe("a store constructed with a relative path", () => {
+  it("keeps saving to the directory it was created in after the working directory changes", async () => {
+    const elsewhere = join(dir, "elsewhere");
+    await mkdir(elsewhere);
+    const cwd = process.cwd();
+    try {
+      process.chdir(dir);
+      const store = new FilePeerStore("peers.json");
+      await store.save(snapshot(1));
+      process.chdir(elsewhere);
+      await store.save(snapshot(2));
+      await store.close();
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(await readdir(elsewhere)).toEqual([]);
+    expect(decodePeerFile(await readFile(path)).extra["generation"]).toBe(2);
+    expect(decodePeerFile(await readFile(`${path}.prev`)).extra["generation"]).toBe(1);
+  });
+});
+
 describe("constructing a file store", () => {
   it("rejects an empty path and a bad size limit with INVALID_ARGUMENT", () => {
     expect(() => new FilePeerStore("")).toThrow(PeerlinkError);
