@@ -12,7 +12,7 @@ import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb
 import type { Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../handshake/defaults.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_EARLY_DATA_BYTES } from "../handshake/defaults.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "../handshake/failure-reasons.js";
 import { encodeGoodbye, Handshake } from "../handshake/handshake.js";
 import type {
@@ -26,9 +26,10 @@ import type {
 import { DisconnectReason, isDisconnectReason, reasonFromWire } from "../reasons.js";
 import { createFrameDecoder, DEFAULT_MAX_FRAME_SIZE } from "../wire/frame-decoder.js";
 import type { FrameDecoder, FrameDecoderEngine, FrameSink } from "../wire/frame-sink.js";
+import { truncateUtf8 } from "../util/utf8.js";
 import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../wire/frame-encoder.js";
 import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from "./capability-update.js";
-import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS } from "./defaults.js";
+import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
 import type {
   AgreedSets,
   CapabilityChanges,
@@ -131,6 +132,8 @@ export class ConnectionCore {
 
   #state: ConnectionState = "connecting";
   #writesBlocked = false;
+  /** Frame body bytes sent as 0-RTT early data (capped at MAX_EARLY_DATA_BYTES, what peerlink listeners hold). */
+  #earlyBytes = 0;
   #handshake: Handshake | undefined;
   #result: HandshakeResult | undefined;
   #byName = new Map<string, AgreedProtocol>();
@@ -356,8 +359,19 @@ export class ConnectionCore {
       throw this.#notOpen();
     }
     const bytes = encodeDataFrame(alias, payload);
-    if (bytes.length - prefixLength(bytes) > this.#maxFrameSize) {
+    const body = bytes.length - prefixLength(bytes);
+    if (body > this.#maxFrameSize) {
       throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `a ${payload.length}-byte message exceeds the maximum frame size ${this.#maxFrameSize}`);
+    }
+    if (this.#state === "handshaking") {
+      // A peerlink listener holds at most this much early data and fails the connection beyond it.
+      if (this.#earlyBytes + body > MAX_EARLY_DATA_BYTES) {
+        throw new PeerlinkError(
+          ErrorCode.FRAME_TOO_LARGE,
+          `early data is limited to ${MAX_EARLY_DATA_BYTES} bytes of frames (${this.#earlyBytes} sent): send the rest after open`,
+        );
+      }
+      this.#earlyBytes += body;
     }
     return this.#run(now, () => this.#write(bytes));
   }
@@ -458,7 +472,7 @@ export class ConnectionCore {
         this.#transition("closed", "aborted");
         return;
       }
-      this.#write(encodeGoodbye(reason, options.detail ?? "", retryAfterMs));
+      this.#write(encodeGoodbye(reason, truncateUtf8(options.detail ?? "", MAX_GOODBYE_DETAIL_BYTES), retryAfterMs));
       this.#startClosing("goodbye-sent", timeoutMs);
     });
   }
@@ -634,7 +648,7 @@ export class ConnectionCore {
     const reason = reasonForErrorCode(code);
     const error = new PeerlinkError(code, message, { cause, initiator: "local" });
     this.#closeInfo ??= { reason, initiator: "local", error };
-    this.#write(encodeGoodbye(reason, message));
+    this.#write(encodeGoodbye(reason, truncateUtf8(message, MAX_GOODBYE_DETAIL_BYTES)));
     this.#stopReading = true;
     this.#startClosing("goodbye-sent", this.#failureLingerMs);
   }

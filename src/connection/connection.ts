@@ -13,6 +13,7 @@ import type { PeerId } from "../identity/peer-id.js";
 import { DisconnectReason } from "../reasons.js";
 import { classifyEarlyClose } from "../transport/early-close.js";
 import type { SecureChannel } from "../transport/types.js";
+import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
@@ -572,7 +573,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       this.#timer = undefined;
       this.#timerAt = undefined;
       this.#apply(this.#core.tick(Date.now()));
-    }, Math.max(0, at - Date.now()));
+    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_DELAY_MS)); // fires early, ticks nothing, re-arms
   }
 
   #flowControl(): void {

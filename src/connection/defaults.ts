@@ -39,3 +39,9 @@ export const DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES = 1_048_576;
  * node; more is a protocol violation.
  */
 export const MAX_PEER_PROTOCOL_ALIASES = 4_096;
+
+/**
+ * Longest Goodbye `detail` this side sends, in UTF-8 bytes (longer text is cut at a character boundary):
+ * enough for a human-readable reason, and a Goodbye never approaches the peer's maximum frame size.
+ */
+export const MAX_GOODBYE_DETAIL_BYTES = 1024;

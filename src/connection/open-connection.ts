@@ -63,7 +63,13 @@ export function openConnection(
   } catch (error) {
     return destroyThenReject(channel, PeerlinkError.from(error));
   }
-  options.onConnection?.(connection);
+  try {
+    options.onConnection?.(connection);
+  } catch (error) {
+    // The caller never got the connection: nothing else would close it.
+    connection.abort();
+    return Promise.reject(PeerlinkError.from(error));
+  }
   return new Promise<Connection>((resolve, reject) => {
     const settle = (): boolean => {
       const state = connection.state;

@@ -6,6 +6,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import type { TransportBounds } from "./types.js";
 
 /** Handle given to the body of {@link boundedAttempt}. */
@@ -78,7 +79,17 @@ export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (
     };
 
     if (deadline !== undefined) {
-      const timer = setTimeout(() => attempt.fail(timeoutError(what, deadline)), Math.max(0, deadline - Date.now()));
+      // setTimeout fires at once for delays above 2^31 - 1 ms: wait in steps until the deadline passes.
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        const left = deadline - Date.now();
+        if (!(left > 0)) {
+          attempt.fail(timeoutError(what, deadline));
+          return;
+        }
+        timer = setTimeout(arm, Math.min(left, MAX_TIMER_DELAY_MS));
+      };
+      arm();
       attempt.onCleanup(() => clearTimeout(timer));
     }
     if (signal !== undefined) {

@@ -91,6 +91,50 @@ describe.each([
     expect(conn.state).toBe("closed");
   });
 
+  it("cuts a Goodbye detail to 1 KiB: the peer sees a normal close with the start of the text", async () => {
+    const out = await a.dial(b.port);
+    const inbound = await b.nextInbound();
+    if (inbound.connection === undefined) throw inbound.error;
+    const inc = inbound.connection;
+    const goodbye = new Promise<{ reason: string; detail: string }>((resolve) => inc.on("goodbye", (g) => resolve(g)));
+    await out.close("normal", { detail: "x".repeat(2_000_000) });
+    const seen = await goodbye;
+    expect(seen.reason).toBe("normal");
+    expect(seen.detail).toBe("x".repeat(1024));
+    expect((await inc.closed).reason).toBe("normal");
+  });
+
+  it("opens with a handshake deadline beyond what a timer can hold (30 days), without timer warnings", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    try {
+      const conn = await a.dial(b.port, {}, { deadline: Date.now() + 30 * 24 * 3_600_000 });
+      expect(conn.state).toBe("open");
+      await new Promise((r) => setTimeout(r, 50));
+      expect(warnings).not.toContain("TimeoutOverflowWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("rejects and releases the connection when the onConnection callback throws", async () => {
+    const channel = await a.dialChannel(b.port);
+    const boom = new Error("callback failed");
+    let created: Connection | undefined;
+    await expect(
+      openConnection(channel, { identity: a.identity, protocols: [chat] }, {
+        onConnection: (c) => {
+          created = c;
+          throw boom;
+        },
+      }),
+    ).rejects.toMatchObject({ code: "INTERNAL" });
+    expect(created).toBeDefined();
+    await created!.closed;
+    expect(channel.socket.destroyed).toBe(true);
+  });
+
   it("rejects the sends still pending when the connection is aborted, never reports them written", async () => {
     const channel = await a.dialChannel(b.port);
     const inbound = b.nextInbound();

@@ -210,6 +210,27 @@ describe("early data through the cores", () => {
     expect(eventsOf(pair.listener, "message").map((e) => dec(e.message.data))).toEqual(["one", "two", "three"]);
   });
 
+  it("refuses early data beyond what a peerlink listener holds (64 KiB) with FRAME_TOO_LARGE, and sends nothing for it", () => {
+    const pair = corePair(
+      { secure: false, handshake: { identity: alice, protocols: [chat], earlyData: true } },
+      { secure: false, handshake: { identity: bob, protocols: [{ ...chat, alias: 2 }] } },
+      { type: "nonces" },
+    );
+    const block = new Uint8Array(20_000);
+    for (let i = 0; i < 3; i++) pair.take(pair.dialer, pair.dialer.core.send("/chat", block, pair.now));
+    const writesBefore = pair.dialer.outbox.length;
+    expect(() => pair.dialer.core.send("/chat", block, pair.now)).toThrow(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(pair.dialer.outbox.length).toBe(writesBefore);
+    pair.pump();
+    // The three that fit arrive; the connection opened (no protocol violation), and after open the limit is gone.
+    expect(pair.listener.core.state).toBe("open");
+    expect(eventsOf(pair.listener, "message")).toHaveLength(3);
+    pair.take(pair.dialer, pair.dialer.core.send("/chat", block, pair.now));
+    pair.take(pair.dialer, pair.dialer.core.send("/chat", block, pair.now));
+    pair.pump();
+    expect(eventsOf(pair.listener, "message")).toHaveLength(5);
+  });
+
   it("a 0-RTT dialer that fails verification has its messages dropped", () => {
     const pair = corePair(
       { secure: false, handshake: { identity: alice, protocols: [chat], earlyData: true, versions: { min: 7, max: 7 } } },

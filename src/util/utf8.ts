@@ -1,0 +1,21 @@
+/**
+ * UTF-8 helpers.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * `text` cut to at most `maxBytes` bytes of UTF-8, at a character boundary (never half a character).
+ * Text that fits is returned unchanged.
+ */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (text.length <= maxBytes / 3) return text; // every UTF-16 unit is at most 3 UTF-8 bytes
+  const bytes = encoder.encode(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--; // back to the start of a character
+  return decoder.decode(bytes.subarray(0, end));
+}
