@@ -267,7 +267,10 @@ export class Handshake {
     const reason = reasonFromWire(goodbye.reason);
     const code = errorCodeForRemoteReason(reason);
     const detail = goodbye.detail === "" ? "" : `: ${goodbye.detail}`;
-    const error = new PeerlinkError(code, `peer ended the handshake (${reason})${detail}`, { initiator: "remote" });
+    // The peer's verdict rides along as the cause (the RemoteGoodbye shape of a Connection's
+    // `remoteGoodbye`), so a redialer can apply the reason's strategy and the peer's retry-after.
+    const cause = Object.freeze({ reason, detail: goodbye.detail, retryAfterMs: goodbye.retryAfterMs });
+    const error = new PeerlinkError(code, `peer ended the handshake (${reason})${detail}`, { cause, initiator: "remote" });
     this.#toFailed(error);
     return [{ type: "fail", reason, error }];
   }

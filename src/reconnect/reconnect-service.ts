@@ -61,10 +61,11 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { ConnectionManagerEvents } from "../manager/connection-manager.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
-import type { DisconnectReason } from "../reasons.js";
+import { DisconnectReason } from "../reasons.js";
 import { type FlapDampingOptions } from "./flap-damping.js";
 import { type ReconnectPolicy, type ReconnectPolicyOptions } from "./policy.js";
 import { encodeReconnectState, parseReconnectState, type WantedPeerState } from "./reconnect-state.js";
+import { isLocalLimitRefusal, redialVerdictOf } from "./redial-failure.js";
 import { type ReconnectDecision, ReconnectScheduler, type ReconnectSchedulerOptions, type ReconnectStatus } from "./scheduler.js";
 import { DEFAULT_MAX_WANTED_PEERS, MAX_TIMER_DELAY_MS, RECONNECT_STATE_KEY } from "./service-defaults.js";
 
@@ -326,7 +327,7 @@ class ReconnectServiceImpl implements ReconnectService {
     const outbound = managed.connection.direction === "outbound";
     if (outbound || this.#settings.redialInbound || this.#wanted.has(peer)) this.#touchWanted(peer, false, []);
     this.#scheduler.onConnected(peer);
-    this.#touched.add(peer);
+    this.#touch(peer);
     this.#changed();
   }
 
@@ -337,17 +338,22 @@ class ReconnectServiceImpl implements ReconnectService {
     if (entry === undefined) return;
     if (close.initiator === "local" && DELIBERATE_CLOSE_REASONS.has(close.reason) && !entry.explicit) {
       // This node chose to end it (the application's close(), trimming): it no longer wants the peer.
+      this.#touch(peer);
       this.#wanted.delete(peer);
       this.#scheduler.cancel(peer);
-      this.#touched.add(peer);
       this.#changed();
       return;
     }
     const now = this.#now();
+    // A duplicate closed as `already_connected` normally leaves the kept connection behind. When none is
+    // left (the kept one closed first, or the peer dropped both) and no redial is in flight, the peer is
+    // simply lost: treat it as a normal close.
+    const lostDuplicate =
+      close.reason === DisconnectReason.ALREADY_CONNECTED && !this.#isConnected(peer) && !this.#dialing.has(peer);
     const decision = this.#scheduler.onDisconnect(
       peer,
       {
-        reason: close.reason,
+        reason: lostDuplicate ? DisconnectReason.NORMAL : close.reason,
         initiator: close.initiator,
         ...(close.remoteRetryAfterMs !== undefined ? { retryAfterMs: close.remoteRetryAfterMs } : {}),
         ...(close.wasHealthy !== undefined ? { wasHealthy: close.wasHealthy } : {}),
@@ -359,7 +365,7 @@ class ReconnectServiceImpl implements ReconnectService {
     if (decision.action === "waiting_for_resources") this.#ignoreSlotFreed++;
     if (decision.action === "never") this.#emit("reconnect:abandoned", { peer, reason: close.reason });
     else this.#report(peer, close.reason, decision, now);
-    this.#touched.add(peer);
+    this.#touch(peer);
     this.#changed();
   }
 
@@ -373,7 +379,7 @@ class ReconnectServiceImpl implements ReconnectService {
     const released = this.#scheduler.resourcesAvailable(now, 1);
     for (const peer of released) {
       this.#report(peer, "resources_available", { action: "scheduled", ...this.#dueOf(peer, now) }, now);
-      this.#touched.add(peer);
+      this.#touch(peer);
     }
     if (released.length > 0) this.#changed();
   }
@@ -402,7 +408,7 @@ class ReconnectServiceImpl implements ReconnectService {
     this.#touchWanted(peerId, false, []);
     const now = this.#now();
     this.#report(peerId, "requested", this.#scheduler.schedule(peerId, delayMs, now), now);
-    this.#touched.add(peerId);
+    this.#touch(peerId);
     this.#changed();
   }
 
@@ -410,7 +416,7 @@ class ReconnectServiceImpl implements ReconnectService {
     this.#checkPeerId(peerId);
     this.#scheduler.cancel(peerId);
     this.#abortDial(peerId);
-    this.#touched.add(peerId);
+    this.#touch(peerId);
     this.#changed();
   }
 
@@ -427,17 +433,18 @@ class ReconnectServiceImpl implements ReconnectService {
     const status = this.#scheduler.status(peerId, now);
     if (!this.#isConnected(peerId) && !this.#dialing.has(peerId) && status?.dueAt === undefined && !status?.waitingForResources) {
       this.#report(peerId, "requested", this.#scheduler.schedule(peerId, 0, now), now);
-      this.#touched.add(peerId);
+      this.#touch(peerId);
     }
     this.#changed();
   }
 
   unwant(peerId: string): void {
     this.#checkPeerId(peerId);
-    if (!this.#wanted.delete(peerId)) return;
+    if (!this.#wanted.has(peerId)) return;
+    this.#touch(peerId);
+    this.#wanted.delete(peerId);
     this.#scheduler.cancel(peerId);
     this.#abortDial(peerId);
-    this.#touched.add(peerId);
     this.#changed();
   }
 
@@ -599,7 +606,7 @@ class ReconnectServiceImpl implements ReconnectService {
   }
 
   #attempt(peer: string, now: number): void {
-    this.#touched.add(peer);
+    this.#touch(peer);
     if (!this.#wanted.has(peer)) {
       this.#scheduler.cancel(peer);
       return;
@@ -609,8 +616,7 @@ class ReconnectServiceImpl implements ReconnectService {
       return;
     }
     if (this.#dialing.has(peer)) return; // the redial in flight reports its outcome
-    let addresses = this.#host.peers.addressesOf(peer);
-    if (addresses.length === 0) addresses = [...(this.#wanted.get(peer)?.addresses ?? [])];
+    const addresses = this.#addressesOf(peer);
     const attempt = this.#scheduler.status(peer, now)?.attempt ?? 0;
     const controller = new AbortController();
     this.#dialing.set(peer, controller);
@@ -627,35 +633,93 @@ class ReconnectServiceImpl implements ReconnectService {
         this.#dialing.delete(peer);
         if (this.#state !== "running") return;
         this.#scheduler.onConnected(peer);
-        this.#touched.add(peer);
+        this.#touch(peer);
         this.#changed();
       },
       (error: unknown) => {
         if (this.#dialing.get(peer) !== controller) return; // cancelled, unwanted or stopped
         this.#dialing.delete(peer);
         if (this.#state !== "running" || !this.#host.running) return;
-        this.#onRedialFailed(peer, PeerlinkError.from(error));
+        this.#onRedialFailed(peer, PeerlinkError.from(error), addresses, now);
       },
     );
   }
 
-  #onRedialFailed(peer: string, error: PeerlinkError): void {
+  /**
+   * A redial of `peer` (to `addresses`, started at `startedAt`) failed with `error`:
+   * - cancelled or stopped: nothing;
+   * - someone else answered at an address (IDENTITY_MISMATCH): that address is dropped for this peer
+   *   (never dialed again for it), the others are retried; abandoned when none is left;
+   * - the peer refused with a Goodbye, or this node failed the handshake with a verdict that stands
+   *   (incompatible, authentication, protocol violation): that reason's strategy ("never" abandons; its
+   *   own backoff) and the peer's retry-after as a floor;
+   * - banned or this node itself: abandoned;
+   * - this node's own connection limits: waits for a freed slot, no attempt counted;
+   * - anything else: the next backoff step.
+   */
+  #onRedialFailed(peer: string, error: PeerlinkError, addresses: readonly string[], startedAt: number): void {
+    if (error.code === ErrorCode.STOPPED || error.code === ErrorCode.ABORTED) return;
     const now = this.#now();
-    this.#touched.add(peer);
-    switch (error.code) {
-      case ErrorCode.STOPPED:
-      case ErrorCode.ABORTED:
-        return;
-      case ErrorCode.PEER_BANNED:
-      case ErrorCode.SELF_CONNECTION:
-        // Refused before any socket: retrying cannot help until the application changes something.
-        this.#scheduler.cancel(peer);
-        this.#emit("reconnect:abandoned", { peer, reason: error.code });
-        break;
-      default:
+    this.#touch(peer);
+    const verdict = redialVerdictOf(error);
+    if (error.code === ErrorCode.IDENTITY_MISMATCH) {
+      this.#dropAddressAnsweredByAnother(peer, addresses, startedAt);
+      if (this.#addressesOf(peer).length > 0) {
         this.#report(peer, "dial_failed", this.#scheduler.onDialFailed(peer, now), now);
+      } else {
+        const reason = DisconnectReason.UNEXPECTED_IDENTITY;
+        this.#refused(peer, reason, this.#scheduler.onDialFailed(peer, now, { reason, initiator: "local" }), now);
+      }
+    } else if (verdict !== undefined) {
+      this.#refused(peer, verdict.reason, this.#scheduler.onDialFailed(peer, now, verdict), now);
+    } else if (error.code === ErrorCode.PEER_BANNED || error.code === ErrorCode.SELF_CONNECTION) {
+      // Refused before any socket: retrying cannot help until the application changes something.
+      this.#scheduler.cancel(peer);
+      this.#emit("reconnect:abandoned", { peer, reason: error.code });
+    } else if (isLocalLimitRefusal(error)) {
+      // Our own limits refused it before any socket: not the peer's failure, wait for a free slot.
+      this.#report(peer, "dial_failed", this.#scheduler.onLocalLimit(peer, now), now);
+    } else {
+      this.#report(peer, "dial_failed", this.#scheduler.onDialFailed(peer, now), now);
     }
     this.#changed();
+  }
+
+  /** Reports a redial failure decided by `reason`'s strategy: abandoned ("never") or the next attempt. */
+  #refused(peer: string, reason: DisconnectReason, decision: ReconnectDecision, now: number): void {
+    if (decision.action === "never") this.#emit("reconnect:abandoned", { peer, reason });
+    else this.#report(peer, "dial_failed", decision, now);
+  }
+
+  /** The addresses a redial of `peer` dials: the peer database's, else those given to `want()`. */
+  #addressesOf(peer: string): string[] {
+    const known = this.#host.peers.addressesOf(peer);
+    return known.length > 0 ? known : [...(this.#wanted.get(peer)?.addresses ?? [])];
+  }
+
+  /**
+   * Forgets, for `peer`, the address at which another identity answered its redial. The manager tries the
+   * addresses in order and stops at an identity failure, recording a failed dial for each address it tried:
+   * the culprit is the last of them with a failure recorded since `startedAt` (the only one, if one was dialed).
+   */
+  #dropAddressAnsweredByAnother(peer: string, addresses: readonly string[], startedAt: number): void {
+    let culprit: string | undefined = addresses.length === 1 ? addresses[0] : undefined;
+    if (culprit === undefined) {
+      const record = this.#host.peers.get(peer);
+      for (const address of addresses) {
+        const lastFailure = record?.addresses.find((a) => a.address === address)?.lastFailure;
+        if (lastFailure !== undefined && lastFailure >= startedAt) culprit = address;
+      }
+    }
+    if (culprit === undefined) return;
+    this.#host.peers.removeAddress(peer, culprit);
+    const entry = this.#wanted.get(peer);
+    if (entry !== undefined) entry.addresses = entry.addresses.filter((a) => a !== culprit);
+  }
+
+  /** Notes that `peer`'s backoff changed, to be saved on its peer record (only when persisting, only wanted peers). */
+  #touch(peer: string): void {
+    if (this.#settings.persist && this.#wanted.has(peer)) this.#touched.add(peer);
   }
 
   #persist(): void {

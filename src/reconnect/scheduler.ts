@@ -33,7 +33,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { type DisconnectReason, isDisconnectReason } from "../reasons.js";
+import { DisconnectReason, isDisconnectReason } from "../reasons.js";
 import { TokenBucket } from "../util/token-bucket.js";
 import type { BackoffRecord, DisconnectInitiator } from "../peers/peer-record.js";
 import { DEFAULT_RECONNECT_BURST, DEFAULT_RECONNECT_PER_SECOND } from "./defaults.js";
@@ -257,13 +257,62 @@ export class ReconnectScheduler {
    * Records a failed reconnect dial and schedules the next backoff step: the
    * backoff of the last disconnect reason when it has one, else the policy's
    * `dialFailureBackoff`.
+   *
+   * `refusal` is the verdict that failed the dial's handshake, when there is
+   * one: the peer's Goodbye (its reason, `initiator: "remote"`, its
+   * retry-after) or the reason this node sent failing it. A reason whose
+   * strategy is `never` ends the redials (`{ action: "never" }`); a reason
+   * with a backoff of its own becomes the peer's last reason, so this and the
+   * following failed dials take that backoff; the retry-after is a floor
+   * (clamped to the policy's maximum) whatever the reason. Adds no flap
+   * penalty: no connection was established.
    */
-  onDialFailed(peerId: string, now: number): ReconnectDecision {
+  onDialFailed(peerId: string, now: number, refusal?: ReconnectDisconnect): ReconnectDecision {
     checkTime(now);
+    if (refusal !== undefined && !isDisconnectReason(refusal.reason)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `unknown disconnect reason ${JSON.stringify(refusal.reason)}`);
+    }
     const st = this.#state(peerId, now);
     st.attempt++;
     st.waitingForResources = false;
+    if (refusal !== undefined) {
+      const initiator = refusal.initiator ?? "remote";
+      const strategy = this.policy.strategyFor(refusal.reason, initiator);
+      if (strategy.kind === "never") {
+        st.reason = refusal.reason;
+        st.initiator = initiator;
+        st.nextAttemptAt = undefined;
+        return { action: "never" };
+      }
+      if (strategy.kind === "backoff") {
+        st.reason = refusal.reason;
+        st.initiator = initiator;
+      }
+      st.notBefore = Math.max(st.notBefore, now + this.policy.clampRetryAfter(refusal.retryAfterMs));
+    }
     st.nextAttemptAt = now + backoffDelay(this.#backoffOf(st), st.attempt, this.#random);
+    return this.#decision(st);
+  }
+
+  /**
+   * Records a redial refused by this node's own connection limits (no socket
+   * was opened), without counting a failed attempt: the peer waits for
+   * {@link ReconnectScheduler.resourcesAvailable}, at the latest until the
+   * local `resource_constraint` strategy's `maxWaitMs` (default 60 s). When
+   * that strategy does not wait for resources, the peer instead takes the
+   * dial-failure backoff of its current attempt.
+   */
+  onLocalLimit(peerId: string, now: number): ReconnectDecision {
+    checkTime(now);
+    const st = this.#state(peerId, now);
+    const strategy = this.policy.strategyFor(DisconnectReason.RESOURCE_CONSTRAINT, "local");
+    if (strategy.kind === "after_resources") {
+      st.waitingForResources = true;
+      st.nextAttemptAt = now + strategy.maxWaitMs;
+    } else {
+      st.waitingForResources = false;
+      st.nextAttemptAt = now + backoffDelay(this.policy.dialFailureBackoff, st.attempt, this.#random);
+    }
     return this.#decision(st);
   }
 

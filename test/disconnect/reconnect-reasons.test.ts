@@ -80,6 +80,8 @@ const scheduledCases: Array<{ reason: DisconnectReason; delayMs: number; retryAf
   { reason: "resource_constraint", delayMs: 120, why: "after the backoff for a full peer (our resources do not matter)" },
   { reason: "rate_limited", delayMs: 300, retryAfterMs: 300, why: "not before the peer's retry-after" },
   { reason: "authentication_failed", delayMs: 150, why: "after the authentication backoff" },
+  // A duplicate's close normally leaves the kept connection; with none left the peer is simply lost.
+  { reason: "already_connected", delayMs: 0, why: "immediately when no other connection to the peer is left, like normal" },
 ];
 
 describe("a wanted peer that closes the connection with a goodbye", () => {
@@ -190,17 +192,6 @@ describe("a wanted peer that closes with a reason meaning never", () => {
     });
   }
 
-  it("closing with already_connected plans nothing: another connection is alive", async () => {
-    const pair = await connectedPair();
-    const planned: string[] = [];
-    onEvent(pair.local.manager, "reconnect:scheduled", (e) => planned.push(e.peer));
-    onEvent(pair.local.manager, "reconnect:abandoned", (e) => planned.push(e.peer));
-    const { close } = await remoteCloses(pair, "already_connected");
-    expectRemoteGoodbye(close, "already_connected");
-    expect(pair.local.reconnect.status(pair.remote.peerId.toString()).dueAt).toBeUndefined();
-    expect(pair.local.reconnect.nextWakeAt).toBeUndefined();
-    expect(planned).toEqual([]);
-  });
 });
 
 describe("a peer that only connected to us", () => {
