@@ -7,16 +7,20 @@
  * | --- | --- |
  * | `normal`, `network_restructure` | immediate (the manager only reports peers it still wants) |
  * | `shutdown` | backoff 10 s … 5 min: the peer said it is going away, an immediate redial would fail |
- * | `timeout` | backoff 1 s … 5 min, full jitter |
- * | `protocol_violation` | backoff 30 s … 1 h, full jitter, 15 s floor |
+ * | `timeout` | backoff, full jitter: attempt n waits uniformly 0 … min(5 min, 1 s · 2ⁿ) (the first 0–1 s) |
+ * | `protocol_violation` | backoff, full jitter: 15 s floor, caps 30 s … 1 h |
  * | `resource_constraint` (local) | after {@link ReconnectScheduler.resourcesAvailable}, at most 60 s |
  * | `resource_constraint` (remote) | backoff 5 s … 5 min: the peer is full, our resources do not matter |
  * | `rate_limited` | backoff 5 s … 10 min |
  * | `authentication_failed` | backoff 5 min … 6 h (certificate rotation may fix it) |
- * | `peer_banned`, `incompatible_version`, `self_connection`, `unexpected_identity` | never: retrying cannot succeed until something else changes (a ban lifted, an upgrade, a new address); the manager may still `schedule()` explicitly |
- * | `already_connected` | none: another connection to the peer is alive |
+ * | `peer_banned`, `incompatible_version`, `self_connection` | never: retrying cannot succeed until something else changes (a ban lifted, an upgrade); the manager may still `schedule()` explicitly |
+ * | `unexpected_identity` | never *at that address*: the reconnect service drops, for this peer, the address where another identity answered and retries its other addresses (dial-failure backoff); this "never" applies when none is left |
+ * | `already_connected` | none: another connection to the peer is alive (the reconnect service treats it as `normal` when none is) |
  *
- * A peer's `retry_after_ms` is a floor on every delay.
+ * A peer's `retry_after_ms` is a floor on every delay (at most {@link DEFAULT_MAX_RETRY_AFTER_MS}, 24 h).
+ * The same strategies apply to a redial that fails in its handshake: the
+ * peer's Goodbye reason (or this node's own incompatible / authentication /
+ * violation verdict) selects the strategy of the next attempt.
  *
  * @module
  */

@@ -33,9 +33,14 @@
  * `resource_constraint`, never for `peer_banned` and the other hopeless
  * reasons), the retry-after floor, flap dampening and the global budget
  * (healthy peers first). When an attempt is due the service dials the peer's
- * best addresses from the peer database; a failed dial takes the next backoff
- * step, an opened connection resets the backoff. Closes caused by this
- * node's own shutdown are not scheduled.
+ * best addresses from the peer database; an opened connection resets the
+ * backoff. A failed redial takes the next backoff step, except: a handshake
+ * the peer ended with a Goodbye (or that this node failed as incompatible,
+ * unauthenticated or violating) takes that reason's strategy and the peer's
+ * retry-after; another identity at an address drops that address for the
+ * peer; this node's own connection limits make the peer wait for a freed
+ * slot without counting an attempt; a ban or a self dial abandons the peer.
+ * Closes caused by this node's own shutdown are not scheduled.
  *
  * Events (emitted on the manager): `reconnect:scheduled`
  * ({@link ReconnectScheduledEvent}), `reconnect:attempt`
@@ -345,6 +350,19 @@ class ReconnectServiceImpl implements ReconnectService {
       return;
     }
     const now = this.#now();
+    if (close.reason === DisconnectReason.UNEXPECTED_IDENTITY) {
+      // "Not the expected peer" condemns an address, not the peer: redial after the dial-failure backoff;
+      // a redial that meets another identity again drops that address (see #onRedialFailed).
+      if (this.#addressesOf(peer).length === 0) {
+        this.#scheduler.cancel(peer);
+        this.#emit("reconnect:abandoned", { peer, reason: close.reason });
+      } else {
+        this.#report(peer, close.reason, this.#scheduler.onDialFailed(peer, now), now);
+      }
+      this.#touch(peer);
+      this.#changed();
+      return;
+    }
     // A duplicate closed as `already_connected` normally leaves the kept connection behind. When none is
     // left (the kept one closed first, or the peer dropped both) and no redial is in flight, the peer is
     // simply lost: treat it as a normal close.

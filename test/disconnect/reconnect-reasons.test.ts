@@ -157,7 +157,7 @@ describe("a wanted peer the local node drops for lack of resources", () => {
 });
 
 describe("a wanted peer that closes with a reason meaning never", () => {
-  const neverReasons: DisconnectReason[] = ["peer_banned", "incompatible_version", "self_connection", "unexpected_identity"];
+  const neverReasons: DisconnectReason[] = ["peer_banned", "incompatible_version", "self_connection"];
   for (const reason of neverReasons) {
     it(`closing with ${reason} is never redialed, even a day later`, async () => {
       let offset = 0;

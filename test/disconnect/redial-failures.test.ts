@@ -136,6 +136,20 @@ describe("a redial answered by another identity", () => {
   });
 });
 
+describe("a wanted peer whose connection ends with unexpected_identity", () => {
+  it("is redialed after the dial-failure backoff (the address is suspect, not the peer)", async () => {
+    const { fake, service } = start({ dampening: false });
+    open(fake, service, "p");
+    close(fake, service, "p", "unexpected_identity");
+    // dial-failure backoff (1 s doubling, full jitter), attempt 1: cap 2 s, 0.5 → 1 s.
+    expect(fake.of("reconnect:scheduled")).toEqual([expect.objectContaining({ peer: "p", reason: "unexpected_identity", delayMs: 1_000 })]);
+    expect(fake.of("reconnect:abandoned")).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fake.dials.map((d) => d.addresses)).toEqual([["10.0.0.1:4001"]]);
+    expect(service.status("p").wanted).toBe(true);
+  });
+});
+
 describe("a redial refused by this node's own connection limits", () => {
   it.each([ErrorCode.CONNECTION_LIMIT, ErrorCode.TOO_MANY_PENDING])(
     "(%s) waits for a freed slot without counting an attempt, and dials as soon as one is freed",
