@@ -427,7 +427,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     refuse: (error: PeerlinkError, journaled?: boolean) => never,
   ): Promise<Connection> {
     let lastError: PeerlinkError | undefined;
+    let lastAddress = addresses[0] ?? "";
     for (const address of addresses) {
+      lastAddress = address;
       const { host, port } = parseHostPort(address);
       let ip: string;
       try {
@@ -455,7 +457,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       }
     }
     const error = lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
-    this.#notify((s) => s.onDialFailed?.({ peerId: expected?.toString(), address: addresses[0] ?? "" }, error));
+    this.#notify((s) => s.onDialFailed?.({ peerId: expected?.toString(), address: lastAddress }, error));
     throw error;
   }
 

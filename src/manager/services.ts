@@ -69,7 +69,7 @@ export interface ManagerService {
   onOpen?(managed: ManagedConnection): void;
   /** A kept connection closed. */
   onClose?(managed: ManagedConnection, close: ManagedClose): void;
-  /** A dial attempt failed (after any retries over addresses). */
+  /** A dial attempt failed (after any retries over addresses); `address` is the last one tried, whose failure is `error`. */
   onDialFailed?(target: { peerId: string | undefined; address: string }, error: Error): void;
   /** A connection slot became free (a connection closed or a pending one failed). */
   onSlotFreed?(): void;
