@@ -19,6 +19,7 @@ import {
   DEFAULT_AGENT,
   MAX_CAPABILITY_NAME_BYTES,
   MAX_EARLY_DATA_BYTES,
+  MAX_HELLO_LIST_ENTRIES,
   MAX_PROTOCOL_NAME_BYTES,
   NONCE_LENGTH,
   TLS_EXPORTER_BYTES,
@@ -94,6 +95,16 @@ export class Handshake {
     this.#protocols = validateProtocols(options.protocols ?? []);
     this.#capabilities = validateCapabilities(options.capabilities ?? []);
     this.#listenAddrs = [...(options.listenAddrs ?? [])];
+    // The peer rejects a Hello with longer lists (§3.2): refuse to build one here, with a clear error.
+    for (const [name, list] of [
+      ["protocols", this.#protocols],
+      ["capabilities", this.#capabilities],
+      ["listenAddrs", this.#listenAddrs],
+    ] as const) {
+      if (list.length > MAX_HELLO_LIST_ENTRIES) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_HELLO_LIST_ENTRIES} ${name} fit in a Hello, got ${list.length}`);
+      }
+    }
     this.#expectedPeerId = options.expectedPeerId;
     this.#announceEarlyData = this.#role === "dialer" && options.earlyData === true;
     this.#agent = options.agent ?? DEFAULT_AGENT;
@@ -422,8 +433,8 @@ function validateProtocols(protocols: readonly ProtocolSpec[]): ProtocolSpec[] {
     if (!isUint32(p.alias) || aliases.has(p.alias)) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: alias must be a unique uint32`);
     }
-    if (p.versions.length === 0 || !p.versions.every(isUint32)) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: versions must be a non-empty uint32 list`);
+    if (p.versions.length === 0 || p.versions.length > MAX_HELLO_LIST_ENTRIES || !p.versions.every(isUint32)) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: versions must be a uint32 list of 1-${MAX_HELLO_LIST_ENTRIES} entries`);
     }
     names.add(p.name);
     aliases.add(p.alias);

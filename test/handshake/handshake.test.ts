@@ -554,10 +554,27 @@ describe("constructor options", () => {
     ["a protocol without versions", { protocols: [{ name: "/a", versions: [], alias: 1 }] }],
     ["a duplicate capability", { capabilities: [{ name: "c", version: 1 }, { name: "c", version: 2 }] }],
     ["a negative early-data cap", { maxEarlyDataBytes: -1 }],
+    // More than a peer accepts in a Hello (§3.2: 256 entries per list).
+    ["257 protocols", { protocols: Array.from({ length: 257 }, (_, i) => ({ name: `/p${i}`, versions: [1], alias: i })) }],
+    ["257 capabilities", { capabilities: Array.from({ length: 257 }, (_, i) => ({ name: `c${i}`, version: 1 })) }],
+    ["257 listen addresses", { listenAddrs: Array.from({ length: 257 }, (_, i) => `127.0.0.1:${1000 + i}`) }],
+    ["a protocol with 257 versions", { protocols: [{ name: "/a", versions: Array.from({ length: 257 }, (_, i) => i + 1), alias: 1 }] }],
   ])("rejects %s with INVALID_ARGUMENT", (_what, overrides) => {
     expect(() => new Handshake({ identity: alice, role: "dialer", binding: tls, ...(overrides as object) })).toThrow(
       expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
     );
+  });
+
+  it("accepts exactly 256 entries in each list", () => {
+    const hs = new Handshake({
+      identity: alice,
+      role: "dialer",
+      binding: tls,
+      protocols: Array.from({ length: 256 }, (_, i) => ({ name: `/p${i}`, versions: [1], alias: i })),
+      capabilities: Array.from({ length: 256 }, (_, i) => ({ name: `c${i}`, version: 1 })),
+      listenAddrs: Array.from({ length: 256 }, (_, i) => `127.0.0.1:${1000 + i}`),
+    });
+    expect(hs.phase).toBeDefined();
   });
 
   it("refuses to start twice", () => {
