@@ -5,8 +5,10 @@
  * @module
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { chmod, open, readFile, rename } from "node:fs/promises";
+import { link, readFile, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { errorCode, fsyncDirectory, writeExclusiveTemp } from "../util/fs-durable.js";
 import { KEY_TYPE_ED25519, PeerId } from "./peer-id.js";
 
 /** The key pair and peer id of a node. Create with {@link Identity.generate} or {@link Identity.load}. */
@@ -43,21 +45,47 @@ export class Identity {
     }
   }
 
-  /** Loads an identity saved by {@link Identity.save}. Throws INVALID_ARGUMENT if the file is not an Ed25519 key. */
+  /**
+   * Loads an identity saved by {@link Identity.save}. Throws INVALID_ARGUMENT if the file cannot be read
+   * (the message names it and the system error) or is not an Ed25519 key.
+   */
   static async load(path: string): Promise<Identity> {
-    const pem = await readFile(path, "utf8");
+    let pem: string;
+    try {
+      pem = await readFile(path, "utf8");
+    } catch (cause) {
+      throw fileError("cannot read", path, cause);
+    }
     return Identity.fromPem(pem);
   }
 
-  /** Loads the identity at `path`, or generates one and saves it there if the file does not exist. */
+  /**
+   * Loads the identity at `path`, or generates one and saves it there if the file does not exist. Safe
+   * when several processes (or calls) start at once on the same path: the file is created exclusively,
+   * and whoever loses the race loads the winner's key, so all of them end up with the same identity.
+   */
   static async loadOrCreate(path: string): Promise<Identity> {
     try {
       return await Identity.load(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-      const identity = Identity.generate();
-      await identity.save(path);
+    } catch (error) {
+      if (errorCode((error as PeerlinkError).cause) !== "ENOENT") throw error;
+    }
+    const identity = Identity.generate();
+    let tmp: string;
+    try {
+      tmp = await writeExclusiveTemp(path, identity.toPem(), 0o600);
+    } catch (cause) {
+      throw fileError("cannot create", path, cause);
+    }
+    try {
+      await link(tmp, path); // atomic, and fails with EEXIST if another creator got there first
+      await fsyncDirectory(dirname(path));
       return identity;
+    } catch (cause) {
+      if (errorCode(cause) === "EEXIST") return Identity.load(path);
+      throw fileError("cannot create", path, cause);
+    } finally {
+      await unlink(tmp).catch(() => undefined);
     }
   }
 
@@ -71,18 +99,23 @@ export class Identity {
     return this.#privateKey;
   }
 
-  /** Saves the private key as PEM with mode 0600, atomically (temp file + rename). */
+  /**
+   * Saves the private key as PEM with mode 0600, atomically and durably (an exclusively created temp file
+   * with an unguessable name, fsync, rename, directory fsync), replacing any file at `path`.
+   * Throws INVALID_ARGUMENT naming the file when it cannot be written.
+   */
   async save(path: string): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}`;
-    const handle = await open(tmp, "w", 0o600);
+    let tmp: string | undefined;
     try {
-      await handle.writeFile(this.toPem(), "utf8");
-      await handle.sync();
+      tmp = await writeExclusiveTemp(path, this.toPem(), 0o600);
+      await rename(tmp, path);
+      tmp = undefined;
+      await fsyncDirectory(dirname(path));
+    } catch (cause) {
+      throw fileError("cannot write", path, cause);
     } finally {
-      await handle.close();
+      if (tmp !== undefined) await unlink(tmp).catch(() => undefined);
     }
-    await chmod(tmp, 0o600);
-    await rename(tmp, path);
   }
 
   /** Signs `data` with the identity key (Ed25519, 64-byte signature). */
@@ -103,4 +136,10 @@ export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signatu
   } catch {
     return false;
   }
+}
+
+/** A PeerlinkError naming the identity file and the system error. */
+function fileError(what: string, path: string, cause: unknown): PeerlinkError {
+  const code = errorCode(cause);
+  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${what} identity file ${path}${code ? ` (${code})` : ""}`, { cause });
 }

@@ -27,6 +27,7 @@ import { createHash } from "node:crypto";
 import { copyFile, link, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { fsyncDirectory } from "../util/fs-durable.js";
 import {
   emptySnapshot,
   parsePeerSnapshot,
@@ -426,18 +427,3 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Makes a rename in `dir` durable. Platforms that cannot fsync a directory are ignored. */
-async function fsyncDirectory(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, "r");
-    await fh.sync();
-  } catch (error) {
-    const code = errorCode(error);
-    if (code !== "EISDIR" && code !== "EINVAL" && code !== "EPERM" && code !== "EBADF" && code !== "EACCES") {
-      throw error;
-    }
-  } finally {
-    await fh?.close();
-  }
-}

@@ -1,4 +1,6 @@
-import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -85,5 +87,41 @@ describe("an identity", () => {
     await writeFile(file, "not a key");
     const err = await Identity.load(file).catch((e: unknown) => e);
     expect(isPeerlinkError(err, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+  });
+
+  it("gives every concurrent loadOrCreate in one process the same identity, and leaves no temp file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "peerlink-id-"));
+    dirs.push(dir);
+    const file = join(dir, "node.key");
+    const ids = await Promise.all(Array.from({ length: 10 }, () => Identity.loadOrCreate(file)));
+    expect(new Set(ids.map((i) => i.peerId.toString())).size).toBe(1);
+    expect((await Identity.load(file)).peerId.equals(ids[0]!.peerId)).toBe(true);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(["node.key"]);
+  });
+
+  it("gives processes racing to create the same identity file the same identity", async () => {
+    const run = promisify(execFile);
+    const script = `import("${new URL("../../dist/src/identity/identity.js", import.meta.url).pathname}").then(({ Identity }) => Identity.loadOrCreate(process.argv[1])).then((id) => console.log(id.peerId.toString()))`;
+    for (let round = 0; round < 4; round++) {
+      const dir = await mkdtemp(join(tmpdir(), "peerlink-id-"));
+      dirs.push(dir);
+      const file = join(dir, "node.key");
+      const outputs = await Promise.all(
+        Array.from({ length: 3 }, () => run(process.execPath, ["-e", script, file], { timeout: 15_000 }).then((r) => r.stdout.trim())),
+      );
+      expect(new Set(outputs).size).toBe(1);
+      expect(outputs[0]).toBe((await Identity.load(file)).peerId.toString());
+      expect(await readdir(dir)).toEqual(["node.key"]);
+    }
+  }, 60_000);
+
+  it("names the file in a typed error when it cannot be read or written", async () => {
+    const missing = join(tmpdir(), `peerlink-no-such-dir-${process.pid}`, "node.key");
+    for (const attempt of [() => Identity.loadOrCreate(missing), () => Identity.generate().save(missing), () => Identity.load(missing)]) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(isPeerlinkError(err, ErrorCode.INVALID_ARGUMENT)).toBe(true);
+      expect((err as Error).message).toContain(missing);
+    }
   });
 });
