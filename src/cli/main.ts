@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { PeerlinkError } from "../errors.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
 import { parseArgs, USAGE } from "./args.js";
-import { runNode } from "./node.js";
+import { formatNodeEvent, runNode } from "./node.js";
 
 /** Exit code of a successful run (including a shutdown by SIGINT/SIGTERM). */
 export const EXIT_OK = 0;
@@ -18,8 +18,11 @@ export const EXIT_USAGE = 2;
 
 /** Streams and process hooks {@link main} uses; tests substitute them. */
 export interface MainIo {
-  /** Receives event lines and help text. */
-  readonly stdout: { write(text: string): unknown };
+  /**
+   * Receives event lines and help text. If it is an event emitter (a real stream), an `'error'` on it
+   * (EPIPE: the reader went away, as in `peerlink node --json | head -1`) stops the node gracefully.
+   */
+  readonly stdout: { write(text: string): unknown; on?(event: "error", listener: (error: Error) => void): unknown; off?(event: "error", listener: (error: Error) => void): unknown };
   /** Receives error messages. */
   readonly stderr: { write(text: string): unknown };
   /** Where SIGINT/SIGTERM handlers are installed. @default process */
@@ -48,15 +51,31 @@ export async function main(argv: readonly string[], io: MainIo = { stdout: proce
   const onSignal = (): void => controller.abort();
   signals.once("SIGINT", onSignal);
   signals.once("SIGTERM", onSignal);
+  // Output that can no longer be written (EPIPE) ends the run like a signal: goodbyes still go out.
+  let outputBroken = false;
+  const onOutputError = (): void => {
+    outputBroken = true;
+    controller.abort();
+  };
+  io.stdout.on?.("error", onOutputError);
+  const line = (text: string): void => {
+    if (!outputBroken) io.stdout.write(`${text}\n`);
+  };
   try {
-    await runNode(command, { line: (text) => io.stdout.write(`${text}\n`) }, controller.signal);
+    await runNode(command, { line }, controller.signal);
     return EXIT_OK;
   } catch (error) {
     const e = PeerlinkError.from(error);
+    // A signal during startup is a requested stop, not a failure.
+    if (controller.signal.aborted && e.code === ErrorCode.ABORTED) {
+      line(formatNodeEvent({ event: "stopped" }, command.json));
+      return EXIT_OK;
+    }
     io.stderr.write(`peerlink: [${e.code}] ${e.rawMessage}\n`);
     return EXIT_FAILURE;
   } finally {
     signals.off("SIGINT", onSignal);
     signals.off("SIGTERM", onSignal);
+    io.stdout.off?.("error", onOutputError);
   }
 }

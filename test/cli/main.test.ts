@@ -105,6 +105,33 @@ describe("the CLI entry point in-process", () => {
     expect(a.listenerCount() + b.listenerCount()).toBe(0);
   });
 
+  it("exits 0 with stopped when a signal arrives during startup", async () => {
+    const h = harness();
+    const run = main(["node", "--listen", "127.0.0.1:0", "--no-tls", "--json"], h.io);
+    h.signal("SIGTERM"); // before the listener is bound
+    expect(await run).toBe(EXIT_OK);
+    expect(h.lines.at(-1)).toBe(JSON.stringify({ event: "stopped" }));
+    expect(h.stderr()).toBe("");
+  });
+
+  it("stops gracefully, and writes nothing more, when its output fails (EPIPE)", async () => {
+    const h = harness();
+    const out = new EventEmitter() as EventEmitter & { write(text: string): boolean };
+    const written: string[] = [];
+    out.write = (text: string) => {
+      written.push(text);
+      return h.io.stdout.write(text);
+    };
+    const run = main(["node", "--listen", "127.0.0.1:0", "--no-tls", "--json"], { ...h.io, stdout: out });
+    await h.waitFor("listening");
+    const before = written.length;
+    out.emit("error", Object.assign(new Error("write EPIPE"), { code: "EPIPE" }));
+    expect(await run).toBe(EXIT_OK);
+    expect(written.length).toBe(before);
+    expect(h.listenerCount()).toBe(0);
+    expect(out.listenerCount("error")).toBe(0);
+  });
+
   it("reports a failed dial as connection:error and keeps running", async () => {
     const h = harness();
     const probe = harness();
