@@ -112,8 +112,9 @@ const ARRAYS_F64 = 11;
 const MAX_CAPACITY = 2 ** 22;
 
 function checkReference(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0 && value < 1e100)) {
-    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be finite, > 0 and < 1e100, got ${value}`);
+  // Scores use the square of the reference: below 1e-6 it could underflow to 0 and make 0/0 (NaN).
+  if (!(Number.isFinite(value) && value >= 1e-6 && value < 1e100)) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be finite, >= 1e-6 and < 1e100, got ${value}`);
   }
   return value;
 }

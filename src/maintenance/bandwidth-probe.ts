@@ -16,7 +16,9 @@ import {
   DEFAULT_PROBE_PADDING_BYTES,
   DEFAULT_PROBE_RECEIVE_TIMEOUT_MS,
   DEFAULT_PROBE_REPORT_TIMEOUT_MS,
+  MAX_PROBE_BURST_BYTES,
   MAX_PROBE_FRAME_COUNT,
+  MAX_SENT_PROBE_FRAME_COUNT,
   PROBE_FRAME_OVERHEAD_BYTES,
 } from "./defaults.js";
 
@@ -198,7 +200,8 @@ export class BandwidthProber {
       Number.MAX_SAFE_INTEGER,
       false,
     );
-    this.frameCount = checkNumber(c, "frameCount", options.frameCount ?? DEFAULT_PROBE_FRAME_COUNT, 2, MAX_PROBE_FRAME_COUNT, true);
+    // §6: count MUST be at most 64, and a burst over 1 MiB in total MAY be treated as a protocol violation.
+    this.frameCount = checkNumber(c, "frameCount", options.frameCount ?? DEFAULT_PROBE_FRAME_COUNT, 2, MAX_SENT_PROBE_FRAME_COUNT, true);
     this.paddingBytes = checkNumber(
       c,
       "paddingBytes",
@@ -223,6 +226,12 @@ export class BandwidthProber {
       Number.MAX_SAFE_INTEGER,
       false,
     );
+    if (this.frameCount * (this.paddingBytes + PROBE_FRAME_OVERHEAD_BYTES) > MAX_PROBE_BURST_BYTES) {
+      throw new PeerlinkError(
+        ErrorCode.INVALID_ARGUMENT,
+        `${c}: frameCount × paddingBytes must stay within ${MAX_PROBE_BURST_BYTES} bytes per burst (docs/PROTOCOL.md §6)`,
+      );
+    }
     this.#nextProbeId = checkNumber(c, "firstProbeId", options.firstProbeId ?? 1, 0, 0xffff_ffff, true);
     this.frameGapMs = ((this.paddingBytes + PROBE_FRAME_OVERHEAD_BYTES) / this.maxBytesPerSecond) * 1000;
     this.#padding = new Uint8Array(this.paddingBytes);
@@ -308,12 +317,31 @@ export class BandwidthProber {
   onReport(report: ProbeReport, now: number): number | undefined {
     const s = this.#state;
     if (s.kind === "idle" || s.probeId !== report.probeId) return undefined;
-    if (!(report.framesReceived <= this.frameCount)) return undefined;
+    if (!this.#plausible(report, s, now)) return undefined;
     this.#finish(s.startedAt, now);
     this.#probesCompleted += 1;
     const bandwidth = bandwidthFromReport(report);
     if (bandwidth !== undefined) this.#lastBandwidth = bandwidth;
     return bandwidth;
+  }
+
+  /**
+   * Whether a report can describe what was really sent: no more frames than sent so far, no more bytes
+   * than those frames carry, and no faster than they were sent (the pacing gap between frames) nor slower
+   * than the time since the first one left. A peer could otherwise claim any bandwidth it likes, e.g. to
+   * keep a slow connection from being graded down and replaced.
+   */
+  #plausible(report: ProbeReport, s: Exclude<ProberState, { kind: "idle" }>, now: number): boolean {
+    const sent = s.kind === "sending" ? s.nextIndex : this.frameCount;
+    const n = report.framesReceived;
+    if (!(Number.isInteger(n) && n >= 0 && n <= sent)) return false;
+    if (!(report.bytesReceived >= 0 && report.bytesReceived <= n * (this.paddingBytes + PROBE_FRAME_OVERHEAD_BYTES))) return false;
+    if (n >= 2) {
+      const elapsedMs = report.elapsedUs / 1000;
+      // Half the pacing gap as slack: the receiver's clock and coalesced reads can compress arrivals a little.
+      if (!(elapsedMs >= (n - 1) * this.frameGapMs * 0.5 && elapsedMs <= now - s.startedAt + 1)) return false;
+    }
+    return true;
   }
 
   /** The earliest time (ms) at which {@link poll} may return something other than `none`. */
@@ -414,6 +442,8 @@ export class ProbeReceiver {
     if (!Number.isInteger(index) || index < 0 || index >= count) {
       throw new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bandwidth probe index ${index} out of range for count ${count}`);
     }
+    // A one-frame probe measures nothing: no report (each would cost a write, for free to the sender).
+    if (count < 2) return undefined;
     const bytes = Number.isFinite(frameBytes) && frameBytes > 0 ? frameBytes : 0;
     let burst = this.#burst;
     if (burst !== undefined && burst.probeId !== probeId) {

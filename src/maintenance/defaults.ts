@@ -151,6 +151,12 @@ export const DEFAULT_PROBE_RECEIVE_TIMEOUT_MS = 5_000;
  */
 export const MAX_PROBE_FRAME_COUNT = 1024;
 
+/** Largest `count` this side sends in a burst: docs/PROTOCOL.md §6 says a burst MUST NOT exceed 64 frames. */
+export const MAX_SENT_PROBE_FRAME_COUNT = 64;
+
+/** Largest burst this side sends, in bytes (frames × (padding + overhead)): §6 lets a receiver refuse more than 1 MiB. */
+export const MAX_PROBE_BURST_BYTES = 1024 * 1024;
+
 /**
  * Upper estimate of the bytes a probe frame carries besides its padding
  * (length prefix, Frame and BandwidthProbe tags, ids and lengths as varints).

@@ -203,8 +203,9 @@ function integer(name: string, value: number | undefined, fallback: number): num
 
 function reference(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (typeof v !== "number" || !(Number.isFinite(v) && v > 0 && v < 1e100)) {
-    throw invalid(`${name} must be finite, > 0 and < 1e100, got ${String(v)}`);
+  // Scores use the square of the reference: below 1e-6 it could underflow to 0 and make 0/0 (NaN).
+  if (typeof v !== "number" || !(Number.isFinite(v) && v >= 1e-6 && v < 1e100)) {
+    throw invalid(`${name} must be finite, >= 1e-6 and < 1e100, got ${String(v)}`);
   }
   return v;
 }

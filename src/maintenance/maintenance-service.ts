@@ -963,8 +963,10 @@ class Maintenance implements MaintenanceService {
         settle();
         if (this.#stopped || record.removed || record.dead || replacement.state !== "open") return;
         if (host.isProtected(record.peer)) return;
-        record.replaced = true;
         const at = host.clock();
+        // The dial took a while (up to the handshake timeout): a connection that recovered meanwhile stays.
+        if (!record.monitor.health.isDegradedFor(at, this.options.degradedReplaceAfterMs)) return;
+        record.replaced = true;
         const grade = this.#materialize(record)?.grade ?? "unknown";
         const degradedFor = Math.round(record.monitor.health.degradedFor(at));
         host.journal("replaced", {

@@ -180,7 +180,8 @@ describe("the scoring curves", () => {
   });
 
   it("rejects invalid reference values and batch counts with INVALID_ARGUMENT", () => {
-    for (const bad of [0, -1, NaN, Infinity, 1e200]) {
+    // 1e-200 squared underflows to 0: an RTT of 0 would then score 0/0 = NaN.
+    for (const bad of [0, -1, NaN, Infinity, 1e200, 1e-200, 1e-7]) {
       expect(() => createHealthScorer({ referenceLatencyMs: bad })).toThrow(
         expect.objectContaining({ code: "INVALID_ARGUMENT" }),
       );
@@ -188,6 +189,11 @@ describe("the scoring curves", () => {
         expect.objectContaining({ code: "INVALID_ARGUMENT" }),
       );
     }
+    const tiny = createHealthScorer({ capacity: 1, referenceLatencyMs: 1e-6, referenceBandwidthBps: 1e-6 });
+    tiny.batch.rttMs[0] = 0;
+    tiny.batch.jitterMs[0] = 0;
+    tiny.scoreBatch(1);
+    expect(Number.isNaN(tiny.batch.overall[0])).toBe(false);
     const s = createHealthScorer({ capacity: 8 });
     expect(() => s.scoreBatch(9)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     try {

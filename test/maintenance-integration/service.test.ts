@@ -322,6 +322,27 @@ describe("replacing a degraded connection", () => {
     service.stop?.();
   });
 
+  it("keeps a connection that recovered while its replacement was being dialed", async () => {
+    const { host, service } = startService(options);
+    const candidate = randomPeer();
+    host.peers.upsert(candidate, { addresses: ["127.0.0.1:9"] }, Date.now());
+    let resolve!: (c: Connection) => void;
+    host.dial.mockImplementation(() => new Promise<Connection>((r) => (resolve = r)));
+    const fake = degraded(host, service);
+    vi.advanceTimersByTime(6_000);
+    expect(host.dial).toHaveBeenCalledTimes(1);
+    // It recovers: fast pongs and plenty of good frames; a few checks later it is no longer degraded.
+    fake.rttMs = 1;
+    for (let i = 0; i < 100_000; i++) fake.receive();
+    vi.advanceTimersByTime(10_000);
+    expect([HealthGrade.POOR, HealthGrade.CRITICAL]).not.toContain(service.healthOf(fake.asConnection)?.grade);
+    resolve(new FakeConnection({ peer: candidate }).asConnection);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.closes).toHaveLength(0);
+    expect(host.journalEntries.find((e) => e.kind === "replaced")).toBeUndefined();
+    service.stop?.();
+  });
+
   it("tries again at a later check when the dial fails", async () => {
     const { host, service } = startService(options);
     host.peers.upsert(randomPeer(), { addresses: ["127.0.0.1:9"] }, Date.now());

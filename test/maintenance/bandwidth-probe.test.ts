@@ -113,6 +113,31 @@ describe("a bandwidth prober on a new connection", () => {
     expect(prober.inFlight).toBe(true);
   });
 
+  it("ignores reports that cannot describe what was sent: forged bytes, faster than the pacing, longer than since the start, ahead of the burst", () => {
+    const prober = new BandwidthProber(PACED, 0);
+    // Frames leave at 1000, 1010, 1020, 1030 (10 ms apart); the report comes at 1100.
+    sendBurst(prober);
+    const report = { probeId: 1, framesReceived: 4, bytesReceived: 40_000, elapsedUs: 30_000 };
+    expect(prober.onReport({ ...report, bytesReceived: 2 ** 32 - 1 }, 1_100)).toBeUndefined(); // more bytes than 4 frames carry
+    expect(prober.onReport({ ...report, elapsedUs: 1 }, 1_100)).toBeUndefined(); // 4 frames paced 10 ms apart cannot arrive within 1 µs
+    expect(prober.onReport({ ...report, elapsedUs: 200_000 }, 1_100)).toBeUndefined(); // the first frame left only 100 ms ago
+    expect(prober.inFlight).toBe(true);
+    expect(prober.onReport(report, 1_100)).toBe(1_000_000); // the true report still counts
+
+    const early = new BandwidthProber(PACED, 0);
+    expectFrame(early.poll(1_000)); // only frame 0 has left
+    expect(early.onReport({ probeId: 1, framesReceived: 2, bytesReceived: 20_000, elapsedUs: 10_000 }, 1_005)).toBeUndefined();
+    expect(early.inFlight).toBe(true);
+  });
+
+  it("refuses a burst larger than docs/PROTOCOL.md §6 allows (more than 64 frames or 1 MiB) with INVALID_ARGUMENT", () => {
+    expect(() => new BandwidthProber({ ...PACED, frameCount: 65, paddingBytes: 0 }, 0)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(() => new BandwidthProber({ ...PACED, frameCount: 64, paddingBytes: 32 * 1024 }, 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }),
+    );
+    expect(new BandwidthProber({ ...PACED, frameCount: 64, paddingBytes: 16 * 1024 - 64 }, 0).frameCount).toBe(64);
+  });
+
   it("gives up on a probe whose report does not come within the report timeout", () => {
     const prober = new BandwidthProber(PACED, 0);
     const { sentAt } = sendBurst(prober);
@@ -151,6 +176,13 @@ describe("a probe receiver", () => {
       bytesReceived: 3_000,
       elapsedUs: 3_000,
     });
+    expect(rx.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("does not answer one-frame probes, which measure nothing (a report each would be free writes for the sender)", () => {
+    const rx = new ProbeReceiver();
+    for (let id = 1; id <= 100; id++) expect(rx.onProbe({ probeId: id, index: 0, count: 1 }, 100, id)).toBeUndefined();
+    expect(rx.poll(1_000_000)).toEqual({ type: "none" });
     expect(rx.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
   });
 

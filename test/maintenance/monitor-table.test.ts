@@ -27,7 +27,10 @@ const OPTIONS = resolveMaintenanceOptions({
   referenceBandwidthBps: REFERENCE_BPS,
   rateTimeConstantMs: 1_000,
   // Probing on, due at once, two frames per burst, so a test can complete a probe in a few polls.
-  bandwidthProbe: { initialDelayMs: 0, intervalMs: 1, frameCount: 2, paddingBytes: 0, maxBytesPerSecond: 1e9, reportTimeoutMs: 1_000 },
+  // Padding and rate such that any report below is one the prober finds plausible (bandwidth-probe.ts: at most
+  // the bytes sent, no faster than the pacing, no longer than since the first frame left: reports here arrive
+  // at once, so elapsed times stay within the 1 ms of slack).
+  bandwidthProbe: { initialDelayMs: 0, intervalMs: 1, frameCount: 2, paddingBytes: 500_000, maxBytesPerSecond: 1e12, reportTimeoutMs: 1_000 },
 });
 
 const FIELDS = ["rttMs", "jitterMs", "pingsSent", "pingsAnswered", "framesOk", "framesFailed", "bandwidthBps"] as const;
@@ -475,8 +478,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("probe" as const),
       pick,
-      bytes: fc.nat({ max: 2_000_000 }),
-      elapsedUs: fc.integer({ min: 1, max: 100_000 }),
+      bytes: fc.nat({ max: 1_000_000 }),
+      elapsedUs: fc.integer({ min: 1, max: 1_000 }),
     }),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 3_000 }) }) },
@@ -703,7 +706,7 @@ const GROWING: Op[] = [
   { kind: "poll", pick: 39 },
   { kind: "tick", ms: 25 },
   { kind: "pong", pick: 39 },
-  { kind: "probe", pick: 3, bytes: 50_000, elapsedUs: 2_000 },
+  { kind: "probe", pick: 3, bytes: 50_000, elapsedUs: 900 },
   { kind: "add", count: 40, bytesIn: 0, bytesOut: 0 },
   { kind: "observe", pick: 79, dIn: 1, dOut: 2, receivedAgo: null, via: "gathered" },
   { kind: "remove", pick: 3 },
