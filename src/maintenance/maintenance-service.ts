@@ -51,6 +51,12 @@ export const HEALTH_CHANGE_EVENT = "health:change";
  */
 export const HEALTH_REPUBLISH_DELTA = 0.005;
 
+/**
+ * How late (ms) the cycle timer may fire before the cycle is put off by one event-loop turn, so that data
+ * that arrived while this process was blocked is read before anyone is judged silent.
+ */
+const LATE_TIMER_MS = 50;
+
 /** Most probe frames released for one connection in one cycle (a bound, not a rate). */
 const MAX_PROBE_FRAMES_PER_CYCLE = 1024;
 
@@ -283,6 +289,8 @@ class Maintenance implements MaintenanceService {
   readonly #stats: MutableConnectionStats = emptyConnectionStats();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
+  /** The current firing is the one-turn-later retry of a late timer (see #onTimer). */
+  #lateDeferred = false;
   #lastFullAt = Number.NEGATIVE_INFINITY;
   #nextFullAt = Number.POSITIVE_INFINITY;
   #nextHealthAt = Number.POSITIVE_INFINITY;
@@ -518,10 +526,23 @@ class Maintenance implements MaintenanceService {
   }
 
   readonly #onTimer = (): void => {
+    const planned = this.#timerAt;
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#stopped) return;
-    const now = this.#host.clock();
+    let now = this.#host.clock();
+    // Fired well after it was due: this process was blocked (GC pause, synchronous work, suspend), and
+    // what peers sent meanwhile is still unread (timers run before I/O in each turn of the event loop).
+    // Judged now, live peers would look silent: run the cycle one turn later, after the reads.
+    if (!this.#lateDeferred && now - planned > LATE_TIMER_MS) {
+      this.#lateDeferred = true;
+      this.#timerAt = planned;
+      this.#timer = setTimeout(this.#onTimer, 0);
+      this.#timer.unref();
+      return;
+    }
+    this.#lateDeferred = false;
+    now = this.#host.clock();
     try {
       if (now >= this.#nextFullAt) this.#fullCycle(now);
       else this.#burstCycle(now);

@@ -127,3 +127,33 @@ describe("an idle connection", () => {
     expect(a.maintenance!.size).toBe(0);
   });
 });
+
+describe("this process blocked for longer than the inactivity timeout", () => {
+  it("does not declare a peer dead whose traffic was waiting in the socket meanwhile", async () => {
+    // The peer pings us every 100 ms: it sends the whole time we are blocked.
+    const child = await ChildNode.start([{ name: "peer", maintenance: { pingIntervalMs: 100, rttSampleIntervalMs: 100 } }]);
+    const peer = child.ready.nodes.peer!;
+    const a = await startNode({ maintenance: { pingIntervalMs: 300, minPongTimeoutMs: 200, maxPongTimeoutMs: 500, inactivityTimeoutMs: 1_000 } });
+    const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+    const closes: unknown[] = [];
+    a.manager.on("connection:close", (e) => {
+      if (e.connection === conn) closes.push(e);
+    });
+    // A 1.5 s stall (a long GC pause, synchronous work): every timer is overdue when it ends, and the
+    // peer's pings are still unread in the socket.
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const t = performance.now();
+        while (performance.now() - t < 1_500) {
+          // blocked
+        }
+        resolve();
+      }, 10),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(closes).toEqual([]);
+    expect(conn.state).toBe("open");
+    expect(a.manager.decisions({ peerId: peer.peerId, kind: "closed" })).toEqual([]);
+  });
+});
