@@ -53,7 +53,9 @@ export interface FrameDecoderOptions {
    */
   maxFrameSize?: number;
   /**
-   * `"wasm"` or `"js"`; both give identical results.
+   * `"wasm"` or `"js"`; both give identical results. `"wasm"` is strict: it does not fall back to JS when
+   * the WASM core cannot load (creation throws WASM_FAILURE), and a trap poisons the shared instance, failing
+   * every wasm decoder on it at its next push (new decoders get a new instance).
    *
    * @default "js" ({@link DEFAULT_FRAME_DECODER_ENGINE})
    */
