@@ -298,7 +298,8 @@ describe("replacing a degraded connection", () => {
     maxPongTimeoutMs: 5_000,
   };
 
-  it("dials one candidate at a time and closes the degraded connection only once the replacement is open", async () => {
+  /** A degraded connection whose replacement dial (to one candidate) is in flight; `resolve` opens it. */
+  function replacementInFlight() {
     const { host, service } = startService(options);
     const candidate = randomPeer();
     host.peers.upsert(candidate, { addresses: ["127.0.0.1:9"] }, Date.now());
@@ -306,6 +307,11 @@ describe("replacing a degraded connection", () => {
     host.dial.mockImplementation(() => new Promise<Connection>((r) => (resolve = r)));
     const fake = degraded(host, service);
     vi.advanceTimersByTime(6_000);
+    return { host, service, candidate, fake, resolve: (c: Connection) => resolve(c) };
+  }
+
+  it("dials one candidate at a time and closes the degraded connection only once the replacement is open", async () => {
+    const { host, service, candidate, fake, resolve } = replacementInFlight();
     expect([HealthGrade.POOR, HealthGrade.CRITICAL]).toContain(service.healthOf(fake.asConnection)?.grade);
     expect(host.dial).toHaveBeenCalledTimes(1); // many checks, one replacement in flight
     expect(host.dial.mock.calls[0]![0]).toEqual({ peerId: candidate, addresses: ["127.0.0.1:9"] });
@@ -323,13 +329,7 @@ describe("replacing a degraded connection", () => {
   });
 
   it("keeps a connection that recovered while its replacement was being dialed", async () => {
-    const { host, service } = startService(options);
-    const candidate = randomPeer();
-    host.peers.upsert(candidate, { addresses: ["127.0.0.1:9"] }, Date.now());
-    let resolve!: (c: Connection) => void;
-    host.dial.mockImplementation(() => new Promise<Connection>((r) => (resolve = r)));
-    const fake = degraded(host, service);
-    vi.advanceTimersByTime(6_000);
+    const { host, service, candidate, fake, resolve } = replacementInFlight();
     expect(host.dial).toHaveBeenCalledTimes(1);
     // It recovers: fast pongs and plenty of good frames; a few checks later it is no longer degraded.
     fake.rttMs = 1;
