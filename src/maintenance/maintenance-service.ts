@@ -270,6 +270,8 @@ function warn(message: string): void {
 class Maintenance implements MaintenanceService {
   readonly options: ResolvedMaintenanceOptions;
   readonly #host: ManagerHost;
+  /** Monotonic when the host offers it: every deadline here is on this clock (see ManagerHost.monotonicClock). */
+  readonly #clock: () => number;
   readonly #records: Tracked[] = [];
   readonly #table = new CycleTable();
   /** The monitors' numbers, row i being `#records[i].monitor`'s. */
@@ -298,6 +300,7 @@ class Maintenance implements MaintenanceService {
   constructor(options: ResolvedMaintenanceOptions, host: ManagerHost) {
     this.options = options;
     this.#host = host;
+    this.#clock = host.monotonicClock ?? host.clock;
     this.#engine = options.engine;
     this.#monitors = new MonitorTable(options);
   }
@@ -315,7 +318,7 @@ class Maintenance implements MaintenanceService {
   start(): void {
     if (this.#started || this.#stopped) return;
     this.#started = true;
-    const now = this.#host.clock();
+    const now = this.#clock();
     this.#nextHealthAt = now + this.options.healthCheckIntervalMs;
     this.#nextFullAt = this.#records.length > 0 ? now : this.#nextHealthAt;
     this.#arm();
@@ -324,7 +327,7 @@ class Maintenance implements MaintenanceService {
   onOpen(managed: ManagedConnection): void {
     const connection = managed.connection;
     if (this.#stopped || this.#byConnection.has(connection) || connection.state !== "open") return;
-    const now = this.#host.clock();
+    const now = this.#clock();
     const readsInPlace = typeof (connection as Partial<Connection>).readStats === "function";
     const stats = readsInPlace ? connection.readStats(this.#stats) : connection.stats;
     const unsubscribe = [
@@ -397,7 +400,7 @@ class Maintenance implements MaintenanceService {
     const record = this.#byConnection.get(connection);
     if (record === undefined) return undefined;
     const m = record.monitor;
-    const now = this.#host.clock();
+    const now = this.#clock();
     const stats = this.#readStats(record);
     m.observe(stats.bytesIn, stats.bytesOut, stats.lastReceivedAt, now);
     return {
@@ -423,7 +426,7 @@ class Maintenance implements MaintenanceService {
 
   runCycle(): void {
     if (this.#stopped) return;
-    this.#fullCycle(this.#host.clock());
+    this.#fullCycle(this.#clock());
     this.#arm();
   }
 
@@ -431,7 +434,7 @@ class Maintenance implements MaintenanceService {
 
   #onPong(record: Tracked, nonce: number, timestampUs: number): void {
     if (record.removed || record.dead) return;
-    const now = this.#host.clock();
+    const now = this.#clock();
     const sample = record.monitor.onPong(nonce, timestampUs, now);
     // The answered ping's timeout was the deadline; the next ping may be due sooner.
     this.#reschedule(record, now);
@@ -467,10 +470,10 @@ class Maintenance implements MaintenanceService {
         return;
       }
       if (report !== undefined) this.#sendControl(record, reportFrame(report));
-      else this.#reschedule(record, this.#host.clock());
+      else this.#reschedule(record, this.#clock());
     } else if (kind.case === "bandwidthReport") {
       const r = kind.value;
-      const now = this.#host.clock();
+      const now = this.#clock();
       record.monitor.onReport(
         { probeId: r.probeId, framesReceived: r.framesReceived, bytesReceived: r.bytesReceived, elapsedUs: r.elapsedUs },
         now,
@@ -520,7 +523,7 @@ class Maintenance implements MaintenanceService {
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    const delay = Math.min(Math.max(0, at - this.#host.clock()), 2 ** 31 - 1);
+    const delay = Math.min(Math.max(0, at - this.#clock()), 2 ** 31 - 1);
     this.#timer = setTimeout(this.#onTimer, delay);
     this.#timer.unref();
   }
@@ -530,7 +533,7 @@ class Maintenance implements MaintenanceService {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#stopped) return;
-    let now = this.#host.clock();
+    let now = this.#clock();
     // Fired well after it was due: this process was blocked (GC pause, synchronous work, suspend), and
     // what peers sent meanwhile is still unread (timers run before I/O in each turn of the event loop).
     // Judged now, live peers would look silent: run the cycle one turn later, after the reads.
@@ -542,7 +545,7 @@ class Maintenance implements MaintenanceService {
       return;
     }
     this.#lateDeferred = false;
-    now = this.#host.clock();
+    now = this.#clock();
     try {
       if (now >= this.#nextFullAt) this.#fullCycle(now);
       else this.#burstCycle(now);
@@ -860,7 +863,7 @@ class Maintenance implements MaintenanceService {
         record.monitor.health.isDegradedFor(now, this.options.degradedReplaceAfterMs)
       ) {
         exclude ??= this.#connectedPeers();
-        this.#replace(record, now, exclude);
+        this.#replace(record, exclude);
       }
     }
   }
@@ -959,10 +962,11 @@ class Maintenance implements MaintenanceService {
   }
 
   /** Dials a healthy candidate first; only once it is open, closes the degraded connection (make-before-break). */
-  #replace(record: Tracked, now: number, exclude: Set<string>): void {
+  #replace(record: Tracked, exclude: Set<string>): void {
     const host = this.#host;
     if (!host.running || host.isProtected(record.peer)) return;
-    const [candidate] = host.peers.candidates({ now, exclude, limit: 1 });
+    // The peer database keeps wall-clock times (backoff, bans): ask it with the wall clock.
+    const [candidate] = host.peers.candidates({ now: host.clock(), exclude, limit: 1 });
     if (candidate === undefined) return;
     exclude.add(candidate.peerId);
     const abort = new AbortController();
@@ -984,7 +988,7 @@ class Maintenance implements MaintenanceService {
         settle();
         if (this.#stopped || record.removed || record.dead || replacement.state !== "open") return;
         if (host.isProtected(record.peer)) return;
-        const at = host.clock();
+        const at = this.#clock();
         // The dial took a while (up to the handshake timeout): a connection that recovered meanwhile stays.
         if (!record.monitor.health.isDegradedFor(at, this.options.degradedReplaceAfterMs)) return;
         record.replaced = true;

@@ -21,6 +21,7 @@ import { secureInbound } from "../transport/secure-inbound.js";
 import { resolveTls } from "../transport/tls-config.js";
 import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
 import { openConnection, type Connection } from "../connection/index.js";
+import { monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import type { HealthScore } from "../health/types.js";
 import { BanList, type BanEntry, type BanTarget } from "./ban-list.js";
@@ -189,11 +190,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #trimTimer: NodeJS.Timeout | undefined;
   /** The one stop in progress or done (see stop()). */
   #stopping: Promise<void> | undefined;
+  /** What services time with (ManagerHost.monotonicClock). */
+  readonly #monotonicClock: () => number;
   #settledWaiters: (() => void)[] = [];
 
   constructor(options: ConnectionManagerOptions = {}) {
     super();
     this.options = resolveManagerOptions(options);
+    this.#monotonicClock = options.clock === undefined ? monotonicNow : this.options.clock;
     const limits = this.options.limits;
     this.#bans = new BanList({
       maxSize: limits.banListMaxSize,
@@ -226,6 +230,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const manager = this;
     return {
       clock: this.options.clock,
+      monotonicClock: this.#monotonicClock,
       peerId: this.peerId,
       peers: this.peers,
       managed: () => [...this.#connections.values()],

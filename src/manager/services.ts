@@ -53,6 +53,13 @@ export interface ManagerHost {
    * function that makes it when first read (lazy publication: nothing allocated until someone looks).
    */
   setHealth(connection: Connection, score: HealthScore | (() => HealthScore | undefined)): void;
+  /**
+   * A clock in ms that never jumps, for timing (keepalive, inactivity, health checks): a system clock
+   * stepped forward or back would otherwise make live peers look silent or stop maintenance for the length
+   * of the step. The manager gives `monotonicNow` unless its own `clock` option was set (then that clock,
+   * so tests stay deterministic). Services written for older managers may find it missing: use `clock` then.
+   */
+  readonly monotonicClock?: () => number;
   /** Appends to the decision journal. */
   journal(kind: JournalEntry["kind"], entry: Omit<JournalEntry, "at" | "kind">): void;
   /** Emits a manager event: one of {@link ConnectionManagerEvents}, with its payload type. */

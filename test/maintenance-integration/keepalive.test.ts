@@ -157,3 +157,31 @@ describe("this process blocked for longer than the inactivity timeout", () => {
     expect(a.manager.decisions({ peerId: peer.peerId, kind: "closed" })).toEqual([]);
   });
 });
+
+describe("the system clock stepped while connections are up", () => {
+  it("neither closes live idle connections (step forward) nor stops keepalive (step back)", async () => {
+    // Date.now is replaced before the nodes exist, so everything that reads the wall clock sees the steps.
+    const realNow = Date.now.bind(Date);
+    let offset = 0;
+    const step = vi.spyOn(Date, "now").mockImplementation(() => realNow() + offset);
+    try {
+      const maintenance = { pingIntervalMs: 200, minPongTimeoutMs: 200, maxPongTimeoutMs: 400, inactivityTimeoutMs: 1_000 };
+      const a = await startNode({ maintenance });
+      const b = await startNode({ maintenance });
+      const conn = await a.manager.dial({ peerId: b.manager.peerId, addresses: b.manager.addresses });
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+      const closes: unknown[] = [];
+      for (const node of [a, b]) node.manager.on("connection:close", (e) => closes.push(e));
+      offset = 2 * 3_600_000; // two hours ahead
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(closes).toEqual([]);
+      const pongs = a.maintenance!.inspect(conn)!.pongsReceived;
+      offset = -3 * 3_600_000; // then three hours back
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(pongs + 2), { timeout: 3_000, interval: 20 });
+      expect(closes).toEqual([]);
+      expect(conn.state).toBe("open");
+    } finally {
+      step.mockRestore();
+    }
+  });
+});
