@@ -28,6 +28,7 @@ import { GRADE_BY_INDEX, type HealthGrade, type HealthScore } from "../health/ty
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import { DisconnectReason } from "../reasons.js";
 import type { Unsubscribe } from "../util/typed-emitter.js";
+import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { ConnectionMonitor, MonitorTable, type MonitorAction } from "./connection-monitor.js";
 import { isDegradedGrade } from "./health-tracker.js";
 import {
@@ -523,7 +524,7 @@ class Maintenance implements MaintenanceService {
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    const delay = Math.min(Math.max(0, at - this.#clock()), 2 ** 31 - 1);
+    const delay = Math.min(Math.max(0, at - this.#clock()), MAX_TIMER_DELAY_MS);
     this.#timer = setTimeout(this.#onTimer, delay);
     this.#timer.unref();
   }

@@ -21,7 +21,7 @@ import { secureInbound } from "../transport/secure-inbound.js";
 import { resolveTls } from "../transport/tls-config.js";
 import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
 import { openConnection, type Connection } from "../connection/index.js";
-import { monotonicNow } from "../util/timers.js";
+import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import type { HealthScore } from "../health/types.js";
 import { BanList, type BanEntry, type BanTarget } from "./ban-list.js";
@@ -855,7 +855,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#trimTimer = setTimeout(() => {
       this.#trimTimer = undefined;
       if (this.#state === "running") this.#trimIfNeeded(true);
-    }, Math.min(earliest - now + 1, 2 ** 31 - 1));
+    }, Math.min(earliest - now + 1, MAX_TIMER_DELAY_MS));
     this.#trimTimer.unref();
   }
 
@@ -937,7 +937,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#banTimer = undefined;
     const next = this.#bans.nextExpiry();
     if (next === undefined || !Number.isFinite(next) || this.#state === "stopping" || this.#state === "stopped") return;
-    const delay = Math.max(0, Math.min(next - this.options.clock(), 2 ** 31 - 1));
+    const delay = Math.max(0, Math.min(next - this.options.clock(), MAX_TIMER_DELAY_MS));
     this.#banTimer = setTimeout(() => {
       this.#banTimer = undefined;
       for (const entry of this.#bans.sweep(this.options.clock())) {

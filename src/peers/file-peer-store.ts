@@ -27,7 +27,7 @@ import { createHash } from "node:crypto";
 import { copyFile, link, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { fsyncDirectory } from "../util/fs-durable.js";
+import { errorCode, fsyncDirectory } from "../util/fs-durable.js";
 import {
   emptySnapshot,
   parsePeerSnapshot,
@@ -410,12 +410,6 @@ export class FilePeerStore implements PeerStore {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-function errorCode(error: unknown): string {
-  return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
-    ? (error as { code: string }).code
-    : "";
 }
 
 function isProcessAlive(pid: number): boolean {

@@ -22,5 +22,4 @@ export const DEFAULT_MAX_WANTED_PEERS = DEFAULT_MAX_PEERS;
  */
 export const RECONNECT_STATE_KEY = "reconnect";
 
-/** Largest delay one `setTimeout` accepts, in milliseconds (2^31 − 1, about 24.8 days). */
-export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+export { MAX_TIMER_DELAY_MS } from "../util/timers.js";

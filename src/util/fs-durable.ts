@@ -6,9 +6,11 @@
 import { randomBytes } from "node:crypto";
 import { open } from "node:fs/promises";
 
-/** The `code` of a Node system error, if any. */
-export function errorCode(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null ? ((error as NodeJS.ErrnoException).code ?? undefined) : undefined;
+/** The `code` of a Node system error (`"ENOENT"`, …), or `""` for anything else. */
+export function errorCode(error: unknown): string {
+  return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
+    ? (error as { code: string }).code
+    : "";
 }
 
 /** Makes a rename or link in `dir` durable. Platforms that cannot fsync a directory are ignored. */
