@@ -714,7 +714,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * otherwise take every address it hears of); only a dial that reaches a peer there does.
    */
   #mayRecordAddress(peer: string, address: string, remoteAddress: string): boolean {
-    if (!isHostPort(address) || !isDialable(address) || !mayAdvertise(address, remoteAddress)) return false;
+    // mayAdvertise also refuses the unspecified address (0.0.0.0, ::) and anything it cannot parse.
+    if (!isHostPort(address) || !mayAdvertise(address, remoteAddress)) return false;
     const owner = this.peers.resolvePeerId(address);
     return owner === undefined || owner === peer;
   }
@@ -1115,16 +1116,6 @@ function bindToRemoteIp(advertised: string, remoteAddress: string): string {
     return formatHostPort(parseHostPort(remoteAddress).host, port);
   } catch {
     return advertised;
-  }
-}
-
-/** True for `"host:port"` addresses worth dialing back (not the unspecified address, not port 0). */
-function isDialable(address: string): boolean {
-  try {
-    const { host } = parseHostPort(address);
-    return host !== "0.0.0.0" && host !== "::";
-  } catch {
-    return false;
   }
 }
 
