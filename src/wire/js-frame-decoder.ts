@@ -153,8 +153,7 @@ export class JsFrameDecoder implements FrameDecoder {
       if (length > max) throw frameTooLargeError(length, max);
       const next = body + length;
       if (next > end) break;
-      if (sink === undefined) (onFrame as FrameBodyCallback)(chunk, body, length);
-      else this.deliverEnvelope(chunk, body, length, sink);
+      this.deliver(chunk, body, length, sink, onFrame);
       pos = next;
     }
     if (pos < end) this.startCarry(chunk, pos, end);
