@@ -158,7 +158,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #socketClosed = false;
 
   readonly #onData = (chunk: Buffer): void => {
-    this.#core.writesBlocked = this.#socket.writableLength > this.#highWater;
+    this.#core.writesBlocked = this.#peerNotReading();
     this.#apply(this.#core.receive(chunk, Date.now()));
   };
   readonly #onEnd = (): void => this.#apply(this.#core.transportEnded(Date.now()));
@@ -356,7 +356,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    */
   sendControl(frame: Frame, options: { droppable?: boolean } = {}): boolean {
     // Probes and reports are pointless to a peer that is not reading, and must not pile up for it.
-    if (options.droppable === true && this.#socket.writableLength > this.#highWater) return false;
+    if (options.droppable === true && this.#peerNotReading()) return false;
     this.#apply(this.#core.sendControl(frame, Date.now()));
     return true;
   }
@@ -442,6 +442,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /** Same as {@link Connection.messages}. */
   [Symbol.asyncIterator](): AsyncIterableIterator<InboundMessage> {
     return this.messages();
+  }
+
+  /** Our write buffer is above the high-water mark: the peer is not reading what we send. */
+  #peerNotReading(): boolean {
+    return this.#socket.writableLength > this.#highWater;
   }
 
   #requireResult(): HandshakeResult {
