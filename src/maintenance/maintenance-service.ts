@@ -534,7 +534,7 @@ class Maintenance implements MaintenanceService {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     if (this.#stopped) return;
-    let now = this.#clock();
+    const now = this.#clock();
     // Fired well after it was due: this process was blocked (GC pause, synchronous work, suspend), and
     // what peers sent meanwhile is still unread (timers run before I/O in each turn of the event loop).
     // Judged now, live peers would look silent: run the cycle one turn later, after the reads.
@@ -546,7 +546,6 @@ class Maintenance implements MaintenanceService {
       return;
     }
     this.#lateDeferred = false;
-    now = this.#clock();
     try {
       if (now >= this.#nextFullAt) this.#fullCycle(now);
       else this.#burstCycle(now);
