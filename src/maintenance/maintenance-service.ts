@@ -29,7 +29,8 @@ import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } fro
 import { DisconnectReason } from "../reasons.js";
 import type { Unsubscribe } from "../util/typed-emitter.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
-import { ConnectionMonitor, MonitorTable, type MonitorAction } from "./connection-monitor.js";
+import { ConnectionMonitor, type MonitorAction } from "./connection-monitor.js";
+import { MonitorTable } from "./monitor-table.js";
 import { isDegradedGrade } from "./health-tracker.js";
 import {
   DEAD_PEER_CLOSE_TIMEOUT_MS,

@@ -9,13 +9,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createHealthScorer, type HealthBatch } from "../../src/health/scorer.js";
 import { bandwidthFromReport, type ProbeReport } from "../../src/maintenance/bandwidth-probe.js";
-import { ConnectionMonitor, MonitorTable, type GatheredCounters } from "../../src/maintenance/connection-monitor.js";
+import { ConnectionMonitor } from "../../src/maintenance/connection-monitor.js";
+import { MonitorTable, type GatheredCounters } from "../../src/maintenance/monitor-table.js";
 import { resolveMaintenanceOptions } from "../../src/maintenance/maintenance-options.js";
 import { RttEstimator } from "../../src/maintenance/rtt-estimator.js";
 import { ThroughputMeter } from "../../src/maintenance/throughput-meter.js";
 
 /**
- * Slots per row (STRIDE in connection-monitor.ts, not exported). The row
+ * Slots per row (STRIDE in monitor-table.ts). The row
  * comparisons below line a table's row up with a lone twin monitor's row 0,
  * so a wrong value here fails them rather than passing silently.
  */
