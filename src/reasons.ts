@@ -1,6 +1,9 @@
 /**
  * Why a connection ended, as seen by the application. Each value maps one to
  * one onto the wire's `GoodbyeReason` (proto/peerlink/v1/goodbye.proto).
+ * `connection_lost` is the one reason a Goodbye never carries: it is what a
+ * side reports when the connection ended without the peer's Goodbye
+ * (docs/PROTOCOL.md §8).
  *
  * @module
  */
@@ -34,6 +37,13 @@ export const DisconnectReason = {
   RATE_LIMITED: "rate_limited",
   /** The identity proof did not verify. */
   AUTHENTICATION_FAILED: "authentication_failed",
+  /**
+   * The connection ended without a Goodbye from the peer: it crashed, the
+   * connection was reset, or it closed its direction (EOF) without saying
+   * why. Never sent in a Goodbye. Keepalive death is `timeout`, not this:
+   * there this side decided the peer was gone and said so.
+   */
+  CONNECTION_LOST: "connection_lost",
 } as const;
 
 /** Union of every {@link DisconnectReason} value. */
@@ -53,20 +63,30 @@ const toWire: Record<DisconnectReason, GoodbyeReason> = {
   unexpected_identity: GoodbyeReason.UNEXPECTED_IDENTITY,
   rate_limited: GoodbyeReason.RATE_LIMITED,
   authentication_failed: GoodbyeReason.AUTHENTICATION_FAILED,
+  connection_lost: GoodbyeReason.CONNECTION_LOST,
 };
 
 const fromWire = new Map<GoodbyeReason, DisconnectReason>(
   Object.entries(toWire).map(([k, v]) => [v, k as DisconnectReason]),
 );
+// A Goodbye that arrived says the connection was not lost (PROTOCOL.md §8).
+fromWire.set(GoodbyeReason.CONNECTION_LOST, DisconnectReason.NORMAL);
 
-/** Converts a {@link DisconnectReason} to the wire enum. */
+/**
+ * The reason a Goodbye carries for a close with `reason`. Every reason maps to
+ * its own wire value except `connection_lost`, which PROTOCOL.md §8 forbids in
+ * a Goodbye: a side closing with it (it has no peer left to tell) sends
+ * `NORMAL` should it still write one.
+ */
 export function reasonToWire(reason: DisconnectReason): GoodbyeReason {
-  return toWire[reason];
+  return reason === DisconnectReason.CONNECTION_LOST ? GoodbyeReason.NORMAL : toWire[reason];
 }
 
 /**
- * Converts a wire `GoodbyeReason` to a {@link DisconnectReason}. Unknown or
- * unspecified values (a newer peer) are read as `normal`, as PROTOCOL.md says.
+ * Converts a received wire `GoodbyeReason` to a {@link DisconnectReason}.
+ * Unknown or unspecified values (a newer peer) are read as `normal`, as
+ * PROTOCOL.md says; so is `CONNECTION_LOST`, which a Goodbye must not carry:
+ * the peer did say goodbye.
  */
 export function reasonFromWire(reason: GoodbyeReason): DisconnectReason {
   return fromWire.get(reason) ?? DisconnectReason.NORMAL;

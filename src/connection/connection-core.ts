@@ -671,7 +671,9 @@ export class ConnectionCore {
         const how = cause instanceof Error ? ` (${cause.message})` : "";
         error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `peer closed the connection ${what}${how}`, { cause, initiator: "remote" });
       }
-      this.#closeInfo = { reason: reasonForErrorCode(error.code), initiator: "remote", error };
+      // No Goodbye came: the peer crashed, reset or just closed (PROTOCOL.md §8, CONNECTION_LOST).
+      const reason = error.code === ErrorCode.CONNECTION_CLOSED ? DisconnectReason.CONNECTION_LOST : reasonForErrorCode(error.code);
+      this.#closeInfo = { reason, initiator: "remote", error };
     }
     this.#transition("closed", "transport-lost");
   }

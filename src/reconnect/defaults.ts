@@ -1,6 +1,6 @@
 /**
- * Every default of reconnect scheduling (seed 4.3), as named constants with
- * unit and rationale. Option interfaces in this folder refer to these
+ * Every default of reconnect scheduling, as named constants with unit and
+ * rationale. Option interfaces in this folder refer to these
  * constants in their `@default` tags.
  *
  * @module
@@ -20,6 +20,27 @@ export const DEFAULT_TIMEOUT_BACKOFF: BackoffConfig = Object.freeze({
   factor: 2,
   maxMs: 5 * 60_000,
   minMs: 0,
+  jitter: "full",
+});
+
+/**
+ * Backoff after `connection_lost` (the connection ended without the peer's
+ * Goodbye: a crash, a reset, an EOF): 5 s doubling to 5 min, full jitter,
+ * with a 1 s floor. Not an immediate redial: a crashed process is usually
+ * still down for the next second or so (a redial would only be refused and
+ * cost an attempt), and when a node with many peers dies they all lose it at
+ * the same moment; full jitter over 1–5 s spreads their redials when it comes
+ * back instead of meeting it with one burst of handshakes. A reset on a live
+ * path (a NAT rebinding, a flapping link) is still redialed within seconds.
+ * The first delay is larger than `timeout`'s 0–1 s: keepalive death is this
+ * side's own verdict on a silent path, a lost connection is the peer (or the
+ * path) going away.
+ */
+export const DEFAULT_CONNECTION_LOST_BACKOFF: BackoffConfig = Object.freeze({
+  baseMs: 5_000,
+  factor: 2,
+  maxMs: 5 * 60_000,
+  minMs: 1_000,
   jitter: "full",
 });
 

@@ -1,6 +1,6 @@
 /**
  * The reconnect policy: which strategy each {@link DisconnectReason} gets
- * (seed 4.3's table, extended to every reason as in docs/PROTOCOL.md §8), and
+ * (docs/PROTOCOL.md §8), and
  * the backoff delay computation. Pure: no clock, no timers, randomness passed in.
  *
  * | reason | strategy (default) |
@@ -8,9 +8,10 @@
  * | `normal`, `network_restructure` | immediate (the manager only reports peers it still wants) |
  * | `shutdown` | backoff 10 s … 5 min: the peer said it is going away, an immediate redial would fail |
  * | `timeout` | backoff, full jitter: attempt n waits uniformly 0 … min(5 min, 1 s · 2ⁿ) (the first 0–1 s) |
+ * | `connection_lost` | backoff, full jitter, 1 s floor: the first 1–5 s, caps 5 s … 5 min (a crash, reset or EOF without Goodbye; never an immediate redial) |
  * | `protocol_violation` | backoff, full jitter: 15 s floor, caps 30 s … 1 h |
  * | `resource_constraint` (local) | after {@link ReconnectScheduler.resourcesAvailable}, at most 60 s |
- * | `resource_constraint` (remote) | backoff 5 s … 5 min: the peer is full, our resources do not matter |
+ * | `resource_constraint` (remote) | backoff 5 s … 5 min: the peer is full, our resources do not matter; its `retry_after_ms` is the floor |
  * | `rate_limited` | backoff 5 s … 10 min |
  * | `authentication_failed` | backoff 5 min … 6 h (certificate rotation may fix it) |
  * | `peer_banned`, `incompatible_version`, `self_connection` | never: retrying cannot succeed until something else changes (a ban lifted, an upgrade); the manager may still `schedule()` explicitly |
@@ -29,6 +30,7 @@ import { DisconnectReason, isDisconnectReason } from "../reasons.js";
 import type { DisconnectInitiator } from "../peers/peer-record.js";
 import {
   DEFAULT_AUTH_FAILED_BACKOFF,
+  DEFAULT_CONNECTION_LOST_BACKOFF,
   DEFAULT_MAX_RETRY_AFTER_MS,
   DEFAULT_RATE_LIMITED_BACKOFF,
   DEFAULT_REMOTE_RESOURCE_BACKOFF,
@@ -101,6 +103,7 @@ export const DEFAULT_STRATEGIES: Readonly<Record<DisconnectReason, ReconnectStra
   [DisconnectReason.UNEXPECTED_IDENTITY]: { kind: "never" },
   [DisconnectReason.RATE_LIMITED]: backoff(DEFAULT_RATE_LIMITED_BACKOFF),
   [DisconnectReason.AUTHENTICATION_FAILED]: backoff(DEFAULT_AUTH_FAILED_BACKOFF),
+  [DisconnectReason.CONNECTION_LOST]: backoff(DEFAULT_CONNECTION_LOST_BACKOFF),
 });
 
 /**

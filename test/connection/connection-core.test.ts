@@ -394,10 +394,10 @@ describe("the transport going away", () => {
     expect(pair.dialer.core.closeInfo?.error?.code).toBe(ErrorCode.CONNECTION_CLOSED);
   });
 
-  it("while open without a Goodbye closes with CONNECTION_CLOSED from the remote", () => {
+  it("while open without a Goodbye closes with CONNECTION_CLOSED from the remote, reason connection_lost", () => {
     const pair = openPair();
     pair.take(pair.dialer, pair.dialer.core.transportEnded(pair.now));
-    expect(pair.dialer.core.closeInfo).toMatchObject({ initiator: "remote", reason: "normal", error: { code: ErrorCode.CONNECTION_CLOSED } });
+    expect(pair.dialer.core.closeInfo).toMatchObject({ initiator: "remote", reason: "connection_lost", error: { code: ErrorCode.CONNECTION_CLOSED } });
     expect(transitionsOf(pair.dialer).at(-1)).toBe("open->closed:transport-lost");
   });
 

@@ -7,6 +7,7 @@ import { GoodbyeReason, GoodbyeSchema } from "../../generated/peerlink/v1/goodby
 import { CapabilitySchema, CapabilityUpdateSchema, ProtocolSupportSchema } from "../../generated/peerlink/v1/capability_pb.js";
 import { DataSchema } from "../../generated/peerlink/v1/data_pb.js";
 import { BandwidthProbeSchema, BandwidthReportSchema } from "../../generated/peerlink/v1/bandwidth_pb.js";
+import { DisconnectReason, reasonFromWire, reasonToWire } from "../../src/reasons.js";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 
@@ -106,7 +107,31 @@ describe("bytes written out by hand (the wire format is pinned)", () => {
     expect([GoodbyeReason.NORMAL, GoodbyeReason.SHUTDOWN, GoodbyeReason.TIMEOUT, GoodbyeReason.PROTOCOL_VIOLATION,
       GoodbyeReason.RESOURCE_CONSTRAINT, GoodbyeReason.PEER_BANNED, GoodbyeReason.NETWORK_RESTRUCTURE,
       GoodbyeReason.ALREADY_CONNECTED, GoodbyeReason.INCOMPATIBLE_VERSION, GoodbyeReason.SELF_CONNECTION,
-      GoodbyeReason.UNEXPECTED_IDENTITY, GoodbyeReason.RATE_LIMITED, GoodbyeReason.AUTHENTICATION_FAILED]).toEqual(
-      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+      GoodbyeReason.UNEXPECTED_IDENTITY, GoodbyeReason.RATE_LIMITED, GoodbyeReason.AUTHENTICATION_FAILED,
+      GoodbyeReason.CONNECTION_LOST]).toEqual(
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+  });
+});
+
+describe("the disconnect reasons and the wire's GoodbyeReason", () => {
+  const sendable = Object.values(DisconnectReason).filter((r) => r !== DisconnectReason.CONNECTION_LOST);
+
+  it("map one to one for every reason a Goodbye may carry", () => {
+    const wire = sendable.map(reasonToWire);
+    expect(new Set(wire).size).toBe(sendable.length);
+    expect(wire.map(reasonFromWire)).toEqual(sendable);
+    expect(GoodbyeReason[reasonToWire(DisconnectReason.RESOURCE_CONSTRAINT)]).toBe("RESOURCE_CONSTRAINT");
+  });
+
+  it("never put connection_lost in a Goodbye, and read a received CONNECTION_LOST as normal (PROTOCOL.md §8)", () => {
+    expect(reasonToWire(DisconnectReason.CONNECTION_LOST)).toBe(GoodbyeReason.NORMAL);
+    expect(reasonFromWire(GoodbyeReason.CONNECTION_LOST)).toBe(DisconnectReason.NORMAL);
+    const bye = fromBinary(FrameSchema, bytes(0x32, 0x02, 0x08, 0x0e));
+    expect(bye.kind.value).toMatchObject({ reason: GoodbyeReason.CONNECTION_LOST });
+  });
+
+  it("read unknown and unspecified values as normal", () => {
+    expect(reasonFromWire(99 as GoodbyeReason)).toBe("normal");
+    expect(reasonFromWire(GoodbyeReason.UNSPECIFIED)).toBe("normal");
   });
 });

@@ -31,6 +31,7 @@ const expected: Record<DisconnectReason, Expectation> = {
   unexpected_identity: { kind: "never" },
   rate_limited: { kind: "backoff", minMs: 1_000, baseMs: 5_000, maxMs: 600_000 },
   authentication_failed: { kind: "backoff", minMs: 60_000, baseMs: 300_000, maxMs: 21_600_000 },
+  connection_lost: { kind: "backoff", minMs: 1_000, baseMs: 5_000, maxMs: 300_000 },
 };
 
 function scheduler(random: () => number): ReconnectScheduler {
@@ -93,6 +94,44 @@ describe("the default strategy of each disconnect reason", () => {
     expect(policy.strategyFor("resource_constraint", "remote").kind).toBe("backoff");
     const d = scheduler(() => 0).onDisconnect("p", { reason: "resource_constraint", initiator: "remote" }, NOW);
     expect(d).toEqual({ action: "scheduled", at: NOW + 1_000, suppressed: false });
+  });
+});
+
+describe("a connection lost without the peer's Goodbye (crash, reset, EOF)", () => {
+  it("is redialed after a jittered backoff with a floor, never at once", () => {
+    const d = scheduler(() => 0).onDisconnect("p", { reason: "connection_lost", initiator: "remote" }, NOW);
+    expect(d).toEqual({ action: "scheduled", at: NOW + 1_000, suppressed: false });
+  });
+
+  it("backs off further while the peer stays unreachable (the restarting peer refuses the dials)", () => {
+    const s = scheduler(() => ALMOST_ONE);
+    const first = s.onDisconnect("p", { reason: "connection_lost", initiator: "remote" }, NOW).at! - NOW;
+    const caps = [first, ...[0, 1, 2].map(() => s.onDialFailed("p", NOW).at! - NOW)];
+    expect(caps).toEqual([4_999, 9_999, 19_999, 39_999]);
+  });
+});
+
+describe("a peer's retry-after (Goodbye retry_after_ms)", () => {
+  it("is the floor of the next attempt after a capacity refusal (resource_constraint from the peer)", () => {
+    for (const random of [() => 0, () => ALMOST_ONE]) {
+      const d = scheduler(random).onDisconnect("p", { reason: "resource_constraint", initiator: "remote", retryAfterMs: 30_000 }, NOW);
+      expect(d).toMatchObject({ action: "scheduled", at: NOW + 30_000 });
+    }
+  });
+
+  it("is the floor when the refusal ends a redial's handshake, and does not shorten a longer backoff", () => {
+    const s = scheduler(() => 0);
+    s.onDisconnect("p", { reason: "timeout" }, NOW);
+    expect(s.onDialFailed("p", NOW, { reason: "resource_constraint", initiator: "remote", retryAfterMs: 45_000 })).toMatchObject({ at: NOW + 45_000 });
+    const long = scheduler(() => ALMOST_ONE);
+    expect(long.onDisconnect("p", { reason: "resource_constraint", initiator: "remote", retryAfterMs: 2_000 }, NOW).at! - NOW).toBe(4_999);
+  });
+
+  it("is capped at maxRetryAfterMs (a hostile hint cannot park a peer forever)", () => {
+    const s = new ReconnectScheduler({ random: () => 0, dampening: false, policy: { maxRetryAfterMs: 60_000 } });
+    expect(s.onDisconnect("p", { reason: "resource_constraint", initiator: "remote", retryAfterMs: 10 * 86_400_000 }, NOW)).toMatchObject({
+      at: NOW + 60_000,
+    });
   });
 });
 

@@ -13,7 +13,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19peerlink/v1/goodbye.proto\x12\x0bpeerlink.v1\"]\n\x07Goodbye\x12*\n\x06reason\x18\x01 \x01(\x0e\x32\x1a.peerlink.v1.GoodbyeReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\r*\x80\x04\n\rGoodbyeReason\x12\x1e\n\x1aGOODBYE_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15GOODBYE_REASON_NORMAL\x10\x01\x12\x1b\n\x17GOODBYE_REASON_SHUTDOWN\x10\x02\x12\x1a\n\x16GOODBYE_REASON_TIMEOUT\x10\x03\x12%\n!GOODBYE_REASON_PROTOCOL_VIOLATION\x10\x04\x12&\n\"GOODBYE_REASON_RESOURCE_CONSTRAINT\x10\x05\x12\x1e\n\x1aGOODBYE_REASON_PEER_BANNED\x10\x06\x12&\n\"GOODBYE_REASON_NETWORK_RESTRUCTURE\x10\x07\x12$\n GOODBYE_REASON_ALREADY_CONNECTED\x10\x08\x12\'\n#GOODBYE_REASON_INCOMPATIBLE_VERSION\x10\t\x12\"\n\x1eGOODBYE_REASON_SELF_CONNECTION\x10\n\x12&\n\"GOODBYE_REASON_UNEXPECTED_IDENTITY\x10\x0b\x12\x1f\n\x1bGOODBYE_REASON_RATE_LIMITED\x10\x0c\x12(\n$GOODBYE_REASON_AUTHENTICATION_FAILED\x10\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19peerlink/v1/goodbye.proto\x12\x0bpeerlink.v1\"]\n\x07Goodbye\x12*\n\x06reason\x18\x01 \x01(\x0e\x32\x1a.peerlink.v1.GoodbyeReason\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\x12\x16\n\x0eretry_after_ms\x18\x03 \x01(\r*\xa4\x04\n\rGoodbyeReason\x12\x1e\n\x1aGOODBYE_REASON_UNSPECIFIED\x10\x00\x12\x19\n\x15GOODBYE_REASON_NORMAL\x10\x01\x12\x1b\n\x17GOODBYE_REASON_SHUTDOWN\x10\x02\x12\x1a\n\x16GOODBYE_REASON_TIMEOUT\x10\x03\x12%\n!GOODBYE_REASON_PROTOCOL_VIOLATION\x10\x04\x12&\n\"GOODBYE_REASON_RESOURCE_CONSTRAINT\x10\x05\x12\x1e\n\x1aGOODBYE_REASON_PEER_BANNED\x10\x06\x12&\n\"GOODBYE_REASON_NETWORK_RESTRUCTURE\x10\x07\x12$\n GOODBYE_REASON_ALREADY_CONNECTED\x10\x08\x12\'\n#GOODBYE_REASON_INCOMPATIBLE_VERSION\x10\t\x12\"\n\x1eGOODBYE_REASON_SELF_CONNECTION\x10\n\x12&\n\"GOODBYE_REASON_UNEXPECTED_IDENTITY\x10\x0b\x12\x1f\n\x1bGOODBYE_REASON_RATE_LIMITED\x10\x0c\x12(\n$GOODBYE_REASON_AUTHENTICATION_FAILED\x10\r\x12\"\n\x1eGOODBYE_REASON_CONNECTION_LOST\x10\x0e\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peerlink.v1.goodbye_pb2', globals())
@@ -21,7 +21,7 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _GOODBYEREASON._serialized_start=138
-  _GOODBYEREASON._serialized_end=650
+  _GOODBYEREASON._serialized_end=686
   _GOODBYE._serialized_start=42
   _GOODBYE._serialized_end=135
 # @@protoc_insertion_point(module_scope)
