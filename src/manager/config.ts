@@ -6,6 +6,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { describeValue, isOptionsObject, type KnownOptions, OptionProblems, optionPath } from "../util/option-checks.js";
 import * as D from "./defaults.js";
 
 /**
@@ -15,10 +16,26 @@ import * as D from "./defaults.js";
  * Values you set explicitly are never changed: contradictions are an error.
  */
 export interface ConnectionLimitsOptions {
-  /** Time for TCP connect + TLS + protocol handshake, in ms. Must be > 0. @default 10000 */
+  /** Time for TCP connect + TLS + protocol handshake, in ms, counted from the socket's arrival. Must be > 0. @default 10000 */
   handshakeTimeoutMs?: number;
+  /**
+   * Time (ms) from an inbound socket's arrival until the peer's first handshake flight (TLS ClientHello, or
+   * the Hello on plain TCP) must have arrived; a silent socket is dropped then. At most `handshakeTimeoutMs`.
+   * @default 3000
+   */
+  firstFlightTimeoutMs?: number;
   /** Inbound connections in the handshake at once. At most `maxInbound`. @default 10 */
   maxPendingInbound?: number;
+  /**
+   * Inbound connections from one IP in the handshake at once, checked before `maxPendingInbound`.
+   * At most `maxPerIp` and `maxPendingPerSubnet`. @default 4
+   */
+  maxPendingPerIp?: number;
+  /**
+   * Inbound connections from one subnet (see the prefixes) in the handshake at once, checked before
+   * `maxPendingInbound`. At most `maxPerSubnet` and `maxPendingInbound`. @default 8
+   */
+  maxPendingPerSubnet?: number;
   /** Outbound dials in progress at once. At most `maxOutbound`. @default 16 */
   maxPendingOutbound?: number;
   /** Inbound connections (pending + open). At most `maxConnections`. @default 96 */
@@ -62,31 +79,83 @@ export interface ConnectionLimitsOptions {
 /** {@link ConnectionLimitsOptions} with every field filled and checked. Frozen. */
 export type ResolvedLimits = Readonly<Required<ConnectionLimitsOptions>>;
 
-const OPTION_NAMES: ReadonlySet<string> = new Set<keyof ConnectionLimitsOptions>([
-  "handshakeTimeoutMs",
-  "maxPendingInbound",
-  "maxPendingOutbound",
-  "maxInbound",
-  "maxOutbound",
-  "maxConnections",
-  "maxPerIp",
-  "maxPerSubnet",
-  "ipv4SubnetPrefix",
-  "ipv6SubnetPrefix",
-  "inboundRateBurst",
-  "inboundRatePerSecond",
-  "rateLimiterMaxIps",
-  "lowWatermark",
-  "highWatermark",
-  "trimGracePeriodMs",
-  "banDurationsMs",
-  "banListMaxSize",
-  "offenceMemoryMs",
-  "journalCapacity",
-  "stopDeadlineMs",
-]);
+const OPTION_NAMES: KnownOptions<ConnectionLimitsOptions> = {
+  handshakeTimeoutMs: true,
+  firstFlightTimeoutMs: true,
+  maxPendingInbound: true,
+  maxPendingPerIp: true,
+  maxPendingPerSubnet: true,
+  maxPendingOutbound: true,
+  maxInbound: true,
+  maxOutbound: true,
+  maxConnections: true,
+  maxPerIp: true,
+  maxPerSubnet: true,
+  ipv4SubnetPrefix: true,
+  ipv6SubnetPrefix: true,
+  inboundRateBurst: true,
+  inboundRatePerSecond: true,
+  rateLimiterMaxIps: true,
+  lowWatermark: true,
+  highWatermark: true,
+  trimGracePeriodMs: true,
+  banDurationsMs: true,
+  banListMaxSize: true,
+  offenceMemoryMs: true,
+  journalCapacity: true,
+  stopDeadlineMs: true,
+};
 
 type NumberKey = Exclude<keyof ConnectionLimitsOptions, "banDurationsMs">;
+type Kind = "count" | "positiveCount" | "duration" | "positiveDuration" | "rate";
+
+const KINDS: Readonly<Record<NumberKey, Kind>> = {
+  handshakeTimeoutMs: "positiveDuration",
+  firstFlightTimeoutMs: "positiveDuration",
+  maxPendingInbound: "count",
+  maxPendingPerIp: "count",
+  maxPendingPerSubnet: "count",
+  maxPendingOutbound: "count",
+  maxInbound: "count",
+  maxOutbound: "count",
+  maxConnections: "positiveCount",
+  maxPerIp: "count",
+  maxPerSubnet: "count",
+  ipv4SubnetPrefix: "count",
+  ipv6SubnetPrefix: "count",
+  inboundRateBurst: "positiveCount",
+  inboundRatePerSecond: "rate",
+  rateLimiterMaxIps: "positiveCount",
+  lowWatermark: "count",
+  highWatermark: "count",
+  trimGracePeriodMs: "duration",
+  banListMaxSize: "positiveCount",
+  offenceMemoryMs: "duration",
+  journalCapacity: "positiveCount",
+  stopDeadlineMs: "duration",
+};
+
+const WANT: Readonly<Record<Kind, string>> = {
+  count: "a non-negative integer",
+  positiveCount: "an integer >= 1",
+  duration: "a finite number >= 0",
+  positiveDuration: "a finite number > 0",
+  rate: "a finite number >= 0",
+};
+
+function fits(kind: Kind, value: unknown): value is number {
+  if (typeof value !== "number" || !Number.isFinite(value)) return false;
+  switch (kind) {
+    case "count":
+      return Number.isInteger(value) && value >= 0;
+    case "positiveCount":
+      return Number.isInteger(value) && value >= 1;
+    case "positiveDuration":
+      return value > 0;
+    default:
+      return value >= 0;
+  }
+}
 
 /**
  * Fills defaults into `options` and checks the result. Throws one
@@ -94,7 +163,10 @@ type NumberKey = Exclude<keyof ConnectionLimitsOptions, "banDurationsMs">;
  * each naming the options involved (e.g. `maxPerIp (8) must be <= maxPerSubnet (4)`).
  *
  * Rejected: unknown option names; counts that are negative, fractional or not
- * finite; non-positive timeouts; `maxPendingInbound > maxInbound`,
+ * finite; non-positive timeouts; `firstFlightTimeoutMs > handshakeTimeoutMs`,
+ * `maxPendingInbound > maxInbound`, `maxPendingPerIp > maxPendingPerSubnet`,
+ * `maxPendingPerIp > maxPerIp`, `maxPendingPerSubnet > maxPerSubnet`,
+ * `maxPendingPerSubnet > maxPendingInbound`,
  * `maxPendingOutbound > maxOutbound`, `maxInbound` or `maxOutbound >
  * maxConnections`, `maxPerIp > maxInbound`, `maxPerIp > maxPerSubnet`,
  * `maxPerSubnet > maxInbound`, `lowWatermark > highWatermark`,
@@ -109,55 +181,38 @@ type NumberKey = Exclude<keyof ConnectionLimitsOptions, "banDurationsMs">;
  * ```
  */
 export function resolveLimits(options: ConnectionLimitsOptions = {}): ResolvedLimits {
-  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+  if (!isOptionsObject(options)) {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "connection limits options must be an object");
   }
-  const problems: string[] = [];
-  for (const key of Object.keys(options)) {
-    if (!OPTION_NAMES.has(key)) problems.push(`unknown option ${key}`);
+  const problems = new OptionProblems();
+  const limits = checkLimits(options, problems, "");
+  problems.throwIfAny("invalid connection limits");
+  return limits;
+}
+
+/**
+ * The checks of {@link resolveLimits} without the throw: adds every problem of
+ * `options` to `problems`, naming options under `prefix` (e.g. `"limits"`), and
+ * returns the limits with defaults filled (values that failed a check are
+ * replaced by their default, so callers can go on checking rules across groups).
+ * `options` that is not an object counts as a problem and as `{}`.
+ */
+export function checkLimits(options: unknown, problems: OptionProblems, prefix: string): ResolvedLimits {
+  const name = (key: string): string => optionPath(prefix, key);
+  if (!isOptionsObject(options)) {
+    problems.add(`${prefix === "" ? "connection limits" : prefix} must be an object, got ${describeValue(options)}`);
+    options = {};
   }
+  const input = options as Record<string, unknown>;
+  problems.unknownKeys(input, OPTION_NAMES, prefix);
 
   const given = new Map<NumberKey, number>();
-  const read = (key: NumberKey, kind: "count" | "positiveCount" | "duration" | "positiveDuration" | "rate"): void => {
-    const value: unknown = options[key];
-    if (value === undefined) return;
-    const ok =
-      typeof value === "number" &&
-      Number.isFinite(value) &&
-      (kind === "count" ? Number.isInteger(value) && value >= 0
-        : kind === "positiveCount" ? Number.isInteger(value) && value >= 1
-        : kind === "positiveDuration" ? value > 0
-        : value >= 0);
-    if (!ok) {
-      const want = kind === "count" ? "a non-negative integer"
-        : kind === "positiveCount" ? "an integer >= 1"
-        : kind === "positiveDuration" ? "a finite number > 0"
-        : "a finite number >= 0";
-      problems.push(`${key} must be ${want}, got ${describe(value)}`);
-      return;
-    }
-    given.set(key, value as number);
-  };
-  read("handshakeTimeoutMs", "positiveDuration");
-  read("maxPendingInbound", "count");
-  read("maxPendingOutbound", "count");
-  read("maxInbound", "count");
-  read("maxOutbound", "count");
-  read("maxConnections", "positiveCount");
-  read("maxPerIp", "count");
-  read("maxPerSubnet", "count");
-  read("ipv4SubnetPrefix", "count");
-  read("ipv6SubnetPrefix", "count");
-  read("inboundRateBurst", "positiveCount");
-  read("inboundRatePerSecond", "rate");
-  read("rateLimiterMaxIps", "positiveCount");
-  read("lowWatermark", "count");
-  read("highWatermark", "count");
-  read("trimGracePeriodMs", "duration");
-  read("banListMaxSize", "positiveCount");
-  read("offenceMemoryMs", "duration");
-  read("journalCapacity", "positiveCount");
-  read("stopDeadlineMs", "duration");
+  for (const key of Object.keys(KINDS) as NumberKey[]) {
+    const value = input[key];
+    if (value === undefined) continue;
+    if (fits(KINDS[key], value)) given.set(key, value);
+    else problems.add(`${name(key)} must be ${WANT[KINDS[key]]}, got ${describeValue(value)}`);
+  }
 
   // Unset fields: the default, shrunk (or grown, for maxConnections) to fit what was set.
   const g = (key: NumberKey): number | undefined => given.get(key);
@@ -165,15 +220,24 @@ export function resolveLimits(options: ConnectionLimitsOptions = {}): ResolvedLi
   const maxInbound = g("maxInbound") ?? Math.min(D.MAX_INBOUND_CONNECTIONS, maxConnections);
   const maxOutbound = g("maxOutbound") ?? Math.min(D.MAX_OUTBOUND_CONNECTIONS, maxConnections);
   const maxPerSubnet = g("maxPerSubnet") ?? Math.max(Math.min(D.MAX_CONNECTIONS_PER_SUBNET, maxInbound), Math.min(g("maxPerIp") ?? 0, maxInbound));
+  const maxPerIp = g("maxPerIp") ?? Math.min(D.MAX_CONNECTIONS_PER_IP, maxPerSubnet);
   const highWatermark = g("highWatermark") ?? Math.max(Math.min(D.HIGH_WATERMARK, maxConnections), Math.min(g("lowWatermark") ?? 0, maxConnections));
-  const resolvedBase = {
-    handshakeTimeoutMs: g("handshakeTimeoutMs") ?? D.HANDSHAKE_TIMEOUT_MS,
-    maxPendingInbound: g("maxPendingInbound") ?? Math.min(D.MAX_PENDING_INBOUND, maxInbound),
+  const handshakeTimeoutMs = g("handshakeTimeoutMs") ?? D.HANDSHAKE_TIMEOUT_MS;
+  const maxPendingInbound = g("maxPendingInbound") ?? Math.min(D.MAX_PENDING_INBOUND, maxInbound);
+  const pendingSubnetCap = Math.min(maxPerSubnet, maxPendingInbound);
+  const maxPendingPerSubnet =
+    g("maxPendingPerSubnet") ?? Math.max(Math.min(D.MAX_PENDING_PER_SUBNET, pendingSubnetCap), Math.min(g("maxPendingPerIp") ?? 0, pendingSubnetCap));
+  const r: Omit<ResolvedLimits, "banDurationsMs"> = {
+    handshakeTimeoutMs,
+    firstFlightTimeoutMs: g("firstFlightTimeoutMs") ?? Math.min(D.FIRST_FLIGHT_TIMEOUT_MS, handshakeTimeoutMs),
+    maxPendingInbound,
+    maxPendingPerIp: g("maxPendingPerIp") ?? Math.min(D.MAX_PENDING_PER_IP, maxPerIp, maxPendingPerSubnet),
+    maxPendingPerSubnet,
     maxPendingOutbound: g("maxPendingOutbound") ?? Math.min(D.MAX_PENDING_OUTBOUND, maxOutbound),
     maxInbound,
     maxOutbound,
     maxConnections,
-    maxPerIp: g("maxPerIp") ?? Math.min(D.MAX_CONNECTIONS_PER_IP, maxPerSubnet),
+    maxPerIp,
     maxPerSubnet,
     ipv4SubnetPrefix: g("ipv4SubnetPrefix") ?? D.IPV4_SUBNET_PREFIX,
     ipv6SubnetPrefix: g("ipv6SubnetPrefix") ?? D.IPV6_SUBNET_PREFIX,
@@ -188,12 +252,16 @@ export function resolveLimits(options: ConnectionLimitsOptions = {}): ResolvedLi
     journalCapacity: g("journalCapacity") ?? D.JOURNAL_CAPACITY,
     stopDeadlineMs: g("stopDeadlineMs") ?? D.STOP_DEADLINE_MS,
   };
-  const r = resolvedBase;
 
   const atMost = (a: NumberKey, b: NumberKey): void => {
-    if (r[a] > r[b]) problems.push(`${a} (${r[a]}) must be <= ${b} (${r[b]})`);
+    if (r[a] > r[b]) problems.add(`${name(a)} (${r[a]}) must be <= ${name(b)} (${r[b]})`);
   };
+  atMost("firstFlightTimeoutMs", "handshakeTimeoutMs");
   atMost("maxPendingInbound", "maxInbound");
+  atMost("maxPendingPerIp", "maxPendingPerSubnet");
+  atMost("maxPendingPerIp", "maxPerIp");
+  atMost("maxPendingPerSubnet", "maxPerSubnet");
+  atMost("maxPendingPerSubnet", "maxPendingInbound");
   atMost("maxPendingOutbound", "maxOutbound");
   atMost("maxInbound", "maxConnections");
   atMost("maxOutbound", "maxConnections");
@@ -203,41 +271,31 @@ export function resolveLimits(options: ConnectionLimitsOptions = {}): ResolvedLi
   atMost("lowWatermark", "highWatermark");
   atMost("highWatermark", "maxConnections");
   if (r.maxInbound > 0) {
-    for (const key of ["maxPendingInbound", "maxPerIp", "maxPerSubnet"] as const) {
-      if (r[key] === 0) problems.push(`${key} is 0 while maxInbound (${r.maxInbound}) > 0: no inbound connection could ever be accepted`);
+    for (const key of ["maxPendingInbound", "maxPendingPerIp", "maxPendingPerSubnet", "maxPerIp", "maxPerSubnet"] as const) {
+      if (r[key] === 0) {
+        problems.add(`${name(key)} is 0 while ${name("maxInbound")} (${r.maxInbound}) > 0: no inbound connection could ever be accepted`);
+      }
     }
   }
   if (r.maxOutbound > 0 && r.maxPendingOutbound === 0) {
-    problems.push(`maxPendingOutbound is 0 while maxOutbound (${r.maxOutbound}) > 0: no dial could ever start`);
+    problems.add(`${name("maxPendingOutbound")} is 0 while ${name("maxOutbound")} (${r.maxOutbound}) > 0: no dial could ever start`);
   }
-  if (r.ipv4SubnetPrefix > 32) problems.push(`ipv4SubnetPrefix must be 0..32, got ${r.ipv4SubnetPrefix}`);
-  if (r.ipv6SubnetPrefix > 128) problems.push(`ipv6SubnetPrefix must be 0..128, got ${r.ipv6SubnetPrefix}`);
+  if (r.ipv4SubnetPrefix > 32) problems.add(`${name("ipv4SubnetPrefix")} must be 0..32, got ${r.ipv4SubnetPrefix}`);
+  if (r.ipv6SubnetPrefix > 128) problems.add(`${name("ipv6SubnetPrefix")} must be 0..128, got ${r.ipv6SubnetPrefix}`);
 
   let banDurationsMs: readonly number[] = D.BAN_DURATIONS_MS;
-  if (options.banDurationsMs !== undefined) {
-    const list: unknown = options.banDurationsMs;
+  const list: unknown = input["banDurationsMs"];
+  if (list !== undefined) {
+    const key = name("banDurationsMs");
     if (!Array.isArray(list) || list.length === 0 || list.length > 64) {
-      problems.push(`banDurationsMs must be a non-empty array of at most 64 durations, got ${describe(list)}`);
+      problems.add(`${key} must be a non-empty array of at most 64 durations, got ${describeValue(list)}`);
     } else if (!list.every((d): d is number => typeof d === "number" && Number.isFinite(d) && d > 0)) {
-      problems.push(`banDurationsMs must hold finite durations > 0 (ms), got ${describe(list)}`);
+      problems.add(`${key} must hold finite durations > 0 (ms), got ${describeValue(list)}`);
     } else if (list.some((d, i) => i > 0 && d < (list[i - 1] as number))) {
-      problems.push(`banDurationsMs must not decrease (repeat offenders never get shorter bans), got ${describe(list)}`);
+      problems.add(`${key} must not decrease (repeat offenders never get shorter bans), got ${describeValue(list)}`);
     } else {
       banDurationsMs = Object.freeze([...list]);
     }
   }
-
-  if (problems.length > 0) {
-    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `invalid connection limits: ${problems.join("; ")}`);
-  }
   return Object.freeze({ ...r, banDurationsMs });
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "number") return String(value);
-  try {
-    return (JSON.stringify(value) ?? typeof value).slice(0, 80);
-  } catch {
-    return typeof value;
-  }
 }

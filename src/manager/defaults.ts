@@ -19,6 +19,17 @@
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
+ * Time from a socket's arrival until the peer's first handshake flight (the
+ * TLS ClientHello, or the Hello on plain TCP) must have arrived, in
+ * milliseconds (3 s). A peer that connects and sends nothing is dropped then,
+ * instead of holding a pending slot for the whole handshake timeout; an honest
+ * dialer sends its first flight one round trip after connecting.
+ * Comparable: nginx `client_header_timeout` 60 s; Bitcoin Core drops a peer
+ * that sent no `version` message within `-peertimeout` (60 s).
+ */
+export const FIRST_FLIGHT_TIMEOUT_MS = 3_000;
+
+/**
  * Inbound connections that may be in the handshake at once (count). Bounds
  * the work an attacker can make us do with half-open connections.
  * Comparable: js-libp2p `maxIncomingPendingConnections` 10; geth
@@ -74,6 +85,23 @@ export const MAX_CONNECTIONS_PER_IP = 4;
  * keeps at most 10 nodes per IPv4 /24.
  */
 export const MAX_CONNECTIONS_PER_SUBNET = 16;
+
+/**
+ * Inbound connections from one IP address that may be in the handshake at once
+ * (count). Checked before the global pending cap ({@link MAX_PENDING_INBOUND}),
+ * so one host cannot take every pending slot with silent sockets; four lets a
+ * few nodes behind one NAT connect together. Comparable: go-libp2p's resource
+ * manager bounds connections per IP (8); nginx `limit_conn` per address.
+ */
+export const MAX_PENDING_PER_IP = 4;
+
+/**
+ * Inbound connections from one subnet (see {@link IPV4_SUBNET_PREFIX} and
+ * {@link IPV6_SUBNET_PREFIX}) that may be in the handshake at once (count).
+ * Checked before the global pending cap, so an attacker renting one address
+ * block cannot fill the pending pool by rotating addresses within it.
+ */
+export const MAX_PENDING_PER_SUBNET = 8;
 
 /**
  * Prefix length (bits) that groups IPv4 addresses into one subnet: /24, the

@@ -19,7 +19,10 @@ describe("resolving connection limits with no options", () => {
     const limits = resolveLimits();
     expect(limits).toEqual({
       handshakeTimeoutMs: D.HANDSHAKE_TIMEOUT_MS,
+      firstFlightTimeoutMs: D.FIRST_FLIGHT_TIMEOUT_MS,
       maxPendingInbound: D.MAX_PENDING_INBOUND,
+      maxPendingPerIp: D.MAX_PENDING_PER_IP,
+      maxPendingPerSubnet: D.MAX_PENDING_PER_SUBNET,
       maxPendingOutbound: D.MAX_PENDING_OUTBOUND,
       maxInbound: D.MAX_INBOUND_CONNECTIONS,
       maxOutbound: D.MAX_OUTBOUND_CONNECTIONS,
@@ -44,6 +47,9 @@ describe("resolving connection limits with no options", () => {
 
   it("uses the documented default values", () => {
     expect(D.HANDSHAKE_TIMEOUT_MS).toBe(10_000);
+    expect(D.FIRST_FLIGHT_TIMEOUT_MS).toBe(3_000);
+    expect(D.MAX_PENDING_PER_IP).toBe(4);
+    expect(D.MAX_PENDING_PER_SUBNET).toBe(8);
     expect(D.IPV4_SUBNET_PREFIX).toBe(24);
     expect(D.IPV6_SUBNET_PREFIX).toBe(56);
     expect(D.BAN_DURATIONS_MS).toEqual([10 * 60_000, 60 * 60_000, 24 * 60 * 60_000]);
@@ -99,7 +105,22 @@ describe("resolving connection limits with some options set", () => {
 
   it("accepts an outbound-only node (maxInbound 0)", () => {
     const limits = resolveLimits({ maxInbound: 0 });
-    expect(limits).toMatchObject({ maxInbound: 0, maxPerIp: 0, maxPerSubnet: 0, maxPendingInbound: 0 });
+    expect(limits).toMatchObject({ maxInbound: 0, maxPerIp: 0, maxPerSubnet: 0, maxPendingInbound: 0, maxPendingPerIp: 0, maxPendingPerSubnet: 0 });
+  });
+
+  it("shrinks the unset first-flight timeout to fit a short handshake timeout", () => {
+    expect(resolveLimits({ handshakeTimeoutMs: 1_000 }).firstFlightTimeoutMs).toBe(1_000);
+    expect(resolveLimits({ handshakeTimeoutMs: 20_000 }).firstFlightTimeoutMs).toBe(D.FIRST_FLIGHT_TIMEOUT_MS);
+  });
+
+  it("shrinks the unset per-IP and per-subnet pending bounds to fit smaller explicit limits", () => {
+    expect(resolveLimits({ maxPendingInbound: 2 })).toMatchObject({ maxPendingPerIp: 2, maxPendingPerSubnet: 2 });
+    expect(resolveLimits({ maxPerIp: 1 })).toMatchObject({ maxPendingPerIp: 1, maxPendingPerSubnet: 8 });
+    expect(resolveLimits({ maxPerSubnet: 5, maxPerIp: 2 })).toMatchObject({ maxPendingPerIp: 2, maxPendingPerSubnet: 5 });
+  });
+
+  it("raises the unset maxPendingPerSubnet to an explicit maxPendingPerIp", () => {
+    expect(resolveLimits({ maxPendingPerIp: 10, maxPerIp: 10 }).maxPendingPerSubnet).toBe(10);
   });
 });
 
@@ -114,6 +135,14 @@ describe("rejecting contradictory or malformed limits", () => {
     [{ maxPerSubnet: 20, maxInbound: 10 }, ["maxPerSubnet (20)", "maxInbound (10)"]],
     [{ lowWatermark: 50, highWatermark: 40 }, ["lowWatermark (50)", "highWatermark (40)"]],
     [{ highWatermark: 200, maxConnections: 100 }, ["highWatermark (200)", "maxConnections (100)"]],
+    [{ firstFlightTimeoutMs: 5_000, handshakeTimeoutMs: 4_000 }, ["firstFlightTimeoutMs (5000)", "handshakeTimeoutMs (4000)"]],
+    [{ firstFlightTimeoutMs: 20_000 }, ["firstFlightTimeoutMs (20000) must be <= handshakeTimeoutMs (10000)"]],
+    [{ maxPendingPerIp: 6, maxPendingPerSubnet: 5 }, ["maxPendingPerIp (6) must be <= maxPendingPerSubnet (5)"]],
+    [{ maxPendingPerIp: 4, maxPerIp: 2 }, ["maxPendingPerIp (4) must be <= maxPerIp (2)"]],
+    [{ maxPendingPerSubnet: 9, maxPerSubnet: 8 }, ["maxPendingPerSubnet (9) must be <= maxPerSubnet (8)"]],
+    [{ maxPendingPerSubnet: 12, maxPendingInbound: 10 }, ["maxPendingPerSubnet (12) must be <= maxPendingInbound (10)"]],
+    [{ maxPendingPerIp: 0 }, ["maxPendingPerIp is 0"]],
+    [{ maxPendingPerSubnet: 0 }, ["maxPendingPerSubnet is 0"]],
     [{ maxPendingInbound: 0 }, ["maxPendingInbound is 0"]],
     [{ maxPerIp: 0 }, ["maxPerIp is 0"]],
     [{ maxPendingOutbound: 0 }, ["maxPendingOutbound is 0"]],
@@ -135,6 +164,10 @@ describe("rejecting contradictory or malformed limits", () => {
     ["maxPerIp", -3],
     ["handshakeTimeoutMs", 0],
     ["handshakeTimeoutMs", -5],
+    ["firstFlightTimeoutMs", 0],
+    ["firstFlightTimeoutMs", Number.POSITIVE_INFINITY],
+    ["maxPendingPerIp", 1.5],
+    ["maxPendingPerSubnet", -1],
     ["trimGracePeriodMs", -1],
     ["inboundRateBurst", 0],
     ["inboundRateBurst", 2.5],
