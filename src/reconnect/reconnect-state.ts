@@ -8,7 +8,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { JsonValue } from "../peers/peer-store.js";
-import type { ReconnectSchedulerState } from "./scheduler.js";
+import type { ReconnectSchedulerState } from "./scheduler-state.js";
 
 /** A peer the service keeps connected, as saved. */
 export interface WantedPeerState {

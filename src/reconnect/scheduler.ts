@@ -1,6 +1,6 @@
 /**
- * The reconnect scheduler (seed 4.3, `schedule_reconnect`), sans-IO: it is
- * told about disconnects, dial outcomes and freed resources, each with `now`,
+ * The reconnect queue, sans-IO: one entry per peer with its next due time. It
+ * is told about disconnects, dial outcomes and freed resources, each with `now`,
  * and answers which peers to dial now ({@link ReconnectScheduler.due}) and
  * when to ask next ({@link ReconnectScheduler.nextDeadline}). The caller owns
  * the single timer and the dialing.
@@ -11,9 +11,13 @@
  *   {@link ReconnectScheduler.onConnected}; a peer's retry-after is a floor;
  * - flap dampening ({@link FlapDamping}): peers that keep dropping are held
  *   back until their penalty decays;
- * - a global budget (token bucket, default burst 10, 5 per second), so a mass
- *   disconnect does not become a storm of handshakes. When the budget is short,
- *   peers whose last connection was healthy go first, then the longest overdue.
+ * - a global budget ({@link ReconnectBudget}: a token bucket, default burst 10,
+ *   5 per second), so a mass disconnect does not become a storm of handshakes.
+ *   When the budget is short, peers whose last connection was healthy go first,
+ *   then the longest overdue.
+ *
+ * Which peers are wanted, and what a failed dial means, is the reconnect
+ * core's business (`./reconnect-core.ts`); this queue only times them.
  *
  * The manager reports only peers it still wants: "immediate" means "as soon as
  * budget and dampening allow", not "whatever happens".
@@ -34,11 +38,18 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason, isDisconnectReason } from "../reasons.js";
-import { TokenBucket } from "../util/token-bucket.js";
 import type { BackoffRecord, DisconnectInitiator } from "../peers/peer-record.js";
-import { DEFAULT_RECONNECT_BURST, DEFAULT_RECONNECT_PER_SECOND } from "./defaults.js";
-import { FlapDamping, type FlapDampingOptions, type FlapState } from "./flap-damping.js";
+import { compareIds, DEFAULT_RECONNECT_BUDGET, ReconnectBudget, type ReconnectBudgetOptions } from "./budget.js";
+import { FlapDamping, type FlapDampingOptions } from "./flap-damping.js";
 import { backoffDelay, type BackoffConfig, ReconnectPolicy, type ReconnectPolicyOptions } from "./policy.js";
+import {
+  encodeSchedulerState,
+  parseSchedulerState,
+  type PeerSchedule,
+  type ReconnectSchedulerState,
+} from "./scheduler-state.js";
+
+export type { ReconnectPeerState, ReconnectSchedulerState } from "./scheduler-state.js";
 
 /** Options of a {@link ReconnectScheduler}. */
 export interface ReconnectSchedulerOptions {
@@ -46,10 +57,9 @@ export interface ReconnectSchedulerOptions {
   policy?: ReconnectPolicy | ReconnectPolicyOptions;
   /**
    * Global reconnect budget: at most `capacity` dials at once, refilled at
-   * `refillPerSecond`. @default { capacity: 10, refillPerSecond: 5 }
-   * ({@link DEFAULT_RECONNECT_BURST}, {@link DEFAULT_RECONNECT_PER_SECOND})
+   * `refillPerSecond`. @default {@link DEFAULT_RECONNECT_BUDGET}: { capacity: 10, refillPerSecond: 5 }
    */
-  budget?: { capacity: number; refillPerSecond: number };
+  budget?: ReconnectBudgetOptions;
   /** Flap-dampening parameters, or `false` to disable it. @default the {@link FlapDamping} defaults */
   dampening?: FlapDampingOptions | false;
   /** Source of randomness in [0, 1) for jitter; inject for deterministic tests. @default Math.random */
@@ -98,57 +108,14 @@ export interface ReconnectStatus {
   healthy: boolean;
 }
 
-/** Persisted form of one peer's state (see {@link ReconnectSchedulerState}). */
-export interface ReconnectPeerState {
-  /** The peer's id. */
-  peerId: string;
-  /** Failed dials since the last established connection. */
-  attempt: number;
-  /** When the next attempt is due (before floor and dampening); absent when none is scheduled. */
-  nextAttemptAt?: number;
-  /** True while waiting for freed resources (`nextAttemptAt` is then the fallback). */
-  waitingForResources: boolean;
-  /** The retry-after floor: no attempt before this time. */
-  notBefore: number;
-  /** The last disconnect reason (selects the backoff of failed dials). */
-  reason?: DisconnectReason;
-  /** Who ended the last connection. */
-  initiator?: DisconnectInitiator;
-  /** Whether the last connection was healthy. */
-  healthy: boolean;
-  /** Flap-dampening state. */
-  flap: FlapState;
-}
-
-/** Everything {@link ReconnectScheduler.toJSON} saves: JSON-serialisable. */
-export interface ReconnectSchedulerState {
-  /** Format version, 1. */
-  version: 1;
-  /** One entry per peer with state worth keeping. */
-  peers: ReconnectPeerState[];
-}
-
-interface PeerState {
-  attempt: number;
-  nextAttemptAt: number | undefined;
-  waitingForResources: boolean;
-  notBefore: number;
-  reason: DisconnectReason | undefined;
-  initiator: DisconnectInitiator | undefined;
-  healthy: boolean;
-  flap: FlapState;
-}
-
 /** Sans-IO reconnect scheduling: see the module documentation. */
 export class ReconnectScheduler {
   /** The policy in use. */
   readonly policy: ReconnectPolicy;
   readonly #damping: FlapDamping | undefined;
   readonly #random: () => number;
-  readonly #budgetOptions: { capacity: number; refillPerSecond: number };
-  #budget: TokenBucket | undefined;
-  #peers = new Map<string, PeerState>();
-  #lastNow: number | undefined;
+  readonly #budget: ReconnectBudget;
+  #peers = new Map<string, PeerSchedule>();
 
   /** Validates the options; throws INVALID_ARGUMENT. */
   constructor(options: ReconnectSchedulerOptions = {}) {
@@ -158,12 +125,7 @@ export class ReconnectScheduler {
     if (typeof this.#random !== "function") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "random must be a function");
     }
-    this.#budgetOptions = options.budget ?? {
-      capacity: DEFAULT_RECONNECT_BURST,
-      refillPerSecond: DEFAULT_RECONNECT_PER_SECOND,
-    };
-    // Validate now; the bucket itself starts at the first due() call.
-    new TokenBucket(this.#budgetOptions, 0);
+    this.#budget = new ReconnectBudget(options.budget ?? DEFAULT_RECONNECT_BUDGET);
   }
 
   /** Number of peers with reconnect state (scheduled, waiting, or remembered for backoff and dampening). */
@@ -329,7 +291,7 @@ export class ReconnectScheduler {
     const waiting = [...this.#peers.entries()].filter(([, st]) => st.waitingForResources);
     waiting.sort(
       ([ia, a], [ib, b]) =>
-        Number(b.healthy) - Number(a.healthy) || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || cmp(ia, ib),
+        Number(b.healthy) - Number(a.healthy) || (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || compareIds(ia, ib),
     );
     const released = waiting.slice(0, Math.max(0, slots));
     for (const [, st] of released) {
@@ -348,8 +310,7 @@ export class ReconnectScheduler {
    */
   due(now: number): string[] {
     checkTime(now);
-    this.#lastNow = now;
-    const ready: Array<[string, PeerState, number]> = [];
+    const ready: Array<{ peerId: string; healthy: boolean; dueAt: number; st: PeerSchedule }> = [];
     for (const [peerId, st] of this.#peers) {
       if (this.#damping !== undefined) st.flap = this.#damping.settle(st.flap, now);
       const at = this.#dueAt(st);
@@ -359,19 +320,13 @@ export class ReconnectScheduler {
         if (this.#damping === undefined || this.#damping.isNegligible(st.flap, now)) this.#peers.delete(peerId);
         continue;
       }
-      if (at <= now) ready.push([peerId, st, at]);
+      if (at <= now) ready.push({ peerId, healthy: st.healthy, dueAt: at, st });
     }
-    if (ready.length === 0) return [];
-    ready.sort(([ia, a, ta], [ib, b, tb]) => Number(b.healthy) - Number(a.healthy) || ta - tb || cmp(ia, ib));
-    const budget = this.#bucket(now);
-    const out: string[] = [];
-    for (const [peerId, st] of ready) {
-      if (!budget.tryTake(now)) break;
+    return this.#budget.take(ready, now).map(({ peerId, st }) => {
       st.nextAttemptAt = undefined;
       st.waitingForResources = false;
-      out.push(peerId);
-    }
-    return out;
+      return peerId;
+    });
   }
 
   /**
@@ -385,10 +340,7 @@ export class ReconnectScheduler {
       const at = this.#dueAt(st);
       if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
     }
-    const last = this.#lastNow;
-    if (earliest === undefined || last === undefined || earliest > last || this.#budget === undefined) return earliest;
-    const wait = this.#budget.msUntil(last);
-    return wait === 0 ? earliest : last + wait;
+    return this.#budget.nextDeadline(earliest);
   }
 
   /** Introspection of `peerId`'s state at `now`, or undefined when the scheduler has none. */
@@ -416,22 +368,7 @@ export class ReconnectScheduler {
 
   /** The whole state as JSON-serialisable data, so backoff and dampening survive a restart. The budget is not saved. */
   toJSON(): ReconnectSchedulerState {
-    const peers: ReconnectPeerState[] = [];
-    for (const [peerId, st] of this.#peers) {
-      const out: ReconnectPeerState = {
-        peerId,
-        attempt: st.attempt,
-        waitingForResources: st.waitingForResources,
-        notBefore: st.notBefore,
-        healthy: st.healthy,
-        flap: { ...st.flap },
-      };
-      if (st.nextAttemptAt !== undefined) out.nextAttemptAt = st.nextAttemptAt;
-      if (st.reason !== undefined) out.reason = st.reason;
-      if (st.initiator !== undefined) out.initiator = st.initiator;
-      peers.push(out);
-    }
-    return { version: 1, peers };
+    return encodeSchedulerState(this.#peers);
   }
 
   /**
@@ -441,11 +378,11 @@ export class ReconnectScheduler {
    */
   static fromJSON(state: unknown, options: ReconnectSchedulerOptions = {}): ReconnectScheduler {
     const scheduler = new ReconnectScheduler(options);
-    for (const [peerId, st] of parseState(state)) scheduler.#peers.set(peerId, st);
+    for (const [peerId, st] of parseSchedulerState(state)) scheduler.#peers.set(peerId, st);
     return scheduler;
   }
 
-  #state(peerId: string, now: number): PeerState {
+  #state(peerId: string, now: number): PeerSchedule {
     if (typeof peerId !== "string" || peerId.length === 0) {
       throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "peer id must be a non-empty string");
     }
@@ -466,7 +403,7 @@ export class ReconnectScheduler {
     return st;
   }
 
-  #backoffOf(st: PeerState): BackoffConfig {
+  #backoffOf(st: PeerSchedule): BackoffConfig {
     if (st.reason !== undefined) {
       const strategy = this.policy.strategyFor(st.reason, st.initiator ?? "local");
       if (strategy.kind === "backoff") return strategy.backoff;
@@ -475,13 +412,13 @@ export class ReconnectScheduler {
   }
 
   /** Effective due time: the scheduled time, raised to the retry-after floor and the dampening release. */
-  #dueAt(st: PeerState): number | undefined {
+  #dueAt(st: PeerSchedule): number | undefined {
     if (st.nextAttemptAt === undefined) return undefined;
     const release = this.#damping?.releaseAt(st.flap) ?? 0;
     return Math.max(st.nextAttemptAt, st.notBefore, release);
   }
 
-  #decision(st: PeerState): ReconnectDecision {
+  #decision(st: PeerSchedule): ReconnectDecision {
     const at = this.#dueAt(st);
     const out: ReconnectDecision = {
       action: st.waitingForResources ? "waiting_for_resources" : "scheduled",
@@ -491,66 +428,10 @@ export class ReconnectScheduler {
     return out;
   }
 
-  #bucket(now: number): TokenBucket {
-    this.#budget ??= new TokenBucket(this.#budgetOptions, now);
-    return this.#budget;
-  }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function checkTime(now: number): void {
   if (typeof now !== "number" || !Number.isFinite(now)) {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "now must be a finite number of milliseconds");
   }
-}
-
-function parseState(value: unknown): Array<[string, PeerState]> {
-  const bad = (msg: string): PeerlinkError => new PeerlinkError(ErrorCode.DATABASE_CORRUPT, `reconnect state: ${msg}`);
-  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-  const num = (v: unknown, where: string): number => {
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw bad(`${where} must be a finite number >= 0`);
-    return v;
-  };
-  if (!isObj(value) || value["version"] !== 1 || !Array.isArray(value["peers"])) {
-    throw bad("expected { version: 1, peers: [...] }");
-  }
-  return value["peers"].map((raw, i): [string, PeerState] => {
-    const w = `peers[${i}]`;
-    if (!isObj(raw)) throw bad(`${w} must be an object`);
-    const peerId = raw["peerId"];
-    if (typeof peerId !== "string" || peerId.length === 0) throw bad(`${w}.peerId must be a non-empty string`);
-    const attempt = num(raw["attempt"], `${w}.attempt`);
-    if (!Number.isSafeInteger(attempt)) throw bad(`${w}.attempt must be an integer`);
-    const reason = raw["reason"];
-    if (reason !== undefined && !isDisconnectReason(reason)) throw bad(`${w}.reason is not a disconnect reason`);
-    const initiator = raw["initiator"];
-    if (initiator !== undefined && initiator !== "local" && initiator !== "remote") {
-      throw bad(`${w}.initiator must be "local" or "remote"`);
-    }
-    if (typeof raw["waitingForResources"] !== "boolean" || typeof raw["healthy"] !== "boolean") {
-      throw bad(`${w}.waitingForResources and .healthy must be booleans`);
-    }
-    const flap = raw["flap"];
-    if (!isObj(flap) || typeof flap["suppressed"] !== "boolean") throw bad(`${w}.flap must be a flap state`);
-    return [
-      peerId,
-      {
-        attempt,
-        nextAttemptAt: raw["nextAttemptAt"] === undefined ? undefined : num(raw["nextAttemptAt"], `${w}.nextAttemptAt`),
-        waitingForResources: raw["waitingForResources"],
-        notBefore: num(raw["notBefore"], `${w}.notBefore`),
-        reason,
-        initiator,
-        healthy: raw["healthy"],
-        flap: {
-          penalty: num(flap["penalty"], `${w}.flap.penalty`),
-          at: num(flap["at"], `${w}.flap.at`),
-          suppressed: flap["suppressed"],
-        },
-      },
-    ];
-  });
 }
