@@ -159,18 +159,29 @@ def goodbye_frame(reason: int, detail: str = "", retry_after_ms: int = 0) -> byt
     return encode_frame(goodbye=goodbye_pb2.Goodbye(reason=reason, detail=detail, retry_after_ms=retry_after_ms))
 
 
+# The reason reported when a connection ends without the peer's Goodbye (a crash,
+# a reset, an EOF). It names the reason in the shared table and is never sent (§8).
+CONNECTION_LOST = "CONNECTION_LOST"
+
+
 def reason_name(reason: int) -> str:
-    """NORMAL for GOODBYE_REASON_NORMAL; unknown values read as NORMAL (§8)."""
+    """NORMAL for GOODBYE_REASON_NORMAL. Unknown values read as NORMAL (§8), and
+    so does CONNECTION_LOST, which a Goodbye never carries: the peer did say goodbye."""
     try:
         name = GoodbyeReason.Name(reason)
     except ValueError:
+        return "NORMAL"
+    if reason == GoodbyeReason.GOODBYE_REASON_CONNECTION_LOST:
         return "NORMAL"
     return name.removeprefix("GOODBYE_REASON_")
 
 
 def parse_reason(name: str) -> int:
-    """GoodbyeReason value for "RATE_LIMITED" (or the full enum name); raises ValueError."""
+    """GoodbyeReason value for "RATE_LIMITED" (or the full enum name) to send; raises
+    ValueError for an unknown name and for CONNECTION_LOST, which is never sent (§8)."""
     full = name if name.startswith("GOODBYE_REASON_") else "GOODBYE_REASON_" + name.upper()
+    if full == "GOODBYE_REASON_" + CONNECTION_LOST:
+        raise ValueError("CONNECTION_LOST is never sent in a Goodbye")
     return GoodbyeReason.Value(full)
 
 

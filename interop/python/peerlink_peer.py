@@ -158,11 +158,14 @@ class Wire:
 
 class HandshakeFailed(Exception):
     """A failed handshake: `code` is a peerlink ErrorCode name; `reason` the
-    Goodbye sent (remote=False) or received (remote=True), None for a transport failure."""
+    Goodbye sent (remote=False) or received (remote=True), None for a transport
+    failure; `retry_after_ms` the received Goodbye's retry-after (0: none)."""
 
-    def __init__(self, code: str, detail: str, reason: int | None = None, remote: bool = False) -> None:
+    def __init__(self, code: str, detail: str, reason: int | None = None, remote: bool = False,
+                 retry_after_ms: int = 0) -> None:
         super().__init__(f"[{code}] {detail}")
         self.code, self.detail, self.reason, self.remote = code, detail, reason, remote
+        self.retry_after_ms = retry_after_ms
 
 
 class _Reject(Exception):
@@ -175,6 +178,9 @@ class _RemoteGoodbye(Exception):
         self.goodbye = goodbye
 
 
+# The peerlink ErrorCode a dialer reports for the peer's Goodbye that ended the
+# handshake; a capacity refusal (RESOURCE_CONSTRAINT, §8.1) is CONNECTION_LIMIT,
+# not a generic CONNECTION_CLOSED.
 _CODE_FOR_REMOTE_REASON = {
     Reason.GOODBYE_REASON_AUTHENTICATION_FAILED: "AUTHENTICATION_FAILED",
     Reason.GOODBYE_REASON_UNEXPECTED_IDENTITY: "IDENTITY_MISMATCH",
@@ -182,6 +188,10 @@ _CODE_FOR_REMOTE_REASON = {
     Reason.GOODBYE_REASON_INCOMPATIBLE_VERSION: "PROTOCOL_MISMATCH",
     Reason.GOODBYE_REASON_PROTOCOL_VIOLATION: "PROTOCOL_VIOLATION",
     Reason.GOODBYE_REASON_TIMEOUT: "HANDSHAKE_TIMEOUT",
+    Reason.GOODBYE_REASON_PEER_BANNED: "PEER_BANNED",
+    Reason.GOODBYE_REASON_RATE_LIMITED: "RATE_LIMITED",
+    Reason.GOODBYE_REASON_ALREADY_CONNECTED: "ALREADY_CONNECTED",
+    Reason.GOODBYE_REASON_RESOURCE_CONSTRAINT: "CONNECTION_LIMIT",
 }
 
 
@@ -312,7 +322,8 @@ async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes 
         wire.finish()
         await wire.linger(FAILURE_LINGER)
         g = e.goodbye
-        raise HandshakeFailed(_CODE_FOR_REMOTE_REASON.get(g.reason, "CONNECTION_CLOSED"), g.detail, g.reason, True)
+        raise HandshakeFailed(_CODE_FOR_REMOTE_REASON.get(g.reason, "CONNECTION_CLOSED"), g.detail, g.reason, True,
+                              g.retry_after_ms)
     except PeerClosed as e:
         wire.close()
         raise HandshakeFailed("CONNECTION_CLOSED", f"{e} during the handshake") from None
@@ -361,7 +372,7 @@ class Connection:
                 except PeerClosed as e:
                     if self.goodbye_sent:
                         return self.closed()
-                    return self.closed(f"{e} without Goodbye")
+                    return self.closed(f"{e} without Goodbye", core.CONNECTION_LOST)
                 if not await self.on_frame(frame, body):
                     return
                 await self.flush()
@@ -372,10 +383,12 @@ class Connection:
                 self.close_timer.cancel()
             self.done.set()
 
-    def closed(self, cause: str | None = None) -> None:
+    def closed(self, cause: str | None = None, reason: str | None = None) -> None:
+        """Reports the end of the connection; `reason` is CONNECTION_LOST when it
+        ended without a Goodbye either way (a crash, a reset, an EOF)."""
         self.wire.finish()
         self.wire.close()
-        self.emit({"event": "closed", **({"cause": cause} if cause else {})})
+        self.emit({"event": "closed", **({"cause": cause} if cause else {}), **({"reason": reason} if reason else {})})
 
     async def flush(self) -> None:
         try:
@@ -547,7 +560,7 @@ class Node:
             if e.reason is not None:
                 emit_conn({"event": "goodbye", "from": "remote" if e.remote else "local",
                            "reason": core.reason_name(e.reason), "reasonCode": e.reason, "detail": e.detail,
-                           "stage": "handshake"})
+                           **({"retryAfterMs": e.retry_after_ms} if e.remote else {}), "stage": "handshake"})
             emit_conn({"event": "handshake-failed", "code": e.code, "message": str(e)})
             return False
         conn = Connection(conn_id, session, self.opts.echo_set)

@@ -60,6 +60,13 @@ class FramingTest(unittest.TestCase):
         self.assertEqual(core.reason_name(99), "NORMAL")
         self.assertEqual(core.reason_name(core.parse_reason("RATE_LIMITED")), "RATE_LIMITED")
 
+    def test_connection_lost_is_never_sent_and_reads_as_normal(self):
+        lost = core.GoodbyeReason.GOODBYE_REASON_CONNECTION_LOST
+        self.assertEqual(int(lost), 14)
+        self.assertEqual(core.reason_name(lost), "NORMAL")
+        with self.assertRaises(ValueError):
+            core.parse_reason("CONNECTION_LOST")
+
 
 class IdentityTest(unittest.TestCase):
     def test_a_peer_id_is_52_lowercase_base32_characters_and_parses_back(self):

@@ -258,9 +258,9 @@ func (c *Conn) onReadError(err error) {
 		c.violation(err.Error())
 		return
 	case errors.Is(err, io.EOF):
-		c.emit(Event{"event": "closed", "cause": "peer closed without Goodbye"})
-	default:
-		c.emit(Event{"event": "closed", "cause": err.Error()})
+		c.emit(Event{"event": "closed", "cause": "peer closed without Goodbye", "reason": ConnectionLost})
+	default: // a reset or another transport failure, with no Goodbye either way
+		c.emit(Event{"event": "closed", "cause": err.Error(), "reason": ConnectionLost})
 	}
 	c.s.Writer.Final(nil)
 	_ = c.s.Conn.Close()

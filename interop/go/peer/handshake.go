@@ -79,6 +79,8 @@ type HandshakeError struct {
 	Reason pb.GoodbyeReason
 	Remote bool
 	Detail string
+	// RetryAfterMs is the peer's Goodbye.retry_after_ms (Remote only; 0: none).
+	RetryAfterMs uint32
 }
 
 func (e *HandshakeError) Error() string {
@@ -294,7 +296,8 @@ func (s *Session) unexpected(frame *pb.Frame, detail string) *HandshakeError {
 	if g := frame.GetGoodbye(); g != nil {
 		s.Writer.Final(nil)
 		lingerAndClose(s.Conn, FailureLinger)
-		return &HandshakeError{Code: codeForRemoteReason(g.Reason), Reason: g.Reason, Remote: true, Detail: g.Detail}
+		return &HandshakeError{Code: codeForRemoteReason(g.Reason), Reason: g.Reason, Remote: true, Detail: g.Detail,
+			RetryAfterMs: g.RetryAfterMs}
 	}
 	return s.fail(pb.GoodbyeReason_GOODBYE_REASON_PROTOCOL_VIOLATION, "PROTOCOL_VIOLATION",
 		fmt.Sprintf("%s, got %s", detail, KindName(frame)))
@@ -324,8 +327,19 @@ func (s *Session) fail(reason pb.GoodbyeReason, code, detail string) *HandshakeE
 	return &HandshakeError{Code: code, Reason: reason, Detail: detail}
 }
 
+// codeForRemoteReason is the peerlink ErrorCode a side reports for the peer's
+// Goodbye that ended the handshake; a capacity refusal (RESOURCE_CONSTRAINT,
+// §8.1) is CONNECTION_LIMIT, not a generic CONNECTION_CLOSED.
 func codeForRemoteReason(r pb.GoodbyeReason) string {
 	switch r {
+	case pb.GoodbyeReason_GOODBYE_REASON_RESOURCE_CONSTRAINT:
+		return "CONNECTION_LIMIT"
+	case pb.GoodbyeReason_GOODBYE_REASON_RATE_LIMITED:
+		return "RATE_LIMITED"
+	case pb.GoodbyeReason_GOODBYE_REASON_PEER_BANNED:
+		return "PEER_BANNED"
+	case pb.GoodbyeReason_GOODBYE_REASON_ALREADY_CONNECTED:
+		return "ALREADY_CONNECTED"
 	case pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED:
 		return "AUTHENTICATION_FAILED"
 	case pb.GoodbyeReason_GOODBYE_REASON_UNEXPECTED_IDENTITY:

@@ -358,8 +358,12 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 			if he.Remote {
 				from = "remote"
 			}
-			emit(peer.Event{"event": "goodbye", "from": from, "reason": peer.ReasonName(he.Reason), "reasonCode": int32(he.Reason),
-				"detail": he.Detail, "stage": "handshake"})
+			ev := peer.Event{"event": "goodbye", "from": from, "reason": peer.ReasonName(he.Reason), "reasonCode": int32(he.Reason),
+				"detail": he.Detail, "stage": "handshake"}
+			if he.Remote {
+				ev["retryAfterMs"] = he.RetryAfterMs
+			}
+			emit(ev)
 		}
 		ev := peer.Event{"event": "handshake-failed", "message": err.Error()}
 		if he != nil {
