@@ -4,7 +4,7 @@
 //   +0  capacity of the data area in bytes
 //   +4  used: end of the buffered bytes (JS appends at data + used, then stores used + n)
 //   +8  read: start of the bytes not yet consumed
-//   +12 maximum frame body size
+//   +12 maximum frame body size (the frame limit; JS may change it between scans)
 //   +16 status of the last scan (see STATUS_*); >= 2 is sticky (the region is failed)
 //   +20 the offending length after status 3 (frame too large)
 //   +64 data area
@@ -307,8 +307,9 @@ function parseEnvelope(start: u32, len: u32, rec: u32): void {
  * `outCapacity` records at `out`. With `parse` = 0 (framing only) each record
  * is [bodyAddress, bodyLength] (8 bytes); otherwise 16-byte envelope records
  * (see the top of this file). Returns the number of records; the status is in
- * the header: 0 need more bytes, 1 record area full (call again), 2 malformed
- * length prefix, 3 frame larger than the maximum. After 2 or 3 the region is
+ * the header: 0 need more bytes, 1 record area full or an oversized frame
+ * follows the records (call again), 2 malformed length prefix, 3 the first
+ * frame of the scan is larger than the maximum. After 2 or 3 the region is
  * failed, its buffered bytes are dropped, and later scans return 0.
  */
 export function scan(region: u32, out: u32, outCapacity: i32, parse: i32): i32 {
@@ -363,6 +364,12 @@ export function scan(region: u32, out: u32, outCapacity: i32, parse: i32): i32 {
       if (prefix == 0) break; // incomplete prefix
     }
     if (length > maxSize) {
+      // With records pending, stop without failing: delivering them may raise the limit (a connection
+      // does once the peer is authenticated), and the caller scans again, which re-reads the limit.
+      if (n > 0) {
+        status = STATUS_OUT_FULL;
+        break;
+      }
       status = STATUS_TOO_LARGE;
       store<u32>(region + H_ERROR_LENGTH, length);
       break;

@@ -19,6 +19,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { checkFrameLimit } from "./frame-limit.js";
 import { JsFrameDecoder } from "./js-frame-decoder.js";
 import type { FrameDecoder, FrameDecoderEngine } from "./frame-sink.js";
 import { WasmFrameDecoder } from "./wasm-frame-decoder.js";
@@ -45,13 +46,20 @@ export const DEFAULT_FRAME_DECODER_ENGINE: FrameDecoderEngine = "js";
 /** Options of {@link createFrameDecoder}. */
 export interface FrameDecoderOptions {
   /**
-   * Largest accepted Frame body in bytes, checked as soon as a length prefix is complete (before any
-   * of the body is buffered). Integer in [0, 2^31 - 2^17]. The wasm engine reserves about this much
-   * plus 64 KiB of WASM memory per decoder.
+   * Largest Frame body the decoder can accept, in bytes: the ceiling of its frame limit, checked as soon
+   * as a length prefix is complete (before any of the body is buffered). Integer in [0, 2^31 - 2^17].
+   * Buffers grow with the bytes received up to about this much (plus 64 KiB for the wasm engine).
    *
    * @default 1_048_576 (1 MiB)
    */
   maxFrameSize?: number;
+  /**
+   * Largest Frame body accepted at first, in [0, maxFrameSize]; change it later with
+   * {@link FrameDecoder.setFrameLimit} (a connection starts with its pre-authentication limit).
+   *
+   * @default maxFrameSize
+   */
+  frameLimit?: number;
   /**
    * `"wasm"` or `"js"`; both give identical results. `"wasm"` is strict: it does not fall back to JS when
    * the WASM core cannot load (creation throws WASM_FAILURE), and a trap poisons the shared instance, failing
@@ -68,7 +76,7 @@ const MAX_MAX_FRAME_SIZE = 2 ** 31 - 2 ** 17;
 /**
  * Creates a streaming frame decoder for one connection.
  *
- * @throws PeerlinkError INVALID_ARGUMENT for a bad option, WASM_FAILURE when the wasm engine cannot load
+ * @throws PeerlinkError INVALID_ARGUMENT for a bad option (`frameLimit` above `maxFrameSize` included), WASM_FAILURE when the wasm engine cannot load
  */
 export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
   const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
@@ -78,12 +86,13 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       `maxFrameSize must be an integer in [0, ${MAX_MAX_FRAME_SIZE}], got ${maxFrameSize}`,
     );
   }
+  const frameLimit = checkFrameLimit(options.frameLimit ?? maxFrameSize, maxFrameSize);
   const engine = options.engine ?? DEFAULT_FRAME_DECODER_ENGINE;
   switch (engine) {
     case "js":
-      return new JsFrameDecoder(maxFrameSize);
+      return new JsFrameDecoder(maxFrameSize, frameLimit);
     case "wasm":
-      return new WasmFrameDecoder(maxFrameSize);
+      return new WasmFrameDecoder(maxFrameSize, frameLimit);
     default:
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `engine must be "wasm" or "js", got ${String(engine)}`);
   }

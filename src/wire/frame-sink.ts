@@ -47,17 +47,38 @@ export type FrameDecoderEngine = "wasm" | "js";
 export interface FrameDecoder {
   /** The engine doing the work. */
   readonly engine: FrameDecoderEngine;
-  /** Largest accepted Frame body, in bytes. */
+  /** Largest Frame body this decoder can ever accept, in bytes: the ceiling of {@link FrameDecoder.frameLimit}. */
   readonly maxFrameSize: number;
+  /**
+   * Largest Frame body accepted now, in bytes (at most {@link FrameDecoder.maxFrameSize}); a length prefix
+   * above it fails with FRAME_TOO_LARGE. See {@link FrameDecoder.setFrameLimit}.
+   */
+  readonly frameLimit: number;
   /** Bytes held for an incomplete frame (0 after an error or when every frame was complete). */
   readonly bufferedBytes: number;
+  /**
+   * Bytes of reassembly buffer the decoder holds now (the WASM region's data area, or the JS carry and
+   * receive buffers). It grows with the bytes of an incomplete frame actually received, at most to twice
+   * that (plus a 64 KiB base for the WASM engine), never with the length the prefix declares. The JS
+   * engine drops a carry above 64 KiB after each frame; the WASM engine goes back to its base region
+   * once nothing is buffered.
+   */
+  readonly bufferCapacity: number;
+  /**
+   * Changes {@link FrameDecoder.frameLimit}, e.g. from a small pre-authentication limit to the full one once
+   * the peer is authenticated. Takes effect for every length prefix completed after the call, also later in
+   * a `push` whose sink makes the call; a frame whose prefix was already accepted is still reassembled.
+   *
+   * @throws PeerlinkError INVALID_ARGUMENT unless `limit` is an integer in [0, maxFrameSize]
+   */
+  setFrameLimit(limit: number): void;
   /** True after an error, a throwing sink, or {@link FrameDecoder.dispose}. */
   readonly failed: boolean;
   /**
    * Appends a chunk of the stream (copied once, not retained) and delivers every frame it completes.
    *
    * @throws PeerlinkError MALFORMED_FRAME (bad length prefix or protobuf body), FRAME_TOO_LARGE (prefix
-   *   larger than `maxFrameSize`; nothing of that body is buffered), WASM_FAILURE (the WASM instance
+   *   larger than `frameLimit`; nothing of that body is buffered), WASM_FAILURE (the WASM instance
    *   trapped), CONNECTION_CLOSED (after `dispose`), or whatever the sink threw. Frames before the
    *   error are delivered first; after an error every push throws the same error.
    */

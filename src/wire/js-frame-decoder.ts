@@ -12,6 +12,7 @@ import {
   malformedPrefixError,
 } from "./frame-dispatch.js";
 import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
+import { checkFrameLimit } from "./frame-limit.js";
 import { copyBytes, PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
 
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
@@ -23,6 +24,7 @@ const RECEIVE_BUFFER_BYTES = 64 * 1024;
 export class JsFrameDecoder implements FrameDecoder {
   readonly engine = "js" as const;
   readonly maxFrameSize: number;
+  private limit: number;
   private carry: Uint8Array = new Uint8Array(16);
   private carryUsed = 0;
   /** Total size (prefix + body) of the carried frame once its prefix is complete, else 0. */
@@ -33,12 +35,25 @@ export class JsFrameDecoder implements FrameDecoder {
   private scratch: Uint8Array | undefined;
   private readonly rec = new Uint32Array(4);
 
-  constructor(maxFrameSize: number) {
+  constructor(maxFrameSize: number, frameLimit: number) {
     this.maxFrameSize = maxFrameSize;
+    this.limit = frameLimit;
+  }
+
+  get frameLimit(): number {
+    return this.limit;
+  }
+
+  setFrameLimit(limit: number): void {
+    this.limit = checkFrameLimit(limit, this.maxFrameSize);
   }
 
   get bufferedBytes(): number {
     return this.carryUsed;
+  }
+
+  get bufferCapacity(): number {
+    return this.carry.length + (this.scratch?.length ?? 0);
   }
 
   get failed(): boolean {
@@ -125,7 +140,6 @@ export class JsFrameDecoder implements FrameDecoder {
 
   private scanChunk(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
     const end = chunk.length;
-    const max = this.maxFrameSize;
     let pos = 0;
     if (this.carryUsed > 0) pos = this.fillCarry(chunk, sink, onFrame);
     while (pos < end) {
@@ -150,7 +164,8 @@ export class JsFrameDecoder implements FrameDecoder {
           length = (r - prefix) / 8;
         }
       }
-      if (length > max) throw frameTooLargeError(length, max);
+      // Read per frame: a sink may change the limit (the connection raises it once the peer is authenticated).
+      if (length > this.limit) throw frameTooLargeError(length, this.limit);
       const next = body + length;
       if (next > end) break;
       this.deliver(chunk, body, length, sink, onFrame);
@@ -169,10 +184,21 @@ export class JsFrameDecoder implements FrameDecoder {
     } else {
       this.carryNeed = 0; // incomplete prefix: at most 4 bytes
     }
-    const want = Math.max(this.carryNeed, 8);
-    if (this.carry.length < want) this.carry = new Uint8Array(want);
+    // Room for the bytes at hand (at least a whole prefix), never the declared length.
+    if (this.carry.length < Math.max(n, 8)) this.carry = new Uint8Array(this.grownCarryLength(Math.max(n, 8)));
     this.carry.set(chunk.subarray(pos, end), 0);
     this.carryUsed = n;
+  }
+
+  /**
+   * The carry's next length for `want` bytes received: at least double the current one, so that
+   * reassembling a frame copies each byte O(1) times, but never more than the frame's declared size
+   * and never more than twice what was received: a peer that declares a large frame and trickles its
+   * bytes pins memory in proportion to what it sent, not to what it announced.
+   */
+  private grownCarryLength(want: number): number {
+    const cap = Math.max(want, this.carryNeed);
+    return Math.max(want, Math.min(2 * this.carry.length, cap, 2 * want));
   }
 
   /** Continues the carried frame with the start of `chunk`; returns the position after the bytes taken. */
@@ -187,17 +213,18 @@ export class JsFrameDecoder implements FrameDecoder {
       if (r === PREFIX_MALFORMED) throw malformedPrefixError();
       const prefix = r % 8;
       const length = (r - prefix) / 8;
-      if (length > this.maxFrameSize) throw frameTooLargeError(length, this.maxFrameSize);
+      if (length > this.limit) throw frameTooLargeError(length, this.limit);
       this.carryPrefix = prefix;
       this.carryNeed = prefix + length;
-      if (this.carry.length < this.carryNeed) {
-        const grown = new Uint8Array(this.carryNeed);
-        grown.set(this.carry.subarray(0, this.carryUsed));
-        this.carry = grown;
-      }
     }
     const take = Math.min(this.carryNeed - this.carryUsed, end - pos);
     if (take > 0) {
+      const want = this.carryUsed + take;
+      if (this.carry.length < want) {
+        const grown = new Uint8Array(this.grownCarryLength(want));
+        grown.set(this.carry.subarray(0, this.carryUsed));
+        this.carry = grown;
+      }
       this.carry.set(take === end - pos && pos === 0 ? chunk : chunk.subarray(pos, pos + take), this.carryUsed);
       this.carryUsed += take;
       pos += take;

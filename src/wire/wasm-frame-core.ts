@@ -14,6 +14,8 @@ import { instantiateCore } from "../wasm/loader.js";
 export const REGION_HEADER_BYTES = 64;
 /** Header word (i32 index relative to the region's first word): end of the buffered bytes. */
 export const H_USED = 1;
+/** Header word: the frame limit (largest accepted Frame body) the next scan checks against. */
+export const H_MAX = 3;
 /** Header word: status of the last scan. */
 export const H_STATUS = 4;
 /** Header word: the offending length after {@link STATUS_TOO_LARGE}. */
@@ -36,6 +38,12 @@ export const FRAMING_RECORDS_PER_SCAN = RECORDS_PER_SCAN * 2;
  * copied in one piece.
  */
 export const REGION_SLACK_BYTES = 64 * 1024;
+/**
+ * Data area of a fresh region, in bytes: one socket chunk (64 KiB), copied in one piece. A region grows
+ * (by doubling, into a new region) only when it is full of one incomplete frame, so its size follows the
+ * bytes received, and goes back to this size once nothing is buffered.
+ */
+export const REGION_BASE_BYTES = 64 * 1024;
 
 const WASM_PAGE = 65536;
 

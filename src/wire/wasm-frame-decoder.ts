@@ -14,14 +14,17 @@ import {
   malformedPrefixError,
 } from "./frame-dispatch.js";
 import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
+import { checkFrameLimit } from "./frame-limit.js";
 import { copyBytes } from "./varint.js";
 import {
   allocateFrameRegion,
   FRAMING_RECORDS_PER_SCAN,
   H_ERROR_LENGTH,
+  H_MAX,
   H_STATUS,
   H_USED,
   RECORDS_PER_SCAN,
+  REGION_BASE_BYTES,
   REGION_HEADER_BYTES,
   REGION_SLACK_BYTES,
   STATUS_MALFORMED,
@@ -35,23 +38,45 @@ export class WasmFrameDecoder implements FrameDecoder {
   readonly engine = "wasm" as const;
   readonly maxFrameSize: number;
   private readonly core: FrameCore;
-  private readonly region: number;
-  private readonly capacity: number;
+  /** Largest data area a region may need: one maximal frame with its prefix, plus a socket chunk. */
+  private readonly ceiling: number;
+  /** Data area of a fresh region ({@link REGION_BASE_BYTES}, or the ceiling when smaller). */
+  private readonly base: number;
+  private limit: number;
+  private region: number;
+  private capacity: number;
   /** Index of the region's first header word in the i32 view. */
-  private readonly word: number;
-  private readonly data: number;
+  private word: number;
+  private data: number;
   private failure: unknown = undefined;
   private hasFailed = false;
   private released = false;
 
-  constructor(maxFrameSize: number) {
+  constructor(maxFrameSize: number, frameLimit: number) {
     this.maxFrameSize = maxFrameSize;
-    this.capacity = maxFrameSize + 5 + REGION_SLACK_BYTES;
-    const { core, region } = allocateFrameRegion(this.capacity, maxFrameSize);
+    this.limit = frameLimit;
+    this.ceiling = maxFrameSize + 5 + REGION_SLACK_BYTES;
+    this.base = Math.min(this.ceiling, REGION_BASE_BYTES);
+    this.capacity = this.base;
+    const { core, region } = allocateFrameRegion(this.capacity, frameLimit);
     this.core = core;
     this.region = region;
     this.word = region >>> 2;
     this.data = region + REGION_HEADER_BYTES;
+  }
+
+  get frameLimit(): number {
+    return this.limit;
+  }
+
+  setFrameLimit(limit: number): void {
+    this.limit = checkFrameLimit(limit, this.maxFrameSize);
+    // Scans read the limit from the region header; a failed region keeps failing whatever it says.
+    if (!this.released && !this.core.poisoned) this.core.i32[this.word + H_MAX] = limit;
+  }
+
+  get bufferCapacity(): number {
+    return this.released ? 0 : this.capacity;
   }
 
   get bufferedBytes(): number {
@@ -75,7 +100,7 @@ export class WasmFrameDecoder implements FrameDecoder {
   receiveBuffer(): Uint8Array {
     this.checkUsable();
     const core = this.core;
-    const free = this.reserveRegion();
+    const free = this.reserveRoom();
     const used = core.i32[this.word + H_USED] as number;
     return new Uint8Array(core.memory.buffer, this.data + used, free);
   }
@@ -88,6 +113,7 @@ export class WasmFrameDecoder implements FrameDecoder {
     core.i32[this.word + H_USED] = used + n;
     try {
       this.drain(sink, undefined);
+      this.shrinkWhenEmpty();
     } catch (error) {
       this.fail(error);
       throw error;
@@ -110,7 +136,7 @@ export class WasmFrameDecoder implements FrameDecoder {
     }
     if (!this.released && !this.core.poisoned) {
       // Drop whatever is buffered; the region stays ours until dispose().
-      this.core.initRegion(this.region, this.capacity, this.maxFrameSize);
+      this.core.initRegion(this.region, this.capacity, this.limit);
       this.core.i32[this.word + H_STATUS] = STATUS_MALFORMED; // keep the region failed
     }
   }
@@ -132,6 +158,41 @@ export class WasmFrameDecoder implements FrameDecoder {
     }
   }
 
+  /**
+   * Compacts the region and returns its free space, first moving to a region twice as large when it
+   * is full. After a scan the region holds at most one incomplete frame whose prefix passed the limit,
+   * so a full region means that frame has more bytes than fit: the region grows with the bytes
+   * received, never with the length the prefix declared, and never beyond one maximal frame.
+   */
+  private reserveRoom(): number {
+    const free = this.reserveRegion();
+    if (free > 0) return free;
+    if (this.capacity >= this.ceiling) throw new PeerlinkError(ErrorCode.INTERNAL, "frame decoder region is full");
+    this.moveRegion(Math.min(this.ceiling, 2 * this.capacity));
+    return this.reserveRegion();
+  }
+
+  /** Goes back to a base-size region once a grown one holds nothing (pooled regions are reused). */
+  private shrinkWhenEmpty(): void {
+    if (this.capacity > this.base && this.bufferedBytes === 0) this.moveRegion(this.base);
+  }
+
+  /** Moves the buffered bytes (compacted: read offset 0) into a new region of `capacity` bytes. */
+  private moveRegion(capacity: number): void {
+    const core = this.core;
+    const used = this.bufferedBytes;
+    this.reserveRegion(); // compacts: the buffered bytes start at the data area
+    const next = core.allocateRegion(capacity, this.limit); // may grow memory: views are refreshed
+    const nextData = next + REGION_HEADER_BYTES;
+    if (used > 0) core.u8.copyWithin(nextData, this.data, this.data + used);
+    core.i32[(next >>> 2) + H_USED] = used;
+    core.releaseRegion(this.region, this.capacity);
+    this.region = next;
+    this.capacity = capacity;
+    this.word = next >>> 2;
+    this.data = nextData;
+  }
+
   /** Throws when this decoder failed, or when another decoder's trap poisoned the shared instance. */
   private checkUsable(): void {
     if (this.hasFailed) throw this.failure;
@@ -145,15 +206,15 @@ export class WasmFrameDecoder implements FrameDecoder {
     let offset = 0;
     try {
       while (offset < total) {
-        const free = this.reserveRegion();
+        const free = this.reserveRoom();
         const used = core.i32[this.word + H_USED] as number;
         const n = Math.min(free, total - offset);
-        if (n <= 0) throw new PeerlinkError(ErrorCode.INTERNAL, "frame decoder region is full");
         core.u8.set(n === total ? chunk : chunk.subarray(offset, offset + n), this.data + used);
         core.i32[this.word + H_USED] = used + n;
         offset += n;
         this.drain(sink, onFrame);
       }
+      this.shrinkWhenEmpty();
     } catch (error) {
       this.fail(error);
       throw error;

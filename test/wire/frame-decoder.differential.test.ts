@@ -1,6 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { arbFrame, arbFrameBody, concat, decodeWith, referenceDecode, splitAt, varintBytes } from "./frame-fixtures.js";
+import { isPeerlinkError } from "../../src/errors.js";
+import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
+import {
+  arbFrame,
+  arbFrameBody,
+  concat,
+  decodeWith,
+  recordingSink,
+  referenceDecode,
+  referenceDecodeWithLimits,
+  splitAt,
+  varintBytes,
+  type Event,
+} from "./frame-fixtures.js";
 
 const MAX_SIZES = [1_048_576, 64, 8] as const;
 
@@ -20,6 +33,50 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
         },
       ),
       { numRuns: 50_000 },
+    );
+  });
+
+  it("deliver identical results when a sink raises the frame limit after some frames, as a connection does at open", () => {
+    // The raise may happen in the middle of a push: later frames of the same chunk are checked against the new limit.
+    const decodeRaising = (engine: "js" | "wasm", initial: number, raiseAfter: number, chunks: Uint8Array[]) => {
+      const decoder = createFrameDecoder({ engine, maxFrameSize: 1_048_576, frameLimit: initial });
+      const events: Event[] = [];
+      const record = recordingSink(events);
+      const raise = (): void => {
+        if (events.length === raiseAfter) decoder.setFrameLimit(1_048_576);
+      };
+      const sink = {
+        onData: (p: number, b: Uint8Array) => (record.onData(p, b), raise()),
+        onPing: (n: number, t: number) => (record.onPing(n, t), raise()),
+        onPong: (n: number, t: number) => (record.onPong(n, t), raise()),
+        onControl: (f: Parameters<typeof record.onControl>[0], b: Uint8Array) => (record.onControl(f, b), raise()),
+      };
+      if (raiseAfter === 0) decoder.setFrameLimit(1_048_576);
+      try {
+        for (const chunk of chunks) decoder.push(chunk, sink);
+        return { events };
+      } catch (error) {
+        if (!isPeerlinkError(error)) throw error;
+        return { events, error: error.code };
+      } finally {
+        decoder.dispose();
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.array(arbFrame, { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom(0, 8, 16),
+        fc.nat(4),
+        (frames, cuts, initial, raiseAfter) => {
+          const stream = concat(frames);
+          const chunks = splitAt(stream, cuts);
+          const expected = referenceDecodeWithLimits(stream, (i) => (i < raiseAfter ? initial : 1_048_576));
+          expect(decodeRaising("js", initial, raiseAfter, chunks)).toEqual(expected);
+          expect(decodeRaising("wasm", initial, raiseAfter, chunks)).toEqual(expected);
+        },
+      ),
+      { numRuns: 20_000 },
     );
   });
 

@@ -59,6 +59,60 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
     });
   });
 
+  describe("reassembling a frame whose bytes trickle in", () => {
+    it("grows its buffer with the bytes received, never with the declared length, and shrinks back after the frame", () => {
+      const decoder = make();
+      const base = decoder.bufferCapacity;
+      expect(base).toBeLessThanOrEqual(64 * 1024);
+      const payload = new Uint8Array(1_000_000).map((_, i) => i % 253);
+      const wire = encodeDataFrame(3, payload); // declares about 1 MB
+      const events: Event[] = [];
+      const sink = recordingSink(events);
+      decoder.push(wire.subarray(0, 10), sink);
+      expect(decoder.bufferedBytes).toBe(10);
+      expect(decoder.bufferCapacity).toBeLessThanOrEqual(base + 20);
+      let received = 10;
+      let largest = 0;
+      while (received < 300_000) {
+        decoder.push(wire.subarray(received, received + 1000), sink);
+        received += 1000;
+        largest = Math.max(largest, decoder.bufferCapacity);
+        expect(decoder.bufferCapacity).toBeLessThanOrEqual(Math.max(base, 2 * received));
+      }
+      expect(largest).toBeLessThan(700_000);
+      decoder.push(wire.subarray(received), sink);
+      expect(events).toEqual([["data", 3, hex(payload)]]);
+      expect(decoder.bufferCapacity).toBeLessThanOrEqual(64 * 1024);
+      decoder.dispose();
+    });
+
+    it("applies a lowered frame limit to the next prefix, and a limit raised by the sink to the rest of the same push", () => {
+      const decoder = createFrameDecoder({ engine, frameLimit: 100 });
+      expect(decoder.frameLimit).toBe(100);
+      const big = encodeDataFrame(1, new Uint8Array(500));
+      expect(runDecoder(decoder, [big]).error).toBe("FRAME_TOO_LARGE");
+      decoder.dispose();
+
+      const raising = createFrameDecoder({ engine, frameLimit: 100 });
+      const events: Event[] = [];
+      const record = recordingSink(events);
+      const sink = { ...record, onPing: (n: number, t: number) => (record.onPing(n, t), raising.setFrameLimit(1_048_576)) };
+      raising.push(concat([encodePingFrame(1, 1), big]), sink);
+      expect(events.map((e) => e[0])).toEqual(["ping", "data"]);
+      raising.setFrameLimit(10);
+      expect(codeOf(() => raising.push(big, sink))).toBe("FRAME_TOO_LARGE");
+      raising.dispose();
+    });
+
+    it("refuses a frame limit outside [0, maxFrameSize] with INVALID_ARGUMENT", () => {
+      const decoder = make(1000);
+      for (const limit of [-1, 1.5, 1001, NaN]) expect(codeOf(() => decoder.setFrameLimit(limit))).toBe("INVALID_ARGUMENT");
+      expect(decoder.frameLimit).toBe(1000);
+      decoder.dispose();
+      expect(codeOf(() => createFrameDecoder({ engine, maxFrameSize: 10, frameLimit: 11 }))).toBe("INVALID_ARGUMENT");
+    });
+  });
+
   describe("after an error", () => {
     it("has delivered the frames before it and throws the same error on every later push", () => {
       const decoder = make();

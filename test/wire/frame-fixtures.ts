@@ -44,6 +44,11 @@ export function referenceEvents(body: Uint8Array): Event | "MALFORMED_FRAME" {
 
 /** Reference: decodes a whole stream at once with readLengthPrefix + the generated decoder. */
 export function referenceDecode(stream: Uint8Array, maxFrameSize: number): { events: Event[]; error?: string } {
+  return referenceDecodeWithLimits(stream, () => maxFrameSize);
+}
+
+/** {@link referenceDecode} where frame number `i` (from 0) is checked against `limitFor(i)`. */
+export function referenceDecodeWithLimits(stream: Uint8Array, limitFor: (index: number) => number): { events: Event[]; error?: string } {
   const events: Event[] = [];
   let pos = 0;
   while (pos < stream.length) {
@@ -52,7 +57,7 @@ export function referenceDecode(stream: Uint8Array, maxFrameSize: number): { eve
     if (r === PREFIX_MALFORMED) return { events, error: "MALFORMED_FRAME" };
     const prefix = r % 8;
     const length = (r - prefix) / 8;
-    if (length > maxFrameSize) return { events, error: "FRAME_TOO_LARGE" };
+    if (length > limitFor(events.length)) return { events, error: "FRAME_TOO_LARGE" };
     if (pos + prefix + length > stream.length) break;
     const e = referenceEvents(stream.subarray(pos + prefix, pos + prefix + length));
     if (e === "MALFORMED_FRAME") return { events, error: e };
