@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ErrorCode, PeerlinkError } from "../errors.js";
+import { describeValue, isOptionsObject, type KnownOptions, OptionProblems, optionPath } from "../util/option-checks.js";
 import {
   DEFAULT_REFERENCE_BANDWIDTH_BPS as SCORER_REFERENCE_BANDWIDTH_BPS,
   DEFAULT_REFERENCE_LATENCY_MS as SCORER_REFERENCE_LATENCY_MS,
@@ -67,20 +67,22 @@ export interface MaintenanceOptions {
    */
   maxMissedPongs?: number;
   /**
-   * Lower bound of the adaptive pong timeout (`srtt + 4·rttvar`), in ms.
-   * @default 2000 ({@link DEFAULT_MIN_PONG_TIMEOUT_MS})
+   * Lower bound of the adaptive pong timeout (`srtt + 4·rttvar`), in ms. At most `maxPongTimeoutMs`.
+   * @default 2000 ({@link DEFAULT_MIN_PONG_TIMEOUT_MS}), lowered to `maxPongTimeoutMs` when that is set below it
    */
   minPongTimeoutMs?: number;
   /**
    * Upper bound of the adaptive pong timeout, and the timeout before the first
    * RTT sample, in ms. Equivalent to gRPC's `GRPC_ARG_KEEPALIVE_TIMEOUT_MS`.
-   * @default 10000 ({@link DEFAULT_MAX_PONG_TIMEOUT_MS})
+   * @default 10000 ({@link DEFAULT_MAX_PONG_TIMEOUT_MS}), raised to `minPongTimeoutMs` when that is set above it
    */
   maxPongTimeoutMs?: number;
   /**
    * Silence (nothing at all received) after which the connection is closed
-   * with `timeout`, in ms. The peer's keepalive pings count as traffic.
-   * @default 60000 ({@link DEFAULT_INACTIVITY_TIMEOUT_MS})
+   * with `timeout`, in ms. The peer's keepalive pings count as traffic. Must
+   * exceed `pingIntervalMs + maxPongTimeoutMs`: an idle connection whose peer
+   * answers every ping must never reach it.
+   * @default 60000 ({@link DEFAULT_INACTIVITY_TIMEOUT_MS}), or `2 × (pingIntervalMs + maxPongTimeoutMs)` when that is larger
    */
   inactivityTimeoutMs?: number;
   /**
@@ -181,80 +183,155 @@ export interface ResolvedMaintenanceOptions {
   readonly minCycleIntervalMs: number;
 }
 
-function invalid(message: string): PeerlinkError {
-  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `maintenance option ${message}`);
-}
+const OPTION_NAMES: KnownOptions<MaintenanceOptions> = {
+  pingIntervalMs: true,
+  maxMissedPongs: true,
+  minPongTimeoutMs: true,
+  maxPongTimeoutMs: true,
+  inactivityTimeoutMs: true,
+  rttSampleIntervalMs: true,
+  healthCheckIntervalMs: true,
+  hysteresisSamples: true,
+  degradedReplaceAfterMs: true,
+  replaceDegraded: true,
+  referenceLatencyMs: true,
+  referenceBandwidthBps: true,
+  engine: true,
+  bandwidthProbe: true,
+  probeReceiveTimeoutMs: true,
+  rateTimeConstantMs: true,
+  minCycleIntervalMs: true,
+};
 
-function duration(name: string, value: number | undefined, fallback: number, min = 0, allowMin = false): number {
-  const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || (!allowMin && v === min) || v > 2 ** 31 - 1) {
-    throw invalid(`${name} must be a finite number of ms ${allowMin ? ">=" : ">"} ${min} and < 2^31, got ${String(v)}`);
-  }
-  return v;
-}
+const PROBER_OPTION_NAMES: KnownOptions<BandwidthProberOptions> = {
+  intervalMs: true,
+  initialDelayMs: true,
+  frameCount: true,
+  paddingBytes: true,
+  maxBytesPerSecond: true,
+  reportTimeoutMs: true,
+  firstProbeId: true,
+};
 
-function integer(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 1_000_000) {
-    throw invalid(`${name} must be an integer in [1, 1000000], got ${String(v)}`);
-  }
-  return v;
-}
-
-function reference(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  // Scores use the square of the reference: below 1e-6 it could underflow to 0 and make 0/0 (NaN).
-  if (typeof v !== "number" || !(Number.isFinite(v) && v >= 1e-6 && v < 1e100)) {
-    throw invalid(`${name} must be finite, >= 1e-6 and < 1e100, got ${String(v)}`);
-  }
-  return v;
-}
+/** Longest duration a timer can wait (2^31 - 1 ms). */
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /**
  * Validates `options` and fills in the defaults.
  *
- * @throws PeerlinkError INVALID_ARGUMENT naming the first bad option.
+ * @throws PeerlinkError INVALID_ARGUMENT listing every bad option (see {@link checkMaintenanceOptions}).
  */
 export function resolveMaintenanceOptions(options: MaintenanceOptions = {}): ResolvedMaintenanceOptions {
-  if (options === null || typeof options !== "object") throw invalid("object expected");
-  const minPong = duration("minPongTimeoutMs", options.minPongTimeoutMs, DEFAULT_MIN_PONG_TIMEOUT_MS);
-  const maxPong = duration("maxPongTimeoutMs", options.maxPongTimeoutMs, DEFAULT_MAX_PONG_TIMEOUT_MS);
-  if (minPong > maxPong) throw invalid(`minPongTimeoutMs (${minPong}) exceeds maxPongTimeoutMs (${maxPong})`);
-  const engine = options.engine ?? DEFAULT_HEALTH_ENGINE;
-  if (engine !== "wasm" && engine !== "js") throw invalid(`engine must be "wasm" or "js", got ${String(engine)}`);
-  const replace = options.replaceDegraded ?? true;
-  if (typeof replace !== "boolean") throw invalid(`replaceDegraded must be a boolean, got ${String(replace)}`);
-  const probe = options.bandwidthProbe ?? false;
+  const problems = new OptionProblems();
+  const resolved = checkMaintenanceOptions(options, problems, "");
+  problems.throwIfAny("invalid maintenance options");
+  return resolved;
+}
+
+/**
+ * The checks of {@link resolveMaintenanceOptions} without the throw: adds every
+ * problem of `options` to `problems`, naming options under `prefix` (e.g.
+ * `"maintenance"`), and returns the options with defaults filled (a value that
+ * failed its check is replaced by its default, so rules across groups can still
+ * be checked). Rejected besides malformed values: unknown option names (in
+ * `bandwidthProbe` too), `minPongTimeoutMs > maxPongTimeoutMs`, and
+ * `inactivityTimeoutMs <= pingIntervalMs + maxPongTimeoutMs`.
+ */
+export function checkMaintenanceOptions(options: unknown, problems: OptionProblems, prefix: string): ResolvedMaintenanceOptions {
+  const name = (key: keyof MaintenanceOptions): string => optionPath(prefix, key);
+  if (!isOptionsObject(options)) {
+    problems.add(`${prefix === "" ? "maintenance options" : prefix} must be an object, got ${describeValue(options)}`);
+    options = {};
+  }
+  const o = options as Record<keyof MaintenanceOptions, unknown>;
+  problems.unknownKeys(o, OPTION_NAMES, prefix);
+
+  /** A duration in ms, > min (>= min with `allowMin`) and below the timer limit; the fallback when unset or bad. */
+  const duration = (key: keyof MaintenanceOptions, fallback: number, allowMin = false): number => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (!allowMin && v === 0) || v > MAX_DURATION_MS) {
+      problems.add(`${name(key)} must be a finite number of ms ${allowMin ? ">=" : ">"} 0 and < 2^31, got ${describeValue(v)}`);
+      return fallback;
+    }
+    return v;
+  };
+  const integer = (key: keyof MaintenanceOptions, fallback: number): number => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 1_000_000) {
+      problems.add(`${name(key)} must be an integer in [1, 1000000], got ${describeValue(v)}`);
+      return fallback;
+    }
+    return v;
+  };
+  const reference = (key: keyof MaintenanceOptions, fallback: number): number => {
+    const v = o[key];
+    if (v === undefined) return fallback;
+    // Scores use the square of the reference: below 1e-6 it could underflow to 0 and make 0/0 (NaN).
+    if (typeof v !== "number" || !(Number.isFinite(v) && v >= 1e-6 && v < 1e100)) {
+      problems.add(`${name(key)} must be finite, >= 1e-6 and < 1e100, got ${describeValue(v)}`);
+      return fallback;
+    }
+    return v;
+  };
+
+  // Unset pong bounds fit the one that is set; explicit ones that contradict each other are an error.
+  const minGiven = o.minPongTimeoutMs !== undefined;
+  const maxGiven = o.maxPongTimeoutMs !== undefined;
+  let minPong = duration("minPongTimeoutMs", DEFAULT_MIN_PONG_TIMEOUT_MS);
+  let maxPong = duration("maxPongTimeoutMs", DEFAULT_MAX_PONG_TIMEOUT_MS);
+  if (!maxGiven) maxPong = Math.max(maxPong, minPong);
+  if (!minGiven) minPong = Math.min(minPong, maxPong);
+  if (minPong > maxPong) problems.add(`${name("minPongTimeoutMs")} (${minPong}) exceeds ${name("maxPongTimeoutMs")} (${maxPong})`);
+
+  const pingIntervalMs = duration("pingIntervalMs", DEFAULT_PING_INTERVAL_MS);
+  // An idle, healthy connection receives the Pong at most pingInterval + maxPongTimeout after its last frame.
+  const idleAnswered = pingIntervalMs + maxPong;
+  const inactivityTimeoutMs = duration("inactivityTimeoutMs", Math.min(MAX_DURATION_MS, Math.max(DEFAULT_INACTIVITY_TIMEOUT_MS, 2 * idleAnswered)));
+  if (inactivityTimeoutMs <= idleAnswered) {
+    problems.add(
+      `${name("inactivityTimeoutMs")} (${inactivityTimeoutMs}) must be greater than ${name("pingIntervalMs")} (${pingIntervalMs}) + ` +
+        `${name("maxPongTimeoutMs")} (${maxPong}): an idle connection whose peer answers every ping would be closed`,
+    );
+  }
+
+  let engine: HealthScorerEngine = DEFAULT_HEALTH_ENGINE;
+  if (o.engine === "wasm" || o.engine === "js") engine = o.engine;
+  else if (o.engine !== undefined) problems.add(`${name("engine")} must be "wasm" or "js", got ${describeValue(o.engine)}`);
+  let replaceDegraded = true;
+  if (typeof o.replaceDegraded === "boolean") replaceDegraded = o.replaceDegraded;
+  else if (o.replaceDegraded !== undefined) problems.add(`${name("replaceDegraded")} must be a boolean, got ${describeValue(o.replaceDegraded)}`);
+  const probe = o.bandwidthProbe ?? false;
   let bandwidthProbe: Readonly<BandwidthProberOptions> | undefined;
   if (probe === true) bandwidthProbe = Object.freeze({});
   else if (probe !== false) {
-    if (probe === null || typeof probe !== "object") throw invalid("bandwidthProbe must be a boolean or prober options");
-    bandwidthProbe = Object.freeze({ ...probe });
-    new BandwidthProber(bandwidthProbe, 0); // validates now rather than at the first connection
+    if (!isOptionsObject(probe)) {
+      problems.add(`${name("bandwidthProbe")} must be a boolean or prober options, got ${describeValue(probe)}`);
+    } else {
+      problems.unknownKeys(probe, PROBER_OPTION_NAMES, name("bandwidthProbe"));
+      const frozen = Object.freeze({ ...(probe as BandwidthProberOptions) });
+      // Validates now rather than at the first connection.
+      if (problems.capture(name("bandwidthProbe"), () => new BandwidthProber(frozen, 0)) !== undefined) bandwidthProbe = frozen;
+    }
   }
   return Object.freeze({
-    pingIntervalMs: duration("pingIntervalMs", options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS),
-    maxMissedPongs: integer("maxMissedPongs", options.maxMissedPongs, DEFAULT_MAX_MISSED_PONGS),
+    pingIntervalMs,
+    maxMissedPongs: integer("maxMissedPongs", DEFAULT_MAX_MISSED_PONGS),
     minPongTimeoutMs: minPong,
     maxPongTimeoutMs: maxPong,
-    inactivityTimeoutMs: duration("inactivityTimeoutMs", options.inactivityTimeoutMs, DEFAULT_INACTIVITY_TIMEOUT_MS),
-    rttSampleIntervalMs: duration("rttSampleIntervalMs", options.rttSampleIntervalMs, DEFAULT_RTT_SAMPLE_INTERVAL_MS),
-    healthCheckIntervalMs: duration("healthCheckIntervalMs", options.healthCheckIntervalMs, DEFAULT_HEALTH_CHECK_INTERVAL_MS),
-    hysteresisSamples: integer("hysteresisSamples", options.hysteresisSamples, DEFAULT_HYSTERESIS_SAMPLES),
-    degradedReplaceAfterMs: duration(
-      "degradedReplaceAfterMs",
-      options.degradedReplaceAfterMs,
-      DEFAULT_DEGRADED_THRESHOLD_MS,
-      0,
-      true,
-    ),
-    replaceDegraded: replace,
-    referenceLatencyMs: reference("referenceLatencyMs", options.referenceLatencyMs, SCORER_REFERENCE_LATENCY_MS),
-    referenceBandwidthBps: reference("referenceBandwidthBps", options.referenceBandwidthBps, SCORER_REFERENCE_BANDWIDTH_BPS),
+    inactivityTimeoutMs,
+    rttSampleIntervalMs: duration("rttSampleIntervalMs", DEFAULT_RTT_SAMPLE_INTERVAL_MS),
+    healthCheckIntervalMs: duration("healthCheckIntervalMs", DEFAULT_HEALTH_CHECK_INTERVAL_MS),
+    hysteresisSamples: integer("hysteresisSamples", DEFAULT_HYSTERESIS_SAMPLES),
+    degradedReplaceAfterMs: duration("degradedReplaceAfterMs", DEFAULT_DEGRADED_THRESHOLD_MS, true),
+    replaceDegraded,
+    referenceLatencyMs: reference("referenceLatencyMs", SCORER_REFERENCE_LATENCY_MS),
+    referenceBandwidthBps: reference("referenceBandwidthBps", SCORER_REFERENCE_BANDWIDTH_BPS),
     engine,
     bandwidthProbe,
-    probeReceiveTimeoutMs: duration("probeReceiveTimeoutMs", options.probeReceiveTimeoutMs, DEFAULT_PROBE_RECEIVE_TIMEOUT_MS),
-    rateTimeConstantMs: duration("rateTimeConstantMs", options.rateTimeConstantMs, DEFAULT_RATE_METER_TIME_CONSTANT_MS),
-    minCycleIntervalMs: duration("minCycleIntervalMs", options.minCycleIntervalMs, DEFAULT_MIN_CYCLE_INTERVAL_MS, 0, true),
+    probeReceiveTimeoutMs: duration("probeReceiveTimeoutMs", DEFAULT_PROBE_RECEIVE_TIMEOUT_MS),
+    rateTimeConstantMs: duration("rateTimeConstantMs", DEFAULT_RATE_METER_TIME_CONSTANT_MS),
+    minCycleIntervalMs: duration("minCycleIntervalMs", DEFAULT_MIN_CYCLE_INTERVAL_MS, true),
   });
 }

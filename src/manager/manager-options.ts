@@ -1,18 +1,27 @@
 /**
  * Options of the {@link ConnectionManager} and their validation into one
  * fully-filled object (js-libp2p style: validate once, in the constructor).
+ * Every option group (limits, maintenance, reconnect, TLS, protocols, …) is
+ * checked in the same pass, with the rules that tie groups together, and one
+ * error lists every problem.
  *
  * @module
  */
-import { ErrorCode, PeerlinkError } from "../errors.js";
 import { Identity } from "../identity/identity.js";
-import type { TlsOptions } from "../transport/types.js";
+import { MAX_CAPABILITY_NAME_BYTES, MAX_HELLO_LIST_ENTRIES, MAX_PROTOCOL_NAME_BYTES } from "../handshake/defaults.js";
+import { checkMaintenanceOptions, type MaintenanceOptions } from "../maintenance/maintenance-options.js";
+import { DEFAULT_PROBE_PADDING_BYTES, PROBE_FRAME_OVERHEAD_BYTES } from "../maintenance/defaults.js";
 import { FilePeerStore } from "../peers/file-peer-store.js";
 import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
-import type { ManagerHost, ManagerService } from "./services.js";
+import { checkReconnectOptions } from "../reconnect/options-check.js";
 import type { ReconnectOptions } from "../reconnect/reconnect-service.js";
-import type { MaintenanceOptions } from "../maintenance/maintenance-options.js";
-import { resolveLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
+import { TlsSessionCache } from "../transport/session-cache.js";
+import type { TlsCredentials, TlsOptions } from "../transport/types.js";
+import { describeValue, isOptionsObject, type KnownOptions, OptionProblems } from "../util/option-checks.js";
+import { checkLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
+import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
+import { parseHostPort } from "./ip.js";
+import type { ManagerHost, ManagerService } from "./services.js";
 
 /** An application protocol this node speaks. */
 export interface ProtocolOption {
@@ -61,7 +70,8 @@ export interface ConnectionManagerOptions {
   readonly limits?: ConnectionLimitsOptions;
   /**
    * How long a graceful close waits for the peer to acknowledge the goodbye (ms). Equivalent to
-   * geth's `discWriteTimeout`-style grace. @default 5000
+   * geth's `discWriteTimeout`-style grace. At most `limits.stopDeadlineMs` (an unset one is raised to fit).
+   * @default 5000, lowered to `limits.stopDeadlineMs` when that is set below it
    */
   readonly gracefulShutdownTimeoutMs?: number;
   /** Largest frame body accepted (bytes). @default 1048576 (1 MiB) */
@@ -122,74 +132,320 @@ export const GRACEFUL_SHUTDOWN_TIMEOUT_MS = 5_000;
 /** Default of {@link ConnectionManagerOptions.maxFrameSize}: 1 MiB, as in docs/PROTOCOL.md. */
 export const MAX_FRAME_SIZE = 1_048_576;
 
-function invalid(message: string): PeerlinkError {
-  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, message);
-}
+const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
+  identity: true,
+  listen: true,
+  tls: true,
+  enable0Rtt: true,
+  protocols: true,
+  capabilities: true,
+  limits: true,
+  gracefulShutdownTimeoutMs: true,
+  maxFrameSize: true,
+  engine: true,
+  agent: true,
+  peerStore: true,
+  maintenance: true,
+  reconnect: true,
+  services: true,
+  clock: true,
+};
+const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true };
+const CREDENTIAL_NAMES: KnownOptions<TlsCredentials> = { key: true, cert: true };
+const PROTOCOL_NAMES: KnownOptions<ProtocolOption> = { name: true, versions: true };
+const CAPABILITY_NAMES: KnownOptions<CapabilityOption> = { name: true, version: true, required: true };
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v <= 0) throw invalid(`${name} must be a positive integer, got ${String(value)}`);
-  return v;
-}
+/** Largest `maxFrameSize` accepted: 16 MiB. */
+const MAX_MAX_FRAME_SIZE = 16 * 1_048_576;
+/** Longest duration a timer can wait (2^31 - 1 ms). */
+const MAX_DURATION_MS = 2 ** 31 - 1;
 
-/** Validates `options` and fills every default. Throws INVALID_ARGUMENT naming the bad option. */
+/** Everything of {@link ResolvedManagerOptions} that validation decides (no identity or store created yet). */
+type Checked = Omit<ResolvedManagerOptions, "identity" | "peerStore">;
+
+/**
+ * Validates `options` and fills every default. Throws one PeerlinkError
+ * INVALID_ARGUMENT whose message lists every problem found in every option
+ * group, each naming the option's path (`maintenance.pingIntervalMs`,
+ * `limits.maxPerIp`, `reconnect.budget`, …); see {@link checkManagerOptions}.
+ */
 export function resolveManagerOptions(options: ConnectionManagerOptions = {}): ResolvedManagerOptions {
-  if (options === null || typeof options !== "object") throw invalid("options must be an object");
+  const problems = new OptionProblems();
+  const checked = check(options, problems);
+  problems.throwIfAny("invalid ConnectionManager options");
   const identity = options.identity ?? Identity.generate();
-  if (!(identity instanceof Identity)) throw invalid("identity must be an Identity");
-  const listen = [...(options.listen ?? [])];
-  for (const address of listen) {
-    if (typeof address !== "string" || address.length === 0) throw invalid(`listen address ${JSON.stringify(address)} is not "host:port"`);
+  const peerStore =
+    options.peerStore === undefined
+      ? new MemoryPeerStore()
+      : typeof options.peerStore === "string"
+        ? new FilePeerStore(options.peerStore)
+        : options.peerStore;
+  return { ...checked, identity, peerStore };
+}
+
+/**
+ * Every problem of `options`, each naming the option's path, without throwing
+ * and without side effects (no identity generated, no store opened). Empty
+ * when {@link resolveManagerOptions} would accept `options`.
+ *
+ * Checked besides each option's own range: unknown option names at every
+ * level (top, `limits`, `maintenance`, `maintenance.bandwidthProbe`,
+ * `reconnect` and its `policy`, `budget`, `dampening`, `tls`,
+ * `tls.credentials`, `protocols[i]`, `capabilities[i]`); and the rules across
+ * options: `maintenance.inactivityTimeoutMs > pingIntervalMs + maxPongTimeoutMs`,
+ * `gracefulShutdownTimeoutMs <= limits.stopDeadlineMs`,
+ * `limits.firstFlightTimeoutMs <= limits.handshakeTimeoutMs`, the limits'
+ * ordering (`lowWatermark <= highWatermark <= maxConnections`, pending bounds
+ * within connection bounds, …), probe frames within `maxFrameSize`, no
+ * `listen` address while `limits.maxInbound` is 0, and Hello lists the peer
+ * would refuse (duplicates, more than 256 entries).
+ */
+export function checkManagerOptions(options: unknown): readonly string[] {
+  const problems = new OptionProblems();
+  check(options, problems);
+  return problems.list;
+}
+
+function check(input: unknown, problems: OptionProblems): Checked {
+  if (!isOptionsObject(input)) {
+    problems.add(`options must be an object, got ${describeValue(input)}`);
+    input = {};
   }
-  const tls = options.tls === undefined || options.tls === true ? {} : options.tls;
-  const seen = new Set<string>();
-  const protocols = (options.protocols ?? []).map((p, index) => {
-    if (!p || typeof p.name !== "string" || p.name.length === 0 || Buffer.byteLength(p.name) > 128) {
-      throw invalid(`protocols[${index}].name must be 1..128 bytes`);
+  const o = input as Record<keyof ConnectionManagerOptions, unknown>;
+  problems.unknownKeys(o, OPTION_NAMES, "");
+
+  if (o.identity !== undefined && !(o.identity instanceof Identity)) problems.add(`identity must be an Identity, got ${describeValue(o.identity)}`);
+  const listen = checkListen(o.listen, problems);
+  const tls = checkTls(o.tls, problems);
+  const enable0Rtt = booleanOption(o, "enable0Rtt", true, problems);
+  const protocols = checkProtocols(o.protocols, problems);
+  const capabilities = checkCapabilities(o.capabilities, problems);
+
+  // An explicit graceful timeout raises an unset stop deadline to fit it, as unset limits fit explicit ones.
+  const graceful = o.gracefulShutdownTimeoutMs;
+  const gracefulValid = typeof graceful === "number" && Number.isFinite(graceful) && graceful >= 0 && graceful <= MAX_DURATION_MS;
+  if (graceful !== undefined && !gracefulValid) {
+    problems.add(`gracefulShutdownTimeoutMs must be a finite number of ms >= 0 and < 2^31, got ${describeValue(graceful)}`);
+  }
+  let limitsInput: unknown = o.limits ?? {};
+  if (gracefulValid && isOptionsObject(limitsInput) && limitsInput["stopDeadlineMs"] === undefined && graceful > DEFAULT_STOP_DEADLINE_MS) {
+    limitsInput = { ...limitsInput, stopDeadlineMs: graceful };
+  }
+  const limits = checkLimits(limitsInput, problems, "limits");
+  const gracefulShutdownTimeoutMs = gracefulValid ? graceful : Math.min(GRACEFUL_SHUTDOWN_TIMEOUT_MS, limits.stopDeadlineMs);
+  if (gracefulShutdownTimeoutMs > limits.stopDeadlineMs) {
+    problems.add(
+      `gracefulShutdownTimeoutMs (${gracefulShutdownTimeoutMs}) must be <= limits.stopDeadlineMs (${limits.stopDeadlineMs}): ` +
+        "stop() would destroy connections before their goodbye could be acknowledged",
+    );
+  }
+  if (listen.length > 0 && limits.maxInbound === 0) {
+    problems.add(`listen has ${listen.length} address(es) while limits.maxInbound is 0: every inbound connection would be refused`);
+  }
+
+  let maxFrameSize = MAX_FRAME_SIZE;
+  if (o.maxFrameSize !== undefined) {
+    if (typeof o.maxFrameSize === "number" && Number.isInteger(o.maxFrameSize) && o.maxFrameSize > 0 && o.maxFrameSize <= MAX_MAX_FRAME_SIZE) {
+      maxFrameSize = o.maxFrameSize;
+    } else {
+      problems.add(`maxFrameSize must be an integer in [1, ${MAX_MAX_FRAME_SIZE}] (16 MiB), got ${describeValue(o.maxFrameSize)}`);
     }
-    if (seen.has(p.name)) throw invalid(`protocol ${p.name} is listed twice`);
-    seen.add(p.name);
-    const versions = [...(p.versions ?? [1])];
-    if (versions.length === 0 || versions.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw invalid(`protocols[${index}].versions must be non-empty uint32 values`);
+  }
+  let engine: "wasm" | "js" | undefined;
+  if (o.engine === "wasm" || o.engine === "js") engine = o.engine;
+  else if (o.engine !== undefined) problems.add(`engine must be "wasm" or "js", got ${describeValue(o.engine)}`);
+  let agent: string | undefined;
+  if (typeof o.agent === "string") agent = o.agent;
+  else if (o.agent !== undefined) problems.add(`agent must be a string, got ${describeValue(o.agent)}`);
+  checkPeerStore(o.peerStore, problems);
+
+  let maintenance: MaintenanceOptions | false = {};
+  if (o.maintenance === false) maintenance = false;
+  else if (o.maintenance !== undefined) {
+    const resolved = checkMaintenanceOptions(o.maintenance, problems, "maintenance");
+    if (isOptionsObject(o.maintenance)) maintenance = o.maintenance as MaintenanceOptions;
+    if (resolved.bandwidthProbe !== undefined) {
+      const padding = resolved.bandwidthProbe.paddingBytes ?? DEFAULT_PROBE_PADDING_BYTES;
+      if (padding + PROBE_FRAME_OVERHEAD_BYTES > maxFrameSize) {
+        problems.add(
+          `maintenance.bandwidthProbe.paddingBytes (${padding}) + ${PROBE_FRAME_OVERHEAD_BYTES} bytes of framing must be <= maxFrameSize (${maxFrameSize}): ` +
+            "every probe frame would be refused as too large",
+        );
+      }
     }
-    return { name: p.name, versions, alias: index + 1 };
-  });
-  const capabilities = (options.capabilities ?? []).map((c, index) => {
-    if (!c || typeof c.name !== "string" || c.name.length === 0 || Buffer.byteLength(c.name) > 64) {
-      throw invalid(`capabilities[${index}].name must be 1..64 bytes`);
+  }
+  let reconnect: ReconnectOptions | false = {};
+  if (o.reconnect === false) reconnect = false;
+  else if (o.reconnect !== undefined) {
+    checkReconnectOptions(o.reconnect, problems, "reconnect");
+    if (isOptionsObject(o.reconnect)) reconnect = o.reconnect as ReconnectOptions;
+  }
+
+  let services: ((host: ManagerHost) => ManagerService)[] = [];
+  if (o.services !== undefined) {
+    if (!Array.isArray(o.services)) problems.add(`services must be an array of functions, got ${describeValue(o.services)}`);
+    else {
+      o.services.forEach((s: unknown, i) => {
+        if (typeof s !== "function") problems.add(`services[${i}] must be a function (host) => ManagerService, got ${describeValue(s)}`);
+      });
+      services = [...(o.services as ((host: ManagerHost) => ManagerService)[])];
     }
-    return { name: c.name, version: c.version ?? 1, required: c.required ?? false };
-  });
-  const maxFrameSize = positiveInteger("maxFrameSize", options.maxFrameSize, MAX_FRAME_SIZE);
-  if (maxFrameSize > 16 * 1048576) throw invalid("maxFrameSize must be at most 16 MiB");
-  const engine = options.engine;
-  if (engine !== undefined && engine !== "wasm" && engine !== "js") throw invalid(`engine must be "wasm" or "js"`);
+  }
+  let clock: () => number = Date.now;
+  if (typeof o.clock === "function") clock = o.clock as () => number;
+  else if (o.clock !== undefined) problems.add(`clock must be a function returning milliseconds, got ${describeValue(o.clock)}`);
+
   return {
-    identity,
     listen,
     tls,
-    enable0Rtt: options.enable0Rtt ?? true,
+    enable0Rtt,
     protocols,
     capabilities,
-    limits: resolveLimits(options.limits ?? {}),
-    gracefulShutdownTimeoutMs: positiveInteger(
-      "gracefulShutdownTimeoutMs",
-      options.gracefulShutdownTimeoutMs,
-      GRACEFUL_SHUTDOWN_TIMEOUT_MS,
-    ),
+    limits,
+    gracefulShutdownTimeoutMs,
     maxFrameSize,
     engine,
-    agent: options.agent,
-    peerStore:
-      options.peerStore === undefined
-        ? new MemoryPeerStore()
-        : typeof options.peerStore === "string"
-          ? new FilePeerStore(options.peerStore)
-          : options.peerStore,
-    services: [...(options.services ?? [])],
-    reconnect: options.reconnect ?? {},
-    maintenance: options.maintenance ?? {},
-    clock: options.clock ?? Date.now,
+    agent,
+    services,
+    reconnect,
+    maintenance,
+    clock,
   };
+}
+
+function booleanOption(o: Record<string, unknown>, key: string, fallback: boolean, problems: OptionProblems): boolean {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v === "boolean") return v;
+  problems.add(`${key} must be a boolean, got ${describeValue(v)}`);
+  return fallback;
+}
+
+function checkListen(value: unknown, problems: OptionProblems): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.add(`listen must be an array of "host:port" strings, got ${describeValue(value)}`);
+    return [];
+  }
+  value.forEach((address: unknown, i) => {
+    if (typeof address !== "string") problems.add(`listen[${i}] must be a "host:port" string, got ${describeValue(address)}`);
+    else problems.capture(`listen[${i}]`, () => parseHostPort(address, { allowPortZero: true }));
+  });
+  return [...(value as string[])];
+}
+
+function checkTls(value: unknown, problems: OptionProblems): TlsOptions | false {
+  if (value === undefined || value === true) return {};
+  if (value === false) return false;
+  if (!isOptionsObject(value)) {
+    problems.add(`tls must be a boolean or TLS options, got ${describeValue(value)}`);
+    return {};
+  }
+  problems.unknownKeys(value, TLS_NAMES, "tls");
+  const credentials = value["credentials"];
+  if (credentials !== undefined) {
+    if (!isOptionsObject(credentials)) problems.add(`tls.credentials must be { key, cert } PEM strings, got ${describeValue(credentials)}`);
+    else {
+      problems.unknownKeys(credentials, CREDENTIAL_NAMES, "tls.credentials");
+      for (const key of ["key", "cert"] as const) {
+        if (typeof credentials[key] !== "string" || credentials[key] === "") problems.add(`tls.credentials.${key} must be a PEM string`);
+      }
+    }
+  }
+  const ca = value["ca"];
+  if (ca !== undefined && !(Array.isArray(ca) && ca.length > 0 && ca.every((c) => typeof c === "string" && c !== ""))) {
+    problems.add(`tls.ca must be a non-empty array of PEM strings, got ${describeValue(ca)}`);
+  }
+  const cache = value["sessionCache"];
+  if (cache !== undefined && cache !== false && !(cache instanceof TlsSessionCache)) {
+    problems.add(`tls.sessionCache must be a TlsSessionCache or false, got ${describeValue(cache)}`);
+  }
+  return value as TlsOptions;
+}
+
+function checkProtocols(value: unknown, problems: OptionProblems): ResolvedManagerOptions["protocols"] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.add(`protocols must be an array, got ${describeValue(value)}`);
+    return [];
+  }
+  if (value.length > MAX_HELLO_LIST_ENTRIES) problems.add(`protocols has ${value.length} entries; peers refuse a Hello with more than ${MAX_HELLO_LIST_ENTRIES}`);
+  const seen = new Set<string>();
+  const out: { name: string; versions: readonly number[]; alias: number }[] = [];
+  value.forEach((p: unknown, index) => {
+    const path = `protocols[${index}]`;
+    if (!isOptionsObject(p)) {
+      problems.add(`${path} must be { name, versions? }, got ${describeValue(p)}`);
+      return;
+    }
+    problems.unknownKeys(p, PROTOCOL_NAMES, path);
+    const name = p["name"];
+    if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > MAX_PROTOCOL_NAME_BYTES) {
+      problems.add(`${path}.name must be 1..${MAX_PROTOCOL_NAME_BYTES} bytes, got ${describeValue(name)}`);
+      return;
+    }
+    if (seen.has(name)) problems.add(`${path}: protocol ${name} is listed twice`);
+    seen.add(name);
+    const versions: unknown = p["versions"] ?? [1];
+    if (
+      !Array.isArray(versions) ||
+      versions.length === 0 ||
+      versions.length > MAX_HELLO_LIST_ENTRIES ||
+      versions.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    ) {
+      problems.add(`${path}.versions must be 1..${MAX_HELLO_LIST_ENTRIES} uint32 values, got ${describeValue(versions)}`);
+      return;
+    }
+    out.push({ name, versions: [...(versions as number[])], alias: index + 1 });
+  });
+  return out;
+}
+
+function checkCapabilities(value: unknown, problems: OptionProblems): ResolvedManagerOptions["capabilities"] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.add(`capabilities must be an array, got ${describeValue(value)}`);
+    return [];
+  }
+  if (value.length > MAX_HELLO_LIST_ENTRIES) {
+    problems.add(`capabilities has ${value.length} entries; peers refuse a Hello with more than ${MAX_HELLO_LIST_ENTRIES}`);
+  }
+  const seen = new Set<string>();
+  const out: { name: string; version: number; required: boolean }[] = [];
+  value.forEach((c: unknown, index) => {
+    const path = `capabilities[${index}]`;
+    if (!isOptionsObject(c)) {
+      problems.add(`${path} must be { name, version?, required? }, got ${describeValue(c)}`);
+      return;
+    }
+    problems.unknownKeys(c, CAPABILITY_NAMES, path);
+    const name = c["name"];
+    if (typeof name !== "string" || name.length === 0 || Buffer.byteLength(name) > MAX_CAPABILITY_NAME_BYTES) {
+      problems.add(`${path}.name must be 1..${MAX_CAPABILITY_NAME_BYTES} bytes, got ${describeValue(name)}`);
+      return;
+    }
+    // Peers refuse a Hello that lists a capability twice.
+    if (seen.has(name)) problems.add(`${path}: capability ${name} is listed twice`);
+    seen.add(name);
+    const version = c["version"] ?? 1;
+    if (!Number.isInteger(version) || (version as number) < 0 || (version as number) > 0xffffffff) {
+      problems.add(`${path}.version must be a uint32, got ${describeValue(version)}`);
+    }
+    const required = c["required"] ?? false;
+    if (typeof required !== "boolean") problems.add(`${path}.required must be a boolean, got ${describeValue(required)}`);
+    out.push({ name, version: version as number, required: required as boolean });
+  });
+  return out;
+}
+
+function checkPeerStore(value: unknown, problems: OptionProblems): void {
+  if (value === undefined) return;
+  if (typeof value === "string") {
+    if (value.length === 0) problems.add("peerStore must be a non-empty file path or a PeerStore");
+    return;
+  }
+  const store = value as Partial<Record<keyof PeerStore, unknown>> | null;
+  if (store === null || typeof store !== "object" || ["load", "save", "close"].some((m) => typeof store[m as keyof PeerStore] !== "function")) {
+    problems.add(`peerStore must be a file path or a PeerStore (load, save, close), got ${describeValue(value)}`);
+  }
 }
