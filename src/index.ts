@@ -24,14 +24,9 @@
  */
 
 // The manager: what most users need.
-export { ConnectionManager } from "./manager/connection-manager.js";
-export type {
-  BanOptions,
-  ConnectionCloseEvent,
-  ConnectionManagerEvents,
-  DialOptions,
-  DialTarget,
-} from "./manager/connection-manager.js";
+export { ConnectionManager } from "./node/connection-manager.js";
+export type { ConnectionManagerEvents } from "./node/connection-manager.js";
+export type { BanOptions, ConnectionCloseEvent, DialOptions, DialTarget, InboundRefusedEvent, NodeEvents } from "./node/events.js";
 export type { CapabilityOption, ConnectionManagerOptions, ProtocolOption, ResolvedManagerOptions } from "./manager/manager-options.js";
 export type { ConnectionLimitsOptions, ResolvedLimits } from "./manager/config.js";
 export type { BanEntry, BanKind, BanTarget } from "./manager/ban-list.js";

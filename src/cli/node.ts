@@ -6,7 +6,7 @@
  * @module
  */
 import { Identity } from "../identity/identity.js";
-import { ConnectionManager } from "../manager/connection-manager.js";
+import { ConnectionManager } from "../node/connection-manager.js";
 import { formatHostPort } from "../manager/ip.js";
 import type { NodeCommand } from "./args.js";
 

@@ -27,8 +27,10 @@ export interface BanEntry {
   readonly kind: BanKind;
   /** The peer id, normalised IP, or canonical CIDR block. */
   readonly value: string;
-  /** Why the latest ban was issued (free text, at most 500 characters). */
+  /** Why the latest ban was issued (free text, at most 500 characters). Local: never sent to the peer. */
   readonly reason: string;
+  /** Text the banned peer may be told (in its Goodbye), if the owner chose one; at most 500 characters. */
+  readonly publicReason?: string;
   /** When the latest ban was issued (ms, the owner's clock). */
   readonly createdAt: number;
   /** When the ban ends (ms); `Infinity` for a permanent ban. Banned while `now < expiresAt`. */
@@ -49,8 +51,10 @@ export interface BanListOptions {
 
 /** Options of {@link BanList.ban}. */
 export interface BanOptions {
-  /** Why the ban is issued (kept in the entry, shown by the CLI). */
+  /** Why the ban is issued (kept in the entry, shown by the CLI; never sent to the peer). */
   reason: string;
+  /** Text the banned peer may be told in its Goodbye. @default none: the Goodbye carries no detail */
+  publicReason?: string | undefined;
   /** Explicit duration in ms (> 0, `Infinity` for permanent) instead of the escalation schedule. */
   durationMs?: number;
 }
@@ -84,6 +88,7 @@ export interface BanEntryJSON {
   kind: BanKind;
   value: string;
   reason: string;
+  publicReason?: string;
   createdAt: number;
   expiresAt: number | null;
   offences: number;
@@ -96,6 +101,7 @@ interface BanRecord {
   kind: BanKind;
   value: string;
   reason: string;
+  publicReason: string | undefined;
   createdAt: number;
   expiresAt: number;
   offences: number;
@@ -145,6 +151,7 @@ function snapshot(record: BanRecord): BanEntry {
     kind: record.kind,
     value: record.value,
     reason: record.reason,
+    ...(record.publicReason !== undefined ? { publicReason: record.publicReason } : {}),
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
     offences: record.offences,
@@ -222,14 +229,15 @@ export class BanList {
     const stillActive = remembered && previous.expiresAt > now;
     const expiresAt = Math.max(now + duration, stillActive ? previous.expiresAt : Number.NEGATIVE_INFINITY);
     const reason = options.reason.slice(0, MAX_REASON_LENGTH);
+    const publicReason = typeof options.publicReason === "string" ? options.publicReason.slice(0, MAX_REASON_LENGTH) : undefined;
 
     let evicted: BanEntry | undefined;
     if (previous !== undefined) {
-      Object.assign(previous, { reason, createdAt: now, expiresAt, offences, expiryReported: false });
+      Object.assign(previous, { reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false });
       return { entry: snapshot(previous), evicted };
     }
     if (this.#records.size >= this.maxSize) evicted = this.#evictOne(now);
-    const record: BanRecord = { key, kind, value, reason, createdAt: now, expiresAt, offences, expiryReported: false };
+    const record: BanRecord = { key, kind, value, reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false };
     this.#insert(record);
     return { entry: snapshot(record), evicted };
   }
@@ -343,6 +351,7 @@ export class BanList {
         kind: r.kind,
         value: r.value,
         reason: r.reason,
+        ...(r.publicReason !== undefined ? { publicReason: r.publicReason } : {}),
         createdAt: r.createdAt,
         expiresAt: r.expiresAt === Number.POSITIVE_INFINITY ? null : r.expiresAt,
         offences: r.offences,
@@ -389,6 +398,7 @@ export class BanList {
         kind: resolved.kind,
         value: resolved.value,
         reason: e.reason.slice(0, MAX_REASON_LENGTH),
+        publicReason: typeof e.publicReason === "string" ? e.publicReason.slice(0, MAX_REASON_LENGTH) : undefined,
         createdAt: e.createdAt,
         expiresAt: e.expiresAt ?? Number.POSITIVE_INFINITY,
         offences: e.offences,

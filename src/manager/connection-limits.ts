@@ -89,10 +89,16 @@ export interface ConnectionCounts {
   subnets: number;
 }
 
+/** Where a {@link ConnectionLimiter} looks bans up: a {@link BanList} or the peer database that owns one. */
+export interface BanLookup {
+  /** The active ban covering the peer id, the IP or one of its subnets at `now`, if any. */
+  findBan(query: { peerId?: string | undefined; ip?: string | undefined }, now: number): { readonly key: string; readonly offences: number; readonly expiresAt: number } | undefined;
+}
+
 /** Optional collaborators of a {@link ConnectionLimiter}; by default it builds its own from the limits. */
 export interface ConnectionLimiterDeps {
-  /** Ban list consulted first by {@link ConnectionLimiter.checkInbound}. Share the manager's one. */
-  banList?: BanList;
+  /** Bans consulted first by {@link ConnectionLimiter.checkInbound}: share the node's owner of bans. */
+  banList?: BanLookup;
   /** Per-IP inbound rate limiter. */
   rateLimiter?: PerKeyRateLimiter;
 }
@@ -166,8 +172,8 @@ function refusal(
 export class ConnectionLimiter {
   /** The resolved limits in force. */
   readonly limits: ResolvedLimits;
-  /** Ban list checked first for inbound connections. */
-  readonly banList: BanList;
+  /** Bans checked first for inbound connections. */
+  readonly banList: BanLookup;
   /** Per-IP inbound rate limiter. */
   readonly rateLimiter: PerKeyRateLimiter;
   #pendingInbound = 0;
@@ -248,6 +254,57 @@ export class ConnectionLimiter {
       });
     }
     return this.#inboundSlotRefusal(address, "after-rate");
+  }
+
+  /**
+   * The checks made when an inbound socket arrives, before any TLS work: bans (IP and subnet) → per IP →
+   * per subnet → rate limit. These refusals are answered with a reset. The global pending bound is the
+   * pending pool's (it evicts rather than refuses), and capacity is checked once the peer is authenticated
+   * ({@link ConnectionLimiter.checkOpenCapacity}), so it can be told why it is refused.
+   *
+   * @throws PeerlinkError INVALID_ARGUMENT when `ip` is not an IP address.
+   */
+  checkInboundArrival(ip: string, now: number): LimitRefusal | undefined {
+    const address = normalizeIp(ip);
+    const ban = this.banList.findBan({ ip: address }, now);
+    if (ban !== undefined) {
+      return refusal("banned", "inbound", 0, ban.offences, { key: ban.key, retryAfterMs: ban.expiresAt - now });
+    }
+    const l = this.limits;
+    const fromIp = this.#perIp.get(address) ?? 0;
+    if (fromIp >= l.maxPerIp) return refusal("per_ip", "inbound", l.maxPerIp, fromIp, { key: `ip:${address}`, option: "maxPerIp" });
+    const subnet = this.#subnetOf(address);
+    const fromSubnet = this.#perSubnet.get(subnet) ?? 0;
+    if (fromSubnet >= l.maxPerSubnet) {
+      return refusal("per_subnet", "inbound", l.maxPerSubnet, fromSubnet, { key: `subnet:${subnet}`, option: "maxPerSubnet" });
+    }
+    if (!this.rateLimiter.tryTake(address, now)) {
+      return refusal("rate_limited", "inbound", this.rateLimiter.capacity, Math.floor(this.rateLimiter.available(address, now)), {
+        key: `ip:${address}`,
+        option: "inboundRateBurst",
+        retryAfterMs: this.rateLimiter.msUntil(address, now),
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * Whether one more *open* connection of `direction` fits: inbound → `maxInbound`, then `maxConnections`
+   * over open connections (pending ones are bounded on their own). Outbound dials are checked with their
+   * pending slots at dial time ({@link ConnectionLimiter.checkOutbound}), so they always fit here.
+   */
+  checkOpenCapacity(direction: ConnectionDirection): LimitRefusal | undefined {
+    if (direction === "outbound") return undefined;
+    const l = this.limits;
+    if (this.#openInbound >= l.maxInbound) return refusal("inbound_full", "inbound", l.maxInbound, this.#openInbound, { option: "maxInbound" });
+    const open = this.#openInbound + this.#openOutbound;
+    if (open >= l.maxConnections) return refusal("total_full", "inbound", l.maxConnections, open, { option: "maxConnections" });
+    return undefined;
+  }
+
+  /** The subnet key `ip` counts under (the prefixes of the limits). */
+  subnetOf(ip: string): string {
+    return this.#subnetOf(normalizeIp(ip));
   }
 
   /**

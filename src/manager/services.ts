@@ -3,6 +3,8 @@
  * (maintenance: keepalive and health; reconnection). Services see the manager
  * only through {@link ManagerHost} and are told about connections through the
  * hooks of {@link ManagerService}, so each is written and tested on its own.
+ * This module imports no implementation (the manager depends on it, never the
+ * other way round).
  *
  * @module
  */
@@ -11,7 +13,7 @@ import type { CloseInfo } from "../connection/types.js";
 import type { HealthScore } from "../health/types.js";
 import type { PeerId } from "../identity/peer-id.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
-import type { ConnectionManagerEvents } from "./connection-manager.js";
+import type { NodeEvents } from "../node/events.js";
 import type { JournalEntry } from "./journal.js";
 
 /** A connection the manager keeps, as services see it. */
@@ -34,8 +36,11 @@ export interface ManagedClose extends CloseInfo {
   readonly wasHealthy: boolean | undefined;
 }
 
-/** What a service may use of the manager. */
-export interface ManagerHost {
+/**
+ * What a service may use of the manager. `E` is the event map the service emits through it: the node's
+ * events plus the service's own (the manager's event map composes them).
+ */
+export interface ManagerHost<E extends object = NodeEvents> {
   /** The manager's clock (ms). */
   readonly clock: () => number;
   /** This node's peer id. */
@@ -62,8 +67,8 @@ export interface ManagerHost {
   readonly monotonicClock?: () => number;
   /** Appends to the decision journal. */
   journal(kind: JournalEntry["kind"], entry: Omit<JournalEntry, "at" | "kind">): void;
-  /** Emits a manager event: one of {@link ConnectionManagerEvents}, with its payload type. */
-  emit<K extends keyof ConnectionManagerEvents>(type: K, event: ConnectionManagerEvents[K]): void;
+  /** Emits a manager event with its payload type. */
+  emit<K extends keyof E & string>(type: K, event: E[K]): void;
   /** True while the manager runs (not stopping or stopped). */
   readonly running: boolean;
 }

@@ -4,6 +4,10 @@
  * protection, capabilities, last health — kept in memory, bounded, and
  * persisted through a {@link PeerStore} with debounced writes.
  *
+ * It is the one owner of per-peer policy state: bans (of peers, IPs and
+ * subnets, in its {@link BanList}), protection, last health and reconnect
+ * backoff. The node layer reads and writes them here and keeps no copy.
+ *
  * All methods but `load`, `flush` and `close` are synchronous. Times are
  * passed in as `now` (epoch milliseconds: the values are persisted, so use
  * `Date.now()`, not a monotonic clock).
@@ -34,6 +38,7 @@ import {
   type PeerRecord,
 } from "./peer-record.js";
 import { selectEvictions } from "./peer-eviction.js";
+import { BanList, type BanEntry, type BanListOptions, type BanOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
 
 /** Options of a {@link PeerDatabase}. */
@@ -62,7 +67,12 @@ export interface PeerDatabaseOptions {
   flushDelayMs?: number;
   /** Called when an automatic save fails (a {@link PeerDatabase.flush} call rejects instead). */
   onError?: (error: PeerlinkError) => void;
+  /** Bounds and escalation of the ban list (see {@link BanList}). @default the ban list's defaults */
+  bans?: BanListOptions;
 }
+
+/** Key under which the ban list is saved in the snapshot's `extra` object. */
+const BANS_KEY = "bans";
 
 /** Fields {@link PeerDatabase.upsert} may set; absent fields are left unchanged. */
 export interface PeerUpsert {
@@ -146,6 +156,8 @@ export class PeerDatabase {
   /** The last save handed to the store, until it settles. */
   #inflight: Promise<void> | undefined;
   #closed = false;
+  /** Every ban (peer ids, IPs, subnets) and remembered offence: nothing else keeps one. */
+  readonly #bans: BanList;
 
   constructor(options: PeerDatabaseOptions) {
     if (typeof options?.store?.save !== "function") {
@@ -162,6 +174,7 @@ export class PeerDatabase {
     }
     this.#flushDelayMs = delay;
     this.#onError = options.onError;
+    this.#bans = new BanList(options.bans ?? {});
   }
 
   /** Number of peers known. */
@@ -184,7 +197,18 @@ export class PeerDatabase {
     const result = await this.#store.load(options);
     this.#peers.clear();
     this.#byAddress.clear();
-    this.#extra = structuredClone(result.snapshot.extra);
+    const { [BANS_KEY]: savedBans, ...extra } = structuredClone(result.snapshot.extra);
+    this.#extra = extra;
+    this.#bans.clear();
+    let bansLost: PeerlinkError | undefined;
+    if (savedBans !== undefined) {
+      try {
+        this.#bans.restore(savedBans);
+      } catch (cause) {
+        this.#bans.clear();
+        bansLost = new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "saved ban list unreadable; starting without bans", { cause });
+      }
+    }
     for (const raw of result.snapshot.peers) {
       const record = clonePeerRecord(raw);
       record.disconnections = record.disconnections.slice(-this.#maxDisconnections);
@@ -194,6 +218,7 @@ export class PeerDatabase {
     }
     this.#dirty = false;
     this.#enforceMaxPeers(undefined);
+    if (bansLost !== undefined && result.recovered === undefined) return { ...result, recovered: { from: "empty", error: bansLost } };
     return result;
   }
 
@@ -345,27 +370,69 @@ export class PeerDatabase {
     this.#enforceMaxPeers(peerId);
   }
 
-  /** Sets (`ban`) or lifts (`undefined`) the ban of a peer, creating it if needed for a ban. */
-  setBan(peerId: string, ban: BanRecord | undefined, now: number): void {
-    if (ban === undefined) {
-      const record = this.#peers.get(peerId);
-      if (record?.ban === undefined) return;
-      delete record.ban;
-      this.#changed();
-      return;
-    }
-    const record = this.#ensure(peerId, now);
-    record.ban = {};
-    if (ban.until !== undefined) record.ban.until = time(ban.until, "until");
-    if (ban.reason !== undefined) record.ban.reason = String(ban.reason);
+  /**
+   * Bans a peer id, an IP or a subnet from `now` (epoch ms); see {@link BanList.ban} for escalation and
+   * eviction when the list is full. Saved with the database.
+   */
+  ban(target: BanTarget, now: number, options: BanOptions): BanResult {
+    this.#checkOpen();
+    const result = this.#bans.ban(target, now, options);
     this.#changed();
-    this.#enforceMaxPeers(peerId);
+    return result;
   }
 
-  /** True when `peerId` has a ban without end or ending after `now`. */
+  /** Lifts a ban; returns the lifted entry, if there was one. */
+  unban(target: BanTarget): BanEntry | undefined {
+    const entry = this.#bans.unban(target);
+    if (entry !== undefined) this.#changed();
+    return entry;
+  }
+
+  /** The active ban covering any of the query's peer id, IP or the IP's subnets, if one exists at `now`. */
+  findBan(query: BanQuery, now: number): BanEntry | undefined {
+    return this.#bans.findBan(query, now);
+  }
+
+  /** Active bans at `now`. */
+  activeBans(now: number): BanEntry[] {
+    return this.#bans.active(now);
+  }
+
+  /** Drops bans that ended by `now` and returns them; the owner arms one timer at {@link PeerDatabase.nextBanExpiry}. */
+  sweepBans(now: number): BanEntry[] {
+    const expired = this.#bans.sweep(now);
+    if (expired.length > 0) this.#changed();
+    return expired;
+  }
+
+  /** When the next ban ends (epoch ms), if any does. */
+  nextBanExpiry(): number | undefined {
+    return this.#bans.nextExpiry();
+  }
+
+  /**
+   * Bans (`ban`) or lifts (`undefined`) the ban of one peer id: a ban without `until` lasts until lifted.
+   * A shorthand for {@link PeerDatabase.ban} with a peer target.
+   */
+  setBan(peerId: string, ban: BanRecord | undefined, now: number): void {
+    assertPeerId(peerId);
+    if (ban === undefined) {
+      this.unban({ peerId });
+      return;
+    }
+    const durationMs = ban.until === undefined ? Number.POSITIVE_INFINITY : time(ban.until, "until") - time(now, "now");
+    if (durationMs <= 0) return;
+    this.ban({ peerId }, now, { reason: ban.reason === undefined ? "banned" : String(ban.reason), durationMs });
+  }
+
+  /** True when `peerId` is banned at `now` (by its own ban; IP and subnet bans need {@link PeerDatabase.findBan}). */
   isBanned(peerId: string, now: number): boolean {
-    const ban = this.#peers.get(peerId)?.ban;
-    return ban !== undefined && (ban.until === undefined || ban.until > now);
+    return this.#bans.findBan({ peerId }, now) !== undefined;
+  }
+
+  /** True when the peer is protected: never evicted, trimmed or replaced. */
+  isProtected(peerId: string): boolean {
+    return this.#peers.get(peerId)?.protected === true;
   }
 
   /** The peer that `address` (`"host:port"`) belongs to, if known: lets the manager check bans before dialing. */
@@ -422,8 +489,9 @@ export class PeerDatabase {
     return structuredClone(this.#extra);
   }
 
-  /** Sets one key of the opaque extra state (`undefined` removes it). */
+  /** Sets one key of the opaque extra state (`undefined` removes it; the ban list's own key is refused). */
   setExtra(key: string, value: JsonObject[string] | undefined): void {
+    if (key === BANS_KEY) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `extra key "${BANS_KEY}" belongs to the ban list`);
     if (value === undefined) delete this.#extra[key];
     else this.#extra[key] = structuredClone(value);
     this.#changed();
@@ -431,7 +499,9 @@ export class PeerDatabase {
 
   /** A copy of the whole state, as the store saves it. */
   snapshot(): PeerSnapshot {
-    return { peers: [...this.#peers.values()].map(clonePeerRecord), extra: structuredClone(this.#extra) };
+    const extra = structuredClone(this.#extra);
+    if (this.#bans.size > 0) extra[BANS_KEY] = this.#bans.toJSON() as unknown as JsonObject[string];
+    return { peers: [...this.#peers.values()].map(clonePeerRecord), extra };
   }
 
   /**

@@ -50,7 +50,7 @@ export interface BackoffRecord {
   nextAttemptAt?: number;
 }
 
-/** A ban on a peer. Present on a record only while the peer is (or was) banned. */
+/** A ban on a peer, as given to `PeerDatabase.setBan` (the ban itself lives in the database's ban list). */
 export interface BanRecord {
   /** When the ban ends, epoch milliseconds; absent for a ban without end. */
   until?: number;
@@ -72,8 +72,6 @@ export interface PeerRecord {
   disconnections: DisconnectionRecord[];
   /** Reconnect backoff progress. */
   backoff: BackoffRecord;
-  /** The peer's ban, when banned. */
-  ban?: BanRecord;
   /** A protected peer is never evicted (and, by the manager, never trimmed). */
   protected: boolean;
   /** Capabilities the peer announced in its last handshake. */
@@ -174,7 +172,7 @@ export function parsePeerRecord(value: unknown, where = "peer record"): PeerReco
   };
   const lastSeen = optionalTime(obj["lastSeen"], `${where}.lastSeen`);
   if (lastSeen !== undefined) record.lastSeen = lastSeen;
-  if (obj["ban"] !== undefined) record.ban = parseBan(obj["ban"], `${where}.ban`);
+  // A `ban` field from older files is ignored: bans are kept in the database's ban list.
   if (obj["healthy"] !== undefined) record.healthy = expectBoolean(obj["healthy"], `${where}.healthy`);
   return record;
 }
@@ -216,18 +214,6 @@ function parseBackoff(value: unknown, where: string): BackoffRecord {
   const out: BackoffRecord = { attempt: expectCount(obj["attempt"], `${where}.attempt`) };
   const next = optionalTime(obj["nextAttemptAt"], `${where}.nextAttemptAt`);
   if (next !== undefined) out.nextAttemptAt = next;
-  return out;
-}
-
-function parseBan(value: unknown, where: string): BanRecord {
-  const obj = expectObject(value, where);
-  const out: BanRecord = {};
-  const until = optionalTime(obj["until"], `${where}.until`);
-  if (until !== undefined) out.until = until;
-  if (obj["reason"] !== undefined) {
-    if (typeof obj["reason"] !== "string") throw corrupt(`${where}.reason must be a string`);
-    out.reason = obj["reason"];
-  }
   return out;
 }
 

@@ -8,7 +8,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConnectionManager, type ConnectionManagerEvents } from "../../src/manager/connection-manager.js";
+import { ConnectionManager, type ConnectionManagerEvents } from "../../src/node/connection-manager.js";
 import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
 import {
   type ReconnectOptions,

@@ -6,7 +6,7 @@
  * small and the jitter source is injected (0.5), so every delay is exact.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectionManager } from "../../src/manager/connection-manager.js";
+import type { ConnectionManager } from "../../src/node/connection-manager.js";
 import type { BackoffConfig, ReconnectPolicyOptions } from "../../src/reconnect/policy.js";
 import type { ReconnectOptions } from "../../src/reconnect/reconnect-service.js";
 import { DisconnectReason } from "../../src/reasons.js";

@@ -6,7 +6,7 @@
  * every peer must come back.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectionManager } from "../../src/manager/connection-manager.js";
+import type { ConnectionManager } from "../../src/node/connection-manager.js";
 import { cleanup, onEvent, startNode, startReconnectingNode, until } from "./fixtures.js";
 
 afterEach(cleanup);

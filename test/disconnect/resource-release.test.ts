@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ConnectionManager } from "../../src/manager/connection-manager.js";
+import type { ConnectionManager } from "../../src/node/connection-manager.js";
 import { cleanup, nextEvent, startNode, startReconnectingNode } from "./fixtures.js";
 import { startResetRelay } from "./reset-relay.js";
 

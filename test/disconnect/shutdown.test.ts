@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { ConnectionManager } from "../../src/manager/connection-manager.js";
+import type { ConnectionManager } from "../../src/node/connection-manager.js";
 import { cleanup, ensureCompiled, onEvent, repo, spawnLines, startNode, startReconnectingNode, until } from "./fixtures.js";
 
 afterEach(cleanup);

@@ -3,7 +3,7 @@
  * events without sleeping, and close everything afterwards.
  */
 import net from "node:net";
-import { ConnectionManager, type ConnectionManagerEvents } from "../../src/manager/connection-manager.js";
+import { ConnectionManager, type ConnectionManagerEvents } from "../../src/node/connection-manager.js";
 import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
 
 const running = new Set<ConnectionManager>();

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { openConnection } from "../../src/connection/open-connection.js";
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
-import { ConnectionManager } from "../../src/manager/connection-manager.js";
+import { ConnectionManager } from "../../src/node/connection-manager.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { withTempDir } from "../helpers/temp-dir.js";

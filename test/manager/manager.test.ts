@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
-import { ConnectionManager } from "../../src/manager/connection-manager.js";
+import { ConnectionManager } from "../../src/node/connection-manager.js";
 import { Identity } from "../../src/identity/identity.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { cleanup, closedByPeer, nextEvent, rawConnect, silentServer, startManager } from "./fixtures.js";

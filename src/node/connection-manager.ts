@@ -1,0 +1,698 @@
+/**
+ * The ConnectionManager: the object users hold. A facade over the sans-IO node
+ * core (admission, adoption, pruning), the inbound and dial adapters, one timer
+ * set to the core's next deadline, the peer database (the one owner of bans,
+ * protection and health) and the services (maintenance, reconnect, yours).
+ *
+ * @module
+ */
+import { setMaxListeners } from "node:events";
+import type { CloseInfo } from "../connection/types.js";
+import { openConnection, type Connection } from "../connection/index.js";
+import { metricsOf } from "../connection/metrics.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { gradeIndex, HealthGrade } from "../health/types.js";
+import type { Identity } from "../identity/identity.js";
+import { PeerId } from "../identity/peer-id.js";
+import type { BanEntry, BanTarget } from "../manager/ban-list.js";
+import { describeRefusal, type ConnectionCounts, type ConnectionReservation, type LimitRefusal, type RefusalReason } from "../manager/connection-limits.js";
+import { formatHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
+import { DecisionJournal, type JournalEntry, type JournalQuery } from "../manager/journal.js";
+import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "../manager/manager-options.js";
+import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
+import type { MaintenanceService } from "../maintenance/maintenance-service.js";
+import { PeerDatabase } from "../peers/peer-database.js";
+import { DisconnectReason } from "../reasons.js";
+import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
+import { listenTcp } from "../transport/listen.js";
+import { resolveTls } from "../transport/tls-config.js";
+import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
+import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
+import { TypedEmitter } from "../util/typed-emitter.js";
+import { addressesToRecord } from "./core/adoption.js";
+import { ipOf, NodeCore, type KeptConnection } from "./core/node-core.js";
+import { createNodeServices } from "./default-services.js";
+import { Dialer, safely } from "./dialer.js";
+import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
+import { InboundAdapter } from "./inbound.js";
+import { nodeSettings } from "./node-settings.js";
+
+/** Events of a {@link ConnectionManager}: the node's own and those of its default services. */
+export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEvents {}
+
+/** A kept connection, as the core and the services see it. */
+interface Managed extends KeptConnection, ManagedConnection {
+  readonly connection: Connection;
+  /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
+  announced: boolean;
+}
+
+/**
+ * Keeps a bounded, authenticated set of connections.
+ *
+ * @example
+ * ```ts
+ * const manager = new ConnectionManager({ listen: ["127.0.0.1:0"], protocols: [{ name: "/chat" }] });
+ * manager.on("message", ({ peer, data }) => console.log(peer, new TextDecoder().decode(data)));
+ * await manager.start();
+ * const conn = await manager.dial("127.0.0.1:4001");
+ * await conn.send("/chat", new TextEncoder().encode("hello"));
+ * await manager.stop();
+ * ```
+ */
+export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
+  /** The validated options. */
+  readonly options: ResolvedManagerOptions;
+  /** The decision journal: every refusal, trim, ban and close, with the reason. */
+  readonly journal: DecisionJournal;
+  /** The peer database: addresses, history, backoff — and the one owner of bans, protection and health. */
+  readonly peers: PeerDatabase;
+  /** The maintenance service (`rttOf`, `healthOf`, `inspect`), unless `maintenance: false`. */
+  readonly maintenance: MaintenanceService | undefined;
+  /** The reconnect service (`want`, `unwant`, `schedule`, `cancel`, `status`), unless `reconnect: false`. */
+  readonly reconnect: ReconnectService | undefined;
+  readonly #core: NodeCore<Managed>;
+  readonly #inbound: InboundAdapter;
+  readonly #dialer: Dialer;
+  readonly #services: readonly ManagerService[];
+  readonly #abort = new AbortController();
+  readonly #settings: ReturnType<typeof nodeSettings>;
+  readonly #monotonicClock: () => number;
+  #listeners: TcpListener[] = [];
+  #tls: ResolvedTls | undefined;
+  #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  /** The one timer: set to the core's next deadline. */
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt: number | undefined;
+  #stopping: Promise<void> | undefined;
+  #settledWaiters: (() => void)[] = [];
+
+  constructor(options: ConnectionManagerOptions = {}) {
+    super();
+    this.options = resolveManagerOptions(options);
+    const o = this.options;
+    this.#settings = nodeSettings(o.limits);
+    this.#monotonicClock = options.clock === undefined ? monotonicNow : o.clock;
+    this.journal = new DecisionJournal(o.limits.journalCapacity);
+    this.peers = new PeerDatabase({
+      store: o.peerStore,
+      bans: { maxSize: o.limits.banListMaxSize, durationsMs: o.limits.banDurationsMs, offenceMemoryMs: o.limits.offenceMemoryMs },
+    });
+    this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings });
+    // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
+    setMaxListeners(0, this.#abort.signal);
+    this.#inbound = new InboundAdapter(this.#inboundHost());
+    this.#dialer = new Dialer(this.#dialerHost());
+    const services = createNodeServices(o, this.#serviceHost());
+    this.maintenance = services.maintenance;
+    this.reconnect = services.reconnect;
+    this.#services = services.all;
+  }
+
+  /** This node's identity. */
+  get identity(): Identity {
+    return this.options.identity;
+  }
+
+  /** This node's peer id. */
+  get peerId(): PeerId {
+    return this.options.identity.peerId;
+  }
+
+  /** Bound listen addresses, `"host:port"`. */
+  get addresses(): string[] {
+    return this.#listeners.flatMap((l) => l.addresses.map((a) => formatHostPort(a.host, a.port)));
+  }
+
+  /** Current counters (pending and open, per direction). */
+  get counts(): ConnectionCounts {
+    return this.#core.limiter.counts();
+  }
+
+  /** Sockets the manager holds right now (pending handshakes plus adopted connections). */
+  get socketCount(): number {
+    return this.#inbound.size + this.#core.adoptedConnections().length + this.#dialer.size;
+  }
+
+  /** Pending (handshaking) inbound connections now, in all or from one IP. */
+  pendingInbound(ip?: string): number {
+    return this.#core.pendingInbound(ip);
+  }
+
+  /** Starts listening on `options.listen`. Resolves once every address is bound. */
+  async start(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#state !== "new") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "start() may be called once");
+    this.#state = "starting";
+    // stop() may run while start() awaits: after every await, give up if it did.
+    const stillStarting = (): void => {
+      if (this.#state !== "starting") throw new PeerlinkError(ErrorCode.STOPPED, "stop() was called during start()");
+    };
+    const signal = options.signal ? { signal: options.signal } : {};
+    try {
+      const loaded = await this.peers.load(signal);
+      stillStarting();
+      if (loaded.recovered) this.emit("database:recovered", loaded.recovered);
+      if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
+      stillStarting();
+      for (const address of this.options.listen) {
+        const { host, port } = parseHostPort(address, { allowPortZero: true });
+        this.#listeners.push(await listenTcp({ host, port, onSocket: (socket) => this.#inbound.onSocket(socket), ...signal }));
+        stillStarting();
+      }
+    } catch (error) {
+      await Promise.all(this.#listeners.splice(0).map((l) => l.close()));
+      if (this.#state === "starting") {
+        this.#state = "stopped";
+        await this.peers.close().catch(() => undefined);
+      }
+      throw error;
+    }
+    this.#state = "running";
+    this.#core.start();
+    this.#arm();
+    this.#notify((s) => s.start?.());
+    this.emit("listening", { addresses: this.addresses });
+  }
+
+  /** Every kept connection. */
+  connections(): Connection[] {
+    return this.#core.keptConnections().map((m) => m.connection);
+  }
+
+  /** The kept connection to `peer`, if any. */
+  getConnection(peer: PeerId | string): Connection | undefined {
+    return this.#core.kept(String(peer))?.connection;
+  }
+
+  /**
+   * Which limit would refuse an inbound connection from `remoteAddr` now (`"host:port"` or an IP), or
+   * `undefined` if none would.
+   */
+  connectionLimitsReached(remoteAddr: string): RefusalReason | undefined {
+    return this.#core.limiter.connectionLimitsReached(ipOf(remoteAddr));
+  }
+
+  /** Queries the decision journal. */
+  decisions(query: JournalQuery = {}): JournalEntry[] {
+    return this.journal.query(query);
+  }
+
+  /**
+   * Dials `target` and resolves with an open, authenticated connection. Refused with a typed error before
+   * any socket is opened when a limit is reached, the peer, its IP or subnet is banned (an address counts as
+   * the peer's once a dial to it proved that peer's identity), the target is this node, or `earlyMessages`
+   * are given with `enable0Rtt: false`.
+   *
+   * Concurrent dials to the same peer (or the same unknown address) share one attempt; each caller's
+   * `signal` cancels only that caller's wait, and the attempt itself stops when every caller gave up (a dial
+   * made after that starts a new attempt). An existing connection to the peer is returned unless `force`
+   * is set. A peer at capacity refuses with CONNECTION_LIMIT, its retry-after in the error's cause.
+   */
+  dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
+    if (this.#state !== "running") {
+      return Promise.reject(new PeerlinkError(ErrorCode.STOPPED, this.#state === "new" ? "call start() first" : "the manager is stopped"));
+    }
+    return this.#dialer.dial(target, options);
+  }
+
+  /** Marks `peer` as protected: never trimmed, replaced or evicted from the peer database. */
+  protect(peer: PeerId | string): void {
+    this.peers.setProtected(String(peer), true, this.options.clock());
+  }
+
+  /** Removes the protection of `peer`. */
+  unprotect(peer: PeerId | string): void {
+    if (this.peers.has(String(peer))) this.peers.setProtected(String(peer), false, this.options.clock());
+  }
+
+  /** True when `peer` is protected. */
+  isProtected(peer: PeerId | string): boolean {
+    return this.peers.isProtected(String(peer));
+  }
+
+  /**
+   * Bans a peer id, an IP or a subnet (`{ peerId }`, `{ ip }`, `{ subnet: "10.0.0.0/24" }`). Connections it
+   * covers deliver nothing more to the application and are closed with PEER_BANNED (the Goodbye carries
+   * only `publicReason`); later dials and inbound connections are refused until it expires.
+   */
+  ban(target: BanTarget | PeerId, options: BanOptions = {}): BanEntry {
+    const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
+    const now = this.options.clock();
+    const { entry, evicted } = this.peers.ban(t, now, {
+      reason: options.reason ?? "banned by the application",
+      publicReason: options.publicReason,
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+    });
+    if (evicted !== undefined) {
+      // The ban list is full: the entry that made room is lifted, and says so.
+      this.#journal("unbanned", { ...banSubject(evicted), code: "evicted", detail: `${evicted.key} evicted from the full ban list` });
+      this.emit("peer:unbanned", { entry: evicted });
+    }
+    this.#journal("banned", {
+      ...banSubject(entry),
+      code: ErrorCode.PEER_BANNED,
+      detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
+      value: entry.offences,
+    });
+    this.emit("peer:banned", { entry });
+    for (const managed of this.#core.bannedConnections(now)) {
+      void managed.connection.close(DisconnectReason.PEER_BANNED, entry.publicReason ? { detail: entry.publicReason } : {});
+    }
+    this.#arm();
+    return entry;
+  }
+
+  /** Lifts a ban. Returns the removed entry, if there was one. */
+  unban(target: BanTarget | PeerId): BanEntry | undefined {
+    const entry = this.peers.unban(target instanceof PeerId ? { peerId: target.toString() } : target);
+    if (entry) {
+      this.#journal("unbanned", { ...banSubject(entry), code: "unbanned", detail: `${entry.key} lifted by the application` });
+      this.emit("peer:unbanned", { entry });
+    }
+    return entry;
+  }
+
+  /** True when the peer id or IP (or the IP's subnet) is banned now. */
+  isBanned(query: { peerId?: PeerId | string; ip?: string }): boolean {
+    const ip = query.ip === undefined ? undefined : normalizeIp(query.ip);
+    return this.peers.findBan({ peerId: query.peerId === undefined ? undefined : String(query.peerId), ip }, this.options.clock()) !== undefined;
+  }
+
+  /**
+   * Resolves when no dial or inbound handshake is pending (for tests and orderly shutdown), or rejects
+   * with ABORTED when `signal` fires.
+   */
+  settled(options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#isSettled()) return Promise.resolve();
+    if (options.signal?.aborted) return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const index = this.#settledWaiters.indexOf(waiter);
+        if (index >= 0) this.#settledWaiters.splice(index, 1);
+        reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
+      };
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      const waiter = (): void => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.#settledWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * Stops the node: stops listening, cancels pending dials and handshakes, says goodbye (SHUTDOWN) to
+   * every peer and waits for them up to `timeoutMs`, then aborts what is left, stops the services and
+   * closes the peer database. Idempotent. Every `connection:close` fires before it resolves; afterwards no
+   * event fires and every listener is removed.
+   */
+  stop(options: { timeoutMs?: number } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options);
+    return this.#stopping;
+  }
+
+  async #stop(options: { timeoutMs?: number }): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopping";
+    this.#core.stop();
+    const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
+    const handshaking = this.#inbound.destroyAll();
+    const all = this.#core.adoptedConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled(all.map((m) => m.connection.close(DisconnectReason.SHUTDOWN, { timeoutMs }))), deadline]);
+    clearTimeout(timer);
+    for (const m of all) m.connection.abort();
+    await Promise.all([...handshaking, ...all.map((m) => m.connection)].map((c) => c.closed.catch(() => undefined)));
+    // Connections that finished their handshake while we waited (adoption refuses them) are aborted too.
+    for (let round = 0; round < 3 && (this.#core.adoptedConnections().length > 0 || this.#inbound.size > 0); round++) {
+      const late = [...this.#inbound.destroyAll(), ...this.#core.adoptedConnections().map((m) => m.connection)];
+      for (const connection of late) connection.abort();
+      await Promise.all(late.map((c) => c.closed.catch(() => undefined)));
+    }
+    this.#disarm();
+    for (const service of this.#services) {
+      try {
+        await service.stop?.();
+      } catch (error) {
+        process.emitWarning(`peerlink: a manager service failed to stop: ${String(error)}`, "PeerlinkServiceWarning");
+      }
+    }
+    await this.peers.close().catch((error: unknown) => {
+      process.emitWarning(`peerlink: peer database close failed: ${String(error)}`, "PeerlinkServiceWarning");
+    });
+    this.#state = "stopped";
+    this.#notifySettled();
+    this.removeAllListeners();
+  }
+
+  /** Runs the peerlink handshake on `channel`; `track` gets the Connection as soon as it exists. */
+  #handshake(
+    channel: SecureChannel,
+    role: "dialer" | "listener",
+    bounds: { signal: AbortSignal; deadline: number; expected?: PeerId | undefined; early?: DialOptions["earlyMessages"] },
+    track: (connection: Connection) => void,
+  ): Promise<Connection> {
+    const o = this.options;
+    const early = role === "dialer" ? (bounds.early ?? []) : [];
+    return openConnection(
+      channel,
+      {
+        identity: o.identity,
+        protocols: o.protocols,
+        capabilities: o.capabilities,
+        listenAddrs: this.addresses,
+        expectedPeerId: bounds.expected,
+        earlyData: early.length > 0,
+        ...(o.agent !== undefined ? { agent: o.agent } : {}),
+      },
+      {
+        signal: bounds.signal,
+        deadline: bounds.deadline,
+        maxFrameSize: o.maxFrameSize,
+        gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
+        earlyMessages: early,
+        onConnection: track,
+        ...(o.engine !== undefined ? { engine: o.engine } : {}),
+      },
+    );
+  }
+
+  /**
+   * Takes a handshaken connection: the core decides (stopping, banned, duplicate, capacity) before anything
+   * of it is visible; only a kept connection gets its message relay, its `connection:open` and the services.
+   * A refused connection is closed (its slot freed when it is) and the refusal thrown.
+   */
+  #adopt(connection: Connection, reservation: ConnectionReservation): Connection {
+    const peer = connection.remotePeer.toString();
+    const now = this.options.clock();
+    const managed: Managed = {
+      connection,
+      peer,
+      peerBytes: connection.remotePeer.bytes,
+      direction: connection.direction,
+      remoteAddress: connection.remoteAddress,
+      openedAt: now,
+      reservation,
+      get isOpen() {
+        return connection.state === "open";
+      },
+      get health() {
+        return connection.health;
+      },
+      get healthScore() {
+        return connection.health?.overall;
+      },
+      announced: false,
+    };
+    const verdict = this.#core.adopt(managed, now);
+    if (verdict.kind === "refuse") {
+      void connection.close(verdict.reason, {
+        ...(verdict.goodbyeDetail ? { detail: verdict.goodbyeDetail } : {}),
+        ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
+      });
+      void connection.closed.then(() => {
+        reservation.release();
+        this.#changed();
+      });
+      this.#journal("refused", { peerId: peer, address: connection.remoteAddress, code: verdict.refusal?.reason ?? verdict.code, detail: verdict.detail });
+      const error = new PeerlinkError(verdict.code, verdict.detail, { initiator: "local" });
+      if (connection.direction === "inbound" && verdict.code !== ErrorCode.STOPPED) {
+        this.emit("inbound:refused", { address: connection.remoteAddress, reason: verdict.refusal?.reason ?? "banned", error, peer });
+      }
+      throw error;
+    }
+    connection.on("close", (info) => this.#onClosed(managed, info));
+    if (verdict.kind === "duplicate") {
+      this.#journal("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the existing one` });
+      void connection.close(DisconnectReason.ALREADY_CONNECTED);
+      return this.#core.kept(peer)!.connection;
+    }
+    if (verdict.close !== undefined) {
+      this.#journal("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the new ${managed.direction} one` });
+      void verdict.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
+    }
+    connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
+    const handshake = connection.handshake;
+    safely(() =>
+      this.peers.upsert(
+        peer,
+        {
+          lastSeen: now,
+          addresses: addressesToRecord(peer, handshake?.remoteListenAddrs ?? [], connection, (a) => this.peers.resolvePeerId(a)),
+          capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
+        },
+        now,
+      ),
+    );
+    managed.announced = true;
+    this.#notify((s) => s.onOpen?.(managed));
+    this.#journal("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
+    this.emit("connection:open", { connection });
+    this.#trim(this.#core.trim(now));
+    this.#changed();
+    return connection;
+  }
+
+  #onClosed(managed: Managed, info: CloseInfo): void {
+    this.#core.closed(managed);
+    if (managed.announced) {
+      this.#journal("closed", { peerId: managed.peer, code: info.reason, detail: `${info.initiator} closed${info.error ? `: ${info.error.message}` : ""}` });
+      const goodbye = managed.connection.remoteGoodbye;
+      const retryAfterMs = goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined;
+      const grade = managed.health?.grade;
+      safely(() => {
+        this.peers.recordDisconnection(managed.peer, {
+          reason: info.reason,
+          direction: managed.direction,
+          initiator: info.initiator,
+          at: this.options.clock(),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+        if (grade !== undefined) this.peers.recordHealth(managed.peer, grade);
+      });
+      const close: ManagedClose = {
+        ...info,
+        remoteRetryAfterMs: retryAfterMs,
+        wasHealthy: grade === undefined ? undefined : gradeIndex(grade) >= gradeIndex(HealthGrade.GOOD),
+      };
+      this.#notify((s) => s.onClose?.(managed, close));
+      this.emit("connection:close", { connection: managed.connection, peer: managed.peer, reason: info.reason, initiator: info.initiator, error: info.error });
+    }
+    this.#notify((s) => s.onSlotFreed?.());
+    this.#changed();
+  }
+
+  #trim(victims: readonly Managed[]): void {
+    const limits = this.options.limits;
+    for (const victim of victims) {
+      this.#journal("trimmed", {
+        peerId: victim.peer,
+        code: DisconnectReason.NETWORK_RESTRUCTURE,
+        detail: `above highWatermark ${limits.highWatermark}; trimming to ${limits.lowWatermark}`,
+        limit: "highWatermark",
+        value: this.#core.keptConnections().length,
+      });
+      void victim.connection.close(DisconnectReason.NETWORK_RESTRUCTURE);
+    }
+  }
+
+  /** Sets the one timer to the core's next deadline. */
+  #arm(): void {
+    if (this.#state !== "running") return;
+    const next = this.#core.nextDeadline();
+    if (next === this.#timerAt && this.#timer !== undefined) return;
+    this.#disarm();
+    if (next === undefined) return;
+    this.#timerAt = next;
+    const delay = Math.max(0, Math.min(next - this.options.clock(), MAX_TIMER_DELAY_MS));
+    this.#timer = setTimeout(() => this.#onTimer(), delay);
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = undefined;
+    this.#inbound.refreshProgress();
+    const due = this.#core.onTimeout(this.options.clock());
+    for (const { id, expiry } of due.expired) this.#inbound.expire(id, expiry);
+    for (const entry of due.unbanned) {
+      this.#journal("unbanned", { ...banSubject(entry), code: "expired", detail: `${entry.key} expired` });
+      this.emit("peer:unbanned", { entry });
+    }
+    this.#trim(due.trim);
+    this.#changed();
+  }
+
+  /** Something pending changed: re-arm the timer and wake `settled()` waiters. */
+  #changed(): void {
+    this.#arm();
+    this.#notifySettled();
+  }
+
+  #isSettled(): boolean {
+    const c = this.#core.limiter.counts();
+    if (c.pendingInbound !== 0 || c.pendingOutbound !== 0 || this.#inbound.size !== 0 || this.#dialer.size !== 0) return false;
+    // Connections refused after their handshake (duplicates, stopping) are still closing.
+    return this.#core.adoptedConnections().every((m) => m.announced);
+  }
+
+  #notifySettled(): void {
+    if (this.#settledWaiters.length === 0 || !this.#isSettled()) return;
+    for (const waiter of this.#settledWaiters.splice(0)) waiter();
+  }
+
+  /** Calls `hook` on every service; a throwing service is reported, never breaks the manager. */
+  #notify(hook: (service: ManagerService) => void): void {
+    for (const service of this.#services) {
+      try {
+        hook(service);
+      } catch (error) {
+        process.emitWarning(`peerlink: a manager service threw: ${String(error)}`, "PeerlinkServiceWarning");
+      }
+    }
+  }
+
+  #journal(
+    kind: JournalEntry["kind"],
+    entry: { peerId?: string | undefined; address?: string | undefined; code: string; detail: string; limit?: string; value?: number },
+  ): void {
+    this.journal.record({
+      at: this.options.clock(),
+      kind,
+      code: entry.code,
+      detail: entry.detail,
+      ...(entry.peerId !== undefined ? { peerId: entry.peerId } : {}),
+      ...(entry.address !== undefined ? { address: entry.address } : {}),
+      ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
+      ...(entry.value !== undefined ? { value: entry.value } : {}),
+    });
+  }
+
+  #journalLimit(address: string, refusal: LimitRefusal): void {
+    this.#journal("refused", {
+      address,
+      code: refusal.reason,
+      detail: describeRefusal(refusal),
+      ...(refusal.option ? { limit: refusal.option } : {}),
+      value: refusal.current,
+    });
+  }
+
+  /** The view of this manager that services get. */
+  #serviceHost(): ManagerHost {
+    const manager = this;
+    return {
+      clock: this.options.clock,
+      // Services time keepalive and health on a clock that never jumps, unless a test clock was given.
+      monotonicClock: this.#monotonicClock,
+      peerId: this.peerId,
+      peers: this.peers,
+      managed: () => this.#core.keptConnections(),
+      isProtected: (peer) => this.peers.isProtected(peer),
+      dial: (target, options = {}) => this.dial(target, options),
+      setHealth: (connection, score) => {
+        metricsOf(connection).health = score;
+      },
+      journal: (kind, entry) => this.#journal(kind, entry),
+      emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
+      get running() {
+        return manager.#state === "running";
+      },
+    };
+  }
+
+  #inboundHost(): ConstructorParameters<typeof InboundAdapter>[0] {
+    return {
+      core: this.#core as unknown as NodeCore<KeptConnection>,
+      now: () => this.options.clock(),
+      tls: () => this.#tls,
+      signal: this.#abort.signal,
+      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
+      firstFlightTimeoutMs: this.#settings.firstFlightTimeoutMs,
+      capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
+      handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
+      adopt: (connection, reservation) => void this.#adopt(connection, reservation),
+      refused: (address, refusal, error, peer) => {
+        this.#journalLimit(address, refusal);
+        this.emit("inbound:refused", { address, reason: refusal.reason, error, ...(peer !== undefined ? { peer } : {}) });
+      },
+      failed: (address, error) => {
+        this.#journal("refused", { address, code: error.code, detail: `inbound handshake failed: ${error.rawMessage}` });
+        this.emit("handshake:failed", { address, direction: "inbound", error });
+      },
+      evicted: (address) => {
+        this.#journal("refused", { address, code: "evicted", detail: "pending pool full: evicted the pending connection with the least progress" });
+        this.emit("inbound:evicted", { address });
+      },
+      changed: () => this.#changed(),
+    };
+  }
+
+  #dialerHost(): ConstructorParameters<typeof Dialer>[0] {
+    return {
+      core: this.#core as unknown as NodeCore<KeptConnection>,
+      peers: this.peers,
+      localId: this.peerId,
+      now: () => this.options.clock(),
+      tls: () => this.#tls,
+      signal: this.#abort.signal,
+      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
+      enable0Rtt: this.options.enable0Rtt,
+      handshake: (channel, bounds, track) => this.#handshake(channel, "dialer", bounds, track),
+      adopt: (connection, reservation, address) => {
+        if (!this.peers.findBan({ peerId: connection.remotePeer.toString(), ip: ipOf(connection.remoteAddress) }, this.options.clock())) {
+          safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
+        }
+        return this.#adopt(connection, reservation);
+      },
+      awaitConnection: (peer, deadline) => this.#awaitConnection(peer, deadline),
+      refused: (target, error, journal) => {
+        if (journal !== undefined) this.#journal("refused", { ...journal, code: error.code, detail: error.rawMessage });
+        this.emit("dial:refused", { target, error });
+      },
+      journalLimit: (address, refusal) => this.#journalLimit(address, refusal),
+      failed: (address, error) => this.emit("handshake:failed", { address, direction: "outbound", error }),
+      dialFailed: (target, error) => this.#notify((s) => s.onDialFailed?.(target, error)),
+      changed: () => {
+        this.#notify((s) => s.onSlotFreed?.());
+        this.#changed();
+      },
+    };
+  }
+
+  /** The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted. */
+  #awaitConnection(peer: string, deadline: number): Promise<Connection | undefined> {
+    const existing = this.#core.kept(peer);
+    if (existing) return Promise.resolve(existing.connection);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(undefined);
+      }, Math.max(0, deadline - Date.now()));
+      const off = this.on("connection:open", ({ connection }) => {
+        if (connection.remotePeer.toString() !== peer) return;
+        clearTimeout(timer);
+        off();
+        resolve(connection);
+      });
+    });
+  }
+}
+
+/** The journal fields naming a ban's target: the peer id of a peer ban, the IP of an IP ban (a subnet is in the detail). */
+function banSubject(entry: BanEntry): { peerId?: string; address?: string } {
+  if (entry.kind === "peer") return { peerId: entry.value };
+  if (entry.kind === "ip") return { address: entry.value };
+  return {};
+}

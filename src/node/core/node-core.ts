@@ -1,0 +1,275 @@
+/**
+ * The node core: the connection manager's policy without sockets or timers
+ * (the same pattern as the connection core one level down). Events and `now`
+ * go in — a socket arrived, made progress, finished or failed its handshake, a
+ * kept connection closed, time passed — and decisions come out: admit or
+ * refuse with a reason, which pending socket to evict, keep or refuse a
+ * handshaken connection, which connections to trim, which bans ended, and the
+ * one next deadline for the adapter's single timer.
+ *
+ * It owns the admission state (slot counters, the pending pool) and the table
+ * of kept connections. Per-peer policy state (bans, protection, health) is the
+ * peer database's: the core reads it there and keeps no copy.
+ *
+ * @module
+ */
+import type { BanEntry } from "../../manager/ban-list.js";
+import { ConnectionLimiter, type AdmissionResult, type ConnectionReservation, type LimitRefusal } from "../../manager/connection-limits.js";
+import type { ResolvedLimits } from "../../manager/config.js";
+import { normalizeIp } from "../../manager/ip.js";
+import type { PeerDatabase } from "../../peers/peer-database.js";
+import { decideAdoption, type AdoptionVerdict } from "./adoption.js";
+import { PendingPool, type PendingEntry, type PendingExpiry, PendingStage } from "./pending-pool.js";
+import { planTrim } from "./pruner.js";
+
+/** A kept connection as the core sees it. */
+export interface KeptConnection {
+  /** Printable peer id. */
+  readonly peer: string;
+  /** The peer id's bytes (duplicate tie-break). */
+  readonly peerBytes: Uint8Array;
+  readonly direction: "inbound" | "outbound";
+  /** `"host:port"` of the remote end. */
+  readonly remoteAddress: string;
+  /** When it was adopted (core clock, ms). */
+  readonly openedAt: number;
+  /** Its slot. */
+  readonly reservation: ConnectionReservation;
+  /** False once it is closing (not counted or chosen by trimming). */
+  readonly isOpen: boolean;
+  /** Latest overall health score in [0, 1], if graded. */
+  readonly healthScore: number | undefined;
+}
+
+/** Settings of a {@link NodeCore}. */
+export interface NodeCoreOptions {
+  /** The resolved limits (pending bounds, deadlines, capacity, watermarks). */
+  readonly limits: ResolvedLimits;
+  /** The owner of bans and protection. */
+  readonly peers: PeerDatabase;
+  /** This node's peer id bytes. */
+  readonly localId: Uint8Array;
+  /** Pending inbound connections from one IP. */
+  readonly maxPendingPerIp: number;
+  /** Pending inbound connections from one subnet. */
+  readonly maxPendingPerSubnet: number;
+  /** Time (ms from arrival) for the peer's first bytes. */
+  readonly firstFlightTimeoutMs: number;
+  /** Retry-after (ms) sent with a capacity refusal. */
+  readonly capacityRetryAfterMs: number;
+}
+
+/** The answer to {@link NodeCore.arrive}. */
+export type ArrivalDecision =
+  | { readonly ok: true; readonly reservation: ConnectionReservation; readonly evicted: PendingEntry | undefined }
+  | { readonly ok: false; readonly refusal: LimitRefusal };
+
+/** What became due at a deadline (see {@link NodeCore.onTimeout}). */
+export interface DueWork<T extends KeptConnection> {
+  /** Pending inbound connections out of time: close them. */
+  readonly expired: readonly { readonly id: number; readonly expiry: PendingExpiry }[];
+  /** Bans that ended. */
+  readonly unbanned: readonly BanEntry[];
+  /** Connections to trim. */
+  readonly trim: readonly T[];
+}
+
+/** The sans-IO node core. */
+export class NodeCore<T extends KeptConnection> {
+  /** Slot counters, rate limits and capacity checks. */
+  readonly limiter: ConnectionLimiter;
+  readonly #options: NodeCoreOptions;
+  readonly #pool: PendingPool;
+  /** Reservations of pending inbound connections, by pending id. */
+  readonly #pendingSlots = new Map<number, ConnectionReservation>();
+  /** The kept connection of each peer. */
+  readonly #kept = new Map<string, T>();
+  /** Every adopted connection not yet closed (kept ones and duplicates being closed). */
+  readonly #adopted = new Set<T>();
+  #running = false;
+  #trimRecheckAt: number | undefined;
+
+  constructor(options: NodeCoreOptions) {
+    this.#options = options;
+    this.limiter = new ConnectionLimiter(options.limits, { banList: options.peers });
+    this.#pool = new PendingPool({
+      maxPendingInbound: options.limits.maxPendingInbound,
+      maxPendingPerIp: options.maxPendingPerIp,
+      maxPendingPerSubnet: options.maxPendingPerSubnet,
+      firstFlightTimeoutMs: options.firstFlightTimeoutMs,
+      handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
+    });
+  }
+
+  /** True between {@link NodeCore.start} and {@link NodeCore.stop}. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** The node accepts and adopts connections from now on. */
+  start(): void {
+    this.#running = true;
+  }
+
+  /** The node stops: nothing more is admitted or adopted. */
+  stop(): void {
+    this.#running = false;
+  }
+
+  /** Pending inbound connections now, and from `ip`. */
+  pendingInbound(ip?: string): number {
+    return ip === undefined ? this.#pool.size : this.#pool.countForIp(normalizeIp(ip));
+  }
+
+  /**
+   * An inbound socket (`id`, unique while pending) arrived from `ip` at `now`: abuse-class checks (bans,
+   * per-IP and per-subnet totals, rate), then the pending pool's per-IP and per-subnet bounds; a full pool
+   * admits and names a pending socket to evict (its slot is already freed: the adapter resets it).
+   */
+  arrive(id: number, ip: string, now: number): ArrivalDecision {
+    const address = normalizeIp(ip);
+    if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "inbound", limit: 0, current: 0 } };
+    const refused = this.limiter.checkInboundArrival(address, now);
+    if (refused !== undefined) return { ok: false, refusal: refused };
+    const subnet = this.limiter.subnetOf(address);
+    const admission = this.#pool.admit(address, subnet);
+    if (!admission.ok) {
+      const { option, limit, current, key } = admission;
+      return { ok: false, refusal: { reason: "pending", direction: "inbound", limit, current, key, option } };
+    }
+    if (admission.evicted !== undefined) this.#releasePending(admission.evicted.id);
+    this.#pool.add(id, address, subnet, now);
+    const reservation = this.limiter.reservePending("inbound", address);
+    this.#pendingSlots.set(id, reservation);
+    return { ok: true, reservation, evicted: admission.evicted };
+  }
+
+  /** The pending socket `id` made progress (its first bytes arrived; TLS finished). */
+  progress(id: number, stage: PendingStage): void {
+    this.#pool.advance(id, stage);
+  }
+
+  /**
+   * The pending socket `id` left the pool: its handshake finished (its reservation goes on with the
+   * connection) or it failed (`release`: its slot is freed).
+   */
+  settle(id: number, release: boolean): void {
+    this.#pool.remove(id);
+    const reservation = this.#pendingSlots.get(id);
+    this.#pendingSlots.delete(id);
+    if (release) reservation?.release();
+  }
+
+  /** Reserves a slot for a dial (pending outbound → outbound capacity → total). */
+  reserveDial(ip: string | undefined): AdmissionResult {
+    if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "outbound", limit: 0, current: 0 } };
+    return this.limiter.tryReserveOutbound(ip);
+  }
+
+  /**
+   * A connection finished its handshake: decides whether it is kept (see `decideAdoption`). A kept one
+   * enters the table (its reservation becomes open); a duplicate it replaces leaves it.
+   */
+  adopt(candidate: T, now: number): AdoptionVerdict<T> {
+    const ban = this.#options.peers.findBan({ peerId: candidate.peer, ip: ipOf(candidate.remoteAddress) }, now);
+    const verdict = decideAdoption<T>({
+      running: this.#running,
+      ban,
+      existing: this.#kept.get(candidate.peer),
+      incoming: candidate,
+      localId: this.#options.localId,
+      remoteId: candidate.peerBytes,
+      capacity: this.limiter.checkOpenCapacity(candidate.direction),
+      capacityRetryAfterMs: this.#options.capacityRetryAfterMs,
+    });
+    if (verdict.kind === "refuse") return verdict;
+    candidate.reservation.open();
+    this.#adopted.add(candidate);
+    if (verdict.kind === "keep") this.#kept.set(candidate.peer, candidate);
+    return verdict;
+  }
+
+  /** An adopted connection closed: frees its slot. Returns true when it was the peer's kept connection. */
+  closed(connection: T): boolean {
+    connection.reservation.release();
+    this.#adopted.delete(connection);
+    if (this.#kept.get(connection.peer) !== connection) return false;
+    this.#kept.delete(connection.peer);
+    return true;
+  }
+
+  /** The kept connection of `peer`. */
+  kept(peer: string): T | undefined {
+    return this.#kept.get(peer);
+  }
+
+  /** Every kept connection. */
+  keptConnections(): T[] {
+    return [...this.#kept.values()];
+  }
+
+  /** Every adopted connection not yet closed (including duplicates being closed). */
+  adoptedConnections(): T[] {
+    return [...this.#adopted];
+  }
+
+  /**
+   * Kept connections to close to get back under the watermarks (protected peers and young connections
+   * spared). `continuing` is a recheck: trim down to the low watermark even under the high one.
+   */
+  trim(now: number, continuing = false): T[] {
+    const limits = this.#options.limits;
+    const peers = this.#options.peers;
+    const open = [...this.#kept.values()]
+      .filter((k) => k.isOpen)
+      .map((k) => ({ id: k.peer, direction: k.direction, openedAt: k.openedAt, protected: peers.isProtected(k.peer), healthScore: k.healthScore, kept: k }));
+    const plan = planTrim(open, limits, now, continuing);
+    if (plan.recheckAt !== undefined && (this.#trimRecheckAt === undefined || plan.recheckAt < this.#trimRecheckAt)) this.#trimRecheckAt = plan.recheckAt;
+    return plan.victims.map((v) => v.kept);
+  }
+
+  /** Kept connections covered by a ban at `now` (to close after a new ban). */
+  bannedConnections(now: number): T[] {
+    const peers = this.#options.peers;
+    return [...this.#kept.values()].filter((k) => peers.findBan({ peerId: k.peer, ip: ipOf(k.remoteAddress) }, now) !== undefined);
+  }
+
+  /** The next moment something is due (ms): a pending deadline, a ban's end, a trim recheck. */
+  nextDeadline(): number | undefined {
+    let next = this.#pool.nextDeadline();
+    const banEnd = this.#options.peers.nextBanExpiry();
+    if (banEnd !== undefined && Number.isFinite(banEnd) && (next === undefined || banEnd < next)) next = banEnd;
+    if (this.#running && this.#trimRecheckAt !== undefined && (next === undefined || this.#trimRecheckAt < next)) next = this.#trimRecheckAt;
+    return next;
+  }
+
+  /** Time passed: what became due at `now`. Expired pending sockets' slots are freed here. */
+  onTimeout(now: number): DueWork<T> {
+    const expired = this.#pool.expire(now).map(({ entry, expiry }) => {
+      this.#releasePending(entry.id);
+      return { id: entry.id, expiry };
+    });
+    const unbanned = this.#options.peers.sweepBans(now);
+    let trim: T[] = [];
+    if (this.#trimRecheckAt !== undefined && this.#trimRecheckAt <= now) {
+      this.#trimRecheckAt = undefined;
+      if (this.#running) trim = this.trim(now, true);
+    }
+    return { expired, unbanned, trim };
+  }
+
+  #releasePending(id: number): void {
+    this.#pendingSlots.get(id)?.release();
+    this.#pendingSlots.delete(id);
+  }
+}
+
+/** The normalised IP of `"host:port"` (bracketed IPv6 included) or of a bare IP. */
+export function ipOf(address: string): string {
+  const match = /^\[(.*)\]:\d+$/.exec(address) ?? /^([^:]+):\d+$/.exec(address);
+  try {
+    return normalizeIp(match?.[1] ?? address);
+  } catch {
+    return address;
+  }
+}

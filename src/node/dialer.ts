@@ -1,0 +1,292 @@
+/**
+ * The dialer: outbound attempts under the node core's admission. Concurrent
+ * dials to one peer (or one unknown address) share an attempt; each caller's
+ * signal cancels only its own wait, and an attempt every caller left is
+ * aborted and forgotten at once, so a later dial starts afresh.
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { setMaxListeners } from "node:events";
+import type { Connection } from "../connection/index.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { PeerId } from "../identity/peer-id.js";
+import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
+import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../manager/ip.js";
+import type { PeerDatabase } from "../peers/peer-database.js";
+import { dialChannel } from "../transport/dial.js";
+import type { ResolvedTls, SecureChannel } from "../transport/types.js";
+import type { KeptConnection, NodeCore } from "./core/node-core.js";
+import type { DialOptions, DialTarget } from "./events.js";
+
+/** What the dialer needs from the manager. */
+export interface DialerHost {
+  readonly core: NodeCore<KeptConnection>;
+  readonly peers: PeerDatabase;
+  /** This node's id. */
+  readonly localId: PeerId;
+  /** The core's clock (ms). */
+  now(): number;
+  tls(): ResolvedTls | undefined;
+  /** Aborts every dial when the node stops. */
+  readonly signal: AbortSignal;
+  readonly handshakeTimeoutMs: number;
+  /** Whether 0-RTT early messages may be sent. */
+  readonly enable0Rtt: boolean;
+  /** Runs the peerlink handshake as dialer; `track` gets the Connection as soon as it exists. */
+  handshake(
+    channel: SecureChannel,
+    bounds: { signal: AbortSignal; deadline: number; expected: PeerId | undefined; early: DialOptions["earlyMessages"] },
+    track: (connection: Connection) => void,
+  ): Promise<Connection>;
+  /** Adopts a handshaken outbound connection; returns the kept connection to the peer or throws the refusal. */
+  adopt(connection: Connection, reservation: ConnectionReservation, dialedAddress: string): Connection;
+  /** Waits (until `deadline`, epoch ms) for the kept connection of `peer` being adopted. */
+  awaitConnection(peer: string, deadline: number): Promise<Connection | undefined>;
+  /** A dial was refused (journal unless `journaled`, `dial:refused`). */
+  refused(target: string, error: PeerlinkError, journal: { peerId?: string | undefined; address?: string | undefined } | undefined): void;
+  /** Journals a limit refusal. */
+  journalLimit(address: string, refusal: LimitRefusal): void;
+  /** A dial failed on the way (`handshake:failed`). */
+  failed(address: string, error: PeerlinkError): void;
+  /** Every address of a dial failed (services: `onDialFailed`). */
+  dialFailed(target: { peerId: string | undefined; address: string }, error: PeerlinkError): void;
+  /** A slot was freed or a dial ended (wake waiters). */
+  changed(): void;
+}
+
+/** One dial attempt shared by every concurrent caller for the same peer or address. */
+interface SharedDial {
+  promise: Promise<Connection>;
+  readonly controller: AbortController;
+  callers: number;
+  settled: boolean;
+}
+
+/** Outbound attempts. */
+export class Dialer {
+  readonly #host: DialerHost;
+  readonly #dials = new Map<string, SharedDial>();
+
+  constructor(host: DialerHost) {
+    this.#host = host;
+  }
+
+  /** Dials in progress. */
+  get size(): number {
+    return this.#dials.size;
+  }
+
+  /** See `ConnectionManager.dial`. */
+  async dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
+    const host = this.#host;
+    const { addresses, expected } = resolveTarget(target);
+    // A plain address dial pins no identity, but an address proven by an earlier dial is known to be the
+    // peer's: its bans apply and its existing connection is returned.
+    const known = expected ?? (typeof target === "string" ? this.#provenOwner(addresses[0]!) : undefined);
+    const key = known?.toString() ?? addresses[0] ?? "";
+    const refuse = (error: PeerlinkError): never => {
+      host.refused(key, error, { peerId: known?.toString(), address: addresses[0] });
+      throw error;
+    };
+    if ((options.earlyMessages?.length ?? 0) > 0 && !host.enable0Rtt) {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "earlyMessages need enable0Rtt: true (0-RTT is off, they would be dropped)");
+    }
+    if (known?.equals(host.localId)) refuse(new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
+    if (addresses.length === 0) refuse(new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
+    if (known) {
+      const ban = host.peers.findBan({ peerId: known.toString() }, host.now());
+      if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+    }
+    if (!options.force) {
+      const existing = known ? host.core.kept(known.toString()) : undefined;
+      if (existing) return (existing as KeptConnection & { connection: Connection }).connection;
+      const pending = this.#dials.get(key);
+      if (pending && !pending.controller.signal.aborted) return this.#join(key, pending, options.signal);
+    }
+    const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
+    setMaxListeners(0, shared.controller.signal);
+    shared.promise = this.#dialAddresses(addresses, expected, options, shared.controller.signal);
+    const done = (): void => {
+      shared.settled = true;
+      if (this.#dials.get(key) === shared) this.#dials.delete(key);
+      host.changed();
+    };
+    shared.promise.then(done, done);
+    if (!options.force) this.#dials.set(key, shared);
+    return this.#join(key, shared, options.signal);
+  }
+
+  /** Waits for a shared dial on behalf of one caller; the dial is aborted and forgotten once every caller left. */
+  #join(key: string, shared: SharedDial, signal: AbortSignal | undefined): Promise<Connection> {
+    shared.callers++;
+    if (signal === undefined) return shared.promise;
+    return new Promise<Connection>((resolve, reject) => {
+      const leave = (): void => {
+        signal.removeEventListener("abort", onAbort);
+        shared.callers--;
+      };
+      const onAbort = (): void => {
+        leave();
+        if (shared.callers === 0 && !shared.settled) {
+          // Forget it now: a dial made right after must not join an attempt that is being torn down.
+          if (this.#dials.get(key) === shared) this.#dials.delete(key);
+          shared.controller.abort(signal.reason);
+        }
+        reject(new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" }));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      shared.promise.then(
+        (connection) => {
+          leave();
+          resolve(connection);
+        },
+        (error: unknown) => {
+          leave();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #dialAddresses(addresses: readonly string[], expected: PeerId | undefined, options: DialOptions, signal: AbortSignal): Promise<Connection> {
+    const host = this.#host;
+    let lastError: PeerlinkError | undefined;
+    let lastAddress = addresses[0] ?? "";
+    for (const address of addresses) {
+      lastAddress = address;
+      const { host: name, port } = parseHostPort(address);
+      let ip: string;
+      try {
+        ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, signal);
+      } catch (error) {
+        lastError = PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
+        continue;
+      }
+      const ban = host.peers.findBan({ peerId: expected?.toString(), ip }, host.now());
+      if (ban) {
+        const error = new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`);
+        host.refused(expected?.toString() ?? address, error, { peerId: expected?.toString(), address });
+        throw error;
+      }
+      const admission = host.core.reserveDial(ip);
+      if (!admission.ok) {
+        host.journalLimit(address, admission.refusal);
+        const error = refusalToError(admission.refusal);
+        host.refused(expected?.toString() ?? address, error, undefined);
+        throw error;
+      }
+      try {
+        return await this.#dialOne({ host: ip, port }, address, expected, admission.reservation, options, signal);
+      } catch (error) {
+        lastError = PeerlinkError.from(error);
+        const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
+        if (expected && !cancelled) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
+        // A peer reached and then refused as banned is a refusal (journaled on adoption); anything else failed on the way.
+        if (lastError.code === ErrorCode.PEER_BANNED) host.refused(address, lastError, undefined);
+        else if (!cancelled) host.failed(address, lastError);
+        // Identity, abort and protocol failures are final; connection failures try the next address.
+        if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
+      }
+    }
+    const error = lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
+    host.dialFailed({ peerId: expected?.toString(), address: lastAddress }, error);
+    throw error;
+  }
+
+  /**
+   * Dials one address. The slot is freed here when connect or TLS fails, once the socket is closed when the
+   * handshake fails, and by the manager after adoption. When the peer ends this connection as a duplicate
+   * (a simultaneous dial), the surviving connection to that peer is returned instead.
+   */
+  async #dialOne(
+    target: { host: string; port: number },
+    address: string,
+    expected: PeerId | undefined,
+    reservation: ConnectionReservation,
+    options: DialOptions,
+    sharedSignal: AbortSignal,
+  ): Promise<Connection> {
+    const host = this.#host;
+    const signal = AbortSignal.any([sharedSignal, host.signal]);
+    const deadline = Date.now() + host.handshakeTimeoutMs;
+    const release = (): void => {
+      if (reservation.release()) host.changed();
+    };
+    let channel: SecureChannel;
+    try {
+      channel = await dialChannel({ ...target, tls: host.tls(), signal, deadline, localAddress: options.localAddress });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    let created: Connection | undefined;
+    let connection: Connection;
+    try {
+      connection = await host.handshake(channel, { signal, deadline, expected, early: options.earlyMessages }, (c) => {
+        created = c;
+      });
+    } catch (error) {
+      if (created && created.state !== "closed") void created.closed.then(release);
+      else release();
+      const remote = created?.handshake?.remotePeerId;
+      if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
+        const survivor = await host.awaitConnection(remote.toString(), deadline);
+        if (survivor) return survivor;
+      }
+      throw error;
+    }
+    return host.adopt(connection, reservation, address);
+  }
+
+  /** The peer a successful dial to `address` proved to be there, if any. */
+  #provenOwner(address: string): PeerId | undefined {
+    const peers = this.#host.peers;
+    const id = peers.resolvePeerId(address);
+    if (id === undefined) return undefined;
+    const entry = peers.get(id)?.addresses.find((a) => a.address === address);
+    if (entry?.lastSuccess === undefined) return undefined;
+    try {
+      return PeerId.parse(id);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The addresses and the pinned identity of a dial target. */
+function resolveTarget(target: DialTarget): { addresses: string[]; expected: PeerId | undefined } {
+  if (typeof target === "string") {
+    // A plain address dial pins no identity: whoever answers there and proves its key is the result.
+    const { host, port } = parseHostPort(target);
+    return { addresses: [formatHostPort(host, port)], expected: undefined };
+  }
+  if (!target || typeof target !== "object") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "dial target must be an address or { peerId, addresses }");
+  const expected = target.peerId instanceof PeerId ? target.peerId : PeerId.parse(target.peerId);
+  const addresses = (target.addresses ?? []).map((a) => {
+    const { host, port } = parseHostPort(a);
+    return formatHostPort(host, port);
+  });
+  return { addresses, expected };
+}
+
+/** Resolves a host name to one IP address (limits and bans are per IP). */
+async function resolveHost(host: string, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason });
+  try {
+    const { address } = await lookup(host);
+    return normalizeIp(address);
+  } catch (cause) {
+    throw new PeerlinkError(ErrorCode.CONNECT_FAILED, `cannot resolve ${host}`, { cause });
+  }
+}
+
+/** Runs a peer-database update; a failure (bad input from a peer, I/O) is reported, never thrown. */
+export function safely(update: () => void): void {
+  try {
+    update();
+  } catch (error) {
+    process.emitWarning(`peerlink: peer database update failed: ${String(error)}`, "PeerlinkDatabaseWarning");
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The events and option types of a connection manager, in a module that
+ * imports no implementation: services and applications depend on these shapes,
+ * not on the manager class.
+ *
+ * @module
+ */
+import type { PeerlinkError } from "../errors.js";
+import type { PeerId } from "../identity/peer-id.js";
+import type { DisconnectReason } from "../reasons.js";
+import type { Connection } from "../connection/connection.js";
+import type { BanEntry } from "../manager/ban-list.js";
+import type { RefusalReason } from "../manager/connection-limits.js";
+import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
+
+/** Where to dial: `"host:port"`, or a peer id with its known addresses. */
+export type DialTarget = string | { readonly peerId: PeerId | string; readonly addresses?: readonly string[] };
+
+/** Options of `ConnectionManager.dial`. */
+export interface DialOptions {
+  /** Cancels this caller's wait: it rejects with ABORTED; the attempt stops when every caller gave up. */
+  readonly signal?: AbortSignal;
+  /** Open a new connection even when one to the peer exists. @default false */
+  readonly force?: boolean;
+  /**
+   * Application messages sent right after the Hello (0-RTT); the listener delivers them only after
+   * verifying this node. Needs `enable0Rtt` (else the dial is refused with INVALID_ARGUMENT). @default []
+   */
+  readonly earlyMessages?: readonly { readonly protocol: string; readonly data: Uint8Array }[];
+  /** Local IP address to dial from (multihomed hosts). @default chosen by the OS */
+  readonly localAddress?: string;
+}
+
+/** Options of `ConnectionManager.ban`. */
+export interface BanOptions {
+  /** Why (free text, journaled; stays local, never sent to the peer). @default "banned by the application" */
+  readonly reason?: string;
+  /** Text the banned peer is told in its PEER_BANNED Goodbye. @default none (the Goodbye carries no detail) */
+  readonly publicReason?: string;
+  /** Ban duration (ms); `Infinity` for permanent. @default escalating: 10 min, 1 h, then 24 h for repeat offenders */
+  readonly durationMs?: number;
+}
+
+/** Payload of `connection:close`. */
+export interface ConnectionCloseEvent {
+  /** The connection that ended. */
+  readonly connection: Connection;
+  /** Printable peer id. */
+  readonly peer: string;
+  /** Why it ended. */
+  readonly reason: DisconnectReason;
+  /** Which side ended it. */
+  readonly initiator: "local" | "remote";
+  /** The error that ended it, if any. */
+  readonly error: PeerlinkError | undefined;
+}
+
+/** Payload of `inbound:refused`. */
+export interface InboundRefusedEvent {
+  /** `"host:port"` of the refused socket. */
+  readonly address: string;
+  /** Which check refused it. */
+  readonly reason: RefusalReason;
+  /** The typed error (code and message naming the limit). */
+  readonly error: PeerlinkError;
+  /** The peer id the connection proved, when it was refused after its handshake (banned, full). */
+  readonly peer?: string;
+}
+
+/** Events of the node itself (services add their own: see `ConnectionManagerEvents`). */
+export interface NodeEvents {
+  /** Listeners are bound; `addresses` are `"host:port"` with real ports. */
+  "listening": { readonly addresses: readonly string[] };
+  /** A connection finished its handshake and is kept. */
+  "connection:open": { readonly connection: Connection };
+  /** A kept connection ended. */
+  "connection:close": ConnectionCloseEvent;
+  /** An application message arrived on a kept connection. */
+  "message": { readonly connection: Connection; readonly peer: string; readonly protocol: string; readonly data: Uint8Array };
+  /**
+   * A dial was refused: before any socket was opened (limits, bans, self), or right after the handshake
+   * when the peer an address dial reached turned out to be banned (that connection is closed with a
+   * PEER_BANNED goodbye).
+   */
+  "dial:refused": { readonly target: string; readonly error: PeerlinkError };
+  /** A dial or an inbound connection failed during connect, TLS or handshake (deadlines included). */
+  "handshake:failed": { readonly address: string; readonly direction: "inbound" | "outbound"; readonly error: PeerlinkError };
+  /**
+   * An inbound connection was refused: before TLS by an abuse bound (reset: IP ban, pending per IP or
+   * subnet, per IP, per subnet, rate), or after its handshake (Goodbye: banned peer id, capacity).
+   */
+  "inbound:refused": InboundRefusedEvent;
+  /** A pending inbound connection was closed to make room for a newcomer (the pending pool was full). */
+  "inbound:evicted": { readonly address: string };
+  /** A peer, IP or subnet was banned. */
+  "peer:banned": { readonly entry: BanEntry };
+  /** A ban expired or was lifted. */
+  "peer:unbanned": { readonly entry: BanEntry };
+  /** A connection's published health grade changed (hysteresis applied). */
+  "health:change": HealthChangeEvent;
+  /** The peer database file was corrupt or unreadable; the previous good copy (or an empty one) was used. */
+  "database:recovered": { readonly from: "prev" | "empty"; readonly error: PeerlinkError };
+}

@@ -1,0 +1,229 @@
+/**
+ * The inbound adapter: turns accepted sockets into handshaken connections
+ * under the node core's admission. It owns the sockets and the promise chains;
+ * every decision (admit, refuse, evict, expire, capacity) is the core's.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import type { Connection } from "../connection/index.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { encodeGoodbye } from "../handshake/handshake.js";
+import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
+import { formatHostPort } from "../manager/ip.js";
+import { DisconnectReason } from "../reasons.js";
+import { secureInbound } from "../transport/secure-inbound.js";
+import type { ResolvedTls, SecureChannel } from "../transport/types.js";
+import type { KeptConnection, NodeCore } from "./core/node-core.js";
+import { PendingStage, type PendingExpiry } from "./core/pending-pool.js";
+
+/** What the inbound adapter needs from the manager. */
+export interface InboundHost {
+  /** The node core (admission and capacity). */
+  readonly core: NodeCore<KeptConnection>;
+  /** The core's clock (ms). */
+  now(): number;
+  /** TLS settings, or undefined for plain TCP. */
+  tls(): ResolvedTls | undefined;
+  /** Aborts every handshake when the node stops. */
+  readonly signal: AbortSignal;
+  /** Handshake deadline (ms from arrival). */
+  readonly handshakeTimeoutMs: number;
+  /** First-flight deadline (ms from arrival). */
+  readonly firstFlightTimeoutMs: number;
+  /** Retry-after (ms) sent with a capacity refusal. */
+  readonly capacityRetryAfterMs: number;
+  /** Runs the peerlink handshake as listener; `track` gets the Connection as soon as it exists. */
+  handshake(channel: SecureChannel, deadline: number, track: (connection: Connection) => void): Promise<Connection>;
+  /** Adopts a handshaken connection; throws the refusal (the connection is then closing). */
+  adopt(connection: Connection, reservation: ConnectionReservation): void;
+  /** A socket was refused (journal + `inbound:refused`). */
+  refused(address: string, refusal: LimitRefusal, error: PeerlinkError, peer?: string): void;
+  /** A handshake failed or ran out of time (journal + `handshake:failed`). */
+  failed(address: string, error: PeerlinkError): void;
+  /** A pending socket was evicted to make room. */
+  evicted(address: string): void;
+  /** Pending state changed: re-arm the timer, wake `settled()` waiters. */
+  changed(): void;
+}
+
+interface PendingSocket {
+  readonly socket: Socket;
+  readonly address: string;
+  readonly reservation: ConnectionReservation;
+  connection: Connection | undefined;
+}
+
+/** Accepted sockets from arrival to adoption. */
+export class InboundAdapter {
+  readonly #host: InboundHost;
+  readonly #pending = new Map<number, PendingSocket>();
+  /** Sockets past the pool (refused with a Goodbye, lingering to flush it). */
+  readonly #lingering = new Set<Socket>();
+  #nextId = 1;
+
+  constructor(host: InboundHost) {
+    this.#host = host;
+  }
+
+  /** Sockets and connections this adapter holds (pending or lingering). */
+  get size(): number {
+    return this.#pending.size + this.#lingering.size;
+  }
+
+  /** Handles a socket accepted by a listener. */
+  onSocket(socket: Socket): void {
+    const host = this.#host;
+    const address = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
+    if (!host.core.running || socket.remoteAddress === undefined) {
+      socket.destroy();
+      return;
+    }
+    // Progress decides which pending socket gives way: read it fresh.
+    this.refreshProgress();
+    const id = this.#nextId++;
+    const decision = host.core.arrive(id, socket.remoteAddress, host.now());
+    if (!decision.ok) {
+      // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
+      socket.resetAndDestroy();
+      host.refused(address, decision.refusal, refusalToError(decision.refusal));
+      return;
+    }
+    if (decision.evicted !== undefined) this.#kill(decision.evicted.id, "evicted");
+    const entry: PendingSocket = { socket, address, reservation: decision.reservation, connection: undefined };
+    this.#pending.set(id, entry);
+    host.changed();
+    const deadline = Date.now() + host.handshakeTimeoutMs;
+    void secureInbound(socket, { tls: host.tls(), signal: host.signal, deadline })
+      .then((channel) => {
+        if (this.#pending.get(id) !== entry) {
+          channel.socket.destroy();
+          return undefined;
+        }
+        host.core.progress(id, PendingStage.SECURED);
+        const full = host.core.limiter.checkOpenCapacity("inbound");
+        if (full !== undefined) {
+          this.#refuseForCapacity(id, entry, channel, full);
+          return undefined;
+        }
+        return host.handshake(channel, deadline, (connection) => {
+          entry.connection = connection;
+        });
+      })
+      .then(
+        (connection) => {
+          if (connection === undefined) return;
+          if (this.#pending.get(id) !== entry) {
+            connection.abort();
+            return;
+          }
+          this.#pending.delete(id);
+          host.core.settle(id, false);
+          try {
+            host.adopt(connection, entry.reservation);
+          } catch {
+            // Refused after the handshake: the manager reported it and the connection is closing.
+          }
+          host.changed();
+        },
+        (error: unknown) => {
+          if (this.#pending.get(id) !== entry) return; // evicted or expired: already reported
+          this.#pending.delete(id);
+          host.core.settle(id, false);
+          const created = entry.connection;
+          if (created !== undefined && created.state !== "closed") {
+            // The slot is freed once the socket is closed (after the Goodbye is flushed).
+            void created.closed.then(() => {
+              entry.reservation.release();
+              host.changed();
+            });
+          } else {
+            socket.destroy();
+            entry.reservation.release();
+          }
+          host.failed(entry.address, PeerlinkError.from(error));
+          host.changed();
+        },
+      );
+  }
+
+  /** Reports sockets whose peer has sent bytes (their first flight) to the core. */
+  refreshProgress(): void {
+    for (const [id, entry] of this.#pending) {
+      if (entry.socket.bytesRead > 0) this.#host.core.progress(id, PendingStage.FIRST_FLIGHT);
+    }
+  }
+
+  /** The core expired pending socket `id` (its slot is already free): close it and report why. */
+  expire(id: number, expiry: PendingExpiry): void {
+    const entry = this.#pending.get(id);
+    if (entry === undefined) return;
+    this.#kill(id, "expired");
+    const host = this.#host;
+    const error =
+      expiry === "first_flight"
+        ? new PeerlinkError(ErrorCode.HANDSHAKE_TIMEOUT, `${entry.address}: nothing received within ${host.firstFlightTimeoutMs} ms of arrival`, { initiator: "local" })
+        : new PeerlinkError(ErrorCode.HANDSHAKE_TIMEOUT, `${entry.address}: handshake not done within ${host.handshakeTimeoutMs} ms of arrival`, { initiator: "local" });
+    host.failed(entry.address, error);
+  }
+
+  /** Closes every pending and lingering socket (the node stops); returns the connections being aborted. */
+  destroyAll(): Connection[] {
+    const connections: Connection[] = [];
+    for (const [id, entry] of [...this.#pending]) {
+      this.#pending.delete(id);
+      this.#host.core.settle(id, true);
+      if (entry.connection !== undefined) {
+        entry.connection.abort();
+        connections.push(entry.connection);
+      }
+      entry.socket.destroy();
+    }
+    for (const socket of this.#lingering) socket.destroy();
+    this.#lingering.clear();
+    return connections;
+  }
+
+  /** Connections still handshaking. */
+  handshaking(): Connection[] {
+    const out: Connection[] = [];
+    for (const entry of this.#pending.values()) if (entry.connection !== undefined) out.push(entry.connection);
+    return out;
+  }
+
+  #kill(id: number, why: "evicted" | "expired"): void {
+    const entry = this.#pending.get(id);
+    if (entry === undefined) return;
+    this.#pending.delete(id);
+    entry.reservation.release();
+    if (entry.connection !== undefined) entry.connection.abort();
+    entry.socket.resetAndDestroy();
+    if (why === "evicted") this.#host.evicted(entry.address);
+    this.#host.changed();
+  }
+
+  /**
+   * The node is full: a Goodbye RESOURCE_CONSTRAINT with a retry-after in place of our Hello, so the dialer
+   * learns why and when to come back, then the socket is ended (destroyed if the peer does not close).
+   */
+  #refuseForCapacity(id: number, entry: PendingSocket, channel: SecureChannel, refusal: LimitRefusal): void {
+    const host = this.#host;
+    this.#pending.delete(id);
+    host.core.settle(id, true);
+    const socket = channel.socket;
+    this.#lingering.add(socket);
+    const done = (): void => {
+      clearTimeout(timer);
+      this.#lingering.delete(socket);
+      socket.destroy();
+      host.changed();
+    };
+    const timer = setTimeout(done, 1_000);
+    timer.unref();
+    socket.once("close", done);
+    socket.on("error", () => undefined);
+    socket.end(encodeGoodbye(DisconnectReason.RESOURCE_CONSTRAINT, "", host.capacityRetryAfterMs));
+    const error = refusalToError(refusal);
+    host.refused(entry.address, refusal, error);
+  }
+}
