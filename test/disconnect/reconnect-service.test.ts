@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { backoffDelay, ReconnectPolicy } from "../../src/reconnect/policy.js";
 import { createReconnectService } from "../../src/reconnect/reconnect-service.js";
 import { close, FakeHost, open, start, T0 } from "./fake-host.js";
 
@@ -58,6 +59,48 @@ describe("a redial that fails", () => {
     expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: ErrorCode.PEER_BANNED }]);
     expect(service.status("p").dueAt).toBeUndefined();
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("a banned peer", () => {
+  it("banned in the peer database after its redial was planned is abandoned, not dialed, with no timer left", async () => {
+    const { fake, service } = start();
+    open(fake, service, "p");
+    close(fake, service, "p", "timeout"); // planned in 500 ms
+    expect(service.nextWakeAt).toBe(T0 + 500);
+    fake.peers.setBan("p", { reason: "spam" }, Date.now());
+    await vi.advanceTimersByTimeAsync(500);
+    expect(fake.dials).toHaveLength(0);
+    expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: ErrorCode.PEER_BANNED }]);
+    expect(service.nextWakeAt).toBeUndefined();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("lost while banned is not planned at all", () => {
+    const { fake, service } = start();
+    open(fake, service, "p");
+    fake.peers.setBan("p", { reason: "spam" }, Date.now());
+    close(fake, service, "p", "connection_lost");
+    expect(fake.of("reconnect:scheduled")).toEqual([]);
+    expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: ErrorCode.PEER_BANNED }]);
+    expect(service.nextWakeAt).toBeUndefined();
+  });
+});
+
+describe("a connection lost without a Goodbye (connection_lost)", () => {
+  it("is redialed after the policy's connection_lost backoff, not at once", async () => {
+    const { fake, service } = start({ dampening: false });
+    const strategy = new ReconnectPolicy().strategyFor("connection_lost", "remote");
+    if (strategy.kind !== "backoff") throw new Error(`connection_lost should back off, not ${strategy.kind}`);
+    const delay = backoffDelay(strategy.backoff, 0, () => 0.5);
+    expect(delay).toBeGreaterThan(0);
+    open(fake, service, "p");
+    close(fake, service, "p", "connection_lost");
+    expect(fake.of("reconnect:scheduled")).toEqual([expect.objectContaining({ peer: "p", reason: "connection_lost", delayMs: delay })]);
+    await vi.advanceTimersByTimeAsync(delay - 1);
+    expect(fake.dials).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fake.dials.map((d) => d.peerId)).toEqual(["p"]);
   });
 });
 
