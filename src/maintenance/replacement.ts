@@ -1,0 +1,138 @@
+/**
+ * Make-before-break replacement of degraded connections: the I/O half of a
+ * `replace` action of the maintenance core. It picks a candidate from the peer
+ * database (never a banned peer), dials it through the manager, and only once
+ * the replacement is open asks the core whether the degraded connection is
+ * still to be closed, then closes it.
+ *
+ * @module
+ */
+import type { Connection } from "../connection/connection.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { HealthScore } from "../health/types.js";
+import type { ManagerHost } from "../manager/services.js";
+import { DisconnectReason } from "../reasons.js";
+import type { Entry } from "./connection-table.js";
+import type { MaintenanceCore } from "./maintenance-core.js";
+
+/** A peer to dial instead of a degraded one. */
+export interface ReplacementCandidate {
+  /** Printable peer id. */
+  readonly peerId: string;
+  /** Its known addresses. */
+  readonly addresses: readonly string[];
+}
+
+/** What {@link pickReplacement} needs of the peer database. */
+export interface CandidateSource {
+  /** Candidates to dial, best first, skipping `exclude` (and, when `accept` is given, peers it refuses). */
+  candidates(options: {
+    now: number;
+    exclude?: Iterable<string>;
+    limit?: number;
+    accept?: (record: { readonly peerId: string }) => boolean;
+  }): readonly ReplacementCandidate[];
+  /** True for a banned peer (the peer database owns bans). */
+  isBanned?(peerId: string, now: number): boolean;
+}
+
+/**
+ * The best candidate not in `exclude` and not banned, or `undefined`. `now` is the peer database's
+ * clock (wall clock: its backoff and ban times are wall-clock times).
+ */
+export function pickReplacement(peers: CandidateSource, now: number, exclude: ReadonlySet<string>): ReplacementCandidate | undefined {
+  const banned = (peerId: string): boolean => peers.isBanned?.(peerId, now) === true;
+  const [candidate] = peers.candidates({ now, exclude, limit: 1, accept: (record) => !banned(record.peerId) });
+  // Checked again: a database whose candidates() ignores `accept` must still not yield a banned peer.
+  return candidate === undefined || banned(candidate.peerId) ? undefined : candidate;
+}
+
+const noop = (): void => undefined;
+
+/** Runs the replacements the core asks for; one dial per degraded connection at a time. */
+export class Replacer {
+  readonly #host: ManagerHost;
+  readonly #core: MaintenanceCore<Connection>;
+  readonly #clock: () => number;
+  readonly #health: (entry: Entry<Connection>) => HealthScore | undefined;
+  readonly #dialing = new Set<AbortController>();
+
+  /**
+   * @param host - the manager.
+   * @param core - the maintenance core (asked again once the replacement is open).
+   * @param clock - the service's monotonic clock.
+   * @param health - the published health of an entry (for the journal).
+   */
+  constructor(
+    host: ManagerHost,
+    core: MaintenanceCore<Connection>,
+    clock: () => number,
+    health: (entry: Entry<Connection>) => HealthScore | undefined,
+  ) {
+    this.#host = host;
+    this.#core = core;
+    this.#clock = clock;
+    this.#health = health;
+  }
+
+  /** Peers connected or being dialed as replacements: not candidates. */
+  busyPeers(entries: Iterable<Entry<Connection>>): Set<string> {
+    const peers = new Set<string>();
+    for (const m of this.#host.managed()) peers.add(m.peer);
+    for (const entry of entries) {
+      peers.add(entry.peer);
+      if (entry.replacingWith !== undefined) peers.add(entry.replacingWith);
+    }
+    return peers;
+  }
+
+  /** Dials a candidate for `entry` (adding it to `exclude`); closes `entry`'s connection once it is open. */
+  replace(entry: Entry<Connection>, exclude: Set<string>): void {
+    const host = this.#host;
+    if (!host.running || host.isProtected(entry.peer) || entry.replacingWith !== undefined) return;
+    const candidate = pickReplacement(host.peers, host.clock(), exclude);
+    if (candidate === undefined) return;
+    exclude.add(candidate.peerId);
+    const abort = new AbortController();
+    this.#dialing.add(abort);
+    this.#core.setReplacing(entry, candidate.peerId);
+    const settle = (): void => {
+      this.#dialing.delete(abort);
+      this.#core.setReplacing(entry, undefined);
+    };
+    let dialing: Promise<Connection>;
+    try {
+      dialing = host.dial({ peerId: candidate.peerId, addresses: candidate.addresses }, { signal: abort.signal });
+    } catch {
+      settle();
+      return;
+    }
+    dialing.then(
+      (replacement) => {
+        settle();
+        if (replacement.state !== "open" || host.isProtected(entry.peer)) return;
+        const degradedFor = this.#core.replacementOpened(entry, this.#clock());
+        if (degradedFor === undefined) return;
+        const grade = this.#health(entry)?.grade ?? "unknown";
+        const connection = entry.handle;
+        host.journal("replaced", {
+          peerId: entry.peer,
+          address: connection.remoteAddress,
+          code: DisconnectReason.NETWORK_RESTRUCTURE,
+          detail: `health ${grade} for ${degradedFor} ms; replaced by ${candidate.peerId} (now open)`,
+          value: degradedFor,
+        });
+        connection
+          .close(DisconnectReason.NETWORK_RESTRUCTURE, { detail: `replaced by a healthier peer after ${degradedFor} ms ${grade}` })
+          .catch(noop);
+      },
+      () => settle(),
+    );
+  }
+
+  /** Aborts every dial in flight. */
+  stop(): void {
+    for (const abort of this.#dialing) abort.abort(new PeerlinkError(ErrorCode.STOPPED, "maintenance stopped"));
+    this.#dialing.clear();
+  }
+}
