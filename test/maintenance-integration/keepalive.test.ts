@@ -26,7 +26,7 @@ function portOf(address: string | undefined): number {
 }
 
 describe("RTT measured by keepalive pings", () => {
-  it("is within 20 % of the delay a userspace relay injects (50 ms each way → ~100 ms)", async () => {
+  it("includes the delay a userspace relay injects (50 ms each way: every sample at least 100 ms)", async () => {
     const b = await startNode({ maintenance: false });
     const a = await startNode({
       maintenance: { pingIntervalMs: 100, minPongTimeoutMs: 1_000, maxPongTimeoutMs: 2_000 },
@@ -37,10 +37,10 @@ describe("RTT measured by keepalive pings", () => {
     const service = a.maintenance!;
     await vi.waitFor(() => expect(service.inspect(conn)?.rttSamples).toBeGreaterThanOrEqual(6), { timeout: 8_000, interval: 50 });
     const srtt = service.rttOf(conn)!;
-    expect(srtt).toBeGreaterThanOrEqual(80);
-    expect(srtt).toBeLessThanOrEqual(120);
-    // Every sample crossed the relay twice.
+    // Every sample crossed the relay twice. No upper bound: on a loaded machine a round trip may take any
+    // time longer (the estimator's arithmetic is checked with a fake clock in test/maintenance).
     expect(service.inspect(conn)!.minRttMs).toBeGreaterThanOrEqual(99);
+    expect(srtt).toBeGreaterThanOrEqual(99);
     // The connection exposes the same value.
     expect(conn.rtt).toBe(srtt);
   });
@@ -103,27 +103,31 @@ describe("a peer process killed with SIGKILL", () => {
   });
 });
 
-describe("an idle connection", () => {
-  it("is closed at the inactivity timeout and not before (±10 %)", async () => {
-    const inactivityTimeoutMs = 1_500;
-    // Keepalive pings would be traffic for the other side: both sides ping only at open (RTT),
-    // and the peer's own inactivity timeout is far away, so only the dialer's timer can fire.
-    const quiet = { pingIntervalMs: 30_000, rttSampleIntervalMs: 30_000, maxPongTimeoutMs: 10_000 };
-    const b = await startNode({ maintenance: { ...quiet, inactivityTimeoutMs: 30_000 } });
-    const a = await startNode({ maintenance: { ...quiet, inactivityTimeoutMs } });
-    const opened = performance.now();
-    const conn = await a.manager.dial({ peerId: b.manager.peerId, addresses: b.manager.addresses });
-    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+describe("a connection that goes silent", () => {
+  it("is closed by the inactivity timeout, not before it, when missed pongs would take longer", async () => {
+    const inactivityTimeoutMs = 1_000;
+    const child = await ChildNode.start([{ name: "peer", maintenance: false }]);
+    const peer = child.ready.nodes.peer!;
+    // Ten missed pongs of 200 ms take 2 s past the first ping: the inactivity timeout comes first.
+    const a = await startNode({
+      maintenance: { pingIntervalMs: 300, maxMissedPongs: 10, minPongTimeoutMs: 200, maxPongTimeoutMs: 200, inactivityTimeoutMs },
+    });
+    const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 10_000);
+    const stoppedAt = performance.now();
+    child.signal("SIGSTOP");
     const event = await closed;
-    const elapsed = performance.now() - opened;
+    const elapsed = performance.now() - stoppedAt;
 
     expect(event.reason).toBe("timeout");
     expect(event.initiator).toBe("local");
-    expect(elapsed).toBeGreaterThanOrEqual(inactivityTimeoutMs * 0.9);
-    expect(elapsed).toBeLessThanOrEqual(inactivityTimeoutMs * 1.1);
-    const journal = a.manager.decisions({ peerId: b.manager.peerId.toString(), kind: "closed" });
-    expect(journal.some((e) => e.code === "timeout" && /inactivity: nothing received for 1500 ms/.test(e.detail))).toBe(true);
-    // The open-time RTT ping was the only exchange.
+    // Counted from the last thing received, which was before the stop (the exact time is checked with a
+    // fake clock in test/maintenance/maintenance-core.test.ts).
+    expect(elapsed).toBeGreaterThanOrEqual(inactivityTimeoutMs * 0.5);
+    const journal = a.manager.decisions({ peerId: peer.peerId, kind: "closed" });
+    expect(journal.some((e) => e.code === "timeout" && /inactivity: nothing received for 1000 ms/.test(e.detail))).toBe(true);
     expect(a.maintenance!.size).toBe(0);
   });
 });
@@ -133,7 +137,10 @@ describe("this process blocked for longer than the inactivity timeout", () => {
     // The peer pings us every 100 ms: it sends the whole time we are blocked.
     const child = await ChildNode.start([{ name: "peer", maintenance: { pingIntervalMs: 100, rttSampleIntervalMs: 100 } }]);
     const peer = child.ready.nodes.peer!;
-    const a = await startNode({ maintenance: { pingIntervalMs: 300, minPongTimeoutMs: 200, maxPongTimeoutMs: 500, inactivityTimeoutMs: 1_000 } });
+    // RTT pings every 100 ms: its pong count shows when its cycles run again.
+    const a = await startNode({
+      maintenance: { pingIntervalMs: 300, rttSampleIntervalMs: 100, minPongTimeoutMs: 200, maxPongTimeoutMs: 500, inactivityTimeoutMs: 1_000 },
+    });
     const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
     await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
     const closes: unknown[] = [];
@@ -151,7 +158,10 @@ describe("this process blocked for longer than the inactivity timeout", () => {
         resolve();
       }, 10),
     );
-    await new Promise((r) => setTimeout(r, 500));
+    // A pong answered after the stall proves the overdue cycles have run (they ping): by then a wrong
+    // judgement would have closed it.
+    const pongs = a.maintenance!.inspect(conn)!.pongsReceived;
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThan(pongs + 1), { timeout: 5_000, interval: 20 });
     expect(closes).toEqual([]);
     expect(conn.state).toBe("open");
     expect(a.manager.decisions({ peerId: peer.peerId, kind: "closed" })).toEqual([]);
@@ -172,8 +182,10 @@ describe("the system clock stepped while connections are up", () => {
       await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
       const closes: unknown[] = [];
       for (const node of [a, b]) node.manager.on("connection:close", (e) => closes.push(e));
+      const before = a.maintenance!.inspect(conn)!.pongsReceived;
       offset = 2 * 3_600_000; // two hours ahead
-      await new Promise((r) => setTimeout(r, 1_200));
+      // Several keepalive rounds after the step: a clock-confused cycle would have closed it by then.
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(before + 2), { timeout: 3_000, interval: 20 });
       expect(closes).toEqual([]);
       const pongs = a.maintenance!.inspect(conn)!.pongsReceived;
       offset = -3 * 3_600_000; // then three hours back
