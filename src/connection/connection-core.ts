@@ -12,7 +12,7 @@ import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb
 import type { Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_EARLY_DATA_BYTES } from "../handshake/defaults.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_EARLY_DATA_BYTES, MAX_PREAUTH_FRAME_BYTES } from "../handshake/defaults.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "../handshake/failure-reasons.js";
 import { encodeGoodbye, Handshake } from "../handshake/handshake.js";
 import type {
@@ -145,6 +145,8 @@ export class ConnectionCore {
   #remoteGoodbye: RemoteGoodbye | undefined;
   #closeDeadline: number | undefined;
   #halfClosed = false;
+  /** This side sent its Goodbye: frames from the peer other than its Goodbye are discarded. */
+  #goodbyeSent = false;
   #stopReading = false;
   #now = 0;
   #out: CoreAction[] = [];
@@ -163,8 +165,11 @@ export class ConnectionCore {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "handshakeDeadline must be a finite time");
     }
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    // Until the peer is authenticated only handshake-sized frames are accepted (docs/PROTOCOL.md §1);
+    // #onOpen raises the limit.
     this.#decoder = createFrameDecoder({
       maxFrameSize: this.#maxFrameSize,
+      frameLimit: Math.min(MAX_PREAUTH_FRAME_BYTES, this.#maxFrameSize),
       ...(options.decoderEngine === undefined ? {} : { engine: options.decoderEngine }),
     });
     this.#earlyCloseError =
@@ -214,6 +219,14 @@ export class ConnectionCore {
     return this.#remoteGoodbye;
   }
 
+  /**
+   * Bytes of reassembly buffer the frame decoder holds now: grows with the bytes of an incomplete frame
+   * received, bounded by the pre-authentication limit until open (see `FrameDecoder.bufferCapacity`).
+   */
+  get decoderBufferCapacity(): number {
+    return this.#decoder.bufferCapacity;
+  }
+
   /** A snapshot of the counters. */
   get stats(): ConnectionStats {
     return { ...this.#stats };
@@ -230,6 +243,7 @@ export class ConnectionCore {
     into.lastReceivedAt = s.lastReceivedAt;
     into.openedAt = s.openedAt;
     into.unknownProtocolFrames = s.unknownProtocolFrames;
+    into.discardedFrames = s.discardedFrames;
     return into;
   }
 
@@ -292,7 +306,9 @@ export class ConnectionCore {
       } catch (cause) {
         this.#stopReading = true;
         const error = PeerlinkError.from(cause);
-        if (error.code === ErrorCode.INTERNAL) {
+        if (error.code === ErrorCode.FRAME_TOO_LARGE && this.#result === undefined) {
+          this.#failLocal(error.code, `before authentication frames are limited to ${this.#decoder.frameLimit} bytes: ${error.rawMessage}`, cause);
+        } else if (error.code === ErrorCode.INTERNAL) {
           this.#abort(new PeerlinkError(ErrorCode.INTERNAL, `connection core failed: ${error.rawMessage}`, { cause }));
         } else {
           this.#failLocal(error.code, error.rawMessage, cause);
@@ -551,6 +567,7 @@ export class ConnectionCore {
   }
 
   #startClosing(transition: "goodbye-sent" | "goodbye-received", waitMs: number): void {
+    if (transition === "goodbye-sent") this.#goodbyeSent = true;
     this.#transition("closing", transition);
     if (!this.#halfClosed) {
       this.#halfClosed = true;
@@ -587,6 +604,8 @@ export class ConnectionCore {
     );
     this.#peerDeclared = undefined;
     this.#indexProtocols(result.protocols);
+    // The peer is authenticated: from the next frame on, the full maximum frame size applies.
+    this.#decoder.setFrameLimit(this.#maxFrameSize);
     this.#stats.openedAt = this.#now;
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
@@ -684,6 +703,16 @@ export class ConnectionCore {
     this.#stats.framesIn++;
   }
 
+  /**
+   * True (and the frame counted as discarded) when this side already sent its Goodbye: the peer's frames
+   * are then read only to find its Goodbye or its close; none reaches the application or maintenance.
+   */
+  #discardAfterGoodbye(): boolean {
+    if (!this.#goodbyeSent || this.#state === "closed") return false;
+    this.#stats.discardedFrames++;
+    return true;
+  }
+
   /** True while frames from the peer are still read: handshaking, open, or closing without the peer's Goodbye. */
   #reading(): boolean {
     return !this.#stopReading && this.#remoteGoodbye === undefined && this.#state !== "closed";
@@ -691,7 +720,7 @@ export class ConnectionCore {
 
   #onData(alias: number, payload: Uint8Array): void {
     this.#countFrame();
-    if (!this.#reading()) return;
+    if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#applyHandshake(this.#handshake?.receiveData(alias, payload) ?? []);
     } else if (this.#result !== undefined) {
@@ -701,7 +730,7 @@ export class ConnectionCore {
 
   #onPing(nonce: number, timestampUs: number): void {
     this.#countFrame();
-    if (!this.#reading()) return;
+    if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Ping during the handshake");
     } else if (this.#state === "open") {
@@ -713,7 +742,7 @@ export class ConnectionCore {
 
   #onPong(nonce: number, timestampUs: number): void {
     this.#countFrame();
-    if (!this.#reading()) return;
+    if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Pong during the handshake");
     } else if (this.#result !== undefined) {
@@ -729,6 +758,7 @@ export class ConnectionCore {
       this.#onGoodbye(kind.value, frame, bytes);
       return;
     }
+    if (this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       if (kind.case === "hello" && this.#peerDeclared === undefined) this.#peerDeclared = declaredBy(kind.value);
       this.#applyHandshake(this.#handshake?.receive(frame, bytes) ?? []);

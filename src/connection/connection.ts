@@ -18,7 +18,7 @@ import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
-import { MessageQueue, messageCost } from "./message-queue.js";
+import { Inbox, type MessageTap } from "./inbox.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
@@ -115,6 +115,10 @@ export interface SendOptions {
 
 const noop = (): void => undefined;
 
+// Set in Connection's static block: module-internal access to its private state, for the functions below.
+let tapConnection: (connection: Connection, fn: MessageTap) => () => void;
+let decoderBufferOf: (connection: Connection) => number;
+
 /**
  * An authenticated, negotiated peerlink connection. Obtain one from
  * {@link openConnection} (or the connection manager); it is open when handed out.
@@ -126,6 +130,20 @@ const noop = (): void => undefined;
  * then the socket stops reading) and handed to the first consumer, so nothing
  * received at open (0-RTT data included) is lost. `close()` and `abort()` are idempotent; afterwards `send` rejects
  * with CONNECTION_CLOSED. On close the socket, the timer and every listener are released.
+ *
+ * Once this side has started closing (`close()` sent its Goodbye, a local failure did, or `abort()`), the
+ * application gets nothing more: no `message` event, no iterator item; held messages and those buffered
+ * for iterators are dropped, and iterators end. What the peer still sends is read and discarded (counted in
+ * `stats.discardedFrames`), so it neither reaches anyone nor holds up the close.
+ *
+ * Internally the node layer observes messages through a tap (`tapMessages`, not part of the public API),
+ * which is not a consumer: a tap sees each message once, the ones held when it is added (in a microtask)
+ * and then each as it arrives, before the connection's own consumers; it does not end holding, so a
+ * `message` listener added right after `manager.dial()` resolves still gets what arrived at open. While a
+ * tap exists and no connection-level consumer does, holding is a bounded replay instead of a paused
+ * stream: above the high-water mark the oldest held messages are dropped rather than reads paused, so an
+ * application that listens only through the tap never stalls, and a late listener sees the latest run of
+ * messages without a hole. Taps get nothing once this side has started closing either.
  *
  * @example
  * ```ts
@@ -140,7 +158,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #socket: SecureChannel["socket"];
   readonly #core: ConnectionCore;
   readonly #highWater: number;
-  readonly #queues = new Set<MessageQueue>();
+  readonly #inbox: Inbox;
   readonly #transitions: StateChange[] = [];
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -148,12 +166,6 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #timerAt: number | undefined;
   #closeEmitted = false;
   #released = false;
-  #paused = false;
-  /** True until the first message consumer (listener or iterator) exists. */
-  #holding = true;
-  /** Messages received while {@link Connection.#holding}, or waiting for the release microtask. */
-  #held: InboundMessage[] = [];
-  #heldBytes = 0;
   /** Set by the socket's 'close' event (a listener never removed: see the "close" case of #dispatch). */
   #socketClosed = false;
 
@@ -177,6 +189,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#channel = channel;
     this.#socket = channel.socket;
     this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
+    this.#inbox = new Inbox(this.#highWater, {
+      emit: (message) => this.emit("message", message),
+      setPaused: (paused) => {
+        if (this.#released) return;
+        if (paused) this.#socket.pause();
+        else this.#socket.resume();
+      },
+    });
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const now = Date.now();
     this.#core = new ConnectionCore({
@@ -281,7 +301,6 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     return this.#core.remoteGoodbye;
   }
 
-  /** A snapshot of the counters (bytes and frames in/out, last sent/received, opened at). */
   /**
    * Latest health score (latency, reliability, bandwidth, overall, grade) published by the manager's
    * maintenance; `undefined` until the first health check or when maintenance is off.
@@ -298,6 +317,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
   readonly metrics: ConnectionMetrics = {};
 
+  /** A snapshot of the counters (bytes and frames in/out and discarded, last sent/received, opened at). */
   get stats(): ConnectionStats {
     return this.#core.stats;
   }
@@ -413,19 +433,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * after the connection closes and the buffer is drained.
    */
   messages(): AsyncIterableIterator<InboundMessage> {
-    const queue = new MessageQueue(
-      () => this.#flowControl(),
-      (q) => {
-        this.#queues.delete(q);
-        this.#flowControl();
-      },
-    );
-    if (this.#closeEmitted) queue.end();
-    else {
-      this.#queues.add(queue);
-      this.#releaseHeld();
-    }
-    return queue;
+    return this.#inbox.iterator();
   }
 
   /**
@@ -435,13 +443,18 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    */
   override on<K extends keyof ConnectionEvents>(type: K, listener: (event: ConnectionEvents[K]) => void): () => void {
     const off = super.on(type, listener);
-    if (type === "message") this.#releaseHeld();
+    if (type === "message") this.#inbox.consumerAdded();
     return off;
   }
 
   /** Same as {@link Connection.messages}. */
   [Symbol.asyncIterator](): AsyncIterableIterator<InboundMessage> {
     return this.messages();
+  }
+
+  static {
+    tapConnection = (connection, fn) => connection.#inbox.tap(fn);
+    decoderBufferOf = (connection) => connection.#core.decoderBufferCapacity;
   }
 
   /** Our write buffer is above the high-water mark: the peer is not reading what we send. */
@@ -491,19 +504,15 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     switch (event.type) {
       case "state":
         this.#transitions.push(event.change);
+        // This side said Goodbye or aborted: the application gets nothing more (held and buffered messages included).
+        if (event.change.transition === "goodbye-sent" || event.change.transition === "aborted") this.#inbox.stop();
         this.emit("state", event.change);
         break;
       case "open":
         this.emit("open", event.result);
         break;
       case "message":
-        if (this.#holding || this.#held.length > 0) {
-          this.#held.push(event.message);
-          this.#heldBytes += messageCost(event.message);
-          this.#flowControl();
-        } else {
-          this.#deliver(event.message);
-        }
+        this.#inbox.arrive(event.message);
         break;
       case "ping":
         this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
@@ -522,13 +531,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         break;
       case "close": {
         this.#closeEmitted = true;
-        this.#held = [];
-        this.#heldBytes = 0;
+        this.#inbox.end();
         const finish = (): void => {
           this.emit("close", event.info);
           this.removeAllListeners();
-          for (const q of this.#queues) q.end();
-          this.#queues.clear();
+          this.#inbox.endIterators();
           this.#resolveClosed(event.info);
         };
         // Announce the close once the socket's handle is really gone, so `closed` means "released".
@@ -537,33 +544,6 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         break;
       }
     }
-  }
-
-  #deliver(message: InboundMessage): void {
-    for (const q of this.#queues) q.push(message);
-    this.emit("message", message);
-  }
-
-  /** Ends holding: the held messages go out in a microtask, in order, ahead of later ones. */
-  #releaseHeld(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    if (this.#held.length === 0) return;
-    queueMicrotask(() => {
-      // Index, not shift(): shift() is O(n), and draining n held messages would take O(n²).
-      const held = this.#held;
-      for (let i = 0; i < held.length && !this.#closeEmitted; i++) {
-        const message = held[i] as InboundMessage;
-        held[i] = undefined as unknown as InboundMessage;
-        this.#heldBytes -= messageCost(message);
-        this.#deliver(message);
-      }
-      if (this.#held === held) {
-        this.#held = [];
-        this.#heldBytes = 0;
-      }
-      this.#flowControl();
-    });
   }
 
   #schedule(): void {
@@ -581,19 +561,6 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_DELAY_MS)); // fires early, ticks nothing, re-arms
   }
 
-  #flowControl(): void {
-    if (this.#released) return;
-    let buffered = this.#heldBytes;
-    for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
-    if (!this.#paused && buffered > this.#highWater) {
-      this.#paused = true;
-      this.#socket.pause();
-    } else if (this.#paused && buffered <= this.#highWater / 2) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
-  }
-
   #release(): void {
     if (this.#released) return;
     this.#released = true;
@@ -608,4 +575,33 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#socket.on("error", noop);
     this.#socket.destroy();
   }
+}
+
+/**
+ * Observes every message of `connection` without consuming it, for the node layer (internal: not exported
+ * from the package). `fn` is called once per message: in a microtask for the messages held when the tap
+ * is added, then synchronously as each arrives, before the connection's own `message` listeners and
+ * iterators. It does not end the connection's holding for its first consumer; see {@link Connection} for
+ * how holding is then bounded. Nothing reaches `fn` once this side has started closing or the connection
+ * closed. An `fn` that throws is reported with `process.emitWarning`. Returns the function that removes the
+ * tap (idempotent).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const untap = tapMessages(connection, (m) => manager.emit("message", { connection, peer, ...m }));
+ * ```
+ */
+export function tapMessages(connection: Connection, fn: MessageTap): () => void {
+  return tapConnection(connection, fn);
+}
+
+/**
+ * Bytes of reassembly buffer the connection's frame decoder holds now (see `FrameDecoder.bufferCapacity`):
+ * for tests and diagnostics of what a peer makes this node allocate.
+ *
+ * @internal
+ */
+export function decoderBufferBytes(connection: Connection): number {
+  return decoderBufferOf(connection);
 }

@@ -63,6 +63,15 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
     if (this.#head >= this.#items.length) this.#flushWaiters();
   }
 
+  /** Drops the buffered messages and ends at once (waiting consumers finish); for a connection this side closed. */
+  discard(): void {
+    this.#ended = true;
+    this.#items = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#flushWaiters();
+  }
+
   /** The next message, or done once ended and drained. */
   next(): Promise<IteratorResult<InboundMessage>> {
     if (this.#head < this.#items.length) {

@@ -20,5 +20,6 @@ export function emptyConnectionStats(): MutableConnectionStats {
     lastReceivedAt: undefined,
     openedAt: undefined,
     unknownProtocolFrames: 0,
+    discardedFrames: 0,
   };
 }

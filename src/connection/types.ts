@@ -90,6 +90,11 @@ export interface ConnectionStats {
   readonly openedAt: number | undefined;
   /** Data frames dropped because their alias names no agreed protocol (docs/PROTOCOL.md §4). */
   readonly unknownProtocolFrames: number;
+  /**
+   * Frames read and discarded because this side had already sent its Goodbye (everything but the peer's
+   * own Goodbye): they reach neither the application nor maintenance. Also counted in `framesIn`.
+   */
+  readonly discardedFrames: number;
 }
 
 /** An application message received on an open connection. */

@@ -25,6 +25,17 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export const MAX_EARLY_DATA_BYTES = 64 * 1024;
 
+/**
+ * Largest Frame body accepted before the peer is authenticated (until the connection is open), in bytes
+ * (docs/PROTOCOL.md §1, "peerlink: 64 KiB"). The full maximum frame size (1 MiB by default) applies
+ * only once the peer proved its identity, so an unauthenticated peer cannot make this node reserve
+ * more than this per connection by declaring a large frame. 64 KiB fits every frame of a handshake:
+ * one early-data frame, which {@link MAX_EARLY_DATA_BYTES} already caps at 64 KiB, and a Hello, which
+ * is a few hundred bytes for a real node (this side refuses to build one above the limit). A larger
+ * length prefix before open fails the handshake with FRAME_TOO_LARGE.
+ */
+export const MAX_PREAUTH_FRAME_BYTES = MAX_EARLY_DATA_BYTES;
+
 /** Length of `Hello.nonce`, in bytes (docs/PROTOCOL.md §3.2). */
 export const NONCE_LENGTH = 32;
 

@@ -19,6 +19,7 @@ import {
   DEFAULT_AGENT,
   MAX_CAPABILITY_NAME_BYTES,
   MAX_EARLY_DATA_BYTES,
+  MAX_PREAUTH_FRAME_BYTES,
   MAX_HELLO_LIST_ENTRIES,
   MAX_PROTOCOL_NAME_BYTES,
   NONCE_LENGTH,
@@ -159,7 +160,8 @@ export class Handshake {
   /**
    * Starts the handshake: returns the own Hello to send. With TLS the Hello
    * carries the proof; without, the proof follows in an Auth frame once the
-   * peer's Hello arrives. Throws INTERNAL when called twice.
+   * peer's Hello arrives. Throws INTERNAL when called twice, INVALID_ARGUMENT when the Hello would
+   * exceed {@link MAX_PREAUTH_FRAME_BYTES}.
    */
   start(): HandshakeAction[] {
     if (this.#phase !== "idle") throw new PeerlinkError(ErrorCode.INTERNAL, "handshake already started");
@@ -188,6 +190,13 @@ export class Handshake {
         },
       },
     });
+    // Peers accept at most this much before authentication (§1): refuse to send a Hello they would refuse.
+    if (body.length > MAX_PREAUTH_FRAME_BYTES) {
+      throw new PeerlinkError(
+        ErrorCode.INVALID_ARGUMENT,
+        `the Hello would be ${body.length} bytes; frames before authentication are limited to ${MAX_PREAUTH_FRAME_BYTES} (fewer or shorter protocols, capabilities, listen addresses or agent)`,
+      );
+    }
     this.#ownHelloBody = body;
     this.#phase = "awaiting-hello";
     return [{ type: "send", bytes }];

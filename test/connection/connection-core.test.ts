@@ -288,14 +288,19 @@ describe("graceful close", () => {
     expect(pair.listener.core.state).toBe("closing");
   });
 
-  it("still delivers messages that cross our own Goodbye", () => {
+  it("reads and discards what the peer sends after our Goodbye (counted), and still sees the peer's Goodbye", () => {
     const pair = openPair();
     pair.take(pair.dialer, pair.dialer.core.close("normal", {}, pair.now));
     pair.take(pair.listener, pair.listener.core.send("/chat", enc("in flight"), pair.now));
-    // Deliver only the listener's message, before it sees the Goodbye.
-    const bytes = pair.listener.outbox.shift() as Uint8Array;
-    pair.take(pair.dialer, pair.dialer.core.receive(bytes, pair.now));
-    expect(eventsOf(pair.dialer, "message").map((e) => dec(e.message.data))).toEqual(["in flight"]);
+    pair.take(pair.listener, pair.listener.core.sendPing(1, 2, pair.now));
+    // Deliver only the listener's frames, before it sees the Goodbye.
+    for (const bytes of pair.listener.outbox.splice(0)) pair.take(pair.dialer, pair.dialer.core.receive(bytes, pair.now));
+    expect(eventsOf(pair.dialer, "message")).toEqual([]);
+    expect(eventsOf(pair.dialer, "ping")).toEqual([]);
+    expect(pair.dialer.core.stats.discardedFrames).toBe(2);
+    pair.take(pair.dialer, pair.dialer.core.receive(frameBytes({ kind: { case: "goodbye", value: { reason: 1 } } }), pair.now));
+    expect(pair.dialer.core.remoteGoodbye?.reason).toBe("normal");
+    expect(pair.dialer.core.stats.discardedFrames).toBe(2);
   });
 
   it("closing before the transport is ready closes at once without a Goodbye", () => {

@@ -1,0 +1,247 @@
+/**
+ * Where a connection's received messages go: internal taps (the node layer), then the connection's own
+ * consumers (`message` listeners and async iterators), with holding until the first consumer exists,
+ * flow control, and nothing delivered once this side started closing. No sockets or timers inside.
+ *
+ * @module
+ */
+import { MessageQueue, messageCost } from "./message-queue.js";
+import type { InboundMessage } from "./types.js";
+
+/** A function that sees every message of a connection; see {@link Inbox.tap}. */
+export type MessageTap = (message: InboundMessage) => void;
+
+/** What an {@link Inbox} needs from its connection. */
+export interface InboxHost {
+  /** Emits one message to the connection's `message` listeners. */
+  emit(message: InboundMessage): void;
+  /** Pauses (true) or resumes (false) reading from the socket. */
+  setPaused(paused: boolean): void;
+}
+
+interface Tap {
+  readonly fn: MessageTap;
+  /** Messages this tap has yet to see from before it existed; `undefined` once it sees them as they arrive. */
+  pending: InboundMessage[] | undefined;
+}
+
+/**
+ * The message routing of one connection (the semantics are documented on `Connection`).
+ *
+ * Holding: until the first `message` listener or iterator exists, messages are held for it. With no tap,
+ * the hold is a paused stream: above the high-water mark the socket stops reading, so nothing is lost.
+ * With a tap, somebody is already being served, so the hold becomes a bounded replay for a late consumer:
+ * above the high-water mark its oldest messages are dropped instead of pausing reads. Pausing would make
+ * an application that only listens through the tap (the manager's `message` event) stall forever for a
+ * connection-level listener it never meant to add; dropping the oldest keeps the replay a contiguous run
+ * of the latest messages, so a late consumer sees the stream as if it had joined late, with no hole.
+ */
+export class Inbox {
+  readonly #highWater: number;
+  readonly #host: InboxHost;
+  readonly #queues = new Set<MessageQueue>();
+  readonly #taps = new Set<Tap>();
+  /** True until the first connection-level consumer (listener or iterator) exists. */
+  #holding = true;
+  /** Held messages from index {@link Inbox.#head} on (oldest first); also those waiting for the release microtask. */
+  #held: InboundMessage[] = [];
+  #head = 0;
+  #heldBytes = 0;
+  #droppedFromReplay = 0;
+  /** This side started closing (Goodbye sent, or aborted): nothing is delivered any more. */
+  #stopped = false;
+  /** The connection closed. */
+  #ended = false;
+  #paused = false;
+
+  /** @param highWater - bytes (as {@link messageCost} counts them) held or buffered per consumer before reads pause */
+  constructor(highWater: number, host: InboxHost) {
+    this.#highWater = highWater;
+    this.#host = host;
+  }
+
+  /** Bytes held for the first connection-level consumer. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Held messages dropped from the replay (only with a tap and no connection-level consumer). */
+  get droppedFromReplay(): number {
+    return this.#droppedFromReplay;
+  }
+
+  /** True once this side started closing or the connection closed: nothing is delivered any more. */
+  get stopped(): boolean {
+    return this.#stopped || this.#ended;
+  }
+
+  /** A message arrived from the peer. */
+  arrive(message: InboundMessage): void {
+    if (this.#stopped || this.#ended) return;
+    for (const tap of this.#taps) {
+      if (tap.pending !== undefined) tap.pending.push(message);
+      else callTap(tap.fn, message);
+      if (this.#stopped) return; // a tap closed the connection
+    }
+    if (this.#holding || this.#head < this.#held.length) {
+      this.#held.push(message);
+      this.#heldBytes += messageCost(message);
+      if (this.#holding && this.#taps.size > 0) this.#trimReplay();
+      this.flowControl();
+    } else {
+      this.#deliver(message);
+    }
+  }
+
+  /**
+   * Adds a tap: it sees, in a microtask, the messages held now (those that arrived before it and that no
+   * connection-level consumer took yet), then every message as it arrives, each once, before the
+   * connection's own consumers. It does not end holding. Returns the function that removes it.
+   */
+  tap(fn: MessageTap): () => void {
+    if (this.#stopped || this.#ended) return () => undefined;
+    const tap: Tap = { fn, pending: this.#held.slice(this.#head) };
+    this.#taps.add(tap);
+    if (tap.pending?.length === 0) tap.pending = undefined;
+    else {
+      queueMicrotask(() => {
+        const pending = tap.pending ?? [];
+        // By index: a message arriving while the tap runs is appended and seen in order.
+        for (let i = 0; i < pending.length && !this.#stopped && !this.#ended && this.#taps.has(tap); i++) {
+          callTap(fn, pending[i] as InboundMessage);
+        }
+        tap.pending = undefined;
+      });
+    }
+    if (this.#holding) this.#trimReplay();
+    this.flowControl();
+    return () => {
+      tap.pending = undefined;
+      if (this.#taps.delete(tap)) this.flowControl();
+    };
+  }
+
+  /** A `message` listener was added: ends holding; the held messages go out in a microtask, in order, ahead of later ones. */
+  consumerAdded(): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    if (this.#head >= this.#held.length) {
+      this.#clearHeld();
+      return;
+    }
+    queueMicrotask(() => {
+      const held = this.#held;
+      // By index, not shift(): draining n held messages with shift() would take O(n²).
+      for (let i = this.#head; i < held.length && !this.#stopped && !this.#ended; i++) {
+        const message = held[i] as InboundMessage;
+        held[i] = undefined as unknown as InboundMessage;
+        this.#head = i + 1;
+        this.#heldBytes -= messageCost(message);
+        this.#deliver(message);
+      }
+      if (this.#held === held) this.#clearHeld();
+      this.flowControl();
+    });
+  }
+
+  /** Creates an async iterator of the messages from now on (plus the held ones, as the first consumer). */
+  iterator(): MessageQueue {
+    const queue = new MessageQueue(
+      () => this.flowControl(),
+      (q) => {
+        this.#queues.delete(q);
+        this.flowControl();
+      },
+    );
+    if (this.#stopped || this.#ended) queue.end();
+    else {
+      this.#queues.add(queue);
+      this.consumerAdded();
+    }
+    return queue;
+  }
+
+  /**
+   * This side started closing (sent its Goodbye, or aborted): drops the held messages, what taps have
+   * yet to see and what iterators buffered, ends the iterators, and resumes reading (so that the peer's
+   * Goodbye or close is seen while the rest is read and discarded). Idempotent.
+   */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#clearHeld();
+    for (const tap of this.#taps) tap.pending = undefined;
+    for (const q of this.#queues) q.discard();
+    this.#queues.clear();
+    this.flowControl();
+  }
+
+  /** The connection closed: nothing more arrives; held messages and taps are dropped. Idempotent. */
+  end(): void {
+    this.#ended = true;
+    this.#clearHeld();
+    this.#taps.clear();
+  }
+
+  /**
+   * Ends the iterators after what they buffered (nothing after {@link Inbox.stop}); the connection calls
+   * it once released, so that an iterator's end means the connection is gone.
+   */
+  endIterators(): void {
+    this.end();
+    for (const q of this.#queues) q.end();
+    this.#queues.clear();
+  }
+
+  /** Pauses reading above the high-water mark, resumes at half of it. */
+  flowControl(): void {
+    let buffered = this.#holding && this.#taps.size > 0 ? 0 : this.#heldBytes;
+    for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
+    if (this.#stopped || this.#ended) buffered = 0;
+    if (!this.#paused && buffered > this.#highWater) {
+      this.#paused = true;
+      this.#host.setPaused(true);
+    } else if (this.#paused && buffered <= this.#highWater / 2) {
+      this.#paused = false;
+      this.#host.setPaused(false);
+    }
+  }
+
+  #deliver(message: InboundMessage): void {
+    for (const q of this.#queues) q.push(message);
+    this.#host.emit(message);
+  }
+
+  /** Drops the oldest held messages while the replay is above the high-water mark. */
+  #trimReplay(): void {
+    const held = this.#held;
+    while (this.#heldBytes > this.#highWater && this.#head < held.length) {
+      this.#heldBytes -= messageCost(held[this.#head] as InboundMessage);
+      held[this.#head] = undefined as unknown as InboundMessage;
+      this.#head++;
+      this.#droppedFromReplay++;
+    }
+    // Compact once the dropped prefix is the larger part, so the array stays within twice what is held.
+    if (this.#head > 1024 && this.#head * 2 > held.length) {
+      this.#held = held.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #clearHeld(): void {
+    this.#held = [];
+    this.#head = 0;
+    this.#heldBytes = 0;
+  }
+}
+
+function callTap(fn: MessageTap, message: InboundMessage): void {
+  try {
+    fn(message);
+  } catch (error) {
+    process.emitWarning(
+      `peerlink: a message tap threw: ${error instanceof Error ? error.stack ?? error.message : String(error)}`,
+      "PeerlinkListenerWarning",
+    );
+  }
+}
