@@ -27,6 +27,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { BackoffRecord } from "../peers/peer-record.js";
 import { DisconnectReason } from "../reasons.js";
 import {
   DELIBERATE_CLOSE_REASONS,
@@ -40,7 +41,6 @@ import type { ReconnectServiceStatus, ReconnectTrigger } from "./reconnect-event
 import { parseReconnectState, type ReconnectServiceState } from "./reconnect-state.js";
 import { isLocalLimitRefusal, redialVerdictOf } from "./redial-failure.js";
 import { type ReconnectDecision, ReconnectScheduler, type ReconnectSchedulerOptions } from "./scheduler.js";
-import type { ReconnectPolicy } from "./policy.js";
 import { addressAnsweredByAnother, RedialsInFlight } from "./redials-in-flight.js";
 import { WantedSet } from "./wanted-set.js";
 
@@ -71,11 +71,6 @@ export class ReconnectCore {
   /** `"new"` until {@link ReconnectCore.start}, then `"running"`, then `"stopped"`. */
   get state(): "new" | "running" | "stopped" {
     return this.#state;
-  }
-
-  /** The reconnect policy in use. */
-  get policy(): ReconnectPolicy {
-    return this.#scheduler.policy;
   }
 
   // ---- inputs ----
@@ -158,7 +153,8 @@ export class ReconnectCore {
     const released = this.#scheduler.resourcesAvailable(now, 1);
     for (const peer of released) {
       const st = this.#scheduler.status(peer, now);
-      this.#report(peer, "resources_available", { action: "scheduled", ...(st?.dueAt !== undefined ? { at: st.dueAt } : {}), suppressed: st?.suppressed ?? false }, now);
+      const at = st?.dueAt !== undefined ? { at: st.dueAt } : {};
+      this.#report(peer, "resources_available", { action: "scheduled", ...at, suppressed: st?.suppressed ?? false }, now);
       this.#touch(peer);
     }
     return this.#flush(released.length > 0);
@@ -174,15 +170,9 @@ export class ReconnectCore {
   }
 
   /**
-   * The redial `dialId` of `peer` failed with `error`:
-   * - cancelled or stopped (ABORTED, STOPPED): nothing;
-   * - someone else answered at an address (IDENTITY_MISMATCH): that address is dropped for this peer,
-   *   the others are retried; abandoned when none is left;
-   * - the peer refused with a Goodbye, or this node failed the handshake with a verdict that stands:
-   *   that reason's strategy ("never" abandons; its own backoff) and the peer's retry-after as a floor;
-   * - banned or this node itself: abandoned;
-   * - this node's own connection limits: waits for a freed slot, no attempt counted;
-   * - anything else: the next backoff step.
+   * The redial `dialId` of `peer` failed with `error` (ABORTED and STOPPED mean nothing). Identity
+   * mismatch drops the address; a handshake verdict takes its reason's strategy; a ban or self dial
+   * abandons; our own limits wait for a slot; anything else takes the next backoff step.
    */
   onDialFailed(peer: string, dialId: number, error: PeerlinkError, now: number): ReconnectAction[] {
     const dial = this.#dialing.settle(peer, dialId);
@@ -340,7 +330,7 @@ export class ReconnectCore {
   }
 
   /** `peer`'s backoff in the peer record's form; undefined when the queue has no state for it. */
-  backoffOf(peer: string): { attempt: number; nextAttemptAt?: number } | undefined {
+  backoffOf(peer: string): BackoffRecord | undefined {
     return this.#scheduler.backoffOf(peer);
   }
 
