@@ -202,7 +202,7 @@ type NodePendingCounter = (ip: string) => number;
 /**
  * Records the most pending sockets the node held from each attacker IP.
  *
- * Preferred source: the node's own per-IP count (`pendingInboundFrom(ip)`), read synchronously at every
+ * Preferred source: the node's own per-IP count (`pendingInbound(ip)`), read synchronously at every
  * sample. Without it, an attacker-side upper bound: sockets from the IP that connected and that the node
  * has not ended, counted only if they are still open three event-loop turns later. The wait matters because
  * node and attacker share this process: a socket the node has just reset (or not yet accepted) still looks
@@ -220,7 +220,7 @@ export class PendingPerIpSampler {
   samples = 0;
 
   constructor(node: object, attackers: SilentSocketSource) {
-    const counter = (node as { pendingInboundFrom?: unknown }).pendingInboundFrom;
+    const counter = (node as { pendingInbound?: unknown }).pendingInbound;
     this.#nodeCount = typeof counter === "function" ? (ip: string) => (counter as NodePendingCounter).call(node, ip) : undefined;
     this.source = this.#nodeCount ? "node" : "attacker";
     this.#attackers = attackers;
