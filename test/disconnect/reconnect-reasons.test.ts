@@ -29,10 +29,12 @@ const POLICY: ReconnectPolicyOptions = {
   remoteResourceConstraint: { kind: "backoff", backoff: full(240) }, // 120 ms
 };
 
-/** Timers fire on whole milliseconds and the clock is read at slightly different moments. */
+/**
+ * Timers fire on whole milliseconds and the clock is read at slightly different moments. There is no
+ * upper bound on lateness here (this machine's cores are shared): the exact firing time is checked with
+ * fake timers in reconnect-service.test.ts; here, the delay the service planned and "never early".
+ */
 const EARLY_MS = 2;
-/** Two shared cores: an attempt may come late, never early. */
-const LATE_MS = 600;
 
 async function connectedPair(
   reconnect: ReconnectOptions = { policy: POLICY, random: () => 0.5 },
@@ -96,10 +98,8 @@ describe("a wanted peer that closes the connection with a goodbye", () => {
       const a = await attempt;
       expect(a.event.peer).toBe(pair.remote.peerId.toString());
       expect(a.event.addresses).toEqual(pair.remote.addresses);
-      // Not before the service's own due time (its clock, not when this test's close listener ran), and
-      // not long after the close.
+      // Not before the service's own due time (its clock, not when this test's close listener ran).
       expect(a.at).toBeGreaterThanOrEqual((s.at as number) - EARLY_MS);
-      expect(a.at - close.at).toBeLessThanOrEqual(c.delayMs + LATE_MS);
 
       // The redial reaches the peer and the backoff is reset.
       await nextEvent(pair.local.manager, "connection:open", (e) => e.connection.remotePeer.equals(pair.remote.peerId));
@@ -110,13 +110,12 @@ describe("a wanted peer that closes the connection with a goodbye", () => {
 
   it("closing with timeout without an injected jitter source is redialed within [0, base]", async () => {
     const pair = await connectedPair({ policy: POLICY });
-    const { close, scheduled, attempt } = await remoteCloses(pair, "timeout");
+    const { scheduled, attempt } = await remoteCloses(pair, "timeout");
     const s = (await scheduled).event;
     expect(s.delayMs).toBeGreaterThanOrEqual(0);
     expect(s.delayMs).toBeLessThanOrEqual(160);
     const at = (await attempt).at;
     expect(at).toBeGreaterThanOrEqual((s.at as number) - EARLY_MS);
-    expect(at - close.at).toBeLessThanOrEqual(s.delayMs + LATE_MS);
   });
 });
 
@@ -148,10 +147,10 @@ describe("a wanted peer the local node drops for lack of resources", () => {
     const attempt = nextEvent(local.manager, "reconnect:attempt");
     const slotFreedAt = Date.now();
     await local.manager.getConnection(other.peerId)?.close("normal");
-    expect((await freed).event).toMatchObject({ peer: remote.peerId.toString(), waitingForResources: false });
+    // Released by the freed slot (due at once), not by the 20 s fallback.
+    expect((await freed).event).toMatchObject({ peer: remote.peerId.toString(), waitingForResources: false, delayMs: 0 });
     const a = await attempt;
     expect(a.at).toBeGreaterThanOrEqual(slotFreedAt);
-    expect(a.at - slotFreedAt).toBeLessThanOrEqual(LATE_MS);
     expect(attempts).toHaveLength(1);
     await nextEvent(local.manager, "connection:open", (e) => e.connection.remotePeer.equals(remote.peerId));
   });
