@@ -87,12 +87,13 @@ async function medianRtt(socket: net.Socket, rounds: number): Promise<number> {
 }
 
 describe("a delay relay in front of an echo server", () => {
-  it.each([20, 100])("shows an RTT of about twice a one-way delay of %d ms", async (delayMs) => {
+  // Lower bounds only: the relay holds each message at least its delay each way, while a loaded machine
+  // may add any time on top.
+  it.each([20, 100])("holds each message its one-way delay of %d ms in each direction", async (delayMs) => {
     const relay = await relayTo(await echoServer(), { delayMs });
     const socket = await connect(relay.listenPort);
     const rtt = await medianRtt(socket, delayMs === 20 ? 7 : 3);
-    expect(rtt).toBeGreaterThanOrEqual(2 * delayMs * 0.8);
-    expect(rtt).toBeLessThanOrEqual(2 * delayMs * 1.2);
+    expect(rtt).toBeGreaterThanOrEqual(2 * delayMs * 0.95);
   });
 
   it("applies a delay changed at run time to later messages", async () => {
@@ -101,9 +102,8 @@ describe("a delay relay in front of an echo server", () => {
     const before = await medianRtt(socket, 3);
     relay.setDelay(40);
     const after = await medianRtt(socket, 3);
-    expect(before).toBeLessThan(20);
-    expect(after).toBeGreaterThanOrEqual(64);
-    expect(after).toBeLessThanOrEqual(96);
+    expect(before).toBeGreaterThanOrEqual(2 * 5 * 0.95);
+    expect(after).toBeGreaterThanOrEqual(2 * 40 * 0.95);
   });
 
   it("keeps byte order when the delay shrinks between two writes", async () => {
@@ -147,10 +147,10 @@ describe("a delay relay in front of an echo server", () => {
     const reply = readBytes(socket, data.length);
     socket.write(data);
     await reply;
-    // 100 kB through two capped directions pipelined: at least 100 ms, far less than without the cap
+    // 100 kB through two capped directions pipelined: at least 100 ms (no upper bound: a loaded machine
+    // may take any longer)
     const elapsed = performance.now() - start;
     expect(elapsed).toBeGreaterThanOrEqual(90);
-    expect(elapsed).toBeLessThan(1_000);
   });
 });
 
