@@ -1,10 +1,8 @@
 /**
- * The reconnect service: a
- * {@link ManagerService} that redials lost peers the node still wants, with
- * the {@link ReconnectScheduler} deciding when. It is the thin IO adapter
- * around the sans-IO scheduler: one timer set to the scheduler's next
- * deadline, dials through the manager, and the scheduler's state saved in the
- * peer database so backoff and dampening survive a restart.
+ * The reconnect service: a {@link ManagerService} that redials lost peers the
+ * node still wants, with the sans-IO {@link ReconnectCore} deciding which and
+ * when, and its state saved in the peer database so backoff and dampening
+ * survive a restart.
  *
  * **Which peers are redialed (the wanted rule).** A peer is *wanted* when
  * - this node dialed it itself (an outbound connection to it opened), or
@@ -17,8 +15,9 @@
  * connected. A peer wanted only because this node dialed it stops being
  * wanted when this node itself closes the connection on purpose (`normal`,
  * `network_restructure` — e.g. the application's `close()` or trimming —,
- * `shutdown`); closes for the peer's fault or for lack of resources (local
- * `timeout`, `protocol_violation`, `resource_constraint`, …) keep it wanted.
+ * `shutdown`); closes for the peer's fault, for lack of resources or a lost
+ * connection (local `timeout`, `protocol_violation`, `resource_constraint`,
+ * `connection_lost`, …) keep it wanted.
  * {@link ReconnectService.unwant} stops the redials of any peer, explicit
  * ones included (its connection, if any, stays open). Implicitly wanted peers are bounded by
  * `maxWantedPeers` (least recently touched forgotten first); explicit ones
@@ -28,8 +27,9 @@
  * (reason, initiator, the peer's retry-after, whether the connection was
  * healthy); the scheduler applies the policy of that reason (see
  * `./policy.ts`: immediate for `normal` and `network_restructure`, backoff
- * with full jitter for `timeout`, `protocol_violation`, `shutdown`,
- * `rate_limited`, …, after freed resources for a local
+ * with full jitter for `timeout`, `connection_lost` (no Goodbye: a crash or a
+ * reset), `protocol_violation`, `shutdown`, `rate_limited`, …, after freed
+ * resources for a local
  * `resource_constraint`, never for `peer_banned` and the other hopeless
  * reasons), the retry-after floor, flap dampening and the global budget
  * (healthy peers first). When an attempt is due the service dials the peer's
