@@ -29,6 +29,7 @@ import { resolveTls } from "../transport/tls-config.js";
 import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
+import { ArrivalClock } from "./arrival-clock.js";
 import { addressesToRecord } from "./core/adoption.js";
 import { ipOf, NodeCore, type KeptConnection } from "./core/node-core.js";
 import { createNodeServices } from "./default-services.js";
@@ -78,6 +79,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #abort = new AbortController();
   readonly #settings: ReturnType<typeof nodeSettings>;
   readonly #monotonicClock: () => number;
+  /** Dates socket arrivals (see ArrivalClock): runs while listening. */
+  readonly #arrivals: ArrivalClock;
   #listeners: TcpListener[] = [];
   #tls: ResolvedTls | undefined;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
@@ -93,6 +96,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const o = this.options;
     this.#settings = nodeSettings(o.limits);
     this.#monotonicClock = options.clock === undefined ? monotonicNow : o.clock;
+    this.#arrivals = new ArrivalClock(o.clock);
     this.journal = new DecisionJournal(o.limits.journalCapacity);
     this.peers = new PeerDatabase({
       store: o.peerStore,
@@ -169,6 +173,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     }
     this.#state = "running";
     this.#core.start();
+    if (this.#listeners.length > 0) this.#arrivals.start();
     this.#arm();
     this.#notify((s) => s.start?.());
     this.emit("listening", { addresses: this.addresses });
@@ -315,6 +320,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     if (this.#state === "stopped") return;
     this.#state = "stopping";
     this.#core.stop();
+    this.#arrivals.stop();
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
@@ -615,6 +621,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #inboundHost(): ConstructorParameters<typeof InboundAdapter>[0] {
     return {
       core: this.#core as unknown as NodeCore<KeptConnection>,
+      arrival: () => this.#arrivals.arrival(),
       now: () => this.options.clock(),
       tls: () => this.#tls,
       signal: this.#abort.signal,

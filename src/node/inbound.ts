@@ -21,6 +21,8 @@ import { PendingStage, type PendingExpiry } from "./core/pending-pool.js";
 export interface InboundHost {
   /** The node core (admission and capacity). */
   readonly core: NodeCore<KeptConnection>;
+  /** When a socket handed over now arrived, on the core's clock (ms): earlier than now on a busy loop. */
+  arrival(): number;
   /** The core's clock (ms). */
   now(): number;
   /** TLS settings, or undefined for plain TCP. */
@@ -82,7 +84,8 @@ export class InboundAdapter {
     // Progress decides which pending socket gives way: read it fresh.
     this.refreshProgress();
     const id = this.#nextId++;
-    const decision = host.core.arrive(id, socket.remoteAddress, host.now());
+    const arrivedAt = host.arrival();
+    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt);
     if (!decision.ok) {
       // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
       socket.resetAndDestroy();
@@ -93,7 +96,8 @@ export class InboundAdapter {
     const entry: PendingSocket = { socket, address, reservation: decision.reservation, connection: undefined };
     this.#pending.set(id, entry);
     host.changed();
-    const deadline = Date.now() + host.handshakeTimeoutMs;
+    // The transports get the same deadline, counted from the arrival too.
+    const deadline = Date.now() - (host.now() - arrivedAt) + host.handshakeTimeoutMs;
     void secureInbound(socket, { tls: host.tls(), signal: host.signal, deadline })
       .then((channel) => {
         if (this.#pending.get(id) !== entry) {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { ResolvedLimits } from "../manager/config.js";
-import { CAPACITY_RETRY_AFTER_MS, FIRST_FLIGHT_TIMEOUT_MS, MAX_PENDING_PER_IP, MAX_PENDING_PER_SUBNET } from "./defaults.js";
+import { CAPACITY_RETRY_AFTER_MS } from "./defaults.js";
 
 /** Pending bounds, first-flight deadline and capacity retry-after for the node core. */
 export function nodeSettings(limits: ResolvedLimits): {
@@ -13,11 +13,10 @@ export function nodeSettings(limits: ResolvedLimits): {
   firstFlightTimeoutMs: number;
   capacityRetryAfterMs: number;
 } {
-  const l = limits as ResolvedLimits & Partial<{ maxPendingPerIp: number; maxPendingPerSubnet: number; firstFlightTimeoutMs: number }>;
   return {
-    maxPendingPerIp: l.maxPendingPerIp ?? MAX_PENDING_PER_IP,
-    maxPendingPerSubnet: l.maxPendingPerSubnet ?? MAX_PENDING_PER_SUBNET,
-    firstFlightTimeoutMs: Math.min(l.firstFlightTimeoutMs ?? FIRST_FLIGHT_TIMEOUT_MS, limits.handshakeTimeoutMs),
+    maxPendingPerIp: limits.maxPendingPerIp,
+    maxPendingPerSubnet: limits.maxPendingPerSubnet,
+    firstFlightTimeoutMs: limits.firstFlightTimeoutMs,
     capacityRetryAfterMs: CAPACITY_RETRY_AFTER_MS,
   };
 }

@@ -211,6 +211,8 @@ export class PeerDatabase {
     }
     for (const raw of result.snapshot.peers) {
       const record = clonePeerRecord(raw);
+      // Files from before the ban list moved here kept a per-record `ban`: bans now live in the ban list only.
+      delete (record as { ban?: unknown }).ban;
       record.disconnections = record.disconnections.slice(-this.#maxDisconnections);
       this.#peers.set(record.peerId, record);
       for (const a of record.addresses) this.#claimAddress(record, a.address);

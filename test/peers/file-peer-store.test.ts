@@ -17,7 +17,6 @@ function snapshot(generation: number, peers = 3): PeerSnapshot {
       r.disconnections.push({ at: generation, reason: "timeout", direction: "outbound", initiator: "remote" });
       r.capabilities = ["peerlink/ping/1"];
       r.healthy = i % 2 === 0;
-      r.ban = { until: 99, reason: "test" };
       return r;
     }),
     extra: { generation, bans: { list: ["10.9.9.9"] } },

@@ -5,6 +5,7 @@ import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { FilePeerStore } from "../../src/peers/file-peer-store.js";
 import { PeerDatabase, type PeerDatabaseOptions } from "../../src/peers/peer-database.js";
 import { MemoryPeerStore, type PeerSnapshot, type PeerStore } from "../../src/peers/peer-store.js";
+import { createPeerRecord } from "../../src/peers/peer-record.js";
 import { throwsWithCode } from "../helpers/error-code.js";
 import { withTempDir } from "../helpers/temp-dir.js";
 
@@ -178,6 +179,26 @@ describe("replacement candidates", () => {
 });
 
 describe("bans and health", () => {
+  it("is the one owner of bans: candidates skip a banned peer, and the ban list's key in extra is refused", () => {
+    const d = db();
+    d.recordDialSuccess("p", "10.0.0.1:1", 0);
+    d.ban({ peerId: "p" }, 0, { reason: "misbehaved", durationMs: 100 });
+    expect(d.isBanned("p", 50)).toBe(true);
+    expect(d.candidates({ now: 50 }).map((c) => c.peerId)).toEqual([]);
+    expect(d.candidates({ now: 100 }).map((c) => c.peerId)).toEqual(["p"]);
+    throwsWithCode(() => d.setExtra("bans", {}), ErrorCode.INVALID_ARGUMENT);
+  });
+
+  it("ignores the per-record ban field of older files", async () => {
+    const store = new MemoryPeerStore();
+    const record = { ...createPeerRecord("old", 0), ban: { reason: "legacy" } };
+    await store.save({ peers: [record as never], extra: {} });
+    const d = new PeerDatabase({ store });
+    await d.load();
+    expect(d.isBanned("old", 1)).toBe(false);
+    expect(d.get("old")).not.toHaveProperty("ban");
+  });
+
   it("a ban without end lasts until lifted; a timed ban ends at until", () => {
     const d = db();
     d.setBan("forever", { reason: "violation" }, 0);
@@ -305,14 +326,18 @@ describe("persistence", () => {
       d.recordDisconnection("p", { reason: "timeout", direction: "outbound", initiator: "local", at: 20 });
       d.setProtected("p", true, 20);
       d.setCapabilities("p", ["peerlink/ping/1"]);
-      d.setExtra("bans", { ips: ["10.9.9.9"] });
+      d.setExtra("app", { ips: ["10.9.9.9"] });
+      d.ban({ subnet: "10.8.0.0/16" }, 20, { reason: "local note", publicReason: "abuse", durationMs: 1_000 });
       const before = d.snapshot();
       await d.close();
 
       const again = new PeerDatabase({ store: new FilePeerStore(path) });
       expect(await again.load()).toEqual({ snapshot: before });
       expect(again.get("p")).toEqual(before.peers[0]);
-      expect(again.getExtra()).toEqual({ bans: { ips: ["10.9.9.9"] } });
+      expect(again.getExtra()).toEqual({ app: { ips: ["10.9.9.9"] } });
+      // Bans (and remembered offences) are the database's own state and survive the restart.
+      expect(again.findBan({ ip: "10.8.3.4" }, 500)).toMatchObject({ key: "subnet:10.8.0.0/16", reason: "local note", publicReason: "abuse" });
+      expect(again.findBan({ ip: "10.8.3.4" }, 1_020)).toBeUndefined();
       expect(again.resolvePeerId("10.0.0.1:1")).toBe("p");
       await again.close();
     });

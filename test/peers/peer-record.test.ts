@@ -11,7 +11,6 @@ function fullRecord(): PeerRecord {
     lastSeen: 6,
     disconnections: [{ at: 6, reason: "rate_limited", direction: "inbound", initiator: "remote", retryAfterMs: 100 }],
     backoff: { attempt: 2, nextAttemptAt: 90 },
-    ban: { until: 1000, reason: "spam" },
     protected: true,
     capabilities: ["peerlink/ping/1"],
     healthy: false,
@@ -49,7 +48,6 @@ describe("a peer record read from disk", () => {
     ["a missing backoff", (r) => ({ ...r, backoff: undefined })],
     ["a non-boolean protected flag", (r) => ({ ...r, protected: "yes" })],
     ["a non-string capability", (r) => ({ ...r, capabilities: [1] })],
-    ["a numeric ban reason", (r) => ({ ...r, ban: { reason: 5 } })],
     ["a non-boolean healthy flag", (r) => ({ ...r, healthy: 1 })],
     ["an infinite time", (r) => ({ ...r, addedAt: Number.POSITIVE_INFINITY })],
   ];
