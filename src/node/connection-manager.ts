@@ -10,6 +10,7 @@ import { setMaxListeners } from "node:events";
 import type { CloseInfo } from "../connection/types.js";
 import { openConnection, type Connection } from "../connection/index.js";
 import { metricsOf } from "../connection/metrics.js";
+import { tapMessages } from "../connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { gradeIndex, HealthGrade } from "../health/types.js";
 import type { Identity } from "../identity/identity.js";
@@ -442,7 +443,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       this.#journal("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the new ${managed.direction} one` });
       void verdict.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
     }
-    connection.on("message", (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
+    // A tap, not a listener: the connection keeps holding messages for the application's own first
+    // `conn.on("message")`, attached after `await dial()`.
+    tapMessages(connection, (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
     const handshake = connection.handshake;
     safely(() =>
       this.peers.upsert(

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { BackoffConfig } from "./policy.js";
+import type { BackoffConfig } from "./backoff-config.js";
 
 /**
  * Backoff after a `timeout` disconnect and after any failed reconnect dial:
