@@ -1,0 +1,112 @@
+/**
+ * The message routing of a connection, without sockets: holding, taps, the bounded replay and flow
+ * control, and nothing delivered once this side started closing.
+ */
+import { describe, expect, it } from "vitest";
+import { Inbox } from "../../src/connection/inbox.js";
+import { MESSAGE_OVERHEAD_BYTES } from "../../src/connection/message-queue.js";
+import type { InboundMessage } from "../../src/connection/types.js";
+
+const message = (seq: number, size = 36): InboundMessage => ({ protocol: "/chat", data: new Uint8Array(size).fill(seq & 0xff) });
+const seqOf = (m: InboundMessage): number => m.data[0] as number;
+/** 100 bytes per message as flow control counts them. */
+const COST = 36 + MESSAGE_OVERHEAD_BYTES;
+
+function inbox(highWater = 10 * COST) {
+  const emitted: number[] = [];
+  const pauses: boolean[] = [];
+  const box = new Inbox(highWater, { emit: (m) => emitted.push(seqOf(m)), setPaused: (p) => pauses.push(p) });
+  return { box, emitted, pauses };
+}
+
+describe("an inbox", () => {
+  it("without a tap holds for the first consumer and pauses reads above the high-water mark", async () => {
+    const { box, emitted, pauses } = inbox();
+    for (let i = 0; i < 11; i++) box.arrive(message(i));
+    expect(pauses).toEqual([true]);
+    box.consumerAdded();
+    expect(emitted).toEqual([]);
+    await Promise.resolve();
+    expect(emitted).toEqual([...Array(11).keys()]);
+    expect(pauses).toEqual([true, false]);
+  });
+
+  it("with a tap keeps a replay of the latest messages up to the high-water mark, dropping the oldest, never pausing", async () => {
+    const { box, emitted, pauses } = inbox();
+    const tapped: number[] = [];
+    box.tap((m) => tapped.push(seqOf(m)));
+    for (let i = 0; i < 25; i++) box.arrive(message(i));
+    expect(tapped).toEqual([...Array(25).keys()]);
+    expect(pauses).toEqual([]);
+    expect(box.heldBytes).toBe(10 * COST);
+    expect(box.droppedFromReplay).toBe(15);
+    box.consumerAdded();
+    await Promise.resolve();
+    expect(emitted).toEqual([...Array(10).keys()].map((i) => 15 + i));
+  });
+
+  it("resumes paused reads when a tap is added, and holds (pausing) again once the last tap is removed", () => {
+    const { box, pauses } = inbox();
+    for (let i = 0; i < 11; i++) box.arrive(message(i));
+    const untap = box.tap(() => undefined);
+    expect(pauses).toEqual([true, false]);
+    untap();
+    expect(pauses).toEqual([true, false]);
+    for (let i = 11; i < 15; i++) box.arrive(message(i));
+    expect(box.droppedFromReplay).toBe(1);
+    box.arrive(message(15));
+    expect(pauses).toEqual([true, false, true]);
+  });
+
+  it("hands a new tap the held messages in order, with those arriving while it runs", async () => {
+    const { box } = inbox();
+    box.arrive(message(0));
+    box.arrive(message(1));
+    const tapped: number[] = [];
+    box.tap((m) => {
+      tapped.push(seqOf(m));
+      if (seqOf(m) === 0) box.arrive(message(2));
+    });
+    box.arrive(message(3));
+    expect(tapped).toEqual([]);
+    await Promise.resolve();
+    expect(tapped).toEqual([0, 1, 3, 2]);
+    box.arrive(message(4));
+    expect(tapped).toEqual([0, 1, 3, 2, 4]);
+  });
+
+  it("delivers nothing once stopped: held, tap-pending and iterator-buffered messages are dropped, reads resume", async () => {
+    const { box, emitted, pauses } = inbox();
+    const tapped: number[] = [];
+    for (let i = 0; i < 12; i++) box.arrive(message(i));
+    expect(pauses).toEqual([true]);
+    box.tap((m) => tapped.push(seqOf(m))); // its replay is due in a microtask
+    box.consumerAdded(); // so is the release of the held messages
+    const iterator = box.iterator();
+    box.stop();
+    expect(pauses).toEqual([true, false]);
+    box.arrive(message(99));
+    await Promise.resolve();
+    expect(emitted).toEqual([]);
+    expect(tapped).toEqual([]);
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(box.stopped).toBe(true);
+
+    const other = inbox();
+    const buffered = other.box.iterator();
+    other.box.arrive(message(1));
+    other.box.stop();
+    expect(await buffered.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("ends iterators after what they buffered when the connection closed without this side stopping", async () => {
+    const { box } = inbox();
+    const iterator = box.iterator();
+    box.arrive(message(1));
+    box.end();
+    box.arrive(message(2));
+    box.endIterators();
+    expect((await iterator.next()).value?.data[0]).toBe(1);
+    expect((await iterator.next()).done).toBe(true);
+  });
+});
