@@ -7,20 +7,17 @@
  * @module
  */
 import { setMaxListeners } from "node:events";
-import type { CloseInfo } from "../connection/types.js";
 import { openConnection, type Connection } from "../connection/index.js";
 import { metricsOf } from "../connection/metrics.js";
-import { tapMessages } from "../connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { gradeIndex, HealthGrade } from "../health/types.js";
 import type { Identity } from "../identity/identity.js";
 import { PeerId } from "../identity/peer-id.js";
 import type { BanEntry, BanTarget } from "../manager/ban-list.js";
-import { describeRefusal, type ConnectionCounts, type ConnectionReservation, type LimitRefusal, type RefusalReason } from "../manager/connection-limits.js";
+import type { ConnectionCounts, RefusalReason } from "../manager/connection-limits.js";
 import { formatHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import { DecisionJournal, type JournalEntry, type JournalQuery } from "../manager/journal.js";
 import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "../manager/manager-options.js";
-import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
+import type { ManagerHost, ManagerService } from "../manager/services.js";
 import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import { PeerDatabase } from "../peers/peer-database.js";
 import { DisconnectReason } from "../reasons.js";
@@ -31,23 +28,18 @@ import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import { ArrivalClock } from "./arrival-clock.js";
-import { addressesToRecord } from "./core/adoption.js";
+import { Adopter, type Managed } from "./adopter.js";
+import { banSubject, NodeJournal } from "./node-journal.js";
 import { ipOf, NodeCore, type KeptConnection } from "./core/node-core.js";
 import { createNodeServices } from "./default-services.js";
 import { Dialer, safely } from "./dialer.js";
 import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
 import { InboundAdapter } from "./inbound.js";
+import { SettledWaiters } from "./settled-waiters.js";
 import { nodeSettings } from "./node-settings.js";
 
 /** Events of a {@link ConnectionManager}: the node's own and those of its default services. */
 export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEvents {}
-
-/** A kept connection, as the core and the services see it. */
-interface Managed extends KeptConnection, ManagedConnection {
-  readonly connection: Connection;
-  /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
-  announced: boolean;
-}
 
 /**
  * Keeps a bounded, authenticated set of connections.
@@ -76,6 +68,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #core: NodeCore<Managed>;
   readonly #inbound: InboundAdapter;
   readonly #dialer: Dialer;
+  readonly #adopter: Adopter;
+  readonly #log: NodeJournal;
   readonly #services: readonly ManagerService[];
   readonly #abort = new AbortController();
   readonly #settings: ReturnType<typeof nodeSettings>;
@@ -89,7 +83,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   #stopping: Promise<void> | undefined;
-  #settledWaiters: (() => void)[] = [];
+  readonly #settled = new SettledWaiters(() => this.#isSettled());
 
   constructor(options: ConnectionManagerOptions = {}) {
     super();
@@ -99,6 +93,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#monotonicClock = options.clock === undefined ? monotonicNow : o.clock;
     this.#arrivals = new ArrivalClock(o.clock);
     this.journal = new DecisionJournal(o.limits.journalCapacity);
+    this.#log = new NodeJournal(this.journal, o.clock);
     this.peers = new PeerDatabase({
       store: o.peerStore,
       bans: { maxSize: o.limits.banListMaxSize, durationsMs: o.limits.banDurationsMs, offenceMemoryMs: o.limits.offenceMemoryMs },
@@ -106,6 +101,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings });
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
+    this.#adopter = new Adopter({
+      core: this.#core,
+      peers: this.peers,
+      journal: this.#log,
+      now: () => this.options.clock(),
+      watermarks: { low: o.limits.lowWatermark, high: o.limits.highWatermark },
+      emit: (type, event) => this.emit(type, event as ConnectionManagerEvents[typeof type]),
+      notify: (hook) => this.#notify(hook),
+      changed: () => this.#changed(),
+    });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
     const services = createNodeServices(o, this.#serviceHost());
@@ -251,10 +256,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     });
     if (evicted !== undefined) {
       // The ban list is full: the entry that made room is lifted, and says so.
-      this.#journal("unbanned", { ...banSubject(evicted), code: "evicted", detail: `${evicted.key} evicted from the full ban list` });
+      this.#log.record("unbanned", { ...banSubject(evicted), code: "evicted", detail: `${evicted.key} evicted from the full ban list` });
       this.emit("peer:unbanned", { entry: evicted });
     }
-    this.#journal("banned", {
+    this.#log.record("banned", {
       ...banSubject(entry),
       code: ErrorCode.PEER_BANNED,
       detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
@@ -272,7 +277,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   unban(target: BanTarget | PeerId): BanEntry | undefined {
     const entry = this.peers.unban(target instanceof PeerId ? { peerId: target.toString() } : target);
     if (entry) {
-      this.#journal("unbanned", { ...banSubject(entry), code: "unbanned", detail: `${entry.key} lifted by the application` });
+      this.#log.record("unbanned", { ...banSubject(entry), code: "unbanned", detail: `${entry.key} lifted by the application` });
       this.emit("peer:unbanned", { entry });
     }
     return entry;
@@ -289,21 +294,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * with ABORTED when `signal` fires.
    */
   settled(options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#isSettled()) return Promise.resolve();
-    if (options.signal?.aborted) return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = this.#settledWaiters.indexOf(waiter);
-        if (index >= 0) this.#settledWaiters.splice(index, 1);
-        reject(new PeerlinkError(ErrorCode.ABORTED, "settled() aborted"));
-      };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      const waiter = (): void => {
-        options.signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      this.#settledWaiters.push(waiter);
-    });
+    return this.#settled.wait(options.signal);
   }
 
   /**
@@ -353,7 +344,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       process.emitWarning(`peerlink: peer database close failed: ${String(error)}`, "PeerlinkServiceWarning");
     });
     this.#state = "stopped";
-    this.#notifySettled();
+    this.#settled.check();
     this.removeAllListeners();
   }
 
@@ -389,127 +380,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     );
   }
 
-  /**
-   * Takes a handshaken connection: the core decides (stopping, banned, duplicate, capacity) before anything
-   * of it is visible; only a kept connection gets its message relay, its `connection:open` and the services.
-   * A refused connection is closed (its slot freed when it is) and the refusal thrown.
-   */
-  #adopt(connection: Connection, reservation: ConnectionReservation): Connection {
-    const peer = connection.remotePeer.toString();
-    const now = this.options.clock();
-    const managed: Managed = {
-      connection,
-      peer,
-      peerBytes: connection.remotePeer.bytes,
-      direction: connection.direction,
-      remoteAddress: connection.remoteAddress,
-      openedAt: now,
-      reservation,
-      get isOpen() {
-        return connection.state === "open";
-      },
-      get health() {
-        return connection.health;
-      },
-      get healthScore() {
-        return connection.health?.overall;
-      },
-      announced: false,
-    };
-    const verdict = this.#core.adopt(managed, now);
-    if (verdict.kind === "refuse") {
-      void connection.close(verdict.reason, {
-        ...(verdict.goodbyeDetail ? { detail: verdict.goodbyeDetail } : {}),
-        ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
-      });
-      void connection.closed.then(() => {
-        reservation.release();
-        this.#changed();
-      });
-      this.#journal("refused", { peerId: peer, address: connection.remoteAddress, code: verdict.refusal?.reason ?? verdict.code, detail: verdict.detail });
-      const error = new PeerlinkError(verdict.code, verdict.detail, { initiator: "local" });
-      if (connection.direction === "inbound" && verdict.code !== ErrorCode.STOPPED) {
-        this.emit("inbound:refused", { address: connection.remoteAddress, reason: verdict.refusal?.reason ?? "banned", error, peer });
-      }
-      throw error;
-    }
-    connection.on("close", (info) => this.#onClosed(managed, info));
-    if (verdict.kind === "duplicate") {
-      this.#journal("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the existing one` });
-      void connection.close(DisconnectReason.ALREADY_CONNECTED);
-      return this.#core.kept(peer)!.connection;
-    }
-    if (verdict.close !== undefined) {
-      this.#journal("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the new ${managed.direction} one` });
-      void verdict.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
-    }
-    // A tap, not a listener: the connection keeps holding messages for the application's own first
-    // `conn.on("message")`, attached after `await dial()`.
-    tapMessages(connection, (m) => this.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
-    const handshake = connection.handshake;
-    safely(() =>
-      this.peers.upsert(
-        peer,
-        {
-          lastSeen: now,
-          addresses: addressesToRecord(peer, handshake?.remoteListenAddrs ?? [], connection, (a) => this.peers.resolvePeerId(a)),
-          capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
-        },
-        now,
-      ),
-    );
-    managed.announced = true;
-    this.#notify((s) => s.onOpen?.(managed));
-    this.#journal("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
-    this.emit("connection:open", { connection });
-    this.#trim(this.#core.trim(now));
-    this.#changed();
-    return connection;
-  }
-
-  #onClosed(managed: Managed, info: CloseInfo): void {
-    this.#core.closed(managed);
-    if (managed.announced) {
-      this.#journal("closed", { peerId: managed.peer, code: info.reason, detail: `${info.initiator} closed${info.error ? `: ${info.error.message}` : ""}` });
-      const goodbye = managed.connection.remoteGoodbye;
-      const retryAfterMs = goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined;
-      const grade = managed.health?.grade;
-      safely(() => {
-        this.peers.recordDisconnection(managed.peer, {
-          reason: info.reason,
-          direction: managed.direction,
-          initiator: info.initiator,
-          at: this.options.clock(),
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        });
-        if (grade !== undefined) this.peers.recordHealth(managed.peer, grade);
-      });
-      const close: ManagedClose = {
-        ...info,
-        remoteRetryAfterMs: retryAfterMs,
-        wasHealthy: grade === undefined ? undefined : gradeIndex(grade) >= gradeIndex(HealthGrade.GOOD),
-      };
-      this.#notify((s) => s.onClose?.(managed, close));
-      this.emit("connection:close", { connection: managed.connection, peer: managed.peer, reason: info.reason, initiator: info.initiator, error: info.error });
-    }
-    this.#notify((s) => s.onSlotFreed?.());
-    this.#changed();
-  }
-
-  #trim(victims: readonly Managed[]): void {
-    const limits = this.options.limits;
-    for (const victim of victims) {
-      this.#journal("trimmed", {
-        peerId: victim.peer,
-        code: DisconnectReason.NETWORK_RESTRUCTURE,
-        detail: `above highWatermark ${limits.highWatermark}; trimming to ${limits.lowWatermark}`,
-        limit: "highWatermark",
-        value: this.#core.keptConnections().length,
-      });
-      void victim.connection.close(DisconnectReason.NETWORK_RESTRUCTURE);
-    }
-  }
-
   /** Sets the one timer to the core's next deadline. */
   #arm(): void {
     if (this.#state !== "running") return;
@@ -536,17 +406,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const due = this.#core.onTimeout(this.options.clock());
     for (const { id, expiry } of due.expired) this.#inbound.expire(id, expiry);
     for (const entry of due.unbanned) {
-      this.#journal("unbanned", { ...banSubject(entry), code: "expired", detail: `${entry.key} expired` });
+      this.#log.record("unbanned", { ...banSubject(entry), code: "expired", detail: `${entry.key} expired` });
       this.emit("peer:unbanned", { entry });
     }
-    this.#trim(due.trim);
+    this.#adopter.trim(due.trim);
     this.#changed();
   }
 
   /** Something pending changed: re-arm the timer and wake `settled()` waiters. */
   #changed(): void {
     this.#arm();
-    this.#notifySettled();
+    this.#settled.check();
   }
 
   #isSettled(): boolean {
@@ -554,11 +424,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     if (c.pendingInbound !== 0 || c.pendingOutbound !== 0 || this.#inbound.size !== 0 || this.#dialer.size !== 0) return false;
     // Connections refused after their handshake (duplicates, stopping) are still closing.
     return this.#core.adoptedConnections().every((m) => m.announced);
-  }
-
-  #notifySettled(): void {
-    if (this.#settledWaiters.length === 0 || !this.#isSettled()) return;
-    for (const waiter of this.#settledWaiters.splice(0)) waiter();
   }
 
   /** Calls `hook` on every service; a throwing service is reported, never breaks the manager. */
@@ -570,32 +435,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         process.emitWarning(`peerlink: a manager service threw: ${String(error)}`, "PeerlinkServiceWarning");
       }
     }
-  }
-
-  #journal(
-    kind: JournalEntry["kind"],
-    entry: { peerId?: string | undefined; address?: string | undefined; code: string; detail: string; limit?: string; value?: number },
-  ): void {
-    this.journal.record({
-      at: this.options.clock(),
-      kind,
-      code: entry.code,
-      detail: entry.detail,
-      ...(entry.peerId !== undefined ? { peerId: entry.peerId } : {}),
-      ...(entry.address !== undefined ? { address: entry.address } : {}),
-      ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
-      ...(entry.value !== undefined ? { value: entry.value } : {}),
-    });
-  }
-
-  #journalLimit(address: string, refusal: LimitRefusal): void {
-    this.#journal("refused", {
-      address,
-      code: refusal.reason,
-      detail: describeRefusal(refusal),
-      ...(refusal.option ? { limit: refusal.option } : {}),
-      value: refusal.current,
-    });
   }
 
   /** The view of this manager that services get. */
@@ -613,7 +452,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       setHealth: (connection, score) => {
         metricsOf(connection).health = score;
       },
-      journal: (kind, entry) => this.#journal(kind, entry),
+      journal: (kind, entry) => this.#log.record(kind, entry),
       emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
       get running() {
         return manager.#state === "running";
@@ -632,17 +471,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       firstFlightTimeoutMs: this.#settings.firstFlightTimeoutMs,
       capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
       handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
-      adopt: (connection, reservation) => void this.#adopt(connection, reservation),
+      adopt: (connection, reservation) => void this.#adopter.adopt(connection, reservation),
       refused: (address, refusal, error, peer) => {
-        this.#journalLimit(address, refusal);
+        this.#log.refusal(address, refusal);
         this.emit("inbound:refused", { address, reason: refusal.reason, error, ...(peer !== undefined ? { peer } : {}) });
       },
       failed: (address, error) => {
-        this.#journal("refused", { address, code: error.code, detail: `inbound handshake failed: ${error.rawMessage}` });
+        this.#log.record("refused", { address, code: error.code, detail: `inbound handshake failed: ${error.rawMessage}` });
         this.emit("handshake:failed", { address, direction: "inbound", error });
       },
       evicted: (address) => {
-        this.#journal("refused", { address, code: "evicted", detail: "pending pool full: evicted the pending connection with the least progress" });
+        this.#log.record("refused", { address, code: "evicted", detail: "pending pool full: evicted the pending connection with the least progress" });
         this.emit("inbound:evicted", { address });
       },
       changed: () => this.#changed(),
@@ -664,14 +503,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         if (!this.peers.findBan({ peerId: connection.remotePeer.toString(), ip: ipOf(connection.remoteAddress) }, this.options.clock())) {
           safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
         }
-        return this.#adopt(connection, reservation);
+        return this.#adopter.adopt(connection, reservation);
       },
-      awaitConnection: (peer, deadline) => this.#awaitConnection(peer, deadline),
+      onOpen: (listener) => this.on("connection:open", ({ connection }) => listener(connection)),
       refused: (target, error, journal) => {
-        if (journal !== undefined) this.#journal("refused", { ...journal, code: error.code, detail: error.rawMessage });
+        if (journal !== undefined) this.#log.record("refused", { ...journal, code: error.code, detail: error.rawMessage });
         this.emit("dial:refused", { target, error });
       },
-      journalLimit: (address, refusal) => this.#journalLimit(address, refusal),
+      journalLimit: (address, refusal) => this.#log.refusal(address, refusal),
       failed: (address, error) => this.emit("handshake:failed", { address, direction: "outbound", error }),
       dialFailed: (target, error) => this.#notify((s) => s.onDialFailed?.(target, error)),
       changed: () => {
@@ -681,28 +520,4 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     };
   }
 
-  /** The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted. */
-  #awaitConnection(peer: string, deadline: number): Promise<Connection | undefined> {
-    const existing = this.#core.kept(peer);
-    if (existing) return Promise.resolve(existing.connection);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        off();
-        resolve(undefined);
-      }, Math.max(0, deadline - Date.now()));
-      const off = this.on("connection:open", ({ connection }) => {
-        if (connection.remotePeer.toString() !== peer) return;
-        clearTimeout(timer);
-        off();
-        resolve(connection);
-      });
-    });
-  }
-}
-
-/** The journal fields naming a ban's target: the peer id of a peer ban, the IP of an IP ban (a subnet is in the detail). */
-function banSubject(entry: BanEntry): { peerId?: string; address?: string } {
-  if (entry.kind === "peer") return { peerId: entry.value };
-  if (entry.kind === "ip") return { address: entry.value };
-  return {};
 }

@@ -41,8 +41,8 @@ export interface DialerHost {
   ): Promise<Connection>;
   /** Adopts a handshaken outbound connection; returns the kept connection to the peer or throws the refusal. */
   adopt(connection: Connection, reservation: ConnectionReservation, dialedAddress: string): Connection;
-  /** Waits (until `deadline`, epoch ms) for the kept connection of `peer` being adopted. */
-  awaitConnection(peer: string, deadline: number): Promise<Connection | undefined>;
+  /** Subscribes to `connection:open`; returns the unsubscribe function. */
+  onOpen(listener: (connection: Connection) => void): () => void;
   /** A dial was refused (journal unless `journaled`, `dial:refused`). */
   refused(target: string, error: PeerlinkError, journal: { peerId?: string | undefined; address?: string | undefined } | undefined): void;
   /** Journals a limit refusal. */
@@ -232,12 +232,30 @@ export class Dialer {
       else release();
       const remote = created?.handshake?.remotePeerId;
       if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
-        const survivor = await host.awaitConnection(remote.toString(), deadline);
+        const survivor = await this.#awaitConnection(remote.toString(), deadline);
         if (survivor) return survivor;
       }
       throw error;
     }
     return host.adopt(connection, reservation, address);
+  }
+
+  /** The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted. */
+  #awaitConnection(peer: string, deadline: number): Promise<Connection | undefined> {
+    const existing = this.#host.core.kept(peer) as (KeptConnection & { connection: Connection }) | undefined;
+    if (existing) return Promise.resolve(existing.connection);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(undefined);
+      }, Math.max(0, deadline - Date.now()));
+      const off = this.#host.onOpen((connection) => {
+        if (connection.remotePeer.toString() !== peer) return;
+        clearTimeout(timer);
+        off();
+        resolve(connection);
+      });
+    });
   }
 
   /** The peer a successful dial to `address` proved to be there, if any. */

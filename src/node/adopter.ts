@@ -1,0 +1,180 @@
+/**
+ * Carries out the node core's adoption verdicts on real connections: closes a
+ * refused one with its Goodbye, resolves duplicates, relays a kept one's
+ * messages, records it in the peer database, tells the services and the
+ * application, and does the same bookkeeping when a kept connection closes.
+ *
+ * @module
+ */
+import { tapMessages, type Connection } from "../connection/connection.js";
+import type { CloseInfo } from "../connection/types.js";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+import { gradeIndex, HealthGrade } from "../health/types.js";
+import type { ConnectionReservation } from "../manager/connection-limits.js";
+import type { ManagedClose, ManagedConnection, ManagerService } from "../manager/services.js";
+import type { PeerDatabase } from "../peers/peer-database.js";
+import { DisconnectReason } from "../reasons.js";
+import { addressesToRecord } from "./core/adoption.js";
+import type { KeptConnection, NodeCore } from "./core/node-core.js";
+import { safely } from "./dialer.js";
+import type { NodeEvents } from "./events.js";
+import type { NodeJournal } from "./node-journal.js";
+
+/** A kept connection, as the core and the services see it. */
+export interface Managed extends KeptConnection, ManagedConnection {
+  readonly connection: Connection;
+  /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
+  announced: boolean;
+}
+
+/** What the adopter needs from the manager. */
+export interface AdopterHost {
+  readonly core: NodeCore<Managed>;
+  readonly peers: PeerDatabase;
+  readonly journal: NodeJournal;
+  /** The core's clock (ms). */
+  now(): number;
+  /** The watermarks, for the journal's trim entries. */
+  readonly watermarks: { readonly low: number; readonly high: number };
+  emit<K extends keyof NodeEvents>(type: K, event: NodeEvents[K]): void;
+  /** Calls a hook on every service. */
+  notify(hook: (service: ManagerService) => void): void;
+  /** Something changed: re-arm the timer, wake `settled()` waiters. */
+  changed(): void;
+}
+
+/** Adoption and close bookkeeping. */
+export class Adopter {
+  readonly #host: AdopterHost;
+
+  constructor(host: AdopterHost) {
+    this.#host = host;
+  }
+
+  /**
+   * Takes a handshaken connection: the core decides (stopping, banned, duplicate, capacity) before anything
+   * of it is visible; only a kept connection gets its message relay, `connection:open` and the services.
+   * A refused connection is closed with its Goodbye (its slot freed once it is) and the refusal thrown.
+   * Returns the peer's kept connection (the existing one when this one lost a duplicate tie-break).
+   */
+  adopt(connection: Connection, reservation: ConnectionReservation): Connection {
+    const host = this.#host;
+    const peer = connection.remotePeer.toString();
+    const now = host.now();
+    const managed: Managed = {
+      connection,
+      peer,
+      peerBytes: connection.remotePeer.bytes,
+      direction: connection.direction,
+      remoteAddress: connection.remoteAddress,
+      openedAt: now,
+      reservation,
+      get isOpen() {
+        return connection.state === "open";
+      },
+      get health() {
+        return connection.health;
+      },
+      get healthScore() {
+        return connection.health?.overall;
+      },
+      announced: false,
+    };
+    const verdict = host.core.adopt(managed, now);
+    if (verdict.kind === "refuse") {
+      // Closing first: from here the connection delivers nothing (0-RTT data included) to anyone.
+      void connection.close(verdict.reason, {
+        ...(verdict.goodbyeDetail ? { detail: verdict.goodbyeDetail } : {}),
+        ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
+      });
+      void connection.closed.then(() => {
+        reservation.release();
+        host.changed();
+      });
+      host.journal.record("refused", { peerId: peer, address: connection.remoteAddress, code: verdict.refusal?.reason ?? verdict.code, detail: verdict.detail });
+      const error = new PeerlinkError(verdict.code, verdict.detail, { initiator: "local" });
+      if (connection.direction === "inbound" && verdict.code !== ErrorCode.STOPPED) {
+        host.emit("inbound:refused", { address: connection.remoteAddress, reason: verdict.refusal?.reason ?? "banned", error, peer });
+      }
+      throw error;
+    }
+    connection.on("close", (info) => this.#onClosed(managed, info));
+    if (verdict.kind === "duplicate") {
+      host.journal.record("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: "duplicate connection; kept the existing one" });
+      void connection.close(DisconnectReason.ALREADY_CONNECTED);
+      return host.core.kept(peer)!.connection;
+    }
+    if (verdict.close !== undefined) {
+      host.journal.record("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: `duplicate connection; kept the new ${managed.direction} one` });
+      void verdict.close.connection.close(DisconnectReason.ALREADY_CONNECTED);
+    }
+    // A tap, not a listener: the connection keeps holding messages for the application's own first
+    // `conn.on("message")`, attached after `await dial()`.
+    tapMessages(connection, (m) => host.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
+    const handshake = connection.handshake;
+    safely(() =>
+      host.peers.upsert(
+        peer,
+        {
+          lastSeen: now,
+          addresses: addressesToRecord(peer, handshake?.remoteListenAddrs ?? [], connection, (a) => host.peers.resolvePeerId(a)),
+          capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
+        },
+        now,
+      ),
+    );
+    managed.announced = true;
+    host.notify((s) => s.onOpen?.(managed));
+    host.journal.record("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
+    host.emit("connection:open", { connection });
+    this.trim(host.core.trim(now));
+    host.changed();
+    return connection;
+  }
+
+  /** Closes trimmed connections (NETWORK_RESTRUCTURE), journaling each. */
+  trim(victims: readonly Managed[]): void {
+    const host = this.#host;
+    for (const victim of victims) {
+      host.journal.record("trimmed", {
+        peerId: victim.peer,
+        code: DisconnectReason.NETWORK_RESTRUCTURE,
+        detail: `above highWatermark ${host.watermarks.high}; trimming to ${host.watermarks.low}`,
+        limit: "highWatermark",
+        value: host.core.keptConnections().length,
+      });
+      void victim.connection.close(DisconnectReason.NETWORK_RESTRUCTURE);
+    }
+  }
+
+  #onClosed(managed: Managed, info: CloseInfo): void {
+    const host = this.#host;
+    host.core.closed(managed);
+    if (managed.announced) {
+      host.journal.record("closed", { peerId: managed.peer, code: info.reason, detail: `${info.initiator} closed${info.error ? `: ${info.error.message}` : ""}` });
+      const goodbye = managed.connection.remoteGoodbye;
+      const retryAfterMs = goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined;
+      const grade = managed.health?.grade;
+      safely(() => {
+        host.peers.recordDisconnection(managed.peer, {
+          reason: info.reason,
+          direction: managed.direction,
+          initiator: info.initiator,
+          at: host.now(),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+        // The peer database ranks replacement candidates by their last connection's health.
+        if (grade !== undefined) host.peers.recordHealth(managed.peer, grade);
+      });
+      const close: ManagedClose = {
+        ...info,
+        remoteRetryAfterMs: retryAfterMs,
+        wasHealthy: grade === undefined ? undefined : gradeIndex(grade) >= gradeIndex(HealthGrade.GOOD),
+      };
+      host.notify((s) => s.onClose?.(managed, close));
+      host.emit("connection:close", { connection: managed.connection, peer: managed.peer, reason: info.reason, initiator: info.initiator, error: info.error });
+    }
+    host.notify((s) => s.onSlotFreed?.());
+    host.changed();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The node's side of the decision journal: one place that dates entries and
+ * words limit refusals and ban subjects.
+ *
+ * @module
+ */
+import type { BanEntry } from "../manager/ban-list.js";
+import { describeRefusal, type LimitRefusal } from "../manager/connection-limits.js";
+import type { DecisionJournal, JournalEntry } from "../manager/journal.js";
+
+/** The fields of one journal entry, before it is dated. */
+export interface JournalFields {
+  peerId?: string | undefined;
+  address?: string | undefined;
+  code: string;
+  detail: string;
+  limit?: string;
+  value?: number;
+}
+
+/** Writes dated entries to a {@link DecisionJournal}. */
+export class NodeJournal {
+  readonly #journal: DecisionJournal;
+  readonly #clock: () => number;
+
+  constructor(journal: DecisionJournal, clock: () => number) {
+    this.#journal = journal;
+    this.#clock = clock;
+  }
+
+  /** Records one decision. */
+  record(kind: JournalEntry["kind"], entry: JournalFields): void {
+    this.#journal.record({
+      at: this.#clock(),
+      kind,
+      code: entry.code,
+      detail: entry.detail,
+      ...(entry.peerId !== undefined ? { peerId: entry.peerId } : {}),
+      ...(entry.address !== undefined ? { address: entry.address } : {}),
+      ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
+      ...(entry.value !== undefined ? { value: entry.value } : {}),
+    });
+  }
+
+  /** Records a refusal by a limit, naming the limit and the count that hit it. */
+  refusal(address: string, refusal: LimitRefusal): void {
+    this.record("refused", {
+      address,
+      code: refusal.reason,
+      detail: describeRefusal(refusal),
+      ...(refusal.option ? { limit: refusal.option } : {}),
+      value: refusal.current,
+    });
+  }
+}
+
+/** The journal fields naming a ban's target: the peer id of a peer ban, the IP of an IP ban (a subnet is in the detail). */
+export function banSubject(entry: BanEntry): { peerId?: string; address?: string } {
+  if (entry.kind === "peer") return { peerId: entry.value };
+  if (entry.kind === "ip") return { address: entry.value };
+  return {};
+}
