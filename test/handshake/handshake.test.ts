@@ -602,3 +602,16 @@ describe("the bytes a Hello goes out as", () => {
     expect(frames[0]?.frame.kind.case === "hello" && frames[0].frame.kind.value.agent).toBe("a".repeat(200));
   });
 });
+
+describe("the own Hello", () => {
+  it("is refused with INVALID_ARGUMENT when it would exceed the pre-authentication frame limit (peers would refuse it)", () => {
+    // 256 protocols with the longest names and 256 listen addresses still fit (about 41 KB)...
+    const protocols = Array.from({ length: 256 }, (_, i) => ({ name: `/p${i}`.padEnd(128, "x"), versions: [1, 2, 3], alias: i + 1 }));
+    const listenAddrs: string[] = Array(256).fill("[2001:db8::1]:40001");
+    const fits = new Handshake({ identity: alice, role: "dialer", binding: nonces, protocols, listenAddrs });
+    expect(fits.start()).toHaveLength(1);
+    // ...a 30 KB agent string on top does not.
+    const big = new Handshake({ identity: alice, role: "dialer", binding: nonces, protocols, listenAddrs, agent: "a".repeat(30_000) });
+    expect(() => big.start()).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+  });
+});
