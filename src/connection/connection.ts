@@ -143,7 +143,8 @@ let decoderBufferOf: (connection: Connection) => number;
  * tap exists and no connection-level consumer does, holding is a bounded replay instead of a paused
  * stream: above the high-water mark the oldest held messages are dropped rather than reads paused, so an
  * application that listens only through the tap never stalls, and a late listener sees the latest run of
- * messages without a hole. Taps get nothing once this side has started closing either.
+ * messages without a hole. Backpressure from the connection's own consumers stays: an iterator that falls
+ * behind still pauses reads, for the tap too. Taps get nothing once this side has started closing either.
  *
  * @example
  * ```ts

@@ -5,6 +5,9 @@
  * @module
  */
 export { Connection, type CloseOptions, type ConnectionEvents, type ConnectionOptions, type SendOptions } from "./connection.js";
+// Internal to the node layer (not exported from the package).
+export { decoderBufferBytes, tapMessages } from "./connection.js";
+export type { MessageTap } from "./inbox.js";
 export {
   ConnectionCore,
   controlFrame,

@@ -161,7 +161,7 @@ export class Handshake {
    * Starts the handshake: returns the own Hello to send. With TLS the Hello
    * carries the proof; without, the proof follows in an Auth frame once the
    * peer's Hello arrives. Throws INTERNAL when called twice, INVALID_ARGUMENT when the Hello would
-   * exceed {@link MAX_PREAUTH_FRAME_BYTES}.
+   * exceed the pre-authentication frame limit (64 KiB, `MAX_PREAUTH_FRAME_BYTES`), which peers refuse.
    */
   start(): HandshakeAction[] {
     if (this.#phase !== "idle") throw new PeerlinkError(ErrorCode.INTERNAL, "handshake already started");
