@@ -431,7 +431,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /**
    * Iterates over received messages from now on, buffering up to the high-water
    * mark (then the socket stops reading until the consumer catches up). Ends
-   * after the connection closes and the buffer is drained.
+   * after the connection closes and the buffer is drained; ends at once, dropping
+   * the buffer, when this side closes or aborts it.
    */
   messages(): AsyncIterableIterator<InboundMessage> {
     return this.#inbox.iterator();
