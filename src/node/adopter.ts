@@ -14,6 +14,7 @@ import type { ConnectionReservation } from "../manager/connection-limits.js";
 import type { ManagedClose, ManagedConnection, ManagerService } from "../manager/services.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
 import { DisconnectReason } from "../reasons.js";
+import { errorCodeForRemoteReason } from "../handshake/failure-reasons.js";
 import { addressesToRecord } from "./core/adoption.js";
 import type { KeptConnection, NodeCore } from "./core/node-core.js";
 import { safely } from "./dialer.js";
@@ -80,6 +81,21 @@ export class Adopter {
       },
       announced: false,
     };
+    if (connection.state !== "open") {
+      // The peer refused us right after its Hello (its Goodbye came in the same read): a refusal, not a
+      // connection that opens and ends at once.
+      void connection.closed.then(() => {
+        reservation.release();
+        host.changed();
+      });
+      const goodbye = connection.remoteGoodbye;
+      if (goodbye === undefined) throw new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before it was adopted", { initiator: "remote" });
+      const detail = goodbye.detail === "" ? "" : `: ${goodbye.detail}`;
+      throw new PeerlinkError(errorCodeForRemoteReason(goodbye.reason), `peer refused the connection (${goodbye.reason})${detail}`, {
+        cause: goodbye,
+        initiator: "remote",
+      });
+    }
     const verdict = host.core.adopt(managed, now);
     if (verdict.kind === "refuse") {
       // Closing first: from here the connection delivers nothing (0-RTT data included) to anyone.

@@ -209,6 +209,10 @@ export class InboundAdapter {
   /**
    * The node is full: a Goodbye RESOURCE_CONSTRAINT with a retry-after in place of our Hello, so the dialer
    * learns why and when to come back, then the socket is ended (destroyed if the peer does not close).
+   * In place of the Hello, not after it: a dialer that verified our Hello would count itself open before
+   * the Goodbye arrived, and its dial would resolve with a connection that ends at once. Capacity does not
+   * depend on who the dialer is, so nothing is lost by not running the handshake (and no signature is
+   * spent on a connection that is refused anyway).
    */
   #refuseForCapacity(id: number, entry: PendingSocket, channel: SecureChannel, refusal: LimitRefusal): void {
     const host = this.#host;

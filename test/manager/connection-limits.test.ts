@@ -31,7 +31,7 @@ function zeroCounts(limiter: ConnectionLimiter): void {
 describe("admitting inbound connections, one limit at a time", () => {
   it("refuses a banned IP", () => {
     const limiter = new ConnectionLimiter(ROOMY);
-    limiter.banList.ban({ ip: "1.2.3.4" }, 0, { reason: "r", durationMs: 1000 });
+    (limiter.banList as BanList).ban({ ip: "1.2.3.4" }, 0, { reason: "r", durationMs: 1000 });
     expect(limiter.checkInbound("1.2.3.4", 10)).toEqual({
       reason: "banned",
       direction: "inbound",
@@ -45,7 +45,7 @@ describe("admitting inbound connections, one limit at a time", () => {
 
   it("refuses an IP inside a banned subnet", () => {
     const limiter = new ConnectionLimiter(ROOMY);
-    limiter.banList.ban({ subnet: "1.2.3.0/24" }, 0, { reason: "r" });
+    (limiter.banList as BanList).ban({ subnet: "1.2.3.0/24" }, 0, { reason: "r" });
     expect(limiter.checkInbound("::ffff:1.2.3.77", 1)).toMatchObject({ reason: "banned", key: "subnet:1.2.3.0/24" });
   });
 
@@ -159,7 +159,7 @@ describe("admitting inbound connections when several limits are hit at once", ()
       r.open();
       return r;
     };
-    limiter.banList.ban({ ip: target }, 0, { reason: "r" });
+    (limiter.banList as BanList).ban({ ip: target }, 0, { reason: "r" });
     const a = limiter.reservePending("inbound", "5.0.0.1");
     limiter.reservePending("inbound", "6.0.0.1");
     const t = open(target);
@@ -175,7 +175,7 @@ describe("admitting inbound connections when several limits are hit at once", ()
     const reasons: (RefusalReason | undefined)[] = [];
     const check = () => reasons.push(limiter.checkInbound(target, 1)?.reason);
     check();
-    limiter.banList.unban({ ip: target });
+    (limiter.banList as BanList).unban({ ip: target });
     check();
     a.open(); // pending 1, same totals
     check();
@@ -208,7 +208,7 @@ describe("admitting inbound connections when several limits are hit at once", ()
 
   it("reports capacity reasons through connectionLimitsReached without bans or rate tokens", () => {
     const limiter = new ConnectionLimiter({ ...ROOMY, maxPerIp: 1, inboundRateBurst: 1 });
-    limiter.banList.ban({ ip: "4.4.4.4" }, 0, { reason: "r" });
+    (limiter.banList as BanList).ban({ ip: "4.4.4.4" }, 0, { reason: "r" });
     expect(limiter.connectionLimitsReached("4.4.4.4")).toBeUndefined();
     expect(limiter.connectionLimitsReached("4.4.4.4")).toBeUndefined();
     expect(limiter.rateLimiter.has("4.4.4.4")).toBe(false);
