@@ -45,3 +45,11 @@ export const MAX_PEER_PROTOCOL_ALIASES = 4_096;
  * enough for a human-readable reason, and a Goodbye never approaches the peer's maximum frame size.
  */
 export const MAX_GOODBYE_DETAIL_BYTES = 1024;
+
+/**
+ * Bytes of messages a connection keeps for a late `message` listener while the node layer's tap is already
+ * served (64 KiB): enough for what a peer sends around the open (a listener attached right after
+ * `await dial()` sees it), small enough that a node whose application listens only on the manager does not
+ * keep a megabyte per busy connection for a listener that never comes.
+ */
+export const TAP_REPLAY_BYTES = 64 * 1024;

@@ -6,6 +6,7 @@
  * @module
  */
 import { MessageQueue, messageCost } from "./message-queue.js";
+import { TAP_REPLAY_BYTES } from "./defaults.js";
 import type { InboundMessage } from "./types.js";
 
 /** A function that sees every message of a connection; see {@link Inbox.tap}. */
@@ -31,13 +32,16 @@ interface Tap {
  * Holding: until the first `message` listener or iterator exists, messages are held for it. With no tap,
  * the hold is a paused stream: above the high-water mark the socket stops reading, so nothing is lost.
  * With a tap, somebody is already being served, so the hold becomes a bounded replay for a late consumer:
- * above the high-water mark its oldest messages are dropped instead of pausing reads. Pausing would make
+ * above {@link TAP_REPLAY_BYTES} (or the high-water mark, if lower) its oldest messages are dropped instead of
+ * pausing reads. Pausing would make
  * an application that only listens through the tap (the manager's `message` event) stall forever for a
  * connection-level listener it never meant to add; dropping the oldest keeps the replay a contiguous run
  * of the latest messages, so a late consumer sees the stream as if it had joined late, with no hole.
  */
 export class Inbox {
   readonly #highWater: number;
+  /** Bytes of replay kept for a late connection-level consumer while a tap is served. */
+  readonly #replayCap: number;
   readonly #host: InboxHost;
   readonly #queues = new Set<MessageQueue>();
   readonly #taps = new Set<Tap>();
@@ -57,6 +61,7 @@ export class Inbox {
   /** @param highWater - bytes (as {@link messageCost} counts them) held or buffered per consumer before reads pause */
   constructor(highWater: number, host: InboxHost) {
     this.#highWater = highWater;
+    this.#replayCap = Math.min(highWater, TAP_REPLAY_BYTES);
     this.#host = host;
   }
 
@@ -212,10 +217,10 @@ export class Inbox {
     this.#host.emit(message);
   }
 
-  /** Drops the oldest held messages while the replay is above the high-water mark. */
+  /** Drops the oldest held messages while the replay is above its cap. */
   #trimReplay(): void {
     const held = this.#held;
-    while (this.#heldBytes > this.#highWater && this.#head < held.length) {
+    while (this.#heldBytes > this.#replayCap && this.#head < held.length) {
       this.#heldBytes -= messageCost(held[this.#head] as InboundMessage);
       held[this.#head] = undefined as unknown as InboundMessage;
       this.#head++;
