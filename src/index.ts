@@ -29,7 +29,7 @@ export type { ConnectionManagerEvents } from "./node/connection-manager.js";
 export type { BanOptions, ConnectionCloseEvent, DialOptions, DialTarget, InboundRefusedEvent, NodeEvents } from "./node/events.js";
 export type { CapabilityOption, ConnectionManagerOptions, ProtocolOption, ResolvedManagerOptions } from "./manager/manager-options.js";
 export type { ConnectionLimitsOptions, ResolvedLimits } from "./manager/config.js";
-export type { BanEntry, BanKind, BanTarget } from "./manager/ban-list.js";
+export type { BanEntry, BanIssueOptions, BanKind, BanListOptions, BanQuery, BanResult, BanTarget } from "./manager/ban-list.js";
 export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from "./manager/journal.js";
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
 export type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./manager/services.js";

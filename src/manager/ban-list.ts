@@ -39,7 +39,7 @@ export interface BanEntry {
   readonly offences: number;
 }
 
-/** Options of a {@link BanList}. */
+/** Options of a ban list: its size and escalation. */
 export interface BanListOptions {
   /** Entries held at most, active bans and remembered offences together (integer >= 1). @default 10000 */
   maxSize?: number;
@@ -49,8 +49,8 @@ export interface BanListOptions {
   offenceMemoryMs?: number;
 }
 
-/** Options of {@link BanList.ban}. */
-export interface BanOptions {
+/** Options of issuing one ban. */
+export interface BanIssueOptions {
   /** Why the ban is issued (kept in the entry, shown by the CLI; never sent to the peer). */
   reason: string;
   /** Text the banned peer may be told in its Goodbye. @default none: the Goodbye carries no detail */
@@ -59,7 +59,7 @@ export interface BanOptions {
   durationMs?: number;
 }
 
-/** What {@link BanList.ban} did. */
+/** What issuing a ban did. */
 export interface BanResult {
   /** The entry after the ban (offence count already incremented). */
   entry: BanEntry;
@@ -211,7 +211,7 @@ export class BanList {
    *
    * @throws PeerlinkError INVALID_ARGUMENT on a malformed target, reason or duration.
    */
-  ban(target: BanTarget, now: number, options: BanOptions): BanResult {
+  ban(target: BanTarget, now: number, options: BanIssueOptions): BanResult {
     const { kind, value } = resolveTarget(target);
     checkNow(now);
     if (options === null || typeof options !== "object" || typeof options.reason !== "string") {

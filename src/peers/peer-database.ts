@@ -38,7 +38,7 @@ import {
   type PeerRecord,
 } from "./peer-record.js";
 import { selectEvictions } from "./peer-eviction.js";
-import { BanList, type BanEntry, type BanListOptions, type BanOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
+import { BanList, type BanEntry, type BanIssueOptions, type BanListOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
 
 /** Options of a {@link PeerDatabase}. */
@@ -67,7 +67,7 @@ export interface PeerDatabaseOptions {
   flushDelayMs?: number;
   /** Called when an automatic save fails (a {@link PeerDatabase.flush} call rejects instead). */
   onError?: (error: PeerlinkError) => void;
-  /** Bounds and escalation of the ban list (see {@link BanList}). @default the ban list's defaults */
+  /** Bounds and escalation of the ban list. @default 10,000 entries; 10 min, 1 h, then 24 h; offences remembered 7 days */
   bans?: BanListOptions;
 }
 
@@ -373,10 +373,11 @@ export class PeerDatabase {
   }
 
   /**
-   * Bans a peer id, an IP or a subnet from `now` (epoch ms); see {@link BanList.ban} for escalation and
-   * eviction when the list is full. Saved with the database.
+   * Bans a peer id, an IP or a subnet from `now` (epoch ms). Without `durationMs` the ban escalates with the
+   * target's remembered offences; on a full list the entry that would be forgotten soonest makes room (it is
+   * returned as `evicted`). Saved with the database.
    */
-  ban(target: BanTarget, now: number, options: BanOptions): BanResult {
+  ban(target: BanTarget, now: number, options: BanIssueOptions): BanResult {
     this.#checkOpen();
     const result = this.#bans.ban(target, now, options);
     this.#changed();
