@@ -16,7 +16,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { gradeIndex, HealthGrade } from "../health/types.js";
-import { type DisconnectReason, isDisconnectReason } from "../reasons.js";
+import { isDisconnectReason } from "../reasons.js";
 import {
   DEFAULT_ADDRESS_FAILURE_DEMOTION,
   DEFAULT_FLUSH_DELAY_MS,
@@ -30,101 +30,21 @@ import {
   type BackoffRecord,
   type BanRecord,
   clonePeerRecord,
-  type ConnectionDirection,
   createPeerRecord,
-  type DisconnectInitiator,
   type DisconnectionRecord,
   type PeerAddressRecord,
   type PeerRecord,
 } from "./peer-record.js";
 import { selectEvictions } from "./peer-eviction.js";
-import { BanList, type BanEntry, type BanIssueOptions, type BanListOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
+import { DebouncedSaver } from "./debounced-saver.js";
+import { BanList, type BanEntry, type BanIssueOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
+import type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peer-database-options.js";
 
-/** Options of a {@link PeerDatabase}. */
-export interface PeerDatabaseOptions {
-  /** Where the database persists. */
-  store: PeerStore;
-  /**
-   * Most peers kept; beyond it an unprotected peer is evicted: one never reached by a dial first, then the
-   * least recently seen. @default {@link DEFAULT_MAX_PEERS} (1000)
-   */
-  maxPeers?: number;
-  /** Most addresses kept per peer; beyond it the worst is dropped. @default {@link DEFAULT_MAX_ADDRESSES_PER_PEER} (8) */
-  maxAddressesPerPeer?: number;
-  /** Length of each peer's disconnection history; the oldest entries are dropped. @default {@link DEFAULT_MAX_DISCONNECTIONS} (32) */
-  maxDisconnections?: number;
-  /**
-   * Consecutive dial failures that sort an address behind all addresses with
-   * fewer failures. @default {@link DEFAULT_ADDRESS_FAILURE_DEMOTION} (3)
-   */
-  addressFailureDemotion?: number;
-  /**
-   * Delay in milliseconds between the first unsaved change and the automatic
-   * save (not extended by later changes). `0` disables automatic saves: only
-   * {@link PeerDatabase.flush} writes. @default {@link DEFAULT_FLUSH_DELAY_MS} (1000 ms)
-   */
-  flushDelayMs?: number;
-  /** Called when an automatic save fails (a {@link PeerDatabase.flush} call rejects instead). */
-  onError?: (error: PeerlinkError) => void;
-  /** Bounds and escalation of the ban list. @default 10,000 entries; 10 min, 1 h, then 24 h; offences remembered 7 days */
-  bans?: BanListOptions;
-}
+export type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peer-database-options.js";
 
 /** Key under which the ban list is saved in the snapshot's `extra` object. */
 const BANS_KEY = "bans";
-
-/** Fields {@link PeerDatabase.upsert} may set; absent fields are left unchanged. */
-export interface PeerUpsert {
-  /** Addresses to add (existing ones keep their history). */
-  addresses?: readonly string[];
-  /** Replaces the capabilities. */
-  capabilities?: readonly string[];
-  /** Sets protection. */
-  protected?: boolean;
-  /** Sets the health of the last connection. */
-  healthy?: boolean;
-  /** Sets when the peer was last seen. */
-  lastSeen?: number;
-}
-
-/** One disconnection, as reported to {@link PeerDatabase.recordDisconnection}. */
-export interface DisconnectionInput {
-  /** Why the connection ended. */
-  reason: DisconnectReason;
-  /** Which side had opened it. */
-  direction: ConnectionDirection;
-  /** Which side ended it. */
-  initiator: DisconnectInitiator;
-  /** When it ended, epoch milliseconds. */
-  at: number;
-  /** The peer's retry-after hint, milliseconds. */
-  retryAfterMs?: number;
-}
-
-/** Options of {@link PeerDatabase.candidates}. */
-export interface CandidateOptions {
-  /** Current time, epoch milliseconds (bans and backoff are checked against it). */
-  now: number;
-  /** Peers to leave out (typically the connected and the pending ones). */
-  exclude?: Iterable<string>;
-  /** Most candidates returned. @default all */
-  limit?: number;
-  /**
-   * Extra test a record must pass, e.g. to skip peers whose last disconnect
-   * reason means "never reconnect" (`self_connection`, `incompatible_version`).
-   * @default accept all
-   */
-  accept?: (record: Readonly<PeerRecord>) => boolean;
-}
-
-/** A peer worth dialing, with its addresses best-first. */
-export interface PeerCandidate {
-  /** The peer's id. */
-  peerId: string;
-  /** Its addresses, best first (see {@link PeerDatabase.addressesOf}). */
-  addresses: string[];
-}
 
 /**
  * The in-memory peer database over a {@link PeerStore}. Records returned are
@@ -140,22 +60,16 @@ export interface PeerCandidate {
  */
 export class PeerDatabase {
   readonly #store: PeerStore;
+  readonly #saver: DebouncedSaver;
   readonly #maxPeers: number;
   readonly #maxAddresses: number;
   readonly #maxDisconnections: number;
   readonly #demotion: number;
-  readonly #flushDelayMs: number;
-  readonly #onError: ((error: PeerlinkError) => void) | undefined;
   /** Insertion order is kept (a Map), which breaks eviction ties. */
   #peers = new Map<string, PeerRecord>();
   /** address → peer id. */
   #byAddress = new Map<string, string>();
   #extra: JsonObject = {};
-  #dirty = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The last save handed to the store, until it settles. */
-  #inflight: Promise<void> | undefined;
-  #closed = false;
   /** Every ban (peer ids, IPs, subnets) and remembered offence: nothing else keeps one. */
   readonly #bans: BanList;
 
@@ -172,8 +86,7 @@ export class PeerDatabase {
     if (!Number.isFinite(delay) || delay < 0) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "flushDelayMs must be a finite number >= 0");
     }
-    this.#flushDelayMs = delay;
-    this.#onError = options.onError;
+    this.#saver = new DebouncedSaver(options.store, () => this.snapshot(), delay, options.onError);
     this.#bans = new BanList(options.bans ?? {});
   }
 
@@ -184,7 +97,7 @@ export class PeerDatabase {
 
   /** True when there are changes not yet handed to the store. */
   get dirty(): boolean {
-    return this.#dirty;
+    return this.#saver.dirty;
   }
 
   /**
@@ -218,7 +131,7 @@ export class PeerDatabase {
       for (const a of record.addresses) this.#claimAddress(record, a.address);
       this.#trimAddresses(record);
     }
-    this.#dirty = false;
+    this.#saver.markClean();
     this.#enforceMaxPeers(undefined);
     if (bansLost !== undefined && result.recovered === undefined) return { ...result, recovered: { from: "empty", error: bansLost } };
     return result;
@@ -511,47 +424,17 @@ export class PeerDatabase {
    * Saves now if anything changed (cancelling the pending automatic save) and
    * waits until the store has written it. Rejects with the store's error.
    */
-  async flush(options: PeerStoreOperationOptions = {}): Promise<void> {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    if (options.signal?.aborted === true) {
-      throw new PeerlinkError(ErrorCode.ABORTED, "flush aborted", { cause: options.signal.reason });
-    }
-    if (this.#dirty) {
-      this.#dirty = false;
-      const write = this.#store.save(this.snapshot()).catch((error: unknown) => {
-        this.#dirty = true; // retried by the next flush or change
-        throw PeerlinkError.from(error);
-      });
-      this.#inflight = write;
-      write.then(
-        () => this.#clearInflight(write),
-        () => this.#clearInflight(write),
-      );
-    }
-    const pending = this.#inflight;
-    if (pending !== undefined) await abortable(pending, options.signal);
+  flush(options: PeerStoreOperationOptions = {}): Promise<void> {
+    return this.#saver.flush(options);
   }
 
   /** Flushes, closes the store and rejects further changes with STOPPED. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.flush();
-    } finally {
-      this.#closed = true;
-      await this.#store.close();
-    }
-  }
-
-  #clearInflight(write: Promise<void>): void {
-    if (this.#inflight === write) this.#inflight = undefined;
+  close(): Promise<void> {
+    return this.#saver.close();
   }
 
   #checkOpen(): void {
-    if (this.#closed) throw new PeerlinkError(ErrorCode.STOPPED, "peer database is closed");
+    if (this.#saver.closed) throw new PeerlinkError(ErrorCode.STOPPED, "peer database is closed");
   }
 
   #ensure(peerId: string, now: number): PeerRecord {
@@ -628,14 +511,9 @@ export class PeerDatabase {
   }
 
   #changed(): void {
-    this.#dirty = true;
-    if (this.#timer !== undefined || this.#flushDelayMs === 0 || this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.flush().catch((error: unknown) => this.#onError?.(PeerlinkError.from(error)));
-    }, this.#flushDelayMs);
-    this.#timer.unref?.();
+    this.#saver.changed();
   }
+
 }
 
 function positiveInt(value: number, name: string): number {
@@ -650,24 +528,4 @@ function time(value: number, name: string): number {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a finite number >= 0 (milliseconds)`);
   }
   return value;
-}
-
-/** Waits for `promise`, or rejects with ABORTED when `signal` aborts first (the promise keeps running). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new PeerlinkError(ErrorCode.ABORTED, "flush aborted", { cause: signal.reason }));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

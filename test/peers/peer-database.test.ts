@@ -208,7 +208,7 @@ describe("bans and health", () => {
     expect(d.isBanned("timed", 100)).toBe(false);
     d.setBan("forever", undefined, 0);
     expect(d.isBanned("forever", 0)).toBe(false);
-    expect(d.get("forever")).not.toHaveProperty("ban");
+    expect((d.get("forever") as { ban?: unknown } | undefined)?.ban).toBeUndefined();
   });
 
   it("a grade of good or better marks the peer healthy, fair or worse unhealthy", () => {
