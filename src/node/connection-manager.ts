@@ -36,6 +36,7 @@ import { Dialer, safely } from "./dialer.js";
 import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
 import { InboundAdapter } from "./inbound.js";
 import { SettledWaiters } from "./settled-waiters.js";
+import { closeAllConnections, stopServices } from "./shutdown.js";
 import { nodeSettings } from "./node-settings.js";
 
 /** Events of a {@link ConnectionManager}: the node's own and those of its default services. */
@@ -316,30 +317,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
-    const handshaking = this.#inbound.destroyAll();
-    const all = this.#core.adoptedConnections();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([Promise.allSettled(all.map((m) => m.connection.close(DisconnectReason.SHUTDOWN, { timeoutMs }))), deadline]);
-    clearTimeout(timer);
-    for (const m of all) m.connection.abort();
-    await Promise.all([...handshaking, ...all.map((m) => m.connection)].map((c) => c.closed.catch(() => undefined)));
-    // Connections that finished their handshake while we waited (adoption refuses them) are aborted too.
-    for (let round = 0; round < 3 && (this.#core.adoptedConnections().length > 0 || this.#inbound.size > 0); round++) {
-      const late = [...this.#inbound.destroyAll(), ...this.#core.adoptedConnections().map((m) => m.connection)];
-      for (const connection of late) connection.abort();
-      await Promise.all(late.map((c) => c.closed.catch(() => undefined)));
-    }
+    await closeAllConnections(this.#core, this.#inbound, timeoutMs);
     this.#disarm();
-    for (const service of this.#services) {
-      try {
-        await service.stop?.();
-      } catch (error) {
-        process.emitWarning(`peerlink: a manager service failed to stop: ${String(error)}`, "PeerlinkServiceWarning");
-      }
-    }
+    await stopServices(this.#services);
     await this.peers.close().catch((error: unknown) => {
       process.emitWarning(`peerlink: peer database close failed: ${String(error)}`, "PeerlinkServiceWarning");
     });
