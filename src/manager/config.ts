@@ -24,7 +24,11 @@ export interface ConnectionLimitsOptions {
    * @default 3000
    */
   firstFlightTimeoutMs?: number;
-  /** Inbound connections in the handshake at once. At most `maxInbound`. @default 10 */
+  /**
+   * Inbound connections in the handshake at once. When the pool is full a newcomer is still admitted and the
+   * least advanced pending connection of the most represented subnet is closed (`inbound:evicted`), so a
+   * flood cannot keep others out. At most `maxInbound`. @default 10
+   */
   maxPendingInbound?: number;
   /**
    * Inbound connections from one IP in the handshake at once, checked before `maxPendingInbound`.
