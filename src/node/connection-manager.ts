@@ -142,7 +142,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /** Sockets the manager holds right now (pending handshakes plus adopted connections). */
   get socketCount(): number {
-    return this.#inbound.size + this.#core.adoptedConnections().length + this.#dialer.size;
+    return this.#inbound.size + this.#core.adoptedConnections().length + this.#core.limiter.counts().pendingOutbound;
   }
 
   /** Pending (handshaking) inbound connections now, in all or from one IP. */
