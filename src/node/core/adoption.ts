@@ -119,7 +119,7 @@ export function addressesToRecord(
     const address = connection.direction === "inbound" ? bindToRemoteIp(raw, connection.remoteAddress) : raw;
     if (!isHostPort(address) || !mayAdvertise(address, connection.remoteAddress)) continue;
     const owner = ownerOf(address);
-    if (owner === undefined || owner === peer) out.push(address);
+    if ((owner === undefined || owner === peer) && !out.includes(address)) out.push(address);
   }
   return out;
 }
