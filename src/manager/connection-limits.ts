@@ -12,6 +12,7 @@ import { BanList } from "./ban-list.js";
 import { type ConnectionLimitsOptions, type ResolvedLimits, resolveLimits } from "./config.js";
 import { normalizeIp, subnetKey } from "./ip.js";
 import { PerKeyRateLimiter } from "./rate-limiter.js";
+import { decrement, increment } from "../util/counter-map.js";
 
 /** Direction of a connection as seen from this node. */
 export type ConnectionDirection = "inbound" | "outbound";
@@ -240,21 +241,14 @@ export class ConnectionLimiter {
    */
   checkInbound(ip: string, now: number): LimitRefusal | undefined {
     const address = normalizeIp(ip);
-    const ban = this.banList.findBan({ ip: address }, now);
-    if (ban !== undefined) {
-      return refusal("banned", "inbound", 0, ban.offences, { key: ban.key, retryAfterMs: ban.expiresAt - now });
-    }
-    const beforeRate = this.#inboundSlotRefusal(address, "before-rate");
-    if (beforeRate !== undefined) return beforeRate;
-    if (!this.rateLimiter.tryTake(address, now)) {
-      return refusal("rate_limited", "inbound", this.rateLimiter.capacity, Math.floor(this.rateLimiter.available(address, now)), {
-        key: `ip:${address}`,
-        option: "inboundRateBurst",
-        retryAfterMs: this.rateLimiter.msUntil(address, now),
-      });
-    }
-    return this.#inboundSlotRefusal(address, "after-rate");
+    return (
+      this.#banRefusal(address, now) ??
+      this.#inboundSlotRefusal(address, "before-rate") ??
+      this.#rateRefusal(address, now) ??
+      this.#inboundSlotRefusal(address, "after-rate")
+    );
   }
+
 
   /**
    * The checks made when an inbound socket arrives, before any TLS work: bans (IP and subnet) → per IP →
@@ -266,27 +260,9 @@ export class ConnectionLimiter {
    */
   checkInboundArrival(ip: string, now: number): LimitRefusal | undefined {
     const address = normalizeIp(ip);
-    const ban = this.banList.findBan({ ip: address }, now);
-    if (ban !== undefined) {
-      return refusal("banned", "inbound", 0, ban.offences, { key: ban.key, retryAfterMs: ban.expiresAt - now });
-    }
-    const l = this.limits;
-    const fromIp = this.#perIp.get(address) ?? 0;
-    if (fromIp >= l.maxPerIp) return refusal("per_ip", "inbound", l.maxPerIp, fromIp, { key: `ip:${address}`, option: "maxPerIp" });
-    const subnet = this.#subnetOf(address);
-    const fromSubnet = this.#perSubnet.get(subnet) ?? 0;
-    if (fromSubnet >= l.maxPerSubnet) {
-      return refusal("per_subnet", "inbound", l.maxPerSubnet, fromSubnet, { key: `subnet:${subnet}`, option: "maxPerSubnet" });
-    }
-    if (!this.rateLimiter.tryTake(address, now)) {
-      return refusal("rate_limited", "inbound", this.rateLimiter.capacity, Math.floor(this.rateLimiter.available(address, now)), {
-        key: `ip:${address}`,
-        option: "inboundRateBurst",
-        retryAfterMs: this.rateLimiter.msUntil(address, now),
-      });
-    }
-    return undefined;
+    return this.#banRefusal(address, now) ?? this.#sourceRefusal(address) ?? this.#rateRefusal(address, now);
   }
+
 
   /**
    * Whether one more *open* connection of `direction` fits: inbound → `maxInbound`, then `maxConnections`
@@ -429,6 +405,34 @@ export class ConnectionLimiter {
     return total >= max ? refusal("total_full", direction, max, total, { option: "maxConnections" }) : undefined;
   }
 
+  #banRefusal(address: string, now: number): LimitRefusal | undefined {
+    const ban = this.banList.findBan({ ip: address }, now);
+    return ban === undefined ? undefined : refusal("banned", "inbound", 0, ban.offences, { key: ban.key, retryAfterMs: ban.expiresAt - now });
+  }
+
+  /** Takes a token from the IP's bucket; refuses when it is empty. */
+  #rateRefusal(address: string, now: number): LimitRefusal | undefined {
+    if (this.rateLimiter.tryTake(address, now)) return undefined;
+    return refusal("rate_limited", "inbound", this.rateLimiter.capacity, Math.floor(this.rateLimiter.available(address, now)), {
+      key: `ip:${address}`,
+      option: "inboundRateBurst",
+      retryAfterMs: this.rateLimiter.msUntil(address, now),
+    });
+  }
+
+  /** Per-IP and per-subnet totals (pending + open). */
+  #sourceRefusal(address: string): LimitRefusal | undefined {
+    const l = this.limits;
+    const fromIp = this.#perIp.get(address) ?? 0;
+    if (fromIp >= l.maxPerIp) return refusal("per_ip", "inbound", l.maxPerIp, fromIp, { key: `ip:${address}`, option: "maxPerIp" });
+    const subnet = this.#subnetOf(address);
+    const fromSubnet = this.#perSubnet.get(subnet) ?? 0;
+    if (fromSubnet >= l.maxPerSubnet) {
+      return refusal("per_subnet", "inbound", l.maxPerSubnet, fromSubnet, { key: `subnet:${subnet}`, option: "maxPerSubnet" });
+    }
+    return undefined;
+  }
+
   /** The slot checks before the rate limit (pending, per IP, per subnet) or after it (inbound, total). */
   #inboundSlotRefusal(address: string, phase: "before-rate" | "after-rate"): LimitRefusal | undefined {
     const l = this.limits;
@@ -436,27 +440,10 @@ export class ConnectionLimiter {
       if (this.#pendingInbound >= l.maxPendingInbound) {
         return refusal("pending", "inbound", l.maxPendingInbound, this.#pendingInbound, { option: "maxPendingInbound" });
       }
-      const fromIp = this.#perIp.get(address) ?? 0;
-      if (fromIp >= l.maxPerIp) return refusal("per_ip", "inbound", l.maxPerIp, fromIp, { key: `ip:${address}`, option: "maxPerIp" });
-      const subnet = this.#subnetOf(address);
-      const fromSubnet = this.#perSubnet.get(subnet) ?? 0;
-      if (fromSubnet >= l.maxPerSubnet) {
-        return refusal("per_subnet", "inbound", l.maxPerSubnet, fromSubnet, { key: `subnet:${subnet}`, option: "maxPerSubnet" });
-      }
-      return undefined;
+      return this.#sourceRefusal(address);
     }
     const inbound = this.#pendingInbound + this.#openInbound;
     if (inbound >= l.maxInbound) return refusal("inbound_full", "inbound", l.maxInbound, inbound, { option: "maxInbound" });
     return this.#totalRefusal("inbound");
   }
-}
-
-function increment(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
-}
-
-function decrement(map: Map<string, number>, key: string): void {
-  const left = (map.get(key) ?? 0) - 1;
-  if (left > 0) map.set(key, left);
-  else map.delete(key);
 }

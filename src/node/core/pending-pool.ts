@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { decrement, increment } from "../../util/counter-map.js";
 
 /** How far a pending connection got; later stages are harder to fake and are evicted last. */
 export enum PendingStage {
@@ -192,14 +193,4 @@ function isGreater(a: readonly number[], b: readonly number[]): boolean {
     if (a[i]! !== b[i]!) return a[i]! > b[i]!;
   }
   return false;
-}
-
-function increment(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
-}
-
-function decrement(map: Map<string, number>, key: string): void {
-  const left = (map.get(key) ?? 0) - 1;
-  if (left > 0) map.set(key, left);
-  else map.delete(key);
 }
