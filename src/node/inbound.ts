@@ -104,7 +104,9 @@ export class InboundAdapter {
           channel.socket.destroy();
           return undefined;
         }
-        host.core.progress(id, PendingStage.SECURED);
+        // Only TLS is progress here. On plain TCP nothing was received yet (the Hello is the first flight):
+        // bytes read are reported by refreshProgress, so a silent socket still meets the first-flight deadline.
+        if (channel.secure) host.core.progress(id, PendingStage.SECURED);
         const full = host.core.limiter.checkOpenCapacity("inbound");
         if (full !== undefined) {
           this.#refuseForCapacity(id, entry, channel, full);
