@@ -83,6 +83,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** The one timer: set to the core's next deadline. */
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
+  /** The timer fired and its work waits for the end of the loop turn (see #onTimer). */
+  #dueQueued = false;
   #stopping: Promise<void> | undefined;
   readonly #settled = new SettledWaiters(() => this.#isSettled());
 
@@ -362,7 +364,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /** Sets the one timer to the core's next deadline. */
   #arm(): void {
-    if (this.#state !== "running") return;
+    if (this.#state !== "running" || this.#dueQueued) return; // a queued #runDue re-arms when done
     const next = this.#core.nextDeadline();
     if (next === this.#timerAt && this.#timer !== undefined) return;
     this.#disarm();
@@ -382,6 +384,17 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #onTimer(): void {
     this.#timer = undefined;
     this.#timerAt = undefined;
+    // The due work runs after this loop turn's I/O poll, not in the timer phase before it: a socket handed
+    // over late (after the loop stalled) may have its first flight in the kernel already, and only a poll
+    // reads it; judged before that poll, it would be taken for silence.
+    this.#dueQueued = true;
+    setImmediate(() => {
+      this.#dueQueued = false;
+      if (this.#state !== "stopped") this.#runDue();
+    });
+  }
+
+  #runDue(): void {
     this.#inbound.refreshProgress();
     const due = this.#core.onTimeout(this.options.clock());
     for (const { id, expiry } of due.expired) this.#inbound.expire(id, expiry);
