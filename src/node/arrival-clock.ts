@@ -12,8 +12,14 @@
  * turn): it then marks the rest of that turn as "after a block", until the
  * check phase that follows the turn's I/O.
  *
+ * Blocks are measured on a monotonic clock and only their length is taken off
+ * the node's clock: a step of the node's clock (NTP, a resumed VM, a test
+ * clock moved on purpose) is not time a socket spent waiting, and must not
+ * date an arrival back by the size of the step.
+ *
  * @module
  */
+import { performance } from "node:perf_hooks";
 
 /** How often the loop is seen (ms): ten wake-ups a second, nothing measurable. */
 export const LOOP_WATCH_INTERVAL_MS = 100;
@@ -21,20 +27,27 @@ export const LOOP_WATCH_INTERVAL_MS = 100;
 /** Tracks when the event loop was last free, to date socket arrivals. */
 export class ArrivalClock {
   readonly #clock: () => number;
+  readonly #monotonic: () => number;
+  /** When the loop was last seen free (monotonic ms). */
   #lastFree = 0;
-  /** Set for the rest of a loop turn that follows a block: when the loop was last free before it. */
+  /** Set for the rest of a loop turn that follows a block: when the loop was last free before it (monotonic ms). */
   #blockedSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(clock: () => number) {
+  /**
+   * @param clock - The node's clock: arrivals are given on it.
+   * @param monotonic - A clock that never jumps, on which blocks of the loop are measured.
+   */
+  constructor(clock: () => number, monotonic: () => number = () => performance.now()) {
     this.#clock = clock;
+    this.#monotonic = monotonic;
   }
 
   /** Starts watching the loop. */
   start(): void {
-    this.#lastFree = this.#clock();
+    this.#lastFree = this.#monotonic();
     this.#timer ??= setInterval(() => {
-      const now = this.#clock();
+      const now = this.#monotonic();
       if (now - this.#lastFree > 2 * LOOP_WATCH_INTERVAL_MS && this.#blockedSince === undefined) {
         this.#blockedSince = this.#lastFree;
         setImmediate(() => {
@@ -52,11 +65,13 @@ export class ArrivalClock {
     this.#timer = undefined;
   }
 
-  /** When a socket handed over now arrived, at the earliest (same clock as the constructor's). */
+  /** When a socket handed over now arrived, at the earliest (on the node's clock). */
   arrival(): number {
     const now = this.#clock();
     if (this.#timer === undefined) return now;
-    if (this.#blockedSince !== undefined) return this.#blockedSince;
-    return now - this.#lastFree <= 2 * LOOP_WATCH_INTERVAL_MS ? now : this.#lastFree;
+    const mono = this.#monotonic();
+    if (this.#blockedSince !== undefined) return now - (mono - this.#blockedSince);
+    const sinceFree = mono - this.#lastFree;
+    return sinceFree <= 2 * LOOP_WATCH_INTERVAL_MS ? now : now - sinceFree;
   }
 }
