@@ -8,9 +8,12 @@
  * a few hostile addresses from locking everyone else out:
  * - per-IP and per-subnet bounds on *pending* connections, checked before the
  *   global bound, so a handful of addresses cannot fill the pool;
- * - when the pool is full, the newcomer is admitted and the pending connection
- *   that has made the least progress, from the most represented subnet (then
- *   IP), is evicted: a silent socket loses to one that is handshaking;
+ * - when the pool is full, the newcomer is admitted and a pending connection
+ *   that has not finished TLS is evicted — from the most represented subnet
+ *   (then IP), the least progressed — so a silent socket always loses to a peer
+ *   in the peerlink handshake, wherever each comes from; only when every
+ *   pending connection has finished TLS does one of those give way, by the
+ *   same ranking;
  * - every deadline counts from the socket's arrival: a first-flight deadline
  *   (the peer must send something: a TLS ClientHello or, on plain TCP, its
  *   Hello) and the handshake deadline.
@@ -170,15 +173,20 @@ export class PendingPool {
   }
 
   /**
-   * The entry to evict from a full pool: from the subnet with the most pending entries, then the IP with
-   * the most, the least progressed, then the oldest. Ranking by source first means a flood pays for its
-   * own eviction; by progress second, that a silent socket goes before one that is handshaking.
+   * The entry to evict from a full pool: one that has not finished TLS if any, then from the subnet with the
+   * most pending entries, then the IP with the most, the least progressed, then the oldest.
+   *
+   * Ranking by source means a flood pays for its own eviction. Finishing TLS comes before it: that costs the
+   * peer a full TLS handshake with a certificate, while a silent socket or a first byte costs nothing, so an
+   * attacker spread over many subnets (one cheap socket each) would otherwise evict honest peers in the
+   * peerlink handshake whose subnet happens to hold two pending connections (a NAT, a campus).
    */
   #chooseVictim(): PendingEntry | undefined {
     let best: PendingEntry | undefined;
     let bestKey: readonly number[] | undefined;
     for (const entry of this.#entries.values()) {
-      const key = [this.countForSubnet(entry.subnet), this.countForIp(entry.ip), -entry.stage, -entry.arrivedAt];
+      const unproven = entry.stage < PendingStage.SECURED ? 1 : 0;
+      const key = [unproven, this.countForSubnet(entry.subnet), this.countForIp(entry.ip), -entry.stage, -entry.arrivedAt];
       if (bestKey === undefined || isGreater(key, bestKey)) {
         best = entry;
         bestKey = key;
