@@ -42,6 +42,8 @@ export interface AdopterHost {
   notify(hook: (service: ManagerService) => void): void;
   /** Something changed: re-arm the timer, wake `settled()` waiters. */
   changed(): void;
+  /** A refused connection is closing: hold it as the node's until `onClosed`. */
+  closing(connection: Connection, onClosed: () => void): void;
 }
 
 /** Adoption and close bookkeeping. */
@@ -84,7 +86,7 @@ export class Adopter {
     if (connection.state !== "open") {
       // The peer refused us right after its Hello (its Goodbye came in the same read): a refusal, not a
       // connection that opens and ends at once.
-      void connection.closed.then(() => {
+      host.closing(connection, () => {
         reservation.release();
         host.changed();
       });
@@ -103,7 +105,7 @@ export class Adopter {
         ...(verdict.goodbyeDetail ? { detail: verdict.goodbyeDetail } : {}),
         ...(verdict.retryAfterMs !== undefined ? { retryAfterMs: verdict.retryAfterMs } : {}),
       });
-      void connection.closed.then(() => {
+      host.closing(connection, () => {
         reservation.release();
         host.changed();
       });

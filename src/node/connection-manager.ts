@@ -29,6 +29,7 @@ import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import { ArrivalClock } from "./arrival-clock.js";
 import { Adopter, type Managed } from "./adopter.js";
+import { ClosingConnections } from "./closing-connections.js";
 import { banSubject, NodeJournal } from "./node-journal.js";
 import { ipOf, NodeCore, type KeptConnection } from "./core/node-core.js";
 import { createNodeServices } from "./default-services.js";
@@ -86,6 +87,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** The timer fired and its work waits for the end of the loop turn (see #onTimer). */
   #dueQueued = false;
   #stopping: Promise<void> | undefined;
+  /** Connections refused after their handshake or that failed it, still closing. */
+  readonly #closing = new ClosingConnections();
   readonly #settled = new SettledWaiters(() => this.#isSettled());
 
   constructor(options: ConnectionManagerOptions = {}) {
@@ -113,6 +116,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       emit: (type, event) => this.emit(type, event as ConnectionManagerEvents[typeof type]),
       notify: (hook) => this.#notify(hook),
       changed: () => this.#changed(),
+      closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
     });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
@@ -144,7 +148,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /** Sockets the manager holds right now (pending handshakes plus adopted connections). */
   get socketCount(): number {
-    return this.#inbound.size + this.#core.adoptedConnections().length + this.#core.limiter.counts().pendingOutbound;
+    const c = this.#core;
+    return this.#inbound.size + this.#closing.inbound + c.adoptedConnections().length + c.limiter.counts().pendingOutbound;
   }
 
   /** Pending (handshaking) inbound connections now, in all or from one IP. */
@@ -319,7 +324,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
-    await closeAllConnections(this.#core, this.#inbound, timeoutMs);
+    await closeAllConnections(this.#core, this.#inbound, () => this.#closing.all(), timeoutMs);
     this.#disarm();
     await stopServices(this.#services);
     await this.peers.close().catch((error: unknown) => {
@@ -465,6 +470,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
       handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
       adopt: (connection, reservation) => void this.#adopter.adopt(connection, reservation),
+      closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
       refused: (address, refusal, error, peer) => {
         this.#log.refusal(address, refusal);
         this.emit("inbound:refused", { address, reason: refusal.reason, error, ...(peer !== undefined ? { peer } : {}) });
@@ -499,6 +505,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         return this.#adopter.adopt(connection, reservation);
       },
       onOpen: (listener) => this.on("connection:open", ({ connection }) => listener(connection)),
+      closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
       refused: (target, error, journal) => {
         if (journal !== undefined) this.#log.record("refused", { ...journal, code: error.code, detail: error.rawMessage });
         this.emit("dial:refused", { target, error });

@@ -53,6 +53,8 @@ export interface DialerHost {
   dialFailed(target: { peerId: string | undefined; address: string }, error: PeerlinkError): void;
   /** A slot was freed or a dial ended (wake waiters). */
   changed(): void;
+  /** A connection that failed its handshake is closing: hold it as the node's until `onClosed`. */
+  closing(connection: Connection, onClosed: () => void): void;
 }
 
 /** One dial attempt shared by every concurrent caller for the same peer or address. */
@@ -228,7 +230,7 @@ export class Dialer {
         created = c;
       });
     } catch (error) {
-      if (created && created.state !== "closed") void created.closed.then(release);
+      if (created && created.state !== "closed") host.closing(created, release);
       else release();
       const remote = created?.handshake?.remotePeerId;
       if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {

@@ -37,6 +37,8 @@ export interface InboundHost {
   readonly capacityRetryAfterMs: number;
   /** Runs the peerlink handshake as listener; `track` gets the Connection as soon as it exists. */
   handshake(channel: SecureChannel, deadline: number, track: (connection: Connection) => void): Promise<Connection>;
+  /** A connection that failed its handshake is closing: hold it as the node's until `onClosed`. */
+  closing(connection: Connection, onClosed: () => void): void;
   /** Adopts a handshaken connection; throws the refusal (the connection is then closing). */
   adopt(connection: Connection, reservation: ConnectionReservation): void;
   /** A socket was refused (journal + `inbound:refused`). */
@@ -139,7 +141,7 @@ export class InboundAdapter {
           const created = entry.connection;
           if (created !== undefined && created.state !== "closed") {
             // The slot is freed once the socket is closed (after the Goodbye is flushed).
-            void created.closed.then(() => {
+            host.closing(created, () => {
               entry.reservation.release();
               host.changed();
             });

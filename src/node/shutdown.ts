@@ -13,10 +13,22 @@ import type { InboundAdapter } from "./inbound.js";
 
 /**
  * Says Goodbye SHUTDOWN to every adopted connection and waits for them up to `timeoutMs`, then aborts the
- * rest and every pending handshake; resolves once every one of their sockets is closed.
+ * rest and every pending handshake; resolves once every one of their sockets is closed. Connections already
+ * closing after a refusal or a failed handshake (`closing`: their Goodbye is sent, the peer may never
+ * answer it) are aborted at once.
  */
-export async function closeAllConnections(core: NodeCore<Managed>, inbound: InboundAdapter, timeoutMs: number): Promise<void> {
-  const handshaking = inbound.destroyAll();
+export async function closeAllConnections(
+  core: NodeCore<Managed>,
+  inbound: InboundAdapter,
+  closing: () => Connection[],
+  timeoutMs: number,
+): Promise<void> {
+  const abortClosing = (): Connection[] => {
+    const refused = closing();
+    for (const connection of refused) connection.abort();
+    return refused;
+  };
+  const handshaking = [...inbound.destroyAll(), ...abortClosing()];
   const all = core.adoptedConnections();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
@@ -27,8 +39,8 @@ export async function closeAllConnections(core: NodeCore<Managed>, inbound: Inbo
   for (const m of all) m.connection.abort();
   await settleAll([...handshaking, ...all.map((m) => m.connection)]);
   // Connections that finished their handshake while we waited (adoption refuses them) are aborted too.
-  for (let round = 0; round < 3 && (core.adoptedConnections().length > 0 || inbound.size > 0); round++) {
-    const late = [...inbound.destroyAll(), ...core.adoptedConnections().map((m) => m.connection)];
+  for (let round = 0; round < 3 && (core.adoptedConnections().length > 0 || inbound.size > 0 || closing().length > 0); round++) {
+    const late = [...inbound.destroyAll(), ...abortClosing(), ...core.adoptedConnections().map((m) => m.connection)];
     for (const connection of late) connection.abort();
     await settleAll(late);
   }
