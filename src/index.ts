@@ -163,3 +163,12 @@ export type { Goodbye } from "../generated/peerlink/v1/goodbye_pb.js";
 export { GoodbyeReason } from "../generated/peerlink/v1/goodbye_pb.js";
 export type { Capability, CapabilityUpdate, ProtocolSupport } from "../generated/peerlink/v1/capability_pb.js";
 export type { BandwidthProbe, BandwidthReport } from "../generated/peerlink/v1/bandwidth_pb.js";
+
+// Observability: Prometheus metrics (`metrics` option), structured logs (`logger` option, NODE_DEBUG/DEBUG), status page.
+export { serveStatus, statusHandler } from "./observability/status-page/server.js";
+export type { ServeStatusOptions, StatusHandler, StatusHandlerOptions, StatusServer } from "./observability/status-page/server.js";
+export type { HistoryPoint, StatusPeer, StatusSnapshot } from "./observability/status-page/snapshot.js";
+export { attachMetrics } from "./observability/metrics.js";
+export { LOG_SUBSYSTEMS, createDebugLogger, debugSubsystems, formatLogLine } from "./observability/logger.js";
+export type { DebugEnvironment, LogLevel, LogRecord, LogSubsystem, LogValue, Logger } from "./observability/logger.js";
+export type { ObservedEvents, ObservedNode } from "./observability/node-view.js";

@@ -200,6 +200,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     });
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const now = Date.now();
+    this.createdAt = now;
     this.#core = new ConnectionCore({
       direction: channel.direction,
       secure: channel.secure,
@@ -317,6 +318,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
   readonly metrics: ConnectionMetrics = {};
+  /**
+   * When this object was made (`Date.now()` ms): the channel was secured and the peerlink handshake began.
+   * `stats.openedAt - createdAt` is the handshake's duration.
+   */
+  readonly createdAt: number;
 
   /** A snapshot of the counters (bytes and frames in/out and discarded, last sent/received, opened at). */
   get stats(): ConnectionStats {

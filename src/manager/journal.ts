@@ -72,6 +72,8 @@ export class DecisionJournal {
   #next = 0;
   #size = 0;
   #dropped = 0;
+  /** Observers of new entries (logging, status pages): called after the entry is stored. */
+  readonly #subscribers = new Set<(entry: JournalEntry) => void>();
 
   /** @throws PeerlinkError INVALID_ARGUMENT when `capacity` is not an integer >= 1. */
   constructor(capacity: number = JOURNAL_CAPACITY) {
@@ -102,6 +104,26 @@ export class DecisionJournal {
     else this.#size++;
     this.#ring[this.#next] = copy;
     this.#next = (this.#next + 1) % this.capacity;
+    for (const subscriber of this.#subscribers) {
+      try {
+        subscriber(copy);
+      } catch (error) {
+        // An observer must never break the decision it observes.
+        process.emitWarning(`peerlink: a journal subscriber threw: ${String(error)}`, "PeerlinkListenerWarning");
+      }
+    }
+  }
+
+  /**
+   * Calls `listener` with every entry recorded from now on (the frozen copy that was stored), synchronously
+   * after it is stored. A throwing listener is reported with `process.emitWarning`. Returns the function
+   * that removes it.
+   */
+  subscribe(listener: (entry: JournalEntry) => void): () => void {
+    this.#subscribers.add(listener);
+    return () => {
+      this.#subscribers.delete(listener);
+    };
   }
 
   /** Every entry, oldest first. */

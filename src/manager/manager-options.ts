@@ -7,9 +7,11 @@
  *
  * @module
  */
+import type { Registry } from "prom-client";
 import { Identity } from "../identity/identity.js";
 import { MAX_CAPABILITY_NAME_BYTES, MAX_HELLO_LIST_ENTRIES, MAX_PROTOCOL_NAME_BYTES } from "../handshake/defaults.js";
 import { checkMaintenanceOptions, type MaintenanceOptions } from "../maintenance/maintenance-options.js";
+import type { Logger } from "../observability/logger.js";
 import { DEFAULT_PROBE_PADDING_BYTES, PROBE_FRAME_OVERHEAD_BYTES } from "../maintenance/defaults.js";
 import { FilePeerStore } from "../peers/file-peer-store.js";
 import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
@@ -105,6 +107,18 @@ export interface ConnectionManagerOptions {
   readonly services?: readonly ((host: ManagerHost) => ManagerService)[];
   /** Clock in milliseconds used for limits, bans and the journal; for tests. @default Date.now */
   readonly clock?: () => number;
+  /**
+   * A prom-client `Registry` to publish this node's Prometheus metrics on (`peerlink_…`; several nodes may
+   * share one). Counters move on the node's events; levels and traffic are read when the registry is scraped.
+   * @default none: no metric is created
+   */
+  readonly metrics?: Registry;
+  /**
+   * Structured logger: every decision of the journal (`info`, bans `warn`) and the node's events (`debug`),
+   * each with its subsystem. Independent of the `NODE_DEBUG=peerlink` / `DEBUG=peerlink:*` debug output.
+   * @default none: nothing is logged
+   */
+  readonly logger?: Logger;
 }
 
 /** {@link ConnectionManagerOptions} after validation, every value filled. */
@@ -125,6 +139,8 @@ export interface ResolvedManagerOptions {
   readonly reconnect: ReconnectOptions | false;
   readonly maintenance: MaintenanceOptions | false;
   readonly clock: () => number;
+  readonly metrics: Registry | undefined;
+  readonly logger: Logger | undefined;
 }
 
 /** Default of {@link ConnectionManagerOptions.gracefulShutdownTimeoutMs}. */
@@ -149,6 +165,8 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   reconnect: true,
   services: true,
   clock: true,
+  metrics: true,
+  logger: true,
 };
 const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true };
 const CREDENTIAL_NAMES: KnownOptions<TlsCredentials> = { key: true, cert: true };
@@ -294,6 +312,12 @@ function check(input: unknown, problems: OptionProblems): Checked {
   let clock: () => number = Date.now;
   if (typeof o.clock === "function") clock = o.clock as () => number;
   else if (o.clock !== undefined) problems.add(`clock must be a function returning milliseconds, got ${describeValue(o.clock)}`);
+  const metrics = checkMetrics(o.metrics, problems);
+  let logger: Logger | undefined;
+  if (o.logger !== undefined) {
+    if (isMethodHolder(o.logger, ["log"])) logger = o.logger as Logger;
+    else problems.add(`logger must be an object with a log(record) method, got ${describeValue(o.logger)}`);
+  }
 
   return {
     listen,
@@ -310,7 +334,21 @@ function check(input: unknown, problems: OptionProblems): Checked {
     reconnect,
     maintenance,
     clock,
+    metrics,
+    logger,
   };
+}
+
+function isMethodHolder(value: unknown, methods: readonly string[]): boolean {
+  return (typeof value === "object" || typeof value === "function") && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === "function");
+}
+
+/** A prom-client Registry, recognised by its methods (the application's prom-client may be another copy). */
+function checkMetrics(value: unknown, problems: OptionProblems): Registry | undefined {
+  if (value === undefined) return undefined;
+  if (isMethodHolder(value, ["registerMetric", "metrics", "getSingleMetric"])) return value as Registry;
+  problems.add(`metrics must be a prom-client Registry, got ${describeValue(value)}`);
+  return undefined;
 }
 
 function booleanOption(o: Record<string, unknown>, key: string, fallback: boolean, problems: OptionProblems): boolean {

@@ -19,6 +19,7 @@ import { DecisionJournal, type JournalEntry, type JournalQuery } from "../manage
 import { resolveManagerOptions, type ConnectionManagerOptions, type ResolvedManagerOptions } from "../manager/manager-options.js";
 import type { ManagerHost, ManagerService } from "../manager/services.js";
 import type { MaintenanceService } from "../maintenance/maintenance-service.js";
+import { observeNode, type NodeObserver } from "../observability/observe.js";
 import { PeerDatabase } from "../peers/peer-database.js";
 import { DisconnectReason } from "../reasons.js";
 import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
@@ -90,6 +91,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** Connections refused after their handshake or that failed it, still closing. */
   readonly #closing = new ClosingConnections();
   readonly #settled = new SettledWaiters(() => this.#isSettled());
+  /** Metrics and logs (options `metrics`, `logger`, and the DEBUG output); undefined when none is on. */
+  readonly #observer: NodeObserver | undefined;
 
   constructor(options: ConnectionManagerOptions = {}) {
     super();
@@ -124,6 +127,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.maintenance = services.maintenance;
     this.reconnect = services.reconnect;
     this.#services = services.all;
+    this.#observer = observeNode(this, { metrics: o.metrics, logger: o.logger });
   }
 
   /** This node's identity. */
@@ -327,6 +331,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     await closeAllConnections(this.#core, this.#inbound, () => this.#closing.all(), timeoutMs);
     this.#disarm();
     await stopServices(this.#services);
+    this.#observer?.close();
     await this.peers.close().catch((error: unknown) => {
       process.emitWarning(`peerlink: peer database close failed: ${String(error)}`, "PeerlinkServiceWarning");
     });
