@@ -156,14 +156,17 @@ export class Dialer {
     const host = this.#host;
     let lastError: PeerlinkError | undefined;
     let lastAddress = addresses[0] ?? "";
+    // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
+    const lookupSignals = [signal, host.signal];
     for (const address of addresses) {
       lastAddress = address;
       const { host: name, port } = parseHostPort(address);
       let ip: string;
       try {
-        ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, signal);
+        ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, lookupSignals);
       } catch (error) {
         lastError = PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
+        if (lastError.code === ErrorCode.ABORTED) break;
         continue;
       }
       const ban = host.peers.findBan({ peerId: expected?.toString(), ip }, host.now());
@@ -291,14 +294,28 @@ function resolveTarget(target: DialTarget): { addresses: string[]; expected: Pee
   return { addresses, expected };
 }
 
-/** Resolves a host name to one IP address (limits and bans are per IP). */
-async function resolveHost(host: string, signal: AbortSignal): Promise<string> {
-  if (signal.aborted) throw new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason });
+/** Resolves a host name to one IP address (limits and bans are per IP); rejects with ABORTED when a signal fires first. */
+async function resolveHost(host: string, signals: readonly AbortSignal[]): Promise<string> {
+  const aborted = (signal: AbortSignal): PeerlinkError =>
+    new PeerlinkError(ErrorCode.ABORTED, `resolving ${host}: aborted`, { cause: signal.reason, initiator: "local" });
+  const fired = signals.find((s) => s.aborted);
+  if (fired) throw aborted(fired);
+  const cleanups: (() => void)[] = [];
+  const abort = new Promise<never>((_, reject) => {
+    for (const signal of signals) {
+      const onAbort = (): void => reject(aborted(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      cleanups.push(() => signal.removeEventListener("abort", onAbort));
+    }
+  });
   try {
-    const { address } = await lookup(host);
+    const { address } = await Promise.race([lookup(host), abort]);
     return normalizeIp(address);
   } catch (cause) {
+    if (cause instanceof PeerlinkError && cause.code === ErrorCode.ABORTED) throw cause;
     throw new PeerlinkError(ErrorCode.CONNECT_FAILED, `cannot resolve ${host}`, { cause });
+  } finally {
+    for (const cleanup of cleanups) cleanup();
   }
 }
 

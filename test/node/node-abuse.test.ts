@@ -8,7 +8,7 @@
  */
 import net from "node:net";
 import { performance } from "node:perf_hooks";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { openConnection } from "../../src/connection/index.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
@@ -18,6 +18,20 @@ import { TlsSessionCache } from "../../src/transport/session-cache.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import type { SecureChannel } from "../../src/transport/types.js";
 import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
+
+/** Host names whose resolution waits for `gate` (the dialer's lookup), to stop a node while a dial resolves one. */
+const slowDns = vi.hoisted(() => ({ name: "slow-dns.peerlink.test", gate: undefined as Promise<void> | undefined, asked: (): void => undefined }));
+
+vi.mock("node:dns/promises", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:dns/promises")>();
+  const lookup = async (host: string, ...rest: unknown[]): Promise<unknown> => {
+    if (host !== slowDns.name || slowDns.gate === undefined) return (real.lookup as (...a: unknown[]) => Promise<unknown>)(host, ...rest);
+    slowDns.asked();
+    await slowDns.gate;
+    return { address: "127.0.0.1", family: 4 };
+  };
+  return { ...real, lookup, default: { ...real, lookup } };
+});
 
 const clientSockets = new Set<net.Socket>();
 
@@ -193,5 +207,40 @@ describe("a connection refused after its handshake", () => {
     await node.stop();
     expect(node.counts).toEqual(ZERO_COUNTS);
     expect(node.socketCount).toBe(0);
+  });
+});
+
+describe("stop() and dials in flight", () => {
+  it("cancels a dial still resolving its host name, and no service hears of it after it stopped", async () => {
+    let answer!: () => void;
+    slowDns.gate = new Promise((resolve) => (answer = resolve));
+    const asked = new Promise<void>((resolve) => (slowDns.asked = resolve));
+    const afterStop: string[] = [];
+    let serviceStopped = false;
+    const node = await startManager({
+      services: [
+        () => ({
+          onDialFailed: () => void (serviceStopped && afterStop.push("onDialFailed")),
+          onSlotFreed: () => void (serviceStopped && afterStop.push("onSlotFreed")),
+          stop: () => {
+            serviceStopped = true;
+          },
+        }),
+      ],
+    });
+    const dial = node.dial(`${slowDns.name}:4001`).then(
+      () => "opened",
+      (error: unknown) => PeerlinkError.from(error).code,
+    );
+    await asked;
+    await node.stop();
+    const atStop = await Promise.race([dial, Promise.resolve("still pending")]);
+    answer(); // the name resolves after all: nothing may come of it
+    const outcome = await dial;
+    slowDns.gate = undefined;
+
+    expect(atStop).toBe(ErrorCode.ABORTED);
+    expect(outcome).toBe(ErrorCode.ABORTED);
+    expect(afterStop).toEqual([]);
   });
 });
