@@ -98,8 +98,12 @@ function chart(svg, points, index, max, unit, window_) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   var label = document.createElementNS(SVGNS, "text"); label.setAttribute("x", "2"); label.setAttribute("y", "10");
   label.textContent = (max !== null ? top : top.toFixed(1)) + unit; svg.appendChild(label);
+  // The x axis spans the history held (up to the window), so a page opened early is not a sliver.
+  var span = Math.max(1000, Math.min(window_, xs.length ? t1 - xs[0] : 0));
+  var axis = document.createElementNS(SVGNS, "text"); axis.setAttribute("x", "2"); axis.setAttribute("y", String(h - 2));
+  axis.textContent = "last " + Math.round(span / 1000) + " s"; svg.appendChild(axis);
   var coords = xs.map(function (x, i) {
-    var cx = pad + (w - pad - 4) * (1 - Math.min(1, (t1 - x) / window_));
+    var cx = pad + (w - pad - 4) * (1 - Math.min(1, (t1 - x) / span));
     var cy = h - 12 - (h - 24) * Math.min(1, ys[i] / top);
     return [cx, cy];
   });
@@ -168,6 +172,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>peerlink node status</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
