@@ -4,7 +4,7 @@ import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
-import { DelayRelay } from "../helpers/delay-relay.js";
+import { DelayRelay } from "./delay-relay.js";
 
 /** Things to close after each test, last opened first. */
 const cleanups: (() => Promise<void> | void)[] = [];

@@ -7,7 +7,7 @@ import {
   listNetns,
   type Netns,
   withNetns,
-} from "../helpers/netns.js";
+} from "./netns.js";
 
 /**
  * Child script: a TCP server and client on 127.0.0.1 in one process; the client

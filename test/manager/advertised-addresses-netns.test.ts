@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertNetnsSupport, createNetns, deleteAllNetns, type Netns, runCommand } from "../helpers/netns.js";
-import { ensureDist } from "../maintenance-integration/fixtures/child-node.js";
+import { ensureDist } from "../maintenance/fixtures/child-node.js";
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/advertise-node.mjs");
 

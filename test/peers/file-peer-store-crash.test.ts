@@ -9,7 +9,7 @@ import { decodePeerFile, FilePeerStore } from "../../src/peers/file-peer-store.j
 import { prng } from "../helpers/seeded-random.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const child = join(repo, "test/fixtures/peers/save-loop.mjs");
+const child = join(repo, "test/peers/fixtures/save-loop.mjs");
 const compiled = join(repo, "dist/src/peers/file-peer-store.js");
 /** Sources the child's import closure is compiled from. */
 const sources = [

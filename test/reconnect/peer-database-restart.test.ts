@@ -150,7 +150,7 @@ describe("a node process killed with SIGKILL while it writes its peer database",
     const seed = Date.now() >>> 0;
     const random = prng(seed);
     const path = freshPath();
-    const child = join(repo, "test/fixtures/disconnect/db-writer-node.mjs");
+    const child = join(repo, "test/reconnect/fixtures/db-writer-node.mjs");
     for (let round = 0; round < 4; round++) {
       const killAfter = 1 + Math.floor(random() * 12);
       const jitterMs = random() * 5;

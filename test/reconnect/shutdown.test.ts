@@ -40,7 +40,7 @@ describe("stopping a node with 100 peers, 10 of which stopped reading", () => {
     const hubId = hub.peerId.toString();
 
     // 10 stuck peers in a child process.
-    const holder = spawnLines(join(repo, "test/fixtures/disconnect/peer-holder.mjs"), [hubId, hub.addresses[0]!, String(STUCK)]);
+    const holder = spawnLines(join(repo, "test/reconnect/fixtures/peer-holder.mjs"), [hubId, hub.addresses[0]!, String(STUCK)]);
     const ready = await holder.waitFor((l) => l.startsWith("ready "));
     const stuckIds = ready.split(" ").slice(1);
     expect(stuckIds).toHaveLength(STUCK);

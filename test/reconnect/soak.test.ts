@@ -30,7 +30,7 @@ interface Measure {
 describe(`${CYCLES} connect/disconnect cycles`, () => {
   it("leave no file descriptor, handle, timer or listener behind, and the heap grows by less than 5 MiB", async () => {
     expect(Number.isSafeInteger(CYCLES) && CYCLES > 0, "SOAK_CYCLES must be a positive integer").toBe(true);
-    const child = spawnLines(join(repo, "test/fixtures/disconnect/soak-node.mjs"), [String(CYCLES), String(PARALLEL)], ["--expose-gc"]);
+    const child = spawnLines(join(repo, "test/reconnect/fixtures/soak-node.mjs"), [String(CYCLES), String(PARALLEL)], ["--expose-gc"]);
     const line = await child.waitFor((l) => l.startsWith("{"), Math.max(60_000, CYCLES * 20));
     const exit = await child.exited;
     expect(exit.code, child.stderr()).toBe(0);
