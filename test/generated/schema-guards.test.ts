@@ -1,3 +1,7 @@
+/**
+ * The guards `npm run lint` runs over the schemas (`buf breaking` against the released image, the
+ * freshness check of generated/) must fail when they should; the lint stage runs them on the tree itself.
+ */
 import { execFile } from "node:child_process";
 import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -21,23 +25,6 @@ async function bufExit(args: string[], cwd = root): Promise<{ code: number; out:
     return { code: err.code ?? -1, out: `${err.stdout ?? ""}${err.stderr ?? ""}` };
   }
 }
-
-describe("the committed schemas and codecs", () => {
-  it("are exactly what `buf generate` produces from proto/", () => {
-    expect(diffGenerated()).toEqual([]);
-  });
-
-  it("pass `buf lint` (STANDARD) and `buf format`", async () => {
-    expect(await bufExit(["lint"])).toEqual({ code: 0, out: "" });
-    expect(await bufExit(["format", "--diff", "--exit-code"])).toEqual({ code: 0, out: "" });
-  });
-
-  it("are wire-compatible with the released baseline image", async () => {
-    const result = await bufExit(["breaking", "--against", baseline]);
-    expect(result.out).toBe("");
-    expect(result.code).toBe(0);
-  });
-});
 
 describe("the breaking-change guard", () => {
   it("fails (exit 100) when a released field number changes", async () => {
