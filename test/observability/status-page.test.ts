@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionManager } from "../../src/node/connection-manager.js";
 import { serveStatus, type StatusServer } from "../../src/observability/status-page/server.js";
 import { nextEvent, startNode, stopAll } from "./fixtures.js";
+import { parsePrometheusText, sampleValue } from "./prom-text.js";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const ARTIFACTS = "test-artifacts";
@@ -104,6 +105,11 @@ describe("the status page in Chromium", () => {
       undefined,
       { timeout: 5_000 },
     );
+
+    // The same port serves /metrics, with the RTT histogram filled by the pongs behind the chart.
+    const metrics = parsePrometheusText(await (await fetch(new URL("metrics", server.url))).text());
+    expect(sampleValue(metrics, "peerlink_rtt_seconds_count")).toBeGreaterThan(0);
+    expect(sampleValue(metrics, "peerlink_bans_issued_total", { kind: "peer" })).toBe(1);
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}/status-page.png`, fullPage: true });

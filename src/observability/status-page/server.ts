@@ -4,6 +4,9 @@
  * {@link serveStatus} runs one on its own port (what `peerlink node --metrics`
  * uses).
  *
+ * The page and its JSON show the decision journal, private ban reasons included, and every peer's
+ * address: serve them on loopback or behind the application's own access control.
+ *
  * Routes, relative to `basePath`: `/` (the page), `/status.json` (the page's
  * data, also for scripts; journal filters `kind`, `peer`, `address`, `since`,
  * `limit`, and `history=<peer>`), `/metrics` (Prometheus text format).
