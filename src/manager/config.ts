@@ -27,8 +27,8 @@ export interface ConnectionLimitsOptions {
   /**
    * Inbound connections in the handshake at once. When the pool is full a newcomer is still admitted and the
    * least advanced pending connection of the most represented subnet is closed (`inbound:evicted`), so a
-   * flood cannot keep others out; one that finished TLS goes only when all have. At most `maxInbound`.
-   * @default 10
+   * flood cannot keep others out; one silent for half `firstFlightTimeoutMs` goes first. At most
+   * `maxInbound`. @default 10
    */
   maxPendingInbound?: number;
   /**

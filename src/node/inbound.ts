@@ -87,7 +87,7 @@ export class InboundAdapter {
     this.refreshProgress();
     const id = this.#nextId++;
     const arrivedAt = host.arrival();
-    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt);
+    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now());
     if (!decision.ok) {
       // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
       socket.resetAndDestroy();

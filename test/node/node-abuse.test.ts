@@ -160,16 +160,23 @@ describe("socket arrival dating", () => {
 });
 
 describe("eviction from a full pending pool", () => {
-  it("evicts a silent socket before a peer that finished TLS, even when such peers share a subnet", async () => {
-    const node = await startManager({ limits: { maxPendingInbound: 4, maxPendingPerIp: 1, maxPendingPerSubnet: 2 } });
+  it("evicts a socket that stayed silent before a peer in the handshake, even when such peers share a subnet", async () => {
+    // The node's clock is moved on instead of waiting: the silent sockets' silence is what is under test.
+    let offsetMs = 0;
+    const node = await startManager({
+      clock: () => Date.now() + offsetMs,
+      limits: { maxPendingInbound: 4, maxPendingPerIp: 1, maxPendingPerSubnet: 2, firstFlightTimeoutMs: 3_000 },
+    });
     const port = portOf(node);
     // Two honest peers behind one /24 (a NAT, a campus), in the peerlink handshake: TLS done, Hello pending.
     await securedPeer(port, "127.40.0.1");
     await securedPeer(port, "127.40.0.2");
-    // Silent sockets from two other subnets fill the pool.
+    // Silent sockets from two other subnets fill the pool, and stay silent for more than half the
+    // first-flight time (an honest dialer's first flight follows its connect at once).
     await rawClient(port, "127.41.0.1");
     await rawClient(port, "127.42.0.1");
     await until(() => node.pendingInbound() === 4, "a full pending pool");
+    offsetMs += 2_000;
 
     const evicted = nextEvent(node, "inbound:evicted");
     await rawClient(port, "127.43.0.1");
@@ -179,6 +186,26 @@ describe("eviction from a full pending pool", () => {
     expect(address).toMatch(/^127\.4[12]\.0\.1:/);
     expect(node.pendingInbound("127.40.0.1")).toBe(1);
     expect(node.pendingInbound("127.40.0.2")).toBe(1);
+  });
+
+  it("keeps a newcomer in its first round trip when a concentrated flood races back in", async () => {
+    // Attackers keep the pool full of sockets that finished TLS (cheap: one handshake a second holds ten
+    // slots) and redial the moment one is evicted. The honest newcomer has not finished TLS yet when the
+    // attacker is back: the flood's own subnets must pay, not the newcomer.
+    const node = await startManager({ limits: { maxPendingInbound: 4, maxPendingPerIp: 2, maxPendingPerSubnet: 2 } });
+    const port = portOf(node);
+    for (const ip of ["127.50.0.1", "127.50.0.1", "127.51.0.1", "127.51.0.1"]) await securedPeer(port, ip);
+    await until(() => node.pendingInbound() === 4, "a pool full of TLS-finished sockets");
+
+    const first = nextEvent(node, "inbound:evicted");
+    const newcomer = await rawClient(port, "127.52.0.1");
+    expect((await first).address).toMatch(/^127\.5[01]\.0\.1:/);
+    const again = nextEvent(node, "inbound:evicted");
+    await rawClient(port, "127.50.0.1");
+    const { address } = await again;
+
+    expect(address).not.toBe(`127.52.0.1:${newcomer.localPort}`);
+    expect(node.pendingInbound("127.52.0.1")).toBe(1);
   });
 });
 

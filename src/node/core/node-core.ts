@@ -125,20 +125,21 @@ export class NodeCore<T extends KeptConnection> {
    * An inbound socket (`id`, unique while pending) arrived from `ip` at `now`: abuse-class checks (bans,
    * per-IP and per-subnet totals, rate), then the pending pool's per-IP and per-subnet bounds; a full pool
    * admits and names a pending socket to evict (its slot is already freed: the adapter resets it).
+   * `seenAt` is when the node got to the socket (after a stall, later than its arrival).
    */
-  arrive(id: number, ip: string, now: number): ArrivalDecision {
+  arrive(id: number, ip: string, now: number, seenAt = now): ArrivalDecision {
     const address = normalizeIp(ip);
     if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "inbound", limit: 0, current: 0 } };
     const refused = this.limiter.checkInboundArrival(address, now);
     if (refused !== undefined) return { ok: false, refusal: refused };
     const subnet = this.limiter.subnetOf(address);
-    const admission = this.#pool.admit(address, subnet);
+    const admission = this.#pool.admit(address, subnet, seenAt);
     if (!admission.ok) {
       const { option, limit, current, key } = admission;
       return { ok: false, refusal: { reason: "pending", direction: "inbound", limit, current, key, option } };
     }
     if (admission.evicted !== undefined) this.#releasePending(admission.evicted.id);
-    this.#pool.add(id, address, subnet, now);
+    this.#pool.add(id, address, subnet, now, seenAt);
     const reservation = this.limiter.reservePending("inbound", address);
     this.#pendingSlots.set(id, reservation);
     return { ok: true, reservation, evicted: admission.evicted };

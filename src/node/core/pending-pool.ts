@@ -9,11 +9,11 @@
  * - per-IP and per-subnet bounds on *pending* connections, checked before the
  *   global bound, so a handful of addresses cannot fill the pool;
  * - when the pool is full, the newcomer is admitted and a pending connection
- *   that has not finished TLS is evicted — from the most represented subnet
- *   (then IP), the least progressed — so a silent socket always loses to a peer
- *   in the peerlink handshake, wherever each comes from; only when every
- *   pending connection has finished TLS does one of those give way, by the
- *   same ranking;
+ *   is evicted: one that has stayed silent for half its first-flight time if
+ *   any (an honest dialer's first flight follows its connect at once), else
+ *   the least progressed from the most represented subnet (then IP): a flood
+ *   pays for its own eviction, and a silent socket loses to one that is
+ *   handshaking;
  * - every deadline counts from the socket's arrival: a first-flight deadline
  *   (the peer must send something: a TLS ClientHello or, on plain TCP, its
  *   Hello) and the handshake deadline.
@@ -42,6 +42,8 @@ export interface PendingEntry {
   readonly subnet: string;
   /** When the socket arrived (ms, the caller's monotonic clock). */
   readonly arrivedAt: number;
+  /** When the node got to it (ms, same clock): later than `arrivedAt` after a stall, before it could read anything. */
+  readonly seenAt: number;
   /** How far it got. */
   stage: PendingStage;
 }
@@ -100,11 +102,11 @@ export class PendingPool {
   }
 
   /**
-   * Decides whether a socket from `ip` (in `subnet`) may start its handshake. The per-IP and per-subnet
-   * bounds refuse; a full pool admits and names the entry to evict (already removed from the pool: the
-   * caller closes its socket). Does not add the newcomer: call {@link PendingPool.add}.
+   * Decides whether a socket from `ip` (in `subnet`) may start its handshake at `now`. The per-IP and
+   * per-subnet bounds refuse; a full pool admits and names the entry to evict (already removed from the
+   * pool: the caller closes its socket). Does not add the newcomer: call {@link PendingPool.add}.
    */
-  admit(ip: string, subnet: string): PendingAdmission {
+  admit(ip: string, subnet: string, now: number): PendingAdmission {
     const l = this.#limits;
     const fromIp = this.countForIp(ip);
     if (fromIp >= l.maxPendingPerIp) return { ok: false, option: "maxPendingPerIp", limit: l.maxPendingPerIp, current: fromIp, key: `ip:${ip}` };
@@ -113,14 +115,14 @@ export class PendingPool {
       return { ok: false, option: "maxPendingPerSubnet", limit: l.maxPendingPerSubnet, current: fromSubnet, key: `subnet:${subnet}` };
     }
     if (this.#entries.size < l.maxPendingInbound) return { ok: true, evicted: undefined };
-    const victim = this.#chooseVictim();
+    const victim = this.#chooseVictim(now);
     if (victim !== undefined) this.remove(victim.id);
     return { ok: true, evicted: victim };
   }
 
-  /** Adds an admitted connection. */
-  add(id: number, ip: string, subnet: string, arrivedAt: number): PendingEntry {
-    const entry: PendingEntry = { id, ip, subnet, arrivedAt, stage: PendingStage.CONNECTED };
+  /** Adds an admitted connection (`seenAt`: when the node got to it, `arrivedAt` by default). */
+  add(id: number, ip: string, subnet: string, arrivedAt: number, seenAt = arrivedAt): PendingEntry {
+    const entry: PendingEntry = { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED };
     this.#entries.set(id, entry);
     increment(this.#perIp, ip);
     increment(this.#perSubnet, subnet);
@@ -173,20 +175,25 @@ export class PendingPool {
   }
 
   /**
-   * The entry to evict from a full pool: one that has not finished TLS if any, then from the subnet with the
-   * most pending entries, then the IP with the most, the least progressed, then the oldest.
+   * The entry to evict from a full pool at `now`: a socket silent for half its first-flight time if any,
+   * then from the subnet with the most pending entries, the IP with the most, the least progressed, then
+   * the oldest.
    *
-   * Ranking by source means a flood pays for its own eviction. Finishing TLS comes before it: that costs the
-   * peer a full TLS handshake with a certificate, while a silent socket or a first byte costs nothing, so an
-   * attacker spread over many subnets (one cheap socket each) would otherwise evict honest peers in the
-   * peerlink handshake whose subnet happens to hold two pending connections (a NAT, a campus).
+   * Ranking by source means a flood pays for its own eviction, and a newcomer still in its first round trip
+   * (which a concentrated flood could otherwise race out as soon as it is admitted) is safe. Staleness comes
+   * before it because an honest dialer's first flight follows its connect at once: a socket that has sent
+   * nothing for that long is not a peer on its way, and without this rule an attacker spread over many
+   * subnets (one silent socket each) would evict honest peers in the handshake whose subnet happens to hold
+   * two pending connections (a NAT, a campus). Silence counts from when the node got to the socket, so a
+   * first flight the node has not read yet after a stall is not taken for silence.
    */
-  #chooseVictim(): PendingEntry | undefined {
+  #chooseVictim(now: number): PendingEntry | undefined {
+    const staleAfter = this.#limits.firstFlightTimeoutMs / 2;
     let best: PendingEntry | undefined;
     let bestKey: readonly number[] | undefined;
     for (const entry of this.#entries.values()) {
-      const unproven = entry.stage < PendingStage.SECURED ? 1 : 0;
-      const key = [unproven, this.countForSubnet(entry.subnet), this.countForIp(entry.ip), -entry.stage, -entry.arrivedAt];
+      const stale = entry.stage === PendingStage.CONNECTED && now - entry.seenAt >= staleAfter ? 1 : 0;
+      const key = [stale, this.countForSubnet(entry.subnet), this.countForIp(entry.ip), -entry.stage, -entry.arrivedAt];
       if (bestKey === undefined || isGreater(key, bestKey)) {
         best = entry;
         bestKey = key;
