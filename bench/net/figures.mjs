@@ -1,0 +1,138 @@
+// The figures, each measured on a fresh contender (listener and dialer in this process, so CPU and memory
+// are both ends). Every figure returns plain numbers; sizes come from `size` (full or quick).
+import { cpuMs, pool, quantile, sendWindowed, settleHeap, sleep } from "./common.mjs";
+
+export const FULL = { setupConns: 512, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, firstMessages: 40 };
+export const QUICK = { setupConns: 16, concurrency: 8, pings: 50, bulkBytes: 2 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 3_000, smallWindow: 1024, idleConns: 8, firstMessages: 2 };
+
+/** Waits until `cond()` holds, polling each `everyMs` (bounded by `maxMs`; throws on timeout). */
+async function until(cond, what, maxMs = 60_000, everyMs = 1) {
+  const deadline = Date.now() + maxMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** `count` dials, `concurrency` at once, until both ends hold every connection: conns/s and CPU ms per connection. */
+async function setup(node, size, { resume }) {
+  let accepted = 0;
+  node.onAccept(() => accepted++);
+  const conns = [];
+  if (resume) {
+    // Fill the ticket store: every connection of this batch leaves tickets for the measured batch.
+    await pool(size.concurrency, size.concurrency, async () => conns.push(await node.dial()));
+    await sleep(50);
+  }
+  const before = accepted;
+  const cpu0 = cpuMs();
+  const t0 = performance.now();
+  let resumed = 0;
+  await pool(size.setupConns, size.concurrency, async () => {
+    const c = await node.dial();
+    if (c.resumed) resumed++;
+    conns.push(c);
+  });
+  await until(() => accepted - before >= size.setupConns, "the listener's side");
+  const elapsed = performance.now() - t0;
+  const cpu = cpuMs() - cpu0;
+  for (const c of conns) c.close();
+  return { connsPerSec: (size.setupConns / elapsed) * 1000, cpuMsPerConn: cpu / size.setupConns, resumedShare: resumed / size.setupConns };
+}
+
+async function onePair(node) {
+  let server;
+  node.onAccept((c) => (server ??= c));
+  const client = await node.dial();
+  await until(() => server !== undefined, "the accepted connection");
+  return { client, server };
+}
+
+/** Sequential pings on one connection after a warm-up: p50 and p99 in microseconds. */
+async function ping(node, size) {
+  const { client } = await onePair(node);
+  for (let i = 0; i < Math.min(200, size.pings); i++) await client.ping();
+  const samples = [];
+  for (let i = 0; i < size.pings; i++) samples.push(await client.ping());
+  return { p50Us: quantile(samples, 0.5) * 1000, p99Us: quantile(samples, 0.99) * 1000 };
+}
+
+/** `count` messages of `bytes` with at most `window` sends unsettled, until the receiver has every byte. */
+async function stream(node, count, bytes, window) {
+  const { client, server } = await onePair(node);
+  let received = 0;
+  const total = count * bytes;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  server.onMessage((length) => {
+    received += length;
+    if (received >= total) done();
+  });
+  const payload = new Uint8Array(bytes).fill(7);
+  const t0 = performance.now();
+  await sendWindowed(count, window, () => client.send(payload));
+  await finished;
+  return performance.now() - t0;
+}
+
+async function bulk(node, size) {
+  const count = size.bulkBytes / size.bulkMessage;
+  const ms = await stream(node, count, size.bulkMessage, size.bulkWindow);
+  return { MBps: size.bulkBytes / 1e6 / (ms / 1000) };
+}
+
+async function small(node, size) {
+  // A short warm-up run on the same connection pair would change nothing measured: the JIT warms in the first
+  // tens of thousands of messages, a small share of the run.
+  const ms = await stream(node, size.smallCount, 64, size.smallWindow);
+  return { kps: size.smallCount / ms };
+}
+
+/** `idleConns` idle connections held: RSS and JS heap grown per connection (both ends), after full GCs. */
+async function idle(node, size) {
+  let accepted = 0;
+  node.onAccept(() => accepted++);
+  const warm = await node.dial();
+  await until(() => accepted === 1, "the warm-up connection");
+  warm.close();
+  await sleep(50);
+  await settleHeap();
+  const m0 = process.memoryUsage();
+  const conns = [];
+  await pool(size.idleConns, 16, async () => conns.push(await node.dial()));
+  await until(() => accepted - 1 >= size.idleConns, "the listener's side");
+  await sleep(100);
+  await settleHeap();
+  const m1 = process.memoryUsage();
+  const result = { rssKiB: (m1.rss - m0.rss) / 1024 / size.idleConns, heapKiB: (m1.heapUsed - m0.heapUsed) / 1024 / size.idleConns };
+  for (const c of conns) c.close();
+  return result;
+}
+
+/** Time from the dial to the first message at the listener (0-RTT where the contender has it), p50 in ms. */
+async function firstMessage(node, size) {
+  let arrived;
+  node.onAccept((c) => c.onMessage(() => arrived?.()));
+  const early = new Uint8Array(32).fill(1);
+  const samples = [];
+  for (let i = 0; i < size.firstMessages + 2; i++) {
+    const got = new Promise((r) => (arrived = r));
+    const t0 = performance.now();
+    const c = await node.dial({ early });
+    await got;
+    if (i >= 2) samples.push(performance.now() - t0);
+    c.close();
+  }
+  return { p50Ms: quantile(samples, 0.5) };
+}
+
+/** Figure name → { resume, run }. */
+export const FIGURES = {
+  setup: { resume: false, run: (node, size) => setup(node, size, { resume: false }) },
+  resumed: { resume: true, run: (node, size) => setup(node, size, { resume: true }) },
+  ping: { resume: false, run: ping },
+  bulk: { resume: false, run: bulk },
+  small: { resume: false, run: small },
+  idle: { resume: false, run: idle },
+  first: { resume: false, run: firstMessage },
+};

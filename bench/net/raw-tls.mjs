@@ -1,0 +1,109 @@
+// Contender: raw Node mutual TLS 1.3 with self-signed Ed25519 certificates (the practical limit).
+// Frames: 4-byte big-endian length + 1 type byte (0 data, 1 ping, 2 pong) + payload. A peer is accepted when
+// it presented a certificate (the same kind of check peerlink's TLS layer leaves to its handshake). Sends
+// resolve on the socket's write callback: the same flow control as peerlink's `send`.
+import { createHash } from "node:crypto";
+import tls from "node:tls";
+import { deferred, lengthPrefixDecoder } from "./common.mjs";
+
+const TYPE_DATA = 0;
+const TYPE_PING = 1;
+const TYPE_PONG = 2;
+
+function encode(type, payload) {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out.writeUInt32BE(payload.length + 1, 0);
+  out[4] = type;
+  out.set(payload, 5);
+  return out;
+}
+
+/** The peer showed a certificate, or resumed a session that was authenticated when it was made. */
+function authenticated(socket) {
+  if (socket.isSessionReused()) return true;
+  const peer = socket.getPeerCertificate();
+  return peer !== null && peer.raw !== undefined;
+}
+
+/** Wraps a secured socket as a benchmark connection. */
+function wrap(socket) {
+  let onMessage = () => {};
+  let pendingPing;
+  const pingFrame = encode(TYPE_PING, new Uint8Array(8));
+  const push = lengthPrefixDecoder((bytes, offset, length) => {
+    const type = bytes[offset];
+    if (type === TYPE_DATA) onMessage(length - 1, bytes, offset + 1);
+    else if (type === TYPE_PING) socket.write(encode(TYPE_PONG, bytes.subarray(offset + 1, offset + length)));
+    else if (type === TYPE_PONG) pendingPing?.resolve();
+  });
+  socket.on("data", push);
+  socket.on("error", () => {});
+  return {
+    socket,
+    onMessage(fn) {
+      onMessage = fn;
+    },
+    send(payload) {
+      return new Promise((resolve, reject) => socket.write(encode(TYPE_DATA, payload), (e) => (e ? reject(e) : resolve())));
+    },
+    async ping() {
+      pendingPing = deferred();
+      const started = performance.now();
+      socket.write(pingFrame);
+      await pendingPing.promise;
+      return performance.now() - started;
+    },
+    close() {
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * Starts a listener and a dialer in this process. `resume`: the dialer keeps the tickets it is given and
+ * offers one (single use) per dial, as peerlink's session cache does.
+ */
+export async function start({ credentials, resume = false }) {
+  const { key, cert } = credentials;
+  const common = { key, cert, minVersion: "TLSv1.3", maxVersion: "TLSv1.3", rejectUnauthorized: false };
+  const sessionIdContext = createHash("sha256").update(cert).digest("hex").slice(0, 32);
+  let onAccept = () => {};
+  const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
+    socket.setNoDelay(true);
+    if (!authenticated(socket)) return socket.destroy();
+    onAccept(wrap(socket));
+  });
+  server.on("tlsClientError", () => {});
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  const tickets = [];
+  const sockets = new Set();
+  return {
+    name: "raw TLS",
+    onAccept(fn) {
+      onAccept = fn;
+    },
+    /** Dials; with `early`, writes it as the first message once TLS is done. Resolves with the connection. */
+    dial({ early } = {}) {
+      const session = resume ? tickets.pop() : undefined;
+      return new Promise((resolve, reject) => {
+        const socket = tls.connect({ ...common, host: "127.0.0.1", port, ...(session ? { session } : {}) }, () => {
+          if (!authenticated(socket)) return reject(new Error("no peer certificate"));
+          const conn = wrap(socket);
+          conn.resumed = socket.isSessionReused();
+          if (early !== undefined) socket.write(encode(TYPE_DATA, early));
+          resolve(conn);
+        });
+        socket.setNoDelay(true);
+        sockets.add(socket);
+        socket.once("close", () => sockets.delete(socket));
+        if (resume) socket.on("session", (s) => tickets.length < 4096 && tickets.push(s));
+        socket.once("error", reject);
+      });
+    },
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// One contender, one or more figures, in a fresh process (run with --expose-gc). Argument: JSON
+// { contender: "raw"|"peerlink"|"libp2p", figures: [...], quick, lib?: path of a peerlink build to load }.
+// Prints one JSON line: { figure: result, ... }.
+import { pathToFileURL } from "node:url";
+import { FIGURES, FULL, QUICK } from "./figures.mjs";
+
+const spec = JSON.parse(process.argv[2]);
+const size = spec.quick ? QUICK : FULL;
+const lib = await import(spec.lib === undefined ? "../../dist/src/index.js" : pathToFileURL(spec.lib).href);
+
+let starter;
+if (spec.contender === "raw") {
+  const raw = await import("./raw-tls.mjs");
+  const credentials = await lib.createTlsCredentials(lib.Identity.generate());
+  starter = (resume) => raw.start({ credentials, resume });
+} else if (spec.contender === "peerlink") {
+  const pl = await import("./peerlink.mjs");
+  starter = (resume) => pl.start({ lib, resume });
+} else if (spec.contender === "libp2p") {
+  const lp = await import("./libp2p.mjs");
+  const make = await lp.load();
+  starter = () => lp.start({ make, lanes: size.concurrency });
+} else throw new Error(`unknown contender ${spec.contender}`);
+
+const out = {};
+for (const name of spec.figures) {
+  const figure = FIGURES[name];
+  const node = await starter(figure.resume);
+  try {
+    out[name] = await figure.run(node, size);
+  } finally {
+    await node.stop();
+  }
+}
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0);
