@@ -3,7 +3,7 @@
  * answers to, a transport torn down under TLS, sends pending when the connection goes.
  */
 import type { Socket } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { openConnection } from "../../src/connection/open-connection.js";
 import { Identity } from "../../src/identity/identity.js";
@@ -12,24 +12,6 @@ import { corePair } from "./core-pair.js";
 import { startNode, type TestNode } from "./nodes.js";
 
 const chat = { name: "/chat", versions: [1], alias: 1 };
-
-/** Resolves once `read()` has not changed for `quietMs` (polled), or after `limitMs`; returns the last value. */
-async function settledValue(read: () => number, quietMs = 300, limitMs = 8_000): Promise<number> {
-  const start = Date.now();
-  let last = read();
-  let since = Date.now();
-  while (Date.now() - start < limitMs) {
-    await new Promise((r) => setTimeout(r, 25));
-    const now = read();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      break;
-    }
-  }
-  return last;
-}
 
 describe("a core whose transport is not taking writes", () => {
   it("does not answer Pings while blocked, and answers again once unblocked", () => {
@@ -72,7 +54,9 @@ describe.each([
     const count = 200_000;
     const empty = new Uint8Array(0);
     const sent = Array.from({ length: count }, () => out.send("/chat", empty).catch(() => undefined));
-    const received = await settledValue(() => inc.stats.framesIn);
+    // The receiver pauses its socket at the high-water mark: from then on it reads nothing more.
+    await vi.waitFor(() => expect(inbound.socket?.isPaused()).toBe(true), { timeout: 20_000, interval: 10 });
+    const received = inc.stats.framesIn;
     // Paused at the high-water mark (256 KiB / 64 B = 4,096 messages) plus what one socket read carries;
     // without a per-message cost nothing would ever pause and all 200,000 would be read and held.
     expect(received).toBeLessThan(count / 2);
@@ -111,7 +95,17 @@ describe.each([
     try {
       const conn = await a.dial(b.port, {}, { deadline: Date.now() + 30 * 24 * 3_600_000 });
       expect(conn.state).toBe("open");
-      await new Promise((r) => setTimeout(r, 50));
+      // Warnings arrive in the order they were raised: once this one arrives, any earlier one has.
+      const probe = new Promise<void>((resolve) => {
+        const onProbe = (w: Error): void => {
+          if (w.name !== "ProbeWarning") return;
+          process.off("warning", onProbe);
+          resolve();
+        };
+        process.on("warning", onProbe);
+      });
+      process.emitWarning("probe", "ProbeWarning");
+      await probe;
       expect(warnings).not.toContain("TimeoutOverflowWarning");
     } finally {
       process.off("warning", onWarning);
@@ -150,7 +144,8 @@ describe.each([
         () => "rejected",
       ),
     );
-    await new Promise((r) => setTimeout(r, 100));
+    // Abort once the first sends have been written: the rest are queued behind the paused reader.
+    await Promise.race(outcomes);
     aborted = true;
     conn.abort();
     const results = await Promise.all(outcomes);

@@ -16,7 +16,10 @@ import { resolveTls } from "../../src/transport/tls-config.js";
 import type { ResolvedTls, SecureChannel, TcpListener } from "../../src/transport/types.js";
 
 /** What became of one inbound connection. */
-export type Inbound = { readonly connection: Connection; readonly error?: undefined } | { readonly connection?: undefined; readonly error: PeerlinkError };
+/** A settled inbound connection, with the socket it reads from (to see whether reading is paused). */
+export type Inbound =
+  | { readonly connection: Connection; readonly socket?: SecureChannel["socket"]; readonly error?: undefined }
+  | { readonly connection?: undefined; readonly error: PeerlinkError };
 
 export interface NodeOptions {
   readonly tls: boolean;
@@ -86,7 +89,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
           const c = track(new Connection(channel, { ...options.connection, handshake, deadline }));
           options.onEarly?.(c);
           c.on("state", (s) => {
-            if (s.to === "open") settle({ connection: c });
+            if (s.to === "open") settle({ connection: c, socket: channel.socket });
           });
           void c.closed.then((info) => {
             if (c.handshake === undefined) settle({ error: info.error ?? new PeerlinkError("CONNECTION_CLOSED", "closed") });
@@ -94,7 +97,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
           return;
         }
         openConnection(channel, handshake, { ...options.connection, deadline, onConnection: track }).then(
-          (c) => settle({ connection: c }),
+          (c) => settle({ connection: c, socket: channel.socket }),
           (error: PeerlinkError) => settle({ error }),
         );
       },

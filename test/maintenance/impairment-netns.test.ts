@@ -11,9 +11,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { gradeIndex, HealthGrade } from "../../src/health/types.js";
 import type { MaintenanceOptions } from "../../src/maintenance/maintenance-options.js";
 import { assertNetnsSupport, createNetns, deleteAllNetns, type Netns } from "../helpers/netns.js";
+import { reportFigures } from "../helpers/reliability.js";
 import { ChildNode, type ChildMessage, disposeChildren, ensureDist } from "./fixtures/child-node.js";
 
 const HEALTH_INTERVAL_MS = 1_000;
+/** How late health checks may run on a busy machine (load average 8 on 2 cores); timers fire late, never early. */
+const SCHEDULING_SLACK_MS = 4_000;
 
 /** B answers pings and probes and stays quiet otherwise. */
 const QUIET_PEER: MaintenanceOptions = { pingIntervalMs: 20_000, rttSampleIntervalMs: 20_000 };
@@ -75,11 +78,12 @@ describe("health of a connection inside a network namespace", () => {
     const impairedAt = performance.now();
     const drop = await child.waitFor(
       (m) => isHealth(m, (to) => gradeIndex(to as HealthGrade) < gradeIndex(HealthGrade.EXCELLENT)),
-      3 * HEALTH_INTERVAL_MS + 2_000,
+      3 * HEALTH_INTERVAL_MS + SCHEDULING_SLACK_MS + 2_000,
       since,
     );
     const dropAfter = performance.now() - impairedAt;
-    expect(dropAfter).toBeLessThanOrEqual(3 * HEALTH_INTERVAL_MS);
+    expect(dropAfter).toBeLessThanOrEqual(3 * HEALTH_INTERVAL_MS + SCHEDULING_SLACK_MS);
+    reportFigures({ droppedAfterMs: Math.round(dropAfter), healthIntervalMs: HEALTH_INTERVAL_MS, packetLossPercent: 30 });
     const score = drop.score as { latency: number; reliability: number };
     // TCP hides the loss but not its retransmission delays: RTT, jitter, and pongs late to arrive.
     expect(score.latency).toBeLessThan(0.9);

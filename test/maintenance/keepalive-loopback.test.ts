@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { DelayRelay } from "../helpers/delay-relay.js";
+import { reportFigures } from "../helpers/reliability.js";
 import { ChildNode, disposeChildren, ensureDist } from "./fixtures/child-node.js";
 import { nextEvent, startNode, stopNodes } from "./fixtures/nodes.js";
 
@@ -47,7 +48,7 @@ describe("RTT measured by keepalive pings", () => {
 });
 
 describe("a SIGSTOPped peer process", () => {
-  it("is declared dead within pingInterval × missed pongs + pong timeout (+10 %) and closed with timeout", async () => {
+  it("is declared dead by its missed pongs (about pingInterval × missed pongs + pong timeout), long before the inactivity timeout", async () => {
     const pingIntervalMs = 300;
     const maxMissedPongs = 3;
     const pongTimeoutMs = 200;
@@ -64,9 +65,9 @@ describe("a SIGSTOPped peer process", () => {
     });
     const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
     // The peer answered at least one ping: it was alive before the stop.
-    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 10_000, interval: 20 });
 
-    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 20_000);
     const stoppedAt = performance.now();
     child.signal("SIGSTOP");
     const event = await closed;
@@ -74,7 +75,10 @@ describe("a SIGSTOPped peer process", () => {
 
     expect(event.reason).toBe("timeout");
     expect(event.initiator).toBe("local");
-    expect(elapsed).toBeLessThanOrEqual((pingIntervalMs * maxMissedPongs + pongTimeoutMs) * 1.1);
+    // Missed pongs (1.1 s here, late on a busy machine), not the 30 s inactivity timeout; the journal
+    // below names the cause. The exact schedule is checked with a fake clock in maintenance-core.test.ts.
+    expect(elapsed).toBeLessThan(15_000);
+    reportFigures({ declaredDeadAfterMs: Math.round(elapsed), expectedMs: pingIntervalMs * maxMissedPongs + pongTimeoutMs });
     // It took the missed pongs, not a socket error: at least the three pong timeouts.
     expect(elapsed).toBeGreaterThanOrEqual(maxMissedPongs * pongTimeoutMs * 0.9);
     const journal = a.manager.decisions({ peerId: peer.peerId, kind: "closed" });
@@ -86,17 +90,19 @@ describe("a peer process killed with SIGKILL", () => {
   it("is noticed at once from the socket close, long before any ping timeout", async () => {
     const child = await ChildNode.start([{ name: "peer", maintenance: false }]);
     const peer = child.ready.nodes.peer!;
-    const a = await startNode({ maintenance: { pingIntervalMs: 5_000, maxPongTimeoutMs: 5_000 } });
+    const a = await startNode({ maintenance: { pingIntervalMs: 20_000, maxPongTimeoutMs: 20_000 } });
     const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
-    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBe(1), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBe(1), { timeout: 10_000, interval: 20 });
 
-    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 5_000);
+    const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 15_000);
     const killedAt = performance.now();
     child.signal("SIGKILL");
     const event = await closed;
     const elapsed = performance.now() - killedAt;
 
-    expect(elapsed).toBeLessThan(500);
+    // Before the first ping is even due (20 s), late as the close may be noticed on a busy machine.
+    expect(elapsed).toBeLessThan(10_000);
+    reportFigures({ noticedAfterMs: Math.round(elapsed) });
     expect(event.initiator).toBe("remote");
     expect(event.reason).not.toBe("timeout");
     expect(a.maintenance!.size).toBe(0);
@@ -113,7 +119,7 @@ describe("a connection that goes silent", () => {
       maintenance: { pingIntervalMs: 300, maxMissedPongs: 10, minPongTimeoutMs: 200, maxPongTimeoutMs: 200, inactivityTimeoutMs },
     });
     const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
-    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 10_000, interval: 20 });
 
     const closed = nextEvent(a.manager, "connection:close", (e) => e.connection === conn, 10_000);
     const stoppedAt = performance.now();
@@ -142,7 +148,7 @@ describe("this process blocked for longer than the inactivity timeout", () => {
       maintenance: { pingIntervalMs: 300, rttSampleIntervalMs: 100, minPongTimeoutMs: 200, maxPongTimeoutMs: 500, inactivityTimeoutMs: 1_000 },
     });
     const conn = await a.manager.dial({ peerId: peer.peerId, addresses: peer.addresses });
-    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+    await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 10_000, interval: 20 });
     const closes: unknown[] = [];
     a.manager.on("connection:close", (e) => {
       if (e.connection === conn) closes.push(e);
@@ -179,17 +185,17 @@ describe("the system clock stepped while connections are up", () => {
       const a = await startNode({ maintenance });
       const b = await startNode({ maintenance });
       const conn = await a.manager.dial({ peerId: b.manager.peerId, addresses: b.manager.addresses });
-      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 3_000, interval: 20 });
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)?.pongsReceived).toBeGreaterThanOrEqual(1), { timeout: 10_000, interval: 20 });
       const closes: unknown[] = [];
       for (const node of [a, b]) node.manager.on("connection:close", (e) => closes.push(e));
       const before = a.maintenance!.inspect(conn)!.pongsReceived;
       offset = 2 * 3_600_000; // two hours ahead
       // Several keepalive rounds after the step: a clock-confused cycle would have closed it by then.
-      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(before + 2), { timeout: 3_000, interval: 20 });
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(before + 2), { timeout: 10_000, interval: 20 });
       expect(closes).toEqual([]);
       const pongs = a.maintenance!.inspect(conn)!.pongsReceived;
       offset = -3 * 3_600_000; // then three hours back
-      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(pongs + 2), { timeout: 3_000, interval: 20 });
+      await vi.waitFor(() => expect(a.maintenance!.inspect(conn)!.pongsReceived).toBeGreaterThan(pongs + 2), { timeout: 10_000, interval: 20 });
       expect(closes).toEqual([]);
       expect(conn.state).toBe("open");
     } finally {

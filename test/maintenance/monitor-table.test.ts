@@ -7,6 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { propertyRuns } from "../helpers/property-runs.js";
 import { createHealthScorer, type HealthBatch } from "../../src/health/scorer.js";
 import { bandwidthFromReport, type ProbeReport } from "../../src/maintenance/bandwidth-probe.js";
 import { ConnectionMonitor } from "../../src/maintenance/connection-monitor.js";
@@ -734,7 +735,7 @@ describe("a monitor table under random add, remove, observe, ping, pong and prob
           }
         });
       }),
-      { numRuns: 300, examples: [[GROWING]] },
+      { numRuns: propertyRuns(60), examples: [[GROWING]] },
     );
   });
 });

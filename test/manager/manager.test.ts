@@ -219,7 +219,7 @@ describe("the inbound accept path", () => {
     expect((await failed).error.code).toBe(ErrorCode.HANDSHAKE_TIMEOUT);
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(540);
-    expect(elapsed).toBeLessThan(1_200);
+    expect(elapsed).toBeLessThan(5_000); // the 600 ms timeout, late on a busy machine; not the 10 s default
     await closedByPeer(socket);
     await b.settled();
     expect(b.counts.pendingInbound).toBe(0);

@@ -99,7 +99,8 @@ describe("a listener that accepts TCP but never speaks TLS", () => {
       await rejectsWithCode(dial, ErrorCode.HANDSHAKE_TIMEOUT);
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(budget * 0.9);
-      expect(elapsed).toBeLessThanOrEqual(budget * 1.1);
+      // A timer fires late on a busy machine, never early: the bound only tells the deadline from "never".
+      expect(elapsed).toBeLessThan(budget + 5_000);
       await peerSawClose; // our side closed the connection
     } finally {
       await silent.close();
@@ -120,7 +121,7 @@ describe("a dialer that connects but never starts TLS", () => {
       expect((result as { error: unknown }).error).toMatchObject({ code: ErrorCode.HANDSHAKE_TIMEOUT });
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(300 * 0.9 - 20); // the deadline was set at accept, a little after connect
-      expect(elapsed).toBeLessThanOrEqual(300 * 1.1);
+      expect(elapsed).toBeLessThan(300 + 5_000); // late on a busy machine, but not "never"
       await clientSawClose;
     } finally {
       client.destroy();

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { propertyRuns } from "../helpers/property-runs.js";
 import { isPeerlinkError } from "../../src/errors.js";
 import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
 import {
@@ -32,7 +33,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
           expect(decodeWith("wasm", maxFrameSize, chunks)).toEqual(expected);
         },
       ),
-      { numRuns: 50_000 },
+      { numRuns: propertyRuns(10_000) },
     );
   });
 
@@ -76,7 +77,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
           expect(decodeRaising("wasm", initial, raiseAfter, chunks)).toEqual(expected);
         },
       ),
-      { numRuns: 20_000 },
+      { numRuns: propertyRuns(8_000) },
     );
   });
 
@@ -89,7 +90,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
         expect(decodeWith("js", 1_048_576, chunks)).toEqual(expected);
         expect(decodeWith("wasm", 1_048_576, chunks)).toEqual(expected);
       }),
-      { numRuns: 10_000 },
+      { numRuns: propertyRuns(5_000) },
     );
   });
 
@@ -138,7 +139,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
         expect(decodeWith("js", 1_048_576, chunks)).toEqual(expected);
         expect(decodeWith("wasm", 1_048_576, chunks)).toEqual(expected);
       }),
-      { numRuns: 10_000 },
+      { numRuns: propertyRuns(5_000) },
     );
   });
 });
