@@ -473,6 +473,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
       firstFlightTimeoutMs: this.#settings.firstFlightTimeoutMs,
       capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
+      maxLingering: this.options.limits.maxPendingInbound,
       handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
       adopt: (connection, reservation) => void this.#adopter.adopt(connection, reservation),
       closing: (connection, onClosed) => this.#closing.add(connection, onClosed),

@@ -35,6 +35,8 @@ export interface InboundHost {
   readonly firstFlightTimeoutMs: number;
   /** Retry-after (ms) sent with a capacity refusal. */
   readonly capacityRetryAfterMs: number;
+  /** Sockets refused for capacity that may wait for the dialer's close at once (beyond: closed once written). */
+  readonly maxLingering: number;
   /** Runs the peerlink handshake as listener; `track` gets the Connection as soon as it exists. */
   handshake(channel: SecureChannel, deadline: number, track: (connection: Connection) => void): Promise<Connection>;
   /** A connection that failed its handshake is closing: hold it as the node's until `onClosed`. */
@@ -223,6 +225,9 @@ export class InboundAdapter {
     this.#pending.delete(id);
     host.core.settle(id, true);
     const socket = channel.socket;
+    // Waiting for the dialer to close is a courtesy with a cap: past it (a flood of refused dialers) the
+    // socket is destroyed as soon as the Goodbye is written.
+    const courteous = this.#lingering.size < host.maxLingering;
     this.#lingering.add(socket);
     const done = (): void => {
       clearTimeout(timer);
@@ -234,7 +239,7 @@ export class InboundAdapter {
     timer.unref();
     socket.once("close", done);
     socket.on("error", () => undefined);
-    socket.end(encodeGoodbye(DisconnectReason.RESOURCE_CONSTRAINT, "", host.capacityRetryAfterMs));
+    socket.end(encodeGoodbye(DisconnectReason.RESOURCE_CONSTRAINT, "", host.capacityRetryAfterMs), courteous ? undefined : done);
     const error = refusalToError(refusal);
     host.refused(entry.address, refusal, error);
   }

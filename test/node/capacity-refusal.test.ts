@@ -7,6 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { Identity } from "../../src/identity/identity.js";
+import { resolveTls } from "../../src/transport/tls-config.js";
 
 afterEach(cleanup);
 
@@ -46,5 +50,45 @@ describe("a node at its inbound capacity", () => {
     expect((await refused).reason).toBe("inbound_full");
     expect(node.connections()).toHaveLength(1);
     expect(node.getConnection(holder.peerId)?.state).toBe("open");
+  });
+});
+
+describe("a node at capacity under a flood of refused dialers that never close", () => {
+  it("holds at most maxPendingInbound refused sockets waiting for their close", async () => {
+    const MAX_PENDING = 1;
+    const DIALERS = 8;
+    const node = await startManager({
+      limits: { maxInbound: 1, maxPendingInbound: MAX_PENDING, maxPendingPerIp: 1, maxPendingPerSubnet: 1, inboundRateBurst: 100, inboundRatePerSecond: 100 },
+    });
+    const holder = await startManager({ listen: [], reconnect: false });
+    const held = nextEvent(node, "connection:open");
+    await holder.dial(node.addresses[0]!, { localAddress: "127.14.1.1" });
+    await held;
+    const [host, port] = [node.addresses[0]!.split(":")[0]!, Number(node.addresses[0]!.split(":")[1])];
+    const tls = await resolveTls(Identity.generate());
+    const sockets: Socket[] = [];
+    try {
+      // Each dialer finishes TLS, reads the Goodbye and then keeps its socket open (never closes).
+      for (let i = 0; i < DIALERS; i++) {
+        // A client that ignores the node's FIN (allowHalfOpen): Node's own TLS client would close at once.
+        const raw = netConnect({ host, port, localAddress: `127.14.${i + 2}.1`, allowHalfOpen: true });
+        const socket = tlsConnect({
+          socket: raw,
+          allowHalfOpen: true,
+          secureContext: tls.secureContext,
+          ALPNProtocols: ["peerlink/1"],
+          rejectUnauthorized: false,
+          checkServerIdentity: () => undefined,
+        });
+        sockets.push(socket, raw);
+        socket.on("error", () => undefined);
+        raw.on("error", () => undefined);
+        await new Promise<void>((resolve) => socket.once("data", () => resolve()));
+      }
+      // Every dialer got its Goodbye; the node holds the kept connection and at most MAX_PENDING lingering sockets.
+      expect(node.socketCount).toBeLessThanOrEqual(1 + MAX_PENDING);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 });
