@@ -74,7 +74,6 @@ describe("a node at capacity under a flood of refused dialers that never close",
         const raw = netConnect({ host, port, localAddress: `127.14.${i + 2}.1`, allowHalfOpen: true });
         const socket = tlsConnect({
           socket: raw,
-          allowHalfOpen: true,
           secureContext: tls.secureContext,
           ALPNProtocols: ["peerlink/1"],
           rejectUnauthorized: false,
