@@ -124,15 +124,35 @@ export class Identity {
   }
 }
 
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+/** Imported peer keys kept for reuse: a peer that reconnects is verified without importing its key again. */
+const KEY_CACHE_SIZE = 1024;
+const keyCache = new Map<string, KeyObject>();
+
+/**
+ * The KeyObject of a raw Ed25519 public key, from a bounded cache (least recently used evicted). Importing
+ * a key costs about as much as the verification itself, and every handshake verifies the peer's key.
+ */
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString("latin1");
+  const cached = keyCache.get(id);
+  if (cached !== undefined) {
+    keyCache.delete(id);
+    keyCache.set(id, cached);
+    return cached;
+  }
+  const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: "der", type: "spki" });
+  keyCache.set(id, key);
+  if (keyCache.size > KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
+  return key;
+}
+
 /** Verifies an Ed25519 `signature` over `data` by the raw 32-byte `publicKey`. Never throws; false on any bad input. */
 export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {
-    const key = createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") },
-      format: "jwk",
-    });
-    return verify(null, data, key, signature);
+    return verify(null, data, publicKeyObject(publicKey), signature);
   } catch {
     return false;
   }
