@@ -143,6 +143,19 @@ export class PeerDatabase {
     return record === undefined ? undefined : clonePeerRecord(record);
   }
 
+  /**
+   * True when `peerId` has `address` and a dial to it once succeeded there. Reads in place (no copy of
+   * the record): for the node's hot paths, where {@link PeerDatabase.get}'s deep copy would be waste.
+   */
+  hasProvenAddress(peerId: string, address: string): boolean {
+    return this.#peers.get(peerId)?.addresses.find((a) => a.address === address)?.lastSuccess !== undefined;
+  }
+
+  /** When the last dial of `peerId` at `address` failed (ms), if it did; read in place, without a copy. */
+  lastAddressFailure(peerId: string, address: string): number | undefined {
+    return this.#peers.get(peerId)?.addresses.find((a) => a.address === address)?.lastFailure;
+  }
+
   /** True when `peerId` is known. */
   has(peerId: string): boolean {
     return this.#peers.has(peerId);
