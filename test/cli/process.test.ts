@@ -1,22 +1,14 @@
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureDist } from "../helpers/dist.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "peerlink.js");
 const built = join(root, "dist", "src", "cli", "main.js");
 
-/** Newest modification time of the TypeScript sources the CLI is built from. */
-function newestSource(): number {
-  let newest = 0;
-  for (const dir of ["cli", "connection", "handshake", "transport", "wire", "identity"]) {
-    const full = join(root, "src", dir);
-    for (const f of readdirSync(full)) newest = Math.max(newest, statSync(join(full, f)).mtimeMs);
-  }
-  return newest;
-}
 
 interface Node {
   readonly child: ChildProcessWithoutNullStreams;
@@ -51,18 +43,11 @@ function start(args: string[]): Node {
 
 const children: Node[] = [];
 
-beforeAll(() => {
-  // The executable runs the compiled CLI; compile when dist is missing or older than the sources.
-  // (`tsc` emits even when other parts of the tree have type errors, hence no exit-code check.)
-  let fresh = false;
-  try {
-    fresh = statSync(built).mtimeMs >= newestSource();
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+beforeAll(async () => {
+  // The executable runs the compiled CLI.
+  await ensureDist();
   expect(statSync(built).isFile()).toBe(true);
-}, 60_000);
+}, 180_000);
 
 afterAll(() => {
   for (const n of children) if (n.child.exitCode === null) n.child.kill("SIGKILL");

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { ensureDist } from "../helpers/dist.js";
 import fc from "fast-check";
 import { Identity, verifySignature } from "../../src/identity/identity.js";
 import { PeerId } from "../../src/identity/peer-id.js";
@@ -101,6 +102,7 @@ describe("an identity", () => {
   });
 
   it("gives processes racing to create the same identity file the same identity", async () => {
+    await ensureDist(); // the racing processes import the compiled module
     const run = promisify(execFile);
     const script = `import("${new URL("../../dist/src/identity/identity.js", import.meta.url).pathname}").then(({ Identity }) => Identity.loadOrCreate(process.argv[1])).then((id) => console.log(id.peerId.toString()))`;
     for (let round = 0; round < 4; round++) {

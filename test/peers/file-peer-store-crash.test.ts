@@ -1,32 +1,16 @@
-import { execFile, spawn } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePeerFile, FilePeerStore } from "../../src/peers/file-peer-store.js";
+import { ensureDist } from "../helpers/dist.js";
 import { prng } from "../helpers/seeded-random.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const child = join(repo, "test/peers/fixtures/save-loop.mjs");
-const compiled = join(repo, "dist/src/peers/file-peer-store.js");
-/** Sources the child's import closure is compiled from. */
-const sources = [
-  "src/peers/file-peer-store.ts",
-  "src/peers/peer-store.ts",
-  "src/peers/peer-record.ts",
-  "src/peers/defaults.ts",
-  "src/errors.ts",
-  "src/reasons.ts",
-].map((p) => join(repo, p));
-
-function distIsStale(): boolean {
-  if (!existsSync(compiled)) return true;
-  const built = statSync(compiled).mtimeMs;
-  return sources.some((s) => statSync(s).mtimeMs > built);
-}
-
 interface Round {
   loaded: number;
   lastSaved: number;
@@ -84,15 +68,7 @@ describe("a process saving the peer file in a tight loop", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "peerlink-crash-"));
-    if (distIsStale()) {
-      // `npm test` compiles first; a direct vitest run may not have. tsc emits even when files of others have errors.
-      await new Promise<void>((done) => {
-        execFile(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repo }, () =>
-          done(),
-        );
-      });
-      if (distIsStale()) throw new Error(`could not compile ${compiled}`);
-    }
+    await ensureDist();
   }, 180_000);
 
   afterAll(async () => {

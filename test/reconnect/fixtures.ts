@@ -4,10 +4,8 @@
  * `services`, typed waits on manager and reconnect events (bounded, never a
  * fixed sleep), child processes, and cleanup of everything opened.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type ChildProcess, spawn } from "node:child_process";
+import { REPO } from "../helpers/dist.js";
 import { ConnectionManager, type ConnectionManagerEvents } from "../../src/node/connection-manager.js";
 import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
 import {
@@ -131,57 +129,7 @@ export async function cleanup(): Promise<void> {
 }
 
 /** The repository root. */
-export const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** True when `dist/` lacks `compiled` (a path under dist/src) or is older than any source in src/. */
-function distIsStale(compiled: string): boolean {
-  const path = join(repo, "dist/src", compiled);
-  if (!existsSync(path)) return true;
-  return newestSource(join(repo, "src")) > statSync(path).mtimeMs;
-}
-
-/**
- * Makes sure the compiled `dist/` is current for child processes (plain Node cannot run TypeScript):
- * `npm test` compiles first, a direct vitest run may not have. tsc emits even when others' files have errors.
- * Test files run in parallel workers, so one compiles under a lock directory while the others wait for it.
- */
-export async function ensureCompiled(compiled = "reconnect/reconnect-service.js"): Promise<void> {
-  if (!distIsStale(compiled)) return;
-  const lock = join(repo, "dist", ".disconnect-tests-compiling");
-  mkdirSync(join(repo, "dist"), { recursive: true });
-  const deadline = Date.now() + 170_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      // Another worker compiles; a lock older than 3 minutes was left by a killed run.
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 180_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error("timed out waiting for another worker's compilation");
-      await new Promise<void>((r) => setTimeout(r, 200));
-      if (!distIsStale(compiled)) return;
-    }
-  }
-  try {
-    if (!distIsStale(compiled)) return;
-    await new Promise<void>((done) => {
-      execFile(process.execPath, [join(repo, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repo }, () => done());
-    });
-    if (!existsSync(join(repo, "dist/src", compiled))) throw new Error(`could not compile dist/src/${compiled}`);
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
+export const repo = REPO;
 
 /** A line-oriented child process: `lines` collects stdout lines, `waitFor` resolves on the first matching line. */
 export interface LineChild {

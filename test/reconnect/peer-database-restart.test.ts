@@ -18,7 +18,6 @@ import { prng } from "../helpers/seeded-random.js";
 import {
   cleanup,
   createReconnectingNode,
-  ensureCompiled,
   nextEvent,
   repo,
   spawnLines,
@@ -26,6 +25,7 @@ import {
   startReconnectingNode,
   type AllEvents,
 } from "./fixtures.js";
+import { ensureDist } from "../helpers/dist.js";
 
 afterEach(cleanup);
 
@@ -144,7 +144,7 @@ describe("a hand-corrupted peer database", () => {
 });
 
 describe("a node process killed with SIGKILL while it writes its peer database", () => {
-  beforeAll(() => ensureCompiled(), 180_000);
+  beforeAll(() => ensureDist(), 180_000);
 
   it("restarts with a readable database holding the last acknowledged state (or the one in flight), bans and backoff included", async () => {
     const seed = Date.now() >>> 0;

@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import type { DisconnectReason } from "../../src/reasons.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../../src/reconnect/defaults.js";
-import { close, FakeHost, open, start, T0 } from "./fake-host.js";
+import { close, FakeHost, managedFor, open, start, T0 } from "./fake-host.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
@@ -182,7 +182,7 @@ describe("a wanted peer lost as a duplicate (already_connected)", () => {
   it("is left alone while the connection kept instead is open", async () => {
     const { fake, service } = start({ dampening: false });
     open(fake, service, "p");
-    const duplicate = fake.managed("p", "inbound");
+    const duplicate = managedFor("p", "inbound");
     service.onClose?.(duplicate, { reason: "already_connected", initiator: "local", remoteRetryAfterMs: undefined, wasHealthy: undefined });
     await vi.advanceTimersByTimeAsync(0);
     expect(fake.of("reconnect:scheduled")).toEqual([]);

@@ -9,10 +9,11 @@
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionManager } from "../../src/node/connection-manager.js";
-import { cleanup, ensureCompiled, onEvent, repo, spawnLines, startNode, startReconnectingNode, until } from "./fixtures.js";
+import { cleanup, onEvent, repo, spawnLines, startNode, startReconnectingNode, until } from "./fixtures.js";
+import { ensureDist } from "../helpers/dist.js";
 
 afterEach(cleanup);
-beforeAll(() => ensureCompiled(), 180_000);
+beforeAll(() => ensureDist(), 180_000);
 
 const RESPONSIVE = 90;
 const STUCK = 10;

@@ -10,13 +10,14 @@
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureCompiled, repo, spawnLines } from "./fixtures.js";
+import { repo, spawnLines } from "./fixtures.js";
+import { ensureDist } from "../helpers/dist.js";
 
 const CYCLES = Number(process.env["SOAK_CYCLES"] ?? "10000");
 const PARALLEL = 8;
 const MAX_HEAP_GROWTH = 5 * 1024 * 1024;
 
-beforeAll(() => ensureCompiled(), 180_000);
+beforeAll(() => ensureDist(), 180_000);
 
 interface Measure {
   fds: number;
