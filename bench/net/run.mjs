@@ -3,7 +3,8 @@
 // order alternated between figures and rounds; ratios are taken within a round; median and min–max reported,
 // with the load average before each measurement (the machine is shared: read the ratios, not the absolutes).
 //
-//   node bench/net/run.mjs [--quick] [--rounds N] [--figures setup,ping,...] [--before PATH] [--write] [--json FILE]
+//   node bench/net/run.mjs [--quick] [--rounds N] [--figures setup,ping,...] [--contenders raw,peerlink,before,libp2p]
+//                          [--before PATH] [--write] [--json FILE]
 //
 // --quick: tiny sizes, one round, contenders in parallel; prints the JSON (the test suite checks that every
 // figure is reported). --before PATH: adds "peerlink (before)", the same benchmark on another build of
@@ -32,12 +33,13 @@ const ALL_FIGURES = ["setup", "resumed", "ping", "bulk", "small", "idle", "first
 const figures = option("--figures", ALL_FIGURES.join(",")).split(",");
 
 /** Contenders: id, label, worker spec, and the figures they cannot give (with why). */
+const only = option("--contenders", undefined)?.split(",");
 const contenders = [
   { id: "raw", label: "raw TLS", spec: { contender: "raw" } },
   { id: "peerlink", label: "peerlink", spec: { contender: "peerlink" } },
   ...(before ? [{ id: "before", label: "peerlink (before)", spec: { contender: "peerlink", lib: path.resolve(before) } }] : []),
   { id: "libp2p", label: "js-libp2p", spec: { contender: "libp2p" }, lacks: { resumed: "no session resumption in libp2p's TCP + Noise" } },
-];
+].filter((c) => only === undefined || only.includes(c.id));
 
 /** Every reported metric: [figure, key, label, unit, higher is better, target for peerlink ÷ raw]. */
 export const METRICS = [
@@ -105,6 +107,7 @@ function summarize() {
       row.contenders[c.id] = xs.length === 0 ? { missing: c.lacks?.[figure] ?? "not measured" } : { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), rounds: xs };
     }
     const ratio = (a, b) => {
+      if (results[a] === undefined || results[b] === undefined) return undefined;
       const xs = results[a][figure] ?? [];
       const ys = results[b][figure] ?? [];
       const rs = xs.map((x, i) => x?.[key] / ys[i]?.[key]).filter((r) => Number.isFinite(r));

@@ -19,6 +19,7 @@ import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { Inbox, type MessageTap } from "./inbox.js";
+import { WriteBatcher } from "./write-batcher.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
@@ -160,6 +161,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #core: ConnectionCore;
   readonly #highWater: number;
   readonly #inbox: Inbox;
+  readonly #writes: WriteBatcher;
   readonly #transitions: StateChange[] = [];
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -189,6 +191,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     super();
     this.#channel = channel;
     this.#socket = channel.socket;
+    this.#writes = new WriteBatcher(channel.socket);
     this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
     this.#inbox = new Inbox(this.#highWater, {
       emit: (message) => this.emit("message", message),
@@ -485,17 +488,17 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
           pendingCallback = undefined;
           if (this.#socket.destroyed || !this.#socket.writable) {
             cb?.(new Error("socket is not writable"));
-          } else if (cb === undefined) {
-            this.#socket.write(action.bytes);
           } else {
-            this.#socket.write(action.bytes, cb);
+            this.#writes.queue(action.bytes, cb);
           }
           break;
         }
         case "half-close":
+          this.#writes.flush();
           if (!this.#socket.destroyed) this.#socket.end();
           break;
         case "destroy":
+          this.#writes.flush();
           this.#release();
           break;
         case "event":

@@ -8,6 +8,7 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { sharedFrameSlab } from "./frame-slab.js";
 import { varintLength, writeVarint } from "./varint.js";
 
 /** Tag bytes of the Frame oneof fields and of the hot messages' fields (field number << 3 | wire type). */
@@ -42,6 +43,8 @@ function assertUint32(name: string, value: number): void {
  *
  * @param protocol - the sender's protocol alias, an integer in [0, 2^32 - 1]
  * @param payload - application bytes (copied into the result)
+ * @returns the frame, a view carved from the shared frame slab when small (see {@link sharedFrameSlab}): its
+ *   `buffer` holds other frames too
  * @throws PeerlinkError INVALID_ARGUMENT when `protocol` is not a uint32
  */
 export function encodeDataFrame(protocol: number, payload: Uint8Array): Uint8Array {
@@ -51,7 +54,7 @@ export function encodeDataFrame(protocol: number, payload: Uint8Array): Uint8Arr
   if (protocol !== 0) inner += 1 + varintLength(protocol);
   if (payloadLen !== 0) inner += 1 + varintLength(payloadLen) + payloadLen;
   const body = 1 + varintLength(inner) + inner;
-  const out = new Uint8Array(varintLength(body) + body);
+  const out = sharedFrameSlab.take(varintLength(body) + body);
   let o = writeVarint(body, out, 0);
   out[o++] = TAG_FRAME_DATA;
   o = writeVarint(inner, out, o);

@@ -1,0 +1,71 @@
+/**
+ * Writes of one turn, together: frames queued while the event loop runs one task (a burst of unawaited
+ * sends, a pong answered while reading) go to the socket in a microtask, adjacent slab frames joined into
+ * one buffer, so TLS seals them into few records instead of one per message. Not corked: a corked batch
+ * completes as one, and a large send must resolve when its own bytes are written.
+ *
+ * @module
+ */
+import type { Writable } from "node:stream";
+import { adjacent, joinAdjacent } from "../wire/frame-slab.js";
+
+/** Called when a write completed (no error) or failed. */
+export type WriteCallback = (error?: Error | null) => void;
+
+/** The socket side a {@link WriteBatcher} needs. */
+export type BatchTarget = Pick<Writable, "write" | "destroyed" | "writable">;
+
+/** One buffer to write and the callbacks of the sends it carries. */
+interface Chunk {
+  bytes: Uint8Array;
+  callbacks: WriteCallback[] | undefined;
+}
+
+/**
+ * Queues frames for the end of the turn; see the module comment. Each write carries the callbacks of its
+ * own frames only, so a large send still resolves when its bytes are written, not when the whole batch is.
+ */
+export class WriteBatcher {
+  readonly #socket: BatchTarget;
+  #queue: Chunk[] = [];
+  #flushQueued = false;
+
+  constructor(socket: BatchTarget) {
+    this.#socket = socket;
+  }
+
+  /** Queues `bytes`; `cb` is called once the write carrying them completed or failed. Order is kept. */
+  queue(bytes: Uint8Array, cb: WriteCallback | undefined): void {
+    const queue = this.#queue;
+    const last = queue[queue.length - 1];
+    if (last !== undefined && adjacent(last.bytes, bytes)) {
+      last.bytes = joinAdjacent(last.bytes, bytes);
+      if (cb !== undefined) (last.callbacks ??= []).push(cb);
+    } else {
+      queue.push({ bytes, callbacks: cb === undefined ? undefined : [cb] });
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** Writes what is queued now (before a half-close or a destroy; otherwise at the end of the turn). */
+  readonly flush = (): void => {
+    this.#flushQueued = false;
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    this.#queue = [];
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) {
+      const error = new Error("socket is not writable");
+      for (const chunk of queue) chunk.callbacks?.forEach((cb) => cb(error));
+      return;
+    }
+    for (const { bytes, callbacks } of queue) {
+      if (callbacks === undefined) socket.write(bytes);
+      else if (callbacks.length === 1) socket.write(bytes, callbacks[0]);
+      else socket.write(bytes, (error?: Error | null) => callbacks.forEach((cb) => cb(error)));
+    }
+  };
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { WriteBatcher, type BatchTarget } from "../../src/connection/write-batcher.js";
+import { FrameSlab } from "../../src/wire/frame-slab.js";
+
+/** A fake socket that records writes and completes them when told. */
+function fakeSocket(): BatchTarget & { writes: { bytes: number[]; cb: ((e?: Error | null) => void) | undefined }[] } {
+  const writes: { bytes: number[]; cb: ((e?: Error | null) => void) | undefined }[] = [];
+  return {
+    writes,
+    destroyed: false,
+    writable: true,
+    write: ((bytes: Uint8Array, cb?: (e?: Error | null) => void) => {
+      writes.push({ bytes: [...bytes], cb });
+      return true;
+    }) as BatchTarget["write"],
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => queueMicrotask(r));
+
+describe("write batcher", () => {
+  it("writes adjacent frames of one turn as one buffer, in order, at the end of the turn", async () => {
+    const socket = fakeSocket();
+    const batcher = new WriteBatcher(socket);
+    const slab = new FrameSlab();
+    const done: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const frame = slab.take(2);
+      frame.fill(i);
+      batcher.queue(frame, () => done.push(i));
+    }
+    expect(socket.writes).toHaveLength(0);
+    await tick();
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1, 1, 2, 2, 3, 3]]);
+    socket.writes[0]!.cb?.();
+    expect(done).toEqual([1, 2, 3]);
+  });
+
+  it("keeps separate frames separate, each write completing its own sends", () => {
+    const socket = fakeSocket();
+    const batcher = new WriteBatcher(socket);
+    const done: string[] = [];
+    batcher.queue(new Uint8Array([1]), () => done.push("a"));
+    batcher.queue(new Uint8Array([2]), undefined);
+    batcher.queue(new Uint8Array([3]), () => done.push("c"));
+    batcher.flush();
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1], [2], [3]]);
+    socket.writes[0]!.cb?.();
+    expect(done).toEqual(["a"]);
+    expect(socket.writes[1]!.cb).toBeUndefined();
+  });
+
+  it("fails the queued sends when the socket is no longer writable at the flush", () => {
+    const socket = fakeSocket();
+    const batcher = new WriteBatcher(socket);
+    const errors: unknown[] = [];
+    batcher.queue(new Uint8Array([1]), (e) => errors.push(e));
+    (socket as { writable: boolean }).writable = false;
+    batcher.flush();
+    expect(socket.writes).toHaveLength(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(Error);
+  });
+});
