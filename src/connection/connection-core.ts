@@ -598,6 +598,8 @@ export class ConnectionCore {
 
   #onOpen(result: HandshakeResult, earlyData: readonly EarlyMessage[]): void {
     this.#result = result;
+    // The handshake (its transcript, nonces, decoded Hello) is of no use to an open connection: let it go.
+    this.#handshake = undefined;
     this.#capabilities = new CapabilityTable(
       { capabilities: this.#handshakeOptions.capabilities ?? [], protocols: this.#handshakeOptions.protocols ?? [] },
       this.#peerDeclared ?? { capabilities: [], protocols: [] },
