@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodePeerFile, FilePeerStore } from "../../src/peers/file-peer-store.js";
 import { ensureDist } from "../helpers/dist.js";
+import { reportFigures } from "../helpers/reliability.js";
 import { prng } from "../helpers/seeded-random.js";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -79,6 +80,7 @@ describe("a process saving the peer file in a tight loop", () => {
     const seed = Date.now() >>> 0;
     const random = prng(seed);
     const path = join(dir, "peers.json");
+    const outcomes = { rounds: 0, acknowledgedStateOnDisk: 0, inFlightStateOnDisk: 0 };
     for (let round = 0; round < 8; round++) {
       // Kill after 0–24 completed saves: the loop is always mid-save (or mid-load) when the signal lands.
       const killAfter = Math.floor(random() * 25);
@@ -96,6 +98,9 @@ describe("a process saving the peer file in a tight loop", () => {
       // Every acknowledged save is on disk; at most the one in flight is newer.
       expect(generation, context).toBeGreaterThanOrEqual(acknowledged);
       expect(generation, context).toBeLessThanOrEqual(acknowledged + 1);
+      outcomes.rounds++;
+      if (generation === acknowledged) outcomes.acknowledgedStateOnDisk++;
+      else outcomes.inFlightStateOnDisk++;
       if (generation !== 0) {
         expect(snapshot.peers, context).toHaveLength(150);
         expect(snapshot.peers.every((p) => p.addedAt === generation && p.lastSeen === generation), context).toBe(true);
@@ -110,5 +115,6 @@ describe("a process saving the peer file in a tight loop", () => {
         generation === 0 ? [] : existsSync(`${path}.prev`) ? ["peers.json", "peers.json.prev"] : ["peers.json"],
       );
     }
+    reportFigures({ sigkills: outcomes.rounds, acknowledgedStateOnDisk: outcomes.acknowledgedStateOnDisk, inFlightStateOnDisk: outcomes.inFlightStateOnDisk });
   }, 60_000);
 });

@@ -26,6 +26,7 @@ import {
   type AllEvents,
 } from "./fixtures.js";
 import { ensureDist } from "../helpers/dist.js";
+import { reportFigures } from "../helpers/reliability.js";
 
 afterEach(cleanup);
 
@@ -151,6 +152,7 @@ describe("a node process killed with SIGKILL while it writes its peer database",
     const random = prng(seed);
     const path = freshPath();
     const child = join(repo, "test/reconnect/fixtures/db-writer-node.mjs");
+    let restarts = 0;
     for (let round = 0; round < 4; round++) {
       const killAfter = 1 + Math.floor(random() * 12);
       const jitterMs = random() * 5;
@@ -183,6 +185,8 @@ describe("a node process killed with SIGKILL while it writes its peer database",
       expect(node.manager.isBanned({ peerId: banned! }), context).toBe(true);
       expect(node.reconnect.status(backedOff!), context).toMatchObject({ wanted: true, dueAt: Number(dueAtText), attempt: 0 });
       await node.manager.stop();
+      restarts++;
     }
+    reportFigures({ sigkillsMidWrite: restarts, cleanRestartsWithBansAndBackoff: restarts });
   }, 60_000);
 });
