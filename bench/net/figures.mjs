@@ -2,7 +2,7 @@
 // are both ends). Every figure returns plain numbers; sizes come from `size` (full or quick).
 import { cpuMs, pool, quantile, sendWindowed, settleHeap, sleep } from "./common.mjs";
 
-export const FULL = { setupConns: 512, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, firstMessages: 40 };
+export const FULL = { setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, firstMessages: 40 };
 export const QUICK = { setupConns: 16, concurrency: 8, pings: 50, bulkBytes: 2 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 3_000, smallWindow: 1024, idleConns: 8, firstMessages: 2 };
 
 /** Waits until `cond()` holds, polling each `everyMs` (bounded by `maxMs`; throws on timeout). */
@@ -20,9 +20,12 @@ async function setup(node, size, { resume }) {
   node.onAccept(() => accepted++);
   const conns = [];
   if (resume) {
-    // Fill the ticket store: every connection of this batch leaves tickets for the measured batch.
-    await pool(size.concurrency, size.concurrency, async () => conns.push(await node.dial()));
+    // Fill the ticket stores: a first batch of the same size leaves tickets for the measured one, then closes.
+    const warm = [];
+    await pool(size.setupConns, size.concurrency, async () => warm.push(await node.dial()));
     await sleep(50);
+    for (const c of warm) c.close();
+    await node.settled?.();
   }
   const before = accepted;
   const cpu0 = cpuMs();
@@ -96,6 +99,7 @@ async function idle(node, size) {
   await until(() => accepted === 1, "the warm-up connection");
   warm.close();
   await sleep(50);
+  await node.settled?.();
   await settleHeap();
   const m0 = process.memoryUsage();
   const conns = [];

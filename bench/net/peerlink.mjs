@@ -50,29 +50,49 @@ function wrap(connection) {
   };
 }
 
-/** Starts a listener and a dialer (`resume`: with a session cache big enough for every dial to find a ticket). */
-export async function start({ lib, resume = false, name = "peerlink" }) {
+/**
+ * Starts a listener and `dialers` dialer nodes, each with its own identity: a peerlink node keeps one
+ * connection per peer (a second one to the same peer is resolved as a duplicate and closed), so every
+ * connection alive at once needs a dialer of its own, as when many peers connect to one server. The
+ * dialers are made before anything is measured. `resume`: each dialer keeps its TLS session tickets.
+ */
+export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink" }) {
   const { ConnectionManager, TlsSessionCache } = lib;
   const common = { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true };
   const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: { sessionCache: false } });
   await listener.start();
-  const sessionCache = resume ? new TlsSessionCache({ maxTicketsPerAddress: 4096 }) : false;
-  const dialer = new ConnectionManager({ ...common, tls: { sessionCache } });
-  await dialer.start();
+  const dialers = [];
+  for (let i = 0; i < count; i++) {
+    const d = new ConnectionManager({ ...common, tls: { sessionCache: resume ? new TlsSessionCache() : false } });
+    await d.start();
+    dialers.push(d);
+  }
+  let next = 0;
+  let open = 0;
   let onAccept = () => {};
-  listener.on("connection:open", ({ connection }) => onAccept(wrap(connection)));
+  listener.on("connection:open", ({ connection }) => {
+    open++;
+    onAccept(wrap(connection));
+  });
+  listener.on("connection:close", () => open--);
   const target = { peerId: listener.peerId, addresses: [listener.addresses[0]] };
   return {
     name,
     onAccept(fn) {
       onAccept = fn;
     },
+    /** Dials from the next dialer in turn (so up to `dialers` connections can be alive at once). */
     async dial({ early } = {}) {
-      const options = { force: true, ...(early === undefined ? {} : { earlyMessages: [{ protocol: PROTOCOL, data: early }] }) };
+      const dialer = dialers[next++ % dialers.length];
+      const options = early === undefined ? {} : { earlyMessages: [{ protocol: PROTOCOL, data: early }] };
       return wrap(await dialer.dial(target, options));
     },
+    /** Resolves once the listener holds no connection (after the benchmark closed its connections). */
+    async settled() {
+      for (let i = 0; open > 0 && i < 5000; i++) await new Promise((r) => setTimeout(r, 1));
+    },
     async stop() {
-      await dialer.stop();
+      for (const d of dialers) await d.stop();
       await listener.stop();
     },
   };

@@ -17,7 +17,9 @@ if (spec.contender === "raw") {
   starter = (resume) => raw.start({ credentials, resume });
 } else if (spec.contender === "peerlink") {
   const pl = await import("./peerlink.mjs");
-  starter = (resume) => pl.start({ lib, resume });
+  // One dialer per connection alive at once (see peerlink.mjs), plus one for a warm-up connection.
+  const dialersFor = { setup: size.setupConns, resumed: size.setupConns, idle: size.idleConns + 1, first: size.firstMessages + 2 };
+  starter = (resume, figure) => pl.start({ lib, resume, dialers: dialersFor[figure] ?? 1 });
 } else if (spec.contender === "libp2p") {
   const lp = await import("./libp2p.mjs");
   const make = await lp.load();
@@ -27,7 +29,7 @@ if (spec.contender === "raw") {
 const out = {};
 for (const name of spec.figures) {
   const figure = FIGURES[name];
-  const node = await starter(figure.resume);
+  const node = await starter(figure.resume, name);
   try {
     out[name] = await figure.run(node, size);
   } finally {
