@@ -19,6 +19,7 @@ import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { Inbox, type MessageTap } from "./inbox.js";
+import { PingWaiter } from "./ping-waiter.js";
 import { WriteBatcher } from "./write-batcher.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
@@ -162,6 +163,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #highWater: number;
   readonly #inbox: Inbox;
   readonly #writes: WriteBatcher;
+  /** The application's pings waiting for their Pong (made on the first {@link Connection.ping}). */
+  #pings: PingWaiter | undefined;
   readonly #transitions: StateChange[] = [];
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed!: (info: CloseInfo) => void;
@@ -373,6 +376,23 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     });
   }
 
+  /**
+   * Measures the round-trip time: sends a Ping and resolves with the milliseconds until its Pong (timed with
+   * `performance.now()`, so it includes both event loops). Rejects with CONNECTION_CLOSED when the
+   * connection is not open or closes first, and with ABORTED when `signal` aborts (set a timeout with
+   * `AbortSignal.timeout(ms)`). A peer that is not reading answers no Ping until it reads again.
+   *
+   * @example
+   * ```ts
+   * const rttMs = await conn.ping({ signal: AbortSignal.timeout(5000) });
+   * ```
+   */
+  ping(options: { readonly signal?: AbortSignal | undefined } = {}): Promise<number> {
+    this.#pings ??= new PingWaiter();
+    const timestampUs = Math.floor(performance.now() * 1000) >>> 0;
+    return this.#pings.start((nonce) => this.sendPing(nonce, timestampUs), options.signal);
+  }
+
   /** Sends `Ping{nonce, timestampUs}` (both uint32) for keepalive. Throws CONNECTION_CLOSED when not open. */
   sendPing(nonce: number, timestampUs: number): void {
     this.#apply(this.#core.sendPing(nonce, timestampUs, Date.now()));
@@ -529,6 +549,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
         break;
       case "pong":
+        this.#pings?.pong(event.nonce);
         this.emit("pong", { nonce: event.nonce, timestampUs: event.timestampUs });
         break;
       case "control":
@@ -543,6 +564,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       case "close": {
         this.#closeEmitted = true;
         this.#inbox.end();
+        this.#pings?.close();
         const finish = (): void => {
           this.emit("close", event.info);
           this.removeAllListeners();
