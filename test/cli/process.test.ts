@@ -1,43 +1,32 @@
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDist } from "../helpers/dist.js";
+import { jsonLine, spawnNode } from "../helpers/line-child.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const bin = join(root, "bin", "peerlink.js");
 const built = join(root, "dist", "src", "cli", "main.js");
 
 
+type Line = Record<string, unknown>;
+
+/** A `peerlink node --json` process (test/helpers/line-child.ts): its JSON lines, the next line of an event, its exit code. */
 interface Node {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly lines: Record<string, unknown>[];
-  next(event: string): Promise<Record<string, unknown>>;
+  readonly child: ChildProcess;
+  readonly lines: readonly Line[];
+  next(event: string): Promise<Line>;
   exited: Promise<number | null>;
 }
 
 function start(args: string[]): Node {
-  const child = spawn(process.execPath, [bin, "node", ...args, "--json"], { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: Array<{ event: string; resolve: (o: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    lines.push(o);
-    const i = waiters.findIndex((w) => w.event === o.event);
-    if (i >= 0) waiters.splice(i, 1)[0]?.resolve(o);
-  });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const lines = spawnNode<Line>(bin, ["node", ...args, "--json"], { parse: jsonLine, cwd: root });
   return {
-    child,
-    lines,
-    exited,
-    next(event) {
-      const seen = lines.find((o) => o.event === event);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ event, resolve }));
-    },
+    child: lines.proc,
+    lines: lines.lines,
+    exited: lines.exited.then((exit) => exit.code),
+    next: (event) => lines.waitFor((o) => o.event === event, 20_000),
   };
 }
 

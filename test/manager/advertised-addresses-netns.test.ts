@@ -8,13 +8,12 @@
  * runs in a child process (fixtures/advertise-node.mjs, which imports dist/). Needs root and iproute2;
  * fails loudly (never skips) without them.
  */
-import type { ChildProcess } from "node:child_process";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { assertNetnsSupport, createNetns, deleteAllNetns, type Netns, runCommand } from "../helpers/netns.js";
-import { ensureDist } from "../maintenance/fixtures/child-node.js";
+import { ensureDist } from "../helpers/dist.js";
+import { jsonLine, LineChild } from "../helpers/line-child.js";
 
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/advertise-node.mjs");
 
@@ -69,69 +68,26 @@ function expectedRecorded(from: PeerScope): string[] {
 
 type Line = { readonly type: string; readonly [key: string]: unknown };
 
-/** A fixture child in a namespace, read as JSON lines. */
+/** A fixture child in a namespace, read as JSON lines (test/helpers/line-child.ts). */
 class Child {
-  readonly lines: Line[] = [];
-  readonly #process: ChildProcess;
-  readonly #exited: Promise<void>;
-  readonly #stderr: string[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #child: LineChild<Line>;
 
   constructor(ns: Netns, role: "manager" | "peer", config: unknown) {
-    this.#process = ns.spawn(process.execPath, [SCRIPT, role, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
-    this.#exited = new Promise((resolve) => this.#process.once("close", () => resolve()));
-    this.#process.once("close", () => this.#wake());
-    this.#process.stderr?.on("data", (d: Buffer) => this.#stderr.push(d.toString()));
-    createInterface({ input: this.#process.stdout as NodeJS.ReadableStream }).on("line", (text) => {
-      try {
-        this.lines.push(JSON.parse(text) as Line);
-      } catch {
-        return;
-      }
-      this.#wake();
-    });
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters) w();
-  }
-
-  get #finished(): boolean {
-    return this.#process.exitCode !== null || this.#process.signalCode !== null;
+    this.#child = new LineChild<Line>(ns.spawn(process.execPath, [SCRIPT, role, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] }), jsonLine);
   }
 
   /** The first line matching `match`; rejects on an `error` line, on exit, or after `timeoutMs`. */
   waitFor(match: (line: Line) => boolean, timeoutMs = 5_000): Promise<Line> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.lines.find(match);
-        const error = this.lines.find((l) => l.type === "error");
-        if (found === undefined && error === undefined && !this.#finished) return;
-        done();
-        if (found !== undefined) resolve(found);
-        else reject(new Error(`child failed: ${JSON.stringify(error ?? "exited")} ${this.#stderr.join("")}`));
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no matching child line within ${timeoutMs} ms: ${this.#stderr.join("")}`));
-      }, timeoutMs);
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#child.waitFor(match, timeoutMs, { failOn: (l) => l.type === "error" });
   }
 
   /** Ends the child's stdin (it stops and exits), kills it if still running after 2 s, and waits for it. */
   async dispose(): Promise<void> {
-    if (!this.#finished) {
-      this.#process.stdin?.end();
-      const timer = setTimeout(() => this.#process.kill("SIGKILL"), 2_000);
-      await this.#exited;
-      clearTimeout(timer);
-    }
+    if (this.#child.finished) return;
+    this.#child.proc.stdin?.end();
+    const timer = setTimeout(() => this.#child.proc.kill("SIGKILL"), 2_000);
+    await this.#child.exited;
+    clearTimeout(timer);
   }
 }
 

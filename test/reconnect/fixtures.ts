@@ -2,10 +2,10 @@
  * Helpers for the disconnection and reconnection acceptance tests: managers on
  * loopback (plain TCP unless asked), a reconnect service wired in through
  * `services`, typed waits on manager and reconnect events (bounded, never a
- * fixed sleep), child processes, and cleanup of everything opened.
+ * fixed sleep), child processes (test/helpers/line-child.ts), and cleanup of everything opened.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { REPO } from "../helpers/dist.js";
+import { disposeLineChildren, type LineChild, spawnNode } from "../helpers/line-child.js";
 import { ConnectionManager, type ConnectionManagerEvents } from "../../src/node/connection-manager.js";
 import type { ConnectionManagerOptions } from "../../src/manager/manager-options.js";
 import {
@@ -18,7 +18,6 @@ import {
 export type AllEvents = ConnectionManagerEvents & ReconnectServiceEvents;
 
 const running = new Set<ConnectionManager>();
-const children = new Set<ChildProcess>();
 
 /** Starts a manager on 127.0.0.1 (port 0), plain TCP, speaking "/test", unless `options` say otherwise. */
 export async function startNode(options: ConnectionManagerOptions = {}): Promise<ConnectionManager> {
@@ -110,20 +109,9 @@ export function until<K extends keyof AllEvents>(
   return nextEvent(manager, type, () => predicate(), timeoutMs).then(() => undefined);
 }
 
-/** Tracks a child process so {@link cleanup} kills it (SIGCONT first, in case it was stopped). */
-export function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
 /** Stops every manager the fixtures started and kills every tracked child. */
 export async function cleanup(): Promise<void> {
-  for (const child of children) {
-    child.kill("SIGCONT");
-    child.kill("SIGKILL");
-  }
-  children.clear();
+  await disposeLineChildren();
   await Promise.all([...running].map((m) => m.stop({ timeoutMs: 1000 })));
   running.clear();
 }
@@ -131,66 +119,7 @@ export async function cleanup(): Promise<void> {
 /** The repository root. */
 export const repo = REPO;
 
-/** A line-oriented child process: `lines` collects stdout lines, `waitFor` resolves on the first matching line. */
-export interface LineChild {
-  readonly proc: ChildProcess;
-  readonly lines: string[];
-  stderr(): string;
-  waitFor(match: (line: string) => boolean, timeoutMs?: number): Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Spawns `node [nodeArgs] script [...args]` with piped stdio, tracked for cleanup. */
+/** Spawns `node [nodeArgs] script [...args]` read as text lines (test/helpers/line-child.ts), killed by {@link cleanup}. */
 export function spawnLines(script: string, args: readonly string[], nodeArgs: readonly string[] = []): LineChild {
-  const proc = track(spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
-  const lines: string[] = [];
-  const waiters: Array<{ match: (l: string) => boolean; resolve: (l: string) => void }> = [];
-  let buffer = "";
-  let stderr = "";
-  proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-  proc.stdout?.on("data", (d: Buffer) => {
-    buffer += d.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (w.match(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    proc.once("exit", (code, signal) => r({ code, signal })),
-  );
-  return {
-    proc,
-    lines,
-    stderr: () => stderr,
-    exited,
-    waitFor(match, timeoutMs = 20_000) {
-      const seen = lines.find(match);
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolvePromise, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child printed no matching line within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-        const waiter = {
-          match,
-          resolve: (l: string) => {
-            clearTimeout(timer);
-            resolvePromise(l);
-          },
-        };
-        waiters.push(waiter);
-        void exited.then(() => {
-          if (!waiters.includes(waiter)) return;
-          waiters.splice(waiters.indexOf(waiter), 1);
-          clearTimeout(timer);
-          reject(new Error(`child exited before printing a matching line; stderr: ${stderr}`));
-        });
-      });
-    },
-  };
+  return spawnNode(script, args, { nodeArgs });
 }
