@@ -98,7 +98,8 @@ describe.each(modes)("handshake failures between real nodes %s", (_name, tls) =>
       });
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(390);
-      expect(elapsed).toBeLessThan(700);
+      // A timer fires late on a busy machine, never early: the bound only tells the deadline from "never".
+      expect(elapsed).toBeLessThan(400 + 5_000);
     } finally {
       await silent.close();
       for (const ch of held) ch.socket.destroy();
@@ -217,7 +218,8 @@ describe("a slow peer that sends its Hello one byte per second", () => {
         expect(inbound.error?.code).toBe(ErrorCode.HANDSHAKE_TIMEOUT);
         const elapsed = endedAt - startedAt;
         expect(elapsed).toBeGreaterThanOrEqual(1_350);
-        expect(elapsed).toBeLessThanOrEqual(1_650);
+        // Late on a busy machine, but long before the drip could finish its Hello (a byte a second).
+        expect(elapsed).toBeLessThan(1_500 + 5_000);
         expect(i).toBeLessThan(bytes.length); // it never finished its Hello
       } finally {
         clearInterval(drip);
