@@ -23,6 +23,7 @@ async function setup(node, size, { resume }) {
     // Fill the ticket stores: a first batch of the same size leaves tickets for the measured one, then closes.
     const warm = [];
     await pool(size.setupConns, size.concurrency, async () => warm.push(await node.dial()));
+    await node.ticketsReady?.(size.setupConns);
     await sleep(50);
     for (const c of warm) c.close();
     await node.settled?.();

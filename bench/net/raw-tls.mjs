@@ -101,6 +101,10 @@ export async function start({ credentials, resume = false }) {
         socket.once("error", reject);
       });
     },
+    /** Waits (bounded) until `count` tickets are stored, so every measured resumed dial can offer one. */
+    async ticketsReady(count) {
+      for (let i = 0; tickets.length < count && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
+    },
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));

@@ -1,6 +1,6 @@
 /**
- * Writes of one turn, together: frames queued while the event loop runs one task (a burst of unawaited
- * sends, a pong answered while reading) go to the socket in a microtask, adjacent slab frames joined into
+ * Writes of one turn, together: the first frame of a turn is written at once; the frames queued after it
+ * while the event loop runs the same task (a burst of unawaited sends) go to the socket in a microtask, adjacent slab frames joined into
  * one buffer, so TLS seals them into few records instead of one per message. Not corked: a corked batch
  * completes as one, and a large send must resolve when its own bytes are written.
  *
@@ -34,8 +34,21 @@ export class WriteBatcher {
     this.#socket = socket;
   }
 
-  /** Queues `bytes`; `cb` is called once the write carrying them completed or failed. Order is kept. */
+  /**
+   * Queues `bytes`; `cb` is called once the write carrying them completed or failed. Order is kept. The
+   * first frame of a turn is written at once (a lone ping or reply waits for nothing); the frames after it
+   * in the same turn are queued and joined.
+   */
   queue(bytes: Uint8Array, cb: WriteCallback | undefined): void {
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.flush);
+      const socket = this.#socket;
+      if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
+      else if (cb === undefined) socket.write(bytes);
+      else socket.write(bytes, cb);
+      return;
+    }
     const queue = this.#queue;
     const last = queue[queue.length - 1];
     if (last !== undefined && adjacent(last.bytes, bytes)) {
@@ -43,10 +56,6 @@ export class WriteBatcher {
       if (cb !== undefined) (last.callbacks ??= []).push(cb);
     } else {
       queue.push({ bytes, callbacks: cb === undefined ? undefined : [cb] });
-    }
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(this.flush);
     }
   }
 

@@ -19,27 +19,34 @@ function fakeSocket(): BatchTarget & { writes: { bytes: number[]; cb: ((e?: Erro
 const tick = (): Promise<void> => new Promise((r) => queueMicrotask(r));
 
 describe("write batcher", () => {
-  it("writes adjacent frames of one turn as one buffer, in order, at the end of the turn", async () => {
+  it("writes the first frame of a turn at once and the adjacent ones after it as one buffer, in order", async () => {
     const socket = fakeSocket();
     const batcher = new WriteBatcher(socket);
     const slab = new FrameSlab();
     const done: number[] = [];
-    for (let i = 1; i <= 3; i++) {
+    for (let i = 1; i <= 4; i++) {
       const frame = slab.take(2);
       frame.fill(i);
       batcher.queue(frame, () => done.push(i));
     }
-    expect(socket.writes).toHaveLength(0);
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1, 1]]);
     await tick();
-    expect(socket.writes.map((w) => w.bytes)).toEqual([[1, 1, 2, 2, 3, 3]]);
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1, 1], [2, 2, 3, 3, 4, 4]]);
+    socket.writes[1]!.cb?.();
+    expect(done).toEqual([2, 3, 4]);
     socket.writes[0]!.cb?.();
-    expect(done).toEqual([1, 2, 3]);
+    expect(done).toEqual([2, 3, 4, 1]);
+    // A new turn: its first frame goes out at once again.
+    batcher.queue(new Uint8Array([9]), undefined);
+    expect(socket.writes).toHaveLength(3);
   });
 
   it("keeps separate frames separate, each write completing its own sends", () => {
     const socket = fakeSocket();
     const batcher = new WriteBatcher(socket);
     const done: string[] = [];
+    batcher.queue(new Uint8Array([0]), undefined);
+    socket.writes.length = 0;
     batcher.queue(new Uint8Array([1]), () => done.push("a"));
     batcher.queue(new Uint8Array([2]), undefined);
     batcher.queue(new Uint8Array([3]), () => done.push("c"));
@@ -54,6 +61,8 @@ describe("write batcher", () => {
     const socket = fakeSocket();
     const batcher = new WriteBatcher(socket);
     const errors: unknown[] = [];
+    batcher.queue(new Uint8Array([0]), undefined);
+    socket.writes.length = 0;
     batcher.queue(new Uint8Array([1]), (e) => errors.push(e));
     (socket as { writable: boolean }).writable = false;
     batcher.flush();
