@@ -1,13 +1,21 @@
 /**
- * Command-line parsing of the `peerlink` executable. Pure: argv in, a typed
- * command out, or a {@link PeerlinkError} with code INVALID_ARGUMENT.
+ * Command-line parsing of the `peerlink` executable, on `node:util`
+ * `parseArgs`. Pure: argv in, a typed command out, or a {@link PeerlinkError}
+ * with code INVALID_ARGUMENT. Every numeric limit and interval of the node is
+ * a flag named after its option (`limits.maxPerIp` is `--max-per-ip`,
+ * `maintenance.pingIntervalMs` is `--ping-interval-ms`); values are checked by
+ * the node's own option validation, so the CLI and the library agree.
  *
  * @module
  */
+import { parseArgs as parseArgv, type ParseArgsConfig } from "node:util";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import type { ConnectionLimitsOptions } from "../manager/config.js";
 import { parseHostPort } from "../manager/ip.js";
+import type { MaintenanceOptions } from "../maintenance/maintenance-options.js";
+import { PeerId } from "../identity/peer-id.js";
 
-/** A `host:port` pair as given on the command line (IPv6 without brackets). */
+/** A `host:port` pair as given on the command line (IPv6 in brackets). */
 export interface CliAddress {
   /** IP literal or host name. */
   readonly host: string;
@@ -15,59 +23,180 @@ export interface CliAddress {
   readonly port: number;
 }
 
+/** A persistent peer, `--peer PEERID@HOST:PORT`: dialed with its identity pinned and redialed when lost. */
+export interface CliPeer {
+  /** The peer id the connection must prove. */
+  readonly peerId: string;
+  /** Where it listens. */
+  readonly address: CliAddress;
+}
+
 /** `peerlink node …`: run a node until SIGINT/SIGTERM. */
 export interface NodeCommand {
   readonly command: "node";
   /** Where to listen. @default 127.0.0.1:0 */
   readonly listen: CliAddress;
-  /** Peers to dial at start, in order. */
+  /** Peers dialed once at start (`--dial`), in order. */
   readonly dial: readonly CliAddress[];
+  /** Persistent peers (`--peer`), redialed by the reconnect policy. */
+  readonly peers: readonly CliPeer[];
+  /** Application protocols (`--protocol`, repeatable); stdin lines are sent on the first. @default ["/chat"] */
+  readonly protocols: readonly string[];
   /** Mutual TLS 1.3 (`--tls`, the default) or plain TCP (`--no-tls`). */
   readonly tls: boolean;
   /** Identity key file (PEM, created with mode 0600 if missing); a fresh identity when absent. */
   readonly identityFile: string | undefined;
+  /** Peer database file (`--peer-store`); in memory when absent. */
+  readonly peerStore: string | undefined;
   /** One JSON object per line per event (`--json`) instead of human-readable lines. */
   readonly json: boolean;
-  /** Handshake timeout in milliseconds (`--handshake-timeout MS`). @default 10000 */
-  readonly handshakeTimeoutMs: number;
+  /** Send every received message back to its sender on the same protocol (`--echo`). */
+  readonly echo: boolean;
+  /** Live peer table: `true` (`--table`), `false` (`--no-table`), or `undefined`: when stdout is a TTY and not `--json`. */
+  readonly table: boolean | undefined;
+  /** Refresh period of the table, and of the `peers` line in a pipe when `--peers-every-ms` is given, in ms. @default 1000 */
+  readonly tableIntervalMs: number;
+  /** Print a `peers` snapshot event this often (ms) when no table is shown; 0 = never. @default 0 */
+  readonly peersEveryMs: number;
+  /** Read stdin lines as messages and commands (`--no-stdin` turns it off). @default true */
+  readonly stdin: boolean;
+  /** Serve metrics and the status page on this address (`--metrics HOST:PORT`). */
+  readonly metrics: CliAddress | undefined;
+  /** Connection limits set by flags (only those given). */
+  readonly limits: ConnectionLimitsOptions;
+  /** Maintenance options set by flags (only those given). */
+  readonly maintenance: MaintenanceOptions;
+  /** `false` with `--no-maintenance`. @default true */
+  readonly maintenanceEnabled: boolean;
+  /** `false` with `--no-reconnect`. @default true */
+  readonly reconnect: boolean;
+  /** Cap of every reconnect backoff (ms), `--redial-max-ms`. @default the policy's own caps */
+  readonly redialMaxMs: number | undefined;
+  /** Redial peers that dialed us too (`--redial-inbound`). @default false */
+  readonly redialInbound: boolean;
+  /** How long a shutdown waits for each peer's close after our Goodbye (ms). @default 5000 */
+  readonly gracefulShutdownTimeoutMs: number | undefined;
+  /** Largest frame accepted (bytes). @default 1048576 */
+  readonly maxFrameSize: number | undefined;
 }
 
-/** `peerlink --help` or `peerlink help [command]`. */
+/** `peerlink keygen FILE`: create an identity key file and print its peer id. */
+export interface KeygenCommand {
+  readonly command: "keygen";
+  /** Where to write the key (PEM, mode 0600). */
+  readonly file: string;
+  /** Overwrite an existing file. */
+  readonly force: boolean;
+  /** Print `{"event":"keygen",…}` instead of the bare peer id. */
+  readonly json: boolean;
+}
+
+/** `peerlink id FILE`: print the peer id of an identity key file. */
+export interface IdCommand {
+  readonly command: "id";
+  /** The key file to read. */
+  readonly file: string;
+  /** Print `{"event":"id",…}` instead of the bare peer id. */
+  readonly json: boolean;
+}
+
+/** `peerlink --help`, `peerlink help [command]`. */
 export interface HelpCommand {
   readonly command: "help";
 }
 
+/** `peerlink --version`. */
+export interface VersionCommand {
+  readonly command: "version";
+}
+
 /** Every command the CLI understands. */
-export type CliCommand = NodeCommand | HelpCommand;
+export type CliCommand = NodeCommand | KeygenCommand | IdCommand | HelpCommand | VersionCommand;
 
-/** The text `--help` prints. */
-export const USAGE = `Usage: peerlink node [options]
+/** `--flag` → option name of the connection limits, for every numeric limit. */
+export const LIMIT_FLAGS: Readonly<Record<string, Exclude<keyof ConnectionLimitsOptions, "banDurationsMs">>> = {
+  "handshake-timeout-ms": "handshakeTimeoutMs",
+  "first-flight-timeout-ms": "firstFlightTimeoutMs",
+  "max-pending-inbound": "maxPendingInbound",
+  "max-pending-per-ip": "maxPendingPerIp",
+  "max-pending-per-subnet": "maxPendingPerSubnet",
+  "max-pending-outbound": "maxPendingOutbound",
+  "max-inbound": "maxInbound",
+  "max-outbound": "maxOutbound",
+  "max-connections": "maxConnections",
+  "max-per-ip": "maxPerIp",
+  "max-per-subnet": "maxPerSubnet",
+  "ipv4-subnet-prefix": "ipv4SubnetPrefix",
+  "ipv6-subnet-prefix": "ipv6SubnetPrefix",
+  "inbound-rate-burst": "inboundRateBurst",
+  "inbound-rate-per-second": "inboundRatePerSecond",
+  "rate-limiter-max-ips": "rateLimiterMaxIps",
+  "low-watermark": "lowWatermark",
+  "high-watermark": "highWatermark",
+  "trim-grace-period-ms": "trimGracePeriodMs",
+  "ban-list-max-size": "banListMaxSize",
+  "offence-memory-ms": "offenceMemoryMs",
+  "journal-capacity": "journalCapacity",
+  "stop-deadline-ms": "stopDeadlineMs",
+};
 
-Runs a peerlink node: listens, dials the given peers, prints one line per event,
-and on SIGINT/SIGTERM says goodbye (reason "shutdown") to every peer and exits 0.
+/** `--flag` → option name of maintenance, for every numeric interval and threshold. */
+export const MAINTENANCE_FLAGS: Readonly<Record<string, Exclude<keyof MaintenanceOptions, "engine" | "bandwidthProbe" | "replaceDegraded">>> = {
+  "ping-interval-ms": "pingIntervalMs",
+  "max-missed-pongs": "maxMissedPongs",
+  "min-pong-timeout-ms": "minPongTimeoutMs",
+  "max-pong-timeout-ms": "maxPongTimeoutMs",
+  "inactivity-timeout-ms": "inactivityTimeoutMs",
+  "rtt-sample-interval-ms": "rttSampleIntervalMs",
+  "health-check-interval-ms": "healthCheckIntervalMs",
+  "hysteresis-samples": "hysteresisSamples",
+  "degraded-replace-after-ms": "degradedReplaceAfterMs",
+  "reference-latency-ms": "referenceLatencyMs",
+  "reference-bandwidth-bps": "referenceBandwidthBps",
+  "probe-receive-timeout-ms": "probeReceiveTimeoutMs",
+  "rate-time-constant-ms": "rateTimeConstantMs",
+  "min-cycle-interval-ms": "minCycleIntervalMs",
+};
 
-Options:
-  --listen HOST:PORT        where to accept connections (port 0 picks a free port)
-                            [default: 127.0.0.1:0]; IPv6 as [::1]:4001
-  --dial HOST:PORT          a peer to connect to at start (repeatable)
-  --tls | --no-tls          mutual TLS 1.3 (default) or plain TCP
-  --identity FILE           Ed25519 identity key (PEM); created with mode 0600 if missing
-                            [default: a fresh identity for this run]
-  --handshake-timeout MS    bound on TCP connect + TLS + handshake [default: 10000]
-  --json                    print one JSON object per line per event:
-                              {"event":"listening","peerId":…,"addresses":["127.0.0.1:PORT"]}
-                              {"event":"connection:open","peer":…,"direction":"inbound"|"outbound",
-                               "remoteAddress":…,"protocolVersion":…,"capabilities":[…]}
-                              {"event":"connection:close","peer":…,"reason":…,"initiator":"local"|"remote"}
-  -h, --help                show this help
-`;
+/** Other numeric flags of `peerlink node`. */
+const NUMBER_FLAGS = ["table-interval-ms", "peers-every-ms", "redial-max-ms", "graceful-shutdown-timeout-ms", "max-frame-size", "bandwidth-probe-interval-ms"] as const;
 
 const DEFAULT_LISTEN: CliAddress = { host: "127.0.0.1", port: 0 };
-const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Protocol of stdin messages when no `--protocol` is given. */
+export const DEFAULT_CLI_PROTOCOL = "/chat";
+/** Default refresh period of the peer table (ms). */
+export const DEFAULT_TABLE_INTERVAL_MS = 1_000;
 
-function usageError(message: string): PeerlinkError {
-  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${message} (see peerlink --help)`);
+function usageError(message: string, cause?: unknown): PeerlinkError {
+  return new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${message} (see peerlink --help)`, cause === undefined ? {} : { cause });
 }
+
+const NODE_OPTIONS = {
+  listen: { type: "string" },
+  dial: { type: "string", multiple: true },
+  peer: { type: "string", multiple: true },
+  protocol: { type: "string", multiple: true },
+  tls: { type: "boolean" },
+  "no-tls": { type: "boolean" },
+  identity: { type: "string" },
+  "peer-store": { type: "string" },
+  json: { type: "boolean" },
+  echo: { type: "boolean" },
+  table: { type: "boolean" },
+  "no-table": { type: "boolean" },
+  "no-stdin": { type: "boolean" },
+  metrics: { type: "string" },
+  "no-maintenance": { type: "boolean" },
+  "no-reconnect": { type: "boolean" },
+  "no-replace-degraded": { type: "boolean" },
+  "bandwidth-probe": { type: "boolean" },
+  "redial-inbound": { type: "boolean" },
+  "ban-durations-ms": { type: "string" },
+  engine: { type: "string" },
+  // Kept from the first CLI: same as --handshake-timeout-ms.
+  "handshake-timeout": { type: "string" },
+  ...Object.fromEntries([...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS), ...NUMBER_FLAGS].map((f) => [f, { type: "string" }])),
+} satisfies ParseArgsConfig["options"];
 
 /**
  * Parses the arguments after the executable name (`process.argv.slice(2)`).
@@ -77,80 +206,146 @@ function usageError(message: string): PeerlinkError {
  *   missing or malformed value, or contradictory flags
  */
 export function parseArgs(argv: readonly string[]): CliCommand {
+  if (argv.includes("--version") || argv.includes("-v") || argv[0] === "version") return { command: "version" };
   if (argv.length === 0) throw usageError("missing command");
   if (argv.includes("-h") || argv.includes("--help") || argv[0] === "help") return { command: "help" };
   const [command, ...rest] = argv;
-  if (command !== "node") throw usageError(`unknown command ${JSON.stringify(command)}`);
-
-  let listen: CliAddress | undefined;
-  const dial: CliAddress[] = [];
-  let tls: boolean | undefined;
-  let identityFile: string | undefined;
-  let json = false;
-  let handshakeTimeoutMs: number | undefined;
-
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] as string;
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const name = eq >= 0 ? arg.slice(0, eq) : arg;
-    const inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = rest[++i];
-      if (next === undefined || next.startsWith("--")) throw usageError(`${name} needs a value`);
-      return next;
-    };
-    const flag = (): void => {
-      if (inline !== undefined) throw usageError(`${name} takes no value`);
-    };
-    switch (name) {
-      case "--listen":
-        if (listen !== undefined) throw usageError("--listen given twice");
-        listen = address(value(), name, true);
-        break;
-      case "--dial":
-        dial.push(address(value(), name, false));
-        break;
-      case "--tls":
-      case "--no-tls": {
-        flag();
-        const wanted = name === "--tls";
-        if (tls !== undefined && tls !== wanted) throw usageError("--tls and --no-tls contradict each other");
-        tls = wanted;
-        break;
-      }
-      case "--identity": {
-        const file = value();
-        if (file.length === 0) throw usageError("--identity needs a file name");
-        identityFile = file;
-        break;
-      }
-      case "--json":
-        flag();
-        json = true;
-        break;
-      case "--handshake-timeout": {
-        const text = value();
-        const ms = Number(text);
-        if (!/^[0-9]+$/.test(text) || !Number.isSafeInteger(ms) || ms < 1) {
-          throw usageError(`--handshake-timeout must be a positive number of milliseconds, got ${JSON.stringify(text)}`);
-        }
-        handshakeTimeoutMs = ms;
-        break;
-      }
-      default:
-        throw usageError(`unknown option ${JSON.stringify(arg)}`);
-    }
+  switch (command) {
+    case "node":
+      return parseNode(rest);
+    case "keygen":
+    case "id":
+      return parseKeyCommand(command, rest);
+    default:
+      throw usageError(`unknown command ${JSON.stringify(command)}`);
   }
+}
+
+function run<O extends NonNullable<ParseArgsConfig["options"]>>(args: readonly string[], options: O, positionals: boolean) {
+  try {
+    return parseArgv({ args: [...args], options, strict: true, allowPositionals: positionals });
+  } catch (cause) {
+    // Node's messages name the option and say what is wrong; drop its own advice (`To specify …`).
+    const message = (cause as Error).message.split(". To ")[0]?.replace(/'/g, "") ?? String(cause);
+    throw usageError(message, cause);
+  }
+}
+
+function parseKeyCommand(command: "keygen" | "id", args: readonly string[]): KeygenCommand | IdCommand {
+  const { values, positionals } = run(args, { force: { type: "boolean" }, json: { type: "boolean" } }, true);
+  if (positionals.length !== 1 || positionals[0] === "") throw usageError(`peerlink ${command} needs one key FILE`);
+  const file = positionals[0] as string;
+  if (command === "id") {
+    if (values.force) throw usageError("--force is only for keygen");
+    return { command, file, json: values.json === true };
+  }
+  return { command, file, force: values.force === true, json: values.json === true };
+}
+
+function parseNode(args: readonly string[]): NodeCommand {
+  const { values, positionals } = run(args, NODE_OPTIONS, true);
+  if (positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const v = values as Record<string, string | string[] | boolean | undefined>;
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const flag = (name: string): boolean => v[name] === true;
+  if (flag("tls") && flag("no-tls")) throw usageError("--tls and --no-tls contradict each other");
+  if (flag("table") && flag("no-table")) throw usageError("--table and --no-table contradict each other");
+
+  const limits: Record<string, number | readonly number[]> = {};
+  for (const [name, key] of Object.entries(LIMIT_FLAGS)) {
+    const value = str(name);
+    if (value !== undefined) limits[key] = number(value, name);
+  }
+  const legacyTimeout = str("handshake-timeout");
+  if (legacyTimeout !== undefined) {
+    if (limits.handshakeTimeoutMs !== undefined) throw usageError("--handshake-timeout and --handshake-timeout-ms both given");
+    limits.handshakeTimeoutMs = number(legacyTimeout, "handshake-timeout");
+  }
+  const bans = str("ban-durations-ms");
+  if (bans !== undefined) limits.banDurationsMs = bans.split(",").map((s) => number(s.trim(), "ban-durations-ms"));
+
+  const maintenance: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(MAINTENANCE_FLAGS)) {
+    const value = str(name);
+    if (value !== undefined) maintenance[key] = number(value, name);
+  }
+  if (flag("no-replace-degraded")) maintenance.replaceDegraded = false;
+  const probeEvery = str("bandwidth-probe-interval-ms");
+  if (probeEvery !== undefined) maintenance.bandwidthProbe = { intervalMs: number(probeEvery, "bandwidth-probe-interval-ms") };
+  else if (flag("bandwidth-probe")) maintenance.bandwidthProbe = true;
+  const engine = str("engine");
+  if (engine !== undefined) {
+    if (engine !== "wasm" && engine !== "js") throw usageError(`--engine must be wasm or js, got ${JSON.stringify(engine)}`);
+    maintenance.engine = engine;
+  }
+  const maintenanceEnabled = !flag("no-maintenance");
+  if (!maintenanceEnabled && Object.keys(maintenance).length > 0) throw usageError("maintenance flags given with --no-maintenance");
+
+  const reconnect = !flag("no-reconnect");
+  const peers = ((v.peer as string[] | undefined) ?? []).map(peerTarget);
+  if (!reconnect && peers.length > 0) throw usageError("--peer needs the reconnect service: drop --no-reconnect or use --dial");
+
+  const protocols = (v.protocol as string[] | undefined) ?? [DEFAULT_CLI_PROTOCOL];
+  for (const p of protocols) if (p.length === 0) throw usageError("--protocol needs a name");
+  if (new Set(protocols).size !== protocols.length) throw usageError("--protocol given twice with the same name");
+
+  const listenText = str("listen");
+  const metricsText = str("metrics");
+  const optional = (name: string): number | undefined => {
+    const value = str(name);
+    return value === undefined ? undefined : number(value, name);
+  };
+  const identityFile = str("identity");
+  if (identityFile === "") throw usageError("--identity needs a file name");
   return {
     command: "node",
-    listen: listen ?? DEFAULT_LISTEN,
-    dial,
-    tls: tls ?? true,
+    listen: listenText === undefined ? DEFAULT_LISTEN : address(listenText, "--listen", true),
+    dial: ((v.dial as string[] | undefined) ?? []).map((t) => address(t, "--dial", false)),
+    peers,
+    protocols,
+    tls: !flag("no-tls"),
     identityFile,
-    json,
-    handshakeTimeoutMs: handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    peerStore: str("peer-store"),
+    json: flag("json"),
+    echo: flag("echo"),
+    table: flag("table") ? true : flag("no-table") ? false : undefined,
+    tableIntervalMs: positive(optional("table-interval-ms") ?? DEFAULT_TABLE_INTERVAL_MS, "table-interval-ms"),
+    peersEveryMs: optional("peers-every-ms") ?? 0,
+    stdin: !flag("no-stdin"),
+    metrics: metricsText === undefined ? undefined : address(metricsText, "--metrics", true),
+    limits: limits as ConnectionLimitsOptions,
+    maintenance: maintenance as MaintenanceOptions,
+    maintenanceEnabled,
+    reconnect,
+    redialMaxMs: optional("redial-max-ms") === undefined ? undefined : positive(optional("redial-max-ms") as number, "redial-max-ms"),
+    redialInbound: flag("redial-inbound"),
+    gracefulShutdownTimeoutMs: optional("graceful-shutdown-timeout-ms"),
+    maxFrameSize: optional("max-frame-size"),
   };
+}
+
+/** A non-negative decimal number; ranges and cross-option rules are the node's option validation's job. */
+function number(text: string, name: string): number {
+  const n = Number(text);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || !Number.isFinite(n)) throw usageError(`--${name} must be a non-negative number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function positive(n: number, name: string): number {
+  if (n <= 0) throw usageError(`--${name} must be > 0`);
+  return n;
+}
+
+function peerTarget(text: string): CliPeer {
+  const at = text.indexOf("@");
+  if (at <= 0) throw usageError(`--peer: expected PEERID@HOST:PORT, got ${JSON.stringify(text)}`);
+  const id = text.slice(0, at);
+  try {
+    PeerId.parse(id);
+  } catch (cause) {
+    throw usageError(`--peer: ${JSON.stringify(id)} is not a peer id (peerlink id FILE prints one)`, cause);
+  }
+  return { peerId: id, address: address(text.slice(at + 1), "--peer", false) };
 }
 
 function address(text: string, option: string, listening: boolean): CliAddress {
@@ -159,6 +354,6 @@ function address(text: string, option: string, listening: boolean): CliAddress {
     return { host, port };
   } catch (cause) {
     const reason = cause instanceof PeerlinkError ? cause.rawMessage : String(cause);
-    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${option}: ${reason} (see peerlink --help)`, { cause });
+    throw usageError(`${option}: ${reason}`, cause);
   }
 }

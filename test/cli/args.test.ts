@@ -1,66 +1,102 @@
 import { describe, expect, it } from "vitest";
-import { parseArgs, USAGE } from "../../src/cli/args.js";
+import { LIMIT_FLAGS, MAINTENANCE_FLAGS, parseArgs } from "../../src/cli/args.js";
+import { EVENT_SCHEMA } from "../../src/cli/events.js";
+import { usage } from "../../src/cli/usage.js";
 import { ErrorCode } from "../../src/errors.js";
+import { Identity } from "../../src/identity/identity.js";
+import { resolveManagerOptions } from "../../src/manager/manager-options.js";
+import { nodeOptions } from "../../src/cli/node.js";
+
+const peerId = Identity.generate().peerId.toString();
 
 describe("parsing `peerlink node` arguments", () => {
-  it("defaults to TLS on 127.0.0.1 with a free port, no dials, human output", () => {
-    expect(parseArgs(["node"])).toEqual({
+  it("defaults to TLS on 127.0.0.1 with a free port, the /chat protocol, human output, stdin read", () => {
+    expect(parseArgs(["node"])).toMatchObject({
       command: "node",
       listen: { host: "127.0.0.1", port: 0 },
       dial: [],
+      peers: [],
+      protocols: ["/chat"],
       tls: true,
       identityFile: undefined,
       json: false,
-      handshakeTimeoutMs: 10_000,
+      echo: false,
+      table: undefined,
+      stdin: true,
+      metrics: undefined,
+      limits: {},
+      maintenance: {},
+      reconnect: true,
     });
   });
 
-  it("reads every option, with repeatable --dial and IPv6 in brackets", () => {
+  it("reads repeatable --dial, --peer and --protocol, IPv6 in brackets, --opt=value", () => {
     const cmd = parseArgs([
       "node",
-      "--listen",
-      "[::1]:4001",
+      "--listen=[::1]:4001",
       "--dial",
       "127.0.0.1:4002",
       "--dial=[::1]:4003",
+      "--peer",
+      `${peerId}@127.0.0.1:4004`,
+      "--protocol",
+      "/a",
+      "--protocol",
+      "/b",
       "--no-tls",
       "--identity",
       "/tmp/id.pem",
       "--json",
-      "--handshake-timeout",
-      "1500",
+      "--echo",
+      "--metrics",
+      "127.0.0.1:0",
     ]);
-    expect(cmd).toEqual({
-      command: "node",
+    expect(cmd).toMatchObject({
       listen: { host: "::1", port: 4001 },
       dial: [
         { host: "127.0.0.1", port: 4002 },
         { host: "::1", port: 4003 },
       ],
+      peers: [{ peerId, address: { host: "127.0.0.1", port: 4004 } }],
+      protocols: ["/a", "/b"],
       tls: false,
       identityFile: "/tmp/id.pem",
       json: true,
-      handshakeTimeoutMs: 1_500,
+      echo: true,
+      metrics: { host: "127.0.0.1", port: 0 },
     });
   });
 
-  it("accepts --tls explicitly", () => {
-    expect(parseArgs(["node", "--tls"])).toMatchObject({ tls: true });
+  it("maps every limit and interval flag to its option, and the node accepts them", () => {
+    const argv = ["node"];
+    for (const flag of [...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS)]) argv.push(`--${flag}`, "7");
+    const cmd = parseArgs(argv);
+    if (cmd.command !== "node") throw new Error("not a node command");
+    expect(Object.keys(cmd.limits).sort()).toEqual(Object.values(LIMIT_FLAGS).sort());
+    expect(Object.keys(cmd.maintenance).sort()).toEqual(Object.values(MAINTENANCE_FLAGS).sort());
+    // A coherent set goes through the node's own validation.
+    const ok = parseArgs(["node", "--max-per-ip", "2", "--ping-interval-ms", "500", "--ban-durations-ms", "1000,2000", "--redial-max-ms", "3000"]);
+    if (ok.command !== "node") throw new Error("not a node command");
+    const resolved = resolveManagerOptions(nodeOptions(ok, Identity.generate()));
+    expect(resolved.limits.maxPerIp).toBe(2);
+    expect(resolved.limits.banDurationsMs).toEqual([1000, 2000]);
+    expect(resolved.maintenance).toMatchObject({ pingIntervalMs: 500 });
   });
 
   it.each([
     [["node", "--tls", "--no-tls"], "contradict"],
-    [["node", "--listen"], "needs a value"],
-    [["node", "--listen", "--json"], "needs a value"],
+    [["node", "--listen"], "argument missing"],
     [["node", "--dial", "localhost"], "--dial"],
     [["node", "--dial", "127.0.0.1:0"], "--dial"],
     [["node", "--listen", "127.0.0.1:70000"], "--listen"],
     [["node", "--listen", "::1:4001"], "brackets"],
-    [["node", "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2"], "twice"],
-    [["node", "--verbose"], "unknown option"],
-    [["node", "--json=yes"], "takes no value"],
-    [["node", "--handshake-timeout", "soon"], "--handshake-timeout"],
-    [["node", "--handshake-timeout", "0"], "--handshake-timeout"],
+    [["node", "--peer", "127.0.0.1:4001"], "PEERID@HOST:PORT"],
+    [["node", "--peer", "nobody@127.0.0.1:4001"], "not a peer id"],
+    [["node", "--peer", `${peerId}@127.0.0.1:1`, "--no-reconnect"], "--no-reconnect"],
+    [["node", "--verbose"], "Unknown option"],
+    [["node", "--max-per-ip", "many"], "--max-per-ip"],
+    [["node", "extra"], "unexpected argument"],
+    [["keygen"], "needs one key FILE"],
     [["serve"], "unknown command"],
     [[], "missing command"],
   ])("rejects %j with INVALID_ARGUMENT mentioning %s", (argv, fragment) => {
@@ -71,10 +107,18 @@ describe("parsing `peerlink node` arguments", () => {
     expect(parseArgs(argv)).toEqual({ command: "help" });
   });
 
-  it("documents every option and the JSON-lines contract in the usage text", () => {
-    for (const option of ["--listen", "--dial", "--tls", "--no-tls", "--identity", "--json", "--handshake-timeout", "--help"]) {
-      expect(USAGE).toContain(option);
+  it("reads keygen, id and --version", () => {
+    expect(parseArgs(["keygen", "k.pem", "--force"])).toEqual({ command: "keygen", file: "k.pem", force: true, json: false });
+    expect(parseArgs(["id", "k.pem", "--json"])).toEqual({ command: "id", file: "k.pem", json: true });
+    expect(parseArgs(["--version"])).toEqual({ command: "version" });
+  });
+
+  it("documents every option, every limit and interval flag with its default, and every JSON event", () => {
+    const text = usage();
+    for (const option of ["--listen", "--dial", "--peer", "--protocol", "--tls", "--no-tls", "--identity", "--json", "--echo", "--metrics", "--version", "--help"]) {
+      expect(text).toContain(option);
     }
-    expect(USAGE).toContain('"event":"connection:close"');
+    for (const flag of [...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS)]) expect(text).toMatch(new RegExp(`--${flag} N +\\[default: [0-9]`));
+    for (const event of Object.keys(EVENT_SCHEMA)) expect(text).toContain(`  ${event} `);
   });
 });

@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { PassThrough } from "node:stream";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -58,7 +59,8 @@ describe("the CLI entry point in-process", () => {
   it("prints the usage and exits 0 for --help", async () => {
     const h = harness();
     expect(await main(["--help"], h.io)).toBe(EXIT_OK);
-    expect(h.lines[0]).toContain("Usage: peerlink node");
+    expect(h.lines[0]).toBe("Usage:");
+    expect(h.lines.join("\n")).toContain("peerlink node [options]");
   });
 
   it("exits 2 with a message on stderr for bad arguments", async () => {
@@ -74,8 +76,13 @@ describe("the CLI entry point in-process", () => {
     const listening = await first.waitFor("listening");
     const address = (listening.addresses as string[])[0] as string;
     const second = harness();
-    expect(await main(["node", "--listen", address, "--no-tls", "--json"], second.io)).toBe(EXIT_FAILURE);
-    expect(second.stderr()).toContain("peerlink: [");
+    expect(await main(["node", "--listen", address, "--no-tls", "--json", "--no-stdin"], second.io)).toBe(EXIT_FAILURE);
+    // Under --json the failure is an event on stdout, not text on stderr.
+    expect(second.stderr()).toBe("");
+    expect(JSON.parse(second.lines.at(-1) as string)).toMatchObject({ event: "error", code: "INVALID_ARGUMENT", message: expect.stringContaining("EADDRINUSE") });
+    const third = harness();
+    expect(await main(["node", "--listen", address, "--no-tls", "--no-stdin"], third.io)).toBe(EXIT_FAILURE);
+    expect(third.stderr()).toMatch(/^peerlink: \[INVALID_ARGUMENT\] .*EADDRINUSE/);
     first.signal("SIGTERM");
     expect(await running).toBe(EXIT_OK);
   });
@@ -161,5 +168,81 @@ describe("the CLI entry point in-process", () => {
       expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect((await Identity.load(file)).peerId.toString()).toBe(peerIds[0]);
     });
+  });
+});
+
+describe("the CLI as an operator tool", () => {
+  it("sends stdin lines as messages; --echo answers; --json prints base64 and utf8", async () => {
+    const a = harness();
+    const b = harness();
+    const inB = new PassThrough();
+    const runA = main(["node", "--no-tls", "--json", "--echo", "--no-stdin"], a.io);
+    const listening = await a.waitFor("listening");
+    const address = (listening.addresses as string[])[0] as string;
+    // Typed before the peer is connected: held, then sent at the first connection.
+    inB.write("hello before connecting\n");
+    const runB = main(["node", "--no-tls", "--json", "--peer", `${String(listening.peerId)}@${address}`], { ...b.io, stdin: inB });
+    const bListening = await b.waitFor("listening");
+    expect(await a.waitFor("message")).toEqual({
+      event: "message",
+      peer: bListening.peerId,
+      protocol: "/chat",
+      size: 23,
+      base64: Buffer.from("hello before connecting").toString("base64"),
+      utf8: "hello before connecting",
+    });
+    inB.write("héllo\n");
+    expect(await b.waitFor("message", (o) => o.utf8 === "héllo")).toMatchObject({ peer: listening.peerId, size: 6, base64: Buffer.from("héllo").toString("base64") });
+    expect(await b.waitFor("sent", (o) => o.size === 6)).toEqual({ event: "sent", protocol: "/chat", size: 6, peers: [listening.peerId] });
+    inB.write("!peers\n");
+    const peers = await b.waitFor("peers");
+    expect(peers.peers).toEqual([expect.objectContaining({ peer: listening.peerId, direction: "outbound", state: "open", address })]);
+    b.signal("SIGTERM");
+    a.signal("SIGTERM");
+    expect(await runB).toBe(EXIT_OK);
+    expect(await runA).toBe(EXIT_OK);
+  });
+
+  it.each([
+    [true, false],
+    [false, true],
+  ])("says a TLS/plain mismatch in one line (listener TLS %s)", async (listenerTls, dialerTls) => {
+    const l = harness();
+    const d = harness();
+    const runL = main(["node", "--json", "--no-stdin", ...(listenerTls ? [] : ["--no-tls"])], l.io);
+    const address = ((await l.waitFor("listening")).addresses as string[])[0] as string;
+    const runD = main(["node", "--json", "--no-stdin", "--dial", address, ...(dialerTls ? [] : ["--no-tls"])], d.io);
+    const errors = await Promise.all([l.waitFor("connection:error"), d.waitFor("connection:error")]);
+    const tlsSide = errors[listenerTls ? 0 : 1];
+    expect(tlsSide.message).toMatch(/^TLS\/plain mismatch: .*--no-tls/);
+    expect(tlsSide.message).not.toContain("\n");
+    expect(errors.every((e) => /mismatch/.test(String(e.message)))).toBe(true);
+    l.signal("SIGTERM");
+    d.signal("SIGTERM");
+    expect(await runL).toBe(EXIT_OK);
+    expect(await runD).toBe(EXIT_OK);
+  });
+
+  it("keygen writes a 0600 key and prints its peer id; id prints the same; keygen refuses to overwrite", async () => {
+    await withTempDir("peerlink-cli-", async (dir) => {
+      const file = join(dir, "k.pem");
+      const h = harness();
+      expect(await main(["keygen", file], h.io)).toBe(EXIT_OK);
+      const peerId = h.lines[0];
+      expect(peerId).toBe((await Identity.load(file)).peerId.toString());
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const id = harness();
+      expect(await main(["id", file, "--json"], id.io)).toBe(EXIT_OK);
+      expect(JSON.parse(id.lines[0] as string)).toEqual({ event: "id", peerId, file });
+      const again = harness();
+      expect(await main(["keygen", file], again.io)).toBe(EXIT_FAILURE);
+      expect(again.stderr()).toContain("--force");
+    });
+  });
+
+  it("prints the package version", async () => {
+    const h = harness();
+    expect(await main(["--version"], h.io)).toBe(EXIT_OK);
+    expect(h.lines).toEqual([JSON.parse(await import("node:fs/promises").then((fs) => fs.readFile(join(import.meta.dirname, "../../package.json"), "utf8"))).version]);
   });
 });

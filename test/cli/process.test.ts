@@ -1,5 +1,7 @@
 import type { ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDist } from "../helpers/dist.js";
@@ -64,6 +66,7 @@ describe("two `peerlink node --json` processes with TLS", () => {
       remoteAddress: address,
       protocolVersion: 1,
       capabilities: [],
+      protocols: ["/chat"],
     });
 
     a.child.kill("SIGTERM");
@@ -80,4 +83,54 @@ describe("two `peerlink node --json` processes with TLS", () => {
     expect(await b.exited).toBe(0);
     expect(b.lines.at(-1)).toEqual({ event: "stopped" });
   }, 20_000);
+});
+
+describe("the executable as an operator tool", () => {
+  it("connects a --peer target started 10 s late, with the default reconnect policy", async () => {
+    const key = join(tmpdir(), `peerlink-late-${process.pid}.pem`);
+    const keygen = spawnSync(process.execPath, [bin, "keygen", key, "--force"], { encoding: "utf8" });
+    expect(keygen.status).toBe(0);
+    const peerId = keygen.stdout.trim();
+    // A free port for the late target: bind one, note it, release it.
+    const probe = start(["--no-stdin"]);
+    children.push(probe);
+    const address = ((await probe.next("listening")).addresses as string[])[0] as string;
+    probe.child.kill("SIGTERM");
+    await probe.exited;
+
+    const dialer = start(["--peer", `${peerId}@${address}`]);
+    children.push(dialer);
+    const failed = await dialer.next("connection:error");
+    expect(failed).toMatchObject({ code: "CONNECT_FAILED" });
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(dialer.lines.some((o) => o.event === "connection:open")).toBe(false);
+    const target = start(["--listen", address, "--identity", key, "--no-stdin"]);
+    children.push(target);
+    const open = await dialer.next("connection:open");
+    expect(open).toMatchObject({ peer: peerId, direction: "outbound", remoteAddress: address });
+    // Lines typed on the dialer's stdin reach the target.
+    dialer.child.stdin.write("typed on stdin\n");
+    expect(await target.next("message")).toMatchObject({ protocol: "/chat", utf8: "typed on stdin" });
+    target.child.kill("SIGTERM");
+    dialer.child.kill("SIGTERM");
+    expect(await target.exited).toBe(0);
+    expect(await dialer.exited).toBe(0);
+  }, 60_000);
+
+  it("ends gracefully with exit 0 when its reader goes away (peerlink node --json | head -1)", () => {
+    const run = spawnSync("bash", ["-c", `set -o pipefail; node ${JSON.stringify(bin)} node --json --no-stdin --peers-every-ms 20 | head -1`], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toMatchObject({ event: "listening" });
+    expect(run.status).toBe(0);
+  });
+
+  it("prints --help and --version", () => {
+    const help = spawnSync(process.execPath, [bin, "--help"], { encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("peerlink node [options]");
+    expect(spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" }).stdout).toMatch(/^[0-9]+\.[0-9]+\.[0-9]+\n$/);
+  });
 });
