@@ -109,7 +109,7 @@ describe("the executable as an operator tool", () => {
     const open = await dialer.next("connection:open");
     expect(open).toMatchObject({ peer: peerId, direction: "outbound", remoteAddress: address });
     // Lines typed on the dialer's stdin reach the target.
-    dialer.child.stdin.write("typed on stdin\n");
+    dialer.child.stdin?.write("typed on stdin\n");
     expect(await target.next("message")).toMatchObject({ protocol: "/chat", utf8: "typed on stdin" });
     target.child.kill("SIGTERM");
     dialer.child.kill("SIGTERM");
