@@ -4,14 +4,27 @@
  *
  * @module
  */
-import "reflect-metadata";
 import { createPublicKey, randomBytes, webcrypto } from "node:crypto";
-import * as x509 from "@peculiar/x509";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
 import type { TlsCredentials } from "./types.js";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509 = typeof import("@peculiar/x509");
+let x509Module: Promise<X509> | undefined;
+
+/**
+ * @peculiar/x509, loaded on the first certificate. Its dependency tsyringe needs the `Reflect.getMetadata`
+ * polyfill (reflect-metadata, a global) before it loads; loading both lazily keeps importing peerlink free
+ * of global side effects: the polyfill is installed only when a TLS node first makes its certificate.
+ */
+function loadX509(): Promise<X509> {
+  x509Module ??= import("reflect-metadata").then(async () => {
+    const x509 = await import("@peculiar/x509");
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return x509;
+  });
+  return x509Module;
+}
 
 /** Default of {@link TlsCredentialsOptions.validityMs}: 7 days. */
 export const DEFAULT_CERTIFICATE_VALIDITY_MS = 7 * 24 * 3600 * 1000;
@@ -79,6 +92,7 @@ export function createTlsCredentials(identity: Identity, options: TlsCredentials
 }
 
 async function generate(identity: Identity, now: number, notAfter: number): Promise<TlsCredentials> {
+  const x509 = await loadX509();
   try {
     const pkcs8 = identity.privateKey.export({ format: "der", type: "pkcs8" });
     const spki = createPublicKey(identity.privateKey).export({ format: "der", type: "spki" });
