@@ -7,7 +7,6 @@
  * @module
  */
 import type { Writable } from "node:stream";
-import { adjacent, joinAdjacent } from "../wire/frame-slab.js";
 
 /** Called when a write completed (no error) or failed. */
 export type WriteCallback = (error?: Error | null) => void;
@@ -15,9 +14,10 @@ export type WriteCallback = (error?: Error | null) => void;
 /** The socket side a {@link WriteBatcher} needs. */
 export type BatchTarget = Pick<Writable, "write" | "destroyed" | "writable">;
 
-/** One buffer to write and the callbacks of the sends it carries. */
+/** One range to write (adjacent frames grow `end`; the view is made once, at the flush) and its sends' callbacks. */
 interface Chunk {
-  bytes: Uint8Array;
+  readonly bytes: Uint8Array;
+  end: number;
   callbacks: WriteCallback[] | undefined;
 }
 
@@ -51,11 +51,11 @@ export class WriteBatcher {
     }
     const queue = this.#queue;
     const last = queue[queue.length - 1];
-    if (last !== undefined && adjacent(last.bytes, bytes)) {
-      last.bytes = joinAdjacent(last.bytes, bytes);
+    if (last !== undefined && last.bytes.buffer === bytes.buffer && last.end === bytes.byteOffset) {
+      last.end += bytes.byteLength;
       if (cb !== undefined) (last.callbacks ??= []).push(cb);
     } else {
-      queue.push({ bytes, callbacks: cb === undefined ? undefined : [cb] });
+      queue.push({ bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: cb === undefined ? undefined : [cb] });
     }
   }
 
@@ -71,7 +71,10 @@ export class WriteBatcher {
       for (const chunk of queue) chunk.callbacks?.forEach((cb) => cb(error));
       return;
     }
-    for (const { bytes, callbacks } of queue) {
+    for (const chunk of queue) {
+      const { callbacks } = chunk;
+      const first = chunk.bytes;
+      const bytes = chunk.end === first.byteOffset + first.byteLength ? first : new Uint8Array(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
       if (callbacks === undefined) socket.write(bytes);
       else if (callbacks.length === 1) socket.write(bytes, callbacks[0]);
       else socket.write(bytes, (error?: Error | null) => callbacks.forEach((cb) => cb(error)));

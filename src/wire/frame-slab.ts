@@ -34,13 +34,3 @@ export class FrameSlab {
 
 /** The process-wide slab every connection encodes its Data frames into. */
 export const sharedFrameSlab = new FrameSlab();
-
-/** True when `b` starts right where `a` ends, in the same memory (so `joinAdjacent(a, b)` is one view). */
-export function adjacent(a: Uint8Array, b: Uint8Array): boolean {
-  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
-}
-
-/** The single view covering two {@link adjacent} views. */
-export function joinAdjacent(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength + b.byteLength);
-}
