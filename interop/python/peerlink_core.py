@@ -254,7 +254,7 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# §3.3 Identity proof without TLS
+# §3.3 Identity proofs (nonce transcript without TLS, tls-exporter with TLS)
 # ---------------------------------------------------------------------------
 
 ROLE_DIALER = 0x01
@@ -275,6 +275,17 @@ def nonce_proof_message(signer: int, dialer_hello_body: bytes, listener_hello_bo
         + hashlib.sha256(dialer_hello_body).digest()
         + hashlib.sha256(listener_hello_body).digest()
     )
+
+
+TLS_BINDING_LABEL = b"peerlink-v1-tls-binding"  # 23 bytes
+#: RFC 9266 tls-exporter: label, empty context, 32 bytes (§3.3).
+TLS_EXPORTER_LABEL = b"EXPORTER-Channel-Binding"
+TLS_EXPORTER_LENGTH = 32
+
+
+def tls_proof_message(signer: int, exporter: bytes) -> bytes:
+    """What Hello.proof signs over TLS: label ‖ role ‖ the 32-byte tls-exporter value."""
+    return TLS_BINDING_LABEL + bytes([signer]) + exporter
 
 
 # ---------------------------------------------------------------------------

@@ -2,16 +2,16 @@
 """peerlink-python: a peerlink peer written in Python from docs/PROTOCOL.md and
 the .proto schemas alone (see interop/README.md, "Python peer").
 
-It speaks the PLAIN TCP variant only (CHANNEL_BINDING_NONCES with the Auth
-frame, §3.3): Python's ssl module has no TLS keying-material exporter, so it
-cannot compute the tls-exporter binding. It listens or dials, runs the
+It speaks mutual TLS 1.3 with the tls-exporter proof in the Hello (--tls, on
+Debian's pyOpenSSL, see peerlink_tls.py) and plain TCP with the nonce
+transcript and its Auth frame (§3.3). It listens or dials, runs the
 handshake, answers pings, echoes Data on its echo protocols, pings once
 itself, answers bandwidth probes and reports what happens as JSON lines on
 stdout. Commands arrive as JSON lines on stdin.
 
 usage:
-  peerlink_peer.py listen --addr 127.0.0.1:0 [--once] [options]
-  peerlink_peer.py dial --addr HOST:PORT [--expect PEERID] [--early PROTO=TEXT] [options]
+  peerlink_peer.py listen --addr 127.0.0.1:0 [--tls] [--once] [options]
+  peerlink_peer.py dial --addr HOST:PORT [--tls] [--expect PEERID] [--early PROTO=TEXT] [options]
   peerlink_peer.py codec      (stdin {"json": Frame} or {"hex": body} lines -> {"hex", "json"} lines)
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
@@ -40,6 +40,7 @@ sys.dont_write_bytecode = True  # keep pb/ byte-identical to what generate.sh wr
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import peerlink_core as core  # noqa: E402
+import peerlink_tls  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from peerlink.v1 import (  # noqa: E402
     bandwidth_pb2,
@@ -58,9 +59,12 @@ MAX_EARLY_DATA = 64 << 10
 GRACEFUL_TIMEOUT = 5.0
 #: How long a side that failed a handshake waits for the peer's close, in seconds.
 FAILURE_LINGER = 1.0
-#: Largest BandwidthProbe.count (§6), and the report delay when the last probe never comes.
+#: retry_after_ms of a capacity refusal (--max-conns, §8.2).
+REFUSAL_RETRY_AFTER_MS = 30_000
+#: Largest BandwidthProbe.count (§6), and how long after the latest probe frame an
+#: incomplete burst is reported (§6, §10).
 MAX_PROBE_COUNT = 64
-PROBE_REPORT_DELAY = 2.0
+PROBE_REPORT_DELAY = 5.0
 
 Reason = core.GoodbyeReason
 _clock_start = time.monotonic_ns()
@@ -198,20 +202,31 @@ _CODE_FOR_REMOTE_REASON = {
 class Session:
     """The outcome of a successful handshake."""
 
-    def __init__(self, wire: Wire, role: int, local: handshake_pb2.Hello) -> None:
-        self.wire, self.role, self.local = wire, role, local
+    def __init__(self, wire: Wire, role: int, local: handshake_pb2.Hello,
+                 tls: peerlink_tls.TlsStream | None = None) -> None:
+        self.wire, self.role, self.local, self.tls = wire, role, local, tls
         self.remote: handshake_pb2.Hello | None = None
         self.agreement: core.Agreement | None = None
         self.early: list[data_pb2.Data] = []  # the dialer's 0-RTT Data, delivered first
 
 
-def build_hello(opts, role: int) -> handshake_pb2.Hello:
-    """The own Hello: identity, fresh nonce, protocols with the own aliases, NONCES binding."""
+def build_hello(opts, role: int, tls: peerlink_tls.TlsStream | None) -> handshake_pb2.Hello:
+    """The own Hello: identity, fresh nonce, protocols with the own aliases; over
+    TLS the TLS_EXPORTER binding with its proof, else NONCES (proof in the Auth).
+    --wrong-binding claims the other transport's binding, --claim-peer-id
+    another node's peer id."""
     ident: core.Identity = opts.identity
+    over_tls = (tls is not None) != opts.wrong_binding
+    binding = handshake_pb2.CHANNEL_BINDING_TLS_EXPORTER if over_tls else handshake_pb2.CHANNEL_BINDING_NONCES
+    proof = b""
+    if tls is not None:
+        proof = sign(opts, core.tls_proof_message(role, tls.exporter()))
+    elif over_tls:
+        proof = sign(opts, core.tls_proof_message(role, bytes(32)))
     return handshake_pb2.Hello(
         min_version=opts.min_version,
         max_version=opts.max_version,
-        peer_id=ident.peer_id,
+        peer_id=opts.claim_id or ident.peer_id,
         key_type=core.KEY_TYPE_ED25519,
         public_key=ident.public_key,
         nonce=os.urandom(32),
@@ -221,8 +236,9 @@ def build_hello(opts, role: int) -> handshake_pb2.Hello:
         ],
         capabilities=opts.capability_specs,
         listen_addrs=opts.listen_addrs,
-        binding=handshake_pb2.CHANNEL_BINDING_NONCES,
-        early_data=role == core.ROLE_DIALER and bool(opts.early_specs),
+        binding=binding,
+        proof=proof,
+        early_data=role == core.ROLE_DIALER and bool(opts.early_specs) and not opts.early_unannounced,
         agent=AGENT,
     )
 
@@ -244,7 +260,7 @@ async def _run_handshake(session: Session, opts, expect: bytes | None) -> None:
     wire, role, local = session.wire, session.role, session.local
     local_body = core.encode_frame(hello=local)
     wire.write(local_body)
-    if local.early_data:
+    if role == core.ROLE_DIALER:  # --early-unannounced sends them without early_data in the Hello
         for protocol, payload in opts.early_specs:
             wire.write(core.encode_frame(data=data_pb2.Data(protocol=alias_of(opts, protocol), payload=payload)))
 
@@ -260,6 +276,31 @@ async def _run_handshake(session: Session, opts, expect: bytes | None) -> None:
     if rejection:
         raise _Reject(rejection)
     session.remote = remote
+    if session.tls is not None:
+        _verify_tls_proof(session, remote)
+    else:
+        await _nonce_transcript(session, opts, local_body, remote, remote_body)
+    _check_and_negotiate(session, opts, remote, expect)
+
+
+def _verify_tls_proof(session: Session, remote: handshake_pb2.Hello) -> None:
+    """§3.3 with TLS: the proof in the peer's Hello signs its role and the exporter.
+    Nothing else is awaited: the connection opens on the verified Hello, so
+    what follows it is ordinary traffic (§3.5)."""
+    if remote.binding != handshake_pb2.CHANNEL_BINDING_TLS_EXPORTER:
+        raise _Reject(core.Rejection(Reason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
+                                     f"binding {remote.binding} on a TLS connection"))
+    expected = core.tls_proof_message(core.other_role(session.role), session.tls.exporter())
+    if not core.verify(remote.public_key, remote.proof, expected):
+        raise _Reject(core.Rejection(Reason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
+                                     "tls-exporter proof does not verify"))
+
+
+async def _nonce_transcript(session: Session, opts, local_body: bytes, remote: handshake_pb2.Hello,
+                            remote_body: bytes) -> None:
+    """§3.3 without TLS: Auth frames over both Hello bodies; the listener holds
+    the dialer's early Data until the dialer's Auth verified (§3.5)."""
+    wire, role = session.wire, session.role
     if remote.binding != handshake_pb2.CHANNEL_BINDING_NONCES:
         raise _Reject(core.Rejection(Reason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
                                      f"binding {remote.binding} on a plain TCP connection"))
@@ -290,7 +331,10 @@ async def _run_handshake(session: Session, opts, expect: bytes | None) -> None:
         raise _Reject(core.Rejection(Reason.GOODBYE_REASON_PROTOCOL_VIOLATION, "PROTOCOL_VIOLATION",
                                      f"expected Auth, got {kind}"))
 
-    # §3.4 checks, in order.
+
+def _check_and_negotiate(session: Session, opts, remote: handshake_pb2.Hello, expect: bytes | None) -> None:
+    """§3.4 checks, in order, then the agreed version, capabilities and protocols."""
+    role, local = session.role, session.local
     if remote.peer_id == opts.identity.peer_id:
         raise _Reject(core.Rejection(Reason.GOODBYE_REASON_SELF_CONNECTION, "SELF_CONNECTION", "connected to myself"))
     if role == core.ROLE_DIALER and expect is not None and expect != remote.peer_id:
@@ -303,11 +347,12 @@ async def _run_handshake(session: Session, opts, expect: bytes | None) -> None:
     session.agreement = outcome
 
 
-async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes | None) -> Session:
-    """Runs §3 on a connected plain TCP stream, bounded by `deadline` (loop
-    time). On failure the connection is closed, after a Goodbye when one is
-    due, and HandshakeFailed is raised."""
-    session = Session(wire, role, build_hello(opts, role))
+async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes | None,
+                    tls: peerlink_tls.TlsStream | None = None) -> Session:
+    """Runs §3 on a connected stream (TLS already established when `tls`),
+    bounded by `deadline` (loop time). On failure the connection is closed,
+    after a Goodbye when one is due, and HandshakeFailed is raised."""
+    session = Session(wire, role, build_hello(opts, role, tls), tls)
     try:
         async with asyncio.timeout_at(deadline):
             await _run_handshake(session, opts, expect)
@@ -326,7 +371,10 @@ async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes 
                               g.retry_after_ms)
     except PeerClosed as e:
         wire.close()
-        raise HandshakeFailed("CONNECTION_CLOSED", f"{e} during the handshake") from None
+        # Inside TLS 1.3 a client whose certificate the server rejected sees TLS
+        # complete, then a close: a close before the peer's Hello (§8.1).
+        code = "AUTHENTICATION_FAILED" if tls is not None and session.remote is None else "CONNECTION_CLOSED"
+        raise HandshakeFailed(code, f"{e} during the handshake") from None
     wire.finish(core.goodbye_frame(r.reason, r.detail))
     await wire.linger(FAILURE_LINGER)
     raise HandshakeFailed(r.code, r.detail, r.reason)
@@ -472,6 +520,10 @@ class Connection:
         if burst is None:
             timer = asyncio.get_running_loop().call_later(PROBE_REPORT_DELAY, self.report_probe, p.probe_id)
             burst = self.probes[p.probe_id] = {"first": now, "frames": 0, "bytes": 0, "reported": False, "timer": timer}
+        elif not burst["reported"]:
+            # §6: an incomplete burst is reported once no frame of it came for PROBE_REPORT_DELAY.
+            burst["timer"].cancel()
+            burst["timer"] = asyncio.get_running_loop().call_later(PROBE_REPORT_DELAY, self.report_probe, p.probe_id)
         burst["last"] = now
         burst["frames"] += 1
         burst["bytes"] += body_len + len(core.encode_prefix(body_len))
@@ -546,16 +598,36 @@ class Node:
         self.stopped = asyncio.Event()
         self.server: asyncio.base_events.Server | None = None
         self.held_commands: list[str] | None = [] if opts.mode == "dial" else None
+        self.session_ticket = None  # a dialer's TLS session, resumed by --redial
 
     async def serve(self, conn_id: int, reader, writer, role: int, deadline: float) -> bool:
         """Handshake then run the open connection; whether the handshake succeeded."""
         def emit_conn(event: dict) -> None:
             emit({**event, "conn": conn_id})
 
+        tls = None
+        if self.opts.tls:
+            tls = peerlink_tls.TlsStream(self.opts.tls_context, reader, writer, role == core.ROLE_LISTENER,
+                                         self.session_ticket if role == core.ROLE_DIALER else None,
+                                         require_alpn=not self.opts.no_alpn)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await tls.handshake()
+            except (peerlink_tls.TlsFailed, TimeoutError) as e:
+                writer.close()
+                emit_conn({"event": "handshake-failed", "code": "TLS_FAILED", "message": str(e) or "TLS timed out"})
+                return False
+            reader = writer = tls
         wire = Wire(reader, writer, self.opts.max_frame)
+        if role == core.ROLE_LISTENER and 0 < self.opts.max_conns <= len(self.conns):
+            # §8.2 capacity refusal: Goodbye{RESOURCE_CONSTRAINT, retry_after_ms} in place of the Hello.
+            wire.finish(core.goodbye_frame(Reason.GOODBYE_REASON_RESOURCE_CONSTRAINT, "max-conns", REFUSAL_RETRY_AFTER_MS))
+            emit_conn({"event": "refused", "reason": "RESOURCE_CONSTRAINT", "retryAfterMs": REFUSAL_RETRY_AFTER_MS})
+            await wire.linger(FAILURE_LINGER)
+            return False
         expect = self.opts.expect_id if role == core.ROLE_DIALER else None
         try:
-            session = await handshake(wire, self.opts, role, deadline, expect)
+            session = await handshake(wire, self.opts, role, deadline, expect, tls)
         except HandshakeFailed as e:
             if e.reason is not None:
                 emit_conn({"event": "goodbye", "from": "remote" if e.remote else "local",
@@ -567,7 +639,8 @@ class Node:
         self.conns[conn_id] = conn
         peer = writer.get_extra_info("peername")
         emit_conn({"event": "open", "peer": core.peer_id_text(session.remote.peer_id),
-                   "direction": "outbound" if role == core.ROLE_DIALER else "inbound", "tls": False,
+                   "direction": "outbound" if role == core.ROLE_DIALER else "inbound", "tls": tls is not None,
+                   "resumed": tls is not None and tls.session_reused,
                    "version": session.agreement.version, "protocols": session.agreement.protocols,
                    "capabilities": session.agreement.capabilities,
                    "remoteAddr": f"{peer[0]}:{peer[1]}" if peer else "", "agent": session.remote.agent,
@@ -589,6 +662,8 @@ class Node:
                 self.command(line)
         await runner
         del self.conns[conn_id]
+        if tls is not None and role == core.ROLE_DIALER:
+            self.session_ticket = tls.ssl.get_session()  # the tickets arrived after the handshake
         return True
 
     async def listen(self) -> int:
@@ -613,7 +688,8 @@ class Node:
         bound = self.server.sockets[0].getsockname()
         addr = join_addr(bound[0], bound[1])
         self.opts.listen_addrs = [addr]
-        emit({"event": "listening", "addr": addr, "peerId": core.peer_id_text(self.opts.identity.peer_id), "tls": False})
+        emit({"event": "listening", "addr": addr, "peerId": core.peer_id_text(self.opts.identity.peer_id),
+              "tls": self.opts.tls})
         await self.stopped.wait()
         self.server.close()
         while self.tasks:
@@ -621,8 +697,17 @@ class Node:
         return 0
 
     async def dial(self) -> int:
+        for attempt in range(1 + self.opts.redial):
+            if attempt > 0:
+                self.held_commands = []  # commands wait for the new connection
+            code = await self.dial_once()
+            if code != 0 or self.stopping:
+                return code
+        return 0
+
+    async def dial_once(self) -> int:
         emit({"event": "dialing", "addr": self.opts.addr, "peerId": core.peer_id_text(self.opts.identity.peer_id),
-              "tls": False})
+              "tls": self.opts.tls})
         host, port = split_addr(self.opts.addr)
         deadline = asyncio.get_running_loop().time() + self.opts.handshake_timeout_ms / 1000
         try:
@@ -772,7 +857,7 @@ def run_codec() -> int:
 
 
 def parse_args(argv: list[str]):
-    parser = argparse.ArgumentParser(prog="peerlink_peer.py", description="peerlink peer in Python (plain TCP only)")
+    parser = argparse.ArgumentParser(prog="peerlink_peer.py", description="peerlink peer in Python (TLS 1.3 or plain TCP)")
     parser.add_argument("mode", choices=["listen", "dial", "codec"])
     parser.add_argument("--addr", default="127.0.0.1:0", help="listen on / dial HOST:PORT")
     parser.add_argument("--key", help="PKCS#8 PEM Ed25519 identity (default: a fresh key)")
@@ -790,15 +875,24 @@ def parse_args(argv: list[str]):
     parser.add_argument("--send", action="append", default=[], help="PROTO=TEXT to send once open")
     parser.add_argument("--early", action="append", default=[], help="dialer: PROTO=TEXT as 0-RTT early data")
     parser.add_argument("--no-ping", action="store_true", help="do not ping once after open")
-    parser.add_argument("--bad-proof", action="store_true", help="send an Auth proof that does not verify")
-    parser.add_argument("--tls", action="store_true", help="not supported: Python's ssl has no keying-material exporter")
+    parser.add_argument("--tls", action="store_true", help="mutual TLS 1.3 with the tls-exporter proof (pyOpenSSL)")
+    parser.add_argument("--no-alpn", action="store_true", help="dialer with --tls: offer no ALPN")
+    parser.add_argument("--redial", type=int, default=0, help="dialer: dial again N times after the connection "
+                        "closed (resuming the TLS session)")
+    parser.add_argument("--max-conns", type=int, default=0, help="listener: refuse for capacity (§8.2) while N "
+                        "connections are open")
+    parser.add_argument("--bad-proof", action="store_true", help="send an identity proof that does not verify")
+    parser.add_argument("--wrong-binding", action="store_true", help="claim the other transport's channel binding")
+    parser.add_argument("--early-unannounced", action="store_true", help="send --early data without early_data "
+                        "in the Hello")
+    parser.add_argument("--claim-peer-id", help="put this peer id in the Hello instead of the own")
     opts = parser.parse_args(argv)
     if opts.mode == "codec":
         return opts
-    if opts.tls:
-        parser.error("--tls is not supported: Python's ssl module has no TLS keying-material exporter "
-                     "(RFC 5705/9266), so this peer speaks plain TCP with the nonce-transcript proof only")
     opts.identity = core.Identity.load(opts.key) if opts.key else core.Identity.generate()
+    opts.claim_id = core.parse_peer_id(opts.claim_peer_id) if opts.claim_peer_id else None
+    opts.tls_context = (peerlink_tls.make_context(opts.identity, opts.mode == "listen", alpn=not opts.no_alpn)
+                        if opts.tls else None)
     opts.protocol_specs = []
     for i, spec in enumerate(opts.protocol or ["/echo@1"]):
         name, at, versions = spec.rpartition("@") if "@" in spec[1:] else (spec, "", "1")

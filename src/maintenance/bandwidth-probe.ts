@@ -17,7 +17,6 @@ import {
   DEFAULT_PROBE_RECEIVE_TIMEOUT_MS,
   DEFAULT_PROBE_REPORT_TIMEOUT_MS,
   MAX_PROBE_BURST_BYTES,
-  MAX_PROBE_FRAME_COUNT,
   MAX_SENT_PROBE_FRAME_COUNT,
   PROBE_FRAME_OVERHEAD_BYTES,
 } from "./defaults.js";
@@ -431,13 +430,14 @@ export class ProbeReceiver {
    * burst while another is open closes the open one (its report comes from
    * {@link poll}); frames of the burst reported last are ignored.
    *
-   * @throws PeerlinkError PROTOCOL_VIOLATION when `count` is 0 or above 1024,
+   * @throws PeerlinkError PROTOCOL_VIOLATION when `count` is 0 or above 64 (docs/PROTOCOL.md §6),
    *   `index >= count`, or `count` changes within a burst.
    */
   onProbe(probe: ProbeFrameHeader, frameBytes: number, now: number): ProbeReport | undefined {
     const { probeId, index, count } = probe;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_PROBE_FRAME_COUNT) {
-      throw new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bandwidth probe count must be 1..${MAX_PROBE_FRAME_COUNT}, got ${count}`);
+    // §6: count MUST be at most 64; a receiver treats a larger one as a protocol violation.
+    if (!Number.isInteger(count) || count < 1 || count > MAX_SENT_PROBE_FRAME_COUNT) {
+      throw new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bandwidth probe count must be 1..${MAX_SENT_PROBE_FRAME_COUNT}, got ${count}`);
     }
     if (!Number.isInteger(index) || index < 0 || index >= count) {
       throw new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bandwidth probe index ${index} out of range for count ${count}`);

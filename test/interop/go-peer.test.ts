@@ -2,7 +2,6 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Identity } from "../../src/identity/identity.js";
 import { GoPeerProcess } from "./go-peer-process.js";
 import { buildGoPeer, GO_BUILD_TIMEOUT_MS, GO_MODULE_DIR, requireGo, run } from "./go-toolchain.js";
 
@@ -87,16 +86,5 @@ describe.each([
     expect(await listener.terminate()).toEqual({ code: 0, signal: null });
     expect(await dialer.waitFor((e) => e.event === "goodbye", "goodbye")).toMatchObject({ from: "remote", reason: "SHUTDOWN" });
     expect(await dialer.exited).toEqual({ code: 0, signal: null });
-  });
-});
-
-describe("a Go peer given a key file written by the TypeScript Identity", () => {
-  it("reports the same peer id as TypeScript derives", async () => {
-    const identity = Identity.generate();
-    const keyFile = join(scratch, "node.key");
-    await identity.save(keyFile);
-    const listener = await GoPeerProcess.listen(binary, ["--key", keyFile]);
-    expect(listener.peerId).toBe(identity.peerId.toString());
-    await listener.terminate();
   });
 });

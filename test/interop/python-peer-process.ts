@@ -1,6 +1,6 @@
 /**
  * Test helper: the Python peer in interop/python/ (Debian's /usr/bin/python3
- * with python3-protobuf and python3-cryptography): the toolchain check, one-shot
+ * with python3-protobuf, python3-cryptography and python3-openssl): the toolchain check, one-shot
  * commands, and one running `peerlink_peer.py listen|dial` process driven
  * through its JSON-line stdout events and stdin commands (see interop/README.md
  * and {@link PeerProcess}).
@@ -22,11 +22,11 @@ export const PYTHON_PEER_SCRIPT = join(PYTHON_PEER_DIR, "peerlink_peer.py");
 export const PYTHON = "/usr/bin/python3";
 
 /** Modules the peer imports from Debian packages. */
-export const PYTHON_MODULES = ["google.protobuf", "cryptography.hazmat.primitives.asymmetric.ed25519"] as const;
+export const PYTHON_MODULES = ["google.protobuf", "cryptography.hazmat.primitives.asymmetric.ed25519", "OpenSSL.SSL"] as const;
 
 const MISSING_TOOLCHAIN =
-  "the Python interop tests need Debian's /usr/bin/python3 with python3-protobuf and python3-cryptography, and protoc: " +
-  "`apt-get install -y python3 python3-protobuf python3-cryptography protobuf-compiler` (bash .ci/run installs them)";
+  "the Python interop tests need Debian's /usr/bin/python3 with python3-protobuf, python3-cryptography and python3-openssl, and protoc: " +
+  "`apt-get install -y python3 python3-protobuf python3-cryptography python3-openssl protobuf-compiler` (bash .ci/run installs them)";
 
 /** Environment of every Python command: no bytecode files in the repository, UTF-8 stdio. */
 function pythonEnv(): NodeJS.ProcessEnv {

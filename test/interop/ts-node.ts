@@ -1,5 +1,5 @@
 /**
- * Test helper: the TypeScript side of the interop tests, built from peerlink's
+ * Test helper: a bare TypeScript peerlink node for connection-level tests, built from peerlink's
  * transport and connection APIs (dialChannel / listenTcp + secureInbound /
  * openConnection), with everything it opens tracked for cleanup.
  *

@@ -20,9 +20,9 @@ type Event map[string]any
 // maxProbeCount is the largest BandwidthProbe.count §6 allows.
 const maxProbeCount = 64
 
-// probeReportDelay is how long after the first probe a receiver reports a
-// burst whose last probe never came (§6).
-const probeReportDelay = 2 * time.Second
+// probeReportDelay is how long after the latest probe frame a receiver
+// reports a burst whose last probe never came (§6).
+const probeReportDelay = 5 * time.Second
 
 var clockStart = time.Now()
 
@@ -214,6 +214,8 @@ func (c *Conn) onProbe(p *pb.BandwidthProbe, bodyLen int) bool {
 		c.probes[p.ProbeId] = b
 		id := p.ProbeId
 		b.timer = time.AfterFunc(probeReportDelay, func() { c.reportProbe(id) })
+	} else {
+		b.timer.Reset(probeReportDelay)
 	}
 	b.last = now
 	b.frames++

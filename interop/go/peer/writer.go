@@ -109,6 +109,13 @@ func lingerAndClose(conn net.Conn, wait time.Duration) {
 	}()
 }
 
+// CloseGracefully half-closes conn (close_notify and FIN), then waits up to
+// wait for the peer's close in the background (see WaitLingering).
+func CloseGracefully(conn net.Conn, wait time.Duration) {
+	halfClose(conn)
+	lingerAndClose(conn, wait)
+}
+
 // WaitLingering blocks until every connection closed by a failed handshake
 // has seen the peer's close or its linger time passed. Call it before exit.
 func WaitLingering() { lingering.Wait() }

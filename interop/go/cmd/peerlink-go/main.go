@@ -75,6 +75,7 @@ type config struct {
 	minVersion, maxVersion    uint
 	maxFrame                  uint
 	handshakeMs               uint
+	redial, maxConns          uint
 	identity                  *peer.Identity
 	cert                      tls.Certificate
 	serverTLS, clientTLS      *tls.Config // one per process: session tickets need the same ticket keys
@@ -124,6 +125,8 @@ func main() {
 	fs.UintVar(&cfg.maxVersion, "max-version", 1, "")
 	fs.UintVar(&cfg.maxFrame, "max-frame", peer.DefaultMaxFrameSize, "")
 	fs.UintVar(&cfg.handshakeMs, "handshake-timeout", uint(peer.DefaultHandshakeTimeout/time.Millisecond), "")
+	fs.UintVar(&cfg.redial, "redial", 0, "")
+	fs.UintVar(&cfg.maxConns, "max-conns", 0, "")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		os.Exit(2)
 	}
@@ -159,6 +162,7 @@ func (cfg *config) prepare() error {
 		return err
 	}
 	cfg.serverTLS, cfg.clientTLS = peer.ServerTLSConfig(cfg.cert), peer.ClientTLSConfig(cfg.cert)
+	cfg.clientTLS.ClientSessionCache = tls.NewLRUClientSessionCache(4) // --redial resumes
 	if len(cfg.protocols) == 0 {
 		cfg.protocols = listFlag{"/echo@1"}
 	}
@@ -239,7 +243,9 @@ type node struct {
 	stopping bool
 	stop     chan struct{}
 	stopOnce sync.Once
-	all      sync.WaitGroup
+	// commandsOnce starts the dialer's stdin reader once, whatever --redial does.
+	commandsOnce sync.Once
+	all          sync.WaitGroup
 }
 
 func newNode(cfg *config, o *out) *node {
@@ -281,6 +287,18 @@ func (n *node) listen() int {
 }
 
 func (n *node) dial() int {
+	for i := uint(0); ; i++ {
+		code := n.dialOnce()
+		n.mu.Lock()
+		stopping := n.stopping
+		n.mu.Unlock()
+		if code != 0 || stopping || i >= n.cfg.redial {
+			return code
+		}
+	}
+}
+
+func (n *node) dialOnce() int {
 	n.out.emit(peer.Event{"event": "dialing", "addr": n.cfg.addr, "peerId": n.cfg.identity.ID.String(), "tls": n.cfg.useTLS})
 	deadline := time.Now().Add(n.handshakeTimeout())
 	raw, err := net.DialTimeout("tcp", n.cfg.addr, time.Until(deadline))
@@ -342,6 +360,10 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 		}
 		conn = tc
 	}
+	if role == peer.RoleListener && n.atCapacity() {
+		n.refuse(conn, emit)
+		return false
+	}
 	opts := n.cfg.options
 	opts.Role = role
 	opts.Deadline = deadline
@@ -388,10 +410,10 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	emit(peer.Event{"event": "open", "peer": s.RemoteID.String(), "direction": map[peer.Role]string{peer.RoleDialer: "outbound",
 		peer.RoleListener: "inbound"}[role], "tls": s.TLS, "version": s.Agreement.Version, "protocols": protocols,
 		"capabilities": capabilities, "remoteAddr": raw.RemoteAddr().String(), "agent": s.Remote.Agent,
-		"earlyData": len(s.Early)})
+		"earlyData": len(s.Early), "resumed": resumed(conn)})
 	go c.Run()
 	if role == peer.RoleDialer {
-		go n.readCommands() // a dialer takes commands once its connection is open
+		n.commandsOnce.Do(func() { go n.readCommands() }) // a dialer takes commands once its connection is open
 	}
 	if stopping {
 		c.Goodbye(pb.GoodbyeReason_GOODBYE_REASON_SHUTDOWN, "peerlink-go stopping")
@@ -411,6 +433,33 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	delete(n.conns, id)
 	n.mu.Unlock()
 	return true
+}
+
+// resumed reports whether conn is a TLS connection that resumed a session.
+func resumed(conn net.Conn) bool {
+	tc, ok := conn.(*tls.Conn)
+	return ok && tc.ConnectionState().DidResume
+}
+
+// atCapacity reports whether --max-conns connections are open.
+func (n *node) atCapacity() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cfg.maxConns > 0 && uint(len(n.conns)) >= n.cfg.maxConns
+}
+
+// refuse is a capacity refusal (§8.2): Goodbye{RESOURCE_CONSTRAINT, retry_after_ms}
+// in place of the Hello, then the close.
+func (n *node) refuse(conn net.Conn, emit func(peer.Event)) {
+	const retryAfterMs = 30_000
+	frame := peer.GoodbyeFrame(pb.GoodbyeReason_GOODBYE_REASON_RESOURCE_CONSTRAINT, "max-conns")
+	frame.GetGoodbye().RetryAfterMs = retryAfterMs
+	body, err := peer.EncodeFrame(frame)
+	if err == nil {
+		_, _ = conn.Write(peer.WithPrefix(body))
+	}
+	emit(peer.Event{"event": "refused", "reason": "RESOURCE_CONSTRAINT", "retryAfterMs": retryAfterMs})
+	peer.CloseGracefully(conn, time.Second)
 }
 
 // shutdown sends Goodbye{SHUTDOWN} on every open connection and stops accepting.
