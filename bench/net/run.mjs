@@ -168,7 +168,7 @@ function table() {
   );
   const allLoads = loads.flat();
   return [
-    `### Run ${report.date}`,
+    `#### Run ${report.date}`,
     "",
     `Machine: ${report.machine.cpus} cores, "${report.machine.cpu}", ${report.machine.platform}, Node ${report.machine.node}, OpenSSL ${report.versions.openssl}. ` +
       `peerlink ${report.versions.peerlink}, libp2p ${report.versions.libp2p} (tcp ${report.versions["@libp2p/tcp"]}, noise ${report.versions["@chainsafe/libp2p-noise"]}, yamux ${report.versions["@chainsafe/libp2p-yamux"]}). ` +
