@@ -171,8 +171,8 @@ def reason_name(reason: int) -> str:
         name = GoodbyeReason.Name(reason)
     except ValueError:
         return "NORMAL"
-    if reason == GoodbyeReason.GOODBYE_REASON_CONNECTION_LOST:
-        return "NORMAL"
+    if reason in (GoodbyeReason.GOODBYE_REASON_CONNECTION_LOST, GoodbyeReason.GOODBYE_REASON_UNSPECIFIED):
+        return "NORMAL"  # §8: UNSPECIFIED is treated as NORMAL; CONNECTION_LOST is never sent (§8.1)
     return name.removeprefix("GOODBYE_REASON_")
 
 

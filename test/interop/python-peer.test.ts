@@ -63,7 +63,7 @@ describe("the Python peer's sources", () => {
   });
 
   it("pass their own unittest suite (framing, peer ids, proofs, Hello rules, negotiation)", async () => {
-    const result = await runCommand(PYTHON, ["-m", "unittest", "-v", "test_peerlink_core"]);
+    const result = await runCommand(PYTHON, ["-m", "unittest", "-v", "test_peerlink_core", "test_vectors"]);
     expect(result.stderr).toMatch(/^OK$/m);
     expect(result.code).toBe(0);
   });

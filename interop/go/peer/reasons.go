@@ -16,7 +16,8 @@ const ConnectionLost = "CONNECTION_LOST"
 // CONNECTION_LOST, which a Goodbye never carries: the peer did say goodbye.
 func ReasonName(r pb.GoodbyeReason) string {
 	name, ok := pb.GoodbyeReason_name[int32(r)]
-	if !ok || r == pb.GoodbyeReason_GOODBYE_REASON_CONNECTION_LOST {
+	// §8: UNSPECIFIED and unknown values read as NORMAL; CONNECTION_LOST is never sent (§8.1).
+	if !ok || r == pb.GoodbyeReason_GOODBYE_REASON_CONNECTION_LOST || r == pb.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
 		return "NORMAL"
 	}
 	return strings.TrimPrefix(name, "GOODBYE_REASON_")
