@@ -24,8 +24,19 @@ import { buildGoPeer, GO_BUILD_TIMEOUT_MS, run } from "../interop/go-toolchain.j
 import { PYTHON, requirePython, runCommand } from "../interop/python-peer-process.js";
 
 const DIR = fileURLToPath(new URL(".", import.meta.url));
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON documents, shapes checked by use
-const load = (name: string): any => JSON.parse(readFileSync(join(DIR, name), "utf8"));
+/** A vector file, typed by the caller (the files are this folder's own). */
+const load = <T>(name: string): T => JSON.parse(readFileSync(join(DIR, name), "utf8")) as T;
+interface Cases<T> {
+  readonly cases: T[];
+}
+interface Side {
+  readonly seed: string;
+  readonly publicKey: string;
+  readonly peerId: string;
+  readonly authMessage: string;
+  readonly authBody: string;
+  readonly helloBody: string;
+}
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, "hex"));
 /** PKCS#8 PEM of an Ed25519 private key given as its 32-byte seed (RFC 8410). */
@@ -33,7 +44,8 @@ const pemOfSeed = (seed: string): string =>
   `-----BEGIN PRIVATE KEY-----\n${Buffer.from(`302e020100300506032b657004220420${seed}`, "hex").toString("base64")}\n-----END PRIVATE KEY-----\n`;
 
 describe("vectors: peer ids (§2)", () => {
-  it.each(load("peer-id.json").cases)("derives $peerIdText from its key", (c) => {
+  const doc = load<Cases<{ seed: string; publicKey: string; peerId: string; peerIdText: string }>>("peer-id.json");
+  it.each(doc.cases)("derives $peerIdText from its key", (c) => {
     const identity = Identity.fromPem(pemOfSeed(c.seed));
     expect(hex(identity.publicKey)).toBe(c.publicKey);
     const id = PeerId.fromPublicKey(bytes(c.publicKey));
@@ -44,7 +56,8 @@ describe("vectors: peer ids (§2)", () => {
 });
 
 describe("vectors: the TLS identity proof (§3.3)", () => {
-  it.each(load("identity-proof.json").cases)("signs the $role message to the fixed signature", (c) => {
+  type Proof = { seed: string; publicKey: string; role: "dialer" | "listener"; exporter: string; message: string; signature: string };
+  it.each(load<Cases<Proof>>("identity-proof.json").cases)("signs the $role message to the fixed signature", (c) => {
     const message = tlsBindingPayload(c.role, bytes(c.exporter));
     expect(hex(message)).toBe(c.message);
     const identity = Identity.fromPem(pemOfSeed(c.seed));
@@ -56,7 +69,9 @@ describe("vectors: the TLS identity proof (§3.3)", () => {
 });
 
 describe("vectors: the plain-TCP Auth transcript (§3.3, §3.5)", () => {
-  const t = load("nonce-transcript.json");
+  const t = load<{ dialer: Side; listener: Side; earlyDataBody: string; dialerToListener: string; listenerToDialer: string }>(
+    "nonce-transcript.json",
+  );
   it.each(["dialer", "listener"] as const)("the %s's Auth signs both Hello bodies with its role", (role) => {
     const side = t[role];
     const message = nonceBindingPayload(role, bytes(t.dialer.helloBody), bytes(t.listener.helloBody));
@@ -78,7 +93,7 @@ describe("vectors: the plain-TCP Auth transcript (§3.3, §3.5)", () => {
 });
 
 describe("vectors: one frame of every kind (§1.1)", () => {
-  const cases = load("frames.json").cases as { kind: string; json: JsonValue; body: string; wire: string }[];
+  const cases = load<Cases<{ kind: string; json: JsonValue; body: string; wire: string }>>("frames.json").cases;
 
   it("cover every Frame kind", () => {
     expect(cases.map((c) => c.kind).sort()).toEqual(FrameSchema.oneofs[0]?.fields.map((f) => f.localName).sort());
@@ -88,20 +103,22 @@ describe("vectors: one frame of every kind (§1.1)", () => {
     const frame = fromJson(FrameSchema, c.json);
     expect(hex(encodeFrame(frame))).toBe(c.wire);
     expect(equals(FrameSchema, fromBinary(FrameSchema, bytes(c.body)), frame)).toBe(true);
-    const v = frame.kind.value as { protocol: number; payload: Uint8Array; nonce: number; timestampUs: number };
-    if (c.kind === "data") expect(hex(encodeDataFrame(v.protocol, v.payload))).toBe(c.wire);
-    if (c.kind === "ping") expect(hex(encodePingFrame(v.nonce, v.timestampUs))).toBe(c.wire);
-    if (c.kind === "pong") expect(hex(encodePongFrame(v.nonce, v.timestampUs))).toBe(c.wire);
+    // The node's fast paths for the hot kinds must write the very same bytes.
+    const k = frame.kind;
+    if (k.case === "data") expect(hex(encodeDataFrame(k.value.protocol, k.value.payload))).toBe(c.wire);
+    if (k.case === "ping") expect(hex(encodePingFrame(k.value.nonce, k.value.timestampUs))).toBe(c.wire);
+    if (k.case === "pong") expect(hex(encodePongFrame(k.value.nonce, k.value.timestampUs))).toBe(c.wire);
   });
 });
 
 describe("vectors: every Goodbye reason (§8)", () => {
-  const cases = load("goodbye-reasons.json").cases as { value: number; name: string | null; sendable: boolean; body: string; readAs: string }[];
+  const cases = load<Cases<{ value: number; name: string | null; sendable: boolean; body: string; readAs: string }>>("goodbye-reasons.json").cases;
   const wireName = (r: GoodbyeReason): string => `GOODBYE_REASON_${GoodbyeReason[r]}`;
 
   it.each(cases)("reads reason $value as $readAs", (c) => {
     const frame = fromBinary(FrameSchema, bytes(c.body));
-    const reason = frame.kind.case === "goodbye" ? frame.kind.value.reason : -1;
+    expect(frame.kind.case).toBe("goodbye");
+    const reason = frame.kind.case === "goodbye" ? frame.kind.value.reason : GoodbyeReason.UNSPECIFIED;
     expect(reason).toBe(c.value);
     expect(wireName(reasonToWire(reasonFromWire(reason)))).toBe(c.readAs);
   });
@@ -115,8 +132,10 @@ describe("vectors: every Goodbye reason (§8)", () => {
 });
 
 describe("vectors: length prefixes (§1)", () => {
-  const doc = load("length-prefixes.json");
-  it.each(doc.cases as { hex: string; verdict: string; length?: number; prefixBytes?: number }[])("reads '$hex' as $verdict", (c) => {
+  const doc = load<{ maxFrameSize: number } & Cases<{ hex: string; verdict: string; length?: number; prefixBytes?: number }>>(
+    "length-prefixes.json",
+  );
+  it.each(doc.cases)("reads '$hex' as $verdict", (c) => {
     const b = bytes(c.hex);
     const r = readLengthPrefix(b, 0, b.length);
     const verdict =
