@@ -8,6 +8,8 @@
 /**
  * Every reason a peerlink operation can fail. The string value is stable and
  * appears in `PeerlinkError.code`, in logs and in the CLI's JSON output.
+ *
+ * @category Errors
  */
 export const ErrorCode = {
   /** An argument or option was invalid (bad address, contradictory config, …). */
@@ -67,7 +69,11 @@ export const ErrorCode = {
 /** Union of every {@link ErrorCode} value. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Optional details attached to a {@link PeerlinkError}. */
+/**
+ * Optional details attached to a {@link PeerlinkError}.
+ *
+ * @category Errors
+ */
 export interface PeerlinkErrorOptions {
   /** The underlying error, kept for debugging. */
   cause?: unknown;
@@ -86,6 +92,8 @@ export interface PeerlinkErrorOptions {
  *   if (err.code === ErrorCode.PEER_BANNED) { … }
  * }
  * ```
+ *
+ * @category Errors
  */
 export class PeerlinkError extends Error {
   /** What went wrong, from the closed set {@link ErrorCode}. */
@@ -118,7 +126,11 @@ export class PeerlinkError extends Error {
   }
 }
 
-/** True when `value` is a {@link PeerlinkError}, optionally with the given code. */
+/**
+ * True when `value` is a {@link PeerlinkError}, optionally with the given code.
+ *
+ * @category Errors
+ */
 export function isPeerlinkError(value: unknown, code?: ErrorCode): value is PeerlinkError {
   return value instanceof PeerlinkError && (code === undefined || value.code === code);
 }

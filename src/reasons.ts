@@ -9,7 +9,11 @@
  */
 import { GoodbyeReason } from "../generated/peerlink/v1/goodbye_pb.js";
 
-/** Why a connection ended. Values are stable strings (used in events, logs and CLI output). */
+/**
+ * Why a connection ended. Values are stable strings (used in events, logs and CLI output).
+ *
+ * @category Errors
+ */
 export const DisconnectReason = {
   /** Graceful close of one connection. */
   NORMAL: "normal",
@@ -92,7 +96,11 @@ export function reasonFromWire(reason: GoodbyeReason): DisconnectReason {
   return fromWire.get(reason) ?? DisconnectReason.NORMAL;
 }
 
-/** True when `value` is one of the {@link DisconnectReason} strings. */
+/**
+ * True when `value` is one of the {@link DisconnectReason} strings.
+ *
+ * @category Errors
+ */
 export function isDisconnectReason(value: unknown): value is DisconnectReason {
   return typeof value === "string" && Object.prototype.hasOwnProperty.call(toWire, value);
 }

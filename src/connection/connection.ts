@@ -37,7 +37,11 @@ import type {
   StateChange,
 } from "./types.js";
 
-/** Events of a {@link Connection}, by name. Nothing fires after `close`. */
+/**
+ * Events of a {@link Connection}, by name. Nothing fires after `close`.
+ *
+ * @category Connections
+ */
 export interface ConnectionEvents {
   /** A state change (e.g. open → closing, `goodbye-sent`). */
   state: StateChange;
@@ -46,9 +50,19 @@ export interface ConnectionEvents {
   /** An application message of an agreed protocol. */
   message: InboundMessage;
   /** The peer pinged; the Pong was already sent. */
-  ping: { readonly nonce: number; readonly timestampUs: number };
+  ping: {
+    /** The Ping's nonce, echoed in the Pong. */
+    readonly nonce: number;
+    /** The sender's timestamp (µs), echoed in the Pong. */
+    readonly timestampUs: number;
+  };
   /** The peer answered a Ping (for keepalive). */
-  pong: { readonly nonce: number; readonly timestampUs: number };
+  pong: {
+    /** The nonce of the Ping it answers. */
+    readonly nonce: number;
+    /** The timestamp (µs) of the Ping it answers. */
+    readonly timestampUs: number;
+  };
   /** A BandwidthProbe or BandwidthReport frame, or a CapabilityUpdate from the peer once applied (for maintenance). */
   control: Frame;
   /**
@@ -62,7 +76,7 @@ export interface ConnectionEvents {
   close: CloseInfo;
 }
 
-/** Options of a {@link Connection} (see {@link openConnection}). Durations in milliseconds. */
+/** Options of a {@link Connection} (see `openConnection`, internal). Durations in milliseconds. */
 export interface ConnectionOptions {
   /** Handshake settings: identity, versions, protocols, capabilities, listen addresses, expected peer, 0-RTT. */
   readonly handshake: ConnectionHandshakeOptions;
@@ -99,7 +113,11 @@ export interface ConnectionOptions {
   readonly messageQueueHighWaterBytes?: number | undefined;
 }
 
-/** Options of {@link Connection.close}. */
+/**
+ * Options of {@link Connection.close}.
+ *
+ * @category Connections
+ */
 export interface CloseOptions {
   /** Free text for the peer's logs (`Goodbye.detail`). @default "" */
   readonly detail?: string;
@@ -109,7 +127,11 @@ export interface CloseOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** Options of {@link Connection.send}. */
+/**
+ * Options of {@link Connection.send}.
+ *
+ * @category Connections
+ */
 export interface SendOptions {
   /** Rejects with ABORTED if aborted before the message is queued; a queued message cannot be recalled. */
   readonly signal?: AbortSignal | undefined;
@@ -123,7 +145,7 @@ let decoderBufferOf: (connection: Connection) => number;
 
 /**
  * An authenticated, negotiated peerlink connection. Obtain one from
- * {@link openConnection} (or the connection manager); it is open when handed out.
+ * the connection manager (or the internal `openConnection`); it is open when handed out.
  *
  * Events are typed (`on("message", …)`); a listener that throws is reported with
  * `process.emitWarning` and cannot break the connection; nothing fires after
@@ -155,6 +177,8 @@ let decoderBufferOf: (connection: Connection) => number;
  * await conn.send("/chat", new TextEncoder().encode("hi"));
  * await conn.close();
  * ```
+ *
+ * @category Connections
  */
 export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #channel: SecureChannel;
@@ -185,7 +209,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /**
    * Takes ownership of `channel`, attaches to its socket and writes the own
-   * Hello at once. Use {@link openConnection} instead unless you need the
+   * Hello at once. Use the internal `openConnection` instead unless you need the
    * connection before it is open.
    *
    * @internal
@@ -468,7 +492,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   /**
-   * Adds a listener (see {@link TypedEmitter.on}). The first `message` listener
+   * Adds a listener (typed by {@link ConnectionEvents}). The first `message` listener
    * (or iterator) also receives, in a microtask, the messages that arrived before
    * any consumer existed (e.g. 0-RTT data released at open).
    */

@@ -14,6 +14,8 @@ import type { DisconnectReason } from "../reasons.js";
  * Where a connection is (docs/PROTOCOL.md §3.1): `connecting` (TCP),
  * `securing` (TLS), `handshaking` (Hello/Auth), `open`, `closing` (Goodbye
  * sent or received, waiting for the peer's close), `closed`.
+ *
+ * @category Connections
  */
 export type ConnectionState = "connecting" | "securing" | "handshaking" | "open" | "closing" | "closed";
 
@@ -29,6 +31,8 @@ export type ConnectionState = "connecting" | "securing" | "handshaking" | "open"
  * - `transport-lost`: any → closed, the socket ended or failed without a Goodbye;
  * - `handshake-timed-out`: connecting/securing → closed, the deadline passed before a Hello was sent;
  * - `aborted`: any → closed, `abort()` was called.
+ *
+ * @category Connections
  */
 export type ConnectionTransition =
   | "transport-connected"
@@ -42,7 +46,11 @@ export type ConnectionTransition =
   | "handshake-timed-out"
   | "aborted";
 
-/** A state change, as emitted. */
+/**
+ * A state change, as emitted.
+ *
+ * @category Connections
+ */
 export interface StateChange {
   /** State before. */
   readonly from: ConnectionState;
@@ -52,7 +60,11 @@ export interface StateChange {
   readonly transition: ConnectionTransition;
 }
 
-/** Why and by whom a connection ended; decided once, at the first terminal event. */
+/**
+ * Why and by whom a connection ended; decided once, at the first terminal event.
+ *
+ * @category Connections
+ */
 export interface CloseInfo {
   /** The reason (sent or received in the Goodbye, or implied by the failure). */
   readonly reason: DisconnectReason;
@@ -62,7 +74,11 @@ export interface CloseInfo {
   readonly error?: PeerlinkError;
 }
 
-/** The peer's Goodbye, when it sent one. */
+/**
+ * The peer's Goodbye, when it sent one.
+ *
+ * @category Connections
+ */
 export interface RemoteGoodbye {
   /** Its reason (unknown wire values read as `normal`). */
   readonly reason: DisconnectReason;
@@ -72,7 +88,11 @@ export interface RemoteGoodbye {
   readonly retryAfterMs: number;
 }
 
-/** Per-connection counters, for maintenance and metrics. Times are `Date.now()` milliseconds. */
+/**
+ * Per-connection counters, for maintenance and metrics. Times are `Date.now()` milliseconds.
+ *
+ * @category Connections
+ */
 export interface ConnectionStats {
   /** Bytes received, length prefixes included. */
   readonly bytesIn: number;
@@ -97,7 +117,11 @@ export interface ConnectionStats {
   readonly discardedFrames: number;
 }
 
-/** An application message received on an open connection. */
+/**
+ * An application message received on an open connection.
+ *
+ * @category Connections
+ */
 export interface InboundMessage {
   /** The agreed protocol's name. */
   readonly protocol: string;
@@ -105,7 +129,11 @@ export interface InboundMessage {
   readonly data: Uint8Array;
 }
 
-/** The capabilities and protocols in force on an open connection (docs/PROTOCOL.md §3.4, §7). */
+/**
+ * The capabilities and protocols in force on an open connection (docs/PROTOCOL.md §3.4, §7).
+ *
+ * @category Connections
+ */
 export interface AgreedSets {
   /** Capabilities listed by both sides, at the lower version, sorted by name. */
   readonly capabilities: readonly AgreedCapability[];
@@ -113,7 +141,11 @@ export interface AgreedSets {
   readonly protocols: readonly AgreedProtocol[];
 }
 
-/** The agreed sets changed after the handshake, by a CapabilityUpdate. */
+/**
+ * The agreed sets changed after the handshake, by a CapabilityUpdate.
+ *
+ * @category Connections
+ */
 export interface CapabilitiesChange extends AgreedSets {
   /** `"local"` when this node's update changed them, `"remote"` when the peer's did. */
   readonly initiator: "local" | "remote";
@@ -123,10 +155,17 @@ export interface CapabilitiesChange extends AgreedSets {
  * Changes this node makes to its own capabilities and protocols on an open
  * connection (sent as a CapabilityUpdate, docs/PROTOCOL.md §7). Removals apply
  * before additions; adding a name already listed replaces its entry.
+ *
+ * @category Connections
  */
 export interface CapabilityChanges {
   /** Optional capabilities to add (a capability cannot become required after the handshake). @default [] */
-  readonly addCapabilities?: readonly { readonly name: string; readonly version: number }[];
+  readonly addCapabilities?: readonly {
+    /** Capability name. */
+    readonly name: string;
+    /** Feature version. */
+    readonly version: number;
+  }[];
   /** Names of capabilities to remove; unknown names are ignored, required ones refused. @default [] */
   readonly removeCapabilities?: readonly string[];
   /**
@@ -134,7 +173,12 @@ export interface CapabilityChanges {
    * a protocol still spoken keeps its alias, any other gets one never used on this connection.
    * @default []
    */
-  readonly addProtocols?: readonly { readonly name: string; readonly versions: readonly number[] }[];
+  readonly addProtocols?: readonly {
+    /** Protocol name. */
+    readonly name: string;
+    /** Versions spoken. */
+    readonly versions: readonly number[];
+  }[];
   /** Names of protocols to remove; their aliases are retired. Unknown names are ignored. @default [] */
   readonly removeProtocols?: readonly string[];
 }

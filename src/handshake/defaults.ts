@@ -5,7 +5,11 @@
  * @module
  */
 
-/** The wire version this implementation speaks (docs/PROTOCOL.md, table at the top). */
+/**
+ * The wire version this implementation speaks (docs/PROTOCOL.md, table at the top).
+ *
+ * @category Connections
+ */
 export const WIRE_VERSION = 1;
 
 /**
@@ -22,6 +26,8 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  * counted as encoded Frame body bytes (docs/PROTOCOL.md §3.5, "peerlink:
  * 64 KiB"). Bounds the memory an unauthenticated peer can pin; more is a
  * protocol violation.
+ *
+ * @category Connections
  */
 export const MAX_EARLY_DATA_BYTES = 64 * 1024;
 
@@ -64,5 +70,9 @@ export const NONCE_BINDING_LABEL = "peerlink-v1-nonce-binding";
 /** Length of the RFC 9266 tls-exporter value the TLS proof signs, in bytes. */
 export const TLS_EXPORTER_BYTES = 32;
 
-/** The `agent` string sent in Hello when the caller gives none. */
+/**
+ * The `agent` string sent in Hello when the caller gives none.
+ *
+ * @category Connections
+ */
 export const DEFAULT_AGENT = "peerlink/0.1.0";

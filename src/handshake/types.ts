@@ -52,7 +52,11 @@ export interface CapabilitySpec {
   readonly required?: boolean;
 }
 
-/** A protocol both sides agreed on (docs/PROTOCOL.md §3.4, step 5). */
+/**
+ * A protocol both sides agreed on (docs/PROTOCOL.md §3.4, step 5).
+ *
+ * @category Connections
+ */
 export interface AgreedProtocol {
   /** Protocol name. */
   readonly name: string;
@@ -64,7 +68,11 @@ export interface AgreedProtocol {
   readonly remoteAlias: number;
 }
 
-/** A capability in force on the connection (docs/PROTOCOL.md §3.4, step 4). */
+/**
+ * A capability in force on the connection (docs/PROTOCOL.md §3.4, step 4).
+ *
+ * @category Connections
+ */
 export interface AgreedCapability {
   /** Capability name. */
   readonly name: string;
@@ -126,7 +134,11 @@ export interface HandshakeOptions {
   readonly randomBytes?: (length: number) => Uint8Array;
 }
 
-/** What two nodes agreed on once the handshake succeeded. */
+/**
+ * What two nodes agreed on once the handshake succeeded.
+ *
+ * @category Connections
+ */
 export interface HandshakeResult {
   /** The verified peer id of the remote node. */
   readonly remotePeerId: PeerId;

@@ -31,7 +31,11 @@ export const DEFAULT_HEALTH_BATCH_CAPACITY = 16_384;
  */
 export const DEFAULT_HEALTH_ENGINE: HealthScorerEngine = "wasm";
 
-/** Which implementation computes the scores. */
+/**
+ * Which implementation computes the scores.
+ *
+ * @category Maintenance
+ */
 export type HealthScorerEngine = "wasm" | "js";
 
 /** Options of {@link createHealthScorer}. */

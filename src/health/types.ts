@@ -4,12 +4,21 @@
  * @module
  */
 
-/** The five health grades, best first. Thresholds on the overall score: 0.8, 0.6, 0.4, 0.2. */
+/**
+ * The five health grades, best first. Thresholds on the overall score: 0.8, 0.6, 0.4, 0.2.
+ *
+ * @category Maintenance
+ */
 export const HealthGrade = {
+  /** Overall score >= 0.8. */
   EXCELLENT: "excellent",
+  /** Overall score >= 0.6. */
   GOOD: "good",
+  /** Overall score >= 0.4. */
   FAIR: "fair",
+  /** Overall score >= 0.2: a candidate for replacement once it lasts. */
   POOR: "poor",
+  /** Overall score < 0.2: a candidate for replacement once it lasts. */
   CRITICAL: "critical",
 } as const;
 
@@ -33,7 +42,11 @@ export function gradeIndex(grade: HealthGrade): number {
   return GRADE_BY_INDEX.indexOf(grade);
 }
 
-/** A connection's health with its components, each in [0, 1] (1 is best). */
+/**
+ * A connection's health with its components, each in [0, 1] (1 is best).
+ *
+ * @category Maintenance
+ */
 export interface HealthScore {
   /** Score from RTT (EWMA plus jitter) against the reference latency. */
   readonly latency: number;

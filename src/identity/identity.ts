@@ -11,7 +11,11 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { errorCode, fsyncDirectory, writeExclusiveTemp } from "../util/fs-durable.js";
 import { KEY_TYPE_ED25519, PeerId } from "./peer-id.js";
 
-/** The key pair and peer id of a node. Create with {@link Identity.generate} or {@link Identity.load}. */
+/**
+ * The key pair and peer id of a node. Create with {@link Identity.generate} or {@link Identity.load}.
+ *
+ * @category Identity
+ */
 export class Identity {
   /** This node's peer id. */
   readonly peerId: PeerId;
@@ -148,7 +152,11 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return key;
 }
 
-/** Verifies an Ed25519 `signature` over `data` by the raw 32-byte `publicKey`. Never throws; false on any bad input. */
+/**
+ * Verifies an Ed25519 `signature` over `data` by the raw 32-byte `publicKey`. Never throws; false on any bad input.
+ *
+ * @category Identity
+ */
 export function verifySignature(publicKey: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   try {

@@ -14,7 +14,11 @@ export const PEER_ID_LENGTH = 32;
 /** Wire value of KeyType.ED25519. */
 export const KEY_TYPE_ED25519 = 1;
 
-/** The identity of a node, derived from its public key. Immutable; compare with {@link PeerId.equals}. */
+/**
+ * The identity of a node, derived from its public key. Immutable; compare with {@link PeerId.equals}.
+ *
+ * @category Identity
+ */
 export class PeerId {
   readonly #bytes: Uint8Array;
   readonly #text: string;

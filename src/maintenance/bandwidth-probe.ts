@@ -85,7 +85,11 @@ function checkNumber(
   return value;
 }
 
-/** Options of a `BandwidthProber`. Durations in milliseconds. */
+/**
+ * Options of a `BandwidthProber`. Durations in milliseconds.
+ *
+ * @category Maintenance
+ */
 export interface BandwidthProberOptions {
   /**
    * Time between the starts of two probes.

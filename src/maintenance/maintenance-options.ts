@@ -31,6 +31,8 @@ import {
  * a Ping is sent even though application traffic proves liveness. Keepalive
  * pings stop on a busy link, but its latency still has to be scored: one tiny
  * frame every 30 s (two default ping intervals) keeps the RTT fresh.
+ *
+ * @category Maintenance
  */
 export const DEFAULT_RTT_SAMPLE_INTERVAL_MS = 30_000;
 
@@ -39,6 +41,8 @@ export const DEFAULT_RTT_SAMPLE_INTERVAL_MS = 30_000;
  * different connections that fall within this window are handled by one cycle,
  * so 10,000 connections with spread-out deadlines cost at most 20 cycles a
  * second, not 10,000 timer callbacks. 50 ms is 0.3 % of the default ping interval.
+ *
+ * @category Maintenance
  */
 export const DEFAULT_MIN_CYCLE_INTERVAL_MS = 50;
 
@@ -52,7 +56,11 @@ export const INITIAL_HEALTH_BATCH_CAPACITY = 256;
  */
 export const DEAD_PEER_CLOSE_TIMEOUT_MS = 0;
 
-/** Options of {@link createMaintenanceService}. Durations in milliseconds, rates in bytes per second. */
+/**
+ * Options of the maintenance service (the `maintenance` option of a `ConnectionManager`). Durations in milliseconds, rates in bytes per second.
+ *
+ * @category Maintenance
+ */
 export interface MaintenanceOptions {
   /**
    * Silence (nothing received) after which a keepalive Ping is sent; traffic

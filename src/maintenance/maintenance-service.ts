@@ -41,7 +41,11 @@ export { HEALTH_REPUBLISH_DELTA } from "./health-publication.js";
 /** Name of the manager event emitted on a published grade change (payload {@link HealthChangeEvent}). */
 export const HEALTH_CHANGE_EVENT = "health:change";
 
-/** The maintenance service as the manager and the application see it. */
+/**
+ * The maintenance service as the manager and the application see it.
+ *
+ * @category Maintenance
+ */
 export interface MaintenanceService extends ManagerService {
   /** The validated options. */
   readonly options: ResolvedMaintenanceOptions;

@@ -10,6 +10,8 @@ import type { HealthGrade, HealthScore } from "../health/types.js";
  * Payload of the manager event `health:change`: the published (hysteresis-
  * filtered) grade of a connection changed. `score` holds the three components
  * and the overall score of the check that published it; `score.grade === to`.
+ *
+ * @category Maintenance
  */
 export interface HealthChangeEvent {
   /** The connection. */
@@ -24,7 +26,11 @@ export interface HealthChangeEvent {
   readonly score: HealthScore;
 }
 
-/** Everything maintenance knows about one connection, for diagnostics (see `MaintenanceService.inspect`). */
+/**
+ * Everything maintenance knows about one connection, for diagnostics (see `MaintenanceService.inspect`).
+ *
+ * @category Maintenance
+ */
 export interface MaintenanceSnapshot {
   /** Smoothed RTT in ms (EWMA, RFC 6298), `undefined` before the first sample. */
   readonly srttMs: number | undefined;

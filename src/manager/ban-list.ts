@@ -13,13 +13,37 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { BAN_DURATIONS_MS, BAN_LIST_MAX_SIZE, OFFENCE_MEMORY_MS } from "./defaults.js";
 import { ipFamily, normalizeIp, parseSubnet, subnetKey } from "./ip.js";
 
-/** What a ban applies to: a peer id (printable form), one IP address, or a CIDR subnet. */
-export type BanTarget = { peerId: string } | { ip: string } | { subnet: string };
+/**
+ * What a ban applies to: a peer id (printable form), one IP address, or a CIDR subnet.
+ *
+ * @category Manager
+ */
+export type BanTarget =
+  | {
+      /** A printable peer id. */
+      peerId: string;
+    }
+  | {
+      /** An IPv4 or IPv6 address. */
+      ip: string;
+    }
+  | {
+      /** A CIDR block, e.g. `"203.0.113.0/24"`. */
+      subnet: string;
+    };
 
-/** The three kinds of ban target. */
+/**
+ * The three kinds of ban target.
+ *
+ * @category Manager
+ */
 export type BanKind = "peer" | "ip" | "subnet";
 
-/** One ban (active, or expired and remembered for escalation). A snapshot: later changes are not reflected. */
+/**
+ * One ban (active, or expired and remembered for escalation). A snapshot: later changes are not reflected.
+ *
+ * @category Manager
+ */
 export interface BanEntry {
   /** Typed key: `"peer:<id>"`, `"ip:<normalised ip>"` or `"subnet:<cidr>"`. */
   readonly key: string;
@@ -49,7 +73,11 @@ export interface BanListOptions {
   offenceMemoryMs?: number;
 }
 
-/** Options of issuing one ban. */
+/**
+ * Options of issuing one ban.
+ *
+ * @category Manager
+ */
 export interface BanIssueOptions {
   /** Why the ban is issued (kept in the entry, shown by the CLI; never sent to the peer). */
   reason: string;
@@ -59,7 +87,11 @@ export interface BanIssueOptions {
   durationMs?: number;
 }
 
-/** What issuing a ban did. */
+/**
+ * What issuing a ban did.
+ *
+ * @category Manager
+ */
 export interface BanResult {
   /** The entry after the ban (offence count already incremented). */
   entry: BanEntry;
@@ -67,7 +99,11 @@ export interface BanResult {
   evicted: BanEntry | undefined;
 }
 
-/** Who or what is asking to connect: checked against peer, IP and subnet bans. */
+/**
+ * Who or what is asking to connect: checked against peer, IP and subnet bans.
+ *
+ * @category Manager
+ */
 export interface BanQuery {
   /** Printable peer id, when known. */
   peerId?: string | undefined;

@@ -14,6 +14,8 @@ import * as D from "./defaults.js";
  * the default from `defaults.ts`, shrunk where needed to fit the fields you
  * did set (e.g. `{ maxConnections: 10 }` lowers the default `maxInbound` to 10).
  * Values you set explicitly are never changed: contradictions are an error.
+ *
+ * @category Manager
  */
 export interface ConnectionLimitsOptions {
   /** Time for TCP connect + TLS + protocol handshake, in ms, counted from the socket's arrival. Must be > 0. @default 10000 */

@@ -14,10 +14,18 @@ import { normalizeIp, subnetKey } from "./ip.js";
 import { PerKeyRateLimiter } from "./rate-limiter.js";
 import { decrement, increment } from "../util/counter-map.js";
 
-/** Direction of a connection as seen from this node. */
+/**
+ * Direction of a connection as seen from this node.
+ *
+ * @category Manager
+ */
 export type ConnectionDirection = "inbound" | "outbound";
 
-/** Why a connection was refused before any work was done. */
+/**
+ * Why a connection was refused before any work was done.
+ *
+ * @category Manager
+ */
 export type RefusalReason =
   | "banned"
   | "pending"
@@ -76,11 +84,19 @@ export type AdmissionResult =
   | { readonly ok: true; readonly reservation: ConnectionReservation }
   | { readonly ok: false; readonly refusal: LimitRefusal };
 
-/** Snapshot of the connection counters (pending and open, per direction). */
+/**
+ * Snapshot of the connection counters (pending and open, per direction).
+ *
+ * @category Manager
+ */
 export interface ConnectionCounts {
+  /** Inbound connections still in the handshake. */
   pendingInbound: number;
+  /** Outbound dials in progress. */
   pendingOutbound: number;
+  /** Open inbound connections. */
   openInbound: number;
+  /** Open outbound connections. */
   openOutbound: number;
   /** All reserved slots: pending + open, both directions. */
   total: number;

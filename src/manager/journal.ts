@@ -9,10 +9,18 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { JOURNAL_CAPACITY } from "./defaults.js";
 import { normalizeIp, parseHostPort } from "./ip.js";
 
-/** Kinds of decision recorded. */
+/**
+ * Kinds of decision recorded.
+ *
+ * @category Manager
+ */
 export type JournalKind = "refused" | "trimmed" | "banned" | "unbanned" | "closed" | "opened" | "replaced";
 
-/** One recorded decision. */
+/**
+ * One recorded decision.
+ *
+ * @category Manager
+ */
 export interface JournalEntry {
   /** When (ms, the owner's clock). */
   readonly at: number;
@@ -32,7 +40,11 @@ export interface JournalEntry {
   readonly value?: number;
 }
 
-/** Filter of {@link DecisionJournal.query}; all given fields must match. */
+/**
+ * Filter of {@link DecisionJournal.query}; all given fields must match.
+ *
+ * @category Manager
+ */
 export interface JournalQuery {
   /** Only entries about this peer. */
   peerId?: string;
@@ -63,6 +75,8 @@ function hostKey(address: string): string | undefined {
 /**
  * Ring buffer of {@link JournalEntry}. Never holds more than `capacity`
  * entries; when full, each new entry overwrites the oldest.
+ *
+ * @category Manager
  */
 export class DecisionJournal {
   /** Most entries held. */

@@ -25,7 +25,11 @@ import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
 import { parseHostPort } from "./ip.js";
 import type { ManagerHost, ManagerService } from "./services.js";
 
-/** An application protocol this node speaks. */
+/**
+ * An application protocol this node speaks.
+ *
+ * @category Manager
+ */
 export interface ProtocolOption {
   /** Name, e.g. `"/chat"`. Case-sensitive, at most 128 bytes. */
   readonly name: string;
@@ -33,7 +37,11 @@ export interface ProtocolOption {
   readonly versions?: readonly number[];
 }
 
-/** A capability this node supports or requires. */
+/**
+ * A capability this node supports or requires.
+ *
+ * @category Manager
+ */
 export interface CapabilityOption {
   /** Name, e.g. `"peerlink.bandwidth-probe"`. */
   readonly name: string;
@@ -43,7 +51,11 @@ export interface CapabilityOption {
   readonly required?: boolean;
 }
 
-/** Options of a {@link ConnectionManager}. Every option has a default. */
+/**
+ * Options of a {@link ConnectionManager}. Every option has a default.
+ *
+ * @category Manager
+ */
 export interface ConnectionManagerOptions {
   /** The node's identity. @default a freshly generated Ed25519 identity */
   readonly identity?: Identity;

@@ -16,7 +16,11 @@ import type { PeerDatabase } from "../peers/peer-database.js";
 import type { NodeEvents } from "../node/events.js";
 import type { JournalEntry } from "./journal.js";
 
-/** A connection the manager keeps, as services see it. */
+/**
+ * A connection the manager keeps, as services see it.
+ *
+ * @category Services
+ */
 export interface ManagedConnection {
   /** The connection. */
   readonly connection: Connection;
@@ -28,7 +32,11 @@ export interface ManagedConnection {
   readonly health: HealthScore | undefined;
 }
 
-/** Why and how a kept connection ended, as services see it. */
+/**
+ * Why and how a kept connection ended, as services see it.
+ *
+ * @category Services
+ */
 export interface ManagedClose extends CloseInfo {
   /** The peer's Goodbye, when it sent one (reason, detail, retry hint). */
   readonly remoteRetryAfterMs: number | undefined;
@@ -39,6 +47,8 @@ export interface ManagedClose extends CloseInfo {
 /**
  * What a service may use of the manager. `E` is the event map the service emits through it: the node's
  * events plus the service's own (the manager's event map composes them).
+ *
+ * @category Services
  */
 export interface ManagerHost<E extends object = NodeEvents> {
   /** The manager's clock (ms). */
@@ -73,7 +83,11 @@ export interface ManagerHost<E extends object = NodeEvents> {
   readonly running: boolean;
 }
 
-/** A service that runs beside the manager. Every hook is optional and must not throw. */
+/**
+ * A service that runs beside the manager. Every hook is optional and must not throw.
+ *
+ * @category Services
+ */
 export interface ManagerService {
   /** Called once the manager has started (listeners bound, peer database loaded). */
   start?(): void;

@@ -41,7 +41,11 @@ import { SettledWaiters } from "./settled-waiters.js";
 import { closeAllConnections, stopServices } from "./shutdown.js";
 import { nodeSettings } from "./node-settings.js";
 
-/** Events of a {@link ConnectionManager}: the node's own and those of its default services. */
+/**
+ * Events of a {@link ConnectionManager}: the node's own and those of its default services.
+ *
+ * @category Manager
+ */
 export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEvents {}
 
 /**
@@ -56,6 +60,8 @@ export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEve
  * await conn.send("/chat", new TextEncoder().encode("hello"));
  * await manager.stop();
  * ```
+ *
+ * @category Manager
  */
 export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** The validated options. */

@@ -13,10 +13,25 @@ import type { BanEntry } from "../manager/ban-list.js";
 import type { RefusalReason } from "../manager/connection-limits.js";
 import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
 
-/** Where to dial: `"host:port"`, or a peer id with its known addresses. */
-export type DialTarget = string | { readonly peerId: PeerId | string; readonly addresses?: readonly string[] };
+/**
+ * Where to dial: `"host:port"`, or a peer id with its known addresses.
+ *
+ * @category Manager
+ */
+export type DialTarget =
+  | string
+  | {
+      /** The peer to reach; the connection must prove this identity. */
+      readonly peerId: PeerId | string;
+      /** `"host:port"` addresses to try; the peer database's known ones are added. */
+      readonly addresses?: readonly string[];
+    };
 
-/** Options of `ConnectionManager.dial`. */
+/**
+ * Options of `ConnectionManager.dial`.
+ *
+ * @category Manager
+ */
 export interface DialOptions {
   /** Cancels this caller's wait: it rejects with ABORTED; the attempt stops when every caller gave up. */
   readonly signal?: AbortSignal;
@@ -26,12 +41,21 @@ export interface DialOptions {
    * Application messages sent right after the Hello (0-RTT); the listener delivers them only after
    * verifying this node. Needs `enable0Rtt` (else the dial is refused with INVALID_ARGUMENT). @default []
    */
-  readonly earlyMessages?: readonly { readonly protocol: string; readonly data: Uint8Array }[];
+  readonly earlyMessages?: readonly {
+    /** Application protocol, one of the node's `protocols`. */
+    readonly protocol: string;
+    /** The message bytes. */
+    readonly data: Uint8Array;
+  }[];
   /** Local IP address to dial from (multihomed hosts). @default chosen by the OS */
   readonly localAddress?: string;
 }
 
-/** Options of `ConnectionManager.ban`. */
+/**
+ * Options of `ConnectionManager.ban`.
+ *
+ * @category Manager
+ */
 export interface BanOptions {
   /** Why (free text, journaled; stays local, never sent to the peer). @default "banned by the application" */
   readonly reason?: string;
@@ -41,7 +65,11 @@ export interface BanOptions {
   readonly durationMs?: number;
 }
 
-/** Payload of `connection:close`. */
+/**
+ * Payload of `connection:close`.
+ *
+ * @category Manager
+ */
 export interface ConnectionCloseEvent {
   /** The connection that ended. */
   readonly connection: Connection;
@@ -55,7 +83,11 @@ export interface ConnectionCloseEvent {
   readonly error: PeerlinkError | undefined;
 }
 
-/** Payload of `inbound:refused`. */
+/**
+ * Payload of `inbound:refused`.
+ *
+ * @category Manager
+ */
 export interface InboundRefusedEvent {
   /** `"host:port"` of the refused socket. */
   readonly address: string;
@@ -67,37 +99,82 @@ export interface InboundRefusedEvent {
   readonly peer?: string;
 }
 
-/** Events of the node itself (services add their own: see `ConnectionManagerEvents`). */
+/**
+ * Events of the node itself (services add their own: see `ConnectionManagerEvents`).
+ *
+ * @category Manager
+ */
 export interface NodeEvents {
   /** Listeners are bound; `addresses` are `"host:port"` with real ports. */
-  "listening": { readonly addresses: readonly string[] };
+  "listening": {
+    /** Bound addresses, `"host:port"` with the real ports. */
+    readonly addresses: readonly string[];
+  };
   /** A connection finished its handshake and is kept. */
-  "connection:open": { readonly connection: Connection };
+  "connection:open": {
+    /** The new connection, open and kept by the manager. */
+    readonly connection: Connection;
+  };
   /** A kept connection ended. */
   "connection:close": ConnectionCloseEvent;
   /** An application message arrived on a kept connection. */
-  "message": { readonly connection: Connection; readonly peer: string; readonly protocol: string; readonly data: Uint8Array };
+  "message": {
+    /** The connection it arrived on. */
+    readonly connection: Connection;
+    /** Printable peer id of the sender. */
+    readonly peer: string;
+    /** Its application protocol. */
+    readonly protocol: string;
+    /** Its bytes. */
+    readonly data: Uint8Array;
+  };
   /**
    * A dial was refused: before any socket was opened (limits, bans, self), or right after the handshake
    * when the peer an address dial reached turned out to be banned (that connection is closed with a
    * PEER_BANNED goodbye).
    */
-  "dial:refused": { readonly target: string; readonly error: PeerlinkError };
+  "dial:refused": {
+    /** The dial target as given (`"host:port"` or a peer id). */
+    readonly target: string;
+    /** Why (CONNECTION_LIMIT, PEER_BANNED, SELF_CONNECTION, …). */
+    readonly error: PeerlinkError;
+  };
   /** A dial or an inbound connection failed during connect, TLS or handshake (deadlines included). */
-  "handshake:failed": { readonly address: string; readonly direction: "inbound" | "outbound"; readonly error: PeerlinkError };
+  "handshake:failed": {
+    /** Remote `"host:port"`. */
+    readonly address: string;
+    /** Who dialed. */
+    readonly direction: "inbound" | "outbound";
+    /** What failed (CONNECT_FAILED, TLS_FAILED, HANDSHAKE_TIMEOUT, IDENTITY_MISMATCH, …). */
+    readonly error: PeerlinkError;
+  };
   /**
    * An inbound connection was refused: before TLS by an abuse bound (reset: IP ban, pending per IP or
    * subnet, per IP, per subnet, rate), or after its handshake (Goodbye: banned peer id, capacity).
    */
   "inbound:refused": InboundRefusedEvent;
   /** A pending inbound connection was closed to make room for a newcomer (the pending pool was full). */
-  "inbound:evicted": { readonly address: string };
+  "inbound:evicted": {
+    /** Remote `"host:port"` of the evicted socket. */
+    readonly address: string;
+  };
   /** A peer, IP or subnet was banned. */
-  "peer:banned": { readonly entry: BanEntry };
+  "peer:banned": {
+    /** The ban (target, reason, expiry, offence count). */
+    readonly entry: BanEntry;
+  };
   /** A ban expired or was lifted. */
-  "peer:unbanned": { readonly entry: BanEntry };
+  "peer:unbanned": {
+    /** The ban that ended. */
+    readonly entry: BanEntry;
+  };
   /** A connection's published health grade changed (hysteresis applied). */
   "health:change": HealthChangeEvent;
   /** The peer database file was corrupt or unreadable; the previous good copy (or an empty one) was used. */
-  "database:recovered": { readonly from: "prev" | "empty"; readonly error: PeerlinkError };
+  "database:recovered": {
+    /** What was loaded instead: the previous good copy, or nothing. */
+    readonly from: "prev" | "empty";
+    /** What was wrong with the file. */
+    readonly error: PeerlinkError;
+  };
 }

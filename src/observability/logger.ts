@@ -8,19 +8,39 @@
  * @module
  */
 
-/** Severity of a {@link LogRecord}. */
+/**
+ * Severity of a {@link LogRecord}.
+ *
+ * @category Observability
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** The part of peerlink a record comes from; also the debug namespace (`peerlink:<subsystem>`). */
+/**
+ * The part of peerlink a record comes from; also the debug namespace (`peerlink:<subsystem>`).
+ *
+ * @category Observability
+ */
 export type LogSubsystem = "transport" | "handshake" | "node" | "maintenance" | "reconnect" | "peers";
 
-/** Every {@link LogSubsystem}. */
+/**
+ * Every {@link LogSubsystem}.
+ *
+ * @category Observability
+ */
 export const LOG_SUBSYSTEMS: readonly LogSubsystem[] = ["transport", "handshake", "node", "maintenance", "reconnect", "peers"];
 
-/** A field value of a {@link LogRecord}: only plain values, so any sink can serialise it. */
+/**
+ * A field value of a {@link LogRecord}: only plain values, so any sink can serialise it.
+ *
+ * @category Observability
+ */
 export type LogValue = string | number | boolean | null;
 
-/** One structured log record. */
+/**
+ * One structured log record.
+ *
+ * @category Observability
+ */
 export interface LogRecord {
   /** When (ms, the node's clock). */
   readonly at: number;
@@ -44,13 +64,19 @@ export interface LogRecord {
  * const logger: Logger = { log: (r) => pino[r.level]({ subsystem: r.subsystem, ...r.fields }, r.event) };
  * new ConnectionManager({ logger });
  * ```
+ *
+ * @category Observability
  */
 export interface Logger {
   /** Receives one record. */
   log(record: LogRecord): void;
 }
 
-/** Environment variables the debug output reads. */
+/**
+ * Environment variables the debug output reads.
+ *
+ * @category Observability
+ */
 export interface DebugEnvironment {
   /** Node's `NODE_DEBUG`: `peerlink` enables every subsystem, `peerlink:<subsystem>` one. */
   readonly NODE_DEBUG?: string | undefined;
@@ -66,6 +92,8 @@ function patternToRegExp(pattern: string): RegExp {
 /**
  * The subsystems whose debug output `env` enables (empty when none). `NODE_DEBUG` names are matched
  * case-insensitively, `peerlink` meaning all; `DEBUG` patterns follow the `debug` package.
+ *
+ * @category Observability
  */
 export function debugSubsystems(env: DebugEnvironment): ReadonlySet<LogSubsystem> {
   const enabled = new Set<LogSubsystem>();
@@ -94,7 +122,11 @@ function formatValue(value: LogValue): string {
   return /^[\w.:/@[\]-]+$/.test(value) ? value : JSON.stringify(value);
 }
 
-/** One human-readable line: `<ISO time> peerlink:<subsystem> <level> <event> key=value …`. */
+/**
+ * One human-readable line: `<ISO time> peerlink:<subsystem> <level> <event> key=value …`.
+ *
+ * @category Observability
+ */
 export function formatLogLine(record: LogRecord): string {
   let line = `${new Date(record.at).toISOString()} peerlink:${record.subsystem} ${record.level} ${record.event}`;
   for (const key of Object.keys(record.fields)) line += ` ${key}=${formatValue(record.fields[key] as LogValue)}`;
@@ -105,6 +137,8 @@ export function formatLogLine(record: LogRecord): string {
  * A {@link Logger} writing {@link formatLogLine} lines for the `subsystems` given (by default those the
  * process environment enables) to `write` (by default standard error). Undefined when no subsystem is
  * enabled, so a node without debug output pays nothing.
+ *
+ * @category Observability
  */
 export function createDebugLogger(
   options: { subsystems?: ReadonlySet<LogSubsystem>; write?: (line: string) => void } = {},

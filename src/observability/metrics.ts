@@ -250,6 +250,8 @@ const byRegistry = new WeakMap<Registry, RegistryMetrics>();
 /**
  * Publishes `node`'s metrics on `registry` (prom-client) until the returned function is called. Every
  * metric is named `peerlink_…` in base units (seconds, bytes); see the module documentation.
+ *
+ * @category Observability
  */
 export function attachMetrics(node: ObservedNode, registry: Registry): () => void {
   let metrics = byRegistry.get(registry);

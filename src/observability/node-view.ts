@@ -16,13 +16,24 @@ import type { PeerDatabase } from "../peers/peer-database.js";
 import type { ReconnectServiceEvents } from "../reconnect/reconnect-events.js";
 import type { ReconnectService } from "../reconnect/reconnect-service.js";
 
-/** The events observability listens to: the node's own and the reconnect service's. */
+/**
+ * The events observability listens to: the node's own and the reconnect service's.
+ *
+ * @category Observability
+ */
 export type ObservedEvents = NodeEvents & ReconnectServiceEvents;
 
-/** The parts of a `ConnectionManager` that metrics, logs and the status page read. */
+/**
+ * The parts of a `ConnectionManager` that metrics, logs and the status page read.
+ *
+ * @category Observability
+ */
 export interface ObservedNode {
   /** This node's peer id. */
-  readonly peerId: { toString(): string };
+  readonly peerId: {
+    /** The printable peer id. */
+    toString(): string;
+  };
   /** Bound listen addresses, `"host:port"`. */
   readonly addresses: readonly string[];
   /** Pending and open connections per direction. */
@@ -38,7 +49,12 @@ export interface ObservedNode {
   /** The reconnect service, when enabled. */
   readonly reconnect: Pick<ReconnectService, "wanted" | "status"> | undefined;
   /** The node's clock (ms), the one its journal dates entries with, and the registry its metrics are on. */
-  readonly options: { readonly clock: () => number; readonly metrics?: Registry | undefined };
+  readonly options: {
+    /** The node's clock (ms). */
+    readonly clock: () => number;
+    /** The registry given as the node's `metrics` option, if any. */
+    readonly metrics?: Registry | undefined;
+  };
   /** Subscribes to a node event; returns the function that removes the listener. */
   on<K extends keyof ObservedEvents>(type: K, listener: (event: ObservedEvents[K]) => void): () => void;
 }

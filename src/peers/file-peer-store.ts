@@ -44,10 +44,18 @@ export const PEER_FILE_FORMAT = "peerlink-peers";
 export const PEER_FILE_VERSION = 1;
 /** Longest header line accepted, in bytes. */
 const MAX_HEADER_BYTES = 1024;
-/** Default of {@link FilePeerStoreOptions.maxFileBytes}: 64 MiB, ~100x a full default database. */
+/**
+ * Default of {@link FilePeerStoreOptions.maxFileBytes}: 64 MiB, ~100x a full default database.
+ *
+ * @category Peer database
+ */
 export const DEFAULT_MAX_PEER_FILE_BYTES = 64 * 1024 * 1024;
 
-/** Options of a {@link FilePeerStore}. */
+/**
+ * Options of a {@link FilePeerStore}.
+ *
+ * @category Peer database
+ */
 export interface FilePeerStoreOptions {
   /**
    * Largest file `load` reads, in bytes; a larger file is reported as corrupt.
@@ -133,6 +141,8 @@ const NO_LINK_CODES = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "EMLIN
  * const { snapshot, recovered } = await store.load();
  * if (recovered) log.warn(`peer database: ${recovered.error.message}, using ${recovered.from}`);
  * ```
+ *
+ * @category Peer database
  */
 export class FilePeerStore implements PeerStore {
   /** The live file, as an absolute path (a relative one is resolved against the working directory at construction). */

@@ -41,7 +41,11 @@ export interface PeerDatabaseOptions {
 }
 
 
-/** Fields `PeerDatabase.upsert` may set; absent fields are left unchanged. */
+/**
+ * Fields `PeerDatabase.upsert` may set; absent fields are left unchanged.
+ *
+ * @category Peer database
+ */
 export interface PeerUpsert {
   /** Addresses to add (existing ones keep their history). */
   addresses?: readonly string[];
@@ -55,7 +59,11 @@ export interface PeerUpsert {
   lastSeen?: number;
 }
 
-/** One disconnection, as reported to `PeerDatabase.recordDisconnection`. */
+/**
+ * One disconnection, as reported to `PeerDatabase.recordDisconnection`.
+ *
+ * @category Peer database
+ */
 export interface DisconnectionInput {
   /** Why the connection ended. */
   reason: DisconnectReason;
@@ -69,7 +77,11 @@ export interface DisconnectionInput {
   retryAfterMs?: number;
 }
 
-/** Options of `PeerDatabase.candidates`. */
+/**
+ * Options of `PeerDatabase.candidates`.
+ *
+ * @category Peer database
+ */
 export interface CandidateOptions {
   /** Current time, epoch milliseconds (bans and backoff are checked against it). */
   now: number;
@@ -85,7 +97,11 @@ export interface CandidateOptions {
   accept?: (record: Readonly<PeerRecord>) => boolean;
 }
 
-/** A peer worth dialing, with its addresses best-first. */
+/**
+ * A peer worth dialing, with its addresses best-first.
+ *
+ * @category Peer database
+ */
 export interface PeerCandidate {
   /** The peer's id. */
   peerId: string;

@@ -57,6 +57,8 @@ const BANS_KEY = "bans";
  * db.recordDialSuccess(peerId, "10.0.0.7:4001", Date.now());
  * await db.close(); // flushes
  * ```
+ *
+ * @category Peer database
  */
 export class PeerDatabase {
   readonly #store: PeerStore;

@@ -13,10 +13,18 @@ import { MAX_PEER_ID_LENGTH } from "./defaults.js";
 export type { ConnectionDirection } from "../manager/connection-limits.js";
 import type { ConnectionDirection } from "../manager/connection-limits.js";
 
-/** Which side decided to end a connection. */
+/**
+ * Which side decided to end a connection.
+ *
+ * @category Peer database
+ */
 export type DisconnectInitiator = "local" | "remote";
 
-/** One dialable address of a peer with its dial history. Times are epoch milliseconds. */
+/**
+ * One dialable address of a peer with its dial history. Times are epoch milliseconds.
+ *
+ * @category Peer database
+ */
 export interface PeerAddressRecord {
   /** `"host:port"`; an IPv6 host is bracketed (`"[::1]:4001"`). */
   address: string;
@@ -28,7 +36,11 @@ export interface PeerAddressRecord {
   lastFailure?: number;
 }
 
-/** One ended connection, as kept in a peer's bounded disconnection history. */
+/**
+ * One ended connection, as kept in a peer's bounded disconnection history.
+ *
+ * @category Peer database
+ */
 export interface DisconnectionRecord {
   /** When the connection ended, epoch milliseconds. */
   at: number;
@@ -42,7 +54,11 @@ export interface DisconnectionRecord {
   retryAfterMs?: number;
 }
 
-/** Reconnect backoff progress of a peer, persisted so it survives a restart. */
+/**
+ * Reconnect backoff progress of a peer, persisted so it survives a restart.
+ *
+ * @category Peer database
+ */
 export interface BackoffRecord {
   /** Failed attempts since the last established connection (0 = none). */
   attempt: number;
@@ -50,7 +66,11 @@ export interface BackoffRecord {
   nextAttemptAt?: number;
 }
 
-/** A ban on a peer, as given to `PeerDatabase.setBan` (the ban itself lives in the database's ban list). */
+/**
+ * A ban on a peer, as given to `PeerDatabase.setBan` (the ban itself lives in the database's ban list).
+ *
+ * @category Peer database
+ */
 export interface BanRecord {
   /** When the ban ends, epoch milliseconds; absent for a ban without end. */
   until?: number;
@@ -58,7 +78,11 @@ export interface BanRecord {
   reason?: string;
 }
 
-/** Everything the database remembers about one peer. Plain data: `JSON.stringify` round-trips it. */
+/**
+ * Everything the database remembers about one peer. Plain data: `JSON.stringify` round-trips it.
+ *
+ * @category Peer database
+ */
 export interface PeerRecord {
   /** The peer's printable id. */
   peerId: string;

@@ -8,13 +8,25 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { type PeerRecord, parsePeerRecord } from "./peer-record.js";
 
-/** Any JSON value. */
+/**
+ * Any JSON value.
+ *
+ * @category Peer database
+ */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
-/** A JSON object. */
+/**
+ * A JSON object.
+ *
+ * @category Peer database
+ */
 export type JsonObject = { [key: string]: JsonValue };
 
-/** Everything a {@link PeerStore} persists: all peer records plus opaque state of other components. */
+/**
+ * Everything a {@link PeerStore} persists: all peer records plus opaque state of other components.
+ *
+ * @category Peer database
+ */
 export interface PeerSnapshot {
   /** Every peer record, in no particular order; peer ids are unique. */
   peers: PeerRecord[];
@@ -25,7 +37,11 @@ export interface PeerSnapshot {
   extra: JsonObject;
 }
 
-/** How a load fell back when the stored state was unreadable. */
+/**
+ * How a load fell back when the stored state was unreadable.
+ *
+ * @category Peer database
+ */
 export interface PeerStoreRecovery {
   /** `"prev"`: the previous good copy was used; `"empty"`: nothing readable was left, the snapshot is empty. */
   from: "prev" | "empty";
@@ -33,7 +49,11 @@ export interface PeerStoreRecovery {
   error: PeerlinkError;
 }
 
-/** Result of {@link PeerStore.load}. */
+/**
+ * Result of {@link PeerStore.load}.
+ *
+ * @category Peer database
+ */
 export interface PeerStoreLoadResult {
   /** The state read (empty when nothing was stored). */
   snapshot: PeerSnapshot;
@@ -41,7 +61,11 @@ export interface PeerStoreLoadResult {
   recovered?: PeerStoreRecovery;
 }
 
-/** Options of the asynchronous store operations. */
+/**
+ * Options of the asynchronous store operations.
+ *
+ * @category Peer database
+ */
 export interface PeerStoreOperationOptions {
   /**
    * Stops waiting. An aborted `load` rejects with ABORTED; an aborted `save`
@@ -55,6 +79,8 @@ export interface PeerStoreOperationOptions {
  * Persistence of a {@link PeerSnapshot}. Implementations never throw on
  * unreadable stored state: `load` reports it in
  * {@link PeerStoreLoadResult.recovered} and falls back.
+ *
+ * @category Peer database
  */
 export interface PeerStore {
   /** Reads the stored state. Missing state gives an empty snapshot. */
@@ -109,6 +135,8 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
 /**
  * A {@link PeerStore} that keeps a copy of the last saved snapshot in memory.
  * Useful in tests (it counts saves) and for nodes that do not persist peers.
+ *
+ * @category Peer database
  */
 export class MemoryPeerStore implements PeerStore {
   #json: string | undefined;

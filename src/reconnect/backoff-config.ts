@@ -4,7 +4,11 @@
  * @module
  */
 
-/** An exponential backoff: attempt `n` waits `max(minMs, jitter(min(maxMs, baseMs · factor^n)))`. */
+/**
+ * An exponential backoff: attempt `n` waits `max(minMs, jitter(min(maxMs, baseMs · factor^n)))`.
+ *
+ * @category Reconnection
+ */
 export interface BackoffConfig {
   /** Delay cap of attempt 0, in milliseconds. Must be > 0. */
   readonly baseMs: number;

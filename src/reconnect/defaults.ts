@@ -145,7 +145,7 @@ export const DEFAULT_FLAP_PENALTY = 1000;
  * {@link DEFAULT_FLAP_PENALTY}: a protocol violation counts double, so a
  * second one within about a minute suppresses reconnects.
  */
-export const DEFAULT_FLAP_PENALTY_BY_REASON = Object.freeze({ protocol_violation: 2000 });
+export const DEFAULT_FLAP_PENALTY_BY_REASON: Readonly<Partial<Record<"protocol_violation", number>>> = Object.freeze({ protocol_violation: 2000 });
 
 /** Penalty half-life, in milliseconds: one minute of good behaviour halves it. */
 export const DEFAULT_FLAP_HALF_LIFE_MS = 60_000;

@@ -28,7 +28,11 @@ import {
   DEFAULT_FLAP_SUPPRESS_THRESHOLD,
 } from "./defaults.js";
 
-/** Options of flap dampening. */
+/**
+ * Options of flap dampening.
+ *
+ * @category Reconnection
+ */
 export interface FlapDampingOptions {
   /** Penalty added per disconnect. @default {@link DEFAULT_FLAP_PENALTY} (1000) */
   penalty?: number;

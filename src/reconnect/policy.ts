@@ -43,20 +43,47 @@ import {
 export type { BackoffConfig } from "./backoff-config.js";
 import type { BackoffConfig } from "./backoff-config.js";
 
-/** What to do about a lost peer. */
+/**
+ * What to do about a lost peer.
+ *
+ * @category Reconnection
+ */
 export type ReconnectStrategy =
   /** Redial now (still subject to the budget and flap dampening). */
-  | { readonly kind: "immediate" }
+  | {
+      /** Redial now. */
+      readonly kind: "immediate";
+    }
   /** Redial after an exponential backoff delay. */
-  | { readonly kind: "backoff"; readonly backoff: BackoffConfig }
+  | {
+      /** Redial after a backoff. */
+      readonly kind: "backoff";
+      /** The backoff's base, growth, bounds and jitter. */
+      readonly backoff: BackoffConfig;
+    }
   /** Redial when local resources free up, or after `maxWaitMs` at the latest. */
-  | { readonly kind: "after_resources"; readonly maxWaitMs: number }
+  | {
+      /** Redial when a connection slot frees up. */
+      readonly kind: "after_resources";
+      /** Longest wait for a freed slot, in ms. */
+      readonly maxWaitMs: number;
+    }
   /** Do not redial. */
-  | { readonly kind: "never" }
+  | {
+      /** Never redial. */
+      readonly kind: "never";
+    }
   /** Nothing to do: we are still connected to the peer. */
-  | { readonly kind: "none" };
+  | {
+      /** Nothing to do. */
+      readonly kind: "none";
+    };
 
-/** Options of a {@link ReconnectPolicy}; every field has a default (see the module table). */
+/**
+ * Options of a {@link ReconnectPolicy}; every field has a default (see the module table).
+ *
+ * @category Reconnection
+ */
 export interface ReconnectPolicyOptions {
   /** Strategies that replace the defaults, by reason (for a locally ended connection, and remote except `resource_constraint`). */
   strategies?: Partial<Record<DisconnectReason, ReconnectStrategy>>;
@@ -77,7 +104,11 @@ export interface ReconnectPolicyOptions {
 
 const backoff = (config: BackoffConfig): ReconnectStrategy => ({ kind: "backoff", backoff: config });
 
-/** The default strategy of every reason (for a locally ended connection). */
+/**
+ * The default strategy of every reason (for a locally ended connection).
+ *
+ * @category Reconnection
+ */
 export const DEFAULT_STRATEGIES: Readonly<Record<DisconnectReason, ReconnectStrategy>> = Object.freeze({
   [DisconnectReason.NORMAL]: { kind: "immediate" },
   [DisconnectReason.NETWORK_RESTRUCTURE]: { kind: "immediate" },
@@ -98,6 +129,8 @@ export const DEFAULT_STRATEGIES: Readonly<Record<DisconnectReason, ReconnectStra
 /**
  * The validated reconnect policy. Construct once; {@link ReconnectPolicy.strategyFor}
  * is a pure lookup.
+ *
+ * @category Reconnection
  */
 export class ReconnectPolicy {
   /** Backoff after a failed dial of a peer whose strategy has none. */

@@ -9,7 +9,11 @@
 import type { ErrorCode } from "../errors.js";
 import type { DisconnectReason } from "../reasons.js";
 
-/** What triggered a scheduled attempt: a disconnect reason, or one of the service's own causes. */
+/**
+ * What triggered a scheduled attempt: a disconnect reason, or one of the service's own causes.
+ *
+ * @category Reconnection
+ */
 export type ReconnectTrigger =
   | DisconnectReason
   /** The previous reconnect dial failed; this is the next backoff step. */
@@ -21,7 +25,11 @@ export type ReconnectTrigger =
   /** Restored at start: a saved wanted peer with nothing scheduled. */
   | "resumed";
 
-/** Payload of the manager event `reconnect:scheduled`: an attempt to redial `peer` is planned. */
+/**
+ * Payload of the manager event `reconnect:scheduled`: an attempt to redial `peer` is planned.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectScheduledEvent {
   /** Printable peer id. */
   readonly peer: string;
@@ -39,7 +47,11 @@ export interface ReconnectScheduledEvent {
   readonly suppressed: boolean;
 }
 
-/** Payload of the manager event `reconnect:attempt`: the service is dialing `peer` now. */
+/**
+ * Payload of the manager event `reconnect:attempt`: the service is dialing `peer` now.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectAttemptEvent {
   /** Printable peer id. */
   readonly peer: string;
@@ -49,7 +61,11 @@ export interface ReconnectAttemptEvent {
   readonly addresses: readonly string[];
 }
 
-/** Payload of the manager event `reconnect:abandoned`: `peer` will not be redialed (until asked again). */
+/**
+ * Payload of the manager event `reconnect:abandoned`: `peer` will not be redialed (until asked again).
+ *
+ * @category Reconnection
+ */
 export interface ReconnectAbandonedEvent {
   /** Printable peer id. */
   readonly peer: string;
@@ -60,7 +76,11 @@ export interface ReconnectAbandonedEvent {
   readonly reason: DisconnectReason | ErrorCode;
 }
 
-/** The events the reconnect service emits on the manager, for the manager's event map. */
+/**
+ * The events the reconnect service emits on the manager, for the manager's event map.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectServiceEvents {
   /** An attempt is planned. */
   "reconnect:scheduled": ReconnectScheduledEvent;
@@ -70,7 +90,11 @@ export interface ReconnectServiceEvents {
   "reconnect:abandoned": ReconnectAbandonedEvent;
 }
 
-/** One peer's reconnect state, as `ReconnectService.status` reports it. */
+/**
+ * One peer's reconnect state, as `ReconnectService.status` reports it.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectServiceStatus {
   /** True when the service redials the peer when it is lost. */
   readonly wanted: boolean;

@@ -91,7 +91,11 @@ export type {
   ReconnectTrigger,
 } from "./reconnect-events.js";
 
-/** Options of {@link createReconnectService}. Every option has a default. */
+/**
+ * Options of the reconnect service (the `reconnect` option of a `ConnectionManager`). Every option has a default.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectOptions {
   /**
    * The reconnect policy (a strategy per disconnect reason, backoffs, the
@@ -104,7 +108,12 @@ export interface ReconnectOptions {
    * once, refilled at `refillPerSecond` redials per second.
    * @default { capacity: 10, refillPerSecond: 5 } (200 lost peers come back over ~40 s)
    */
-  readonly budget?: { readonly capacity: number; readonly refillPerSecond: number };
+  readonly budget?: {
+    /** Redials that may start at once (token bucket capacity). */
+    readonly capacity: number;
+    /** Redials added back per second. */
+    readonly refillPerSecond: number;
+  };
   /**
    * Flap-dampening parameters (BGP-style decaying penalty per disconnect), or
    * `false` to disable dampening.
@@ -137,7 +146,11 @@ export interface ReconnectOptions {
   readonly persist?: boolean;
 }
 
-/** The reconnect service: the {@link ManagerService} hooks plus the public controls. */
+/**
+ * The reconnect service: the {@link ManagerService} hooks plus the public controls.
+ *
+ * @category Reconnection
+ */
 export interface ReconnectService extends ManagerService {
   /**
    * Plans a redial of `peerId` in `delayMs` milliseconds whatever its last

@@ -13,12 +13,16 @@ import { DEFAULT_MAX_PEERS } from "../peers/defaults.js";
  * it) is forgotten; peers wanted explicitly with `want()` are never evicted.
  * Equal to the peer database's bound (1000): a wanted peer whose record was
  * evicted from the database has no address left to dial anyway.
+ *
+ * @category Reconnection
  */
 export const DEFAULT_MAX_WANTED_PEERS = DEFAULT_MAX_PEERS;
 
 /**
  * Key of the peer database's extra state under which the service saves its
  * scheduler state and wanted set (next to the manager's `"bans"`).
+ *
+ * @category Reconnection
  */
 export const RECONNECT_STATE_KEY = "reconnect";
 

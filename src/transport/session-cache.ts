@@ -7,7 +7,11 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 
-/** Options of {@link TlsSessionCache}. */
+/**
+ * Options of {@link TlsSessionCache}.
+ *
+ * @category TLS
+ */
 export interface TlsSessionCacheOptions {
   /**
    * Most remote addresses kept; the least recently used address is evicted first.
@@ -42,11 +46,13 @@ export const DEFAULT_SESSION_TICKETS_PER_ADDRESS = 2;
 export const DEFAULT_SESSION_TICKET_MAX_AGE_MS = 7_200_000;
 
 /**
- * Bounded LRU of TLS session tickets keyed by `"host:port"` (see {@link sessionCacheKey}).
+ * Bounded LRU of TLS session tickets keyed by `"host:port"` (IPv6 as `"[addr]:port"`, host lowercased).
  * Dialers {@link TlsSessionCache.add} what the client socket's `'session'` event
  * delivers and {@link TlsSessionCache.take} one ticket per redial. Each ticket is
  * used once (RFC 8446 §C.4 advises against reusing tickets, which lets an observer
  * link connections); the resumed connection receives fresh tickets.
+ *
+ * @category TLS
  */
 export class TlsSessionCache {
   readonly #maxAddresses: number;

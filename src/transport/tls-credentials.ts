@@ -32,7 +32,11 @@ export const DEFAULT_CERTIFICATE_VALIDITY_MS = 7 * 24 * 3600 * 1000;
 /** How far `notBefore` lies in the past, so that peers with a slow clock accept the certificate: 1 hour. */
 export const CERTIFICATE_BACKDATE_MS = 3600 * 1000;
 
-/** Options of {@link createTlsCredentials}. */
+/**
+ * Options of {@link createTlsCredentials}.
+ *
+ * @category TLS
+ */
 export interface TlsCredentialsOptions {
   /**
    * Certificate validity in milliseconds from now (a sensible range is 1 hour to 90 days).
@@ -68,6 +72,8 @@ const cache = new WeakMap<Identity, CachedCredentials>();
  * const { key, cert } = await createTlsCredentials(Identity.generate());
  * tls.createSecureContext({ key, cert });
  * ```
+ *
+ * @category TLS
  */
 export function createTlsCredentials(identity: Identity, options: TlsCredentialsOptions = {}): Promise<TlsCredentials> {
   const validityMs = options.validityMs ?? DEFAULT_CERTIFICATE_VALIDITY_MS;

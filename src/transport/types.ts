@@ -52,7 +52,11 @@ export interface SecureChannel {
   readonly localPort: number;
 }
 
-/** A PEM private key and certificate (chain) a node presents in TLS. */
+/**
+ * A PEM private key and certificate (chain) a node presents in TLS.
+ *
+ * @category TLS
+ */
 export interface TlsCredentials {
   /** PEM private key (PKCS#8). */
   readonly key: string;
@@ -65,6 +69,8 @@ export interface TlsCredentials {
  * self-signed certificate for the node's identity key and accepts any peer
  * certificate: identity is proved by the peerlink handshake's channel
  * binding (docs/PROTOCOL.md §3.3), not by the certificate.
+ *
+ * @category TLS
  */
 export interface TlsOptions {
   /**

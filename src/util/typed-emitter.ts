@@ -6,10 +6,18 @@
  * @module
  */
 
-/** Removes the listener it was returned for. Idempotent. */
+/**
+ * Removes the listener it was returned for. Idempotent.
+ *
+ * @category Manager
+ */
 export type Unsubscribe = () => void;
 
-/** A listener of events of type `T`. */
+/**
+ * A listener of events of type `T`.
+ *
+ * @category Manager
+ */
 export type Listener<T> = (event: T) => void;
 
 /** Typed `on`/`once`/`off` over an event map `{ "noun:verb": Payload }`. */

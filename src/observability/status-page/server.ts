@@ -23,7 +23,11 @@ import type { ObservedNode } from "../node-view.js";
 import { STATUS_PAGE_HTML } from "./page.js";
 import { StatusModel, type StatusModelOptions } from "./snapshot.js";
 
-/** Options of {@link statusHandler}. */
+/**
+ * Options of {@link statusHandler}.
+ *
+ * @category Observability
+ */
 export interface StatusHandlerOptions extends StatusModelOptions {
   /**
    * The registry served at `/metrics`. The node's metrics are attached to it unless it is the node's own
@@ -35,7 +39,11 @@ export interface StatusHandlerOptions extends StatusModelOptions {
   readonly basePath?: string;
 }
 
-/** A request handler for `http.createServer` or an application's router, with `close()` to stop sampling. */
+/**
+ * A request handler for `http.createServer` or an application's router, with `close()` to stop sampling.
+ *
+ * @category Observability
+ */
 export interface StatusHandler {
   (req: IncomingMessage, res: ServerResponse): void;
   /** The registry served at `/metrics`. */
@@ -58,6 +66,8 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
  * const status = statusHandler(manager, { basePath: "/peerlink" });
  * http.createServer((req, res) => (req.url?.startsWith("/peerlink/") ? status(req, res) : app(req, res)));
  * ```
+ *
+ * @category Observability
  */
 export function statusHandler(manager: ObservedNode, options: StatusHandlerOptions = {}): StatusHandler {
   const base = (options.basePath ?? "").replace(/\/+$/, "");
@@ -111,7 +121,11 @@ export function statusHandler(manager: ObservedNode, options: StatusHandlerOptio
   });
 }
 
-/** Options of {@link serveStatus}. */
+/**
+ * Options of {@link serveStatus}.
+ *
+ * @category Observability
+ */
 export interface ServeStatusOptions extends StatusHandlerOptions {
   /** Address to listen on (`"127.0.0.1"`, `"::1"`, `"0.0.0.0"`, …). */
   readonly host: string;
@@ -119,7 +133,11 @@ export interface ServeStatusOptions extends StatusHandlerOptions {
   readonly port: number;
 }
 
-/** A running status server. */
+/**
+ * A running status server.
+ *
+ * @category Observability
+ */
 export interface StatusServer {
   /** The page's URL, e.g. `http://127.0.0.1:9464/`; `/metrics` and `/status.json` are next to it. */
   readonly url: string;
@@ -138,6 +156,8 @@ export interface StatusServer {
  * const status = await serveStatus(node, { host: "127.0.0.1", port: 9464 });
  * console.log(`status page: ${status.url}`);
  * ```
+ *
+ * @category Observability
  */
 export async function serveStatus(manager: ObservedNode, options: ServeStatusOptions): Promise<StatusServer> {
   const handler = statusHandler(manager, options);

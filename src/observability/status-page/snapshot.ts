@@ -13,7 +13,11 @@ import type { ConnectionCounts } from "../../manager/connection-limits.js";
 import type { JournalEntry, JournalKind, JournalQuery } from "../../manager/journal.js";
 import type { ObservedNode } from "../node-view.js";
 
-/** One peer row of the status page. */
+/**
+ * One peer row of the status page.
+ *
+ * @category Observability
+ */
 export interface StatusPeer {
   /** Printable peer id. */
   readonly peer: string;
@@ -25,29 +29,75 @@ export interface StatusPeer {
   readonly ageMs: number;
   /** Smoothed RTT (ms), once measured. */
   readonly rttMs: number | null;
-  /** Bytes received and sent since the connection opened. */
+  /** Bytes received since the connection opened. */
   readonly bytesIn: number;
+  /** Bytes sent since the connection opened. */
   readonly bytesOut: number;
-  /** Received and sent bytes per second over the last sampling interval (0 before two samples). */
+  /** Received bytes per second over the last sampling interval (0 before two samples). */
   readonly bytesInPerSec: number;
+  /** Sent bytes per second over the last sampling interval (0 before two samples). */
   readonly bytesOutPerSec: number;
   /** The published health: grade, overall score and its three components, each in [0, 1]. */
-  readonly health: { readonly grade: string; readonly overall: number; readonly latency: number; readonly reliability: number; readonly bandwidth: number } | null;
+  readonly health: {
+    /** The health grade. */
+    readonly grade: string;
+    /** Overall score. */
+    readonly overall: number;
+    /** Latency component. */
+    readonly latency: number;
+    /** Reliability component. */
+    readonly reliability: number;
+    /** Bandwidth component. */
+    readonly bandwidth: number;
+  } | null;
   /** Agreed protocols, `name@version`. */
   readonly protocols: readonly string[];
 }
 
-/** One point of a peer's history: `[time ms, rtt ms or null, overall health or null]`. */
+/**
+ * One point of a peer's history: `[time ms, rtt ms or null, overall health or null]`.
+ *
+ * @category Observability
+ */
 export type HistoryPoint = readonly [number, number | null, number | null];
 
-/** The JSON the status page reads (`status.json`). */
+/**
+ * The JSON the status page reads (`status.json`).
+ *
+ * @category Observability
+ */
 export interface StatusSnapshot {
-  readonly node: { readonly peerId: string; readonly addresses: readonly string[]; readonly now: number; readonly counts: ConnectionCounts; readonly activeBans: number };
+  /** The node itself. */
+  readonly node: {
+    /** Its peer id. */
+    readonly peerId: string;
+    /** Its listen addresses. */
+    readonly addresses: readonly string[];
+    /** The node's clock when the snapshot was taken (ms). */
+    readonly now: number;
+    /** Pending and open connections per direction. */
+    readonly counts: ConnectionCounts;
+    /** Bans in force. */
+    readonly activeBans: number;
+  };
+  /** One row per connected peer. */
   readonly peers: readonly StatusPeer[];
   /** Journal entries matching the query, oldest first, and how many the journal holds in all. */
-  readonly journal: { readonly entries: readonly JournalEntry[]; readonly held: number };
+  readonly journal: {
+    /** The matching entries. */
+    readonly entries: readonly JournalEntry[];
+    /** Entries the journal holds in all. */
+    readonly held: number;
+  };
   /** The history of the peer asked for (`history=<peer>`; by default the first peer), if any. */
-  readonly history: { readonly peer: string; readonly windowMs: number; readonly points: readonly HistoryPoint[] } | null;
+  readonly history: {
+    /** Its peer id. */
+    readonly peer: string;
+    /** How far back the points go (ms). */
+    readonly windowMs: number;
+    /** The samples, oldest first. */
+    readonly points: readonly HistoryPoint[];
+  } | null;
 }
 
 /** Options of a {@link StatusModel}. */
