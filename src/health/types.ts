@@ -1,5 +1,5 @@
 /**
- * Health grades and the explainable score of a connection (seed 4.2).
+ * Health grades and the explainable score of a connection.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * Every default of connection maintenance (keepalive, inactivity, health
  * checks, bandwidth probes), as named constants with unit and rationale
- * (seed 4.2). Option interfaces in this folder refer to these constants in
+ *. Option interfaces in this folder refer to these constants in
  * their `@default` tags; change a number here and it changes everywhere.
  *
  * @module
@@ -77,19 +77,9 @@ export const DEFAULT_HYSTERESIS_SAMPLES = 2;
  */
 export const DEFAULT_DEGRADED_THRESHOLD_MS = 60_000;
 
-/**
- * RTT at which the latency score is still perfect, in milliseconds. 50 ms is
- * a same-continent round trip; the scorer decreases the latency score as the
- * smoothed RTT plus jitter grows past it.
- */
-export const DEFAULT_REFERENCE_LATENCY_MS = 50;
-
-/**
- * Bandwidth at which the bandwidth score is perfect, in bytes per second.
- * 10 MB/s (80 Mbit/s, decimal megabytes) is a typical home fibre or data-centre
- * share per peer; a peer above it cannot be told apart for our purposes.
- */
-export const DEFAULT_REFERENCE_BANDWIDTH_BYTES_PER_SECOND = 10_000_000;
+// The health score's references (100 ms of RTT + jitter and 1 MB/s each score 0.5) are the scorer's:
+// `DEFAULT_REFERENCE_LATENCY_MS` and `DEFAULT_REFERENCE_BANDWIDTH_BPS` in src/health/scorer.ts, the values
+// `MaintenanceOptions.referenceLatencyMs` and `referenceBandwidthBps` default to.
 
 /**
  * Time constant of the passive traffic meters, in milliseconds: a burst's
@@ -126,12 +116,12 @@ export const DEFAULT_PROBE_FRAME_COUNT = 8;
 export const DEFAULT_PROBE_PADDING_BYTES = 32 * 1024;
 
 /**
- * Hard cap on the rate at which probe frames are written, in bytes per second.
- * Twice the reference bandwidth: a probe can still show that a link reaches the
- * reference, but never floods a faster link, and on a slower link the burst
- * (256 KiB) occupies it for a bounded time only.
+ * Hard cap on the rate at which probe frames are written, in bytes per second:
+ * 20 MB/s (160 Mbit/s). Above it a link is fast enough that the bandwidth score
+ * hardly moves (9 MB/s already scores 0.9), so a probe never floods a faster
+ * link, and on a slower link the burst (256 KiB) occupies it for a bounded time only.
  */
-export const DEFAULT_PROBE_MAX_BYTES_PER_SECOND = 2 * DEFAULT_REFERENCE_BANDWIDTH_BYTES_PER_SECOND;
+export const DEFAULT_PROBE_MAX_BYTES_PER_SECOND = 20_000_000;
 
 /**
  * How long the prober waits for the receiver's report after the last frame was

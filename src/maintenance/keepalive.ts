@@ -1,6 +1,6 @@
 /**
  * Keepalive bookkeeping of one connection, sans-IO: decides when to send a
- * Ping, matches Pongs, measures RTT and declares the peer dead (seed 4.2).
+ * Ping, matches Pongs, measures RTT and declares the peer dead.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Options of the maintenance service (keepalive, RTT, inactivity, bandwidth,
- * health grades, degraded replacement; seed 4.2) and their validation into a
+ * health grades, degraded replacement) and their validation into a
  * fully filled, frozen object.
  *
  * @module

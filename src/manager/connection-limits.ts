@@ -316,7 +316,7 @@ export class ConnectionLimiter {
 
   /**
    * Which capacity limit a new connection in `direction` from/to `ip` would
-   * hit now (the seed's `connection_limits_reached`), without consulting bans
+   * hit now (`connection_limits_reached` in the original design), without consulting bans
    * or consuming rate-limit tokens; undefined when there is room. For inbound:
    * pending → per IP → per subnet → inbound → total; for outbound: pending →
    * outbound → total.

@@ -105,12 +105,12 @@ export interface ConnectionManagerOptions {
   readonly peerStore?: string | PeerStore;
   /**
    * Keepalive (ping/pong, RTT), inactivity timeout, bandwidth meters and probes, health grades and replacement
-   * of degraded connections (seed §4.2). `false` turns it off.
+   * of degraded connections. `false` turns it off.
    * @default enabled with the `MaintenanceOptions` defaults (ping every 15 s, health check every 10 s)
    */
   readonly maintenance?: MaintenanceOptions | false;
   /**
-   * Reconnection per disconnect reason (seed §4.3): immediate, exponential backoff with full jitter, after
+   * Reconnection per disconnect reason: immediate, exponential backoff with full jitter, after
    * resources free up, or never; with a global budget and flap dampening. `false` turns it off.
    * @default enabled with the `ReconnectOptions` defaults
    */

@@ -1,6 +1,6 @@
 /**
  * Every default of the peer database, as named constants with unit and
- * rationale (seed 4.3). Option interfaces in this folder refer to these
+ * rationale. Option interfaces in this folder refer to these
  * constants in their `@default` tags.
  *
  * @module

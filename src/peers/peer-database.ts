@@ -1,5 +1,5 @@
 /**
- * The peer database (seed 4.3): what this node knows about other peers —
+ * The peer database: what this node knows about other peers —
  * addresses with dial history, disconnection history, backoff, bans,
  * protection, capabilities, last health — kept in memory, bounded, and
  * persisted through a {@link PeerStore} with debounced writes.

@@ -1,7 +1,7 @@
 /**
  * The peer record: everything the peer database remembers about one peer,
  * as plain JSON-serialisable data, plus the validation of records read back
- * from disk (seed 4.3: "update peer database with disconnection reason").
+ * from disk ("update peer database with disconnection reason").
  *
  * @module
  */

@@ -105,7 +105,24 @@ export interface ReconnectPolicyOptions {
 const backoff = (config: BackoffConfig): ReconnectStrategy => ({ kind: "backoff", backoff: config });
 
 /**
- * The default strategy of every reason (for a locally ended connection).
+ * The default strategy of every reason (for a locally ended connection). Backoffs are full jitter: the
+ * delay is uniform in [min, cap], the cap doubling (×4 for authentication) from the base up to the max.
+ *
+ * | reason | strategy | base … max (min) |
+ * | --- | --- | --- |
+ * | `normal`, `network_restructure` | immediate | |
+ * | `shutdown` | backoff | 10 s … 5 min (1 s) |
+ * | `timeout` | backoff | 1 s … 5 min |
+ * | `connection_lost` (no Goodbye) | backoff | 5 s … 5 min (1 s) |
+ * | `protocol_violation` | backoff | 30 s … 1 h (15 s) |
+ * | `rate_limited` | backoff | 5 s … 10 min (1 s) |
+ * | `authentication_failed` | backoff | 5 min … 6 h (1 min) |
+ * | `resource_constraint` | after resources free up | at most 60 s |
+ * | `peer_banned`, `incompatible_version`, `self_connection`, `unexpected_identity` | never | |
+ * | `already_connected` | none (still connected) | |
+ *
+ * A peer's own `resource_constraint` Goodbye uses `remoteResourceConstraint` (5 s … 5 min) and its
+ * retry-after; a failed redial uses `dialFailureBackoff` (1 s … 5 min).
  *
  * @category Reconnection
  */
