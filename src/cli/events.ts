@@ -1,6 +1,6 @@
 /**
  * What `peerlink node` prints: one event per line, a JSON object with `--json`
- * (a public contract, listed in `--help` and docs/CLI.md) or a short
+ * (a public contract, listed in `--help` and docs/OPERATING.md) or a short
  * human-readable line otherwise.
  *
  * @module
@@ -72,7 +72,7 @@ export type NodeEvent =
   | { readonly event: "stopped" };
 
 /**
- * Every event of `--json`, with its fields: the schema `--help` prints and docs/CLI.md repeats (a test
+ * Every event of `--json`, with its fields: the schema `--help` prints and docs/OPERATING.md repeats (a test
  * checks both against {@link NodeEvent}).
  */
 export const EVENT_SCHEMA: Readonly<Record<NodeEvent["event"], string>> = {
