@@ -2,16 +2,18 @@
  * The maintenance service: keepalive pings and RTT, inactivity, passive and
  * active bandwidth measurement, batch health scoring with hysteresis, and
  * make-before-break replacement of degraded connections. It runs beside the
- * ConnectionManager as a {@link ManagerService}. The policy is the sans-IO
- * {@link MaintenanceCore}; this module is its adapter: ONE timer for all
- * connections, the connections' events, and performing the core's actions.
- * Everything is timed on one clock, the host's monotonic clock.
+ * ConnectionManager as a {@link ManagerService}; the manager creates it from
+ * its `maintenance` option (adding another through `services` would ping every
+ * peer twice). The policy is the sans-IO {@link MaintenanceCore}; this module
+ * is its adapter: ONE timer for all connections, the connections' events, and
+ * performing the core's actions. Everything is timed on one clock, the host's
+ * monotonic clock.
  *
  * @example
  * ```ts
  * const manager = new ConnectionManager({
  *   listen: ["0.0.0.0:4001"],
- *   services: [createMaintenanceService({ pingIntervalMs: 10_000, bandwidthProbe: true })],
+ *   maintenance: { pingIntervalMs: 10_000, bandwidthProbe: true },
  * });
  * manager.on("health:change", ({ peer, from, to, score }) => console.log(peer, from, "→", to, score));
  * ```

@@ -58,15 +58,17 @@
  * Time comes from the manager's clock (`Date.now` by default). Keep it epoch
  * time when the peer database is persistent: saved deadlines are absolute.
  *
+ * The manager creates it from its `reconnect` option and exposes it as
+ * `manager.reconnect` (adding another through `services` would redial twice).
+ *
  * @example
  * ```ts
- * let reconnect!: ReconnectService;
  * const manager = new ConnectionManager({
  *   peerStore: "./peers.json",
- *   services: [(host) => (reconnect = createReconnectService({ budget: { capacity: 10, refillPerSecond: 5 } })(host))],
+ *   reconnect: { budget: { capacity: 10, refillPerSecond: 5 } },
  * });
  * await manager.start();
- * reconnect.want(bootstrapPeerId, ["10.0.0.7:4001"]); // dialed now, and again whenever lost
+ * manager.reconnect?.want(bootstrapPeerId, ["10.0.0.7:4001"]); // dialed now, and again whenever lost
  * ```
  *
  * @module
