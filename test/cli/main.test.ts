@@ -245,4 +245,47 @@ describe("the CLI as an operator tool", () => {
     expect(await main(["--version"], h.io)).toBe(EXIT_OK);
     expect(h.lines).toEqual([JSON.parse(await import("node:fs/promises").then((fs) => fs.readFile(join(import.meta.dirname, "../../package.json"), "utf8"))).version]);
   });
+
+  it("draws the peer table in place on a terminal, with the peer's row, and ends with plain lines", async () => {
+    const frames: string[] = [];
+    let waiter: { test: (f: string) => boolean; resolve: () => void } | undefined;
+    const stdout = {
+      isTTY: true,
+      write(text: string) {
+        frames.push(text);
+        if (waiter?.test(text)) waiter.resolve();
+        return true;
+      },
+    };
+    const until = (test: (f: string) => boolean) =>
+      frames.some(test) ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { test, resolve }));
+    const t = harness();
+    const runT = main(["node", "--no-tls", "--no-stdin", "--table-interval-ms", "50"], { ...t.io, stdout });
+    await until((f) => f.startsWith("\x1b[H\x1b[J") && f.includes("PEER"));
+    const header = frames.find((f) => f.includes("PEER")) as string;
+    const address = /peerlink [a-z2-7]{52} {2}(127\.0\.0\.1:\d+)/.exec(header)?.[1] as string;
+    expect(address).toBeDefined();
+    const other = harness();
+    const runO = main(["node", "--no-tls", "--no-stdin", "--json", "--dial", address], other.io);
+    const peerId = String((await other.waitFor("listening")).peerId);
+    await until((f) => f.startsWith("\x1b[H\x1b[J") && new RegExp(`${peerId.slice(0, 12)} +in +open +127\\.0\\.0\\.1:`).test(f));
+    t.signal("SIGTERM");
+    expect(await runT).toBe(EXIT_OK);
+    expect(frames.at(-1)).toBe("stopped\n");
+    other.signal("SIGTERM");
+    expect(await runO).toBe(EXIT_OK);
+  });
+
+  it("--metrics serves the status page and Prometheus metrics, and closes them at stop", async () => {
+    const h = harness();
+    const run = main(["node", "--no-tls", "--no-stdin", "--json", "--metrics", "127.0.0.1:0"], h.io);
+    const { url } = (await h.waitFor("metrics")) as { url: string };
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const text = await (await fetch(`${url}metrics`)).text();
+    expect(text).toContain("# TYPE peerlink_connections gauge");
+    h.signal("SIGTERM");
+    expect(await run).toBe(EXIT_OK);
+    await expect(fetch(`${url}metrics`)).rejects.toThrow();
+  });
 });
+
