@@ -135,12 +135,6 @@ export const DEFAULT_PROBE_REPORT_TIMEOUT_MS = 10_000;
  */
 export const DEFAULT_PROBE_RECEIVE_TIMEOUT_MS = 5_000;
 
-/**
- * Largest `count` a received probe burst may announce. Bounded so a hostile
- * peer cannot make us wait for (or account for) absurd bursts.
- */
-export const MAX_PROBE_FRAME_COUNT = 1024;
-
 /** Largest `count` this side sends in a burst: docs/PROTOCOL.md §6 says a burst MUST NOT exceed 64 frames. */
 export const MAX_SENT_PROBE_FRAME_COUNT = 64;
 

@@ -21,7 +21,8 @@ export const file_peerlink_v1_capability: GenFile = /*@__PURE__*/
  */
 export type Capability = Message<"peerlink.v1.Capability"> & {
   /**
-   * Name, e.g. "peerlink.bandwidth-probe". Case-sensitive, at most 64 bytes.
+   * Name, e.g. "example.compression". Case-sensitive, at most 64 bytes.
+   * Bandwidth probes need no capability (docs/PROTOCOL.md §6).
    *
    * @generated from field: string name = 1;
    */
