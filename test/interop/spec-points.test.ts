@@ -6,12 +6,17 @@
  * with a fake clock where it is a schedule.
  */
 import { fromBinary } from "@bufbuild/protobuf";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ConnectionMonitor } from "../../src/maintenance/connection-monitor.js";
 import { ProbeReceiver } from "../../src/maintenance/bandwidth-probe.js";
 import { resolveMaintenanceOptions } from "../../src/maintenance/maintenance-options.js";
+import { resolveManagerOptions } from "../../src/manager/manager-options.js";
+import { DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS } from "../../src/connection/defaults.js";
+import { CAPACITY_RETRY_AFTER_MS } from "../../src/node/defaults.js";
+import { DEFAULT_MAX_RETRY_AFTER_MS } from "../../src/reconnect/defaults.js";
 import { PREFIX_INCOMPLETE, PREFIX_MALFORMED, prefixBytesOf, prefixValueOf, readLengthPrefix } from "../../src/wire/varint.js";
 import { nextHandshakeFailure, portOf, PYTHON, startManager, stopManagers } from "./matrix-fixtures.js";
 
@@ -99,5 +104,27 @@ describe("§6: the report of an incomplete probe burst", () => {
   it("is refused for a count above 64", () => {
     expect(() => new ProbeReceiver().onProbe({ probeId: 1, index: 0, count: 65 }, 100, 0)).toThrow(/1\.\.64/);
     expect(new ProbeReceiver().onProbe({ probeId: 1, index: 0, count: 64 }, 100, 0)).toBeUndefined();
+  });
+});
+
+describe("§10: the timing table states the node's own defaults", () => {
+  const table = readFileSync(new URL("../../docs/PROTOCOL.md", import.meta.url), "utf8").split("## 10. Timing")[1]!;
+  /** The default column of the row whose first cell starts with `what`, in milliseconds. */
+  function stated(what: string): number {
+    const row = table.split("\n").find((l) => l.startsWith(`| ${what}`));
+    if (row === undefined) throw new Error(`no §10 row for "${what}"`);
+    const m = /^\s*([\d.]+) (s|h)\s*$/.exec(row.split("|")[2]!);
+    if (m === null) throw new Error(`§10 row "${what}" has no single default: ${row}`);
+    return Number(m[1]) * (m[2] === "h" ? 3_600_000 : 1_000);
+  }
+
+  it("for the first flight, the handshake, the close wait, capacity refusals and the largest retry-after", () => {
+    const limits = resolveManagerOptions({}).limits;
+    expect(stated("first flight")).toBe(limits.firstFlightTimeoutMs);
+    expect(stated("pending pool full")).toBe(limits.firstFlightTimeoutMs / 2);
+    expect(stated("handshake")).toBe(limits.handshakeTimeoutMs);
+    expect(stated("closing")).toBe(DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS);
+    expect(stated("capacity refusal")).toBe(CAPACITY_RETRY_AFTER_MS);
+    expect(stated("largest `retry_after_ms`")).toBe(DEFAULT_MAX_RETRY_AFTER_MS);
   });
 });
