@@ -22,7 +22,7 @@ const GROUPS = [
   ]],
   ["Floods", [
     "test/connection/connection-abuse.test.ts",
-    "test/manager/flood.test.ts",
+    "test/node/flood.test.ts",
     "test/node/pending-exhaustion.test.ts",
   ]],
   ["Silent and slow peers", [
@@ -33,7 +33,7 @@ const GROUPS = [
   ]],
   ["Identity attacks and bans", [
     "test/transport/mitm-relay.test.ts",
-    "test/manager/manager-robustness.test.ts",
+    "test/node/connection-manager-robustness.test.ts",
     "test/node/capacity-refusal.test.ts",
   ]],
   ["Dead, frozen and impaired peers", [

@@ -3,7 +3,7 @@ import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { ConnectionManager } from "../../src/node/connection-manager.js";
 import { Identity } from "../../src/identity/identity.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
-import { cleanup, closedByPeer, nextEvent, rawConnect, silentServer, startManager } from "./fixtures.js";
+import { cleanup, closedByPeer, nextEvent, rawConnect, silentServer, startManager } from "../manager/fixtures.js";
 
 afterEach(cleanup);
 

@@ -11,7 +11,7 @@ import { ConnectionManager } from "../../src/node/connection-manager.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { withTempDir } from "../helpers/temp-dir.js";
-import { cleanup, nextEvent, startManager } from "./fixtures.js";
+import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
 
 afterEach(cleanup);
 

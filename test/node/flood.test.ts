@@ -1,7 +1,7 @@
 import net from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, startManager } from "./fixtures.js";
+import { cleanup, startManager } from "../manager/fixtures.js";
 
 afterEach(cleanup);
 
