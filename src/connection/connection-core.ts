@@ -400,15 +400,15 @@ export class ConnectionCore {
   }
 
   /**
-   * Sends a control frame for maintenance: CapabilityUpdate, BandwidthProbe or
-   * BandwidthReport (INVALID_ARGUMENT for any other kind). Throws CONNECTION_CLOSED when not open.
+   * Sends a control frame for a service: CapabilityUpdate, BandwidthProbe,
+   * BandwidthReport or PeerAddresses (INVALID_ARGUMENT for any other kind). Throws CONNECTION_CLOSED when not open.
    * A CapabilityUpdate is applied to this side's view as well, like
    * {@link ConnectionCore.updateCapabilities}, with the aliases it carries;
    * one that breaks the rules of docs/PROTOCOL.md §7 throws INVALID_ARGUMENT.
    */
   sendControl(frame: Frame, now: number): CoreAction[] {
     const kind = frame.kind;
-    if (kind.case !== "capabilityUpdate" && kind.case !== "bandwidthProbe" && kind.case !== "bandwidthReport") {
+    if (kind.case !== "capabilityUpdate" && kind.case !== "bandwidthProbe" && kind.case !== "bandwidthReport" && kind.case !== "peerAddresses") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `sendControl cannot send a ${String(kind.case)} frame`);
     }
     if (this.#state !== "open") throw this.#notOpen();
@@ -773,6 +773,7 @@ export class ConnectionCore {
         return;
       case "bandwidthProbe":
       case "bandwidthReport":
+      case "peerAddresses":
         this.#emit({ type: "control", frame });
         return;
       case "hello":

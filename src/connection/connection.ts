@@ -423,7 +423,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   /**
-   * Sends a CapabilityUpdate, BandwidthProbe or BandwidthReport frame (maintenance). Throws CONNECTION_CLOSED when
+   * Sends a CapabilityUpdate, BandwidthProbe, BandwidthReport or PeerAddresses frame (services). Throws CONNECTION_CLOSED when
    * not open. A CapabilityUpdate also changes this side's view (prefer {@link Connection.updateCapabilities}).
    * With `droppable`, the frame is not sent while the peer is not reading (the socket's write buffer above the
    * high-water mark). Returns whether it was sent.

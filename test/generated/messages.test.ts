@@ -56,7 +56,7 @@ describe("every wire message", () => {
 
   it("every Frame kind round-trips inside the envelope", () => {
     const kinds = FrameSchema.oneofs[0]!.fields.map((f) => f.localName);
-    expect(kinds).toEqual(["data", "ping", "pong", "hello", "auth", "goodbye", "capabilityUpdate", "bandwidthProbe", "bandwidthReport"]);
+    expect(kinds).toEqual(["data", "ping", "pong", "hello", "auth", "goodbye", "capabilityUpdate", "bandwidthProbe", "bandwidthReport", "peerAddresses"]);
     for (const field of FrameSchema.oneofs[0]!.fields) {
       const frame = create(FrameSchema, { kind: { case: field.localName, value: {} } as never });
       const decoded = fromBinary(FrameSchema, toBinary(FrameSchema, frame));

@@ -14,6 +14,8 @@ import type { Goodbye } from "./goodbye_pb.js";
 import { file_peerlink_v1_goodbye } from "./goodbye_pb.js";
 import type { Auth, Hello } from "./handshake_pb.js";
 import { file_peerlink_v1_handshake } from "./handshake_pb.js";
+import type { PeerAddresses } from "./peer_exchange_pb.js";
+import { file_peerlink_v1_peer_exchange } from "./peer_exchange_pb.js";
 import type { Ping, Pong } from "./ping_pb.js";
 import { file_peerlink_v1_ping } from "./ping_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -22,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file peerlink/v1/frame.proto.
  */
 export const file_peerlink_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZWVybGluay92MS9mcmFtZS5wcm90bxILcGVlcmxpbmsudjEilwMKBUZyYW1lEiEKBGRhdGEYASABKAsyES5wZWVybGluay52MS5EYXRhSAASIQoEcGluZxgCIAEoCzIRLnBlZXJsaW5rLnYxLlBpbmdIABIhCgRwb25nGAMgASgLMhEucGVlcmxpbmsudjEuUG9uZ0gAEiMKBWhlbGxvGAQgASgLMhIucGVlcmxpbmsudjEuSGVsbG9IABIhCgRhdXRoGAUgASgLMhEucGVlcmxpbmsudjEuQXV0aEgAEicKB2dvb2RieWUYBiABKAsyFC5wZWVybGluay52MS5Hb29kYnllSAASOgoRY2FwYWJpbGl0eV91cGRhdGUYByABKAsyHS5wZWVybGluay52MS5DYXBhYmlsaXR5VXBkYXRlSAASNgoPYmFuZHdpZHRoX3Byb2JlGAggASgLMhsucGVlcmxpbmsudjEuQmFuZHdpZHRoUHJvYmVIABI4ChBiYW5kd2lkdGhfcmVwb3J0GAkgASgLMhwucGVlcmxpbmsudjEuQmFuZHdpZHRoUmVwb3J0SABCBgoEa2luZGIGcHJvdG8z", [file_peerlink_v1_bandwidth, file_peerlink_v1_capability, file_peerlink_v1_data, file_peerlink_v1_goodbye, file_peerlink_v1_handshake, file_peerlink_v1_ping]);
+  fileDesc("ChdwZWVybGluay92MS9mcmFtZS5wcm90bxILcGVlcmxpbmsudjEizQMKBUZyYW1lEiEKBGRhdGEYASABKAsyES5wZWVybGluay52MS5EYXRhSAASIQoEcGluZxgCIAEoCzIRLnBlZXJsaW5rLnYxLlBpbmdIABIhCgRwb25nGAMgASgLMhEucGVlcmxpbmsudjEuUG9uZ0gAEiMKBWhlbGxvGAQgASgLMhIucGVlcmxpbmsudjEuSGVsbG9IABIhCgRhdXRoGAUgASgLMhEucGVlcmxpbmsudjEuQXV0aEgAEicKB2dvb2RieWUYBiABKAsyFC5wZWVybGluay52MS5Hb29kYnllSAASOgoRY2FwYWJpbGl0eV91cGRhdGUYByABKAsyHS5wZWVybGluay52MS5DYXBhYmlsaXR5VXBkYXRlSAASNgoPYmFuZHdpZHRoX3Byb2JlGAggASgLMhsucGVlcmxpbmsudjEuQmFuZHdpZHRoUHJvYmVIABI4ChBiYW5kd2lkdGhfcmVwb3J0GAkgASgLMhwucGVlcmxpbmsudjEuQmFuZHdpZHRoUmVwb3J0SAASNAoOcGVlcl9hZGRyZXNzZXMYECABKAsyGi5wZWVybGluay52MS5QZWVyQWRkcmVzc2VzSABCBgoEa2luZGIGcHJvdG8z", [file_peerlink_v1_bandwidth, file_peerlink_v1_capability, file_peerlink_v1_data, file_peerlink_v1_goodbye, file_peerlink_v1_handshake, file_peerlink_v1_peer_exchange, file_peerlink_v1_ping]);
 
 /**
  * Frame is the only message that travels on a peerlink connection. Every frame
@@ -112,6 +114,14 @@ export type Frame = Message<"peerlink.v1.Frame"> & {
      */
     value: BandwidthReport;
     case: "bandwidthReport";
+  } | {
+    /**
+     * Peer exchange: peers the sender knows (capability "peerlink.peer-exchange").
+     *
+     * @generated from field: peerlink.v1.PeerAddresses peer_addresses = 16;
+     */
+    value: PeerAddresses;
+    case: "peerAddresses";
   } | { case: undefined; value?: undefined };
 };
 
