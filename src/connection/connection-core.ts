@@ -29,6 +29,7 @@ import type { FrameDecoder, FrameDecoderEngine, FrameSink } from "../wire/frame-
 import { truncateUtf8 } from "../util/utf8.js";
 import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../wire/frame-encoder.js";
 import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from "./capability-update.js";
+import { describeTrip, InboundRateMeter, inboundRateProblems, type InboundRateLimits, type InboundRateTrip } from "./inbound-rate.js";
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
 import type {
   AgreedSets,
@@ -87,6 +88,12 @@ export interface ConnectionCoreOptions {
    *   certificate only as a close), CONNECTION_CLOSED on plain TCP
    */
   readonly earlyCloseError?: (cause?: unknown) => PeerlinkError;
+  /**
+   * Bounds on the messages, bytes and Pings the peer may send per second once open; the first broken
+   * ends the connection with `Goodbye{RATE_LIMITED, retry_after_ms}` (docs/PROTOCOL.md §8.3).
+   * @default none: unbounded (the connection manager passes its `misbehaviour.inboundRate`)
+   */
+  readonly inboundRate?: InboundRateLimits | undefined;
 }
 
 /** Options of {@link ConnectionCore.close}. */
@@ -129,6 +136,9 @@ export class ConnectionCore {
   readonly #decoder: FrameDecoder;
   readonly #earlyCloseError: (cause?: unknown) => PeerlinkError;
   readonly #sink: FrameSink;
+  #inboundRate: InboundRateLimits | undefined;
+  /** Made at open from {@link ConnectionCoreOptions.inboundRate}; undefined when unbounded or exempt. */
+  #rate: InboundRateMeter | undefined;
 
   #state: ConnectionState = "connecting";
   #writesBlocked = false;
@@ -165,6 +175,10 @@ export class ConnectionCore {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "handshakeDeadline must be a finite time");
     }
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    // Checked now (the meter is made at open), so bad limits fail here, not on the peer's first frame.
+    const rateProblems = options.inboundRate === undefined ? [] : inboundRateProblems(options.inboundRate);
+    if (rateProblems.length > 0) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `inboundRate: ${rateProblems.join("; ")}`);
+    this.#inboundRate = options.inboundRate;
     // Until the peer is authenticated only handshake-sized frames are accepted (docs/PROTOCOL.md §1);
     // #onOpen raises the limit.
     this.#decoder = createFrameDecoder({
@@ -301,6 +315,7 @@ export class ConnectionCore {
       this.#stats.bytesIn += chunk.length;
       this.#stats.lastReceivedAt = now;
       if (this.#stopReading) return;
+      if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
       try {
         this.#decoder.push(chunk, this.#sink);
       } catch (cause) {
@@ -493,6 +508,15 @@ export class ConnectionCore {
     });
   }
 
+  /**
+   * Lifts the inbound rate bounds of this connection (an allow-listed peer): from now on nothing the peer
+   * sends is metered.
+   */
+  exemptFromInboundRate(): void {
+    this.#inboundRate = undefined;
+    this.#rate = undefined;
+  }
+
   /** Ends the connection at once, without a Goodbye. No-op when already closed. */
   abort(error: PeerlinkError | undefined, now: number): CoreAction[] {
     return this.#run(now, () => {
@@ -609,6 +633,7 @@ export class ConnectionCore {
     // The peer is authenticated: from the next frame on, the full maximum frame size applies.
     this.#decoder.setFrameLimit(this.#maxFrameSize);
     this.#stats.openedAt = this.#now;
+    if (this.#inboundRate !== undefined) this.#rate = new InboundRateMeter(this.#inboundRate, this.#now);
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
     for (const m of earlyData) this.#deliver(m.alias, m.payload);
@@ -660,7 +685,7 @@ export class ConnectionCore {
   }
 
   /** Local failure: through the handshake while handshaking, else Goodbye + closing. */
-  #failLocal(code: ErrorCode, message: string, cause?: unknown): void {
+  #failLocal(code: ErrorCode, message: string, cause?: unknown, retryAfterMs = 0): void {
     if (this.#state === "handshaking" && this.#handshake !== undefined) {
       this.#applyHandshake(this.#handshake.fail(code, message, cause));
       return;
@@ -669,7 +694,7 @@ export class ConnectionCore {
     const reason = reasonForErrorCode(code);
     const error = new PeerlinkError(code, message, { cause, initiator: "local" });
     this.#closeInfo ??= { reason, initiator: "local", error };
-    this.#write(encodeGoodbye(reason, truncateUtf8(message, MAX_GOODBYE_DETAIL_BYTES)));
+    this.#write(encodeGoodbye(reason, truncateUtf8(message, MAX_GOODBYE_DETAIL_BYTES), retryAfterMs));
     this.#stopReading = true;
     this.#startClosing("goodbye-sent", this.#failureLingerMs);
   }
@@ -705,6 +730,13 @@ export class ConnectionCore {
     this.#stats.framesIn++;
   }
 
+  /** True (and the connection failing with RATE_LIMITED) when `trip` says the peer broke an inbound bound. */
+  #overRate(trip: InboundRateTrip | undefined): boolean {
+    if (trip === undefined || this.#state !== "open" || this.#goodbyeSent) return false;
+    this.#failLocal(ErrorCode.RATE_LIMITED, describeTrip(trip), undefined, trip.retryAfterMs);
+    return true;
+  }
+
   /**
    * True (and the frame counted as discarded) when this side already sent its Goodbye: the peer's frames
    * are then read only to find its Goodbye or its close; none reaches the application or maintenance.
@@ -725,7 +757,7 @@ export class ConnectionCore {
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#applyHandshake(this.#handshake?.receiveData(alias, payload) ?? []);
-    } else if (this.#result !== undefined) {
+    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(this.#now))) {
       this.#deliver(alias, payload);
     }
   }
@@ -736,6 +768,7 @@ export class ConnectionCore {
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Ping during the handshake");
     } else if (this.#state === "open") {
+      if (this.#overRate(this.#rate?.ping(this.#now))) return;
       // A peer that pings without reading would make unsent Pongs pile up: none while writes are blocked.
       if (!this.#writesBlocked) this.#write(encodePongFrame(nonce, timestampUs));
       this.#emit({ type: "ping", nonce, timestampUs });
@@ -747,7 +780,7 @@ export class ConnectionCore {
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Pong during the handshake");
-    } else if (this.#result !== undefined) {
+    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.ping(this.#now))) {
       this.#emit({ type: "pong", nonce, timestampUs });
     }
   }
@@ -767,6 +800,7 @@ export class ConnectionCore {
       return;
     }
     if (this.#result === undefined) return;
+    if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(this.#now))) return;
     switch (kind.case) {
       case "capabilityUpdate":
         this.#onCapabilityUpdate(kind.value, frame);

@@ -21,6 +21,7 @@ import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
 import { Inbox, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
 import { WriteBatcher } from "./write-batcher.js";
+import type { InboundRateLimits } from "./inbound-rate.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
 import type {
@@ -111,6 +112,12 @@ export interface ConnectionOptions {
    * @default 1048576 (`DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES`)
    */
   readonly messageQueueHighWaterBytes?: number | undefined;
+  /**
+   * Bounds on the messages, bytes and Pings the peer may send per second once open (a RATE_LIMITED Goodbye
+   * beyond them).
+   * @default none: unbounded (the connection manager passes its own)
+   */
+  readonly inboundRate?: InboundRateLimits | undefined;
 }
 
 /**
@@ -142,6 +149,7 @@ const noop = (): void => undefined;
 // Set in Connection's static block: module-internal access to its private state, for the functions below.
 let tapConnection: (connection: Connection, fn: MessageTap) => () => void;
 let decoderBufferOf: (connection: Connection) => number;
+let exemptConnection: (connection: Connection) => void;
 
 /**
  * An authenticated, negotiated peerlink connection. Obtain one from
@@ -242,6 +250,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       ...(options.failureLingerMs === undefined ? {} : { failureLingerMs: options.failureLingerMs }),
       ...(options.engine === undefined ? {} : { decoderEngine: options.engine }),
       earlyCloseError: (cause) => classifyEarlyClose(channel, cause),
+      ...(options.inboundRate === undefined ? {} : { inboundRate: options.inboundRate }),
     });
     this.#socket.on("data", this.#onData);
     this.#socket.on("end", this.#onEnd);
@@ -510,6 +519,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   static {
     tapConnection = (connection, fn) => connection.#inbox.tap(fn);
     decoderBufferOf = (connection) => connection.#core.decoderBufferCapacity;
+    exemptConnection = (connection) => connection.#core.exemptFromInboundRate();
   }
 
   /** Our write buffer is above the high-water mark: the peer is not reading what we send. */
@@ -661,4 +671,14 @@ export function tapMessages(connection: Connection, fn: MessageTap): () => void 
  */
 export function decoderBufferBytes(connection: Connection): number {
   return decoderBufferOf(connection);
+}
+
+/**
+ * Lifts the inbound rate bounds of `connection` (the node layer's allow-list): nothing the peer sends is
+ * metered from now on.
+ *
+ * @internal
+ */
+export function exemptFromInboundRate(connection: Connection): void {
+  exemptConnection(connection);
 }

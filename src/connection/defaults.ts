@@ -53,3 +53,54 @@ export const MAX_GOODBYE_DETAIL_BYTES = 1024;
  * keep a megabyte per busy connection for a listener that never comes.
  */
 export const TAP_REPLAY_BYTES = 64 * 1024;
+
+/**
+ * Inbound messages per second a peer may sustain on one connection (refill of a token bucket; every frame
+ * after open but Ping and Pong). An application that needs more raises it. A hard bound, so it sits far above
+ * the throttles it is compared with: CometBFT reads at most 5 MB/s per connection in 1 KiB packets (about
+ * 5,000 packets/s, `p2p.recv_rate`), Bitcoin Core relays at most 7 inventory items/s per peer
+ * (`INVENTORY_BROADCAST_PER_SECOND`).
+ */
+export const DEFAULT_INBOUND_MESSAGES_PER_SECOND = 20_000;
+
+/**
+ * Inbound messages a peer may send on one connection in a burst (the bucket's capacity): a client that
+ * writes 100,000 small messages at once (what the test suite's fastest streams do, far below this) is not
+ * limited; a sustained flood is, within seconds. Bitcoin Core's address-relay bucket holds 1,000 tokens
+ * (`MAX_ADDR_PROCESSING_TOKEN_BUCKET`).
+ */
+export const DEFAULT_INBOUND_MESSAGE_BURST = 100_000;
+
+/**
+ * Inbound bytes per second a peer may sustain on one connection (64 MiB/s, about 540 Mbit/s): more than a
+ * single TCP stream usually carries across a WAN, 12× CometBFT's per-connection receive rate of 5 MB/s
+ * (`p2p.recv_rate`, a throttle there, a disconnect here).
+ */
+export const DEFAULT_INBOUND_BYTES_PER_SECOND = 64 * 1_048_576;
+
+/**
+ * Inbound bytes a peer may send on one connection in a burst (256 MiB): a bulk transfer of that size at
+ * loopback speed passes untouched. Bitcoin Core pauses reading a peer past 5 MB of unprocessed input
+ * (`-maxreceivebuffer`), geth refuses a single message above 10 MiB; peerlink bounds the rate instead.
+ */
+export const DEFAULT_INBOUND_BYTE_BURST = 256 * 1_048_576;
+
+/**
+ * Inbound Pings and Pongs per second a peer may sustain on one connection. Keepalive needs one every 15 s
+ * (geth pings every 15 s, Bitcoin Core every 2 min); each Ping costs this side a Pong, so a ping flood is
+ * also a write flood.
+ */
+export const DEFAULT_INBOUND_PINGS_PER_SECOND = 50;
+
+/**
+ * Inbound Pings and Pongs a peer may send on one connection in a burst: room for an application measuring
+ * RTT with a few hundred back-to-back `ping()` calls.
+ */
+export const DEFAULT_INBOUND_PING_BURST = 1_000;
+
+/**
+ * Retry-after (ms) sent with the RATE_LIMITED Goodbye of a peer that broke an inbound rate bound: it should
+ * not come back within the minute (twice the capacity refusal's 30 s; geth lets one IP try again after 30 s,
+ * `inboundThrottleTime`). The dialer's reconnect honours it as a floor.
+ */
+export const DEFAULT_RATE_LIMITED_RETRY_AFTER_MS = 60_000;

@@ -6,7 +6,8 @@
  */
 export { Connection, type CloseOptions, type ConnectionEvents, type ConnectionOptions, type SendOptions } from "./connection.js";
 // Internal to the node layer (not exported from the package).
-export { decoderBufferBytes, tapMessages } from "./connection.js";
+export { decoderBufferBytes, exemptFromInboundRate, tapMessages } from "./connection.js";
+export { DEFAULT_INBOUND_RATE_LIMITS, InboundRateMeter, type InboundRateLimits, type InboundRateTrip } from "./inbound-rate.js";
 export type { MessageTap } from "./inbox.js";
 export {
   ConnectionCore,
