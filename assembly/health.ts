@@ -36,6 +36,29 @@ function bandwidthScore(bps: f64, refBandwidth: f64): f64 {
   return bps / (bps + refBandwidth);
 }
 
+// LATENCY_HEADROOM and overallScore: see src/health/curves.ts.
+const LATENCY_HEADROOM: f64 = 0.3;
+
+function overallScore(lat: f64, rel: f64, bws: f64, rtt: f64, bps: f64): f64 {
+  let sum = rel;
+  let n: f64 = 1;
+  const timed = rtt >= 0;
+  if (timed) {
+    sum = sum + lat;
+    n = n + 1;
+  }
+  if (bps >= 0) {
+    sum = sum + bws;
+    n = n + 1;
+  }
+  const mean = sum / n;
+  if (timed) {
+    const cap = lat + LATENCY_HEADROOM;
+    if (mean > cap) return cap;
+  }
+  return mean;
+}
+
 function grade(overall: f64): u8 {
   if (overall >= 0.8) return 4;
   if (overall >= 0.6) return 3;
@@ -62,10 +85,12 @@ export function scoreBatch(base: u32, capacity: u32, n: u32, refLatencySquared: 
   if (n > capacity) n = capacity;
   for (let i: u32 = 0; i < n; i++) {
     const o = i << 3;
-    const lat = latencyScore(load<f64>(rtt + o), load<f64>(jitter + o), refLatencySquared);
+    const rttIn = load<f64>(rtt + o);
+    const bwIn = load<f64>(bw + o);
+    const lat = latencyScore(rttIn, load<f64>(jitter + o), refLatencySquared);
     const rel = reliabilityScore(load<f64>(sent + o), load<f64>(answered + o), load<f64>(ok + o), load<f64>(failed + o));
-    const bws = bandwidthScore(load<f64>(bw + o), refBandwidth);
-    const overall = (lat + rel + bws) / 3;
+    const bws = bandwidthScore(bwIn, refBandwidth);
+    const overall = overallScore(lat, rel, bws, rttIn, bwIn);
     store<f64>(outLatency + o, lat);
     store<f64>(outReliability + o, rel);
     store<f64>(outBandwidth + o, bws);

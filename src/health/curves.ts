@@ -15,13 +15,29 @@
  * - **bandwidth** = `B / (B + ref)` with B in bytes/s and `ref` the reference bandwidth: 0 at B = 0,
  *   0.5 at B = ref, 0.9 at B = 9·ref, 1 at B = +∞. Not measured yet (NaN or negative) gives 0.5.
  *
- * overall = (latency + reliability + bandwidth) / 3; grade index 4 (excellent) at >= 0.8, 3 (good)
- * >= 0.6, 2 (fair) >= 0.4, 1 (poor) >= 0.2, else 0 (critical).
+ * **overall** (see {@link overallScore}) = the mean of the *measured* components, capped by latency:
+ *
+ * 1. mean: reliability always counts; latency counts once there is an RTT sample and bandwidth once it is
+ *    measured (an unmeasured component keeps its neutral 0.5 in the output but has no weight, so an
+ *    unknown bandwidth cannot pull a slow link up to the middle);
+ * 2. cap: with an RTT sample, overall is at most `latency + LATENCY_HEADROOM` (0.3). Bandwidth and
+ *    reliability cannot buy back a long round trip: with the default reference (100 ms) a link with no
+ *    loss is at best good at 150 ms, fair at 200–300 ms, and poor from about 330 ms, whether or not its
+ *    bandwidth was measured (600 ms of RTT scores 0.027 + 0.3 = 0.33: poor).
+ *
+ * Grade index 4 (excellent) at >= 0.8, 3 (good) >= 0.6, 2 (fair) >= 0.4, 1 (poor) >= 0.2, else 0 (critical).
  *
  * @module
  */
 
 const COUNT_CAP = 9007199254740992; // 2^53
+
+/**
+ * How far above its latency score a connection's overall score may be (see the module comment). 0.3 puts
+ * the fair/poor boundary (0.4) at a latency score of 0.1, i.e. 3× the reference latency (300 ms by
+ * default): a round trip a human notices in every request/response exchange.
+ */
+export const LATENCY_HEADROOM = 0.3;
 
 function count(x: number): number {
   return x > 0 ? (x < COUNT_CAP ? x : COUNT_CAP) : 0;
@@ -56,6 +72,30 @@ export function bandwidthScore(bandwidthBps: number, refBandwidthBps: number): n
   if (!(bandwidthBps >= 0)) return 0.5;
   if (bandwidthBps === Infinity) return 1;
   return bandwidthBps / (bandwidthBps + refBandwidthBps);
+}
+
+/**
+ * Overall score from the three components (see the module comment). `rttMs` and `bandwidthBps` are the
+ * inputs, which say whether latency and bandwidth were measured (a value >= 0) or not.
+ */
+export function overallScore(lat: number, rel: number, bws: number, rttMs: number, bandwidthBps: number): number {
+  let sum = rel;
+  let n = 1;
+  const timed = rttMs >= 0;
+  if (timed) {
+    sum = sum + lat;
+    n = n + 1;
+  }
+  if (bandwidthBps >= 0) {
+    sum = sum + bws;
+    n = n + 1;
+  }
+  const mean = sum / n;
+  if (timed) {
+    const cap = lat + LATENCY_HEADROOM;
+    if (mean > cap) return cap;
+  }
+  return mean;
 }
 
 /** Grade index (0 critical … 4 excellent) of an overall score. */

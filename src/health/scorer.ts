@@ -16,7 +16,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { instantiateCore } from "../wasm/loader.js";
-import { bandwidthScore, gradeIndexOf, latencyScore, reliabilityScore } from "./curves.js";
+import { bandwidthScore, gradeIndexOf, latencyScore, overallScore, reliabilityScore } from "./curves.js";
 import { GRADE_BY_INDEX, type HealthGrade, type HealthScore } from "./types.js";
 
 /** Default reference latency: 100 ms of RTT + jitter scores 0.5 (50 ms scores 0.8, 200 ms 0.2). */
@@ -77,7 +77,7 @@ export interface HealthBatch {
   readonly reliability: Float64Array;
   /** Output: bandwidth score in [0, 1]. */
   readonly bandwidth: Float64Array;
-  /** Output: mean of the three scores. */
+  /** Output: overall score, the mean of the measured components capped by latency (see ./curves.ts). */
   readonly overall: Float64Array;
   /** Output: grade index, 0 critical … 4 excellent (see `GRADE_BY_INDEX`). */
   readonly grade: Uint8Array;
@@ -155,7 +155,7 @@ export function scoreBatchJs(b: HealthBatch, count: number, refLatencySquared: n
       framesFailed[i] as number,
     );
     const bws = bandwidthScore(bandwidthBps[i] as number, refBandwidthBps);
-    const all = (lat + rel + bws) / 3;
+    const all = overallScore(lat, rel, bws, rttMs[i] as number, bandwidthBps[i] as number);
     latency[i] = lat;
     reliability[i] = rel;
     bandwidth[i] = bws;
@@ -256,7 +256,7 @@ export function scoreHealth(
   const lat = latencyScore(inputs.rttMs, inputs.jitterMs, referenceLatencyMs * referenceLatencyMs);
   const rel = reliabilityScore(inputs.pingsSent, inputs.pingsAnswered, inputs.framesOk, inputs.framesFailed);
   const bws = bandwidthScore(inputs.bandwidthBps, referenceBandwidthBps);
-  const overall = (lat + rel + bws) / 3;
+  const overall = overallScore(lat, rel, bws, inputs.rttMs, inputs.bandwidthBps);
   return {
     latency: lat,
     reliability: rel,

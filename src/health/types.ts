@@ -54,7 +54,10 @@ export interface HealthScore {
   readonly reliability: number;
   /** Score from measured bandwidth against the reference bandwidth. */
   readonly bandwidth: number;
-  /** Mean of the three components. */
+  /**
+   * Mean of the measured components (an unmeasured latency or bandwidth has no weight), at most
+   * `latency + 0.3` once latency is measured: see `LATENCY_HEADROOM` in src/health/curves.ts.
+   */
   readonly overall: number;
   /** Grade of `overall`. */
   readonly grade: HealthGrade;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isPeerlinkError } from "../../src/errors.js";
-import { gradeIndexOf } from "../../src/health/curves.js";
+import { gradeIndexOf, LATENCY_HEADROOM } from "../../src/health/curves.js";
 import { createHealthScorer, scoreHealth, type HealthInputs } from "../../src/health/scorer.js";
 
 const FIELDS = ["rttMs", "jitterMs", "pingsSent", "pingsAnswered", "framesOk", "framesFailed", "bandwidthBps"] as const;
@@ -65,14 +65,19 @@ describe("batch health scoring with the WASM and JS engines", () => {
     );
   });
 
-  it("keeps every score in [0, 1], never NaN, with overall the mean of the three", () => {
+  it("keeps every score in [0, 1], never NaN, with overall the mean of the measured components capped by latency", () => {
     fc.assert(
       fc.property(arbInputs, (inputs) => {
         const s = scoreHealth(inputs);
         for (const v of [s.latency, s.reliability, s.bandwidth, s.overall]) {
           expect(v >= 0 && v <= 1).toBe(true);
         }
-        expect(s.overall).toBe((s.latency + s.reliability + s.bandwidth) / 3);
+        const parts = [s.reliability];
+        if (inputs.rttMs >= 0) parts.push(s.latency);
+        if (inputs.bandwidthBps >= 0) parts.push(s.bandwidth);
+        const mean = parts.reduce((a, b) => a + b, 0) / parts.length;
+        expect(s.overall).toBeCloseTo(inputs.rttMs >= 0 ? Math.min(mean, s.latency + LATENCY_HEADROOM) : mean, 12);
+        expect(s.overall).toBeLessThanOrEqual(inputs.rttMs >= 0 ? s.latency + LATENCY_HEADROOM : 1);
       }),
       { numRuns: 20_000 },
     );
@@ -95,6 +100,29 @@ describe("batch health scoring with the WASM and JS engines", () => {
 describe("the scoring curves", () => {
   it("give a fresh connection with no samples the neutral 0.5 everywhere (grade fair)", () => {
     expect(scoreHealth(neutral)).toEqual({ latency: 0.5, reliability: 0.5, bandwidth: 0.5, overall: 0.5, grade: "fair" });
+  });
+
+  it("grade a lossless link on latency alone while bandwidth is unmeasured: 600 ms of RTT is poor, not fair", () => {
+    const clean = { ...neutral, pingsSent: 40, pingsAnswered: 40, framesOk: 400, jitterMs: 0 };
+    const grade = (rttMs: number, bandwidthBps = NaN) => scoreHealth({ ...clean, rttMs, bandwidthBps }).grade;
+    // The documented curve (docs/CONFIGURATION.md, reference latency 100 ms).
+    expect(grade(1)).toBe("excellent");
+    expect(grade(50)).toBe("excellent");
+    expect(grade(100)).toBe("good");
+    expect(grade(150)).toBe("good");
+    expect(grade(200)).toBe("fair");
+    expect(grade(300)).toBe("fair");
+    expect(grade(350)).toBe("poor");
+    expect(grade(600)).toBe("poor");
+    expect(grade(Infinity)).toBe("poor");
+    // The old rule (a neutral 0.5 for the unmeasured bandwidth, mean of three) kept 600 ms at fair.
+    const s = scoreHealth({ ...clean, rttMs: 600 });
+    expect(gradeIndexOf((s.latency + s.reliability + 0.5) / 3)).toBe(2);
+    // A measured bandwidth, however high, does not buy back the round trip.
+    expect(grade(600, 1e12)).toBe("poor");
+    expect(grade(600, 0)).toBe("poor");
+    // Without an RTT sample, only reliability is known: a fresh connection stays at the neutral fair.
+    expect(scoreHealth({ ...neutral, bandwidthBps: 9e6 }).overall).toBeCloseTo((0.5 + 0.9) / 2, 12);
   });
 
   it("score latency 1 at 0 ms, 0.8 at half the reference, 0.5 at the reference and 0.2 at twice it", () => {

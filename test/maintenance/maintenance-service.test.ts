@@ -284,7 +284,7 @@ describe("stopping the service from a health:change listener", () => {
 });
 
 describe("replacing a degraded connection", () => {
-  /** Latency ~0 (2 s pongs) and most frames rejected: overall ≈ (0 + 0.5 + 0.5) / 3, Poor. */
+  /** Latency ~0 (2 s pongs) and most frames rejected: overall capped at latency + 0.3, Poor. */
   function degraded(host: FakeHost, service: MaintenanceService): FakeConnection {
     const fake = open(host, service, new FakeConnection({ rttMs: 2_000 }));
     fake.failedFrames = 1_000;
@@ -331,10 +331,11 @@ describe("replacing a degraded connection", () => {
   it("keeps a connection that recovered while its replacement was being dialed", async () => {
     const { host, service, candidate, fake, resolve } = replacementInFlight();
     expect(host.dial).toHaveBeenCalledTimes(1);
-    // It recovers: fast pongs and plenty of good frames; a few checks later it is no longer degraded.
+    // It recovers: fast pongs and plenty of good frames; once the RTT average has forgotten the 2 s
+    // samples (latency caps the grade), it is no longer degraded.
     fake.rttMs = 1;
     for (let i = 0; i < 100_000; i++) fake.receive();
-    vi.advanceTimersByTime(10_000);
+    vi.advanceTimersByTime(30_000);
     expect([HealthGrade.POOR, HealthGrade.CRITICAL]).not.toContain(service.healthOf(fake.asConnection)?.grade);
     resolve(new FakeConnection({ peer: candidate }).asConnection);
     await vi.advanceTimersByTimeAsync(0);
