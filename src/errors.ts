@@ -42,6 +42,11 @@ export const ErrorCode = {
   TIMEOUT: "TIMEOUT",
   /** The connection is closing or closed; the operation cannot proceed. */
   CONNECTION_CLOSED: "CONNECTION_CLOSED",
+  /**
+   * A send that had to wait for the connection's send buffer to drain would have taken the bytes buffered and
+   * waiting past `sendBufferLimitBytes` (the peer is not reading as fast as the application sends).
+   */
+  SEND_BUFFER_FULL: "SEND_BUFFER_FULL",
   /** The operation was cancelled through its AbortSignal. */
   ABORTED: "ABORTED",
   /** Too many connections are pending their handshake. */

@@ -17,9 +17,10 @@ import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
-import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES } from "./defaults.js";
+import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_LIMIT_BYTES } from "./defaults.js";
 import { Inbox, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
+import { SendBacklog } from "./send-backlog.js";
 import { WriteBatcher } from "./write-batcher.js";
 import type { InboundRateLimits } from "./inbound-rate.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
@@ -73,6 +74,14 @@ export interface ConnectionEvents {
   capabilities: CapabilitiesChange;
   /** The peer sent a Goodbye. */
   goodbye: RemoteGoodbye;
+  /**
+   * The send buffer was full (a send waited, or {@link Connection.writable} turned false) and is now below
+   * its high-water mark with nothing waiting: {@link Connection.writable} is true again.
+   */
+  "send:drain": {
+    /** Bytes still buffered unsent (below the high-water mark). */
+    readonly bufferedBytes: number;
+  };
   /** The connection is closed and released; the last event. */
   close: CloseInfo;
 }
@@ -118,6 +127,17 @@ export interface ConnectionOptions {
    * @default none: unbounded (the connection manager passes its own)
    */
   readonly inboundRate?: InboundRateLimits | undefined;
+  /**
+   * Bytes held unsent at or above which {@link Connection.writable} is false and sends wait (raised to the
+   * socket's own `writableHighWaterMark` if below it).
+   * @default 1048576 (`DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES`)
+   */
+  readonly sendBufferHighWaterBytes?: number | undefined;
+  /**
+   * Most bytes held unsent, buffered and waiting, before a send that has to wait is refused with SEND_BUFFER_FULL.
+   * @default 8388608 (`DEFAULT_SEND_BUFFER_LIMIT_BYTES`)
+   */
+  readonly sendBufferLimitBytes?: number | undefined;
 }
 
 /**
@@ -140,7 +160,10 @@ export interface CloseOptions {
  * @category Connections
  */
 export interface SendOptions {
-  /** Rejects with ABORTED if aborted before the message is queued; a queued message cannot be recalled. */
+  /**
+   * Rejects with ABORTED if aborted before the message is queued, including while it waits for the send buffer
+   * to drain (it is then never sent); a message handed to the socket cannot be recalled.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -195,6 +218,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #highWater: number;
   readonly #inbox: Inbox;
   readonly #writes: WriteBatcher;
+  readonly #sendHighWater: number;
+  readonly #sendLimit: number;
+  /** Sends waiting for the socket to drain (made the first time the send buffer fills). */
+  #backlog: SendBacklog | undefined;
   /** The application's pings waiting for their Pong (made on the first {@link Connection.ping}). */
   #pings: PingWaiter | undefined;
   readonly #transitions: StateChange[] = [];
@@ -228,6 +255,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#socket = channel.socket;
     this.#writes = new WriteBatcher(channel.socket);
     this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
+    // Never below the socket's own mark: a buffer this full must end with the socket's 'drain'.
+    this.#sendHighWater = Math.max(options.sendBufferHighWaterBytes ?? DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, channel.socket.writableHighWaterMark);
+    this.#sendLimit = Math.max(options.sendBufferLimitBytes ?? DEFAULT_SEND_BUFFER_LIMIT_BYTES, this.#sendHighWater);
     this.#inbox = new Inbox(this.#highWater, {
       emit: (message) => this.emit("message", message),
       setPaused: (paused) => {
@@ -279,6 +309,25 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   /** True when {@link Connection.send} accepts messages now (open, or a 0-RTT dialer still handshaking). */
   get canSend(): boolean {
     return this.#core.canSend;
+  }
+
+  /**
+   * True when a {@link Connection.send} now goes out without waiting: the connection can send, fewer than
+   * `sendBufferHighWaterBytes` are held unsent and no earlier send waits. When false, unawaited senders stop
+   * and resume on `send:drain`; awaited sends simply wait.
+   */
+  get writable(): boolean {
+    if (!this.#core.canSend) return false;
+    if (this.#backlog?.mustWait ?? this.#buffered() >= this.#sendHighWater) {
+      this.#backlogOf()?.full();
+      return false;
+    }
+    return true;
+  }
+
+  /** Bytes of messages accepted by {@link Connection.send} and not yet handed to the operating system (waiting ones included). */
+  get sendBufferedBytes(): number {
+    return this.#buffered() + (this.#backlog?.waitingBytes ?? 0);
   }
 
   /** Every state change so far, oldest first (including those before the connection was handed out). */
@@ -382,30 +431,44 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   /**
-   * Sends one message of the agreed `protocol` (by name). Resolves once the
-   * bytes are handed to the operating system, so awaiting each send respects
-   * backpressure. Rejects with UNKNOWN_PROTOCOL (not agreed), FRAME_TOO_LARGE,
-   * CONNECTION_CLOSED (closing, closed, or the socket failed before the write
-   * completed) or ABORTED.
+   * Sends one message of the agreed `protocol` (by name). Resolves once the bytes are handed to the operating
+   * system, so awaiting each send respects backpressure.
+   *
+   * The send buffer is bounded. While the bytes held unsent are below `sendBufferHighWaterBytes` (1 MiB) the
+   * message is written at once; at or above it ({@link Connection.writable} false) the message waits, in
+   * order, until the socket drains, and `signal` can withdraw it meanwhile. A send that would have to wait
+   * when the bytes buffered and waiting plus its own exceed `sendBufferLimitBytes` (8 MiB) is refused with
+   * SEND_BUFFER_FULL, so unawaited sends to a peer that stops reading cannot grow memory without bound: a
+   * connection holds at most the limit, or the high-water mark plus one message. A graceful
+   * {@link Connection.close} still writes the messages waiting (before its Goodbye); any other end of the
+   * connection rejects them with CONNECTION_CLOSED.
+   *
+   * Rejects with UNKNOWN_PROTOCOL (not agreed), FRAME_TOO_LARGE, CONNECTION_CLOSED (closing, closed, or the
+   * socket failed before the write completed), SEND_BUFFER_FULL or ABORTED.
+   *
+   * @example
+   * ```ts
+   * for (const chunk of chunks) await conn.send("/files", chunk); // waits whenever the peer is slower
+   *
+   * // or, without awaiting each send:
+   * for (const chunk of chunks) {
+   *   if (!conn.writable) await new Promise((resume) => conn.once("send:drain", resume));
+   *   void conn.send("/files", chunk).catch(report);
+   * }
+   * ```
    */
   send(protocol: string, data: Uint8Array, options: SendOptions = {}): Promise<void> {
-    if (options.signal?.aborted) {
-      return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "send aborted", { cause: options.signal.reason }));
+    const signal = options.signal;
+    if (signal?.aborted) {
+      return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "send aborted", { cause: signal.reason }));
     }
-    let actions: CoreAction[];
-    try {
-      actions = this.#core.send(protocol, data, Date.now());
-    } catch (error) {
-      return Promise.reject(error);
+    if (this.#core.canSend && (this.#backlog?.mustWait ?? this.#buffered() >= this.#sendHighWater)) {
+      const backlog = this.#backlogOf();
+      if (backlog !== undefined) return backlog.wait(protocol, data, signal);
     }
     return new Promise<void>((resolve, reject) => {
-      this.#apply(actions, (error) =>
-        // Node calls back without an error for writes still pending when the socket is destroyed: a write
-        // that completes only after the connection was released was not written.
-        (error === undefined || error === null) && !this.#released
-          ? resolve()
-          : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error })),
-      );
+      this.#write(protocol, data, resolve, reject);
+      if (this.#buffered() >= this.#sendHighWater) this.#backlogOf()?.full();
     });
   }
 
@@ -472,6 +535,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * Rejects only on a bad argument (INVALID_ARGUMENT).
    */
   async close(reason: DisconnectReason = DisconnectReason.NORMAL, options: CloseOptions = {}): Promise<void> {
+    // Messages accepted and waiting for room go out ahead of the Goodbye.
+    if (this.#core.canSend) this.#backlog?.flushAll();
     const actions = this.#core.close(
       reason,
       {
@@ -520,6 +585,44 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     tapConnection = (connection, fn) => connection.#inbox.tap(fn);
     decoderBufferOf = (connection) => connection.#core.decoderBufferCapacity;
     exemptConnection = (connection) => connection.#core.exemptFromInboundRate();
+  }
+
+  /** Bytes written and not yet handed to the operating system: the socket's buffer and this turn's batch. */
+  #buffered(): number {
+    return this.#socket.writableLength + this.#writes.queuedBytes;
+  }
+
+  /** The send backlog, made on first use; `undefined` once the connection is released. */
+  #backlogOf(): SendBacklog | undefined {
+    if (this.#released) return undefined;
+    return (this.#backlog ??= new SendBacklog(
+      {
+        socket: this.#socket,
+        buffered: () => this.#buffered(),
+        write: (protocol, data, resolve, reject) => this.#write(protocol, data, resolve, reject),
+        drained: () => this.emit("send:drain", { bufferedBytes: this.#buffered() }),
+      },
+      this.#sendHighWater,
+      this.#sendLimit,
+    ));
+  }
+
+  /** Sends one Data frame now; exactly one of `resolve`/`reject` is called, once the write completed or failed. */
+  #write(protocol: string, data: Uint8Array, resolve: () => void, reject: (error: unknown) => void): void {
+    let actions: CoreAction[];
+    try {
+      actions = this.#core.send(protocol, data, Date.now());
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    this.#apply(actions, (error) =>
+      // Node calls back without an error for writes still pending when the socket is destroyed: a write
+      // that completes only after the connection was released was not written.
+      (error === undefined || error === null) && !this.#released
+        ? resolve()
+        : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error })),
+    );
   }
 
   /** Our write buffer is above the high-water mark: the peer is not reading what we send. */
@@ -571,6 +674,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.#transitions.push(event.change);
         // This side said Goodbye or aborted: the application gets nothing more (held and buffered messages included).
         if (event.change.transition === "goodbye-sent" || event.change.transition === "aborted") this.#inbox.stop();
+        if (event.change.to === "closing" || event.change.to === "closed") this.#disposeBacklog();
         this.emit("state", event.change);
         break;
       case "open":
@@ -613,6 +717,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     }
   }
 
+  /** Rejects the sends still waiting for room: the connection no longer sends. */
+  #disposeBacklog(): void {
+    this.#backlog?.dispose(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "the connection closed before the message could be sent"));
+  }
+
   #schedule(): void {
     if (this.#released) return;
     const at = this.#core.nextDeadline();
@@ -638,6 +747,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#socket.off("end", this.#onEnd);
     this.#socket.off("close", this.#onClose);
     this.#socket.off("error", this.#onError);
+    this.#disposeBacklog();
     // A destroyed socket can still report a late write error; never let it become an uncaught 'error'.
     this.#socket.on("error", noop);
     this.#socket.destroy();

@@ -31,6 +31,20 @@ export const DEFAULT_FAILURE_LINGER_MS = 1_000;
 export const DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES = 1_048_576;
 
 /**
+ * Bytes a connection may hold unsent (its socket's write buffer) before `writable` turns false and
+ * `send` waits for a drain, in bytes. 1 MiB = one maximum-size frame, or 16 of the 64 KiB messages a bulk
+ * transfer keeps in flight; Node's own socket high-water mark (16 KiB) would stall a fast link between turns.
+ */
+export const DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES = 1_048_576;
+
+/**
+ * Most bytes a connection holds unsent, buffered and waiting for a drain together, before a send that has
+ * to wait is refused with SEND_BUFFER_FULL, in bytes. 8× the high-water mark: room for a burst of
+ * unawaited sends, a bound on what a peer that stops reading costs this node.
+ */
+export const DEFAULT_SEND_BUFFER_LIMIT_BYTES = 8 * 1_048_576;
+
+/**
  * Most distinct protocol aliases a peer may bind over one connection's life,
  * retired aliases included (docs/PROTOCOL.md §7, "peerlink: 4,096"). A retired
  * alias stays bound to its protocol so that reusing it for another protocol

@@ -28,10 +28,16 @@ interface Chunk {
 export class WriteBatcher {
   readonly #socket: BatchTarget;
   #queue: Chunk[] = [];
+  #queuedBytes = 0;
   #flushQueued = false;
 
   constructor(socket: BatchTarget) {
     this.#socket = socket;
+  }
+
+  /** Bytes queued for the end of this turn, not yet written to the socket. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /**
@@ -49,6 +55,7 @@ export class WriteBatcher {
       else socket.write(bytes, cb);
       return;
     }
+    this.#queuedBytes += bytes.byteLength;
     const queue = this.#queue;
     const last = queue[queue.length - 1];
     if (last !== undefined && last.bytes.buffer === bytes.buffer && last.end === bytes.byteOffset) {
@@ -65,6 +72,7 @@ export class WriteBatcher {
     const queue = this.#queue;
     if (queue.length === 0) return;
     this.#queue = [];
+    this.#queuedBytes = 0;
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) {
       const error = new Error("socket is not writable");

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Registry } from "prom-client";
+import { DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_LIMIT_BYTES } from "../connection/defaults.js";
 import { Identity } from "../identity/identity.js";
 import { MAX_CAPABILITY_NAME_BYTES, MAX_HELLO_LIST_ENTRIES, MAX_PROTOCOL_NAME_BYTES } from "../handshake/defaults.js";
 import { checkMaintenanceOptions, type MaintenanceOptions } from "../maintenance/maintenance-options.js";
@@ -91,6 +92,18 @@ export interface ConnectionManagerOptions {
   /** Largest frame body accepted (bytes). @default 1048576 (1 MiB) */
   readonly maxFrameSize?: number;
   /**
+   * Bytes a connection holds unsent before `conn.writable` turns false and `conn.send` waits for the socket to
+   * drain (`send:drain`). At least 16384 (Node's socket high-water mark).
+   * @default 1048576 (1 MiB)
+   */
+  readonly sendBufferHighWaterBytes?: number;
+  /**
+   * Most bytes a connection holds unsent, buffered and waiting, before a send that has to wait is refused with
+   * SEND_BUFFER_FULL (bounds what a peer that stops reading costs). At least `sendBufferHighWaterBytes`.
+   * @default 8388608 (8 MiB)
+   */
+  readonly sendBufferLimitBytes?: number;
+  /**
    * Engine of the connections' frame decoders and of the built-in maintenance service's health scorer
    * (unless `maintenance.engine` is set); results are identical either way.
    * @default each part's own default: frame decoder `"js"`, health scorer `"wasm"` (the faster of each in BENCHMARKS.md)
@@ -144,6 +157,8 @@ export interface ResolvedManagerOptions {
   readonly limits: ResolvedLimits;
   readonly gracefulShutdownTimeoutMs: number;
   readonly maxFrameSize: number;
+  readonly sendBufferHighWaterBytes: number;
+  readonly sendBufferLimitBytes: number;
   readonly engine: "wasm" | "js" | undefined;
   readonly agent: string | undefined;
   readonly peerStore: PeerStore;
@@ -170,6 +185,8 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   limits: true,
   gracefulShutdownTimeoutMs: true,
   maxFrameSize: true,
+  sendBufferHighWaterBytes: true,
+  sendBufferLimitBytes: true,
   engine: true,
   agent: true,
   peerStore: true,
@@ -281,6 +298,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
       problems.add(`maxFrameSize must be an integer in [1, ${MAX_MAX_FRAME_SIZE}] (16 MiB), got ${describeValue(o.maxFrameSize)}`);
     }
   }
+  const { sendBufferHighWaterBytes, sendBufferLimitBytes } = checkSendBuffer(o, problems);
   let engine: "wasm" | "js" | undefined;
   if (o.engine === "wasm" || o.engine === "js") engine = o.engine;
   else if (o.engine !== undefined) problems.add(`engine must be "wasm" or "js", got ${describeValue(o.engine)}`);
@@ -340,6 +358,8 @@ function check(input: unknown, problems: OptionProblems): Checked {
     limits,
     gracefulShutdownTimeoutMs,
     maxFrameSize,
+    sendBufferHighWaterBytes,
+    sendBufferLimitBytes,
     engine,
     agent,
     services,
@@ -349,6 +369,38 @@ function check(input: unknown, problems: OptionProblems): Checked {
     metrics,
     logger,
   };
+}
+
+/** Smallest `sendBufferHighWaterBytes`: Node's socket high-water mark, below which no `'drain'` is promised. */
+const MIN_SEND_BUFFER_HIGH_WATER_BYTES = 16_384;
+/** Largest `sendBufferHighWaterBytes` / `sendBufferLimitBytes` accepted: 1 GiB. */
+const MAX_SEND_BUFFER_BYTES = 1_073_741_824;
+
+function checkSendBuffer(
+  o: Record<keyof ConnectionManagerOptions, unknown>,
+  problems: OptionProblems,
+): { sendBufferHighWaterBytes: number; sendBufferLimitBytes: number } {
+  const valid = (v: unknown, min: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= MAX_SEND_BUFFER_BYTES;
+  let sendBufferHighWaterBytes = DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES;
+  if (valid(o.sendBufferHighWaterBytes, MIN_SEND_BUFFER_HIGH_WATER_BYTES)) sendBufferHighWaterBytes = o.sendBufferHighWaterBytes;
+  else if (o.sendBufferHighWaterBytes !== undefined) {
+    problems.add(
+      `sendBufferHighWaterBytes must be an integer in [${MIN_SEND_BUFFER_HIGH_WATER_BYTES}, ${MAX_SEND_BUFFER_BYTES}], got ${describeValue(o.sendBufferHighWaterBytes)}`,
+    );
+  }
+  // An unset limit follows an explicit high-water mark above the default limit.
+  let sendBufferLimitBytes = Math.max(DEFAULT_SEND_BUFFER_LIMIT_BYTES, sendBufferHighWaterBytes);
+  if (valid(o.sendBufferLimitBytes, 1)) sendBufferLimitBytes = o.sendBufferLimitBytes;
+  else if (o.sendBufferLimitBytes !== undefined) {
+    problems.add(`sendBufferLimitBytes must be an integer in [1, ${MAX_SEND_BUFFER_BYTES}], got ${describeValue(o.sendBufferLimitBytes)}`);
+  }
+  if (sendBufferLimitBytes < sendBufferHighWaterBytes) {
+    problems.add(
+      `sendBufferLimitBytes (${sendBufferLimitBytes}) must be >= sendBufferHighWaterBytes (${sendBufferHighWaterBytes}): ` +
+        "sends would be refused before they ever waited",
+    );
+  }
+  return { sendBufferHighWaterBytes, sendBufferLimitBytes };
 }
 
 function isMethodHolder(value: unknown, methods: readonly string[]): boolean {

@@ -370,6 +370,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         signal: bounds.signal,
         deadline: bounds.deadline,
         maxFrameSize: o.maxFrameSize,
+        sendBufferHighWaterBytes: o.sendBufferHighWaterBytes,
+        sendBufferLimitBytes: o.sendBufferLimitBytes,
         gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
         earlyMessages: early,
         onConnection: track,

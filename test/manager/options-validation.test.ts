@@ -80,6 +80,8 @@ describe("unknown option names", () => {
       limits: { firstFlightTimeoutMs: 2_000, maxPendingPerIp: 2, maxPendingPerSubnet: 4 },
       gracefulShutdownTimeoutMs: 1_000,
       maxFrameSize: 65_536,
+      sendBufferHighWaterBytes: 65_536,
+      sendBufferLimitBytes: 1_048_576,
       engine: "js",
       agent: "test",
       peerStore: "/tmp/unused-peers.json",
@@ -158,6 +160,13 @@ describe("rules across options", () => {
     ["a capability listed twice (peers refuse such a Hello)", { capabilities: [{ name: "a" }, { name: "a", version: 2 }] }, "capabilities[1]: capability a is listed twice"],
     ["more protocols than a Hello may carry", { protocols: Array.from({ length: 257 }, (_, i) => ({ name: `/p${i}` })) }, "protocols has 257 entries"],
     ["an unparseable listen address", { listen: ["localhost"] }, "listen[0]"],
+    ["a send high-water mark below the socket's own", { sendBufferHighWaterBytes: 1_024 }, "sendBufferHighWaterBytes must be an integer in [16384,"],
+    ["a send limit that is not a byte count", { sendBufferLimitBytes: -1 }, "sendBufferLimitBytes must be an integer"],
+    [
+      "a send limit below the high-water mark",
+      { sendBufferHighWaterBytes: 65_536, sendBufferLimitBytes: 32_768 },
+      "sendBufferLimitBytes (32768) must be >= sendBufferHighWaterBytes (65536)",
+    ],
   ])("rejects %s", (_name, options, fragment) => {
     expect(rejection(options).message).toContain(fragment);
   });
@@ -172,6 +181,9 @@ describe("rules across options", () => {
     // A long graceful timeout raises the unset stop deadline; a short stop deadline lowers the unset graceful timeout.
     expect(resolveManagerOptions({ identity, gracefulShutdownTimeoutMs: 8_000 }).limits.stopDeadlineMs).toBe(8_000);
     expect(resolveManagerOptions({ identity, limits: { stopDeadlineMs: 1_000 } }).gracefulShutdownTimeoutMs).toBe(1_000);
+    // A high-water mark above the default send limit raises the unset limit.
+    expect(resolveManagerOptions({ identity, sendBufferHighWaterBytes: 16_777_216 }).sendBufferLimitBytes).toBe(16_777_216);
+    expect(resolveManagerOptions({ identity }).sendBufferLimitBytes).toBe(8_388_608);
     // A short handshake timeout lowers the unset first-flight timeout.
     expect(resolveManagerOptions({ identity, limits: { handshakeTimeoutMs: 1_000 } }).limits.firstFlightTimeoutMs).toBe(1_000);
   });
