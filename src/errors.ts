@@ -57,6 +57,8 @@ export const ErrorCode = {
   PEER_BANNED: "PEER_BANNED",
   /** The remote IP opened connections faster than the inbound rate limit. */
   RATE_LIMITED: "RATE_LIMITED",
+  /** The application's connection gater denied the connection (by address or peer id, either direction). */
+  GATED: "GATED",
   /** A connection to this peer already exists and was kept instead. */
   ALREADY_CONNECTED: "ALREADY_CONNECTED",
   /** No address is known for the peer. */

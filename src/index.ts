@@ -33,6 +33,12 @@ export type { ConnectionLimitsOptions } from "./manager/config.js";
 export type { BanEntry, BanIssueOptions, BanKind, BanQuery, BanResult, BanTarget } from "./manager/ban-list.js";
 export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from "./manager/journal.js";
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
+// Application hooks: the `gater` and `allowList` options, `handle()` per protocol, weighted peer tags.
+export type { ConnectionGater, GatedConnectionInfo, GaterDenial, GaterGoodbyeReason, GaterResult } from "./node/policy/gater.js";
+export { AllowList } from "./node/policy/allow-list.js";
+export type { AllowListOptions } from "./node/policy/allow-list.js";
+export type { HandlerFailedEvent, ProtocolHandler } from "./node/protocol-handlers.js";
+export type { PeerTag, PeerTags, TagDecay, TagOptions } from "./peers/peer-tags.js";
 // The service contract: the `services` option runs these beside the manager.
 export type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "./manager/services.js";
 export * as limitDefaults from "./manager/defaults.js";

@@ -36,7 +36,7 @@ import { MaintenanceCore } from "./maintenance-core.js";
 import { resolveMaintenanceOptions, type MaintenanceOptions, type ResolvedMaintenanceOptions } from "./maintenance-options.js";
 import type { HealthChangeEvent, MaintenanceSnapshot } from "./maintenance-types.js";
 import { encodedProbeFrameBytes, probeFrame, reportFrame } from "./probe-frames.js";
-import { Replacer } from "./replacement.js";
+import { inReplacementOrder, Replacer } from "./replacement.js";
 
 export { HEALTH_REPUBLISH_DELTA } from "./health-publication.js";
 
@@ -262,7 +262,8 @@ class Maintenance implements MaintenanceService {
 
   #perform(actions: readonly MaintenanceAction<Connection>[]): void {
     let exclude: Set<string> | undefined;
-    for (const action of actions) {
+    const now = this.#host.clock();
+    for (const action of inReplacementOrder(actions, (a) => this.#host.peers.tags.value(a.entry.peer, now))) {
       // A callback (a health:change listener, a pong) may have stopped the service meanwhile.
       if (this.#stopped) return;
       if (action.type === "replace") {

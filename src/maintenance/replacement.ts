@@ -47,6 +47,22 @@ export function pickReplacement(peers: CandidateSource, now: number, exclude: Re
   return candidate === undefined || banned(candidate.peerId) ? undefined : candidate;
 }
 
+/**
+ * The order in which degraded connections are replaced: the peer with the lowest tag value (the
+ * application's weights) first, so when candidates are scarce the connections the application values
+ * least give way first. Other actions keep their order, ahead of the replacements. Stable.
+ */
+export function inReplacementOrder<A extends { readonly type: string }>(
+  actions: readonly A[],
+  tagValue: (action: A & { readonly type: "replace" }) => number,
+): A[] {
+  const replace = actions.filter((a): a is A & { readonly type: "replace" } => a.type === "replace");
+  if (replace.length < 2) return [...actions];
+  const values = new Map(replace.map((a) => [a, tagValue(a)]));
+  replace.sort((x, y) => (values.get(x) ?? 0) - (values.get(y) ?? 0));
+  return [...actions.filter((a) => a.type !== "replace"), ...replace];
+}
+
 const noop = (): void => undefined;
 
 /** Runs the replacements the core asks for; one dial per degraded connection at a time. */

@@ -32,6 +32,7 @@ export type RefusalReason =
   | "per_ip"
   | "per_subnet"
   | "rate_limited"
+  | "gated"
   | "inbound_full"
   | "outbound_full"
   | "total_full";
@@ -55,6 +56,8 @@ export interface LimitRefusal {
   readonly option?: keyof ResolvedLimits;
   /** For `rate_limited` and `banned`: ms until an attempt may succeed (Infinity for a permanent ban). */
   readonly retryAfterMs?: number;
+  /** For `gated`: the gater's reason (local text, never sent). */
+  readonly detail?: string;
 }
 
 /** Lifecycle of a {@link ConnectionReservation}. */
@@ -126,6 +129,7 @@ const CODE_BY_REASON: Readonly<Record<RefusalReason, ErrorCode>> = {
   per_ip: ErrorCode.CONNECTION_LIMIT,
   per_subnet: ErrorCode.CONNECTION_LIMIT,
   rate_limited: ErrorCode.RATE_LIMITED,
+  gated: ErrorCode.GATED,
   inbound_full: ErrorCode.CONNECTION_LIMIT,
   outbound_full: ErrorCode.CONNECTION_LIMIT,
   total_full: ErrorCode.CONNECTION_LIMIT,
@@ -149,6 +153,8 @@ export function describeRefusal(refusal: LimitRefusal): string {
       return `${what}: ${refusal.key ?? "target"} is banned (offence ${refusal.current})`;
     case "rate_limited":
       return `${what}: rate limit${on} exceeded (burst ${refusal.limit}, retry in ${refusal.retryAfterMs ?? 0} ms)`;
+    case "gated":
+      return `${what}: denied by the connection gater${on}${refusal.detail ? `: ${refusal.detail}` : ""}`;
     default:
       return `${what}: ${refusal.option ?? refusal.reason} ${refusal.limit} reached${on} (current ${refusal.current})`;
   }

@@ -25,6 +25,9 @@ import { checkLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "
 import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
 import { parseHostPort } from "./ip.js";
 import type { ManagerHost, ManagerService } from "./services.js";
+import type { AllowList, AllowListOptions } from "../node/policy/allow-list.js";
+import type { ConnectionGater } from "../node/policy/gater.js";
+import { checkAllowList, checkGater } from "../node/policy/policy-options.js";
 
 /**
  * An application protocol this node speaks.
@@ -144,6 +147,19 @@ export interface ConnectionManagerOptions {
    * @default none: nothing is logged
    */
   readonly logger?: Logger;
+  /**
+   * The application's connection gater (like js-libp2p's and go-libp2p's `ConnectionGater`): synchronous
+   * hooks that deny an inbound socket by address before TLS, any connection by the peer id its handshake
+   * proved (Goodbye with the gater's reason), and dials by peer id or address (GATED).
+   * @default none: every connection the limits admit is allowed
+   */
+  readonly gater?: ConnectionGater;
+  /**
+   * Peers, IPs and CIDR subnets exempt from the connection limits, pending bounds, the inbound rate limit
+   * and trimming, not from bans or the gater (like Bitcoin Core's `-whitelist`, CometBFT's unconditional peers).
+   * @default nobody
+   */
+  readonly allowList?: AllowListOptions;
 }
 
 /** {@link ConnectionManagerOptions} after validation, every value filled. */
@@ -168,6 +184,8 @@ export interface ResolvedManagerOptions {
   readonly clock: () => number;
   readonly metrics: Registry | undefined;
   readonly logger: Logger | undefined;
+  readonly gater: ConnectionGater | undefined;
+  readonly allowList: AllowList;
 }
 
 /** Default of {@link ConnectionManagerOptions.gracefulShutdownTimeoutMs}. */
@@ -196,6 +214,8 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   clock: true,
   metrics: true,
   logger: true,
+  gater: true,
+  allowList: true,
 };
 const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true };
 const CREDENTIAL_NAMES: KnownOptions<TlsCredentials> = { key: true, cert: true };
@@ -348,6 +368,8 @@ function check(input: unknown, problems: OptionProblems): Checked {
     if (isMethodHolder(o.logger, ["log"])) logger = o.logger as Logger;
     else problems.add(`logger must be an object with a log(record) method, got ${describeValue(o.logger)}`);
   }
+  const gater = checkGater(o.gater, problems);
+  const allowList = checkAllowList(o.allowList, problems);
 
   return {
     listen,
@@ -368,6 +390,8 @@ function check(input: unknown, problems: OptionProblems): Checked {
     clock,
     metrics,
     logger,
+    gater,
+    allowList,
   };
 }
 

@@ -22,6 +22,8 @@ export interface TrimCandidate {
   readonly protected?: boolean | undefined;
   /** Overall health score in [0, 1] (1 is best); undefined or NaN = unknown, treated as 0.5. */
   readonly healthScore?: number | undefined;
+  /** Sum of the application's tags on the peer (lowest trimmed first); undefined or NaN = 0. @default 0 */
+  readonly tagValue?: number | undefined;
 }
 
 /** Options of {@link selectConnectionsToTrim}. */
@@ -42,14 +44,22 @@ function score(candidate: TrimCandidate): number {
   return Math.min(1, Math.max(0, s));
 }
 
+function tagValue(candidate: TrimCandidate): number {
+  const v = candidate.tagValue;
+  return v === undefined || Number.isNaN(v) ? 0 : v;
+}
+
 /**
  * Orders two trim candidates: negative when `a` should be closed before `b`.
- * Worst health first (unknown = 0.5); on equal health inbound before outbound
+ * Lowest tag value first (the application's weights, as in js-libp2p and go-libp2p);
+ * then worst health (unknown = 0.5); on equal health inbound before outbound
  * (outbound peers were chosen by us and defend against eclipse attacks);
  * then the newest first (long-lived connections have proven themselves);
  * then by id, so the order is total and deterministic.
  */
 export function compareForTrim(a: TrimCandidate, b: TrimCandidate): number {
+  const tags = tagValue(a) - tagValue(b);
+  if (tags !== 0) return tags;
   const health = score(a) - score(b);
   if (health !== 0) return health;
   if (a.direction !== b.direction) return a.direction === "inbound" ? -1 : 1;
@@ -66,9 +76,10 @@ export function compareForTrim(a: TrimCandidate, b: TrimCandidate): number {
  * Ranking:
  * 1. protected connections are never chosen;
  * 2. connections younger than `gracePeriodMs` (`now − openedAt < gracePeriodMs`) are never chosen;
- * 3. worst health score first (unknown counts as 0.5);
- * 4. on a tie, inbound before outbound;
- * 5. then the newest first (largest `openedAt`), then by id.
+ * 3. lowest tag value first (untagged counts as 0);
+ * 4. then worst health score (unknown counts as 0.5);
+ * 5. on a tie, inbound before outbound;
+ * 6. then the newest first (largest `openedAt`), then by id.
  *
  * All candidates count towards the total, protected and young ones included.
  *

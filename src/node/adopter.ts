@@ -20,6 +20,7 @@ import type { KeptConnection, NodeCore } from "./core/node-core.js";
 import { safely } from "./dialer.js";
 import type { NodeEvents } from "./events.js";
 import type { NodeJournal } from "./node-journal.js";
+import type { ProtocolHandlers } from "./protocol-handlers.js";
 
 /** A kept connection, as the core and the services see it. */
 export interface Managed extends KeptConnection, ManagedConnection {
@@ -44,6 +45,8 @@ export interface AdopterHost {
   changed(): void;
   /** A refused connection is closing: hold it as the node's until `onClosed`. */
   closing(connection: Connection, onClosed: () => void): void;
+  /** The application's per-protocol handlers, run beside the `message` event. */
+  readonly handlers: ProtocolHandlers;
 }
 
 /** Adoption and close bookkeeping. */
@@ -128,7 +131,10 @@ export class Adopter {
     }
     // A tap, not a listener: the connection keeps holding messages for the application's own first
     // `conn.on("message")`, attached after `await dial()`.
-    tapMessages(connection, (m) => host.emit("message", { connection, peer, protocol: m.protocol, data: m.data }));
+    tapMessages(connection, (m) => {
+      host.handlers.deliver(m.protocol, m.data, connection, peer);
+      host.emit("message", { connection, peer, protocol: m.protocol, data: m.data });
+    });
     const handshake = connection.handshake;
     safely(() =>
       host.peers.upsert(

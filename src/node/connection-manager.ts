@@ -37,6 +37,8 @@ import { createNodeServices } from "./default-services.js";
 import { Dialer, safely } from "./dialer.js";
 import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
 import { InboundAdapter } from "./inbound.js";
+import { ProtocolHandlers, type ProtocolHandler } from "./protocol-handlers.js";
+import type { PeerTag, TagOptions } from "../peers/peer-tags.js";
 import { SettledWaiters } from "./settled-waiters.js";
 import { closeAllConnections, stopServices } from "./shutdown.js";
 import { nodeSettings } from "./node-settings.js";
@@ -78,6 +80,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #inbound: InboundAdapter;
   readonly #dialer: Dialer;
   readonly #adopter: Adopter;
+  readonly #handlers: ProtocolHandlers;
   readonly #log: NodeJournal;
   readonly #services: readonly ManagerService[];
   readonly #abort = new AbortController();
@@ -113,7 +116,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       store: o.peerStore,
       bans: { maxSize: o.limits.banListMaxSize, durationsMs: o.limits.banDurationsMs, offenceMemoryMs: o.limits.offenceMemoryMs },
     });
-    this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings });
+    this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings, allowList: o.allowList, gater: o.gater });
+    this.#handlers = new ProtocolHandlers(o.protocols.map((p) => p.name), (e) => this.listenerCount("handler:failed") > 0 && (this.emit("handler:failed", e), true));
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
     this.#adopter = new Adopter({
@@ -126,6 +130,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       notify: (hook) => this.#notify(hook),
       changed: () => this.#changed(),
       closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
+      handlers: this.#handlers,
     });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
@@ -257,6 +262,31 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   /** True when `peer` is protected. */
   isProtected(peer: PeerId | string): boolean {
     return this.peers.isProtected(String(peer));
+  }
+
+  /** Sets (or replaces) a weighted tag on `peer`: trimming and replacement take the lowest sum first. */
+  tagPeer(peer: PeerId | string, tag: string, options: TagOptions = {}): void {
+    this.peers.tags.tag(String(peer), tag, options, this.options.clock());
+  }
+
+  /** Removes a tag from `peer`; true when it had it. */
+  untagPeer(peer: PeerId | string, tag: string): boolean {
+    return this.peers.tags.untag(String(peer), tag);
+  }
+
+  /** The live tags of `peer` now (values after decay). */
+  peerTags(peer: PeerId | string): PeerTag[] {
+    return this.peers.tags.tagsOf(String(peer), this.options.clock());
+  }
+
+  /** Runs `handler` for every message of `protocol` (beside the `message` event); see {@link ProtocolHandlers.handle}. */
+  handle(protocol: string, handler: ProtocolHandler): void {
+    this.#handlers.handle(protocol, handler);
+  }
+
+  /** Removes the handler of `protocol`; true when there was one. */
+  unhandle(protocol: string): boolean {
+    return this.#handlers.unhandle(protocol);
   }
 
   /**

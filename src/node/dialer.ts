@@ -18,6 +18,7 @@ import { dialChannel } from "../transport/dial.js";
 import type { ResolvedTls, SecureChannel } from "../transport/types.js";
 import type { KeptConnection, NodeCore } from "./core/node-core.js";
 import type { DialOptions, DialTarget } from "./events.js";
+import { gateError } from "./policy/gater.js";
 
 /** What the dialer needs from the manager. */
 export interface DialerHost {
@@ -99,7 +100,10 @@ export class Dialer {
     if (known) {
       const ban = host.peers.findBan({ peerId: known.toString() }, host.now());
       if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+      const gate = host.core.gateDialPeer(known.toString());
+      if (!gate.allowed) refuse(gateError(gate, `dial to ${known.toString()}`));
     }
+    const dialable = this.#ungated(addresses, known?.toString(), refuse);
     if (!options.force) {
       const existing = known ? host.core.kept(known.toString()) : undefined;
       if (existing) return (existing as KeptConnection & { connection: Connection }).connection;
@@ -108,7 +112,7 @@ export class Dialer {
     }
     const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
     setMaxListeners(0, shared.controller.signal);
-    shared.promise = this.#dialAddresses(addresses, expected, options, shared.controller.signal);
+    shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal);
     const done = (): void => {
       shared.settled = true;
       if (this.#dials.get(key) === shared) this.#dials.delete(key);
@@ -175,7 +179,7 @@ export class Dialer {
         host.refused(expected?.toString() ?? address, error, { peerId: expected?.toString(), address });
         throw error;
       }
-      const admission = host.core.reserveDial(ip);
+      const admission = host.core.reserveDial(ip, expected?.toString());
       if (!admission.ok) {
         host.journalLimit(address, admission.refusal);
         const error = refusalToError(admission.refusal);
@@ -187,9 +191,10 @@ export class Dialer {
       } catch (error) {
         lastError = PeerlinkError.from(error);
         const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
-        if (expected && !cancelled) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
-        // A peer reached and then refused as banned is a refusal (journaled on adoption); anything else failed on the way.
-        if (lastError.code === ErrorCode.PEER_BANNED) host.refused(address, lastError, undefined);
+        const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
+        if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
+        // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
+        if (refusedHere) host.refused(address, lastError, undefined);
         else if (!cancelled) host.failed(address, lastError);
         // Identity, abort and protocol failures are final; connection failures try the next address.
         if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
@@ -261,6 +266,19 @@ export class Dialer {
         resolve(connection);
       });
     });
+  }
+
+  /** The addresses the gater lets this dial try; none left refuses the dial with the last denial. */
+  #ungated(addresses: readonly string[], peer: string | undefined, refuse: (error: PeerlinkError) => never): string[] {
+    const core = this.#host.core;
+    let denied: PeerlinkError | undefined;
+    const out = addresses.filter((address) => {
+      const gate = core.gateDialAddress(address, peer);
+      if (!gate.allowed) denied = gateError(gate, `dial to ${address}`);
+      return gate.allowed;
+    });
+    if (out.length === 0 && denied !== undefined) refuse(denied);
+    return out;
   }
 
   /** The peer a successful dial to `address` proved to be there, if any. */

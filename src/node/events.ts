@@ -12,6 +12,7 @@ import type { Connection } from "../connection/connection.js";
 import type { BanEntry } from "../manager/ban-list.js";
 import type { RefusalReason } from "../manager/connection-limits.js";
 import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
+import type { HandlerFailedEvent } from "./protocol-handlers.js";
 
 /**
  * Where to dial: `"host:port"`, or a peer id with its known addresses.
@@ -128,8 +129,10 @@ export interface NodeEvents {
     /** Its bytes. */
     readonly data: Uint8Array;
   };
+  /** A handler set with `handle()` threw or rejected (the message still reached the `message` event). */
+  "handler:failed": HandlerFailedEvent;
   /**
-   * A dial was refused: before any socket was opened (limits, bans, self), or right after the handshake
+   * A dial was refused: before any socket was opened (limits, bans, self, the gater), or right after the handshake
    * when the peer an address dial reached turned out to be banned (that connection is closed with a
    * PEER_BANNED goodbye).
    */
@@ -149,8 +152,9 @@ export interface NodeEvents {
     readonly error: PeerlinkError;
   };
   /**
-   * An inbound connection was refused: before TLS by an abuse bound (reset: IP ban, pending per IP or
-   * subnet, per IP, per subnet, rate), or after its handshake (Goodbye: banned peer id, capacity).
+   * An inbound connection was refused: before TLS by an abuse bound or the gater (reset: IP ban, gated
+   * address, pending per IP or subnet, per IP, per subnet, rate), or after its handshake (Goodbye: banned
+   * peer id, gated peer id, capacity).
    */
   "inbound:refused": InboundRefusedEvent;
   /** A pending inbound connection was closed to make room for a newcomer (the pending pool was full). */

@@ -89,7 +89,7 @@ export class InboundAdapter {
     this.refreshProgress();
     const id = this.#nextId++;
     const arrivedAt = host.arrival();
-    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now());
+    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now(), socket.remotePort ?? 0);
     if (!decision.ok) {
       // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
       socket.resetAndDestroy();
@@ -111,7 +111,7 @@ export class InboundAdapter {
         // Only TLS is progress here. On plain TCP nothing was received yet (the Hello is the first flight):
         // bytes read are reported by refreshProgress, so a silent socket still meets the first-flight deadline.
         if (channel.secure) host.core.progress(id, PendingStage.SECURED);
-        const full = host.core.limiter.checkOpenCapacity("inbound");
+        const full = host.core.inboundCapacity(entry.reservation.ip ?? "");
         if (full !== undefined) {
           this.#refuseForCapacity(id, entry, channel, full);
           return undefined;

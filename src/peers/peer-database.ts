@@ -36,6 +36,7 @@ import {
   type PeerRecord,
 } from "./peer-record.js";
 import { selectEvictions } from "./peer-eviction.js";
+import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
 import { BanList, type BanEntry, type BanIssueOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
@@ -74,6 +75,11 @@ export class PeerDatabase {
   #extra: JsonObject = {};
   /** Every ban (peer ids, IPs, subnets) and remembered offence: nothing else keeps one. */
   readonly #bans: BanList;
+  /**
+   * The application's weighted tags per peer (they order trimming and replacement). In memory only, like
+   * go-libp2p's connection-manager tags: a tag says what the running application wants now.
+   */
+  readonly tags = new PeerTags();
 
   constructor(options: PeerDatabaseOptions) {
     if (typeof options?.store?.save !== "function") {

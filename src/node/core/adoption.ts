@@ -4,7 +4,7 @@
  *
  * The order of the checks is the policy: a node that is stopping keeps
  * nothing; a banned peer (by id, IP or subnet) is refused before anything of
- * it reaches the application; a duplicate is resolved before capacity (a
+ * it reaches the application, then a peer the application's gater denies; a duplicate is resolved before capacity (a
  * duplicate that replaces an existing connection adds nothing); capacity is
  * checked last, and its refusal carries a retry-after so the dialer can tell
  * "full, come back later" from a fault.
@@ -29,6 +29,8 @@ export interface AdoptionInput<T extends { readonly direction: "inbound" | "outb
   readonly running: boolean;
   /** The ban covering the peer id or its IP now, if any. */
   readonly ban: BanEntry | undefined;
+  /** The gater's denial of the peer, if it denied. */
+  readonly gate?: { readonly reason: string; readonly publicReason: string | undefined; readonly goodbye: DisconnectReason } | undefined;
   /** The kept connection to the same peer, if any. */
   readonly existing: T | undefined;
   /** The candidate. */
@@ -86,6 +88,12 @@ export function decideAdoption<T extends { readonly direction: "inbound" | "outb
       goodbyeDetail: input.ban.publicReason,
     });
   }
+  if (input.gate !== undefined) {
+    return refuse(input.gate.goodbye, ErrorCode.GATED, `denied by the connection gater: ${input.gate.reason}`, {
+      goodbyeDetail: input.gate.publicReason,
+      refusal: gatedRefusal(input.incoming.direction, undefined, input.gate.reason),
+    });
+  }
   if (input.existing !== undefined) {
     const choice = chooseSurvivor(input.localId, input.remoteId, input.existing, input.incoming);
     return choice.keep === input.existing ? { kind: "duplicate" } : { kind: "keep", close: input.existing };
@@ -97,6 +105,11 @@ export function decideAdoption<T extends { readonly direction: "inbound" | "outb
     });
   }
   return { kind: "keep", close: undefined };
+}
+
+/** The refusal of a connection the gater denied (`key`: what it denied, e.g. `"ip:10.0.0.1"`). */
+export function gatedRefusal(direction: "inbound" | "outbound", key: string | undefined, detail: string): LimitRefusal {
+  return Object.freeze({ reason: "gated", direction, limit: 0, current: 0, detail, ...(key !== undefined ? { key } : {}) });
 }
 
 /**

@@ -18,7 +18,9 @@ import { ConnectionLimiter, type AdmissionResult, type ConnectionReservation, ty
 import type { ResolvedLimits } from "../../manager/config.js";
 import { normalizeIp } from "../../manager/ip.js";
 import type { PeerDatabase } from "../../peers/peer-database.js";
-import { decideAdoption, type AdoptionVerdict } from "./adoption.js";
+import { AllowList } from "../policy/allow-list.js";
+import { runGate, type ConnectionGater, type GateVerdict } from "../policy/gater.js";
+import { decideAdoption, gatedRefusal, type AdoptionVerdict } from "./adoption.js";
 import { PendingPool, type PendingEntry, type PendingExpiry, PendingStage } from "./pending-pool.js";
 import { planTrim } from "./pruner.js";
 
@@ -57,6 +59,10 @@ export interface NodeCoreOptions {
   readonly firstFlightTimeoutMs: number;
   /** Retry-after (ms) sent with a capacity refusal. */
   readonly capacityRetryAfterMs: number;
+  /** Peers and addresses exempt from limits, pending bounds, the rate limit and trimming. @default nobody */
+  readonly allowList?: AllowList;
+  /** The application's gater. @default none (everything allowed) */
+  readonly gater?: ConnectionGater | undefined;
 }
 
 /** The answer to {@link NodeCore.arrive}. */
@@ -88,9 +94,11 @@ export class NodeCore<T extends KeptConnection> {
   readonly #adopted = new Set<T>();
   #running = false;
   #trimRecheckAt: number | undefined;
+  readonly #allow: AllowList;
 
   constructor(options: NodeCoreOptions) {
     this.#options = options;
+    this.#allow = options.allowList ?? AllowList.EMPTY;
     this.limiter = new ConnectionLimiter(options.limits, { banList: options.peers });
     this.#pool = new PendingPool({
       maxPendingInbound: options.limits.maxPendingInbound,
@@ -122,18 +130,21 @@ export class NodeCore<T extends KeptConnection> {
   }
 
   /**
-   * An inbound socket (`id`, unique while pending) arrived from `ip` at `now`: abuse-class checks (bans,
-   * per-IP and per-subnet totals, rate), then the pending pool's per-IP and per-subnet bounds; a full pool
-   * admits and names a pending socket to evict (its slot is already freed: the adapter resets it).
-   * `seenAt` is when the node got to the socket (after a stall, later than its arrival).
+   * An inbound socket (`id`, unique while pending) arrived from `ip` (port `port`) at `now`: abuse-class
+   * checks (bans, the gater's `denyInboundAddress`, per-IP and per-subnet totals, rate), then the pending
+   * pool's per-IP and per-subnet bounds; a full pool admits and names a pending socket to evict (its slot is
+   * already freed: the adapter resets it). An allow-listed address skips every bound but bans and the
+   * gater. `seenAt` is when the node got to the socket (after a stall, later than its arrival).
    */
-  arrive(id: number, ip: string, now: number, seenAt = now): ArrivalDecision {
+  arrive(id: number, ip: string, now: number, seenAt = now, port = 0): ArrivalDecision {
     const address = normalizeIp(ip);
     if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "inbound", limit: 0, current: 0 } };
-    const refused = this.limiter.checkInboundArrival(address, now);
+    const exempt = this.#allow.allowsAddress(address);
+    const gated = this.#options.gater?.denyInboundAddress === undefined ? undefined : this.#banRefusal(address, now) ?? this.#gateArrival(address, port);
+    const refused = gated ?? (exempt ? this.#banRefusal(address, now) : this.limiter.checkInboundArrival(address, now));
     if (refused !== undefined) return { ok: false, refusal: refused };
     const subnet = this.limiter.subnetOf(address);
-    const admission = this.#pool.admit(address, subnet, seenAt);
+    const admission = this.#pool.admit(address, subnet, seenAt, exempt);
     if (!admission.ok) {
       const { option, limit, current, key } = admission;
       return { ok: false, refusal: { reason: "pending", direction: "inbound", limit, current, key, option } };
@@ -161,10 +172,34 @@ export class NodeCore<T extends KeptConnection> {
     if (release) reservation?.release();
   }
 
-  /** Reserves a slot for a dial (pending outbound → outbound capacity → total). */
-  reserveDial(ip: string | undefined): AdmissionResult {
+  /**
+   * Reserves a slot for a dial (pending outbound → outbound capacity → total); a dial to an allow-listed
+   * peer or address is exempt from those limits.
+   */
+  reserveDial(ip: string | undefined, peer?: string): AdmissionResult {
     if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "outbound", limit: 0, current: 0 } };
+    if (this.#allow.allows(peer, ip)) return { ok: true, reservation: this.limiter.reservePending("outbound", ip) };
     return this.limiter.tryReserveOutbound(ip);
+  }
+
+  /**
+   * Whether an inbound connection from `ip` that finished TLS may run its handshake now: the open capacity
+   * (`maxInbound`, `maxConnections`), unless `ip` is allow-listed, or listed peer ids exist (a listed peer
+   * is known only after the handshake; adoption then checks capacity for everyone else).
+   */
+  inboundCapacity(ip: string): LimitRefusal | undefined {
+    if (this.#allow.allowsAddress(ip) || this.#allow.entries.peers.length > 0) return undefined;
+    return this.limiter.checkOpenCapacity("inbound");
+  }
+
+  /** The gater's verdict on dialing `peer` (a dial that names one). */
+  gateDialPeer(peer: string): GateVerdict {
+    return runGate(this.#options.gater, "denyDialPeer", peer);
+  }
+
+  /** The gater's verdict on dialing `address` (`"host:port"` as given), for `peer` when known. */
+  gateDialAddress(address: string, peer: string | undefined): GateVerdict {
+    return runGate(this.#options.gater, "denyDialAddress", address, peer);
   }
 
   /**
@@ -172,15 +207,20 @@ export class NodeCore<T extends KeptConnection> {
    * enters the table (its reservation becomes open); a duplicate it replaces leaves it.
    */
   adopt(candidate: T, now: number): AdoptionVerdict<T> {
-    const ban = this.#options.peers.findBan({ peerId: candidate.peer, ip: ipOf(candidate.remoteAddress) }, now);
+    const ip = ipOf(candidate.remoteAddress);
+    const ban = this.#options.peers.findBan({ peerId: candidate.peer, ip }, now);
+    const info = { direction: candidate.direction, remoteAddress: candidate.remoteAddress };
+    const gate = this.#running && ban === undefined ? runGate(this.#options.gater, "denyPeer", candidate.peer, info) : undefined;
+    const exempt = this.#allow.allows(candidate.peer, ip);
     const verdict = decideAdoption<T>({
       running: this.#running,
       ban,
+      gate: gate?.allowed === false ? gate : undefined,
       existing: this.#kept.get(candidate.peer),
       incoming: candidate,
       localId: this.#options.localId,
       remoteId: candidate.peerBytes,
-      capacity: this.limiter.checkOpenCapacity(candidate.direction),
+      capacity: exempt ? undefined : this.limiter.checkOpenCapacity(candidate.direction),
       capacityRetryAfterMs: this.#options.capacityRetryAfterMs,
     });
     if (verdict.kind === "refuse") return verdict;
@@ -215,15 +255,24 @@ export class NodeCore<T extends KeptConnection> {
   }
 
   /**
-   * Kept connections to close to get back under the watermarks (protected peers and young connections
-   * spared). `continuing` is a recheck: trim down to the low watermark even under the high one.
+   * Kept connections to close to get back under the watermarks (protected and allow-listed peers and young
+   * connections spared; the lowest tag value goes first). `continuing` is a recheck: trim down to the low
+   * watermark even under the high one.
    */
   trim(now: number, continuing = false): T[] {
     const limits = this.#options.limits;
     const peers = this.#options.peers;
     const open = [...this.#kept.values()]
       .filter((k) => k.isOpen)
-      .map((k) => ({ id: k.peer, direction: k.direction, openedAt: k.openedAt, protected: peers.isProtected(k.peer), healthScore: k.healthScore, kept: k }));
+      .map((k) => ({
+        id: k.peer,
+        direction: k.direction,
+        openedAt: k.openedAt,
+        protected: peers.isProtected(k.peer) || this.#allow.allows(k.peer, ipOf(k.remoteAddress)),
+        healthScore: k.healthScore,
+        tagValue: peers.tags.value(k.peer, now),
+        kept: k,
+      }));
     const plan = planTrim(open, limits, now, continuing);
     if (plan.recheckAt !== undefined && (this.#trimRecheckAt === undefined || plan.recheckAt < this.#trimRecheckAt)) this.#trimRecheckAt = plan.recheckAt;
     return plan.victims.map((v) => v.kept);
@@ -257,6 +306,17 @@ export class NodeCore<T extends KeptConnection> {
       if (this.#running) trim = this.trim(now, true);
     }
     return { expired, unbanned, trim };
+  }
+
+  #banRefusal(address: string, now: number): LimitRefusal | undefined {
+    const ban = this.#options.peers.findBan({ ip: address }, now);
+    if (ban === undefined) return undefined;
+    return { reason: "banned", direction: "inbound", limit: 0, current: ban.offences, key: ban.key, retryAfterMs: ban.expiresAt - now };
+  }
+
+  #gateArrival(address: string, port: number): LimitRefusal | undefined {
+    const gate = runGate(this.#options.gater, "denyInboundAddress", address, port);
+    return gate.allowed ? undefined : gatedRefusal("inbound", `ip:${address}`, gate.reason);
   }
 
   #releasePending(id: number): void {

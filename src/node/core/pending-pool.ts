@@ -105,16 +105,23 @@ export class PendingPool {
    * Decides whether a socket from `ip` (in `subnet`) may start its handshake at `now`. The per-IP and
    * per-subnet bounds refuse; a full pool admits and names the entry to evict (already removed from the
    * pool: the caller closes its socket). Does not add the newcomer: call {@link PendingPool.add}.
+   * `exempt` (an allow-listed address) skips the per-IP and per-subnet bounds.
    */
-  admit(ip: string, subnet: string, now: number): PendingAdmission {
+  admit(ip: string, subnet: string, now: number, exempt = false): PendingAdmission {
     const l = this.#limits;
+    if (exempt) return this.#makeRoom(now);
     const fromIp = this.countForIp(ip);
     if (fromIp >= l.maxPendingPerIp) return { ok: false, option: "maxPendingPerIp", limit: l.maxPendingPerIp, current: fromIp, key: `ip:${ip}` };
     const fromSubnet = this.countForSubnet(subnet);
     if (fromSubnet >= l.maxPendingPerSubnet) {
       return { ok: false, option: "maxPendingPerSubnet", limit: l.maxPendingPerSubnet, current: fromSubnet, key: `subnet:${subnet}` };
     }
-    if (this.#entries.size < l.maxPendingInbound) return { ok: true, evicted: undefined };
+    return this.#makeRoom(now);
+  }
+
+  /** Admits: when the pool is full, names (and removes) the entry to evict. */
+  #makeRoom(now: number): PendingAdmission {
+    if (this.#entries.size < this.#limits.maxPendingInbound) return { ok: true, evicted: undefined };
     const victim = this.#chooseVictim(now);
     if (victim !== undefined) this.remove(victim.id);
     return { ok: true, evicted: victim };

@@ -1,0 +1,183 @@
+/**
+ * The connection gater: the application's say over who connects, at the three points where the node
+ * decides anyway — an inbound socket by its remote address before any TLS work, any connection by the
+ * peer id its handshake proved, and an outbound dial by peer id and address before a socket is opened.
+ * Like js-libp2p's `ConnectionGater` and go-libp2p's `ConnectionGater` (with its DisconnectReason), and
+ * CometBFT's peer filters.
+ *
+ * Hooks are synchronous: they run on the accept and adoption paths, where a pending socket holds a slot
+ * and waiting would hand an attacker a way to hold slots. A lookup that needs I/O belongs in a cache the
+ * hook reads. A hook that throws, or returns anything but the documented values (a Promise included),
+ * denies: the failure is journaled and reported as a process warning, never thrown into the node.
+ *
+ * @module
+ */
+import { ErrorCode, PeerlinkError } from "../../errors.js";
+import { DisconnectReason } from "../../reasons.js";
+
+/**
+ * A gater hook's answer: `false` or `undefined` allows; `true` denies; an object denies with reasons.
+ *
+ * @category Configuration
+ */
+export type GaterResult = boolean | undefined | void | GaterDenial;
+
+/**
+ * A denial with its reasons.
+ *
+ * @category Configuration
+ */
+export interface GaterDenial {
+  /** Why, for this node's journal and events (stays local). @default "denied by the gater" */
+  readonly reason?: string;
+  /**
+   * Text the peer is told in its Goodbye (only after the handshake: `denyPeer`; a socket denied before TLS
+   * is reset and learns nothing). @default none
+   */
+  readonly publicReason?: string;
+  /**
+   * The Goodbye reason sent when `denyPeer` denies: `peer_banned` (the peer should not come back soon),
+   * `resource_constraint` (come back later), `normal` or `network_restructure`.
+   * @default "peer_banned"
+   */
+  readonly goodbye?: GaterGoodbyeReason;
+}
+
+/**
+ * The Goodbye reasons a gater may send: those that blame no protocol fault.
+ *
+ * @category Configuration
+ */
+export type GaterGoodbyeReason = "peer_banned" | "resource_constraint" | "normal" | "network_restructure";
+
+/**
+ * What the gater sees of a connection whose handshake is done.
+ *
+ * @category Configuration
+ */
+export interface GatedConnectionInfo {
+  /** Who dialed. */
+  readonly direction: "inbound" | "outbound";
+  /** `"host:port"` of the remote end. */
+  readonly remoteAddress: string;
+}
+
+/**
+ * The application's connection gater (option `gater`). Every hook is optional, synchronous, and allows
+ * by default. Denials are journaled (kind `refused`, code `gated`) and reported as `inbound:refused`
+ * (reason `gated`) or `dial:refused` (error code GATED). Allow-listed peers and addresses are gated
+ * like any other: the allow-list lifts limits, not the application's judgement.
+ *
+ * @example
+ * ```ts
+ * const gater: ConnectionGater = {
+ *   denyInboundAddress: (ip) => ip.startsWith("10.66."),
+ *   denyPeer: (peer) => (blocked.has(peer) ? { reason: "on the block list", publicReason: "not welcome" } : false),
+ * };
+ * ```
+ *
+ * @category Configuration
+ */
+export interface ConnectionGater {
+  /**
+   * An inbound socket from `ip` (normalised, IPv4-mapped IPv6 as IPv4) arrived: deny to reset it before
+   * any TLS work, like the other abuse-class refusals. Checked after bans, before the per-IP bounds.
+   */
+  denyInboundAddress?(ip: string, port: number): GaterResult;
+  /**
+   * A connection (either direction) proved `peer` (printable peer id) in its handshake: deny to close it
+   * with a Goodbye (`peer_banned` unless the denial names another reason) before anything of it reaches
+   * the application. Checked after bans, before duplicate resolution and capacity.
+   */
+  denyPeer?(peer: string, connection: GatedConnectionInfo): GaterResult;
+  /** A dial to `peer` is about to start: deny to reject it (GATED) before any socket. */
+  denyDialPeer?(peer: string): GaterResult;
+  /**
+   * A dial is about to try `address` (`"host:port"` as given, before any name lookup), for `peer` when the
+   * dial names one: deny to skip the address. A dial whose every address is denied rejects with GATED.
+   */
+  denyDialAddress?(address: string, peer: string | undefined): GaterResult;
+}
+
+/** The names of {@link ConnectionGater}'s hooks (option validation). */
+export const GATER_HOOKS = ["denyInboundAddress", "denyPeer", "denyDialPeer", "denyDialAddress"] as const;
+
+/** Longest reason text kept from a gater (journal, events, Goodbye detail). */
+export const GATER_REASON_MAX_CHARS = 200;
+
+/** A gater's decision, normalised. */
+export type GateVerdict =
+  | { readonly allowed: true }
+  | {
+      readonly allowed: false;
+      /** Local text for the journal. */
+      readonly reason: string;
+      /** Goodbye detail, when the gater gave one. */
+      readonly publicReason: string | undefined;
+      /** Goodbye reason. */
+      readonly goodbye: DisconnectReason;
+      /** What the hook threw or returned wrongly, when it failed. */
+      readonly error: unknown;
+    };
+
+const ALLOW: GateVerdict = Object.freeze({ allowed: true });
+
+const GOODBYES: Readonly<Record<GaterGoodbyeReason, DisconnectReason>> = {
+  peer_banned: DisconnectReason.PEER_BANNED,
+  resource_constraint: DisconnectReason.RESOURCE_CONSTRAINT,
+  normal: DisconnectReason.NORMAL,
+  network_restructure: DisconnectReason.NETWORK_RESTRUCTURE,
+};
+
+/**
+ * Runs one gater hook and normalises its answer. An absent hook allows. A hook that throws, returns a
+ * Promise (hooks are synchronous) or an unknown value denies, with `error` set and a process warning.
+ */
+export function runGate<A extends unknown[]>(gater: ConnectionGater | undefined, hook: (typeof GATER_HOOKS)[number], ...args: A): GateVerdict {
+  const fn = gater?.[hook] as ((...a: A) => unknown) | undefined;
+  if (fn === undefined) return ALLOW;
+  let result: unknown;
+  try {
+    result = fn.apply(gater, args);
+  } catch (error) {
+    return failed(hook, error, `threw: ${String(error)}`);
+  }
+  if (result === false || result === undefined) return ALLOW;
+  if (result === true) return deny(undefined, undefined, undefined);
+  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
+    // An async hook's answer would come too late: deny (the promise's rejection must not go unhandled).
+    (result as Promise<unknown>).then(undefined, () => undefined);
+    return failed(hook, new TypeError(`${hook} returned a Promise; gater hooks are synchronous`), "returned a Promise");
+  }
+  if (typeof result === "object" && result !== null) {
+    const d = result as GaterDenial;
+    const goodbye = d.goodbye === undefined ? undefined : GOODBYES[d.goodbye];
+    if (d.goodbye !== undefined && goodbye === undefined) {
+      return failed(hook, new TypeError(`${hook} returned an unknown goodbye reason ${JSON.stringify(d.goodbye)}`), "returned a bad goodbye reason");
+    }
+    return deny(text(d.reason), text(d.publicReason), goodbye);
+  }
+  return failed(hook, new TypeError(`${hook} returned ${typeof result}; expected a boolean or a denial object`), `returned ${typeof result}`);
+}
+
+function deny(reason: string | undefined, publicReason: string | undefined, goodbye: DisconnectReason | undefined): GateVerdict {
+  return { allowed: false, reason: reason ?? "denied by the gater", publicReason, goodbye: goodbye ?? DisconnectReason.PEER_BANNED, error: undefined };
+}
+
+function failed(hook: string, error: unknown, what: string): GateVerdict {
+  process.emitWarning(`peerlink: the connection gater's ${hook} ${what.slice(0, GATER_REASON_MAX_CHARS)}; denied`, "PeerlinkGaterWarning");
+  return { allowed: false, reason: `gater ${hook} failed (${what.slice(0, GATER_REASON_MAX_CHARS)}): denied`, publicReason: undefined, goodbye: DisconnectReason.PEER_BANNED, error };
+}
+
+function text(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  return String(value).slice(0, GATER_REASON_MAX_CHARS);
+}
+
+/** The GATED error for a denial of `subject` (e.g. `"dial to 10.0.0.1:4001"`), its cause a hook's failure. */
+export function gateError(verdict: Extract<GateVerdict, { allowed: false }>, subject: string): PeerlinkError {
+  return new PeerlinkError(ErrorCode.GATED, `${subject} denied by the connection gater: ${verdict.reason}`, {
+    initiator: "local",
+    ...(verdict.error !== undefined ? { cause: verdict.error } : {}),
+  });
+}
