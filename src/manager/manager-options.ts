@@ -25,6 +25,7 @@ import { checkLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "
 import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
 import { parseHostPort } from "./ip.js";
 import type { ManagerHost, ManagerService } from "./services.js";
+import { checkMeshOptions, type MeshOptions, type ResolvedMeshOptions, withMeshCapability } from "../mesh/mesh-options.js";
 import type { AllowList, AllowListOptions } from "../node/policy/allow-list.js";
 import type { ConnectionGater } from "../node/policy/gater.js";
 import { checkAllowList, checkGater } from "../node/policy/policy-options.js";
@@ -148,6 +149,13 @@ export interface ConnectionManagerOptions {
    */
   readonly logger?: Logger;
   /**
+   * Target mesh: keep `targetOutbound` outbound connections by dialing peers of the peer database (ranked by
+   * past health and success, never banned, flap-damped, within the reconnect budget, spread over subnets),
+   * starting from `bootstrap` peers, with peer exchange. `true` for the defaults; see `MeshOptions`.
+   * @default false (off: only the application and the reconnect service dial)
+   */
+  readonly mesh?: MeshOptions | boolean;
+  /**
    * The application's connection gater (like js-libp2p's and go-libp2p's `ConnectionGater`): synchronous
    * hooks that deny an inbound socket by address before TLS, any connection by the peer id its handshake
    * proved (Goodbye with the gater's reason), and dials by peer id or address (GATED).
@@ -184,6 +192,7 @@ export interface ResolvedManagerOptions {
   readonly clock: () => number;
   readonly metrics: Registry | undefined;
   readonly logger: Logger | undefined;
+  readonly mesh: ResolvedMeshOptions | false;
   readonly gater: ConnectionGater | undefined;
   readonly allowList: AllowList;
 }
@@ -214,6 +223,7 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   clock: true,
   metrics: true,
   logger: true,
+  mesh: true,
   gater: true,
   allowList: true,
 };
@@ -286,7 +296,8 @@ function check(input: unknown, problems: OptionProblems): Checked {
   const tls = checkTls(o.tls, problems);
   const enable0Rtt = booleanOption(o, "enable0Rtt", true, problems);
   const protocols = checkProtocols(o.protocols, problems);
-  const capabilities = checkCapabilities(o.capabilities, problems);
+  const mesh = checkMeshOptions(o.mesh, problems, "mesh");
+  const capabilities = withMeshCapability(checkCapabilities(o.capabilities, problems), mesh);
 
   // An explicit graceful timeout raises an unset stop deadline to fit it, as unset limits fit explicit ones.
   const graceful = o.gracefulShutdownTimeoutMs;
@@ -390,6 +401,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
     clock,
     metrics,
     logger,
+    mesh,
     gater,
     allowList,
   };

@@ -61,8 +61,11 @@ export interface ManagerHost<E extends object = NodeEvents> {
   managed(): readonly ManagedConnection[];
   /** True when the peer is protected (never trimmed or replaced). */
   isProtected(peer: string): boolean;
-  /** Dials a peer through the manager (limits, bans and coalescing apply). */
-  dial(target: { peerId: string; addresses: readonly string[] }, options?: { signal?: AbortSignal }): Promise<Connection>;
+  /**
+   * Dials a peer through the manager (limits, bans and coalescing apply); a bare `"host:port"` dials an
+   * address without pinning the identity. `localAddress` picks the local IP to dial from.
+   */
+  dial(target: { peerId: string; addresses: readonly string[] } | string, options?: { signal?: AbortSignal; localAddress?: string }): Promise<Connection>;
   /**
    * Records the latest health score of a connection (used for trimming and `connection.health`), or a
    * function that makes it when first read (lazy publication: nothing allocated until someone looks).

@@ -23,6 +23,7 @@ import { observeNode, type NodeObserver } from "../observability/observe.js";
 import { PeerDatabase } from "../peers/peer-database.js";
 import { DisconnectReason } from "../reasons.js";
 import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
+import type { MeshService, MeshServiceEvents } from "../mesh/mesh-service.js";
 import { listenTcp } from "../transport/listen.js";
 import { resolveTls } from "../transport/tls-config.js";
 import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
@@ -48,7 +49,7 @@ import { nodeSettings } from "./node-settings.js";
  *
  * @category Manager
  */
-export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEvents {}
+export interface ConnectionManagerEvents extends NodeEvents, ReconnectServiceEvents, MeshServiceEvents {}
 
 /**
  * Keeps a bounded, authenticated set of connections.
@@ -76,6 +77,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly maintenance: MaintenanceService | undefined;
   /** The reconnect service (`want`, `unwant`, `schedule`, `cancel`, `status`), unless `reconnect: false`. */
   readonly reconnect: ReconnectService | undefined;
+  /** The target mesh (`status`), when the `mesh` option turns it on. */
+  readonly mesh: MeshService | undefined;
   readonly #core: NodeCore<Managed>;
   readonly #inbound: InboundAdapter;
   readonly #dialer: Dialer;
@@ -137,6 +140,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const services = createNodeServices(o, this.#serviceHost());
     this.maintenance = services.maintenance;
     this.reconnect = services.reconnect;
+    this.mesh = services.mesh;
     this.#services = services.all;
     this.#observer = observeNode(this, { metrics: o.metrics, logger: o.logger });
   }

@@ -69,6 +69,21 @@ export class ReconnectBudget {
   }
 
   /**
+   * Takes one token at `now` for a dial made outside the reconnect scheduler (the target mesh shares this
+   * budget, so that redials and mesh dials together stay within it). False when none is left.
+   */
+  tryTake(now: number): boolean {
+    this.#lastNow = now;
+    this.#bucket ??= new TokenBucket(this.#options, now);
+    return this.#bucket.tryTake(now);
+  }
+
+  /** Milliseconds from `now` until a token is available (0 when one is). */
+  msUntilToken(now: number): number {
+    return this.#bucket === undefined ? 0 : this.#bucket.msUntil(now);
+  }
+
+  /**
    * When to ask again, given the earliest due time of any peer: that time, or,
    * when it had already come at the last {@link ReconnectBudget.take} and the
    * budget was spent, when the next token arrives.

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isIp } from "../manager/ip.js";
 import { isDisconnectReason } from "../reasons.js";
 import { TokenBucket } from "../util/token-bucket.js";
 import { describeValue, isOptionsObject, type KnownOptions, type OptionProblems, optionPath } from "../util/option-checks.js";
@@ -22,6 +23,7 @@ const OPTION_NAMES: KnownOptions<ReconnectOptions> = {
   maxWantedPeers: true,
   resumeOnStart: true,
   persist: true,
+  localAddress: true,
 };
 
 const POLICY_NAMES: KnownOptions<ReconnectPolicyOptions> = {
@@ -97,6 +99,9 @@ export function checkReconnectOptions(options: unknown, problems: OptionProblems
   if (o.random !== undefined && typeof o.random !== "function") problems.add(`${name("random")} must be a function, got ${describeValue(o.random)}`);
   for (const key of ["redialInbound", "resumeOnStart", "persist"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") problems.add(`${name(key)} must be a boolean, got ${describeValue(o[key])}`);
+  }
+  if (o.localAddress !== undefined && !(typeof o.localAddress === "string" && isIp(o.localAddress))) {
+    problems.add(`${name("localAddress")} must be an IP address string, got ${describeValue(o.localAddress)}`);
   }
   if (o.maxWantedPeers !== undefined && !(Number.isSafeInteger(o.maxWantedPeers) && (o.maxWantedPeers as number) > 0)) {
     problems.add(`${name("maxWantedPeers")} must be a positive integer, got ${describeValue(o.maxWantedPeers)}`);

@@ -75,6 +75,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
+import type { ReconnectBudget } from "./budget.js";
 import type { FlapDampingOptions } from "./flap-damping.js";
 import type { ReconnectPolicy, ReconnectPolicyOptions } from "./policy.js";
 import type { ReconnectAction, ReconnectEvent, ReconnectView } from "./reconnect-actions.js";
@@ -146,6 +147,8 @@ export interface ReconnectOptions {
    * @default true
    */
   readonly persist?: boolean;
+  /** Local IP address redials go out from (a node listening on one of several host or loopback addresses). @default chosen by the OS */
+  readonly localAddress?: string;
 }
 
 /**
@@ -181,15 +184,20 @@ export interface ReconnectService extends ManagerService {
 
 /**
  * Creates the reconnect service factory for `ConnectionManagerOptions.services`.
- * Validates `options` at once (INVALID_ARGUMENT).
+ * Validates `options` at once (INVALID_ARGUMENT). `shared.budget` replaces the
+ * service's own budget with one shared with other dialers (the manager shares
+ * one with its target mesh); `options.budget` is then ignored.
  *
  * @example
  * ```ts
  * new ConnectionManager({ services: [createReconnectService({ random: () => 0.5 })] });
  * ```
  */
-export function createReconnectService(options: ReconnectOptions = {}): (host: ManagerHost) => ReconnectService {
-  const schedulerOptions = toSchedulerOptions(options);
+export function createReconnectService(
+  options: ReconnectOptions = {},
+  shared: { readonly budget?: ReconnectBudget } = {},
+): (host: ManagerHost) => ReconnectService {
+  const schedulerOptions = { ...toSchedulerOptions(options), ...(shared.budget !== undefined ? { budget: shared.budget } : {}) };
   new ReconnectScheduler(schedulerOptions); // validate now, not when the manager is built
   const maxWanted = options.maxWantedPeers ?? DEFAULT_MAX_WANTED_PEERS;
   if (!Number.isSafeInteger(maxWanted) || maxWanted <= 0) {
@@ -201,6 +209,7 @@ export function createReconnectService(options: ReconnectOptions = {}): (host: M
       maxWanted,
       resumeOnStart: options.resumeOnStart ?? true,
       persist: options.persist ?? true,
+      localAddress: options.localAddress,
     });
 }
 
@@ -221,12 +230,14 @@ interface Settings {
   readonly maxWanted: number;
   readonly resumeOnStart: boolean;
   readonly persist: boolean;
+  readonly localAddress: string | undefined;
 }
 
 /** The adapter: the manager's hooks and the public controls fed to the core, its actions carried out. */
 class ReconnectServiceImpl implements ReconnectService {
   readonly #host: ManagerHost;
   readonly #persistEnabled: boolean;
+  readonly #localAddress: string | undefined;
   readonly #core: ReconnectCore;
   /** Redials in flight by the core's dial id. */
   readonly #controllers = new Map<number, AbortController>();
@@ -237,6 +248,7 @@ class ReconnectServiceImpl implements ReconnectService {
   constructor(host: ManagerHost, schedulerOptions: ReconnectSchedulerOptions, settings: Settings) {
     this.#host = host;
     this.#persistEnabled = settings.persist;
+    this.#localAddress = settings.localAddress;
     this.#core = new ReconnectCore(hostView(host), schedulerOptions, {
       redialInbound: settings.redialInbound,
       maxWanted: settings.maxWanted,
@@ -353,7 +365,8 @@ class ReconnectServiceImpl implements ReconnectService {
     this.#controllers.set(dialId, controller);
     let dial: Promise<unknown>;
     try {
-      dial = this.#host.dial({ peerId: peer, addresses }, { signal: controller.signal });
+      const local = this.#localAddress;
+      dial = this.#host.dial({ peerId: peer, addresses }, { signal: controller.signal, ...(local !== undefined ? { localAddress: local } : {}) });
     } catch (error) {
       dial = Promise.reject(error);
     }

@@ -57,9 +57,10 @@ export interface ReconnectSchedulerOptions {
   policy?: ReconnectPolicy | ReconnectPolicyOptions;
   /**
    * Global reconnect budget: at most `capacity` dials at once, refilled at
-   * `refillPerSecond`. @default {@link DEFAULT_RECONNECT_BUDGET}: { capacity: 10, refillPerSecond: 5 }
+   * `refillPerSecond`, or a budget shared with other dialers (the target mesh).
+   * @default {@link DEFAULT_RECONNECT_BUDGET}: { capacity: 10, refillPerSecond: 5 }
    */
-  budget?: ReconnectBudgetOptions;
+  budget?: ReconnectBudgetOptions | ReconnectBudget;
   /** Flap-dampening parameters, or `false` to disable it. @default the {@link FlapDamping} defaults */
   dampening?: FlapDampingOptions | false;
   /** Source of randomness in [0, 1) for jitter; inject for deterministic tests. @default Math.random */
@@ -125,7 +126,7 @@ export class ReconnectScheduler {
     if (typeof this.#random !== "function") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "random must be a function");
     }
-    this.#budget = new ReconnectBudget(options.budget ?? DEFAULT_RECONNECT_BUDGET);
+    this.#budget = options.budget instanceof ReconnectBudget ? options.budget : new ReconnectBudget(options.budget ?? DEFAULT_RECONNECT_BUDGET);
   }
 
   /** Number of peers with reconnect state (scheduled, waiting, or remembered for backoff and dampening). */
