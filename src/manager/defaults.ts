@@ -207,3 +207,30 @@ export const JOURNAL_CAPACITY = 1024;
  * socket; systemd sends SIGKILL 90 s after SIGTERM.
  */
 export const STOP_DEADLINE_MS = 5_000;
+
+/**
+ * Violations (protocol violations, failed identity proofs, rate-limit trips) within
+ * {@link AUTO_BAN_WINDOW_MS} that ban their source automatically (count). One bad frame can be a bug or
+ * a corrupted link; five in ten minutes is a pattern. Comparable: fail2ban's `maxretry` 5; Bitcoin Core
+ * discourages a peer at a misbehaviour score of 100, which most violations reach at once (stricter).
+ */
+export const AUTO_BAN_STRIKES = 5;
+
+/**
+ * Window (ms) in which {@link AUTO_BAN_STRIKES} violations must fall to count as a pattern (10 min).
+ * Comparable: fail2ban's `findtime` 10 min.
+ */
+export const AUTO_BAN_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Duration (ms) of a source's first automatic ban (10 min); each further automatic ban of the same source,
+ * while the ban list still remembers its last offence ({@link OFFENCE_MEMORY_MS}), lasts twice as long.
+ * Comparable: fail2ban's `bantime` 10 min with `bantime.increment` (doubling); the first manual ban here.
+ */
+export const AUTO_BAN_BASE_MS = 10 * 60_000;
+
+/**
+ * Longest automatic ban (ms, 24 h): the doubling stops here. Comparable: Bitcoin Core's default ban,
+ * `-bantime` 86 400 s; the cap of manual bans here ({@link BAN_DURATIONS_MS}).
+ */
+export const AUTO_BAN_MAX_MS = 24 * 60 * 60_000;

@@ -8,6 +8,7 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { JOURNAL_CAPACITY } from "./defaults.js";
 import { normalizeIp, parseHostPort } from "./ip.js";
+import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 
 /**
  * Kinds of decision recorded.
@@ -38,6 +39,8 @@ export interface JournalEntry {
   readonly limit?: string;
   /** The value that hit the limit, or another number that explains the decision. */
   readonly value?: number;
+  /** For an automatic ban: the violations counted, their codes and times, the window and the threshold. */
+  readonly evidence?: MisbehaviourEvidence;
 }
 
 /**

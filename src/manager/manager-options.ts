@@ -22,6 +22,7 @@ import { TlsSessionCache } from "../transport/session-cache.js";
 import type { TlsCredentials, TlsOptions } from "../transport/types.js";
 import { describeValue, isOptionsObject, type KnownOptions, OptionProblems } from "../util/option-checks.js";
 import { checkLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "./config.js";
+import { checkMisbehaviourOptions, type MisbehaviourOptions, type ResolvedMisbehaviour } from "./misbehaviour-options.js";
 import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
 import { parseHostPort } from "./ip.js";
 import type { ManagerHost, ManagerService } from "./services.js";
@@ -87,6 +88,12 @@ export interface ConnectionManagerOptions {
   readonly capabilities?: readonly CapabilityOption[];
   /** Connection limits, bans, trimming and journal sizes; see `ConnectionLimitsOptions`. @default its defaults */
   readonly limits?: ConnectionLimitsOptions;
+  /**
+   * Per-connection inbound rate bounds (messages, bytes, pings per second; RATE_LIMITED beyond them) and
+   * automatic, escalating bans of repeated violators; see `MisbehaviourOptions`.
+   * @default both on, with their defaults
+   */
+  readonly misbehaviour?: MisbehaviourOptions;
   /**
    * How long a graceful close waits for the peer to acknowledge the goodbye (ms). Equivalent to
    * geth's `discWriteTimeout`-style grace. At most `limits.stopDeadlineMs` (an unset one is raised to fit).
@@ -179,6 +186,7 @@ export interface ResolvedManagerOptions {
   readonly protocols: readonly { name: string; versions: readonly number[]; alias: number }[];
   readonly capabilities: readonly { name: string; version: number; required: boolean }[];
   readonly limits: ResolvedLimits;
+  readonly misbehaviour: ResolvedMisbehaviour;
   readonly gracefulShutdownTimeoutMs: number;
   readonly maxFrameSize: number;
   readonly sendBufferHighWaterBytes: number;
@@ -210,6 +218,7 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   protocols: true,
   capabilities: true,
   limits: true,
+  misbehaviour: true,
   gracefulShutdownTimeoutMs: true,
   maxFrameSize: true,
   sendBufferHighWaterBytes: true,
@@ -310,6 +319,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
     limitsInput = { ...limitsInput, stopDeadlineMs: graceful };
   }
   const limits = checkLimits(limitsInput, problems, "limits");
+  const misbehaviour = checkMisbehaviourOptions(o.misbehaviour, problems, "misbehaviour");
   const gracefulShutdownTimeoutMs = gracefulValid ? graceful : Math.min(GRACEFUL_SHUTDOWN_TIMEOUT_MS, limits.stopDeadlineMs);
   if (gracefulShutdownTimeoutMs > limits.stopDeadlineMs) {
     problems.add(
@@ -389,6 +399,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
     protocols,
     capabilities,
     limits,
+    misbehaviour,
     gracefulShutdownTimeoutMs,
     maxFrameSize,
     sendBufferHighWaterBytes,

@@ -38,6 +38,8 @@ import { createNodeServices } from "./default-services.js";
 import { Dialer, safely } from "./dialer.js";
 import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
 import { InboundAdapter } from "./inbound.js";
+import { MisbehaviourGuard } from "./misbehaviour-guard.js";
+import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 import { ProtocolHandlers, type ProtocolHandler } from "./protocol-handlers.js";
 import type { PeerTag, TagOptions } from "../peers/peer-tags.js";
 import { SettledWaiters } from "./settled-waiters.js";
@@ -83,6 +85,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #inbound: InboundAdapter;
   readonly #dialer: Dialer;
   readonly #adopter: Adopter;
+  /** Counts violations and issues automatic bans (misbehaviour policy); the first service told of closes. */
+  readonly #guard: MisbehaviourGuard;
   readonly #handlers: ProtocolHandlers;
   readonly #log: NodeJournal;
   readonly #services: readonly ManagerService[];
@@ -137,11 +141,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
+    const exemptions = { allowsPeer: (p: string) => o.allowList.allowsPeer(p), allowsAddress: (ip: string) => o.allowList.allowsAddress(ip) };
+    this.#guard = new MisbehaviourGuard({ peers: this.peers, now: o.clock, exemptions: () => exemptions, ban: (t, b, evidence) => this.#ban(t, b, evidence) }, o.misbehaviour);
     const services = createNodeServices(o, this.#serviceHost());
     this.maintenance = services.maintenance;
     this.reconnect = services.reconnect;
     this.mesh = services.mesh;
-    this.#services = services.all;
+    this.#services = [this.#guard, ...services.all];
     this.#observer = observeNode(this, { metrics: o.metrics, logger: o.logger });
   }
 
@@ -299,6 +305,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * only `publicReason`); later dials and inbound connections are refused until it expires.
    */
   ban(target: BanTarget | PeerId, options: BanOptions = {}): BanEntry {
+    return this.#ban(target, options);
+  }
+
+  /** {@link ConnectionManager.ban}; `evidence` marks an automatic ban, journaled and announced with it. */
+  #ban(target: BanTarget | PeerId, options: BanOptions, evidence?: MisbehaviourEvidence): BanEntry {
     const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
     const now = this.options.clock();
     const { entry, evicted } = this.peers.ban(t, now, {
@@ -316,8 +327,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       code: ErrorCode.PEER_BANNED,
       detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
       value: entry.offences,
+      ...(evidence !== undefined ? { code: "misbehaviour", evidence } : {}),
     });
-    this.emit("peer:banned", { entry });
+    this.emit("peer:banned", evidence === undefined ? { entry } : { entry, evidence });
     for (const managed of this.#core.bannedConnections(now)) {
       void managed.connection.close(DisconnectReason.PEER_BANNED, entry.publicReason ? { detail: entry.publicReason } : {});
     }
@@ -404,6 +416,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
         signal: bounds.signal,
         deadline: bounds.deadline,
         maxFrameSize: o.maxFrameSize,
+        inboundRate: o.misbehaviour.inboundRate,
         sendBufferHighWaterBytes: o.sendBufferHighWaterBytes,
         sendBufferLimitBytes: o.sendBufferLimitBytes,
         gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
@@ -526,6 +539,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       failed: (address, error) => {
         this.#log.record("refused", { address, code: error.code, detail: `inbound handshake failed: ${error.rawMessage}` });
         this.emit("handshake:failed", { address, direction: "inbound", error });
+        this.#guard.handshakeFailed(address, error);
       },
       evicted: (address) => {
         this.#log.record("refused", { address, code: "evicted", detail: "pending pool full: evicted the pending connection with the least progress" });

@@ -10,6 +10,7 @@ import type { PeerId } from "../identity/peer-id.js";
 import type { DisconnectReason } from "../reasons.js";
 import type { Connection } from "../connection/connection.js";
 import type { BanEntry } from "../manager/ban-list.js";
+import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 import type { RefusalReason } from "../manager/connection-limits.js";
 import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
 import type { HandlerFailedEvent } from "./protocol-handlers.js";
@@ -162,10 +163,12 @@ export interface NodeEvents {
     /** Remote `"host:port"` of the evicted socket. */
     readonly address: string;
   };
-  /** A peer, IP or subnet was banned. */
+  /** A peer, IP or subnet was banned: by the application, or by the node itself for repeated violations. */
   "peer:banned": {
     /** The ban (target, reason, expiry, offence count). */
     readonly entry: BanEntry;
+    /** Set when the node banned on its own (`misbehaviour.autoBan`): the violations counted, the window, the threshold. */
+    readonly evidence?: MisbehaviourEvidence;
   };
   /** A ban expired or was lifted. */
   "peer:unbanned": {

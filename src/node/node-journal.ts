@@ -7,6 +7,7 @@
 import type { BanEntry } from "../manager/ban-list.js";
 import { describeRefusal, type LimitRefusal } from "../manager/connection-limits.js";
 import type { DecisionJournal, JournalEntry } from "../manager/journal.js";
+import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 
 /** The fields of one journal entry, before it is dated. */
 export interface JournalFields {
@@ -16,6 +17,7 @@ export interface JournalFields {
   detail: string;
   limit?: string;
   value?: number;
+  evidence?: MisbehaviourEvidence | undefined;
 }
 
 /** Writes dated entries to a {@link DecisionJournal}. */
@@ -39,6 +41,7 @@ export class NodeJournal {
       ...(entry.address !== undefined ? { address: entry.address } : {}),
       ...(entry.limit !== undefined ? { limit: entry.limit } : {}),
       ...(entry.value !== undefined ? { value: entry.value } : {}),
+      ...(entry.evidence !== undefined ? { evidence: entry.evidence } : {}),
     });
   }
 

@@ -47,3 +47,16 @@ export const DEFAULT_FLUSH_DELAY_MS = 1000;
 
 /** Longest accepted peer id string, in characters (a printable id is 52). */
 export const MAX_PEER_ID_LENGTH = 256;
+
+/**
+ * Peers and addresses whose recent violations (strikes, the evidence of automatic bans) are remembered at
+ * once. Bounds memory when an attacker rotates identities or addresses; when full, the subject struck least
+ * recently is forgotten. The same size as the ban list (10 000 entries).
+ */
+export const MAX_STRIKE_SUBJECTS = 10_000;
+
+/**
+ * Strikes remembered per peer or address, the newest ones: at least the largest automatic-ban threshold
+ * accepted (`misbehaviour.autoBan.strikes` is at most this).
+ */
+export const MAX_STRIKES_PER_SUBJECT = 64;

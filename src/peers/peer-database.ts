@@ -38,7 +38,8 @@ import {
 import { selectEvictions } from "./peer-eviction.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
-import { BanList, type BanEntry, type BanIssueOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
+import { BanList, banKey, type BanEntry, type BanIssueOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
+import { StrikeLedger, type Strike } from "./strike-ledger.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
 import type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peer-database-options.js";
 
@@ -75,6 +76,8 @@ export class PeerDatabase {
   #extra: JsonObject = {};
   /** Every ban (peer ids, IPs, subnets) and remembered offence: nothing else keeps one. */
   readonly #bans: BanList;
+  /** Recent violations per peer id or IP, the evidence of automatic bans (in memory only). */
+  readonly #strikes = new StrikeLedger();
   /**
    * The application's weighted tags per peer (they order trimming and replacement). In memory only, like
    * go-libp2p's connection-manager tags: a tag says what the running application wants now.
@@ -318,8 +321,9 @@ export class PeerDatabase {
     return result;
   }
 
-  /** Lifts a ban; returns the lifted entry, if there was one. */
+  /** Lifts a ban and forgets the target's strikes (a pardon); returns the lifted entry, if there was one. */
   unban(target: BanTarget): BanEntry | undefined {
+    this.#strikes.clear(banKey(target));
     const entry = this.#bans.unban(target);
     if (entry !== undefined) this.#changed();
     return entry;
@@ -333,6 +337,30 @@ export class PeerDatabase {
   /** Active bans at `now`. */
   activeBans(now: number): BanEntry[] {
     return this.#bans.active(now);
+  }
+
+  /**
+   * Counts a violation against a peer id or an IP address (the evidence automatic bans are decided on) and
+   * returns the target's strikes at or after `since`, this one included, oldest first. Kept in memory only,
+   * bounded (see {@link StrikeLedger}).
+   */
+  recordStrike(target: BanTarget, strike: Strike, since: number): readonly Strike[] {
+    return this.#strikes.add(banKey(target), strike, since);
+  }
+
+  /** The strikes of `target` at or after `since`, oldest first. */
+  strikesOf(target: BanTarget, since: number): readonly Strike[] {
+    return this.#strikes.get(banKey(target), since);
+  }
+
+  /** Forgets the strikes of `target` (they led to a ban, or were pardoned). */
+  clearStrikes(target: BanTarget): void {
+    this.#strikes.clear(banKey(target));
+  }
+
+  /** Offences of exactly `target` the ban list still remembers at `now` (0 when none): the next ban is offence this + 1. */
+  banOffences(target: BanTarget, now: number): number {
+    return this.#bans.offences(target, now);
   }
 
   /** Drops bans that ended by `now` and returns them; the owner arms one timer at {@link PeerDatabase.nextBanExpiry}. */
