@@ -299,6 +299,18 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
       );
     });
 
+    it("sends a peer that floods it RATE_LIMITED with its retry-after, which the peer decodes", async () => {
+      const retryAfterMs = 4_321;
+      const link = await connect({
+        peerArgs: ["--no-ping"],
+        manager: { misbehaviour: { inboundRate: { messagesPerSecond: 1, messageBurst: 5, retryAfterMs }, autoBan: false } },
+      });
+      for (let i = 0; i < 10; i++) command(link, { cmd: "send", protocol: "/chat", text: `flood ${i}` });
+      const goodbye = await link.proc.waitFor((e) => ofLink(link)(e) && e.event === "goodbye", "the node's RATE_LIMITED goodbye");
+      expect(goodbye).toMatchObject({ from: "remote", reason: "RATE_LIMITED", retryAfterMs, detail: "inbound messages above 1/s (burst 5)" });
+      expect(await link.conn.closed).toMatchObject({ reason: "rate_limited", initiator: "local" });
+    });
+
     it("reports a connection that ends without a Goodbye as connection_lost on both sides, and never sends it", async () => {
       const killed = await connect();
       const tsLost = killed.conn.closed;

@@ -127,4 +127,10 @@ describe("§10: the timing table states the node's own defaults", () => {
     expect(stated("capacity refusal")).toBe(CAPACITY_RETRY_AFTER_MS);
     expect(stated("largest `retry_after_ms`")).toBe(DEFAULT_MAX_RETRY_AFTER_MS);
   });
+
+  it("for the RATE_LIMITED retry-after and the first automatic ban", () => {
+    const misbehaviour = resolveManagerOptions({}).misbehaviour;
+    expect(stated("rate bound broken")).toBe(misbehaviour.inboundRate?.retryAfterMs);
+    expect(stated("automatic ban")).toBe(misbehaviour.autoBan?.banMs);
+  });
 });
