@@ -46,6 +46,7 @@ const EVENT_LOGS: { [K in keyof ObservedEvents]?: (event: ObservedEvents[K]) => 
   "handshake:failed": (e) => ["handshake", "debug", "handshake.failed", { address: e.address, direction: e.direction, code: e.error.code, message: e.error.rawMessage }],
   "inbound:refused": (e) => ["node", "debug", "inbound.refused", { address: e.address, reason: e.reason, peer: e.peer }],
   "inbound:evicted": (e) => ["node", "debug", "inbound.evicted", { address: e.address }],
+  "handler:failed": (e) => ["node", "warn", "handler.failed", { protocol: e.protocol, peer: e.peer, code: e.error.code, message: e.error.rawMessage }],
   "peer:banned": ({ entry }) => ["peers", "debug", "ban.issued", { kind: entry.kind, value: entry.value, expiresAt: entry.expiresAt, offences: entry.offences }],
   "peer:unbanned": ({ entry }) => ["peers", "debug", "ban.lifted", { kind: entry.kind, value: entry.value }],
   "health:change": (e) => [
