@@ -30,6 +30,9 @@ export type { ConnectionManagerEvents } from "./node/connection-manager.js";
 export type { BanOptions, ConnectionCloseEvent, DialOptions, DialTarget, InboundRefusedEvent, NodeEvents } from "./node/events.js";
 export type { CapabilityOption, ConnectionManagerOptions, ProtocolOption } from "./manager/manager-options.js";
 export type { ConnectionLimitsOptions } from "./manager/config.js";
+// The misbehaviour policy: the `misbehaviour` option, and the evidence of the automatic bans it issues.
+export type { AutoBanOptions, InboundRateOptions, MisbehaviourOptions } from "./manager/misbehaviour-options.js";
+export type { MisbehaviourEvidence, Strike } from "./peers/strike-ledger.js";
 export type { BanEntry, BanIssueOptions, BanKind, BanQuery, BanResult, BanTarget } from "./manager/ban-list.js";
 export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from "./manager/journal.js";
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";

@@ -19,6 +19,21 @@ const LIMITS = {
   inboundRatePerSecond: 1_000_000,
 };
 
+/**
+ * The options with the per-connection inbound rate bounds off: the benchmark streams flat out from one peer,
+ * far past the defaults (an application doing so raises them the same way). A build without the option (a
+ * "before" tree) rejects it as unknown and gets the options unchanged.
+ */
+function withoutRateBounds(lib, options) {
+  const lifted = { ...options, misbehaviour: { inboundRate: false } };
+  try {
+    new lib.ConnectionManager(lifted);
+    return lifted;
+  } catch {
+    return options;
+  }
+}
+
 function wrap(connection) {
   let onMessage = () => {};
   let nonce = 0;
@@ -58,7 +73,7 @@ function wrap(connection) {
  */
 export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink" }) {
   const { ConnectionManager, TlsSessionCache } = lib;
-  const common = { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true };
+  const common = withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true });
   const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: { sessionCache: false } });
   await listener.start();
   const dialers = [];

@@ -342,7 +342,7 @@ export class PeerDatabase {
   /**
    * Counts a violation against a peer id or an IP address (the evidence automatic bans are decided on) and
    * returns the target's strikes at or after `since`, this one included, oldest first. Kept in memory only,
-   * bounded (see {@link StrikeLedger}).
+   * bounded in peers and in strikes per peer.
    */
   recordStrike(target: BanTarget, strike: Strike, since: number): readonly Strike[] {
     return this.#strikes.add(banKey(target), strike, since);

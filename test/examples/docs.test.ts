@@ -22,6 +22,8 @@ describe("the guides in docs/", () => {
     for (const key of Object.values(LIMIT_FLAGS)) expect(documentedDefault(text, key), key).toBe(String(limits[key]));
     expect(documentedDefault(text, "banDurationsMs")).toBe(`[${(limits.banDurationsMs as number[]).join(", ")}]`);
     for (const key of Object.values(MAINTENANCE_FLAGS)) expect(documentedDefault(text, key), key).toBe(String(maintenance[key]));
+    const { inboundRate, autoBan } = resolveManagerOptions({}).misbehaviour;
+    for (const [key, value] of Object.entries({ ...inboundRate, ...autoBan })) expect(documentedDefault(text, key), key).toBe(String(value));
   });
 
   it("the operating guide documents every JSON event of the CLI", () => {
