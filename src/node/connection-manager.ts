@@ -289,7 +289,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     return this.peers.tags.tagsOf(String(peer), this.options.clock());
   }
 
-  /** Runs `handler` for every message of `protocol` (beside the `message` event); see {@link ProtocolHandlers.handle}. */
+  /**
+   * Runs `handler` for every message of `protocol`, before the `message` event; a failure is `handler:failed`.
+   * @throws PeerlinkError INVALID_ARGUMENT for a protocol the node does not speak or that already has a handler.
+   */
   handle(protocol: string, handler: ProtocolHandler): void {
     this.#handlers.handle(protocol, handler);
   }

@@ -91,9 +91,8 @@ export class PeerTags {
   /**
    * Sets (or replaces) `name` on `peer` at `now`.
    *
-   * @throws PeerlinkError INVALID_ARGUMENT on a bad name or options, or when `peer` already has
-   *   {@link MAX_TAGS_PER_PEER} other tags, or {@link MAX_TAGGED_PEERS} peers are tagged (after dropping
-   *   expired tags).
+   * @throws PeerlinkError INVALID_ARGUMENT on a bad name or options, or when `peer` already has 32 other
+   *   tags, or 10000 peers are tagged (after dropping expired tags).
    */
   tag(peer: string, name: string, options: TagOptions, now: number): void {
     checkName(name);

@@ -57,7 +57,7 @@ export class AllowList {
    * Parses `options`.
    *
    * @throws PeerlinkError INVALID_ARGUMENT naming the first bad entry (a malformed peer id, IP or CIDR
-   *   block, or more than {@link ALLOW_LIST_MAX_ENTRIES} entries in a list).
+   *   block, or more than 4096 entries in a list).
    */
   constructor(options: AllowListOptions) {
     const peers = options.peers ?? [];
@@ -95,7 +95,12 @@ export class AllowList {
   }
 
   /** The canonical entries (peer ids as printed, addresses as CIDR blocks), for status output. */
-  get entries(): { readonly peers: readonly string[]; readonly addresses: readonly string[] } {
+  get entries(): {
+    /** Listed peer ids, printable form. */
+    readonly peers: readonly string[];
+    /** Listed addresses and subnets as CIDR blocks (a single IP as /32 or /128). */
+    readonly addresses: readonly string[];
+  } {
     return this.#entries;
   }
 
