@@ -150,7 +150,7 @@ export class NodeCore<T extends KeptConnection> {
       return { ok: false, refusal: { reason: "pending", direction: "inbound", limit, current, key, option } };
     }
     if (admission.evicted !== undefined) this.#releasePending(admission.evicted.id);
-    this.#pool.add(id, address, subnet, now, seenAt);
+    this.#pool.add(id, address, subnet, now, seenAt, exempt);
     const reservation = this.limiter.reservePending("inbound", address);
     this.#pendingSlots.set(id, reservation);
     return { ok: true, reservation, evicted: admission.evicted };

@@ -46,6 +46,8 @@ export interface PendingEntry {
   readonly seenAt: number;
   /** How far it got. */
   stage: PendingStage;
+  /** Allow-listed: never evicted to make room (a flood cannot push out the operator's own peers). */
+  readonly exempt?: boolean;
 }
 
 /** Bounds of a {@link PendingPool}. */
@@ -127,9 +129,9 @@ export class PendingPool {
     return { ok: true, evicted: victim };
   }
 
-  /** Adds an admitted connection (`seenAt`: when the node got to it, `arrivedAt` by default). */
-  add(id: number, ip: string, subnet: string, arrivedAt: number, seenAt = arrivedAt): PendingEntry {
-    const entry: PendingEntry = { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED };
+  /** Adds an admitted connection (`seenAt`: when the node got to it, `arrivedAt` by default; `exempt`: allow-listed). */
+  add(id: number, ip: string, subnet: string, arrivedAt: number, seenAt = arrivedAt, exempt = false): PendingEntry {
+    const entry: PendingEntry = { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED, ...(exempt ? { exempt } : {}) };
     this.#entries.set(id, entry);
     increment(this.#perIp, ip);
     increment(this.#perSubnet, subnet);
@@ -192,13 +194,16 @@ export class PendingPool {
    * nothing for that long is not a peer on its way, and without this rule an attacker spread over many
    * subnets (one silent socket each) would evict honest peers in the handshake whose subnet happens to hold
    * two pending connections (a NAT, a campus). Silence counts from when the node got to the socket, so a
-   * first flight the node has not read yet after a stall is not taken for silence.
+   * first flight the node has not read yet after a stall is not taken for silence. Allow-listed entries are
+   * never chosen (with only those pending, the newcomer is admitted beyond the bound: at most one
+   * non-listed entry over it, as the next newcomer evicts that one).
    */
   #chooseVictim(now: number): PendingEntry | undefined {
     const staleAfter = this.#limits.firstFlightTimeoutMs / 2;
     let best: PendingEntry | undefined;
     let bestKey: readonly number[] | undefined;
     for (const entry of this.#entries.values()) {
+      if (entry.exempt === true) continue;
       const stale = entry.stage === PendingStage.CONNECTED && now - entry.seenAt >= staleAfter ? 1 : 0;
       const key = [stale, this.countForSubnet(entry.subnet), this.countForIp(entry.ip), -entry.stage, -entry.arrivedAt];
       if (bestKey === undefined || isGreater(key, bestKey)) {

@@ -190,6 +190,21 @@ describe("the allow-list in the node core", () => {
     expect(core.arrive(12, "10.7.1.1", 0)).toMatchObject({ ok: false, refusal: { reason: "banned" } });
   });
 
+  it("never evicts a listed pending socket to make room for a flood", () => {
+    const { core } = setup({ limits: { maxPendingInbound: 3, maxPerIp: 50, maxPerSubnet: 50 }, allow: { addresses: ["10.7.0.1"] } });
+    for (let i = 1; i <= 3; i++) expect(core.arrive(i, "10.7.0.1", 0).ok).toBe(true); // listed: one IP holds the whole pool
+    const evicted: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const d = core.arrive(100 + i, `10.9.${i}.1`, 10_000 + i); // silent listed sockets would be "stale" by now
+      if (!d.ok) throw new Error(d.refusal.reason);
+      if (d.evicted !== undefined) evicted.push(d.evicted.id);
+    }
+    expect(evicted.every((id) => id >= 100)).toBe(true);
+    expect(evicted).toHaveLength(19); // each newcomer evicts the previous one, never a listed socket
+    expect(core.pendingInbound("10.7.0.1")).toBe(3);
+    expect(core.pendingInbound()).toBe(4); // one over the bound, never more
+  });
+
   it("exempts listed peers and addresses from capacity at adoption and at dial time", () => {
     const { core } = setup({ limits: { maxInbound: 1, maxOutbound: 1, maxConnections: 10, lowWatermark: 10, highWatermark: 10 }, allow: { peers: [B], addresses: ["10.7.0.5"] } });
     connect(core, 1, A, "10.0.0.1");
