@@ -50,10 +50,12 @@ export const MAX_PEER_ID_LENGTH = 256;
 
 /**
  * Peers and addresses whose recent violations (strikes, the evidence of automatic bans) are remembered at
- * once. Bounds memory when an attacker rotates identities or addresses; when full, the subject struck least
- * recently is forgotten. The same size as the ban list (10 000 entries).
+ * once. Bounds memory when an attacker rotates identities or addresses (at the default threshold a subject
+ * holds at most 4 strikes of about 200 bytes: under 4 MB in all); when full, the subject struck least
+ * recently is forgotten. Like the rate limiter's bound on tracked IPs, and Bitcoin Core's fixed-size
+ * discouragement filter.
  */
-export const MAX_STRIKE_SUBJECTS = 10_000;
+export const MAX_STRIKE_SUBJECTS = 4_096;
 
 /**
  * Strikes remembered per peer or address, the newest ones: at least the largest automatic-ban threshold

@@ -18,7 +18,7 @@ export interface Strike {
   readonly at: number;
   /** Its code: the `ErrorCode` of the failure (`PROTOCOL_VIOLATION`, `MALFORMED_FRAME`, `AUTHENTICATION_FAILED`, `RATE_LIMITED`, …). */
   readonly code: string;
-  /** What happened, for the journal (at most 200 characters). */
+  /** What happened, for the journal (at most 120 characters). */
   readonly detail: string;
   /** The remote `"host:port"` it came from, when known. */
   readonly address?: string;
@@ -40,7 +40,7 @@ export interface MisbehaviourEvidence {
   readonly offence: number;
 }
 
-const MAX_DETAIL = 200;
+const MAX_DETAIL = 120;
 
 /**
  * Strikes by subject key (`"peer:<id>"`, `"ip:<ip>"`, as the ban list keys them). At most

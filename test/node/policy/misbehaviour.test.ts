@@ -121,7 +121,7 @@ describe("StrikeLedger bounds", () => {
     const ledger = new StrikeLedger(3, 2);
     for (let i = 0; i < 5; i++) ledger.add("ip:a", { at: i, code: "X", detail: "d".repeat(500) }, 0);
     expect(ledger.get("ip:a", 0).map((s) => s.at)).toEqual([3, 4]);
-    expect(ledger.get("ip:a", 0)[0]!.detail).toHaveLength(200);
+    expect(ledger.get("ip:a", 0)[0]!.detail).toHaveLength(120);
     ledger.add("ip:b", { at: 10, code: "X", detail: "" }, 0);
     ledger.add("ip:c", { at: 11, code: "X", detail: "" }, 0);
     ledger.add("ip:a", { at: 12, code: "X", detail: "" }, 0); // a is now the most recent
