@@ -12,7 +12,10 @@
  * flap dampening. Candidates are ranked by past health (last connection graded good or better first, then
  * never graded, then poor), then past success (an address that was dialed successfully before), then fewer
  * consecutive failures; equals are shuffled, so that the nodes of a mesh do not all pick the same peers.
- * Unpinned bootstrap addresses are dialed only when no candidate of the database is left.
+ * Unpinned bootstrap addresses are dialed only when no candidate of the database is left, and so are the peers
+ * found at them: a connection to an unpinned bootstrap address is an *address fetch* (Bitcoin Core's
+ * `-seednode`), which the adapter closes once the peer's list arrived and other candidates exist, so that a few
+ * bootstrap peers are not the hubs of the whole mesh, and keep free slots for nodes joining later.
  *
  * **Diversity.** With diversity on, a candidate whose group (IPv4 /16, IPv6 /32 by default) already holds an
  * outbound connection or a dial in flight is taken only when no candidate in a free group is left.
@@ -65,13 +68,14 @@ export interface MeshDial {
   readonly peerId: string | undefined;
   /** Addresses to try, best first. */
   readonly addresses: readonly string[];
-  /** True when this is a bootstrap address dialed because the database had no candidate left. */
+  /** True for a last-resort dial (an unpinned bootstrap address, or a peer met at one): the database had no other candidate. */
   readonly bootstrap: boolean;
 }
 
 /** How a dial ended, as the adapter classifies it. */
 export type MeshDialOutcome =
-  | { readonly kind: "connected" }
+  /** Connected (or already connected) to `peer`. */
+  | { readonly kind: "connected"; readonly peer?: string }
   /** The dial failed: back off (at least `retryAfterMs`, the peer's hint, when given). */
   | { readonly kind: "failed"; readonly retryAfterMs?: number }
   /** This node's own limits refused the dial: no backoff, the next slot freed is the retry. */
@@ -97,6 +101,7 @@ interface Backoff {
 interface InFlight {
   readonly key: string;
   readonly group: string | undefined;
+  readonly bootstrap: boolean;
 }
 
 /** Most failure-backoff entries kept; beyond it the one that ends first is forgotten. */
@@ -110,6 +115,9 @@ export class MeshCore {
   readonly #flaps = new Map<string, FlapState>();
   readonly #backoff = new Map<string, Backoff>();
   readonly #never = new Set<string>();
+  /** Peers met at unpinned bootstrap addresses: dialed only as a last resort, their connections closed once fetched. */
+  readonly #fetchPeers = new Set<string>();
+  #spare = 0;
   readonly #inFlight = new Map<number, InFlight>();
   #nextDialId = 1;
   #deadline: number | undefined;
@@ -134,6 +142,16 @@ export class MeshCore {
   /** Outbound connections missing at the last tick (target minus outbound minus dials in flight, at least 0). */
   get deficit(): number {
     return this.#lastDeficit;
+  }
+
+  /** Usable candidates of the database left unpicked at the last tick (alternatives to an address fetch). */
+  get spareCandidates(): number {
+    return this.#spare;
+  }
+
+  /** True when `peer` was met at an unpinned bootstrap address (its connection is an address fetch). */
+  isFetchPeer(peer: string): boolean {
+    return this.#fetchPeers.has(peer);
   }
 
   /** True when `peer` is suppressed by flap dampening at `now`. */
@@ -167,8 +185,8 @@ export class MeshCore {
     let deficit = Math.max(0, this.#o.targetOutbound - snapshot.outbound.length - this.#inFlight.size);
     const dials: MeshDial[] = [];
     let budgetShort = false;
+    const ranked = this.#rank(now, snapshot, busy);
     if (deficit > 0) {
-      const ranked = this.#rank(now, snapshot, busy);
       while (deficit > 0 && this.#inFlight.size < this.#o.maxConcurrentDials && ranked.length > 0) {
         const index = pickDiverse(ranked, usedGroups);
         const pick = ranked[index]!;
@@ -182,6 +200,7 @@ export class MeshCore {
         deficit--;
       }
     }
+    this.#spare = ranked.filter((r) => !r.bootstrap).length;
     this.#lastDeficit = deficit;
     if (deficit === 0) this.#deadline = undefined;
     else {
@@ -199,6 +218,7 @@ export class MeshCore {
     switch (outcome.kind) {
       case "connected":
         this.#backoff.delete(flight.key);
+        if (flight.bootstrap && outcome.peer !== undefined) this.#fetchPeers.add(outcome.peer);
         return;
       case "failed": {
         const previous = this.#backoff.get(flight.key);
@@ -238,37 +258,40 @@ export class MeshCore {
 
   #start(key: string, group: string | undefined, peerId: string | undefined, addresses: readonly string[], bootstrap: boolean): MeshDial {
     const dialId = this.#nextDialId++;
-    this.#inFlight.set(dialId, { key, group });
+    this.#inFlight.set(dialId, { key, group, bootstrap });
     return { dialId, peerId, addresses, bootstrap };
   }
 
-  /** Candidates usable at `now`, best first, then the unpinned bootstrap addresses (shuffled). */
+  /**
+   * Candidates usable at `now`, best first; when there is none, the last resorts: the peers met at unpinned
+   * bootstrap addresses and the bootstrap addresses not known to belong to a peer (shuffled).
+   */
   #rank(now: number, snapshot: MeshSnapshot, busy: ReadonlySet<string>): Ranked[] {
     const random = this.#o.random;
     const usable = (key: string): boolean => !busy.has(key) && !this.#never.has(key) && !((this.#backoff.get(key)?.until ?? 0) > now);
     const ranked: Ranked[] = [];
+    const lastResort: Ranked[] = [];
     for (const c of snapshot.candidates) {
       if (c.addresses.length === 0 || snapshot.connected.has(c.peerId) || !usable(c.peerId) || this.isSuppressed(c.peerId, now)) continue;
-      ranked.push({
+      const fetch = this.#fetchPeers.has(c.peerId);
+      (fetch ? lastResort : ranked).push({
         key: c.peerId,
         peerId: c.peerId,
         addresses: c.addresses,
         group: groupOf(c.addresses[0]!, this.#o.diversity),
-        bootstrap: false,
-        score: [c.healthy === true ? 0 : c.healthy === undefined ? 1 : 2, c.succeeded ? 0 : 1, c.failures, random()],
+        bootstrap: fetch,
+        score: fetch ? [random()] : [c.healthy === true ? 0 : c.healthy === undefined ? 1 : 2, c.succeeded ? 0 : 1, c.failures, random()],
       });
     }
     ranked.sort((a, b) => compareScores(a.score, b.score));
     if (ranked.length > 0) return ranked;
-    // Nothing in the database: the unpinned bootstrap addresses not known to belong to a peer.
     for (const peer of this.#o.bootstrap) {
       if (peer.peerId !== undefined) continue;
       const key = `addr:${peer.address}`;
-      const owner = snapshot.ownerOf(peer.address);
-      if ((owner !== undefined && snapshot.connected.has(owner)) || !usable(key)) continue;
-      ranked.push({ key, peerId: undefined, addresses: [peer.address], group: groupOf(peer.address, this.#o.diversity), bootstrap: true, score: [random()] });
+      if (snapshot.ownerOf(peer.address) !== undefined || !usable(key)) continue;
+      lastResort.push({ key, peerId: undefined, addresses: [peer.address], group: groupOf(peer.address, this.#o.diversity), bootstrap: true, score: [random()] });
     }
-    return ranked.sort((a, b) => compareScores(a.score, b.score));
+    return lastResort.sort((a, b) => compareScores(a.score, b.score));
   }
 
   /** Forgets negligible dampening states and long-expired backoffs, and bounds the backoff map. */

@@ -24,6 +24,7 @@
  */
 import type { Connection } from "../connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { DisconnectReason } from "../reasons.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
@@ -210,6 +211,7 @@ class MeshServiceImpl implements MeshService {
     const now = this.#host.clock();
     const snapshot = this.#snapshot(now);
     for (const dial of this.#core.tick(now, snapshot)) this.#dial(dial);
+    if (this.options.peerExchange !== false) this.#closeFetched();
     // Still short and out of candidates: ask the connected peers for theirs.
     if (this.#core.deficit > 0 && this.options.peerExchange !== false) {
       for (const [connection, attached] of this.#attached) {
@@ -247,14 +249,14 @@ class MeshServiceImpl implements MeshService {
     this.#emit("mesh:dial", { peer: dial.peerId, addresses: dial.addresses, bootstrap: dial.bootstrap });
     const target = dial.peerId === undefined ? dial.addresses[0]! : { peerId: dial.peerId, addresses: dial.addresses };
     const options = { signal: controller.signal, ...(this.options.localAddress !== undefined ? { localAddress: this.options.localAddress } : {}) };
-    let attempt: Promise<unknown>;
+    let attempt: Promise<Connection>;
     try {
       attempt = host.dial(target, options);
     } catch (error) {
       attempt = Promise.reject(error);
     }
     attempt.then(
-      () => this.#settled(dial.dialId, { kind: "connected" }),
+      (connection) => this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() }),
       (error: unknown) => this.#settled(dial.dialId, this.#outcome(PeerlinkError.from(error))),
     );
   }
@@ -320,8 +322,25 @@ class MeshServiceImpl implements MeshService {
         this.#emit("mesh:learned", { from: sender, peers: recorded });
         this.#queueTick();
       }
+      gate.fetched = true;
     }
     if (verdict.answer) this.#share(connection, sender, false);
+  }
+
+  /**
+   * Closes the address-fetch connections (outbound, to a peer met at an unpinned bootstrap address) whose list
+   * arrived, while other candidates exist: the mesh dials those instead.
+   */
+  #closeFetched(): void {
+    let spare = this.#core.spareCandidates;
+    for (const [connection, attached] of this.#attached) {
+      if (spare <= 0) return;
+      const peer = connection.remotePeer.toString();
+      if (!attached.gate.fetched || connection.direction !== "outbound" || connection.state !== "open" || !this.#core.isFetchPeer(peer)) continue;
+      spare--;
+      this.#host.journal("closed", { peerId: peer, code: DisconnectReason.NORMAL, detail: "mesh: address fetch from a bootstrap peer done" });
+      void connection.close(DisconnectReason.NORMAL).catch(() => {});
+    }
   }
 
   // ---- timer and events ----

@@ -89,6 +89,8 @@ export interface ExchangeVerdict {
  * answered per 30 s. Times in ms.
  */
 export class ExchangeGate {
+  /** Set by the owner once a list from this connection was used. */
+  fetched = false;
   #usedAt = -Infinity;
   #answeredAt = -Infinity;
   #requestedAt = -Infinity;

@@ -1,0 +1,106 @@
+// One child process of the mesh harness (bench/mesh/run.mjs): runs the nodes it is given, each its own
+// ConnectionManager on its own 127.x address, and reports their degrees, the dials they started, and the
+// process's CPU and memory. Talks to the parent over the IPC channel only.
+//
+// Every dial start (mesh:dial, reconnect:attempt) is replayed through a token bucket of the node's global
+// reconnect budget: a dial that finds no token is a budget violation (the harness asserts there are none).
+import { ConnectionManager } from "../../dist/src/index.js";
+
+const nodes = new Map(); // index -> { manager, dials: number[], spec }
+let config;
+let stopping = false;
+
+process.on("message", (message) => {
+  if (message.type === "start") void start(message);
+  else if (message.type === "stop") void stop();
+});
+process.on("disconnect", () => void stop());
+
+async function start(message) {
+  config = message.config;
+  // Start the nodes a few at a time: the key and certificate of each take a moment of CPU.
+  const specs = message.nodes;
+  for (let i = 0; i < specs.length; i += 8) {
+    await Promise.all(specs.slice(i, i + 8).map((spec) => startNode(spec)));
+  }
+  process.send({ type: "ready" });
+  const timer = setInterval(() => report(), config.sampleMs);
+  timer.unref();
+}
+
+async function startNode(spec) {
+  const dials = [];
+  const manager = new ConnectionManager({
+    listen: [`${spec.ip}:${spec.port}`],
+    tls: config.tls,
+    mesh: {
+      targetOutbound: config.target,
+      bootstrap: spec.bootstrap,
+      localAddress: spec.ip,
+      // Every address here is in 127.0.0.0/16: group by /24 (each /24 holds a few nodes of the harness).
+      diversity: { ipv4Prefix: 24 },
+    },
+    reconnect: { localAddress: spec.ip, budget: config.budget },
+  });
+  manager.on("mesh:dial", () => dials.push(Date.now()));
+  manager.on("reconnect:attempt", () => dials.push(Date.now()));
+  // A refused or failed connection is part of the run, not an error of the harness.
+  manager.on("error", () => {});
+  nodes.set(spec.index, { manager, dials, spec, startedAt: Date.now() });
+  try {
+    await manager.start();
+  } catch (error) {
+    process.send({ type: "log", line: `node ${spec.index} failed to start: ${String(error)}` });
+  }
+}
+
+/** Dial starts beyond what a token bucket (capacity, refill per second), full at the first dial, allows. */
+function budgetViolations(times) {
+  const { capacity, refillPerSecond } = config.budget;
+  let tokens = capacity;
+  let last = times[0] ?? 0;
+  let violations = 0;
+  let maxInOneSecond = 0;
+  let windowStart = 0;
+  for (let i = 0; i < times.length; i++) {
+    const t = times[i];
+    tokens = Math.min(capacity, tokens + ((t - last) / 1000) * refillPerSecond);
+    last = t;
+    if (tokens + 1e-6 < 1) violations++;
+    else tokens -= 1;
+    while (times[windowStart] <= t - 1000) windowStart++;
+    maxInOneSecond = Math.max(maxInOneSecond, i - windowStart + 1);
+  }
+  return { violations, maxInOneSecond };
+}
+
+function report() {
+  if (stopping) return;
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  const rows = [];
+  for (const [index, node] of nodes) {
+    const m = node.manager;
+    let outbound = 0;
+    let inbound = 0;
+    let cross = 0;
+    const half = node.spec.ip.split(".")[1];
+    for (const c of m.connections()) {
+      if (c.direction === "outbound") outbound++;
+      else inbound++;
+      if (c.remoteAddress.split(".")[1] !== half) cross++;
+    }
+    rows.push({ index, outbound, inbound, cross, dials: node.dials.length, known: m.peers.size });
+  }
+  process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed });
+}
+
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  const budget = [];
+  for (const [index, node] of nodes) budget.push({ index, ...budgetViolations(node.dials), dials: node.dials.length });
+  await Promise.allSettled([...nodes.values()].map((n) => n.manager.stop({ timeoutMs: 1000 })));
+  if (process.connected) process.send({ type: "final", budget }, () => process.exit(0));
+  else process.exit(0);
+}
