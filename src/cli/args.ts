@@ -13,6 +13,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { ConnectionLimitsOptions } from "../manager/config.js";
 import { parseHostPort } from "../manager/ip.js";
 import type { MaintenanceOptions } from "../maintenance/maintenance-options.js";
+import type { AutoBanOptions, InboundRateOptions, MisbehaviourOptions } from "../manager/misbehaviour-options.js";
 import { PeerId } from "../identity/peer-id.js";
 
 /** A `host:port` pair as given on the command line (IPv6 in brackets). */
@@ -78,6 +79,8 @@ export interface NodeCommand {
   readonly gracefulShutdownTimeoutMs: number | undefined;
   /** Largest frame accepted (bytes). @default 1048576 */
   readonly maxFrameSize: number | undefined;
+  /** Inbound rate bounds and automatic bans set by flags (only those given; `false` with `--no-inbound-rate` / `--no-auto-ban`). */
+  readonly misbehaviour: MisbehaviourOptions;
 }
 
 /** `peerlink keygen FILE`: create an identity key file and print its peer id. */
@@ -158,6 +161,25 @@ export const MAINTENANCE_FLAGS: Readonly<Record<string, Exclude<keyof Maintenanc
   "min-cycle-interval-ms": "minCycleIntervalMs",
 };
 
+/** `--flag` → option name of `misbehaviour.inboundRate`. */
+export const INBOUND_RATE_FLAGS: Readonly<Record<string, keyof InboundRateOptions>> = {
+  "inbound-messages-per-second": "messagesPerSecond",
+  "inbound-message-burst": "messageBurst",
+  "inbound-bytes-per-second": "bytesPerSecond",
+  "inbound-byte-burst": "byteBurst",
+  "inbound-pings-per-second": "pingsPerSecond",
+  "inbound-ping-burst": "pingBurst",
+  "rate-limited-retry-after-ms": "retryAfterMs",
+};
+
+/** `--flag` → option name of `misbehaviour.autoBan`. */
+export const AUTO_BAN_FLAGS: Readonly<Record<string, keyof AutoBanOptions>> = {
+  "auto-ban-strikes": "strikes",
+  "auto-ban-window-ms": "windowMs",
+  "auto-ban-ms": "banMs",
+  "auto-ban-max-ms": "maxBanMs",
+};
+
 /** Other numeric flags of `peerlink node`. */
 const NUMBER_FLAGS = ["table-interval-ms", "peers-every-ms", "redial-max-ms", "graceful-shutdown-timeout-ms", "max-frame-size", "bandwidth-probe-interval-ms"] as const;
 
@@ -192,10 +214,17 @@ const NODE_OPTIONS = {
   "bandwidth-probe": { type: "boolean" },
   "redial-inbound": { type: "boolean" },
   "ban-durations-ms": { type: "string" },
+  "no-inbound-rate": { type: "boolean" },
+  "no-auto-ban": { type: "boolean" },
   engine: { type: "string" },
   // Kept from the first CLI: same as --handshake-timeout-ms.
   "handshake-timeout": { type: "string" },
-  ...Object.fromEntries([...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS), ...NUMBER_FLAGS].map((f) => [f, { type: "string" }])),
+  ...Object.fromEntries(
+    [...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS), ...Object.keys(INBOUND_RATE_FLAGS), ...Object.keys(AUTO_BAN_FLAGS), ...NUMBER_FLAGS].map((f) => [
+      f,
+      { type: "string" },
+    ]),
+  ),
 } satisfies ParseArgsConfig["options"];
 
 /**
@@ -261,6 +290,17 @@ function parseNode(args: readonly string[]): NodeCommand {
     if (limits.handshakeTimeoutMs !== undefined) throw usageError("--handshake-timeout and --handshake-timeout-ms both given");
     limits.handshakeTimeoutMs = number(legacyTimeout, "handshake-timeout");
   }
+  /** The options of one group given by flags, or `false` with its `--no-…` flag (then none may be given). */
+  const flagGroup = (flags: Readonly<Record<string, string>>, off: string): Record<string, number> | false => {
+    const group: Record<string, number> = {};
+    for (const [name, key] of Object.entries(flags)) {
+      const value = str(name);
+      if (value !== undefined) group[key] = number(value, name);
+    }
+    if (!flag(off)) return group;
+    if (Object.keys(group).length > 0) throw usageError(`--${Object.keys(flags).find((f) => str(f) !== undefined)} given with --${off}`);
+    return false;
+  };
   const bans = str("ban-durations-ms");
   if (bans !== undefined) limits.banDurationsMs = bans.split(",").map((s) => number(s.trim(), "ban-durations-ms"));
 
@@ -280,6 +320,11 @@ function parseNode(args: readonly string[]): NodeCommand {
   }
   const maintenanceEnabled = !flag("no-maintenance");
   if (!maintenanceEnabled && Object.keys(maintenance).length > 0) throw usageError("maintenance flags given with --no-maintenance");
+
+  const misbehaviour = {
+    inboundRate: flagGroup(INBOUND_RATE_FLAGS, "no-inbound-rate"),
+    autoBan: flagGroup(AUTO_BAN_FLAGS, "no-auto-ban"),
+  };
 
   const reconnect = !flag("no-reconnect");
   const peers = ((v.peer as string[] | undefined) ?? []).map(peerTarget);
@@ -321,6 +366,7 @@ function parseNode(args: readonly string[]): NodeCommand {
     redialInbound: flag("redial-inbound"),
     gracefulShutdownTimeoutMs: optional("graceful-shutdown-timeout-ms"),
     maxFrameSize: optional("max-frame-size"),
+    misbehaviour: misbehaviour as MisbehaviourOptions,
   };
 }
 

@@ -48,6 +48,7 @@ export function nodeOptions(command: NodeCommand, identity: Identity): Connectio
     tls: command.tls,
     protocols: command.protocols.map((name) => ({ name })),
     limits: command.limits,
+    misbehaviour: command.misbehaviour,
     ...(command.peerStore === undefined ? {} : { peerStore: command.peerStore }),
     maintenance: command.maintenanceEnabled ? command.maintenance : false,
     reconnect: command.reconnect ? { redialInbound: command.redialInbound, ...(command.redialMaxMs === undefined ? {} : { policy: cappedPolicy(command.redialMaxMs) }) } : false,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { LIMIT_FLAGS, MAINTENANCE_FLAGS, DEFAULT_CLI_PROTOCOL, DEFAULT_TABLE_INTERVAL_MS } from "./args.js";
+import { AUTO_BAN_FLAGS, INBOUND_RATE_FLAGS, LIMIT_FLAGS, MAINTENANCE_FLAGS, DEFAULT_CLI_PROTOCOL, DEFAULT_TABLE_INTERVAL_MS } from "./args.js";
 import { EVENT_SCHEMA } from "./events.js";
 import { STDIN_HELP } from "./stdin-commands.js";
 import { resolveManagerOptions } from "../manager/manager-options.js";
@@ -18,7 +18,8 @@ function flagList(flags: Readonly<Record<string, string>>, defaults: Readonly<Re
 
 /** The help text (`peerlink --help`). */
 export function usage(): string {
-  const limits = resolveManagerOptions({}).limits as unknown as Record<string, unknown>;
+  const { limits: resolvedLimits, misbehaviour } = resolveManagerOptions({});
+  const limits = resolvedLimits as unknown as Record<string, unknown>;
   const maintenance = resolveMaintenanceOptions({}) as unknown as Record<string, unknown>;
   return `Usage:
   peerlink node [options]        run a node (below)
@@ -60,6 +61,12 @@ Node options:
 Limits (ConnectionLimitsOptions; checked together, contradictions are refused):
 ${flagList(LIMIT_FLAGS, limits)}
   --ban-durations-ms N,N,…        ban durations by offence [default: ${String(limits.banDurationsMs)}]
+
+Misbehaviour (MisbehaviourOptions: per-connection inbound rate bounds, automatic escalating bans):
+${flagList(INBOUND_RATE_FLAGS, { ...misbehaviour.inboundRate })}
+  --no-inbound-rate               no inbound rate bounds
+${flagList(AUTO_BAN_FLAGS, { ...misbehaviour.autoBan })}
+  --no-auto-ban                   never ban a peer on the node's own
 
 Maintenance (MaintenanceOptions):
 ${flagList(MAINTENANCE_FLAGS, maintenance)}

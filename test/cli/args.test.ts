@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LIMIT_FLAGS, MAINTENANCE_FLAGS, parseArgs } from "../../src/cli/args.js";
+import { AUTO_BAN_FLAGS, INBOUND_RATE_FLAGS, LIMIT_FLAGS, MAINTENANCE_FLAGS, parseArgs } from "../../src/cli/args.js";
 import { EVENT_SCHEMA } from "../../src/cli/events.js";
 import { usage } from "../../src/cli/usage.js";
 import { ErrorCode } from "../../src/errors.js";
@@ -83,6 +83,25 @@ describe("parsing `peerlink node` arguments", () => {
     expect(resolved.maintenance).toMatchObject({ pingIntervalMs: 500 });
   });
 
+  it("maps the misbehaviour flags to the misbehaviour option, and --no-inbound-rate / --no-auto-ban turn either off", () => {
+    const argv = ["node"];
+    for (const flag of [...Object.keys(INBOUND_RATE_FLAGS), ...Object.keys(AUTO_BAN_FLAGS)]) argv.push(`--${flag}`, "7");
+    const all = parseArgs(argv);
+    if (all.command !== "node") throw new Error("not a node command");
+    const { inboundRate, autoBan } = all.misbehaviour;
+    expect(Object.keys(inboundRate || {}).sort()).toEqual(Object.values(INBOUND_RATE_FLAGS).sort());
+    expect(Object.keys(autoBan || {}).sort()).toEqual(Object.values(AUTO_BAN_FLAGS).sort());
+    const some = parseArgs(["node", "--inbound-messages-per-second", "500", "--auto-ban-strikes", "3"]);
+    if (some.command !== "node") throw new Error("not a node command");
+    const resolved = resolveManagerOptions(nodeOptions(some, Identity.generate())).misbehaviour;
+    expect(resolved.inboundRate?.messagesPerSecond).toBe(500);
+    expect(resolved.autoBan?.strikes).toBe(3);
+    const off = parseArgs(["node", "--no-inbound-rate", "--no-auto-ban"]);
+    if (off.command !== "node") throw new Error("not a node command");
+    expect(resolveManagerOptions(nodeOptions(off, Identity.generate())).misbehaviour).toEqual({ inboundRate: undefined, autoBan: undefined });
+    expect(() => parseArgs(["node", "--no-auto-ban", "--auto-ban-strikes", "3"])).toThrow(/--auto-ban-strikes given with --no-auto-ban/);
+  });
+
   it.each([
     [["node", "--tls", "--no-tls"], "contradict"],
     [["node", "--listen"], "argument missing"],
@@ -118,7 +137,10 @@ describe("parsing `peerlink node` arguments", () => {
     for (const option of ["--listen", "--dial", "--peer", "--protocol", "--tls", "--no-tls", "--identity", "--json", "--echo", "--metrics", "--version", "--help"]) {
       expect(text).toContain(option);
     }
-    for (const flag of [...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS)]) expect(text).toMatch(new RegExp(`--${flag} N +\\[default: [0-9]`));
+    for (const flag of [...Object.keys(LIMIT_FLAGS), ...Object.keys(MAINTENANCE_FLAGS), ...Object.keys(INBOUND_RATE_FLAGS), ...Object.keys(AUTO_BAN_FLAGS)]) {
+      expect(text).toMatch(new RegExp(`--${flag} N +\\[default: [0-9]`));
+    }
+    for (const option of ["--no-inbound-rate", "--no-auto-ban"]) expect(text).toContain(option);
     for (const event of Object.keys(EVENT_SCHEMA)) expect(text).toContain(`  ${event} `);
   });
 });
