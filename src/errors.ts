@@ -63,6 +63,11 @@ export const ErrorCode = {
   ALREADY_CONNECTED: "ALREADY_CONNECTED",
   /** No address is known for the peer. */
   PEER_ADDRESS_UNKNOWN: "PEER_ADDRESS_UNKNOWN",
+  /**
+   * Every address of a direct dial is in its failure backoff (recent consecutive failures): the dial was not
+   * attempted. The error's `cause` is `{ address, failures, retryAt, retryAfterMs }` (the earliest retry).
+   */
+  DIAL_BACKOFF: "DIAL_BACKOFF",
   /** The peer database file is corrupt or unreadable. */
   DATABASE_CORRUPT: "DATABASE_CORRUPT",
   /** The WebAssembly core failed to load or trapped. */

@@ -25,6 +25,7 @@ import { checkLimits, type ConnectionLimitsOptions, type ResolvedLimits } from "
 import { checkMisbehaviourOptions, type MisbehaviourOptions, type ResolvedMisbehaviour } from "./misbehaviour-options.js";
 import { STOP_DEADLINE_MS as DEFAULT_STOP_DEADLINE_MS } from "./defaults.js";
 import { parseHostPort } from "./ip.js";
+import { checkDialingOptions, type DialingOptions, type ResolvedDialing } from "../node/node-settings.js";
 import type { ManagerHost, ManagerService } from "./services.js";
 import { checkMeshOptions, type MeshOptions, type ResolvedMeshOptions, withMeshCapability } from "../mesh/mesh-options.js";
 import type { AllowList, AllowListOptions } from "../node/policy/allow-list.js";
@@ -128,6 +129,12 @@ export interface ConnectionManagerOptions {
    */
   readonly peerStore?: string | PeerStore;
   /**
+   * Outbound dialing: the stagger between the attempts to a peer's addresses (RFC 8305 racing) and the
+   * per-address failure backoff of direct dials; see `DialingOptions`.
+   * @default `{ staggerMs: 250, backoff: { initialMs: 1000, maxMs: 300000 } }`
+   */
+  readonly dialing?: DialingOptions;
+  /**
    * Keepalive (ping/pong, RTT), inactivity timeout, bandwidth meters and probes, health grades and replacement
    * of degraded connections. `false` turns it off.
    * @default enabled with the `MaintenanceOptions` defaults (ping every 15 s, health check every 10 s)
@@ -194,6 +201,7 @@ export interface ResolvedManagerOptions {
   readonly engine: "wasm" | "js" | undefined;
   readonly agent: string | undefined;
   readonly peerStore: PeerStore;
+  readonly dialing: ResolvedDialing;
   readonly services: readonly ((host: ManagerHost) => ManagerService)[];
   readonly reconnect: ReconnectOptions | false;
   readonly maintenance: MaintenanceOptions | false;
@@ -226,6 +234,7 @@ const OPTION_NAMES: KnownOptions<ConnectionManagerOptions> = {
   engine: true,
   agent: true,
   peerStore: true,
+  dialing: true,
   maintenance: true,
   reconnect: true,
   services: true,
@@ -347,6 +356,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
   if (typeof o.agent === "string") agent = o.agent;
   else if (o.agent !== undefined) problems.add(`agent must be a string, got ${describeValue(o.agent)}`);
   checkPeerStore(o.peerStore, problems);
+  const dialing = checkDialingOptions(o.dialing, problems, "dialing");
 
   let maintenance: MaintenanceOptions | false = {};
   if (o.maintenance === false) maintenance = false;
@@ -409,6 +419,7 @@ function check(input: unknown, problems: OptionProblems): Checked {
     services,
     reconnect,
     maintenance,
+    dialing,
     clock,
     metrics,
     logger,

@@ -122,6 +122,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.peers = new PeerDatabase({
       store: o.peerStore,
       bans: { maxSize: o.limits.banListMaxSize, durationsMs: o.limits.banDurationsMs, offenceMemoryMs: o.limits.offenceMemoryMs },
+      dialBackoff: o.dialing.backoff ?? {},
     });
     this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings, allowList: o.allowList, gater: o.gater });
     this.#handlers = new ProtocolHandlers(o.protocols.map((p) => p.name), (e) => this.listenerCount("handler:failed") > 0 && (this.emit("handler:failed", e), true));
@@ -259,6 +260,16 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     return this.#dialer.dial(target, options);
   }
 
+  /**
+   * Forgets the per-address dial backoff of `address` (`"host:port"`), or of every address: the next
+   * `dial()` tries it at once. Returns how many addresses were cleared.
+   */
+  clearDialBackoff(address?: string): number {
+    if (address === undefined) return this.peers.dialBackoff.clear();
+    const { host, port } = parseHostPort(address);
+    return this.peers.dialBackoff.clear(formatHostPort(host, port));
+  }
+
   /** Marks `peer` as protected: never trimmed, replaced or evicted from the peer database. */
   protect(peer: PeerId | string): void {
     this.peers.setProtected(String(peer), true, this.options.clock());
@@ -383,6 +394,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
     await Promise.all(this.#listeners.map((l) => l.close()));
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
+    this.#dialer.stop();
     await closeAllConnections(this.#core, this.#inbound, () => this.#closing.all(), timeoutMs);
     this.#disarm();
     await stopServices(this.#services);
@@ -509,7 +521,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       peers: this.peers,
       managed: () => this.#core.keptConnections(),
       isProtected: (peer) => this.peers.isProtected(peer),
-      dial: (target, options = {}) => this.dial(target, options),
+      // Services have backoffs of their own: the per-address dial backoff does not refuse them.
+      dial: (target, options = {}) => (this.#state === "running" ? this.#dialer.dial(target, options, false) : this.dial(target, options)),
       setHealth: (connection, score) => {
         metricsOf(connection).health = score;
       },
@@ -561,6 +574,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       tls: () => this.#tls,
       signal: this.#abort.signal,
       handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
+      dialing: this.options.dialing,
       enable0Rtt: this.options.enable0Rtt,
       handshake: (channel, bounds, track) => this.#handshake(channel, "dialer", bounds, track),
       adopt: (connection, reservation, address) => {

@@ -10,3 +10,10 @@
  * dial backoff is 5 s; Bitcoin Core waits 60 s between tries of one address).
  */
 export const CAPACITY_RETRY_AFTER_MS = 30_000;
+
+/**
+ * Delay between the starts of two connection attempts to one peer's addresses while the earlier one is
+ * still running, in milliseconds: RFC 8305's recommended "Connection Attempt Delay" (250 ms). A healthy
+ * first address answers well within it, so a dial costs one socket; a dead one costs a quarter second.
+ */
+export const DEFAULT_DIAL_STAGGER_MS = 250;

@@ -10,14 +10,19 @@ import { lookup } from "node:dns/promises";
 import { setMaxListeners } from "node:events";
 import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
+import type { DialBackoff } from "../peers/dial-backoff.js";
 import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
 import { dialChannel } from "../transport/dial.js";
 import type { ResolvedTls, SecureChannel } from "../transport/types.js";
 import type { KeptConnection, NodeCore } from "./core/node-core.js";
 import type { DialOptions, DialTarget } from "./events.js";
+import { raceAddresses } from "./address-race.js";
+import { interleaveFamilies } from "./dial-race.js";
+import type { ResolvedDialing } from "./node-settings.js";
 import { gateError } from "./policy/gater.js";
 
 /** What the dialer needs from the manager. */
@@ -32,6 +37,8 @@ export interface DialerHost {
   /** Aborts every dial when the node stops. */
   readonly signal: AbortSignal;
   readonly handshakeTimeoutMs: number;
+  /** Address racing and the direct-dial backoff. */
+  readonly dialing: ResolvedDialing;
   /** Whether 0-RTT early messages may be sent. */
   readonly enable0Rtt: boolean;
   /** Runs the peerlink handshake as dialer; `track` gets the Connection as soon as it exists. */
@@ -70,6 +77,8 @@ interface SharedDial {
 export class Dialer {
   readonly #host: DialerHost;
   readonly #dials = new Map<string, SharedDial>();
+  /** Waits for a connection being adopted (see {@link #awaitConnection}): ended by {@link stop}. */
+  readonly #waits = new Set<() => void>();
 
   constructor(host: DialerHost) {
     this.#host = host;
@@ -80,8 +89,16 @@ export class Dialer {
     return this.#dials.size;
   }
 
-  /** See `ConnectionManager.dial`. */
-  async dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
+  /** Ends every wait for a connection being adopted (its timer cleared): the node stops. */
+  stop(): void {
+    for (const end of [...this.#waits]) end();
+  }
+
+  /**
+   * See `ConnectionManager.dial`. `direct` is false for the services' dials, which have backoffs of their
+   * own: they feed the per-address dial backoff but are not refused by it.
+   */
+  async dial(target: DialTarget, options: DialOptions = {}, direct = true): Promise<Connection> {
     const host = this.#host;
     const { addresses, expected } = resolveTarget(target);
     // A plain address dial pins no identity, but an address proven by an earlier dial is known to be the
@@ -112,7 +129,7 @@ export class Dialer {
     }
     const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
     setMaxListeners(0, shared.controller.signal);
-    shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal);
+    shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal, direct);
     const done = (): void => {
       shared.settled = true;
       if (this.#dials.get(key) === shared) this.#dials.delete(key);
@@ -156,53 +173,92 @@ export class Dialer {
     });
   }
 
-  async #dialAddresses(addresses: readonly string[], expected: PeerId | undefined, options: DialOptions, signal: AbortSignal): Promise<Connection> {
+  async #dialAddresses(
+    addresses: readonly string[],
+    expected: PeerId | undefined,
+    options: DialOptions,
+    signal: AbortSignal,
+    direct: boolean,
+  ): Promise<Connection> {
     const host = this.#host;
-    let lastError: PeerlinkError | undefined;
-    let lastAddress = addresses[0] ?? "";
-    // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
-    const lookupSignals = [signal, host.signal];
-    for (const address of addresses) {
-      lastAddress = address;
-      const { host: name, port } = parseHostPort(address);
-      let ip: string;
-      try {
-        ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, lookupSignals);
-      } catch (error) {
-        lastError = PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
-        if (lastError.code === ErrorCode.ABORTED) break;
-        continue;
-      }
-      const ban = host.peers.findBan({ peerId: expected?.toString(), ip }, host.now());
-      if (ban) {
-        const error = new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`);
-        host.refused(expected?.toString() ?? address, error, { peerId: expected?.toString(), address });
+    const backoff = host.dialing.backoff === undefined ? undefined : host.peers.dialBackoff;
+    let ordered = interleaveFamilies(addresses);
+    if (backoff !== undefined && direct) {
+      const now = host.now();
+      const open = ordered.filter((address) => backoff.check(address, now) === undefined);
+      if (open.length === 0 && ordered.length > 0) {
+        const error = backoffError(ordered, backoff, now);
+        host.refused(expected?.toString() ?? ordered[0]!, error, { peerId: expected?.toString(), address: ordered[0] });
         throw error;
       }
-      const admission = host.core.reserveDial(ip, expected?.toString());
-      if (!admission.ok) {
-        host.journalLimit(address, admission.refusal);
-        const error = refusalToError(admission.refusal);
-        host.refused(expected?.toString() ?? address, error, undefined);
-        throw error;
-      }
-      try {
-        return await this.#dialOne({ host: ip, port }, address, expected, admission.reservation, options, signal);
-      } catch (error) {
-        lastError = PeerlinkError.from(error);
-        const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
-        const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
-        if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
-        // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
-        if (refusedHere) host.refused(address, lastError, undefined);
-        else if (!cancelled) host.failed(address, lastError);
-        // Identity, abort and protocol failures are final; connection failures try the next address.
-        if (lastError.code !== ErrorCode.CONNECT_FAILED && lastError.code !== ErrorCode.HANDSHAKE_TIMEOUT) break;
-      }
+      ordered = open;
     }
-    const error = lastError ?? new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, "no address to dial");
-    host.dialFailed({ peerId: expected?.toString(), address: lastAddress }, error);
-    throw error;
+    // Refusals (bans, limits) are journaled where they happen and are no dial failure for the services.
+    const refusals = new WeakSet<PeerlinkError>();
+    const result = await raceAddresses({
+      addresses: ordered,
+      staggerMs: host.dialing.staggerMs,
+      // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
+      signal: AbortSignal.any([signal, host.signal]),
+      attempt: (address, attemptSignal, claim) => this.#attempt(address, expected, options, attemptSignal, claim, refusals),
+      // Identity, abort, protocol failures and bans are final; connection failures and limits try the next address.
+      isFinal: (e) =>
+        e.code !== ErrorCode.CONNECT_FAILED && e.code !== ErrorCode.HANDSHAKE_TIMEOUT && e.code !== ErrorCode.CONNECTION_LIMIT && e.code !== ErrorCode.TOO_MANY_PENDING,
+    });
+    if (result.ok) return result.value;
+    if (!refusals.has(result.error)) host.dialFailed({ peerId: expected?.toString(), address: result.address }, result.error);
+    throw result.error;
+  }
+
+  /** One attempt of a race: resolves `address`, checks bans and limits, dials it; records how it went. */
+  async #attempt(
+    address: string,
+    expected: PeerId | undefined,
+    options: DialOptions,
+    signal: AbortSignal,
+    claim: () => boolean,
+    refusals: WeakSet<PeerlinkError>,
+  ): Promise<Connection> {
+    const host = this.#host;
+    const { host: name, port } = parseHostPort(address);
+    let ip: string;
+    try {
+      ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, [signal]);
+    } catch (error) {
+      throw PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
+    }
+    const ban = host.peers.findBan({ peerId: expected?.toString(), ip }, host.now());
+    if (ban) {
+      const error = new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`);
+      host.refused(expected?.toString() ?? address, error, { peerId: expected?.toString(), address });
+      refusals.add(error);
+      throw error;
+    }
+    const admission = host.core.reserveDial(ip, expected?.toString());
+    if (!admission.ok) {
+      host.journalLimit(address, admission.refusal);
+      const error = refusalToError(admission.refusal);
+      host.refused(expected?.toString() ?? address, error, undefined);
+      refusals.add(error);
+      throw error;
+    }
+    try {
+      const connection = await this.#dialOne({ host: ip, port }, address, expected, admission.reservation, options, signal, claim);
+      host.peers.dialBackoff.succeeded(address);
+      return connection;
+    } catch (error) {
+      const lastError = PeerlinkError.from(error);
+      const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
+      const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
+      if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
+      // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
+      if (refusedHere) {
+        host.refused(address, lastError, undefined);
+        refusals.add(lastError);
+      } else if (!cancelled) host.failed(address, lastError);
+      if (!cancelled && !refusals.has(lastError) && host.dialing.backoff !== undefined) host.peers.dialBackoff.failed(address, host.now());
+      throw lastError;
+    }
   }
 
   /**
@@ -216,10 +272,10 @@ export class Dialer {
     expected: PeerId | undefined,
     reservation: ConnectionReservation,
     options: DialOptions,
-    sharedSignal: AbortSignal,
+    signal: AbortSignal,
+    claim: () => boolean,
   ): Promise<Connection> {
     const host = this.#host;
-    const signal = AbortSignal.any([sharedSignal, host.signal]);
     const deadline = Date.now() + host.handshakeTimeoutMs;
     const release = (): void => {
       if (reservation.release()) host.changed();
@@ -247,6 +303,12 @@ export class Dialer {
       }
       throw error;
     }
+    if (!claim()) {
+      // Another address of the peer won the race meanwhile: this connection is the duplicate.
+      host.closing(connection, release);
+      void connection.close(DisconnectReason.ALREADY_CONNECTED).catch(() => undefined);
+      throw new PeerlinkError(ErrorCode.ABORTED, "another address of the peer answered first", { initiator: "local" });
+    }
     return host.adopt(connection, reservation, address);
   }
 
@@ -255,16 +317,18 @@ export class Dialer {
     const existing = this.#host.core.kept(peer) as (KeptConnection & { connection: Connection }) | undefined;
     if (existing) return Promise.resolve(existing.connection);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        off();
-        resolve(undefined);
-      }, Math.max(0, deadline - Date.now()));
-      const off = this.#host.onOpen((connection) => {
-        if (connection.remotePeer.toString() !== peer) return;
+      const end = (connection: Connection | undefined): void => {
         clearTimeout(timer);
         off();
+        this.#waits.delete(give);
         resolve(connection);
+      };
+      const give = (): void => end(undefined);
+      const timer = setTimeout(give, Math.max(0, deadline - Date.now()));
+      const off = this.#host.onOpen((connection) => {
+        if (connection.remotePeer.toString() === peer) end(connection);
       });
+      this.#waits.add(give);
     });
   }
 
@@ -285,9 +349,7 @@ export class Dialer {
   #provenOwner(address: string): PeerId | undefined {
     const peers = this.#host.peers;
     const id = peers.resolvePeerId(address);
-    if (id === undefined) return undefined;
-    const entry = peers.get(id)?.addresses.find((a) => a.address === address);
-    if (entry?.lastSuccess === undefined) return undefined;
+    if (id === undefined || !peers.hasProvenAddress(id, address)) return undefined;
     try {
       return PeerId.parse(id);
     } catch {
@@ -335,6 +397,22 @@ async function resolveHost(host: string, signals: readonly AbortSignal[]): Promi
   } finally {
     for (const cleanup of cleanups) cleanup();
   }
+}
+
+/** The DIAL_BACKOFF refusal of a dial whose every address waits: says when the first may be dialed again. */
+function backoffError(addresses: readonly string[], backoff: DialBackoff, now: number): PeerlinkError {
+  let first: { address: string; failures: number; retryAt: number } | undefined;
+  for (const address of addresses) {
+    const state = backoff.check(address, now);
+    if (state !== undefined && (first === undefined || state.retryAt < first.retryAt)) first = { address, ...state };
+  }
+  const f = first ?? { address: addresses[0] ?? "", failures: 0, retryAt: now };
+  const retryAfterMs = Math.max(0, f.retryAt - now);
+  return new PeerlinkError(
+    ErrorCode.DIAL_BACKOFF,
+    `${f.address} failed ${f.failures} time(s) in a row: dial again in ${Math.ceil(retryAfterMs)} ms (or clearDialBackoff())`,
+    { cause: { address: f.address, failures: f.failures, retryAt: f.retryAt, retryAfterMs }, initiator: "local" },
+  );
 }
 
 /** Runs a peer-database update; a failure (bad input from a peer, I/O) is reported, never thrown. */

@@ -49,6 +49,23 @@ export const DEFAULT_FLUSH_DELAY_MS = 1000;
 export const MAX_PEER_ID_LENGTH = 256;
 
 /**
+ * Wait after an address's first failed dial before it may be dialed directly again, in milliseconds; it
+ * doubles with each further consecutive failure. One second stops an application's tight retry loop at
+ * once without delaying a deliberate retry much (js-libp2p's dial backoff starts at 5 s for a peer).
+ */
+export const DEFAULT_DIAL_BACKOFF_INITIAL_MS = 1_000;
+
+/**
+ * Longest wait of the per-address dial backoff, in milliseconds: 5 minutes, reached after 9 failures in a
+ * row (Bitcoin Core waits at least 60 s between tries of one address; a peer down for longer is usually
+ * back on a new address).
+ */
+export const DEFAULT_DIAL_BACKOFF_MAX_MS = 300_000;
+
+/** Most addresses the dial backoff remembers at once (a bound against a flood of bogus addresses). */
+export const DEFAULT_DIAL_BACKOFF_MAX_ENTRIES = 4_096;
+
+/**
  * Peers and addresses whose recent violations (strikes, the evidence of automatic bans) are remembered at
  * once. Bounds memory when an attacker rotates identities or addresses (at the default threshold a subject
  * holds at most 4 strikes of about 200 bytes: under 4 MB in all); when full, the subject struck least

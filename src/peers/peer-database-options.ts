@@ -8,6 +8,7 @@ import type { DisconnectReason } from "../reasons.js";
 import type { BanListOptions } from "../manager/ban-list.js";
 import type { ConnectionDirection, DisconnectInitiator, PeerRecord } from "./peer-record.js";
 import type { PeerStore } from "./peer-store.js";
+import type { DialBackoffOptions } from "./dial-backoff.js";
 import { DEFAULT_ADDRESS_FAILURE_DEMOTION, DEFAULT_FLUSH_DELAY_MS, DEFAULT_MAX_ADDRESSES_PER_PEER, DEFAULT_MAX_DISCONNECTIONS, DEFAULT_MAX_PEERS } from "./defaults.js";
 
 /** Options of a `PeerDatabase`. */
@@ -38,6 +39,8 @@ export interface PeerDatabaseOptions {
   onError?: (error: PeerlinkError) => void;
   /** Bounds and escalation of the ban list. @default 10,000 entries; 10 min, 1 h, then 24 h; offences remembered 7 days */
   bans?: BanListOptions;
+  /** Per-address failure backoff of dials. @default 1 s doubling to 5 min, 4096 addresses */
+  dialBackoff?: DialBackoffOptions;
 }
 
 

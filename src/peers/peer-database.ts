@@ -38,6 +38,7 @@ import {
 import { selectEvictions } from "./peer-eviction.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
+import { DialBackoff } from "./dial-backoff.js";
 import { BanList, banKey, type BanEntry, type BanIssueOptions, type BanQuery, type BanResult, type BanTarget } from "../manager/ban-list.js";
 import { StrikeLedger, type Strike } from "./strike-ledger.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
@@ -76,6 +77,8 @@ export class PeerDatabase {
   #extra: JsonObject = {};
   /** Every ban (peer ids, IPs, subnets) and remembered offence: nothing else keeps one. */
   readonly #bans: BanList;
+  /** Per-address failure backoff of dials (in memory: see {@link DialBackoff}); the dialer reads and feeds it. */
+  readonly dialBackoff: DialBackoff;
   /** Recent violations per peer id or IP, the evidence of automatic bans (in memory only). */
   readonly #strikes = new StrikeLedger();
   /**
@@ -99,6 +102,7 @@ export class PeerDatabase {
     }
     this.#saver = new DebouncedSaver(options.store, () => this.snapshot(), delay, options.onError);
     this.#bans = new BanList(options.bans ?? {});
+    this.dialBackoff = new DialBackoff(options.dialBackoff);
   }
 
   /** Number of peers known. */
