@@ -210,6 +210,22 @@ describe("automatic bans", () => {
     while (delivered < 500) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(conn.state).toBe("open");
 
+    // A peer allow-listed by id is exempt from any address.
+    const friend = Identity.generate();
+    const byId = await startManager({
+      listen: [],
+      allowList: { peers: [friend.peerId.toString()] },
+      misbehaviour: { inboundRate: { messagesPerSecond: 10, messageBurst: 20 } },
+    });
+    const friendNode = await startManager({ identity: friend, listen: ["127.0.0.1:0"] });
+    let fromFriend = 0;
+    byId.on("message", () => fromFriend++);
+    const toFriend = await byId.dial({ peerId: friend.peerId, addresses: friendNode.addresses });
+    const friendSide = friendNode.getConnection(byId.peerId)!;
+    await stream(friendSide, 500, 16);
+    while (fromFriend < 500) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(toFriend.state).toBe("open");
+
     // A failed proof from the trusted address is reported, and counts for nothing.
     await failProof(listener, trusted);
     expect(listener.isBanned({ ip: trusted })).toBe(false);
