@@ -7,10 +7,13 @@
  * "Not banned" and "not limited" are proven by events that did happen (every message delivered, the failure
  * reported) followed by the state, never by sleeping.
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
+import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { openConnection } from "../../src/connection/index.js";
+import { prefixWithLength } from "../../src/handshake/frame-bytes.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import type { ConnectionManager } from "../../src/node/connection-manager.js";
@@ -18,6 +21,7 @@ import { DisconnectReason } from "../../src/reasons.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { cleanup, closedByPeer, nextEvent, rawConnect, startManager } from "../manager/fixtures.js";
+import { handshakeThenIgnoreRefusal } from "./defect-peers.js";
 
 afterEach(cleanup);
 
@@ -193,6 +197,28 @@ describe("automatic bans", () => {
     // The pardon: lifted and the slate clean, so one more flood is one strike, not a ban.
     listener.unban({ peerId: peer });
     expect(listener.peers.strikesOf({ peerId: peer }, 0)).toEqual([]);
+  });
+
+  it("ban a proved peer by id that keeps sending forbidden frames after its handshake", async () => {
+    const node = await startManager({ tls: false, misbehaviour: { autoBan: { strikes: 2 } } });
+    const identity = Identity.generate();
+    const peer = identity.peerId.toString();
+    // A Hello after the handshake: a well-formed frame the protocol forbids there (PROTOCOL_VIOLATION).
+    const helloAgain = prefixWithLength(toBinary(FrameSchema, create(FrameSchema, { kind: { case: "hello", value: {} } })));
+    const banned = nextEvent(node, "peer:banned", undefined, 20_000);
+    for (let i = 0; i < 2; i++) {
+      const closed = nextEvent(node, "connection:close", (e) => e.peer === peer);
+      const raw = await handshakeThenIgnoreRefusal(portOf(node), identity);
+      expect(await raw.write(helloAgain)).toBe(true);
+      const close = await closed;
+      expect(close).toMatchObject({ reason: DisconnectReason.PROTOCOL_VIOLATION, initiator: "local" });
+      raw.destroy();
+    }
+    const { entry, evidence } = await banned;
+    expect(entry).toMatchObject({ kind: "peer", value: peer });
+    expect(evidence!.strikes.map((s) => [s.code, s.detail])).toEqual(Array(2).fill([ErrorCode.PROTOCOL_VIOLATION, "hello frame after the handshake"]));
+    expect(node.isBanned({ peerId: peer })).toBe(true);
+    expect(node.isBanned({ ip: "127.0.0.1" })).toBe(false);
   });
 
   it("exempt an allow-listed address from the rate bounds and from automatic bans", async () => {
