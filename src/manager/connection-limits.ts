@@ -339,11 +339,12 @@ export class ConnectionLimiter {
   /**
    * Reserves a pending slot without checking limits (call a check first, or
    * use the `tryReserve…` methods). Inbound reservations count against
-   * `ip`'s per-IP and per-subnet totals.
+   * `ip`'s per-IP and per-subnet totals, unless `uncounted` (an allow-listed
+   * address: exempt from those bounds, it does not use up its neighbours' share either).
    *
    * @throws PeerlinkError INVALID_ARGUMENT when an inbound `ip` (or a given outbound one) is not an IP address.
    */
-  reservePending(direction: ConnectionDirection, ip?: string): ConnectionReservation {
+  reservePending(direction: ConnectionDirection, ip?: string, options: { uncounted?: boolean } = {}): ConnectionReservation {
     if (direction !== "inbound" && direction !== "outbound") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `direction must be "inbound" or "outbound", got ${String(direction)}`);
     }
@@ -351,11 +352,14 @@ export class ConnectionLimiter {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "an inbound reservation needs the remote IP");
     }
     const address = ip === undefined ? undefined : normalizeIp(ip);
+    const counted = options.uncounted !== true;
     const subnet = direction === "inbound" && address !== undefined ? this.#subnetOf(address) : undefined;
     if (direction === "inbound") {
       this.#pendingInbound++;
-      increment(this.#perIp, address as string);
-      increment(this.#perSubnet, subnet as string);
+      if (counted) {
+        increment(this.#perIp, address as string);
+        increment(this.#perSubnet, subnet as string);
+      }
     } else {
       this.#pendingOutbound++;
     }
@@ -379,8 +383,10 @@ export class ConnectionLimiter {
       if (direction === "inbound") {
         if (wasOpen) this.#openInbound--;
         else this.#pendingInbound--;
-        decrement(this.#perIp, address as string);
-        decrement(this.#perSubnet, subnet as string);
+        if (counted) {
+          decrement(this.#perIp, address as string);
+          decrement(this.#perSubnet, subnet as string);
+        }
       } else if (wasOpen) {
         this.#openOutbound--;
       } else {

@@ -151,7 +151,7 @@ export class NodeCore<T extends KeptConnection> {
     }
     if (admission.evicted !== undefined) this.#releasePending(admission.evicted.id);
     this.#pool.add(id, address, subnet, now, seenAt, exempt);
-    const reservation = this.limiter.reservePending("inbound", address);
+    const reservation = this.limiter.reservePending("inbound", address, { uncounted: exempt });
     this.#pendingSlots.set(id, reservation);
     return { ok: true, reservation, evicted: admission.evicted };
   }

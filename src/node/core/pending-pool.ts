@@ -46,7 +46,10 @@ export interface PendingEntry {
   readonly seenAt: number;
   /** How far it got. */
   stage: PendingStage;
-  /** Allow-listed: never evicted to make room (a flood cannot push out the operator's own peers). */
+  /**
+   * Allow-listed: never evicted to make room (a flood cannot push out the operator's own peers), and not
+   * counted in its IP's and subnet's pending totals (exempt from their bounds, it uses up no one's share).
+   */
   readonly exempt?: boolean;
 }
 
@@ -133,8 +136,10 @@ export class PendingPool {
   add(id: number, ip: string, subnet: string, arrivedAt: number, seenAt = arrivedAt, exempt = false): PendingEntry {
     const entry: PendingEntry = { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED, ...(exempt ? { exempt } : {}) };
     this.#entries.set(id, entry);
-    increment(this.#perIp, ip);
-    increment(this.#perSubnet, subnet);
+    if (!exempt) {
+      increment(this.#perIp, ip);
+      increment(this.#perSubnet, subnet);
+    }
     return entry;
   }
 
@@ -149,8 +154,10 @@ export class PendingPool {
     const entry = this.#entries.get(id);
     if (entry === undefined) return false;
     this.#entries.delete(id);
-    decrement(this.#perIp, entry.ip);
-    decrement(this.#perSubnet, entry.subnet);
+    if (entry.exempt !== true) {
+      decrement(this.#perIp, entry.ip);
+      decrement(this.#perSubnet, entry.subnet);
+    }
     return true;
   }
 

@@ -190,6 +190,22 @@ describe("the allow-list in the node core", () => {
     expect(core.arrive(12, "10.7.1.1", 0)).toMatchObject({ ok: false, refusal: { reason: "banned" } });
   });
 
+  it("does not count a listed address in its IP's or subnet's totals, so its neighbours keep their share", () => {
+    const { core } = setup({ limits: { maxPerIp: 1, maxPerSubnet: 2 }, allow: { addresses: ["10.7.0.1"] } });
+    const listed = [1, 2, 3, 4, 5].map((id) => core.arrive(id, "10.7.0.1", 0));
+    expect(listed.every((d) => d.ok)).toBe(true);
+    expect(core.limiter.countForIp("10.7.0.1")).toBe(0);
+    expect(core.limiter.countForSubnet("10.7.0.9")).toBe(0);
+    expect(core.arrive(10, "10.7.0.2", 0).ok).toBe(true);
+    expect(core.arrive(11, "10.7.0.3", 0).ok).toBe(true);
+    expect(core.arrive(12, "10.7.0.4", 0)).toMatchObject({ ok: false, refusal: { reason: "per_subnet", current: 2 } });
+    // Releasing listed slots leaves the others' counts alone (no underflow, no stray decrement).
+    for (const d of listed) if (d.ok) d.reservation.release();
+    for (const id of [1, 2, 3, 4, 5]) core.settle(id, true);
+    expect(core.limiter.countForSubnet("10.7.0.9")).toBe(2);
+    expect(core.limiter.counts().pendingInbound).toBe(2);
+  });
+
   it("never evicts a listed pending socket to make room for a flood", () => {
     const { core } = setup({ limits: { maxPendingInbound: 3, maxPerIp: 50, maxPerSubnet: 50 }, allow: { addresses: ["10.7.0.1"] } });
     for (let i = 1; i <= 3; i++) expect(core.arrive(i, "10.7.0.1", 0).ok).toBe(true); // listed: one IP holds the whole pool
@@ -201,7 +217,6 @@ describe("the allow-list in the node core", () => {
     }
     expect(evicted.every((id) => id >= 100)).toBe(true);
     expect(evicted).toHaveLength(19); // each newcomer evicts the previous one, never a listed socket
-    expect(core.pendingInbound("10.7.0.1")).toBe(3);
     expect(core.pendingInbound()).toBe(4); // one over the bound, never more
   });
 
