@@ -142,10 +142,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
-    const exemptions = { allowsPeer: (p: string) => o.allowList.allowsPeer(p), allowsAddress: (ip: string) => o.allowList.allowsAddress(ip) };
     // No automatic ban once stopping: the peer database may already be closed.
     const autoBan = (t: BanTarget, b: BanOptions, evidence: MisbehaviourEvidence): void => void (this.#state === "running" && this.#ban(t, b, evidence));
-    this.#guard = new MisbehaviourGuard({ peers: this.peers, now: o.clock, exemptions: () => exemptions, ban: autoBan }, o.misbehaviour);
+    this.#guard = new MisbehaviourGuard({ peers: this.peers, now: o.clock, exemptions: () => o.allowList, ban: autoBan }, o.misbehaviour);
     const services = createNodeServices(o, this.#serviceHost());
     this.maintenance = services.maintenance;
     this.reconnect = services.reconnect;
