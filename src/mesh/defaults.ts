@@ -67,8 +67,8 @@ export const PEER_EXCHANGE_MAX_ADDRESSES = 4;
 /** Least time between two PeerAddresses frames used from one connection, in ms (docs/PROTOCOL.md §7.1). @category Mesh */
 export const PEER_EXCHANGE_MIN_RECEIVE_INTERVAL_MS = 10_000;
 
-/** Least time between two requests sent, or answered, on one connection, in ms (docs/PROTOCOL.md §7.1). @category Mesh */
-export const PEER_EXCHANGE_MIN_REQUEST_INTERVAL_MS = 30_000;
+/** Least time between two requests sent, or answered, on one connection, in ms (docs/PROTOCOL.md §7.1): 10 s, the receive bound. @category Mesh */
+export const PEER_EXCHANGE_MIN_REQUEST_INTERVAL_MS = 10_000;
 
 /** The capability name that enables peer exchange on a connection (docs/PROTOCOL.md §7.1). @category Mesh */
 export const PEER_EXCHANGE_CAPABILITY = "peerlink.peer-exchange";

@@ -86,7 +86,7 @@ export interface ExchangeVerdict {
 /**
  * The per-connection bounds of peer exchange: at most one received frame used per 10 s (the first frame
  * after this node's own request is always used: it is the answer), one request sent and one request
- * answered per 30 s. Times in ms.
+ * answered per 10 s. Times in ms.
  */
 export class ExchangeGate {
   /** Set by the owner once a list from this connection was used. */

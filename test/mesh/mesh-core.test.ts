@@ -1,0 +1,241 @@
+/**
+ * The target mesh's policy on a fake clock: which candidates are dialed (ranking, diversity, bans left to the
+ * database, dampening, backoff), how many (target, dials in flight, the shared budget), the last resorts
+ * (bootstrap addresses and the peers met there), and when it asks to run again (never while the target holds).
+ */
+import { describe, expect, it } from "vitest";
+import { checkMeshOptions, type MeshOptions, type ResolvedMeshOptions } from "../../src/mesh/mesh-options.js";
+import { type MeshCandidate, MeshCore, type MeshSnapshot } from "../../src/mesh/mesh-core.js";
+import { ReconnectBudget } from "../../src/reconnect/budget.js";
+import { OptionProblems } from "../../src/util/option-checks.js";
+
+const T0 = 1_700_000_000_000;
+
+function resolve(options: MeshOptions): ResolvedMeshOptions {
+  const problems = new OptionProblems();
+  const resolved = checkMeshOptions({ random: () => 0.5, ...options }, problems, "mesh");
+  expect(problems.list).toEqual([]);
+  if (resolved === false) throw new Error("mesh off");
+  return resolved;
+}
+
+function core(options: MeshOptions = {}, budget = new ReconnectBudget({ capacity: 100, refillPerSecond: 100 })): MeshCore {
+  return new MeshCore(resolve(options), budget);
+}
+
+function candidate(peerId: string, address: string, extra: Partial<MeshCandidate> = {}): MeshCandidate {
+  return { peerId, addresses: [address], healthy: undefined, succeeded: false, failures: 0, ...extra };
+}
+
+function snapshot(candidates: MeshCandidate[], outbound: string[] = [], connected: string[] = [], owners: Record<string, string> = {}): MeshSnapshot {
+  return { outbound, connected: new Set(connected), candidates, ownerOf: (a) => owners[a] };
+}
+
+describe("MeshCore: which candidates", () => {
+  it("dials the healthiest first, then those that connected before, then the fewest failures", () => {
+    const mesh = core({ targetOutbound: 3, diversity: false });
+    const dials = mesh.tick(
+      T0,
+      snapshot([
+        candidate("poor", "10.0.0.1:1", { healthy: false, succeeded: true }),
+        candidate("fresh-failing", "10.0.0.2:1", { failures: 2 }),
+        candidate("fresh", "10.0.0.3:1"),
+        candidate("proven", "10.0.0.4:1", { succeeded: true }),
+        candidate("healthy", "10.0.0.5:1", { healthy: true, succeeded: true }),
+      ]),
+    );
+    expect(dials.map((d) => d.peerId)).toEqual(["healthy", "proven", "fresh"]);
+  });
+
+  it("leaves out connected peers and shuffles equals with the injected randomness", () => {
+    const pick = (random: () => number): (string | undefined)[] => {
+      const mesh = core({ targetOutbound: 1, diversity: false, random });
+      return mesh.tick(T0, snapshot([candidate("a", "10.0.0.1:1"), candidate("b", "10.0.0.2:1"), candidate("c", "10.0.0.3:1")], [], ["a"])).map((d) => d.peerId);
+    };
+    const seen = new Set<string | undefined>();
+    for (let i = 0; i < 20; i++) {
+      let n = i;
+      seen.add(pick(() => ((n = (n * 7919 + 13) % 101) / 101))[0]);
+    }
+    expect([...seen].sort()).toEqual(["b", "c"]);
+  });
+
+  it("takes no two outbound peers from one /16 while a candidate in another group exists", () => {
+    const mesh = core({ targetOutbound: 4 });
+    const dials = mesh.tick(
+      T0,
+      snapshot(
+        [
+          candidate("same-as-outbound", "10.1.9.9:1", { healthy: true }),
+          candidate("a1", "10.2.0.1:1", { healthy: true }),
+          candidate("a2", "10.2.0.2:1", { healthy: true }),
+          candidate("b", "10.3.0.1:1"),
+          candidate("c", "[2001:db8::1]:1"),
+        ],
+        ["10.1.0.1"],
+      ),
+    );
+    // The healthy ones come first, but a1's group takes a2's place, and 10.1/16 already holds an outbound peer.
+    expect(dials.map((d) => d.peerId)).toEqual(["a1", "b", "c"]);
+  });
+
+  it("yields when no alternative exists, and groups by the configured prefix (a /24 on loopback)", () => {
+    const only127 = [candidate("x", "127.0.1.1:1"), candidate("y", "127.0.1.2:1"), candidate("z", "127.0.2.1:1")];
+    // Default /16: everything on loopback is one group, so diversity has no alternative and yields.
+    expect(core({ targetOutbound: 3 }).tick(T0, snapshot(only127, ["127.0.9.9"])).length).toBe(2);
+    // /24: z's group is free and is preferred to y, whose /24 x already took.
+    const dials = core({ targetOutbound: 2, diversity: { ipv4Prefix: 24 } }).tick(T0, snapshot(only127));
+    expect(dials.map((d) => d.peerId)).toEqual(["x", "z"]);
+    // Off: plain ranking order.
+    expect(core({ targetOutbound: 2, diversity: false }).tick(T0, snapshot(only127)).map((d) => d.peerId)).toEqual(["x", "y"]);
+  });
+
+  it("does not redial a peer suppressed by flap dampening until its penalty decays", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false });
+    for (let i = 0; i < 3; i++) mesh.onClose("flappy", "connection_lost", T0 + i * 1000);
+    const list = [candidate("flappy", "10.0.0.1:1", { healthy: true })];
+    expect(mesh.isSuppressed("flappy", T0 + 3000)).toBe(true);
+    expect(mesh.tick(T0 + 3000, snapshot(list))).toEqual([]);
+    // 3000 decays below the reuse threshold 750 after two half-lives (2 min).
+    expect(mesh.tick(T0 + 2000 + 120_000, snapshot(list)).map((d) => d.peerId)).toEqual(["flappy"]);
+  });
+
+  it("does not turn two closes into a suppression", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false });
+    mesh.onClose("p", "connection_lost", T0);
+    mesh.onClose("p", "connection_lost", T0 + 1);
+    expect(mesh.tick(T0 + 2, snapshot([candidate("p", "10.0.0.1:1")]))).toHaveLength(1);
+  });
+});
+
+describe("MeshCore: failures and backoff", () => {
+  it("backs a failed candidate off (2 s doubling, jittered to 50-100 %), and a success clears it", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false, random: () => 0.999999 });
+    const list = [candidate("p", "10.0.0.1:1")];
+    let [dial] = mesh.tick(T0, snapshot(list));
+    mesh.onDialSettled(dial!.dialId, { kind: "failed" }, T0);
+    expect(mesh.backoffUntil("p")).toBe(T0 + 2000);
+    expect(mesh.tick(T0 + 1999, snapshot(list))).toEqual([]);
+    [dial] = mesh.tick(T0 + 2000, snapshot(list));
+    mesh.onDialSettled(dial!.dialId, { kind: "failed" }, T0 + 2000);
+    expect(mesh.backoffUntil("p")).toBe(T0 + 2000 + 4000);
+    [dial] = mesh.tick(T0 + 6000, snapshot(list));
+    mesh.onDialSettled(dial!.dialId, { kind: "connected", peer: "p" }, T0 + 6000);
+    expect(mesh.backoffUntil("p")).toBeUndefined();
+  });
+
+  it("honours the peer's retry-after when longer than the backoff", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false });
+    const [dial] = mesh.tick(T0, snapshot([candidate("p", "10.0.0.1:1")]));
+    mesh.onDialSettled(dial!.dialId, { kind: "failed", retryAfterMs: 30_000 }, T0);
+    expect(mesh.backoffUntil("p")).toBe(T0 + 30_000);
+  });
+
+  it("does not back off after this node's own limits refused the dial", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false });
+    const list = [candidate("p", "10.0.0.1:1")];
+    const [dial] = mesh.tick(T0, snapshot(list));
+    mesh.onDialSettled(dial!.dialId, { kind: "local_limit" }, T0);
+    expect(mesh.backoffUntil("p")).toBeUndefined();
+    expect(mesh.tick(T0 + 1, snapshot(list))).toHaveLength(1);
+  });
+});
+
+describe("MeshCore: how many, and when", () => {
+  it("fills only the deficit, counting outbound connections and dials in flight", () => {
+    const mesh = core({ targetOutbound: 3, diversity: false });
+    const list = ["a", "b", "c", "d", "e"].map((p, i) => candidate(p, `10.0.0.${i + 1}:1`));
+    expect(mesh.tick(T0, snapshot(list, ["10.9.0.1"]))).toHaveLength(2);
+    expect(mesh.tick(T0 + 1, snapshot(list, ["10.9.0.1"]))).toHaveLength(0);
+    expect(mesh.inFlight).toBe(2);
+  });
+
+  it("keeps at most maxConcurrentDials in flight", () => {
+    const mesh = core({ targetOutbound: 8, maxConcurrentDials: 3, diversity: false });
+    const list = Array.from({ length: 10 }, (_, i) => candidate(`p${i}`, `10.0.0.${i + 1}:1`));
+    expect(mesh.tick(T0, snapshot(list))).toHaveLength(3);
+  });
+
+  it("takes a token of the shared budget for every dial, and waits for the next token when it is spent", () => {
+    const budget = new ReconnectBudget({ capacity: 2, refillPerSecond: 1 });
+    const mesh = core({ targetOutbound: 8, diversity: false }, budget);
+    const list = Array.from({ length: 10 }, (_, i) => candidate(`p${i}`, `10.0.0.${i + 1}:1`));
+    expect(mesh.tick(T0, snapshot(list))).toHaveLength(2);
+    expect(mesh.nextDeadline()).toBe(T0 + 1000);
+    // The reconnect service took the token that arrived meanwhile: still nothing for the mesh.
+    expect(budget.tryTake(T0 + 1000)).toBe(true);
+    expect(mesh.tick(T0 + 1000, snapshot(list))).toHaveLength(0);
+    expect(mesh.tick(T0 + 2000, snapshot(list))).toHaveLength(1);
+  });
+
+  it("schedules nothing while the target is held, and checks every checkIntervalMs while short", () => {
+    const mesh = core({ targetOutbound: 2, diversity: false, checkIntervalMs: 5000 });
+    mesh.tick(T0, snapshot([], ["10.0.0.1", "10.0.0.2"]));
+    expect(mesh.nextDeadline()).toBeUndefined();
+    expect(mesh.deficit).toBe(0);
+    mesh.tick(T0, snapshot([], ["10.0.0.1"]));
+    expect(mesh.nextDeadline()).toBe(T0 + 5000);
+    expect(mesh.deficit).toBe(1);
+  });
+});
+
+describe("MeshCore: bootstrap addresses and address fetches", () => {
+  it("dials unpinned bootstrap addresses only when the database has no candidate", () => {
+    const mesh = core({ targetOutbound: 2, diversity: false, bootstrap: ["10.0.0.7:4001", "10.0.0.8:4001"] });
+    const first = mesh.tick(T0, snapshot([]));
+    expect(first.map((d) => [d.peerId, d.addresses, d.bootstrap])).toEqual(
+      expect.arrayContaining([
+        [undefined, ["10.0.0.7:4001"], true],
+        [undefined, ["10.0.0.8:4001"], true],
+      ]),
+    );
+    const other = core({ targetOutbound: 2, diversity: false, bootstrap: ["10.0.0.7:4001"] });
+    expect(other.tick(T0, snapshot([candidate("p", "10.0.0.1:1")])).map((d) => d.peerId)).toEqual(["p"]);
+  });
+
+  it("treats the peer met at a bootstrap address as a last resort, and never redials an address that was this node", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false, bootstrap: ["10.0.0.7:4001", "10.0.0.9:4001"] });
+    const dials = mesh.tick(T0, snapshot([]));
+    const seven = dials.find((d) => d.addresses[0] === "10.0.0.7:4001")!;
+    mesh.onDialSettled(seven.dialId, { kind: "connected", peer: "boot" }, T0);
+    expect(mesh.isFetchPeer("boot")).toBe(true);
+    // Known now, not connected, alongside an ordinary candidate: the ordinary one goes first.
+    const owners = { "10.0.0.7:4001": "boot" };
+    const next = mesh.tick(T0 + 1, snapshot([candidate("boot", "10.0.0.7:4001", { succeeded: true, healthy: true }), candidate("p", "10.0.0.1:1")], [], [], owners));
+    expect(next.map((d) => d.peerId)).toEqual(["p"]);
+    expect(mesh.spareCandidates).toBe(0);
+    const self = core({ targetOutbound: 1, diversity: false, bootstrap: ["10.0.0.9:4001"] });
+    const [own] = self.tick(T0, snapshot([]));
+    self.onDialSettled(own!.dialId, { kind: "never" }, T0);
+    expect(self.tick(T0 + 600_000, snapshot([]))).toEqual([]);
+  });
+});
+
+describe("mesh options", () => {
+  it("names every problem at once, with its path", () => {
+    const problems = new OptionProblems();
+    checkMeshOptions(
+      { targetOutbound: -1, diversity: { ipv4Prefix: 40, bogus: 1 }, bootstrap: ["nope", { address: "10.0.0.1:1", peerId: "x" }], failureBackoff: { baseMs: 10, maxMs: 5 }, peerExchange: { maxPeers: 99 }, localAddress: "host", typo: 1 },
+      problems,
+      "mesh",
+    );
+    const text = problems.list.join("\n");
+    for (const path of ["mesh.targetOutbound", "mesh.diversity.ipv4Prefix", "mesh.diversity.bogus", "mesh.bootstrap[0].address", "mesh.bootstrap[1].peerId", "mesh.failureBackoff.maxMs", "mesh.peerExchange.maxPeers", "mesh.localAddress", "mesh.typo"]) {
+      expect(text).toContain(path);
+    }
+  });
+
+  it("is off unless asked for, and true means the documented defaults", () => {
+    expect(checkMeshOptions(undefined, new OptionProblems(), "mesh")).toBe(false);
+    const on = checkMeshOptions(true, new OptionProblems(), "mesh");
+    expect(on).toMatchObject({
+      targetOutbound: 8,
+      diversity: { ipv4Prefix: 16, ipv6Prefix: 32 },
+      checkIntervalMs: 1000,
+      maxConcurrentDials: 8,
+      failureBackoff: { baseMs: 2000, maxMs: 300_000 },
+      peerExchange: { maxPeers: 16 },
+      bootstrap: [],
+    });
+  });
+});

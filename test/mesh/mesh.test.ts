@@ -1,0 +1,124 @@
+/**
+ * The target mesh over real sockets (mutual TLS, 127.x addresses): a mesh grows from one unpinned bootstrap
+ * address through peer exchange, address-fetch connections to the bootstrap are closed once used, banned peers
+ * are never dialed, a peer without the capability never gets a PeerAddresses frame, and a flood of frames is
+ * used at most once per interval and bounded per frame.
+ */
+import { create } from "@bufbuild/protobuf";
+import { afterEach, describe, expect, it } from "vitest";
+import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
+import { PEER_EXCHANGE_CAPABILITY } from "../../src/mesh/defaults.js";
+import type { ConnectionManager } from "../../src/node/connection-manager.js";
+import { Identity } from "../../src/identity/identity.js";
+import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
+
+afterEach(cleanup);
+
+/** Resolves once `check()` holds, re-checked on every connection opened or closed by one of `nodes`. */
+function until(nodes: readonly ConnectionManager[], check: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const offs: (() => void)[] = [];
+    const test = (): void => {
+      if (!check()) return;
+      for (const off of offs) off();
+      resolve();
+    };
+    for (const n of nodes) offs.push(n.on("connection:open", test), n.on("connection:close", test));
+    test();
+  });
+}
+
+const outbound = (m: ConnectionManager): number => m.connections().filter((c) => c.direction === "outbound").length;
+
+describe("target mesh over real sockets", () => {
+  it("grows from one bootstrap address to every node holding its target, through peer exchange", { timeout: 120_000 }, async () => {
+    const boot = await startManager({ listen: ["127.30.0.1:0"], mesh: { targetOutbound: 2, diversity: { ipv4Prefix: 24 } } });
+    const bootstrap = boot.addresses;
+    const nodes: ConnectionManager[] = [];
+    const learned: string[] = [];
+    const fetchClosed: string[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const ip = `127.30.${i}.1`;
+      const node = await startManager({
+        listen: [`${ip}:0`],
+        mesh: { targetOutbound: 2, bootstrap, localAddress: ip, diversity: { ipv4Prefix: 24 } },
+        reconnect: { localAddress: ip },
+      });
+      node.on("mesh:learned", ({ from }) => learned.push(from));
+      nodes.push(node);
+    }
+    const all = [boot, ...nodes];
+    await until(all, () => nodes.every((n) => outbound(n) >= 2));
+    // Only the bootstrap address was configured: every other peer came from a PeerAddresses frame.
+    expect(learned.length).toBeGreaterThan(0);
+    for (const n of nodes) {
+      for (const c of n.connections().filter((c) => c.direction === "outbound")) {
+        // Diversity at /24: each node here has its own /24, so no two outbound peers share one.
+        expect(c.capabilities.map((x) => x.name)).toContain(PEER_EXCHANGE_CAPABILITY);
+      }
+      const groups = n.connections().filter((c) => c.direction === "outbound").map((c) => c.remoteAddress.split(".").slice(0, 3).join("."));
+      expect(new Set(groups).size).toBe(groups.length);
+      const closes = n.decisions({ kind: "closed" }).filter((e) => e.detail?.includes("address fetch"));
+      fetchClosed.push(...closes.map((e) => e.peerId ?? ""));
+    }
+    // Six nodes with a target of two each need more than the bootstrap: some address fetches were closed.
+    expect(fetchClosed.length).toBeGreaterThan(0);
+    expect(new Set(fetchClosed)).toEqual(new Set([boot.peerId.toString()]));
+  });
+
+  it("never dials a banned peer of the database", async () => {
+    const banned = await startManager({ listen: ["127.31.1.1:0"] });
+    const good = await startManager({ listen: ["127.31.2.1:0"] });
+    const node = await startManager({ listen: ["127.31.3.1:0"], mesh: { targetOutbound: 2, diversity: false } });
+    const dialed: (string | undefined)[] = [];
+    node.on("mesh:dial", ({ peer }) => dialed.push(peer));
+    node.ban(banned.peerId, { reason: "test" });
+    const now = Date.now();
+    node.peers.upsert(banned.peerId.toString(), { addresses: banned.addresses, healthy: true }, now);
+    node.peers.upsert(good.peerId.toString(), { addresses: good.addresses }, now);
+    // Below target with nothing to dial, the mesh looks again every checkIntervalMs (1 s) and finds them.
+    await nextEvent(node, "connection:open", ({ connection }) => connection.remotePeer.equals(good.peerId));
+    expect(dialed).toContain(good.peerId.toString());
+    expect(dialed).not.toContain(banned.peerId.toString());
+    expect(banned.connections()).toHaveLength(0);
+  });
+
+  it("sends no PeerAddresses to a peer without the capability, and lists the capability only with the mesh", async () => {
+    const plain = await startManager({ listen: ["127.32.1.1:0"] });
+    const meshed = await startManager({ listen: ["127.32.2.1:0"], mesh: true });
+    const frames: string[] = [];
+    plain.on("connection:open", ({ connection }) => connection.on("control", (f) => frames.push(String(f.kind.case))));
+    const conn = await meshed.dial({ peerId: plain.peerId, addresses: plain.addresses });
+    expect(conn.capabilities).toEqual([]);
+    expect(plain.options.capabilities).toEqual([]);
+    expect(meshed.options.capabilities.map((c) => c.name)).toEqual([PEER_EXCHANGE_CAPABILITY]);
+    // A message after the open: anything the mesh sent at open has arrived before it.
+    const got = nextEvent(plain, "message");
+    await conn.send("/test", new TextEncoder().encode("after"));
+    await got;
+    expect(frames).toEqual([]);
+  });
+
+  it("uses at most one flooded PeerAddresses frame per interval, and at most 32 peers of it", async () => {
+    const meshed = await startManager({ listen: ["127.33.1.1:0"], mesh: { targetOutbound: 0 } });
+    const sender = await startManager({ listen: ["127.33.2.1:0"], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
+    let learnedEvents = 0;
+    meshed.on("mesh:learned", () => learnedEvents++);
+    const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses });
+    const peers = Array.from({ length: 100 }, (_, i) => ({
+      peerId: Identity.generate().peerId.bytes,
+      addrs: Array.from({ length: 10 }, (_, k) => `127.34.${i}.${k + 1}:4000`),
+    }));
+    for (let i = 0; i < 50; i++) {
+      conn.sendControl(create(FrameSchema, { kind: { case: "peerAddresses", value: { peers: peers.slice(i % 2, 100), request: false } } }));
+    }
+    const got = nextEvent(meshed, "message");
+    await conn.send("/test", new TextEncoder().encode("after the flood"));
+    await got;
+    expect(learnedEvents).toBe(1);
+    const recorded = meshed.peers.peerIds().filter((p) => p !== sender.peerId.toString());
+    expect(recorded).toHaveLength(32);
+    for (const p of recorded) expect(meshed.peers.addressesOf(p).length).toBeLessThanOrEqual(4);
+    expect(conn.state).toBe("open");
+  });
+});
