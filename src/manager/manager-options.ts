@@ -284,7 +284,7 @@ export function resolveManagerOptions(options: ConnectionManagerOptions = {}): R
  * when {@link resolveManagerOptions} would accept `options`.
  *
  * Checked besides each option's own range: unknown option names at every
- * level (top, `limits`, `maintenance`, `maintenance.bandwidthProbe`,
+ * level (top, `limits`, `misbehaviour` and its `inboundRate`, `autoBan`, `maintenance`, `maintenance.bandwidthProbe`,
  * `reconnect` and its `policy`, `budget`, `dampening`, `tls`,
  * `tls.credentials`, `protocols[i]`, `capabilities[i]`); and the rules across
  * options: `maintenance.inactivityTimeoutMs > pingIntervalMs + maxPongTimeoutMs`,
