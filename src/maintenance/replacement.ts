@@ -37,14 +37,20 @@ export interface CandidateSource {
 }
 
 /**
- * The best candidate not in `exclude` and not banned, or `undefined`. `now` is the peer database's
- * clock (wall clock: its backoff and ban times are wall-clock times).
+ * The best candidate not in `exclude`, not banned and that `mayDial` (the application's gater) does not
+ * refuse, or `undefined`. `now` is the peer database's clock (wall clock: its backoff and ban times are
+ * wall-clock times).
  */
-export function pickReplacement(peers: CandidateSource, now: number, exclude: ReadonlySet<string>): ReplacementCandidate | undefined {
-  const banned = (peerId: string): boolean => peers.isBanned?.(peerId, now) === true;
-  const [candidate] = peers.candidates({ now, exclude, limit: 1, accept: (record) => !banned(record.peerId) });
+export function pickReplacement(
+  peers: CandidateSource,
+  now: number,
+  exclude: ReadonlySet<string>,
+  mayDial?: (peerId: string) => boolean,
+): ReplacementCandidate | undefined {
+  const usable = (peerId: string): boolean => peers.isBanned?.(peerId, now) !== true && mayDial?.(peerId) !== false;
+  const [candidate] = peers.candidates({ now, exclude, limit: 1, accept: (record) => usable(record.peerId) });
   // Checked again: a database whose candidates() ignores `accept` must still not yield a banned peer.
-  return candidate === undefined || banned(candidate.peerId) ? undefined : candidate;
+  return candidate === undefined || !usable(candidate.peerId) ? undefined : candidate;
 }
 
 /**
@@ -106,7 +112,7 @@ export class Replacer {
   replace(entry: Entry<Connection>, exclude: Set<string>): void {
     const host = this.#host;
     if (!host.running || host.isProtected(entry.peer) || entry.replacingWith !== undefined) return;
-    const candidate = pickReplacement(host.peers, host.clock(), exclude);
+    const candidate = pickReplacement(host.peers, host.clock(), exclude, host.mayDial === undefined ? undefined : (peer) => host.mayDial?.(peer) !== false);
     if (candidate === undefined) return;
     exclude.add(candidate.peerId);
     const abort = new AbortController();

@@ -62,6 +62,11 @@ export interface ManagerHost<E extends object = NodeEvents> {
   /** True when the peer is protected (never trimmed or replaced). */
   isProtected(peer: string): boolean;
   /**
+   * False when the application's gater denies dialing `peer` (`gater.denyDialPeer`): a service choosing whom
+   * to dial skips such a peer rather than be refused with GATED on every try. Older managers lack it.
+   */
+  mayDial?(peer: string): boolean;
+  /**
    * Dials a peer through the manager (limits, bans and coalescing apply); a bare `"host:port"` dials an
    * address without pinning the identity. `localAddress` picks the local IP to dial from.
    */

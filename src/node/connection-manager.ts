@@ -522,6 +522,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       peers: this.peers,
       managed: () => this.#core.keptConnections(),
       isProtected: (peer) => this.peers.isProtected(peer),
+      mayDial: (peer) => this.#core.gateDialPeer(peer).allowed,
       // Services have backoffs of their own: the per-address dial backoff does not refuse them.
       dial: (target, options = {}) => (this.#state === "running" ? this.#dialer.dial(target, options, false) : this.dial(target, options)),
       setHealth: (connection, score) => {

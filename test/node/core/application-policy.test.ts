@@ -12,7 +12,7 @@ import { compareForTrim } from "../../../src/manager/trim.js";
 import { NodeCore, type KeptConnection } from "../../../src/node/core/node-core.js";
 import { AllowList } from "../../../src/node/policy/allow-list.js";
 import { runGate, type ConnectionGater } from "../../../src/node/policy/gater.js";
-import { inReplacementOrder } from "../../../src/maintenance/replacement.js";
+import { inReplacementOrder, pickReplacement } from "../../../src/maintenance/replacement.js";
 import { MemoryPeerStore } from "../../../src/peers/peer-store.js";
 import { PeerDatabase } from "../../../src/peers/peer-database.js";
 import { DisconnectReason } from "../../../src/reasons.js";
@@ -276,6 +276,14 @@ describe("tags ordering trimming and replacement", () => {
     const base = { direction: "inbound" as const, openedAt: 0 };
     expect(compareForTrim({ ...base, id: "a", healthScore: 0.9, tagValue: 0 }, { ...base, id: "b", healthScore: 0.1, tagValue: 1 })).toBeLessThan(0);
     expect(compareForTrim({ ...base, id: "a", healthScore: 0.9, tagValue: NaN }, { ...base, id: "b", healthScore: 0.1 })).toBeGreaterThan(0);
+  });
+
+  it("skips replacement candidates the gater would refuse to dial", () => {
+    const { peers } = setup();
+    for (const [peer, port] of [[A, 1], [B, 2]] as const) peers.upsert(peer, { addresses: [`10.0.0.${port}:4000`], lastSeen: 100 - port }, 0);
+    expect(pickReplacement(peers, 0, new Set())?.peerId).toBe(A);
+    expect(pickReplacement(peers, 0, new Set(), (p) => p !== A)?.peerId).toBe(B);
+    expect(pickReplacement(peers, 0, new Set(), () => false)).toBeUndefined();
   });
 
   it("replaces the lowest-tagged degraded connection first, other actions first and in order", () => {
