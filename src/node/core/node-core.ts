@@ -140,8 +140,10 @@ export class NodeCore<T extends KeptConnection> {
     const address = normalizeIp(ip);
     if (!this.#running) return { ok: false, refusal: { reason: "total_full", direction: "inbound", limit: 0, current: 0 } };
     const exempt = this.#allow.allowsAddress(address);
-    const gated = this.#options.gater?.denyInboundAddress === undefined ? undefined : this.#banRefusal(address, now) ?? this.#gateArrival(address, port);
-    const refused = gated ?? (exempt ? this.#banRefusal(address, now) : this.limiter.checkInboundArrival(address, now));
+    // Bans, then the application's gater, then (unless allow-listed) per-IP and per-subnet totals and the rate
+    // (the limiter looks the ban up again: one map lookup, for a single ordering of its own checks).
+    const refused =
+      this.#banRefusal(address, now) ?? this.#gateArrival(address, port) ?? (exempt ? undefined : this.limiter.checkInboundArrival(address, now));
     if (refused !== undefined) return { ok: false, refusal: refused };
     const subnet = this.limiter.subnetOf(address);
     const admission = this.#pool.admit(address, subnet, seenAt, exempt);
