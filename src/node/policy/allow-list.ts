@@ -50,7 +50,9 @@ export class AllowList {
   static readonly EMPTY = new AllowList({});
 
   readonly #peers: ReadonlySet<string>;
-  readonly #blocks: readonly Block[];
+  /** Listed blocks by prefix length, per family (4 or 16 bytes): a lookup costs one probe per distinct prefix. */
+  readonly #byPrefix = new Map<number, Map<number, Set<string>>>();
+  #blockCount = 0;
   readonly #entries: { peers: string[]; addresses: string[] };
 
   /**
@@ -85,13 +87,20 @@ export class AllowList {
       canonical.push(block.key);
     });
     this.#peers = peerSet;
-    this.#blocks = blocks;
+    for (const block of blocks) {
+      let prefixes = this.#byPrefix.get(block.bytes.length);
+      if (prefixes === undefined) this.#byPrefix.set(block.bytes.length, (prefixes = new Map()));
+      let keys = prefixes.get(block.prefix);
+      if (keys === undefined) prefixes.set(block.prefix, (keys = new Set()));
+      keys.add(maskedKey(block.bytes, block.prefix));
+    }
+    this.#blockCount = blocks.length;
     this.#entries = { peers: [...peerSet], addresses: canonical };
   }
 
   /** True when nothing is listed (the default): callers can skip every check. */
   get empty(): boolean {
-    return this.#peers.size === 0 && this.#blocks.length === 0;
+    return this.#peers.size === 0 && this.#blockCount === 0;
   }
 
   /** The canonical entries (peer ids as printed, addresses as CIDR blocks), for status output. */
@@ -115,10 +124,13 @@ export class AllowList {
    * (`"::ffff:127.0.0.1"`, a zone id); anything that is not an IP literal is not allowed.
    */
   allowsAddress(ip: string | undefined): boolean {
-    if (ip === undefined || this.#blocks.length === 0) return false;
+    if (ip === undefined || this.#blockCount === 0) return false;
     const bytes = ipBytes(ip);
     if (bytes === undefined) return false;
-    return this.#blocks.some((block) => block.bytes.length === bytes.length && matches(block, bytes));
+    const prefixes = this.#byPrefix.get(bytes.length);
+    if (prefixes === undefined) return false;
+    for (const [prefix, keys] of prefixes) if (keys.has(maskedKey(bytes, prefix))) return true;
+    return false;
   }
 
   /** Whether either the peer or the address is listed: the test for an established connection. */
@@ -158,11 +170,13 @@ function bytesText(bytes: readonly number[]): string {
   return hextets.join(":");
 }
 
-function matches(block: Block, bytes: readonly number[]): boolean {
-  let bits = block.prefix;
+/** The first `prefix` bits of `bytes` as a lookup key (the remaining bits cleared). */
+function maskedKey(bytes: readonly number[], prefix: number): string {
+  let key = "";
+  let bits = prefix;
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if (((bytes[i] ?? 0) & mask) !== ((block.bytes[i] ?? 0) & mask)) return false;
+    key += String.fromCharCode((bytes[i] ?? 0) & mask);
   }
-  return true;
+  return key;
 }
