@@ -232,10 +232,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /**
    * Which limit would refuse an inbound connection from `remoteAddr` now (`"host:port"` or an IP), or
-   * `undefined` if none would.
+   * `undefined` if none would (always for an allow-listed address).
    */
   connectionLimitsReached(remoteAddr: string): RefusalReason | undefined {
-    return this.#core.limiter.connectionLimitsReached(ipOf(remoteAddr));
+    const ip = ipOf(remoteAddr);
+    return this.options.allowList.allowsAddress(ip) ? undefined : this.#core.limiter.connectionLimitsReached(ip);
   }
 
   /** Queries the decision journal. */

@@ -203,6 +203,8 @@ describe("the allow-list", () => {
     await node.settled();
     expect(node.connections()).toHaveLength(3);
     expect(node.counts.openInbound).toBe(3);
+    expect(node.connectionLimitsReached("127.64.2.1:5000")).toBe("inbound_full");
+    expect(node.connectionLimitsReached("127.64.9.7:5000")).toBeUndefined();
   });
 
   it("exempts a listed address from the inbound rate limit and the per-IP bound", async () => {
