@@ -207,6 +207,18 @@ describe("the allow-list", () => {
     expect(node.connectionLimitsReached("127.64.9.7:5000")).toBeUndefined();
   });
 
+  it("dials a listed peer past maxOutbound, while other dials are refused for it", async () => {
+    const targets = [await startManager(), await startManager(), await startManager()];
+    const [first, other, listed] = targets as [ConnectionManager, ConnectionManager, ConnectionManager];
+    const dialer = await startManager({ listen: [], reconnect: false, limits: { maxOutbound: 1 }, allowList: { peers: [listed.peerId.toString()] } });
+    await dialer.dial({ peerId: first.peerId, addresses: first.addresses });
+    const refused = errorOf(await settle(dialer.dial({ peerId: other.peerId, addresses: other.addresses })));
+    expect(refused.code).toBe(ErrorCode.CONNECTION_LIMIT);
+    const connection = await dialer.dial({ peerId: listed.peerId, addresses: listed.addresses });
+    expect(connection.state).toBe("open");
+    expect(dialer.counts.openOutbound).toBe(2);
+  });
+
   it("exempts a listed address from the inbound rate limit and the per-IP bound", async () => {
     const node = await startManager({ limits: { inboundRateBurst: 1, inboundRatePerSecond: 0.01, maxPerIp: 1 }, allowList: { addresses: ["127.65.9.9"] } });
     const refused = nextEvent(node, "inbound:refused");
