@@ -72,6 +72,11 @@ export type { FlapDampingOptions } from "./reconnect/flap-damping.js";
 export * as reconnectDefaults from "./reconnect/defaults.js";
 export { DEFAULT_MAX_WANTED_PEERS, RECONNECT_STATE_KEY } from "./reconnect/service-defaults.js";
 
+// Target mesh: created by the manager from its `mesh` option, reachable as `manager.mesh`.
+export type { MeshDialEvent, MeshLearnedEvent, MeshService, MeshServiceEvents, MeshStatus } from "./mesh/mesh-service.js";
+export type { BootstrapPeer, MeshOptions, ResolvedMeshOptions } from "./mesh/mesh-options.js";
+export * as meshDefaults from "./mesh/defaults.js";
+
 // Connections.
 export { Connection } from "./connection/connection.js";
 export type { CloseOptions, ConnectionEvents, SendOptions } from "./connection/connection.js";

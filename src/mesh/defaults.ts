@@ -53,7 +53,12 @@ export const DEFAULT_MESH_MAX_CONCURRENT_DIALS = 8;
  *
  * @category Mesh
  */
-export const DEFAULT_MESH_FAILURE_BACKOFF = Object.freeze({ baseMs: 2_000, maxMs: 5 * 60_000 });
+export const DEFAULT_MESH_FAILURE_BACKOFF: {
+  /** First delay, in ms: 2 s. */
+  readonly baseMs: number;
+  /** Largest delay, in ms: 5 min. */
+  readonly maxMs: number;
+} = Object.freeze({ baseMs: 2_000, maxMs: 5 * 60_000 });
 
 /** Peers put in one PeerAddresses frame, in peers: 16 (about two targets' worth; the receiver uses at most 32). @category Mesh */
 export const DEFAULT_PEER_EXCHANGE_MAX_PEERS = 16;

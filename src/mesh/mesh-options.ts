@@ -99,17 +99,44 @@ export interface MeshOptions {
   readonly random?: () => number;
 }
 
-/** {@link MeshOptions} with every default filled in. */
+/**
+ * {@link MeshOptions} with every default filled in (see each option there).
+ *
+ * @category Mesh
+ */
 export interface ResolvedMeshOptions {
+  /** Outbound connections to keep. */
   readonly targetOutbound: number;
+  /** Bootstrap peers, strings read as `{ address }`. */
   readonly bootstrap: readonly BootstrapPeer[];
-  readonly diversity: { readonly ipv4Prefix: number; readonly ipv6Prefix: number } | false;
+  /** Diversity prefix lengths, or `false`. */
+  readonly diversity: {
+    /** IPv4 group prefix length. */
+    readonly ipv4Prefix: number;
+    /** IPv6 group prefix length. */
+    readonly ipv6Prefix: number;
+  } | false;
+  /** Period of the check while below target, in ms. */
   readonly checkIntervalMs: number;
+  /** Most mesh dials in flight. */
   readonly maxConcurrentDials: number;
-  readonly failureBackoff: { readonly baseMs: number; readonly maxMs: number };
+  /** Failure backoff of a candidate. */
+  readonly failureBackoff: {
+    /** First delay, in ms. */
+    readonly baseMs: number;
+    /** Largest delay, in ms. */
+    readonly maxMs: number;
+  };
+  /** Flap-dampening options, or `false`. */
   readonly dampening: FlapDampingOptions | false;
-  readonly peerExchange: { readonly maxPeers: number } | false;
+  /** Peer exchange, or `false`. */
+  readonly peerExchange: {
+    /** Peers sent per frame. */
+    readonly maxPeers: number;
+  } | false;
+  /** Local IP address of mesh dials, if set. */
   readonly localAddress: string | undefined;
+  /** Source of randomness in [0, 1). */
   readonly random: () => number;
 }
 

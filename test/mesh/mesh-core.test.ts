@@ -3,6 +3,7 @@
  * database, dampening, backoff), how many (target, dials in flight, the shared budget), the last resorts
  * (bootstrap addresses and the peers met there), and when it asks to run again (never while the target holds).
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { checkMeshOptions, type MeshOptions, type ResolvedMeshOptions } from "../../src/mesh/mesh-options.js";
 import { type MeshCandidate, MeshCore, type MeshSnapshot } from "../../src/mesh/mesh-core.js";
@@ -237,5 +238,16 @@ describe("mesh options", () => {
       peerExchange: { maxPeers: 16 },
       bootstrap: [],
     });
+  });
+
+  it("are documented in docs/CONFIGURATION.md with the defaults the code uses", () => {
+    const text = readFileSync(new URL("../../docs/CONFIGURATION.md", import.meta.url), "utf8").split("## `mesh`")[1]!;
+    const documented = (option: string): string | undefined => new RegExp(`^\\| \`${option}\` \\| \`([^\`]+)\``, "m").exec(text)?.[1];
+    const on = checkMeshOptions(true, new OptionProblems(), "mesh") as ResolvedMeshOptions;
+    for (const key of ["targetOutbound", "checkIntervalMs", "maxConcurrentDials"] as const) expect(documented(key), key).toBe(String(on[key]));
+    const plain = (value: object): string => JSON.stringify(value).replace(/"/g, "").replace(/:/g, ": ").replace(/,/g, ", ").replace(/^\{/, "{ ").replace(/\}$/, " }");
+    expect(documented("diversity")).toBe(plain(on.diversity as object));
+    expect(documented("failureBackoff")).toBe(plain(on.failureBackoff));
+    expect(documented("peerExchange")).toBe(plain(on.peerExchange as object));
   });
 });
