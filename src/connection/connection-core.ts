@@ -378,6 +378,15 @@ export class ConnectionCore {
    * still handshaking without early data).
    */
   send(protocol: string, payload: Uint8Array, now: number): CoreAction[] {
+    return [{ type: "write", bytes: this.sendData(protocol, payload, now) }];
+  }
+
+  /**
+   * The allocation-light form of {@link ConnectionCore.send} for the adapter's hot path: the same checks,
+   * counters and errors, and the frame to write returned directly (a Data frame changes no deadline and
+   * emits no event, so there is nothing else to act on).
+   */
+  sendData(protocol: string, payload: Uint8Array, now: number): Uint8Array {
     if (!(payload instanceof Uint8Array)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "payload must be a Uint8Array");
     let alias: number | undefined;
     if (this.#state === "open") {
@@ -404,7 +413,11 @@ export class ConnectionCore {
       }
       this.#earlyBytes += body;
     }
-    return this.#run(now, () => this.#write(bytes));
+    const stats = this.#stats;
+    stats.bytesOut += bytes.length;
+    stats.framesOut++;
+    stats.lastSentAt = now;
+    return bytes;
   }
 
   /** Sends `Ping{nonce, timestampUs}` (uint32 each) for keepalive. Throws CONNECTION_CLOSED when not open. */

@@ -609,20 +609,21 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** Sends one Data frame now; exactly one of `resolve`/`reject` is called, once the write completed or failed. */
   #write(protocol: string, data: Uint8Array, resolve: () => void, reject: (error: unknown) => void): void {
-    let actions: CoreAction[];
+    let bytes: Uint8Array;
     try {
-      actions = this.#core.send(protocol, data, Date.now());
+      bytes = this.#core.sendData(protocol, data, Date.now());
     } catch (error) {
       reject(error);
       return;
     }
-    this.#apply(actions, (error) =>
+    const written = (error?: Error | null): void =>
       // Node calls back without an error for writes still pending when the socket is destroyed: a write
       // that completes only after the connection was released was not written.
       (error === undefined || error === null) && !this.#released
         ? resolve()
-        : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error })),
-    );
+        : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error }));
+    if (this.#socket.destroyed || !this.#socket.writable) written(new Error("socket is not writable"));
+    else this.#writes.queue(bytes, written);
   }
 
   /** Our write buffer is above the high-water mark: the peer is not reading what we send. */

@@ -137,7 +137,7 @@ export class Adopter {
     });
     const handshake = connection.handshake;
     safely(() =>
-      host.peers.upsert(
+      host.peers.update(
         peer,
         {
           lastSeen: now,

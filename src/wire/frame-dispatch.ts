@@ -56,6 +56,17 @@ export function malformedPrefixError(): PeerlinkError {
   );
 }
 
+/**
+ * Marks a disposed decoder's failure until a call needs the error: every connection disposes its decoder at
+ * close, and almost none is called afterwards, so the error (and its stack trace) is made only then.
+ */
+export const DISPOSED: unique symbol = Symbol("disposed");
+
+/** What a failed decoder throws: its error, or for a disposed one {@link decoderDisposedError}. */
+export function failureOf(failure: unknown): unknown {
+  return failure === DISPOSED ? decoderDisposedError() : failure;
+}
+
 /** The error a disposed decoder throws. */
 export function decoderDisposedError(): PeerlinkError {
   return new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "the frame decoder was disposed");

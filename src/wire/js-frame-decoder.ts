@@ -6,7 +6,8 @@
  */
 import { ENVELOPE_DATA, ENVELOPE_PING, ENVELOPE_PONG, parseEnvelope } from "./envelope-fast-path.js";
 import {
-  decoderDisposedError,
+  DISPOSED,
+  failureOf,
   dispatchGenericFrame,
   frameTooLargeError,
   malformedPrefixError,
@@ -14,6 +15,9 @@ import {
 import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js";
 import { checkFrameLimit } from "./frame-limit.js";
 import { copyBytes, PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
+
+/** The carry of a disposed decoder (it never carries again). */
+const NO_CARRY = new Uint8Array(0);
 
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
 const CARRY_KEEP_BYTES = 64 * 1024;
@@ -69,7 +73,7 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   receiveBuffer(): Uint8Array {
-    if (this.hasFailed) throw this.failure;
+    if (this.hasFailed) throw (this.failure = failureOf(this.failure));
     this.scratch ??= new Uint8Array(RECEIVE_BUFFER_BYTES);
     return this.scratch;
   }
@@ -80,8 +84,11 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   dispose(): void {
-    this.fail(undefined);
-    this.failure = decoderDisposedError();
+    this.hasFailed = true;
+    this.failure = DISPOSED;
+    this.carryUsed = 0;
+    this.carryNeed = 0;
+    this.carry = NO_CARRY;
     this.scratch = undefined;
   }
 
@@ -96,7 +103,7 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
-    if (this.hasFailed) throw this.failure;
+    if (this.hasFailed) throw (this.failure = failureOf(this.failure));
     // A plain Uint8Array view keeps element access monomorphic (sockets hand out Buffer subclasses).
     const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     try {

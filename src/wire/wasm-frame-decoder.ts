@@ -8,7 +8,8 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { ENVELOPE_DATA, ENVELOPE_PING, ENVELOPE_PONG } from "./envelope-fast-path.js";
 import {
-  decoderDisposedError,
+  DISPOSED,
+  failureOf,
   dispatchGenericFrame,
   frameTooLargeError,
   malformedPrefixError,
@@ -126,7 +127,7 @@ export class WasmFrameDecoder implements FrameDecoder {
       if (!this.core.poisoned) this.core.releaseRegion(this.region, this.capacity);
     }
     this.hasFailed = true;
-    this.failure = decoderDisposedError();
+    this.failure = DISPOSED;
   }
 
   private fail(error: unknown): void {
@@ -195,7 +196,7 @@ export class WasmFrameDecoder implements FrameDecoder {
 
   /** Throws when this decoder failed, or when another decoder's trap poisoned the shared instance. */
   private checkUsable(): void {
-    if (this.hasFailed) throw this.failure;
+    if (this.hasFailed) throw (this.failure = failureOf(this.failure));
     if (this.core.poisoned) throw this.trapped(new Error("the shared WASM instance was poisoned by a trap"));
   }
 
