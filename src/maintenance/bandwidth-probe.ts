@@ -186,6 +186,7 @@ export class BandwidthProber {
   #probesCompleted = 0;
   #probesTimedOut = 0;
   #lastBandwidth: number | undefined;
+  #lastStartedAt: number | undefined;
 
   /**
    * @param options - see {@link BandwidthProberOptions}.
@@ -287,6 +288,7 @@ export class BandwidthProber {
         const probeId = this.#nextProbeId;
         this.#nextProbeId = (probeId + 1) >>> 0;
         this.#probesStarted += 1;
+        this.#lastStartedAt = now;
         this.#state = { kind: "sending", probeId, startedAt: now, nextIndex: 1, nextFrameAt: now + this.frameGapMs };
         return { type: "probe", frame: this.#frame(probeId, 0) };
       }
@@ -308,6 +310,18 @@ export class BandwidthProber {
         return { type: "timeout", probeId: s.probeId };
       }
     }
+  }
+
+  /**
+   * Asks for a probe at `now` (on demand), unless one is in flight, already due, or the last one started
+   * less than `minGapMs` ago. Returns whether a probe is now due.
+   */
+  request(now: number, minGapMs: number): boolean {
+    const s = this.#state;
+    if (s.kind !== "idle" || s.dueAt <= now) return false;
+    if (this.#lastStartedAt !== undefined && now - this.#lastStartedAt < minGapMs) return false;
+    this.#state = { kind: "idle", dueAt: now };
+    return true;
   }
 
   /**

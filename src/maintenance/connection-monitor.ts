@@ -61,6 +61,8 @@ interface RttPing {
 const NONE: MonitorAction = Object.freeze({ type: "none" });
 const UINT32 = 2 ** 32;
 const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
+/** "Never" for an on-demand prober's periodic schedule (the largest delay the prober accepts). */
+const NEVER_MS = Number.MAX_SAFE_INTEGER;
 
 /**
  * Per-connection maintenance state. Times are milliseconds on the service's
@@ -79,8 +81,6 @@ const RECEIVER_NONE: ReceiverAction = Object.freeze({ type: "none" });
 export class ConnectionMonitor implements RowOwner {
   /** Grade hysteresis and degraded time. */
   readonly health: HealthTracker;
-  /** Active prober; `undefined` when probing is off. */
-  readonly prober: BandwidthProber | undefined;
   /** When monitoring began (ms). */
   readonly startedAt: number;
 
@@ -89,6 +89,8 @@ export class ConnectionMonitor implements RowOwner {
   #table: MonitorTable;
   #row: number;
   #receiver: ProbeReceiver | undefined;
+  /** Active prober: periodic when `bandwidthProbe` is set, else made at the first on-demand request. */
+  #prober: BandwidthProber | undefined;
   #rttPing: RttPing | undefined;
   /**
    * Keepalive pings recently sent, as the tracker knows them, so a Pong is
@@ -129,7 +131,7 @@ export class ConnectionMonitor implements RowOwner {
       hysteresisSamples: options.hysteresisSamples,
       degradedThresholdMs: options.degradedReplaceAfterMs,
     });
-    this.prober = options.bandwidthProbe === undefined ? undefined : new BandwidthProber(options.bandwidthProbe, now);
+    this.#prober = options.bandwidthProbe === undefined ? undefined : new BandwidthProber(options.bandwidthProbe, now);
     this.#nextRttPingAt = now;
     this.#nextRttNonce = randomInt(0, 2 ** 32);
     this.#table = table;
@@ -159,6 +161,28 @@ export class ConnectionMonitor implements RowOwner {
     if (table.monitorAt(row) !== this) throw new PeerlinkError(ErrorCode.INTERNAL, "monitor relocated to a row it does not own");
     this.#table = table;
     this.#row = row;
+  }
+
+  /** Active prober; `undefined` while probing is off and no probe was asked for. */
+  get prober(): BandwidthProber | undefined {
+    return this.#prober;
+  }
+
+  /**
+   * Asks for a bandwidth probe at `now` (see `BandwidthProber.request`; a prober that only probes on
+   * demand is made at the first request). Returns whether one is now due.
+   */
+  requestProbe(now: number, minGapMs: number): boolean {
+    this.#prober ??= new BandwidthProber({ ...this.#options.bandwidthProbe, initialDelayMs: NEVER_MS, intervalMs: NEVER_MS }, now);
+    return this.#prober.request(now, minGapMs);
+  }
+
+  /**
+   * Re-checks the connection at `now` (after a sleep or a network change): an RTT ping is due at once
+   * unless a ping is already waiting for its Pong.
+   */
+  recheck(now: number): void {
+    if (this.#rttPing === undefined) this.#nextRttPingAt = now;
   }
 
   /** Smoothed RTT in ms, `undefined` before the first sample. */

@@ -147,3 +147,34 @@ export const MAX_PROBE_BURST_BYTES = 1024 * 1024;
  * Used for pacing only; the receiver counts real bytes.
  */
 export const PROBE_FRAME_OVERHEAD_BYTES = 32;
+
+/**
+ * How often the sleep/network watch runs, in milliseconds. One timer a second per node costs nothing and
+ * notices a resume within a second of it.
+ */
+export const DEFAULT_WAKE_CHECK_INTERVAL_MS = 1_000;
+
+/**
+ * How late the watch timer must fire (or how far the wall clock must jump against the monotonic clock),
+ * in milliseconds, to count as a sleep and re-check every connection. 5 s is far beyond an event-loop stall
+ * or a GC pause on a busy machine, and far below what a laptop lid or a SIGSTOP causes.
+ */
+export const DEFAULT_WAKE_LATE_THRESHOLD_MS = 5_000;
+
+/**
+ * How often the local addresses (`os.networkInterfaces()`, a few microseconds) are compared, in
+ * milliseconds: a network change is noticed within 5 s.
+ */
+export const DEFAULT_NETWORK_POLL_INTERVAL_MS = 5_000;
+
+/**
+ * Shortest time between two on-demand bandwidth probes of one connection, in milliseconds. A probe is
+ * 256 KiB: one per 5 minutes is under 1 KB/s per connection even when every connection stays borderline.
+ */
+export const DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS = 300_000;
+
+/**
+ * How close (in overall score) to a grade boundary that a measured bandwidth could cross a connection must
+ * be for an on-demand probe: 0.1, half a grade band.
+ */
+export const PROBE_ON_DEMAND_MARGIN = 0.1;

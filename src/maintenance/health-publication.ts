@@ -11,6 +11,7 @@ import { createHealthScorer, type HealthScorer, type HealthScorerEngine } from "
 import { GRADE_BY_INDEX, type HealthGrade, type HealthScore } from "../health/types.js";
 import { DEAD, DEGRADED, LAZY, REMOVED, SETTLED, type ConnectionTable, type Entry } from "./connection-table.js";
 import { isDegradedGrade } from "./health-tracker.js";
+import { bandwidthCouldMatter } from "./probe-demand.js";
 import type { Outbox } from "./maintenance-actions.js";
 import { INITIAL_HEALTH_BATCH_CAPACITY, type ResolvedMaintenanceOptions } from "./maintenance-options.js";
 
@@ -29,13 +30,16 @@ export class HealthPublication<H> {
   readonly #out: Outbox<H>;
   #engine: HealthScorerEngine;
   #scorer: HealthScorer | undefined;
+  readonly #wantProbe: ((entry: Entry<H>) => void) | undefined;
   /** Batch entry → table row, for the check in progress (sized with the batch). */
   order = new Int32Array(0);
 
-  constructor(options: ResolvedMaintenanceOptions, table: ConnectionTable<H>, out: Outbox<H>) {
+  /** @param wantProbe - told of each connection a bandwidth measurement could change the grade of (`probeOnDemand`). */
+  constructor(options: ResolvedMaintenanceOptions, table: ConnectionTable<H>, out: Outbox<H>, wantProbe?: (entry: Entry<H>) => void) {
     this.#options = options;
     this.#table = table;
     this.#out = out;
+    this.#wantProbe = options.probeOnDemand ? wantProbe : undefined;
     this.#engine = options.engine;
   }
 
@@ -98,7 +102,8 @@ export class HealthPublication<H> {
       scorer.scoreBatch(count);
     }
     const order = this.order;
-    const { latency, reliability, bandwidth, overall, grade: grades } = scorer.batch;
+    const { latency, reliability, bandwidth, overall, grade: grades, rttMs, bandwidthBps } = scorer.batch;
+    const wantProbe = this.#wantProbe;
     const table = this.#table;
     const { flags, rawLatency, rawReliability, rawBandwidth, rawOverall, rawGrade, rawScores, entries } = table;
     const replaceDegraded = this.#options.replaceDegraded;
@@ -110,6 +115,10 @@ export class HealthPublication<H> {
       const lat = latency[k] as number;
       const rel = reliability[k] as number;
       const bw = bandwidth[k] as number;
+      // Unmeasured bandwidth (passive rate below the reference) on a borderline score: measure it.
+      if (wantProbe !== undefined && !((bandwidthBps[k] as number) >= 0) && bandwidthCouldMatter(lat, rel, (rttMs[k] as number) >= 0, overall[k] as number)) {
+        wantProbe(entries[i] as Entry<H>);
+      }
       // A score is an immutable snapshot; a new one is made only when it moved (steady links allocate nothing).
       const moved =
         rawGrade[i] !== gradeIndex ||

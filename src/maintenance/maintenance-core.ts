@@ -60,6 +60,8 @@ export class MaintenanceCore<H> {
   readonly #out = new Outbox<H>();
   readonly #health: HealthPublication<H>;
   readonly #bursting = new Set<Entry<H>>();
+  /** Connections the health check found worth an on-demand bandwidth probe. */
+  readonly #probeWanted: Entry<H>[] = [];
   /** Where counters are read into (one object, reused). */
   readonly #stats: MutableConnectionStats = emptyConnectionStats();
   #started = false;
@@ -78,7 +80,7 @@ export class MaintenanceCore<H> {
     this.options = options;
     this.#read = read;
     this.#table = new ConnectionTable<H>(options);
-    this.#health = new HealthPublication(options, this.#table, this.#out);
+    this.#health = new HealthPublication(options, this.#table, this.#out, (entry) => this.#probeWanted.push(entry));
   }
 
   /** The scoring engine in use (`"js"` after a WASM failure). */
@@ -194,6 +196,26 @@ export class MaintenanceCore<H> {
     if (entry.removed || entry.dead) return;
     entry.monitor.onReport(report, now);
     this.#reschedule(entry, now);
+  }
+
+  /**
+   * Re-checks every connection at `now` (this node slept, or its network changed): an RTT ping for each at
+   * once, and a health check as soon as their pongs are due (the shorter of the health interval and the
+   * minimum pong timeout), so grades reflect the network as it is now. Returns the connections re-checked.
+   */
+  recheckAll(now: number): number {
+    if (!this.#started || this.#stopped) return 0;
+    let count = 0;
+    for (const entry of this.#table.entries) {
+      if (entry.dead || entry.removed) continue;
+      entry.monitor.recheck(now);
+      this.#setDeadline(entry, now);
+      count++;
+    }
+    const healthAt = now + Math.min(this.options.healthCheckIntervalMs, this.options.minPongTimeoutMs);
+    if (healthAt < this.#nextHealthAt) this.#nextHealthAt = healthAt;
+    this.#wake(now);
+    return count;
   }
 
   // ---- replacement bookkeeping ----
@@ -337,6 +359,7 @@ export class MaintenanceCore<H> {
       const filled = this.#pollAndFill(scorer, now);
       earliest = filled.earliest;
       this.#health.check(scorer, filled.count, now);
+      earliest = this.#startWantedProbes(now, earliest);
       const next = this.#nextHealthAt + this.options.healthCheckIntervalMs;
       this.#nextHealthAt = next > now ? next : now + this.options.healthCheckIntervalMs;
     } else {
@@ -403,6 +426,19 @@ export class MaintenanceCore<H> {
       }
     }
     return { count, earliest };
+  }
+
+  /** Starts the on-demand probes the health check asked for (each bounded by its minimum interval). */
+  #startWantedProbes(now: number, earliest: number): number {
+    const wanted = this.#probeWanted;
+    for (const entry of wanted) {
+      if (entry.dead || entry.removed || !entry.monitor.requestProbe(now, this.options.probeOnDemandMinIntervalMs)) continue;
+      const deadline = entry.monitor.nextDeadline(now, now);
+      this.#setDeadline(entry, deadline);
+      if (deadline < earliest) earliest = deadline;
+    }
+    wanted.length = 0;
+    return earliest;
   }
 
   /** Row `i`'s gathered counters, in the scratch object (for {@link #service}). */

@@ -23,8 +23,13 @@ import {
   DEFAULT_MIN_PONG_TIMEOUT_MS,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_PROBE_RECEIVE_TIMEOUT_MS,
+  DEFAULT_NETWORK_POLL_INTERVAL_MS,
+  DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS,
   DEFAULT_RATE_METER_TIME_CONSTANT_MS,
+  DEFAULT_WAKE_CHECK_INTERVAL_MS,
+  DEFAULT_WAKE_LATE_THRESHOLD_MS,
 } from "./defaults.js";
+import type { WakeDetectorSettings } from "./wake-detector.js";
 
 /**
  * Longest time a connection goes without an RTT sample, in milliseconds, before
@@ -149,6 +154,27 @@ export interface MaintenanceOptions {
    */
   bandwidthProbe?: boolean | BandwidthProberOptions;
   /**
+   * Probe a connection's bandwidth when it is needed: its passive rate is below `referenceBandwidthBps` (so
+   * its bandwidth is unmeasured) and its health score is within 0.1 of a grade boundary that a measured
+   * bandwidth could cross. Uses the `bandwidthProbe` burst settings (their defaults when off).
+   * @default true
+   */
+  probeOnDemand?: boolean;
+  /**
+   * Shortest time between two on-demand probes of one connection, in ms.
+   * @default 300000 ({@link DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS})
+   */
+  probeOnDemandMinIntervalMs?: number;
+  /**
+   * Sleep/resume and network-change detection: a watch timer firing late, the wall clock jumping against
+   * the monotonic clock, or the local addresses changing re-checks every connection at once (a Ping each,
+   * a health check once the pongs are due) and emits `node:resumed` or `network:changed`. `false` turns
+   * it off; an object sets `checkIntervalMs` (1000), `lateThresholdMs` (5000) and `networkPollMs` (5000;
+   * 0: addresses not watched).
+   * @default true
+   */
+  wakeDetection?: boolean | Partial<WakeDetectorSettings>;
+  /**
    * How long the receiver of a peer's probe burst waits for the next frame
    * before reporting an incomplete burst, in ms.
    * @default 5000 ({@link DEFAULT_PROBE_RECEIVE_TIMEOUT_MS})
@@ -186,6 +212,10 @@ export interface ResolvedMaintenanceOptions {
   readonly engine: HealthScorerEngine;
   /** `undefined` when probing is off. */
   readonly bandwidthProbe: Readonly<BandwidthProberOptions> | undefined;
+  readonly probeOnDemand: boolean;
+  readonly probeOnDemandMinIntervalMs: number;
+  /** `undefined` when detection is off. */
+  readonly wakeDetection: WakeDetectorSettings | undefined;
   readonly probeReceiveTimeoutMs: number;
   readonly rateTimeConstantMs: number;
   readonly minCycleIntervalMs: number;
@@ -206,6 +236,9 @@ const OPTION_NAMES: KnownOptions<MaintenanceOptions> = {
   referenceBandwidthBps: true,
   engine: true,
   bandwidthProbe: true,
+  probeOnDemand: true,
+  probeOnDemandMinIntervalMs: true,
+  wakeDetection: true,
   probeReceiveTimeoutMs: true,
   rateTimeConstantMs: true,
   minCycleIntervalMs: true,
@@ -323,6 +356,10 @@ export function checkMaintenanceOptions(options: unknown, problems: OptionProble
       if (problems.capture(name("bandwidthProbe"), () => new BandwidthProber(frozen, 0)) !== undefined) bandwidthProbe = frozen;
     }
   }
+  let probeOnDemand = true;
+  if (typeof o.probeOnDemand === "boolean") probeOnDemand = o.probeOnDemand;
+  else if (o.probeOnDemand !== undefined) problems.add(`${name("probeOnDemand")} must be a boolean, got ${describeValue(o.probeOnDemand)}`);
+  const wakeDetection = checkWakeDetection(o.wakeDetection, problems, name("wakeDetection"));
   return Object.freeze({
     pingIntervalMs,
     maxMissedPongs: integer("maxMissedPongs", DEFAULT_MAX_MISSED_PONGS),
@@ -338,8 +375,39 @@ export function checkMaintenanceOptions(options: unknown, problems: OptionProble
     referenceBandwidthBps: reference("referenceBandwidthBps", SCORER_REFERENCE_BANDWIDTH_BPS),
     engine,
     bandwidthProbe,
+    probeOnDemand,
+    probeOnDemandMinIntervalMs: duration("probeOnDemandMinIntervalMs", DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS, true),
+    wakeDetection,
     probeReceiveTimeoutMs: duration("probeReceiveTimeoutMs", DEFAULT_PROBE_RECEIVE_TIMEOUT_MS),
     rateTimeConstantMs: duration("rateTimeConstantMs", DEFAULT_RATE_METER_TIME_CONSTANT_MS),
     minCycleIntervalMs: duration("minCycleIntervalMs", DEFAULT_MIN_CYCLE_INTERVAL_MS, true),
   });
+}
+
+const WAKE_NAMES: KnownOptions<WakeDetectorSettings> = { checkIntervalMs: true, lateThresholdMs: true, networkPollMs: true };
+
+/** Validates the `wakeDetection` option (see {@link MaintenanceOptions.wakeDetection}). */
+function checkWakeDetection(value: unknown, problems: OptionProblems, path: string): WakeDetectorSettings | undefined {
+  const defaults: WakeDetectorSettings = {
+    checkIntervalMs: DEFAULT_WAKE_CHECK_INTERVAL_MS,
+    lateThresholdMs: DEFAULT_WAKE_LATE_THRESHOLD_MS,
+    networkPollMs: DEFAULT_NETWORK_POLL_INTERVAL_MS,
+  };
+  if (value === undefined || value === true) return Object.freeze(defaults);
+  if (value === false) return undefined;
+  if (!isOptionsObject(value)) {
+    problems.add(`${path} must be a boolean or { checkIntervalMs, lateThresholdMs, networkPollMs }, got ${describeValue(value)}`);
+    return Object.freeze(defaults);
+  }
+  problems.unknownKeys(value, WAKE_NAMES, path);
+  const out: Record<keyof WakeDetectorSettings, number> = { ...defaults };
+  for (const key of Object.keys(WAKE_NAMES) as (keyof WakeDetectorSettings)[]) {
+    const v = value[key];
+    if (v === undefined) continue;
+    const zeroOk = key === "networkPollMs";
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (!zeroOk && v === 0) || v > MAX_DURATION_MS) {
+      problems.add(`${optionPath(path, key)} must be a finite number of ms ${zeroOk ? ">=" : ">"} 0 and < 2^31, got ${describeValue(v)}`);
+    } else out[key] = v;
+  }
+  return Object.freeze(out);
 }

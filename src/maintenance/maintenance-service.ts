@@ -37,6 +37,8 @@ import { resolveMaintenanceOptions, type MaintenanceOptions, type ResolvedMainte
 import type { HealthChangeEvent, MaintenanceSnapshot } from "./maintenance-types.js";
 import { encodedProbeFrameBytes, probeFrame, reportFrame } from "./probe-frames.js";
 import { inReplacementOrder, Replacer } from "./replacement.js";
+import type { WakeEvent } from "./wake-detector.js";
+import { WakeWatch } from "./wake-watch.js";
 
 export { HEALTH_REPUBLISH_DELTA } from "./health-publication.js";
 
@@ -115,6 +117,7 @@ class Maintenance implements MaintenanceService {
   readonly #clock: () => number;
   readonly #core: MaintenanceCore<Connection>;
   readonly #replacer: Replacer;
+  readonly #wake: WakeWatch | undefined;
   readonly #attached = new Map<Connection, Attached>();
   #started = false;
   #stopped = false;
@@ -127,6 +130,11 @@ class Maintenance implements MaintenanceService {
     this.#clock = host.monotonicClock ?? host.clock;
     this.#core = new MaintenanceCore(options, readCounters);
     this.#replacer = new Replacer(host, this.#core, this.#clock, (entry) => this.#health(entry));
+    // Wall against monotonic time: both are the test clock when one was given, so it never "jumps".
+    this.#wake =
+      options.wakeDetection === undefined
+        ? undefined
+        : new WakeWatch(options.wakeDetection, { mono: this.#clock, wall: host.clock }, (event) => this.#onWake(event));
   }
 
   get engine(): HealthScorerEngine {
@@ -143,6 +151,7 @@ class Maintenance implements MaintenanceService {
     if (this.#started || this.#stopped) return;
     this.#started = true;
     this.#core.start(this.#clock());
+    this.#wake?.start();
     this.#arm();
   }
 
@@ -177,6 +186,7 @@ class Maintenance implements MaintenanceService {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
+    this.#wake?.stop();
     this.#replacer.stop();
     for (const attached of this.#attached.values()) this.#detach(attached);
     this.#attached.clear();
@@ -205,6 +215,17 @@ class Maintenance implements MaintenanceService {
     if (this.#stopped) return;
     this.#perform(this.#core.runCycle(this.#clock()));
     this.#arm();
+  }
+
+  /** This node slept or its network changed: every connection is re-checked now, then the event is emitted. */
+  #onWake(event: WakeEvent): void {
+    if (this.#stopped) return;
+    const connections = this.#core.recheckAll(this.#clock());
+    // The pings go out on the next turn of the event loop, once what peers sent meanwhile has been read
+    // (a full cycle now could judge a connection silent whose data waits unread in its socket).
+    this.#arm();
+    if (event.type === "resumed") this.#host.emit("node:resumed", { cause: event.cause, sleptMs: Math.round(event.sleptMs), connections });
+    else this.#host.emit("network:changed", { added: event.added, removed: event.removed, connections });
   }
 
   // ---- connection events ----

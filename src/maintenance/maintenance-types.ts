@@ -67,3 +67,34 @@ export interface MaintenanceSnapshot {
   /** True once the connection was declared dead (it is being closed). */
   readonly dead: boolean;
 }
+
+/**
+ * Payload of the manager event `node:resumed`: this process (or machine) did not run for a while (a timer
+ * fired late, or the wall clock jumped against the monotonic one: sleep, suspend, SIGSTOP). Every
+ * connection was re-checked at once (a Ping each, a health check once the pongs are due).
+ *
+ * @category Maintenance
+ */
+export interface NodeResumedEvent {
+  /** `timer-late`: the process did not run; `clock-jump`: the wall clock jumped against the monotonic one. */
+  readonly cause: "timer-late" | "clock-jump";
+  /** How long it was away, as measured (ms). */
+  readonly sleptMs: number;
+  /** Connections re-checked. */
+  readonly connections: number;
+}
+
+/**
+ * Payload of the manager event `network:changed`: the local addresses changed (another network, a VPN,
+ * an interface down). Every connection was re-checked at once, as for `node:resumed`.
+ *
+ * @category Maintenance
+ */
+export interface NetworkChangedEvent {
+  /** Local addresses that appeared. */
+  readonly added: readonly string[];
+  /** Local addresses that went away. */
+  readonly removed: readonly string[];
+  /** Connections re-checked. */
+  readonly connections: number;
+}

@@ -12,7 +12,7 @@ import type { Connection } from "../connection/connection.js";
 import type { BanEntry } from "../manager/ban-list.js";
 import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 import type { RefusalReason } from "../manager/connection-limits.js";
-import type { HealthChangeEvent } from "../maintenance/maintenance-types.js";
+import type { HealthChangeEvent, NetworkChangedEvent, NodeResumedEvent } from "../maintenance/maintenance-types.js";
 import type { HandlerFailedEvent } from "./protocol-handlers.js";
 
 /**
@@ -177,6 +177,10 @@ export interface NodeEvents {
   };
   /** A connection's published health grade changed (hysteresis applied). */
   "health:change": HealthChangeEvent;
+  /** This node did not run for a while (sleep, SIGSTOP): every connection was re-checked at once (maintenance). */
+  "node:resumed": NodeResumedEvent;
+  /** The local addresses changed: every connection was re-checked at once (maintenance). */
+  "network:changed": NetworkChangedEvent;
   /** The peer database file was corrupt or unreadable; the previous good copy (or an empty one) was used. */
   "database:recovered": {
     /** What was loaded instead: the previous good copy, or nothing. */
