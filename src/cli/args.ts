@@ -15,6 +15,7 @@ import { parseHostPort } from "../manager/ip.js";
 import type { MaintenanceOptions } from "../maintenance/maintenance-options.js";
 import type { AutoBanOptions, InboundRateOptions, MisbehaviourOptions } from "../manager/misbehaviour-options.js";
 import { PeerId } from "../identity/peer-id.js";
+import { AllowList, type AllowListOptions } from "../node/policy/allow-list.js";
 
 /** A `host:port` pair as given on the command line (IPv6 in brackets). */
 export interface CliAddress {
@@ -81,6 +82,8 @@ export interface NodeCommand {
   readonly maxFrameSize: number | undefined;
   /** Inbound rate bounds and automatic bans set by flags (only those given; `false` with `--no-inbound-rate` / `--no-auto-ban`). */
   readonly misbehaviour: MisbehaviourOptions;
+  /** Peers, IPs and CIDR blocks exempt from limits, rate limits and trimming (`--allow`, repeatable). @default nobody */
+  readonly allowList: AllowListOptions;
 }
 
 /** `peerlink keygen FILE`: create an identity key file and print its peer id. */
@@ -197,6 +200,7 @@ const NODE_OPTIONS = {
   listen: { type: "string" },
   dial: { type: "string", multiple: true },
   peer: { type: "string", multiple: true },
+  allow: { type: "string", multiple: true },
   protocol: { type: "string", multiple: true },
   tls: { type: "boolean" },
   "no-tls": { type: "boolean" },
@@ -367,7 +371,24 @@ function parseNode(args: readonly string[]): NodeCommand {
     gracefulShutdownTimeoutMs: optional("graceful-shutdown-timeout-ms"),
     maxFrameSize: optional("max-frame-size"),
     misbehaviour: misbehaviour as MisbehaviourOptions,
+    allowList: allowList((v.allow as string[] | undefined) ?? []),
   };
+}
+
+/** `--allow` values: an IP address or CIDR block (it has a `.`, `:` or `/`), else a peer id. */
+function allowList(values: readonly string[]): AllowListOptions {
+  const peers: string[] = [];
+  const addresses: string[] = [];
+  for (const value of values) {
+    const isAddress = /[.:/]/.test(value);
+    try {
+      new AllowList(isAddress ? { addresses: [value] } : { peers: [value] });
+    } catch (cause) {
+      throw usageError(`--allow: ${JSON.stringify(value)} is not an IP address, a CIDR block or a peer id`, cause);
+    }
+    (isAddress ? addresses : peers).push(value);
+  }
+  return { peers, addresses };
 }
 
 /** A non-negative decimal number; ranges and cross-option rules are the node's option validation's job. */

@@ -49,6 +49,7 @@ export function nodeOptions(command: NodeCommand, identity: Identity): Connectio
     protocols: command.protocols.map((name) => ({ name })),
     limits: command.limits,
     misbehaviour: command.misbehaviour,
+    allowList: command.allowList,
     ...(command.peerStore === undefined ? {} : { peerStore: command.peerStore }),
     maintenance: command.maintenanceEnabled ? command.maintenance : false,
     reconnect: command.reconnect ? { redialInbound: command.redialInbound, ...(command.redialMaxMs === undefined ? {} : { policy: cappedPolicy(command.redialMaxMs) }) } : false,

@@ -39,6 +39,8 @@ Node options:
   --dial HOST:PORT                dial once at start (repeatable); any identity is accepted
   --peer PEERID@HOST:PORT         a persistent peer (repeatable): dialed now, the connection must prove
                                   PEERID, redialed whenever lost by the reconnect policy
+  --allow IP|CIDR|PEERID          exempt from limits, rate limits and trimming, not from bans (repeatable;
+                                  like Bitcoin Core -whitelist) [default: nobody]
   --protocol NAME                 an application protocol (repeatable); stdin lines go on the first
                                   [default: ${DEFAULT_CLI_PROTOCOL}]
   --tls | --no-tls                mutual TLS 1.3 (default) or plain TCP; both sides must agree
