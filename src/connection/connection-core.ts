@@ -151,6 +151,8 @@ export class ConnectionCore {
   /** The capabilities and protocols of the peer's Hello, kept until open. */
   #peerDeclared: DeclaredSet | undefined;
   #capabilities: CapabilityTable | undefined;
+  /** The agreed sets in force: the handshake's, then the capability table's after each update that changed them. */
+  #agreed: AgreedSets | undefined;
   #closeInfo: CloseInfo | undefined;
   #remoteGoodbye: RemoteGoodbye | undefined;
   #closeDeadline: number | undefined;
@@ -220,7 +222,7 @@ export class ConnectionCore {
    * the handshake's result, changed by every CapabilityUpdate since.
    */
   get agreed(): AgreedSets | undefined {
-    return this.#capabilities?.agreed;
+    return this.#agreed;
   }
 
   /** Why the connection ended (set at the first terminal event: Goodbye sent or received, failure, abort). */
@@ -637,11 +639,9 @@ export class ConnectionCore {
     this.#result = result;
     // The handshake (its transcript, nonces, decoded Hello) is of no use to an open connection: let it go.
     this.#handshake = undefined;
-    this.#capabilities = new CapabilityTable(
-      { capabilities: this.#handshakeOptions.capabilities ?? [], protocols: this.#handshakeOptions.protocols ?? [] },
-      this.#peerDeclared ?? { capabilities: [], protocols: [] },
-    );
-    this.#peerDeclared = undefined;
+    // The capability table (both sides' declarations, six maps) is made on the first CapabilityUpdate: most
+    // connections never see one, and their agreed sets are the handshake's result.
+    this.#agreed = { capabilities: result.capabilities, protocols: result.protocols };
     this.#indexProtocols(result.protocols);
     // The peer is authenticated: from the next frame on, the full maximum frame size applies.
     this.#decoder.setFrameLimit(this.#maxFrameSize);
@@ -662,9 +662,15 @@ export class ConnectionCore {
   }
 
   #capabilityTable(): CapabilityTable {
-    const table = this.#capabilities;
-    if (table === undefined) throw new PeerlinkError(ErrorCode.INTERNAL, "open connection without a capability table");
-    return table;
+    if (this.#result === undefined) throw new PeerlinkError(ErrorCode.INTERNAL, "capability table before open");
+    if (this.#capabilities === undefined) {
+      this.#capabilities = new CapabilityTable(
+        { capabilities: this.#handshakeOptions.capabilities ?? [], protocols: this.#handshakeOptions.protocols ?? [] },
+        this.#peerDeclared ?? { capabilities: [], protocols: [] },
+      );
+      this.#peerDeclared = undefined;
+    }
+    return this.#capabilities;
   }
 
   /** Applies a checked update; re-indexes the protocols and emits `capabilities` when the agreed sets changed. */
@@ -672,13 +678,14 @@ export class ConnectionCore {
     const table = this.#capabilityTable();
     if (!table.apply(update, sender)) return;
     const agreed = table.agreed;
+    this.#agreed = agreed;
     this.#indexProtocols(agreed.protocols);
     this.#emit({ type: "capabilities", change: { capabilities: agreed.capabilities, protocols: agreed.protocols, initiator: sender } });
   }
 
   #onCapabilityUpdate(update: CapabilityUpdate, frame: Frame): void {
-    const table = this.#capabilities;
-    if (table === undefined) return;
+    if (this.#result === undefined) return;
+    const table = this.#capabilityTable();
     const problem = table.check(update, "remote");
     if (problem !== undefined) {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, `bad CapabilityUpdate: ${problem}`);

@@ -9,7 +9,7 @@
 import { tapMessages, type Connection } from "../connection/connection.js";
 import type { CloseInfo } from "../connection/types.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { gradeIndex, HealthGrade } from "../health/types.js";
+import { gradeIndex, HealthGrade, type HealthScore } from "../health/types.js";
 import type { ConnectionReservation } from "../manager/connection-limits.js";
 import type { ManagedClose, ManagedConnection, ManagerService } from "../manager/services.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
@@ -21,12 +21,48 @@ import { safely } from "./dialer.js";
 import type { NodeEvents } from "./events.js";
 import type { NodeJournal } from "./node-journal.js";
 import type { ProtocolHandlers } from "./protocol-handlers.js";
+import { awaitGate } from "./gate-wait.js";
+import { isPendingGate, type GateVerdict } from "./policy/gater.js";
 
 /** A kept connection, as the core and the services see it. */
 export interface Managed extends KeptConnection, ManagedConnection {
   readonly connection: Connection;
   /** True once `connection:open` was emitted for it (so `connection:close` must follow). */
   announced: boolean;
+}
+
+/**
+ * A {@link Managed} as a class: its getters live on the prototype. An object literal with getters is kept by
+ * V8 as a dictionary (~0.8 KiB of property table) plus a closure per getter, for every connection held.
+ */
+class KeptEntry implements Managed {
+  readonly peerBytes: Uint8Array;
+  readonly direction: "inbound" | "outbound";
+  readonly remoteAddress: string;
+  announced = false;
+
+  constructor(
+    readonly connection: Connection,
+    readonly peer: string,
+    readonly openedAt: number,
+    readonly reservation: ConnectionReservation,
+  ) {
+    this.peerBytes = connection.remotePeer.bytes;
+    this.direction = connection.direction;
+    this.remoteAddress = connection.remoteAddress;
+  }
+
+  get isOpen(): boolean {
+    return this.connection.state === "open";
+  }
+
+  get health(): HealthScore | undefined {
+    return this.connection.health;
+  }
+
+  get healthScore(): number | undefined {
+    return this.connection.health?.overall;
+  }
 }
 
 /** What the adopter needs from the manager. */
@@ -47,6 +83,8 @@ export interface AdopterHost {
   closing(connection: Connection, onClosed: () => void): void;
   /** The application's per-protocol handlers, run beside the `message` event. */
   readonly handlers: ProtocolHandlers;
+  /** Fires when the node stops (ends a wait for the gater's answer). */
+  readonly signal: AbortSignal;
 }
 
 /** Adoption and close bookkeeping. */
@@ -63,29 +101,26 @@ export class Adopter {
    * A refused connection is closed with its Goodbye (its slot freed once it is) and the refusal thrown.
    * Returns the peer's kept connection (the existing one when this one lost a duplicate tie-break).
    */
-  adopt(connection: Connection, reservation: ConnectionReservation): Connection {
+  adopt(connection: Connection, reservation: ConnectionReservation): Connection | Promise<Connection> {
+    const core = this.#host.core;
+    const asked =
+      connection.state === "open" && core.running
+        ? core.gatePeer({ peer: connection.remotePeer.toString(), direction: connection.direction, remoteAddress: connection.remoteAddress })
+        : undefined;
+    if (asked === undefined || !isPendingGate(asked)) return this.#adoptNow(connection, reservation, asked);
+    // The gater answers later: the connection waits unseen (its slot held, its messages kept), bounded; a node
+    // that stops meanwhile refuses it as stopping.
+    return Promise.resolve(awaitGate(asked, "denyPeer", this.#host.signal, () => ({ allowed: true }))).then((gate) =>
+      this.#adoptNow(connection, reservation, gate),
+    );
+  }
+
+  /** {@link Adopter.adopt} once the gater's verdict is known (`undefined`: not asked, the node is stopping or the connection closed). */
+  #adoptNow(connection: Connection, reservation: ConnectionReservation, gate: GateVerdict | undefined): Connection {
     const host = this.#host;
     const peer = connection.remotePeer.toString();
     const now = host.now();
-    const managed: Managed = {
-      connection,
-      peer,
-      peerBytes: connection.remotePeer.bytes,
-      direction: connection.direction,
-      remoteAddress: connection.remoteAddress,
-      openedAt: now,
-      reservation,
-      get isOpen() {
-        return connection.state === "open";
-      },
-      get health() {
-        return connection.health;
-      },
-      get healthScore() {
-        return connection.health?.overall;
-      },
-      announced: false,
-    };
+    const managed: Managed = new KeptEntry(connection, peer, now, reservation);
     if (connection.state !== "open") {
       // The peer refused us right after its Hello (its Goodbye came in the same read): a refusal, not a
       // connection that opens and ends at once.
@@ -101,7 +136,7 @@ export class Adopter {
         initiator: "remote",
       });
     }
-    const verdict = host.core.adopt(managed, now);
+    const verdict = host.core.adopt(managed, now, gate);
     if (verdict.kind === "refuse") {
       // Closing first: from here the connection delivers nothing (0-RTT data included) to anyone.
       void connection.close(verdict.reason, {
