@@ -175,6 +175,7 @@ export const DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS = 300_000;
 
 /**
  * How close (in overall score) to a grade boundary that a measured bandwidth could cross a connection must
- * be for an on-demand probe: 0.1, half a grade band.
+ * be for an on-demand probe: 0.05, a quarter of a grade band. Wider, a fresh connection (whose reliability
+ * is still smoothed towards 0.5 by its few samples) would be probed for nothing.
  */
-export const PROBE_ON_DEMAND_MARGIN = 0.1;
+export const PROBE_ON_DEMAND_MARGIN = 0.05;

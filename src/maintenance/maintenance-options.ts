@@ -155,7 +155,7 @@ export interface MaintenanceOptions {
   bandwidthProbe?: boolean | BandwidthProberOptions;
   /**
    * Probe a connection's bandwidth when it is needed: its passive rate is below `referenceBandwidthBps` (so
-   * its bandwidth is unmeasured) and its health score is within 0.1 of a grade boundary that a measured
+   * its bandwidth is unmeasured) and its health score is within 0.05 of a grade boundary that a measured
    * bandwidth could cross. Uses the `bandwidthProbe` burst settings (their defaults when off).
    * @default true
    */
