@@ -263,6 +263,9 @@ export class NodeCore<T extends KeptConnection> {
    */
   trim(now: number, continuing = false): T[] {
     const limits = this.#options.limits;
+    // Runs at every adoption: under the high watermark (the open ones are at most all kept ones) there is
+    // nothing to plan, and building the candidate list would cost O(kept) per connection opened.
+    if (!continuing && this.#kept.size <= limits.highWatermark) return [];
     const peers = this.#options.peers;
     const open = [...this.#kept.values()]
       .filter((k) => k.isOpen)
