@@ -29,6 +29,7 @@ export { ConnectionManager } from "./node/connection-manager.js";
 export type { ConnectionManagerEvents } from "./node/connection-manager.js";
 export type { BanOptions, ConnectionCloseEvent, DialOptions, DialTarget, InboundRefusedEvent, NodeEvents } from "./node/events.js";
 export type { CapabilityOption, ConnectionManagerOptions, ProtocolOption } from "./manager/manager-options.js";
+export type { DialingOptions } from "./node/node-settings.js";
 export type { ConnectionLimitsOptions } from "./manager/config.js";
 // The misbehaviour policy: the `misbehaviour` option, and the evidence of the automatic bans it issues.
 export type { AutoBanOptions, InboundRateOptions, MisbehaviourOptions } from "./manager/misbehaviour-options.js";
@@ -49,7 +50,8 @@ export * as limitDefaults from "./manager/defaults.js";
 // Maintenance: created by the manager, reachable as `manager.maintenance`.
 export type { MaintenanceService } from "./maintenance/maintenance-service.js";
 export type { MaintenanceOptions } from "./maintenance/maintenance-options.js";
-export type { HealthChangeEvent, MaintenanceSnapshot } from "./maintenance/maintenance-types.js";
+export type { HealthChangeEvent, MaintenanceSnapshot, NetworkChangedEvent, NodeResumedEvent } from "./maintenance/maintenance-types.js";
+export type { WakeDetectorSettings } from "./maintenance/wake-detector.js";
 export type { BandwidthProberOptions } from "./maintenance/bandwidth-probe.js";
 export type { HealthScorerEngine } from "./health/scorer.js";
 export * as maintenanceDefaults from "./maintenance/defaults.js";
@@ -117,6 +119,7 @@ export type { HealthScore } from "./health/types.js";
 
 // Peer database (`manager.peers`) and its stores (the `peerStore` option).
 export type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabase, PeerUpsert } from "./peers/peer-database.js";
+export type { DialBackoff, DialBackoffOptions, DialBackoffState } from "./peers/dial-backoff.js";
 export { DEFAULT_MAX_PEER_FILE_BYTES, FilePeerStore } from "./peers/file-peer-store.js";
 export type { FilePeerStoreOptions } from "./peers/file-peer-store.js";
 export { MemoryPeerStore } from "./peers/peer-store.js";

@@ -15,7 +15,11 @@
  * @module
  */
 
-/** Options of a {@link WakeDetector}, validated by the maintenance options. */
+/**
+ * Settings of sleep/network-change detection (`MaintenanceOptions.wakeDetection`).
+ *
+ * @category Maintenance
+ */
 export interface WakeDetectorSettings {
   /** How often the check timer runs (ms). */
   readonly checkIntervalMs: number;

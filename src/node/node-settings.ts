@@ -33,7 +33,7 @@ export interface DialingOptions {
    * Delay between the starts of two attempts to a peer's addresses while the earlier is still running
    * (RFC 8305 "Happy Eyeballs"; IPv6 and IPv4 interleaved), in ms; the first to complete wins and the
    * others are aborted. 0 races every address at once.
-   * @default 250 ({@link DEFAULT_DIAL_STAGGER_MS})
+   * @default 250 (`DEFAULT_DIAL_STAGGER_MS`, RFC 8305)
    */
   readonly staggerMs?: number;
   /**

@@ -24,7 +24,11 @@ export interface DialBackoffOptions {
   readonly maxEntries?: number;
 }
 
-/** One address in backoff. */
+/**
+ * One address in backoff.
+ *
+ * @category Peer database
+ */
 export interface DialBackoffState {
   /** Consecutive failures. */
   readonly failures: number;
@@ -32,11 +36,17 @@ export interface DialBackoffState {
   readonly retryAt: number;
 }
 
-/** The backoff of every address that failed lately (see the module comment). */
+/**
+ * The backoff of every address that failed lately (see the module comment): `PeerDatabase.dialBackoff`.
+ *
+ * @category Peer database
+ */
 export class DialBackoff {
-  /** Validated options. */
+  /** Wait after a first failure, ms (validated). */
   readonly initialMs: number;
+  /** Longest wait, ms (validated). */
   readonly maxMs: number;
+  /** Most addresses remembered (validated). */
   readonly maxEntries: number;
   readonly #entries = new Map<string, DialBackoffState>();
 
