@@ -800,7 +800,7 @@ export class ConnectionCore {
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Pong during the handshake");
-    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.ping(this.#now))) {
+    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(this.#now))) {
       this.#emit({ type: "pong", nonce, timestampUs });
     }
   }
@@ -820,6 +820,7 @@ export class ConnectionCore {
       return;
     }
     if (this.#result === undefined) return;
+    // Ping and Pong are metered in #onPing and #onPong.
     if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(this.#now))) return;
     switch (kind.case) {
       case "capabilityUpdate":

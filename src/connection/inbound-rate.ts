@@ -25,7 +25,7 @@ import {
  * @category Connections
  */
 export interface InboundRateLimits {
-  /** Messages (every frame after open but Ping and Pong) per second. @default 20000 */
+  /** Messages (every frame after open but Ping; Pongs included) per second. @default 20000 */
   readonly messagesPerSecond: number;
   /** Messages in a burst. @default 100000 */
   readonly messageBurst: number;
@@ -33,9 +33,9 @@ export interface InboundRateLimits {
   readonly bytesPerSecond: number;
   /** Bytes in a burst. @default 268435456 (256 MiB) */
   readonly byteBurst: number;
-  /** Pings and Pongs per second. @default 50 */
+  /** Pings per second. @default 100 */
   readonly pingsPerSecond: number;
-  /** Pings and Pongs in a burst. @default 1000 */
+  /** Pings in a burst. @default 10000 */
   readonly pingBurst: number;
   /** Retry-after (ms) sent with the RATE_LIMITED Goodbye. @default 60000 */
   readonly retryAfterMs: number;
@@ -127,12 +127,12 @@ export class InboundRateMeter {
     return this.#take(this.#bytes, "bytes", now, count);
   }
 
-  /** One message (Data or a control frame other than Ping and Pong) arrived. */
+  /** One message (Data, Pong or a control frame other than Ping) arrived. */
   message(now: number): InboundRateTrip | undefined {
     return this.#take(this.#messages, "messages", now, 1);
   }
 
-  /** One Ping or Pong arrived. */
+  /** One Ping arrived (each costs this side a Pong). */
   ping(now: number): InboundRateTrip | undefined {
     return this.#take(this.#pings, "pings", now, 1);
   }

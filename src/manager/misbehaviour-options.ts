@@ -35,7 +35,7 @@ export interface AutoBanOptions {
  * @category Manager
  */
 export interface InboundRateOptions {
-  /** Messages (every frame after open but Ping and Pong) per second, >= 0. @default 20000 */
+  /** Messages (every frame after open but Ping; Pongs included) per second, >= 0. @default 20000 */
   readonly messagesPerSecond?: number;
   /** Messages in a burst, >= 1. @default 100000 */
   readonly messageBurst?: number;
@@ -43,9 +43,9 @@ export interface InboundRateOptions {
   readonly bytesPerSecond?: number;
   /** Bytes in a burst, >= 1. @default 268435456 (256 MiB) */
   readonly byteBurst?: number;
-  /** Pings and Pongs per second, >= 0. @default 50 */
+  /** Pings per second, >= 0 (each costs this side a Pong). @default 100 */
   readonly pingsPerSecond?: number;
-  /** Pings and Pongs in a burst, >= 1. @default 1000 */
+  /** Pings in a burst, >= 1. @default 10000 */
   readonly pingBurst?: number;
   /** Retry-after (ms, a uint32) sent with the RATE_LIMITED Goodbye. @default 60000 */
   readonly retryAfterMs?: number;

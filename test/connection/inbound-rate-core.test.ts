@@ -103,6 +103,8 @@ describe("InboundRateMeter", () => {
   it("has defaults far above the test suite's fastest honest streams", () => {
     expect(DEFAULT_INBOUND_RATE_LIMITS.messageBurst).toBeGreaterThanOrEqual(100_000);
     expect(DEFAULT_INBOUND_RATE_LIMITS.byteBurst).toBeGreaterThanOrEqual(256 * 1_048_576);
+    // The interop suite exchanges 1,000 back-to-back pings each way.
+    expect(DEFAULT_INBOUND_RATE_LIMITS.pingBurst).toBeGreaterThanOrEqual(10 * 1_000);
     expect(DEFAULT_INBOUND_RATE_LIMITS.retryAfterMs).toBe(60_000);
   });
 });
@@ -135,13 +137,22 @@ describe("a ConnectionCore with inbound rate bounds", () => {
     expect(pair.listener.core.state).toBe("open");
   });
 
-  it("counts Pings and Pongs apart from messages, and answers no Ping past the bound", () => {
+  it("counts Pings apart from messages, and answers no Ping past the bound", () => {
     const pair = openPair();
     for (let i = 0; i < 8; i++) pair.take(pair.dialer, pair.dialer.core.sendPing(i, 0, pair.now));
     pair.pump();
     expect(eventsOf(pair.listener, "ping")).toHaveLength(5);
     expect(eventsOf(pair.dialer, "pong")).toHaveLength(5);
     expect(goodbyesOf(pair.listener)[0]).toMatchObject({ reason: GoodbyeReason.RATE_LIMITED, detail: "inbound pings above 2/s (burst 5)" });
+  });
+
+  it("counts a Pong as a message: it costs no write", () => {
+    const pair = openPair();
+    // The listener pings 30 times; the dialer's 30 Pongs come back past the message burst of 20.
+    for (let i = 0; i < 30; i++) pair.take(pair.listener, pair.listener.core.sendPing(i, 0, pair.now));
+    pair.pump();
+    expect(eventsOf(pair.listener, "pong")).toHaveLength(20);
+    expect(goodbyesOf(pair.listener)[0]).toMatchObject({ reason: GoodbyeReason.RATE_LIMITED, detail: "inbound messages above 10/s (burst 20)" });
   });
 
   it("meters bytes as they are read, before decoding", () => {
