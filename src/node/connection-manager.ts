@@ -254,6 +254,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * `signal` cancels only that caller's wait, and the attempt itself stops when every caller gave up (a dial
    * made after that starts a new attempt). An existing connection to the peer is returned unless `force`
    * is set. A peer at capacity refuses with CONNECTION_LIMIT, its retry-after in the error's cause.
+   *
+   * A peer's addresses are raced (`dialing.staggerMs` apart, IPv6 and IPv4 interleaved); the first to
+   * complete its handshake wins and the others are aborted. An address that failed lately is not dialed
+   * again before its backoff ends: when every address waits, the dial rejects at once with DIAL_BACKOFF,
+   * `retryAfterMs` in the error's cause (`clearDialBackoff()` lifts it).
    */
   dial(target: DialTarget, options: DialOptions = {}): Promise<Connection> {
     if (this.#state !== "running") {
