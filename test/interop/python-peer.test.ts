@@ -204,6 +204,12 @@ describe("the generated codecs of Python and TypeScript", () => {
     bandwidthReport: create(FrameSchema, {
       kind: { case: "bandwidthReport", value: { probeId: 9, framesReceived: 64, bytesReceived: 66_000, elapsedUs: 12_345 } },
     }),
+    peerAddresses: create(FrameSchema, {
+      kind: {
+        case: "peerAddresses",
+        value: { peers: [{ peerId: identity.peerId.bytes, addrs: ["127.0.0.1:4001", "[::1]:4001"] }, { peerId: bytes(32, 1), addrs: [] }], request: true },
+      },
+    }),
   };
   const names = Object.keys(samples);
   /** Python's answer for each sample: encoded from TypeScript's proto3 JSON, and decoded from TypeScript's bytes. */

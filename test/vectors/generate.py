@@ -122,6 +122,9 @@ FRAMES = [
                                            "padding": core.base64.b64encode(bytes(16)).decode()}}),
     ("bandwidthReport", {"bandwidthReport": {"probeId": 5, "framesReceived": 8, "bytesReceived": 262400,
                                              "elapsedUs": 12345}}),
+    ("peerAddresses", {"peerAddresses": {"peers": [
+        {"peerId": core.base64.b64encode(bytes(range(32))).decode(), "addrs": ["127.0.0.1:4001", "[::1]:4001"]}],
+        "request": True}}),
 ]
 write("frames.json", {
     "description": "§1.1: one Frame of every kind: proto3 JSON (decoded form), body (protobuf bytes, "

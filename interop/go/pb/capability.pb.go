@@ -28,7 +28,8 @@ type Capability struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// Name, e.g. "peerlink.bandwidth-probe". Case-sensitive, at most 64 bytes.
+	// Name, e.g. "example.compression". Case-sensitive, at most 64 bytes.
+	// Bandwidth probes need no capability (docs/PROTOCOL.md §6).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Feature version; the agreed version is the lower of both sides'.
 	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`

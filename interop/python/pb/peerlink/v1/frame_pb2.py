@@ -16,16 +16,17 @@ from peerlink.v1 import capability_pb2 as peerlink_dot_v1_dot_capability__pb2
 from peerlink.v1 import data_pb2 as peerlink_dot_v1_dot_data__pb2
 from peerlink.v1 import goodbye_pb2 as peerlink_dot_v1_dot_goodbye__pb2
 from peerlink.v1 import handshake_pb2 as peerlink_dot_v1_dot_handshake__pb2
+from peerlink.v1 import peer_exchange_pb2 as peerlink_dot_v1_dot_peer__exchange__pb2
 from peerlink.v1 import ping_pb2 as peerlink_dot_v1_dot_ping__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17peerlink/v1/frame.proto\x12\x0bpeerlink.v1\x1a\x1bpeerlink/v1/bandwidth.proto\x1a\x1cpeerlink/v1/capability.proto\x1a\x16peerlink/v1/data.proto\x1a\x19peerlink/v1/goodbye.proto\x1a\x1bpeerlink/v1/handshake.proto\x1a\x16peerlink/v1/ping.proto\"\x97\x03\n\x05\x46rame\x12!\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x11.peerlink.v1.DataH\x00\x12!\n\x04ping\x18\x02 \x01(\x0b\x32\x11.peerlink.v1.PingH\x00\x12!\n\x04pong\x18\x03 \x01(\x0b\x32\x11.peerlink.v1.PongH\x00\x12#\n\x05hello\x18\x04 \x01(\x0b\x32\x12.peerlink.v1.HelloH\x00\x12!\n\x04\x61uth\x18\x05 \x01(\x0b\x32\x11.peerlink.v1.AuthH\x00\x12\'\n\x07goodbye\x18\x06 \x01(\x0b\x32\x14.peerlink.v1.GoodbyeH\x00\x12:\n\x11\x63\x61pability_update\x18\x07 \x01(\x0b\x32\x1d.peerlink.v1.CapabilityUpdateH\x00\x12\x36\n\x0f\x62\x61ndwidth_probe\x18\x08 \x01(\x0b\x32\x1b.peerlink.v1.BandwidthProbeH\x00\x12\x38\n\x10\x62\x61ndwidth_report\x18\t \x01(\x0b\x32\x1c.peerlink.v1.BandwidthReportH\x00\x42\x06\n\x04kindb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17peerlink/v1/frame.proto\x12\x0bpeerlink.v1\x1a\x1bpeerlink/v1/bandwidth.proto\x1a\x1cpeerlink/v1/capability.proto\x1a\x16peerlink/v1/data.proto\x1a\x19peerlink/v1/goodbye.proto\x1a\x1bpeerlink/v1/handshake.proto\x1a\x1fpeerlink/v1/peer_exchange.proto\x1a\x16peerlink/v1/ping.proto\"\xcd\x03\n\x05\x46rame\x12!\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32\x11.peerlink.v1.DataH\x00\x12!\n\x04ping\x18\x02 \x01(\x0b\x32\x11.peerlink.v1.PingH\x00\x12!\n\x04pong\x18\x03 \x01(\x0b\x32\x11.peerlink.v1.PongH\x00\x12#\n\x05hello\x18\x04 \x01(\x0b\x32\x12.peerlink.v1.HelloH\x00\x12!\n\x04\x61uth\x18\x05 \x01(\x0b\x32\x11.peerlink.v1.AuthH\x00\x12\'\n\x07goodbye\x18\x06 \x01(\x0b\x32\x14.peerlink.v1.GoodbyeH\x00\x12:\n\x11\x63\x61pability_update\x18\x07 \x01(\x0b\x32\x1d.peerlink.v1.CapabilityUpdateH\x00\x12\x36\n\x0f\x62\x61ndwidth_probe\x18\x08 \x01(\x0b\x32\x1b.peerlink.v1.BandwidthProbeH\x00\x12\x38\n\x10\x62\x61ndwidth_report\x18\t \x01(\x0b\x32\x1c.peerlink.v1.BandwidthReportH\x00\x12\x34\n\x0epeer_addresses\x18\x10 \x01(\x0b\x32\x1a.peerlink.v1.PeerAddressesH\x00\x42\x06\n\x04kindb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peerlink.v1.frame_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _FRAME._serialized_start=204
-  _FRAME._serialized_end=611
+  _FRAME._serialized_start=237
+  _FRAME._serialized_end=698
 # @@protoc_insertion_point(module_scope)
