@@ -47,8 +47,8 @@ export class FakeManagerHost<E extends object = Record<string, unknown>> impleme
     (target, options = {}) =>
       new Promise<Connection>((resolve, reject) => {
         this.dials.push({
-          peerId: target.peerId,
-          addresses: target.addresses,
+          peerId: typeof target === "string" ? "" : target.peerId,
+          addresses: typeof target === "string" ? [target] : target.addresses,
           signal: options.signal,
           resolve: (connection) => resolve(connection ?? (undefined as never)),
           reject,
