@@ -2,8 +2,8 @@
 // at target on a second axis, and the phases shaded. Plain SVG, no library.
 
 const W = 960;
-const H = 420;
-const M = { left: 56, right: 64, top: 36, bottom: 48 };
+const H = 440;
+const M = { left: 56, right: 64, top: 52, bottom: 48 };
 const COLORS = { start: "#e8f0fe", steady: "#ffffff", churn: "#fdecea", partition: "#fff4e0", heal: "#e9f7ef" };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -63,11 +63,11 @@ export function renderChart(result) {
     ["#9dbdf5", "5th–95th percentile"],
     ["#1a7f37", "nodes at target (right axis)"],
   ];
-  legend.forEach(([color, label], i) => {
-    const lx = W - M.right - 190;
-    const ly = M.top + 30 + i * 16;
-    parts.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="10" fill="${color}"/><text x="${lx + 18}" y="${ly}">${esc(label)}</text>`);
-  });
+  let lx = M.left;
+  for (const [color, label] of legend) {
+    parts.push(`<rect x="${lx}" y="31" width="12" height="10" fill="${color}"/><text x="${lx + 18}" y="40">${esc(label)}</text>`);
+    lx += 30 + label.length * 6.5;
+  }
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
 }
