@@ -35,7 +35,7 @@ async function silentServer(): Promise<{ address: string; accepted: { socket: ne
 }
 
 /** A TCP forwarder on 127.0.0.1 to `port`, recording when it accepted each connection. */
-async function forwarder(port: number): Promise<{ address: string; acceptedAt: number[] }> {
+async function forwarder(port: number, host = "127.0.0.1"): Promise<{ address: string; acceptedAt: number[] }> {
   const acceptedAt: number[] = [];
   const server = net.createServer((socket) => {
     acceptedAt.push(performance.now());
@@ -46,8 +46,9 @@ async function forwarder(port: number): Promise<{ address: string; acceptedAt: n
     socket.pipe(upstream).pipe(socket);
   });
   servers.add(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, acceptedAt };
+  await new Promise<void>((r) => server.listen(0, host, r));
+  const port_ = (server.address() as net.AddressInfo).port;
+  return { address: host.includes(":") ? `[${host}]:${port_}` : `${host}:${port_}`, acceptedAt };
 }
 
 /** A port on 127.0.0.1 nothing listens on (bound once, then released). */
@@ -83,6 +84,22 @@ describe("racing a peer's addresses (real sockets)", () => {
     expect(failures).toEqual([]);
     expect(a.manager.peers.dialBackoff.check(dead.address, a.manager.options.clock())).toBeUndefined();
     expect(a.manager.connections()).toEqual([connection]);
+  });
+
+  it("interleaves IPv6 and IPv4: the IPv6 address starts second, ahead of the second IPv4 one, and wins", async () => {
+    const b = await startNode({ maintenance: false });
+    const a = await startNode({ maintenance: false, manager: { dialing: { staggerMs: 250 } } });
+    const dead1 = await silentServer();
+    const dead2 = await silentServer();
+    const v6 = await forwarder(portOf(b.manager.addresses[0]!), "::1");
+    const connection = await a.manager.dial({ peerId: b.manager.peerId, addresses: [dead1.address, dead2.address, v6.address] });
+    expect(connection.remotePeer.equals(b.manager.peerId)).toBe(true);
+    expect(dead1.accepted).toHaveLength(1);
+    expect(v6.acceptedAt).toHaveLength(1);
+    // Given third, tried second: before the second IPv4 address (started later, or never once it won).
+    expect(v6.acceptedAt[0]!).toBeLessThan(dead2.accepted[0]?.at ?? Number.POSITIVE_INFINITY);
+    expect(v6.acceptedAt[0]! - dead1.accepted[0]!.at).toBeGreaterThanOrEqual(200);
+    await dead1.closed;
   });
 
   it("moves on at once from an address that refuses, and fails with the last error when every address fails", async () => {
