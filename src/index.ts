@@ -39,6 +39,7 @@ export type { DecisionJournal, JournalEntry, JournalKind, JournalQuery } from ".
 export type { ConnectionCounts, ConnectionDirection, RefusalReason } from "./manager/connection-limits.js";
 // Application hooks: the `gater` and `allowList` options, `handle()` per protocol, weighted peer tags.
 export type { ConnectionGater, GatedConnectionInfo, GaterDenial, GaterGoodbyeReason, GaterResult } from "./node/policy/gater.js";
+export { GATER_TIMEOUT_MS } from "./node/policy/gater.js";
 export { AllowList } from "./node/policy/allow-list.js";
 export type { AllowListOptions } from "./node/policy/allow-list.js";
 export type { HandlerFailedEvent, ProtocolHandler } from "./node/protocol-handlers.js";

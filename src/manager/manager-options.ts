@@ -170,9 +170,9 @@ export interface ConnectionManagerOptions {
    */
   readonly mesh?: MeshOptions | boolean;
   /**
-   * The application's connection gater (like js-libp2p's and go-libp2p's `ConnectionGater`): synchronous
-   * hooks that deny an inbound socket by address before TLS, any connection by the peer id its handshake
-   * proved (Goodbye with the gater's reason), and dials by peer id or address (GATED).
+   * The application's connection gater (like js-libp2p's and go-libp2p's `ConnectionGater`): hooks, answering
+   * at once or with a Promise, that deny an inbound socket by address before TLS, any connection by the peer
+   * id its handshake proved (Goodbye with the gater's reason), and dials by peer id or address (GATED).
    * @default none: every connection the limits admit is allowed
    */
   readonly gater?: ConnectionGater;

@@ -21,6 +21,8 @@ import { safely } from "./dialer.js";
 import type { NodeEvents } from "./events.js";
 import type { NodeJournal } from "./node-journal.js";
 import type { ProtocolHandlers } from "./protocol-handlers.js";
+import { awaitGate } from "./gate-wait.js";
+import { isPendingGate, type GateVerdict } from "./policy/gater.js";
 
 /** A kept connection, as the core and the services see it. */
 export interface Managed extends KeptConnection, ManagedConnection {
@@ -81,6 +83,8 @@ export interface AdopterHost {
   closing(connection: Connection, onClosed: () => void): void;
   /** The application's per-protocol handlers, run beside the `message` event. */
   readonly handlers: ProtocolHandlers;
+  /** Fires when the node stops (ends a wait for the gater's answer). */
+  readonly signal: AbortSignal;
 }
 
 /** Adoption and close bookkeeping. */
@@ -92,12 +96,28 @@ export class Adopter {
   }
 
   /**
-   * Takes a handshaken connection: the core decides (stopping, banned, duplicate, capacity) before anything
-   * of it is visible; only a kept connection gets its message relay, `connection:open` and the services.
-   * A refused connection is closed with its Goodbye (its slot freed once it is) and the refusal thrown.
-   * Returns the peer's kept connection (the existing one when this one lost a duplicate tie-break).
+   * Takes a handshaken connection: the core decides (stopping, banned, gated, duplicate, capacity) before
+   * anything of it is visible; only a kept connection gets its message relay, `connection:open` and the
+   * services. A refused connection is closed with its Goodbye (its slot freed once it is) and the refusal
+   * thrown. Returns the peer's kept connection (the existing one when this one lost a duplicate tie-break);
+   * a Promise of it (rejecting with the refusal) when the gater answers with a Promise.
    */
-  adopt(connection: Connection, reservation: ConnectionReservation): Connection {
+  adopt(connection: Connection, reservation: ConnectionReservation): Connection | Promise<Connection> {
+    const core = this.#host.core;
+    const asked =
+      connection.state === "open" && core.running
+        ? core.gatePeer({ peer: connection.remotePeer.toString(), direction: connection.direction, remoteAddress: connection.remoteAddress })
+        : undefined;
+    if (asked === undefined || !isPendingGate(asked)) return this.#adoptNow(connection, reservation, asked);
+    // The gater answers later: the connection waits unseen (its slot held, its messages kept), bounded; a node
+    // that stops meanwhile refuses it as stopping.
+    return Promise.resolve(awaitGate(asked, "denyPeer", this.#host.signal, () => ({ allowed: true }))).then((gate) =>
+      this.#adoptNow(connection, reservation, gate),
+    );
+  }
+
+  /** {@link Adopter.adopt} once the gater's verdict is known (`undefined`: not asked, the node is stopping or the connection closed). */
+  #adoptNow(connection: Connection, reservation: ConnectionReservation, gate: GateVerdict | undefined): Connection {
     const host = this.#host;
     const peer = connection.remotePeer.toString();
     const now = host.now();
@@ -117,7 +137,7 @@ export class Adopter {
         initiator: "remote",
       });
     }
-    const verdict = host.core.adopt(managed, now);
+    const verdict = host.core.adopt(managed, now, gate);
     if (verdict.kind === "refuse") {
       // Closing first: from here the connection delivers nothing (0-RTT data included) to anyone.
       void connection.close(verdict.reason, {

@@ -41,6 +41,7 @@ import { InboundAdapter } from "./inbound.js";
 import { MisbehaviourGuard } from "./misbehaviour-guard.js";
 import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
 import { ProtocolHandlers, type ProtocolHandler } from "./protocol-handlers.js";
+import { isPendingGate } from "./policy/gater.js";
 import type { PeerTag, TagOptions } from "../peers/peer-tags.js";
 import { SettledWaiters } from "./settled-waiters.js";
 import { closeAllConnections, stopServices } from "./shutdown.js";
@@ -139,6 +140,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       changed: () => this.#changed(),
       closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
       handlers: this.#handlers,
+      signal: this.#abort.signal,
     });
     this.#inbound = new InboundAdapter(this.#inboundHost());
     this.#dialer = new Dialer(this.#dialerHost());
@@ -528,7 +530,10 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       peers: this.peers,
       managed: () => this.#core.keptConnections(),
       isProtected: (peer) => this.peers.isProtected(peer),
-      mayDial: (peer) => this.#core.gateDialPeer(peer).allowed,
+      mayDial: (peer) => {
+        const gate = this.#core.gateDialPeer(peer);
+        return isPendingGate(gate) || gate.allowed; // an answer still to come is the dial's to await
+      },
       // Services have backoffs of their own: the per-address dial backoff does not refuse them.
       dial: (target, options = {}) => (this.#state === "running" ? this.#dialer.dial(target, options, false) : this.dial(target, options)),
       setHealth: (connection, score) => {
@@ -554,7 +559,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
       maxLingering: this.options.limits.maxPendingInbound,
       handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
-      adopt: (connection, reservation) => void this.#adopter.adopt(connection, reservation),
+      // A refusal is thrown (synchronously, or by the Promise when the gater answers later) and reported by the adopter.
+      adopt: (connection, reservation) => void Promise.resolve(this.#adopter.adopt(connection, reservation)).catch(() => undefined),
       closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
       refused: (address, refusal, error, peer) => {
         this.#log.refusal(address, refusal);

@@ -23,7 +23,8 @@ import type { DialOptions, DialTarget } from "./events.js";
 import { raceAddresses } from "./address-race.js";
 import { interleaveFamilies } from "./dial-race.js";
 import type { ResolvedDialing } from "./node-settings.js";
-import { gateError } from "./policy/gater.js";
+import { awaitGate } from "./gate-wait.js";
+import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
 
 /** What the dialer needs from the manager. */
 export interface DialerHost {
@@ -48,7 +49,7 @@ export interface DialerHost {
     track: (connection: Connection) => void,
   ): Promise<Connection>;
   /** Adopts a handshaken outbound connection; returns the kept connection to the peer or throws the refusal. */
-  adopt(connection: Connection, reservation: ConnectionReservation, dialedAddress: string): Connection;
+  adopt(connection: Connection, reservation: ConnectionReservation, dialedAddress: string): Connection | Promise<Connection>;
   /** Subscribes to `connection:open`; returns the unsubscribe function. */
   onOpen(listener: (connection: Connection) => void): () => void;
   /** A dial was refused (journal unless `journaled`, `dial:refused`). */
@@ -117,10 +118,15 @@ export class Dialer {
     if (known) {
       const ban = host.peers.findBan({ peerId: known.toString() }, host.now());
       if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
-      const gate = host.core.gateDialPeer(known.toString());
+      // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
+      // up to its first socket (its slot is reserved before dial() returns).
+      const asked = host.core.gateDialPeer(known.toString());
+      const gate = isPendingGate(asked) ? await this.#verdict(asked, "denyDialPeer", options.signal) : asked;
       if (!gate.allowed) refuse(gateError(gate, `dial to ${known.toString()}`));
     }
-    const dialable = this.#ungated(addresses, known?.toString(), refuse);
+    const gates = addresses.map((address) => host.core.gateDialAddress(address, known?.toString()));
+    const verdicts = gates.some(isPendingGate) ? await Promise.all(gates.map((g) => this.#verdict(g, "denyDialAddress", options.signal))) : (gates as GateVerdict[]);
+    const dialable = this.#ungated(addresses, verdicts, refuse);
     if (!options.force) {
       const existing = known ? host.core.kept(known.toString()) : undefined;
       if (existing) return (existing as KeptConnection & { connection: Connection }).connection;
@@ -332,17 +338,30 @@ export class Dialer {
     });
   }
 
-  /** The addresses the gater lets this dial try; none left refuses the dial with the last denial. */
-  #ungated(addresses: readonly string[], peer: string | undefined, refuse: (error: PeerlinkError) => never): string[] {
-    const core = this.#host.core;
+  /** The addresses the gater lets this dial try (`verdicts[i]` for `addresses[i]`); none left refuses the dial. */
+  #ungated(addresses: readonly string[], verdicts: readonly GateVerdict[], refuse: (error: PeerlinkError) => never): string[] {
     let denied: PeerlinkError | undefined;
-    const out = addresses.filter((address) => {
-      const gate = core.gateDialAddress(address, peer);
+    const out = addresses.filter((address, i) => {
+      const gate = verdicts[i]!;
       if (!gate.allowed) denied = gateError(gate, `dial to ${address}`);
       return gate.allowed;
     });
     if (out.length === 0 && denied !== undefined) refuse(denied);
     return out;
+  }
+
+  /**
+   * A gater verdict for this dial: at once when known, else awaited (bounded; the dial holds no slot yet).
+   * Throws STOPPED or ABORTED when the node stops or the caller gives up while waiting.
+   */
+  async #verdict(outcome: GateOutcome, hook: string, signal: AbortSignal | undefined): Promise<GateVerdict> {
+    if (!isPendingGate(outcome)) return outcome;
+    const host = this.#host;
+    const stop = signal === undefined ? host.signal : AbortSignal.any([host.signal, signal]);
+    const verdict = await awaitGate(outcome, hook, stop, () => ({ allowed: true }));
+    if (host.signal.aborted) throw new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping", { initiator: "local" });
+    if (signal?.aborted) throw new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" });
+    return verdict;
   }
 
   /** The peer a successful dial to `address` proved to be there, if any. */

@@ -16,6 +16,9 @@ import { secureInbound } from "../transport/secure-inbound.js";
 import type { ResolvedTls, SecureChannel } from "../transport/types.js";
 import type { KeptConnection, NodeCore } from "./core/node-core.js";
 import { PendingStage, type PendingExpiry } from "./core/pending-pool.js";
+import { gatedRefusal } from "./core/adoption.js";
+import { awaitGate } from "./gate-wait.js";
+import type { GateVerdict } from "./policy/gater.js";
 
 /** What the inbound adapter needs from the manager. */
 export interface InboundHost {
@@ -102,8 +105,12 @@ export class InboundAdapter {
     host.changed();
     // The transports get the same deadline, counted from the arrival too.
     const deadline = Date.now() - (host.now() - arrivedAt) + host.handshakeTimeoutMs;
-    void secureInbound(socket, { tls: host.tls(), signal: host.signal, deadline })
+    const secure = (): Promise<SecureChannel> => secureInbound(socket, { tls: host.tls(), signal: host.signal, deadline });
+    // A gater answering with a Promise is awaited first, the socket holding its pending slot and deadlines.
+    const secured = decision.gate === undefined ? secure() : this.#afterGate(id, entry, decision.gate).then((go) => (go ? secure() : undefined));
+    void secured
       .then((channel) => {
+        if (channel === undefined) return undefined;
         if (this.#pending.get(id) !== entry) {
           channel.socket.destroy();
           return undefined;
@@ -155,6 +162,25 @@ export class InboundAdapter {
           host.changed();
         },
       );
+  }
+
+  /**
+   * Waits (bounded) for the gater's answer on a pending socket. Returns true to go on with TLS; false when
+   * the socket is gone meanwhile (expired, evicted, the node stopping: already handled) or the gater denied
+   * it, which is then reset and reported like a denial at arrival.
+   */
+  async #afterGate(id: number, entry: PendingSocket, gate: Promise<GateVerdict>): Promise<boolean> {
+    const host = this.#host;
+    const verdict = await awaitGate(gate, "denyInboundAddress", host.signal, () => ({ allowed: true }));
+    if (this.#pending.get(id) !== entry) return false;
+    if (verdict.allowed) return true;
+    this.#pending.delete(id);
+    host.core.settle(id, true);
+    entry.socket.resetAndDestroy();
+    const refusal = gatedRefusal("inbound", `ip:${entry.reservation.ip ?? "?"}`, verdict.reason);
+    host.refused(entry.address, refusal, refusalToError(refusal));
+    host.changed();
+    return false;
   }
 
   /** Reports sockets whose peer has sent bytes (their first flight) to the core. */

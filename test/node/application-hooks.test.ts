@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import type { ConnectionManager } from "../../src/node/connection-manager.js";
+import { GATER_TIMEOUT_MS } from "../../src/node/policy/gater.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
 
@@ -19,6 +20,7 @@ afterEach(async () => {
 });
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const realSetTimeout = globalThis.setTimeout;
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
 
 /** The result of `promise`: its value, or the error it rejected with. */
@@ -162,6 +164,75 @@ describe("the connection gater", () => {
     expect(dialer.connections()).toHaveLength(0);
     await target.settled();
     await vi.waitFor(() => expect(target.connections()).toHaveLength(0));
+  });
+
+  it("awaits hooks that answer with a Promise: an inbound address, a handshaken peer, a dial", async () => {
+    const later = <T>(value: T): Promise<T> => new Promise((resolve) => setImmediate(() => resolve(value)));
+    let deniedPeer = "";
+    const node = await startManager({
+      gater: {
+        denyInboundAddress: (ip) => later(ip === "127.68.0.2" ? { reason: "async address" } : false),
+        denyPeer: (peer) => later(peer === deniedPeer ? { reason: "async peer", publicReason: "later: no" } : undefined),
+      },
+    });
+    const byAddress = nextEvent(node, "inbound:refused");
+    expect("error" in (await dialFrom(node, "127.68.0.2")).result).toBe(true);
+    expect(await byAddress).toMatchObject({ reason: "gated", error: { code: ErrorCode.GATED } });
+    expect(node.decisions({ kind: "refused", address: "127.68.0.2" })[0]?.detail).toContain("async address");
+
+    const denied = await startManager({ listen: [], reconnect: false });
+    deniedPeer = denied.peerId.toString();
+    const byPeer = nextEvent(node, "inbound:refused", (e) => e.peer === deniedPeer);
+    const result = await settle(denied.dial(node.addresses[0]!, { localAddress: "127.68.0.3" }));
+    expect(await byPeer).toMatchObject({ reason: "gated" });
+    if ("value" in result) expect((await result.value.closed).reason).toBe(DisconnectReason.PEER_BANNED);
+    else expect(errorOf(result).message).toContain("later: no");
+
+    const welcome = await dialFrom(node, "127.68.0.4");
+    expect("value" in welcome.result).toBe(true);
+    await node.settled();
+    expect(node.connections().map((c) => c.remotePeer.toString())).toEqual([welcome.dialer.peerId.toString()]);
+
+    const dialer = await startManager({
+      listen: [],
+      reconnect: false,
+      gater: { denyDialPeer: (peer) => later(peer === node.peerId.toString()), denyDialAddress: (address) => later(address.endsWith(":1")) },
+    });
+    expect(errorOf(await settle(dialer.dial({ peerId: node.peerId, addresses: node.addresses }))).code).toBe(ErrorCode.GATED);
+    const other = await startManager();
+    const connection = await dialer.dial({ peerId: other.peerId, addresses: ["127.0.0.1:1", ...other.addresses] });
+    expect(connection.state).toBe("open");
+    expect(dialer.counts.pendingOutbound).toBe(0);
+  });
+
+  it("stops cleanly while a connection waits for the gater's answer: nothing left open", async () => {
+    let asked!: () => void;
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    const node = await startManager({ gater: { denyPeer: () => (asked(), new Promise<boolean>(() => undefined)) } });
+    const dialer = await startManager({ listen: [], reconnect: false });
+    // The wait's bound is a GATER_TIMEOUT_MS timer: stop() must end the wait (clear it), not leave it running.
+    const timers: unknown[] = [];
+    const setTimer = vi.spyOn(globalThis, "setTimeout");
+    const clearTimer = vi.spyOn(globalThis, "clearTimeout");
+    setTimer.mockImplementation(((fn: () => void, ms?: number) => {
+      const handle = realSetTimeout(fn, ms);
+      if (ms === GATER_TIMEOUT_MS) timers.push(handle);
+      return handle;
+    }) as typeof setTimeout);
+    onTestFinished(() => {
+      setTimer.mockRestore();
+      clearTimer.mockRestore();
+    });
+    const dial = settle(dialer.dial(node.addresses[0]!, { localAddress: "127.69.0.1" }));
+    await waiting;
+    expect(node.connections()).toHaveLength(0); // unseen while the answer is awaited
+    expect(timers).toHaveLength(1);
+    await node.stop();
+    expect(clearTimer).toHaveBeenCalledWith(timers[0]);
+    expect(node.socketCount).toBe(0);
+    const result = await dial;
+    if ("value" in result) await result.value.closed;
+    expect(dialer.connections()).toHaveLength(0);
   });
 
   it("denies, warns and keeps running when a hook throws", async () => {

@@ -18,8 +18,9 @@ import { ConnectionLimiter, type AdmissionResult, type ConnectionReservation, ty
 import type { ResolvedLimits } from "../../manager/config.js";
 import { normalizeIp } from "../../manager/ip.js";
 import type { PeerDatabase } from "../../peers/peer-database.js";
+import { DisconnectReason } from "../../reasons.js";
 import { AllowList } from "../policy/allow-list.js";
-import { runGate, type ConnectionGater, type GateVerdict } from "../policy/gater.js";
+import { isPendingGate, runGate, type ConnectionGater, type GateOutcome, type GateVerdict } from "../policy/gater.js";
 import { decideAdoption, gatedRefusal, type AdoptionVerdict } from "./adoption.js";
 import { PendingPool, type PendingEntry, type PendingExpiry, PendingStage } from "./pending-pool.js";
 import { planTrim } from "./pruner.js";
@@ -67,7 +68,13 @@ export interface NodeCoreOptions {
 
 /** The answer to {@link NodeCore.arrive}. */
 export type ArrivalDecision =
-  | { readonly ok: true; readonly reservation: ConnectionReservation; readonly evicted: PendingEntry | undefined }
+  | {
+      readonly ok: true;
+      readonly reservation: ConnectionReservation;
+      readonly evicted: PendingEntry | undefined;
+      /** The gater's answer still to come: the socket waits for it (holding its slot) before any TLS work. */
+      readonly gate?: Promise<GateVerdict>;
+    }
   | { readonly ok: false; readonly refusal: LimitRefusal };
 
 /** What became due at a deadline (see {@link NodeCore.onTimeout}). */
@@ -134,7 +141,8 @@ export class NodeCore<T extends KeptConnection> {
    * checks (bans, the gater's `denyInboundAddress`, per-IP and per-subnet totals, rate), then the pending
    * pool's per-IP and per-subnet bounds; a full pool admits and names a pending socket to evict (its slot is
    * already freed: the adapter resets it). An allow-listed address skips every bound but bans and the
-   * gater. `seenAt` is when the node got to the socket (after a stall, later than its arrival).
+   * gater. A gater answering with a Promise is checked after the bounds instead (`gate` in the decision).
+   * `seenAt` is when the node got to the socket (after a stall, later than its arrival).
    */
   arrive(id: number, ip: string, now: number, seenAt = now, port = 0): ArrivalDecision {
     const address = normalizeIp(ip);
@@ -142,8 +150,11 @@ export class NodeCore<T extends KeptConnection> {
     const exempt = this.#allow.allowsAddress(address);
     // Bans, then the application's gater, then (unless allow-listed) per-IP and per-subnet totals and the rate
     // (the limiter looks the ban up again: one map lookup, for a single ordering of its own checks).
-    const refused =
-      this.#banRefusal(address, now) ?? this.#gateArrival(address, port) ?? (exempt ? undefined : this.limiter.checkInboundArrival(address, now));
+    const banned = this.#banRefusal(address, now);
+    if (banned !== undefined) return { ok: false, refusal: banned };
+    const gate = runGate(this.#options.gater, "denyInboundAddress", address, port);
+    if (!isPendingGate(gate) && !gate.allowed) return { ok: false, refusal: gatedRefusal("inbound", `ip:${address}`, gate.reason) };
+    const refused = exempt ? undefined : this.limiter.checkInboundArrival(address, now);
     if (refused !== undefined) return { ok: false, refusal: refused };
     const subnet = this.limiter.subnetOf(address);
     const admission = this.#pool.admit(address, subnet, seenAt, exempt);
@@ -155,7 +166,7 @@ export class NodeCore<T extends KeptConnection> {
     this.#pool.add(id, address, subnet, now, seenAt, exempt);
     const reservation = this.limiter.reservePending("inbound", address, { uncounted: exempt });
     this.#pendingSlots.set(id, reservation);
-    return { ok: true, reservation, evicted: admission.evicted };
+    return { ok: true, reservation, evicted: admission.evicted, ...(isPendingGate(gate) ? { gate } : {}) };
   }
 
   /** The pending socket `id` made progress (its first bytes arrived; TLS finished). */
@@ -194,25 +205,34 @@ export class NodeCore<T extends KeptConnection> {
     return this.limiter.checkOpenCapacity("inbound");
   }
 
-  /** The gater's verdict on dialing `peer` (a dial that names one). */
-  gateDialPeer(peer: string): GateVerdict {
+  /** The gater's verdict on dialing `peer` (a dial that names one), or its Promise. */
+  gateDialPeer(peer: string): GateOutcome {
     return runGate(this.#options.gater, "denyDialPeer", peer);
   }
 
-  /** The gater's verdict on dialing `address` (`"host:port"` as given), for `peer` when known. */
-  gateDialAddress(address: string, peer: string | undefined): GateVerdict {
+  /** The gater's verdict on dialing `address` (`"host:port"` as given), for `peer` when known, or its Promise. */
+  gateDialAddress(address: string, peer: string | undefined): GateOutcome {
     return runGate(this.#options.gater, "denyDialAddress", address, peer);
+  }
+
+  /** The gater's verdict on a connection that proved `candidate.peer` (`denyPeer`), or its Promise. */
+  gatePeer(candidate: Pick<KeptConnection, "peer" | "direction" | "remoteAddress">): GateOutcome {
+    return runGate(this.#options.gater, "denyPeer", candidate.peer, { direction: candidate.direction, remoteAddress: candidate.remoteAddress });
   }
 
   /**
    * A connection finished its handshake: decides whether it is kept (see `decideAdoption`). A kept one
-   * enters the table (its reservation becomes open); a duplicate it replaces leaves it.
+   * enters the table (its reservation becomes open); a duplicate it replaces leaves it. `gate` is the
+   * gater's verdict when the caller awaited it ({@link NodeCore.gatePeer}); without it the gater is asked
+   * here, and an answer still to come denies.
    */
-  adopt(candidate: T, now: number): AdoptionVerdict<T> {
+  adopt(candidate: T, now: number, gate?: GateVerdict): AdoptionVerdict<T> {
     const ip = ipOf(candidate.remoteAddress);
     const ban = this.#options.peers.findBan({ peerId: candidate.peer, ip }, now);
-    const info = { direction: candidate.direction, remoteAddress: candidate.remoteAddress };
-    const gate = this.#running && ban === undefined ? runGate(this.#options.gater, "denyPeer", candidate.peer, info) : undefined;
+    if (gate === undefined && this.#running && ban === undefined) {
+      const asked = this.gatePeer(candidate);
+      gate = isPendingGate(asked) ? { allowed: false, reason: "gater answer not awaited", publicReason: undefined, goodbye: DisconnectReason.PEER_BANNED, error: undefined } : asked;
+    }
     const exempt = this.#allow.allows(candidate.peer, ip);
     const verdict = decideAdoption<T>({
       running: this.#running,
@@ -317,11 +337,6 @@ export class NodeCore<T extends KeptConnection> {
     const ban = this.#options.peers.findBan({ ip: address }, now);
     if (ban === undefined) return undefined;
     return { reason: "banned", direction: "inbound", limit: 0, current: ban.offences, key: ban.key, retryAfterMs: ban.expiresAt - now };
-  }
-
-  #gateArrival(address: string, port: number): LimitRefusal | undefined {
-    const gate = runGate(this.#options.gater, "denyInboundAddress", address, port);
-    return gate.allowed ? undefined : gatedRefusal("inbound", `ip:${address}`, gate.reason);
   }
 
   #releasePending(id: number): void {

@@ -5,10 +5,12 @@
  * Like js-libp2p's `ConnectionGater` and go-libp2p's `ConnectionGater` (with its DisconnectReason), and
  * CometBFT's peer filters.
  *
- * Hooks are synchronous: they run on the accept and adoption paths, where a pending socket holds a slot
- * and waiting would hand an attacker a way to hold slots. A lookup that needs I/O belongs in a cache the
- * hook reads. A hook that throws, or returns anything but the documented values (a Promise included),
- * denies: the failure is journaled and reported as a process warning, never thrown into the node.
+ * A hook answers at once or with a Promise (a lookup in a database). While an answer is awaited the
+ * connection keeps the slot it holds — a pending inbound socket its pending slot and deadlines, a dial its
+ * dial slot — so a slow gater cannot be used to hold more than the limits allow, and an answer that takes
+ * longer than {@link GATER_TIMEOUT_MS} denies. A hook that throws, rejects or returns anything but the
+ * documented values denies: the failure is journaled and reported as a process warning, never thrown into
+ * the node. This module only normalises answers; the adapters that own the timers bound the wait.
  *
  * @module
  */
@@ -16,11 +18,19 @@ import { ErrorCode, PeerlinkError } from "../../errors.js";
 import { DisconnectReason } from "../../reasons.js";
 
 /**
- * A gater hook's answer: `false` or `undefined` allows; `true` denies; an object denies with reasons.
+ * A gater hook's answer: `false` or `undefined` allows; `true` denies; an object denies with reasons; a
+ * Promise of any of these is awaited (at most {@link GATER_TIMEOUT_MS}).
  *
  * @category Configuration
  */
-export type GaterResult = boolean | undefined | void | GaterDenial;
+export type GaterResult = boolean | undefined | void | GaterDenial | Promise<boolean | undefined | void | GaterDenial>;
+
+/**
+ * Longest wait (ms) for a hook's Promise before the connection is denied: CometBFT's default filter timeout.
+ *
+ * @category Configuration
+ */
+export const GATER_TIMEOUT_MS = 5_000;
 
 /**
  * A denial with its reasons.
@@ -63,8 +73,8 @@ export interface GatedConnectionInfo {
 }
 
 /**
- * The application's connection gater (option `gater`). Every hook is optional, synchronous, and allows
- * by default. Denials are journaled (kind `refused`, code `gated`) and reported as `inbound:refused`
+ * The application's connection gater (option `gater`). Every hook is optional, answers at once or with a
+ * Promise (awaited at most {@link GATER_TIMEOUT_MS}), and allows by default. Denials are journaled (kind `refused`, code `gated`) and reported as `inbound:refused`
  * (reason `gated`) or `dial:refused` (error code GATED). Allow-listed peers and addresses are gated
  * like any other: the allow-list lifts limits, not the application's judgement.
  *
@@ -130,10 +140,11 @@ const GOODBYES: Readonly<Record<GaterGoodbyeReason, DisconnectReason>> = {
 };
 
 /**
- * Runs one gater hook and normalises its answer. An absent hook allows. A hook that throws, returns a
- * Promise (hooks are synchronous) or an unknown value denies, with `error` set and a process warning.
+ * Runs one gater hook and normalises its answer. An absent hook allows. A hook that throws, rejects or
+ * answers an unknown value denies, with `error` set and a process warning. A Promise answer gives a Promise
+ * of the verdict that never rejects (unbounded here: the caller bounds the wait).
  */
-export function runGate<A extends unknown[]>(gater: ConnectionGater | undefined, hook: (typeof GATER_HOOKS)[number], ...args: A): GateVerdict {
+export function runGate<A extends unknown[]>(gater: ConnectionGater | undefined, hook: (typeof GATER_HOOKS)[number], ...args: A): GateOutcome {
   const fn = gater?.[hook] as ((...a: A) => unknown) | undefined;
   if (fn === undefined) return ALLOW;
   let result: unknown;
@@ -142,13 +153,18 @@ export function runGate<A extends unknown[]>(gater: ConnectionGater | undefined,
   } catch (error) {
     return failed(hook, error, `threw: ${String(error)}`);
   }
+  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
+    return Promise.resolve(result as PromiseLike<unknown>).then(
+      (answer) => normalise(hook, answer),
+      (error: unknown) => failed(hook, error, `rejected: ${String(error)}`),
+    );
+  }
+  return normalise(hook, result);
+}
+
+function normalise(hook: string, result: unknown): GateVerdict {
   if (result === false || result === undefined) return ALLOW;
   if (result === true) return deny(undefined, undefined, undefined);
-  if (typeof result === "object" && result !== null && typeof (result as { then?: unknown }).then === "function") {
-    // An async hook's answer would come too late: deny (the promise's rejection must not go unhandled).
-    (result as Promise<unknown>).then(undefined, () => undefined);
-    return failed(hook, new TypeError(`${hook} returned a Promise; gater hooks are synchronous`), "returned a Promise");
-  }
   if (typeof result === "object" && result !== null) {
     const d = result as GaterDenial;
     const goodbye = d.goodbye === undefined ? undefined : GOODBYES[d.goodbye];
@@ -172,6 +188,19 @@ function failed(hook: string, error: unknown, what: string): GateVerdict {
 function text(value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   return String(value).slice(0, GATER_REASON_MAX_CHARS);
+}
+
+/** A gate's verdict now, or the Promise of it (it never rejects). */
+export type GateOutcome = GateVerdict | Promise<GateVerdict>;
+
+/** True when `outcome` is still to come. */
+export function isPendingGate(outcome: GateOutcome): outcome is Promise<GateVerdict> {
+  return outcome instanceof Promise;
+}
+
+/** The denial of a gate whose answer did not come within `timeoutMs` (or before the node stopped). */
+export function gateTimedOut(hook: string, timeoutMs: number): GateVerdict {
+  return failed(hook, new Error(`no answer within ${timeoutMs} ms`), `did not answer within ${timeoutMs} ms`);
 }
 
 /** The GATED error for a denial of `subject` (e.g. `"dial to 10.0.0.1:4001"`), its cause a hook's failure. */

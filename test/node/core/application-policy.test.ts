@@ -107,26 +107,56 @@ describe("the gater in the node core", () => {
     expect(gater.denyInboundAddress).not.toHaveBeenCalled();
   });
 
-  it("treats a hook that throws, returns a Promise or an unknown value as a denial with a warning, never a throw", () => {
+  it("treats a hook that throws or returns an unknown value as a denial with a warning, never a throw", () => {
     const { core } = setup({
       gater: {
         denyInboundAddress: (ip) => {
           if (ip === "10.0.0.1") throw new Error("database down");
-          if (ip === "10.0.0.2") return Promise.resolve(false) as never;
           if (ip === "10.0.0.3") return 42 as never;
           return undefined;
         },
       },
     });
-    for (const ip of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) {
+    for (const ip of ["10.0.0.1", "10.0.0.3"]) {
       const d = core.arrive(Number(ip.slice(-1)), ip, 0);
       expect(d.ok, ip).toBe(false);
       expect(!d.ok && d.refusal.reason).toBe("gated");
       expect(!d.ok && d.refusal.detail).toMatch(/gater denyInboundAddress failed/);
     }
-    expect(warnings.filter((w) => w.includes("denyInboundAddress"))).toHaveLength(3);
+    expect(warnings.filter((w) => w.includes("denyInboundAddress"))).toHaveLength(2);
     expect(warnings[0]).toContain("database down");
     expect(core.arrive(4, "10.0.0.4", 0).ok).toBe(true);
+  });
+
+  it("admits a socket whose gater answers with a Promise under the usual bounds, the verdict to await before TLS", async () => {
+    const { core } = setup({
+      limits: { maxPerIp: 1, maxPerSubnet: 10 },
+      gater: {
+        denyInboundAddress: async (ip) => {
+          await Promise.resolve();
+          if (ip === "10.0.0.2") throw new Error("lookup failed");
+          return ip === "10.0.0.1" ? { reason: "async no" } : false;
+        },
+      },
+    });
+    const denied = core.arrive(1, "10.0.0.1", 0);
+    const failing = core.arrive(2, "10.0.0.2", 0);
+    const allowed = core.arrive(3, "10.0.0.3", 0);
+    if (!denied.ok || !failing.ok || !allowed.ok) throw new Error("refused before the answer");
+    expect(core.arrive(4, "10.0.0.1", 0)).toMatchObject({ ok: false, refusal: { reason: "per_ip" } }); // bounds still apply
+    expect(await denied.gate).toMatchObject({ allowed: false, reason: "async no" });
+    expect(await failing.gate).toMatchObject({ allowed: false, reason: expect.stringContaining("rejected: Error: lookup failed") });
+    expect(await allowed.gate).toEqual({ allowed: true });
+    // A peer gate answering later without being awaited denies rather than admits.
+    const { core: c2 } = setup({ gater: { denyPeer: () => Promise.resolve(false) } });
+    const d = c2.arrive(1, "10.0.1.1", 0);
+    if (!d.ok) throw new Error("refused");
+    expect(c2.adopt(kept(A, d.reservation, "10.0.1.1:1"), 0)).toMatchObject({ kind: "refuse", code: ErrorCode.GATED, detail: expect.stringContaining("not awaited") });
+    const e = c2.arrive(2, "10.0.1.2", 0);
+    if (!e.ok) throw new Error("refused");
+    const k = kept(B, e.reservation, "10.0.1.2:1");
+    const verdict = await c2.gatePeer(k);
+    expect(c2.adopt(k, 0, verdict).kind).toBe("keep");
   });
 
   it("refuses a handshaken peer the gater denies, with its goodbye reason and public text, before duplicates and capacity", () => {
