@@ -129,7 +129,9 @@ export interface MaintenanceOptions {
   replaceDegraded?: boolean;
   /**
    * RTT + jitter that scores 0.5 on latency, in ms (50 ms scores 0.8, 200 ms 0.2
-   * with the default). Finite and > 0.
+   * with the default). The overall score is at most the latency score + 0.3, so a link
+   * is at best fair from 2× this and poor from about 3.3× (330 ms by default), however
+   * reliable or fast (see `LATENCY_HEADROOM`, src/health/curves.ts). Finite and > 0.
    * @default 100 (the health scorer's `DEFAULT_REFERENCE_LATENCY_MS`)
    */
   referenceLatencyMs?: number;
