@@ -5,8 +5,8 @@
 //   start      all nodes start at once; time until 95 % of them hold their target (outbound >= target)
 //   churn      one child process of --procs (20 % of the nodes with the default 5) is killed with SIGKILL,
 //              restarted after --down-s with the same addresses and fresh identities; time until 95 % again
-//   partition  nftables drops every packet between the two halves of the mesh (127.21.0.0/16 and
-//              127.22.0.0/16) for --partition-s; then the rules are removed (heal) and the mesh watched
+//   partition  nftables drops every packet of the run's port between the two halves of the mesh
+//              (127.21.0.0/16 and 127.22.0.0/16) for --partition-s; then the rules are removed (heal) and the mesh watched
 //              for --heal-s. Needs root and nft; skipped otherwise (and with --no-partition).
 //
 // Reported (JSON, and an SVG chart of degree over time): time to 95 % per phase, the degree distribution,
@@ -157,6 +157,7 @@ function sample() {
     minOutbound: rows.length ? Math.min(...rows.map((r) => r.outbound)) : 0,
     cross: rows.reduce((a, r) => a + (r.cross ?? 0), 0),
     dials,
+    // Reconnections: dial starts of the mesh and the reconnect service together, over the whole mesh.
     dialsPerSecond: previous ? Math.max(0, (dials - previous.dials) / ((t - previous.t) / 1000)) : 0,
   };
   timeline.push(point);
@@ -227,8 +228,11 @@ function cut() {
   nft(
     `add table inet ${TABLE}\n` +
       `add chain inet ${TABLE} input { type filter hook input priority 0; policy accept; }\n` +
-      `add rule inet ${TABLE} input ip saddr 127.21.0.0/16 ip daddr 127.22.0.0/16 drop\n` +
-      `add rule inet ${TABLE} input ip saddr 127.22.0.0/16 ip daddr 127.21.0.0/16 drop\n`,
+      // Only this run's port (both directions of its connections): other loopback traffic is left alone.
+      `add rule inet ${TABLE} input ip saddr 127.21.0.0/16 ip daddr 127.22.0.0/16 tcp dport ${port} drop\n` +
+      `add rule inet ${TABLE} input ip saddr 127.21.0.0/16 ip daddr 127.22.0.0/16 tcp sport ${port} drop\n` +
+      `add rule inet ${TABLE} input ip saddr 127.22.0.0/16 ip daddr 127.21.0.0/16 tcp dport ${port} drop\n` +
+      `add rule inet ${TABLE} input ip saddr 127.22.0.0/16 ip daddr 127.21.0.0/16 tcp sport ${port} drop\n`,
   );
 }
 function heal() {
@@ -287,7 +291,7 @@ async function main() {
     phase = "partition";
     const crossBefore = timeline.at(-1).cross;
     cut();
-    log("partition: nftables drops 127.21/16 <-> 127.22/16");
+    log(`partition: nftables drops 127.21/16 <-> 127.22/16, port ${port}`);
     try {
       await watch(partitionMs);
     } finally {

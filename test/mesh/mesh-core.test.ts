@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { checkManagerOptions, resolveManagerOptions } from "../../src/manager/manager-options.js";
 import { checkMeshOptions, type MeshOptions, type ResolvedMeshOptions } from "../../src/mesh/mesh-options.js";
 import { type MeshCandidate, MeshCore, type MeshSnapshot } from "../../src/mesh/mesh-core.js";
 import { ReconnectBudget } from "../../src/reconnect/budget.js";
@@ -224,6 +225,16 @@ describe("mesh options", () => {
     for (const path of ["mesh.targetOutbound", "mesh.diversity.ipv4Prefix", "mesh.diversity.bogus", "mesh.bootstrap[0].address", "mesh.bootstrap[1].peerId", "mesh.failureBackoff.maxMs", "mesh.peerExchange.maxPeers", "mesh.localAddress", "mesh.typo"]) {
       expect(text).toContain(path);
     }
+  });
+
+  it("are checked in the manager's one validation step, with reconnect.localAddress, and add the capability", () => {
+    const problems = checkManagerOptions({ mesh: { targetOutbound: "8", typo: true }, reconnect: { localAddress: "somewhere" } }).join("\n");
+    for (const path of ["mesh.targetOutbound", "unknown option mesh.typo", "reconnect.localAddress"]) expect(problems).toContain(path);
+    expect(resolveManagerOptions({ mesh: { peerExchange: false } }).capabilities).toEqual([]);
+    expect(resolveManagerOptions({ mesh: true, capabilities: [{ name: "peerlink.peer-exchange", version: 3 }] }).capabilities).toEqual([
+      { name: "peerlink.peer-exchange", version: 3, required: false },
+    ]);
+    expect(resolveManagerOptions({}).mesh).toBe(false);
   });
 
   it("is off unless asked for, and true means the documented defaults", () => {
