@@ -25,6 +25,7 @@ import {
 } from "./bandwidth-probe.js";
 import { HealthTracker } from "./health-tracker.js";
 import { KeepaliveTracker, type KeepaliveAction } from "./keepalive.js";
+import { RTT_CONFIRMATION_PINGS, RTT_SHIFT_FRACTION } from "./defaults.js";
 import type { ResolvedMaintenanceOptions } from "./maintenance-options.js";
 import {
   BYTES_IN,
@@ -102,6 +103,8 @@ export class ConnectionMonitor implements RowOwner {
   #rttPingsSent = 0;
   #rttPongs = 0;
   #bursting = false;
+  /** RTT pings sent at once to confirm a shifted RTT since the last sample close to the average. */
+  #confirmations = 0;
 
   /**
    * @param options - resolved maintenance options.
@@ -349,6 +352,7 @@ export class ConnectionMonitor implements RowOwner {
         break;
       }
     }
+    const before = this.#keepalive.rtt.srtt;
     let sample = this.#keepalive.onPong(nonce, full, now);
     const rttPing = this.#rttPing;
     if (sample === undefined && rttPing !== undefined && rttPing.nonce === nonce && rttPing.timestampUs === timestampUs) {
@@ -358,8 +362,24 @@ export class ConnectionMonitor implements RowOwner {
       this.#keepalive.rtt.addSample(sample);
     }
     this.#syncRow();
-    if (sample !== undefined) this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
+    if (sample !== undefined) this.#scheduleRttPing(sample, before, now);
     return sample;
+  }
+
+  /**
+   * Schedules the next RTT ping after a sample: the regular interval later, or at once when the sample is
+   * far from the average it joins (the path changed: the 1/8-weight average would otherwise take many
+   * intervals to follow it, and the grade with it), up to {@link RTT_CONFIRMATION_PINGS} in a row.
+   */
+  #scheduleRttPing(sample: number, before: number | undefined, now: number): void {
+    const shifted = before !== undefined && Math.abs(sample - before) > before * RTT_SHIFT_FRACTION;
+    if (!shifted) this.#confirmations = 0;
+    else if (this.#confirmations < RTT_CONFIRMATION_PINGS) {
+      this.#confirmations += 1;
+      this.#nextRttPingAt = now;
+      return;
+    }
+    this.#nextRttPingAt = now + this.#options.rttSampleIntervalMs;
   }
 
   /**

@@ -179,3 +179,18 @@ export const DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS = 300_000;
  * is still smoothed towards 0.5 by its few samples) would be probed for nothing.
  */
 export const PROBE_ON_DEMAND_MARGIN = 0.05;
+
+/**
+ * A sample further than this fraction of the smoothed RTT from it means the path changed (a route, a
+ * congested hop, a 600 ms detour), not jitter: RTT pings are then sent back to back (see
+ * {@link RTT_CONFIRMATION_PINGS}) so the 1/8-weight average (RFC 6298) and the grade follow within a health
+ * check instead of after many ping intervals. 0.5: ordinary jitter on a stable path stays well within it.
+ */
+export const RTT_SHIFT_FRACTION = 0.5;
+
+/**
+ * Most RTT pings sent back to back to follow a shifted RTT, until a sample lands near the average again.
+ * Eight samples move the average 66 % of the way to the new value (1 - (7/8)^8), at the cost of eight
+ * 12-byte frames; a path that keeps jittering beyond the fraction gets no more until it settles.
+ */
+export const RTT_CONFIRMATION_PINGS = 8;
