@@ -7,7 +7,8 @@
  * peer twice). The policy is the sans-IO {@link MaintenanceCore}; this module
  * is its adapter: ONE timer for all connections, the connections' events, and
  * performing the core's actions. Everything is timed on one clock, the host's
- * monotonic clock.
+ * monotonic clock. Beside it, the sleep/network watch (wake-watch.ts, its own
+ * timer) re-checks every connection at once after a sleep or a network change.
  *
  * @example
  * ```ts
