@@ -61,6 +61,8 @@ export type NodeEvent =
       readonly reliability: number;
       readonly bandwidth: number;
     }
+  | { readonly event: "node:resumed"; readonly cause: string; readonly sleptMs: number; readonly connections: number }
+  | { readonly event: "network:changed"; readonly added: readonly string[]; readonly removed: readonly string[]; readonly connections: number }
   | { readonly event: "peer:banned"; readonly target: string; readonly reason: string; readonly expiresAt: number | null }
   | { readonly event: "peer:unbanned"; readonly target: string }
   | { readonly event: "reconnect:scheduled"; readonly peer: string; readonly reason: string; readonly delayMs: number; readonly attempt: number }
@@ -84,6 +86,8 @@ export const EVENT_SCHEMA: Readonly<Record<NodeEvent["event"], string>> = {
   message: `peer, protocol, size, base64, utf8 (the text, or null when not UTF-8)`,
   sent: `protocol, size, peers [peer] (a stdin line sent)`,
   "health:change": `peer, from (grade or null), to, latency, reliability, bandwidth (each 0..1)`,
+  "node:resumed": `cause "timer-late"|"clock-jump", sleptMs, connections (re-checked at once)`,
+  "network:changed": `added ["interface/address"], removed [...], connections (re-checked at once)`,
   "peer:banned": `target ("peer:ID", "ip:…", "subnet:…"), reason, expiresAt (ms or null: permanent)`,
   "peer:unbanned": `target`,
   "reconnect:scheduled": `peer, reason, delayMs, attempt`,
@@ -119,6 +123,10 @@ export function formatNodeEvent(event: NodeEvent, json: boolean): string {
       return event.peers.length === 0 ? `not sent: no peer speaks ${event.protocol}` : `sent ${event.size} bytes on ${event.protocol} to ${event.peers.length} peer(s)`;
     case "health:change":
       return `health ${short(event.peer)} ${event.from ?? "-"} -> ${event.to} (${grade(event)})`;
+    case "node:resumed":
+      return `resumed after ${Math.round(event.sleptMs / 1000)} s (${event.cause}): re-checking ${event.connections} connection(s)`;
+    case "network:changed":
+      return `network changed (+${event.added.join(", ") || "-"} / -${event.removed.join(", ") || "-"}): re-checking ${event.connections} connection(s)`;
     case "peer:banned":
       return `banned ${event.target}: ${event.reason}${event.expiresAt === null ? " (permanent)" : ` until ${new Date(event.expiresAt).toISOString()}`}`;
     case "peer:unbanned":

@@ -123,6 +123,8 @@ export async function runNode(command: NodeCommand, output: NodeOutput, signal: 
   manager.on("health:change", ({ peer, from, to, score }) =>
     emit({ event: "health:change", peer, from: from ?? null, to, latency: round(score.latency), reliability: round(score.reliability), bandwidth: round(score.bandwidth) }),
   );
+  manager.on("node:resumed", ({ cause, sleptMs, connections }) => emit({ event: "node:resumed", cause, sleptMs, connections }));
+  manager.on("network:changed", ({ added, removed, connections }) => emit({ event: "network:changed", added, removed, connections }));
   manager.on("peer:banned", ({ entry }) =>
     emit({ event: "peer:banned", target: entry.key, reason: entry.reason, expiresAt: Number.isFinite(entry.expiresAt) ? entry.expiresAt : null }),
   );
