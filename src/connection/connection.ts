@@ -186,6 +186,11 @@ let exemptConnection: (connection: Connection) => void;
  * received at open (0-RTT data included) is lost. `close()` and `abort()` are idempotent; afterwards `send` rejects
  * with CONNECTION_CLOSED. On close the socket, the timer and every listener are released.
  *
+ * Sending is bounded the same way: `send` resolves once the bytes are handed to the operating system; past
+ * `sendBufferHighWaterBytes` held unsent, {@link Connection.writable} is false and sends wait for the socket
+ * to drain (`send:drain` fires when they may go on), and past `sendBufferLimitBytes` a send is refused with
+ * SEND_BUFFER_FULL (see {@link Connection.send}).
+ *
  * Once this side has started closing (`close()` sent its Goodbye, a local failure did, or `abort()`), the
  * application gets nothing more: no `message` event, no iterator item; held messages and those buffered
  * for iterators are dropped, and iterators end. What the peer still sends is read and discarded (counted in
