@@ -6,9 +6,10 @@
  * CometBFT's peer filters.
  *
  * A hook answers at once or with a Promise (a lookup in a database). While an answer is awaited the
- * connection keeps the slot it holds — a pending inbound socket its pending slot and deadlines, a dial its
- * dial slot — so a slow gater cannot be used to hold more than the limits allow, and an answer that takes
- * longer than {@link GATER_TIMEOUT_MS} denies. A hook that throws, rejects or returns anything but the
+ * connection keeps the slot it holds — a pending inbound socket its pending slot and deadlines, a
+ * handshaken connection its slot — so a slow gater cannot be used to hold more than the limits allow (a
+ * dial waits before it takes any slot or socket), and an answer that takes longer than
+ * {@link GATER_TIMEOUT_MS} denies. A hook that throws, rejects or returns anything but the
  * documented values denies: the failure is journaled and reported as a process warning, never thrown into
  * the node. This module only normalises answers; the adapters that own the timers bound the wait.
  *
@@ -74,8 +75,9 @@ export interface GatedConnectionInfo {
 
 /**
  * The application's connection gater (option `gater`). Every hook is optional, answers at once or with a
- * Promise (awaited at most {@link GATER_TIMEOUT_MS}), and allows by default. Denials are journaled (kind `refused`, code `gated`) and reported as `inbound:refused`
- * (reason `gated`) or `dial:refused` (error code GATED). Allow-listed peers and addresses are gated
+ * Promise (awaited at most {@link GATER_TIMEOUT_MS}), and allows by default. Denials are journaled (kind
+ * `refused`, code `gated`) and reported as `inbound:refused` (reason `gated`) or `dial:refused` (error code
+ * GATED). Allow-listed peers and addresses are gated
  * like any other: the allow-list lifts limits, not the application's judgement.
  *
  * @example
@@ -91,7 +93,8 @@ export interface GatedConnectionInfo {
 export interface ConnectionGater {
   /**
    * An inbound socket from `ip` (normalised, IPv4-mapped IPv6 as IPv4) arrived: deny to reset it before
-   * any TLS work, like the other abuse-class refusals. Checked after bans, before the per-IP bounds.
+   * any TLS work, like the other abuse-class refusals. Checked after bans, before the per-IP bounds (a
+   * Promise answer is awaited after them, the socket holding its pending slot).
    */
   denyInboundAddress?(ip: string, port: number): GaterResult;
   /**
