@@ -199,7 +199,7 @@ export class Dialer {
       }
       ordered = open;
     }
-    // Refusals (bans, limits) are journaled where they happen and are no dial failure for the services.
+    // Refusals before a socket (bans, limits) are journaled where they happen and are no dial failure for the services.
     const refusals = new WeakSet<PeerlinkError>();
     const result = await raceAddresses({
       addresses: ordered,
@@ -258,11 +258,9 @@ export class Dialer {
       const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
       if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
-      if (refusedHere) {
-        host.refused(address, lastError, undefined);
-        refusals.add(lastError);
-      } else if (!cancelled) host.failed(address, lastError);
-      if (!cancelled && !refusals.has(lastError) && host.dialing.backoff !== undefined) host.peers.dialBackoff.failed(address, host.now());
+      if (refusedHere) host.refused(address, lastError, undefined);
+      else if (!cancelled) host.failed(address, lastError);
+      if (!cancelled && !refusedHere && host.dialing.backoff !== undefined) host.peers.dialBackoff.failed(address, host.now());
       throw lastError;
     }
   }
