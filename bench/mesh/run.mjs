@@ -13,7 +13,7 @@
 // dials (mesh + reconnect) per second, CPU and memory per node, and budget violations: every node's dial
 // starts replayed through its global reconnect budget (token bucket) — a dial that found no token counts.
 //
-//   node bench/mesh/run.mjs [--nodes 200] [--quick] [--procs 5] [--target 8] [--bootstraps 3] [--port 7400]
+//   node bench/mesh/run.mjs [--nodes 200] [--quick] [--procs 5] [--target 8] [--bootstraps 3] [--port 7400] [--max-dials N]
 //                           [--limit-s 60] [--down-s 5] [--partition-s 60] [--heal-s 45] [--no-partition]
 //                           [--no-tls] [--out DIR] [--json FILE]
 //
@@ -39,6 +39,7 @@ const N = Number(option("--nodes", quick ? 30 : 200));
 const P = Number(option("--procs", 5));
 const target = Number(option("--target", 8));
 const bootstraps = Number(option("--bootstraps", 3));
+const maxDials = option("--max-dials", undefined); // mesh.maxConcurrentDials; its default when unset
 const port = Number(option("--port", 7400));
 const limitMs = Number(option("--limit-s", 60)) * 1000;
 const downMs = Number(option("--down-s", 5)) * 1000;
@@ -84,6 +85,7 @@ function spawn(proc, generation) {
       entry.cpu.push({ at: m.at, us: m.cpuUs });
       entry.rss = m.rss;
       entry.heap = m.heapUsed;
+      entry.failures = m.failures;
       let dials = 0;
       for (const row of m.rows) {
         latest.set(row.index, { ...row, generation });
@@ -96,7 +98,7 @@ function spawn(proc, generation) {
       budgetResults.push(...m.budget.map((b) => ({ ...b, proc, generation })));
     } else if (m.type === "log") log(m.line);
   });
-  child.send({ type: "start", nodes: entry.nodes, config: { target, tls, budget, sampleMs: SAMPLE_MS } });
+  child.send({ type: "start", nodes: entry.nodes, config: { target, tls, budget, sampleMs: SAMPLE_MS, maxDials: maxDials === undefined ? undefined : Number(maxDials) } });
   return entry;
 }
 
@@ -204,6 +206,13 @@ function cpuAndMemory() {
   };
 }
 
+/** Failed outbound dials by error code, summed over the running children (cumulative since each started). */
+function failureCounts() {
+  const out = {};
+  for (const e of children.values()) for (const [code, n] of Object.entries(e.failures ?? {})) out[code] = (out[code] ?? 0) + n;
+  return out;
+}
+
 function dialRates(from, to) {
   const points = timeline.filter((p) => p.t > from && p.t <= to);
   const rates = points.map((p) => p.dialsPerSecond);
@@ -261,6 +270,7 @@ async function main() {
   result.phases.start.degreeDistribution = distribution("total");
   result.phases.start.outboundDistribution = distribution("outbound");
   result.phases.start.inboundDistribution = distribution("inbound");
+  result.phases.start.dialFailures = failureCounts();
   result.resources = cpuAndMemory();
   result.loadDuringStart = load();
 

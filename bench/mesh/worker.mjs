@@ -7,6 +7,13 @@
 import { ConnectionManager } from "../../dist/src/index.js";
 
 const nodes = new Map(); // index -> { manager, dials: number[], spec }
+/** Outbound dials that failed, by error code (the refusals of this node's own limits included). */
+const failures = {};
+const countFailure = (error) => {
+  const reason = error?.cause?.reason;
+  const key = `${error?.code ?? "unknown"}${error?.initiator === "remote" ? ` (remote${typeof reason === "string" ? `: ${reason}` : ""})` : ""}`;
+  failures[key] = (failures[key] ?? 0) + 1;
+};
 let config;
 let stopping = false;
 
@@ -35,6 +42,7 @@ async function startNode(spec) {
     tls: config.tls,
     mesh: {
       targetOutbound: config.target,
+      ...(config.maxDials !== undefined ? { maxConcurrentDials: config.maxDials } : {}),
       bootstrap: spec.bootstrap,
       localAddress: spec.ip,
       // Every address here is in 127.0.0.0/16: group by /24 (each /24 holds a few nodes of the harness).
@@ -44,6 +52,10 @@ async function startNode(spec) {
   });
   manager.on("mesh:dial", () => dials.push(Date.now()));
   manager.on("reconnect:attempt", () => dials.push(Date.now()));
+  manager.on("dial:refused", ({ error }) => countFailure(error));
+  manager.on("handshake:failed", ({ direction, error }) => {
+    if (direction === "outbound") countFailure(error);
+  });
   // A refused or failed connection is part of the run, not an error of the harness.
   manager.on("error", () => {});
   nodes.set(spec.index, { manager, dials, spec, startedAt: Date.now() });
@@ -92,7 +104,7 @@ function report() {
     }
     rows.push({ index, outbound, inbound, cross, dials: node.dials.length, known: m.peers.size });
   }
-  process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed });
+  process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, failures });
 }
 
 async function stop() {

@@ -39,12 +39,15 @@ export const DEFAULT_MESH_IPV6_PREFIX = 32;
 export const DEFAULT_MESH_CHECK_INTERVAL_MS = 1_000;
 
 /**
- * Most mesh dials in flight at once, in dials: 8 (geth's `maxActiveDialTasks` is 16 for 50 peers; one round
- * of the default target). The global reconnect budget bounds their rate as well.
+ * Most mesh dials in flight at once, in dials: 2. Bitcoin Core makes one outbound attempt at a time; a second
+ * keeps one slow or black-holed peer (a 10 s handshake timeout) from stalling the node. Measured with
+ * `npm run mesh` (200 nodes on 2 loaded cores, BENCHMARKS.md): 2 filled the mesh faster than 1, 4 or 8, since
+ * with the CPU saturated every extra handshake in flight makes all of them slower and more of them time out.
+ * The global reconnect budget bounds their rate as well.
  *
  * @category Mesh
  */
-export const DEFAULT_MESH_MAX_CONCURRENT_DIALS = 8;
+export const DEFAULT_MESH_MAX_CONCURRENT_DIALS = 2;
 
 /**
  * Backoff of a candidate (a peer or a bootstrap address) after a failed mesh dial: 2 s doubling to 5 min,

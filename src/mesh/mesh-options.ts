@@ -64,7 +64,7 @@ export interface MeshOptions {
     | false;
   /** Period of the check while below target, in ms. @default {@link DEFAULT_MESH_CHECK_INTERVAL_MS} (1 s) */
   readonly checkIntervalMs?: number;
-  /** Most mesh dials in flight at once. @default {@link DEFAULT_MESH_MAX_CONCURRENT_DIALS} (8) */
+  /** Most mesh dials in flight at once. @default {@link DEFAULT_MESH_MAX_CONCURRENT_DIALS} (2) */
   readonly maxConcurrentDials?: number;
   /**
    * Backoff of a candidate after a failed mesh dial: `baseMs` doubling to `maxMs`, 50–100 % jitter.

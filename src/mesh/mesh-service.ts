@@ -213,7 +213,7 @@ class MeshServiceImpl implements MeshService {
     for (const dial of this.#core.tick(now, snapshot)) this.#dial(dial);
     if (this.options.peerExchange !== false) this.#closeFetched();
     // Still short and out of candidates: ask the connected peers for theirs.
-    if (this.#core.deficit > 0 && this.options.peerExchange !== false) {
+    if (this.#core.deficit > 0 && this.#core.spareCandidates === 0 && this.options.peerExchange !== false) {
       for (const [connection, attached] of this.#attached) {
         if (connection.state === "open" && attached.gate.mayRequest(now)) this.#share(connection, connection.remotePeer.toString(), true);
       }

@@ -22,7 +22,7 @@ function resolve(options: MeshOptions): ResolvedMeshOptions {
 }
 
 function core(options: MeshOptions = {}, budget = new ReconnectBudget({ capacity: 100, refillPerSecond: 100 })): MeshCore {
-  return new MeshCore(resolve(options), budget);
+  return new MeshCore(resolve({ maxConcurrentDials: 8, ...options }), budget);
 }
 
 function candidate(peerId: string, address: string, extra: Partial<MeshCandidate> = {}): MeshCandidate {
@@ -244,7 +244,7 @@ describe("mesh options", () => {
       targetOutbound: 8,
       diversity: { ipv4Prefix: 16, ipv6Prefix: 32 },
       checkIntervalMs: 1000,
-      maxConcurrentDials: 8,
+      maxConcurrentDials: 2,
       failureBackoff: { baseMs: 2000, maxMs: 300_000 },
       peerExchange: { maxPeers: 16 },
       bootstrap: [],
