@@ -50,6 +50,16 @@ export const DEFAULT_MESH_CHECK_INTERVAL_MS = 1_000;
 export const DEFAULT_MESH_MAX_CONCURRENT_DIALS = 2;
 
 /**
+ * Time after which a mesh dial in flight stops counting against `maxConcurrentDials`, in ms: 3 s. A peer whose
+ * SYNs are dropped (down, or across a partition) holds a dial for the whole 10 s handshake timeout; after 3 s
+ * another candidate is tried beside it, as RFC 8305 staggers a slow address (Bitcoin Core gives up a connect
+ * after 5 s). Longer than a TLS handshake on a busy machine, so that a loaded node does not pile handshakes up.
+ *
+ * @category Mesh
+ */
+export const DEFAULT_MESH_SLOW_DIAL_MS = 3_000;
+
+/**
  * Backoff of a candidate (a peer or a bootstrap address) after a failed mesh dial: 2 s doubling to 5 min,
  * jittered to 50–100 % of the step (a dead peer is retried about 10 times in its first 20 min). The 5 min
  * ceiling is the reconnect service's and libp2p's dial backoff ceiling; a success clears it.

@@ -21,7 +21,10 @@
  * outbound connection or a dial in flight is taken only when no candidate in a free group is left.
  *
  * **Rate.** At most `maxConcurrentDials` dials in flight, and each dial takes a token of the global reconnect
- * budget shared with the reconnect service: the mesh and the redials together never exceed it.
+ * budget shared with the reconnect service: the mesh and the redials together never exceed it. A dial in flight
+ * for `slowDialMs` stops counting against `maxConcurrentDials` (it still counts against the deficit), so that a
+ * black-holed peer (SYNs dropped: the dial lasts the whole handshake timeout) does not hold a slot, as RFC 8305
+ * staggers a slow address.
  *
  * **Deadline.** While below target, the core asks to be called again after `checkIntervalMs` (or when the
  * budget's next token arrives, if sooner); at target, or with the deficit covered by dials in flight, it asks
@@ -102,6 +105,7 @@ interface InFlight {
   readonly key: string;
   readonly group: string | undefined;
   readonly bootstrap: boolean;
+  readonly startedAt: number;
 }
 
 /** Most failure-backoff entries kept; beyond it the one that ends first is forgotten. */
@@ -186,8 +190,17 @@ export class MeshCore {
     const dials: MeshDial[] = [];
     let budgetShort = false;
     const ranked = this.#rank(now, snapshot, busy);
+    let active = 0;
+    let nextSlow = Infinity;
+    for (const flight of this.#inFlight.values()) {
+      const slowAt = flight.startedAt + this.#o.slowDialMs;
+      if (slowAt > now) {
+        active++;
+        nextSlow = Math.min(nextSlow, slowAt);
+      }
+    }
     if (deficit > 0) {
-      while (deficit > 0 && this.#inFlight.size < this.#o.maxConcurrentDials && ranked.length > 0) {
+      while (deficit > 0 && active < this.#o.maxConcurrentDials && ranked.length > 0) {
         const index = pickDiverse(ranked, usedGroups);
         const pick = ranked[index]!;
         if (!this.#budget.tryTake(now)) {
@@ -196,7 +209,9 @@ export class MeshCore {
         }
         ranked.splice(index, 1);
         if (pick.group !== undefined) usedGroups.add(pick.group);
-        dials.push(this.#start(pick.key, pick.group, pick.peerId, pick.addresses, pick.bootstrap));
+        dials.push(this.#start(pick.key, pick.group, pick.peerId, pick.addresses, pick.bootstrap, now));
+        nextSlow = Math.min(nextSlow, now + this.#o.slowDialMs);
+        active++;
         deficit--;
       }
     }
@@ -204,7 +219,9 @@ export class MeshCore {
     this.#lastDeficit = deficit;
     if (deficit === 0) this.#deadline = undefined;
     else {
-      const wait = budgetShort ? Math.min(this.#o.checkIntervalMs, Math.max(1, this.#budget.msUntilToken(now))) : this.#o.checkIntervalMs;
+      let wait = budgetShort ? Math.min(this.#o.checkIntervalMs, Math.max(1, this.#budget.msUntilToken(now))) : this.#o.checkIntervalMs;
+      // Held back by the dials in flight: look again when the first of them turns slow.
+      if (active >= this.#o.maxConcurrentDials && ranked.length > 0) wait = Math.min(wait, Math.max(1, nextSlow - now));
       this.#deadline = now + wait;
     }
     return dials;
@@ -256,9 +273,9 @@ export class MeshCore {
     this.#deadline = undefined;
   }
 
-  #start(key: string, group: string | undefined, peerId: string | undefined, addresses: readonly string[], bootstrap: boolean): MeshDial {
+  #start(key: string, group: string | undefined, peerId: string | undefined, addresses: readonly string[], bootstrap: boolean, now: number): MeshDial {
     const dialId = this.#nextDialId++;
-    this.#inFlight.set(dialId, { key, group, bootstrap });
+    this.#inFlight.set(dialId, { key, group, bootstrap, startedAt: now });
     return { dialId, peerId, addresses, bootstrap };
   }
 

@@ -15,6 +15,7 @@ import {
   DEFAULT_MESH_IPV4_PREFIX,
   DEFAULT_MESH_IPV6_PREFIX,
   DEFAULT_MESH_MAX_CONCURRENT_DIALS,
+  DEFAULT_MESH_SLOW_DIAL_MS,
   DEFAULT_MESH_TARGET_OUTBOUND,
   DEFAULT_PEER_EXCHANGE_MAX_PEERS,
   PEER_EXCHANGE_CAPABILITY,
@@ -66,6 +67,11 @@ export interface MeshOptions {
   readonly checkIntervalMs?: number;
   /** Most mesh dials in flight at once. @default {@link DEFAULT_MESH_MAX_CONCURRENT_DIALS} (2) */
   readonly maxConcurrentDials?: number;
+  /**
+   * A dial in flight this long (ms) stops counting against `maxConcurrentDials`: a black-holed peer does not
+   * hold a slot for the whole handshake timeout. @default {@link DEFAULT_MESH_SLOW_DIAL_MS} (3 s)
+   */
+  readonly slowDialMs?: number;
   /**
    * Backoff of a candidate after a failed mesh dial: `baseMs` doubling to `maxMs`, 50–100 % jitter.
    * @default {@link DEFAULT_MESH_FAILURE_BACKOFF} (2 s to 5 min)
@@ -120,6 +126,8 @@ export interface ResolvedMeshOptions {
   readonly checkIntervalMs: number;
   /** Most mesh dials in flight. */
   readonly maxConcurrentDials: number;
+  /** When a dial in flight stops counting against `maxConcurrentDials`, in ms. */
+  readonly slowDialMs: number;
   /** Failure backoff of a candidate. */
   readonly failureBackoff: {
     /** First delay, in ms. */
@@ -146,6 +154,7 @@ const OPTION_NAMES: KnownOptions<MeshOptions> = {
   diversity: true,
   checkIntervalMs: true,
   maxConcurrentDials: true,
+  slowDialMs: true,
   failureBackoff: true,
   dampening: true,
   peerExchange: true,
@@ -181,6 +190,7 @@ export function checkMeshOptions(options: unknown, problems: OptionProblems, pre
   const targetOutbound = integer("targetOutbound", o.targetOutbound, DEFAULT_MESH_TARGET_OUTBOUND, 0, 1024);
   const checkIntervalMs = integer("checkIntervalMs", o.checkIntervalMs, DEFAULT_MESH_CHECK_INTERVAL_MS, 1, MAX_DURATION_MS);
   const maxConcurrentDials = integer("maxConcurrentDials", o.maxConcurrentDials, DEFAULT_MESH_MAX_CONCURRENT_DIALS, 1, 1024);
+  const slowDialMs = integer("slowDialMs", o.slowDialMs, DEFAULT_MESH_SLOW_DIAL_MS, 1, MAX_DURATION_MS);
 
   let diversity: ResolvedMeshOptions["diversity"] = { ipv4Prefix: DEFAULT_MESH_IPV4_PREFIX, ipv6Prefix: DEFAULT_MESH_IPV6_PREFIX };
   if (o.diversity === false) diversity = false;
@@ -258,7 +268,7 @@ export function checkMeshOptions(options: unknown, problems: OptionProblems, pre
   if (typeof o.random === "function") random = o.random as () => number;
   else if (o.random !== undefined) problems.add(`${name("random")} must be a function, got ${describeValue(o.random)}`);
 
-  return { targetOutbound, bootstrap, diversity, checkIntervalMs, maxConcurrentDials, failureBackoff, dampening, peerExchange, localAddress, random };
+  return { targetOutbound, bootstrap, diversity, checkIntervalMs, maxConcurrentDials, slowDialMs, failureBackoff, dampening, peerExchange, localAddress, random };
 }
 
 /**

@@ -152,10 +152,19 @@ describe("MeshCore: how many, and when", () => {
     expect(mesh.inFlight).toBe(2);
   });
 
-  it("keeps at most maxConcurrentDials in flight", () => {
-    const mesh = core({ targetOutbound: 8, maxConcurrentDials: 3, diversity: false });
+  it("keeps at most maxConcurrentDials in flight, not counting those slower than slowDialMs", () => {
+    const mesh = core({ targetOutbound: 8, maxConcurrentDials: 3, slowDialMs: 3000, diversity: false, checkIntervalMs: 10_000 });
     const list = Array.from({ length: 10 }, (_, i) => candidate(`p${i}`, `10.0.0.${i + 1}:1`));
-    expect(mesh.tick(T0, snapshot(list))).toHaveLength(3);
+    const first = mesh.tick(T0, snapshot(list));
+    expect(first).toHaveLength(3);
+    // Capped: it asks to look again when the first dial turns slow, not after the whole check interval.
+    expect(mesh.nextDeadline()).toBe(T0 + 3000);
+    expect(mesh.tick(T0 + 2999, snapshot(list))).toHaveLength(0);
+    // Black-holed dials still pending at 3 s: three more beside them, still within the deficit of 8.
+    expect(mesh.tick(T0 + 3000, snapshot(list))).toHaveLength(3);
+    expect(mesh.tick(T0 + 6000, snapshot(list))).toHaveLength(2);
+    expect(mesh.inFlight).toBe(8);
+    expect(mesh.tick(T0 + 9000, snapshot(list))).toHaveLength(0);
   });
 
   it("takes a token of the shared budget for every dial, and waits for the next token when it is spent", () => {
@@ -245,6 +254,7 @@ describe("mesh options", () => {
       diversity: { ipv4Prefix: 16, ipv6Prefix: 32 },
       checkIntervalMs: 1000,
       maxConcurrentDials: 2,
+      slowDialMs: 3000,
       failureBackoff: { baseMs: 2000, maxMs: 300_000 },
       peerExchange: { maxPeers: 16 },
       bootstrap: [],
@@ -255,7 +265,7 @@ describe("mesh options", () => {
     const text = readFileSync(new URL("../../docs/CONFIGURATION.md", import.meta.url), "utf8").split("## `mesh`")[1]!;
     const documented = (option: string): string | undefined => new RegExp(`^\\| \`${option}\` \\| \`([^\`]+)\``, "m").exec(text)?.[1];
     const on = checkMeshOptions(true, new OptionProblems(), "mesh") as ResolvedMeshOptions;
-    for (const key of ["targetOutbound", "checkIntervalMs", "maxConcurrentDials"] as const) expect(documented(key), key).toBe(String(on[key]));
+    for (const key of ["targetOutbound", "checkIntervalMs", "maxConcurrentDials", "slowDialMs"] as const) expect(documented(key), key).toBe(String(on[key]));
     const plain = (value: object): string => JSON.stringify(value).replace(/"/g, "").replace(/:/g, ": ").replace(/,/g, ", ").replace(/^\{/, "{ ").replace(/\}$/, " }");
     expect(documented("diversity")).toBe(plain(on.diversity as object));
     expect(documented("failureBackoff")).toBe(plain(on.failureBackoff));
