@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, type PeerlinkError } from "../../src/errors.js";
 import type { ManagerHost, ManagerService } from "../../src/manager/services.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
+import { reportFigures } from "../helpers/reliability.js";
 import { nextEvent, onEvent, startNode, stopNodes } from "../maintenance/fixtures/nodes.js";
 
 const servers = new Set<net.Server>();
@@ -79,6 +80,7 @@ describe("racing a peer's addresses (real sockets)", () => {
     expect(dead.accepted).toHaveLength(1);
     expect(live.acceptedAt).toHaveLength(1);
     expect(live.acceptedAt[0]! - dead.accepted[0]!.at).toBeGreaterThanOrEqual(200);
+    reportFigures({ staggerMs: 250, liveAttemptAfterMs: Math.round(live.acceptedAt[0]! - dead.accepted[0]!.at) });
     // The losing attempt was aborted: its socket is closed (no leak), and it is neither a failure nor backed off.
     await dead.closed;
     expect(failures).toEqual([]);
