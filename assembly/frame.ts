@@ -276,8 +276,9 @@ function parseEnvelope(start: u32, len: u32, rec: u32): void {
       // A field that runs past its submessage is accepted by some decoders: let the generic one judge.
       if (!ok || p != subEnd) break;
       pos = subEnd;
-    } else if (fieldNo <= 9) {
-      break; // control message
+    } else if (fieldNo <= 9 || fieldNo >= 16) {
+      // A control message (4-9, 16 and up); 10-15 are kept free for hot messages and skipped while unknown.
+      break;
     } else {
       if (!skipField(wireType, pos, end)) break;
       pos = vEnd;

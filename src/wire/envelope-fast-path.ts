@@ -192,8 +192,9 @@ export function parseEnvelope(buf: Uint8Array, start: number, length: number, re
       }
       if (p !== subEnd) break;
       pos = subEnd;
-    } else if (fieldNo <= 9) {
-      break; // control message
+    } else if (fieldNo <= 9 || fieldNo >= 16) {
+      // A control message (4-9, 16 and up); 10-15 are kept free for hot messages and skipped while unknown.
+      break;
     } else {
       if (!skipField(buf, wireType, pos, end)) break;
       pos = vEnd;
