@@ -76,6 +76,8 @@ export class HealthTracker {
   #score: HealthScore | undefined;
   #streak: Streak | undefined;
   #degradedSince: number | undefined;
+  /** From when the next sample is published without hysteresis; `undefined`: not asked. */
+  #expeditedFrom: number | undefined;
 
   /** @throws PeerlinkError INVALID_ARGUMENT on a non-integer or < 1 `hysteresisSamples`, or a negative threshold. */
   constructor(options: HealthTrackerOptions = {}) {
@@ -89,6 +91,15 @@ export class HealthTracker {
     }
     this.hysteresisSamples = samples;
     this.degradedThresholdMs = threshold;
+  }
+
+  /**
+   * Publishes the grade of the first sample taken at or after `from` (ms) as it is, without waiting for
+   * agreeing samples: the network under the connection may have changed (a resume, a new network), so the
+   * grade published before says nothing, and samples before `from` predate the re-check.
+   */
+  expedite(from: number): void {
+    this.#expeditedFrom = from;
   }
 
   /** The published grade, `undefined` before the first sample. */
@@ -121,6 +132,10 @@ export class HealthTracker {
     const old = this.#grade;
     if (old === undefined) return this.#publish(undefined, score.grade, score, now);
     const current = gradeIndex(old);
+    if (this.#expeditedFrom !== undefined && now >= this.#expeditedFrom) {
+      this.#expeditedFrom = undefined;
+      if (index !== current) return this.#publish(old, score.grade, score, now);
+    }
     if (index === current) {
       this.#streak = undefined;
       return undefined;

@@ -27,7 +27,7 @@ import type { HealthScore } from "../health/types.js";
 import { DisconnectReason } from "../reasons.js";
 import type { ProbeFrameHeader, ProbeReport } from "./bandwidth-probe.js";
 import { ConnectionMonitor } from "./connection-monitor.js";
-import { ConnectionTable, DEAD, REMOVED, type Entry } from "./connection-table.js";
+import { ConnectionTable, DEAD, REMOVED, SETTLED, type Entry } from "./connection-table.js";
 import { HealthPublication } from "./health-publication.js";
 import { Outbox, type MaintenanceAction } from "./maintenance-actions.js";
 import { DEAD_PEER_CLOSE_TIMEOUT_MS, type ResolvedMaintenanceOptions } from "./maintenance-options.js";
@@ -201,19 +201,27 @@ export class MaintenanceCore<H> {
   /**
    * Re-checks every connection at `now` (this node slept, or its network changed): an RTT ping for each at
    * once, and a health check as soon as their pongs are due (the shorter of the health interval and the
-   * minimum pong timeout), so grades reflect the network as it is now. Returns the connections re-checked.
+   * minimum pong timeout), whose grades are published without hysteresis, so they reflect the network as it
+   * is now. Returns the connections re-checked.
    */
   recheckAll(now: number): number {
     if (!this.#started || this.#stopped) return 0;
     let count = 0;
+    // The next health check waits for the pongs (a check due before them, e.g. one a long stop made late,
+    // would grade the network as it was).
+    const healthAt = now + Math.min(this.options.healthCheckIntervalMs, this.options.minPongTimeoutMs);
     for (const entry of this.#table.entries) {
       if (entry.dead || entry.removed) continue;
       entry.monitor.recheck(now);
+      entry.monitor.health.expedite(healthAt);
+      // Not settled: the next check hands its score to the hysteresis even if it did not move (a lazily
+      // published score is made an object first, so that is the score it hands).
+      this.#health.materialize(entry);
+      this.#table.flags[entry.index] = (this.#table.flags[entry.index] as number) & ~SETTLED;
       this.#setDeadline(entry, now);
       count++;
     }
-    const healthAt = now + Math.min(this.options.healthCheckIntervalMs, this.options.minPongTimeoutMs);
-    if (healthAt < this.#nextHealthAt) this.#nextHealthAt = healthAt;
+    this.#nextHealthAt = healthAt;
     this.#wake(now);
     return count;
   }

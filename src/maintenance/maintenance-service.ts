@@ -222,8 +222,12 @@ class Maintenance implements MaintenanceService {
   #onWake(event: WakeEvent): void {
     if (this.#stopped) return;
     const connections = this.#core.recheckAll(this.#clock());
-    // The pings go out on the next turn of the event loop, once what peers sent meanwhile has been read
-    // (a full cycle now could judge a connection silent whose data waits unread in its socket).
+    // Re-armed from the clock as it is now (a timer armed before a clock jump may be due much later). The
+    // pings go out on a later turn of the event loop, once what peers sent meanwhile has been read (a full
+    // cycle now could judge a connection silent whose data waits unread in its socket).
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     this.#arm();
     if (event.type === "resumed") this.#host.emit("node:resumed", { cause: event.cause, sleptMs: Math.round(event.sleptMs), connections });
     else this.#host.emit("network:changed", { added: event.added, removed: event.removed, connections });

@@ -71,7 +71,8 @@ export interface MaintenanceSnapshot {
 /**
  * Payload of the manager event `node:resumed`: this process (or machine) did not run for a while (a timer
  * fired late, or the wall clock jumped against the monotonic one: sleep, suspend, SIGSTOP). Every
- * connection was re-checked at once (a Ping each, a health check once the pongs are due).
+ * connection was re-checked at once: a Ping each, and a health check once the pongs are due whose grades
+ * are published as they are (no hysteresis: the grades from before say nothing of the network now).
  *
  * @category Maintenance
  */

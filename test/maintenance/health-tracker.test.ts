@@ -143,3 +143,29 @@ describe("degradation tracking", () => {
     expect(tracker.degradedSince).toBe(0);
   });
 });
+
+describe("a health tracker asked to expedite (after a resume or a network change)", () => {
+  it("publishes the first sample at or after the given time as it is, then applies the hysteresis again", () => {
+    const tracker = new HealthTracker();
+    tracker.update(score(EXCELLENT), 0);
+    tracker.expedite(20_000);
+    // A sample before the re-check still waits for agreement.
+    expect(tracker.update(score(POOR), 10_000)).toBeUndefined();
+    expect(tracker.grade).toBe(EXCELLENT);
+    const s = score(CRITICAL);
+    expect(tracker.update(s, 20_000)).toEqual({ old: EXCELLENT, new: CRITICAL, score: s });
+    expect(tracker.degradedSince).toBe(20_000);
+    // Once used, it is gone: one better sample changes nothing.
+    expect(tracker.update(score(GOOD), 30_000)).toBeUndefined();
+    expect(tracker.grade).toBe(CRITICAL);
+  });
+
+  it("is used up by a sample equal to the published grade", () => {
+    const tracker = new HealthTracker();
+    tracker.update(score(GOOD), 0);
+    tracker.expedite(0);
+    expect(tracker.update(score(GOOD), 1)).toBeUndefined();
+    expect(tracker.update(score(POOR), 2)).toBeUndefined(); // hysteresis again
+    expect(tracker.grade).toBe(GOOD);
+  });
+});

@@ -85,6 +85,30 @@ describe("the maintenance service after a sleep or a network change (fake clock)
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it("publishes the grade of the first check after a resume at once, without waiting for agreeing checks", () => {
+    const host = new FakeHost();
+    const service = createMaintenanceService({ engine: "js", pingIntervalMs: 600_000, rttSampleIntervalMs: 600_000, healthCheckIntervalMs: 10_000 })(host);
+    service.start?.();
+    const fake = new FakeConnection({ rttMs: 1 });
+    service.onOpen?.(host.adopt(fake));
+    vi.advanceTimersByTime(30_000);
+    expect(service.healthOf(fake.asConnection)?.grade).toBe("excellent");
+    // Asleep for a minute; it wakes up on a network 600 ms away.
+    vi.setSystemTime(Date.now() + 60_000);
+    fake.rttMs = 600;
+    const changes = (): unknown[] => host.events.filter((e) => e.type === "health:change").map((e) => (e.event as { to: string }).to);
+    const before = changes().length;
+    vi.advanceTimersByTime(1_000); // the watch fires: re-check
+    vi.advanceTimersByTime(2_000); // the pongs are due: one health check
+    expect(changes().slice(before)).toEqual(["poor"]);
+    expect(service.healthOf(fake.asConnection)?.grade).toBe("poor");
+    // Afterwards the hysteresis applies again: one better check does not move the grade back.
+    fake.rttMs = 1;
+    vi.advanceTimersByTime(10_000);
+    expect(service.healthOf(fake.asConnection)?.grade).toBe("poor");
+    service.stop?.();
+  });
+
   it("turns off with wakeDetection: false (no timer of its own, no event)", () => {
     const on = createMaintenanceService({ engine: "js" })(new FakeHost());
     on.start?.();
