@@ -158,6 +158,7 @@ function sample() {
     maxDegree: degrees.at(-1) ?? 0,
     minOutbound: rows.length ? Math.min(...rows.map((r) => r.outbound)) : 0,
     cross: rows.reduce((a, r) => a + (r.cross ?? 0), 0),
+    fromLoopback: rows.reduce((a, r) => a + (r.fromLoopback ?? 0), 0),
     dials,
     // Reconnections: dial starts of the mesh and the reconnect service together, over the whole mesh.
     dialsPerSecond: previous ? Math.max(0, (dials - previous.dials) / ((t - previous.t) / 1000)) : 0,
@@ -308,6 +309,7 @@ async function main() {
       heal();
     }
     const crossDuring = timeline.at(-1).cross;
+    const loopbackDuring = timeline.at(-1).fromLoopback;
     const atTargetDuring = timeline.at(-1).atTarget;
     phase = "heal";
     log("heal: rules removed");
@@ -321,7 +323,10 @@ async function main() {
       atTargetAtHealTime: atTargetDuring,
       timeTo95AfterHealMs: healMsTo95 ?? null,
       crossHalfConnectionsAfterHeal: timeline.at(-1).cross,
-      note: "cross = connections (counted at both ends) between the halves; dead ones linger until keepalive ends them (about 45 s)",
+      connectionsFromLoopbackAtHealTime: loopbackDuring,
+      note:
+        "cross = connections (counted at both ends) between the halves; dead ones linger until keepalive ends them. " +
+        "Dials the OS sources from 127.0.0.1 (maintenance's replacement dials take no local address) pass the partition and are counted apart (fromLoopback)",
     };
   } else {
     result.phases.partition = { skipped: partition ? "nft unavailable (needs root and nftables)" : "off (--quick or --no-partition)" };

@@ -96,13 +96,18 @@ function report() {
     let outbound = 0;
     let inbound = 0;
     let cross = 0;
+    let fromLoopback = 0;
     const half = node.spec.ip.split(".")[1];
     for (const c of m.connections()) {
       if (c.direction === "outbound") outbound++;
       else inbound++;
-      if (c.remoteAddress.split(".")[1] !== half) cross++;
+      // Only dials with a node's own source address cross between halves; a dial the OS sourced from
+      // 127.0.0.1 (maintenance's replacement dials take no local address) is not partitioned, nor counted.
+      const remoteHalf = c.remoteAddress.split(".")[1];
+      if (remoteHalf === "0") fromLoopback++;
+      else if (remoteHalf !== half) cross++;
     }
-    rows.push({ index, outbound, inbound, cross, dials: node.dials.length, known: m.peers.size });
+    rows.push({ index, outbound, inbound, cross, fromLoopback, dials: node.dials.length, known: m.peers.size });
   }
   process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, failures });
 }

@@ -48,7 +48,8 @@ describe("target mesh over real sockets", () => {
       nodes.push(node);
     }
     const all = [boot, ...nodes];
-    await until(all, () => nodes.every((n) => outbound(n) >= 2));
+    // A node every other node dialed has no one left to dial out to: it holds all the peers there are instead.
+    await until(all, () => nodes.every((n) => outbound(n) >= 2 || n.connections().length === all.length - 1));
     // Only the bootstrap address was configured: every other peer came from a PeerAddresses frame.
     expect(learned.length).toBeGreaterThan(0);
     for (const n of nodes) {
@@ -81,6 +82,11 @@ describe("target mesh over real sockets", () => {
     expect(dialed).toContain(good.peerId.toString());
     expect(dialed).not.toContain(banned.peerId.toString());
     expect(banned.connections()).toHaveLength(0);
+    // Still below target (the banned peer is all that is left): a timer is armed, and stop releases it.
+    expect(node.mesh!.nextWakeAt).toBeDefined();
+    await node.stop();
+    expect(node.mesh!.nextWakeAt).toBeUndefined();
+    expect(node.mesh!.status().dialing).toBe(0);
   });
 
   it("sends no PeerAddresses to a peer without the capability, and lists the capability only with the mesh", async () => {
