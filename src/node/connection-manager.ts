@@ -7,7 +7,7 @@
  * @module
  */
 import { setMaxListeners } from "node:events";
-import { openConnection, type Connection } from "../connection/index.js";
+import type { Connection } from "../connection/index.js";
 import { metricsOf } from "../connection/metrics.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
@@ -21,21 +21,22 @@ import type { ManagerHost, ManagerService } from "../manager/services.js";
 import type { MaintenanceService } from "../maintenance/maintenance-service.js";
 import { observeNode, type NodeObserver } from "../observability/observe.js";
 import { PeerDatabase } from "../peers/peer-database.js";
-import { DisconnectReason } from "../reasons.js";
 import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
 import type { MeshService, MeshServiceEvents } from "../mesh/mesh-service.js";
 import { listenTcp } from "../transport/listen.js";
 import { resolveTls } from "../transport/tls-config.js";
-import type { ResolvedTls, SecureChannel, TcpListener } from "../transport/types.js";
+import type { ResolvedTls, TcpListener } from "../transport/types.js";
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import { ArrivalClock } from "./arrival-clock.js";
 import { Adopter, type Managed } from "./adopter.js";
 import { ClosingConnections } from "./closing-connections.js";
-import { banSubject, NodeJournal } from "./node-journal.js";
+import { NodeJournal } from "./node-journal.js";
+import { BanControl } from "./ban-control.js";
+import { dialerHost, inboundHost, type NodeParts } from "./adapter-hosts.js";
 import { ipOf, NodeCore, type KeptConnection } from "./core/node-core.js";
 import { createNodeServices } from "./default-services.js";
-import { Dialer, safely } from "./dialer.js";
+import { Dialer } from "./dialer.js";
 import type { BanOptions, DialOptions, DialTarget, NodeEvents } from "./events.js";
 import { InboundAdapter } from "./inbound.js";
 import { MisbehaviourGuard } from "./misbehaviour-guard.js";
@@ -90,6 +91,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #guard: MisbehaviourGuard;
   readonly #handlers: ProtocolHandlers;
   readonly #log: NodeJournal;
+  readonly #bans: BanControl;
   readonly #services: readonly ManagerService[];
   readonly #abort = new AbortController();
   readonly #settings: ReturnType<typeof nodeSettings>;
@@ -126,6 +128,14 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       dialBackoff: o.dialing.backoff ?? {},
     });
     this.#core = new NodeCore<Managed>({ limits: o.limits, peers: this.peers, localId: this.peerId.bytes, ...this.#settings, allowList: o.allowList, gater: o.gater });
+    this.#bans = new BanControl({
+      peers: this.peers,
+      journal: this.#log,
+      clock: o.clock,
+      bannedConnections: (now) => this.#core.bannedConnections(now),
+      emit: (type, event) => this.emit(type, event as never),
+      changed: () => this.#arm(),
+    });
     this.#handlers = new ProtocolHandlers(o.protocols.map((p) => p.name), (e) => this.listenerCount("handler:failed") > 0 && (this.emit("handler:failed", e), true));
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
@@ -142,10 +152,28 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       handlers: this.#handlers,
       signal: this.#abort.signal,
     });
-    this.#inbound = new InboundAdapter(this.#inboundHost());
-    this.#dialer = new Dialer(this.#dialerHost());
+    const parts: NodeParts = {
+      options: o,
+      core: this.#core as unknown as NodeCore<KeptConnection>,
+      peers: this.peers,
+      arrivals: this.#arrivals,
+      settings: this.#settings,
+      adopter: this.#adopter,
+      closing: this.#closing,
+      log: this.#log,
+      guard: () => this.#guard,
+      signal: this.#abort.signal,
+      tls: () => this.#tls,
+      addresses: () => this.addresses,
+      emit: (type, event) => this.emit(type, event as never),
+      on: (type, listener) => this.on(type, listener),
+      notify: (hook) => this.#notify(hook),
+      changed: () => this.#changed(),
+    };
+    this.#inbound = new InboundAdapter(inboundHost(parts));
+    this.#dialer = new Dialer(dialerHost(parts));
     // No automatic ban once stopping: the peer database may already be closed.
-    const autoBan = (t: BanTarget, b: BanOptions, evidence: MisbehaviourEvidence): void => void (this.#state === "running" && this.#ban(t, b, evidence));
+    const autoBan = (t: BanTarget, b: BanOptions, evidence: MisbehaviourEvidence): void => void (this.#state === "running" && this.#bans.ban(t, b, evidence));
     this.#guard = new MisbehaviourGuard({ peers: this.peers, now: o.clock, exemptions: () => o.allowList, ban: autoBan }, o.misbehaviour);
     const services = createNodeServices(o, this.#serviceHost());
     this.maintenance = services.maintenance;
@@ -328,46 +356,12 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
    * only `publicReason`); later dials and inbound connections are refused until it expires.
    */
   ban(target: BanTarget | PeerId, options: BanOptions = {}): BanEntry {
-    return this.#ban(target, options);
-  }
-
-  /** {@link ConnectionManager.ban}; `evidence` marks an automatic ban, journaled and announced with it. */
-  #ban(target: BanTarget | PeerId, options: BanOptions, evidence?: MisbehaviourEvidence): BanEntry {
-    const t: BanTarget = target instanceof PeerId ? { peerId: target.toString() } : target;
-    const now = this.options.clock();
-    const { entry, evicted } = this.peers.ban(t, now, {
-      reason: options.reason ?? "banned by the application",
-      publicReason: options.publicReason,
-      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
-    });
-    if (evicted !== undefined) {
-      // The ban list is full: the entry that made room is lifted, and says so.
-      this.#log.record("unbanned", { ...banSubject(evicted), code: "evicted", detail: `${evicted.key} evicted from the full ban list` });
-      this.emit("peer:unbanned", { entry: evicted });
-    }
-    this.#log.record("banned", {
-      ...banSubject(entry),
-      code: ErrorCode.PEER_BANNED,
-      detail: `${entry.key} until ${entry.expiresAt} (offence ${entry.offences}): ${entry.reason}`,
-      value: entry.offences,
-      ...(evidence !== undefined ? { code: "misbehaviour", evidence } : {}),
-    });
-    this.emit("peer:banned", evidence === undefined ? { entry } : { entry, evidence });
-    for (const managed of this.#core.bannedConnections(now)) {
-      void managed.connection.close(DisconnectReason.PEER_BANNED, entry.publicReason ? { detail: entry.publicReason } : {});
-    }
-    this.#arm();
-    return entry;
+    return this.#bans.ban(target, options);
   }
 
   /** Lifts a ban. Returns the removed entry, if there was one. */
   unban(target: BanTarget | PeerId): BanEntry | undefined {
-    const entry = this.peers.unban(target instanceof PeerId ? { peerId: target.toString() } : target);
-    if (entry) {
-      this.#log.record("unbanned", { ...banSubject(entry), code: "unbanned", detail: `${entry.key} lifted by the application` });
-      this.emit("peer:unbanned", { entry });
-    }
-    return entry;
+    return this.#bans.unban(target);
   }
 
   /** True when the peer id or IP (or the IP's subnet) is banned now. */
@@ -416,41 +410,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.removeAllListeners();
   }
 
-  /** Runs the peerlink handshake on `channel`; `track` gets the Connection as soon as it exists. */
-  #handshake(
-    channel: SecureChannel,
-    role: "dialer" | "listener",
-    bounds: { signal: AbortSignal; deadline: number; expected?: PeerId | undefined; early?: DialOptions["earlyMessages"] },
-    track: (connection: Connection) => void,
-  ): Promise<Connection> {
-    const o = this.options;
-    const early = role === "dialer" ? (bounds.early ?? []) : [];
-    return openConnection(
-      channel,
-      {
-        identity: o.identity,
-        protocols: o.protocols,
-        capabilities: o.capabilities,
-        listenAddrs: this.addresses,
-        expectedPeerId: bounds.expected,
-        earlyData: early.length > 0,
-        ...(o.agent !== undefined ? { agent: o.agent } : {}),
-      },
-      {
-        signal: bounds.signal,
-        deadline: bounds.deadline,
-        maxFrameSize: o.maxFrameSize,
-        inboundRate: o.misbehaviour.inboundRate,
-        sendBufferHighWaterBytes: o.sendBufferHighWaterBytes,
-        sendBufferLimitBytes: o.sendBufferLimitBytes,
-        gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
-        earlyMessages: early,
-        onConnection: track,
-        ...(o.engine !== undefined ? { engine: o.engine } : {}),
-      },
-    );
-  }
-
   /** Sets the one timer to the core's next deadline. */
   #arm(): void {
     if (this.#state !== "running" || this.#dueQueued) return; // a queued #runDue re-arms when done
@@ -487,10 +446,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#inbound.refreshProgress();
     const due = this.#core.onTimeout(this.options.clock());
     for (const { id, expiry } of due.expired) this.#inbound.expire(id, expiry);
-    for (const entry of due.unbanned) {
-      this.#log.record("unbanned", { ...banSubject(entry), code: "expired", detail: `${entry.key} expired` });
-      this.emit("peer:unbanned", { entry });
-    }
+    this.#bans.expired(due.unbanned);
     this.#adopter.trim(due.trim);
     this.#changed();
   }
@@ -543,72 +499,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       emit: (type, event) => this.emit(type as keyof ConnectionManagerEvents, event as never),
       get running() {
         return manager.#state === "running";
-      },
-    };
-  }
-
-  #inboundHost(): ConstructorParameters<typeof InboundAdapter>[0] {
-    return {
-      core: this.#core as unknown as NodeCore<KeptConnection>,
-      arrival: () => this.#arrivals.arrival(),
-      now: () => this.options.clock(),
-      tls: () => this.#tls,
-      signal: this.#abort.signal,
-      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
-      firstFlightTimeoutMs: this.#settings.firstFlightTimeoutMs,
-      capacityRetryAfterMs: this.#settings.capacityRetryAfterMs,
-      maxLingering: this.options.limits.maxPendingInbound,
-      handshake: (channel, deadline, track) => this.#handshake(channel, "listener", { signal: this.#abort.signal, deadline }, track),
-      // A refusal is thrown (synchronously, or by the Promise when the gater answers later) and reported by the adopter.
-      adopt: (connection, reservation) => void Promise.resolve(this.#adopter.adopt(connection, reservation)).catch(() => undefined),
-      closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
-      refused: (address, refusal, error, peer) => {
-        this.#log.refusal(address, refusal);
-        this.emit("inbound:refused", { address, reason: refusal.reason, error, ...(peer !== undefined ? { peer } : {}) });
-      },
-      failed: (address, error) => {
-        this.#log.record("refused", { address, code: error.code, detail: `inbound handshake failed: ${error.rawMessage}` });
-        this.emit("handshake:failed", { address, direction: "inbound", error });
-        this.#guard.handshakeFailed(address, error);
-      },
-      evicted: (address) => {
-        this.#log.record("refused", { address, code: "evicted", detail: "pending pool full: evicted the pending connection with the least progress" });
-        this.emit("inbound:evicted", { address });
-      },
-      changed: () => this.#changed(),
-    };
-  }
-
-  #dialerHost(): ConstructorParameters<typeof Dialer>[0] {
-    return {
-      core: this.#core as unknown as NodeCore<KeptConnection>,
-      peers: this.peers,
-      localId: this.peerId,
-      now: () => this.options.clock(),
-      tls: () => this.#tls,
-      signal: this.#abort.signal,
-      handshakeTimeoutMs: this.options.limits.handshakeTimeoutMs,
-      dialing: this.options.dialing,
-      enable0Rtt: this.options.enable0Rtt,
-      handshake: (channel, bounds, track) => this.#handshake(channel, "dialer", bounds, track),
-      adopt: (connection, reservation, address) => {
-        if (!this.peers.findBan({ peerId: connection.remotePeer.toString(), ip: ipOf(connection.remoteAddress) }, this.options.clock())) {
-          safely(() => this.peers.recordDialSuccess(connection.remotePeer.toString(), address, this.options.clock()));
-        }
-        return this.#adopter.adopt(connection, reservation);
-      },
-      onOpen: (listener) => this.on("connection:open", ({ connection }) => listener(connection)),
-      closing: (connection, onClosed) => this.#closing.add(connection, onClosed),
-      refused: (target, error, journal) => {
-        if (journal !== undefined) this.#log.record("refused", { ...journal, code: error.code, detail: error.rawMessage });
-        this.emit("dial:refused", { target, error });
-      },
-      journalLimit: (address, refusal) => this.#log.refusal(address, refusal),
-      failed: (address, error) => this.emit("handshake:failed", { address, direction: "outbound", error }),
-      dialFailed: (target, error) => this.#notify((s) => s.onDialFailed?.(target, error)),
-      changed: () => {
-        this.#notify((s) => s.onSlotFreed?.());
-        this.#changed();
       },
     };
   }
