@@ -24,12 +24,15 @@ const GROUPS = [
     "test/connection/connection-abuse.test.ts",
     "test/node/flood.test.ts",
     "test/node/pending-exhaustion.test.ts",
+    "test/connection/inbound-rate-core.test.ts",
+    "test/node/misbehaviour.test.ts",
   ]],
   ["Silent and slow peers", [
     "test/node/admission-deadlines.test.ts",
     "test/node/node-abuse.test.ts",
     "test/transport/failures.test.ts",
     "test/transport/early-close.test.ts",
+    "test/connection/send-backpressure.test.ts",
   ]],
   ["Identity attacks and bans", [
     "test/transport/mitm-relay.test.ts",
@@ -41,6 +44,7 @@ const GROUPS = [
     "test/connection/connection-lost.test.ts",
     "test/maintenance/health-delay.test.ts",
     "test/maintenance/impairment-netns.test.ts",
+    "test/maintenance/sleep-resume.test.ts",
   ]],
   ["Shutdown with stalled peers, reconnect storms", [
     "test/reconnect/shutdown.test.ts",
