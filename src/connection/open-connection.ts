@@ -38,7 +38,8 @@ export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshak
  * socket released in the background within `failureLingerMs` (1 s by default;
  * use `onConnection` to await `connection.closed`). A secure outbound channel that closes before the
  * peer's Hello rejects with AUTHENTICATION_FAILED (TLS 1.3 reports a rejected
- * client certificate only as a bare close).
+ * client certificate only as a bare close), or CONNECTION_CLOSED when nothing arrived after this side's TLS
+ * finished (the listener dropped the connection before finishing its own side of TLS).
  *
  * @example
  * ```ts

@@ -57,12 +57,15 @@ export function tlsChannel(
   } catch (cause) {
     return new PeerlinkError(ErrorCode.TLS_FAILED, "TLS keying-material exporter unavailable", { cause, initiator: "local" });
   }
+  // TLS records are counted on the TCP socket under TLS, which keeps its count after it closed.
+  const readAtSecure = rawSocket.bytesRead;
   return Object.freeze({
     socket,
     direction,
     secure: true,
     tlsExporter: exporter,
     sessionReused: socket.isSessionReused(),
+    receivedSinceSecure: () => rawSocket.bytesRead - readAtSecure,
     ...endpoints(rawSocket),
   });
 }

@@ -26,6 +26,11 @@ export function isCertificateRejectedAlert(error: unknown): boolean {
  * `'close'`/`'error'` handlers while it still waits for the peer's Hello:
  *
  * - a received TLS alert rejecting our certificate → AUTHENTICATION_FAILED;
+ * - a secure **outbound** channel on which nothing arrived since our TLS finished → CONNECTION_CLOSED:
+ *   in TLS 1.3 the client is done one flight before the server, and a server sends its session tickets as
+ *   soon as it has read the client's Finished (with it our certificate). A listener silent since then closed
+ *   while its own side of TLS was unfinished, without having judged our certificate or identity: it dropped
+ *   a pending connection (pool full, deadline passed, PROTOCOL.md §3.1) or stopped;
  * - any other close or error of a **secure** channel → AUTHENTICATION_FAILED: in TLS 1.3
  *   the client's `secureConnect` fires before the server has checked the client
  *   certificate, and a server that rejects it (Node destroys the socket) is seen by
@@ -41,6 +46,15 @@ export function classifyEarlyClose(channel: SecureChannel, cause?: unknown): Pee
   const peer = `${channel.remoteAddress}:${channel.remotePort}`;
   if (isCertificateRejectedAlert(cause)) {
     return new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, `peer ${peer} rejected our TLS certificate: ${describe(cause)}`, options);
+  }
+  if (channel.secure && channel.direction === "outbound" && channel.receivedSinceSecure?.() === 0) {
+    return new PeerlinkError(
+      ErrorCode.CONNECTION_CLOSED,
+      `TLS listener ${peer} closed the connection before finishing its side of the TLS handshake, without judging our ` +
+        `certificate (a pending connection dropped: its pool full or its deadline passed)` +
+        (cause === undefined ? "" : ` (${describe(cause)})`),
+      options,
+    );
   }
   if (channel.secure) {
     const side = channel.direction === "outbound" ? "listener" : "dialer";

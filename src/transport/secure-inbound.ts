@@ -30,8 +30,8 @@ interface TlsSocketInternals {
  * socket (after the same signal/deadline checks). With `tls`, it runs the TLS 1.3
  * server handshake: a client certificate is required (a client without one gets a
  * `certificate_required` alert), ALPN `peerlink/1` is required, and with a CA the
- * client's certificate must chain to it (else the socket is destroyed: in TLS 1.3
- * the client sees a bare close, see `classifyEarlyClose`). Node's 120 s TLS
+ * client's certificate must chain to it (else the socket is closed after a `close_notify`: in TLS 1.3
+ * the client sees no alert, see `classifyEarlyClose`). Node's 120 s TLS
  * handshake timeout is not used: pass `deadline` (absolute `Date.now()` ms), counted
  * from the moment the socket was accepted.
  *
@@ -99,7 +99,7 @@ export function secureInbound(socket: Socket, options: SecureInboundOptions = {}
         }
         const problem = verifyError.call(internals._handle);
         if (problem) {
-          attempt.fail(
+          refuseAfterTls(
             new PeerlinkError(ErrorCode.TLS_FAILED, `${what}: client certificate rejected: ${problem.message}`, {
               cause: problem,
               initiator: "local",
@@ -109,8 +109,23 @@ export function secureInbound(socket: Socket, options: SecureInboundOptions = {}
         }
       }
       const channel = tlsChannel(secure, socket, "inbound");
-      if (channel instanceof PeerlinkError) attempt.fail(channel);
+      if (channel instanceof PeerlinkError) refuseAfterTls(channel);
       else attempt.resolve(channel);
+    };
+    // TLS is finished here: a close_notify before the close tells the dialer it was judged (it received bytes
+    // after its own TLS finished), where a bare close would look like a pending connection dropped mid-TLS
+    // (`classifyEarlyClose`). The deadline and the signal still bound the wait for the flush.
+    const refuseAfterTls = (error: PeerlinkError): void => {
+      const fail = (): void => attempt.fail(error);
+      secure.off("error", onError);
+      secure.off("close", onClose);
+      secure.on("error", fail);
+      secure.on("close", fail);
+      attempt.onCleanup(() => {
+        secure.off("error", fail);
+        secure.off("close", fail);
+      });
+      secure.end(fail);
     };
     secure.on("error", onError);
     secure.on("close", onClose);

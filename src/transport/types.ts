@@ -42,6 +42,12 @@ export interface SecureChannel {
   readonly tlsExporter: Uint8Array | undefined;
   /** True when the TLS session was resumed from a cached ticket (always false without TLS). */
   readonly sessionReused: boolean;
+  /**
+   * Bytes received on the TCP connection since TLS finished on this side, read at call time; absent without
+   * TLS. A TLS 1.3 server sends its session tickets as soon as it has read the client's Finished, so for a
+   * dialer 0 means the listener had not finished its side of TLS (see `classifyEarlyClose`).
+   */
+  readonly receivedSinceSecure?: (() => number) | undefined;
   /** The peer's IP address (IPv6 without brackets). */
   readonly remoteAddress: string;
   /** The peer's TCP port. */

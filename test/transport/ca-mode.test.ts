@@ -83,7 +83,9 @@ describe("CA mode with a dialer whose certificate does not chain to the CA", () 
         expect(result).toMatchObject({ ok: false, error: { code: ErrorCode.TLS_FAILED } });
         expect((result as { error: PeerlinkError }).error.message).toMatch(/client certificate rejected/);
 
-        const cause = await ended; // a bare close or ECONNRESET, never any data
+        const cause = await ended; // a close_notify, then a close or ECONNRESET, never any data
+        // The close_notify tells the dialer its certificate was judged (not a pending connection dropped mid-TLS).
+        expect(outbound.receivedSinceSecure?.()).toBeGreaterThan(0);
         const error = classifyEarlyClose(outbound, cause);
         expect(error.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
         expect(error.initiator).toBe("remote");

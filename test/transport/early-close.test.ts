@@ -35,6 +35,25 @@ describe("a channel that closes before the peer's Hello", () => {
     expect(error.cause).toBe(cause);
   });
 
+  it("is a CONNECTION_CLOSED from the peer when outbound and nothing arrived since our TLS finished (the listener's TLS was unfinished)", () => {
+    const dropped = { ...channel(true, "outbound"), receivedSinceSecure: () => 0 };
+    const error = classifyEarlyClose(dropped, reset());
+    expect(error.code).toBe(ErrorCode.CONNECTION_CLOSED);
+    expect(error.initiator).toBe("remote");
+    expect(error.message).toMatch(/before finishing its side of the TLS handshake/);
+  });
+
+  it("stays an AUTHENTICATION_FAILED when outbound and the listener sent bytes after our TLS finished (tickets, close_notify)", () => {
+    const judged = { ...channel(true, "outbound"), receivedSinceSecure: () => 24 };
+    expect(classifyEarlyClose(judged).code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+    expect(classifyEarlyClose(judged, reset()).code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+  });
+
+  it("stays an AUTHENTICATION_FAILED when inbound, whatever arrived since TLS (a dialer sends nothing between its Finished and its Hello)", () => {
+    const inbound = { ...channel(true, "inbound"), receivedSinceSecure: () => 0 };
+    expect(classifyEarlyClose(inbound).code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+  });
+
   it("is a CONNECTION_CLOSED on plain TCP", () => {
     expect(classifyEarlyClose(channel(false, "outbound"), reset()).code).toBe(ErrorCode.CONNECTION_CLOSED);
   });
