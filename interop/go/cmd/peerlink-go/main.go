@@ -412,9 +412,6 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 		"capabilities": capabilities, "remoteAddr": raw.RemoteAddr().String(), "agent": s.Remote.Agent,
 		"earlyData": len(s.Early), "resumed": resumed(conn)})
 	go c.Run()
-	if role == peer.RoleDialer {
-		n.commandsOnce.Do(func() { go n.readCommands() }) // a dialer takes commands once its connection is open
-	}
 	if stopping {
 		c.Goodbye(pb.GoodbyeReason_GOODBYE_REASON_SHUTDOWN, "peerlink-go stopping")
 	} else {
@@ -427,6 +424,11 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 				emit(peer.Event{"event": "error", "code": "UNKNOWN_PROTOCOL", "message": err.Error()})
 			}
 		}
+	}
+	// A dialer takes commands once its connection is open and its --send messages are written: a command
+	// read earlier could write its frame ahead of them.
+	if role == peer.RoleDialer {
+		n.commandsOnce.Do(func() { go n.readCommands() })
 	}
 	<-c.Done()
 	n.mu.Lock()
