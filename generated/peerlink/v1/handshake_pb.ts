@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file peerlink/v1/handshake.proto.
  */
 export const file_peerlink_v1_handshake: GenFile = /*@__PURE__*/
-  fileDesc("ChtwZWVybGluay92MS9oYW5kc2hha2UucHJvdG8SC3BlZXJsaW5rLnYxIuMCCgVIZWxsbxITCgttaW5fdmVyc2lvbhgBIAEoDRITCgttYXhfdmVyc2lvbhgCIAEoDRIPCgdwZWVyX2lkGAMgASgMEiYKCGtleV90eXBlGAQgASgOMhQucGVlcmxpbmsudjEuS2V5VHlwZRISCgpwdWJsaWNfa2V5GAUgASgMEg0KBW5vbmNlGAYgASgMEi8KCXByb3RvY29scxgHIAMoCzIcLnBlZXJsaW5rLnYxLlByb3RvY29sU3VwcG9ydBItCgxjYXBhYmlsaXRpZXMYCCADKAsyFy5wZWVybGluay52MS5DYXBhYmlsaXR5EhQKDGxpc3Rlbl9hZGRycxgJIAMoCRIsCgdiaW5kaW5nGAogASgOMhsucGVlcmxpbmsudjEuQ2hhbm5lbEJpbmRpbmcSDQoFcHJvb2YYCyABKAwSEgoKZWFybHlfZGF0YRgMIAEoCBINCgVhZ2VudBgNIAEoCSIVCgRBdXRoEg0KBXByb29mGAEgASgMKjkKB0tleVR5cGUSGAoUS0VZX1RZUEVfVU5TUEVDSUZJRUQQABIUChBLRVlfVFlQRV9FRDI1NTE5EAEqbwoOQ2hhbm5lbEJpbmRpbmcSHwobQ0hBTk5FTF9CSU5ESU5HX1VOU1BFQ0lGSUVEEAASIAocQ0hBTk5FTF9CSU5ESU5HX1RMU19FWFBPUlRFUhABEhoKFkNIQU5ORUxfQklORElOR19OT05DRVMQAmIGcHJvdG8z", [file_peerlink_v1_capability]);
+  fileDesc("ChtwZWVybGluay92MS9oYW5kc2hha2UucHJvdG8SC3BlZXJsaW5rLnYxIuMCCgVIZWxsbxITCgttaW5fdmVyc2lvbhgBIAEoDRITCgttYXhfdmVyc2lvbhgCIAEoDRIPCgdwZWVyX2lkGAMgASgMEiYKCGtleV90eXBlGAQgASgOMhQucGVlcmxpbmsudjEuS2V5VHlwZRISCgpwdWJsaWNfa2V5GAUgASgMEg0KBW5vbmNlGAYgASgMEi8KCXByb3RvY29scxgHIAMoCzIcLnBlZXJsaW5rLnYxLlByb3RvY29sU3VwcG9ydBItCgxjYXBhYmlsaXRpZXMYCCADKAsyFy5wZWVybGluay52MS5DYXBhYmlsaXR5EhQKDGxpc3Rlbl9hZGRycxgJIAMoCRIsCgdiaW5kaW5nGAogASgOMhsucGVlcmxpbmsudjEuQ2hhbm5lbEJpbmRpbmcSDQoFcHJvb2YYCyABKAwSEgoKZWFybHlfZGF0YRgMIAEoCBINCgVhZ2VudBgNIAEoCSIVCgRBdXRoEg0KBXByb29mGAEgASgMKjkKB0tleVR5cGUSGAoUS0VZX1RZUEVfVU5TUEVDSUZJRUQQABIUChBLRVlfVFlQRV9FRDI1NTE5EAEqlAEKDkNoYW5uZWxCaW5kaW5nEh8KG0NIQU5ORUxfQklORElOR19VTlNQRUNJRklFRBAAEiAKHENIQU5ORUxfQklORElOR19UTFNfRVhQT1JURVIQARIaChZDSEFOTkVMX0JJTkRJTkdfTk9OQ0VTEAISIwofQ0hBTk5FTF9CSU5ESU5HX1RMU19DRVJUSUZJQ0FURRADYgZwcm90bzM", [file_peerlink_v1_capability]);
 
 /**
  * Hello is the first frame each side sends on a new connection.
@@ -199,6 +199,15 @@ export enum ChannelBinding {
    * @generated from enum value: CHANNEL_BINDING_NONCES = 2;
    */
   NONCES = 2,
+
+  /**
+   * TLS 1.3 with ALPN "peerlink/1+cert": Hello.proof is empty; the sender's
+   * TLS certificate carries its identity key, which TLS itself proved
+   * (CertificateVerify) in the handshake that established this session.
+   *
+   * @generated from enum value: CHANNEL_BINDING_TLS_CERTIFICATE = 3;
+   */
+  TLS_CERTIFICATE = 3,
 }
 
 /**
