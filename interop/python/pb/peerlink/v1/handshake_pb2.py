@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from peerlink.v1 import capability_pb2 as peerlink_dot_v1_dot_capability__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpeerlink/v1/handshake.proto\x12\x0bpeerlink.v1\x1a\x1cpeerlink/v1/capability.proto\"\xe3\x02\n\x05Hello\x12\x13\n\x0bmin_version\x18\x01 \x01(\r\x12\x13\n\x0bmax_version\x18\x02 \x01(\r\x12\x0f\n\x07peer_id\x18\x03 \x01(\x0c\x12&\n\x08key_type\x18\x04 \x01(\x0e\x32\x14.peerlink.v1.KeyType\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\r\n\x05nonce\x18\x06 \x01(\x0c\x12/\n\tprotocols\x18\x07 \x03(\x0b\x32\x1c.peerlink.v1.ProtocolSupport\x12-\n\x0c\x63\x61pabilities\x18\x08 \x03(\x0b\x32\x17.peerlink.v1.Capability\x12\x14\n\x0clisten_addrs\x18\t \x03(\t\x12,\n\x07\x62inding\x18\n \x01(\x0e\x32\x1b.peerlink.v1.ChannelBinding\x12\r\n\x05proof\x18\x0b \x01(\x0c\x12\x12\n\nearly_data\x18\x0c \x01(\x08\x12\r\n\x05\x61gent\x18\r \x01(\t\"\x15\n\x04\x41uth\x12\r\n\x05proof\x18\x01 \x01(\x0c*9\n\x07KeyType\x12\x18\n\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_TYPE_ED25519\x10\x01*o\n\x0e\x43hannelBinding\x12\x1f\n\x1b\x43HANNEL_BINDING_UNSPECIFIED\x10\x00\x12 \n\x1c\x43HANNEL_BINDING_TLS_EXPORTER\x10\x01\x12\x1a\n\x16\x43HANNEL_BINDING_NONCES\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bpeerlink/v1/handshake.proto\x12\x0bpeerlink.v1\x1a\x1cpeerlink/v1/capability.proto\"\xe3\x02\n\x05Hello\x12\x13\n\x0bmin_version\x18\x01 \x01(\r\x12\x13\n\x0bmax_version\x18\x02 \x01(\r\x12\x0f\n\x07peer_id\x18\x03 \x01(\x0c\x12&\n\x08key_type\x18\x04 \x01(\x0e\x32\x14.peerlink.v1.KeyType\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\r\n\x05nonce\x18\x06 \x01(\x0c\x12/\n\tprotocols\x18\x07 \x03(\x0b\x32\x1c.peerlink.v1.ProtocolSupport\x12-\n\x0c\x63\x61pabilities\x18\x08 \x03(\x0b\x32\x17.peerlink.v1.Capability\x12\x14\n\x0clisten_addrs\x18\t \x03(\t\x12,\n\x07\x62inding\x18\n \x01(\x0e\x32\x1b.peerlink.v1.ChannelBinding\x12\r\n\x05proof\x18\x0b \x01(\x0c\x12\x12\n\nearly_data\x18\x0c \x01(\x08\x12\r\n\x05\x61gent\x18\r \x01(\t\"\x15\n\x04\x41uth\x12\r\n\x05proof\x18\x01 \x01(\x0c*9\n\x07KeyType\x12\x18\n\x14KEY_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_TYPE_ED25519\x10\x01*\x94\x01\n\x0e\x43hannelBinding\x12\x1f\n\x1b\x43HANNEL_BINDING_UNSPECIFIED\x10\x00\x12 \n\x1c\x43HANNEL_BINDING_TLS_EXPORTER\x10\x01\x12\x1a\n\x16\x43HANNEL_BINDING_NONCES\x10\x02\x12#\n\x1f\x43HANNEL_BINDING_TLS_CERTIFICATE\x10\x03\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'peerlink.v1.handshake_pb2', globals())
@@ -23,8 +23,8 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   _KEYTYPE._serialized_start=455
   _KEYTYPE._serialized_end=512
-  _CHANNELBINDING._serialized_start=514
-  _CHANNELBINDING._serialized_end=625
+  _CHANNELBINDING._serialized_start=515
+  _CHANNELBINDING._serialized_end=663
   _HELLO._serialized_start=75
   _HELLO._serialized_end=430
   _AUTH._serialized_start=432
