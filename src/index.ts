@@ -96,7 +96,7 @@ export type {
   StateChange,
 } from "./connection/types.js";
 export { DEFAULT_AGENT, MAX_EARLY_DATA_BYTES, WIRE_VERSION } from "./handshake/defaults.js";
-export type { AgreedCapability, AgreedProtocol, HandshakeResult } from "./handshake/types.js";
+export type { AgreedCapability, AgreedProtocol, HandshakeResult, IdentityProof } from "./handshake/types.js";
 
 // Errors and reasons.
 export { ErrorCode, PeerlinkError, isPeerlinkError } from "./errors.js";
@@ -109,7 +109,7 @@ export { PeerId } from "./identity/peer-id.js";
 
 // TLS.
 export { TlsSessionCache } from "./transport/session-cache.js";
-export type { TlsSessionCacheOptions } from "./transport/session-cache.js";
+export type { TlsSessionCacheOptions, TlsTicket } from "./transport/session-cache.js";
 export { createTlsCredentials } from "./transport/tls-credentials.js";
 export type { TlsCredentialsOptions } from "./transport/tls-credentials.js";
 export type { TlsCredentials, TlsOptions } from "./transport/types.js";

@@ -8,7 +8,7 @@
 import type { MutableConnectionStats } from "./stats.js";
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import type { HandshakeResult, AgreedCapability, AgreedProtocol } from "../handshake/types.js";
+import type { HandshakeResult, AgreedCapability, AgreedProtocol, ChannelBindingInput } from "../handshake/types.js";
 import type { PeerId } from "../identity/peer-id.js";
 import { DisconnectReason } from "../reasons.js";
 import { classifyEarlyClose } from "../transport/early-close.js";
@@ -297,10 +297,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       this.#socketClosed = true;
     });
     this.#socket.on("close", this.#onClose);
-    const binding =
+    const binding: ChannelBindingInput =
       channel.secure && channel.tlsExporter !== undefined
-        ? ({ type: "tls", exporter: channel.tlsExporter } as const)
-        : ({ type: "nonces" } as const);
+        ? {
+            type: "tls",
+            exporter: channel.tlsExporter,
+            certificate: channel.certificateBinding ? { own: channel.ownCertificateKey, peer: channel.peerCertificateKey } : undefined,
+          }
+        : { type: "nonces" };
     this.#apply(this.#core.transportConnected(now));
     this.#apply(this.#core.transportSecured(binding, now));
     if (this.#socket.destroyed) this.#apply(this.#core.transportClosed(Date.now()));

@@ -40,6 +40,7 @@ import type {
   HandshakePhase,
   HandshakeResult,
   HandshakeRole,
+  IdentityProof,
   ProtocolSpec,
   VersionRange,
 } from "./types.js";
@@ -80,6 +81,7 @@ export class Handshake {
   #peerHello: Hello | undefined;
   #peerHelloBody: Uint8Array | undefined;
   #peerId: PeerId | undefined;
+  #peerProof: IdentityProof = "signature";
   #result: HandshakeResult | undefined;
   #error: PeerlinkError | undefined;
 
@@ -166,8 +168,11 @@ export class Handshake {
   start(): HandshakeAction[] {
     if (this.#phase !== "idle") throw new PeerlinkError(ErrorCode.INTERNAL, "handshake already started");
     const binding = this.#binding;
+    const byCertificate = binding.type === "tls" && sameBytes(binding.certificate?.own, this.#identity.publicKey);
     const proof =
-      binding.type === "tls" ? this.#identity.sign(tlsBindingPayload(this.#role, binding.exporter)) : new Uint8Array(0);
+      binding.type === "tls" && !byCertificate
+        ? this.#identity.sign(tlsBindingPayload(this.#role, binding.exporter))
+        : new Uint8Array(0);
     const nonce = this.#randomBytes(NONCE_LENGTH);
     if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
     const { body, bytes } = encodeFrameWithBody({
@@ -183,7 +188,11 @@ export class Handshake {
           protocols: this.#protocols.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
           capabilities: this.#capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required === true })),
           listenAddrs: [...this.#listenAddrs],
-          binding: binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES,
+          binding: byCertificate
+            ? ChannelBinding.TLS_CERTIFICATE
+            : binding.type === "tls"
+              ? ChannelBinding.TLS_EXPORTER
+              : ChannelBinding.NONCES,
           proof,
           earlyData: this.#announceEarlyData,
           agent: this.#agent,
@@ -298,18 +307,31 @@ export class Handshake {
   #onHello(hello: Hello, body: Uint8Array): HandshakeAction[] {
     const check = checkHello(hello, this.#peerRole);
     if (!check.ok) return this.#failWith(check.error);
-    const wanted = this.#binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
-    if (hello.binding !== wanted) {
+    const binding = this.#binding;
+    const byCertificate = binding.type === "tls" && binding.certificate !== undefined && hello.binding === ChannelBinding.TLS_CERTIFICATE;
+    const wanted = binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
+    if (hello.binding !== wanted && !byCertificate) {
+      const allowed = binding.type === "tls" && binding.certificate !== undefined ? `${ChannelBinding[wanted]} or TLS_CERTIFICATE` : ChannelBinding[wanted];
       return this.fail(
         ErrorCode.AUTHENTICATION_FAILED,
-        `peer binds its proof to ${ChannelBinding[hello.binding] ?? hello.binding}, the transport needs ${ChannelBinding[wanted]}`,
+        `peer binds its proof to ${ChannelBinding[hello.binding] ?? hello.binding}, the transport needs ${allowed}`,
       );
     }
     this.#peerHello = hello;
     this.#peerHelloBody = body;
     this.#peerId = check.peerId;
-    if (this.#binding.type === "tls") {
-      const signed = tlsBindingPayload(this.#peerRole, this.#binding.exporter);
+    if (byCertificate) {
+      // TLS proved the certificate key (CertificateVerify over this session's handshake, or the one that
+      // issued its ticket): the Hello may name only that key.
+      if (hello.proof.length !== 0) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Hello.proof must be empty with TLS_CERTIFICATE");
+      if (!sameBytes(binding.certificate?.peer, hello.publicKey)) {
+        return this.fail(ErrorCode.AUTHENTICATION_FAILED, "the peer's TLS certificate does not carry the identity key of its Hello");
+      }
+      this.#peerProof = "certificate";
+      return this.#checkAndOpen();
+    }
+    if (binding.type === "tls") {
+      const signed = tlsBindingPayload(this.#peerRole, binding.exporter);
       if (!verifySignature(hello.publicKey, signed, hello.proof)) {
         return this.fail(ErrorCode.AUTHENTICATION_FAILED, "identity proof does not verify for this TLS channel");
       }
@@ -385,6 +407,7 @@ export class Handshake {
       remoteAgent: hello.agent,
       earlyData,
       binding: this.#binding.type,
+      peerProof: this.#peerProof,
     };
     this.#result = result;
     this.#phase = "open";
@@ -408,13 +431,29 @@ export function encodeGoodbye(reason: DisconnectReason, detail = "", retryAfterM
   return encodeFrameWithBody({ kind: { case: "goodbye", value: { reason: wire, detail, retryAfterMs } } }).bytes;
 }
 
+/** True when `a` is defined and holds the same bytes as `b`. */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function validateBinding(binding: ChannelBindingInput): ChannelBindingInput {
   if (binding?.type === "nonces") return { type: "nonces" };
   if (binding?.type === "tls") {
     if (!(binding.exporter instanceof Uint8Array) || binding.exporter.length !== TLS_EXPORTER_BYTES) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `tls exporter must be ${TLS_EXPORTER_BYTES} bytes`);
     }
-    return { type: "tls", exporter: Uint8Array.from(binding.exporter) };
+    const certificate = binding.certificate;
+    if (certificate !== undefined) {
+      for (const key of [certificate.own, certificate.peer]) {
+        if (key !== undefined && (!(key instanceof Uint8Array) || key.length !== 32)) {
+          throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "certificate keys must be 32-byte Ed25519 keys");
+        }
+      }
+      return { type: "tls", exporter: binding.exporter, certificate: { own: certificate.own, peer: certificate.peer } };
+    }
+    return { type: "tls", exporter: binding.exporter };
   }
   throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding must be { type: "tls", exporter } or { type: "nonces" }`);
 }

@@ -16,10 +16,28 @@ export type HandshakeRole = "dialer" | "listener";
 /**
  * What the identity proof binds to (docs/PROTOCOL.md §3.3): the TLS 1.3
  * `tls-exporter` value of this connection, or both Hello frames on plain TCP.
+ * With `certificate` (ALPN `peerlink/1+cert` agreed), a Hello may rely on the TLS certificates instead.
  */
 export type ChannelBindingInput =
-  | { readonly type: "tls"; /** RFC 9266 tls-exporter value, 32 bytes. */ readonly exporter: Uint8Array }
+  | {
+      readonly type: "tls";
+      /** RFC 9266 tls-exporter value, 32 bytes. */
+      readonly exporter: Uint8Array;
+      /** Present when certificate binding was agreed: the raw Ed25519 keys of both TLS certificates, if known. */
+      readonly certificate?: CertificateKeys | undefined;
+    }
   | { readonly type: "nonces" };
+
+/** The raw Ed25519 keys of the two TLS certificates of a connection (`undefined`: not Ed25519 or not known). */
+export interface CertificateKeys {
+  /** This side's certificate key: when it is the identity key, the own Hello relies on it. */
+  readonly own: Uint8Array | undefined;
+  /** The peer's certificate key, which a certificate-bound peer Hello must name. */
+  readonly peer: Uint8Array | undefined;
+}
+
+/** How the peer proved its identity: a signature in its Hello or Auth frame, or its TLS certificate (§3.3). */
+export type IdentityProof = "signature" | "certificate";
 
 /** An inclusive range of wire versions. */
 export interface VersionRange {
@@ -158,6 +176,8 @@ export interface HandshakeResult {
   readonly earlyData: boolean;
   /** The channel binding that proved both identities. */
   readonly binding: "tls" | "nonces";
+  /** How the peer proved its identity. */
+  readonly peerProof: IdentityProof;
 }
 
 /** An application message received as early data and released on open. */

@@ -41,7 +41,7 @@ export interface CapabilityOption {
   readonly required?: boolean;
 }
 
-const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true };
+const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true, certificateBinding: true };
 const CREDENTIAL_NAMES: KnownOptions<TlsCredentials> = { key: true, cert: true };
 const PROTOCOL_NAMES: KnownOptions<ProtocolOption> = { name: true, versions: true };
 const CAPABILITY_NAMES: KnownOptions<CapabilityOption> = { name: true, version: true, required: true };
@@ -136,6 +136,10 @@ export function checkTls(value: unknown, problems: OptionProblems): TlsOptions |
   const cache = value["sessionCache"];
   if (cache !== undefined && cache !== false && !(cache instanceof TlsSessionCache)) {
     problems.add(`tls.sessionCache must be a TlsSessionCache or false, got ${describeValue(cache)}`);
+  }
+  const certificateBinding = value["certificateBinding"];
+  if (certificateBinding !== undefined && typeof certificateBinding !== "boolean") {
+    problems.add(`tls.certificateBinding must be a boolean, got ${describeValue(certificateBinding)}`);
   }
   return value as TlsOptions;
 }

@@ -3,10 +3,12 @@
  *
  * @module
  */
+import type { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { PEERLINK_ALPN, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH, type SecureChannel } from "./types.js";
+import { ed25519KeyOf } from "./certificate-key.js";
+import { PEERLINK_ALPN, PEERLINK_CERT_ALPN, TLS_EXPORTER_LABEL, TLS_EXPORTER_LENGTH, type SecureChannel } from "./types.js";
 
 /** RFC 9266: the `tls-exporter` context is empty (in TLS 1.3 the same as no context, RFC 8446 §7.5). */
 const EMPTY_CONTEXT = Buffer.alloc(0);
@@ -19,26 +21,36 @@ export function plainChannel(socket: Socket, direction: "inbound" | "outbound"):
     secure: false,
     tlsExporter: undefined,
     sessionReused: false,
+    certificateBinding: false,
+    peerCertificateKey: undefined,
+    ownCertificateKey: undefined,
     ...endpoints(socket),
   });
 }
 
 /**
- * Checks a TLS socket whose handshake just finished (ALPN `peerlink/1`, TLS 1.3,
+ * Checks a TLS socket whose handshake just finished (ALPN `peerlink/1+cert` or `peerlink/1`, TLS 1.3,
  * a peer certificate present unless the session was resumed) and builds its channel record with the RFC 9266
- * exporter; addresses are read from `rawSocket`, the TCP socket under TLS.
+ * exporter and, under `peerlink/1+cert`, the certificate keys; addresses are read from `rawSocket`, the TCP
+ * socket under TLS. `peerCertificate`: the socket's `getPeerX509Certificate()`, read once by the caller (on a
+ * client socket Node returns the certificate only to the first call). `knownPeerKey`: the dialer reads the listener's certificate key itself (from the certificate,
+ * or on a resumed session from the ticket it resumed: Node returns no peer certificate there) and passes it.
  * Returns a TLS_FAILED error instead when a check fails.
  */
 export function tlsChannel(
   socket: TLSSocket,
   rawSocket: Socket,
   direction: "inbound" | "outbound",
+  ownCertificateKey: Uint8Array | undefined,
+  peerCertificate: X509Certificate | undefined,
+  knownPeerKey?: Uint8Array,
 ): SecureChannel | PeerlinkError {
   const side = direction === "outbound" ? "server" : "client";
-  if (socket.alpnProtocol !== PEERLINK_ALPN) {
+  const alpn = socket.alpnProtocol;
+  if (alpn !== PEERLINK_CERT_ALPN && alpn !== PEERLINK_ALPN) {
     return new PeerlinkError(
       ErrorCode.TLS_FAILED,
-      `TLS peer negotiated ALPN ${JSON.stringify(socket.alpnProtocol)}, expected ${JSON.stringify(PEERLINK_ALPN)}`,
+      `TLS peer negotiated ALPN ${JSON.stringify(alpn)}, expected ${JSON.stringify(PEERLINK_CERT_ALPN)} or ${JSON.stringify(PEERLINK_ALPN)}`,
       { initiator: "local" },
     );
   }
@@ -48,9 +60,19 @@ export function tlsChannel(
     });
   }
   // A resumed session skips the certificate exchange; the certificate was checked when the ticket was issued.
-  if (!socket.isSessionReused() && socket.getPeerX509Certificate() === undefined) {
+  const reused = socket.isSessionReused();
+  if (!reused && peerCertificate === undefined) {
     return new PeerlinkError(ErrorCode.TLS_FAILED, `TLS ${side} presented no certificate`, { initiator: "local" });
   }
+  const certificateBinding = alpn === PEERLINK_CERT_ALPN;
+  // A listener finds the client's certificate in the ticket, also on a resumed session.
+  const peerCertificateKey = !certificateBinding
+    ? undefined
+    : direction === "outbound"
+      ? knownPeerKey
+      : peerCertificate === undefined
+        ? undefined
+        : ed25519KeyOf(peerCertificate);
   let exporter: Uint8Array;
   try {
     exporter = new Uint8Array(socket.exportKeyingMaterial(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL, EMPTY_CONTEXT));
@@ -64,7 +86,10 @@ export function tlsChannel(
     direction,
     secure: true,
     tlsExporter: exporter,
-    sessionReused: socket.isSessionReused(),
+    sessionReused: reused,
+    certificateBinding,
+    peerCertificateKey,
+    ownCertificateKey: certificateBinding ? ownCertificateKey : undefined,
     receivedSinceSecure: () => rawSocket.bytesRead - readAtSecure,
     ...endpoints(rawSocket),
   });

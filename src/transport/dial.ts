@@ -10,7 +10,8 @@ import { boundedAttempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
 import { sessionCacheKey } from "./session-cache.js";
-import { PEERLINK_ALPN, type DialOptions, type SecureChannel } from "./types.js";
+import { ed25519KeyOf } from "./certificate-key.js";
+import { PEERLINK_CERT_ALPN, type DialOptions, type SecureChannel } from "./types.js";
 
 /**
  * Opens a TCP connection to `host:port` (Nagle off) and, when `tls` is given,
@@ -86,11 +87,17 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
         return;
       }
       const cache = tls.sessionCache;
-      const session = cache?.take(key);
+      // Under peerlink/1+cert a resumed session is checked against the listener's certificate key kept with
+      // the ticket (docs/PROTOCOL.md §3.3): a ticket without one is not offered.
+      let ticket = cache?.takeTicket(key);
+      if (ticket !== undefined && ticket.peerCertificateKey === undefined && tls.alpnProtocols.includes(PEERLINK_CERT_ALPN)) {
+        ticket = undefined;
+      }
+      const session = ticket?.session;
       const socket: TLSSocket = tlsConnect({
         socket: raw,
         secureContext: tls.secureContext,
-        ALPNProtocols: [PEERLINK_ALPN],
+        ALPNProtocols: [...tls.alpnProtocols],
         rejectUnauthorized: tls.verifyPeer,
         // Certificates name peers, not hosts: the CA chain (if any) is the whole policy.
         checkServerIdentity: () => undefined,
@@ -98,8 +105,10 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
       });
       attempt.onFailure(() => socket.destroy());
 
-      // Tickets arrive after secureConnect; this listener lives as long as the socket.
-      const onSession = (ticket: Buffer): void => cache?.add(key, ticket);
+      // Tickets arrive after secureConnect; this listener lives as long as the socket. Each is stored with
+      // the listener's certificate key of this session (a resumed one inherits the key of its own ticket).
+      let peerKey: Uint8Array | undefined;
+      const onSession = (session: Buffer): void => cache?.add(key, session, peerKey);
       if (cache !== undefined) {
         socket.on("session", onSession);
         attempt.onFailure(() => socket.off("session", onSession));
@@ -108,7 +117,11 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
       const onTlsClose = (): void =>
         attempt.fail(tlsFailed(`${what}: TLS handshake`, new Error("connection closed during the TLS handshake")));
       const onSecureConnect = (): void => {
-        const channel = tlsChannel(socket, raw, "outbound");
+        // Node returns the peer certificate of a client socket to the first call only, and none on a resumed
+        // session: the ticket it resumed holds the key.
+        const certificate = socket.getPeerX509Certificate();
+        peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : ed25519KeyOf(certificate);
+        const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey);
         if (channel instanceof PeerlinkError) attempt.fail(channel);
         else attempt.resolve(channel);
       };

@@ -24,6 +24,7 @@ export {
 } from "./tls-credentials.js";
 export {
   PEERLINK_ALPN,
+  PEERLINK_CERT_ALPN,
   TLS_EXPORTER_LABEL,
   TLS_EXPORTER_LENGTH,
   type DialOptions,

@@ -9,7 +9,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { boundedAttempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { tlsFailed } from "./early-close.js";
-import { PEERLINK_ALPN, type SecureChannel, type SecureInboundOptions } from "./types.js";
+import type { SecureChannel, SecureInboundOptions } from "./types.js";
 
 /**
  * The private parts of Node's `TLSSocket` this module relies on, the same ones
@@ -29,7 +29,7 @@ interface TlsSocketInternals {
  * {@link SecureChannel}. Without `tls`, it switches Nagle off and wraps the
  * socket (after the same signal/deadline checks). With `tls`, it runs the TLS 1.3
  * server handshake: a client certificate is required (a client without one gets a
- * `certificate_required` alert), ALPN `peerlink/1` is required, and with a CA the
+ * `certificate_required` alert), ALPN `peerlink/1+cert` or `peerlink/1` is required, and with a CA the
  * client's certificate must chain to it (else the socket is closed after a `close_notify`: in TLS 1.3
  * the client sees no alert, see `classifyEarlyClose`). Node's 120 s TLS
  * handshake timeout is not used: pass `deadline` (absolute `Date.now()` ms), counted
@@ -77,7 +77,8 @@ export function secureInbound(socket: Socket, options: SecureInboundOptions = {}
       // OpenSSL itself accepts any certificate here; the chain is checked below.
       requestCert: true,
       rejectUnauthorized: true,
-      ALPNProtocols: [PEERLINK_ALPN],
+      // Server preference: the first of these the client offers is selected (peerlink/1+cert when offered).
+      ALPNProtocols: [...tls.alpnProtocols],
     });
     attempt.onFailure(() => secure.destroy());
 
@@ -108,7 +109,7 @@ export function secureInbound(socket: Socket, options: SecureInboundOptions = {}
           return;
         }
       }
-      const channel = tlsChannel(secure, socket, "inbound");
+      const channel = tlsChannel(secure, socket, "inbound", tls.ownCertificateKey, secure.getPeerX509Certificate());
       if (channel instanceof PeerlinkError) refuseAfterTls(channel);
       else attempt.resolve(channel);
     };

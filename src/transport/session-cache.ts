@@ -33,8 +33,22 @@ export interface TlsSessionCacheOptions {
   readonly now?: () => number;
 }
 
-interface Ticket {
+/**
+ * A stored TLS session ticket and what the dialer learned in the handshake that issued it.
+ *
+ * @category TLS
+ */
+export interface TlsTicket {
+  /** The session as Node's `'session'` event delivered it (pass as `tls.connect({ session })`). */
   readonly session: Buffer;
+  /**
+   * Raw Ed25519 key of the listener's certificate in the session the ticket resumes, needed to check a
+   * certificate-bound Hello on the resumed connection (docs/PROTOCOL.md §3.3); `undefined` when not known.
+   */
+  readonly peerCertificateKey: Uint8Array | undefined;
+}
+
+interface Ticket extends TlsTicket {
   readonly storedAt: number;
 }
 
@@ -74,11 +88,14 @@ export class TlsSessionCache {
     return this.#entries.size;
   }
 
-  /** Stores a ticket for `key`, newest last; evicts the oldest ticket and the least recently used address beyond the bounds. */
-  add(key: string, session: Buffer): void {
+  /**
+   * Stores a ticket for `key`, newest last, with the listener's certificate key when known; evicts the oldest
+   * ticket and the least recently used address beyond the bounds.
+   */
+  add(key: string, session: Buffer, peerCertificateKey?: Uint8Array): void {
     const tickets = this.#entries.get(key) ?? [];
     this.#entries.delete(key);
-    tickets.push({ session, storedAt: this.#now() });
+    tickets.push({ session, peerCertificateKey, storedAt: this.#now() });
     while (tickets.length > this.#maxTickets) tickets.shift();
     this.#entries.set(key, tickets);
     while (this.#entries.size > this.#maxAddresses) {
@@ -88,15 +105,20 @@ export class TlsSessionCache {
     }
   }
 
-  /** Removes and returns the newest unexpired ticket for `key`, or `undefined`. */
+  /** Removes and returns the newest unexpired ticket's session for `key`, or `undefined`. */
   take(key: string): Buffer | undefined {
+    return this.takeTicket(key)?.session;
+  }
+
+  /** Removes and returns the newest unexpired ticket for `key` with the listener's certificate key, or `undefined`. */
+  takeTicket(key: string): TlsTicket | undefined {
     const tickets = this.#entries.get(key);
     if (tickets === undefined) return undefined;
     const oldestAllowed = this.#now() - this.#maxAgeMs;
-    let found: Buffer | undefined;
+    let found: TlsTicket | undefined;
     while (tickets.length > 0 && found === undefined) {
       const ticket = tickets.pop();
-      if (ticket !== undefined && ticket.storedAt >= oldestAllowed) found = ticket.session;
+      if (ticket !== undefined && ticket.storedAt >= oldestAllowed) found = { session: ticket.session, peerCertificateKey: ticket.peerCertificateKey };
     }
     this.#entries.delete(key);
     if (tickets.length > 0) this.#entries.set(key, tickets);

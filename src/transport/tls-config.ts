@@ -3,13 +3,14 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { Identity } from "../identity/identity.js";
 import { TlsSessionCache } from "./session-cache.js";
 import { createTlsCredentials } from "./tls-credentials.js";
-import type { ResolvedTls, TlsOptions } from "./types.js";
+import { ed25519KeyOf } from "./certificate-key.js";
+import { PEERLINK_ALPN, PEERLINK_CERT_ALPN, type ResolvedTls, type TlsOptions } from "./types.js";
 
 /**
  * Builds the TLS configuration of a node once: the credentials (generated from
@@ -50,7 +51,19 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `invalid TLS credentials or CA: ${(cause as Error).message}`, { cause });
   }
   const sessionCache = options.sessionCache === false ? undefined : (options.sessionCache ?? new TlsSessionCache());
-  return Object.freeze({ secureContext, verifyPeer: ca !== undefined, sessionCache, certificate: credentials.cert });
+  const certificateBinding = options.certificateBinding ?? true;
+  if (typeof certificateBinding !== "boolean") {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "TLS certificateBinding must be a boolean");
+  }
+  return Object.freeze({
+    secureContext,
+    verifyPeer: ca !== undefined,
+    sessionCache,
+    certificate: credentials.cert,
+    alpnProtocols: Object.freeze(certificateBinding ? [PEERLINK_CERT_ALPN, PEERLINK_ALPN] : [PEERLINK_ALPN]),
+    // createSecureContext accepted the PEM, so the leaf certificate parses.
+    ownCertificateKey: ed25519KeyOf(new X509Certificate(credentials.cert)),
+  });
 }
 
 /** 32 hex characters naming this TLS configuration, so sessions from another configuration are not resumed. */

@@ -8,8 +8,14 @@ import type { Socket } from "node:net";
 import type { SecureContext } from "node:tls";
 import type { TlsSessionCache } from "./session-cache.js";
 
-/** ALPN protocol id every peerlink TLS connection negotiates (docs/PROTOCOL.md, table at the top). */
+/** ALPN protocol id under which every Hello carries a signed identity proof (docs/PROTOCOL.md §2). */
 export const PEERLINK_ALPN = "peerlink/1";
+
+/**
+ * ALPN protocol id under which a Hello may instead rely on the sender's TLS certificate when its key is the
+ * identity key (docs/PROTOCOL.md §3.3, certificate binding). Offered and selected before {@link PEERLINK_ALPN}.
+ */
+export const PEERLINK_CERT_ALPN = "peerlink/1+cert";
 
 /** Label of the RFC 9266 `tls-exporter` channel binding (keying-material exporter, RFC 8446 §7.5). */
 export const TLS_EXPORTER_LABEL = "EXPORTER-Channel-Binding";
@@ -20,7 +26,7 @@ export const TLS_EXPORTER_LENGTH = 32;
 /**
  * A transport connection that is ready for the peerlink handshake: TCP is
  * connected and, when TLS is configured, the TLS 1.3 handshake has finished
- * (own `Finished` sent, ALPN `peerlink/1` agreed, a peer certificate present).
+ * (own `Finished` sent, ALPN `peerlink/1+cert` or `peerlink/1` agreed, a peer certificate present).
  *
  * Ownership passes to the caller: it must attach its `'error'` and `'close'`
  * listeners to {@link SecureChannel.socket} synchronously after the promise
@@ -42,6 +48,16 @@ export interface SecureChannel {
   readonly tlsExporter: Uint8Array | undefined;
   /** True when the TLS session was resumed from a cached ticket (always false without TLS). */
   readonly sessionReused: boolean;
+  /** True when ALPN `peerlink/1+cert` was agreed: a Hello may prove its identity by the TLS certificate. */
+  readonly certificateBinding: boolean;
+  /**
+   * With {@link SecureChannel.certificateBinding}: the raw Ed25519 key of the peer's TLS certificate (on a
+   * resumed session, the one authenticated when the ticket was issued), or `undefined` when the certificate's
+   * key is not Ed25519 or not known. Always `undefined` otherwise.
+   */
+  readonly peerCertificateKey: Uint8Array | undefined;
+  /** With {@link SecureChannel.certificateBinding}: the raw Ed25519 key of the own certificate, if it has one. */
+  readonly ownCertificateKey: Uint8Array | undefined;
   /**
    * Bytes received on the TCP connection since TLS finished on this side, read at call time; absent without
    * TLS. A TLS 1.3 server sends its session tickets as soon as it has read the client's Finished, so for a
@@ -98,6 +114,14 @@ export interface TlsOptions {
    * @default a new `TlsSessionCache` with its defaults
    */
   readonly sessionCache?: TlsSessionCache | false;
+  /**
+   * Offer and accept ALPN `peerlink/1+cert`, under which a side whose certificate key is its identity key
+   * proves its identity by the TLS handshake instead of a second signature (one Ed25519 signature and one
+   * verification saved per side). On a resumed session the identity then rests on the TLS ticket; `false`
+   * makes every connection carry a signed proof by the identity key.
+   * @default true
+   */
+  readonly certificateBinding?: boolean;
 }
 
 /**
@@ -113,6 +137,10 @@ export interface ResolvedTls {
   readonly sessionCache: TlsSessionCache | undefined;
   /** The own certificate (PEM), e.g. for logs. */
   readonly certificate: string;
+  /** ALPN ids to offer (dialer) and select from (listener), in order of preference. */
+  readonly alpnProtocols: readonly string[];
+  /** The raw Ed25519 key of the own certificate, or `undefined` when its key is of another type. */
+  readonly ownCertificateKey: Uint8Array | undefined;
 }
 
 /**

@@ -6,7 +6,9 @@ import { createFrameDecoder } from "../../src/wire/frame-decoder.js";
 import { encodeDataFrame, encodeFrame } from "../../src/wire/frame-encoder.js";
 import { create } from "@bufbuild/protobuf";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
+import { Identity } from "../../src/identity/identity.js";
 import { sessionCacheKey } from "../../src/transport/session-cache.js";
+import { resolveTls } from "../../src/transport/tls-config.js";
 import { startTcpRelay, startTlsMitmRelay, type Relay } from "../helpers/tls-mitm-relay.js";
 import { activeHandles, handlesAfterClose, startNode, trackTimers, type TestNode } from "./nodes.js";
 
@@ -60,12 +62,20 @@ async function node(options: Parameters<typeof startNode>[0]): Promise<TestNode>
   return n;
 }
 
-describe("a man in the middle that terminates TLS on both sides and forwards the frames", () => {
+// With certificate binding (the default) the relay's own certificate key is not the Hello's key; with
+// peerlink/1 the two legs' exporters differ, so the signed proofs do not verify.
+describe.each([
+  ["peerlink/1+cert", true],
+  ["peerlink/1", false],
+])("a man in the middle that terminates TLS on both sides and forwards the frames (ALPN %s)", (_alpn, certificateBinding) => {
   it("is rejected by both ends with AUTHENTICATION_FAILED and no open event fires", async () => {
     const rec = recorder();
     const b = await node({ tls: true, inbound: "early-listener", onEarly: rec.onEarly });
     const a = await node({ tls: true });
-    const relay = await startTlsMitmRelay({ targetPort: b.port });
+    const relay = await startTlsMitmRelay({
+      targetPort: b.port,
+      tls: await resolveTls(Identity.generate(), { sessionCache: false, certificateBinding }),
+    });
     relays.push(relay);
     const dialerEvents: string[] = [];
     await expect(
@@ -81,7 +91,10 @@ describe("a man in the middle that terminates TLS on both sides and forwards the
     const rec = recorder();
     const b = await node({ tls: true, inbound: "early-listener", onEarly: rec.onEarly });
     const a = await node({ tls: true });
-    const relay = await startTlsMitmRelay({ targetPort: b.port });
+    const relay = await startTlsMitmRelay({
+      targetPort: b.port,
+      tls: await resolveTls(Identity.generate(), { sessionCache: false, certificateBinding }),
+    });
     relays.push(relay);
     await expect(
       a.dial(relay.port, { earlyData: true }, { earlyMessages: [{ protocol: "/chat", data: enc("for b only") }] }),

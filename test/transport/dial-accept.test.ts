@@ -5,7 +5,7 @@ import { Identity } from "../../src/identity/identity.js";
 import { dialChannel } from "../../src/transport/dial.js";
 import { TlsSessionCache } from "../../src/transport/session-cache.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
-import { PEERLINK_ALPN, type ResolvedTls, type SecureChannel } from "../../src/transport/types.js";
+import { PEERLINK_CERT_ALPN, type ResolvedTls, type SecureChannel } from "../../src/transport/types.js";
 import { destroyAll, readBytes, startTestServer } from "./fixtures.js";
 import { countTransportHandles, expectHandlesBackTo } from "./resources.js";
 
@@ -79,7 +79,7 @@ describe.each(cases)("dialing and accepting with $name", ({ host, secure }) => {
         // Without a context (what Go's ExportKeyingMaterial(label, nil, 32) does): same value in TLS 1.3.
         const raw = (outbound.socket as TLSSocket).exportKeyingMaterial(32, "EXPORTER-Channel-Binding", undefined as unknown as Buffer);
         expect(Buffer.from(outbound.tlsExporter ?? [])).toEqual(raw);
-        expect((outbound.socket as TLSSocket).alpnProtocol).toBe(PEERLINK_ALPN);
+        expect((outbound.socket as TLSSocket).alpnProtocol).toBe(PEERLINK_CERT_ALPN);
         expect((outbound.socket as TLSSocket).getProtocol()).toBe("TLSv1.3");
       } else {
         expect(outbound.tlsExporter).toBeUndefined();

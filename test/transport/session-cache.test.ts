@@ -57,6 +57,16 @@ describe("a TLS session cache", () => {
     expect(cache.take("a:1")).toBeUndefined();
   });
 
+  it("keeps the listener's certificate key with each ticket and hands both out together", () => {
+    const cache = new TlsSessionCache();
+    const key = new Uint8Array(32).fill(7);
+    cache.add("a:1", ticket(1));
+    cache.add("a:1", ticket(2), key);
+    expect(cache.takeTicket("a:1")).toEqual({ session: ticket(2), peerCertificateKey: key });
+    expect(cache.takeTicket("a:1")).toEqual({ session: ticket(1), peerCertificateKey: undefined });
+    expect(cache.takeTicket("a:1")).toBeUndefined();
+  });
+
   it("forgets an address on delete and everything on clear", () => {
     const cache = new TlsSessionCache();
     cache.add("a:1", ticket(1));
