@@ -288,6 +288,71 @@ def tls_proof_message(signer: int, exporter: bytes) -> bytes:
     return TLS_BINDING_LABEL + bytes([signer]) + exporter
 
 
+#: TLS ALPN ids (§2): under ALPN_CERT a Hello may rely on the sender's certificate
+#: (CHANNEL_BINDING_TLS_CERTIFICATE); under ALPN every Hello carries a signed proof.
+ALPN = b"peerlink/1"
+ALPN_CERT = b"peerlink/1+cert"
+#: What a client offers, in order, and a server accepts, in order of preference.
+DEFAULT_ALPNS = (ALPN_CERT, ALPN)
+
+BINDING_TLS_EXPORTER = handshake_pb2.CHANNEL_BINDING_TLS_EXPORTER
+BINDING_TLS_CERTIFICATE = handshake_pb2.CHANNEL_BINDING_TLS_CERTIFICATE
+BINDING_NONCES = handshake_pb2.CHANNEL_BINDING_NONCES
+
+
+def binding_name(binding: int) -> str:
+    """TLS_CERTIFICATE for CHANNEL_BINDING_TLS_CERTIFICATE; the number for an unknown value."""
+    try:
+        return handshake_pb2.ChannelBinding.Name(binding).removeprefix("CHANNEL_BINDING_")
+    except ValueError:
+        return str(binding)
+
+
+def own_tls_binding(alpn: bytes | None, cert_key: bytes | None, identity_key: bytes) -> int:
+    """The binding of the own Hello over TLS (§3.3): the certificate binding under
+    peerlink/1+cert when the own certificate's Ed25519 key is the identity key,
+    else the tls-exporter proof."""
+    if alpn == ALPN_CERT and cert_key is not None and cert_key == identity_key:
+        return BINDING_TLS_CERTIFICATE
+    return BINDING_TLS_EXPORTER
+
+
+def check_tls_binding(remote: handshake_pb2.Hello, alpn: bytes | None, peer_cert_key: bytes | None,
+                      expected_proof_message: bytes) -> Rejection | None:
+    """§3.3 on a TLS connection: a tls-exporter proof over `expected_proof_message`
+    (under either ALPN), or the certificate binding, only under peerlink/1+cert, with
+    an empty proof and the peer's certificate key (`peer_cert_key`: of this
+    connection, or on a resumed session of the handshake that issued the ticket)
+    equal to Hello.public_key. None when it holds."""
+    def auth_failed(detail: str) -> Rejection:
+        return Rejection(GoodbyeReason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED", detail)
+
+    if remote.binding == BINDING_TLS_EXPORTER:
+        if not verify(remote.public_key, remote.proof, expected_proof_message):
+            return auth_failed("tls-exporter proof does not verify")
+        return None
+    if remote.binding == BINDING_TLS_CERTIFICATE:
+        if alpn != ALPN_CERT:
+            return auth_failed(f"certificate binding under ALPN {alpn!r}")
+        if remote.proof:
+            return _violation(f"certificate binding with a {len(remote.proof)}-byte proof (must be empty)")
+        if peer_cert_key is None or peer_cert_key != remote.public_key:
+            return auth_failed("certificate binding: the peer's TLS certificate key is not its Hello key")
+        return None
+    return auth_failed(f"binding {binding_name(remote.binding)} on a TLS connection")
+
+
+def early_close_code(tls: bool, role: int, received_since_secure: int) -> str:
+    """The ErrorCode of a transport that ended before the peer's Hello (§8.1): inside
+    TLS that is how a rejected certificate looks (AUTHENTICATION_FAILED), except for a
+    dialer that received nothing after its own TLS Finished: the listener dropped a
+    pending connection before finishing its side of TLS, without judging it (one that
+    judged it has sent its session tickets, an alert or a close_notify since)."""
+    if not tls or (role == ROLE_DIALER and received_since_secure == 0):
+        return "CONNECTION_CLOSED"
+    return "AUTHENTICATION_FAILED"
+
+
 # ---------------------------------------------------------------------------
 # §3.2 Hello validation
 # ---------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 """peerlink-python: a peerlink peer written in Python from docs/PROTOCOL.md and
 the .proto schemas alone (see interop/README.md, "Python peer").
 
-It speaks mutual TLS 1.3 with the tls-exporter proof in the Hello (--tls, on
-Debian's pyOpenSSL, see peerlink_tls.py) and plain TCP with the nonce
+It speaks mutual TLS 1.3 (--tls, on Debian's pyOpenSSL, see peerlink_tls.py)
+with the certificate binding under ALPN peerlink/1+cert or the tls-exporter
+proof in the Hello under peerlink/1, and plain TCP with the nonce
 transcript and its Auth frame (§3.3). It listens or dials, runs the
 handshake, answers pings, echoes Data on its echo protocols, pings once
 itself, answers bandwidth probes and reports what happens as JSON lines on
@@ -212,17 +213,22 @@ class Session:
 
 def build_hello(opts, role: int, tls: peerlink_tls.TlsStream | None) -> handshake_pb2.Hello:
     """The own Hello: identity, fresh nonce, protocols with the own aliases; over
-    TLS the TLS_EXPORTER binding with its proof, else NONCES (proof in the Auth).
-    --wrong-binding claims the other transport's binding, --claim-peer-id
-    another node's peer id."""
+    TLS the certificate binding (peerlink/1+cert, own certificate key = identity
+    key) or TLS_EXPORTER with its proof, else NONCES (proof in the Auth).
+    --wrong-binding claims the other transport's binding, --bad-proof a
+    TLS_EXPORTER proof that does not verify, --claim-peer-id another node's peer id."""
     ident: core.Identity = opts.identity
-    over_tls = (tls is not None) != opts.wrong_binding
-    binding = handshake_pb2.CHANNEL_BINDING_TLS_EXPORTER if over_tls else handshake_pb2.CHANNEL_BINDING_NONCES
+    if tls is None:
+        binding = core.BINDING_TLS_EXPORTER if opts.wrong_binding else core.BINDING_NONCES
+    elif opts.wrong_binding:
+        binding = core.BINDING_NONCES
+    elif opts.bad_proof:  # a proof that does not verify needs a signed binding
+        binding = core.BINDING_TLS_EXPORTER
+    else:
+        binding = core.own_tls_binding(tls.alpn, opts.cert_key, ident.public_key)
     proof = b""
-    if tls is not None:
-        proof = sign(opts, core.tls_proof_message(role, tls.exporter()))
-    elif over_tls:
-        proof = sign(opts, core.tls_proof_message(role, bytes(32)))
+    if binding == core.BINDING_TLS_EXPORTER:
+        proof = sign(opts, core.tls_proof_message(role, tls.exporter() if tls is not None else bytes(32)))
     return handshake_pb2.Hello(
         min_version=opts.min_version,
         max_version=opts.max_version,
@@ -284,16 +290,15 @@ async def _run_handshake(session: Session, opts, expect: bytes | None) -> None:
 
 
 def _verify_tls_proof(session: Session, remote: handshake_pb2.Hello) -> None:
-    """§3.3 with TLS: the proof in the peer's Hello signs its role and the exporter.
-    Nothing else is awaited: the connection opens on the verified Hello, so
-    what follows it is ordinary traffic (§3.5)."""
-    if remote.binding != handshake_pb2.CHANNEL_BINDING_TLS_EXPORTER:
-        raise _Reject(core.Rejection(Reason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
-                                     f"binding {remote.binding} on a TLS connection"))
-    expected = core.tls_proof_message(core.other_role(session.role), session.tls.exporter())
-    if not core.verify(remote.public_key, remote.proof, expected):
-        raise _Reject(core.Rejection(Reason.GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
-                                     "tls-exporter proof does not verify"))
+    """§3.3 with TLS: the proof in the peer's Hello signs its role and the exporter,
+    or (peerlink/1+cert) the peer's certificate key is its Hello key. Nothing else
+    is awaited: the connection opens on the verified Hello, so what follows it is
+    ordinary traffic (§3.5)."""
+    tls = session.tls
+    expected = core.tls_proof_message(core.other_role(session.role), tls.exporter())
+    rejection = core.check_tls_binding(remote, tls.alpn, tls.peer_cert_key, expected)
+    if rejection:
+        raise _Reject(rejection)
 
 
 async def _nonce_transcript(session: Session, opts, local_body: bytes, remote: handshake_pb2.Hello,
@@ -372,8 +377,11 @@ async def handshake(wire: Wire, opts, role: int, deadline: float, expect: bytes 
     except PeerClosed as e:
         wire.close()
         # Inside TLS 1.3 a client whose certificate the server rejected sees TLS
-        # complete, then a close: a close before the peer's Hello (§8.1).
-        code = "AUTHENTICATION_FAILED" if tls is not None and session.remote is None else "CONNECTION_CLOSED"
+        # complete, then a close: a close before the peer's Hello (§8.1), unless
+        # nothing came since the dialer's own TLS Finished (a pending connection dropped).
+        code = "CONNECTION_CLOSED"
+        if session.remote is None:
+            code = core.early_close_code(tls is not None, role, tls.received_since_secure if tls is not None else 0)
         raise HandshakeFailed(code, f"{e} during the handshake") from None
     wire.finish(core.goodbye_frame(r.reason, r.detail))
     await wire.linger(FAILURE_LINGER)
@@ -598,7 +606,11 @@ class Node:
         self.stopped = asyncio.Event()
         self.server: asyncio.base_events.Server | None = None
         self.held_commands: list[str] | None = [] if opts.mode == "dial" else None
-        self.session_ticket = None  # a dialer's TLS session, resumed by --redial
+        # A dialer's TLS session, resumed by --redial, with the server certificate's key: a
+        # resumed session carries no certificate, and §3.3 checks the certificate binding
+        # against the full handshake's; a ticket whose key is unknown is not offered.
+        self.session_ticket = None
+        self.session_cert_key: bytes | None = None
 
     async def serve(self, conn_id: int, reader, writer, role: int, deadline: float) -> bool:
         """Handshake then run the open connection; whether the handshake succeeded."""
@@ -617,6 +629,10 @@ class Node:
                 writer.close()
                 emit_conn({"event": "handshake-failed", "code": "TLS_FAILED", "message": str(e) or "TLS timed out"})
                 return False
+            if role == core.ROLE_DIALER and tls.session_reused:
+                tls.peer_cert_key = self.session_cert_key
+            else:  # a listener finds the client's certificate in the ticket (OpenSSL restores it)
+                tls.peer_cert_key = tls.peer_certificate_key()
             reader = writer = tls
         wire = Wire(reader, writer, self.opts.max_frame)
         if role == core.ROLE_LISTENER and 0 < self.opts.max_conns <= len(self.conns):
@@ -644,7 +660,9 @@ class Node:
                    "version": session.agreement.version, "protocols": session.agreement.protocols,
                    "capabilities": session.agreement.capabilities,
                    "remoteAddr": f"{peer[0]}:{peer[1]}" if peer else "", "agent": session.remote.agent,
-                   "earlyData": len(session.early)})
+                   "earlyData": len(session.early), "alpn": tls.alpn.decode() if tls is not None else None,
+                   "binding": core.binding_name(session.remote.binding),
+                   "localBinding": core.binding_name(session.local.binding)})
         runner = asyncio.create_task(conn.run())
         if self.stopping:
             conn.goodbye(Reason.GOODBYE_REASON_SHUTDOWN, "peerlink-python stopping")
@@ -663,7 +681,9 @@ class Node:
         await runner
         del self.conns[conn_id]
         if tls is not None and role == core.ROLE_DIALER:
-            self.session_ticket = tls.ssl.get_session()  # the tickets arrived after the handshake
+            # The tickets arrived after the handshake; keep one only with the key it vouches for.
+            self.session_ticket = tls.ssl.get_session() if tls.peer_cert_key is not None else None
+            self.session_cert_key = tls.peer_cert_key
         return True
 
     async def listen(self) -> int:
@@ -877,6 +897,9 @@ def parse_args(argv: list[str]):
     parser.add_argument("--no-ping", action="store_true", help="do not ping once after open")
     parser.add_argument("--tls", action="store_true", help="mutual TLS 1.3 with the tls-exporter proof (pyOpenSSL)")
     parser.add_argument("--no-alpn", action="store_true", help="dialer with --tls: offer no ALPN")
+    parser.add_argument("--alpn", default=",".join(a.decode() for a in core.DEFAULT_ALPNS),
+                        help="ID[,ID]: TLS ALPN ids to offer (dialer, in order) or accept (listener, in order of "
+                        "preference); peerlink/1 alone is a peer that knows only the signed proof")
     parser.add_argument("--redial", type=int, default=0, help="dialer: dial again N times after the connection "
                         "closed (resuming the TLS session)")
     parser.add_argument("--max-conns", type=int, default=0, help="listener: refuse for capacity (§8.2) while N "
@@ -891,7 +914,13 @@ def parse_args(argv: list[str]):
         return opts
     opts.identity = core.Identity.load(opts.key) if opts.key else core.Identity.generate()
     opts.claim_id = core.parse_peer_id(opts.claim_peer_id) if opts.claim_peer_id else None
-    opts.tls_context = (peerlink_tls.make_context(opts.identity, opts.mode == "listen", alpn=not opts.no_alpn)
+    opts.alpns = tuple(a.encode() for a in opts.alpn.split(","))
+    for a in opts.alpns:
+        if a not in core.DEFAULT_ALPNS:
+            parser.error(f"--alpn: {a.decode()!r} is neither peerlink/1+cert nor peerlink/1")
+    opts.cert_key = opts.identity.public_key  # the certificate make_context presents is for the identity key
+    opts.tls_context = (peerlink_tls.make_context(opts.identity, opts.mode == "listen", alpn=not opts.no_alpn,
+                                                  alpns=opts.alpns)
                         if opts.tls else None)
     opts.protocol_specs = []
     for i, spec in enumerate(opts.protocol or ["/echo@1"]):

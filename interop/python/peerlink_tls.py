@@ -14,15 +14,16 @@ import asyncio
 import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
 from OpenSSL._util import lib as _lib
 
 import peerlink_core as core
 
-#: ALPN protocol id of peerlink (PROTOCOL.md, table at the top).
-ALPN = b"peerlink/1"
+#: ALPN protocol ids of peerlink (PROTOCOL.md §2).
+ALPN, ALPN_CERT, DEFAULT_ALPNS = core.ALPN, core.ALPN_CERT, core.DEFAULT_ALPNS
 _CHUNK = 64 << 10
 
 
@@ -31,8 +32,9 @@ class TlsFailed(Exception):
 
 
 def self_signed_certificate(private_key: Ed25519PrivateKey) -> x509.Certificate:
-    """A self-signed certificate for the identity key: the Hello proof, not the
-    certificate, authenticates (§2), so nothing about it is checked."""
+    """A self-signed certificate for the identity key. Its key is the identity key,
+    so under ALPN peerlink/1+cert the certificate itself proves the identity (§3.3);
+    nothing else about it is checked."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "peerlink-python")])
     now = datetime.datetime.now(datetime.timezone.utc)
     return (
@@ -47,12 +49,24 @@ def self_signed_certificate(private_key: Ed25519PrivateKey) -> x509.Certificate:
     )
 
 
-def make_context(identity: core.Identity, server: bool, alpn: bool = True) -> SSL.Context:
+def certificate_key(cert: x509.Certificate | None) -> bytes | None:
+    """The raw 32-byte Ed25519 subject public key of a certificate; None if it is not Ed25519."""
+    if cert is None:
+        return None
+    key = cert.public_key()
+    if not isinstance(key, Ed25519PublicKey):
+        return None
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def make_context(identity: core.Identity, server: bool, alpn: bool = True,
+                 alpns: tuple[bytes, ...] = DEFAULT_ALPNS) -> SSL.Context:
     """A TLS 1.3-only context presenting the identity's certificate, requiring
-    the peer's (mutual TLS), with ALPN peerlink/1. One context serves every
-    connection of a process: a listener's session tickets are keyed by it, so
-    resumption needs the same context each time. `alpn=False` offers none
-    (a misbehaving client, for conformance tests)."""
+    the peer's (mutual TLS). A client offers `alpns` in order; a server selects
+    the first of `alpns` the client offered (its preference: peerlink/1+cert
+    first, §2). One context serves every connection of a process: a listener's
+    session tickets are keyed by it, so resumption needs the same context each
+    time. `alpn=False` offers none (a misbehaving client, for conformance tests)."""
     ctx = SSL.Context(SSL.TLS_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
     ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
@@ -64,9 +78,10 @@ def make_context(identity: core.Identity, server: bool, alpn: bool = True) -> SS
     if server:
         # Tickets are bound to this id; OpenSSL refuses to resume without one when it verifies peers.
         ctx.set_session_id(b"peerlink-python")
-        ctx.set_alpn_select_callback(lambda _conn, offered: ALPN if ALPN in offered else SSL.NO_OVERLAPPING_PROTOCOLS)
+        ctx.set_alpn_select_callback(
+            lambda _conn, offered: next((p for p in alpns if p in offered), SSL.NO_OVERLAPPING_PROTOCOLS))
     elif alpn:
-        ctx.set_alpn_protos([ALPN])
+        ctx.set_alpn_protos(list(alpns))
     return ctx
 
 
@@ -85,6 +100,10 @@ class TlsStream:
                 self.ssl.set_session(session)
         self._eof = False
         self._require_alpn = require_alpn
+        self.received = 0  # bytes read from the socket
+        self._received_at_secure = 0
+        #: The peer certificate's Ed25519 key for the binding check (§3.3); the node sets it.
+        self.peer_cert_key: bytes | None = None
 
     # -- plumbing -------------------------------------------------------------
 
@@ -112,6 +131,7 @@ class TlsStream:
             self._eof = True
             self.ssl.bio_shutdown()
             return False
+        self.received += len(data)
         self.ssl.bio_write(data)
         return True
 
@@ -129,8 +149,24 @@ class TlsStream:
                 self._flush()  # the alert, if any
                 raise TlsFailed(f"TLS handshake failed: {e}") from None
         self._flush()
-        if self._require_alpn and self.ssl.get_alpn_proto_negotiated() != ALPN:
-            raise TlsFailed("the peer did not negotiate ALPN peerlink/1")
+        self._received_at_secure = self.received
+        if self._require_alpn and self.alpn not in (ALPN_CERT, ALPN):
+            raise TlsFailed("the peer negotiated neither ALPN peerlink/1+cert nor peerlink/1")
+
+    @property
+    def alpn(self) -> bytes | None:
+        """The negotiated ALPN id (None if none)."""
+        return self.ssl.get_alpn_proto_negotiated() or None
+
+    @property
+    def received_since_secure(self) -> int:
+        """Bytes received since this side's TLS handshake finished (§8.1)."""
+        return self.received - self._received_at_secure
+
+    def peer_certificate_key(self) -> bytes | None:
+        """The Ed25519 key of the certificate OpenSSL reports for the peer (None if none)."""
+        cert = self.ssl.get_peer_certificate()
+        return certificate_key(cert.to_cryptography() if cert is not None else None)
 
     def exporter(self) -> bytes:
         """The RFC 9266 tls-exporter value of this connection (§3.3)."""

@@ -134,6 +134,61 @@ class HelloValidationTest(unittest.TestCase):
         self.assertEqual(self.reason_of(hello(peer_id=bytes(32))), "AUTHENTICATION_FAILED")
 
 
+class TlsBindingTest(unittest.TestCase):
+    """§3.3 over TLS: the certificate binding (peerlink/1+cert) and the tls-exporter proof."""
+
+    def setUp(self):
+        self.ident = core.Identity.generate()
+        self.message = core.tls_proof_message(core.ROLE_DIALER, bytes(range(32)))
+
+    def check(self, alpn=core.ALPN_CERT, cert_key=None, **overrides):
+        fields = dict(public_key=self.ident.public_key, peer_id=self.ident.peer_id,
+                      binding=core.BINDING_TLS_CERTIFICATE, proof=b"")
+        fields.update(overrides)
+        cert_key = self.ident.public_key if cert_key is None else cert_key
+        rejection = core.check_tls_binding(hello(**fields), alpn, cert_key, self.message)
+        return None if rejection is None else core.reason_name(rejection.reason)
+
+    def test_a_side_uses_the_certificate_binding_only_under_peerlink_1_cert_with_its_own_key(self):
+        key = self.ident.public_key
+        self.assertEqual(core.own_tls_binding(core.ALPN_CERT, key, key), core.BINDING_TLS_CERTIFICATE)
+        self.assertEqual(core.own_tls_binding(core.ALPN, key, key), core.BINDING_TLS_EXPORTER)
+        self.assertEqual(core.own_tls_binding(core.ALPN_CERT, bytes(32), key), core.BINDING_TLS_EXPORTER)
+        self.assertEqual(core.own_tls_binding(core.ALPN_CERT, None, key), core.BINDING_TLS_EXPORTER)
+
+    def test_the_certificate_binding_holds_with_an_empty_proof_and_the_certificate_key(self):
+        self.assertIsNone(self.check())
+
+    def test_its_misuses_have_their_reasons(self):
+        self.assertEqual(self.check(alpn=core.ALPN), "AUTHENTICATION_FAILED")
+        self.assertEqual(self.check(cert_key=core.Identity.generate().public_key), "AUTHENTICATION_FAILED")
+        self.assertEqual(core.reason_name(core.check_tls_binding(
+            hello(binding=core.BINDING_TLS_CERTIFICATE), core.ALPN_CERT, None, self.message).reason),
+            "AUTHENTICATION_FAILED")  # no certificate key known (e.g. a resumed session without one)
+        self.assertEqual(self.check(proof=bytes(64)), "PROTOCOL_VIOLATION")
+        self.assertEqual(self.check(binding=core.BINDING_NONCES), "AUTHENTICATION_FAILED")
+        self.assertEqual(self.check(binding=0), "AUTHENTICATION_FAILED")
+
+    def test_the_exporter_proof_holds_under_either_alpn(self):
+        proof = self.ident.sign(self.message)
+        for alpn in core.DEFAULT_ALPNS:
+            with self.subTest(alpn=alpn):
+                self.assertIsNone(self.check(alpn=alpn, binding=core.BINDING_TLS_EXPORTER, proof=proof))
+                self.assertEqual(self.check(alpn=alpn, binding=core.BINDING_TLS_EXPORTER, proof=bytes(64)),
+                                 "AUTHENTICATION_FAILED")
+
+    def test_a_close_before_the_peers_hello_is_judged_by_what_came_after_the_dialers_tls(self):
+        self.assertEqual(core.early_close_code(True, core.ROLE_DIALER, 0), "CONNECTION_CLOSED")
+        self.assertEqual(core.early_close_code(True, core.ROLE_DIALER, 1), "AUTHENTICATION_FAILED")
+        self.assertEqual(core.early_close_code(True, core.ROLE_LISTENER, 0), "AUTHENTICATION_FAILED")
+        self.assertEqual(core.early_close_code(False, core.ROLE_DIALER, 5), "CONNECTION_CLOSED")
+
+    def test_bindings_are_named_without_their_prefix(self):
+        self.assertEqual(core.binding_name(core.BINDING_TLS_CERTIFICATE), "TLS_CERTIFICATE")
+        self.assertEqual(core.binding_name(3), "TLS_CERTIFICATE")
+        self.assertEqual(core.binding_name(99), "99")
+
+
 class NegotiationTest(unittest.TestCase):
     def test_protocols_agree_at_the_highest_common_version_sorted_with_both_aliases(self):
         p = capability_pb2.ProtocolSupport

@@ -69,6 +69,22 @@ type Options struct {
 	// ClaimPeerID puts this id in Hello.peer_id instead of the own one (an
 	// impersonation attempt the peer must refuse: it is not the key's hash).
 	ClaimPeerID *PeerID
+	// CertKey is the Ed25519 key of this side's own TLS certificate. When it is
+	// the identity key and ALPN peerlink/1+cert was negotiated, the Hello uses
+	// CHANNEL_BINDING_TLS_CERTIFICATE (§3.3); otherwise TLS_EXPORTER.
+	CertKey ed25519.PublicKey
+	// Binding, when set, is announced whatever the transport, ALPN or
+	// certificate (a conformance test of the peer's §3.3 checks), with the proof
+	// that binding asks for.
+	Binding pb.ChannelBinding
+	// CertProof puts a (non-empty) proof in a Hello with the certificate
+	// binding, whose proof must be empty (§3.3: PROTOCOL_VIOLATION).
+	CertProof bool
+	// ReceivedSinceSecure, for a TLS dialer, counts the bytes received from the
+	// peer since this side's TLS handshake finished: a listener that closes
+	// before its Hello without having sent anything since never judged our
+	// certificate (§8.1: CONNECTION_CLOSED, not AUTHENTICATION_FAILED).
+	ReceivedSinceSecure func() int64
 }
 
 // HandshakeError is a failed handshake: the Goodbye this side sent, the one
@@ -93,17 +109,23 @@ func (e *HandshakeError) Error() string {
 
 // Session is an open connection: the outcome of a successful handshake.
 type Session struct {
-	Conn      net.Conn
-	Reader    *FrameReader
-	Writer    *Writer
-	Role      Role
-	TLS       bool
-	Local     *pb.Hello
-	Remote    *pb.Hello
-	RemoteID  PeerID
-	Agreement Agreement
+	Conn   net.Conn
+	Reader *FrameReader
+	Writer *Writer
+	Role   Role
+	TLS    bool
+	// ALPN is the negotiated TLS application protocol ("" on plain TCP).
+	ALPN string
+	// PeerCertKey is the Ed25519 key of the peer's TLS certificate (nil if none).
+	PeerCertKey ed25519.PublicKey
+	Local       *pb.Hello
+	Remote      *pb.Hello
+	RemoteID    PeerID
+	Agreement   Agreement
 	// Early holds the dialer's 0-RTT Data, to deliver before any later frame.
 	Early []*pb.Data
+
+	received func() int64
 }
 
 // Handshake runs §3 on an established transport: conn is a *tls.Conn whose
@@ -121,16 +143,19 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 		opts.MinVersion, opts.MaxVersion = 1, 1
 	}
 	_ = conn.SetDeadline(opts.Deadline)
-	s := &Session{Conn: conn, Reader: NewFrameReader(conn, opts.MaxFrameSize), Writer: newWriter(conn), Role: opts.Role}
+	s := &Session{Conn: conn, Reader: NewFrameReader(conn, opts.MaxFrameSize), Writer: newWriter(conn), Role: opts.Role,
+		received: opts.ReceivedSinceSecure}
 
 	var exporter []byte
 	if tlsConn, ok := conn.(*tls.Conn); ok {
 		s.TLS = true
 		state := tlsConn.ConnectionState()
-		if !state.HandshakeComplete || state.NegotiatedProtocol != ALPN {
+		if !state.HandshakeComplete || !KnownALPN(state.NegotiatedProtocol) {
 			_ = conn.Close()
-			return nil, &HandshakeError{Code: "TLS_FAILED", Detail: fmt.Sprintf("ALPN %q negotiated, want %q", state.NegotiatedProtocol, ALPN)}
+			return nil, &HandshakeError{Code: "TLS_FAILED", Detail: fmt.Sprintf("ALPN %q negotiated, want %q or %q",
+				state.NegotiatedProtocol, ALPNCert, ALPN)}
 		}
+		s.ALPN, s.PeerCertKey = state.NegotiatedProtocol, PeerCertificateKey(state)
 		var err error
 		if exporter, err = state.ExportKeyingMaterial(ExporterLabel, nil, ExporterLength); err != nil {
 			_ = conn.Close()
@@ -144,28 +169,31 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 		_ = conn.Close()
 		return nil, &HandshakeError{Code: "INTERNAL", Detail: err.Error()}
 	}
-	switch {
-	case s.TLS && !opts.WrongBinding:
-		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
-		local.Proof = sign(opts, TLSProofMessage(opts.Role, exporter))
-	case !s.TLS && opts.WrongBinding:
-		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
-		local.Proof = sign(opts, TLSProofMessage(opts.Role, make([]byte, ExporterLength)))
-	default:
-		local.Binding = pb.ChannelBinding_CHANNEL_BINDING_NONCES
+	local.Binding = s.ownBinding(opts)
+	signed := exporter
+	if signed == nil { // a signed binding announced on plain TCP: a proof over no exporter at all
+		signed = make([]byte, ExporterLength)
+	}
+	switch local.Binding {
+	case pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER:
+		local.Proof = sign(opts, TLSProofMessage(opts.Role, signed))
+	case pb.ChannelBinding_CHANNEL_BINDING_TLS_CERTIFICATE:
+		if opts.CertProof {
+			local.Proof = sign(opts, TLSProofMessage(opts.Role, signed))
+		}
 	}
 	s.Local = local
 	localBody, err := s.Writer.WriteFrame(&pb.Frame{Kind: &pb.Frame_Hello{Hello: local}})
 	if err != nil {
 		_ = conn.Close()
-		return nil, &HandshakeError{Code: "CONNECTION_CLOSED", Detail: "writing Hello: " + err.Error()}
+		return nil, &HandshakeError{Code: s.earlyCloseCode(), Detail: "writing Hello: " + err.Error()}
 	}
 	if local.EarlyData || (opts.EarlyUnannounced && opts.Role == RoleDialer) {
 		for _, m := range opts.EarlyData {
 			data := &pb.Data{Protocol: aliasOf(opts.Protocols, m.Protocol), Payload: m.Payload}
 			if _, err := s.Writer.WriteFrame(&pb.Frame{Kind: &pb.Frame_Data{Data: data}}); err != nil {
 				_ = conn.Close()
-				return nil, &HandshakeError{Code: "CONNECTION_CLOSED", Detail: "writing early data: " + err.Error()}
+				return nil, &HandshakeError{Code: s.earlyCloseCode(), Detail: "writing early data: " + err.Error()}
 			}
 		}
 	}
@@ -187,13 +215,8 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 
 	// §3.3: identity proof bound to this transport.
 	if s.TLS {
-		if remote.Binding != pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER {
-			return nil, s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
-				fmt.Sprintf("binding %v on a TLS connection", remote.Binding))
-		}
-		if !ed25519.Verify(remote.PublicKey, TLSProofMessage(opts.Role.Other(), exporter), remote.Proof) {
-			return nil, s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
-				"tls-exporter proof does not verify")
+		if herr := s.verifyTLSBinding(remote, opts, exporter); herr != nil {
+			return nil, herr
 		}
 	} else {
 		if remote.Binding != pb.ChannelBinding_CHANNEL_BINDING_NONCES {
@@ -232,6 +255,58 @@ func Handshake(conn net.Conn, opts Options) (*Session, error) {
 	_ = conn.SetDeadline(time.Time{})
 	s.Writer.timeout = 10 * time.Second
 	return s, nil
+}
+
+// ownBinding is the binding of the own Hello (§3.3): over TLS the certificate
+// binding when peerlink/1+cert was negotiated and the own certificate's key is
+// the identity key, else TLS_EXPORTER; NONCES on plain TCP. The misbehaviour
+// options override it.
+func (s *Session) ownBinding(opts Options) pb.ChannelBinding {
+	switch {
+	case opts.Binding != pb.ChannelBinding_CHANNEL_BINDING_UNSPECIFIED:
+		return opts.Binding
+	case opts.WrongBinding && s.TLS:
+		return pb.ChannelBinding_CHANNEL_BINDING_NONCES
+	case opts.WrongBinding, s.TLS && opts.BadProof: // a proof that does not verify needs a signed binding
+		return pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
+	case !s.TLS:
+		return pb.ChannelBinding_CHANNEL_BINDING_NONCES
+	case s.ALPN == ALPNCert && SameKey(opts.CertKey, opts.Identity.Public):
+		return pb.ChannelBinding_CHANNEL_BINDING_TLS_CERTIFICATE
+	default:
+		return pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER
+	}
+}
+
+// verifyTLSBinding checks the peer's Hello on a TLS connection (§3.3): a
+// tls-exporter proof under either ALPN, or the certificate binding under
+// peerlink/1+cert only, with an empty proof and the peer's certificate key
+// equal to its Hello key.
+func (s *Session) verifyTLSBinding(remote *pb.Hello, opts Options, exporter []byte) *HandshakeError {
+	authFailed := func(detail string) *HandshakeError {
+		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED", detail)
+	}
+	switch remote.Binding {
+	case pb.ChannelBinding_CHANNEL_BINDING_TLS_EXPORTER:
+		if !ed25519.Verify(remote.PublicKey, TLSProofMessage(opts.Role.Other(), exporter), remote.Proof) {
+			return authFailed("tls-exporter proof does not verify")
+		}
+		return nil
+	case pb.ChannelBinding_CHANNEL_BINDING_TLS_CERTIFICATE:
+		if s.ALPN != ALPNCert {
+			return authFailed(fmt.Sprintf("certificate binding under ALPN %q", s.ALPN))
+		}
+		if len(remote.Proof) != 0 {
+			return s.fail(pb.GoodbyeReason_GOODBYE_REASON_PROTOCOL_VIOLATION, "PROTOCOL_VIOLATION",
+				fmt.Sprintf("certificate binding with a %d-byte proof (must be empty)", len(remote.Proof)))
+		}
+		if !SameKey(s.PeerCertKey, remote.PublicKey) {
+			return authFailed("certificate binding: the peer's TLS certificate key is not its Hello key")
+		}
+		return nil
+	default:
+		return authFailed(fmt.Sprintf("binding %v on a TLS connection", remote.Binding))
+	}
 }
 
 // awaitAuth reads frames until the peer's Auth, holding a dialer's early Data.
@@ -311,13 +386,39 @@ func (s *Session) readFailure(err error, while string) *HandshakeError {
 		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_PROTOCOL_VIOLATION, "MALFORMED_FRAME", err.Error())
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_TIMEOUT, "HANDSHAKE_TIMEOUT", "handshake timed out "+while)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		_ = s.Conn.Close()
-		return &HandshakeError{Code: "CONNECTION_CLOSED", Detail: "peer closed the connection " + while}
-	default:
-		_ = s.Conn.Close()
-		return &HandshakeError{Code: "CONNECTION_CLOSED", Detail: while + ": " + err.Error()}
 	}
+	_ = s.Conn.Close()
+	detail := while + ": " + err.Error()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		detail = "peer closed the connection " + while
+	}
+	return &HandshakeError{Code: s.earlyCloseCode(), Detail: detail}
+}
+
+// earlyCloseCode is the ErrorCode of a transport that ended during the
+// handshake (§8.1): CONNECTION_CLOSED, except inside TLS before the peer's
+// Hello, which is how a rejected certificate looks in TLS 1.3
+// (AUTHENTICATION_FAILED) — unless this side is the dialer and received
+// nothing since its TLS handshake finished: the listener then dropped a pending
+// connection before it finished its own side of TLS, without judging us (a
+// listener that judged the certificate has sent its session tickets, an alert
+// or a close_notify since).
+func (s *Session) earlyCloseCode() string {
+	if !s.TLS || s.Remote != nil {
+		return "CONNECTION_CLOSED"
+	}
+	if s.Role == RoleDialer && s.receivedSinceSecure() == 0 {
+		return "CONNECTION_CLOSED"
+	}
+	return "AUTHENTICATION_FAILED"
+}
+
+// receivedSinceSecure is opts.ReceivedSinceSecure, kept on the session; -1 when unknown.
+func (s *Session) receivedSinceSecure() int64 {
+	if s.received == nil {
+		return -1
+	}
+	return s.received()
 }
 
 // fail sends Goodbye{reason}, closes gracefully and returns the error.

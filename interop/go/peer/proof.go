@@ -2,6 +2,10 @@ package peer
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"strings"
+
+	pb "peerlink/interop/pb"
 )
 
 // Role is the signer's role byte in the identity proofs (§3.3).
@@ -57,4 +61,18 @@ func NonceProofMessage(signer Role, dialerHelloBody, listenerHelloBody []byte) [
 	msg = append(msg, byte(signer))
 	msg = append(msg, d[:]...)
 	return append(msg, l[:]...)
+}
+
+// BindingName is a channel binding without its enum prefix, e.g. "TLS_CERTIFICATE".
+func BindingName(b pb.ChannelBinding) string {
+	if name, ok := pb.ChannelBinding_name[int32(b)]; ok {
+		return strings.TrimPrefix(name, "CHANNEL_BINDING_")
+	}
+	return fmt.Sprintf("%d", int32(b))
+}
+
+// ParseBinding is the inverse of BindingName.
+func ParseBinding(name string) (pb.ChannelBinding, bool) {
+	v, ok := pb.ChannelBinding_value["CHANNEL_BINDING_"+strings.ToUpper(name)]
+	return pb.ChannelBinding(v), ok
 }

@@ -1,6 +1,7 @@
 // Command peerlink-go is a peerlink peer written in Go from docs/PROTOCOL.md
 // and the .proto schemas alone. It listens or dials, runs the handshake (TLS
-// 1.3 with the tls-exporter binding, or plain TCP with the nonce transcript),
+// 1.3 with the certificate binding under ALPN peerlink/1+cert or the
+// tls-exporter binding, or plain TCP with the nonce transcript),
 // answers pings, echoes Data on its echo protocols, pings once itself and
 // reports what happens as JSON lines on stdout. Commands arrive as JSON lines
 // on stdin. See interop/README.md.
@@ -49,6 +50,14 @@ options:
   --wrong-binding          announce the other transport's channel binding
   --early-unannounced      send the --early data without setting Hello.early_data
   --claim-peer-id PEERID   put another peer id in the Hello (impersonation attempt)
+  --alpn ID[,ID]           TLS ALPN ids to offer (dialer, in order) or accept (listener, in order
+                           of preference); default peerlink/1+cert,peerlink/1; peerlink/1 alone is
+                           a peer that knows only the signed proof
+  --cert-of-other-identity present a TLS certificate of another, fresh key (the Hello then
+                           uses the tls-exporter proof, unless --binding says otherwise)
+  --binding NAME           announce this binding whatever the transport: TLS_CERTIFICATE,
+                           TLS_EXPORTER or NONCES
+  --cert-proof             put a proof in a Hello with the certificate binding (must be empty)
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
   {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
@@ -69,6 +78,9 @@ type config struct {
 	useTLS, once, noPing, bad bool
 	noEcho, wrongBinding      bool
 	earlyUnannounced          bool
+	alpn, binding             string
+	otherCert, certProof      bool
+	alpns                     []string
 	protocols, echo, caps     listFlag
 	sends, early              listFlag
 	aliasBase                 uint
@@ -115,6 +127,10 @@ func main() {
 	fs.BoolVar(&cfg.noEcho, "no-echo", false, "")
 	fs.BoolVar(&cfg.wrongBinding, "wrong-binding", false, "")
 	fs.BoolVar(&cfg.earlyUnannounced, "early-unannounced", false, "")
+	fs.StringVar(&cfg.alpn, "alpn", strings.Join(peer.DefaultALPNs, ","), "")
+	fs.BoolVar(&cfg.otherCert, "cert-of-other-identity", false, "")
+	fs.StringVar(&cfg.binding, "binding", "", "")
+	fs.BoolVar(&cfg.certProof, "cert-proof", false, "")
 	fs.Var(&cfg.protocols, "protocol", "")
 	fs.Var(&cfg.echo, "echo", "")
 	fs.Var(&cfg.caps, "capability", "")
@@ -158,10 +174,22 @@ func (cfg *config) prepare() error {
 	if err != nil {
 		return err
 	}
-	if cfg.cert, err = peer.SelfSignedCertificate(cfg.identity); err != nil {
+	certIdentity := cfg.identity
+	if cfg.otherCert {
+		if certIdentity, err = peer.GenerateIdentity(); err != nil {
+			return err
+		}
+	}
+	if cfg.cert, err = peer.SelfSignedCertificate(certIdentity); err != nil {
 		return err
 	}
-	cfg.serverTLS, cfg.clientTLS = peer.ServerTLSConfig(cfg.cert), peer.ClientTLSConfig(cfg.cert)
+	for _, id := range strings.Split(cfg.alpn, ",") {
+		if !peer.KnownALPN(id) {
+			return fmt.Errorf("--alpn: %q is neither %q nor %q", id, peer.ALPNCert, peer.ALPN)
+		}
+		cfg.alpns = append(cfg.alpns, id)
+	}
+	cfg.serverTLS, cfg.clientTLS = peer.ServerTLSConfig(cfg.cert, cfg.alpns...), peer.ClientTLSConfig(cfg.cert, cfg.alpns...)
 	cfg.clientTLS.ClientSessionCache = tls.NewLRUClientSessionCache(4) // --redial resumes
 	if len(cfg.protocols) == 0 {
 		cfg.protocols = listFlag{"/echo@1"}
@@ -173,7 +201,14 @@ func (cfg *config) prepare() error {
 	}
 	opts := peer.Options{Identity: cfg.identity, MinVersion: uint32(cfg.minVersion), MaxVersion: uint32(cfg.maxVersion),
 		MaxFrameSize: uint32(cfg.maxFrame), Agent: "peerlink-go/0.1", BadProof: cfg.bad, WrongBinding: cfg.wrongBinding,
-		EarlyUnannounced: cfg.earlyUnannounced}
+		EarlyUnannounced: cfg.earlyUnannounced, CertKey: peer.CertificateKey(cfg.cert.Certificate[0]), CertProof: cfg.certProof}
+	if cfg.binding != "" {
+		b, ok := peer.ParseBinding(cfg.binding)
+		if !ok || b == pb.ChannelBinding_CHANNEL_BINDING_UNSPECIFIED {
+			return fmt.Errorf("--binding: unknown binding %q", cfg.binding)
+		}
+		opts.Binding = b
+	}
 	for i, spec := range cfg.protocols {
 		name, versions := spec, []uint32{1}
 		if at := strings.LastIndex(spec, "@"); at > 0 {
@@ -343,12 +378,14 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 		n.out.emit(ev)
 	}
 	var conn net.Conn = raw
+	var receivedSinceSecure func() int64
 	if n.cfg.useTLS {
 		var tc *tls.Conn
+		counted := peer.NewCountingConn(raw)
 		if role == peer.RoleDialer {
-			tc = tls.Client(raw, n.cfg.clientTLS)
+			tc = tls.Client(counted, n.cfg.clientTLS)
 		} else {
-			tc = tls.Server(raw, n.cfg.serverTLS)
+			tc = tls.Server(counted, n.cfg.serverTLS)
 		}
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		err := tc.HandshakeContext(ctx)
@@ -359,6 +396,8 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 			return false
 		}
 		conn = tc
+		secureAt := counted.Received()
+		receivedSinceSecure = func() int64 { return counted.Received() - secureAt }
 	}
 	if role == peer.RoleListener && n.atCapacity() {
 		n.refuse(conn, emit)
@@ -367,6 +406,7 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	opts := n.cfg.options
 	opts.Role = role
 	opts.Deadline = deadline
+	opts.ReceivedSinceSecure = receivedSinceSecure
 	if role == peer.RoleDialer {
 		opts.Expect = n.cfg.expectID
 	} else {
@@ -410,7 +450,8 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	emit(peer.Event{"event": "open", "peer": s.RemoteID.String(), "direction": map[peer.Role]string{peer.RoleDialer: "outbound",
 		peer.RoleListener: "inbound"}[role], "tls": s.TLS, "version": s.Agreement.Version, "protocols": protocols,
 		"capabilities": capabilities, "remoteAddr": raw.RemoteAddr().String(), "agent": s.Remote.Agent,
-		"earlyData": len(s.Early), "resumed": resumed(conn)})
+		"earlyData": len(s.Early), "resumed": resumed(conn), "alpn": alpnOf(s), "binding": peer.BindingName(s.Remote.Binding),
+		"localBinding": peer.BindingName(s.Local.Binding)})
 	go c.Run()
 	if stopping {
 		c.Goodbye(pb.GoodbyeReason_GOODBYE_REASON_SHUTDOWN, "peerlink-go stopping")
@@ -435,6 +476,14 @@ func (n *node) serve(id int, raw net.Conn, role peer.Role, deadline time.Time) b
 	delete(n.conns, id)
 	n.mu.Unlock()
 	return true
+}
+
+// alpnOf is the negotiated ALPN id, nil (JSON null) on plain TCP.
+func alpnOf(s *peer.Session) any {
+	if !s.TLS {
+		return nil
+	}
+	return s.ALPN
 }
 
 // resumed reports whether conn is a TLS connection that resumed a session.
