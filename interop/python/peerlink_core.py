@@ -308,6 +308,14 @@ def binding_name(binding: int) -> str:
         return str(binding)
 
 
+def parse_binding(name: str) -> int:
+    """The ChannelBinding value of "TLS_CERTIFICATE" (or the full enum name); ValueError if unknown."""
+    full = name if name.startswith("CHANNEL_BINDING_") else "CHANNEL_BINDING_" + name.upper()
+    if full == "CHANNEL_BINDING_UNSPECIFIED":
+        raise ValueError("--binding: UNSPECIFIED is no binding")
+    return handshake_pb2.ChannelBinding.Value(full)
+
+
 def own_tls_binding(alpn: bytes | None, cert_key: bytes | None, identity_key: bytes) -> int:
     """The binding of the own Hello over TLS (§3.3): the certificate binding under
     peerlink/1+cert when the own certificate's Ed25519 key is the identity key,

@@ -218,7 +218,9 @@ def build_hello(opts, role: int, tls: peerlink_tls.TlsStream | None) -> handshak
     --wrong-binding claims the other transport's binding, --bad-proof a
     TLS_EXPORTER proof that does not verify, --claim-peer-id another node's peer id."""
     ident: core.Identity = opts.identity
-    if tls is None:
+    if opts.binding is not None:
+        binding = opts.binding
+    elif tls is None:
         binding = core.BINDING_TLS_EXPORTER if opts.wrong_binding else core.BINDING_NONCES
     elif opts.wrong_binding:
         binding = core.BINDING_NONCES
@@ -227,7 +229,7 @@ def build_hello(opts, role: int, tls: peerlink_tls.TlsStream | None) -> handshak
     else:
         binding = core.own_tls_binding(tls.alpn, opts.cert_key, ident.public_key)
     proof = b""
-    if binding == core.BINDING_TLS_EXPORTER:
+    if binding == core.BINDING_TLS_EXPORTER or (binding == core.BINDING_TLS_CERTIFICATE and opts.cert_proof):
         proof = sign(opts, core.tls_proof_message(role, tls.exporter() if tls is not None else bytes(32)))
     return handshake_pb2.Hello(
         min_version=opts.min_version,
@@ -909,6 +911,12 @@ def parse_args(argv: list[str]):
     parser.add_argument("--early-unannounced", action="store_true", help="send --early data without early_data "
                         "in the Hello")
     parser.add_argument("--claim-peer-id", help="put this peer id in the Hello instead of the own")
+    parser.add_argument("--cert-of-other-identity", action="store_true", help="present a TLS certificate of another, "
+                        "fresh key (the Hello then uses the tls-exporter proof, unless --binding says otherwise)")
+    parser.add_argument("--binding", help="announce this binding whatever the transport: TLS_CERTIFICATE, "
+                        "TLS_EXPORTER or NONCES")
+    parser.add_argument("--cert-proof", action="store_true", help="put a proof in a Hello with the certificate "
+                        "binding (must be empty)")
     opts = parser.parse_args(argv)
     if opts.mode == "codec":
         return opts
@@ -918,9 +926,11 @@ def parse_args(argv: list[str]):
     for a in opts.alpns:
         if a not in core.DEFAULT_ALPNS:
             parser.error(f"--alpn: {a.decode()!r} is neither peerlink/1+cert nor peerlink/1")
-    opts.cert_key = opts.identity.public_key  # the certificate make_context presents is for the identity key
+    opts.binding = core.parse_binding(opts.binding) if opts.binding else None
+    cert_identity = core.Identity.generate() if opts.cert_of_other_identity else opts.identity
+    opts.cert_key = cert_identity.public_key
     opts.tls_context = (peerlink_tls.make_context(opts.identity, opts.mode == "listen", alpn=not opts.no_alpn,
-                                                  alpns=opts.alpns)
+                                                  alpns=opts.alpns, cert_identity=cert_identity)
                         if opts.tls else None)
     opts.protocol_specs = []
     for i, spec in enumerate(opts.protocol or ["/echo@1"]):

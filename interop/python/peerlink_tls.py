@@ -60,17 +60,18 @@ def certificate_key(cert: x509.Certificate | None) -> bytes | None:
 
 
 def make_context(identity: core.Identity, server: bool, alpn: bool = True,
-                 alpns: tuple[bytes, ...] = DEFAULT_ALPNS) -> SSL.Context:
+                 alpns: tuple[bytes, ...] = DEFAULT_ALPNS, cert_identity: core.Identity | None = None) -> SSL.Context:
     """A TLS 1.3-only context presenting the identity's certificate, requiring
     the peer's (mutual TLS). A client offers `alpns` in order; a server selects
     the first of `alpns` the client offered (its preference: peerlink/1+cert
     first, §2). One context serves every connection of a process: a listener's
     session tickets are keyed by it, so resumption needs the same context each
-    time. `alpn=False` offers none (a misbehaving client, for conformance tests)."""
+    time. `alpn=False` offers none (a misbehaving client, for conformance tests);
+    `cert_identity` presents a certificate for another key."""
     ctx = SSL.Context(SSL.TLS_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
     ctx.set_max_proto_version(SSL.TLS1_3_VERSION)
-    key = identity._private  # noqa: SLF001 - the same key signs the Hello
+    key = (cert_identity or identity)._private  # noqa: SLF001 - the same key signs the Hello
     ctx.use_certificate(crypto.X509.from_cryptography(self_signed_certificate(key)))
     ctx.use_privatekey(crypto.PKey.from_cryptography_key(key))
     # Any certificate is accepted; its presence is required (VERIFY_FAIL_IF_NO_PEER_CERT).

@@ -187,6 +187,10 @@ class TlsBindingTest(unittest.TestCase):
         self.assertEqual(core.binding_name(core.BINDING_TLS_CERTIFICATE), "TLS_CERTIFICATE")
         self.assertEqual(core.binding_name(3), "TLS_CERTIFICATE")
         self.assertEqual(core.binding_name(99), "99")
+        self.assertEqual(core.parse_binding("tls_certificate"), core.BINDING_TLS_CERTIFICATE)
+        for bad in ("UNSPECIFIED", "NONE"):
+            with self.subTest(name=bad), self.assertRaises(ValueError):
+                core.parse_binding(bad)
 
 
 class NegotiationTest(unittest.TestCase):
