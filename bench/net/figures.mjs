@@ -14,20 +14,26 @@ async function until(cond, what, maxMs = 60_000, everyMs = 1) {
   }
 }
 
-/** `count` dials, `concurrency` at once, until both ends hold every connection: conns/s and CPU ms per connection. */
+/**
+ * `count` dials, `concurrency` at once, until both ends hold every connection: conns/s and CPU ms per connection.
+ * A first batch of the same size warms the process (JIT, and with `resume` the ticket stores) and closes; the
+ * figure is the second batch, a server's steady state. The first batch is reported too, as `cold*`: a fresh
+ * process compiles each contender's code on its first connections, more code for a bigger library.
+ */
 async function setup(node, size, { resume }) {
   let accepted = 0;
   node.onAccept(() => accepted++);
   const conns = [];
-  if (resume) {
-    // Fill the ticket stores: a first batch of the same size leaves tickets for the measured one, then closes.
-    const warm = [];
-    await pool(size.setupConns, size.concurrency, async () => warm.push(await node.dial()));
-    await node.ticketsReady?.(size.setupConns);
-    await sleep(50);
-    for (const c of warm) c.close();
-    await node.settled?.();
-  }
+  const warm = [];
+  const warmCpu0 = cpuMs();
+  const warmT0 = performance.now();
+  await pool(size.setupConns, size.concurrency, async () => warm.push(await node.dial()));
+  await until(() => accepted >= size.setupConns, "the listener's side of the warm-up");
+  const cold = { coldConnsPerSec: (size.setupConns / (performance.now() - warmT0)) * 1000, coldCpuMsPerConn: (cpuMs() - warmCpu0) / size.setupConns };
+  if (resume) await node.ticketsReady?.(size.setupConns);
+  await sleep(50);
+  for (const c of warm) c.close();
+  await node.settled?.();
   const before = accepted;
   const cpu0 = cpuMs();
   const t0 = performance.now();
@@ -41,7 +47,7 @@ async function setup(node, size, { resume }) {
   const elapsed = performance.now() - t0;
   const cpu = cpuMs() - cpu0;
   for (const c of conns) c.close();
-  return { connsPerSec: (size.setupConns / elapsed) * 1000, cpuMsPerConn: cpu / size.setupConns, resumedShare: resumed / size.setupConns };
+  return { connsPerSec: (size.setupConns / elapsed) * 1000, cpuMsPerConn: cpu / size.setupConns, resumedShare: resumed / size.setupConns, ...(resume ? {} : cold) };
 }
 
 async function onePair(node) {

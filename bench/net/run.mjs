@@ -45,6 +45,8 @@ const contenders = [
 export const METRICS = [
   ["setup", "connsPerSec", "setup, 64 concurrent dials", "conns/s", true, "≥ 0.8"],
   ["setup", "cpuMsPerConn", "CPU per connection, both ends", "ms", false, "≤ 1.3"],
+  ["setup", "coldConnsPerSec", "setup, first batch of a fresh process (informational)", "conns/s", true, "–"],
+  ["setup", "coldCpuMsPerConn", "CPU per connection, first batch of a fresh process (informational)", "ms", false, "–"],
   ["resumed", "connsPerSec", "setup with TLS resumption", "conns/s", true, "≥ 0.8"],
   ["resumed", "cpuMsPerConn", "CPU per resumed connection, both ends", "ms", false, "≤ 1.3"],
   ["ping", "p50Us", "ping RTT p50", "µs", false, "≤ 1.1"],

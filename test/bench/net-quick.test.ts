@@ -23,6 +23,8 @@ interface Report {
 const EXPECTED = [
   "setup.connsPerSec",
   "setup.cpuMsPerConn",
+  "setup.coldConnsPerSec",
+  "setup.coldCpuMsPerConn",
   "resumed.connsPerSec",
   "resumed.cpuMsPerConn",
   "ping.p50Us",
