@@ -68,7 +68,7 @@ describe("interop/README.md", () => {
 });
 
 describe.each([
-  { binding: "TLS 1.3 (tls-exporter proof)", flags: ["--tls"] },
+  { binding: "TLS 1.3 (certificate binding)", flags: ["--tls"] },
   { binding: "plain TCP (nonce-transcript proof)", flags: [] as string[] },
 ])("two Go peers over $binding", ({ flags }) => {
   it("open, echo data, answer pings and see the listener's SIGTERM as Goodbye{SHUTDOWN}", async () => {
@@ -78,6 +78,9 @@ describe.each([
     ]);
     const open = await dialer.waitFor((e) => e.event === "open", "dialer open");
     expect(open).toMatchObject({ peer: listener.peerId, version: 1, tls: flags.length > 0, direction: "outbound" });
+    // Over TLS both offer peerlink/1+cert and hold certificates for their identity keys (§3.3).
+    const binding = flags.length > 0 ? "TLS_CERTIFICATE" : "NONCES";
+    expect(open).toMatchObject({ alpn: flags.length > 0 ? "peerlink/1+cert" : null, binding, localBinding: binding });
     expect(open["protocols"]).toEqual([{ name: "/echo", version: 1, localAlias: 7, remoteAlias: 7 }]);
     expect(await dialer.waitFor((e) => e.event === "data", "echo")).toMatchObject({ protocol: "/echo", text: "hello" });
     expect(await dialer.waitFor((e) => e.event === "pong", "pong")).toMatchObject({ nonce: 1 });

@@ -153,6 +153,14 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
       expect(conn.secure).toBe(secure);
       expect(conn.protocolVersion).toBe(1);
       expect(conn.handshake?.remoteAgent).toBe(peer.agent);
+      // Over TLS both sides offer and accept peerlink/1+cert and hold certificates for their identity keys, so
+      // each Hello relies on its certificate (§3.3), whoever dials; on plain TCP the nonce transcript.
+      expect(open).toMatchObject(
+        secure
+          ? { alpn: "peerlink/1+cert", binding: "TLS_CERTIFICATE", localBinding: "TLS_CERTIFICATE" }
+          : { alpn: null, binding: "NONCES", localBinding: "NONCES" },
+      );
+      expect(conn.handshake?.peerProof).toBe(secure ? "certificate" : "signature");
       expect(conn.capabilities).toEqual([{ name: "test.shared", version: 2 }]);
       expect(open["capabilities"]).toEqual([{ name: "test.shared", version: 2 }]);
       expect(conn.protocols.map((p) => [p.name, p.version, p.remoteAlias])).toEqual([
@@ -481,6 +489,66 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
     });
   });
 
+  describe("certificate binding (§2, §3.3)", () => {
+    /** The ALPN and the two bindings of a link, from the foreign peer's `open` event and our handshake. */
+    const bindingsOf = (link: Link) => ({
+      alpn: link.open["alpn"],
+      theirs: link.open["localBinding"],
+      ours: link.open["binding"],
+      peerProof: link.conn.handshake?.peerProof,
+    });
+
+    // ALPN exists over TLS only; the plain-TCP cells check the binding against that transport instead.
+    if (secure) {
+      it("falls back to the tls-exporter proof both ways with a peer that knows only peerlink/1", async () => {
+        const link = await connect({ peerArgs: ["--alpn", "peerlink/1"] });
+        expect(bindingsOf(link)).toEqual({ alpn: "peerlink/1", theirs: "TLS_EXPORTER", ours: "TLS_EXPORTER", peerProof: "signature" });
+        const echoed = nextEvent(link.conn, "message", (m) => m.protocol === "/echo");
+        await link.conn.send("/echo", text("legacy"));
+        expect(decode((await echoed).data)).toBe("legacy");
+      });
+
+      it("falls back to the tls-exporter proof both ways when our node turns the certificate binding off", async () => {
+        const link = await connect({ manager: { tls: { certificateBinding: false } } });
+        expect(bindingsOf(link)).toEqual({ alpn: "peerlink/1", theirs: "TLS_EXPORTER", ours: "TLS_EXPORTER", peerProof: "signature" });
+      });
+
+      it("lets a peer whose certificate is not its identity key prove itself by signature, each side choosing its own", async () => {
+        const link = await connect({ peerArgs: ["--cert-of-other-identity"] });
+        expect(bindingsOf(link)).toEqual({ alpn: "peerlink/1+cert", theirs: "TLS_EXPORTER", ours: "TLS_CERTIFICATE", peerProof: "signature" });
+        expect(link.conn.remotePeer.toString()).toBe(link.peerId);
+      });
+
+      it.each([
+        {
+          what: "TLS_CERTIFICATE with a certificate whose key is not its Hello key",
+          args: ["--cert-of-other-identity", "--binding", "TLS_CERTIFICATE"],
+          code: ErrorCode.AUTHENTICATION_FAILED,
+          reason: "AUTHENTICATION_FAILED",
+        },
+        {
+          what: "TLS_CERTIFICATE under ALPN peerlink/1",
+          args: ["--alpn", "peerlink/1", "--binding", "TLS_CERTIFICATE"],
+          code: ErrorCode.AUTHENTICATION_FAILED,
+          reason: "AUTHENTICATION_FAILED",
+        },
+        { what: "TLS_CERTIFICATE with a non-empty proof", args: ["--cert-proof"], code: ErrorCode.PROTOCOL_VIOLATION, reason: "PROTOCOL_VIOLATION" },
+      ])("rejects a peer that sends $what, and tells it", async ({ args, code, reason }) => {
+        const a = await attempt({ peerArgs: args });
+        expect((await a.ts).error?.code).toBe(code);
+        const heard = await a.proc.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "our Goodbye");
+        expect(heard).toMatchObject({ reason });
+      });
+    } else {
+      it("rejects TLS_CERTIFICATE on plain TCP with AUTHENTICATION_FAILED, and tells the peer", async () => {
+        const a = await attempt({ peerArgs: ["--binding", "TLS_CERTIFICATE"] });
+        expect((await a.ts).error?.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+        const heard = await a.proc.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "our Goodbye");
+        expect(heard).toMatchObject({ reason: "AUTHENTICATION_FAILED" });
+      });
+    }
+  });
+
   // Resumption is a TLS feature: the block exists in the TLS cells only.
   if (secure) describe("session resumption", () => {
     it("resumes the TLS session on a redial and still proves both identities", async () => {
@@ -498,6 +566,10 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
         expect(proc.events.filter((e) => e.event === "open").map((e) => e["resumed"])).toEqual([false, true]);
         expect(opened.map((c) => c.sessionReused)).toEqual([false, true]);
         expect(opened[1]?.remotePeer.toString()).toBe(dialingPeerId(proc));
+        // A resumed session carries no certificate: the peer checked ours against the key it kept with its
+        // ticket, and we against the one in the ticket (§3.3).
+        expect(proc.events.filter((e) => e.event === "open").map((e) => e["binding"])).toEqual(["TLS_CERTIFICATE", "TLS_CERTIFICATE"]);
+        expect(opened.map((c) => c.handshake?.peerProof)).toEqual(["certificate", "certificate"]);
       } else {
         const listener = await listenPeer(peer, ["--tls", ...PEER_PROTOCOLS]);
         const manager = await startManager(true);
@@ -506,6 +578,8 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
         await first.close();
         const second = await manager.dial({ peerId: listener.peerId, addresses: [`127.0.0.1:${listener.port}`] });
         expect(second.sessionReused).toBe(true);
+        // No certificate on a resumed session: we checked the peer's binding against the key kept with the ticket.
+        expect([first, second].map((c) => c.handshake?.peerProof)).toEqual(["certificate", "certificate"]);
         const echoed = nextEvent(second, "message");
         await second.send("/echo", text("resumed"));
         expect(decode((await echoed).data)).toBe("resumed");
@@ -513,6 +587,7 @@ describe.each(COMBOS)("$lang × $transport × $direction", ({ peer, secure, dire
         const opens = (): PeerEvent[] => listener.process.events.filter((e) => e.event === "open" && e["peer"] === ourId);
         await listener.process.waitFor(() => opens().length >= 2, "the second open");
         expect(opens().map((e) => e["resumed"])).toEqual([false, true]);
+        expect(opens().map((e) => e["binding"])).toEqual(["TLS_CERTIFICATE", "TLS_CERTIFICATE"]);
       }
     });
   });

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeReason } from "../../generated/peerlink/v1/goodbye_pb.js";
 import { ChannelBinding, KeyType } from "../../generated/peerlink/v1/handshake_pb.js";
@@ -82,6 +82,52 @@ describe("the Python peer's sources", () => {
     expect([...events].filter((e) => !section.includes(`\`${e}\``))).toEqual([]);
   });
 
+});
+
+describe("two Python peers over TLS: the certificate binding (§2, §3.3)", () => {
+  /** Runs a Python dialer with `dialerArgs` against a Python listener with `listenerArgs`; both events lists. */
+  async function pythonPair(dialerArgs: readonly string[], listenerArgs: readonly string[] = []) {
+    const listener = await PythonPeerProcess.listen(["--tls", "--no-ping", ...listenerArgs]);
+    const dialer = PythonPeerProcess.start(["dial", "--addr", listener.addr, "--tls", "--no-ping", ...dialerArgs]);
+    return { listener, dialer };
+  }
+  const bindings = (e: PeerEvent) => ({ alpn: e["alpn"], binding: e["binding"], localBinding: e["localBinding"], resumed: e["resumed"] });
+
+  afterEach(() => PythonPeerProcess.killAll());
+
+  it("use it both ways, and again on a resumed session against the key the dialer kept with its ticket", async () => {
+    const { listener, dialer } = await pythonPair(["--redial", "1"]);
+    const both = { alpn: "peerlink/1+cert", binding: "TLS_CERTIFICATE", localBinding: "TLS_CERTIFICATE" };
+    const opens = (p: PythonPeerProcess): PeerEvent[] => p.events.filter((e) => e.event === "open");
+    await dialer.waitFor((e) => e.event === "open", "the first open");
+    dialer.command({ cmd: "goodbye" });
+    await dialer.waitFor(() => opens(dialer).length >= 2, "the resumed open");
+    await listener.waitFor(() => opens(listener).length >= 2, "the listener's second open");
+    expect(opens(dialer).map(bindings)).toEqual([{ ...both, resumed: false }, { ...both, resumed: true }]);
+    expect(opens(listener).map(bindings)).toEqual([{ ...both, resumed: false }, { ...both, resumed: true }]);
+    dialer.command({ cmd: "goodbye" });
+    expect(await dialer.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it.each([
+    { legacy: "dialer", dialerArgs: ["--alpn", "peerlink/1"], listenerArgs: [] },
+    { legacy: "listener", dialerArgs: [], listenerArgs: ["--alpn", "peerlink/1"] },
+  ])("fall back to the tls-exporter proof when the $legacy knows only peerlink/1", async ({ dialerArgs, listenerArgs }) => {
+    const { listener, dialer } = await pythonPair(dialerArgs, listenerArgs);
+    const legacy = { alpn: "peerlink/1", binding: "TLS_EXPORTER", localBinding: "TLS_EXPORTER", resumed: false };
+    expect(bindings(await dialer.waitFor((e) => e.event === "open", "the dialer's open"))).toEqual(legacy);
+    expect(bindings(await listener.waitFor((e) => e.event === "open", "the listener's open"))).toEqual(legacy);
+  });
+
+  it.each([
+    { what: "a certificate whose key is not its Hello key", args: ["--cert-of-other-identity", "--binding", "TLS_CERTIFICATE"], code: "AUTHENTICATION_FAILED" },
+    { what: "ALPN peerlink/1", args: ["--alpn", "peerlink/1", "--binding", "TLS_CERTIFICATE"], code: "AUTHENTICATION_FAILED" },
+    { what: "a non-empty proof", args: ["--cert-proof"], code: "PROTOCOL_VIOLATION" },
+  ])("reject TLS_CERTIFICATE with $what", async ({ args, code }) => {
+    const { listener, dialer } = await pythonPair(args);
+    expect(await listener.waitFor((e) => e.event === "handshake-failed", "the listener's verdict")).toMatchObject({ code });
+    expect(await dialer.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "the listener's Goodbye")).toMatchObject({ reason: code });
+  });
 });
 
 describe("the Python listener facing a raw socket that breaks the framing or stalls (§1, §3.1)", () => {
