@@ -152,6 +152,8 @@ class TlsStream:
         self._flush()
         self._received_at_secure = self.received
         if self._require_alpn and self.alpn not in (ALPN_CERT, ALPN):
+            # TLS is finished: a close_notify before the close tells a dialer it was judged, not dropped (§8.1).
+            self.write_eof()
             raise TlsFailed("the peer negotiated neither ALPN peerlink/1+cert nor peerlink/1")
 
     @property
