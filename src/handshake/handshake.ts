@@ -7,7 +7,6 @@
  * @module
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeReason, type Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
 import { ChannelBinding, KeyType, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
@@ -15,6 +14,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { verifySignature } from "../identity/identity.js";
 import type { PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
+import { pooledRandomBytes } from "../util/random-pool.js";
 import {
   DEFAULT_AGENT,
   MAX_CAPABILITY_NAME_BYTES,
@@ -29,6 +29,7 @@ import {
 import { EarlyDataBuffer, dataFrameBodyLength } from "./early-data.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "./failure-reasons.js";
 import { encodeFrameWithBody } from "./frame-bytes.js";
+import { encodeHelloFrame } from "./hello-encoder.js";
 import { checkHello } from "./hello-check.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
@@ -111,7 +112,7 @@ export class Handshake {
     this.#expectedPeerId = options.expectedPeerId;
     this.#announceEarlyData = this.#role === "dialer" && options.earlyData === true;
     this.#agent = options.agent ?? DEFAULT_AGENT;
-    this.#randomBytes = options.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
+    this.#randomBytes = options.randomBytes ?? pooledRandomBytes;
     const cap = options.maxEarlyDataBytes ?? MAX_EARLY_DATA_BYTES;
     if (!Number.isInteger(cap) || cap < 0) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "maxEarlyDataBytes must be a non-negative integer");
@@ -175,29 +176,24 @@ export class Handshake {
         : new Uint8Array(0);
     const nonce = this.#randomBytes(NONCE_LENGTH);
     if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
-    const { body, bytes } = encodeFrameWithBody({
-      kind: {
-        case: "hello",
-        value: {
-          minVersion: this.#versions.min,
-          maxVersion: this.#versions.max,
-          peerId: this.#identity.peerId.bytes,
-          keyType: KeyType.ED25519,
-          publicKey: this.#identity.publicKey,
-          nonce,
-          protocols: this.#protocols.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
-          capabilities: this.#capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required === true })),
-          listenAddrs: [...this.#listenAddrs],
-          binding: byCertificate
-            ? ChannelBinding.TLS_CERTIFICATE
-            : binding.type === "tls"
-              ? ChannelBinding.TLS_EXPORTER
-              : ChannelBinding.NONCES,
-          proof,
-          earlyData: this.#announceEarlyData,
-          agent: this.#agent,
-        },
-      },
+    const { body, bytes } = encodeHelloFrame({
+      minVersion: this.#versions.min,
+      maxVersion: this.#versions.max,
+      peerId: this.#identity.peerId.bytes,
+      keyType: KeyType.ED25519,
+      publicKey: this.#identity.publicKey,
+      nonce,
+      protocols: this.#protocols,
+      capabilities: this.#capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required === true })),
+      listenAddrs: this.#listenAddrs,
+      binding: byCertificate
+        ? ChannelBinding.TLS_CERTIFICATE
+        : binding.type === "tls"
+          ? ChannelBinding.TLS_EXPORTER
+          : ChannelBinding.NONCES,
+      proof,
+      earlyData: this.#announceEarlyData,
+      agent: this.#agent,
     });
     // Peers accept at most this much before authentication (§1): refuse to send a Hello they would refuse.
     if (body.length > MAX_PREAUTH_FRAME_BYTES) {
