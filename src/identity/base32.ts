@@ -12,20 +12,23 @@ for (let i = 0; i < ALPHABET.length; i++) LOOKUP[ALPHABET.charCodeAt(i)] = i;
 
 /** Encodes bytes as lowercase unpadded base32. */
 export function base32Encode(bytes: Uint8Array): string {
-  let out = "";
+  // Character codes, then one string: appending a character at a time makes V8 keep a chain of ~40 rope
+  // nodes (2.5 KiB) for a 52-character peer id that lives as long as the peer is known; flat, it is 72 bytes.
+  const codes = new Array<number>(Math.ceil((bytes.length * 8) / 5));
+  let n = 0;
   let buffer = 0;
   let bits = 0;
   for (const byte of bytes) {
     buffer = (buffer << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      codes[n++] = ALPHABET.charCodeAt((buffer >>> (bits - 5)) & 31);
       bits -= 5;
     }
     buffer &= (1 << bits) - 1;
   }
-  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
+  if (bits > 0) codes[n++] = ALPHABET.charCodeAt((buffer << (5 - bits)) & 31);
+  return String.fromCharCode(...codes);
 }
 
 /** Decodes lowercase unpadded base32; throws INVALID_PEER_ID on any other character or non-zero trailing bits. */
