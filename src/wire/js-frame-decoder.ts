@@ -16,8 +16,16 @@ import type { FrameBodyCallback, FrameDecoder, FrameSink } from "./frame-sink.js
 import { checkFrameLimit } from "./frame-limit.js";
 import { copyBytes, PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "./varint.js";
 
-/** The carry of a disposed decoder (it never carries again). */
+/**
+ * The carry while nothing is carried (and of a disposed decoder): a decoder allocates one only for its first
+ * frame cut by a chunk boundary, so an idle connection holds none.
+ */
 const NO_CARRY = new Uint8Array(0);
+/**
+ * The envelope fast path's output record, shared by every decoder: it is read back right after the parse,
+ * before any sink runs, so no two parses overlap in it.
+ */
+const REC = new Uint32Array(4);
 
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
 const CARRY_KEEP_BYTES = 64 * 1024;
@@ -29,7 +37,7 @@ export class JsFrameDecoder implements FrameDecoder {
   readonly engine = "js" as const;
   readonly maxFrameSize: number;
   private limit: number;
-  private carry: Uint8Array = new Uint8Array(16);
+  private carry: Uint8Array = NO_CARRY;
   private carryUsed = 0;
   /** Total size (prefix + body) of the carried frame once its prefix is complete, else 0. */
   private carryNeed = 0;
@@ -37,7 +45,6 @@ export class JsFrameDecoder implements FrameDecoder {
   private failure: unknown = undefined;
   private hasFailed = false;
   private scratch: Uint8Array | undefined;
-  private readonly rec = new Uint32Array(4);
 
   constructor(maxFrameSize: number, frameLimit: number) {
     this.maxFrameSize = maxFrameSize;
@@ -99,7 +106,7 @@ export class JsFrameDecoder implements FrameDecoder {
     }
     this.carryUsed = 0;
     this.carryNeed = 0;
-    this.carry = new Uint8Array(16);
+    this.carry = NO_CARRY;
   }
 
   private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
@@ -127,7 +134,7 @@ export class JsFrameDecoder implements FrameDecoder {
 
   /** Parses one Frame body with the fast path (generated decoder as fallback) and calls the sink. */
   private deliverEnvelope(buf: Uint8Array, start: number, length: number, sink: FrameSink): void {
-    const rec = this.rec;
+    const rec = REC;
     switch (parseEnvelope(buf, start, length, rec)) {
       case ENVELOPE_DATA: {
         const from = rec[2] as number;
@@ -242,7 +249,7 @@ export class JsFrameDecoder implements FrameDecoder {
       const length = this.carryNeed - prefix;
       this.carryUsed = 0;
       this.carryNeed = 0;
-      if (carry.length > CARRY_KEEP_BYTES) this.carry = new Uint8Array(16);
+      if (carry.length > CARRY_KEEP_BYTES) this.carry = NO_CARRY;
       this.deliver(carry, prefix, length, sink, onFrame);
     }
     return pos;
