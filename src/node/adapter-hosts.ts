@@ -36,7 +36,7 @@ export interface NodeParts {
   guard(): MisbehaviourGuard;
   readonly signal: AbortSignal;
   tls(): ResolvedTls | undefined;
-  addresses(): string[];
+  addresses(): readonly string[];
   emit<K extends keyof NodeEvents>(type: K, event: NodeEvents[K]): void;
   on(type: "connection:open", listener: (event: { connection: Connection }) => void): () => void;
   notify(hook: (service: ManagerService) => void): void;

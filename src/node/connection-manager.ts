@@ -23,14 +23,14 @@ import { observeNode, type NodeObserver } from "../observability/observe.js";
 import { PeerDatabase } from "../peers/peer-database.js";
 import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
 import type { MeshService, MeshServiceEvents } from "../mesh/mesh-service.js";
-import { listenTcp } from "../transport/listen.js";
 import { resolveTls } from "../transport/tls-config.js";
-import type { ResolvedTls, TcpListener } from "../transport/types.js";
+import type { ResolvedTls } from "../transport/types.js";
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import { ArrivalClock } from "./arrival-clock.js";
 import { Adopter, type Managed } from "./adopter.js";
 import { ClosingConnections } from "./closing-connections.js";
+import { ListenerSet } from "./listener-set.js";
 import { NodeJournal } from "./node-journal.js";
 import { BanControl } from "./ban-control.js";
 import { dialerHost, inboundHost, type NodeParts } from "./adapter-hosts.js";
@@ -98,7 +98,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   readonly #monotonicClock: () => number;
   /** Dates socket arrivals (see ArrivalClock): runs while listening. */
   readonly #arrivals: ArrivalClock;
-  #listeners: TcpListener[] = [];
+  readonly #listeners = new ListenerSet();
   #tls: ResolvedTls | undefined;
   #state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
   /** The one timer: set to the core's next deadline. */
@@ -164,7 +164,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       guard: () => this.#guard,
       signal: this.#abort.signal,
       tls: () => this.#tls,
-      addresses: () => this.addresses,
+      addresses: () => this.#listeners.addresses,
       emit: (type, event) => this.emit(type, event as never),
       on: (type, listener) => this.on(type, listener),
       notify: (hook) => this.#notify(hook),
@@ -195,7 +195,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
 
   /** Bound listen addresses, `"host:port"`. */
   get addresses(): string[] {
-    return this.#listeners.flatMap((l) => l.addresses.map((a) => formatHostPort(a.host, a.port)));
+    return [...this.#listeners.addresses];
   }
 
   /** Current counters (pending and open, per direction). */
@@ -230,12 +230,11 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       if (this.options.tls !== false) this.#tls = await resolveTls(this.identity, this.options.tls);
       stillStarting();
       for (const address of this.options.listen) {
-        const { host, port } = parseHostPort(address, { allowPortZero: true });
-        this.#listeners.push(await listenTcp({ host, port, onSocket: (socket) => this.#inbound.onSocket(socket), ...signal }));
+        await this.#listeners.listen(address, (socket) => this.#inbound.onSocket(socket), options.signal);
         stillStarting();
       }
     } catch (error) {
-      await Promise.all(this.#listeners.splice(0).map((l) => l.close()));
+      await this.#listeners.discard();
       if (this.#state === "starting") {
         this.#state = "stopped";
         await this.peers.close().catch(() => undefined);
@@ -244,7 +243,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     }
     this.#state = "running";
     this.#core.start();
-    if (this.#listeners.length > 0) this.#arrivals.start();
+    if (this.#listeners.size > 0) this.#arrivals.start();
     this.#arm();
     this.#notify((s) => s.start?.());
     this.emit("listening", { addresses: this.addresses });
@@ -395,7 +394,7 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#core.stop();
     this.#arrivals.stop();
     const timeoutMs = options.timeoutMs ?? this.options.limits.stopDeadlineMs;
-    await Promise.all(this.#listeners.map((l) => l.close()));
+    await this.#listeners.close();
     this.#abort.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
     this.#dialer.stop();
     await closeAllConnections(this.#core, this.#inbound, () => this.#closing.all(), timeoutMs);

@@ -25,7 +25,7 @@ export interface HandshakeBounds {
  */
 export function runHandshake(
   o: ResolvedManagerOptions,
-  listenAddrs: string[],
+  listenAddrs: readonly string[],
   channel: SecureChannel,
   role: "dialer" | "listener",
   bounds: HandshakeBounds,
