@@ -37,7 +37,9 @@ function portOf(node: ConnectionManager): number {
  */
 async function failProof(node: ConnectionManager, localAddress: string): Promise<PeerlinkError> {
   const identity = Identity.generate();
-  const tls = await resolveTls(identity, { sessionCache: false });
+  // Under peerlink/1 the proof signs the exporter, which is forged below (with certificate binding the
+  // certificate would prove the identity and there would be no proof to fail).
+  const tls = await resolveTls(identity, { sessionCache: false, certificateBinding: false });
   const deadline = Date.now() + 20_000;
   const channel = await dialChannel({ host: "127.0.0.1", port: portOf(node), tls, localAddress, deadline });
   const forged = { ...channel, tlsExporter: new Uint8Array(randomBytes(32)) };
