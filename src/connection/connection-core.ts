@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { emptyConnectionStats, type MutableConnectionStats } from "./stats.js";
+import type { MutableConnectionStats } from "./stats.js";
 import { create } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb.js";
@@ -108,6 +108,15 @@ export interface CoreCloseOptions {
 
 const UINT32_MAX = 0xffff_ffff;
 
+/** The action list outside an input: frozen, so that an action produced outside {@link ConnectionCore.#run} fails loudly. */
+const NO_ACTIONS: CoreAction[] = Object.freeze([]) as unknown as CoreAction[];
+const NO_DECLARATIONS: DeclaredSet = Object.freeze({ capabilities: Object.freeze([]), protocols: Object.freeze([]) });
+/** Up to this many agreed protocols are found by a scan of the agreed list; past it, through maps made on first use. */
+const SCAN_PROTOCOLS = 8;
+
+// Set in ConnectionCore's static block: the decoder's sink for a core, calling into its private frame handlers.
+let sinkFor: (core: ConnectionCore) => FrameSink;
+
 /**
  * One connection's state machine (docs/PROTOCOL.md §3.1, §5, §8). Every input
  * method takes the current time and returns the actions to perform in order;
@@ -128,13 +137,18 @@ const UINT32_MAX = 0xffff_ffff;
 export class ConnectionCore {
   readonly #direction: "inbound" | "outbound";
   readonly #secure: boolean;
-  readonly #handshakeOptions: ConnectionHandshakeOptions;
+  /** The handshake options, until the handshake is made from them. */
+  #handshakeOptions: ConnectionHandshakeOptions | undefined;
+  /** This side's declarations (the node's own lists, shared by its connections), for a later CapabilityUpdate. */
+  readonly #ownCapabilities: DeclaredSet["capabilities"];
+  readonly #ownProtocols: DeclaredSet["protocols"];
   readonly #handshakeDeadline: number;
   readonly #gracefulCloseTimeoutMs: number;
   readonly #failureLingerMs: number;
   readonly #maxFrameSize: number;
   readonly #decoder: FrameDecoder;
-  readonly #earlyCloseError: (cause?: unknown) => PeerlinkError;
+  /** Until open (it classifies a close before the peer's Hello); the default when not given. */
+  #earlyCloseError: ((cause?: unknown) => PeerlinkError) | undefined;
   readonly #sink: FrameSink;
   #inboundRate: InboundRateLimits | undefined;
   /** Made at open from {@link ConnectionCoreOptions.inboundRate}; undefined when unbounded or exempt. */
@@ -146,12 +160,18 @@ export class ConnectionCore {
   #earlyBytes = 0;
   #handshake: Handshake | undefined;
   #result: HandshakeResult | undefined;
-  #byName = new Map<string, AgreedProtocol>();
-  #byRemoteAlias = new Map<number, AgreedProtocol>();
-  /** The capabilities and protocols of the peer's Hello, kept until open. */
+  /** The agreed protocols in force (the handshake's, then each update's): scanned by name and alias when few. */
+  #protocols: readonly AgreedProtocol[] = [];
+  /** Indexes of {@link ConnectionCore.#protocols} when it is longer than {@link SCAN_PROTOCOLS}, made on first lookup. */
+  #byName: Map<string, AgreedProtocol> | undefined;
+  #byRemoteAlias: Map<number, AgreedProtocol> | undefined;
+  /**
+   * The capabilities and protocols of the peer's Hello, for the capability table made on the first
+   * CapabilityUpdate; at open replaced by the equal set shared with other connections (see `internDeclared`).
+   */
   #peerDeclared: DeclaredSet | undefined;
   #capabilities: CapabilityTable | undefined;
-  /** The agreed sets in force: the handshake's, then the capability table's after each update that changed them. */
+  /** The agreed sets after an update changed them; until then the handshake's result holds them. */
   #agreed: AgreedSets | undefined;
   #closeInfo: CloseInfo | undefined;
   #remoteGoodbye: RemoteGoodbye | undefined;
@@ -161,14 +181,25 @@ export class ConnectionCore {
   #goodbyeSent = false;
   #stopReading = false;
   #now = 0;
-  #out: CoreAction[] = [];
-  readonly #stats: MutableConnectionStats = emptyConnectionStats();
+  #out: CoreAction[] = NO_ACTIONS;
+  // The counters, flat (an object of their own cost ~150 B per connection).
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #framesIn = 0;
+  #framesOut = 0;
+  #lastSentAt: number | undefined;
+  #lastReceivedAt: number | undefined;
+  #openedAt: number | undefined;
+  #unknownProtocolFrames = 0;
+  #discardedFrames = 0;
 
   /** Validates options (INVALID_ARGUMENT) and creates the frame decoder; starts in `connecting`. */
   constructor(options: ConnectionCoreOptions) {
     this.#direction = options.direction;
     this.#secure = options.secure;
     this.#handshakeOptions = options.handshake;
+    this.#ownCapabilities = options.handshake.capabilities ?? NO_DECLARATIONS.capabilities;
+    this.#ownProtocols = options.handshake.protocols ?? NO_DECLARATIONS.protocols;
     this.#now = options.now;
     this.#handshakeDeadline = options.handshakeDeadline ?? options.now + DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#gracefulCloseTimeoutMs = nonNegative("gracefulCloseTimeoutMs", options.gracefulCloseTimeoutMs, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS);
@@ -188,18 +219,31 @@ export class ConnectionCore {
       frameLimit: Math.min(MAX_PREAUTH_FRAME_BYTES, this.#maxFrameSize),
       ...(options.decoderEngine === undefined ? {} : { engine: options.decoderEngine }),
     });
-    this.#earlyCloseError =
-      options.earlyCloseError ??
-      ((cause) =>
-        this.#secure
-          ? new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
-          : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" }));
-    this.#sink = {
-      onData: (alias, payload) => this.#onData(alias, payload),
-      onPing: (nonce, ts) => this.#onPing(nonce, ts),
-      onPong: (nonce, ts) => this.#onPong(nonce, ts),
-      onControl: (frame, bytes) => this.#onControl(frame, bytes),
-    };
+    this.#earlyCloseError = options.earlyCloseError;
+    this.#sink = sinkFor(this);
+  }
+
+  static {
+    /** The frame sink of one core: an object with one field, its methods on the prototype. */
+    class CoreSink implements FrameSink {
+      readonly #core: ConnectionCore;
+      constructor(core: ConnectionCore) {
+        this.#core = core;
+      }
+      onData(alias: number, payload: Uint8Array): void {
+        this.#core.#onData(alias, payload);
+      }
+      onPing(nonce: number, timestampUs: number): void {
+        this.#core.#onPing(nonce, timestampUs);
+      }
+      onPong(nonce: number, timestampUs: number): void {
+        this.#core.#onPong(nonce, timestampUs);
+      }
+      onControl(frame: Frame, bytes: Uint8Array): void {
+        this.#core.#onControl(frame, bytes);
+      }
+    }
+    sinkFor = (core) => new CoreSink(core);
   }
 
   /** The current state. */
@@ -222,7 +266,20 @@ export class ConnectionCore {
    * the handshake's result, changed by every CapabilityUpdate since.
    */
   get agreed(): AgreedSets | undefined {
-    return this.#agreed;
+    if (this.#agreed !== undefined) return this.#agreed;
+    const result = this.#result;
+    // Made on first read (the adapter reads the lists through the getters below), then the same object.
+    return result === undefined ? undefined : (this.#agreed = { capabilities: result.capabilities, protocols: result.protocols });
+  }
+
+  /** {@link ConnectionCore.agreed}'s protocols, without making an object. */
+  get agreedProtocols(): readonly AgreedProtocol[] | undefined {
+    return this.#agreed?.protocols ?? this.#result?.protocols;
+  }
+
+  /** {@link ConnectionCore.agreed}'s capabilities, without making an object. */
+  get agreedCapabilities(): AgreedSets["capabilities"] | undefined {
+    return this.#agreed?.capabilities ?? this.#result?.capabilities;
   }
 
   /** Why the connection ended (set at the first terminal event: Goodbye sent or received, failure, abort). */
@@ -245,21 +302,20 @@ export class ConnectionCore {
 
   /** A snapshot of the counters. */
   get stats(): ConnectionStats {
-    return { ...this.#stats };
+    return this.readStats({} as MutableConnectionStats);
   }
 
   /** Copies the counters into `into` (the fields of {@link ConnectionStats}) without allocating; returns `into`. */
   readStats<T extends MutableConnectionStats>(into: T): T {
-    const s = this.#stats;
-    into.bytesIn = s.bytesIn;
-    into.bytesOut = s.bytesOut;
-    into.framesIn = s.framesIn;
-    into.framesOut = s.framesOut;
-    into.lastSentAt = s.lastSentAt;
-    into.lastReceivedAt = s.lastReceivedAt;
-    into.openedAt = s.openedAt;
-    into.unknownProtocolFrames = s.unknownProtocolFrames;
-    into.discardedFrames = s.discardedFrames;
+    into.bytesIn = this.#bytesIn;
+    into.bytesOut = this.#bytesOut;
+    into.framesIn = this.#framesIn;
+    into.framesOut = this.#framesOut;
+    into.lastSentAt = this.#lastSentAt;
+    into.lastReceivedAt = this.#lastReceivedAt;
+    into.openedAt = this.#openedAt;
+    into.unknownProtocolFrames = this.#unknownProtocolFrames;
+    into.discardedFrames = this.#discardedFrames;
     return into;
   }
 
@@ -300,11 +356,15 @@ export class ConnectionCore {
       if ((binding.type === "tls") !== this.#secure) {
         throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding ${binding.type} does not match a ${this.#secure ? "TLS" : "plain TCP"} transport`);
       }
+      const handshakeOptions = this.#handshakeOptions;
+      if (handshakeOptions === undefined) return; // made once, on the way to handshaking
       this.#handshake = new Handshake({
-        ...this.#handshakeOptions,
+        ...handshakeOptions,
         role: this.#direction === "outbound" ? "dialer" : "listener",
         binding,
       });
+      // The per-connection options (listen addresses, expected peer, …) live on in the handshake only.
+      this.#handshakeOptions = undefined;
       this.#transition("handshaking", "transport-secured");
       this.#applyHandshake(this.#handshake.start());
     });
@@ -314,8 +374,8 @@ export class ConnectionCore {
   receive(chunk: Uint8Array, now: number): CoreAction[] {
     return this.#run(now, () => {
       if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
-      this.#stats.bytesIn += chunk.length;
-      this.#stats.lastReceivedAt = now;
+      this.#bytesIn += chunk.length;
+      this.#lastReceivedAt = now;
       if (this.#stopReading) return;
       if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
       try {
@@ -392,7 +452,7 @@ export class ConnectionCore {
     if (!(payload instanceof Uint8Array)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "payload must be a Uint8Array");
     let alias: number | undefined;
     if (this.#state === "open") {
-      alias = this.#byName.get(protocol)?.localAlias;
+      alias = this.#protocolNamed(protocol)?.localAlias;
       if (alias === undefined) throw new PeerlinkError(ErrorCode.UNKNOWN_PROTOCOL, `protocol ${JSON.stringify(protocol)} was not agreed with the peer`);
     } else if (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true) {
       alias = this.#handshake.localAliasFor(protocol);
@@ -415,10 +475,9 @@ export class ConnectionCore {
       }
       this.#earlyBytes += body;
     }
-    const stats = this.#stats;
-    stats.bytesOut += bytes.length;
-    stats.framesOut++;
-    stats.lastSentAt = now;
+    this.#bytesOut += bytes.length;
+    this.#framesOut++;
+    this.#lastSentAt = now;
     return bytes;
   }
 
@@ -585,9 +644,9 @@ export class ConnectionCore {
 
   #write(bytes: Uint8Array): void {
     this.#out.push({ type: "write", bytes });
-    this.#stats.bytesOut += bytes.length;
-    this.#stats.framesOut++;
-    this.#stats.lastSentAt = this.#now;
+    this.#bytesOut += bytes.length;
+    this.#framesOut++;
+    this.#lastSentAt = this.#now;
   }
 
   #transition(to: ConnectionState, transition: ConnectionTransition): void {
@@ -639,13 +698,14 @@ export class ConnectionCore {
     this.#result = result;
     // The handshake (its transcript, nonces, decoded Hello) is of no use to an open connection: let it go.
     this.#handshake = undefined;
+    this.#earlyCloseError = undefined;
     // The capability table (both sides' declarations, six maps) is made on the first CapabilityUpdate: most
     // connections never see one, and their agreed sets are the handshake's result.
-    this.#agreed = { capabilities: result.capabilities, protocols: result.protocols };
+    if (this.#peerDeclared !== undefined) this.#peerDeclared = internDeclared(this.#peerDeclared);
     this.#indexProtocols(result.protocols);
     // The peer is authenticated: from the next frame on, the full maximum frame size applies.
     this.#decoder.setFrameLimit(this.#maxFrameSize);
-    this.#stats.openedAt = this.#now;
+    this.#openedAt = this.#now;
     if (this.#inboundRate !== undefined) this.#rate = new InboundRateMeter(this.#inboundRate, this.#now);
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
@@ -653,21 +713,41 @@ export class ConnectionCore {
   }
 
   #indexProtocols(protocols: readonly AgreedProtocol[]): void {
-    this.#byName.clear();
-    this.#byRemoteAlias.clear();
-    for (const p of protocols) {
-      this.#byName.set(p.name, p);
-      this.#byRemoteAlias.set(p.remoteAlias, p);
+    this.#protocols = protocols;
+    this.#byName = undefined;
+    this.#byRemoteAlias = undefined;
+  }
+
+  #protocolNamed(name: string): AgreedProtocol | undefined {
+    const protocols = this.#protocols;
+    if (protocols.length <= SCAN_PROTOCOLS) {
+      for (const p of protocols) if (p.name === name) return p;
+      return undefined;
     }
+    if (this.#byName === undefined) {
+      this.#byName = new Map();
+      for (const p of protocols) this.#byName.set(p.name, p);
+    }
+    return this.#byName.get(name);
+  }
+
+  #protocolOfRemoteAlias(alias: number): AgreedProtocol | undefined {
+    const protocols = this.#protocols;
+    if (protocols.length <= SCAN_PROTOCOLS) {
+      for (const p of protocols) if (p.remoteAlias === alias) return p;
+      return undefined;
+    }
+    if (this.#byRemoteAlias === undefined) {
+      this.#byRemoteAlias = new Map();
+      for (const p of protocols) this.#byRemoteAlias.set(p.remoteAlias, p);
+    }
+    return this.#byRemoteAlias.get(alias);
   }
 
   #capabilityTable(): CapabilityTable {
     if (this.#result === undefined) throw new PeerlinkError(ErrorCode.INTERNAL, "capability table before open");
     if (this.#capabilities === undefined) {
-      this.#capabilities = new CapabilityTable(
-        { capabilities: this.#handshakeOptions.capabilities ?? [], protocols: this.#handshakeOptions.protocols ?? [] },
-        this.#peerDeclared ?? { capabilities: [], protocols: [] },
-      );
+      this.#capabilities = new CapabilityTable({ capabilities: this.#ownCapabilities, protocols: this.#ownProtocols }, this.#peerDeclared ?? NO_DECLARATIONS);
       this.#peerDeclared = undefined;
     }
     return this.#capabilities;
@@ -696,9 +776,9 @@ export class ConnectionCore {
   }
 
   #deliver(alias: number, payload: Uint8Array): void {
-    const protocol = this.#byRemoteAlias.get(alias);
+    const protocol = this.#protocolOfRemoteAlias(alias);
     if (protocol === undefined) {
-      this.#stats.unknownProtocolFrames++;
+      this.#unknownProtocolFrames++;
       return;
     }
     this.#emit({ type: "message", message: { protocol: protocol.name, data: payload } });
@@ -729,7 +809,7 @@ export class ConnectionCore {
     if (this.#closeInfo === undefined) {
       let error: PeerlinkError;
       if (s === "handshaking" && this.#handshake?.peerHelloReceived !== true) {
-        error = this.#earlyCloseError(cause);
+        error = this.#earlyCloseError?.(cause) ?? defaultEarlyCloseError(this.#secure, cause);
       } else if (s === "connecting" || s === "securing") {
         error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `transport closed while ${s}`, { cause, initiator: "remote" });
       } else {
@@ -747,7 +827,7 @@ export class ConnectionCore {
   // ---- frames from the decoder ----
 
   #countFrame(): void {
-    this.#stats.framesIn++;
+    this.#framesIn++;
   }
 
   /** True (and the connection failing with RATE_LIMITED) when `trip` says the peer broke an inbound bound. */
@@ -763,7 +843,7 @@ export class ConnectionCore {
    */
   #discardAfterGoodbye(): boolean {
     if (!this.#goodbyeSent || this.#state === "closed") return false;
-    this.#stats.discardedFrames++;
+    this.#discardedFrames++;
     return true;
   }
 
@@ -839,11 +919,11 @@ export class ConnectionCore {
         this.#deliver(kind.value.protocol, kind.value.payload);
         return;
       case "ping":
-        this.#stats.framesIn--;
+        this.#framesIn--;
         this.#onPing(kind.value.nonce, kind.value.timestampUs);
         return;
       case "pong":
-        this.#stats.framesIn--;
+        this.#framesIn--;
         this.#onPong(kind.value.nonce, kind.value.timestampUs);
         return;
       case undefined:
@@ -882,6 +962,38 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${name} must be a non-negative number of milliseconds`);
   }
   return v;
+}
+
+/** The error for a transport closed before the peer's Hello, when the adapter gave no classifier. */
+function defaultEarlyCloseError(secure: boolean, cause: unknown): PeerlinkError {
+  return secure
+    ? new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
+    : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" });
+}
+
+/** Distinct peer declarations shared by the connections that opened with them (most peers of a network send the same). */
+const interned = new Map<string, DeclaredSet>();
+/** Bounds of {@link interned}: entries (cleared when full) and the key length of an entry. */
+const INTERNED_MAX_ENTRIES = 64;
+const INTERNED_MAX_KEY_CHARS = 4096;
+
+/**
+ * The shared, frozen equal of `declared` (a peer's Hello declarations, checked by the handshake): kept for
+ * the connection's life in case of a CapabilityUpdate, and equal in most connections of a node. A set too
+ * large to key cheaply is kept as it is.
+ */
+function internDeclared(declared: DeclaredSet): DeclaredSet {
+  const key = JSON.stringify(declared);
+  if (key.length > INTERNED_MAX_KEY_CHARS) return declared;
+  const known = interned.get(key);
+  if (known !== undefined) return known;
+  if (interned.size >= INTERNED_MAX_ENTRIES) interned.clear();
+  const frozen: DeclaredSet = Object.freeze({
+    capabilities: Object.freeze(declared.capabilities.map((c) => Object.freeze({ ...c }))),
+    protocols: Object.freeze(declared.protocols.map((p) => Object.freeze({ ...p, versions: Object.freeze([...p.versions]) }))),
+  });
+  interned.set(key, frozen);
+  return frozen;
 }
 
 /** The capabilities and protocols a Hello declares (checked by the handshake before it opens). */

@@ -377,12 +377,12 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** Capabilities in force now (after any CapabilityUpdate), sorted by name. */
   get capabilities(): readonly AgreedCapability[] {
-    return this.#core.agreed?.capabilities ?? this.#requireResult().capabilities;
+    return this.#core.agreedCapabilities ?? this.#requireResult().capabilities;
   }
 
   /** Protocols both sides speak now (after any CapabilityUpdate), with the agreed version and both aliases, sorted by name. */
   get protocols(): readonly AgreedProtocol[] {
-    return this.#core.agreed?.protocols ?? this.#requireResult().protocols;
+    return this.#core.agreedProtocols ?? this.#requireResult().protocols;
   }
 
   /** The full handshake result (peer id and key, listen addresses, agent, …), once open. */
