@@ -18,7 +18,7 @@ import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
 import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_LIMIT_BYTES } from "./defaults.js";
-import { Inbox, type MessageTap } from "./inbox.js";
+import { Inbox, type InboxHost, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
 import { SendBacklog } from "./send-backlog.js";
 import { WriteBatcher } from "./write-batcher.js";
@@ -169,6 +169,39 @@ export interface SendOptions {
 
 const noop = (): void => undefined;
 
+/** The connection a socket feeds (its listeners are module functions, called with the socket as `this`). */
+const CONNECTION = Symbol("peerlink.connection");
+type ConnectionSocket = SecureChannel["socket"] & { [CONNECTION]?: Connection };
+// Set in Connection's static block: the socket listeners, shared by every connection.
+let onSocketData: (this: ConnectionSocket, chunk: Buffer) => void;
+let onSocketEnd: (this: ConnectionSocket) => void;
+let onSocketError: (this: ConnectionSocket, error: Error) => void;
+let onSocketClose: (this: ConnectionSocket) => void;
+let inboxHostOf: (connection: Connection) => InboxHost;
+
+/**
+ * Every distinct state change seen in this process (a few dozen at most: states × transitions), frozen and
+ * shared; a connection keeps the indexes of its own as the characters of a string.
+ */
+const stateChanges: StateChange[] = [];
+const stateChangeIndex = new Map<string, string>();
+
+function stateChangeCode(change: StateChange): string {
+  const key = `${change.from}>${change.to}:${change.transition}`;
+  let code = stateChangeIndex.get(key);
+  if (code === undefined) {
+    code = String.fromCharCode(stateChanges.length);
+    stateChanges.push(Object.freeze({ from: change.from, to: change.to, transition: change.transition }));
+    stateChangeIndex.set(key, code);
+  }
+  return code;
+}
+
+/** The early-close classifier of `channel`, in a scope of its own (the core drops it at open, and the channel with it). */
+function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkError {
+  return (cause) => classifyEarlyClose(channel, cause);
+}
+
 // Set in Connection's static block: module-internal access to its private state, for the functions below.
 let tapConnection: (connection: Connection, fn: MessageTap) => () => void;
 let decoderBufferOf: (connection: Connection) => number;
@@ -217,8 +250,12 @@ let exemptConnection: (connection: Connection) => void;
  * @category Connections
  */
 export class Connection extends TypedEmitter<ConnectionEvents> {
-  readonly #channel: SecureChannel;
-  readonly #socket: SecureChannel["socket"];
+  readonly #socket: ConnectionSocket;
+  // What is read of the channel later, copied: the channel itself (exporter, closures) is not kept.
+  readonly #direction: "inbound" | "outbound";
+  readonly #secure: boolean;
+  readonly #sessionReused: boolean;
+  readonly #remoteAddress: string;
   readonly #core: ConnectionCore;
   readonly #highWater: number;
   readonly #inbox: Inbox;
@@ -229,23 +266,20 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #backlog: SendBacklog | undefined;
   /** The application's pings waiting for their Pong (made on the first {@link Connection.ping}). */
   #pings: PingWaiter | undefined;
-  readonly #transitions: StateChange[] = [];
-  readonly #closed: Promise<CloseInfo>;
-  #resolveClosed!: (info: CloseInfo) => void;
+  /** The state changes so far, as indexes into `stateChanges`. */
+  #transitions = "";
+  /** Made on first use of {@link Connection.closed}. */
+  #closed: Promise<CloseInfo> | undefined;
+  #resolveClosed: ((info: CloseInfo) => void) | undefined;
+  /** Set once `close` was emitted and the socket released. */
+  #finalInfo: CloseInfo | undefined;
+  #metrics: ConnectionMetrics | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   #closeEmitted = false;
   #released = false;
-  /** Set by the socket's 'close' event (a listener never removed: see the "close" case of #dispatch). */
+  /** Set by the socket's 'close' event (its listener stays after release: see the "close" case of #dispatch). */
   #socketClosed = false;
-
-  readonly #onData = (chunk: Buffer): void => {
-    this.#core.writesBlocked = this.#peerNotReading();
-    this.#apply(this.#core.receive(chunk, Date.now()));
-  };
-  readonly #onEnd = (): void => this.#apply(this.#core.transportEnded(Date.now()));
-  readonly #onError = (error: Error): void => this.#apply(this.#core.transportError(error, Date.now()));
-  readonly #onClose = (): void => this.#apply(this.#core.transportClosed(Date.now()));
 
   /**
    * Takes ownership of `channel`, attaches to its socket and writes the own
@@ -256,22 +290,19 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    */
   constructor(channel: SecureChannel, options: ConnectionOptions) {
     super();
-    this.#channel = channel;
     this.#socket = channel.socket;
+    this.#direction = channel.direction;
+    this.#secure = channel.secure;
+    this.#sessionReused = channel.sessionReused;
+    const host = channel.remoteAddress;
+    // Joined, not concatenated: a concatenation of 13 characters or more is a rope of two parts.
+    this.#remoteAddress = (host.includes(":") ? ["[", host, "]:", channel.remotePort] : [host, ":", channel.remotePort]).join("");
     this.#writes = new WriteBatcher(channel.socket);
     this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
     // Never below the socket's own mark: a buffer this full must end with the socket's 'drain'.
     this.#sendHighWater = Math.max(options.sendBufferHighWaterBytes ?? DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, channel.socket.writableHighWaterMark);
     this.#sendLimit = Math.max(options.sendBufferLimitBytes ?? DEFAULT_SEND_BUFFER_LIMIT_BYTES, this.#sendHighWater);
-    this.#inbox = new Inbox(this.#highWater, {
-      emit: (message) => this.emit("message", message),
-      setPaused: (paused) => {
-        if (this.#released) return;
-        if (paused) this.#socket.pause();
-        else this.#socket.resume();
-      },
-    });
-    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#inbox = new Inbox(this.#highWater, inboxHostOf(this));
     const now = Date.now();
     this.createdAt = now;
     this.#core = new ConnectionCore({
@@ -284,19 +315,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       ...(options.gracefulTimeoutMs === undefined ? {} : { gracefulCloseTimeoutMs: options.gracefulTimeoutMs }),
       ...(options.failureLingerMs === undefined ? {} : { failureLingerMs: options.failureLingerMs }),
       ...(options.engine === undefined ? {} : { decoderEngine: options.engine }),
-      earlyCloseError: (cause) => classifyEarlyClose(channel, cause),
+      earlyCloseError: earlyCloseOf(channel),
       ...(options.inboundRate === undefined ? {} : { inboundRate: options.inboundRate }),
     });
-    this.#socket.on("data", this.#onData);
-    this.#socket.on("end", this.#onEnd);
-    this.#socket.on("error", this.#onError);
-    // A TLS socket can emit 'close' while its `closed` is still false (its TCP socket destroyed under it):
-    // remember the event itself, so the "close" dispatch never waits for one that already happened. Added
-    // before #onClose, which dispatches that close while the event is being emitted.
-    this.#socket.once("close", () => {
-      this.#socketClosed = true;
-    });
-    this.#socket.on("close", this.#onClose);
+    this.#socket[CONNECTION] = this;
+    this.#socket.on("data", onSocketData);
+    this.#socket.on("end", onSocketEnd);
+    this.#socket.on("error", onSocketError);
+    this.#socket.on("close", onSocketClose);
     const binding: ChannelBindingInput =
       channel.secure && channel.tlsExporter !== undefined
         ? {
@@ -341,22 +367,22 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** Every state change so far, oldest first (including those before the connection was handed out). */
   get transitions(): readonly StateChange[] {
-    return [...this.#transitions];
+    return Array.from(this.#transitions, (code) => stateChanges[code.charCodeAt(0)] as StateChange);
   }
 
   /** `"outbound"` when this node dialed, `"inbound"` when it accepted. */
   get direction(): "inbound" | "outbound" {
-    return this.#channel.direction;
+    return this.#direction;
   }
 
   /** True when the connection runs inside TLS 1.3. */
   get secure(): boolean {
-    return this.#channel.secure;
+    return this.#secure;
   }
 
   /** True when the TLS session was resumed from a cached ticket. */
   get sessionReused(): boolean {
-    return this.#channel.sessionReused;
+    return this.#sessionReused;
   }
 
   /** The remote node's verified peer id. Throws CONNECTION_CLOSED if the handshake never succeeded. */
@@ -366,8 +392,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** The peer's address as `host:port` (IPv6 in brackets). */
   get remoteAddress(): string {
-    const { remoteAddress: host, remotePort: port } = this.#channel;
-    return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    return this.#remoteAddress;
   }
 
   /** The agreed wire version. */
@@ -405,16 +430,19 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * maintenance; `undefined` until the first health check or when maintenance is off.
    */
   get health(): HealthScore | undefined {
-    return readHealth(this.metrics);
+    return this.#metrics === undefined ? undefined : readHealth(this.#metrics);
   }
 
   /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */
   get rtt(): number | undefined {
-    return this.metrics.rttMs;
+    return this.#metrics?.rttMs;
   }
 
   /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
-  readonly metrics: ConnectionMetrics = {};
+  get metrics(): ConnectionMetrics {
+    // Made on first use: with maintenance off nothing writes it.
+    return (this.#metrics ??= {});
+  }
   /**
    * When this object was made (`Date.now()` ms): the channel was secured and the peerlink handshake began.
    * `stats.openedAt - createdAt` is the handshake's duration.
@@ -436,6 +464,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * closed and released: the socket's handle is closed and no timer is left.
    */
   get closed(): Promise<CloseInfo> {
+    if (this.#closed === undefined) {
+      const info = this.#finalInfo;
+      this.#closed = info !== undefined ? Promise.resolve(info) : new Promise((resolve) => (this.#resolveClosed = resolve));
+    }
     return this.#closed;
   }
 
@@ -556,7 +588,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       Date.now(),
     );
     this.#apply(actions);
-    await this.#closed;
+    await this.closed;
   }
 
   /** Ends the connection at once, without a Goodbye; `error` becomes {@link CloseInfo.error}. Idempotent. */
@@ -591,6 +623,43 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   static {
+    onSocketData = function (chunk) {
+      const connection = this[CONNECTION] as Connection;
+      connection.#core.writesBlocked = connection.#peerNotReading();
+      connection.#apply(connection.#core.receive(chunk, Date.now()));
+    };
+    onSocketEnd = function () {
+      const connection = this[CONNECTION] as Connection;
+      connection.#apply(connection.#core.transportEnded(Date.now()));
+    };
+    onSocketError = function (error) {
+      const connection = this[CONNECTION] as Connection;
+      connection.#apply(connection.#core.transportError(error, Date.now()));
+    };
+    // A TLS socket can emit 'close' while its `closed` is still false (its TCP socket destroyed under it):
+    // the event itself is remembered first, so the "close" dispatch never waits for one that already happened.
+    onSocketClose = function () {
+      const connection = this[CONNECTION] as Connection;
+      connection.#socketClosed = true;
+      if (!connection.#released) connection.#apply(connection.#core.transportClosed(Date.now()));
+    };
+    /** The inbox's view of its connection: one field, its methods on the prototype. */
+    class ConnectionInboxHost implements InboxHost {
+      readonly #connection: Connection;
+      constructor(connection: Connection) {
+        this.#connection = connection;
+      }
+      emit(message: InboundMessage): void {
+        this.#connection.emit("message", message);
+      }
+      setPaused(paused: boolean): void {
+        const connection = this.#connection;
+        if (connection.#released) return;
+        if (paused) connection.#socket.pause();
+        else connection.#socket.resume();
+      }
+    }
+    inboxHostOf = (connection) => new ConnectionInboxHost(connection);
     tapConnection = (connection, fn) => connection.#inbox.tap(fn);
     decoderBufferOf = (connection) => connection.#core.decoderBufferCapacity;
     exemptConnection = (connection) => connection.#core.exemptFromInboundRate();
@@ -681,7 +750,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     if (this.#closeEmitted) return;
     switch (event.type) {
       case "state":
-        this.#transitions.push(event.change);
+        this.#transitions += stateChangeCode(event.change);
         // This side said Goodbye or aborted: the application gets nothing more (held and buffered messages included).
         if (event.change.transition === "goodbye-sent" || event.change.transition === "aborted") this.#inbox.stop();
         if (event.change.to === "closing" || event.change.to === "closed") this.#disposeBacklog();
@@ -717,7 +786,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
           this.emit("close", event.info);
           this.removeAllListeners();
           this.#inbox.endIterators();
-          this.#resolveClosed(event.info);
+          this.#finalInfo = event.info;
+          this.#resolveClosed?.(event.info);
+          this.#resolveClosed = undefined;
         };
         // Announce the close once the socket's handle is really gone, so `closed` means "released".
         if (this.#socket.closed || this.#socketClosed) finish();
@@ -753,10 +824,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = undefined;
-    this.#socket.off("data", this.#onData);
-    this.#socket.off("end", this.#onEnd);
-    this.#socket.off("close", this.#onClose);
-    this.#socket.off("error", this.#onError);
+    // The 'close' listener stays: it only records the socket's close from now on.
+    this.#socket.off("data", onSocketData);
+    this.#socket.off("end", onSocketEnd);
+    this.#socket.off("error", onSocketError);
     this.#disposeBacklog();
     // A destroyed socket can still report a late write error; never let it become an uncaught 'error'.
     this.#socket.on("error", noop);

@@ -1,7 +1,7 @@
 // What an open connection keeps while idle is small and shared where it can be (the peer's declarations, the
 // protocol lookups, the decoder's buffers); these check that the sharing and the lazily made parts behave
 // exactly as per-connection state did.
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { CapabilityChanges } from "../../src/connection/types.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { ProtocolSpec } from "../../src/handshake/types.js";
@@ -11,6 +11,7 @@ import { encodeDataFrame } from "../../src/wire/frame-encoder.js";
 import { throwsWithCode } from "../helpers/error-code.js";
 import { recordingSink, type Event } from "../wire/frame-fixtures.js";
 import { corePair, eventsOf, type CorePair, type CoreSide } from "./core-pair.js";
+import { startNode, type TestNode } from "./nodes.js";
 
 const listenerId = Identity.generate();
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -109,5 +110,57 @@ describe("a JS frame decoder", () => {
     decoder.push(frame.subarray(10), recordingSink(events));
     expect(events).toHaveLength(3);
     expect(decoder.bufferedBytes).toBe(0);
+  });
+});
+
+describe("a connection over real TLS sockets", () => {
+  const nodes: TestNode[] = [];
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((n) => n.close()));
+  });
+
+  it("reads its socket through shared listeners, releases them at close, and settles `closed` asked before or after", async () => {
+    const a = await startNode({ tls: true });
+    const b = await startNode({ tls: true });
+    nodes.push(a, b);
+    const dialed = await a.dial(b.port);
+    const inbound = await b.nextInbound();
+    if (inbound.connection === undefined) throw inbound.error;
+    const accepted = inbound.connection;
+    const socket = inbound.socket!;
+    expect(accepted.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(accepted.direction).toBe("inbound");
+    expect(accepted.secure).toBe(true);
+    const ownListeners = (event: string) => socket.listeners(event).length;
+    const before = { data: ownListeners("data"), end: ownListeners("end"), error: ownListeners("error"), close: ownListeners("close") };
+    expect(before.data).toBe(1);
+
+    // A connection feeds only itself: messages both ways on two connections sharing the listener functions.
+    const got: string[] = [];
+    accepted.on("message", (m) => got.push(dec(m.data)));
+    await dialed.send("/chat", enc("one"));
+    const back = new Promise<string>((resolve) => dialed.on("message", (m) => resolve(dec(m.data))));
+    await accepted.send("/chat", enc("two"));
+    expect(await back).toBe("two");
+    await expect.poll(() => got).toEqual(["one"]);
+
+    const closedEarly = dialed.closed;
+    await dialed.close();
+    const info = await closedEarly;
+    expect(await dialed.closed).toBe(info);
+    const acceptedInfo = await accepted.closed;
+    expect(await accepted.closed).toBe(acceptedInfo);
+    expect(acceptedInfo.reason).toBe(info.reason);
+    // Released: no data or end listener of the connection left; 'error' holds the noop guard instead.
+    expect(ownListeners("data")).toBe(before.data - 1);
+    expect(ownListeners("end")).toBe(before.end - 1);
+    expect(socket.destroyed).toBe(true);
+    expect(accepted.transitions.map((t) => `${t.from}>${t.to}:${t.transition}`)).toEqual([
+      "connecting>securing:transport-connected",
+      "securing>handshaking:transport-secured",
+      "handshaking>open:handshake-succeeded",
+      "open>closing:goodbye-received",
+      "closing>closed:peer-closed",
+    ]);
   });
 });
