@@ -13,7 +13,7 @@ import { checkMaintenanceOptions, type MaintenanceOptions } from "../maintenance
 import type { Logger } from "../observability/logger.js";
 import { DEFAULT_PROBE_PADDING_BYTES, PROBE_FRAME_OVERHEAD_BYTES } from "../maintenance/defaults.js";
 import { FilePeerStore } from "../peers/file-peer-store.js";
-import { MemoryPeerStore, type PeerStore } from "../peers/peer-store.js";
+import { VolatilePeerStore, type PeerStore } from "../peers/peer-store.js";
 import { checkReconnectOptions } from "../reconnect/options-check.js";
 import type { ReconnectOptions } from "../reconnect/reconnect-service.js";
 import type { TlsOptions } from "../transport/types.js";
@@ -252,7 +252,7 @@ export function resolveManagerOptions(options: ConnectionManagerOptions = {}): R
   const identity = options.identity ?? Identity.generate();
   const peerStore =
     options.peerStore === undefined
-      ? new MemoryPeerStore()
+      ? new VolatilePeerStore()
       : typeof options.peerStore === "string"
         ? new FilePeerStore(options.peerStore)
         : options.peerStore;

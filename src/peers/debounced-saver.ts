@@ -6,7 +6,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import type { PeerSnapshot, PeerStore, PeerStoreOperationOptions } from "./peer-store.js";
+import { VolatilePeerStore, type PeerSnapshot, type PeerStore, type PeerStoreOperationOptions } from "./peer-store.js";
 
 /** Saves snapshots to a store, debounced. */
 export class DebouncedSaver {
@@ -46,8 +46,9 @@ export class DebouncedSaver {
     this.#dirty = false;
   }
 
-  /** Something changed: schedules the automatic save. */
+  /** Something changed: schedules the automatic save (none for a store that keeps nothing). */
   changed(): void {
+    if (this.#store instanceof VolatilePeerStore) return;
     this.#dirty = true;
     if (this.#timer !== undefined || this.#delayMs === 0 || this.#closed) return;
     this.#timer = setTimeout(() => {

@@ -182,3 +182,25 @@ export class MemoryPeerStore implements PeerStore {
     if (this.#closed) throw new PeerlinkError(ErrorCode.STOPPED, "peer store is closed");
   }
 }
+
+/**
+ * Internal: the store of a node given no `peerStore`. A node starts once, so nothing would ever read what it
+ * saved: it keeps nothing, and the database never builds a snapshot for it (copying every record on each
+ * automatic save was the largest allocation of a connection's setup).
+ */
+export class VolatilePeerStore implements PeerStore {
+  /** Always an empty snapshot. */
+  async load(options: PeerStoreOperationOptions = {}): Promise<PeerStoreLoadResult> {
+    throwIfAborted(options.signal, "load");
+    return { snapshot: emptySnapshot() };
+  }
+
+  /** Keeps nothing. */
+  async save(_snapshot: PeerSnapshot, options: PeerStoreOperationOptions = {}): Promise<void> {
+    throwIfAborted(options.signal, "save");
+  }
+
+  /** Nothing to release. */
+  async close(): Promise<void> {}
+}
+
