@@ -12,8 +12,8 @@ export type IpFamily = 4 | 6;
 
 /** An IP address as raw bytes: 4 for IPv4, 16 for IPv6. */
 interface IpBytes {
-  family: IpFamily;
-  bytes: number[];
+  readonly family: IpFamily;
+  readonly bytes: readonly number[];
 }
 
 /** A parsed `host:port` string. */
@@ -113,12 +113,29 @@ function isV4Mapped(bytes: readonly number[]): boolean {
   return bytes[10] === 0xff && bytes[11] === 0xff;
 }
 
+/**
+ * Recent parses by text: every connection's remote address is parsed by the limits, the bans, the subnet
+ * accounting and the node core, and parsing allocated ~5 KiB per connection. Cleared when full, so bounded
+ * whatever addresses arrive. Entries are shared: callers never change `bytes`.
+ */
+const parsedCache = new Map<string, IpBytes>();
+const normalizedCache = new Map<string, string>();
+const CACHE_ENTRIES = 1024;
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= CACHE_ENTRIES) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** Parses and unmaps `::ffff:a.b.c.d` to IPv4. */
 function parseCanonicalBytes(address: string): IpBytes | undefined {
+  const cached = parsedCache.get(address);
+  if (cached !== undefined) return cached;
   const parsed = parseIpBytes(address);
   if (parsed === undefined) return undefined;
-  if (parsed.family === 6 && isV4Mapped(parsed.bytes)) return { family: 4, bytes: parsed.bytes.slice(12) };
-  return parsed;
+  if (parsed.family === 6 && isV4Mapped(parsed.bytes)) return remember(parsedCache, address, { family: 4, bytes: parsed.bytes.slice(12) });
+  return remember(parsedCache, address, parsed);
 }
 
 function formatBytes(ip: IpBytes): string {
@@ -169,9 +186,11 @@ function checkPrefix(prefix: number, max: number, name: string): void {
  * @throws PeerlinkError INVALID_ARGUMENT when `address` is not an IP literal.
  */
 export function normalizeIp(address: string): string {
+  const cached = normalizedCache.get(address);
+  if (cached !== undefined) return cached;
   const parsed = parseCanonicalBytes(address);
   if (parsed === undefined) throw invalid(`not an IP address: ${JSON.stringify(String(address).slice(0, 100))}`);
-  return formatBytes(parsed);
+  return remember(normalizedCache, address, formatBytes(parsed));
 }
 
 /**

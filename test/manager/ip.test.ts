@@ -184,3 +184,20 @@ describe("parsing host:port strings", () => {
     expectInvalid(() => formatHostPort("a", 1.5));
   });
 });
+
+describe("parsed addresses kept for reuse", () => {
+  it("give the same answers past the cache's size (it is cleared when full) and after a value was read", () => {
+    // 3,000 distinct addresses, each read twice: the cache fills and clears several times.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const v4 = `10.${(i >> 8) & 255}.${i & 255}.1`;
+        expect(normalizeIp(`::ffff:${v4}`)).toBe(v4);
+        expect(ipFamily(`::ffff:${v4}`)).toBe(4);
+        expect(subnetKey(v4, 24, 56)).toBe(`10.${(i >> 8) & 255}.${i & 255}.0/24`);
+      }
+    }
+    // A shared parse must not be changed by a caller: masking for a subnet key leaves the address intact.
+    expect(subnetKey("2001:db8:0:1ab::1", 24, 56)).toBe("2001:db8:0:100::/56");
+    expect(normalizeIp("2001:db8:0:1ab::1")).toBe("2001:db8:0:1ab::1");
+  });
+});
