@@ -67,6 +67,9 @@ export async function start({ credentials, resume = false }) {
   const { key, cert } = credentials;
   const common = { key, cert, minVersion: "TLSv1.3", maxVersion: "TLSv1.3", rejectUnauthorized: false };
   const sessionIdContext = createHash("sha256").update(cert).digest("hex").slice(0, 32);
+  // One client context for every dial, as peerlink keeps one per node: passing key and cert to each
+  // tls.connect would parse them again each time (~0.57 ms per dial here).
+  const clientContext = tls.createSecureContext(common);
   let onAccept = () => {};
   const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
     socket.setNoDelay(true);
@@ -87,7 +90,7 @@ export async function start({ credentials, resume = false }) {
     dial({ early } = {}) {
       const session = resume ? tickets.pop() : undefined;
       return new Promise((resolve, reject) => {
-        const socket = tls.connect({ ...common, host: "127.0.0.1", port, ...(session ? { session } : {}) }, () => {
+        const socket = tls.connect({ secureContext: clientContext, rejectUnauthorized: false, host: "127.0.0.1", port, ...(session ? { session } : {}) }, () => {
           if (!authenticated(socket)) return reject(new Error("no peer certificate"));
           const conn = wrap(socket);
           conn.resumed = socket.isSessionReused();
