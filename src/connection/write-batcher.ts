@@ -21,13 +21,25 @@ interface Chunk {
   callbacks: WriteCallback[] | undefined;
 }
 
+/** The queue while nothing is queued: frozen, replaced by a list of its own on the first frame queued. */
+const NOTHING_QUEUED: Chunk[] = Object.freeze([]) as unknown as Chunk[];
+
+/** Batchers with frames to write at the end of this turn, flushed by one shared microtask. */
+let due: WriteBatcher[] = [];
+
+function flushDue(): void {
+  const batchers = due;
+  due = [];
+  for (const batcher of batchers) batcher.flush();
+}
+
 /**
  * Queues frames for the end of the turn; see the module comment. Each write carries the callbacks of its
  * own frames only, so a large send still resolves when its bytes are written, not when the whole batch is.
  */
 export class WriteBatcher {
   readonly #socket: BatchTarget;
-  #queue: Chunk[] = [];
+  #queue: Chunk[] = NOTHING_QUEUED;
   #queuedBytes = 0;
   #flushQueued = false;
 
@@ -48,7 +60,8 @@ export class WriteBatcher {
   queue(bytes: Uint8Array, cb: WriteCallback | undefined): void {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(this.flush);
+      // One microtask for every batcher of the turn (a closure per batcher would be kept per connection).
+      if (due.push(this) === 1) queueMicrotask(flushDue);
       const socket = this.#socket;
       if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
       else if (cb === undefined) socket.write(bytes);
@@ -56,6 +69,7 @@ export class WriteBatcher {
       return;
     }
     this.#queuedBytes += bytes.byteLength;
+    if (this.#queue === NOTHING_QUEUED) this.#queue = [];
     const queue = this.#queue;
     const last = queue[queue.length - 1];
     if (last !== undefined && last.bytes.buffer === bytes.buffer && last.end === bytes.byteOffset) {
@@ -67,11 +81,11 @@ export class WriteBatcher {
   }
 
   /** Writes what is queued now (before a half-close or a destroy; otherwise at the end of the turn). */
-  readonly flush = (): void => {
+  flush(): void {
     this.#flushQueued = false;
     const queue = this.#queue;
     if (queue.length === 0) return;
-    this.#queue = [];
+    this.#queue = NOTHING_QUEUED;
     this.#queuedBytes = 0;
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) {
@@ -87,5 +101,5 @@ export class WriteBatcher {
       else if (callbacks.length === 1) socket.write(bytes, callbacks[0]);
       else socket.write(bytes, (error?: Error | null) => callbacks.forEach((cb) => cb(error)));
     }
-  };
+  }
 }
