@@ -24,7 +24,12 @@ interface Tap {
   readonly fn: MessageTap;
   /** Messages this tap has yet to see from before it existed; `undefined` once it sees them as they arrive. */
   pending: InboundMessage[] | undefined;
+  /** Removed: skipped by a delivery in progress, dropped from the list once none is. */
+  removed: boolean;
 }
+
+/** The held list while nothing is held: frozen, replaced by a list of its own on the first message held. */
+const NO_MESSAGES: InboundMessage[] = Object.freeze([]) as unknown as InboundMessage[];
 
 /**
  * The message routing of one connection (the semantics are documented on `Connection`).
@@ -43,12 +48,22 @@ export class Inbox {
   /** Bytes of replay kept for a late connection-level consumer while a tap is served. */
   readonly #replayCap: number;
   readonly #host: InboxHost;
-  readonly #queues = new Set<MessageQueue>();
-  readonly #taps = new Set<Tap>();
+  /** The iterators, made with the first one. */
+  #queues: Set<MessageQueue> | undefined;
+  /**
+   * The taps in the order they were added (usually one: the node's), made with the first. Added in place (a
+   * delivery in progress reaches a tap added meanwhile, as it would in a Set); a removed tap is marked and
+   * dropped from the list once no delivery is in progress.
+   */
+  #taps: Tap[] | undefined;
+  /** Taps not removed. */
+  #tapCount = 0;
+  /** Deliveries to the taps in progress (a tap may cause another). */
+  #delivering = 0;
   /** True until the first connection-level consumer (listener or iterator) exists. */
   #holding = true;
   /** Held messages from index {@link Inbox.#head} on (oldest first); also those waiting for the release microtask. */
-  #held: InboundMessage[] = [];
+  #held: InboundMessage[] = NO_MESSAGES;
   #head = 0;
   #heldBytes = 0;
   #droppedFromReplay = 0;
@@ -83,15 +98,24 @@ export class Inbox {
   /** A message arrived from the peer. */
   arrive(message: InboundMessage): void {
     if (this.#stopped || this.#ended) return;
-    for (const tap of this.#taps) {
-      if (tap.pending !== undefined) tap.pending.push(message);
-      else callTap(tap.fn, message);
-      if (this.#stopped) return; // a tap closed the connection
+    const taps = this.#taps;
+    if (taps !== undefined) {
+      this.#delivering++;
+      for (let i = 0; i < taps.length; i++) {
+        const tap = taps[i] as Tap;
+        if (tap.removed) continue;
+        if (tap.pending !== undefined) tap.pending.push(message);
+        else callTap(tap.fn, message);
+        if (this.#stopped) break; // a tap closed the connection
+      }
+      if (--this.#delivering === 0 && taps.length > this.#tapCount) this.#dropRemovedTaps();
+      if (this.#stopped) return;
     }
     if (this.#holding || this.#head < this.#held.length) {
+      if (this.#held === NO_MESSAGES) this.#held = [];
       this.#held.push(message);
       this.#heldBytes += messageCost(message);
-      if (this.#holding && this.#taps.size > 0) this.#trimReplay();
+      if (this.#holding && this.#tapCount > 0) this.#trimReplay();
       this.flowControl();
     } else {
       this.#deliver(message);
@@ -105,14 +129,16 @@ export class Inbox {
    */
   tap(fn: MessageTap): () => void {
     if (this.#stopped || this.#ended) return () => undefined;
-    const tap: Tap = { fn, pending: this.#held.slice(this.#head) };
-    this.#taps.add(tap);
+    const tap: Tap = { fn, pending: this.#held.slice(this.#head), removed: false };
+    if (this.#taps === undefined) this.#taps = [tap];
+    else this.#taps.push(tap);
+    this.#tapCount++;
     if (tap.pending?.length === 0) tap.pending = undefined;
     else {
       queueMicrotask(() => {
         const pending = tap.pending ?? [];
         // By index: a message arriving while the tap runs is appended and seen in order.
-        for (let i = 0; i < pending.length && !this.#stopped && !this.#ended && this.#taps.has(tap); i++) {
+        for (let i = 0; i < pending.length && !this.#stopped && !this.#ended && !tap.removed; i++) {
           callTap(fn, pending[i] as InboundMessage);
         }
         tap.pending = undefined;
@@ -122,7 +148,11 @@ export class Inbox {
     this.flowControl();
     return () => {
       tap.pending = undefined;
-      if (this.#taps.delete(tap)) this.flowControl();
+      if (tap.removed) return;
+      tap.removed = true;
+      this.#tapCount--;
+      if (this.#delivering === 0) this.#dropRemovedTaps();
+      this.flowControl();
     };
   }
 
@@ -154,13 +184,13 @@ export class Inbox {
     const queue = new MessageQueue(
       () => this.flowControl(),
       (q) => {
-        this.#queues.delete(q);
+        this.#queues?.delete(q);
         this.flowControl();
       },
     );
     if (this.#stopped || this.#ended) queue.end();
     else {
-      this.#queues.add(queue);
+      (this.#queues ??= new Set()).add(queue);
       this.consumerAdded();
     }
     return queue;
@@ -175,9 +205,9 @@ export class Inbox {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#clearHeld();
-    for (const tap of this.#taps) tap.pending = undefined;
-    for (const q of this.#queues) q.discard();
-    this.#queues.clear();
+    for (const tap of this.#taps ?? []) tap.pending = undefined;
+    for (const q of this.#queues ?? []) q.discard();
+    this.#queues = undefined;
     this.flowControl();
   }
 
@@ -185,7 +215,9 @@ export class Inbox {
   end(): void {
     this.#ended = true;
     this.#clearHeld();
-    this.#taps.clear();
+    for (const tap of this.#taps ?? []) tap.removed = true;
+    this.#taps = undefined;
+    this.#tapCount = 0;
   }
 
   /**
@@ -194,14 +226,14 @@ export class Inbox {
    */
   endIterators(): void {
     this.end();
-    for (const q of this.#queues) q.end();
-    this.#queues.clear();
+    for (const q of this.#queues ?? []) q.end();
+    this.#queues = undefined;
   }
 
   /** Pauses reading above the high-water mark, resumes at half of it. */
   flowControl(): void {
-    let buffered = this.#holding && this.#taps.size > 0 ? 0 : this.#heldBytes;
-    for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
+    let buffered = this.#holding && this.#tapCount > 0 ? 0 : this.#heldBytes;
+    if (this.#queues !== undefined) for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
     if (this.#stopped || this.#ended) buffered = 0;
     if (!this.#paused && buffered > this.#highWater) {
       this.#paused = true;
@@ -213,7 +245,7 @@ export class Inbox {
   }
 
   #deliver(message: InboundMessage): void {
-    for (const q of this.#queues) q.push(message);
+    if (this.#queues !== undefined) for (const q of this.#queues) q.push(message);
     this.#host.emit(message);
   }
 
@@ -233,8 +265,16 @@ export class Inbox {
     }
   }
 
+  /** Drops the removed taps from the list (no delivery in progress). */
+  #dropRemovedTaps(): void {
+    const taps = this.#taps;
+    if (taps === undefined) return;
+    const kept = taps.filter((tap) => !tap.removed);
+    this.#taps = kept.length === 0 ? undefined : kept;
+  }
+
   #clearHeld(): void {
-    this.#held = [];
+    this.#held = NO_MESSAGES;
     this.#head = 0;
     this.#heldBytes = 0;
   }
