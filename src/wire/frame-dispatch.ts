@@ -8,6 +8,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { FrameSink } from "./frame-sink.js";
+import { decodeHelloFrame } from "./hello-fast-path.js";
 
 /**
  * Decodes `body` (a Frame body the caller owns and will not touch again) with the generated decoder
@@ -17,6 +18,11 @@ import type { FrameSink } from "./frame-sink.js";
  * @throws PeerlinkError MALFORMED_FRAME when the body is not a valid Frame
  */
 export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
+  const hello = decodeHelloFrame(body);
+  if (hello !== undefined) {
+    sink.onControl(hello, body);
+    return;
+  }
   let frame: Frame;
   try {
     frame = fromBinary(FrameSchema, body);
