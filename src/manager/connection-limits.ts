@@ -82,6 +82,54 @@ export interface ConnectionReservation {
   release(): boolean;
 }
 
+// Set in ConnectionLimiter's static block: a reservation's changes to its limiter's counters.
+let reservationOpened: (limiter: ConnectionLimiter, direction: ConnectionDirection) => void;
+let reservationReleased: (limiter: ConnectionLimiter, reservation: Reservation, wasOpen: boolean, counted: boolean, subnet: string | undefined) => void;
+
+/**
+ * A {@link ConnectionReservation} as a class (one is held per connection for its life): its state is a
+ * field and its methods live on the prototype. A frozen object literal with a getter and two closures was
+ * a V8 dictionary with a map of its own, ~1 KiB each.
+ */
+class Reservation implements ConnectionReservation {
+  readonly direction: ConnectionDirection;
+  readonly ip: string | undefined;
+  readonly #limiter: ConnectionLimiter;
+  /** The subnet counted (inbound, counted reservations only). */
+  readonly #subnet: string | undefined;
+  readonly #counted: boolean;
+  #state: ReservationState = "pending";
+
+  constructor(limiter: ConnectionLimiter, direction: ConnectionDirection, ip: string | undefined, subnet: string | undefined, counted: boolean) {
+    this.#limiter = limiter;
+    this.direction = direction;
+    this.ip = ip;
+    this.#subnet = subnet;
+    this.#counted = counted;
+    // Its public face cannot be changed from outside (its state is a private field).
+    Object.freeze(this);
+  }
+
+  get state(): ReservationState {
+    return this.#state;
+  }
+
+  open(): boolean {
+    if (this.#state !== "pending") return false;
+    this.#state = "open";
+    reservationOpened(this.#limiter, this.direction);
+    return true;
+  }
+
+  release(): boolean {
+    if (this.#state === "released") return false;
+    const wasOpen = this.#state === "open";
+    this.#state = "released";
+    reservationReleased(this.#limiter, this, wasOpen, this.#counted, this.#subnet);
+    return true;
+  }
+}
+
 /** Result of {@link ConnectionLimiter.tryReserveInbound} / {@link ConnectionLimiter.tryReserveOutbound}. */
 export type AdmissionResult =
   | { readonly ok: true; readonly reservation: ConnectionReservation }
@@ -363,46 +411,33 @@ export class ConnectionLimiter {
     } else {
       this.#pendingOutbound++;
     }
-    let state: ReservationState = "pending";
-    const open = (): boolean => {
-      if (state !== "pending") return false;
-      state = "open";
+    return new Reservation(this, direction, address, counted ? subnet : undefined, counted);
+  }
+
+  static {
+    reservationOpened = (limiter, direction) => {
       if (direction === "inbound") {
-        this.#pendingInbound--;
-        this.#openInbound++;
+        limiter.#pendingInbound--;
+        limiter.#openInbound++;
       } else {
-        this.#pendingOutbound--;
-        this.#openOutbound++;
+        limiter.#pendingOutbound--;
+        limiter.#openOutbound++;
       }
-      return true;
     };
-    const release = (): boolean => {
-      if (state === "released") return false;
-      const wasOpen = state === "open";
-      state = "released";
-      if (direction === "inbound") {
-        if (wasOpen) this.#openInbound--;
-        else this.#pendingInbound--;
+    reservationReleased = (limiter, reservation, wasOpen, counted, subnet) => {
+      if (reservation.direction === "inbound") {
+        if (wasOpen) limiter.#openInbound--;
+        else limiter.#pendingInbound--;
         if (counted) {
-          decrement(this.#perIp, address as string);
-          decrement(this.#perSubnet, subnet as string);
+          decrement(limiter.#perIp, reservation.ip as string);
+          decrement(limiter.#perSubnet, subnet as string);
         }
       } else if (wasOpen) {
-        this.#openOutbound--;
+        limiter.#openOutbound--;
       } else {
-        this.#pendingOutbound--;
+        limiter.#pendingOutbound--;
       }
-      return true;
     };
-    return Object.freeze({
-      direction,
-      ip: address,
-      get state(): ReservationState {
-        return state;
-      },
-      open,
-      release,
-    });
   }
 
   /** {@link ConnectionLimiter.checkInbound} then, when admitted, {@link ConnectionLimiter.reservePending}. */
