@@ -36,9 +36,6 @@ export interface Managed extends KeptConnection, ManagedConnection {
  * V8 as a dictionary (~0.8 KiB of property table) plus a closure per getter, for every connection held.
  */
 class KeptEntry implements Managed {
-  readonly peerBytes: Uint8Array;
-  readonly direction: "inbound" | "outbound";
-  readonly remoteAddress: string;
   announced = false;
 
   constructor(
@@ -46,10 +43,19 @@ class KeptEntry implements Managed {
     readonly peer: string,
     readonly openedAt: number,
     readonly reservation: ConnectionReservation,
-  ) {
-    this.peerBytes = connection.remotePeer.bytes;
-    this.direction = connection.direction;
-    this.remoteAddress = connection.remoteAddress;
+  ) {}
+
+  /** Read from the connection, not copied: the id bytes are read once, at adoption (a kept copy was ~0.2 KiB). */
+  get peerBytes(): Uint8Array {
+    return this.connection.remotePeer.bytes;
+  }
+
+  get direction(): "inbound" | "outbound" {
+    return this.connection.direction;
+  }
+
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
   }
 
   get isOpen(): boolean {
