@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { base32Decode, base32Encode } from "./base32.js";
 
@@ -20,11 +20,13 @@ export const KEY_TYPE_ED25519 = 1;
  * @category Identity
  */
 export class PeerId {
-  readonly #bytes: Uint8Array;
+  /**
+   * The printable form only: the bytes are decoded from it when asked for (a copy was returned anyway). A
+   * peer id lives as long as its peer is known; a typed array of 32 bytes beside the text cost ~0.2 KiB more.
+   */
   readonly #text: string;
 
   private constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
     this.#text = base32Encode(bytes);
   }
 
@@ -34,7 +36,7 @@ export class PeerId {
       throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "only 32-byte Ed25519 public keys are supported");
     }
     const digest = createHash("sha256").update(Uint8Array.of(keyType)).update(publicKey).digest();
-    return new PeerId(new Uint8Array(digest));
+    return new PeerId(digest);
   }
 
   /** Wraps 32 peer id bytes (e.g. from a Hello frame). Throws INVALID_PEER_ID on a wrong length. */
@@ -42,7 +44,7 @@ export class PeerId {
     if (bytes.length !== PEER_ID_LENGTH) {
       throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, `peer id must be ${PEER_ID_LENGTH} bytes, got ${bytes.length}`);
     }
-    return new PeerId(Uint8Array.from(bytes));
+    return new PeerId(bytes);
   }
 
   /** Parses the printable form produced by {@link PeerId.toString}. Throws INVALID_PEER_ID on bad input. */
@@ -55,12 +57,17 @@ export class PeerId {
 
   /** A copy of the 32 id bytes. */
   get bytes(): Uint8Array {
-    return Uint8Array.from(this.#bytes);
+    return base32Decode(this.#text);
   }
 
-  /** True when both ids are the same bytes (constant time). */
+  /** True when both ids are the same bytes (constant time: every character is compared). */
   equals(other: PeerId | null | undefined): boolean {
-    return other instanceof PeerId && timingSafeEqual(this.#bytes, other.#bytes);
+    if (!(other instanceof PeerId)) return false;
+    const a = this.#text;
+    const b = other.#text;
+    let diff = a.length ^ b.length;
+    for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+    return diff === 0;
   }
 
   /** Printable form: 52 lowercase base32 characters. */
