@@ -694,7 +694,8 @@ export class ConnectionCore {
     }
   }
 
-  #onOpen(result: HandshakeResult, earlyData: readonly EarlyMessage[]): void {
+  #onOpen(handshakeResult: HandshakeResult, earlyData: readonly EarlyMessage[]): void {
+    const result = keptResult(handshakeResult);
     this.#result = result;
     // The handshake (its transcript, nonces, decoded Hello) is of no use to an open connection: let it go.
     this.#handshake = undefined;
@@ -969,6 +970,32 @@ function defaultEarlyCloseError(secure: boolean, cause: unknown): PeerlinkError 
   return secure
     ? new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
     : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" });
+}
+
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_CAPABILITIES: HandshakeResult["capabilities"] = Object.freeze([]);
+/** Distinct agent strings (`Hello.agent`), shared by the results that carry them; bounded like {@link interned}. */
+const agents = new Map<string, string>();
+
+/**
+ * The handshake result as the connection keeps it for its life: the same values, with empty lists and the
+ * peer's agent string shared between connections instead of one copy each.
+ */
+function keptResult(result: HandshakeResult): HandshakeResult {
+  let agent = agents.get(result.remoteAgent);
+  if (agent === undefined) {
+    agent = result.remoteAgent;
+    if (agent.length <= 256) {
+      if (agents.size >= INTERNED_MAX_ENTRIES) agents.clear();
+      agents.set(agent, agent);
+    }
+  }
+  return {
+    ...result,
+    capabilities: result.capabilities.length === 0 ? NO_CAPABILITIES : result.capabilities,
+    remoteListenAddrs: result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
+    remoteAgent: agent,
+  };
 }
 
 /** Distinct peer declarations shared by the connections that opened with them (most peers of a network send the same). */
