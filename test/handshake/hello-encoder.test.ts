@@ -27,7 +27,7 @@ const hello: fc.Arbitrary<HelloFields> = fc.record({
 });
 
 function generic(fields: HelloFields): Uint8Array {
-  return toBinary(FrameSchema, create(FrameSchema, { kind: { case: "hello", value: { ...fields, protocols: [...fields.protocols], capabilities: [...fields.capabilities], listenAddrs: [...fields.listenAddrs] } } }));
+  return toBinary(FrameSchema, create(FrameSchema, { kind: { case: "hello", value: { ...fields, protocols: fields.protocols.map((p) => ({ ...p, versions: [...p.versions] })), capabilities: [...fields.capabilities], listenAddrs: [...fields.listenAddrs] } } }));
 }
 
 describe("the hand-written Hello encoder", () => {
