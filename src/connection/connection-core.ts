@@ -111,7 +111,8 @@ const UINT32_MAX = 0xffff_ffff;
 /** The action list outside an input: frozen, so that an action produced outside {@link ConnectionCore.#run} fails loudly. */
 const NO_ACTIONS: CoreAction[] = Object.freeze([]) as unknown as CoreAction[];
 const NO_DECLARATIONS: DeclaredSet = Object.freeze({ capabilities: Object.freeze([]), protocols: Object.freeze([]) });
-/** Up to this many agreed protocols are found by a scan of the agreed list; past it, through maps made on first use. */
+const NO_PROTOCOLS: readonly AgreedProtocol[] = Object.freeze([]);
+/** Up to this many agreed protocols are found by a scan of the agreed list; past it, through indexes made on first use. */
 const SCAN_PROTOCOLS = 8;
 
 // Set in ConnectionCore's static block: the decoder's sink for a core, calling into its private frame handlers.
@@ -160,11 +161,11 @@ export class ConnectionCore {
   #earlyBytes = 0;
   #handshake: Handshake | undefined;
   #result: HandshakeResult | undefined;
-  /** The agreed protocols in force (the handshake's, then each update's): scanned by name and alias when few. */
-  #protocols: readonly AgreedProtocol[] = [];
-  /** Indexes of {@link ConnectionCore.#protocols} when it is longer than {@link SCAN_PROTOCOLS}, made on first lookup. */
-  #byName: Map<string, AgreedProtocol> | undefined;
-  #byRemoteAlias: Map<number, AgreedProtocol> | undefined;
+  /**
+   * The agreed protocols in force (the handshake's, shared with the connections that agreed the same, then
+   * each update's): scanned by name and alias when few, else through indexes kept per list (see `indexOf`).
+   */
+  #protocols: readonly AgreedProtocol[] = NO_PROTOCOLS;
   /**
    * The capabilities and protocols of the peer's Hello, for the capability table made on the first
    * CapabilityUpdate; at open replaced by the equal set shared with other connections (see `internDeclared`).
@@ -715,8 +716,6 @@ export class ConnectionCore {
 
   #indexProtocols(protocols: readonly AgreedProtocol[]): void {
     this.#protocols = protocols;
-    this.#byName = undefined;
-    this.#byRemoteAlias = undefined;
   }
 
   #protocolNamed(name: string): AgreedProtocol | undefined {
@@ -725,11 +724,7 @@ export class ConnectionCore {
       for (const p of protocols) if (p.name === name) return p;
       return undefined;
     }
-    if (this.#byName === undefined) {
-      this.#byName = new Map();
-      for (const p of protocols) this.#byName.set(p.name, p);
-    }
-    return this.#byName.get(name);
+    return indexOf(protocols).byName.get(name);
   }
 
   #protocolOfRemoteAlias(alias: number): AgreedProtocol | undefined {
@@ -738,11 +733,7 @@ export class ConnectionCore {
       for (const p of protocols) if (p.remoteAlias === alias) return p;
       return undefined;
     }
-    if (this.#byRemoteAlias === undefined) {
-      this.#byRemoteAlias = new Map();
-      for (const p of protocols) this.#byRemoteAlias.set(p.remoteAlias, p);
-    }
-    return this.#byRemoteAlias.get(alias);
+    return indexOf(protocols).byRemoteAlias.get(alias);
   }
 
   #capabilityTable(): CapabilityTable {
@@ -992,10 +983,43 @@ function keptResult(result: HandshakeResult): HandshakeResult {
   }
   return {
     ...result,
-    capabilities: result.capabilities.length === 0 ? NO_CAPABILITIES : result.capabilities,
+    protocols: shared(agreedProtocols, result.protocols),
+    capabilities: result.capabilities.length === 0 ? NO_CAPABILITIES : shared(agreedCapabilities, result.capabilities),
     remoteListenAddrs: result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
     remoteAgent: agent,
   };
+}
+
+/** Distinct agreed lists (from handshakes), shared and frozen: most connections of a node agree the same. */
+const agreedProtocols = new Map<string, readonly AgreedProtocol[]>();
+const agreedCapabilities = new Map<string, HandshakeResult["capabilities"]>();
+
+/** The shared, frozen equal of `list` from `table` (bounded like {@link interned}); a list too large to key is kept as it is. */
+function shared<T extends object>(table: Map<string, readonly T[]>, list: readonly T[]): readonly T[] {
+  const key = JSON.stringify(list);
+  if (key.length > INTERNED_MAX_KEY_CHARS) return list;
+  const known = table.get(key);
+  if (known !== undefined) return known;
+  if (table.size >= INTERNED_MAX_ENTRIES) table.clear();
+  const frozen = Object.freeze(list.map((item) => Object.freeze({ ...item })));
+  table.set(key, frozen);
+  return frozen;
+}
+
+/** Name and alias indexes of the agreed protocol lists longer than {@link SCAN_PROTOCOLS}, made on first lookup, kept per list. */
+const indexes = new WeakMap<readonly AgreedProtocol[], { byName: Map<string, AgreedProtocol>; byRemoteAlias: Map<number, AgreedProtocol> }>();
+
+function indexOf(protocols: readonly AgreedProtocol[]): { byName: Map<string, AgreedProtocol>; byRemoteAlias: Map<number, AgreedProtocol> } {
+  let index = indexes.get(protocols);
+  if (index === undefined) {
+    index = { byName: new Map(), byRemoteAlias: new Map() };
+    for (const p of protocols) {
+      index.byName.set(p.name, p);
+      index.byRemoteAlias.set(p.remoteAlias, p);
+    }
+    indexes.set(protocols, index);
+  }
+  return index;
 }
 
 /** Distinct peer declarations shared by the connections that opened with them (most peers of a network send the same). */
