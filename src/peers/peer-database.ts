@@ -514,7 +514,8 @@ export class PeerDatabase {
     let entry = record.addresses.find((a) => a.address === address);
     if (entry === undefined) {
       entry = { address, failures: 0 };
-      record.addresses.push(entry);
+      // A new list of the exact length: a push into the empty list of a new record reserves 17 slots.
+      record.addresses = record.addresses.concat(entry);
     }
     this.#claimAddress(record, address);
     this.#trimAddresses(record, entry);

@@ -25,8 +25,9 @@ export class TypedEmitter<Events extends object> {
   /**
    * `[type, listener, type, listener, …]` in registration order: one small array per emitter instead of a map
    * of sets (an emitter per connection held ~0.4 KiB of hash tables for 2–3 listeners). Never changed in
-   * place: adding or removing a listener makes a new array of the exact size, so an emit in progress keeps
-   * the list it began with. An emitter has few listeners; a lookup scans them.
+   * place: adding or removing a listener makes a new array of the exact size (by concat: a spread reserves
+   * room to grow), so an emit in progress keeps the list it began with. An emitter has few listeners; a
+   * lookup scans them.
    */
   #listeners: readonly unknown[] | undefined;
 
@@ -34,7 +35,7 @@ export class TypedEmitter<Events extends object> {
   on<K extends keyof Events>(type: K, listener: Listener<Events[K]>): Unsubscribe {
     const list = this.#listeners;
     if (list === undefined) this.#listeners = [type, listener];
-    else if (indexOf(list, type, listener) < 0) this.#listeners = [...list, type, listener];
+    else if (indexOf(list, type, listener) < 0) this.#listeners = list.concat([type, listener]);
     return () => this.off(type, listener);
   }
 
@@ -53,7 +54,7 @@ export class TypedEmitter<Events extends object> {
     if (list === undefined) return;
     const i = indexOf(list, type, listener);
     if (i < 0) return;
-    this.#listeners = list.length === 2 ? undefined : [...list.slice(0, i), ...list.slice(i + 2)];
+    this.#listeners = list.length === 2 ? undefined : list.slice(0, i).concat(list.slice(i + 2));
   }
 
   /** Number of listeners of `type`. */
