@@ -3,7 +3,7 @@
  * leaf of the chain it presented"). A listener may send any certificates after its leaf, including a public
  * certificate carrying another node's identity key. Node's `getPeerX509Certificate()` on a client socket
  * takes the leaf out of OpenSSL's peer chain: the first call returns it, later calls nothing (Node 20), so
- * the dialer must read once, before anything else does. Pinned here, with and without a CA.
+ * the dialer must read once, before anything else does. Pinned here for both roles, with and without a CA.
  */
 import { once } from "node:events";
 import tls from "node:tls";
@@ -14,6 +14,7 @@ import { ErrorCode } from "../../src/errors.js";
 import { encodeHelloFrame } from "../../src/handshake/hello-encoder.js";
 import { Identity } from "../../src/identity/identity.js";
 import { ed25519KeyOf } from "../../src/transport/certificate-key.js";
+import { dialChannel } from "../../src/transport/dial.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { createTlsCredentials } from "../../src/transport/tls-credentials.js";
 import { startNode, type TestNode } from "../connection/nodes.js";
@@ -95,5 +96,38 @@ describe.each([
     const error = await dialed.then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, initiator: "local" });
     expect((error as Error).message).toMatch(/certificate does not carry the identity key/);
+  });
+});
+
+describe.each([
+  ["without a CA", false],
+  ["with a CA", true],
+])("a dialer whose chain carries, after its own leaf, a certificate with the key of the node it claims to be (%s)", (_mode, withCa) => {
+  it("is judged by its leaf: the listener fails its certificate-bound Hello with AUTHENTICATION_FAILED", async () => {
+    const ca = await createTestCa("review CA");
+    const victim = Identity.generate();
+    const impostor = Identity.generate();
+    const victimCert = withCa ? (await ca.issue(victim)).cert : (await createTlsCredentials(victim)).cert;
+    const own = withCa ? await ca.issue(impostor) : await createTlsCredentials(impostor);
+    const caOption = withCa ? { ca: [ca.certificate] } : {};
+    const listenerIdentity = Identity.generate();
+    const listener = await startNode({
+      tls: true,
+      identity: listenerIdentity,
+      tlsOptions: withCa ? { credentials: await ca.issue(listenerIdentity), ...caOption } : {},
+    });
+    nodes.push(listener);
+    const tls = await resolveTls(impostor, { credentials: { key: own.key, cert: `${own.cert.trim()}\n${victimCert}` }, sessionCache: false, ...caOption });
+    const channel = await dialChannel({ host: "127.0.0.1", port: listener.port, tls, deadline: Date.now() + 10_000 });
+    try {
+      channel.socket.on("error", () => undefined);
+      channel.socket.resume();
+      channel.socket.write(claimByCertificate(victim));
+      const inbound = await listener.nextInbound();
+      expect(inbound.error).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED });
+      expect(inbound.error?.message).toMatch(/certificate does not carry the identity key/);
+    } finally {
+      channel.socket.destroy();
+    }
   });
 });
