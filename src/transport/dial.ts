@@ -89,7 +89,7 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
       const cache = tls.sessionCache;
       // Under peerlink/1+cert a resumed session is checked against the listener's certificate key kept with
       // the ticket (docs/PROTOCOL.md §3.3): a ticket without one is not offered.
-      let ticket = cache?.takeTicket(key);
+      let ticket = cache?.takeTicket(key, tls.ticketOwner);
       if (ticket !== undefined && ticket.peerCertificateKey === undefined && tls.alpnProtocols.includes(PEERLINK_CERT_ALPN)) {
         ticket = undefined;
       }
@@ -107,8 +107,8 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
 
       // Tickets arrive after secureConnect; this listener lives as long as the socket. Each is stored with
       // the listener's certificate key of this session (a resumed one inherits the key of its own ticket).
-      let peerKey: Uint8Array | undefined;
-      const onSession = (session: Buffer): void => cache?.add(key, session, peerKey);
+      let peerKey: Uint8Array | null | undefined;
+      const onSession = (session: Buffer): void => cache?.add(key, session, peerKey, tls.ticketOwner);
       if (cache !== undefined) {
         socket.on("session", onSession);
         attempt.onFailure(() => socket.off("session", onSession));
@@ -120,8 +120,9 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
         // Node returns the peer certificate of a client socket to the first call only, and none on a resumed
         // session: the ticket it resumed holds the key.
         const certificate = socket.getPeerX509Certificate();
-        peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : ed25519KeyOf(certificate);
-        const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey);
+        // null: the certificate's key is known not to be Ed25519 (that listener signs its Hello).
+        peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : (ed25519KeyOf(certificate) ?? null);
+        const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
         if (channel instanceof PeerlinkError) attempt.fail(channel);
         else attempt.resolve(channel);
       };

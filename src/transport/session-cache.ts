@@ -43,13 +43,16 @@ export interface TlsTicket {
   readonly session: Buffer;
   /**
    * Raw Ed25519 key of the listener's certificate in the session the ticket resumes, needed to check a
-   * certificate-bound Hello on the resumed connection (docs/PROTOCOL.md §3.3); `undefined` when not known.
+   * certificate-bound Hello on the resumed connection (docs/PROTOCOL.md §3.3); `null` when that certificate's
+   * key is of another type (its Hello then carries a signed proof), `undefined` when not known.
    */
-  readonly peerCertificateKey: Uint8Array | undefined;
+  readonly peerCertificateKey: Uint8Array | null | undefined;
 }
 
 interface Ticket extends TlsTicket {
   readonly storedAt: number;
+  /** Which client context the ticket was issued to (OpenSSL resumes a session only in the same context). */
+  readonly owner: string | undefined;
 }
 
 /** Default of {@link TlsSessionCacheOptions.maxAddresses}. */
@@ -89,13 +92,14 @@ export class TlsSessionCache {
   }
 
   /**
-   * Stores a ticket for `key`, newest last, with the listener's certificate key when known; evicts the oldest
-   * ticket and the least recently used address beyond the bounds.
+   * Stores a ticket for `key`, newest last, with the listener's certificate key when known and the client
+   * context it belongs to (`owner`: a cache shared by several nodes hands each only its own tickets); evicts
+   * the oldest ticket and the least recently used address beyond the bounds.
    */
-  add(key: string, session: Buffer, peerCertificateKey?: Uint8Array): void {
+  add(key: string, session: Buffer, peerCertificateKey?: Uint8Array | null, owner?: string): void {
     const tickets = this.#entries.get(key) ?? [];
     this.#entries.delete(key);
-    tickets.push({ session, peerCertificateKey, storedAt: this.#now() });
+    tickets.push({ session, peerCertificateKey, owner, storedAt: this.#now() });
     while (tickets.length > this.#maxTickets) tickets.shift();
     this.#entries.set(key, tickets);
     while (this.#entries.size > this.#maxAddresses) {
@@ -110,15 +114,23 @@ export class TlsSessionCache {
     return this.takeTicket(key)?.session;
   }
 
-  /** Removes and returns the newest unexpired ticket for `key` with the listener's certificate key, or `undefined`. */
-  takeTicket(key: string): TlsTicket | undefined {
+  /**
+   * Removes and returns the newest unexpired ticket for `key` with the listener's certificate key, or
+   * `undefined`. With `owner`, only a ticket stored for that owner (or for none) is taken; others stay.
+   * Expired tickets are dropped on the way.
+   */
+  takeTicket(key: string, owner?: string): TlsTicket | undefined {
     const tickets = this.#entries.get(key);
     if (tickets === undefined) return undefined;
     const oldestAllowed = this.#now() - this.#maxAgeMs;
     let found: TlsTicket | undefined;
-    while (tickets.length > 0 && found === undefined) {
-      const ticket = tickets.pop();
-      if (ticket !== undefined && ticket.storedAt >= oldestAllowed) found = { session: ticket.session, peerCertificateKey: ticket.peerCertificateKey };
+    for (let i = tickets.length - 1; i >= 0 && found === undefined; i--) {
+      const ticket = tickets[i] as Ticket;
+      if (ticket.storedAt < oldestAllowed) tickets.splice(i, 1);
+      else if (owner === undefined || ticket.owner === undefined || ticket.owner === owner) {
+        tickets.splice(i, 1);
+        found = { session: ticket.session, peerCertificateKey: ticket.peerCertificateKey };
+      }
     }
     this.#entries.delete(key);
     if (tickets.length > 0) this.#entries.set(key, tickets);

@@ -36,6 +36,7 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
   if (ca !== undefined && (ca.length === 0 || ca.some((pem) => typeof pem !== "string" || pem.length === 0))) {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "TLS ca must be a non-empty list of PEM certificates");
   }
+  const contextId = sessionIdContext(credentials.cert, ca);
   let secureContext;
   try {
     secureContext = createSecureContext({
@@ -45,7 +46,7 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
       // Required by OpenSSL to resume sessions when client certificates are requested.
-      sessionIdContext: sessionIdContext(credentials.cert, ca),
+      sessionIdContext: contextId,
     });
   } catch (cause) {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `invalid TLS credentials or CA: ${(cause as Error).message}`, { cause });
@@ -63,6 +64,7 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
     alpnProtocols: Object.freeze(certificateBinding ? [PEERLINK_CERT_ALPN, PEERLINK_ALPN] : [PEERLINK_ALPN]),
     // createSecureContext accepted the PEM, so the leaf certificate parses.
     ownCertificateKey: ed25519KeyOf(new X509Certificate(credentials.cert)),
+    ticketOwner: contextId,
   });
 }
 

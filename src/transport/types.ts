@@ -141,6 +141,8 @@ export interface ResolvedTls {
   readonly alpnProtocols: readonly string[];
   /** The raw Ed25519 key of the own certificate, or `undefined` when its key is of another type. */
   readonly ownCertificateKey: Uint8Array | undefined;
+  /** Marks this node's tickets in a session cache (OpenSSL resumes a session only in the context it came from). */
+  readonly ticketOwner: string;
 }
 
 /**

@@ -67,6 +67,27 @@ describe("a TLS session cache", () => {
     expect(cache.takeTicket("a:1")).toBeUndefined();
   });
 
+  it("hands a node only its own tickets when the cache is shared, leaving the others", () => {
+    const cache = new TlsSessionCache();
+    cache.add("a:1", ticket(1), null, "node-a");
+    cache.add("a:1", ticket(2), null, "node-b");
+    expect(cache.takeTicket("a:1", "node-a")?.session).toEqual(ticket(1));
+    expect(cache.takeTicket("a:1", "node-a")).toBeUndefined();
+    expect(cache.takeTicket("a:1", "node-b")).toEqual({ session: ticket(2), peerCertificateKey: null });
+  });
+
+  it("drops expired tickets it passes while looking for the owner's", () => {
+    let now = 0;
+    const cache = new TlsSessionCache({ maxAgeMs: 100, maxTicketsPerAddress: 4, now: () => now });
+    cache.add("a:1", ticket(1), null, "node-a");
+    now = 50;
+    cache.add("a:1", ticket(2), null, "node-b");
+    now = 120; // the first ticket expired
+    expect(cache.takeTicket("a:1", "node-a")).toBeUndefined();
+    expect(cache.takeTicket("a:1", "node-b")?.session).toEqual(ticket(2));
+    expect(cache.has("a:1")).toBe(false);
+  });
+
   it("forgets an address on delete and everything on clear", () => {
     const cache = new TlsSessionCache();
     cache.add("a:1", ticket(1));
