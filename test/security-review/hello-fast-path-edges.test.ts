@@ -35,9 +35,9 @@ const varintValue = fc.oneof(
 /** A varint in canonical or overlong form (up to 10 bytes). */
 const anyVarint = fc.tuple(varintValue, fc.integer({ min: 0, max: 10 })).map(([v, pad]) => varint(v, pad));
 
-const utf8Bytes = fc.oneof(
+const utf8Bytes: fc.Arbitrary<number[]> = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 12 }).map((s) => [...new TextEncoder().encode(s)]),
-  fc.constantFrom(
+  fc.constantFrom<number[]>(
     [0xef, 0xbb, 0xbf, 0x61], // BOM then "a"
     [0xef, 0xbb, 0xbf],
     [0xed, 0xa0, 0x80], // lone surrogate
