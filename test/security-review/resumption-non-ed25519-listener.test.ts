@@ -1,10 +1,8 @@
 /**
  * Security review: a listener whose certificate key is not Ed25519 (an organisation's ECDSA certificate, which
- * docs/PROTOCOL.md §2 allows) never gets a resumed session from a peerlink dialer any more. The dialer keeps
- * the listener's key with each ticket as `undefined` ("not known") both when it was not read and when the
- * certificate is simply not Ed25519, and drops every such ticket under `peerlink/1+cert`. Such a listener
- * proves its identity by a signed Hello, so nothing needs its certificate key: resumption (§3.5) is lost for
- * nothing.
+ * docs/PROTOCOL.md §2 allows) proves its identity by a signed Hello, so its tickets need no certificate key.
+ * The dialer must tell "known not to be Ed25519" from "not known" (a ticket of the latter kind is not offered
+ * under `peerlink/1+cert`), or such a listener is never resumed (§3.5).
  */
 import "reflect-metadata";
 import { randomBytes, webcrypto } from "node:crypto";
@@ -44,7 +42,7 @@ async function ecdsaCredentials(): Promise<{ key: string; cert: string }> {
 }
 
 describe("a listener presenting an ECDSA certificate (identity proved by a signed Hello)", () => {
-  it("is resumed on redial, as before certificate binding", async () => {
+  it("is resumed on redial (its ticket is offered under peerlink/1+cert)", async () => {
     const b = await node({ tls: true, tlsOptions: { credentials: await ecdsaCredentials() } });
     const a = await node({ tls: true });
     const first = await a.dial(b.port, { expectedPeerId: b.identity.peerId });
@@ -53,7 +51,6 @@ describe("a listener presenting an ECDSA certificate (identity proved by a signe
     await first.close();
     const second = await a.dial(b.port, { expectedPeerId: b.identity.peerId });
     expect(second.remotePeer.equals(b.identity.peerId)).toBe(true);
-    // Today: false. The ticket was stored with peerCertificateKey undefined and dropped unoffered.
     expect(second.sessionReused).toBe(true);
   });
 });

@@ -1,11 +1,10 @@
 /**
  * Security review: one TlsSessionCache given to two nodes (the `tls.sessionCache` option accepts any
- * instance and nothing says it must not be shared). The cache is keyed by the listener's address only, so
- * node B takes the ticket node A was issued. B's OpenSSL refuses to resume it ("attempt to reuse session in
- * different context": the client context's sessionIdContext hashes B's own certificate), which is what keeps
- * the listener from reading A's certificate out of the ticket and judging B's certificate-bound Hello against
- * A's key. But B's dial fails with TLS_FAILED and A's ticket is spent. Tickets should be kept per own
- * certificate (or the cache key should include it), so that B finds none of A's.
+ * instance). Were node B handed the ticket node A was issued for the same address, B's OpenSSL would refuse
+ * to resume it ("attempt to reuse session in different context": the client context's sessionIdContext
+ * hashes B's own certificate) and B's dial would fail with TLS_FAILED; that refusal is also what keeps a
+ * listener from reading A's certificate out of the ticket and judging B's certificate-bound Hello against A's
+ * key. Tickets carry their owner, so B takes none of A's and opens with a full handshake, as itself.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { TlsSessionCache, sessionCacheKey } from "../../src/transport/session-cache.js";
@@ -33,8 +32,6 @@ describe("a TlsSessionCache shared by two nodes of one process", () => {
     await vi.waitFor(() => expect(shared.has(key(x.port))).toBe(true));
     await first.close();
 
-    // Today B's dial rejects with TLS_FAILED (B's OpenSSL: "attempt to reuse session in different context";
-    // the listener sees an illegal_parameter alert).
     const [dialed, inbound] = await Promise.allSettled([b.dial(x.port, { expectedPeerId: x.identity.peerId }), x.nextInbound()]);
     expect(dialed.status === "rejected" ? (dialed.reason as { code?: string }).code : "opened").toBe("opened");
     const seen = inbound.status === "fulfilled" ? inbound.value.connection : undefined;
