@@ -18,5 +18,6 @@ export function ed25519KeyOf(certificate: X509Certificate): Uint8Array | undefin
   const x = key.export({ format: "jwk" }).x;
   if (typeof x !== "string") return undefined;
   const raw = Buffer.from(x, "base64url");
-  return raw.length === ED25519_KEY_BYTES ? new Uint8Array(raw.buffer, raw.byteOffset, raw.length) : undefined;
+  // A copy: a short Buffer is a view into Node's shared pool, and this key is kept (channel, ticket cache).
+  return raw.length === ED25519_KEY_BYTES ? Uint8Array.from(raw) : undefined;
 }

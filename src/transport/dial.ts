@@ -107,8 +107,14 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
 
       // Tickets arrive after secureConnect; this listener lives as long as the socket. Each is stored with
       // the listener's certificate key of this session (a resumed one inherits the key of its own ticket).
+      // A listener may send any number of tickets, each serialised by Node: the first few are kept, the
+      // listener removed after them (OpenSSL servers send 2 per handshake).
       let peerKey: Uint8Array | null | undefined;
-      const onSession = (session: Buffer): void => cache?.add(key, session, peerKey, tls.ticketOwner);
+      let tickets = 0;
+      const onSession = (session: Buffer): void => {
+        if (++tickets >= MAX_TICKETS_PER_CONNECTION) socket.off("session", onSession);
+        cache?.add(key, session, peerKey, tls.ticketOwner);
+      };
       if (cache !== undefined) {
         socket.on("session", onSession);
         attempt.onFailure(() => socket.off("session", onSession));
@@ -139,6 +145,9 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
     }
   });
 }
+
+/** Session tickets taken from one connection (a hostile listener could send many). */
+const MAX_TICKETS_PER_CONNECTION = 4;
 
 /** `"[::1]"` → `"::1"`; other strings unchanged. */
 function unbracket(host: string): string {
