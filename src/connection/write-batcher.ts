@@ -30,7 +30,18 @@ let due: WriteBatcher[] = [];
 function flushDue(): void {
   const batchers = due;
   due = [];
-  for (const batcher of batchers) batcher.flush();
+  // One batcher failing must not keep the others' frames unwritten (each had a microtask of its own before).
+  let failed = false;
+  let failure: unknown;
+  for (const batcher of batchers) {
+    try {
+      batcher.flush();
+    } catch (error) {
+      if (!failed) failure = error;
+      failed = true;
+    }
+  }
+  if (failed) throw failure;
 }
 
 /**

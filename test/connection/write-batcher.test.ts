@@ -70,4 +70,34 @@ describe("write batcher", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(Error);
   });
+
+  it("flushes every batcher of a turn at its end, even when one socket throws on write", async () => {
+    const good = fakeSocket();
+    const bad = fakeSocket();
+    const broken = new Error("write threw");
+    let throws = false;
+    const badWrite = bad.write;
+    bad.write = ((bytes: Uint8Array, cb?: (e?: Error | null) => void) => {
+      if (throws) throw broken;
+      return badWrite(bytes, cb);
+    }) as BatchTarget["write"];
+    const first = new WriteBatcher(bad);
+    const second = new WriteBatcher(good);
+    first.queue(new Uint8Array([1]), undefined);
+    second.queue(new Uint8Array([2]), undefined);
+    first.queue(new Uint8Array([3]), undefined);
+    second.queue(new Uint8Array([4]), undefined);
+    throws = true;
+    // The error surfaces from the end-of-turn microtask, as it did from each batcher's own microtask before.
+    const uncaught: unknown[] = [];
+    process.setUncaughtExceptionCaptureCallback((error) => void uncaught.push(error));
+    try {
+      await new Promise((r) => setTimeout(r, 0));
+    } finally {
+      process.setUncaughtExceptionCaptureCallback(null);
+    }
+    expect(good.writes.map((w) => w.bytes)).toEqual([[2], [4]]);
+    expect(uncaught).toEqual([broken]);
+  });
 });
+
