@@ -18,7 +18,8 @@ type Line = Record<string, unknown>;
 interface Node {
   readonly child: ChildProcess;
   readonly lines: readonly Line[];
-  next(event: string): Promise<Line>;
+  /** Waits for the next line of `event` (rejects after `withinMs`, 20 s by default). */
+  next(event: string, withinMs?: number): Promise<Line>;
   exited: Promise<number | null>;
 }
 
@@ -28,7 +29,7 @@ function start(args: string[]): Node {
     child: lines.proc,
     lines: lines.lines,
     exited: lines.exited.then((exit) => exit.code),
-    next: (event) => lines.waitFor((o) => o.event === event, 20_000),
+    next: (event, withinMs = 20_000) => lines.waitFor((o) => o.event === event, withinMs),
   };
 }
 
@@ -106,7 +107,9 @@ describe("the executable as an operator tool", () => {
     expect(dialer.lines.some((o) => o.event === "connection:open")).toBe(false);
     const target = start(["--listen", address, "--identity", key, "--no-stdin"]);
     children.push(target);
-    const open = await dialer.next("connection:open");
+    // The dialer's redials back off with full jitter (0–2^n s after the n-th failure): after 10 s of failures
+    // the next one may come up to 32 s later, so the wait allows for that.
+    const open = await dialer.next("connection:open", 60_000);
     expect(open).toMatchObject({ peer: peerId, direction: "outbound", remoteAddress: address });
     // Lines typed on the dialer's stdin reach the target.
     dialer.child.stdin?.write("typed on stdin\n");
@@ -115,7 +118,7 @@ describe("the executable as an operator tool", () => {
     dialer.child.kill("SIGTERM");
     expect(await target.exited).toBe(0);
     expect(await dialer.exited).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it("ends gracefully with exit 0 when its reader goes away (peerlink node --json | head -1)", () => {
     const run = spawnSync("bash", ["-c", `set -o pipefail; node ${JSON.stringify(bin)} node --json --no-stdin --peers-every-ms 20 | head -1`], {
