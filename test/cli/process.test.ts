@@ -107,9 +107,10 @@ describe("the executable as an operator tool", () => {
     expect(dialer.lines.some((o) => o.event === "connection:open")).toBe(false);
     const target = start(["--listen", address, "--identity", key, "--no-stdin"]);
     children.push(target);
-    // The dialer's redials back off with full jitter (0–2^n s after the n-th failure): after 10 s of failures
-    // the next one may come up to 32 s later, so the wait allows for that.
-    const open = await dialer.next("connection:open", 60_000);
+    // The dialer's redials back off with full jitter (0–2^n s after the n-th failure): the next one may be far
+    // off. It says when (its last reconnect:scheduled line); the wait allows that delay and 20 s more.
+    const scheduled = dialer.lines.filter((o) => o.event === "reconnect:scheduled").at(-1);
+    const open = await dialer.next("connection:open", Number(scheduled?.delayMs ?? 0) + 20_000);
     expect(open).toMatchObject({ peer: peerId, direction: "outbound", remoteAddress: address });
     // Lines typed on the dialer's stdin reach the target.
     dialer.child.stdin?.write("typed on stdin\n");
@@ -118,7 +119,7 @@ describe("the executable as an operator tool", () => {
     dialer.child.kill("SIGTERM");
     expect(await target.exited).toBe(0);
     expect(await dialer.exited).toBe(0);
-  }, 120_000);
+  }, 400_000);
 
   it("ends gracefully with exit 0 when its reader goes away (peerlink node --json | head -1)", () => {
     const run = spawnSync("bash", ["-c", `set -o pipefail; node ${JSON.stringify(bin)} node --json --no-stdin --peers-every-ms 20 | head -1`], {
