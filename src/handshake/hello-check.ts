@@ -8,6 +8,7 @@ import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { KeyType } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { PeerId } from "../identity/peer-id.js";
+import { isSmallOrderKey } from "../identity/small-order.js";
 import {
   MAX_CAPABILITY_NAME_BYTES,
   MAX_HELLO_LIST_ENTRIES,
@@ -73,6 +74,14 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
     return {
       ok: false,
       error: new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "peer_id is not the hash of public_key", {
+        initiator: "local",
+      }),
+    };
+  }
+  if (isSmallOrderKey(hello.publicKey)) {
+    return {
+      ok: false,
+      error: new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "public_key has small order: anyone can sign for it", {
         initiator: "local",
       }),
     };
