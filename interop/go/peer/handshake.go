@@ -362,6 +362,10 @@ func (s *Session) validateHello(h *pb.Hello) *HandshakeError {
 		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
 			"Hello.peer_id is not SHA-256(key_type || public_key)")
 	}
+	if IsSmallOrderKey(h.PublicKey) {
+		return s.fail(pb.GoodbyeReason_GOODBYE_REASON_AUTHENTICATION_FAILED, "AUTHENTICATION_FAILED",
+			"Hello.public_key has small order: a fixed signature verifies for it")
+	}
 	return nil
 }
 

@@ -58,6 +58,9 @@ options:
   --binding NAME           announce this binding whatever the transport: TLS_CERTIFICATE,
                            TLS_EXPORTER or NONCES
   --cert-proof             put a proof in a Hello with the certificate binding (must be empty)
+  --small-order-key        claim the small-order identity key 0100..00 (the neutral point) with the
+                           signature R = 0100..00, S = 0 that verifies for any message; the TLS
+                           certificate is of a fresh key, so the Hello uses the tls-exporter proof
 
 stdin commands (JSON lines; "conn" selects a connection, default all open):
   {"cmd":"send","protocol":"/echo","text":"hi"}   ("base64" instead of "text" for bytes)
@@ -80,6 +83,7 @@ type config struct {
 	earlyUnannounced          bool
 	alpn, binding             string
 	otherCert, certProof      bool
+	smallOrder                bool
 	alpns                     []string
 	protocols, echo, caps     listFlag
 	sends, early              listFlag
@@ -131,6 +135,7 @@ func main() {
 	fs.BoolVar(&cfg.otherCert, "cert-of-other-identity", false, "")
 	fs.StringVar(&cfg.binding, "binding", "", "")
 	fs.BoolVar(&cfg.certProof, "cert-proof", false, "")
+	fs.BoolVar(&cfg.smallOrder, "small-order-key", false, "")
 	fs.Var(&cfg.protocols, "protocol", "")
 	fs.Var(&cfg.echo, "echo", "")
 	fs.Var(&cfg.caps, "capability", "")
@@ -166,16 +171,21 @@ func main() {
 
 func (cfg *config) prepare() error {
 	var err error
-	if cfg.key != "" {
+	switch {
+	case cfg.smallOrder && cfg.key != "":
+		return errors.New("--small-order-key and --key exclude each other")
+	case cfg.smallOrder:
+		cfg.identity = peer.SmallOrderIdentity()
+	case cfg.key != "":
 		cfg.identity, err = peer.LoadIdentity(cfg.key)
-	} else {
+	default:
 		cfg.identity, err = peer.GenerateIdentity()
 	}
 	if err != nil {
 		return err
 	}
 	certIdentity := cfg.identity
-	if cfg.otherCert {
+	if cfg.otherCert || cfg.smallOrder { // the forged identity has no private key to sign a certificate
 		if certIdentity, err = peer.GenerateIdentity(); err != nil {
 			return err
 		}
