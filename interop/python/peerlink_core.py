@@ -215,6 +215,29 @@ def parse_peer_id(text: str) -> bytes:
     return raw
 
 
+# Ed25519 encodings of points of small order (libsodium's list). A key matches one when bytes 0..30 are equal and
+# byte 31 is equal without its sign bit, so the seven stand for 14 encodings.
+SMALL_ORDER_KEYS = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+        "0100000000000000000000000000000000000000000000000000000000000000",  # order 1 (the neutral point)
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2 (y = p - 1)
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 4, non-canonical (y = p)
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 1, non-canonical (y = p + 1)
+    )
+)
+
+
+def is_small_order_key(public_key: bytes) -> bool:
+    """True for the 14 small-order encodings (§2): a fixed signature verifies for such a key, so it proves nothing."""
+    if len(public_key) != 32:
+        return False
+    return any(public_key[:31] == bad[:31] and public_key[31] & 0x7F == bad[31] for bad in SMALL_ORDER_KEYS)
+
+
 class Identity:
     """An Ed25519 key pair and its peer id."""
 
@@ -416,6 +439,12 @@ def validate_hello(hello: handshake_pb2.Hello, receiver_role: int) -> Rejection 
             GoodbyeReason.GOODBYE_REASON_AUTHENTICATION_FAILED,
             "AUTHENTICATION_FAILED",
             "Hello.peer_id is not SHA-256(key_type || public_key)",
+        )
+    if is_small_order_key(hello.public_key):
+        return Rejection(
+            GoodbyeReason.GOODBYE_REASON_AUTHENTICATION_FAILED,
+            "AUTHENTICATION_FAILED",
+            "Hello.public_key has small order: a fixed signature verifies for it",
         )
     return None
 

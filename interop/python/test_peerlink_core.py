@@ -134,6 +134,63 @@ class HelloValidationTest(unittest.TestCase):
         self.assertEqual(self.reason_of(hello(peer_id=bytes(32))), "AUTHENTICATION_FAILED")
 
 
+class SmallOrderKeyTest(unittest.TestCase):
+    """§2: a Hello whose key has small order is refused, on the exact rule (bytes 0..30, byte 31 & 0x7f)."""
+
+    LISTED = (  # as printed in docs/PROTOCOL.md §2
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    )
+
+    @staticmethod
+    def keyed(key):
+        return hello(public_key=key, peer_id=core.peer_id_of(key))
+
+    def test_every_one_of_the_14_encodings_is_refused_with_authentication_failed(self):
+        keys = [bytes.fromhex(h) for h in self.LISTED]
+        keys += [k[:31] + bytes([k[31] | 0x80]) for k in keys]
+        self.assertEqual(len(set(keys)), 14)
+        for key in keys:
+            with self.subTest(key=key.hex()):
+                rejection = core.validate_hello(self.keyed(key), core.ROLE_LISTENER)
+                self.assertIsNotNone(rejection)
+                self.assertEqual((core.reason_name(rejection.reason), rejection.code), ("AUTHENTICATION_FAILED",) * 2)
+                self.assertIn("small order", rejection.detail)
+
+    def test_a_real_key_and_keys_one_compared_bit_away_from_a_listed_one_are_accepted(self):
+        self.assertIsNone(core.validate_hello(hello(), core.ROLE_LISTENER))
+
+        def near(listed, index, xor):
+            key = bytearray.fromhex(listed)
+            key[index] ^= xor
+            return bytes(key)
+
+        zero, neutral, order2 = self.LISTED[0], self.LISTED[1], self.LISTED[4]
+        for key in (
+            near(neutral, 0, 0x02),  # 03 00..00: differs from the neutral point in byte 0 only
+            near(zero, 0, 0x80),  # the top bit of byte 0 is compared too
+            near(neutral, 30, 0x01),  # byte 30, the last of the first 31
+            near(neutral, 31, 0x01),  # byte 31 below its sign bit
+            near(neutral, 31, 0x40),  # byte 31's top bit under the sign bit
+            near(order2, 0, 0x10),
+            near(order2, 31, 0x7F),
+        ):
+            with self.subTest(key=key.hex()):
+                self.assertFalse(core.is_small_order_key(key))
+                self.assertIsNone(core.validate_hello(self.keyed(key), core.ROLE_LISTENER))
+
+    def test_the_neutral_key_would_otherwise_prove_any_message(self):
+        neutral = bytes.fromhex(self.LISTED[1])
+        forged = b"\x01" + bytes(63)  # R = the neutral point, S = 0
+        for message in (b"", b"peerlink", core.tls_proof_message(core.ROLE_DIALER, bytes(32))):
+            self.assertTrue(core.verify(neutral, forged, message))
+
+
 class TlsBindingTest(unittest.TestCase):
     """§3.3 over TLS: the certificate binding (peerlink/1+cert) and the tls-exporter proof."""
 
