@@ -2,8 +2,11 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { PeerId } from "../../src/identity/peer-id.js";
 import { GoPeerProcess } from "./go-peer-process.js";
 import { buildGoPeer, GO_BUILD_TIMEOUT_MS, GO_MODULE_DIR, requireGo, run } from "./go-toolchain.js";
+import { nextManagerEvent, portOf, startManager, stopManagers } from "./matrix-fixtures.js";
 
 let binary: string;
 let scratch: string;
@@ -89,5 +92,40 @@ describe.each([
     expect(await listener.terminate()).toEqual({ code: 0, signal: null });
     expect(await dialer.waitFor((e) => e.event === "goodbye", "goodbye")).toMatchObject({ from: "remote", reason: "SHUTDOWN" });
     expect(await dialer.exited).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe.each([
+  { binding: "TLS 1.3 (the forged tls-exporter proof in the Hello)", secure: true },
+  { binding: "plain TCP (the forged proof in the Auth frame)", secure: false },
+])("a Go peer claiming the small-order key 0100..00 (--small-order-key) over $binding", ({ secure }) => {
+  afterEach(() => stopManagers());
+
+  it("is refused by the TS node with AUTHENTICATION_FAILED, whichever side dials, and hears why", async () => {
+    // The forged "signature" R = neutral point, S = 0 verifies for any message (Node's own verifier accepts it), so
+    // only the §2 small-order check can tell this peer from a real one.
+    const neutral = Uint8Array.from(Buffer.from("01" + "00".repeat(31), "hex"));
+    const forgedId = PeerId.fromPublicKey(neutral).toString();
+    const flags = secure ? ["--tls", "--small-order-key"] : ["--small-order-key"];
+    const manager = await startManager(secure);
+
+    const listener = await GoPeerProcess.listen(binary, flags);
+    expect(listener.peerId).toBe(forgedId);
+    const dialed = await manager.dial(`127.0.0.1:${listener.port}`).then(
+      () => undefined,
+      (error: unknown) => PeerlinkError.from(error),
+    );
+    expect(dialed).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED });
+    expect(dialed?.message).toMatch(/small order/);
+    const heard = await listener.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "the TS dialer's Goodbye");
+    expect(heard).toMatchObject({ reason: "AUTHENTICATION_FAILED" });
+
+    const failure = nextManagerEvent(manager, "handshake:failed", (e) => e.direction === "inbound").then((e) => e.error);
+    const dialer = GoPeerProcess.start(binary, ["dial", "--addr", `127.0.0.1:${portOf(manager)}`, "--no-ping", ...flags]);
+    expect(await failure).toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, message: expect.stringMatching(/small order/) });
+    expect(await dialer.waitFor((e) => e.event === "dialing", "dialing")).toMatchObject({ peerId: forgedId });
+    const told = await dialer.waitFor((e) => e.event === "goodbye" && e["from"] === "remote", "the TS listener's Goodbye");
+    expect(told).toMatchObject({ reason: "AUTHENTICATION_FAILED" });
+    expect(await dialer.exited).toMatchObject({ signal: null });
   });
 });
