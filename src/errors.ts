@@ -64,8 +64,10 @@ export const ErrorCode = {
   /** No address is known for the peer. */
   PEER_ADDRESS_UNKNOWN: "PEER_ADDRESS_UNKNOWN",
   /**
-   * Every address of a direct dial is in its failure backoff (recent consecutive failures): the dial was not
-   * attempted. The error's `cause` is `{ address, failures, retryAt, retryAfterMs }` (the earliest retry).
+   * A direct dial was not attempted: every address is in its failure backoff (recent consecutive failures, or
+   * a listener's capacity refusal with a retry-after), `cause` `{ address, failures, retryAt, retryAfterMs }`
+   * (the earliest retry); or the peer's last Goodbye asked not to be redialed yet (its retry-after, e.g.
+   * RATE_LIMITED), `cause` `{ peerId, retryAt, retryAfterMs }`.
    */
   DIAL_BACKOFF: "DIAL_BACKOFF",
   /** The peer database file is corrupt or unreadable. */

@@ -118,6 +118,10 @@ export class Dialer {
     if (known) {
       const ban = host.peers.findBan({ peerId: known.toString() }, host.now());
       if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+      // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
+      const now = host.now();
+      const until = direct ? host.peers.retryAfterUntil(known.toString(), now) : undefined;
+      if (until !== undefined) refuse(retryAfterError(known.toString(), until, now));
       // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
       // up to its first socket (its slot is reserved before dial() returns).
       const asked = host.core.gateDialPeer(known.toString());
@@ -260,7 +264,13 @@ export class Dialer {
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
       if (refusedHere) host.refused(address, lastError, undefined);
       else if (!cancelled) host.failed(address, lastError);
-      if (!cancelled && !refusedHere && host.dialing.backoff !== undefined) host.peers.dialBackoff.failed(address, host.now());
+      if (!cancelled && !refusedHere && host.dialing.backoff !== undefined) {
+        const now = host.now();
+        host.peers.dialBackoff.failed(address, now);
+        // Refused in place of a Hello with a retry-after (a listener at capacity): the address waits that long.
+        const retryAfterMs = remoteRetryAfterMs(lastError);
+        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + retryAfterMs);
+      }
       throw lastError;
     }
   }
@@ -417,6 +427,23 @@ async function resolveHost(host: string, signals: readonly AbortSignal[]): Promi
 }
 
 /** The DIAL_BACKOFF refusal of a dial whose every address waits: says when the first may be dialed again. */
+/** The retry-after of the peer's Goodbye that ended a handshake, when it gave one. */
+function remoteRetryAfterMs(error: PeerlinkError): number | undefined {
+  const cause = error.cause as { retryAfterMs?: unknown } | undefined;
+  const ms = error.initiator === "remote" ? cause?.retryAfterMs : undefined;
+  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+/** DIAL_BACKOFF for a peer whose Goodbye asked not to be redialed before `until`. */
+function retryAfterError(peerId: string, until: number, now: number): PeerlinkError {
+  const retryAfterMs = Math.max(0, until - now);
+  return new PeerlinkError(
+    ErrorCode.DIAL_BACKOFF,
+    `${peerId} asked not to be redialed before ${until} (the retry-after of its Goodbye): dial again in ${Math.ceil(retryAfterMs)} ms`,
+    { cause: { peerId, retryAt: until, retryAfterMs }, initiator: "local" },
+  );
+}
+
 function backoffError(addresses: readonly string[], backoff: DialBackoff, now: number): PeerlinkError {
   let first: { address: string; failures: number; retryAt: number } | undefined;
   for (const address of addresses) {

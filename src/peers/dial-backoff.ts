@@ -83,6 +83,19 @@ export class DialBackoff {
     return state;
   }
 
+  /**
+   * The listener at `address` asked not to be dialed before `until` (the retry-after of a Goodbye it sent in
+   * place of its Hello): the address waits at least that long, its failure count unchanged. Returns the state.
+   */
+  hold(address: string, until: number): DialBackoffState {
+    const previous = this.#entries.get(address);
+    const state = { failures: previous?.failures ?? 0, retryAt: Math.max(previous?.retryAt ?? 0, until) };
+    this.#entries.delete(address);
+    this.#entries.set(address, state);
+    if (this.#entries.size > this.maxEntries) this.#evict();
+    return state;
+  }
+
   /** A dial of `address` succeeded: its backoff is gone. */
   succeeded(address: string): void {
     this.#entries.delete(address);

@@ -171,6 +171,20 @@ export class PeerDatabase {
     return this.#peers.get(peerId)?.addresses.find((a) => a.address === address)?.lastFailure;
   }
 
+  /**
+   * Until when (ms) `peerId` asked not to be redialed: the latest end of a retry-after its Goodbyes carried
+   * (RATE_LIMITED, RESOURCE_CONSTRAINT, …), if it is after `now`; read in place, without a copy.
+   */
+  retryAfterUntil(peerId: string, now: number): number | undefined {
+    let until: number | undefined;
+    for (const d of this.#peers.get(peerId)?.disconnections ?? []) {
+      if (d.retryAfterMs !== undefined && d.at + d.retryAfterMs > now && (until === undefined || d.at + d.retryAfterMs > until)) {
+        until = d.at + d.retryAfterMs;
+      }
+    }
+    return until;
+  }
+
   /** True when `peerId` is known. */
   has(peerId: string): boolean {
     return this.#peers.has(peerId);

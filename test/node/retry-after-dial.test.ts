@@ -1,0 +1,78 @@
+/**
+ * A peer's Goodbye retry-after binds a direct dial() too, not only the reconnect service (PROTOCOL.md §8.3:
+ * the receiver of RATE_LIMITED MUST NOT reconnect sooner). Real sockets; time moves on the nodes' clock.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { ErrorCode } from "../../src/errors.js";
+import { DialBackoff } from "../../src/peers/dial-backoff.js";
+import { DisconnectReason } from "../../src/reasons.js";
+import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
+
+afterEach(cleanup);
+
+describe("a direct dial after the peer's RATE_LIMITED goodbye", () => {
+  it("is refused with DIAL_BACKOFF until the retry-after has passed, then dials", async () => {
+    const retryAfterMs = 60_000;
+    let offset = 0;
+    const clock = (): number => Date.now() + offset;
+    const listener = await startManager({ misbehaviour: { inboundRate: { messagesPerSecond: 100, messageBurst: 200, retryAfterMs }, autoBan: false } });
+    const dialer = await startManager({ listen: [], reconnect: false, clock });
+    const target = { peerId: listener.peerId, addresses: listener.addresses };
+    const conn = await dialer.dial(target);
+    const closed = nextEvent(dialer, "connection:close");
+    const payload = new Uint8Array(16);
+    for (let i = 0; i < 1_000 && conn.canSend; i++) conn.send("/test", payload).catch(() => undefined);
+    expect(await closed).toMatchObject({ reason: DisconnectReason.RATE_LIMITED, initiator: "remote" });
+
+    const refusal = await dialer.dial(target).then(
+      () => undefined,
+      (e: { code?: string; cause?: { retryAfterMs?: number } }) => e,
+    );
+    expect(refusal?.code).toBe(ErrorCode.DIAL_BACKOFF);
+    expect(refusal?.cause?.retryAfterMs).toBeGreaterThan(retryAfterMs - 10_000);
+    expect(refusal?.cause?.retryAfterMs).toBeLessThanOrEqual(retryAfterMs);
+
+    offset = retryAfterMs + 1; // the retry-after has passed on the dialer's clock
+    const again = await dialer.dial(target);
+    expect(again.state).toBe("open");
+  });
+});
+
+describe("a direct dial refused by a listener at capacity (RESOURCE_CONSTRAINT with a retry-after)", () => {
+  it("holds that address: the next direct dial is refused with DIAL_BACKOFF for the retry-after", async () => {
+    const listener = await startManager({ limits: { maxInbound: 1 } });
+    // The one inbound slot taken from another subnet (maxInbound 1 shrinks the per-IP and per-subnet bounds
+    // to 1, and those are refused with a reset, not a Goodbye).
+    const holder = await startManager({ listen: [], reconnect: false });
+    const held = nextEvent(listener, "connection:open");
+    await holder.dial(listener.addresses[0]!, { localAddress: "127.13.1.1" });
+    await held;
+    const newcomer = await startManager({ listen: [], reconnect: false });
+    const refused = await newcomer.dial(listener.addresses[0]!, { localAddress: "127.13.2.1" }).then(
+      () => undefined,
+      (e: { code?: string; initiator?: string; cause?: { retryAfterMs?: number } }) => e,
+    );
+    expect(refused).toMatchObject({ code: ErrorCode.CONNECTION_LIMIT, initiator: "remote" });
+    const retryAfterMs = refused?.cause?.retryAfterMs ?? 0;
+    expect(retryAfterMs).toBeGreaterThan(1_000);
+    const again = await newcomer.dial(listener.addresses[0]!, { localAddress: "127.13.2.1" }).then(
+      () => undefined,
+      (e: { code?: string; cause?: { retryAfterMs?: number } }) => e,
+    );
+    expect(again?.code).toBe(ErrorCode.DIAL_BACKOFF);
+    // The listener's retry-after, not the 1 s of a first failure.
+    expect(again?.cause?.retryAfterMs).toBeGreaterThan(retryAfterMs - 10_000);
+  });
+});
+
+describe("a held address in the dial backoff", () => {
+  it("waits until the hold ends, keeps its failure count, and a hold never shortens a longer wait", () => {
+    const backoff = new DialBackoff({ initialMs: 1_000 });
+    backoff.failed("a:1", 0); // retry at 1,000
+    expect(backoff.hold("a:1", 5_000)).toEqual({ failures: 1, retryAt: 5_000 });
+    expect(backoff.check("a:1", 4_999)?.retryAt).toBe(5_000);
+    expect(backoff.check("a:1", 5_000)).toBeUndefined();
+    expect(backoff.hold("a:1", 2_000).retryAt).toBe(5_000);
+    expect(backoff.hold("b:1", 3_000)).toEqual({ failures: 0, retryAt: 3_000 });
+  });
+});
