@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { DEFAULT_MAX_RETRY_AFTER_MS } from "../reconnect/defaults.js";
 import { lookup } from "node:dns/promises";
 import { setMaxListeners } from "node:events";
 import type { Connection } from "../connection/index.js";
@@ -120,7 +121,7 @@ export class Dialer {
       if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
       // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
       const now = host.now();
-      const until = direct ? host.peers.retryAfterUntil(known.toString(), now) : undefined;
+      const until = direct ? host.peers.retryAfterUntil(known.toString(), now, DEFAULT_MAX_RETRY_AFTER_MS) : undefined;
       if (until !== undefined) refuse(retryAfterError(known.toString(), until, now));
       // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
       // up to its first socket (its slot is reserved before dial() returns).
@@ -269,7 +270,7 @@ export class Dialer {
         host.peers.dialBackoff.failed(address, now);
         // Refused in place of a Hello with a retry-after (a listener at capacity): the address waits that long.
         const retryAfterMs = remoteRetryAfterMs(lastError);
-        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + retryAfterMs);
+        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + Math.min(retryAfterMs, DEFAULT_MAX_RETRY_AFTER_MS));
       }
       throw lastError;
     }

@@ -173,14 +173,15 @@ export class PeerDatabase {
 
   /**
    * Until when (ms) `peerId` asked not to be redialed: the latest end of a retry-after its Goodbyes carried
-   * (RATE_LIMITED, RESOURCE_CONSTRAINT, …), if it is after `now`; read in place, without a copy.
+   * (RATE_LIMITED, RESOURCE_CONSTRAINT, …), each honoured up to `maxRetryAfterMs`, if it is after `now`; read
+   * in place, without a copy.
    */
-  retryAfterUntil(peerId: string, now: number): number | undefined {
+  retryAfterUntil(peerId: string, now: number, maxRetryAfterMs: number): number | undefined {
     let until: number | undefined;
     for (const d of this.#peers.get(peerId)?.disconnections ?? []) {
-      if (d.retryAfterMs !== undefined && d.at + d.retryAfterMs > now && (until === undefined || d.at + d.retryAfterMs > until)) {
-        until = d.at + d.retryAfterMs;
-      }
+      if (d.retryAfterMs === undefined) continue;
+      const end = d.at + Math.min(d.retryAfterMs, maxRetryAfterMs);
+      if (end > now && (until === undefined || end > until)) until = end;
     }
     return until;
   }

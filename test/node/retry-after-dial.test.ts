@@ -5,6 +5,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
 import { DialBackoff } from "../../src/peers/dial-backoff.js";
+import { PeerDatabase } from "../../src/peers/peer-database.js";
+import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import { Identity } from "../../src/identity/identity.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
 
@@ -76,3 +79,19 @@ describe("a held address in the dial backoff", () => {
     expect(backoff.hold("b:1", 3_000)).toEqual({ failures: 0, retryAt: 3_000 });
   });
 });
+
+describe("a peer's retry-after as the peer database reads it", () => {
+  it("is the latest end among its Goodbyes, each capped (a hostile 49-day retry-after is honoured for the cap only)", () => {
+    const db = new PeerDatabase({ store: new MemoryPeerStore() });
+    const peer = Identity.generate().peerId.toString();
+    const goodbye = (at: number, retryAfterMs: number) =>
+      db.recordDisconnection(peer, { reason: DisconnectReason.RATE_LIMITED, direction: "outbound", initiator: "remote", at, retryAfterMs });
+    goodbye(1_000, 60_000);
+    goodbye(2_000, 10_000);
+    expect(db.retryAfterUntil(peer, 5_000, 86_400_000)).toBe(61_000);
+    expect(db.retryAfterUntil(peer, 61_000, 86_400_000)).toBeUndefined();
+    goodbye(100_000, 0xffff_ffff);
+    expect(db.retryAfterUntil(peer, 100_000, 86_400_000)).toBe(100_000 + 86_400_000);
+  });
+});
+
