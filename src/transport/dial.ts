@@ -9,7 +9,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { boundedAttempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
-import { sessionCacheKey } from "./session-cache.js";
+import { sessionCacheKey, type TlsSessionCache } from "./session-cache.js";
 import { ed25519KeyOf } from "./certificate-key.js";
 import { PEERLINK_CERT_ALPN, type DialOptions, type SecureChannel } from "./types.js";
 
@@ -106,19 +106,11 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
       });
       attempt.onFailure(() => socket.destroy());
 
-      // Tickets arrive after secureConnect; this listener lives as long as the socket. Each is stored with
-      // the listener's certificate key of this session (a resumed one inherits the key of its own ticket).
-      // A listener may send any number of tickets, each serialised by Node: the first few are kept, the
-      // listener removed after them (OpenSSL servers send 2 per handshake).
-      let peerKey: Uint8Array | null | undefined;
-      let tickets = 0;
-      const onSession = (session: Buffer): void => {
-        if (++tickets >= MAX_TICKETS_PER_CONNECTION) socket.off("session", onSession);
-        cache?.add(key, session, peerKey, tls.ticketOwner);
-      };
-      if (cache !== undefined) {
-        socket.on("session", onSession);
-        attempt.onFailure(() => socket.off("session", onSession));
+      // Tickets arrive after secureConnect, so their collector lives with the socket (see TicketCollector).
+      const tickets = cache === undefined ? undefined : new TicketCollector(socket, cache, key, tls.ticketOwner);
+      if (tickets !== undefined) {
+        socket.on("session", tickets.onSession);
+        attempt.onFailure(() => socket.off("session", tickets.onSession));
       }
       const onTlsError = (err: Error): void => attempt.fail(tlsFailed(`${what}: TLS handshake`, err));
       const onTlsClose = (): void =>
@@ -128,7 +120,8 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
         // session: the ticket it resumed holds the key.
         const certificate = socket.getPeerX509Certificate();
         // null: the certificate's key is known not to be Ed25519 (that listener signs its Hello).
-        peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : (ed25519KeyOf(certificate) ?? null);
+        const peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : (ed25519KeyOf(certificate) ?? null);
+        if (tickets !== undefined) tickets.peerKey = peerKey;
         const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
         if (channel instanceof PeerlinkError) attempt.fail(channel);
         else attempt.resolve(channel);
@@ -154,6 +147,31 @@ function acceptAnyServerName(): undefined {
 
 /** Session tickets taken from one connection (a hostile listener could send many). */
 const MAX_TICKETS_PER_CONNECTION = 4;
+
+/**
+ * Stores the session tickets of one client socket, each with the listener's certificate key of this session
+ * (a resumed one inherits the key of its own ticket). A class rather than a closure in `dialChannel`: its
+ * listener stays on the socket for the connection's life, and a closure would keep the whole dial attempt
+ * alive with it. A listener may send any number of tickets, each serialised by Node: the first few are kept,
+ * then the listener is removed (OpenSSL servers send 2 per handshake).
+ */
+class TicketCollector {
+  /** The listener's certificate key for this session; set once TLS is done (`null`: not Ed25519). */
+  peerKey: Uint8Array | null | undefined;
+  #taken = 0;
+
+  constructor(
+    readonly socket: TLSSocket,
+    readonly cache: TlsSessionCache,
+    readonly key: string,
+    readonly owner: string,
+  ) {}
+
+  readonly onSession = (session: Buffer): void => {
+    if (++this.#taken >= MAX_TICKETS_PER_CONNECTION) this.socket.off("session", this.onSession);
+    this.cache.add(this.key, session, this.peerKey, this.owner);
+  };
+}
 
 /** `"[::1]"` → `"::1"`; other strings unchanged. */
 function unbracket(host: string): string {
