@@ -36,8 +36,15 @@ const GROUPS = [
   ]],
   ["Identity attacks and bans", [
     "test/transport/mitm-relay.test.ts",
+    "test/connection/certificate-binding.test.ts",
+    "test/handshake/certificate-binding.test.ts",
+    "test/identity/small-order.test.ts",
+    "test/security-review/certificate-chain-leaf.test.ts",
+    "test/security-review/shared-session-cache.test.ts",
+    "test/security-review/hello-fast-path-edges.test.ts",
     "test/node/connection-manager-robustness.test.ts",
     "test/node/capacity-refusal.test.ts",
+    "test/node/retry-after-dial.test.ts",
   ]],
   ["Dead, frozen and impaired peers", [
     "test/maintenance/keepalive-loopback.test.ts",
