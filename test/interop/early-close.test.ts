@@ -6,70 +6,21 @@
  * tickets, an alert or a close_notify since. Both are produced here against a real node: a relay drops the
  * connection in that window, and a node whose CA the peer's self-signed certificate does not chain to rejects it.
  */
-import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Identity } from "../../src/identity/identity.js";
+import { startClientHelloRelay, type ClientHelloRelay } from "../helpers/client-hello-relay.js";
 import { createTestCa, type TestCa } from "../transport/test-ca.js";
 import { GO_BUILD_TIMEOUT_MS } from "./go-toolchain.js";
 import { GO, nextHandshakeFailure, portOf, PYTHON, startManager, stopManagers, type ForeignPeer } from "./matrix-fixtures.js";
 
-const TLS_RECORD_HEADER_BYTES = 5;
-
-/** A relay serving one connection to 127.0.0.1:`targetPort`, and its cleanup. */
-interface DroppingRelay {
-  readonly port: number;
-  /** Resolves once the relay dropped both legs. */
-  readonly dropped: Promise<void>;
-  close(): Promise<void>;
-}
-
-const relays = new Set<DroppingRelay>();
+const relays = new Set<ClientHelloRelay>();
 
 /**
- * Forwards the dialer's first TLS record (its ClientHello) and everything the listener sends; at the first byte
- * the dialer sends after that (its Finished: its side of TLS is done) it resets both legs, so the listener never
- * reads the dialer's Finished, as when a listener drops a pending connection (§3.1).
+ * A relay that resets both legs at the dialer's first bytes after its ClientHello (its Finished), so the
+ * listener never reads the dialer's Finished, as when a listener drops a pending connection (§3.1).
  */
-async function droppingRelay(targetPort: number): Promise<DroppingRelay> {
-  let markDropped!: () => void;
-  const dropped = new Promise<void>((resolve) => (markDropped = resolve));
-  const legs = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    server.close();
-    const up = net.connect({ host: "127.0.0.1", port: targetPort });
-    for (const leg of [down, up]) {
-      legs.add(leg);
-      leg.on("error", () => undefined);
-    }
-    const drop = (): void => {
-      up.resetAndDestroy();
-      down.resetAndDestroy();
-      markDropped();
-    };
-    up.on("data", (chunk: Buffer) => down.write(chunk));
-    up.on("close", () => (down.destroyed ? undefined : down.resetAndDestroy()));
-    let pending = Buffer.alloc(0);
-    let forwardedClientHello = false;
-    down.on("data", (chunk: Buffer) => {
-      if (forwardedClientHello) return drop();
-      pending = Buffer.concat([pending, chunk]);
-      if (pending.length < TLS_RECORD_HEADER_BYTES) return;
-      const recordEnd = TLS_RECORD_HEADER_BYTES + pending.readUInt16BE(3);
-      if (pending.length < recordEnd) return;
-      up.write(pending.subarray(0, recordEnd));
-      forwardedClientHello = true;
-      if (pending.length > recordEnd) drop();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const relay: DroppingRelay = {
-    port: (server.address() as net.AddressInfo).port,
-    dropped,
-    async close() {
-      for (const leg of legs) leg.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+async function droppingRelay(targetPort: number): Promise<ClientHelloRelay> {
+  const relay = await startClientHelloRelay(targetPort, "drop");
   relays.add(relay);
   return relay;
 }
@@ -95,7 +46,7 @@ describe.each([GO, PYTHON])("a $lang TLS dialer closed before the listener's Hel
     const manager = await startManager(true);
     const relay = await droppingRelay(portOf(manager));
     const proc = peer.start(["dial", "--addr", `127.0.0.1:${relay.port}`, "--tls"]);
-    await relay.dropped;
+    await relay.dialerFinishedTls;
     const verdict = await proc.waitFor((e) => e.event === "handshake-failed", "the dialer's verdict");
     expect(verdict).toMatchObject({ code: "CONNECTION_CLOSED" });
     expect(proc.events.filter((e) => e.event === "goodbye" || e.event === "open")).toEqual([]);

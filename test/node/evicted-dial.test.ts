@@ -9,21 +9,12 @@
  * The window is held open deterministically by a relay that forwards the dialer's ClientHello and holds
  * everything the dialer sends after it (its Finished and Hello), while the listener's bytes pass at once.
  */
-import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { startClientHelloRelay, type ClientHelloRelay } from "../helpers/client-hello-relay.js";
 import { cleanup, nextEvent, rawConnect, startManager } from "../manager/fixtures.js";
 
-const TLS_RECORD_HEADER_BYTES = 5;
-
-interface HoldingRelay {
-  readonly port: number;
-  /** Resolves once the dialer sent something after its ClientHello: its side of TLS is finished. */
-  readonly dialerFinishedTls: Promise<void>;
-  close(): Promise<void>;
-}
-
-const relays = new Set<HoldingRelay>();
+const relays = new Set<ClientHelloRelay>();
 
 afterEach(async () => {
   await Promise.all([...relays].map((r) => r.close()));
@@ -31,50 +22,9 @@ afterEach(async () => {
   await cleanup();
 });
 
-/**
- * A one-connection TCP relay on 127.0.0.1 to `targetPort`, connecting from `sourceAddress`: the first TLS record
- * from the dialer (its ClientHello) goes through, the rest is held; the listener's bytes go through. A reset of
- * either leg resets the other, so the dialer sees what the listener did.
- */
-async function holdingRelay(targetPort: number, sourceAddress: string): Promise<HoldingRelay> {
-  let markFinished!: () => void;
-  const dialerFinishedTls = new Promise<void>((resolve) => (markFinished = resolve));
-  const legs = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    server.close(); // one connection is all this relay serves
-    const up = net.connect({ host: "127.0.0.1", port: targetPort, localAddress: sourceAddress });
-    for (const leg of [down, up]) {
-      legs.add(leg);
-      leg.on("error", () => undefined);
-    }
-    down.on("close", () => (up.destroyed ? undefined : up.resetAndDestroy()));
-    up.on("close", () => (down.destroyed ? undefined : down.resetAndDestroy()));
-    up.on("data", (chunk: Buffer) => down.write(chunk));
-    let pending = Buffer.alloc(0);
-    let forwardedClientHello = false;
-    down.on("data", (chunk: Buffer) => {
-      if (forwardedClientHello) {
-        markFinished();
-        return; // held: the listener never sees the dialer's Finished or Hello
-      }
-      pending = Buffer.concat([pending, chunk]);
-      if (pending.length < TLS_RECORD_HEADER_BYTES) return;
-      const recordEnd = TLS_RECORD_HEADER_BYTES + pending.readUInt16BE(3);
-      if (pending.length < recordEnd) return;
-      up.write(pending.subarray(0, recordEnd));
-      forwardedClientHello = true;
-      if (pending.length > recordEnd) markFinished();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const relay: HoldingRelay = {
-    port: (server.address() as net.AddressInfo).port,
-    dialerFinishedTls,
-    async close() {
-      for (const leg of legs) leg.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+/** A relay from `sourceAddress` that holds everything the dialer sends after its ClientHello. */
+async function holdingRelay(targetPort: number, sourceAddress: string): Promise<ClientHelloRelay> {
+  const relay = await startClientHelloRelay(targetPort, "hold", sourceAddress);
   relays.add(relay);
   return relay;
 }
