@@ -16,6 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
+import { LIMITS } from "./peerlink.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -32,21 +33,6 @@ if (typeof global.gc !== "function") throw new Error("run with node --expose-gc"
 if (!["off", "on", "listener"].includes(maintenance)) throw new Error("--maintenance is off, on or listener");
 
 const lib = await import(pathToFileURL(libPath).href);
-const LIMITS = {
-  maxConnections: 100_000,
-  maxInbound: 100_000,
-  maxOutbound: 100_000,
-  highWatermark: 100_000,
-  lowWatermark: 100_000,
-  maxPerIp: 100_000,
-  maxPerSubnet: 100_000,
-  maxPendingInbound: 10_000,
-  maxPendingPerIp: 10_000,
-  maxPendingPerSubnet: 10_000,
-  maxPendingOutbound: 10_000,
-  inboundRateBurst: 1_000_000,
-  inboundRatePerSecond: 1_000_000,
-};
 const base = { limits: LIMITS, reconnect: false, protocols: [{ name: "/bench" }], enable0Rtt: true, misbehaviour: { inboundRate: false } };
 const node = (withMaintenance, extra) => new lib.ConnectionManager({ ...base, ...(withMaintenance ? {} : { maintenance: false }), ...extra });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,7 +3,8 @@
 import { deferred } from "./common.mjs";
 
 const PROTOCOL = "/bench";
-const LIMITS = {
+/** Limits lifted for a benchmark from one address (shared with idle-heap.mjs). */
+export const LIMITS = {
   maxConnections: 100_000,
   maxInbound: 100_000,
   maxOutbound: 100_000,
