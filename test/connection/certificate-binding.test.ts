@@ -36,6 +36,22 @@ async function pair(a: TestNode, b: TestNode) {
   return { out, in: inbound.connection, alpn: (inbound.socket as TLSSocket).alpnProtocol };
 }
 
+/**
+ * Connects `a` to `b` once, then leaves `a`'s cache with one ticket for `b`'s address, stored with `peerKey`
+ * as the listener's certificate key in place of the one `a` read.
+ */
+async function keepOneTicketAs(a: TestNode, b: TestNode, peerKey: Uint8Array | undefined): Promise<void> {
+  const first = await pair(a, b);
+  const key = sessionCacheKey("127.0.0.1", b.port);
+  await vi.waitFor(() => expect(a.tls?.sessionCache?.has(key)).toBe(true));
+  await first.out.close();
+  const cache = a.tls?.sessionCache;
+  const ticket = cache?.takeTicket(key);
+  if (cache === undefined || ticket === undefined) throw new Error("no ticket");
+  cache.clear();
+  cache.add(key, ticket.session, peerKey);
+}
+
 describe("two peerlink nodes with default TLS", () => {
   it("agree on peerlink/1+cert and each proves its identity by its certificate", async () => {
     const b = await node({ tls: true });
@@ -63,31 +79,15 @@ describe("two peerlink nodes with default TLS", () => {
   it("a resumed session whose kept key is not the listener's identity key fails with AUTHENTICATION_FAILED", async () => {
     const b = await node({ tls: true });
     const a = await node({ tls: true });
-    const first = await pair(a, b);
-    const key = sessionCacheKey("127.0.0.1", b.port);
-    await vi.waitFor(() => expect(a.tls?.sessionCache?.has(key)).toBe(true));
-    await first.out.close();
     // As if the ticket had been issued by another node at this address: the kept key names someone else.
-    const cache = a.tls?.sessionCache;
-    const ticket = cache?.takeTicket(key);
-    if (cache === undefined || ticket === undefined) throw new Error("no ticket");
-    cache.clear();
-    cache.add(key, ticket.session, Identity.generate().publicKey);
+    await keepOneTicketAs(a, b, Identity.generate().publicKey);
     await expect(a.dial(b.port)).rejects.toMatchObject({ code: ErrorCode.AUTHENTICATION_FAILED, initiator: "local" });
   });
 
   it("a ticket stored without the listener's key is not offered: the redial is a full handshake and opens", async () => {
     const b = await node({ tls: true });
     const a = await node({ tls: true });
-    const first = await pair(a, b);
-    const key = sessionCacheKey("127.0.0.1", b.port);
-    await vi.waitFor(() => expect(a.tls?.sessionCache?.has(key)).toBe(true));
-    await first.out.close();
-    const cache = a.tls?.sessionCache;
-    const ticket = cache?.takeTicket(key);
-    if (cache === undefined || ticket === undefined) throw new Error("no ticket");
-    cache.clear();
-    cache.add(key, ticket.session);
+    await keepOneTicketAs(a, b, undefined);
     const second = await pair(a, b);
     expect(second.out.sessionReused).toBe(false);
     expect(second.out.handshake?.peerProof).toBe("certificate");
