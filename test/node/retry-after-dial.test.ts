@@ -29,11 +29,14 @@ describe("a direct dial after the peer's RATE_LIMITED goodbye", () => {
 
     const refusal = await dialer.dial(target).then(
       () => undefined,
-      (e: { code?: string; cause?: { retryAfterMs?: number } }) => e,
+      (e: { code?: string; cause?: { retryAt?: number; retryAfterMs?: number } }) => e,
     );
     expect(refusal?.code).toBe(ErrorCode.DIAL_BACKOFF);
-    expect(refusal?.cause?.retryAfterMs).toBeGreaterThan(retryAfterMs - 10_000);
-    expect(refusal?.cause?.retryAfterMs).toBeLessThanOrEqual(retryAfterMs);
+    // The retry time is the Goodbye's arrival (as the peer database recorded it) plus its retry-after.
+    const goodbye = dialer.peers.get(listener.peerId.toString())?.disconnections.at(-1);
+    expect(goodbye?.retryAfterMs).toBe(retryAfterMs);
+    expect(refusal?.cause?.retryAt).toBe((goodbye?.at ?? 0) + retryAfterMs);
+    expect(refusal?.cause?.retryAfterMs).toBeGreaterThan(0);
 
     offset = retryAfterMs + 1; // the retry-after has passed on the dialer's clock
     const again = await dialer.dial(target);
@@ -51,6 +54,7 @@ describe("a direct dial refused by a listener at capacity (RESOURCE_CONSTRAINT w
     await holder.dial(listener.addresses[0]!, { localAddress: "127.13.1.1" });
     await held;
     const newcomer = await startManager({ listen: [], reconnect: false });
+    const before = Date.now(); // the newcomer's clock, read before its dial is refused
     const refused = await newcomer.dial(listener.addresses[0]!, { localAddress: "127.13.2.1" }).then(
       () => undefined,
       (e: { code?: string; initiator?: string; cause?: { retryAfterMs?: number } }) => e,
@@ -60,11 +64,11 @@ describe("a direct dial refused by a listener at capacity (RESOURCE_CONSTRAINT w
     expect(retryAfterMs).toBeGreaterThan(1_000);
     const again = await newcomer.dial(listener.addresses[0]!, { localAddress: "127.13.2.1" }).then(
       () => undefined,
-      (e: { code?: string; cause?: { retryAfterMs?: number } }) => e,
+      (e: { code?: string; cause?: { retryAt?: number } }) => e,
     );
     expect(again?.code).toBe(ErrorCode.DIAL_BACKOFF);
-    // The listener's retry-after, not the 1 s of a first failure.
-    expect(again?.cause?.retryAfterMs).toBeGreaterThan(retryAfterMs - 10_000);
+    // Held for the listener's retry-after from the refusal on, not the 1 s of a first failure.
+    expect(again?.cause?.retryAt).toBeGreaterThanOrEqual(before + retryAfterMs);
   });
 });
 
