@@ -20,6 +20,7 @@ import type { InboundHost } from "./inbound.js";
 import type { MisbehaviourGuard } from "./misbehaviour-guard.js";
 import type { NodeJournal } from "./node-journal.js";
 import type { nodeSettings } from "./node-settings.js";
+import { maxRetryAfterOf } from "../reconnect/policy.js";
 import { runHandshake } from "./run-handshake.js";
 
 /** The manager's parts the adapters' views are made of. */
@@ -87,6 +88,7 @@ export function dialerHost(c: NodeParts): DialerHost {
     signal: c.signal,
     handshakeTimeoutMs: c.options.limits.handshakeTimeoutMs,
     dialing: c.options.dialing,
+    maxRetryAfterMs: maxRetryAfterOf(c.options.reconnect),
     enable0Rtt: c.options.enable0Rtt,
     handshake: (channel, bounds, track) => runHandshake(c.options, c.addresses(), channel, "dialer", bounds, track),
     adopt: (connection, reservation, address) => {

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { DEFAULT_MAX_RETRY_AFTER_MS } from "../reconnect/defaults.js";
 import { lookup } from "node:dns/promises";
 import { setMaxListeners } from "node:events";
 import type { Connection } from "../connection/index.js";
@@ -41,6 +40,8 @@ export interface DialerHost {
   readonly handshakeTimeoutMs: number;
   /** Address racing and the direct-dial backoff. */
   readonly dialing: ResolvedDialing;
+  /** The largest peer retry-after honoured (the reconnect policy's cap). */
+  readonly maxRetryAfterMs: number;
   /** Whether 0-RTT early messages may be sent. */
   readonly enable0Rtt: boolean;
   /** Runs the peerlink handshake as dialer; `track` gets the Connection as soon as it exists. */
@@ -121,7 +122,7 @@ export class Dialer {
       if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
       // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
       const now = host.now();
-      const until = direct ? host.peers.retryAfterUntil(known.toString(), now, DEFAULT_MAX_RETRY_AFTER_MS) : undefined;
+      const until = direct ? host.peers.retryAfterUntil(known.toString(), now, host.maxRetryAfterMs) : undefined;
       if (until !== undefined) refuse(retryAfterError(known.toString(), until, now));
       // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
       // up to its first socket (its slot is reserved before dial() returns).
@@ -270,7 +271,7 @@ export class Dialer {
         host.peers.dialBackoff.failed(address, now);
         // Refused in place of a Hello with a retry-after (a listener at capacity): the address waits that long.
         const retryAfterMs = remoteRetryAfterMs(lastError);
-        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + Math.min(retryAfterMs, DEFAULT_MAX_RETRY_AFTER_MS));
+        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + Math.min(retryAfterMs, host.maxRetryAfterMs));
       }
       throw lastError;
     }

@@ -250,3 +250,12 @@ export function validateBackoff(config: BackoffConfig, where = "backoff"): Backo
   if (jitter !== "full" && jitter !== "none") throw bad('jitter must be "full" or "none"');
   return Object.freeze({ baseMs, factor, maxMs, minMs, jitter });
 }
+
+/**
+ * The largest peer retry-after a node honours, as its reconnect options set it (the default when reconnection
+ * is off): the node's own direct dials are held by the same cap as its redials.
+ */
+export function maxRetryAfterOf(reconnect: { readonly policy?: ReconnectPolicy | ReconnectPolicyOptions } | false): number {
+  const policy = reconnect === false ? undefined : reconnect.policy;
+  return policy instanceof ReconnectPolicy ? policy.maxRetryAfterMs : (policy?.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+}

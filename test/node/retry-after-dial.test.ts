@@ -13,13 +13,17 @@ import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
 
 afterEach(cleanup);
 
-describe("a direct dial after the peer's RATE_LIMITED goodbye", () => {
-  it("is refused with DIAL_BACKOFF until the retry-after has passed, then dials", async () => {
+// Without reconnection the default cap (24 h) applies; a reconnect policy's cap holds the direct dials too.
+describe.each([
+  ["reconnection off (default cap)", false, 60_000],
+  ["a reconnect policy capping retry-afters at 5 s", { policy: { maxRetryAfterMs: 5_000 } }, 5_000],
+] as const)("a direct dial after the peer's RATE_LIMITED goodbye, %s", (_name, reconnect, honouredMs) => {
+  it("is refused with DIAL_BACKOFF until the honoured retry-after has passed, then dials", async () => {
     const retryAfterMs = 60_000;
     let offset = 0;
     const clock = (): number => Date.now() + offset;
     const listener = await startManager({ misbehaviour: { inboundRate: { messagesPerSecond: 100, messageBurst: 200, retryAfterMs }, autoBan: false } });
-    const dialer = await startManager({ listen: [], reconnect: false, clock });
+    const dialer = await startManager({ listen: [], reconnect, clock });
     const target = { peerId: listener.peerId, addresses: listener.addresses };
     const conn = await dialer.dial(target);
     const closed = nextEvent(dialer, "connection:close");
@@ -32,13 +36,13 @@ describe("a direct dial after the peer's RATE_LIMITED goodbye", () => {
       (e: { code?: string; cause?: { retryAt?: number; retryAfterMs?: number } }) => e,
     );
     expect(refusal?.code).toBe(ErrorCode.DIAL_BACKOFF);
-    // The retry time is the Goodbye's arrival (as the peer database recorded it) plus its retry-after.
+    // The retry time is the Goodbye's arrival (as the peer database recorded it) plus its retry-after, capped.
     const goodbye = dialer.peers.get(listener.peerId.toString())?.disconnections.at(-1);
     expect(goodbye?.retryAfterMs).toBe(retryAfterMs);
-    expect(refusal?.cause?.retryAt).toBe((goodbye?.at ?? 0) + retryAfterMs);
+    expect(refusal?.cause?.retryAt).toBe((goodbye?.at ?? 0) + honouredMs);
     expect(refusal?.cause?.retryAfterMs).toBeGreaterThan(0);
 
-    offset = retryAfterMs + 1; // the retry-after has passed on the dialer's clock
+    offset = honouredMs + 1; // the honoured retry-after has passed on the dialer's clock
     const again = await dialer.dial(target);
     expect(again.state).toBe("open");
   });
