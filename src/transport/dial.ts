@@ -119,8 +119,16 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
         // Node returns the peer certificate of a client socket to the first call only, and none on a resumed
         // session: the ticket it resumed holds the key.
         const certificate = socket.getPeerX509Certificate();
-        // null: the certificate's key is known not to be Ed25519 (that listener signs its Hello).
-        const peerKey = certificate === undefined ? (socket.isSessionReused() ? ticket?.peerCertificateKey : undefined) : (ed25519KeyOf(certificate) ?? null);
+        // Needed by a certificate-bound Hello and kept with the tickets; null: the certificate's key is known not
+        // to be Ed25519 (that listener signs its Hello).
+        const wanted = tickets !== undefined || socket.alpnProtocol === PEERLINK_CERT_ALPN;
+        const peerKey = !wanted
+          ? undefined
+          : certificate === undefined
+            ? socket.isSessionReused()
+              ? ticket?.peerCertificateKey
+              : undefined
+            : (ed25519KeyOf(certificate) ?? null);
         if (tickets !== undefined) tickets.peerKey = peerKey;
         const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
         if (channel instanceof PeerlinkError) attempt.fail(channel);
