@@ -24,6 +24,7 @@ import { raceAddresses } from "./address-race.js";
 import { interleaveFamilies } from "./dial-race.js";
 import type { ResolvedDialing } from "./node-settings.js";
 import { awaitGate } from "./gate-wait.js";
+import { followAbort, linkSignals } from "../util/linked-signal.js";
 import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
 
 /** What the dialer needs from the manager. */
@@ -141,8 +142,11 @@ export class Dialer {
     }
     const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
     setMaxListeners(0, shared.controller.signal);
+    // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
+    const unfollow = followAbort(host.signal, shared.controller);
     shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal, direct);
     const done = (): void => {
+      unfollow();
       shared.settled = true;
       if (this.#dials.get(key) === shared) this.#dials.delete(key);
       host.changed();
@@ -210,8 +214,7 @@ export class Dialer {
     const result = await raceAddresses({
       addresses: ordered,
       staggerMs: host.dialing.staggerMs,
-      // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
-      signal: AbortSignal.any([signal, host.signal]),
+      signal,
       attempt: (address, attemptSignal, claim) => this.#attempt(address, expected, options, attemptSignal, claim, refusals),
       // Identity, abort, protocol failures and bans are final; connection failures and limits try the next address.
       isFinal: (e) =>
@@ -367,8 +370,13 @@ export class Dialer {
   async #verdict(outcome: GateOutcome, hook: string, signal: AbortSignal | undefined): Promise<GateVerdict> {
     if (!isPendingGate(outcome)) return outcome;
     const host = this.#host;
-    const stop = signal === undefined ? host.signal : AbortSignal.any([host.signal, signal]);
-    const verdict = await awaitGate(outcome, hook, stop, () => ({ allowed: true }));
+    const stop = signal === undefined ? undefined : linkSignals(host.signal, signal);
+    let verdict: GateVerdict;
+    try {
+      verdict = await awaitGate(outcome, hook, stop?.signal ?? host.signal, () => ({ allowed: true }));
+    } finally {
+      stop?.unlink();
+    }
     if (host.signal.aborted) throw new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping", { initiator: "local" });
     if (signal?.aborted) throw new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" });
     return verdict;
