@@ -29,6 +29,12 @@ const REC = new Uint32Array(4);
 
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
 const CARRY_KEEP_BYTES = 64 * 1024;
+/**
+ * A reassembled Data frame whose payload is at least this large, and at least half its carry, is delivered
+ * as a view of the carry (which the decoder then lets go) instead of being copied out of it: a large
+ * message is then copied once on its way in, as a raw socket reader's concatenation would.
+ */
+const HANDOVER_MIN_BYTES = 4 * 1024;
 /** Size of the scratch buffer {@link JsFrameDecoder.receiveBuffer} hands out. */
 const RECEIVE_BUFFER_BYTES = 64 * 1024;
 
@@ -129,16 +135,20 @@ export class JsFrameDecoder implements FrameDecoder {
     onFrame: FrameBodyCallback | undefined,
   ): void {
     if (sink === undefined) (onFrame as FrameBodyCallback)(buf, start, length);
-    else this.deliverEnvelope(buf, start, length, sink);
+    else this.deliverEnvelope(buf, start, length, sink, false);
   }
 
-  /** Parses one Frame body with the fast path (generated decoder as fallback) and calls the sink. */
-  private deliverEnvelope(buf: Uint8Array, start: number, length: number, sink: FrameSink): void {
+  /**
+   * Parses one Frame body with the fast path (generated decoder as fallback) and calls the sink. `owned`:
+   * `buf` is written by no one any more, so a large Data payload is passed on as a view of it.
+   */
+  private deliverEnvelope(buf: Uint8Array, start: number, length: number, sink: FrameSink, owned: boolean): void {
     const rec = REC;
     switch (parseEnvelope(buf, start, length, rec)) {
       case ENVELOPE_DATA: {
         const from = rec[2] as number;
-        sink.onData(rec[1] as number, copyBytes(buf, from, rec[3] as number));
+        const size = rec[3] as number;
+        sink.onData(rec[1] as number, owned && size >= HANDOVER_MIN_BYTES ? buf.subarray(from, from + size) : copyBytes(buf, from, size));
         return;
       }
       case ENVELOPE_PING:
@@ -205,14 +215,14 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   /**
-   * The carry's next length for `want` bytes received: at least double the current one, so that
-   * reassembling a frame copies each byte O(1) times, but never more than the frame's declared size
-   * and never more than twice what was received: a peer that declares a large frame and trickles its
-   * bytes pins memory in proportion to what it sent, not to what it announced.
+   * The carry's next length for `want` bytes received: twice that (so at least double the current one,
+   * and reassembling a frame copies each byte O(1) times), but never more than the frame's declared size:
+   * a peer that declares a large frame and trickles its bytes pins memory in proportion to what it sent,
+   * not to what it announced.
    */
   private grownCarryLength(want: number): number {
     const cap = Math.max(want, this.carryNeed);
-    return Math.max(want, Math.min(2 * this.carry.length, cap, 2 * want));
+    return Math.min(cap, 2 * want);
   }
 
   /** Continues the carried frame with the start of `chunk`; returns the position after the bytes taken. */
@@ -249,6 +259,11 @@ export class JsFrameDecoder implements FrameDecoder {
       const length = this.carryNeed - prefix;
       this.carryUsed = 0;
       this.carryNeed = 0;
+      if (sink !== undefined && length >= HANDOVER_MIN_BYTES && 2 * length >= carry.length) {
+        this.carry = NO_CARRY;
+        this.deliverEnvelope(carry, prefix, length, sink, true);
+        return pos;
+      }
       if (carry.length > CARRY_KEEP_BYTES) this.carry = NO_CARRY;
       this.deliver(carry, prefix, length, sink, onFrame);
     }

@@ -177,6 +177,25 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
       decoder.dispose();
     });
 
+    it("keeps reassembled payloads of every size intact while later frames are reassembled after them", () => {
+      // Sizes around the carry's reuse and hand-over thresholds; each frame is cut by 16 KiB chunks as TLS
+      // records cut them, so every one is reassembled, and later frames must not write into earlier payloads.
+      const sizes = [70_000, 100, 5_000, 65_000, 3_000, 40_000, 20, 64 * 1024, 9_000];
+      const expected = sizes.map((n, k) => new Uint8Array(n).map((_, i) => (i + k * 7) % 249));
+      const wire = concat(expected.map((p) => encodeDataFrame(2, p)));
+      const decoder = make();
+      const payloads: Uint8Array[] = [];
+      const sink = { ...recordingSink([]), onData: (_: number, p: Uint8Array) => payloads.push(p) };
+      for (let i = 0; i < wire.length; i += 16_384) {
+        const chunk = Buffer.from(wire.subarray(i, i + 16_384));
+        decoder.push(chunk, sink);
+        chunk.fill(0xee);
+      }
+      expect(payloads.map(hex)).toEqual(expected.map(hex));
+      expect(decoder.bufferedBytes).toBe(0);
+      decoder.dispose();
+    });
+
     it("merges repeated occurrences of the same oneof message and lets a different case replace it", () => {
       const body = concat([
         lengthDelimited(1, [...tag(1, 0), 5]), // data{protocol: 5}
