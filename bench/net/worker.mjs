@@ -17,8 +17,8 @@ if (spec.contender === "raw") {
   starter = (resume) => raw.start({ credentials, resume });
 } else if (spec.contender === "peerlink") {
   const pl = await import("./peerlink.mjs");
-  // One dialer per connection alive at once (see peerlink.mjs), plus one for a warm-up connection.
-  const dialersFor = { setup: size.setupConns, resumed: size.setupConns, idle: size.idleConns + 1, first: size.firstMessages + 2 };
+  // One dialer per connection alive at once (see peerlink.mjs); the idle figure's warm-up batch has dialers of its own.
+  const dialersFor = { setup: size.setupConns, resumed: size.setupConns, idle: size.idleConns + size.idleWarm, first: size.firstMessages + 2 };
   starter = (resume, figure) => pl.start({ lib, resume, dialers: dialersFor[figure] ?? 1 });
 } else if (spec.contender === "libp2p") {
   const lp = await import("./libp2p.mjs");
