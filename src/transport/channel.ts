@@ -31,15 +31,16 @@ export function plainChannel(socket: Socket, direction: "inbound" | "outbound"):
 /**
  * Checks a TLS socket whose handshake just finished (ALPN `peerlink/1+cert` or `peerlink/1`, TLS 1.3,
  * a peer certificate present unless the session was resumed) and builds its channel record with the RFC 9266
- * exporter and, under `peerlink/1+cert`, the certificate keys; addresses are read from `rawSocket`, the TCP
- * socket under TLS. `peerCertificate`: the socket's `getPeerX509Certificate()`, read once by the caller (on a
- * client socket Node returns the certificate only to the first call). `knownPeerKey`: the dialer reads the listener's certificate key itself (from the certificate,
- * or on a resumed session from the ticket it resumed: Node returns no peer certificate there) and passes it.
- * Returns a TLS_FAILED error instead when a check fails.
+ * exporter and, under `peerlink/1+cert`, the certificate keys. Addresses and TLS record bytes are read from
+ * `rawSocket`, the TCP socket under TLS, or from `socket` itself when Node connected it (no `rawSocket`).
+ * `peerCertificate`: the socket's `getPeerX509Certificate()`, read once by the caller (on a client socket Node
+ * returns the certificate only to the first call). `knownPeerKey`: the dialer reads the listener's certificate
+ * key itself (from the certificate, or on a resumed session from the ticket it resumed: Node returns no peer
+ * certificate there) and passes it. Returns a TLS_FAILED error instead when a check fails.
  */
 export function tlsChannel(
   socket: TLSSocket,
-  rawSocket: Socket,
+  rawSocket: Socket | undefined,
   direction: "inbound" | "outbound",
   ownCertificateKey: Uint8Array | undefined,
   peerCertificate: X509Certificate | undefined,
@@ -79,8 +80,8 @@ export function tlsChannel(
   } catch (cause) {
     return new PeerlinkError(ErrorCode.TLS_FAILED, "TLS keying-material exporter unavailable", { cause, initiator: "local" });
   }
-  // TLS records are counted on the TCP socket under TLS, which keeps its count after it closed.
-  const readAtSecure = rawSocket.bytesRead;
+  const counter = rawSocket ?? tcpHandleOf(socket);
+  const readAtSecure = counter?.bytesRead ?? 0;
   return Object.freeze({
     socket,
     direction,
@@ -90,9 +91,20 @@ export function tlsChannel(
     certificateBinding,
     peerCertificateKey,
     ownCertificateKey: certificateBinding ? ownCertificateKey : undefined,
-    receivedSinceSecure: () => rawSocket.bytesRead - readAtSecure,
-    ...endpoints(rawSocket),
+    receivedSinceSecure: counter === undefined ? undefined : () => counter.bytesRead - readAtSecure,
+    ...endpoints(rawSocket ?? socket),
   });
+}
+
+/**
+ * What counts the TLS records of a TLS socket that Node connected itself: the TCP handle under its TLS layer
+ * (the socket's own `bytesRead` counts decrypted bytes). Node keeps that handle as `_handle._parent`, which is
+ * not public API: where it is missing, nothing is counted and an early close is judged without the count.
+ * The count is read in the socket's `close` handlers, while Node still holds the handle.
+ */
+function tcpHandleOf(socket: TLSSocket): { readonly bytesRead: number } | undefined {
+  const handle = (socket as unknown as { _handle?: { _parent?: { bytesRead?: unknown } } | null })._handle?._parent;
+  return typeof handle?.bytesRead === "number" ? (handle as { readonly bytesRead: number }) : undefined;
 }
 
 function endpoints(socket: Socket): Pick<SecureChannel, "remoteAddress" | "remotePort" | "localAddress" | "localPort"> {

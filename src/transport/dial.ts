@@ -6,12 +6,12 @@
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { boundedAttempt } from "./bounded-attempt.js";
+import { boundedAttempt, type Attempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
-import { sessionCacheKey, type TlsSessionCache } from "./session-cache.js";
+import { sessionCacheKey, type TlsSessionCache, type TlsTicket } from "./session-cache.js";
 import { ed25519KeyOf } from "./certificate-key.js";
-import { PEERLINK_CERT_ALPN, type DialOptions, type SecureChannel } from "./types.js";
+import { PEERLINK_CERT_ALPN, type DialOptions, type ResolvedTls, type SecureChannel } from "./types.js";
 
 /**
  * Opens a TCP connection to `host:port` (Nagle off) and, when `tls` is given,
@@ -59,92 +59,121 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
   const what = `dial ${key}`;
 
   return boundedAttempt<SecureChannel>(options, what, (attempt) => {
-    const raw: Socket = netConnect({
-      host,
-      port,
-      noDelay: true,
-      ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
-    });
-    attempt.onFailure(() => raw.destroy());
+    if (tls === undefined) connectPlain(attempt, host, port, localAddress, what);
+    else connectTls(attempt, host, port, localAddress, tls, key, what);
+  });
+}
 
-    const onConnectError = (err: Error): void => attempt.fail(connectFailed(what, err));
-    const onConnectClose = (): void => attempt.fail(connectFailed(what, new Error("socket closed before connect")));
-    raw.on("error", onConnectError);
-    raw.on("close", onConnectClose);
-    raw.once("connect", onConnect);
-    attempt.onCleanup(() => {
-      raw.off("error", onConnectError);
-      raw.off("close", onConnectClose);
-      raw.off("connect", onConnect);
-    });
+/** TCP only: resolves with a plain channel once connected. */
+function connectPlain(attempt: Attempt<SecureChannel>, host: string, port: number, localAddress: string | undefined, what: string): void {
+  const raw: Socket = netConnect({
+    host,
+    port,
+    noDelay: true,
+    ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
+  });
+  attempt.onFailure(() => raw.destroy());
+  const onConnectError = (err: Error): void => attempt.fail(connectFailed(what, err));
+  const onConnectClose = (): void => attempt.fail(connectFailed(what, new Error("socket closed before connect")));
+  const onConnect = (): void => {
+    raw.setNoDelay(true);
+    attempt.resolve(plainChannel(raw, "outbound"));
+  };
+  raw.on("error", onConnectError);
+  raw.on("close", onConnectClose);
+  raw.once("connect", onConnect);
+  attempt.onCleanup(() => {
+    raw.off("error", onConnectError);
+    raw.off("close", onConnectClose);
+    raw.off("connect", onConnect);
+  });
+}
 
-    function onConnect(): void {
-      raw.off("error", onConnectError);
-      raw.off("close", onConnectClose);
-      raw.setNoDelay(true);
-      if (tls === undefined) {
-        attempt.resolve(plainChannel(raw, "outbound"));
-        return;
-      }
-      const cache = tls.sessionCache;
-      // Under peerlink/1+cert a resumed session is checked against the listener's certificate key kept with
-      // the ticket (docs/PROTOCOL.md §3.3): a ticket without one is not offered.
-      let ticket = cache?.takeTicket(key, tls.ticketOwner);
-      if (ticket !== undefined && ticket.peerCertificateKey === undefined && tls.alpnProtocols.includes(PEERLINK_CERT_ALPN)) {
-        ticket = undefined;
-      }
-      const session = ticket?.session;
-      const socket: TLSSocket = tlsConnect({
-        socket: raw,
-        secureContext: tls.secureContext,
-        ALPNProtocols: [...tls.alpnProtocols],
-        rejectUnauthorized: tls.verifyPeer,
-        // Certificates name peers, not hosts: the CA chain (if any) is the whole policy. A module-level function:
-        // Node keeps it with the socket, and a closure here would keep this dial attempt alive with it.
-        checkServerIdentity: acceptAnyServerName,
-        ...(session === undefined ? {} : { session }),
-      });
-      attempt.onFailure(() => socket.destroy());
-
-      // Tickets arrive after secureConnect, so their collector lives with the socket (see TicketCollector).
-      const tickets = cache === undefined ? undefined : new TicketCollector(socket, cache, key, tls.ticketOwner);
-      if (tickets !== undefined) {
-        socket.on("session", tickets.onSession);
-        attempt.onFailure(() => socket.off("session", tickets.onSession));
-      }
-      const onTlsError = (err: Error): void => attempt.fail(tlsFailed(`${what}: TLS handshake`, err));
-      const onTlsClose = (): void =>
-        attempt.fail(tlsFailed(`${what}: TLS handshake`, new Error("connection closed during the TLS handshake")));
-      const onSecureConnect = (): void => {
-        // Node returns the peer certificate of a client socket to the first call only, and none on a resumed
-        // session: the ticket it resumed holds the key.
-        const certificate = socket.getPeerX509Certificate();
-        // Needed by a certificate-bound Hello and kept with the tickets; null: the certificate's key is known not
-        // to be Ed25519 (that listener signs its Hello).
-        const wanted = tickets !== undefined || socket.alpnProtocol === PEERLINK_CERT_ALPN;
-        const peerKey = !wanted
-          ? undefined
-          : certificate === undefined
-            ? socket.isSessionReused()
-              ? ticket?.peerCertificateKey
-              : undefined
-            : (ed25519KeyOf(certificate) ?? null);
-        if (tickets !== undefined) tickets.peerKey = peerKey;
-        const channel = tlsChannel(socket, raw, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
-        if (channel instanceof PeerlinkError) attempt.fail(channel);
-        else attempt.resolve(channel);
-      };
-      socket.on("error", onTlsError);
-      socket.on("close", onTlsClose);
-      raw.on("error", onTlsError);
-      socket.once("secureConnect", onSecureConnect);
-      attempt.onCleanup(() => {
-        socket.off("error", onTlsError);
-        socket.off("close", onTlsClose);
-        raw.off("error", onTlsError);
-        socket.off("secureConnect", onSecureConnect);
-      });
+/**
+ * TCP and TLS on one socket: Node's TLS socket connects TCP itself (a TCP socket connected first and then
+ * wrapped would be a second socket object kept for the connection's life). Errors before TCP is up are
+ * CONNECT_FAILED, after it TLS_FAILED (or AUTHENTICATION_FAILED for a certificate alert).
+ */
+function connectTls(
+  attempt: Attempt<SecureChannel>,
+  host: string,
+  port: number,
+  localAddress: string | undefined,
+  tls: ResolvedTls,
+  key: string,
+  what: string,
+): void {
+  const cache = tls.sessionCache;
+  const socket: TLSSocket = tlsConnect({
+    host,
+    port,
+    ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
+    secureContext: tls.secureContext,
+    ALPNProtocols: [...tls.alpnProtocols],
+    rejectUnauthorized: tls.verifyPeer,
+    // Certificates name peers, not hosts: the CA chain (if any) is the whole policy. A module-level function:
+    // Node keeps it with the socket, and a closure here would keep this dial attempt alive with it.
+    checkServerIdentity: acceptAnyServerName,
+  });
+  attempt.onFailure(() => socket.destroy());
+  let connected = false;
+  let ticket: TlsTicket | undefined;
+  // Runs before Node's own connect listener, which sends the ClientHello: a ticket (single use) is taken only
+  // for a dial that reached the listener.
+  const onConnect = (): void => {
+    connected = true;
+    socket.setNoDelay(true);
+    // Under peerlink/1+cert a resumed session is checked against the listener's certificate key kept with
+    // the ticket (docs/PROTOCOL.md §3.3): a ticket without one is not offered.
+    ticket = cache?.takeTicket(key, tls.ticketOwner);
+    if (ticket !== undefined && ticket.peerCertificateKey === undefined && tls.alpnProtocols.includes(PEERLINK_CERT_ALPN)) {
+      ticket = undefined;
     }
+    // The method `tls.connect` itself uses for its `session` option (not in Node's type definitions).
+    if (ticket !== undefined) (socket as TLSSocket & { setSession(session: Buffer): void }).setSession(ticket.session);
+  };
+
+  // Tickets arrive after secureConnect, so their collector lives with the socket (see TicketCollector).
+  const tickets = cache === undefined ? undefined : new TicketCollector(socket, cache, key, tls.ticketOwner);
+  if (tickets !== undefined) {
+    socket.on("session", tickets.onSession);
+    attempt.onFailure(() => socket.off("session", tickets.onSession));
+  }
+  const onError = (err: Error): void => attempt.fail(connected ? tlsFailed(`${what}: TLS handshake`, err) : connectFailed(what, err));
+  const onClose = (): void =>
+    attempt.fail(
+      connected
+        ? tlsFailed(`${what}: TLS handshake`, new Error("connection closed during the TLS handshake"))
+        : connectFailed(what, new Error("socket closed before connect")),
+    );
+  const onSecureConnect = (): void => {
+    // Node returns the peer certificate of a client socket to the first call only, and none on a resumed
+    // session: the ticket it resumed holds the key.
+    const certificate = socket.getPeerX509Certificate();
+    // Needed by a certificate-bound Hello and kept with the tickets; null: the certificate's key is known not
+    // to be Ed25519 (that listener signs its Hello).
+    const wanted = tickets !== undefined || socket.alpnProtocol === PEERLINK_CERT_ALPN;
+    const peerKey = !wanted
+      ? undefined
+      : certificate === undefined
+        ? socket.isSessionReused()
+          ? ticket?.peerCertificateKey
+          : undefined
+        : (ed25519KeyOf(certificate) ?? null);
+    if (tickets !== undefined) tickets.peerKey = peerKey;
+    const channel = tlsChannel(socket, undefined, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
+    if (channel instanceof PeerlinkError) attempt.fail(channel);
+    else attempt.resolve(channel);
+  };
+  socket.prependOnceListener("connect", onConnect);
+  socket.on("error", onError);
+  socket.on("close", onClose);
+  socket.once("secureConnect", onSecureConnect);
+  attempt.onCleanup(() => {
+    socket.off("connect", onConnect);
+    socket.off("error", onError);
+    socket.off("close", onClose);
+    socket.off("secureConnect", onSecureConnect);
   });
 }
 

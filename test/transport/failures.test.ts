@@ -4,6 +4,7 @@ import tls from "node:tls";
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { dialChannel } from "../../src/transport/dial.js";
+import { TlsSessionCache, sessionCacheKey } from "../../src/transport/session-cache.js";
 import { secureInbound } from "../../src/transport/secure-inbound.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { createTlsCredentials } from "../../src/transport/tls-credentials.js";
@@ -64,6 +65,17 @@ describe("dialing a port nobody listens on", () => {
     const port = await freePort();
     const error = await rejectsWithCode(dialChannel({ host: "127.0.0.1", port, tls: dialerTls }), ErrorCode.CONNECT_FAILED);
     expect((error.cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
+  });
+
+  it("leaves a cached session ticket for the next dial (it is used only once a ClientHello carries it)", async () => {
+    const port = await freePort();
+    const cache = new TlsSessionCache();
+    const key = sessionCacheKey("127.0.0.1", port);
+    const session = Buffer.from("ticket");
+    const peerKey = new Uint8Array(32).fill(1);
+    cache.add(key, session, peerKey, dialerTls.ticketOwner);
+    await rejectsWithCode(dialChannel({ host: "127.0.0.1", port, tls: { ...dialerTls, sessionCache: cache } }), ErrorCode.CONNECT_FAILED);
+    expect(cache.takeTicket(key, dialerTls.ticketOwner)).toMatchObject({ session, peerCertificateKey: peerKey });
   });
 
   it("fails with CONNECT_FAILED over IPv6 too", async () => {
