@@ -103,6 +103,10 @@ let copySlabPos = 0;
  * its `.buffer` is the slab: use `byteOffset`/`byteLength`); larger copies get their own buffer.
  */
 export function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  if (length <= COPY_OWN_MAX_SMALL && bytes.constructor === Uint8Array) {
+    // A plain array's own copy (about half the cost of a view and a `set`); a subclass would copy into its own kind.
+    return bytes.slice(start, start + length);
+  }
   const source = new Uint8Array(bytes.buffer, bytes.byteOffset + start, length);
   if (length <= COPY_OWN_MAX_SMALL || length > COPY_SLAB_MAX_ITEM) {
     const own = new Uint8Array(length);
