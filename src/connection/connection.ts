@@ -21,7 +21,7 @@ import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_
 import { Inbox, type InboxHost, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
 import { SendBacklog } from "./send-backlog.js";
-import { WriteBatcher } from "./write-batcher.js";
+import { WriteBatcher, type SendSettler } from "./write-batcher.js";
 import type { InboundRateLimits } from "./inbound-rate.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import type { HealthScore } from "../health/types.js";
@@ -177,7 +177,15 @@ let onSocketData: (this: ConnectionSocket, chunk: Buffer) => void;
 let onSocketEnd: (this: ConnectionSocket) => void;
 let onSocketError: (this: ConnectionSocket, error: Error) => void;
 let onSocketClose: (this: ConnectionSocket) => void;
-let inboxHostOf: (connection: Connection) => InboxHost;
+let inboxHostOf: (connection: Connection) => InboxHost & SendSettler;
+
+/** The settlers of the promise made last by {@link Connection.send}, read right after it is made. */
+let capturedResolve: () => void = noop;
+let capturedReject: (error: unknown) => void = noop;
+function captureSettlers(resolve: () => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 /**
  * Every distinct state change seen in this process (a few dozen at most: states × transitions), frozen and
@@ -297,12 +305,13 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     const host = channel.remoteAddress;
     // Joined, not concatenated: a concatenation of 13 characters or more is a rope of two parts.
     this.#remoteAddress = (host.includes(":") ? ["[", host, "]:", channel.remotePort] : [host, ":", channel.remotePort]).join("");
-    this.#writes = new WriteBatcher(channel.socket);
+    const connectionHost = inboxHostOf(this);
+    this.#writes = new WriteBatcher(channel.socket, connectionHost);
     this.#highWater = options.messageQueueHighWaterBytes ?? DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES;
     // Never below the socket's own mark: a buffer this full must end with the socket's 'drain'.
     this.#sendHighWater = Math.max(options.sendBufferHighWaterBytes ?? DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, channel.socket.writableHighWaterMark);
     this.#sendLimit = Math.max(options.sendBufferLimitBytes ?? DEFAULT_SEND_BUFFER_LIMIT_BYTES, this.#sendHighWater);
-    this.#inbox = new Inbox(this.#highWater, inboxHostOf(this));
+    this.#inbox = new Inbox(this.#highWater, connectionHost);
     const now = Date.now();
     this.createdAt = now;
     this.#core = new ConnectionCore({
@@ -498,8 +507,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * }
    * ```
    */
-  send(protocol: string, data: Uint8Array, options: SendOptions = {}): Promise<void> {
-    const signal = options.signal;
+  send(protocol: string, data: Uint8Array, options?: SendOptions): Promise<void> {
+    const signal = options?.signal;
     if (signal?.aborted) {
       return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "send aborted", { cause: signal.reason }));
     }
@@ -507,10 +516,18 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       const backlog = this.#backlogOf();
       if (backlog !== undefined) return backlog.wait(protocol, data, signal);
     }
-    return new Promise<void>((resolve, reject) => {
+    // The executor is a module function, not a closure over this call: no closure and context per message.
+    const promise = new Promise<void>(captureSettlers);
+    const resolve = capturedResolve;
+    const reject = capturedReject;
+    capturedResolve = capturedReject = noop; // keep no settled promise alive
+    try {
       this.#write(protocol, data, resolve, reject);
       if (this.#buffered() >= this.#sendHighWater) this.#backlogOf()?.full();
-    });
+    } catch (error) {
+      reject(error);
+    }
+    return promise;
   }
 
   /**
@@ -644,13 +661,27 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       if (!connection.#released) connection.#apply(connection.#core.transportClosed(Date.now()));
     };
     /** The inbox's view of its connection: one field, its methods on the prototype. */
-    class ConnectionInboxHost implements InboxHost {
+    /** The connection as its inbox and its write batcher see it (one object for both). */
+    class ConnectionInboxHost implements InboxHost, SendSettler {
       readonly #connection: Connection;
       constructor(connection: Connection) {
         this.#connection = connection;
       }
       emit(message: InboundMessage): void {
         this.#connection.emit("message", message);
+      }
+      sendsWritten(resolves: readonly (() => void)[], rejects: readonly ((error: unknown) => void)[], error: Error | null | undefined): void {
+        // Node calls back without an error for writes still pending when the socket is destroyed: a write
+        // that completes only after the connection was released was not written.
+        if ((error === undefined || error === null) && !this.#connection.#released) {
+          for (let i = 0; i < resolves.length; i++) (resolves[i] as () => void)();
+          return;
+        }
+        for (let i = 0; i < rejects.length; i++) {
+          (rejects[i] as (error: unknown) => void)(
+            new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error }),
+          );
+        }
       }
       setPaused(paused: boolean): void {
         const connection = this.#connection;
@@ -694,14 +725,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       reject(error);
       return;
     }
-    const written = (error?: Error | null): void =>
-      // Node calls back without an error for writes still pending when the socket is destroyed: a write
-      // that completes only after the connection was released was not written.
-      (error === undefined || error === null) && !this.#released
-        ? resolve()
-        : reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: error }));
-    if (this.#socket.destroyed || !this.#socket.writable) written(new Error("socket is not writable"));
-    else this.#writes.queue(bytes, written);
+    if (this.#socket.destroyed || !this.#socket.writable) {
+      reject(new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "connection closed before the message was written", { cause: new Error("socket is not writable") }));
+    } else {
+      this.#writes.queueSend(bytes, resolve, reject);
+    }
   }
 
   /** Our write buffer is above the high-water mark: the peer is not reading what we send. */

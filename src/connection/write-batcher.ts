@@ -14,11 +14,24 @@ export type WriteCallback = (error?: Error | null) => void;
 /** The socket side a {@link WriteBatcher} needs. */
 export type BatchTarget = Pick<Writable, "write" | "destroyed" | "writable">;
 
-/** One range to write (adjacent frames grow `end`; the view is made once, at the flush) and its sends' callbacks. */
+/**
+ * Settles the sends one write carried (see {@link WriteBatcher.queueSend}): once per write, with the resolve and
+ * reject functions of its sends in order, and the write's outcome.
+ */
+export interface SendSettler {
+  sendsWritten(resolves: readonly (() => void)[], rejects: readonly ((error: unknown) => void)[], error: Error | null | undefined): void;
+}
+
+/**
+ * One range to write (adjacent frames grow `end`; the view is made once, at the flush), the callbacks of its
+ * frames queued with {@link WriteBatcher.queue} and the resolvers of those queued with {@link WriteBatcher.queueSend}.
+ */
 interface Chunk {
   readonly bytes: Uint8Array;
   end: number;
   callbacks: WriteCallback[] | undefined;
+  resolves: (() => void)[] | undefined;
+  rejects: ((error: unknown) => void)[] | undefined;
 }
 
 /** The queue while nothing is queued: frozen, replaced by a list of its own on the first frame queued. */
@@ -50,12 +63,15 @@ function flushDue(): void {
  */
 export class WriteBatcher {
   readonly #socket: BatchTarget;
+  readonly #settler: SendSettler | undefined;
   #queue: Chunk[] = NOTHING_QUEUED;
   #queuedBytes = 0;
   #flushQueued = false;
 
-  constructor(socket: BatchTarget) {
+  /** `settler` settles the sends of {@link WriteBatcher.queueSend} (required to use it). */
+  constructor(socket: BatchTarget, settler?: SendSettler) {
     this.#socket = socket;
+    this.#settler = settler;
   }
 
   /** Bytes queued for the end of this turn, not yet written to the socket. */
@@ -79,16 +95,40 @@ export class WriteBatcher {
       else socket.write(bytes, cb);
       return;
     }
+    const chunk = this.#chunkFor(bytes);
+    if (cb !== undefined) (chunk.callbacks ??= []).push(cb);
+  }
+
+  /**
+   * Queues the frame of one send, as {@link WriteBatcher.queue} does, with its promise's `resolve` and `reject`
+   * instead of a callback of its own: the write carrying it hands them to the settler with the others it
+   * carries (no closure per message).
+   */
+  queueSend(bytes: Uint8Array, resolve: () => void, reject: (error: unknown) => void): void {
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      if (due.push(this) === 1) queueMicrotask(flushDue);
+      this.#write({ bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: undefined, resolves: [resolve], rejects: [reject] });
+      return;
+    }
+    const chunk = this.#chunkFor(bytes);
+    (chunk.resolves ??= []).push(resolve);
+    (chunk.rejects ??= []).push(reject);
+  }
+
+  /** The queued chunk `bytes` joins (the last one, if adjacent in the same slab), or a new one. */
+  #chunkFor(bytes: Uint8Array): Chunk {
     this.#queuedBytes += bytes.byteLength;
     if (this.#queue === NOTHING_QUEUED) this.#queue = [];
     const queue = this.#queue;
     const last = queue[queue.length - 1];
     if (last !== undefined && last.bytes.buffer === bytes.buffer && last.end === bytes.byteOffset) {
       last.end += bytes.byteLength;
-      if (cb !== undefined) (last.callbacks ??= []).push(cb);
-    } else {
-      queue.push({ bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: cb === undefined ? undefined : [cb] });
+      return last;
     }
+    const chunk: Chunk = { bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: undefined, resolves: undefined, rejects: undefined };
+    queue.push(chunk);
+    return chunk;
   }
 
   /** Writes what is queued now (before a half-close or a destroy; otherwise at the end of the turn). */
@@ -98,19 +138,29 @@ export class WriteBatcher {
     if (queue.length === 0) return;
     this.#queue = NOTHING_QUEUED;
     this.#queuedBytes = 0;
+    for (const chunk of queue) this.#write(chunk);
+  }
+
+  /** Writes one chunk; its callbacks and sends are told when that write completed or failed. */
+  #write(chunk: Chunk): void {
     const socket = this.#socket;
+    const { callbacks, resolves, rejects } = chunk;
     if (socket.destroyed || !socket.writable) {
       const error = new Error("socket is not writable");
-      for (const chunk of queue) chunk.callbacks?.forEach((cb) => cb(error));
+      callbacks?.forEach((cb) => cb(error));
+      if (resolves !== undefined) this.#settler?.sendsWritten(resolves, rejects ?? [], error);
       return;
     }
-    for (const chunk of queue) {
-      const { callbacks } = chunk;
-      const first = chunk.bytes;
-      const bytes = chunk.end === first.byteOffset + first.byteLength ? first : new Uint8Array(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
-      if (callbacks === undefined) socket.write(bytes);
-      else if (callbacks.length === 1) socket.write(bytes, callbacks[0]);
-      else socket.write(bytes, (error?: Error | null) => callbacks.forEach((cb) => cb(error)));
-    }
+    const first = chunk.bytes;
+    const bytes = chunk.end === first.byteOffset + first.byteLength ? first : new Uint8Array(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
+    if (resolves !== undefined) {
+      const settler = this.#settler;
+      socket.write(bytes, (error?: Error | null) => {
+        callbacks?.forEach((cb) => cb(error));
+        settler?.sendsWritten(resolves, rejects ?? [], error);
+      });
+    } else if (callbacks === undefined) socket.write(bytes);
+    else if (callbacks.length === 1) socket.write(bytes, callbacks[0]);
+    else socket.write(bytes, (error?: Error | null) => callbacks.forEach((cb) => cb(error)));
   }
 }

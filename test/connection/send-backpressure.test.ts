@@ -166,4 +166,26 @@ describe("Connection send buffer (backpressure)", () => {
     await expect(conn.send("/chat", message(0))).rejects.toMatchObject({ code: ErrorCode.CONNECTION_CLOSED });
     expect(conn.writable).toBe(false);
   });
+
+  it("abort() settles every small send handed to the socket: written ones resolve, the rest reject with CONNECTION_CLOSED, in order", async () => {
+    const { conn } = await pausedPair();
+    const outcomes: Outcome[] = [];
+    // Small messages are joined into one write per turn; each turn's sends share that write's outcome.
+    // Bounded: the kernel's loopback buffers take a few MiB before the socket holds bytes of its own.
+    for (let turnNo = 0; turnNo < 5000 && conn.writable; turnNo++) {
+      for (let k = 0; k < 256 && conn.writable; k++) track(conn.send("/chat", message(outcomes.length, 64)), outcomes);
+      await turn();
+    }
+    expect(conn.writable).toBe(false); // the paused peer left writes unfinished
+    const settledBefore = outcomes.filter((o) => o === "sent").length;
+    conn.abort();
+    await conn.closed;
+    await turn();
+    expect(outcomes).not.toContain("pending");
+    expect(new Set(outcomes)).toEqual(new Set(["sent", ErrorCode.CONNECTION_CLOSED]));
+    // Writes complete in order: once one failed, every later one did.
+    const firstFailed = outcomes.indexOf(ErrorCode.CONNECTION_CLOSED);
+    expect(outcomes.slice(firstFailed).every((o) => o === ErrorCode.CONNECTION_CLOSED)).toBe(true);
+    expect(firstFailed).toBeGreaterThanOrEqual(settledBefore);
+  });
 });

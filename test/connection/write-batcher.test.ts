@@ -41,6 +41,46 @@ describe("write batcher", () => {
     expect(socket.writes).toHaveLength(3);
   });
 
+  it("hands each write's sends to the settler once, in order, with that write's outcome", async () => {
+    const socket = fakeSocket();
+    const settled: { sends: string[]; error: unknown }[] = [];
+    const settler = {
+      sendsWritten(resolves: readonly (() => void)[], rejects: readonly ((error: unknown) => void)[], error: Error | null | undefined) {
+        expect(rejects).toHaveLength(resolves.length);
+        const names: string[] = [];
+        for (const resolve of resolves) resolve.call({ names });
+        settled.push({ sends: names, error });
+      },
+    };
+    const batcher = new WriteBatcher(socket, settler);
+    const slab = new FrameSlab();
+    const send = (name: string): void =>
+      batcher.queueSend(slab.take(1), function (this: { names: string[] }) {
+        this.names.push(name);
+      }, () => undefined);
+    const controls: string[] = [];
+    send("a");
+    send("b");
+    batcher.queue(slab.take(1), () => controls.push("ping"));
+    send("c");
+    await tick();
+    expect(socket.writes).toHaveLength(2); // "a" at once, then "b", the ping and "c" joined
+    socket.writes[0]!.cb?.();
+    socket.writes[1]!.cb?.(new Error("reset"));
+    expect(settled).toEqual([
+      { sends: ["a"], error: undefined },
+      { sends: ["b", "c"], error: new Error("reset") },
+    ]);
+    expect(controls).toEqual(["ping"]);
+    // Not writable at the flush: the queued sends are settled with an error, nothing is written.
+    send("d");
+    send("e");
+    (socket as { writable: boolean }).writable = false;
+    batcher.flush();
+    expect(socket.writes).toHaveLength(3);
+    expect(settled[2]).toMatchObject({ sends: ["e"], error: expect.any(Error) });
+  });
+
   it("keeps separate frames separate, each write completing its own sends", () => {
     const socket = fakeSocket();
     const batcher = new WriteBatcher(socket);
