@@ -102,7 +102,7 @@ export interface ConnectionStats {
   readonly framesIn: number;
   /** Frames written (every kind). */
   readonly framesOut: number;
-  /** When the last bytes were written; `undefined` before any. */
+  /** When the last bytes were written (`Date.now()` as read once per event-loop turn of sends); `undefined` before any. */
   readonly lastSentAt: number | undefined;
   /** When the last bytes arrived; `undefined` before any. */
   readonly lastReceivedAt: number | undefined;

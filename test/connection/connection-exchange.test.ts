@@ -152,6 +152,20 @@ describe.each([
     await expect(out.send("/chat", enc("x"))).rejects.toMatchObject({ code: ErrorCode.CONNECTION_CLOSED });
   });
 
+  it("stamp lastSentAt with the time of the turn that sent, not of an earlier one", async () => {
+    const out = await a.dial(b.port);
+    const before = Date.now();
+    await out.send("/chat", enc("first"));
+    expect(out.stats.lastSentAt).toBeGreaterThanOrEqual(before);
+    const first = out.stats.lastSentAt as number;
+    // Let the clock move on (bounded), across turns: the next send must not reuse the first one's time.
+    for (let i = 0; i < 10_000 && Date.now() <= first; i++) await new Promise((r) => setImmediate(r));
+    const later = Date.now();
+    expect(later).toBeGreaterThan(first);
+    await out.send("/chat", enc("second"));
+    expect(out.stats.lastSentAt).toBeGreaterThanOrEqual(later);
+  });
+
   it("reject a send whose signal is already aborted with ABORTED", async () => {
     const out = await a.dial(b.port);
     inboundConnection(await b.nextInbound());
