@@ -7,6 +7,7 @@
  * @module
  */
 import type { Writable } from "node:stream";
+import { sharedFrameSlab } from "../wire/frame-slab.js";
 
 /** Called when a write completed (no error) or failed. */
 export type WriteCallback = (error?: Error | null) => void;
@@ -28,6 +29,8 @@ export interface SendSettler {
  */
 interface Chunk {
   readonly bytes: Uint8Array;
+  /** `bytes.buffer`, and where the range ends in it. */
+  readonly buffer: ArrayBufferLike;
   end: number;
   callbacks: WriteCallback[] | undefined;
   resolves: (() => void)[] | undefined;
@@ -108,7 +111,7 @@ export class WriteBatcher {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       if (due.push(this) === 1) queueMicrotask(flushDue);
-      this.#write({ bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: undefined, resolves: [resolve], rejects: [reject] });
+      this.#write({ bytes, buffer: bytes.buffer, end: bytes.byteOffset + bytes.length, callbacks: undefined, resolves: [resolve], rejects: [reject] });
       return;
     }
     const chunk = this.#chunkFor(bytes);
@@ -118,15 +121,21 @@ export class WriteBatcher {
 
   /** The queued chunk `bytes` joins (the last one, if adjacent in the same slab), or a new one. */
   #chunkFor(bytes: Uint8Array): Chunk {
-    this.#queuedBytes += bytes.byteLength;
+    const length = bytes.length;
+    this.#queuedBytes += length;
+    // The frame just encoded is the shared slab's last view: its place is known without the typed array's getters.
+    const slab = sharedFrameSlab;
+    const fromSlab = bytes === slab.lastView;
+    const buffer = fromSlab ? slab.lastSlab : bytes.buffer;
+    const start = fromSlab ? slab.lastOffset : bytes.byteOffset;
     if (this.#queue === NOTHING_QUEUED) this.#queue = [];
     const queue = this.#queue;
     const last = queue[queue.length - 1];
-    if (last !== undefined && last.bytes.buffer === bytes.buffer && last.end === bytes.byteOffset) {
-      last.end += bytes.byteLength;
+    if (last !== undefined && last.end === start && last.buffer === buffer) {
+      last.end += length;
       return last;
     }
-    const chunk: Chunk = { bytes, end: bytes.byteOffset + bytes.byteLength, callbacks: undefined, resolves: undefined, rejects: undefined };
+    const chunk: Chunk = { bytes, buffer, end: start + length, callbacks: undefined, resolves: undefined, rejects: undefined };
     queue.push(chunk);
     return chunk;
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { WriteBatcher, type BatchTarget } from "../../src/connection/write-batcher.js";
-import { FrameSlab } from "../../src/wire/frame-slab.js";
+import { FrameSlab, sharedFrameSlab } from "../../src/wire/frame-slab.js";
 
 /** A fake socket that records writes and completes them when told. */
 function fakeSocket(): BatchTarget & { writes: { bytes: number[]; cb: ((e?: Error | null) => void) | undefined }[] } {
@@ -79,6 +79,26 @@ describe("write batcher", () => {
     batcher.flush();
     expect(socket.writes).toHaveLength(3);
     expect(settled[2]).toMatchObject({ sends: ["e"], error: expect.any(Error) });
+  });
+
+  it("joins only the frames adjacent in the shared slab when connections take frames in turn", async () => {
+    const a = fakeSocket();
+    const b = fakeSocket();
+    const first = new WriteBatcher(a);
+    const second = new WriteBatcher(b);
+    const frame = (value: number): Uint8Array => sharedFrameSlab.take(2).fill(value);
+    first.queue(frame(1), undefined); // written at once
+    second.queue(frame(2), undefined); // written at once
+    first.queue(frame(3), undefined);
+    first.queue(frame(4), undefined); // adjacent to 3: joined
+    second.queue(frame(5), undefined); // not adjacent to anything of its own
+    const early = frame(6);
+    const later = frame(7);
+    first.queue(later, undefined); // queued in an order other than taken: still placed by its own offset
+    first.queue(early, undefined);
+    await tick();
+    expect(a.writes.map((w) => w.bytes)).toEqual([[1, 1], [3, 3, 4, 4], [7, 7], [6, 6]]);
+    expect(b.writes.map((w) => w.bytes)).toEqual([[2, 2], [5, 5]]);
   });
 
   it("keeps separate frames separate, each write completing its own sends", () => {
