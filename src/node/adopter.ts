@@ -7,6 +7,7 @@
  * @module
  */
 import { tapMessages, type Connection } from "../connection/connection.js";
+import type { MessageTap } from "../connection/inbox.js";
 import type { CloseInfo } from "../connection/types.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { gradeIndex, HealthGrade, type HealthScore } from "../health/types.js";
@@ -161,7 +162,7 @@ export class Adopter {
       }
       throw error;
     }
-    connection.on("close", (info) => this.#onClosed(managed, info));
+    connection.on("close", this.#closeListener(managed));
     if (verdict.kind === "duplicate") {
       host.journal.record("closed", { peerId: peer, code: DisconnectReason.ALREADY_CONNECTED, detail: "duplicate connection; kept the existing one" });
       void connection.close(DisconnectReason.ALREADY_CONNECTED);
@@ -173,10 +174,7 @@ export class Adopter {
     }
     // A tap, not a listener: the connection keeps holding messages for the application's own first
     // `conn.on("message")`, attached after `await dial()`.
-    tapMessages(connection, (m) => {
-      host.handlers.deliver(m.protocol, m.data, connection, peer);
-      host.emit("message", { connection, peer, protocol: m.protocol, data: m.data });
-    });
+    tapMessages(connection, messageRelay(host, connection, peer));
     const handshake = connection.handshake;
     safely(() =>
       host.peers.update(
@@ -213,6 +211,14 @@ export class Adopter {
     }
   }
 
+  /**
+   * The kept connection's close listener. Made here, not in {@link Adopter.#adoptNow}: a closure there would
+   * keep that call's whole scope for the connection's life.
+   */
+  #closeListener(managed: Managed): (info: CloseInfo) => void {
+    return (info) => this.#onClosed(managed, info);
+  }
+
   #onClosed(managed: Managed, info: CloseInfo): void {
     const host = this.#host;
     host.core.closed(managed);
@@ -243,4 +249,15 @@ export class Adopter {
     host.notify((s) => s.onSlotFreed?.());
     host.changed();
   }
+}
+
+/**
+ * The node's tap on a kept connection: its handlers and the `message` event. A module function: a closure made
+ * in the adoption would keep that call's whole scope for the connection's life.
+ */
+function messageRelay(host: AdopterHost, connection: Connection, peer: string): MessageTap {
+  return (m) => {
+    host.handlers.deliver(m.protocol, m.data, connection, peer);
+    host.emit("message", { connection, peer, protocol: m.protocol, data: m.data });
+  };
 }
