@@ -31,6 +31,7 @@ import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "
 import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from "./capability-update.js";
 import { describeTrip, InboundRateMeter, inboundRateProblems, type InboundRateLimits, type InboundRateTrip } from "./inbound-rate.js";
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
+import { KeptHandshakeResult } from "./kept-result.js";
 import type {
   AgreedSets,
   CapabilityChanges,
@@ -971,7 +972,7 @@ const agents = new Map<string, string>();
 
 /**
  * The handshake result as the connection keeps it for its life: the same values, with empty lists and the
- * peer's agent string shared between connections instead of one copy each.
+ * peer's agent string shared between connections instead of one copy each, the key kept compactly.
  */
 function keptResult(result: HandshakeResult): HandshakeResult {
   let agent = agents.get(result.remoteAgent);
@@ -982,13 +983,13 @@ function keptResult(result: HandshakeResult): HandshakeResult {
       agents.set(agent, agent);
     }
   }
-  return {
-    ...result,
-    protocols: shared(agreedProtocols, result.protocols),
-    capabilities: result.capabilities.length === 0 ? NO_CAPABILITIES : shared(agreedCapabilities, result.capabilities),
-    remoteListenAddrs: result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
-    remoteAgent: agent,
-  };
+  return new KeptHandshakeResult(
+    result,
+    shared(agreedProtocols, result.protocols),
+    result.capabilities.length === 0 ? NO_CAPABILITIES : shared(agreedCapabilities, result.capabilities),
+    result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
+    agent,
+  );
 }
 
 /** Distinct agreed lists (from handshakes), shared and frozen: most connections of a node agree the same. */

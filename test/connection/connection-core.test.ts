@@ -49,6 +49,18 @@ describe.each(bindings)("two cores over %s", (_name, binding, secure) => {
     expect(dialer.core.nextDeadline()).toBeUndefined();
   });
 
+  it("keep a result with the handshake's values: the open event's object, its key the peer's, the same array on every read", () => {
+    const { dialer, listener } = openPair(binding, secure);
+    const result = dialer.core.result!;
+    expect(eventsOf(dialer, "open")[0]?.result).toBe(result);
+    expect(result.remotePublicKey).toEqual(bob.publicKey);
+    expect(result.remotePublicKey).toBeInstanceOf(Uint8Array);
+    expect(result.remotePublicKey).toBe(result.remotePublicKey);
+    expect(listener.core.result!.remotePublicKey).toEqual(alice.publicKey);
+    expect([result.remotePeerId.toString(), result.version, result.binding, result.earlyData]).toEqual([bob.peerId.toString(), 1, binding.type, false]);
+    expect(result.protocols.map((p) => [p.name, p.localAlias, p.remoteAlias])).toEqual([["/chat", 5, 9]]);
+  });
+
   it("deliver messages both ways under the protocol's name", () => {
     const pair = openPair(binding, secure);
     pair.take(pair.dialer, pair.dialer.core.send("/chat", enc("hi bob"), pair.now));

@@ -1,0 +1,61 @@
+/**
+ * The handshake result as an open connection keeps it for its life.
+ *
+ * @module
+ */
+import type { PeerId } from "../identity/peer-id.js";
+import type { AgreedCapability, AgreedProtocol, HandshakeResult, IdentityProof } from "../handshake/types.js";
+
+/**
+ * A {@link HandshakeResult} with the same values, the peer's public key kept as a 32-character one-byte string
+ * (~48 B) instead of a typed array with an ArrayBuffer of its own (~0.2 KiB). `remotePublicKey` is made from
+ * it on first read and is then the same array on every read, as a plain property would be; the node layer
+ * never reads it, so most connections never make it.
+ */
+export class KeptHandshakeResult implements HandshakeResult {
+  readonly remotePeerId: PeerId;
+  readonly version: number;
+  readonly protocols: readonly AgreedProtocol[];
+  readonly capabilities: readonly AgreedCapability[];
+  readonly remoteListenAddrs: readonly string[];
+  readonly remoteAgent: string;
+  readonly earlyData: boolean;
+  readonly binding: "tls" | "nonces";
+  readonly peerProof: IdentityProof;
+  /** The key's bytes as char codes (latin1), until the array is made. */
+  #keyText: string | undefined;
+  #key: Uint8Array | undefined;
+
+  constructor(
+    result: HandshakeResult,
+    protocols: readonly AgreedProtocol[],
+    capabilities: readonly AgreedCapability[],
+    remoteListenAddrs: readonly string[],
+    remoteAgent: string,
+  ) {
+    this.remotePeerId = result.remotePeerId;
+    this.version = result.version;
+    this.protocols = protocols;
+    this.capabilities = capabilities;
+    this.remoteListenAddrs = remoteListenAddrs;
+    this.remoteAgent = remoteAgent;
+    this.earlyData = result.earlyData;
+    this.binding = result.binding;
+    this.peerProof = result.peerProof;
+    const key = result.remotePublicKey;
+    if (key.length <= 64) this.#keyText = String.fromCharCode(...key);
+    else this.#key = key;
+  }
+
+  /** The remote node's raw 32-byte Ed25519 public key (the same array on every read). */
+  get remotePublicKey(): Uint8Array {
+    if (this.#key === undefined) {
+      const text = this.#keyText as string;
+      const key = new Uint8Array(text.length);
+      for (let i = 0; i < text.length; i++) key[i] = text.charCodeAt(i);
+      this.#key = key;
+      this.#keyText = undefined;
+    }
+    return this.#key;
+  }
+}
