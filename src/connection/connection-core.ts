@@ -116,6 +116,43 @@ const NO_PROTOCOLS: readonly AgreedProtocol[] = Object.freeze([]);
 /** Up to this many agreed protocols are found by a scan of the agreed list; past it, through indexes made on first use. */
 const SCAN_PROTOCOLS = 8;
 
+// The bits of ConnectionCore's #flags.
+const OUTBOUND = 1;
+const SECURE = 2;
+/** The transport is not taking writes (see `writesBlocked`). */
+const WRITES_BLOCKED = 4;
+const HALF_CLOSED = 8;
+/** This side sent its Goodbye: frames from the peer other than its Goodbye are discarded. */
+const GOODBYE_SENT = 16;
+const STOP_READING = 32;
+
+/** What a core needs only until the connection is open; an open connection does not keep it. */
+class CoreSetup {
+  /** The handshake options, until the handshake is made from them. */
+  options: ConnectionHandshakeOptions | undefined;
+  /** Absolute time by which the connection must be open. */
+  readonly deadline: number;
+  /** Classifies a close before the peer's Hello; the default when not given. */
+  readonly earlyCloseError: ((cause?: unknown) => PeerlinkError) | undefined;
+  /** The inbound bounds the meter is made from at open; undefined when unbounded or exempt. */
+  inboundRate: InboundRateLimits | undefined;
+  handshake: Handshake | undefined = undefined;
+  /** Frame body bytes sent as 0-RTT early data (capped at MAX_EARLY_DATA_BYTES, what peerlink listeners hold). */
+  earlyBytes = 0;
+
+  constructor(
+    options: ConnectionHandshakeOptions,
+    deadline: number,
+    earlyCloseError: ((cause?: unknown) => PeerlinkError) | undefined,
+    inboundRate: InboundRateLimits | undefined,
+  ) {
+    this.options = options;
+    this.deadline = deadline;
+    this.earlyCloseError = earlyCloseError;
+    this.inboundRate = inboundRate;
+  }
+}
+
 // Set in ConnectionCore's static block: the decoder's sink for a core, calling into its private frame handlers.
 let sinkFor: (core: ConnectionCore) => FrameSink;
 
@@ -137,30 +174,22 @@ let sinkFor: (core: ConnectionCore) => FrameSink;
  * ```
  */
 export class ConnectionCore {
-  readonly #direction: "inbound" | "outbound";
-  readonly #secure: boolean;
-  /** The handshake options, until the handshake is made from them. */
-  #handshakeOptions: ConnectionHandshakeOptions | undefined;
+  /** What only the way to open needs (options, deadline, the handshake, …): let go at open. */
+  #setup: CoreSetup | undefined;
+  /** {@link OUTBOUND}, {@link SECURE}, {@link WRITES_BLOCKED}, … as bits: one field instead of one each. */
+  #flags: number;
   /** This side's declarations (the node's own lists, shared by its connections), for a later CapabilityUpdate. */
   readonly #ownCapabilities: DeclaredSet["capabilities"];
   readonly #ownProtocols: DeclaredSet["protocols"];
-  readonly #handshakeDeadline: number;
   readonly #gracefulCloseTimeoutMs: number;
   readonly #failureLingerMs: number;
   readonly #maxFrameSize: number;
   readonly #decoder: FrameDecoder;
-  /** Until open (it classifies a close before the peer's Hello); the default when not given. */
-  #earlyCloseError: ((cause?: unknown) => PeerlinkError) | undefined;
   readonly #sink: FrameSink;
-  #inboundRate: InboundRateLimits | undefined;
   /** Made at open from {@link ConnectionCoreOptions.inboundRate}; undefined when unbounded or exempt. */
   #rate: InboundRateMeter | undefined;
 
   #state: ConnectionState = "connecting";
-  #writesBlocked = false;
-  /** Frame body bytes sent as 0-RTT early data (capped at MAX_EARLY_DATA_BYTES, what peerlink listeners hold). */
-  #earlyBytes = 0;
-  #handshake: Handshake | undefined;
   #result: HandshakeResult | undefined;
   /**
    * The agreed protocols in force (the handshake's, shared with the connections that agreed the same, then
@@ -178,10 +207,6 @@ export class ConnectionCore {
   #closeInfo: CloseInfo | undefined;
   #remoteGoodbye: RemoteGoodbye | undefined;
   #closeDeadline: number | undefined;
-  #halfClosed = false;
-  /** This side sent its Goodbye: frames from the peer other than its Goodbye are discarded. */
-  #goodbyeSent = false;
-  #stopReading = false;
   #now = 0;
   #out: CoreAction[] = NO_ACTIONS;
   // The counters, flat (an object of their own cost ~150 B per connection).
@@ -197,23 +222,20 @@ export class ConnectionCore {
 
   /** Validates options (INVALID_ARGUMENT) and creates the frame decoder; starts in `connecting`. */
   constructor(options: ConnectionCoreOptions) {
-    this.#direction = options.direction;
-    this.#secure = options.secure;
-    this.#handshakeOptions = options.handshake;
+    this.#flags = (options.direction === "outbound" ? OUTBOUND : 0) | (options.secure ? SECURE : 0);
     this.#ownCapabilities = options.handshake.capabilities ?? NO_DECLARATIONS.capabilities;
     this.#ownProtocols = options.handshake.protocols ?? NO_DECLARATIONS.protocols;
     this.#now = options.now;
-    this.#handshakeDeadline = options.handshakeDeadline ?? options.now + DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const handshakeDeadline = options.handshakeDeadline ?? options.now + DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#gracefulCloseTimeoutMs = nonNegative("gracefulCloseTimeoutMs", options.gracefulCloseTimeoutMs, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS);
     this.#failureLingerMs = nonNegative("failureLingerMs", options.failureLingerMs, DEFAULT_FAILURE_LINGER_MS);
-    if (!Number.isFinite(this.#handshakeDeadline)) {
+    if (!Number.isFinite(handshakeDeadline)) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "handshakeDeadline must be a finite time");
     }
     this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     // Checked now (the meter is made at open), so bad limits fail here, not on the peer's first frame.
     const rateProblems = options.inboundRate === undefined ? [] : inboundRateProblems(options.inboundRate);
     if (rateProblems.length > 0) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `inboundRate: ${rateProblems.join("; ")}`);
-    this.#inboundRate = options.inboundRate;
     // Until the peer is authenticated only handshake-sized frames are accepted (docs/PROTOCOL.md §1);
     // #onOpen raises the limit.
     this.#decoder = createFrameDecoder({
@@ -221,7 +243,7 @@ export class ConnectionCore {
       frameLimit: Math.min(MAX_PREAUTH_FRAME_BYTES, this.#maxFrameSize),
       ...(options.decoderEngine === undefined ? {} : { engine: options.decoderEngine }),
     });
-    this.#earlyCloseError = options.earlyCloseError;
+    this.#setup = new CoreSetup(options.handshake, handshakeDeadline, options.earlyCloseError, options.inboundRate);
     this.#sink = sinkFor(this);
   }
 
@@ -255,7 +277,7 @@ export class ConnectionCore {
 
   /** `"outbound"` or `"inbound"`. */
   get direction(): "inbound" | "outbound" {
-    return this.#direction;
+    return (this.#flags & OUTBOUND) !== 0 ? "outbound" : "inbound";
   }
 
   /** The handshake result, once open (kept after close). */
@@ -323,7 +345,7 @@ export class ConnectionCore {
 
   /** True when `send` accepts application data now (open, or a 0-RTT dialer during its handshake). */
   get canSend(): boolean {
-    return this.#state === "open" || (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true);
+    return this.#state === "open" || (this.#state === "handshaking" && this.#setup?.handshake?.sendsEarlyData === true);
   }
 
   /** The next time {@link ConnectionCore.tick} must be called, or `undefined` when no deadline is pending. */
@@ -332,7 +354,7 @@ export class ConnectionCore {
       case "connecting":
       case "securing":
       case "handshaking":
-        return this.#handshakeDeadline;
+        return this.#setup?.deadline;
       case "closing":
         return this.#closeDeadline;
       default:
@@ -355,20 +377,23 @@ export class ConnectionCore {
     return this.#run(now, () => {
       if (this.#state === "connecting") this.#transition("securing", "transport-connected");
       if (this.#state !== "securing") return;
-      if ((binding.type === "tls") !== this.#secure) {
-        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding ${binding.type} does not match a ${this.#secure ? "TLS" : "plain TCP"} transport`);
+      const secure = (this.#flags & SECURE) !== 0;
+      if ((binding.type === "tls") !== secure) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding ${binding.type} does not match a ${secure ? "TLS" : "plain TCP"} transport`);
       }
-      const handshakeOptions = this.#handshakeOptions;
-      if (handshakeOptions === undefined) return; // made once, on the way to handshaking
-      this.#handshake = new Handshake({
+      const setup = this.#setup;
+      const handshakeOptions = setup?.options;
+      if (setup === undefined || handshakeOptions === undefined) return; // made once, on the way to handshaking
+      const handshake = new Handshake({
         ...handshakeOptions,
-        role: this.#direction === "outbound" ? "dialer" : "listener",
+        role: (this.#flags & OUTBOUND) !== 0 ? "dialer" : "listener",
         binding,
       });
+      setup.handshake = handshake;
       // The per-connection options (listen addresses, expected peer, …) live on in the handshake only.
-      this.#handshakeOptions = undefined;
+      setup.options = undefined;
       this.#transition("handshaking", "transport-secured");
-      this.#applyHandshake(this.#handshake.start());
+      this.#applyHandshake(handshake.start());
     });
   }
 
@@ -378,12 +403,12 @@ export class ConnectionCore {
       if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
       this.#bytesIn += chunk.length;
       this.#lastReceivedAt = now;
-      if (this.#stopReading) return;
+      if ((this.#flags & STOP_READING) !== 0) return;
       if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
       try {
         this.#decoder.push(chunk, this.#sink);
       } catch (cause) {
-        this.#stopReading = true;
+        this.#flags |= STOP_READING;
         const error = PeerlinkError.from(cause);
         if (error.code === ErrorCode.FRAME_TOO_LARGE && this.#result === undefined) {
           this.#failLocal(error.code, `before authentication frames are limited to ${this.#decoder.frameLimit} bytes: ${error.rawMessage}`, cause);
@@ -415,9 +440,10 @@ export class ConnectionCore {
   tick(now: number): CoreAction[] {
     return this.#run(now, () => {
       const s = this.#state;
-      if ((s === "connecting" || s === "securing" || s === "handshaking") && now >= this.#handshakeDeadline) {
-        if (s === "handshaking" && this.#handshake !== undefined) {
-          this.#applyHandshake(this.#handshake.timeout());
+      const setup = this.#setup;
+      if ((s === "connecting" || s === "securing" || s === "handshaking") && setup !== undefined && now >= setup.deadline) {
+        if (s === "handshaking" && setup.handshake !== undefined) {
+          this.#applyHandshake(setup.handshake.timeout());
         } else {
           this.#closeInfo ??= {
             reason: DisconnectReason.TIMEOUT,
@@ -456,8 +482,8 @@ export class ConnectionCore {
     if (this.#state === "open") {
       alias = this.#protocolNamed(protocol)?.localAlias;
       if (alias === undefined) throw new PeerlinkError(ErrorCode.UNKNOWN_PROTOCOL, `protocol ${JSON.stringify(protocol)} was not agreed with the peer`);
-    } else if (this.#state === "handshaking" && this.#handshake?.sendsEarlyData === true) {
-      alias = this.#handshake.localAliasFor(protocol);
+    } else if (this.#state === "handshaking" && this.#setup?.handshake?.sendsEarlyData === true) {
+      alias = this.#setup.handshake.localAliasFor(protocol);
       if (alias === undefined) throw new PeerlinkError(ErrorCode.UNKNOWN_PROTOCOL, `protocol ${JSON.stringify(protocol)} is not declared for early data`);
     } else {
       throw this.#notOpen();
@@ -467,15 +493,16 @@ export class ConnectionCore {
     if (body > this.#maxFrameSize) {
       throw new PeerlinkError(ErrorCode.FRAME_TOO_LARGE, `a ${payload.length}-byte message exceeds the maximum frame size ${this.#maxFrameSize}`);
     }
-    if (this.#state === "handshaking") {
+    const setup = this.#setup;
+    if (this.#state === "handshaking" && setup !== undefined) {
       // A peerlink listener holds at most this much early data and fails the connection beyond it.
-      if (this.#earlyBytes + body > MAX_EARLY_DATA_BYTES) {
+      if (setup.earlyBytes + body > MAX_EARLY_DATA_BYTES) {
         throw new PeerlinkError(
           ErrorCode.FRAME_TOO_LARGE,
-          `early data is limited to ${MAX_EARLY_DATA_BYTES} bytes of frames (${this.#earlyBytes} sent): send the rest after open`,
+          `early data is limited to ${MAX_EARLY_DATA_BYTES} bytes of frames (${setup.earlyBytes} sent): send the rest after open`,
         );
       }
-      this.#earlyBytes += body;
+      setup.earlyBytes += body;
     }
     this.#bytesOut += bytes.length;
     this.#framesOut++;
@@ -589,7 +616,7 @@ export class ConnectionCore {
    * sends is metered.
    */
   exemptFromInboundRate(): void {
-    this.#inboundRate = undefined;
+    if (this.#setup !== undefined) this.#setup.inboundRate = undefined;
     this.#rate = undefined;
   }
 
@@ -633,11 +660,11 @@ export class ConnectionCore {
    * the peer is not reading). While set, Pings are not answered; everything else is written as usual.
    */
   set writesBlocked(blocked: boolean) {
-    this.#writesBlocked = blocked;
+    this.#flags = blocked ? this.#flags | WRITES_BLOCKED : this.#flags & ~WRITES_BLOCKED;
   }
 
   get writesBlocked(): boolean {
-    return this.#writesBlocked;
+    return (this.#flags & WRITES_BLOCKED) !== 0;
   }
 
   #emit(event: CoreEvent): void {
@@ -667,10 +694,10 @@ export class ConnectionCore {
   }
 
   #startClosing(transition: "goodbye-sent" | "goodbye-received", waitMs: number): void {
-    if (transition === "goodbye-sent") this.#goodbyeSent = true;
+    if (transition === "goodbye-sent") this.#flags |= GOODBYE_SENT;
     this.#transition("closing", transition);
-    if (!this.#halfClosed) {
-      this.#halfClosed = true;
+    if ((this.#flags & HALF_CLOSED) === 0) {
+      this.#flags |= HALF_CLOSED;
       this.#out.push({ type: "half-close" });
     }
     this.#closeDeadline = this.#now + waitMs;
@@ -700,8 +727,8 @@ export class ConnectionCore {
     const result = keptResult(handshakeResult);
     this.#result = result;
     // The handshake (its transcript, nonces, decoded Hello) is of no use to an open connection: let it go.
-    this.#handshake = undefined;
-    this.#earlyCloseError = undefined;
+    const inboundRate = this.#setup?.inboundRate;
+    this.#setup = undefined;
     // The capability table (both sides' declarations, six maps) is made on the first CapabilityUpdate: most
     // connections never see one, and their agreed sets are the handshake's result.
     if (this.#peerDeclared !== undefined) this.#peerDeclared = internDeclared(this.#peerDeclared);
@@ -709,7 +736,7 @@ export class ConnectionCore {
     // The peer is authenticated: from the next frame on, the full maximum frame size applies.
     this.#decoder.setFrameLimit(this.#maxFrameSize);
     this.#openedAt = this.#now;
-    if (this.#inboundRate !== undefined) this.#rate = new InboundRateMeter(this.#inboundRate, this.#now);
+    if (inboundRate !== undefined) this.#rate = new InboundRateMeter(inboundRate, this.#now);
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
     for (const m of earlyData) this.#deliver(m.alias, m.payload);
@@ -780,8 +807,9 @@ export class ConnectionCore {
 
   /** Local failure: through the handshake while handshaking, else Goodbye + closing. */
   #failLocal(code: ErrorCode, message: string, cause?: unknown, retryAfterMs = 0): void {
-    if (this.#state === "handshaking" && this.#handshake !== undefined) {
-      this.#applyHandshake(this.#handshake.fail(code, message, cause));
+    const handshake = this.#setup?.handshake;
+    if (this.#state === "handshaking" && handshake !== undefined) {
+      this.#applyHandshake(handshake.fail(code, message, cause));
       return;
     }
     if (this.#state !== "open") return;
@@ -789,7 +817,7 @@ export class ConnectionCore {
     const error = new PeerlinkError(code, message, { cause, initiator: "local" });
     this.#closeInfo ??= { reason, initiator: "local", error };
     this.#write(encodeGoodbye(reason, truncateUtf8(message, MAX_GOODBYE_DETAIL_BYTES), retryAfterMs));
-    this.#stopReading = true;
+    this.#flags |= STOP_READING;
     this.#startClosing("goodbye-sent", this.#failureLingerMs);
   }
 
@@ -802,8 +830,8 @@ export class ConnectionCore {
     }
     if (this.#closeInfo === undefined) {
       let error: PeerlinkError;
-      if (s === "handshaking" && this.#handshake?.peerHelloReceived !== true) {
-        error = this.#earlyCloseError?.(cause) ?? defaultEarlyCloseError(this.#secure, cause);
+      if (s === "handshaking" && this.#setup?.handshake?.peerHelloReceived !== true) {
+        error = this.#setup?.earlyCloseError?.(cause) ?? defaultEarlyCloseError((this.#flags & SECURE) !== 0, cause);
       } else if (s === "connecting" || s === "securing") {
         error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `transport closed while ${s}`, { cause, initiator: "remote" });
       } else {
@@ -826,7 +854,7 @@ export class ConnectionCore {
 
   /** True (and the connection failing with RATE_LIMITED) when `trip` says the peer broke an inbound bound. */
   #overRate(trip: InboundRateTrip | undefined): boolean {
-    if (trip === undefined || this.#state !== "open" || this.#goodbyeSent) return false;
+    if (trip === undefined || this.#state !== "open" || (this.#flags & GOODBYE_SENT) !== 0) return false;
     this.#failLocal(ErrorCode.RATE_LIMITED, describeTrip(trip), undefined, trip.retryAfterMs);
     return true;
   }
@@ -836,21 +864,21 @@ export class ConnectionCore {
    * are then read only to find its Goodbye or its close; none reaches the application or maintenance.
    */
   #discardAfterGoodbye(): boolean {
-    if (!this.#goodbyeSent || this.#state === "closed") return false;
+    if ((this.#flags & GOODBYE_SENT) === 0 || this.#state === "closed") return false;
     this.#discardedFrames++;
     return true;
   }
 
   /** True while frames from the peer are still read: handshaking, open, or closing without the peer's Goodbye. */
   #reading(): boolean {
-    return !this.#stopReading && this.#remoteGoodbye === undefined && this.#state !== "closed";
+    return (this.#flags & STOP_READING) === 0 && this.#remoteGoodbye === undefined && this.#state !== "closed";
   }
 
   #onData(alias: number, payload: Uint8Array): void {
     this.#countFrame();
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
-      this.#applyHandshake(this.#handshake?.receiveData(alias, payload) ?? []);
+      this.#applyHandshake(this.#setup?.handshake?.receiveData(alias, payload) ?? []);
     } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(this.#now))) {
       this.#deliver(alias, payload);
     }
@@ -864,7 +892,7 @@ export class ConnectionCore {
     } else if (this.#state === "open") {
       if (this.#overRate(this.#rate?.ping(this.#now))) return;
       // A peer that pings without reading would make unsent Pongs pile up: none while writes are blocked.
-      if (!this.#writesBlocked) this.#write(encodePongFrame(nonce, timestampUs));
+      if ((this.#flags & WRITES_BLOCKED) === 0) this.#write(encodePongFrame(nonce, timestampUs));
       this.#emit({ type: "ping", nonce, timestampUs });
     }
   }
@@ -890,7 +918,7 @@ export class ConnectionCore {
     if (this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       if (kind.case === "hello" && this.#peerDeclared === undefined) this.#peerDeclared = declaredBy(kind.value);
-      this.#applyHandshake(this.#handshake?.receive(frame, bytes) ?? []);
+      this.#applyHandshake(this.#setup?.handshake?.receive(frame, bytes) ?? []);
       return;
     }
     if (this.#result === undefined) return;
@@ -931,8 +959,9 @@ export class ConnectionCore {
     const reason = reasonFromWire(goodbye.reason);
     this.#remoteGoodbye = { reason, detail: goodbye.detail, retryAfterMs: goodbye.retryAfterMs };
     this.#emit({ type: "goodbye", goodbye: this.#remoteGoodbye });
-    if (this.#state === "handshaking" && this.#handshake !== undefined) {
-      this.#applyHandshake(this.#handshake.receive(frame, bytes));
+    const handshake = this.#setup?.handshake;
+    if (this.#state === "handshaking" && handshake !== undefined) {
+      this.#applyHandshake(handshake.receive(frame, bytes));
       return;
     }
     if (this.#state === "open") {
