@@ -51,11 +51,11 @@ export class Inbox {
   /** The iterators, made with the first one. */
   #queues: Set<MessageQueue> | undefined;
   /**
-   * The taps in the order they were added (usually one: the node's), made with the first. Added in place (a
-   * delivery in progress reaches a tap added meanwhile, as it would in a Set); a removed tap is marked and
-   * dropped from the list once no delivery is in progress.
+   * The taps in the order they were added: usually one (the node's), kept as it is; a list from the second
+   * on. Added in place (a delivery in progress reaches a tap added meanwhile, as it would in a Set); a
+   * removed tap is marked and dropped once no delivery is in progress.
    */
-  #taps: Tap[] | undefined;
+  #taps: Tap | Tap[] | undefined;
   /** Taps not removed. */
   #tapCount = 0;
   /** Deliveries to the taps in progress (a tap may cause another). */
@@ -98,17 +98,16 @@ export class Inbox {
   /** A message arrived from the peer. */
   arrive(message: InboundMessage): void {
     if (this.#stopped || this.#ended) return;
-    const taps = this.#taps;
-    if (taps !== undefined) {
+    if (this.#taps !== undefined) {
       this.#delivering++;
-      for (let i = 0; i < taps.length; i++) {
-        const tap = taps[i] as Tap;
+      // By index into the current taps: a tap added by a tap is reached (the list only grows during a delivery).
+      for (let i = 0, tap = tapAt(this.#taps, 0); tap !== undefined; tap = tapAt(this.#taps, ++i)) {
         if (tap.removed) continue;
         if (tap.pending !== undefined) tap.pending.push(message);
         else callTap(tap.fn, message);
         if (this.#stopped) break; // a tap closed the connection
       }
-      if (--this.#delivering === 0 && taps.length > this.#tapCount) this.#dropRemovedTaps();
+      if (--this.#delivering === 0 && tapsLength(this.#taps) > this.#tapCount) this.#dropRemovedTaps();
       if (this.#stopped) return;
     }
     if (this.#holding || this.#head < this.#held.length) {
@@ -130,8 +129,10 @@ export class Inbox {
   tap(fn: MessageTap): () => void {
     if (this.#stopped || this.#ended) return () => undefined;
     const tap: Tap = { fn, pending: this.#held.slice(this.#head), removed: false };
-    if (this.#taps === undefined) this.#taps = [tap];
-    else this.#taps.push(tap);
+    const taps = this.#taps;
+    if (taps === undefined) this.#taps = tap;
+    else if (Array.isArray(taps)) taps.push(tap);
+    else this.#taps = [taps, tap];
     this.#tapCount++;
     if (tap.pending?.length === 0) tap.pending = undefined;
     else {
@@ -205,7 +206,8 @@ export class Inbox {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#clearHeld();
-    for (const tap of this.#taps ?? []) tap.pending = undefined;
+    const taps = this.#taps;
+    for (let i = 0, tap = tapAt(taps, 0); tap !== undefined; tap = tapAt(taps, ++i)) tap.pending = undefined;
     for (const q of this.#queues ?? []) q.discard();
     this.#queues = undefined;
     this.flowControl();
@@ -215,7 +217,8 @@ export class Inbox {
   end(): void {
     this.#ended = true;
     this.#clearHeld();
-    for (const tap of this.#taps ?? []) tap.removed = true;
+    const taps = this.#taps;
+    for (let i = 0, tap = tapAt(taps, 0); tap !== undefined; tap = tapAt(taps, ++i)) tap.removed = true;
     this.#taps = undefined;
     this.#tapCount = 0;
   }
@@ -269,8 +272,12 @@ export class Inbox {
   #dropRemovedTaps(): void {
     const taps = this.#taps;
     if (taps === undefined) return;
+    if (!Array.isArray(taps)) {
+      if (taps.removed) this.#taps = undefined;
+      return;
+    }
     const kept = taps.filter((tap) => !tap.removed);
-    this.#taps = kept.length === 0 ? undefined : kept;
+    this.#taps = kept.length === 0 ? undefined : kept.length === 1 ? kept[0] : kept;
   }
 
   #clearHeld(): void {
@@ -278,6 +285,17 @@ export class Inbox {
     this.#head = 0;
     this.#heldBytes = 0;
   }
+}
+
+/** The `i`th of `taps` (one tap or a list), or undefined past the end. */
+function tapAt(taps: Tap | Tap[] | undefined, i: number): Tap | undefined {
+  if (taps === undefined) return undefined;
+  if (Array.isArray(taps)) return taps[i];
+  return i === 0 ? taps : undefined;
+}
+
+function tapsLength(taps: Tap | Tap[] | undefined): number {
+  return taps === undefined ? 0 : Array.isArray(taps) ? taps.length : 1;
 }
 
 function callTap(fn: MessageTap, message: InboundMessage): void {

@@ -45,6 +45,41 @@ describe("an inbox", () => {
     expect(emitted).toEqual([...Array(10).keys()].map((i) => 15 + i));
   });
 
+  it("runs several taps in the order added: a tap added by a tap sees that message, one removed by a tap sees it no more", () => {
+    const { box } = inbox();
+    box.consumerAdded(); // nothing held: a new tap has no replay to see first
+    const seen: string[] = [];
+    let untapB: () => void = () => undefined;
+    box.tap((m) => {
+      seen.push(`a${seqOf(m)}`);
+      if (seqOf(m) === 1) {
+        untapB = box.tap((n) => seen.push(`b${seqOf(n)}`));
+        box.tap((n) => seen.push(`c${seqOf(n)}`));
+      }
+      if (seqOf(m) === 2) untapB();
+    });
+    for (let i = 0; i < 4; i++) box.arrive(message(i));
+    expect(seen).toEqual(["a0", "a1", "b1", "c1", "a2", "c2", "a3", "c3"]);
+  });
+
+  it("after its other taps are removed, a tap still sees every message once; with none left, messages are held", async () => {
+    const { box, emitted } = inbox();
+    const seen: string[] = [];
+    const untapA = box.tap((m) => seen.push(`a${seqOf(m)}`));
+    const untapB = box.tap((m) => seen.push(`b${seqOf(m)}`));
+    box.arrive(message(0));
+    untapA();
+    untapA();
+    box.arrive(message(1));
+    untapB();
+    box.arrive(message(2));
+    expect(seen).toEqual(["a0", "b0", "b1"]);
+    expect(box.heldBytes).toBe(3 * COST);
+    box.consumerAdded();
+    await Promise.resolve();
+    expect(emitted).toEqual([0, 1, 2]);
+  });
+
   it("resumes paused reads when a tap is added, and holds (pausing) again once the last tap is removed", () => {
     const { box, pauses } = inbox();
     for (let i = 0; i < 11; i++) box.arrive(message(i));
