@@ -280,6 +280,11 @@ export class ConnectionCore {
     return (this.#flags & OUTBOUND) !== 0 ? "outbound" : "inbound";
   }
 
+  /** True when the transport is TLS. */
+  get secure(): boolean {
+    return (this.#flags & SECURE) !== 0;
+  }
+
   /** The handshake result, once open (kept after close). */
   get result(): HandshakeResult | undefined {
     return this.#result;

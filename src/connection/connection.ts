@@ -179,6 +179,28 @@ let onSocketError: (this: ConnectionSocket, error: Error) => void;
 let onSocketClose: (this: ConnectionSocket) => void;
 let inboxHostOf: (connection: Connection) => InboxHost & SendSettler;
 
+// The bits of Connection's #flags.
+const SESSION_REUSED = 1;
+/** The socket was let go (timer cleared, socket destroyed). */
+const RELEASED = 2;
+/** The core's close was dispatched: nothing more reaches the application. */
+const CLOSE_EMITTED = 4;
+/** Set by the socket's 'close' event (its listener stays after release: see the "close" case of #dispatch). */
+const SOCKET_CLOSED = 8;
+/** `close` was emitted and the socket released: `closed` resolves at once. */
+const FINISHED = 16;
+
+/** The parts of a connection most never use, made on first use of one of them. */
+class RareParts {
+  /** The application's pings waiting for their Pong (made on the first `ping()`). */
+  pings: PingWaiter | undefined = undefined;
+  /** Made on first use of `closed`. */
+  closed: Promise<CloseInfo> | undefined = undefined;
+  resolveClosed: ((info: CloseInfo) => void) | undefined = undefined;
+  /** Written by maintenance. */
+  metrics: ConnectionMetrics | undefined = undefined;
+}
+
 /**
  * `Date.now()` for the sends of one turn: read by the first, cleared by a microtask. Reading the clock
  * cost about as much as encoding a 64 B message; the time only stamps `stats.lastSentAt` (informational),
@@ -276,10 +298,8 @@ let exemptConnection: (connection: Connection) => void;
  */
 export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #socket: ConnectionSocket;
-  // What is read of the channel later, copied: the channel itself (exporter, closures) is not kept.
-  readonly #direction: "inbound" | "outbound";
-  readonly #secure: boolean;
-  readonly #sessionReused: boolean;
+  // What is read of the channel later, copied: the channel itself (exporter, closures) is not kept. Its
+  // direction and security are the core's.
   readonly #remoteAddress: string;
   readonly #core: ConnectionCore;
   readonly #highWater: number;
@@ -289,22 +309,14 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   readonly #sendLimit: number;
   /** Sends waiting for the socket to drain (made the first time the send buffer fills). */
   #backlog: SendBacklog | undefined;
-  /** The application's pings waiting for their Pong (made on the first {@link Connection.ping}). */
-  #pings: PingWaiter | undefined;
   /** The state changes so far, as indexes into `stateChanges`. */
   #transitions = "";
-  /** Made on first use of {@link Connection.closed}. */
-  #closed: Promise<CloseInfo> | undefined;
-  #resolveClosed: ((info: CloseInfo) => void) | undefined;
-  /** Set once `close` was emitted and the socket released. */
-  #finalInfo: CloseInfo | undefined;
-  #metrics: ConnectionMetrics | undefined;
+  /** What most connections never use (pings, `closed`, maintenance's metrics), made on first use. */
+  #rare: RareParts | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
-  #closeEmitted = false;
-  #released = false;
-  /** Set by the socket's 'close' event (its listener stays after release: see the "close" case of #dispatch). */
-  #socketClosed = false;
+  /** {@link SESSION_REUSED}, {@link RELEASED}, … as bits: one field instead of one each. */
+  #flags: number;
 
   /**
    * Takes ownership of `channel`, attaches to its socket and writes the own
@@ -316,9 +328,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   constructor(channel: SecureChannel, options: ConnectionOptions) {
     super();
     this.#socket = channel.socket;
-    this.#direction = channel.direction;
-    this.#secure = channel.secure;
-    this.#sessionReused = channel.sessionReused;
+    this.#flags = channel.sessionReused ? SESSION_REUSED : 0;
     const host = channel.remoteAddress;
     // Joined, not concatenated: a concatenation of 13 characters or more is a rope of two parts.
     this.#remoteAddress = (host.includes(":") ? ["[", host, "]:", channel.remotePort] : [host, ":", channel.remotePort]).join("");
@@ -398,17 +408,17 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** `"outbound"` when this node dialed, `"inbound"` when it accepted. */
   get direction(): "inbound" | "outbound" {
-    return this.#direction;
+    return this.#core.direction;
   }
 
   /** True when the connection runs inside TLS 1.3. */
   get secure(): boolean {
-    return this.#secure;
+    return this.#core.secure;
   }
 
   /** True when the TLS session was resumed from a cached ticket. */
   get sessionReused(): boolean {
-    return this.#sessionReused;
+    return (this.#flags & SESSION_REUSED) !== 0;
   }
 
   /** The remote node's verified peer id. Throws CONNECTION_CLOSED if the handshake never succeeded. */
@@ -456,18 +466,19 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * maintenance; `undefined` until the first health check or when maintenance is off.
    */
   get health(): HealthScore | undefined {
-    return this.#metrics === undefined ? undefined : readHealth(this.#metrics);
+    const metrics = this.#rare?.metrics;
+    return metrics === undefined ? undefined : readHealth(metrics);
   }
 
   /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */
   get rtt(): number | undefined {
-    return this.#metrics?.rttMs;
+    return this.#rare?.metrics?.rttMs;
   }
 
   /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
   get metrics(): ConnectionMetrics {
     // Made on first use: with maintenance off nothing writes it.
-    return (this.#metrics ??= {});
+    return ((this.#rare ??= new RareParts()).metrics ??= {});
   }
   /**
    * When this object was made (`Date.now()` ms): the channel was secured and the peerlink handshake began.
@@ -490,11 +501,12 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * closed and released: the socket's handle is closed and no timer is left.
    */
   get closed(): Promise<CloseInfo> {
-    if (this.#closed === undefined) {
-      const info = this.#finalInfo;
-      this.#closed = info !== undefined ? Promise.resolve(info) : new Promise((resolve) => (this.#resolveClosed = resolve));
+    const rare = (this.#rare ??= new RareParts());
+    if (rare.closed === undefined) {
+      const info = (this.#flags & FINISHED) !== 0 ? this.#core.closeInfo : undefined;
+      rare.closed = info !== undefined ? Promise.resolve(info) : new Promise((resolve) => (rare.resolveClosed = resolve));
     }
-    return this.#closed;
+    return rare.closed;
   }
 
   /**
@@ -559,9 +571,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * ```
    */
   ping(options: { readonly signal?: AbortSignal | undefined } = {}): Promise<number> {
-    this.#pings ??= new PingWaiter();
+    const pings = ((this.#rare ??= new RareParts()).pings ??= new PingWaiter());
     const timestampUs = Math.floor(performance.now() * 1000) >>> 0;
-    return this.#pings.start((nonce) => this.sendPing(nonce, timestampUs), options.signal);
+    return pings.start((nonce) => this.sendPing(nonce, timestampUs), options.signal);
   }
 
   /** Sends `Ping{nonce, timestampUs}` (both uint32) for keepalive. Throws CONNECTION_CLOSED when not open. */
@@ -674,8 +686,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     // the event itself is remembered first, so the "close" dispatch never waits for one that already happened.
     onSocketClose = function () {
       const connection = this[CONNECTION] as Connection;
-      connection.#socketClosed = true;
-      if (!connection.#released) connection.#apply(connection.#core.transportClosed(Date.now()));
+      connection.#flags |= SOCKET_CLOSED;
+      if ((connection.#flags & RELEASED) === 0) connection.#apply(connection.#core.transportClosed(Date.now()));
     };
     /** The inbox's view of its connection: one field, its methods on the prototype. */
     /** The connection as its inbox and its write batcher see it (one object for both). */
@@ -690,7 +702,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       sendsWritten(resolves: readonly (() => void)[], rejects: readonly ((error: unknown) => void)[], error: Error | null | undefined): void {
         // Node calls back without an error for writes still pending when the socket is destroyed: a write
         // that completes only after the connection was released was not written.
-        if ((error === undefined || error === null) && !this.#connection.#released) {
+        if ((error === undefined || error === null) && (this.#connection.#flags & RELEASED) === 0) {
           for (let i = 0; i < resolves.length; i++) (resolves[i] as () => void)();
           return;
         }
@@ -702,7 +714,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       }
       setPaused(paused: boolean): void {
         const connection = this.#connection;
-        if (connection.#released) return;
+        if ((connection.#flags & RELEASED) !== 0) return;
         if (paused) connection.#socket.pause();
         else connection.#socket.resume();
       }
@@ -720,7 +732,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   /** The send backlog, made on first use; `undefined` once the connection is released. */
   #backlogOf(): SendBacklog | undefined {
-    if (this.#released) return undefined;
+    if ((this.#flags & RELEASED) !== 0) return undefined;
     return (this.#backlog ??= new SendBacklog(
       {
         socket: this.#socket,
@@ -792,7 +804,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   #dispatch(event: CoreEvent): void {
-    if (this.#closeEmitted) return;
+    if ((this.#flags & CLOSE_EMITTED) !== 0) return;
     switch (event.type) {
       case "state":
         this.#transitions += stateChangeCode(event.change);
@@ -811,7 +823,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
         break;
       case "pong":
-        this.#pings?.pong(event.nonce);
+        this.#rare?.pings?.pong(event.nonce);
         this.emit("pong", { nonce: event.nonce, timestampUs: event.timestampUs });
         break;
       case "control":
@@ -824,19 +836,23 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.emit("goodbye", event.goodbye);
         break;
       case "close": {
-        this.#closeEmitted = true;
+        this.#flags |= CLOSE_EMITTED;
         this.#inbox.end();
-        this.#pings?.close();
+        this.#rare?.pings?.close();
         const finish = (): void => {
           this.emit("close", event.info);
           this.removeAllListeners();
           this.#inbox.endIterators();
-          this.#finalInfo = event.info;
-          this.#resolveClosed?.(event.info);
-          this.#resolveClosed = undefined;
+          // From now on `closed` resolves at once, with the core's close information (event.info).
+          this.#flags |= FINISHED;
+          const rare = this.#rare;
+          if (rare !== undefined) {
+            rare.resolveClosed?.(event.info);
+            rare.resolveClosed = undefined;
+          }
         };
         // Announce the close once the socket's handle is really gone, so `closed` means "released".
-        if (this.#socket.closed || this.#socketClosed) finish();
+        if (this.#socket.closed || (this.#flags & SOCKET_CLOSED) !== 0) finish();
         else this.#socket.once("close", finish);
         break;
       }
@@ -849,7 +865,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   #schedule(): void {
-    if (this.#released) return;
+    if ((this.#flags & RELEASED) !== 0) return;
     const at = this.#core.nextDeadline();
     if (at === this.#timerAt) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -864,8 +880,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   }
 
   #release(): void {
-    if (this.#released) return;
-    this.#released = true;
+    if ((this.#flags & RELEASED) !== 0) return;
+    this.#flags |= RELEASED;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = undefined;

@@ -51,6 +51,23 @@ describe.each([
     expect(out.transitions.map((t) => t.transition)).toEqual(["transport-connected", "transport-secured", "handshake-succeeded"]);
   });
 
+  it("resolve `closed` with the close information whether read before the close or first read after it", async () => {
+    const out = await a.dial(b.port);
+    const inc = inboundConnection(await b.nextInbound());
+    const early = out.closed;
+    const closeEvent = new Promise((resolve) => inc.on("close", resolve));
+    await out.close();
+    const info = await early;
+    expect(info).toBe(out.closeInfo);
+    expect(info.initiator).toBe("local");
+    expect(out.closed).toBe(early);
+    const seen = await closeEvent;
+    const late = await inc.closed;
+    expect(late).toBe(seen);
+    expect(late).toBe(inc.closeInfo);
+    expect(late.initiator).toBe("remote");
+  });
+
   it("exchange messages both ways, in order", async () => {
     const out = await a.dial(b.port);
     const inc = inboundConnection(await b.nextInbound());
