@@ -30,12 +30,25 @@ export class TypedEmitter<Events extends object> {
    * lookup scans them.
    */
   #listeners: readonly unknown[] | undefined;
+  /**
+   * The type of the only listener, which is then {@link TypedEmitter.#listener}, not in a list: most emitters
+   * (a connection's) have one listener, and its two-element list cost ~64 B.
+   */
+  #type: unknown = undefined;
+  #listener: unknown = undefined;
 
   /** Adds `listener` for `type` (once: adding it again changes nothing); returns a function that removes it. */
   on<K extends keyof Events>(type: K, listener: Listener<Events[K]>): Unsubscribe {
     const list = this.#listeners;
-    if (list === undefined) this.#listeners = [type, listener];
-    else if (indexOf(list, type, listener) < 0) this.#listeners = list.concat([type, listener]);
+    if (list !== undefined) {
+      if (indexOf(list, type, listener) < 0) this.#listeners = list.concat([type, listener]);
+    } else if (this.#listener === undefined) {
+      this.#type = type;
+      this.#listener = listener;
+    } else if (this.#type !== type || this.#listener !== listener) {
+      this.#listeners = [this.#type, this.#listener, type, listener];
+      this.#type = this.#listener = undefined;
+    }
     return () => this.off(type, listener);
   }
 
@@ -51,7 +64,10 @@ export class TypedEmitter<Events extends object> {
   /** Removes `listener` from `type`. */
   off<K extends keyof Events>(type: K, listener: Listener<Events[K]>): void {
     const list = this.#listeners;
-    if (list === undefined) return;
+    if (list === undefined) {
+      if (this.#type === type && this.#listener === listener) this.#type = this.#listener = undefined;
+      return;
+    }
     const i = indexOf(list, type, listener);
     if (i < 0) return;
     this.#listeners = list.length === 2 ? undefined : list.slice(0, i).concat(list.slice(i + 2));
@@ -60,7 +76,7 @@ export class TypedEmitter<Events extends object> {
   /** Number of listeners of `type`. */
   listenerCount<K extends keyof Events>(type: K): number {
     const list = this.#listeners;
-    let count = 0;
+    let count = this.#listener !== undefined && this.#type === type ? 1 : 0;
     if (list !== undefined) for (let i = 0; i < list.length; i += 2) if (list[i] === type) count++;
     return count;
   }
@@ -68,6 +84,7 @@ export class TypedEmitter<Events extends object> {
   /** Removes every listener (used when the owner is closed, so nothing can fire after). */
   protected removeAllListeners(): void {
     this.#listeners = undefined;
+    this.#type = this.#listener = undefined;
   }
 
   /**
@@ -76,7 +93,10 @@ export class TypedEmitter<Events extends object> {
    */
   protected emit<K extends keyof Events>(type: K, event: Events[K]): void {
     const list = this.#listeners;
-    if (list === undefined) return;
+    if (list === undefined) {
+      if (this.#type === type) call(type, this.#listener as Listener<Events[K]>, event);
+      return;
+    }
     for (let i = 0; i < list.length; i += 2) if (list[i] === type) call(type, list[i + 1] as Listener<Events[K]>, event);
   }
 }

@@ -75,6 +75,38 @@ describe("TypedEmitter", () => {
     expect(e.listenerCount("a")).toBe(0);
   });
 
+  it("keeps these semantics with a single listener: its type only, once, fixed at the emit, order kept as more come and go", () => {
+    const e = new Emitter();
+    const seen: string[] = [];
+    const first = (n: number) => {
+      seen.push(`first ${n}`);
+      if (n === 1) e.on("a", second); // added during the emit: from the next one on
+    };
+    const second = (n: number) => seen.push(`second ${n}`);
+    e.on("a", first);
+    e.on("a", first);
+    expect([e.listenerCount("a"), e.listenerCount("b")]).toEqual([1, 0]);
+    e.fire("b", "not a");
+    e.fire("a", 1);
+    e.fire("a", 2);
+    e.off("a", first);
+    e.fire("a", 3);
+    e.on("a", first);
+    e.fire("a", 4);
+    e.off("a", second);
+    e.off("a", first);
+    e.off("a", first);
+    expect(e.listenerCount("a")).toBe(0);
+    e.fire("a", 5);
+    const offSelf = e.on("a", (n) => {
+      seen.push(`self ${n}`);
+      offSelf();
+    });
+    e.fire("a", 6);
+    e.fire("a", 7);
+    expect(seen).toEqual(["first 1", "first 2", "second 2", "second 3", "second 4", "first 4", "self 6"]);
+  });
+
   it("reports a listener that throws and still calls the others", () => {
     const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => undefined);
     const e = new Emitter();
