@@ -32,6 +32,7 @@ import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from ".
 import { describeTrip, InboundRateMeter, inboundRateProblems, type InboundRateLimits, type InboundRateTrip } from "./inbound-rate.js";
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
 import { KeptHandshakeResult } from "./kept-result.js";
+import { keepTime, readTime, type KeptTime } from "./kept-time.js";
 import type {
   AgreedSets,
   CapabilityChanges,
@@ -207,16 +208,18 @@ export class ConnectionCore {
   #closeInfo: CloseInfo | undefined;
   #remoteGoodbye: RemoteGoodbye | undefined;
   #closeDeadline: number | undefined;
-  #now = 0;
+  /** The time of the input being run (kept compactly: see `keepTime`). */
+  #now: KeptTime = 0;
   #out: CoreAction[] = NO_ACTIONS;
   // The counters, flat (an object of their own cost ~150 B per connection).
   #bytesIn = 0;
   #bytesOut = 0;
   #framesIn = 0;
   #framesOut = 0;
-  #lastSentAt: number | undefined;
-  #lastReceivedAt: number | undefined;
-  #openedAt: number | undefined;
+  // Kept compactly (see `keepTime`): as plain times each would be a 16-byte heap number.
+  #lastSentAt: KeptTime | undefined;
+  #lastReceivedAt: KeptTime | undefined;
+  #openedAt: KeptTime | undefined;
   #unknownProtocolFrames = 0;
   #discardedFrames = 0;
 
@@ -225,7 +228,7 @@ export class ConnectionCore {
     this.#flags = (options.direction === "outbound" ? OUTBOUND : 0) | (options.secure ? SECURE : 0);
     this.#ownCapabilities = options.handshake.capabilities ?? NO_DECLARATIONS.capabilities;
     this.#ownProtocols = options.handshake.protocols ?? NO_DECLARATIONS.protocols;
-    this.#now = options.now;
+    this.#now = keepTime(options.now);
     const handshakeDeadline = options.handshakeDeadline ?? options.now + DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.#gracefulCloseTimeoutMs = nonNegative("gracefulCloseTimeoutMs", options.gracefulCloseTimeoutMs, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS);
     this.#failureLingerMs = nonNegative("failureLingerMs", options.failureLingerMs, DEFAULT_FAILURE_LINGER_MS);
@@ -340,9 +343,9 @@ export class ConnectionCore {
     into.bytesOut = this.#bytesOut;
     into.framesIn = this.#framesIn;
     into.framesOut = this.#framesOut;
-    into.lastSentAt = this.#lastSentAt;
-    into.lastReceivedAt = this.#lastReceivedAt;
-    into.openedAt = this.#openedAt;
+    into.lastSentAt = this.#lastSentAt === undefined ? undefined : readTime(this.#lastSentAt);
+    into.lastReceivedAt = this.#lastReceivedAt === undefined ? undefined : readTime(this.#lastReceivedAt);
+    into.openedAt = this.#openedAt === undefined ? undefined : readTime(this.#openedAt);
     into.unknownProtocolFrames = this.#unknownProtocolFrames;
     into.discardedFrames = this.#discardedFrames;
     return into;
@@ -407,7 +410,7 @@ export class ConnectionCore {
     return this.#run(now, () => {
       if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
       this.#bytesIn += chunk.length;
-      this.#lastReceivedAt = now;
+      this.#lastReceivedAt = keepTime(now);
       if ((this.#flags & STOP_READING) !== 0) return;
       if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
       try {
@@ -511,7 +514,7 @@ export class ConnectionCore {
     }
     this.#bytesOut += bytes.length;
     this.#framesOut++;
-    this.#lastSentAt = now;
+    this.#lastSentAt = keepTime(now);
     return bytes;
   }
 
@@ -651,7 +654,7 @@ export class ConnectionCore {
     const outer = this.#out;
     const out: CoreAction[] = [];
     this.#out = out;
-    this.#now = now;
+    this.#now = keepTime(now);
     try {
       body();
     } finally {
@@ -705,7 +708,7 @@ export class ConnectionCore {
       this.#flags |= HALF_CLOSED;
       this.#out.push({ type: "half-close" });
     }
-    this.#closeDeadline = this.#now + waitMs;
+    this.#closeDeadline = readTime(this.#now) + waitMs;
   }
 
   #applyHandshake(actions: readonly HandshakeAction[]): void {
@@ -741,7 +744,7 @@ export class ConnectionCore {
     // The peer is authenticated: from the next frame on, the full maximum frame size applies.
     this.#decoder.setFrameLimit(this.#maxFrameSize);
     this.#openedAt = this.#now;
-    if (inboundRate !== undefined) this.#rate = new InboundRateMeter(inboundRate, this.#now);
+    if (inboundRate !== undefined) this.#rate = new InboundRateMeter(inboundRate, readTime(this.#now));
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
     for (const m of earlyData) this.#deliver(m.alias, m.payload);
@@ -884,7 +887,7 @@ export class ConnectionCore {
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#applyHandshake(this.#setup?.handshake?.receiveData(alias, payload) ?? []);
-    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(this.#now))) {
+    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(readTime(this.#now)))) {
       this.#deliver(alias, payload);
     }
   }
@@ -895,7 +898,7 @@ export class ConnectionCore {
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Ping during the handshake");
     } else if (this.#state === "open") {
-      if (this.#overRate(this.#rate?.ping(this.#now))) return;
+      if (this.#overRate(this.#rate?.ping(readTime(this.#now)))) return;
       // A peer that pings without reading would make unsent Pongs pile up: none while writes are blocked.
       if ((this.#flags & WRITES_BLOCKED) === 0) this.#write(encodePongFrame(nonce, timestampUs));
       this.#emit({ type: "ping", nonce, timestampUs });
@@ -907,7 +910,7 @@ export class ConnectionCore {
     if (!this.#reading() || this.#discardAfterGoodbye()) return;
     if (this.#state === "handshaking") {
       this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "Pong during the handshake");
-    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(this.#now))) {
+    } else if (this.#result !== undefined && !this.#overRate(this.#rate?.message(readTime(this.#now)))) {
       this.#emit({ type: "pong", nonce, timestampUs });
     }
   }
@@ -928,7 +931,7 @@ export class ConnectionCore {
     }
     if (this.#result === undefined) return;
     // Ping and Pong are metered in #onPing and #onPong.
-    if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(this.#now))) return;
+    if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now)))) return;
     switch (kind.case) {
       case "capabilityUpdate":
         this.#onCapabilityUpdate(kind.value, frame);

@@ -24,6 +24,7 @@ import { SendBacklog } from "./send-backlog.js";
 import { WriteBatcher, type SendSettler } from "./write-batcher.js";
 import type { InboundRateLimits } from "./inbound-rate.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
+import { keepTime, readTime, type KeptTime } from "./kept-time.js";
 import type { HealthScore } from "../health/types.js";
 import type {
   AgreedSets,
@@ -313,6 +314,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #transitions = "";
   /** What most connections never use (pings, `closed`, maintenance's metrics), made on first use. */
   #rare: RareParts | undefined;
+  /** See {@link Connection.createdAt}; kept compactly (see `keepTime`). */
+  readonly #createdAt: KeptTime;
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   /** {@link SESSION_REUSED}, {@link RELEASED}, … as bits: one field instead of one each. */
@@ -340,7 +343,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#sendLimit = Math.max(options.sendBufferLimitBytes ?? DEFAULT_SEND_BUFFER_LIMIT_BYTES, this.#sendHighWater);
     this.#inbox = new Inbox(this.#highWater, connectionHost);
     const now = Date.now();
-    this.createdAt = now;
+    this.#createdAt = keepTime(now);
     this.#core = new ConnectionCore({
       direction: channel.direction,
       secure: channel.secure,
@@ -484,7 +487,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * When this object was made (`Date.now()` ms): the channel was secured and the peerlink handshake began.
    * `stats.openedAt - createdAt` is the handshake's duration.
    */
-  readonly createdAt: number;
+  get createdAt(): number {
+    return readTime(this.#createdAt);
+  }
 
   /** A snapshot of the counters (bytes and frames in/out and discarded, last sent/received, opened at). */
   get stats(): ConnectionStats {

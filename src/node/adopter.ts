@@ -9,6 +9,7 @@
 import { tapMessages, type Connection } from "../connection/connection.js";
 import type { MessageTap } from "../connection/inbox.js";
 import type { CloseInfo } from "../connection/types.js";
+import { keepTime, readTime, type KeptTime } from "../connection/kept-time.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { gradeIndex, HealthGrade, type HealthScore } from "../health/types.js";
 import type { ConnectionReservation } from "../manager/connection-limits.js";
@@ -38,13 +39,21 @@ export interface Managed extends KeptConnection, ManagedConnection {
  */
 class KeptEntry implements Managed {
   announced = false;
+  /** Kept compactly (see `keepTime`): a plain time would be a 16-byte heap number. */
+  readonly #openedAt: KeptTime;
 
   constructor(
     readonly connection: Connection,
     readonly peer: string,
-    readonly openedAt: number,
+    openedAt: number,
     readonly reservation: ConnectionReservation,
-  ) {}
+  ) {
+    this.#openedAt = keepTime(openedAt);
+  }
+
+  get openedAt(): number {
+    return readTime(this.#openedAt);
+  }
 
   /** Read from the connection, not copied: the id bytes are read once, at adoption (a kept copy was ~0.2 KiB). */
   get peerBytes(): Uint8Array {
