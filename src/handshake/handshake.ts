@@ -17,11 +17,8 @@ import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.
 import { pooledRandomBytes } from "../util/random-pool.js";
 import {
   DEFAULT_AGENT,
-  MAX_CAPABILITY_NAME_BYTES,
   MAX_EARLY_DATA_BYTES,
   MAX_PREAUTH_FRAME_BYTES,
-  MAX_HELLO_LIST_ENTRIES,
-  MAX_PROTOCOL_NAME_BYTES,
   NONCE_LENGTH,
   TLS_EXPORTER_BYTES,
   WIRE_VERSION,
@@ -29,12 +26,12 @@ import {
 import { EarlyDataBuffer, dataFrameBodyLength } from "./early-data.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "./failure-reasons.js";
 import { encodeFrameWithBody } from "./frame-bytes.js";
-import { encodeHelloFrame } from "./hello-encoder.js";
+import { encodeHelloFrameWith, type HelloFields } from "./hello-encoder.js";
+import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
 import type {
-  CapabilitySpec,
   ChannelBindingInput,
   HandshakeAction,
   HandshakeOptions,
@@ -42,12 +39,23 @@ import type {
   HandshakeResult,
   HandshakeRole,
   IdentityProof,
-  ProtocolSpec,
   VersionRange,
 } from "./types.js";
 
 const UINT32_MAX = 0xffff_ffff;
-const encoder = new TextEncoder();
+const DEFAULT_VERSIONS: VersionRange = Object.freeze({ min: WIRE_VERSION, max: WIRE_VERSION });
+const NONE: readonly never[] = Object.freeze([]);
+
+/** The node's own peer id bytes, decoded from its text once per PeerId (immutable) rather than per Hello. */
+const ownIdBytes = new WeakMap<PeerId, Uint8Array>();
+function peerIdBytes(peerId: PeerId): Uint8Array {
+  let bytes = ownIdBytes.get(peerId);
+  if (bytes === undefined) {
+    bytes = peerId.bytes;
+    ownIdBytes.set(peerId, bytes);
+  }
+  return bytes;
+}
 
 /**
  * One side of the peerlink handshake. Call {@link Handshake.start} once the
@@ -68,12 +76,10 @@ export class Handshake {
   readonly #peerRole: HandshakeRole;
   readonly #binding: ChannelBindingInput;
   readonly #versions: VersionRange;
-  readonly #protocols: readonly ProtocolSpec[];
-  readonly #capabilities: readonly CapabilitySpec[];
-  readonly #listenAddrs: readonly string[];
+  /** The node's protocols, capabilities, listen addresses and agent, validated and encoded (shared). */
+  readonly #template: HelloTemplate;
   readonly #expectedPeerId: PeerId | undefined;
   readonly #announceEarlyData: boolean;
-  readonly #agent: string;
   readonly #randomBytes: (length: number) => Uint8Array;
   readonly #early: EarlyDataBuffer;
 
@@ -95,23 +101,10 @@ export class Handshake {
     }
     this.#peerRole = this.#role === "dialer" ? "listener" : "dialer";
     this.#binding = validateBinding(options.binding);
-    this.#versions = validateVersions(options.versions ?? { min: WIRE_VERSION, max: WIRE_VERSION });
-    this.#protocols = validateProtocols(options.protocols ?? []);
-    this.#capabilities = validateCapabilities(options.capabilities ?? []);
-    this.#listenAddrs = [...(options.listenAddrs ?? [])];
-    // The peer rejects a Hello with longer lists (§3.2): refuse to build one here, with a clear error.
-    for (const [name, list] of [
-      ["protocols", this.#protocols],
-      ["capabilities", this.#capabilities],
-      ["listenAddrs", this.#listenAddrs],
-    ] as const) {
-      if (list.length > MAX_HELLO_LIST_ENTRIES) {
-        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `at most ${MAX_HELLO_LIST_ENTRIES} ${name} fit in a Hello, got ${list.length}`);
-      }
-    }
+    this.#versions = options.versions === undefined ? DEFAULT_VERSIONS : validateVersions(options.versions);
+    this.#template = helloTemplate(options.protocols, options.capabilities ?? NONE, options.listenAddrs ?? NONE, options.agent ?? DEFAULT_AGENT);
     this.#expectedPeerId = options.expectedPeerId;
     this.#announceEarlyData = this.#role === "dialer" && options.earlyData === true;
-    this.#agent = options.agent ?? DEFAULT_AGENT;
     this.#randomBytes = options.randomBytes ?? pooledRandomBytes;
     const cap = options.maxEarlyDataBytes ?? MAX_EARLY_DATA_BYTES;
     if (!Number.isInteger(cap) || cap < 0) {
@@ -157,7 +150,8 @@ export class Handshake {
 
   /** The alias this side declared for protocol `name`, if it declared one (for early-data sends). */
   localAliasFor(name: string): number | undefined {
-    return this.#protocols.find((p) => p.name === name)?.alias;
+    for (const p of this.#template.protocols) if (p.name === name) return p.alias;
+    return undefined;
   }
 
   /**
@@ -176,16 +170,17 @@ export class Handshake {
         : new Uint8Array(0);
     const nonce = this.#randomBytes(NONCE_LENGTH);
     if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
-    const { body, bytes } = encodeHelloFrame({
+    const template = this.#template;
+    const fields: HelloFields = {
       minVersion: this.#versions.min,
       maxVersion: this.#versions.max,
-      peerId: this.#identity.peerId.bytes,
+      peerId: peerIdBytes(this.#identity.peerId),
       keyType: KeyType.ED25519,
       publicKey: this.#identity.publicKey,
       nonce,
-      protocols: this.#protocols,
-      capabilities: this.#capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required === true })),
-      listenAddrs: this.#listenAddrs,
+      protocols: template.protocols,
+      capabilities: template.capabilities,
+      listenAddrs: template.listenAddrs,
       binding: byCertificate
         ? ChannelBinding.TLS_CERTIFICATE
         : binding.type === "tls"
@@ -193,8 +188,9 @@ export class Handshake {
           : ChannelBinding.NONCES,
       proof,
       earlyData: this.#announceEarlyData,
-      agent: this.#agent,
-    });
+      agent: template.agent,
+    };
+    const { body, bytes } = encodeHelloFrameWith(fields, template.lists, template.agentBytes);
     // Peers accept at most this much before authentication (§1): refuse to send a Hello they would refuse.
     if (body.length > MAX_PREAUTH_FRAME_BYTES) {
       throw new PeerlinkError(
@@ -383,7 +379,7 @@ export class Handshake {
         `no common wire version: local ${this.#versions.min}..${this.#versions.max}, remote ${hello.minVersion}..${hello.maxVersion}`,
       );
     }
-    const caps = negotiateCapabilities(this.#capabilities, hello.capabilities);
+    const caps = negotiateCapabilities(this.#template.capabilities, hello.capabilities);
     if (!caps.ok) {
       return this.fail(
         ErrorCode.PROTOCOL_MISMATCH,
@@ -397,7 +393,7 @@ export class Handshake {
       remotePeerId: peerId,
       remotePublicKey: Uint8Array.from(hello.publicKey),
       version,
-      protocols: negotiateProtocols(this.#protocols, hello.protocols),
+      protocols: negotiateProtocols(this.#template.protocols, hello.protocols),
       capabilities: caps.agreed,
       remoteListenAddrs: [...hello.listenAddrs],
       remoteAgent: hello.agent,
@@ -463,39 +459,4 @@ function validateVersions(v: VersionRange): VersionRange {
     throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `versions must satisfy 1 <= min <= max (uint32), got ${v.min}..${v.max}`);
   }
   return { min: v.min, max: v.max };
-}
-
-function validateProtocols(protocols: readonly ProtocolSpec[]): ProtocolSpec[] {
-  const names = new Set<string>();
-  const aliases = new Set<number>();
-  return protocols.map((p) => {
-    const length = encoder.encode(p.name).length;
-    if (length === 0 || length > MAX_PROTOCOL_NAME_BYTES) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol name must be 1-${MAX_PROTOCOL_NAME_BYTES} bytes`);
-    }
-    if (names.has(p.name)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name} listed twice`);
-    if (!isUint32(p.alias) || aliases.has(p.alias)) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: alias must be a unique uint32`);
-    }
-    if (p.versions.length === 0 || p.versions.length > MAX_HELLO_LIST_ENTRIES || !p.versions.every(isUint32)) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `protocol ${p.name}: versions must be a uint32 list of 1-${MAX_HELLO_LIST_ENTRIES} entries`);
-    }
-    names.add(p.name);
-    aliases.add(p.alias);
-    return { name: p.name, versions: [...p.versions], alias: p.alias };
-  });
-}
-
-function validateCapabilities(capabilities: readonly CapabilitySpec[]): CapabilitySpec[] {
-  const names = new Set<string>();
-  return capabilities.map((c) => {
-    const length = encoder.encode(c.name).length;
-    if (length === 0 || length > MAX_CAPABILITY_NAME_BYTES) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability name must be 1-${MAX_CAPABILITY_NAME_BYTES} bytes`);
-    }
-    if (names.has(c.name)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability ${c.name} listed twice`);
-    if (!isUint32(c.version)) throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `capability ${c.name}: bad version`);
-    names.add(c.name);
-    return { name: c.name, version: c.version, required: c.required === true };
-  });
 }

@@ -7,7 +7,7 @@
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { KeyType } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { PeerId } from "../identity/peer-id.js";
+import { PeerId, peerIdDigest } from "../identity/peer-id.js";
 import { isSmallOrderKey } from "../identity/small-order.js";
 import {
   MAX_CAPABILITY_NAME_BYTES,
@@ -17,7 +17,8 @@ import {
 } from "./defaults.js";
 import type { HandshakeRole } from "./types.js";
 
-const encoder = new TextEncoder();
+/** Lists up to this long are checked for duplicates by scanning (no Set); longer ones with Sets. */
+const SMALL_LIST = 8;
 
 /** Outcome of {@link checkHello}. */
 export type HelloCheck =
@@ -31,10 +32,6 @@ export type HelloCheck =
  * announce early data (PROTOCOL_VIOLATION). `sender` is the peer's role.
  */
 export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
-  const violation = (message: string): HelloCheck => ({
-    ok: false,
-    error: new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bad Hello: ${message}`, { initiator: "local" }),
-  });
   if (hello.keyType !== KeyType.ED25519) return violation(`unsupported key type ${hello.keyType}`);
   if (hello.publicKey.length !== 32) return violation(`public_key is ${hello.publicKey.length} bytes, want 32`);
   if (hello.peerId.length !== 32) return violation(`peer_id is ${hello.peerId.length} bytes, want 32`);
@@ -49,28 +46,37 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
   ) {
     return violation(`more than ${MAX_HELLO_LIST_ENTRIES} protocols, capabilities or listen addresses`);
   }
-  const aliases = new Set<number>();
-  const protocolNames = new Set<string>();
-  for (const p of hello.protocols) {
-    const length = encoder.encode(p.name).length;
+  // Duplicates: a scan of the entries before for the few a node lists, Sets above (the peer picks the sizes).
+  const protocols = hello.protocols;
+  const small = protocols.length <= SMALL_LIST;
+  const aliases = small ? undefined : new Set<number>();
+  const protocolNames = small ? undefined : new Set<string>();
+  for (let i = 0; i < protocols.length; i++) {
+    const p = protocols[i] as (typeof protocols)[number];
+    const length = Buffer.byteLength(p.name, "utf8");
     if (length === 0 || length > MAX_PROTOCOL_NAME_BYTES) return violation(`protocol name of ${length} bytes`);
-    if (protocolNames.has(p.name)) return violation(`protocol ${JSON.stringify(p.name)} listed twice`);
-    if (aliases.has(p.alias)) return violation(`alias ${p.alias} used twice`);
+    if (protocolNames === undefined ? nameBefore(protocols, i, p.name) : protocolNames.has(p.name)) {
+      return violation(`protocol ${JSON.stringify(p.name)} listed twice`);
+    }
+    if (aliases === undefined ? aliasBefore(protocols, i, p.alias) : aliases.has(p.alias)) return violation(`alias ${p.alias} used twice`);
     if (p.versions.length > MAX_HELLO_LIST_ENTRIES) return violation(`too many versions for ${JSON.stringify(p.name)}`);
-    protocolNames.add(p.name);
-    aliases.add(p.alias);
+    protocolNames?.add(p.name);
+    aliases?.add(p.alias);
   }
-  const capabilityNames = new Set<string>();
-  for (const c of hello.capabilities) {
-    const length = encoder.encode(c.name).length;
+  const capabilities = hello.capabilities;
+  const capabilityNames = capabilities.length <= SMALL_LIST ? undefined : new Set<string>();
+  for (let i = 0; i < capabilities.length; i++) {
+    const c = capabilities[i] as (typeof capabilities)[number];
+    const length = Buffer.byteLength(c.name, "utf8");
     if (length === 0 || length > MAX_CAPABILITY_NAME_BYTES) return violation(`capability name of ${length} bytes`);
-    if (capabilityNames.has(c.name)) return violation(`capability ${JSON.stringify(c.name)} listed twice`);
-    capabilityNames.add(c.name);
+    if (capabilityNames === undefined ? nameBefore(capabilities, i, c.name) : capabilityNames.has(c.name)) {
+      return violation(`capability ${JSON.stringify(c.name)} listed twice`);
+    }
+    capabilityNames?.add(c.name);
   }
   if (sender === "listener" && hello.earlyData) return violation("a listener announced early data");
-  const derived = PeerId.fromPublicKey(hello.publicKey, hello.keyType);
-  const claimed = PeerId.fromBytes(hello.peerId);
-  if (!derived.equals(claimed)) {
+  const derived = peerIdDigest(hello.publicKey, hello.keyType);
+  if (!sameBytes(derived, hello.peerId)) {
     return {
       ok: false,
       error: new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "peer_id is not the hash of public_key", {
@@ -86,5 +92,27 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
       }),
     };
   }
-  return { ok: true, peerId: derived };
+  return { ok: true, peerId: PeerId.fromBytes(derived) };
+}
+
+/** True when an entry before `end` is named `name`. */
+function nameBefore(list: readonly { readonly name: string }[], end: number, name: string): boolean {
+  for (let j = 0; j < end; j++) if ((list[j] as { readonly name: string }).name === name) return true;
+  return false;
+}
+
+/** True when an entry before `end` has alias `alias`. */
+function aliasBefore(list: readonly { readonly alias: number }[], end: number, alias: number): boolean {
+  for (let j = 0; j < end; j++) if ((list[j] as { readonly alias: number }).alias === alias) return true;
+  return false;
+}
+
+function violation(message: string): HelloCheck {
+  return { ok: false, error: new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bad Hello: ${message}`, { initiator: "local" }) };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

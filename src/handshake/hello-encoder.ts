@@ -41,34 +41,81 @@ const varintFieldSize = (value: number): number => (value === 0 ? 0 : 1 + varint
 
 /** Encodes `Frame{hello: fields}`: the body and the length-prefixed bytes to write. */
 export function encodeHelloFrame(fields: HelloFields): EncodedFrame {
-  const agent = utf8.encode(fields.agent);
-  const protocolNames = fields.protocols.map((p) => utf8.encode(p.name));
-  const capabilityNames = fields.capabilities.map((c) => utf8.encode(c.name));
-  const addrs = fields.listenAddrs.map((a) => utf8.encode(a));
+  return encodeHelloFrameWith(fields, encodeHelloLists(fields.protocols, fields.capabilities, fields.listenAddrs), utf8.encode(fields.agent));
+}
 
+/**
+ * Hello fields 7–9 (`protocols`, `capabilities`, `listen_addrs`) as they appear inside the Hello message. They
+ * are the same on every connection of a node, so the handshake encodes them once and passes them to
+ * {@link encodeHelloFrameWith}.
+ */
+export function encodeHelloLists(
+  protocols: HelloFields["protocols"],
+  capabilities: HelloFields["capabilities"],
+  listenAddrs: HelloFields["listenAddrs"],
+): Uint8Array {
+  const protocolNames = protocols.map((p) => utf8.encode(p.name));
+  const capabilityNames = capabilities.map((c) => utf8.encode(c.name));
+  const addrs = listenAddrs.map((a) => utf8.encode(a));
   // Sizes first (nested messages need their length before their bytes).
-  const protocolSizes = fields.protocols.map((p, i) => {
-    const packed = p.versions.reduce((n, v) => n + varintLength(v), 0);
-    return bytesFieldSize((protocolNames[i] as Uint8Array).length) + bytesFieldSize(packed) + varintFieldSize(p.alias);
-  });
-  const capabilitySizes = fields.capabilities.map(
+  const packedSizes = protocols.map((p) => p.versions.reduce((n, v) => n + varintLength(v), 0));
+  const protocolSizes = protocols.map(
+    (p, i) => bytesFieldSize((protocolNames[i] as Uint8Array).length) + bytesFieldSize(packedSizes[i] as number) + varintFieldSize(p.alias),
+  );
+  const capabilitySizes = capabilities.map(
     (c, i) => bytesFieldSize((capabilityNames[i] as Uint8Array).length) + varintFieldSize(c.version) + (c.required ? 2 : 0),
   );
-  let hello =
+  // Repeated message and string fields are written even when empty (each element is a field).
+  let size = 0;
+  for (const s of protocolSizes) size += 1 + varintLength(s) + s;
+  for (const s of capabilitySizes) size += 1 + varintLength(s) + s;
+  for (const a of addrs) size += 1 + varintLength(a.length) + a.length;
+
+  const out = new Uint8Array(size);
+  let o = 0;
+  protocols.forEach((p, i) => {
+    out[o++] = tag(7, 2);
+    o = writeVarint(protocolSizes[i] as number, out, o);
+    o = writeBytes(out, o, 1, protocolNames[i] as Uint8Array);
+    const packed = packedSizes[i] as number;
+    if (packed > 0) {
+      out[o++] = tag(2, 2);
+      o = writeVarint(packed, out, o);
+      for (const v of p.versions) o = writeVarint(v, out, o);
+    }
+    o = writeUint(out, o, 3, p.alias);
+  });
+  capabilities.forEach((c, i) => {
+    out[o++] = tag(8, 2);
+    o = writeVarint(capabilitySizes[i] as number, out, o);
+    o = writeBytes(out, o, 1, capabilityNames[i] as Uint8Array);
+    o = writeUint(out, o, 2, c.version);
+    if (c.required) {
+      out[o++] = tag(3, 0);
+      out[o++] = 1;
+    }
+  });
+  for (const a of addrs) o = writeBytes(out, o, 9, a, true);
+  return out;
+}
+
+/**
+ * Encodes `Frame{hello: fields}` with fields 7–9 already encoded (`lists`, from {@link encodeHelloLists} of the
+ * same lists; `fields`' own lists are not read) and the agent already UTF-8 (`agent`).
+ */
+export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, agent: Uint8Array): EncodedFrame {
+  const hello =
     varintFieldSize(fields.minVersion) +
     varintFieldSize(fields.maxVersion) +
     bytesFieldSize(fields.peerId.length) +
     varintFieldSize(fields.keyType) +
     bytesFieldSize(fields.publicKey.length) +
     bytesFieldSize(fields.nonce.length) +
+    lists.length +
     varintFieldSize(fields.binding) +
     bytesFieldSize(fields.proof.length) +
     (fields.earlyData ? 2 : 0) +
     bytesFieldSize(agent.length);
-  // Repeated message and string fields are written even when empty (each element is a field).
-  for (const size of protocolSizes) hello += 1 + varintLength(size) + size;
-  for (const size of capabilitySizes) hello += 1 + varintLength(size) + size;
-  for (const a of addrs) hello += 1 + varintLength(a.length) + a.length;
 
   const bodyLength = 1 + varintLength(hello) + hello;
   const prefix = varintLength(bodyLength);
@@ -76,55 +123,36 @@ export function encodeHelloFrame(fields: HelloFields): EncodedFrame {
   let o = writeVarint(bodyLength, out, 0);
   out[o++] = FRAME_HELLO_TAG;
   o = writeVarint(hello, out, o);
-
-  const writeUint = (field: number, value: number): void => {
-    if (value === 0) return;
-    out[o++] = tag(field, 0);
-    o = writeVarint(value, out, o);
-  };
-  const writeBytes = (field: number, value: Uint8Array, always = false): void => {
-    if (value.length === 0 && !always) return;
-    out[o++] = tag(field, 2);
-    o = writeVarint(value.length, out, o);
-    out.set(value, o);
-    o += value.length;
-  };
-
-  writeUint(1, fields.minVersion);
-  writeUint(2, fields.maxVersion);
-  writeBytes(3, fields.peerId);
-  writeUint(4, fields.keyType);
-  writeBytes(5, fields.publicKey);
-  writeBytes(6, fields.nonce);
-  fields.protocols.forEach((p, i) => {
-    out[o++] = tag(7, 2);
-    o = writeVarint(protocolSizes[i] as number, out, o);
-    writeBytes(1, protocolNames[i] as Uint8Array);
-    const packed = p.versions.reduce((n, v) => n + varintLength(v), 0);
-    if (packed > 0) {
-      out[o++] = tag(2, 2);
-      o = writeVarint(packed, out, o);
-      for (const v of p.versions) o = writeVarint(v, out, o);
-    }
-    writeUint(3, p.alias);
-  });
-  fields.capabilities.forEach((c, i) => {
-    out[o++] = tag(8, 2);
-    o = writeVarint(capabilitySizes[i] as number, out, o);
-    writeBytes(1, capabilityNames[i] as Uint8Array);
-    writeUint(2, c.version);
-    if (c.required) {
-      out[o++] = tag(3, 0);
-      out[o++] = 1;
-    }
-  });
-  for (const a of addrs) writeBytes(9, a, true);
-  writeUint(10, fields.binding);
-  writeBytes(11, fields.proof);
+  o = writeUint(out, o, 1, fields.minVersion);
+  o = writeUint(out, o, 2, fields.maxVersion);
+  o = writeBytes(out, o, 3, fields.peerId);
+  o = writeUint(out, o, 4, fields.keyType);
+  o = writeBytes(out, o, 5, fields.publicKey);
+  o = writeBytes(out, o, 6, fields.nonce);
+  out.set(lists, o);
+  o += lists.length;
+  o = writeUint(out, o, 10, fields.binding);
+  o = writeBytes(out, o, 11, fields.proof);
   if (fields.earlyData) {
     out[o++] = tag(12, 0);
     out[o++] = 1;
   }
-  writeBytes(13, agent);
+  writeBytes(out, o, 13, agent);
   return { body: out.subarray(prefix), bytes: out };
+}
+
+/** Writes a uint32/enum field at `o` (nothing when 0); returns the offset after it. */
+function writeUint(out: Uint8Array, o: number, field: number, value: number): number {
+  if (value === 0) return o;
+  out[o++] = tag(field, 0);
+  return writeVarint(value, out, o);
+}
+
+/** Writes a byte string field at `o` (nothing when empty, unless `always`); returns the offset after it. */
+function writeBytes(out: Uint8Array, o: number, field: number, value: Uint8Array, always = false): number {
+  if (value.length === 0 && !always) return o;
+  out[o++] = tag(field, 2);
+  o = writeVarint(value.length, out, o);
+  out.set(value, o);
+  return o + value.length;
 }

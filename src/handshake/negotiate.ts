@@ -34,6 +34,7 @@ export function negotiateCapabilities(
   local: readonly CapabilitySpec[],
   remote: readonly CapabilitySpec[],
 ): CapabilityNegotiation {
+  if (local.length <= SMALL_LIST && remote.length <= SMALL_LIST) return negotiateSmallCapabilities(local, remote);
   const localByName = firstByName(local);
   const remoteByName = firstByName(remote);
   for (const cap of localByName.values()) {
@@ -51,6 +52,27 @@ export function negotiateCapabilities(
   return { ok: true, agreed };
 }
 
+/** {@link negotiateCapabilities} for short lists, by scanning instead of through Maps (same result). */
+function negotiateSmallCapabilities(local: readonly CapabilitySpec[], remote: readonly CapabilitySpec[]): CapabilityNegotiation {
+  for (let i = 0; i < local.length; i++) {
+    const cap = local[i] as CapabilitySpec;
+    if (cap.required === true && isFirst(local, i) && firstIndex(remote, cap.name) < 0) return { ok: false, name: cap.name, requiredBy: "local" };
+  }
+  for (let i = 0; i < remote.length; i++) {
+    const cap = remote[i] as CapabilitySpec;
+    if (cap.required === true && isFirst(remote, i) && firstIndex(local, cap.name) < 0) return { ok: false, name: cap.name, requiredBy: "remote" };
+  }
+  const agreed: AgreedCapability[] = [];
+  for (let i = 0; i < local.length; i++) {
+    const mine = local[i] as CapabilitySpec;
+    if (!isFirst(local, i)) continue;
+    const j = firstIndex(remote, mine.name);
+    if (j >= 0) agreed.push({ name: mine.name, version: Math.min(mine.version, (remote[j] as CapabilitySpec).version) });
+  }
+  if (agreed.length > 1) agreed.sort((a, b) => compareNames(a.name, b.name));
+  return { ok: true, agreed };
+}
+
 /**
  * Intersects protocols: every name listed by both sides with at least one
  * version in common, at the highest common version, with both sides' aliases;
@@ -60,22 +82,47 @@ export function negotiateProtocols(
   local: readonly ProtocolSpec[],
   remote: readonly ProtocolSpec[],
 ): AgreedProtocol[] {
-  const remoteByName = firstByName(remote);
   const agreed: AgreedProtocol[] = [];
-  for (const mine of firstByName(local).values()) {
-    const theirs = remoteByName.get(mine.name);
-    if (theirs === undefined) continue;
-    const theirVersions = new Set(theirs.versions);
-    let best: number | undefined;
-    for (const v of mine.versions) {
-      if (theirVersions.has(v) && (best === undefined || v > best)) best = v;
+  const add = (mine: ProtocolSpec, theirs: ProtocolSpec | undefined): void => {
+    if (theirs === undefined) return;
+    const best = highestCommon(mine.versions, theirs.versions);
+    if (best !== undefined) agreed.push({ name: mine.name, version: best, localAlias: mine.alias, remoteAlias: theirs.alias });
+  };
+  if (local.length <= SMALL_LIST && remote.length <= SMALL_LIST) {
+    for (let i = 0; i < local.length; i++) {
+      const mine = local[i] as ProtocolSpec;
+      if (isFirst(local, i)) add(mine, remote[firstIndex(remote, mine.name)]);
     }
-    if (best !== undefined) {
-      agreed.push({ name: mine.name, version: best, localAlias: mine.alias, remoteAlias: theirs.alias });
-    }
+  } else {
+    const remoteByName = firstByName(remote);
+    for (const mine of firstByName(local).values()) add(mine, remoteByName.get(mine.name));
   }
-  agreed.sort((a, b) => compareNames(a.name, b.name));
+  if (agreed.length > 1) agreed.sort((a, b) => compareNames(a.name, b.name));
   return agreed;
+}
+
+/** The highest version in both lists; a Set of `theirs` only when both are long (the peer picks its length). */
+function highestCommon(mine: readonly number[], theirs: readonly number[]): number | undefined {
+  const theirVersions = mine.length <= SMALL_LIST || theirs.length <= SMALL_LIST ? undefined : new Set(theirs);
+  let best: number | undefined;
+  for (const v of mine) {
+    if ((theirVersions === undefined ? theirs.includes(v) : theirVersions.has(v)) && (best === undefined || v > best)) best = v;
+  }
+  return best;
+}
+
+/** Lists up to this long are matched by scanning (no Map or Set); longer ones through Maps. */
+const SMALL_LIST = 8;
+
+/** Index of the first entry named `name` among the first `end` entries, or -1. */
+function firstIndex(items: readonly { readonly name: string }[], name: string, end: number = items.length): number {
+  for (let j = 0; j < end; j++) if ((items[j] as { readonly name: string }).name === name) return j;
+  return -1;
+}
+
+/** True when entry `i` is the first of its name. */
+function isFirst(items: readonly { readonly name: string }[], i: number): boolean {
+  return firstIndex(items, (items[i] as { readonly name: string }).name, i) < 0;
 }
 
 function firstByName<T extends { readonly name: string }>(items: readonly T[]): Map<string, T> {

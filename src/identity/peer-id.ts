@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { base32Decode, base32Encode } from "./base32.js";
 
@@ -13,6 +13,23 @@ import { base32Decode, base32Encode } from "./base32.js";
 export const PEER_ID_LENGTH = 32;
 /** Wire value of KeyType.ED25519. */
 export const KEY_TYPE_ED25519 = 1;
+
+/** Key type byte and key, hashed together: one buffer reused (single-threaded, never handed out). */
+const hashInput = new Uint8Array(33);
+
+/**
+ * Internal: the 32 peer id bytes of an Ed25519 public key (SHA-256 over the key type byte and the key), for
+ * callers that compare them with claimed bytes before making a {@link PeerId}. Throws INVALID_PEER_ID as
+ * {@link PeerId.fromPublicKey} does.
+ */
+export function peerIdDigest(publicKey: Uint8Array, keyType: number = KEY_TYPE_ED25519): Uint8Array {
+  if (keyType !== KEY_TYPE_ED25519 || publicKey.length !== 32) {
+    throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "only 32-byte Ed25519 public keys are supported");
+  }
+  hashInput[0] = keyType;
+  hashInput.set(publicKey, 1);
+  return hash("sha256", hashInput, "buffer");
+}
 
 /**
  * The identity of a node, derived from its public key. Immutable; compare with {@link PeerId.equals}.
@@ -35,8 +52,7 @@ export class PeerId {
     if (keyType !== KEY_TYPE_ED25519 || publicKey.length !== 32) {
       throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "only 32-byte Ed25519 public keys are supported");
     }
-    const digest = createHash("sha256").update(Uint8Array.of(keyType)).update(publicKey).digest();
-    return new PeerId(digest);
+    return new PeerId(peerIdDigest(publicKey, keyType));
   }
 
   /** Wraps 32 peer id bytes (e.g. from a Hello frame). Throws INVALID_PEER_ID on a wrong length. */
