@@ -28,6 +28,16 @@ interface Tap {
   removed: boolean;
 }
 
+// The bits of Inbox's #flags.
+/** True until the first connection-level consumer (listener or iterator) exists. */
+const HOLDING = 1;
+/** This side started closing (Goodbye sent, or aborted): nothing is delivered any more. */
+const STOPPED = 2;
+/** The connection closed. */
+const ENDED = 4;
+/** Reads are paused. */
+const PAUSED = 8;
+
 /** The held list while nothing is held: frozen, replaced by a list of its own on the first message held. */
 const NO_MESSAGES: InboundMessage[] = Object.freeze([]) as unknown as InboundMessage[];
 
@@ -45,8 +55,6 @@ const NO_MESSAGES: InboundMessage[] = Object.freeze([]) as unknown as InboundMes
  */
 export class Inbox {
   readonly #highWater: number;
-  /** Bytes of replay kept for a late connection-level consumer while a tap is served. */
-  readonly #replayCap: number;
   readonly #host: InboxHost;
   /** The iterators, made with the first one. */
   #queues: Set<MessageQueue> | undefined;
@@ -60,23 +68,17 @@ export class Inbox {
   #tapCount = 0;
   /** Deliveries to the taps in progress (a tap may cause another). */
   #delivering = 0;
-  /** True until the first connection-level consumer (listener or iterator) exists. */
-  #holding = true;
+  /** {@link HOLDING}, {@link STOPPED}, {@link ENDED}, {@link PAUSED} as bits: one field instead of one each. */
+  #flags = HOLDING;
   /** Held messages from index {@link Inbox.#head} on (oldest first); also those waiting for the release microtask. */
   #held: InboundMessage[] = NO_MESSAGES;
   #head = 0;
   #heldBytes = 0;
   #droppedFromReplay = 0;
-  /** This side started closing (Goodbye sent, or aborted): nothing is delivered any more. */
-  #stopped = false;
-  /** The connection closed. */
-  #ended = false;
-  #paused = false;
 
   /** @param highWater - bytes (as {@link messageCost} counts them) held or buffered per consumer before reads pause */
   constructor(highWater: number, host: InboxHost) {
     this.#highWater = highWater;
-    this.#replayCap = Math.min(highWater, TAP_REPLAY_BYTES);
     this.#host = host;
   }
 
@@ -92,12 +94,12 @@ export class Inbox {
 
   /** True once this side started closing or the connection closed: nothing is delivered any more. */
   get stopped(): boolean {
-    return this.#stopped || this.#ended;
+    return (this.#flags & (STOPPED | ENDED)) !== 0;
   }
 
   /** A message arrived from the peer. */
   arrive(message: InboundMessage): void {
-    if (this.#stopped || this.#ended) return;
+    if ((this.#flags & (STOPPED | ENDED)) !== 0) return;
     if (this.#taps !== undefined) {
       this.#delivering++;
       // By index into the current taps: a tap added by a tap is reached (the list only grows during a delivery).
@@ -105,16 +107,16 @@ export class Inbox {
         if (tap.removed) continue;
         if (tap.pending !== undefined) tap.pending.push(message);
         else callTap(tap.fn, message);
-        if (this.#stopped) break; // a tap closed the connection
+        if ((this.#flags & STOPPED) !== 0) break; // a tap closed the connection
       }
       if (--this.#delivering === 0 && tapsLength(this.#taps) > this.#tapCount) this.#dropRemovedTaps();
-      if (this.#stopped) return;
+      if ((this.#flags & STOPPED) !== 0) return;
     }
-    if (this.#holding || this.#head < this.#held.length) {
+    if ((this.#flags & HOLDING) !== 0 || this.#head < this.#held.length) {
       if (this.#held === NO_MESSAGES) this.#held = [];
       this.#held.push(message);
       this.#heldBytes += messageCost(message);
-      if (this.#holding && this.#tapCount > 0) this.#trimReplay();
+      if ((this.#flags & HOLDING) !== 0 && this.#tapCount > 0) this.#trimReplay();
       this.flowControl();
     } else {
       this.#deliver(message);
@@ -127,7 +129,7 @@ export class Inbox {
    * connection's own consumers. It does not end holding. Returns the function that removes it.
    */
   tap(fn: MessageTap): () => void {
-    if (this.#stopped || this.#ended) return () => undefined;
+    if ((this.#flags & (STOPPED | ENDED)) !== 0) return () => undefined;
     const tap: Tap = { fn, pending: this.#held.slice(this.#head), removed: false };
     const taps = this.#taps;
     if (taps === undefined) this.#taps = tap;
@@ -139,13 +141,13 @@ export class Inbox {
       queueMicrotask(() => {
         const pending = tap.pending ?? [];
         // By index: a message arriving while the tap runs is appended and seen in order.
-        for (let i = 0; i < pending.length && !this.#stopped && !this.#ended && !tap.removed; i++) {
+        for (let i = 0; i < pending.length && (this.#flags & (STOPPED | ENDED)) === 0 && !tap.removed; i++) {
           callTap(fn, pending[i] as InboundMessage);
         }
         tap.pending = undefined;
       });
     }
-    if (this.#holding) this.#trimReplay();
+    if ((this.#flags & HOLDING) !== 0) this.#trimReplay();
     this.flowControl();
     return () => {
       tap.pending = undefined;
@@ -159,8 +161,8 @@ export class Inbox {
 
   /** A `message` listener was added: ends holding; the held messages go out in a microtask, in order, ahead of later ones. */
   consumerAdded(): void {
-    if (!this.#holding) return;
-    this.#holding = false;
+    if ((this.#flags & HOLDING) === 0) return;
+    this.#flags &= ~HOLDING;
     if (this.#head >= this.#held.length) {
       this.#clearHeld();
       return;
@@ -168,7 +170,7 @@ export class Inbox {
     queueMicrotask(() => {
       const held = this.#held;
       // By index, not shift(): draining n held messages with shift() would take O(n²).
-      for (let i = this.#head; i < held.length && !this.#stopped && !this.#ended; i++) {
+      for (let i = this.#head; i < held.length && (this.#flags & (STOPPED | ENDED)) === 0; i++) {
         const message = held[i] as InboundMessage;
         held[i] = undefined as unknown as InboundMessage;
         this.#head = i + 1;
@@ -189,7 +191,7 @@ export class Inbox {
         this.flowControl();
       },
     );
-    if (this.#stopped || this.#ended) queue.end();
+    if ((this.#flags & (STOPPED | ENDED)) !== 0) queue.end();
     else {
       (this.#queues ??= new Set()).add(queue);
       this.consumerAdded();
@@ -203,8 +205,8 @@ export class Inbox {
    * Goodbye or close is seen while the rest is read and discarded). Idempotent.
    */
   stop(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+    if ((this.#flags & STOPPED) !== 0) return;
+    this.#flags |= STOPPED;
     this.#clearHeld();
     const taps = this.#taps;
     for (let i = 0, tap = tapAt(taps, 0); tap !== undefined; tap = tapAt(taps, ++i)) tap.pending = undefined;
@@ -215,7 +217,7 @@ export class Inbox {
 
   /** The connection closed: nothing more arrives; held messages and taps are dropped. Idempotent. */
   end(): void {
-    this.#ended = true;
+    this.#flags |= ENDED;
     this.#clearHeld();
     const taps = this.#taps;
     for (let i = 0, tap = tapAt(taps, 0); tap !== undefined; tap = tapAt(taps, ++i)) tap.removed = true;
@@ -235,14 +237,14 @@ export class Inbox {
 
   /** Pauses reading above the high-water mark, resumes at half of it. */
   flowControl(): void {
-    let buffered = this.#holding && this.#tapCount > 0 ? 0 : this.#heldBytes;
+    let buffered = (this.#flags & HOLDING) !== 0 && this.#tapCount > 0 ? 0 : this.#heldBytes;
     if (this.#queues !== undefined) for (const q of this.#queues) buffered = Math.max(buffered, q.bufferedBytes);
-    if (this.#stopped || this.#ended) buffered = 0;
-    if (!this.#paused && buffered > this.#highWater) {
-      this.#paused = true;
+    if ((this.#flags & (STOPPED | ENDED)) !== 0) buffered = 0;
+    if ((this.#flags & PAUSED) === 0 && buffered > this.#highWater) {
+      this.#flags |= PAUSED;
       this.#host.setPaused(true);
-    } else if (this.#paused && buffered <= this.#highWater / 2) {
-      this.#paused = false;
+    } else if ((this.#flags & PAUSED) !== 0 && buffered <= this.#highWater / 2) {
+      this.#flags &= ~PAUSED;
       this.#host.setPaused(false);
     }
   }
@@ -255,7 +257,9 @@ export class Inbox {
   /** Drops the oldest held messages while the replay is above its cap. */
   #trimReplay(): void {
     const held = this.#held;
-    while (this.#heldBytes > this.#replayCap && this.#head < held.length) {
+    // Bytes of replay kept for a late connection-level consumer while a tap is served.
+    const cap = Math.min(this.#highWater, TAP_REPLAY_BYTES);
+    while (this.#heldBytes > cap && this.#head < held.length) {
       this.#heldBytes -= messageCost(held[this.#head] as InboundMessage);
       held[this.#head] = undefined as unknown as InboundMessage;
       this.#head++;
