@@ -37,72 +37,123 @@ export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (
   if (signal?.aborted === true) return Promise.reject(abortedError(what, signal));
   if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(timeoutError(what, deadline));
 
-  return new Promise<T>((resolve, reject) => {
-    const cleanups: Array<() => void> = [];
-    let failureHandlers: Array<() => void> = [];
-    let settled = false;
+  let run: AttemptRun<T> | undefined;
+  const promise = new Promise<T>((resolve, reject) => {
+    run = new AttemptRun(what, resolve, reject);
+  });
+  (run as AttemptRun<T>).begin(signal, deadline, body);
+  return promise;
+}
 
-    const runAll = (fns: Array<() => void>): void => {
-      for (const fn of fns.splice(0).reverse()) {
-        try {
-          fn();
-        } catch {
-          // A cleanup must not prevent the others; nothing useful to report.
-        }
-      }
-    };
-    const attempt: Attempt<T> = {
-      get settled() {
-        return settled;
-      },
-      resolve(value) {
-        if (settled) return;
-        settled = true;
-        failureHandlers = [];
-        runAll(cleanups);
-        resolve(value);
-      },
-      fail(error) {
-        if (settled) return;
-        settled = true;
-        runAll(failureHandlers);
-        runAll(cleanups);
-        reject(error);
-      },
-      onCleanup(fn) {
-        if (settled) fn();
-        else cleanups.push(fn);
-      },
-      onFailure(fn) {
-        if (!settled) failureHandlers.push(fn);
-      },
-    };
+/**
+ * The state of one {@link boundedAttempt}: one object per attempt, itself the abort listener (`handleEvent`)
+ * and the deadline timer's argument, so a transport step costs no closures of its own; handler lists are made
+ * when the body registers its first handler.
+ */
+class AttemptRun<T> implements Attempt<T> {
+  readonly #what: string;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (error: PeerlinkError) => void;
+  #settled = false;
+  #cleanups: Array<() => void> | undefined;
+  #failureHandlers: Array<() => void> | undefined;
+  #signal: AbortSignal | undefined;
+  #deadline = 0;
+  #timer: NodeJS.Timeout | undefined;
 
+  constructor(what: string, resolve: (value: T) => void, reject: (error: PeerlinkError) => void) {
+    this.#what = what;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  begin(signal: AbortSignal | undefined, deadline: number | undefined, body: (attempt: Attempt<T>) => void): void {
     if (deadline !== undefined) {
-      // setTimeout fires at once for delays above 2^31 - 1 ms: wait in steps until the deadline passes.
-      let timer: NodeJS.Timeout | undefined;
-      const arm = (): void => {
-        const left = deadline - Date.now();
-        if (!(left > 0)) {
-          attempt.fail(timeoutError(what, deadline));
-          return;
-        }
-        timer = setTimeout(arm, Math.min(left, MAX_TIMER_DELAY_MS));
-      };
-      arm();
-      attempt.onCleanup(() => clearTimeout(timer));
+      this.#deadline = deadline;
+      this.arm();
     }
-    if (signal !== undefined) {
-      const onAbort = (): void => attempt.fail(abortedError(what, signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      attempt.onCleanup(() => signal.removeEventListener("abort", onAbort));
+    if (signal !== undefined && !this.#settled) {
+      this.#signal = signal;
+      signal.addEventListener("abort", this, { once: true });
     }
     try {
-      body(attempt);
+      body(this);
     } catch (cause) {
-      attempt.fail(PeerlinkError.from(cause, ErrorCode.INTERNAL));
+      this.fail(PeerlinkError.from(cause, ErrorCode.INTERNAL));
     }
-  });
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  resolve(value: T): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#failureHandlers = undefined;
+    this.#end();
+    this.#resolve(value);
+  }
+
+  fail(error: PeerlinkError): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const failureHandlers = this.#failureHandlers;
+    this.#failureHandlers = undefined;
+    if (failureHandlers !== undefined) runAll(failureHandlers);
+    this.#end();
+    this.#reject(error);
+  }
+
+  onCleanup(fn: () => void): void {
+    if (this.#settled) fn();
+    else (this.#cleanups ??= []).push(fn);
+  }
+
+  onFailure(fn: () => void): void {
+    if (!this.#settled) (this.#failureHandlers ??= []).push(fn);
+  }
+
+  /** The signal aborted (this object is its listener). */
+  handleEvent(): void {
+    this.fail(abortedError(this.#what, this.#signal as AbortSignal));
+  }
+
+  /** Fails at the deadline; setTimeout fires at once for delays above 2^31 - 1 ms, so it waits in steps. */
+  arm(): void {
+    const left = this.#deadline - Date.now();
+    if (!(left > 0)) {
+      this.fail(timeoutError(this.#what, this.#deadline));
+      return;
+    }
+    this.#timer = setTimeout(armAgain, Math.min(left, MAX_TIMER_DELAY_MS), this);
+  }
+
+  /** The body's cleanups (last registered first), then the attempt's own listener and timer. */
+  #end(): void {
+    const cleanups = this.#cleanups;
+    this.#cleanups = undefined;
+    if (cleanups !== undefined) runAll(cleanups);
+    this.#signal?.removeEventListener("abort", this);
+    this.#signal = undefined;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function armAgain(run: { arm(): void }): void {
+  run.arm();
+}
+
+/** Runs `fns` last first; one throwing does not prevent the others (nothing useful to report). */
+function runAll(fns: Array<() => void>): void {
+  for (let i = fns.length - 1; i >= 0; i--) {
+    try {
+      (fns[i] as () => void)();
+    } catch {
+      // A cleanup must not prevent the others.
+    }
+  }
 }
 
 function abortedError(what: string, signal: AbortSignal): PeerlinkError {

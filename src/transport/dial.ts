@@ -6,6 +6,7 @@
 import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { alpnOption } from "./alpn.js";
 import { boundedAttempt, type Attempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
@@ -109,7 +110,7 @@ function connectTls(
     port,
     ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
     secureContext: tls.secureContext,
-    ALPNProtocols: [...tls.alpnProtocols],
+    ALPNProtocols: alpnOption(tls.alpnProtocols),
     rejectUnauthorized: tls.verifyPeer,
     // Certificates name peers, not hosts: the CA chain (if any) is the whole policy. A module-level function:
     // Node keeps it with the socket, and a closure here would keep this dial attempt alive with it.

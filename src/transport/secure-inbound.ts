@@ -6,6 +6,7 @@
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { alpnOption } from "./alpn.js";
 import { boundedAttempt } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { tlsFailed } from "./early-close.js";
@@ -78,7 +79,7 @@ export function secureInbound(socket: Socket, options: SecureInboundOptions = {}
       requestCert: true,
       rejectUnauthorized: true,
       // Server preference: the first of these the client offers is selected (peerlink/1+cert when offered).
-      ALPNProtocols: [...tls.alpnProtocols],
+      ALPNProtocols: alpnOption(tls.alpnProtocols),
     });
     attempt.onFailure(() => secure.destroy());
 
