@@ -245,6 +245,23 @@ function stateChangeCode(change: StateChange): string {
   return code;
 }
 
+/**
+ * Distinct histories of state changes (the `#transitions` strings), shared by the connections that went the
+ * same way: most went connecting → securing → handshaking → open. Bounded: cleared when full.
+ */
+const histories = new Map<string, string>();
+const MAX_HISTORIES = 256;
+
+/** `history` with `change` appended, as the string shared with the connections that have the same history. */
+function appendStateChange(history: string, change: StateChange): string {
+  const next = history + stateChangeCode(change);
+  const known = histories.get(next);
+  if (known !== undefined) return known;
+  if (histories.size >= MAX_HISTORIES) histories.clear();
+  histories.set(next, next);
+  return next;
+}
+
 /** The early-close classifier of `channel`, in a scope of its own (the core drops it at open, and the channel with it). */
 function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkError {
   return (cause) => classifyEarlyClose(channel, cause);
@@ -812,7 +829,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     if ((this.#flags & CLOSE_EMITTED) !== 0) return;
     switch (event.type) {
       case "state":
-        this.#transitions += stateChangeCode(event.change);
+        this.#transitions = appendStateChange(this.#transitions, event.change);
         // This side said Goodbye or aborted: the application gets nothing more (held and buffered messages included).
         if (event.change.transition === "goodbye-sent" || event.change.transition === "aborted") this.#inbox.stop();
         if (event.change.to === "closing" || event.change.to === "closed") this.#disposeBacklog();
