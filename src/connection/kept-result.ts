@@ -22,9 +22,8 @@ export class KeptHandshakeResult implements HandshakeResult {
   readonly earlyData: boolean;
   readonly binding: "tls" | "nonces";
   readonly peerProof: IdentityProof;
-  /** The key's bytes as char codes (latin1), until the array is made. */
-  #keyText: string | undefined;
-  #key: Uint8Array | undefined;
+  /** The key's bytes as char codes (latin1) until the array is made, then the array. */
+  #key: string | Uint8Array;
 
   constructor(
     result: HandshakeResult,
@@ -43,19 +42,16 @@ export class KeptHandshakeResult implements HandshakeResult {
     this.binding = result.binding;
     this.peerProof = result.peerProof;
     const key = result.remotePublicKey;
-    if (key.length <= 64) this.#keyText = String.fromCharCode(...key);
-    else this.#key = key;
+    this.#key = key.length <= 64 ? String.fromCharCode(...key) : key;
   }
 
   /** The remote node's raw 32-byte Ed25519 public key (the same array on every read). */
   get remotePublicKey(): Uint8Array {
-    if (this.#key === undefined) {
-      const text = this.#keyText as string;
-      const key = new Uint8Array(text.length);
-      for (let i = 0; i < text.length; i++) key[i] = text.charCodeAt(i);
-      this.#key = key;
-      this.#keyText = undefined;
-    }
-    return this.#key;
+    const kept = this.#key;
+    if (typeof kept !== "string") return kept;
+    const key = new Uint8Array(kept.length);
+    for (let i = 0; i < kept.length; i++) key[i] = kept.charCodeAt(i);
+    this.#key = key;
+    return key;
   }
 }
