@@ -154,6 +154,17 @@ class CoreSetup {
   }
 }
 
+/** The parts of a core most open connections never use: made on the first write of one of them. */
+class CoreRare {
+  capabilities: CapabilityTable | undefined = undefined;
+  agreed: AgreedSets | undefined = undefined;
+  closeInfo: CloseInfo | undefined = undefined;
+  remoteGoodbye: RemoteGoodbye | undefined = undefined;
+  closeDeadline: number | undefined = undefined;
+  unknownProtocolFrames = 0;
+  discardedFrames = 0;
+}
+
 // Set in ConnectionCore's static block: the decoder's sink for a core, calling into its private frame handlers.
 let sinkFor: (core: ConnectionCore) => FrameSink;
 
@@ -202,12 +213,8 @@ export class ConnectionCore {
    * CapabilityUpdate; at open replaced by the equal set shared with other connections (see `internDeclared`).
    */
   #peerDeclared: DeclaredSet | undefined;
-  #capabilities: CapabilityTable | undefined;
-  /** The agreed sets after an update changed them; until then the handshake's result holds them. */
-  #agreed: AgreedSets | undefined;
-  #closeInfo: CloseInfo | undefined;
-  #remoteGoodbye: RemoteGoodbye | undefined;
-  #closeDeadline: number | undefined;
+  /** What most open connections never use (updates, the close, rare counters), made on first use. */
+  #rare: CoreRare | undefined;
   /** The time of the input being run (kept compactly: see `keepTime`). */
   #now: KeptTime = 0;
   #out: CoreAction[] = NO_ACTIONS;
@@ -220,8 +227,51 @@ export class ConnectionCore {
   #lastSentAt: KeptTime | undefined;
   #lastReceivedAt: KeptTime | undefined;
   #openedAt: KeptTime | undefined;
-  #unknownProtocolFrames = 0;
-  #discardedFrames = 0;
+
+  // The fields of #rare, read and written as if they were the core's own.
+  get #capabilities(): CapabilityTable | undefined {
+    return this.#rare?.capabilities;
+  }
+  set #capabilities(table: CapabilityTable | undefined) {
+    (this.#rare ??= new CoreRare()).capabilities = table;
+  }
+  /** The agreed sets after an update changed them (or first read); until then the handshake's result holds them. */
+  get #agreed(): AgreedSets | undefined {
+    return this.#rare?.agreed;
+  }
+  set #agreed(agreed: AgreedSets | undefined) {
+    (this.#rare ??= new CoreRare()).agreed = agreed;
+  }
+  get #closeInfo(): CloseInfo | undefined {
+    return this.#rare?.closeInfo;
+  }
+  set #closeInfo(info: CloseInfo | undefined) {
+    (this.#rare ??= new CoreRare()).closeInfo = info;
+  }
+  get #remoteGoodbye(): RemoteGoodbye | undefined {
+    return this.#rare?.remoteGoodbye;
+  }
+  set #remoteGoodbye(goodbye: RemoteGoodbye | undefined) {
+    (this.#rare ??= new CoreRare()).remoteGoodbye = goodbye;
+  }
+  get #closeDeadline(): number | undefined {
+    return this.#rare?.closeDeadline;
+  }
+  set #closeDeadline(deadline: number | undefined) {
+    (this.#rare ??= new CoreRare()).closeDeadline = deadline;
+  }
+  get #unknownProtocolFrames(): number {
+    return this.#rare?.unknownProtocolFrames ?? 0;
+  }
+  set #unknownProtocolFrames(count: number) {
+    (this.#rare ??= new CoreRare()).unknownProtocolFrames = count;
+  }
+  get #discardedFrames(): number {
+    return this.#rare?.discardedFrames ?? 0;
+  }
+  set #discardedFrames(count: number) {
+    (this.#rare ??= new CoreRare()).discardedFrames = count;
+  }
 
   /** Validates options (INVALID_ARGUMENT) and creates the frame decoder; starts in `connecting`. */
   constructor(options: ConnectionCoreOptions) {
