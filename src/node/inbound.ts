@@ -57,6 +57,8 @@ export interface InboundHost {
 }
 
 interface PendingSocket {
+  /** Its key in the pending map and the core. */
+  readonly id: number;
   readonly socket: Socket;
   readonly address: string;
   readonly reservation: ConnectionReservation;
@@ -100,7 +102,7 @@ export class InboundAdapter {
       return;
     }
     if (decision.evicted !== undefined) this.#kill(decision.evicted.id, "evicted");
-    const entry: PendingSocket = { socket, address, reservation: decision.reservation, connection: undefined };
+    const entry: PendingSocket = { id, socket, address, reservation: decision.reservation, connection: undefined };
     this.#pending.set(id, entry);
     host.changed();
     // The transports get the same deadline, counted from the arrival too.
@@ -185,8 +187,9 @@ export class InboundAdapter {
 
   /** Reports sockets whose peer has sent bytes (their first flight) to the core. */
   refreshProgress(): void {
-    for (const [id, entry] of this.#pending) {
-      if (entry.socket.bytesRead > 0) this.#host.core.progress(id, PendingStage.FIRST_FLIGHT);
+    // Runs at every arrival over every pending socket: values, not [id, entry] pairs made for each.
+    for (const entry of this.#pending.values()) {
+      if (entry.socket.bytesRead > 0) this.#host.core.progress(entry.id, PendingStage.FIRST_FLIGHT);
     }
   }
 
