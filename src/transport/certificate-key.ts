@@ -8,11 +8,22 @@ import type { X509Certificate } from "node:crypto";
 /** Length of a raw Ed25519 public key (RFC 8032). */
 const ED25519_KEY_BYTES = 32;
 
+/** DER of an Ed25519 SubjectPublicKeyInfo up to its key (RFC 8410 §4): SEQUENCE { AlgorithmIdentifier { 1.3.101.112 }, BIT STRING (33 bytes, 0 unused bits) }. */
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+
+/** DER tags of the TBSCertificate fields between the version and the key: serialNumber, signature, issuer, validity, subject. */
+const FIELDS_BEFORE_KEY = [0x02, 0x30, 0x30, 0x30, 0x30] as const;
+
 /**
  * The certificate's raw 32-byte Ed25519 subject public key, or `undefined` for any other key type.
- * Read through JWK: Node exports a key as JWK in ~1 µs and as DER SPKI in ~60 µs.
+ * Read from the certificate's DER (its subjectPublicKeyInfo, found by walking the TBSCertificate's fields,
+ * never by searching for bytes): a certificate read from a TLS socket is a new object each time, and making
+ * its KeyObject and exporting it cost ~15 µs a connection per side. Anything but the exact Ed25519 form goes
+ * through the KeyObject (JWK export, ~1 µs against ~60 µs for DER SPKI), which decides as before.
  */
 export function ed25519KeyOf(certificate: X509Certificate): Uint8Array | undefined {
+  const fromDer = ed25519KeyFromDer(certificate.raw);
+  if (fromDer !== undefined) return fromDer;
   const key = certificate.publicKey;
   if (key.asymmetricKeyType !== "ed25519") return undefined;
   const x = key.export({ format: "jwk" }).x;
@@ -20,4 +31,57 @@ export function ed25519KeyOf(certificate: X509Certificate): Uint8Array | undefin
   const raw = Buffer.from(x, "base64url");
   // A copy: a short Buffer is a view into Node's shared pool, and this key is kept (channel, ticket cache).
   return raw.length === ED25519_KEY_BYTES ? Uint8Array.from(raw) : undefined;
+}
+
+/**
+ * Internal: the Ed25519 key in the subjectPublicKeyInfo of a DER certificate (RFC 5280 §4.1: Certificate ::=
+ * SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity,
+ * subject, subjectPublicKeyInfo, … }, … }), in an array of its own; `undefined` when the field is not exactly
+ * an Ed25519 key or the DER is not laid out as expected.
+ */
+export function ed25519KeyFromDer(der: Uint8Array): Uint8Array | undefined {
+  if (readTlv(der, 0, der.length) !== 0x30) return undefined; // Certificate
+  if (readTlv(der, tlv.start, tlv.end) !== 0x30) return undefined; // tbsCertificate
+  const end = tlv.end;
+  let at = tlv.start;
+  let tag = readTlv(der, at, end);
+  if (tag === 0xa0) {
+    at = tlv.end; // version
+    tag = readTlv(der, at, end);
+  }
+  for (const expected of FIELDS_BEFORE_KEY) {
+    if (tag !== expected) return undefined;
+    at = tlv.end;
+    tag = readTlv(der, at, end);
+  }
+  if (tag !== 0x30 || tlv.end - at !== ED25519_SPKI_PREFIX.length + ED25519_KEY_BYTES) return undefined;
+  for (let i = 0; i < ED25519_SPKI_PREFIX.length; i++) if (der[at + i] !== ED25519_SPKI_PREFIX[i]) return undefined;
+  // A copy (Buffer#slice would be a view): the key is kept, and must not hold the certificate's bytes.
+  const key = new Uint8Array(ED25519_KEY_BYTES);
+  key.set(der.subarray(at + ED25519_SPKI_PREFIX.length, tlv.end));
+  return key;
+}
+
+/** Where the value last read by {@link readTlv} lies (one reused record: single-threaded, read right after the call). */
+const tlv = { start: 0, end: 0 };
+
+/**
+ * Reads one DER tag-length-value at `at` within `[at, end)` (single-byte tag, definite length up to 3 bytes):
+ * returns its tag with its value's bounds in {@link tlv}, or -1 when it does not fit.
+ */
+function readTlv(der: Uint8Array, at: number, end: number): number {
+  if (at + 2 > end) return -1;
+  const tag = der[at] as number;
+  let length = der[at + 1] as number;
+  let start = at + 2;
+  if (length >= 0x80) {
+    const count = length & 0x7f;
+    if (count < 1 || count > 3 || start + count > end) return -1;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[start++] as number);
+  }
+  if (start + length > end) return -1;
+  tlv.start = start;
+  tlv.end = start + length;
+  return tag;
 }
