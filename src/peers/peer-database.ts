@@ -44,6 +44,15 @@ import { StrikeLedger, type Strike } from "./strike-ledger.js";
 import type { JsonObject, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions } from "./peer-store.js";
 import type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peer-database-options.js";
 
+/**
+ * The empty lists and the initial backoff of a record, shared by the records that have nothing else (most
+ * peers never disconnect, announce no capability, never back off): ~0.1 KiB per peer less. Frozen, and only
+ * ever replaced in a record, never changed in place (records are written here only).
+ */
+const NO_DISCONNECTIONS = Object.freeze([]) as unknown as DisconnectionRecord[];
+const NO_CAPABILITIES = Object.freeze([]) as unknown as string[];
+const INITIAL_BACKOFF = Object.freeze({ attempt: 0 }) as BackoffRecord;
+
 export type { CandidateOptions, DisconnectionInput, PeerCandidate, PeerDatabaseOptions, PeerUpsert } from "./peer-database-options.js";
 
 /** Key under which the ban list is saved in the snapshot's `extra` object. */
@@ -217,7 +226,7 @@ export class PeerDatabase {
       if (!fields.capabilities.every((c) => typeof c === "string")) {
         throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "capabilities must be strings");
       }
-      record.capabilities = [...fields.capabilities];
+      record.capabilities = fields.capabilities.length === 0 ? NO_CAPABILITIES : [...fields.capabilities];
     }
     if (fields.protected !== undefined) record.protected = fields.protected;
     if (fields.healthy !== undefined) record.healthy = fields.healthy;
@@ -290,6 +299,7 @@ export class PeerDatabase {
     const record = this.#ensure(peerId, at);
     const entry: DisconnectionRecord = { at, reason: input.reason, direction: input.direction, initiator: input.initiator };
     if (input.retryAfterMs !== undefined) entry.retryAfterMs = time(input.retryAfterMs, "retryAfterMs");
+    if (record.disconnections === NO_DISCONNECTIONS) record.disconnections = [];
     record.disconnections.push(entry);
     if (record.disconnections.length > this.#maxDisconnections) {
       record.disconnections.splice(0, record.disconnections.length - this.#maxDisconnections);
@@ -313,7 +323,7 @@ export class PeerDatabase {
   setCapabilities(peerId: string, capabilities: readonly string[]): void {
     const record = this.#peers.get(peerId);
     if (record === undefined) return;
-    record.capabilities = [...capabilities];
+    record.capabilities = capabilities.length === 0 ? NO_CAPABILITIES : [...capabilities];
     this.#changed();
   }
 
@@ -520,6 +530,9 @@ export class PeerDatabase {
     let record = this.#peers.get(peerId);
     if (record === undefined) {
       record = createPeerRecord(peerId, time(now, "now"));
+      record.disconnections = NO_DISCONNECTIONS;
+      record.backoff = INITIAL_BACKOFF;
+      record.capabilities = NO_CAPABILITIES;
       this.#peers.set(peerId, record);
     }
     return record;

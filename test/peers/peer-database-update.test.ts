@@ -34,3 +34,27 @@ describe("PeerDatabase.update", () => {
     expect(copy.addresses.map((x) => x.address)).toEqual(["127.0.0.1:1"]);
   });
 });
+
+describe("new records", () => {
+  it("start empty and each get a history, capabilities and backoff of its own, in copies that can be changed", () => {
+    const d = db();
+    d.update("a", { capabilities: [] }, 1);
+    d.update("b", { capabilities: [] }, 1);
+    d.recordDisconnection("a", { reason: "normal", direction: "inbound", initiator: "remote", at: 5 });
+    d.setCapabilities("a", ["x"]);
+    d.setBackoff("a", { attempt: 2, nextAttemptAt: 9 });
+    expect(d.get("a")).toMatchObject({ capabilities: ["x"], backoff: { attempt: 2, nextAttemptAt: 9 } });
+    expect(d.get("a")?.disconnections.map((x) => x.at)).toEqual([5]);
+    expect(d.get("b")).toMatchObject({ disconnections: [], capabilities: [], backoff: { attempt: 0 } });
+    const copy = d.get("b")!;
+    copy.disconnections.push({ at: 1, reason: "normal", direction: "inbound", initiator: "local" });
+    copy.capabilities.push("y");
+    copy.backoff.attempt = 3;
+    expect(d.get("b")).toMatchObject({ disconnections: [], capabilities: [], backoff: { attempt: 0 } });
+    d.setCapabilities("a", []);
+    expect(d.get("a")?.capabilities).toEqual([]);
+    d.recordDisconnection("b", { reason: "normal", direction: "outbound", initiator: "local", at: 7 });
+    expect(d.get("a")?.disconnections.map((x) => x.at)).toEqual([5]);
+    expect(d.get("b")?.disconnections.map((x) => x.at)).toEqual([7]);
+  });
+});
