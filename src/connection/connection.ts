@@ -198,8 +198,6 @@ class RareParts {
   /** Made on first use of `closed`. */
   closed: Promise<CloseInfo> | undefined = undefined;
   resolveClosed: ((info: CloseInfo) => void) | undefined = undefined;
-  /** Written by maintenance. */
-  metrics: ConnectionMetrics | undefined = undefined;
 }
 
 /**
@@ -329,8 +327,10 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
   #backlog: SendBacklog | undefined;
   /** The state changes so far, as indexes into `stateChanges`. */
   #transitions = "";
-  /** What most connections never use (pings, `closed`, maintenance's metrics), made on first use. */
+  /** What most connections never use (pings, `closed`), made on first use. */
   #rare: RareParts | undefined;
+  /** Written by maintenance (on by default: a field of its own, not in {@link RareParts}); made on first use. */
+  #metrics: ConnectionMetrics | undefined;
   /** See {@link Connection.createdAt}; kept compactly (see `keepTime`). */
   readonly #createdAt: KeptTime;
   #timer: NodeJS.Timeout | undefined;
@@ -486,19 +486,18 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    * maintenance; `undefined` until the first health check or when maintenance is off.
    */
   get health(): HealthScore | undefined {
-    const metrics = this.#rare?.metrics;
-    return metrics === undefined ? undefined : readHealth(metrics);
+    return this.#metrics === undefined ? undefined : readHealth(this.#metrics);
   }
 
   /** Smoothed round-trip time in milliseconds from keepalive pings; `undefined` before the first pong. */
   get rtt(): number | undefined {
-    return this.#rare?.metrics?.rttMs;
+    return this.#metrics?.rttMs;
   }
 
   /** @internal Measurements written by maintenance (behind {@link Connection.health} and {@link Connection.rtt}). */
   get metrics(): ConnectionMetrics {
     // Made on first use: with maintenance off nothing writes it.
-    return ((this.#rare ??= new RareParts()).metrics ??= {});
+    return (this.#metrics ??= {});
   }
   /**
    * When this object was made (`Date.now()` ms): the channel was secured and the peerlink handshake began.
