@@ -12,7 +12,8 @@ import { GoodbyeReason, type Goodbye } from "../../generated/peerlink/v1/goodbye
 import { ChannelBinding, KeyType, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { verifySignature } from "../identity/identity.js";
-import type { PeerId } from "../identity/peer-id.js";
+import { base32DecodeInto } from "../identity/base32.js";
+import { PEER_ID_LENGTH, type PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
 import { pooledRandomBytes } from "../util/random-pool.js";
 import {
@@ -46,16 +47,11 @@ const UINT32_MAX = 0xffff_ffff;
 const DEFAULT_VERSIONS: VersionRange = Object.freeze({ min: WIRE_VERSION, max: WIRE_VERSION });
 const NONE: readonly never[] = Object.freeze([]);
 
-/** The node's own peer id bytes, decoded from its text once per PeerId (immutable) rather than per Hello. */
-const ownIdBytes = new WeakMap<PeerId, Uint8Array>();
-function peerIdBytes(peerId: PeerId): Uint8Array {
-  let bytes = ownIdBytes.get(peerId);
-  if (bytes === undefined) {
-    bytes = peerId.bytes;
-    ownIdBytes.set(peerId, bytes);
-  }
-  return bytes;
-}
+/**
+ * The own peer id's bytes for the Hello being encoded: decoded from its text into this buffer, which the encoder
+ * copies at once (single-threaded), so that neither a Hello nor a node keeps an array of them.
+ */
+const OWN_ID_SCRATCH = new Uint8Array(PEER_ID_LENGTH);
 
 /**
  * One side of the peerlink handshake. Call {@link Handshake.start} once the
@@ -174,7 +170,7 @@ export class Handshake {
     const fields: HelloFields = {
       minVersion: this.#versions.min,
       maxVersion: this.#versions.max,
-      peerId: peerIdBytes(this.#identity.peerId),
+      peerId: base32DecodeInto(this.#identity.peerId.toString(), OWN_ID_SCRATCH),
       keyType: KeyType.ED25519,
       publicKey: this.#identity.publicKey,
       nonce,

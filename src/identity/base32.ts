@@ -41,6 +41,16 @@ export function base32Encode(bytes: Uint8Array): string {
 /** Decodes lowercase unpadded base32; throws INVALID_PEER_ID on any other character or non-zero trailing bits. */
 export function base32Decode(text: string): Uint8Array {
   const out = new Uint8Array(Math.floor((text.length * 5) / 8));
+  base32DecodeInto(text, out);
+  return out;
+}
+
+/**
+ * Decodes lowercase unpadded base32 into `out` (at least `floor(text.length * 5 / 8)` bytes), as
+ * {@link base32Decode} does, without allocating; returns `out`.
+ */
+export function base32DecodeInto(text: string, out: Uint8Array): Uint8Array {
+  if (out.length < Math.floor((text.length * 5) / 8)) throw new PeerlinkError(ErrorCode.INTERNAL, "base32 output too short");
   let buffer = 0;
   let bits = 0;
   let index = 0;

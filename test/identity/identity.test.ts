@@ -9,7 +9,7 @@ import { ensureDist } from "../helpers/dist.js";
 import fc from "fast-check";
 import { Identity, verifySignature } from "../../src/identity/identity.js";
 import { PeerId } from "../../src/identity/peer-id.js";
-import { base32Decode, base32Encode } from "../../src/identity/base32.js";
+import { base32Decode, base32DecodeInto, base32Encode } from "../../src/identity/base32.js";
 import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
 
 const dirs: string[] = [];
@@ -52,6 +52,17 @@ describe("a peer id", () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
       expect(base32Decode(base32Encode(bytes))).toEqual(bytes);
     }));
+  });
+
+  it("decodes into a given buffer as base32Decode does, leaving bytes past the value untouched", () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const out = new Uint8Array(bytes.length + 3).fill(0xee);
+      expect(base32DecodeInto(base32Encode(bytes), out)).toBe(out);
+      expect(out.subarray(0, bytes.length)).toEqual(bytes);
+      expect([...out.subarray(bytes.length)]).toEqual([0xee, 0xee, 0xee]);
+    }));
+    expect(() => base32DecodeInto("mzxw6", new Uint8Array(2))).toThrow(/too short/);
+    expect(() => base32DecodeInto("mzxw1", new Uint8Array(8))).toThrow(/invalid base32 character/);
   });
 });
 
