@@ -37,6 +37,15 @@ const NO_PROTOCOLS: readonly ProtocolSpec[] = Object.freeze([]);
 const templates = new WeakMap<readonly ProtocolSpec[], HelloTemplate>();
 
 /**
+ * Templates by content, shared by the nodes of a process whose options are equal (each node has lists of its
+ * own, so {@link templates} alone would keep one template per node). Looked up only when a node's list has no
+ * template yet; bounded (cleared when full), and a key too long is not kept.
+ */
+const byContent = new Map<string, HelloTemplate>();
+const MAX_SHARED_TEMPLATES = 64;
+const MAX_CONTENT_KEY_CHARS = 8192;
+
+/**
  * The template for these options: validated (INVALID_ARGUMENT on a bad name, duplicate, alias, version or a
  * list longer than a Hello may carry, exactly as the handshake checked them on each connection before) or the
  * cached one when its values are the same.
@@ -49,9 +58,38 @@ export function helloTemplate(
 ): HelloTemplate {
   const cached = templates.get(protocols);
   if (cached !== undefined && matches(cached, protocols, capabilities, listenAddrs, agent)) return cached;
-  const template = buildTemplate(protocols, capabilities, listenAddrs, agent);
+  const key = contentKey(protocols, capabilities, listenAddrs, agent);
+  let template = key === undefined ? undefined : byContent.get(key);
+  if (template === undefined || !matches(template, protocols, capabilities, listenAddrs, agent)) {
+    template = buildTemplate(protocols, capabilities, listenAddrs, agent);
+    if (key !== undefined) {
+      if (byContent.size >= MAX_SHARED_TEMPLATES) byContent.clear();
+      byContent.set(key, template);
+    }
+  }
   templates.set(protocols, template);
   return template;
+}
+
+/** The options' values as one string, or `undefined` when they do not serialize or the key would be too long. */
+function contentKey(
+  protocols: readonly ProtocolSpec[],
+  capabilities: readonly CapabilitySpec[],
+  listenAddrs: readonly string[],
+  agent: string,
+): string | undefined {
+  let key: string;
+  try {
+    key = JSON.stringify([
+      protocols.map((p) => [p.name, p.versions, p.alias]),
+      capabilities.map((c) => [c.name, c.version, c.required === true]),
+      listenAddrs,
+      agent,
+    ]);
+  } catch {
+    return undefined;
+  }
+  return key.length > MAX_CONTENT_KEY_CHARS ? undefined : key;
 }
 
 function buildTemplate(
