@@ -24,7 +24,7 @@ import { raceAddresses } from "./address-race.js";
 import { interleaveFamilies } from "./dial-race.js";
 import type { ResolvedDialing } from "./node-settings.js";
 import { awaitGate } from "./gate-wait.js";
-import { followAbort, linkSignals } from "../util/linked-signal.js";
+import { linkSignals } from "../util/linked-signal.js";
 import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
 
 /** What the dialer needs from the manager. */
@@ -36,7 +36,7 @@ export interface DialerHost {
   /** The core's clock (ms). */
   now(): number;
   tls(): ResolvedTls | undefined;
-  /** Aborts every dial when the node stops. */
+  /** Aborted when the node stops, just before {@link Dialer.stop}: its reason ends the dials; gater waits end with it. */
   readonly signal: AbortSignal;
   readonly handshakeTimeoutMs: number;
   /** Address racing and the direct-dial backoff. */
@@ -83,6 +83,11 @@ export class Dialer {
   readonly #dials = new Map<string, SharedDial>();
   /** Waits for a connection being adopted (see {@link #awaitConnection}): ended by {@link stop}. */
   readonly #waits = new Set<() => void>();
+  /**
+   * The controllers of the dials in progress, aborted by {@link Dialer.stop}: a set owned here rather than a
+   * listener per dial on the node's stop signal (adding and removing those is linear in the listeners).
+   */
+  readonly #inFlight = new Set<AbortController>();
 
   constructor(host: DialerHost) {
     this.#host = host;
@@ -93,8 +98,13 @@ export class Dialer {
     return this.#dials.size;
   }
 
-  /** Ends every wait for a connection being adopted (its timer cleared): the node stops. */
+  /**
+   * The node stops (right after aborting its signal): aborts every dial in progress with the signal's reason and
+   * ends every wait for a connection being adopted (its timer cleared).
+   */
   stop(): void {
+    const reason = this.#host.signal.aborted ? this.#host.signal.reason : new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
+    for (const controller of [...this.#inFlight]) controller.abort(reason);
     for (const end of [...this.#waits]) end();
   }
 
@@ -143,10 +153,11 @@ export class Dialer {
     const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
     setMaxListeners(0, shared.controller.signal);
     // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
-    const unfollow = followAbort(host.signal, shared.controller);
+    if (host.signal.aborted) shared.controller.abort(host.signal.reason);
+    else this.#inFlight.add(shared.controller);
     shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal, direct);
     const done = (): void => {
-      unfollow();
+      this.#inFlight.delete(shared.controller);
       shared.settled = true;
       if (this.#dials.get(key) === shared) this.#dials.delete(key);
       host.changed();

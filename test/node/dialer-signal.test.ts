@@ -79,7 +79,7 @@ describe("the dialer and the node's stop signal", () => {
     expect(dependants(stop.signal)).toBe(0);
   });
 
-  it("still aborts a dial in progress when the node stops", async () => {
+  it("aborts a dial in progress when the node stops", async () => {
     const port = await listen();
     const stop = new AbortController();
     const dialer = dialerWith(stop.signal, true);
@@ -88,7 +88,9 @@ describe("the dialer and the node's stop signal", () => {
       const poll = (): void => void (sockets.size > 0 ? resolve() : setImmediate(poll));
       poll();
     });
+    // As the manager stops: its signal aborted, then the dialer told.
     stop.abort(new PeerlinkError(ErrorCode.STOPPED, "stopping"));
+    dialer.stop();
     await expect(dialing).rejects.toBeInstanceOf(PeerlinkError);
     expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
   });

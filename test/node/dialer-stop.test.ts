@@ -29,6 +29,7 @@ describe("the dialer's wait for a connection still being adopted", () => {
     let waiting!: () => void;
     const reachedWait = new Promise<void>((r) => (waiting = r));
     const ok = { allowed: true } as const;
+    const stopping = new AbortController();
     const host = {
       core: {
         gateDialPeer: () => ok,
@@ -40,7 +41,7 @@ describe("the dialer's wait for a connection still being adopted", () => {
       localId: Identity.generate().peerId,
       now: () => Date.now(),
       tls: () => undefined,
-      signal: new AbortController().signal,
+      signal: stopping.signal,
       handshakeTimeoutMs: 600_000,
       dialing: { staggerMs: 250, backoff: undefined },
       enable0Rtt: false,
@@ -70,9 +71,11 @@ describe("the dialer's wait for a connection still being adopted", () => {
     await reachedWait;
     expect(listeners.size).toBe(1);
     const before = activeTimeouts();
+    // As the manager stops: its signal aborted, then the dialer told; the dial ends with it.
+    stopping.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
     dialer.stop();
     expect(activeTimeouts()).toBe(before - 1);
     expect(listeners.size).toBe(0);
-    await rejectsWithCode(dialing, ErrorCode.ALREADY_CONNECTED);
+    await rejectsWithCode(dialing, ErrorCode.ABORTED);
   });
 });
