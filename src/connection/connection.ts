@@ -710,8 +710,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       connection.#flags |= SOCKET_CLOSED;
       if ((connection.#flags & RELEASED) === 0) connection.#apply(connection.#core.transportClosed(Date.now()));
     };
-    /** The inbox's view of its connection: one field, its methods on the prototype. */
-    /** The connection as its inbox and its write batcher see it (one object for both). */
+    /** The connection as its inbox and its write batcher see it: one object for both, its methods on the prototype. */
     class ConnectionInboxHost implements InboxHost, SendSettler {
       readonly #connection: Connection;
       constructor(connection: Connection) {
