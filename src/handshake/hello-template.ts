@@ -1,8 +1,8 @@
 /**
  * Internal: the parts of a Hello that are the same on every connection of a node — its validated protocol
  * and capability lists, listen addresses and agent, with Hello fields 7–9 and the agent already encoded.
- * A node passes the same lists to every handshake; validating and encoding them again per connection was
- * most of what a Handshake allocated before it sent anything.
+ * A node passes the same lists to every handshake; validating and encoding them on each connection would be
+ * most of what a Handshake allocates before it sends anything.
  *
  * @module
  */
@@ -47,8 +47,8 @@ const MAX_CONTENT_KEY_CHARS = 8192;
 
 /**
  * The template for these options: validated (INVALID_ARGUMENT on a bad name, duplicate, alias, version or a
- * list longer than a Hello may carry, exactly as the handshake checked them on each connection before) or the
- * cached one when its values are the same.
+ * list longer than a Hello may carry: the checks a Handshake makes of its options) or the cached one when its
+ * values are the same.
  */
 export function helloTemplate(
   protocols: readonly ProtocolSpec[] = NO_PROTOCOLS,

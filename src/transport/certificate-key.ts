@@ -19,7 +19,7 @@ const FIELDS_BEFORE_KEY = [0x02, 0x30, 0x30, 0x30, 0x30] as const;
  * Read from the certificate's DER (its subjectPublicKeyInfo, found by walking the TBSCertificate's fields,
  * never by searching for bytes): a certificate read from a TLS socket is a new object each time, and making
  * its KeyObject and exporting it cost ~15 µs a connection per side. Anything but the exact Ed25519 form goes
- * through the KeyObject (JWK export, ~1 µs against ~60 µs for DER SPKI), which decides as before.
+ * through the KeyObject (JWK export, ~1 µs against ~60 µs for DER SPKI), which decides.
  */
 export function ed25519KeyOf(certificate: X509Certificate): Uint8Array | undefined {
   const fromDer = ed25519KeyFromDer(certificate.raw);
