@@ -7,7 +7,6 @@
  * @module
  */
 import { lookup } from "node:dns/promises";
-import { setMaxListeners } from "node:events";
 import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
@@ -151,7 +150,6 @@ export class Dialer {
       if (pending && !pending.controller.signal.aborted) return this.#join(key, pending, options.signal);
     }
     const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
-    setMaxListeners(0, shared.controller.signal);
     // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
     if (host.signal.aborted) shared.controller.abort(host.signal.reason);
     else this.#inFlight.add(shared.controller);
