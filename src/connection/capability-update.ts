@@ -7,6 +7,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { MAX_CAPABILITY_NAME_BYTES, MAX_HELLO_LIST_ENTRIES, MAX_PROTOCOL_NAME_BYTES } from "../handshake/defaults.js";
+import { isUint32 } from "../handshake/list-checks.js";
 import { negotiateCapabilities, negotiateProtocols } from "../handshake/negotiate.js";
 import type { AgreedCapability, AgreedProtocol, CapabilitySpec, ProtocolSpec } from "../handshake/types.js";
 import { MAX_PEER_PROTOCOL_ALIASES } from "./defaults.js";
@@ -281,10 +282,6 @@ function sizeAfter(current: ReadonlyMap<string, unknown>, removed: readonly stri
   for (const name of removed) names.delete(name);
   for (const name of added) names.add(name);
   return names.size;
-}
-
-function isUint32(n: unknown): n is number {
-  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= UINT32_MAX;
 }
 
 function sameSets(a: AgreedSets, b: AgreedSets): boolean {

@@ -30,6 +30,7 @@ import { encodeFrameWithBody } from "./frame-bytes.js";
 import { encodeHelloFrameWith, type HelloFields } from "./hello-encoder.js";
 import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
+import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
 import type {
@@ -43,7 +44,6 @@ import type {
   VersionRange,
 } from "./types.js";
 
-const UINT32_MAX = 0xffff_ffff;
 const DEFAULT_VERSIONS: VersionRange = Object.freeze({ min: WIRE_VERSION, max: WIRE_VERSION });
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -419,13 +419,6 @@ export function encodeGoodbye(reason: DisconnectReason, detail = "", retryAfterM
   return encodeFrameWithBody({ kind: { case: "goodbye", value: { reason: wire, detail, retryAfterMs } } }).bytes;
 }
 
-/** True when `a` is defined and holds the same bytes as `b`. */
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function validateBinding(binding: ChannelBindingInput): ChannelBindingInput {
   if (binding?.type === "nonces") return { type: "nonces" };
   if (binding?.type === "tls") {
@@ -444,10 +437,6 @@ function validateBinding(binding: ChannelBindingInput): ChannelBindingInput {
     return { type: "tls", exporter: binding.exporter };
   }
   throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding must be { type: "tls", exporter } or { type: "nonces" }`);
-}
-
-function isUint32(n: unknown): n is number {
-  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= UINT32_MAX;
 }
 
 function validateVersions(v: VersionRange): VersionRange {

@@ -16,9 +16,7 @@ import {
   NONCE_LENGTH,
 } from "./defaults.js";
 import type { HandshakeRole } from "./types.js";
-
-/** Lists up to this long are checked for duplicates by scanning (no Set); longer ones with Sets. */
-const SMALL_LIST = 8;
+import { firstIndex, sameBytes, SMALL_LIST } from "./list-checks.js";
 
 /** Outcome of {@link checkHello}. */
 export type HelloCheck =
@@ -55,7 +53,7 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
     const p = protocols[i] as (typeof protocols)[number];
     const length = Buffer.byteLength(p.name, "utf8");
     if (length === 0 || length > MAX_PROTOCOL_NAME_BYTES) return violation(`protocol name of ${length} bytes`);
-    if (protocolNames === undefined ? nameBefore(protocols, i, p.name) : protocolNames.has(p.name)) {
+    if (protocolNames === undefined ? firstIndex(protocols, p.name, i) >= 0 : protocolNames.has(p.name)) {
       return violation(`protocol ${JSON.stringify(p.name)} listed twice`);
     }
     if (aliases === undefined ? aliasBefore(protocols, i, p.alias) : aliases.has(p.alias)) return violation(`alias ${p.alias} used twice`);
@@ -69,7 +67,7 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
     const c = capabilities[i] as (typeof capabilities)[number];
     const length = Buffer.byteLength(c.name, "utf8");
     if (length === 0 || length > MAX_CAPABILITY_NAME_BYTES) return violation(`capability name of ${length} bytes`);
-    if (capabilityNames === undefined ? nameBefore(capabilities, i, c.name) : capabilityNames.has(c.name)) {
+    if (capabilityNames === undefined ? firstIndex(capabilities, c.name, i) >= 0 : capabilityNames.has(c.name)) {
       return violation(`capability ${JSON.stringify(c.name)} listed twice`);
     }
     capabilityNames?.add(c.name);
@@ -95,12 +93,6 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
   return { ok: true, peerId: PeerId.fromBytes(derived) };
 }
 
-/** True when an entry before `end` is named `name`. */
-function nameBefore(list: readonly { readonly name: string }[], end: number, name: string): boolean {
-  for (let j = 0; j < end; j++) if ((list[j] as { readonly name: string }).name === name) return true;
-  return false;
-}
-
 /** True when an entry before `end` has alias `alias`. */
 function aliasBefore(list: readonly { readonly alias: number }[], end: number, alias: number): boolean {
   for (let j = 0; j < end; j++) if ((list[j] as { readonly alias: number }).alias === alias) return true;
@@ -109,10 +101,4 @@ function aliasBefore(list: readonly { readonly alias: number }[], end: number, a
 
 function violation(message: string): HelloCheck {
   return { ok: false, error: new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, `bad Hello: ${message}`, { initiator: "local" }) };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -9,9 +9,9 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { MAX_CAPABILITY_NAME_BYTES, MAX_HELLO_LIST_ENTRIES, MAX_PROTOCOL_NAME_BYTES } from "./defaults.js";
 import { encodeHelloLists } from "./hello-encoder.js";
+import { isUint32 } from "./list-checks.js";
 import type { CapabilitySpec, ProtocolSpec } from "./types.js";
 
-const UINT32_MAX = 0xffff_ffff;
 const utf8 = new TextEncoder();
 
 /** Validated, frozen copies of a handshake's list options, with their encoding. */
@@ -151,10 +151,6 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   if (!Array.isArray(a) || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-function isUint32(n: unknown): n is number {
-  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= UINT32_MAX;
 }
 
 function validateProtocols(protocols: readonly ProtocolSpec[]): readonly ProtocolSpec[] {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { AgreedCapability, AgreedProtocol, CapabilitySpec, ProtocolSpec, VersionRange } from "./types.js";
+import { firstIndex, SMALL_LIST } from "./list-checks.js";
 
 /** Outcome of {@link negotiateCapabilities}. */
 export type CapabilityNegotiation =
@@ -109,15 +110,6 @@ function highestCommon(mine: readonly number[], theirs: readonly number[]): numb
     if ((theirVersions === undefined ? theirs.includes(v) : theirVersions.has(v)) && (best === undefined || v > best)) best = v;
   }
   return best;
-}
-
-/** Lists up to this long are matched by scanning (no Map or Set); longer ones through Maps. */
-const SMALL_LIST = 8;
-
-/** Index of the first entry named `name` among the first `end` entries, or -1. */
-function firstIndex(items: readonly { readonly name: string }[], name: string, end: number = items.length): number {
-  for (let j = 0; j < end; j++) if ((items[j] as { readonly name: string }).name === name) return j;
-  return -1;
 }
 
 /** True when entry `i` is the first of its name. */
