@@ -69,18 +69,27 @@ describe("Node's getPeerX509Certificate on a client socket (what dialChannel rel
   });
 });
 
+/**
+ * An impostor's credentials whose chain carries, after its own leaf, a certificate with the victim's key
+ * (issued by a test CA when `withCa`, self-signed otherwise).
+ */
+async function impostorChain(withCa: boolean) {
+  const ca = await createTestCa("review CA");
+  const victim = Identity.generate();
+  const impostor = Identity.generate();
+  const victimCert = withCa ? (await ca.issue(victim)).cert : (await createTlsCredentials(victim)).cert;
+  const own = withCa ? await ca.issue(impostor) : await createTlsCredentials(impostor);
+  const caOption = withCa ? { ca: [ca.certificate] } : {};
+  return { ca, victim, impostor, chained: { key: own.key, cert: `${own.cert.trim()}\n${victimCert}` }, caOption };
+}
+
 describe.each([
   ["without a CA", false],
   ["with a CA", true],
 ])("a listener whose chain carries, after its own leaf, a certificate with the key of the node it claims to be (%s)", (_mode, withCa) => {
   it("is judged by its leaf: the dialer fails its certificate-bound Hello with AUTHENTICATION_FAILED", async () => {
-    const ca = await createTestCa("review CA");
-    const victim = Identity.generate();
-    const impostor = Identity.generate();
-    const victimCert = withCa ? (await ca.issue(victim)).cert : (await createTlsCredentials(victim)).cert;
-    const own = withCa ? await ca.issue(impostor) : await createTlsCredentials(impostor);
-    const caOption = withCa ? { ca: [ca.certificate] } : {};
-    const server = await startTestServer(await resolveTls(impostor, { credentials: { key: own.key, cert: `${own.cert.trim()}\n${victimCert}` }, ...caOption }));
+    const { ca, victim, impostor, chained, caOption } = await impostorChain(withCa);
+    const server = await startTestServer(await resolveTls(impostor, { credentials: chained, ...caOption }));
     servers.push(server);
     const dialerIdentity = Identity.generate();
     const dialer = await startNode({
@@ -104,12 +113,7 @@ describe.each([
   ["with a CA", true],
 ])("a dialer whose chain carries, after its own leaf, a certificate with the key of the node it claims to be (%s)", (_mode, withCa) => {
   it("is judged by its leaf: the listener fails its certificate-bound Hello with AUTHENTICATION_FAILED", async () => {
-    const ca = await createTestCa("review CA");
-    const victim = Identity.generate();
-    const impostor = Identity.generate();
-    const victimCert = withCa ? (await ca.issue(victim)).cert : (await createTlsCredentials(victim)).cert;
-    const own = withCa ? await ca.issue(impostor) : await createTlsCredentials(impostor);
-    const caOption = withCa ? { ca: [ca.certificate] } : {};
+    const { ca, victim, impostor, chained, caOption } = await impostorChain(withCa);
     const listenerIdentity = Identity.generate();
     const listener = await startNode({
       tls: true,
@@ -117,7 +121,7 @@ describe.each([
       tlsOptions: withCa ? { credentials: await ca.issue(listenerIdentity), ...caOption } : {},
     });
     nodes.push(listener);
-    const tls = await resolveTls(impostor, { credentials: { key: own.key, cert: `${own.cert.trim()}\n${victimCert}` }, sessionCache: false, ...caOption });
+    const tls = await resolveTls(impostor, { credentials: chained, sessionCache: false, ...caOption });
     const channel = await dialChannel({ host: "127.0.0.1", port: listener.port, tls, deadline: Date.now() + 10_000 });
     try {
       channel.socket.on("error", () => undefined);
