@@ -265,6 +265,14 @@ function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkErro
   return (cause) => classifyEarlyClose(channel, cause);
 }
 
+/**
+ * What reads the exporter of `channel` when a proof needs it (in a scope of its own, like {@link earlyCloseOf}):
+ * on a TLS channel reading it computes it, which most connections under certificate binding never need.
+ */
+function exporterOf(channel: SecureChannel): () => Uint8Array {
+  return () => channel.tlsExporter as Uint8Array;
+}
+
 // Set in Connection's static block: module-internal access to its private state, for the functions below.
 let tapConnection: (connection: Connection, fn: MessageTap) => () => void;
 let decoderBufferOf: (connection: Connection) => number;
@@ -379,14 +387,13 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#socket.on("end", onSocketEnd);
     this.#socket.on("error", onSocketError);
     this.#socket.on("close", onSocketClose);
-    const binding: ChannelBindingInput =
-      channel.secure && channel.tlsExporter !== undefined
-        ? {
-            type: "tls",
-            exporter: channel.tlsExporter,
-            certificate: channel.certificateBinding ? { own: channel.ownCertificateKey, peer: channel.peerCertificateKey } : undefined,
-          }
-        : { type: "nonces" };
+    const binding: ChannelBindingInput = channel.secure
+      ? {
+          type: "tls",
+          exporter: exporterOf(channel),
+          certificate: channel.certificateBinding ? { own: channel.ownCertificateKey, peer: channel.peerCertificateKey } : undefined,
+        }
+      : { type: "nonces" };
     this.#apply(this.#core.transportConnected(now));
     this.#apply(this.#core.transportSecured(binding, now));
     if (this.#socket.destroyed) this.#apply(this.#core.transportClosed(Date.now()));

@@ -34,7 +34,8 @@ import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
 import type {
-  ChannelBindingInput,
+  EarlyMessage,
+  ExporterInput,
   HandshakeAction,
   HandshakeOptions,
   HandshakePhase,
@@ -46,6 +47,8 @@ import type {
 
 const DEFAULT_VERSIONS: VersionRange = Object.freeze({ min: WIRE_VERSION, max: WIRE_VERSION });
 const NONE: readonly never[] = Object.freeze([]);
+const EMPTY_PROOF = new Uint8Array(0);
+const NO_EARLY: readonly EarlyMessage[] = Object.freeze([]);
 
 /**
  * The own peer id's bytes for the Hello being encoded: decoded from its text into this buffer, which the encoder
@@ -70,14 +73,23 @@ export class Handshake {
   readonly #identity: HandshakeOptions["identity"];
   readonly #role: HandshakeRole;
   readonly #peerRole: HandshakeRole;
-  readonly #binding: ChannelBindingInput;
+  /** True for a TLS binding (exporter, or certificate where agreed), false for nonces. */
+  readonly #tls: boolean;
+  /** The TLS exporter, or what reads it: read only when a proof needs it (see {@link ExporterInput}). */
+  #exporter: ExporterInput | undefined;
+  /** Certificate binding agreed (ALPN `peerlink/1+cert`): the raw keys of both certificates, if known. */
+  readonly #certificateAgreed: boolean;
+  readonly #ownCertificateKey: Uint8Array | undefined;
+  readonly #peerCertificateKey: Uint8Array | undefined;
   readonly #versions: VersionRange;
   /** The node's protocols, capabilities, listen addresses and agent, validated and encoded (shared). */
   readonly #template: HelloTemplate;
   readonly #expectedPeerId: PeerId | undefined;
   readonly #announceEarlyData: boolean;
   readonly #randomBytes: (length: number) => Uint8Array;
-  readonly #early: EarlyDataBuffer;
+  readonly #earlyCap: number;
+  /** Made on the first early message held (a listener's, plain TCP). */
+  #early: EarlyDataBuffer | undefined;
 
   #phase: HandshakePhase = "idle";
   #ownHelloBody: Uint8Array | undefined;
@@ -96,7 +108,27 @@ export class Handshake {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `role must be "dialer" or "listener"`);
     }
     this.#peerRole = this.#role === "dialer" ? "listener" : "dialer";
-    this.#binding = validateBinding(options.binding);
+    const binding = options.binding;
+    if (binding?.type === "tls") {
+      const exporter = binding.exporter;
+      if (typeof exporter !== "function" && !isExporter(exporter)) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `tls exporter must be ${TLS_EXPORTER_BYTES} bytes`);
+      }
+      const certificate = binding.certificate;
+      if (certificate !== undefined && (!isCertificateKey(certificate.own) || !isCertificateKey(certificate.peer))) {
+        throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "certificate keys must be 32-byte Ed25519 keys");
+      }
+      this.#tls = true;
+      this.#exporter = exporter;
+      this.#certificateAgreed = certificate !== undefined;
+      this.#ownCertificateKey = certificate?.own;
+      this.#peerCertificateKey = certificate?.peer;
+    } else if (binding?.type === "nonces") {
+      this.#tls = false;
+      this.#certificateAgreed = false;
+    } else {
+      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding must be { type: "tls", exporter } or { type: "nonces" }`);
+    }
     this.#versions = options.versions === undefined ? DEFAULT_VERSIONS : validateVersions(options.versions);
     this.#template = helloTemplate(options.protocols, options.capabilities ?? NONE, options.listenAddrs ?? NONE, options.agent ?? DEFAULT_AGENT);
     this.#expectedPeerId = options.expectedPeerId;
@@ -106,7 +138,7 @@ export class Handshake {
     if (!Number.isInteger(cap) || cap < 0) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "maxEarlyDataBytes must be a non-negative integer");
     }
-    this.#early = new EarlyDataBuffer(cap);
+    this.#earlyCap = cap;
   }
 
   /** Where the handshake is. */
@@ -141,7 +173,7 @@ export class Handshake {
 
   /** Early-data bytes held now (listener, before open). */
   get heldEarlyDataBytes(): number {
-    return this.#early.bytes;
+    return this.#early?.bytes ?? 0;
   }
 
   /** The alias this side declared for protocol `name`, if it declared one (for early-data sends). */
@@ -158,12 +190,9 @@ export class Handshake {
    */
   start(): HandshakeAction[] {
     if (this.#phase !== "idle") throw new PeerlinkError(ErrorCode.INTERNAL, "handshake already started");
-    const binding = this.#binding;
-    const byCertificate = binding.type === "tls" && sameBytes(binding.certificate?.own, this.#identity.publicKey);
-    const proof =
-      binding.type === "tls" && !byCertificate
-        ? this.#identity.sign(tlsBindingPayload(this.#role, binding.exporter))
-        : new Uint8Array(0);
+    const tls = this.#tls;
+    const byCertificate = tls && sameBytes(this.#ownCertificateKey, this.#identity.publicKey);
+    const proof = tls && !byCertificate ? this.#identity.sign(tlsBindingPayload(this.#role, this.#exporterValue())) : EMPTY_PROOF;
     const nonce = this.#randomBytes(NONCE_LENGTH);
     if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
     const template = this.#template;
@@ -177,11 +206,7 @@ export class Handshake {
       protocols: template.protocols,
       capabilities: template.capabilities,
       listenAddrs: template.listenAddrs,
-      binding: byCertificate
-        ? ChannelBinding.TLS_CERTIFICATE
-        : binding.type === "tls"
-          ? ChannelBinding.TLS_EXPORTER
-          : ChannelBinding.NONCES,
+      binding: byCertificate ? ChannelBinding.TLS_CERTIFICATE : tls ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES,
       proof,
       earlyData: this.#announceEarlyData,
       agent: template.agent,
@@ -217,7 +242,7 @@ export class Handshake {
         if (this.#peerHello !== undefined) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "second Hello");
         return this.#onHello(kind.value, body);
       case "auth":
-        if (this.#binding.type === "tls") return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Auth frame on a TLS connection");
+        if (this.#tls) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Auth frame on a TLS connection");
         if (this.#peerHello === undefined) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Auth before Hello");
         return this.#onAuth(kind.value.proof);
       case "data":
@@ -295,11 +320,11 @@ export class Handshake {
   #onHello(hello: Hello, body: Uint8Array): HandshakeAction[] {
     const check = checkHello(hello, this.#peerRole);
     if (!check.ok) return this.#failWith(check.error);
-    const binding = this.#binding;
-    const byCertificate = binding.type === "tls" && binding.certificate !== undefined && hello.binding === ChannelBinding.TLS_CERTIFICATE;
-    const wanted = binding.type === "tls" ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
+    const tls = this.#tls;
+    const byCertificate = this.#certificateAgreed && hello.binding === ChannelBinding.TLS_CERTIFICATE;
+    const wanted = tls ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
     if (hello.binding !== wanted && !byCertificate) {
-      const allowed = binding.type === "tls" && binding.certificate !== undefined ? `${ChannelBinding[wanted]} or TLS_CERTIFICATE` : ChannelBinding[wanted];
+      const allowed = this.#certificateAgreed ? `${ChannelBinding[wanted]} or TLS_CERTIFICATE` : ChannelBinding[wanted];
       return this.fail(
         ErrorCode.AUTHENTICATION_FAILED,
         `peer binds its proof to ${ChannelBinding[hello.binding] ?? hello.binding}, the transport needs ${allowed}`,
@@ -312,14 +337,21 @@ export class Handshake {
       // TLS proved the certificate key (CertificateVerify over this session's handshake, or the one that
       // issued its ticket): the Hello may name only that key.
       if (hello.proof.length !== 0) return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Hello.proof must be empty with TLS_CERTIFICATE");
-      if (!sameBytes(binding.certificate?.peer, hello.publicKey)) {
+      if (!sameBytes(this.#peerCertificateKey, hello.publicKey)) {
         return this.fail(ErrorCode.AUTHENTICATION_FAILED, "the peer's TLS certificate does not carry the identity key of its Hello");
       }
       this.#peerProof = "certificate";
       return this.#checkAndOpen();
     }
-    if (binding.type === "tls") {
-      const signed = tlsBindingPayload(this.#peerRole, binding.exporter);
+    if (tls) {
+      let exporter: Uint8Array;
+      try {
+        exporter = this.#exporterValue();
+      } catch (cause) {
+        const error = PeerlinkError.from(cause);
+        return this.fail(error.code, error.rawMessage, cause);
+      }
+      const signed = tlsBindingPayload(this.#peerRole, exporter);
       if (!verifySignature(hello.publicKey, signed, hello.proof)) {
         return this.fail(ErrorCode.AUTHENTICATION_FAILED, "identity proof does not verify for this TLS channel");
       }
@@ -349,7 +381,7 @@ export class Handshake {
     if (this.#role !== "listener" || hello === undefined || !hello.earlyData) {
       return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Data frame before the connection is open");
     }
-    if (!this.#early.hold({ alias, payload }, frameBytes)) {
+    if (!(this.#early ??= new EarlyDataBuffer(this.#earlyCap)).hold({ alias, payload }, frameBytes)) {
       return this.fail(ErrorCode.PROTOCOL_VIOLATION, "early data exceeds the limit");
     }
     return [];
@@ -394,12 +426,25 @@ export class Handshake {
       remoteListenAddrs: [...hello.listenAddrs],
       remoteAgent: hello.agent,
       earlyData,
-      binding: this.#binding.type,
+      binding: this.#tls ? "tls" : "nonces",
       peerProof: this.#peerProof,
     };
     this.#result = result;
     this.#phase = "open";
-    return [{ type: "open", result, earlyData: this.#early.release() }];
+    const early = this.#early;
+    this.#early = undefined;
+    this.#exporter = undefined;
+    return [{ type: "open", result, earlyData: early === undefined ? NO_EARLY : early.release() }];
+  }
+
+  /** The TLS exporter, read (and checked) on first use; throws what its reader throws (TLS_FAILED: the socket is gone). */
+  #exporterValue(): Uint8Array {
+    const exporter = this.#exporter;
+    if (typeof exporter !== "function") return exporter as Uint8Array;
+    const value = exporter();
+    if (!isExporter(value)) throw new PeerlinkError(ErrorCode.TLS_FAILED, `the TLS exporter is not ${TLS_EXPORTER_BYTES} bytes`);
+    this.#exporter = value;
+    return value;
   }
 
   #failWith(error: PeerlinkError): HandshakeAction[] {
@@ -409,7 +454,9 @@ export class Handshake {
   #toFailed(error: PeerlinkError): void {
     this.#phase = "failed";
     this.#error = error;
-    this.#early.drop();
+    this.#early?.drop();
+    this.#early = undefined;
+    this.#exporter = undefined;
   }
 }
 
@@ -419,24 +466,12 @@ export function encodeGoodbye(reason: DisconnectReason, detail = "", retryAfterM
   return encodeFrameWithBody({ kind: { case: "goodbye", value: { reason: wire, detail, retryAfterMs } } }).bytes;
 }
 
-function validateBinding(binding: ChannelBindingInput): ChannelBindingInput {
-  if (binding?.type === "nonces") return { type: "nonces" };
-  if (binding?.type === "tls") {
-    if (!(binding.exporter instanceof Uint8Array) || binding.exporter.length !== TLS_EXPORTER_BYTES) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `tls exporter must be ${TLS_EXPORTER_BYTES} bytes`);
-    }
-    const certificate = binding.certificate;
-    if (certificate !== undefined) {
-      for (const key of [certificate.own, certificate.peer]) {
-        if (key !== undefined && (!(key instanceof Uint8Array) || key.length !== 32)) {
-          throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "certificate keys must be 32-byte Ed25519 keys");
-        }
-      }
-      return { type: "tls", exporter: binding.exporter, certificate: { own: certificate.own, peer: certificate.peer } };
-    }
-    return { type: "tls", exporter: binding.exporter };
-  }
-  throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `binding must be { type: "tls", exporter } or { type: "nonces" }`);
+function isExporter(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array && value.length === TLS_EXPORTER_BYTES;
+}
+
+function isCertificateKey(key: unknown): boolean {
+  return key === undefined || (key instanceof Uint8Array && key.length === 32);
 }
 
 function validateVersions(v: VersionRange): VersionRange {

@@ -13,6 +13,7 @@ export type {
   AgreedProtocol,
   CapabilitySpec,
   ChannelBindingInput,
+  ExporterInput,
   EarlyMessage,
   HandshakeAction,
   HandshakeOptions,

@@ -21,12 +21,20 @@ export type HandshakeRole = "dialer" | "listener";
 export type ChannelBindingInput =
   | {
       readonly type: "tls";
-      /** RFC 9266 tls-exporter value, 32 bytes. */
-      readonly exporter: Uint8Array;
+      /** RFC 9266 tls-exporter value, 32 bytes, or what reads it (see {@link ExporterInput}). */
+      readonly exporter: ExporterInput;
       /** Present when certificate binding was agreed: the raw Ed25519 keys of both TLS certificates, if known. */
       readonly certificate?: CertificateKeys | undefined;
     }
   | { readonly type: "nonces" };
+
+/**
+ * The RFC 9266 tls-exporter value (32 bytes), or a function that returns it: called at most once, and only
+ * when a proof needs it (this side's Hello signed under exporter binding, or the peer's), so a connection whose
+ * two sides both prove by certificate never computes it. It may throw (a PeerlinkError, e.g. TLS_FAILED when
+ * the socket is gone): thrown by `start()`, or failing the handshake when verifying the peer's proof.
+ */
+export type ExporterInput = Uint8Array | (() => Uint8Array);
 
 /** The raw Ed25519 keys of the two TLS certificates of a connection (`undefined`: not Ed25519 or not known). */
 export interface CertificateKeys {

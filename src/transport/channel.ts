@@ -4,7 +4,7 @@
  * @module
  */
 import type { X509Certificate } from "node:crypto";
-import type { Socket } from "node:net";
+import { isIPv4, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { ed25519KeyOf } from "./certificate-key.js";
@@ -30,13 +30,17 @@ export function plainChannel(socket: Socket, direction: "inbound" | "outbound"):
 
 /**
  * Checks a TLS socket whose handshake just finished (ALPN `peerlink/1+cert` or `peerlink/1`, TLS 1.3,
- * a peer certificate present unless the session was resumed) and builds its channel record with the RFC 9266
- * exporter and, under `peerlink/1+cert`, the certificate keys. Addresses and TLS record bytes are read from
- * `rawSocket`, the TCP socket under TLS, or from `socket` itself when Node connected it (no `rawSocket`).
+ * a peer certificate present unless the session was resumed) and builds its channel record with, under
+ * `peerlink/1+cert`, the certificate keys. The RFC 9266 exporter is computed on first read of
+ * {@link SecureChannel.tlsExporter} (under certificate binding most connections never need it), the local
+ * endpoint likewise. Addresses and TLS record bytes are read from `rawSocket`, the TCP socket under TLS, or from
+ * `socket` itself when Node connected it (no `rawSocket`).
  * `peerCertificate`: the socket's `getPeerX509Certificate()`, read once by the caller (on a client socket Node
  * returns the certificate only to the first call). `knownPeerKey`: the dialer reads the listener's certificate
  * key itself (from the certificate, or on a resumed session from the ticket it resumed: Node returns no peer
- * certificate there) and passes it. Returns a TLS_FAILED error instead when a check fails.
+ * certificate there) and passes it. `dialedHost`, `dialedPort`: what the dialer connected to; an IPv4 literal
+ * is then the remote address as the socket would report it, without asking the kernel. Returns a TLS_FAILED
+ * error instead when a check fails.
  */
 export function tlsChannel(
   socket: TLSSocket,
@@ -45,6 +49,8 @@ export function tlsChannel(
   ownCertificateKey: Uint8Array | undefined,
   peerCertificate: X509Certificate | undefined,
   knownPeerKey?: Uint8Array,
+  dialedHost?: string,
+  dialedPort?: number,
 ): SecureChannel | PeerlinkError {
   const side = direction === "outbound" ? "server" : "client";
   const alpn = socket.alpnProtocol;
@@ -74,26 +80,102 @@ export function tlsChannel(
       : peerCertificate === undefined
         ? undefined
         : ed25519KeyOf(peerCertificate);
-  let exporter: Uint8Array;
-  try {
-    exporter = new Uint8Array(socket.exportKeyingMaterial(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL, EMPTY_CONTEXT));
-  } catch (cause) {
-    return new PeerlinkError(ErrorCode.TLS_FAILED, "TLS keying-material exporter unavailable", { cause, initiator: "local" });
+  return Object.freeze(
+    new TlsChannel(
+      socket,
+      rawSocket ?? socket,
+      rawSocket ?? tcpHandleOf(socket),
+      direction,
+      reused,
+      certificateBinding,
+      peerCertificateKey,
+      certificateBinding ? ownCertificateKey : undefined,
+      dialedHost !== undefined && dialedPort !== undefined && isIPv4(dialedHost) ? dialedHost : undefined,
+      dialedPort,
+    ),
+  );
+}
+
+/**
+ * The channel record of a TLS socket: one object, its lazily read parts (exporter, local endpoint, bytes
+ * received since TLS finished) behind methods and getters on the prototype instead of closures of its own.
+ */
+class TlsChannel implements SecureChannel {
+  readonly socket: TLSSocket;
+  readonly direction: "inbound" | "outbound";
+  readonly secure = true;
+  readonly sessionReused: boolean;
+  readonly certificateBinding: boolean;
+  readonly peerCertificateKey: Uint8Array | undefined;
+  readonly ownCertificateKey: Uint8Array | undefined;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The socket that knows the TCP endpoints: the TCP socket under TLS, or the TLS socket Node connected. */
+  readonly #endpoints: Socket;
+  readonly #counter: { readonly bytesRead: number } | undefined;
+  readonly #readAtSecure: number;
+  #exporter: Uint8Array | undefined = undefined;
+
+  constructor(
+    socket: TLSSocket,
+    endpoints: Socket,
+    counter: { readonly bytesRead: number } | undefined,
+    direction: "inbound" | "outbound",
+    reused: boolean,
+    certificateBinding: boolean,
+    peerCertificateKey: Uint8Array | undefined,
+    ownCertificateKey: Uint8Array | undefined,
+    remoteAddress: string | undefined,
+    remotePort: number | undefined,
+  ) {
+    this.socket = socket;
+    this.direction = direction;
+    this.sessionReused = reused;
+    this.certificateBinding = certificateBinding;
+    this.peerCertificateKey = peerCertificateKey;
+    this.ownCertificateKey = ownCertificateKey;
+    this.#endpoints = endpoints;
+    this.#counter = counter;
+    this.#readAtSecure = counter?.bytesRead ?? 0;
+    if (remoteAddress !== undefined && remotePort !== undefined) {
+      this.remoteAddress = remoteAddress;
+      this.remotePort = remotePort;
+    } else {
+      this.remoteAddress = endpoints.remoteAddress ?? "";
+      this.remotePort = endpoints.remotePort ?? 0;
+    }
+    // Where Node's TCP handle is not found, nothing is counted (see tcpHandleOf): the record has no counter.
+    if (counter === undefined) (this as unknown as { receivedSinceSecure?: undefined }).receivedSinceSecure = undefined;
   }
-  const counter = rawSocket ?? tcpHandleOf(socket);
-  const readAtSecure = counter?.bytesRead ?? 0;
-  return Object.freeze({
-    socket,
-    direction,
-    secure: true,
-    tlsExporter: exporter,
-    sessionReused: reused,
-    certificateBinding,
-    peerCertificateKey,
-    ownCertificateKey: certificateBinding ? ownCertificateKey : undefined,
-    receivedSinceSecure: counter === undefined ? undefined : () => counter.bytesRead - readAtSecure,
-    ...endpoints(rawSocket ?? socket),
-  });
+
+  /**
+   * The RFC 9266 exporter, computed on first read (then the same array). Throws TLS_FAILED when the socket can
+   * no longer export (read it while the socket is open: the handshake reads it when a proof needs it).
+   */
+  get tlsExporter(): Uint8Array {
+    return (this.#exporter ??= exporterOf(this.socket));
+  }
+
+  get localAddress(): string {
+    return this.#endpoints.localAddress ?? "";
+  }
+
+  get localPort(): number {
+    return this.#endpoints.localPort ?? 0;
+  }
+
+  receivedSinceSecure(): number {
+    return (this.#counter as { readonly bytesRead: number }).bytesRead - this.#readAtSecure;
+  }
+}
+
+/** The RFC 9266 `tls-exporter` value of `socket`, or TLS_FAILED when its keying material is gone. */
+function exporterOf(socket: TLSSocket): Uint8Array {
+  try {
+    return new Uint8Array(socket.exportKeyingMaterial(TLS_EXPORTER_LENGTH, TLS_EXPORTER_LABEL, EMPTY_CONTEXT));
+  } catch (cause) {
+    throw new PeerlinkError(ErrorCode.TLS_FAILED, "TLS keying-material exporter unavailable", { cause, initiator: "local" });
+  }
 }
 
 /**

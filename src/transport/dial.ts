@@ -162,7 +162,7 @@ function connectTls(
           : undefined
         : (ed25519KeyOf(certificate) ?? null);
     if (tickets !== undefined) tickets.peerKey = peerKey;
-    const channel = tlsChannel(socket, undefined, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined);
+    const channel = tlsChannel(socket, undefined, "outbound", tls.ownCertificateKey, certificate, peerKey ?? undefined, host, port);
     if (channel instanceof PeerlinkError) attempt.fail(channel);
     else attempt.resolve(channel);
   };

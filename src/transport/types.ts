@@ -43,7 +43,9 @@ export interface SecureChannel {
   /**
    * RFC 9266 `tls-exporter` value: `exportKeyingMaterial(32, "EXPORTER-Channel-Binding")`
    * with an empty context. Equal on both ends of one TLS connection, different on the
-   * two legs of a relay. `undefined` when not {@link SecureChannel.secure}.
+   * two legs of a relay. `undefined` when not {@link SecureChannel.secure}. On a TLS channel it is computed on
+   * first read, which must come while the socket is open (else it throws TLS_FAILED): peerlink reads it only
+   * when a proof needs it (an own Hello signed under exporter binding, or a peer's that is).
    */
   readonly tlsExporter: Uint8Array | undefined;
   /** True when the TLS session was resumed from a cached ticket (always false without TLS). */
@@ -68,9 +70,9 @@ export interface SecureChannel {
   readonly remoteAddress: string;
   /** The peer's TCP port. */
   readonly remotePort: number;
-  /** The local IP address of this connection. */
+  /** The local IP address of this connection (on a TLS channel read from the socket on first use, while it is open). */
   readonly localAddress: string;
-  /** The local TCP port of this connection. */
+  /** The local TCP port of this connection (like {@link SecureChannel.localAddress}). */
   readonly localPort: number;
 }
 
