@@ -40,7 +40,6 @@ const lost = (): PeerlinkError => new PeerlinkError(ErrorCode.ABORTED, "another 
 /** Races `addresses` (see the module comment). Never rejects: the result says how it ended. */
 export function raceAddresses<T>(options: RaceOptions<T>): Promise<RaceResult<T>> {
   const { addresses, signal } = options;
-  if (addresses.length === 1) return raceOne(addresses[0] as string, options);
   const race = new DialRace(addresses.length, options.staggerMs);
   const controllers: (AbortController | undefined)[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -127,67 +126,4 @@ export function raceAddresses<T>(options: RaceOptions<T>): Promise<RaceResult<T>
     signal.addEventListener("abort", onAbort, { once: true });
     perform(race.start(monotonicNow()));
   });
-}
-
-/**
- * A race of one address, as {@link raceAddresses} runs it but without a {@link DialRace}, stagger timer or
- * AbortController of its own (most dials name one address): the attempt runs under the race's signal, which
- * aborts it with the same reason its own controller would have been given.
- */
-function raceOne<T>(address: string, options: RaceOptions<T>): Promise<RaceResult<T>> {
-  const { signal } = options;
-  return new Promise<RaceResult<T>>((resolve) => {
-    const one = new SingleAttempt<T>(address, signal, resolve);
-    if (signal.aborted) return one.handleEvent();
-    signal.addEventListener("abort", one, { once: true });
-    let attempt: Promise<T>;
-    try {
-      attempt = options.attempt(address, signal, () => one.claim());
-    } catch (error) {
-      attempt = Promise.reject(error);
-    }
-    attempt.then(
-      (value) => {
-        // An attempt may complete without claiming (it found the peer's own connection to us).
-        if (!one.claimed && !one.claim()) return;
-        one.finish({ ok: true, value, address });
-      },
-      (error: unknown) => one.finish({ ok: false, error: PeerlinkError.from(error), address }),
-    );
-  });
-}
-
-/** The state of {@link raceOne}; also its abort listener. */
-class SingleAttempt<T> {
-  readonly #address: string;
-  readonly #signal: AbortSignal;
-  readonly #resolve: (result: RaceResult<T>) => void;
-  #settled = false;
-  claimed = false;
-
-  constructor(address: string, signal: AbortSignal, resolve: (result: RaceResult<T>) => void) {
-    this.#address = address;
-    this.#signal = signal;
-    this.#resolve = resolve;
-  }
-
-  /** As `DialRace.claim` with one attempt: the first claim wins unless the dial was cancelled. */
-  claim(): boolean {
-    if (this.#settled || this.claimed) return false;
-    this.claimed = true;
-    return true;
-  }
-
-  finish(result: RaceResult<T>): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#signal.removeEventListener("abort", this);
-    this.#resolve(result);
-  }
-
-  /** The dial was cancelled. */
-  handleEvent(): void {
-    const signal = this.#signal;
-    this.finish({ ok: false, error: new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" }), address: this.#address });
-  }
 }

@@ -6,13 +6,11 @@
  *
  * @module
  */
-import { lookup } from "node:dns/promises";
 import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
-import type { DialBackoff } from "../peers/dial-backoff.js";
 import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
 import { dialChannel } from "../transport/dial.js";
@@ -25,6 +23,8 @@ import type { ResolvedDialing } from "./node-settings.js";
 import { awaitGate } from "./gate-wait.js";
 import { linkSignals } from "../util/linked-signal.js";
 import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
+import { dialAborted, RacedAttempt, SharedDial, type AttemptControl } from "./dial-run.js";
+import { backoffError, refusals, remoteRetryAfterMs, resolveHost, retryAfterError } from "./dial-steps.js";
 
 /** What the dialer needs from the manager. */
 export interface DialerHost {
@@ -44,7 +44,11 @@ export interface DialerHost {
   readonly maxRetryAfterMs: number;
   /** Whether 0-RTT early messages may be sent. */
   readonly enable0Rtt: boolean;
-  /** Runs the peerlink handshake as dialer; `track` gets the Connection as soon as it exists. */
+  /**
+   * Runs the peerlink handshake as dialer; `track` gets the Connection as soon as it exists. `bounds.signal`
+   * is the node's stop signal (a raced attempt's own signal when a dial races addresses): the dialer aborts a
+   * tracked connection still in its handshake itself when the dial is cancelled otherwise.
+   */
   handshake(
     channel: SecureChannel,
     bounds: { signal: AbortSignal; deadline: number; expected: PeerId | undefined; early: DialOptions["earlyMessages"] },
@@ -68,14 +72,6 @@ export interface DialerHost {
   closing(connection: Connection, onClosed: () => void): void;
 }
 
-/** One dial attempt shared by every concurrent caller for the same peer or address. */
-interface SharedDial {
-  promise: Promise<Connection>;
-  readonly controller: AbortController;
-  callers: number;
-  settled: boolean;
-}
-
 /** Outbound attempts. */
 export class Dialer {
   readonly #host: DialerHost;
@@ -83,10 +79,10 @@ export class Dialer {
   /** Waits for a connection being adopted (see {@link #awaitConnection}): ended by {@link stop}. */
   readonly #waits = new Set<() => void>();
   /**
-   * The controllers of the dials in progress, aborted by {@link Dialer.stop}: a set owned here rather than a
-   * listener per dial on the node's stop signal (adding and removing those is linear in the listeners).
+   * The dials in progress, aborted by {@link Dialer.stop}: a set owned here rather than a listener per dial on
+   * the node's stop signal (adding and removing those is linear in the listeners).
    */
-  readonly #inFlight = new Set<AbortController>();
+  readonly #inFlight = new Set<SharedDial>();
 
   constructor(host: DialerHost) {
     this.#host = host;
@@ -103,64 +99,131 @@ export class Dialer {
    */
   stop(): void {
     const reason = this.#host.signal.aborted ? this.#host.signal.reason : new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
-    for (const controller of [...this.#inFlight]) controller.abort(reason);
+    for (const dial of [...this.#inFlight]) dial.abort(reason);
     for (const end of [...this.#waits]) end();
   }
 
   /**
    * See `ConnectionManager.dial`. `direct` is false for the services' dials, which have backoffs of their
-   * own: they feed the per-address dial backoff but are not refused by it.
+   * own: they feed the per-address dial backoff but are not refused by it. Not an async function: a dial
+   * whose gater answers at once runs synchronously up to its first socket and returns the shared dial's
+   * own promise.
    */
-  async dial(target: DialTarget, options: DialOptions = {}, direct = true): Promise<Connection> {
+  dial(target: DialTarget, options: DialOptions = {}, direct = true): Promise<Connection> {
+    try {
+      return this.#dial(target, options, direct);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #dial(target: DialTarget, options: DialOptions, direct: boolean): Promise<Connection> {
     const host = this.#host;
     const { addresses, expected } = resolveTarget(target);
     // A plain address dial pins no identity, but an address proven by an earlier dial is known to be the
     // peer's: its bans apply and its existing connection is returned.
     const known = expected ?? (typeof target === "string" ? this.#provenOwner(addresses[0]!) : undefined);
-    const key = known?.toString() ?? addresses[0] ?? "";
-    const refuse = (error: PeerlinkError): never => {
-      host.refused(key, error, { peerId: known?.toString(), address: addresses[0] });
-      throw error;
-    };
+    const peer = known?.toString();
+    const key = peer ?? addresses[0] ?? "";
     if ((options.earlyMessages?.length ?? 0) > 0 && !host.enable0Rtt) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "earlyMessages need enable0Rtt: true (0-RTT is off, they would be dropped)");
     }
-    if (known?.equals(host.localId)) refuse(new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
-    if (addresses.length === 0) refuse(new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
-    if (known) {
-      const ban = host.peers.findBan({ peerId: known.toString() }, host.now());
-      if (ban) refuse(new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
-      // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
+    if (known?.equals(host.localId)) this.#refuse(key, peer, addresses, new PeerlinkError(ErrorCode.SELF_CONNECTION, "refusing to dial this node itself"));
+    if (addresses.length === 0) this.#refuse(key, peer, addresses, new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
+    if (peer !== undefined) {
       const now = host.now();
-      const until = direct ? host.peers.retryAfterUntil(known.toString(), now, host.maxRetryAfterMs) : undefined;
-      if (until !== undefined) refuse(retryAfterError(known.toString(), until, now));
+      const ban = host.peers.findBan({ peerId: peer }, now);
+      if (ban) this.#refuse(key, peer, addresses, new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
+      // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
+      const until = direct ? host.peers.retryAfterUntil(peer, now, host.maxRetryAfterMs) : undefined;
+      if (until !== undefined) this.#refuse(key, peer, addresses, retryAfterError(peer, until, now));
       // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
       // up to its first socket (its slot is reserved before dial() returns).
-      const asked = host.core.gateDialPeer(known.toString());
-      const gate = isPendingGate(asked) ? await this.#verdict(asked, "denyDialPeer", options.signal) : asked;
-      if (!gate.allowed) refuse(gateError(gate, `dial to ${known.toString()}`));
+      const asked = host.core.gateDialPeer(peer);
+      if (isPendingGate(asked)) return this.#dialGated(asked, addresses, expected, peer, key, options, direct);
+      if (!asked.allowed) this.#refuse(key, peer, addresses, gateError(asked, `dial to ${peer}`));
     }
-    const gates = addresses.map((address) => host.core.gateDialAddress(address, known?.toString()));
-    const verdicts = gates.some(isPendingGate) ? await Promise.all(gates.map((g) => this.#verdict(g, "denyDialAddress", options.signal))) : (gates as GateVerdict[]);
-    const dialable = this.#ungated(addresses, verdicts, refuse);
+    return this.#dialAddressesGated(addresses, expected, peer, key, options, direct);
+  }
+
+  /** The dial once the gater allowed its peer: asks it about the addresses, then starts (or joins) the dial. */
+  #dialAddressesGated(
+    addresses: readonly string[],
+    expected: PeerId | undefined,
+    peer: string | undefined,
+    key: string,
+    options: DialOptions,
+    direct: boolean,
+  ): Promise<Connection> {
+    const core = this.#host.core;
+    if (addresses.length === 1) {
+      const gate = core.gateDialAddress(addresses[0]!, peer);
+      if (isPendingGate(gate)) return this.#dialGated(undefined, addresses, expected, peer, key, options, direct, [gate]);
+      if (!gate.allowed) this.#refuse(key, peer, addresses, gateError(gate, `dial to ${addresses[0]!}`));
+      return this.#start(addresses, expected, peer, key, options, direct);
+    }
+    const gates = addresses.map((address) => core.gateDialAddress(address, peer));
+    if (gates.some(isPendingGate)) return this.#dialGated(undefined, addresses, expected, peer, key, options, direct, gates);
+    return this.#start(this.#ungated(key, peer, addresses, gates as GateVerdict[]), expected, peer, key, options, direct);
+  }
+
+  /** The dial when the gater answers with a Promise: awaited (bounded) before anything else. */
+  async #dialGated(
+    peerGate: GateOutcome | undefined,
+    addresses: readonly string[],
+    expected: PeerId | undefined,
+    peer: string | undefined,
+    key: string,
+    options: DialOptions,
+    direct: boolean,
+    addressGates?: readonly GateOutcome[],
+  ): Promise<Connection> {
+    if (peerGate !== undefined) {
+      const gate = await this.#verdict(peerGate, "denyDialPeer", options.signal);
+      if (!gate.allowed) this.#refuse(key, peer, addresses, gateError(gate, `dial to ${peer ?? key}`));
+      return this.#dialAddressesGated(addresses, expected, peer, key, options, direct);
+    }
+    const verdicts = await Promise.all((addressGates ?? []).map((g) => this.#verdict(g, "denyDialAddress", options.signal)));
+    return this.#start(this.#ungated(key, peer, addresses, verdicts), expected, peer, key, options, direct);
+  }
+
+  /** Returns the peer's connection, joins the dial in progress, or starts one over `dialable`. */
+  #start(
+    dialable: readonly string[],
+    expected: PeerId | undefined,
+    peer: string | undefined,
+    key: string,
+    options: DialOptions,
+    direct: boolean,
+  ): Promise<Connection> {
+    const host = this.#host;
     if (!options.force) {
-      const existing = known ? host.core.kept(known.toString()) : undefined;
-      if (existing) return (existing as KeptConnection & { connection: Connection }).connection;
+      const existing = peer !== undefined ? host.core.kept(peer) : undefined;
+      if (existing) return Promise.resolve((existing as KeptConnection & { connection: Connection }).connection);
       const pending = this.#dials.get(key);
-      if (pending && !pending.controller.signal.aborted) return this.#join(key, pending, options.signal);
+      if (pending && !pending.aborted) return this.#join(key, pending, options.signal);
     }
-    const shared: SharedDial = { controller: new AbortController(), callers: 0, settled: false, promise: undefined! };
+    const ordered = this.#open(dialable, expected, direct);
+    const shared = new SharedDial();
     // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
-    if (host.signal.aborted) shared.controller.abort(host.signal.reason);
-    else this.#inFlight.add(shared.controller);
-    shared.promise = this.#dialAddresses(dialable, expected, options, shared.controller.signal, direct);
+    if (host.signal.aborted) shared.abort(host.signal.reason);
+    else this.#inFlight.add(shared);
     const done = (): void => {
-      this.#inFlight.delete(shared.controller);
+      this.#inFlight.delete(shared);
       shared.settled = true;
       if (this.#dials.get(key) === shared) this.#dials.delete(key);
       host.changed();
     };
-    shared.promise.then(done, done);
+    shared.promise = this.#dialAddresses(ordered, expected, options, shared).then(
+      (connection) => {
+        done();
+        return connection;
+      },
+      (error: unknown) => {
+        done();
+        throw error;
+      },
+    );
     if (!options.force) this.#dials.set(key, shared);
     return this.#join(key, shared, options.signal);
   }
@@ -179,7 +242,7 @@ export class Dialer {
         if (shared.callers === 0 && !shared.settled) {
           // Forget it now: a dial made right after must not join an attempt that is being torn down.
           if (this.#dials.get(key) === shared) this.#dials.delete(key);
-          shared.controller.abort(signal.reason);
+          shared.abort(signal.reason);
         }
         reject(new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" }));
       };
@@ -198,83 +261,138 @@ export class Dialer {
     });
   }
 
-  async #dialAddresses(
-    addresses: readonly string[],
-    expected: PeerId | undefined,
-    options: DialOptions,
-    signal: AbortSignal,
-    direct: boolean,
-  ): Promise<Connection> {
+  /** The addresses a dial may try now, in race order: refused with DIAL_BACKOFF when every one waits. */
+  #open(addresses: readonly string[], expected: PeerId | undefined, direct: boolean): readonly string[] {
     const host = this.#host;
     const backoff = host.dialing.backoff === undefined ? undefined : host.peers.dialBackoff;
-    let ordered = interleaveFamilies(addresses);
-    if (backoff !== undefined && direct) {
-      const now = host.now();
+    const ordered = addresses.length === 1 ? addresses : interleaveFamilies(addresses);
+    if (backoff === undefined || !direct) return ordered;
+    const now = host.now();
+    if (ordered.length === 1) {
+      if (backoff.check(ordered[0]!, now) === undefined) return ordered;
+    } else {
       const open = ordered.filter((address) => backoff.check(address, now) === undefined);
-      if (open.length === 0 && ordered.length > 0) {
-        const error = backoffError(ordered, backoff, now);
-        host.refused(expected?.toString() ?? ordered[0]!, error, { peerId: expected?.toString(), address: ordered[0] });
-        throw error;
-      }
-      ordered = open;
+      if (open.length > 0 || ordered.length === 0) return open;
     }
-    // Refusals before a socket (bans, limits) are journaled where they happen and are no dial failure for the services.
-    const refusals = new WeakSet<PeerlinkError>();
-    const result = await raceAddresses({
+    const error = backoffError(ordered, backoff, now);
+    host.refused(expected?.toString() ?? ordered[0]!, error, { peerId: expected?.toString(), address: ordered[0] });
+    host.changed();
+    throw error;
+  }
+
+  /** Dials `ordered`: one address directly under `shared`, several raced; a failure not refused here is the services'. */
+  #dialAddresses(ordered: readonly string[], expected: PeerId | undefined, options: DialOptions, shared: SharedDial): Promise<Connection> {
+    const host = this.#host;
+    if (ordered.length === 1) {
+      const address = ordered[0]!;
+      // As a race of one: a cancelled dial ends with ABORTED "dial aborted", whatever its attempt ended with.
+      const attempt = shared.aborted ? Promise.reject(dialAborted(shared.reason)) : this.#attempt(address, expected, options, shared);
+      return attempt.then(
+        (connection) => {
+          if (!shared.aborted) return connection;
+          throw this.#dialFailed(dialAborted(shared.reason), expected, address);
+        },
+        (error: unknown) => {
+          throw this.#dialFailed(shared.aborted ? dialAborted(shared.reason) : PeerlinkError.from(error), expected, address);
+        },
+      );
+    }
+    return raceAddresses({
       addresses: ordered,
       staggerMs: host.dialing.staggerMs,
-      signal,
-      attempt: (address, attemptSignal, claim) => this.#attempt(address, expected, options, attemptSignal, claim, refusals),
+      signal: shared.signal,
+      attempt: (address, signal, claim) => this.#attempt(address, expected, options, new RacedAttempt(signal, claim)),
       // Identity, abort, protocol failures and bans are final; connection failures and limits try the next address.
       isFinal: (e) =>
         e.code !== ErrorCode.CONNECT_FAILED && e.code !== ErrorCode.HANDSHAKE_TIMEOUT && e.code !== ErrorCode.CONNECTION_LIMIT && e.code !== ErrorCode.TOO_MANY_PENDING,
+    }).then((result) => {
+      if (result.ok) return result.value;
+      throw this.#dialFailed(result.error, expected, result.address);
     });
-    if (result.ok) return result.value;
-    if (!refusals.has(result.error)) host.dialFailed({ peerId: expected?.toString(), address: result.address }, result.error);
-    throw result.error;
   }
 
-  /** One attempt of a race: resolves `address`, checks bans and limits, dials it; records how it went. */
-  async #attempt(
-    address: string,
-    expected: PeerId | undefined,
-    options: DialOptions,
-    signal: AbortSignal,
-    claim: () => boolean,
-    refusals: WeakSet<PeerlinkError>,
-  ): Promise<Connection> {
+  /** Tells the services that a dial failed, unless it was refused before a socket (journaled where it happened). */
+  #dialFailed(error: PeerlinkError, expected: PeerId | undefined, address: string): PeerlinkError {
+    if (!refusals.has(error)) this.#host.dialFailed({ peerId: expected?.toString(), address }, error);
+    return error;
+  }
+
+  /**
+   * One attempt: resolves `address`, checks bans and limits, dials it, runs the handshake and has the
+   * connection adopted; records how it went. The slot is freed here when connect or TLS fails, once the
+   * socket is closed when the handshake fails, and by the manager after adoption. When the peer ends this
+   * connection as a duplicate (a simultaneous dial), the surviving connection to that peer is returned instead.
+   */
+  async #attempt(address: string, expected: PeerId | undefined, options: DialOptions, control: AttemptControl): Promise<Connection> {
     const host = this.#host;
+    const peer = expected?.toString();
     const { host: name, port } = parseHostPort(address);
     let ip: string;
     try {
-      ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, [signal]);
+      ip = isIp(name) ? normalizeIp(name) : await resolveHost(name, control.signal);
     } catch (error) {
       throw PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
     }
-    const ban = host.peers.findBan({ peerId: expected?.toString(), ip }, host.now());
+    const ban = host.peers.findBan({ peerId: peer, ip }, host.now());
     if (ban) {
       const error = new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`);
-      host.refused(expected?.toString() ?? address, error, { peerId: expected?.toString(), address });
+      host.refused(peer ?? address, error, { peerId: peer, address });
       refusals.add(error);
       throw error;
     }
-    const admission = host.core.reserveDial(ip, expected?.toString());
+    const admission = host.core.reserveDial(ip, peer);
     if (!admission.ok) {
       host.journalLimit(address, admission.refusal);
       const error = refusalToError(admission.refusal);
-      host.refused(expected?.toString() ?? address, error, undefined);
+      host.refused(peer ?? address, error, undefined);
       refusals.add(error);
       throw error;
     }
+    const reservation = admission.reservation;
     try {
-      const connection = await this.#dialOne({ host: ip, port }, address, expected, admission.reservation, options, signal, claim);
+      const deadline = Date.now() + host.handshakeTimeoutMs;
+      let channel: SecureChannel;
+      try {
+        channel = await dialChannel({ host: ip, port, tls: host.tls(), signal: control.listen, deadline, localAddress: options.localAddress }, control);
+      } catch (error) {
+        if (reservation.release()) host.changed();
+        throw error;
+      }
+      let connection: Connection;
+      try {
+        // A dial cancelled directly ends its handshake through `track`; the node's stop signal ends it too.
+        connection = await host.handshake(channel, { signal: control.listen ?? host.signal, deadline, expected, early: options.earlyMessages }, (c) =>
+          control.track(c),
+        );
+      } catch (error) {
+        const created = control.connection;
+        if (created && created.state !== "closed") host.closing(created, () => void (reservation.release() && host.changed()));
+        else if (reservation.release()) host.changed();
+        const remote = created?.handshake?.remotePeerId;
+        if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
+          const survivor = await this.#awaitConnection(remote.toString(), deadline);
+          if (survivor) {
+            host.peers.dialBackoff.succeeded(address);
+            return survivor;
+          }
+        }
+        throw error;
+      }
+      if (!control.claim()) {
+        // Another address of the peer won the race meanwhile (or the dial was cancelled): this connection is the duplicate.
+        host.closing(connection, () => void (reservation.release() && host.changed()));
+        void connection.close(DisconnectReason.ALREADY_CONNECTED).catch(() => undefined);
+        throw new PeerlinkError(ErrorCode.ABORTED, "another address of the peer answered first", { initiator: "local" });
+      }
+      const adopted = host.adopt(connection, reservation, address);
+      const kept = adopted instanceof Promise ? await adopted : adopted;
       host.peers.dialBackoff.succeeded(address);
-      return connection;
+      return kept;
     } catch (error) {
       const lastError = PeerlinkError.from(error);
       const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
       const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
-      if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(expected.toString(), address, host.now()));
+      if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(peer!, address, host.now()));
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
       if (refusedHere) host.refused(address, lastError, undefined);
       else if (!cancelled) host.failed(address, lastError);
@@ -287,57 +405,6 @@ export class Dialer {
       }
       throw lastError;
     }
-  }
-
-  /**
-   * Dials one address. The slot is freed here when connect or TLS fails, once the socket is closed when the
-   * handshake fails, and by the manager after adoption. When the peer ends this connection as a duplicate
-   * (a simultaneous dial), the surviving connection to that peer is returned instead.
-   */
-  async #dialOne(
-    target: { host: string; port: number },
-    address: string,
-    expected: PeerId | undefined,
-    reservation: ConnectionReservation,
-    options: DialOptions,
-    signal: AbortSignal,
-    claim: () => boolean,
-  ): Promise<Connection> {
-    const host = this.#host;
-    const deadline = Date.now() + host.handshakeTimeoutMs;
-    const release = (): void => {
-      if (reservation.release()) host.changed();
-    };
-    let channel: SecureChannel;
-    try {
-      channel = await dialChannel({ ...target, tls: host.tls(), signal, deadline, localAddress: options.localAddress });
-    } catch (error) {
-      release();
-      throw error;
-    }
-    let created: Connection | undefined;
-    let connection: Connection;
-    try {
-      connection = await host.handshake(channel, { signal, deadline, expected, early: options.earlyMessages }, (c) => {
-        created = c;
-      });
-    } catch (error) {
-      if (created && created.state !== "closed") host.closing(created, release);
-      else release();
-      const remote = created?.handshake?.remotePeerId;
-      if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
-        const survivor = await this.#awaitConnection(remote.toString(), deadline);
-        if (survivor) return survivor;
-      }
-      throw error;
-    }
-    if (!claim()) {
-      // Another address of the peer won the race meanwhile: this connection is the duplicate.
-      host.closing(connection, release);
-      void connection.close(DisconnectReason.ALREADY_CONNECTED).catch(() => undefined);
-      throw new PeerlinkError(ErrorCode.ABORTED, "another address of the peer answered first", { initiator: "local" });
-    }
-    return host.adopt(connection, reservation, address);
   }
 
   /** The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted. */
@@ -361,15 +428,21 @@ export class Dialer {
   }
 
   /** The addresses the gater lets this dial try (`verdicts[i]` for `addresses[i]`); none left refuses the dial. */
-  #ungated(addresses: readonly string[], verdicts: readonly GateVerdict[], refuse: (error: PeerlinkError) => never): string[] {
+  #ungated(key: string, peer: string | undefined, addresses: readonly string[], verdicts: readonly GateVerdict[]): string[] {
     let denied: PeerlinkError | undefined;
     const out = addresses.filter((address, i) => {
       const gate = verdicts[i]!;
       if (!gate.allowed) denied = gateError(gate, `dial to ${address}`);
       return gate.allowed;
     });
-    if (out.length === 0 && denied !== undefined) refuse(denied);
+    if (out.length === 0 && denied !== undefined) this.#refuse(key, peer, addresses, denied);
     return out;
+  }
+
+  /** A dial refused before any attempt: reported (journal, `dial:refused`) and thrown. */
+  #refuse(key: string, peer: string | undefined, addresses: readonly string[], error: PeerlinkError): never {
+    this.#host.refused(key, error, { peerId: peer, address: addresses[0] });
+    throw error;
   }
 
   /**
@@ -418,64 +491,6 @@ function resolveTarget(target: DialTarget): { addresses: string[]; expected: Pee
     return formatHostPort(host, port);
   });
   return { addresses, expected };
-}
-
-/** Resolves a host name to one IP address (limits and bans are per IP); rejects with ABORTED when a signal fires first. */
-async function resolveHost(host: string, signals: readonly AbortSignal[]): Promise<string> {
-  const aborted = (signal: AbortSignal): PeerlinkError =>
-    new PeerlinkError(ErrorCode.ABORTED, `resolving ${host}: aborted`, { cause: signal.reason, initiator: "local" });
-  const fired = signals.find((s) => s.aborted);
-  if (fired) throw aborted(fired);
-  const cleanups: (() => void)[] = [];
-  const abort = new Promise<never>((_, reject) => {
-    for (const signal of signals) {
-      const onAbort = (): void => reject(aborted(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      cleanups.push(() => signal.removeEventListener("abort", onAbort));
-    }
-  });
-  try {
-    const { address } = await Promise.race([lookup(host), abort]);
-    return normalizeIp(address);
-  } catch (cause) {
-    if (cause instanceof PeerlinkError && cause.code === ErrorCode.ABORTED) throw cause;
-    throw new PeerlinkError(ErrorCode.CONNECT_FAILED, `cannot resolve ${host}`, { cause });
-  } finally {
-    for (const cleanup of cleanups) cleanup();
-  }
-}
-
-/** The DIAL_BACKOFF refusal of a dial whose every address waits: says when the first may be dialed again. */
-/** The retry-after of the peer's Goodbye that ended a handshake, when it gave one. */
-function remoteRetryAfterMs(error: PeerlinkError): number | undefined {
-  const cause = error.cause as { retryAfterMs?: unknown } | undefined;
-  const ms = error.initiator === "remote" ? cause?.retryAfterMs : undefined;
-  return typeof ms === "number" && Number.isFinite(ms) && ms > 0 ? ms : undefined;
-}
-
-/** DIAL_BACKOFF for a peer whose Goodbye asked not to be redialed before `until`. */
-function retryAfterError(peerId: string, until: number, now: number): PeerlinkError {
-  const retryAfterMs = Math.max(0, until - now);
-  return new PeerlinkError(
-    ErrorCode.DIAL_BACKOFF,
-    `${peerId} asked not to be redialed before ${until} (the retry-after of its Goodbye): dial again in ${Math.ceil(retryAfterMs)} ms`,
-    { cause: { peerId, retryAt: until, retryAfterMs }, initiator: "local" },
-  );
-}
-
-function backoffError(addresses: readonly string[], backoff: DialBackoff, now: number): PeerlinkError {
-  let first: { address: string; failures: number; retryAt: number } | undefined;
-  for (const address of addresses) {
-    const state = backoff.check(address, now);
-    if (state !== undefined && (first === undefined || state.retryAt < first.retryAt)) first = { address, ...state };
-  }
-  const f = first ?? { address: addresses[0] ?? "", failures: 0, retryAt: now };
-  const retryAfterMs = Math.max(0, f.retryAt - now);
-  return new PeerlinkError(
-    ErrorCode.DIAL_BACKOFF,
-    `${f.address} failed ${f.failures} time(s) in a row: dial again in ${Math.ceil(retryAfterMs)} ms (or clearDialBackoff())`,
-    { cause: { address: f.address, failures: f.failures, retryAt: f.retryAt, retryAfterMs }, initiator: "local" },
-  );
 }
 
 /** Runs a peer-database update; a failure (bad input from a peer, I/O) is reported, never thrown. */

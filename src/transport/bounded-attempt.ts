@@ -23,24 +23,40 @@ export interface Attempt<T> {
   onFailure(fn: () => void): void;
 }
 
+/** A step in progress that its owner can cancel directly (no AbortSignal, no listener). */
+export interface Cancellable {
+  /** Ends the step with ABORTED (`reason` as the cause); nothing once it has ended. */
+  cancel(reason: unknown): void;
+}
+
+/**
+ * Where {@link boundedAttempt} puts its run, so that the caller can cancel it without an AbortSignal: a
+ * signal costs an EventTarget and a listener, which a caller that owns the cancellation does not need.
+ */
+export interface CancelSlot {
+  /** Set when the attempt starts; cancelling it after the attempt ended does nothing. */
+  step: Cancellable | undefined;
+}
+
 /**
  * Runs `body`, which starts the work and reports through the {@link Attempt}.
- * Rejects with ABORTED when `bounds.signal` aborts and with HANDSHAKE_TIMEOUT at
- * `bounds.deadline` (absolute `Date.now()` ms); both are checked before `body`
- * starts, so nothing is opened for an operation that is already over.
+ * Rejects with ABORTED when `bounds.signal` aborts or the run put in `slot` is cancelled, and with
+ * HANDSHAKE_TIMEOUT at `bounds.deadline` (absolute `Date.now()` ms); the signal and the deadline are checked
+ * before `body` starts, so nothing is opened for an operation that is already over.
  */
-export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (attempt: Attempt<T>) => void): Promise<T> {
+export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (attempt: Attempt<T>) => void, slot?: CancelSlot): Promise<T> {
   const { signal, deadline } = bounds;
   if (deadline !== undefined && !Number.isFinite(deadline)) {
     return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `${what}: deadline must be a finite Date.now() time`));
   }
-  if (signal?.aborted === true) return Promise.reject(abortedError(what, signal));
+  if (signal?.aborted === true) return Promise.reject(abortedError(what, signal.reason));
   if (deadline !== undefined && deadline <= Date.now()) return Promise.reject(timeoutError(what, deadline));
 
   let run: AttemptRun<T> | undefined;
   const promise = new Promise<T>((resolve, reject) => {
     run = new AttemptRun(what, resolve, reject);
   });
+  if (slot !== undefined) slot.step = run;
   (run as AttemptRun<T>).begin(signal, deadline, body);
   return promise;
 }
@@ -50,7 +66,7 @@ export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (
  * and the deadline timer's argument, so a transport step costs no closures of its own; handler lists are made
  * when the body registers its first handler.
  */
-class AttemptRun<T> implements Attempt<T> {
+class AttemptRun<T> implements Attempt<T>, Cancellable {
   readonly #what: string;
   readonly #resolve: (value: T) => void;
   readonly #reject: (error: PeerlinkError) => void;
@@ -116,7 +132,11 @@ class AttemptRun<T> implements Attempt<T> {
 
   /** The signal aborted (this object is its listener). */
   handleEvent(): void {
-    this.fail(abortedError(this.#what, this.#signal as AbortSignal));
+    this.fail(abortedError(this.#what, (this.#signal as AbortSignal).reason));
+  }
+
+  cancel(reason: unknown): void {
+    this.fail(abortedError(this.#what, reason));
   }
 
   /** Fails at the deadline; setTimeout fires at once for delays above 2^31 - 1 ms, so it waits in steps. */
@@ -156,8 +176,8 @@ function runAll(fns: Array<() => void>): void {
   }
 }
 
-function abortedError(what: string, signal: AbortSignal): PeerlinkError {
-  return new PeerlinkError(ErrorCode.ABORTED, `${what}: aborted`, { cause: signal.reason, initiator: "local" });
+function abortedError(what: string, reason: unknown): PeerlinkError {
+  return new PeerlinkError(ErrorCode.ABORTED, `${what}: aborted`, { cause: reason, initiator: "local" });
 }
 
 function timeoutError(what: string, deadline: number): PeerlinkError {

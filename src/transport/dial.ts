@@ -7,7 +7,7 @@ import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { alpnOption } from "./alpn.js";
-import { boundedAttempt, type Attempt } from "./bounded-attempt.js";
+import { boundedAttempt, type Attempt, type CancelSlot } from "./bounded-attempt.js";
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
 import { sessionCacheKey, type TlsSessionCache, type TlsTicket } from "./session-cache.js";
@@ -40,6 +40,9 @@ import { PEERLINK_CERT_ALPN, type DialOptions, type ResolvedTls, type SecureChan
  *   the handshake. In TLS 1.3 the server usually rejects a client certificate only
  *   after this function resolved; that close is classified by `classifyEarlyClose`.
  *
+ * `slot`, when given, receives the attempt as it starts: cancelling it is as the signal aborting, for a
+ * caller that owns the cancellation and so needs no AbortSignal.
+ *
  * @example
  * ```ts
  * const tls = await resolveTls(identity);
@@ -47,7 +50,7 @@ import { PEERLINK_CERT_ALPN, type DialOptions, type ResolvedTls, type SecureChan
  * channel.socket.on("data", onBytes); // then send the Hello
  * ```
  */
-export function dialChannel(options: DialOptions): Promise<SecureChannel> {
+export function dialChannel(options: DialOptions, slot?: CancelSlot): Promise<SecureChannel> {
   const host = unbracket(options.host);
   const { port, tls, localAddress } = options;
   if (typeof host !== "string" || host.length === 0) {
@@ -62,7 +65,7 @@ export function dialChannel(options: DialOptions): Promise<SecureChannel> {
   return boundedAttempt<SecureChannel>(options, what, (attempt) => {
     if (tls === undefined) connectPlain(attempt, host, port, localAddress, what);
     else connectTls(attempt, host, port, localAddress, tls, key, what);
-  });
+  }, slot);
 }
 
 /** TCP only: resolves with a plain channel once connected. */

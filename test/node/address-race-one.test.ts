@@ -1,5 +1,5 @@
-// A race of one address (most dials) runs without a DialRace or an AbortController of its own: it must end
-// as the general race ends, on success, failure, and cancellation.
+// A race of one address ends as any race does, on success, failure, and cancellation (the dialer dials a
+// single address without a race; these pin the race's own edge).
 import { describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { raceAddresses, type RaceAttempt } from "../../src/node/address-race.js";

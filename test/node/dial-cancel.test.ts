@@ -1,0 +1,159 @@
+// A dial of one address is cancelled by the dialer itself, without an AbortSignal: when every caller left,
+// the step in progress ends (the TLS socket is destroyed, or the connection in its handshake aborted) and
+// the slot is freed; nothing of the dial stays in the node's stop signal.
+import { getEventListeners } from "node:events";
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Connection } from "../../src/connection/connection.js";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { Identity } from "../../src/identity/identity.js";
+import { Dialer, type DialerHost } from "../../src/node/dialer.js";
+import { PeerDatabase } from "../../src/peers/peer-database.js";
+import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import { resolveTls } from "../../src/transport/tls-config.js";
+import type { ResolvedTls } from "../../src/transport/types.js";
+import { rejectsWithCode } from "../helpers/error-code.js";
+
+const servers: net.Server[] = [];
+const sockets = new Set<net.Socket>();
+afterEach(async () => {
+  for (const s of sockets) s.destroy();
+  sockets.clear();
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+/** A TCP server that accepts and never answers; `closed` resolves when a client's socket ends. */
+async function silentServer(): Promise<{ port: number; accepted: Promise<void>; closed: Promise<void> }> {
+  let accepted!: () => void;
+  let closed!: () => void;
+  const acceptedP = new Promise<void>((r) => (accepted = r));
+  const closedP = new Promise<void>((r) => (closed = r));
+  const server = net.createServer((s) => {
+    sockets.add(s.on("error", () => undefined).on("close", closed));
+    accepted();
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as net.AddressInfo).port, accepted: acceptedP, closed: closedP };
+}
+
+/** A dialer whose node admits everything; counts the slots it reserved and freed. */
+function dialerWith(
+  stop: AbortSignal,
+  tls: ResolvedTls | undefined,
+  handshake: DialerHost["handshake"],
+): { dialer: Dialer; slots: { reserved: number; released: number } } {
+  const ok = { allowed: true } as const;
+  const slots = { reserved: 0, released: 0 };
+  const dialer = new Dialer({
+    core: {
+      gateDialPeer: () => ok,
+      gateDialAddress: () => ok,
+      kept: () => undefined,
+      reserveDial: () => {
+        slots.reserved++;
+        let held = true;
+        return { ok: true, reservation: { release: () => (held ? ((held = false), slots.released++, true) : false) } };
+      },
+    },
+    peers: new PeerDatabase({ store: new MemoryPeerStore() }),
+    localId: Identity.generate().peerId,
+    now: () => Date.now(),
+    tls: () => tls,
+    signal: stop,
+    handshakeTimeoutMs: 600_000,
+    dialing: { staggerMs: 250, backoff: undefined },
+    maxRetryAfterMs: 0,
+    enable0Rtt: false,
+    handshake,
+    adopt: () => {
+      throw new Error("not reached");
+    },
+    onOpen: () => () => undefined,
+    refused: () => undefined,
+    journalLimit: () => undefined,
+    failed: () => undefined,
+    dialFailed: () => undefined,
+    changed: () => undefined,
+    closing: (_c: Connection, onClosed: () => void) => onClosed(),
+  } as unknown as DialerHost);
+  return { dialer, slots };
+}
+
+const notReached: DialerHost["handshake"] = () => Promise.reject(new Error("not reached"));
+
+describe("a dial every caller left", () => {
+  it("in TLS: its socket is destroyed, its slot freed, and each caller rejects with ABORTED", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const { dialer, slots } = dialerWith(stop.signal, await resolveTls(Identity.generate()), notReached);
+    const target = { peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] };
+    const first = new AbortController();
+    const second = new AbortController();
+    const dials = [dialer.dial(target, { signal: first.signal }), dialer.dial(target, { signal: second.signal })];
+    await server.accepted;
+    first.abort(new Error("first gave up"));
+    expect(slots.released).toBe(0); // one caller is still waiting
+    second.abort(new Error("second gave up"));
+    await rejectsWithCode(dials[0]!, ErrorCode.ABORTED);
+    await rejectsWithCode(dials[1]!, ErrorCode.ABORTED);
+    await server.closed;
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(dialer.size).toBe(0);
+    expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  });
+
+  it("in its handshake: the connection is aborted with the reason as the cause", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const aborts: PeerlinkError[] = [];
+    let started!: () => void;
+    const inHandshake = new Promise<void>((r) => (started = r));
+    const { dialer, slots } = dialerWith(stop.signal, undefined, (channel, _bounds, track) => {
+      return new Promise<Connection>((_resolve, reject) => {
+        const connection = {
+          state: "handshaking",
+          abort(error: PeerlinkError) {
+            aborts.push(error);
+            this.state = "closed";
+            channel.socket.destroy();
+            reject(error);
+          },
+        };
+        track(connection as unknown as Connection);
+        started();
+      });
+    });
+    const caller = new AbortController();
+    const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] }, { signal: caller.signal });
+    await inHandshake;
+    const reason = new Error("gave up");
+    caller.abort(reason);
+    await rejectsWithCode(dialing, ErrorCode.ABORTED);
+    await server.closed;
+    expect(aborts).toHaveLength(1);
+    expect(aborts[0]!.code).toBe(ErrorCode.ABORTED);
+    expect(aborts[0]!.cause).toBe(reason);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  });
+
+  it("when the node stops in TLS: the dial rejects with ABORTED, the stop's reason as the cause", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const { dialer, slots } = dialerWith(stop.signal, await resolveTls(Identity.generate()), notReached);
+    const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] });
+    await server.accepted;
+    const reason = new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
+    stop.abort(reason);
+    dialer.stop();
+    const error = await dialing.then(
+      () => undefined,
+      (e: unknown) => e as PeerlinkError,
+    );
+    expect(error?.code).toBe(ErrorCode.ABORTED);
+    expect(error?.cause).toBe(reason);
+    await server.closed;
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+  });
+});
