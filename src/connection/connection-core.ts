@@ -62,34 +62,34 @@ export interface ConnectionCoreOptions {
    * Absolute time by which the connection must be open, else it fails with HANDSHAKE_TIMEOUT.
    * @default now + 10000 ({@link DEFAULT_HANDSHAKE_TIMEOUT_MS})
    */
-  readonly handshakeDeadline?: number;
+  readonly handshakeDeadline?: number | undefined;
   /**
    * How long `close()` waits for the peer's close after the Goodbye; `close` may override it.
    * @default 5000 ({@link DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS})
    */
-  readonly gracefulCloseTimeoutMs?: number;
+  readonly gracefulCloseTimeoutMs?: number | undefined;
   /**
    * How long a connection this side failed waits for the peer's close after the Goodbye.
    * @default 1000 ({@link DEFAULT_FAILURE_LINGER_MS})
    */
-  readonly failureLingerMs?: number;
+  readonly failureLingerMs?: number | undefined;
   /**
    * Largest Frame body accepted (and sent), in bytes.
    * @default 1048576 (1 MiB, `DEFAULT_MAX_FRAME_SIZE`)
    */
-  readonly maxFrameSize?: number;
+  readonly maxFrameSize?: number | undefined;
   /**
    * Frame decoder engine.
    * @default "js" (`DEFAULT_FRAME_DECODER_ENGINE`)
    */
-  readonly decoderEngine?: FrameDecoderEngine;
+  readonly decoderEngine?: FrameDecoderEngine | undefined;
   /**
    * The error for a transport that closed before the peer's Hello arrived (`cause` is the socket
    * error, if any). The adapter passes the transport's `classifyEarlyClose`.
    * @default AUTHENTICATION_FAILED on a secure channel (TLS 1.3 reports a rejected client
    *   certificate only as a close), CONNECTION_CLOSED on plain TCP
    */
-  readonly earlyCloseError?: (cause?: unknown) => PeerlinkError;
+  readonly earlyCloseError?: ((cause?: unknown) => PeerlinkError) | undefined;
   /**
    * Bounds on the messages, bytes and Pings the peer may send per second once open; the first broken
    * ends the connection with `Goodbye{RATE_LIMITED, retry_after_ms}` (docs/PROTOCOL.md §8.3).
@@ -294,7 +294,7 @@ export class ConnectionCore {
     this.#decoder = createFrameDecoder({
       maxFrameSize: this.#maxFrameSize,
       frameLimit: Math.min(MAX_PREAUTH_FRAME_BYTES, this.#maxFrameSize),
-      ...(options.decoderEngine === undefined ? {} : { engine: options.decoderEngine }),
+      engine: options.decoderEngine,
     });
     this.#setup = new CoreSetup(options.handshake, handshakeDeadline, options.earlyCloseError, options.inboundRate);
     this.#sink = sinkFor(this);
@@ -442,11 +442,7 @@ export class ConnectionCore {
       const setup = this.#setup;
       const handshakeOptions = setup?.options;
       if (setup === undefined || handshakeOptions === undefined) return; // made once, on the way to handshaking
-      const handshake = new Handshake({
-        ...handshakeOptions,
-        role: (this.#flags & OUTBOUND) !== 0 ? "dialer" : "listener",
-        binding,
-      });
+      const handshake = new Handshake(handshakeOptions, (this.#flags & OUTBOUND) !== 0 ? "dialer" : "listener", binding);
       setup.handshake = handshake;
       // The per-connection options (listen addresses, expected peer, …) live on in the handshake only.
       setup.options = undefined;
@@ -744,7 +740,7 @@ export class ConnectionCore {
       this.#decoder.dispose();
       this.#closeDeadline = undefined;
     }
-    this.#emit({ type: "state", change: { from, to, transition } });
+    this.#out.push(stateAction(from, to, transition));
     if (to === "closed") {
       this.#closeInfo ??= { reason: DisconnectReason.NORMAL, initiator: "local" };
       this.#emit({ type: "close", info: this.#closeInfo });
@@ -762,7 +758,8 @@ export class ConnectionCore {
   }
 
   #applyHandshake(actions: readonly HandshakeAction[]): void {
-    for (const action of actions) {
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i] as HandshakeAction;
       switch (action.type) {
         case "send":
           this.#write(action.bytes);
@@ -797,7 +794,7 @@ export class ConnectionCore {
     if (inboundRate !== undefined) this.#rate = new InboundRateMeter(inboundRate, readTime(this.#now));
     this.#transition("open", "handshake-succeeded");
     this.#emit({ type: "open", result });
-    for (const m of earlyData) this.#deliver(m.alias, m.payload);
+    for (let i = 0; i < earlyData.length; i++) this.#deliver((earlyData[i] as EarlyMessage).alias, (earlyData[i] as EarlyMessage).payload);
   }
 
   #indexProtocols(protocols: readonly AgreedProtocol[]): void {
@@ -1035,6 +1032,31 @@ export class ConnectionCore {
     }
     // closing: our Goodbye is out and we already half-closed; the peer's FIN ends it.
   }
+}
+
+const STATE_INDEX: Readonly<Record<ConnectionState, number>> = { connecting: 0, securing: 1, handshaking: 2, open: 3, closing: 4, closed: 5 };
+const TRANSITION_INDEX: Readonly<Record<ConnectionTransition, number>> = {
+  "transport-connected": 0,
+  "transport-secured": 1,
+  "handshake-succeeded": 2,
+  "goodbye-sent": 3,
+  "goodbye-received": 4,
+  "peer-closed": 5,
+  "close-timed-out": 6,
+  "transport-lost": 7,
+  "handshake-timed-out": 8,
+  aborted: 9,
+};
+/** The action of each state change, made on first use and shared, frozen: at most 6 × 6 × 10 of them. */
+const stateActions: (CoreAction | undefined)[] = new Array<CoreAction | undefined>(6 * 6 * 10).fill(undefined);
+
+/** The action emitting the state change `from` → `to` by `transition` (shared, frozen, like the change it carries). */
+function stateAction(from: ConnectionState, to: ConnectionState, transition: ConnectionTransition): CoreAction {
+  const k = (STATE_INDEX[from] * 6 + STATE_INDEX[to]) * 10 + TRANSITION_INDEX[transition];
+  return (stateActions[k] ??= Object.freeze({
+    type: "event",
+    event: Object.freeze({ type: "state", change: Object.freeze({ from, to, transition }) }),
+  }) as CoreAction);
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

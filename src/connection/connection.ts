@@ -232,7 +232,12 @@ function captureSettlers(resolve: () => void, reject: (error: unknown) => void):
 const stateChanges: StateChange[] = [];
 const stateChangeIndex = new Map<string, string>();
 
+/** The codes of the change objects seen (the core's are shared: one lookup by identity per change). */
+const stateChangeCodes = new WeakMap<StateChange, string>();
+
 function stateChangeCode(change: StateChange): string {
+  const known = stateChangeCodes.get(change);
+  if (known !== undefined) return known;
   const key = `${change.from}>${change.to}:${change.transition}`;
   let code = stateChangeIndex.get(key);
   if (code === undefined) {
@@ -240,6 +245,7 @@ function stateChangeCode(change: StateChange): string {
     stateChanges.push(Object.freeze({ from: change.from, to: change.to, transition: change.transition }));
     stateChangeIndex.set(key, code);
   }
+  stateChangeCodes.set(change, code);
   return code;
 }
 
@@ -353,7 +359,18 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
    *
    * @internal
    */
-  constructor(channel: SecureChannel, options: ConnectionOptions) {
+  constructor(channel: SecureChannel, options: ConnectionOptions);
+  /**
+   * The same with the handshake settings apart (`openConnection`: no copy of its options per connection).
+   *
+   * @internal
+   */
+  constructor(channel: SecureChannel, options: Omit<ConnectionOptions, "handshake">, handshake: ConnectionHandshakeOptions);
+  constructor(
+    channel: SecureChannel,
+    options: Omit<ConnectionOptions, "handshake"> & { readonly handshake?: ConnectionHandshakeOptions },
+    handshake: ConnectionHandshakeOptions = options.handshake as ConnectionHandshakeOptions,
+  ) {
     super();
     this.#socket = channel.socket;
     this.#flags = channel.sessionReused ? SESSION_REUSED : 0;
@@ -372,15 +389,15 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#core = new ConnectionCore({
       direction: channel.direction,
       secure: channel.secure,
-      handshake: options.handshake,
+      handshake,
       now,
-      ...(options.deadline === undefined ? {} : { handshakeDeadline: options.deadline }),
-      ...(options.maxFrameSize === undefined ? {} : { maxFrameSize: options.maxFrameSize }),
-      ...(options.gracefulTimeoutMs === undefined ? {} : { gracefulCloseTimeoutMs: options.gracefulTimeoutMs }),
-      ...(options.failureLingerMs === undefined ? {} : { failureLingerMs: options.failureLingerMs }),
-      ...(options.engine === undefined ? {} : { decoderEngine: options.engine }),
+      handshakeDeadline: options.deadline,
+      maxFrameSize: options.maxFrameSize,
+      gracefulCloseTimeoutMs: options.gracefulTimeoutMs,
+      failureLingerMs: options.failureLingerMs,
+      decoderEngine: options.engine,
       earlyCloseError: earlyCloseOf(channel),
-      ...(options.inboundRate === undefined ? {} : { inboundRate: options.inboundRate }),
+      inboundRate: options.inboundRate,
     });
     this.#socket[CONNECTION] = this;
     this.#socket.on("data", onSocketData);
@@ -801,7 +818,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
 
   #apply(actions: readonly CoreAction[], onWritten?: (error?: Error | null) => void): void {
     let pendingCallback = onWritten;
-    for (const action of actions) {
+    // Indexed, not for-of: an iterator per call otherwise, and this runs on every input.
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i] as CoreAction;
       switch (action.type) {
         case "write": {
           const cb = pendingCallback;

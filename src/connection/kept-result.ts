@@ -42,7 +42,8 @@ export class KeptHandshakeResult implements HandshakeResult {
     this.binding = result.binding;
     this.peerProof = result.peerProof;
     const key = result.remotePublicKey;
-    this.#key = key.length <= 64 ? String.fromCharCode(...key) : key;
+    // `apply`, not a spread: a spread of a typed array goes through its iterator (an object per byte).
+    this.#key = key.length <= 64 ? String.fromCharCode.apply(null, key as unknown as number[]) : key;
   }
 
   /** The remote node's raw 32-byte Ed25519 public key (the same array on every read). */

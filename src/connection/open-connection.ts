@@ -60,7 +60,7 @@ export function openConnection(
   const signal = options.signal;
   let connection: Connection;
   try {
-    connection = new Connection(channel, { ...options, handshake });
+    connection = new Connection(channel, options, handshake);
   } catch (error) {
     return destroyThenReject(channel, PeerlinkError.from(error));
   }

@@ -34,6 +34,7 @@ import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
 import type {
+  ChannelBindingInput,
   EarlyMessage,
   ExporterInput,
   HandshakeAction,
@@ -101,14 +102,24 @@ export class Handshake {
   #error: PeerlinkError | undefined;
 
   /** Validates `options`; throws INVALID_ARGUMENT on a bad one. */
-  constructor(options: HandshakeOptions) {
+  constructor(options: HandshakeOptions);
+  /**
+   * The same with the role and binding apart from the rest of the options (a connection's options are the
+   * node's, shared by its connections: no copy of them per connection).
+   */
+  constructor(options: Omit<HandshakeOptions, "role" | "binding">, role: HandshakeRole, binding: ChannelBindingInput);
+  constructor(
+    options: Omit<HandshakeOptions, "role" | "binding"> & Partial<Pick<HandshakeOptions, "role" | "binding">>,
+    role?: HandshakeRole,
+    bindingInput?: ChannelBindingInput,
+  ) {
     this.#identity = options.identity;
-    this.#role = options.role;
+    this.#role = (role ?? options.role) as HandshakeRole;
     if (this.#role !== "dialer" && this.#role !== "listener") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `role must be "dialer" or "listener"`);
     }
     this.#peerRole = this.#role === "dialer" ? "listener" : "dialer";
-    const binding = options.binding;
+    const binding = bindingInput ?? options.binding;
     if (binding?.type === "tls") {
       const exporter = binding.exporter;
       if (typeof exporter !== "function" && !isExporter(exporter)) {

@@ -67,7 +67,7 @@ export interface FrameDecoderOptions {
    *
    * @default "js" ({@link DEFAULT_FRAME_DECODER_ENGINE})
    */
-  engine?: FrameDecoderEngine;
+  engine?: FrameDecoderEngine | undefined;
 }
 
 /** Upper bound of `maxFrameSize`: keeps every region address in the i32 range of WASM memory. */
