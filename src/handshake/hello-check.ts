@@ -7,6 +7,7 @@
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { KeyType } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { base32DecodeInto } from "../identity/base32.js";
 import { PeerId, peerIdDigest } from "../identity/peer-id.js";
 import { isSmallOrderKey } from "../identity/small-order.js";
 import {
@@ -73,7 +74,10 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
     capabilityNames?.add(c.name);
   }
   if (sender === "listener" && hello.earlyData) return violation("a listener announced early data");
-  const derived = peerIdDigest(hello.publicKey, hello.keyType);
+  // The key's peer id, hashed and encoded once per key seen lately (a peer that reconnects, a node dialed again).
+  const keyText = String.fromCharCode.apply(null, hello.publicKey as unknown as number[]);
+  let peerId = peerIdsByKey.get(keyText);
+  const derived = peerId === undefined ? peerIdDigest(hello.publicKey, hello.keyType) : base32DecodeInto(peerId.toString(), DIGEST_SCRATCH);
   if (!sameBytes(derived, hello.peerId)) {
     return {
       ok: false,
@@ -90,8 +94,23 @@ export function checkHello(hello: Hello, sender: HandshakeRole): HelloCheck {
       }),
     };
   }
-  return { ok: true, peerId: PeerId.fromBytes(derived) };
+  if (peerId === undefined) {
+    peerId = PeerId.fromBytes(derived);
+    if (peerIdsByKey.size >= MAX_KNOWN_KEYS) peerIdsByKey.clear();
+    peerIdsByKey.set(keyText, peerId);
+  }
+  return { ok: true, peerId };
 }
+
+/**
+ * The peer ids of the keys of Hellos that passed the checks lately, by the key's bytes as a one-byte string
+ * (~50 B an entry beside the id, which the connection keeps anyway). A pure function of the key, so nothing a
+ * peer sends can make an entry wrong; bounded (cleared when full) against a flood of fresh keys.
+ */
+const peerIdsByKey = new Map<string, PeerId>();
+const MAX_KNOWN_KEYS = 1024;
+/** The id bytes of a known key, decoded from its text to compare with the Hello's (single-threaded, never kept). */
+const DIGEST_SCRATCH = new Uint8Array(32);
 
 /** True when an entry before `end` has alias `alias`. */
 function aliasBefore(list: readonly { readonly alias: number }[], end: number, alias: number): boolean {

@@ -200,3 +200,24 @@ describe("peer id bytes and text", () => {
     }
   });
 });
+
+describe("the peer ids of keys seen lately", () => {
+  it("are the ids of the keys, and a key seen before with another key's peer id is still refused", () => {
+    const first = checkHello(helloWith({}), "listener");
+    const again = checkHello(helloWith({}), "listener");
+    expect(first.ok && again.ok).toBe(true);
+    if (first.ok && again.ok) {
+      expect(again.peerId.equals(bob.peerId)).toBe(true);
+      expect(again.peerId.toString()).toBe(PeerId.fromPublicKey(bob.publicKey).toString());
+    }
+    // Bob's key is known now: a Hello naming Alice's id with it must fail as it did the first time.
+    const forged = checkHello(helloWith({ peerId: alice.peerId.bytes }), "listener");
+    expect(forged.ok).toBe(false);
+    if (!forged.ok) expect(forged.error.code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+    // And one bit off in the id.
+    const bits = bob.peerId.bytes;
+    bits[31] = (bits[31] as number) ^ 1;
+    const flipped = checkHello(helloWith({ peerId: bits }), "listener");
+    expect(flipped.ok).toBe(false);
+  });
+});
