@@ -284,6 +284,14 @@ function isHostname(host: string): boolean {
 }
 
 /**
+ * Recent `host:port` parses (port zero refused) and their canonical text: a dial parses its addresses when
+ * it starts and again per attempt, and parsing (splits, regular expressions, slices) allocated on every call.
+ * Cleared when full, as the IP caches; only valid input is kept.
+ */
+const hostPortCache = new Map<string, HostPort>();
+const canonicalHostPortCache = new Map<string, string>();
+
+/**
  * Parses `"host:port"` or `"[ipv6]:port"` strictly. The host is an IPv4
  * literal, a DNS name or a bracketed IPv6 literal (a zone id such as
  * `[fe80::1%eth0]` is allowed and kept); the port is decimal, 1–65535.
@@ -293,8 +301,30 @@ function isHostname(host: string): boolean {
  *
  * @throws PeerlinkError INVALID_ARGUMENT on any malformed input.
  */
-export function parseHostPort(input: string, options: { allowPortZero?: boolean } = {}): HostPort {
-  const minPort = options.allowPortZero ? 0 : 1;
+export function parseHostPort(input: string, options?: { allowPortZero?: boolean }): HostPort {
+  const minPort = options?.allowPortZero ? 0 : 1;
+  const cached = hostPortCache.get(input);
+  // Each call gets its own object: callers may change it.
+  if (cached !== undefined) return { host: cached.host, port: cached.port };
+  const parsed = parseHostPortText(input, minPort);
+  if (parsed.port !== 0) remember(hostPortCache, input, { host: parsed.host, port: parsed.port });
+  return parsed;
+}
+
+/**
+ * The canonical text of a `"host:port"` string, as {@link formatHostPort} writes what {@link parseHostPort}
+ * reads (`"[::1]:4001"`, IPv6 host lower-cased).
+ *
+ * @throws PeerlinkError INVALID_ARGUMENT on any malformed input (see {@link parseHostPort}).
+ */
+export function normalizeHostPort(input: string): string {
+  const cached = canonicalHostPortCache.get(input);
+  if (cached !== undefined) return cached;
+  const { host, port } = parseHostPort(input);
+  return remember(canonicalHostPortCache, input, formatHostPort(host, port));
+}
+
+function parseHostPortText(input: string, minPort: number): HostPort {
   if (typeof input !== "string" || input.length === 0 || input.length > 300) {
     throw invalid(`expected "host:port", got ${JSON.stringify(typeof input === "string" ? input.slice(0, 300) : typeof input)}`);
   }

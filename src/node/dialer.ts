@@ -11,7 +11,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
-import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../manager/ip.js";
+import { isIp, normalizeHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
 import { dialChannel } from "../transport/dial.js";
 import type { ResolvedTls, SecureChannel } from "../transport/types.js";
@@ -481,15 +481,11 @@ export class Dialer {
 function resolveTarget(target: DialTarget): { addresses: string[]; expected: PeerId | undefined } {
   if (typeof target === "string") {
     // A plain address dial pins no identity: whoever answers there and proves its key is the result.
-    const { host, port } = parseHostPort(target);
-    return { addresses: [formatHostPort(host, port)], expected: undefined };
+    return { addresses: [normalizeHostPort(target)], expected: undefined };
   }
   if (!target || typeof target !== "object") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "dial target must be an address or { peerId, addresses }");
   const expected = target.peerId instanceof PeerId ? target.peerId : PeerId.parse(target.peerId);
-  const addresses = (target.addresses ?? []).map((a) => {
-    const { host, port } = parseHostPort(a);
-    return formatHostPort(host, port);
-  });
+  const addresses = (target.addresses ?? []).map((a) => normalizeHostPort(a));
   return { addresses, expected };
 }
 

@@ -5,6 +5,7 @@ import {
   formatHostPort,
   ipFamily,
   isIp,
+  normalizeHostPort,
   normalizeIp,
   parseHostPort,
   parseSubnet,
@@ -199,5 +200,34 @@ describe("parsed addresses kept for reuse", () => {
     // A shared parse must not be changed by a caller: masking for a subnet key leaves the address intact.
     expect(subnetKey("2001:db8:0:1ab::1", 24, 56)).toBe("2001:db8:0:100::/56");
     expect(normalizeIp("2001:db8:0:1ab::1")).toBe("2001:db8:0:1ab::1");
+  });
+});
+
+describe("host:port strings kept for reuse", () => {
+  it("parse to the same answer every time, each caller getting its own object", () => {
+    const first = parseHostPort("[2001:DB8::1]:4001");
+    first.host = "changed";
+    first.port = 1;
+    expect(parseHostPort("[2001:DB8::1]:4001")).toEqual({ host: "2001:db8::1", port: 4001 });
+    expect(parseHostPort("[2001:DB8::1]:4001")).not.toBe(parseHostPort("[2001:DB8::1]:4001"));
+  });
+
+  it("keep port 0 for listen addresses only, also once the same text was parsed", () => {
+    expect(parseHostPort("127.0.0.1:0", { allowPortZero: true })).toEqual({ host: "127.0.0.1", port: 0 });
+    expect(() => parseHostPort("127.0.0.1:0")).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    expect(parseHostPort("127.0.0.1:7", { allowPortZero: true })).toEqual({ host: "127.0.0.1", port: 7 });
+  });
+
+  it("normalize to formatHostPort(parseHostPort(text)), past the cache's size, and refuse bad text every time", () => {
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const text = i % 2 === 0 ? `10.0.${i & 255}.1:${1 + i}` : `[2001:DB8::${i.toString(16)}]:${1 + i}`;
+        const { host, port } = parseHostPort(text);
+        expect(normalizeHostPort(text)).toBe(formatHostPort(host, port));
+      }
+    }
+    for (let round = 0; round < 2; round++) {
+      expect(() => normalizeHostPort("::1:80")).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+    }
   });
 });
