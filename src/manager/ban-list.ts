@@ -208,8 +208,8 @@ function snapshot(record: BanRecord): BanEntry {
  * - {@link BanList.findBan} checks the peer id, the IP, then every subnet
  *   (of any prefix length that has bans) containing the IP.
  *
- * Costs: checks are O(number of distinct subnet prefix lengths); `sweep`,
- * `nextExpiry` and eviction are O(entries).
+ * Costs: checks are O(number of distinct subnet prefix lengths), and skip a kind (peer, IP) the list holds
+ * none of; `nextExpiry` is O(1) between sweeps; `sweep` and eviction are O(entries).
  */
 export class BanList {
   readonly maxSize: number;
@@ -218,6 +218,15 @@ export class BanList {
   readonly #records = new Map<string, BanRecord>();
   /** Subnet bans by "family/prefix" → number of records, so lookups only compute prefixes that exist. */
   readonly #subnetPrefixes = new Map<string, number>();
+  /** Peer and IP records held: a query skips a kind the list holds none of (most nodes hold no bans). */
+  #peerRecords = 0;
+  #ipRecords = 0;
+  /**
+   * At or before the earliest unreported expiry (Infinity: none), or undefined when not known: kept exact by
+   * {@link BanList.sweep}, lowered by a ban, left as it is by a removal (an early sweep finds nothing and
+   * makes it exact again). The node's timer reads it at every change of its pending pool.
+   */
+  #expiryBound: number | undefined = Number.POSITIVE_INFINITY;
 
   constructor(options: BanListOptions = {}) {
     const maxSize = options.maxSize ?? BAN_LIST_MAX_SIZE;
@@ -270,6 +279,7 @@ export class BanList {
     let evicted: BanEntry | undefined;
     if (previous !== undefined) {
       Object.assign(previous, { reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false });
+      this.#lowerExpiryBound(expiresAt);
       return { entry: snapshot(previous), evicted };
     }
     if (this.#records.size >= this.maxSize) evicted = this.#evictOne(now);
@@ -311,13 +321,13 @@ export class BanList {
    * @throws PeerlinkError INVALID_ARGUMENT when `query.ip` is not an IP address.
    */
   findBan(query: BanQuery, now: number): BanEntry | undefined {
-    if (query.peerId !== undefined) {
+    if (query.peerId !== undefined && this.#peerRecords > 0) {
       const record = this.#records.get(`peer:${query.peerId}`);
       if (record !== undefined && record.expiresAt > now) return snapshot(record);
     }
     if (query.ip !== undefined) {
       const ip = normalizeIp(query.ip);
-      const record = this.#records.get(`ip:${ip}`);
+      const record = this.#ipRecords > 0 ? this.#records.get(`ip:${ip}`) : undefined;
       if (record !== undefined && record.expiresAt > now) return snapshot(record);
       if (this.#subnetPrefixes.size > 0) {
         const family = ipFamily(ip);
@@ -361,14 +371,23 @@ export class BanList {
       }
       if (this.#forgetAt(record) <= now) this.#remove(record);
     }
+    this.#expiryBound = undefined;
     return expired.sort((a, b) => a.expiresAt - b.expiresAt).map(snapshot);
   }
 
-  /** The earliest expiry not yet reported by {@link BanList.sweep} (ms), or undefined when nothing will expire. */
+  /**
+   * The earliest expiry not yet reported by {@link BanList.sweep} (ms), or undefined when nothing will expire.
+   * After an unban it may be the lifted ban's (earlier than any left): a sweep then reports nothing and the
+   * next answer is exact again. A timer set to it fires on time or early, never late.
+   */
   nextExpiry(): number | undefined {
-    let next = Number.POSITIVE_INFINITY;
-    for (const record of this.#records.values()) {
-      if (!record.expiryReported && record.expiresAt < next) next = record.expiresAt;
+    let next = this.#expiryBound;
+    if (next === undefined) {
+      next = Number.POSITIVE_INFINITY;
+      for (const record of this.#records.values()) {
+        if (!record.expiryReported && record.expiresAt < next) next = record.expiresAt;
+      }
+      this.#expiryBound = next;
     }
     return next === Number.POSITIVE_INFINITY ? undefined : next;
   }
@@ -377,6 +396,8 @@ export class BanList {
   clear(): void {
     this.#records.clear();
     this.#subnetPrefixes.clear();
+    this.#peerRecords = this.#ipRecords = 0;
+    this.#expiryBound = Number.POSITIVE_INFINITY;
   }
 
   /** Serialisable copy of every entry, for the peer database. */
@@ -469,7 +490,10 @@ export class BanList {
 
   #insert(record: BanRecord): void {
     this.#records.set(record.key, record);
-    if (record.kind === "subnet") {
+    if (!record.expiryReported) this.#lowerExpiryBound(record.expiresAt);
+    if (record.kind === "peer") this.#peerRecords++;
+    else if (record.kind === "ip") this.#ipRecords++;
+    else {
       const prefixKey = subnetPrefixKey(record.value);
       this.#subnetPrefixes.set(prefixKey, (this.#subnetPrefixes.get(prefixKey) ?? 0) + 1);
     }
@@ -477,12 +501,18 @@ export class BanList {
 
   #remove(record: BanRecord): void {
     if (!this.#records.delete(record.key)) return;
-    if (record.kind === "subnet") {
+    if (record.kind === "peer") this.#peerRecords--;
+    else if (record.kind === "ip") this.#ipRecords--;
+    else {
       const prefixKey = subnetPrefixKey(record.value);
       const left = (this.#subnetPrefixes.get(prefixKey) ?? 1) - 1;
       if (left > 0) this.#subnetPrefixes.set(prefixKey, left);
       else this.#subnetPrefixes.delete(prefixKey);
     }
+  }
+
+  #lowerExpiryBound(expiresAt: number): void {
+    if (this.#expiryBound !== undefined && expiresAt < this.#expiryBound) this.#expiryBound = expiresAt;
   }
 
   /** Drops one entry: the remembered offence forgotten soonest, else the active ban expiring soonest. */

@@ -408,7 +408,7 @@ export class PeerDatabase {
     return expired;
   }
 
-  /** When the next ban ends (epoch ms), if any does. */
+  /** When the next ban ends (epoch ms), if any does: at or before it (see {@link BanList.nextExpiry}). */
   nextBanExpiry(): number | undefined {
     return this.#bans.nextExpiry();
   }
