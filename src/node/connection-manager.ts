@@ -413,7 +413,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
   #arm(): void {
     if (this.#state !== "running" || this.#dueQueued) return; // a queued #runDue re-arms when done
     const next = this.#core.nextDeadline();
-    if (next === this.#timerAt && this.#timer !== undefined) return;
+    // A timer already due earlier stays: firing early finds nothing due and re-arms, where moving it at every
+    // handshake's end cost a clearTimeout and a setTimeout per connection.
+    if (this.#timer !== undefined && next !== undefined && next >= (this.#timerAt as number)) return;
     this.#disarm();
     if (next === undefined) return;
     this.#timerAt = next;

@@ -309,7 +309,10 @@ export class NodeCore<T extends KeptConnection> {
     return [...this.#kept.values()].filter((k) => peers.findBan({ peerId: k.peer, ip: ipOf(k.remoteAddress) }, now) !== undefined);
   }
 
-  /** The next moment something is due (ms): a pending deadline, a ban's end, a trim recheck. */
+  /**
+   * The next moment something is due (ms): a pending deadline, a ban's end, a trim recheck. Read at every
+   * change, so it costs O(1): at or before the moment (a socket gone since may have held it), never after.
+   */
   nextDeadline(): number | undefined {
     let next = this.#pool.nextDeadline();
     const banEnd = this.#options.peers.nextBanExpiry();

@@ -81,6 +81,13 @@ export class PendingPool {
   readonly #entries = new Map<number, PendingEntry>();
   readonly #perIp = new Map<string, number>();
   readonly #perSubnet = new Map<string, number>();
+  /**
+   * At or before the earliest deadline of the entries (Infinity: none), or undefined when not known. An
+   * arrival lowers it; a socket that leaves leaves it as it is (the node's timer fires early at most, and
+   * {@link PendingPool.expire} makes it exact again); the progress of the socket that held it (its deadline
+   * moves later) has it found again.
+   */
+  #deadlineBound: number | undefined = Number.POSITIVE_INFINITY;
 
   constructor(limits: PendingPoolLimits) {
     this.#limits = limits;
@@ -134,8 +141,12 @@ export class PendingPool {
 
   /** Adds an admitted connection (`seenAt`: when the node got to it, `arrivedAt` by default; `exempt`: allow-listed). */
   add(id: number, ip: string, subnet: string, arrivedAt: number, seenAt = arrivedAt, exempt = false): PendingEntry {
-    const entry: PendingEntry = { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED, ...(exempt ? { exempt } : {}) };
+    const entry: PendingEntry = exempt
+      ? { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED, exempt }
+      : { id, ip, subnet, arrivedAt, seenAt, stage: PendingStage.CONNECTED };
     this.#entries.set(id, entry);
+    const due = this.#deadlineOf(entry);
+    if (this.#deadlineBound !== undefined && due < this.#deadlineBound) this.#deadlineBound = due;
     if (!exempt) {
       increment(this.#perIp, ip);
       increment(this.#perSubnet, subnet);
@@ -146,7 +157,10 @@ export class PendingPool {
   /** Records progress (never moves back). */
   advance(id: number, stage: PendingStage): void {
     const entry = this.#entries.get(id);
-    if (entry !== undefined && stage > entry.stage) entry.stage = stage;
+    if (entry === undefined || stage <= entry.stage) return;
+    const held = this.#deadlineOf(entry) === this.#deadlineBound;
+    entry.stage = stage;
+    if (held) this.#deadlineBound = undefined;
   }
 
   /** Removes an entry (handshake done, failed or evicted). Returns false when it was not pending. */
@@ -161,14 +175,23 @@ export class PendingPool {
     return true;
   }
 
-  /** The earliest deadline among pending entries (ms), or undefined when none is pending. */
+  /**
+   * When to look at the pool next (ms): at or before the earliest deadline among pending entries (exact
+   * after {@link PendingPool.expire} and progress; a socket that left since may have held it), or undefined
+   * when nothing is pending and nothing was since then. O(1) but after those: it is read at every arrival
+   * and every handshake's end.
+   */
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    for (const entry of this.#entries.values()) {
-      const at = this.#deadlineOf(entry);
-      if (next === undefined || at < next) next = at;
+    let next = this.#deadlineBound;
+    if (next === undefined) {
+      next = Number.POSITIVE_INFINITY;
+      for (const entry of this.#entries.values()) {
+        const at = this.#deadlineOf(entry);
+        if (at < next) next = at;
+      }
+      this.#deadlineBound = next;
     }
-    return next;
+    return next === Number.POSITIVE_INFINITY ? undefined : next;
   }
 
   /** Removes and returns every entry whose deadline passed at `now`, with which deadline it was. */
@@ -179,6 +202,7 @@ export class PendingPool {
       out.push({ entry, expiry: entry.stage === PendingStage.CONNECTED && this.#firstFlightDue(entry) <= now ? "first_flight" : "handshake" });
     }
     for (const { entry } of out) this.remove(entry.id);
+    this.#deadlineBound = undefined;
     return out;
   }
 
