@@ -45,6 +45,11 @@ export class PerKeyRateLimiter {
    * which made eviction O(maxKeys) in V8.
    */
   #oldest: Iterator<string> | undefined;
+  /**
+   * The key at the most recently used end, if known: taking from it again moves nothing. A flood from one
+   * address (or one busy peer) otherwise deleted and re-added its entry at every take.
+   */
+  #newest: string | undefined;
   #lastFullSweepAt = Number.NEGATIVE_INFINITY;
   readonly #fullSweepIntervalMs: number;
 
@@ -95,6 +100,7 @@ export class PerKeyRateLimiter {
 
   /** Forgets `key`'s bucket (it starts full again). Returns true if it was tracked. */
   delete(key: string): boolean {
+    if (key === this.#newest) this.#newest = undefined;
     return this.#buckets.delete(key);
   }
 
@@ -102,6 +108,7 @@ export class PerKeyRateLimiter {
   clear(): void {
     this.#buckets.clear();
     this.#oldest = undefined;
+    this.#newest = undefined;
   }
 
   /**
@@ -113,6 +120,7 @@ export class PerKeyRateLimiter {
     let removed = 0;
     for (const [key, bucket] of this.#buckets) {
       if (bucket.isFull(now)) {
+        if (key === this.#newest) this.#newest = undefined;
         this.#buckets.delete(key);
         removed++;
       }
@@ -123,9 +131,12 @@ export class PerKeyRateLimiter {
   #bucket(key: string, now: number): TokenBucket {
     const existing = this.#buckets.get(key);
     if (existing !== undefined) {
-      // Move to the most recently used end.
-      this.#buckets.delete(key);
-      this.#buckets.set(key, existing);
+      if (key !== this.#newest) {
+        // Move to the most recently used end.
+        this.#buckets.delete(key);
+        this.#buckets.set(key, existing);
+        this.#newest = key;
+      }
       return existing;
     }
     if (this.#buckets.size >= this.maxKeys) {
@@ -137,11 +148,13 @@ export class PerKeyRateLimiter {
           oldest = this.#oldest.next();
           if (oldest.done === true) break;
         }
+        if (oldest.value === this.#newest) this.#newest = undefined;
         this.#buckets.delete(oldest.value);
       }
     }
     const bucket = new TokenBucket({ capacity: this.capacity, refillPerSecond: this.refillPerSecond }, now);
     this.#buckets.set(key, bucket);
+    this.#newest = key;
     return bucket;
   }
 }
