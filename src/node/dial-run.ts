@@ -32,6 +32,8 @@ export interface AttemptControl extends CancelSlot {
 
 /** One dial shared by every concurrent caller for the same peer or address; its own {@link AttemptControl} when it has one address. */
 export class SharedDial implements AttemptControl {
+  /** The peer id, or the address dialed when it names none: concurrent dials with this key share this one. */
+  readonly key: string;
   promise!: Promise<Connection>;
   callers = 0;
   settled = false;
@@ -41,6 +43,10 @@ export class SharedDial implements AttemptControl {
   connection: Connection | undefined = undefined;
   /** Made on first use only: a raced dial or a name lookup needs a signal, a dial of one IP address none. */
   #controller: AbortController | undefined;
+
+  constructor(key: string) {
+    this.key = key;
+  }
 
   get listen(): undefined {
     return undefined;

@@ -204,26 +204,11 @@ export class Dialer {
       if (pending && !pending.aborted) return this.#join(key, pending, options.signal);
     }
     const ordered = this.#open(dialable, expected, direct);
-    const shared = new SharedDial();
+    const shared = new SharedDial(key);
     // A name lookup is no socket, but stop() must cancel it too: nothing of the dial may outlive the node.
     if (host.signal.aborted) shared.abort(host.signal.reason);
     else this.#inFlight.add(shared);
-    const done = (): void => {
-      this.#inFlight.delete(shared);
-      shared.settled = true;
-      if (this.#dials.get(key) === shared) this.#dials.delete(key);
-      host.changed();
-    };
-    shared.promise = this.#dialAddresses(ordered, expected, options, shared).then(
-      (connection) => {
-        done();
-        return connection;
-      },
-      (error: unknown) => {
-        done();
-        throw error;
-      },
-    );
+    shared.promise = this.#dialAddresses(ordered, expected, options, shared);
     if (!options.force) this.#dials.set(key, shared);
     return this.#join(key, shared, options.signal);
   }
@@ -289,11 +274,12 @@ export class Dialer {
       const attempt = shared.aborted ? Promise.reject(dialAborted(shared.reason)) : this.#attempt(address, expected, options, shared);
       return attempt.then(
         (connection) => {
-          if (!shared.aborted) return connection;
-          throw this.#dialFailed(dialAborted(shared.reason), expected, address);
+          if (shared.aborted) throw this.#failed(shared, dialAborted(shared.reason), expected, address);
+          this.#ended(shared);
+          return connection;
         },
         (error: unknown) => {
-          throw this.#dialFailed(shared.aborted ? dialAborted(shared.reason) : PeerlinkError.from(error), expected, address);
+          throw this.#failed(shared, shared.aborted ? dialAborted(shared.reason) : PeerlinkError.from(error), expected, address);
         },
       );
     }
@@ -306,15 +292,25 @@ export class Dialer {
       isFinal: (e) =>
         e.code !== ErrorCode.CONNECT_FAILED && e.code !== ErrorCode.HANDSHAKE_TIMEOUT && e.code !== ErrorCode.CONNECTION_LIMIT && e.code !== ErrorCode.TOO_MANY_PENDING,
     }).then((result) => {
-      if (result.ok) return result.value;
-      throw this.#dialFailed(result.error, expected, result.address);
+      if (!result.ok) throw this.#failed(shared, result.error, expected, result.address);
+      this.#ended(shared);
+      return result.value;
     });
   }
 
-  /** Tells the services that a dial failed, unless it was refused before a socket (journaled where it happened). */
-  #dialFailed(error: PeerlinkError, expected: PeerId | undefined, address: string): PeerlinkError {
+  /** A dial failed: the services are told unless it was refused before a socket (journaled where it happened). */
+  #failed(shared: SharedDial, error: PeerlinkError, expected: PeerId | undefined, address: string): PeerlinkError {
     if (!refusals.has(error)) this.#host.dialFailed({ peerId: expected?.toString(), address }, error);
+    this.#ended(shared);
     return error;
+  }
+
+  /** A dial ended, before its callers hear of it: forgotten, and waiters for a free slot woken. */
+  #ended(shared: SharedDial): void {
+    this.#inFlight.delete(shared);
+    shared.settled = true;
+    if (this.#dials.get(shared.key) === shared) this.#dials.delete(shared.key);
+    this.#host.changed();
   }
 
   /**
