@@ -58,7 +58,10 @@ export function inboundHost(c: NodeParts): InboundHost {
     maxLingering: c.options.limits.maxPendingInbound,
     handshake: (channel, deadline, track) => runHandshake(c.options, c.addresses(), channel, "listener", { signal: c.signal, deadline }, track),
     // A refusal is thrown (synchronously, or by the Promise when the gater answers later) and reported by the adopter.
-    adopt: (connection, reservation) => void Promise.resolve(c.adopter.adopt(connection, reservation)).catch(() => undefined),
+    adopt: (connection, reservation) => {
+      const kept = c.adopter.adopt(connection, reservation);
+      if (kept instanceof Promise) kept.catch(() => undefined);
+    },
     closing: (connection, onClosed) => c.closing.add(connection, onClosed),
     refused: (address, refusal, error, peer) => {
       c.log.refusal(address, refusal);

@@ -56,13 +56,22 @@ export interface InboundHost {
   changed(): void;
 }
 
-interface PendingSocket {
-  /** Its key in the pending map and the core. */
-  readonly id: number;
-  readonly socket: Socket;
-  readonly address: string;
-  readonly reservation: ConnectionReservation;
-  connection: Connection | undefined;
+/** An accepted socket from admission to adoption. */
+class PendingSocket {
+  connection: Connection | undefined = undefined;
+  #address: string | undefined;
+
+  constructor(
+    /** Its key in the pending map and the core. */
+    readonly id: number,
+    readonly socket: Socket,
+    readonly reservation: ConnectionReservation,
+  ) {}
+
+  /** `"host:port"` of the peer, written when a report needs it (most sockets are adopted without one). */
+  get address(): string {
+    return (this.#address ??= formatHostPort(this.socket.remoteAddress as string, this.socket.remotePort as number));
+  }
 }
 
 /** Accepted sockets from arrival to adoption. */
@@ -85,24 +94,24 @@ export class InboundAdapter {
   /** Handles a socket accepted by a listener. */
   onSocket(socket: Socket): void {
     const host = this.#host;
-    const address = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
-    if (!host.core.running || socket.remoteAddress === undefined) {
+    if (!host.core.running || socket.remoteAddress === undefined || socket.remotePort === undefined) {
       socket.destroy();
       return;
     }
-    // Progress decides which pending socket gives way: read it fresh.
-    this.refreshProgress();
+    // Progress decides which pending socket gives way from a full pool: read it fresh then (the deadlines
+    // read it when they come due).
+    if (host.core.pendingFull) this.refreshProgress();
     const id = this.#nextId++;
     const arrivedAt = host.arrival();
     const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now(), socket.remotePort ?? 0);
     if (!decision.ok) {
       // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
       socket.resetAndDestroy();
-      host.refused(address, decision.refusal, refusalToError(decision.refusal));
+      host.refused(formatHostPort(socket.remoteAddress, socket.remotePort), decision.refusal, refusalToError(decision.refusal));
       return;
     }
     if (decision.evicted !== undefined) this.#kill(decision.evicted.id, "evicted");
-    const entry: PendingSocket = { id, socket, address, reservation: decision.reservation, connection: undefined };
+    const entry = new PendingSocket(id, socket, decision.reservation);
     this.#pending.set(id, entry);
     host.changed();
     // The transports get the same deadline, counted from the arrival too.

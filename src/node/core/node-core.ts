@@ -131,6 +131,11 @@ export class NodeCore<T extends KeptConnection> {
     this.#running = false;
   }
 
+  /** True when the next arrival must evict a pending socket to be admitted (progress then decides which). */
+  get pendingFull(): boolean {
+    return this.#pool.size >= this.#options.limits.maxPendingInbound;
+  }
+
   /** Pending inbound connections now, and from `ip`. */
   pendingInbound(ip?: string): number {
     return ip === undefined ? this.#pool.size : this.#pool.countForIp(normalizeIp(ip));
@@ -166,7 +171,7 @@ export class NodeCore<T extends KeptConnection> {
     this.#pool.add(id, address, subnet, now, seenAt, exempt);
     const reservation = this.limiter.reservePending("inbound", address, { uncounted: exempt });
     this.#pendingSlots.set(id, reservation);
-    return { ok: true, reservation, evicted: admission.evicted, ...(isPendingGate(gate) ? { gate } : {}) };
+    return isPendingGate(gate) ? { ok: true, reservation, evicted: admission.evicted, gate } : { ok: true, reservation, evicted: admission.evicted };
   }
 
   /** The pending socket `id` made progress (its first bytes arrived; TLS finished). */
