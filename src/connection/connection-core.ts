@@ -1094,8 +1094,8 @@ function keptResult(result: HandshakeResult): HandshakeResult {
   }
   return new KeptHandshakeResult(
     result,
-    shared(agreedProtocols, result.protocols),
-    result.capabilities.length === 0 ? NO_CAPABILITIES : shared(agreedCapabilities, result.capabilities),
+    sharedProtocols(result.protocols),
+    result.capabilities.length === 0 ? NO_CAPABILITIES : sharedCapabilities(result.capabilities),
     result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
     agent,
   );
@@ -1115,6 +1115,45 @@ function shared<T extends object>(table: Map<string, readonly T[]>, list: readon
   const frozen = Object.freeze(list.map((item) => Object.freeze({ ...item })));
   table.set(key, frozen);
   return frozen;
+}
+
+/**
+ * The agreed lists shared last: most connections of a node agree the same, which a field-by-field comparison
+ * finds without building a key.
+ */
+let lastProtocols: readonly AgreedProtocol[] | undefined;
+let lastCapabilities: HandshakeResult["capabilities"] | undefined;
+
+function sharedProtocols(list: readonly AgreedProtocol[]): readonly AgreedProtocol[] {
+  const last = lastProtocols;
+  if (last !== undefined && last.length === list.length) {
+    let same = true;
+    for (let i = 0; i < list.length && same; i++) {
+      const a = last[i] as AgreedProtocol;
+      const b = list[i] as AgreedProtocol;
+      same = a.name === b.name && a.version === b.version && a.localAlias === b.localAlias && a.remoteAlias === b.remoteAlias;
+    }
+    if (same) return last;
+  }
+  const kept = shared(agreedProtocols, list);
+  if (Object.isFrozen(kept)) lastProtocols = kept;
+  return kept;
+}
+
+function sharedCapabilities(list: HandshakeResult["capabilities"]): HandshakeResult["capabilities"] {
+  const last = lastCapabilities;
+  if (last !== undefined && last.length === list.length) {
+    let same = true;
+    for (let i = 0; i < list.length && same; i++) {
+      const a = last[i] as HandshakeResult["capabilities"][number];
+      const b = list[i] as HandshakeResult["capabilities"][number];
+      same = a.name === b.name && a.version === b.version;
+    }
+    if (same) return last;
+  }
+  const kept = shared(agreedCapabilities, list);
+  if (Object.isFrozen(kept)) lastCapabilities = kept;
+  return kept;
 }
 
 /** Name and alias indexes of the agreed protocol lists longer than {@link SCAN_PROTOCOLS}, made on first lookup, kept per list. */
@@ -1145,6 +1184,7 @@ const INTERNED_MAX_KEY_CHARS = 4096;
  * large to key cheaply is kept as it is.
  */
 function internDeclared(declared: DeclaredSet): DeclaredSet {
+  if (declared === lastDeclared) return declared;
   const key = JSON.stringify(declared);
   if (key.length > INTERNED_MAX_KEY_CHARS) return declared;
   const known = interned.get(key);
@@ -1155,11 +1195,36 @@ function internDeclared(declared: DeclaredSet): DeclaredSet {
     protocols: Object.freeze(declared.protocols.map((p) => Object.freeze({ ...p, versions: Object.freeze([...p.versions]) }))),
   });
   interned.set(key, frozen);
+  lastDeclared = frozen;
   return frozen;
+}
+
+/** The declarations interned last: a Hello that declares the same is given them at once (see {@link declaredBy}). */
+let lastDeclared: DeclaredSet | undefined;
+
+/** True when `hello` declares exactly the capabilities and protocols of `set`, in the same order. */
+function declaresSame(hello: Hello, set: DeclaredSet): boolean {
+  const caps = hello.capabilities;
+  const protocols = hello.protocols;
+  if (caps.length !== set.capabilities.length || protocols.length !== set.protocols.length) return false;
+  for (let i = 0; i < caps.length; i++) {
+    const a = caps[i] as Hello["capabilities"][number];
+    const b = set.capabilities[i] as DeclaredSet["capabilities"][number];
+    if (a.name !== b.name || a.version !== b.version || a.required !== b.required) return false;
+  }
+  for (let i = 0; i < protocols.length; i++) {
+    const a = protocols[i] as Hello["protocols"][number];
+    const b = set.protocols[i] as DeclaredSet["protocols"][number];
+    if (a.name !== b.name || a.alias !== b.alias || a.versions.length !== b.versions.length) return false;
+    for (let j = 0; j < a.versions.length; j++) if (a.versions[j] !== b.versions[j]) return false;
+  }
+  return true;
 }
 
 /** The capabilities and protocols a Hello declares (checked by the handshake before it opens). */
 function declaredBy(hello: Hello): DeclaredSet {
+  const last = lastDeclared;
+  if (last !== undefined && declaresSame(hello, last)) return last;
   return {
     capabilities: hello.capabilities.map((c) => ({ name: c.name, version: c.version, required: c.required })),
     protocols: hello.protocols.map((p) => ({ name: p.name, versions: [...p.versions], alias: p.alias })),
