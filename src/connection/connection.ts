@@ -284,6 +284,29 @@ let tapConnection: (connection: Connection, fn: MessageTap) => () => void;
 let decoderBufferOf: (connection: Connection) => number;
 let exemptConnection: (connection: Connection) => void;
 
+/** What is told of each state change of a connection still opening (see {@link watchOpening}). */
+export interface OpeningWatcher {
+  /** Called after each `state` event, until removed. */
+  stateChanged(): void;
+}
+
+/**
+ * The watchers of connections still opening, by connection: a map of the few handshakes in progress rather
+ * than a field in every connection (kept for its life) or an emitter listener each.
+ */
+const opening = new Map<Connection, OpeningWatcher>();
+
+/**
+ * Sets (or with `undefined` removes) the watcher told of `connection`'s state changes while it opens
+ * (`openConnection`).
+ *
+ * @internal
+ */
+export function watchOpening(connection: Connection, watcher: OpeningWatcher | undefined): void {
+  if (watcher === undefined) opening.delete(connection);
+  else opening.set(connection, watcher);
+}
+
 /**
  * An authenticated, negotiated peerlink connection. Obtain one from
  * the connection manager (or the internal `openConnection`); it is open when handed out.
@@ -858,6 +881,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         if (event.change.transition === "goodbye-sent" || event.change.transition === "aborted") this.#inbox.stop();
         if (event.change.to === "closing" || event.change.to === "closed") this.#disposeBacklog();
         this.emit("state", event.change);
+        if (opening.size !== 0) opening.get(this)?.stateChanged();
         break;
       case "open":
         this.emit("open", event.result);

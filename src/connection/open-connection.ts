@@ -7,7 +7,7 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { SecureChannel } from "../transport/types.js";
 import type { ConnectionHandshakeOptions } from "./connection-core.js";
-import { Connection, type ConnectionOptions } from "./connection.js";
+import { Connection, watchOpening, type ConnectionOptions, type OpeningWatcher } from "./connection.js";
 
 /** Options of {@link openConnection} besides the handshake settings. */
 export interface OpenConnectionOptions extends Omit<ConnectionOptions, "handshake"> {
@@ -71,45 +71,126 @@ export function openConnection(
     connection.abort();
     return Promise.reject(PeerlinkError.from(error));
   }
-  return new Promise<Connection>((resolve, reject) => {
-    const settle = (): boolean => {
-      const state = connection.state;
-      if (state === "open") {
-        cleanup();
-        resolve(connection);
-        return true;
-      }
-      if (state === "closing" || state === "closed") {
-        cleanup();
-        const info = connection.closeInfo;
-        reject(
-          info?.error ??
-            new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `connection closed during the handshake (${info?.reason ?? "normal"})`, {
-              initiator: info?.initiator ?? "local",
-            }),
-        );
-        return true;
-      }
-      return false;
-    };
-    const offState = connection.on("state", () => void settle());
-    const onAbort = (): void =>
-      connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: signal?.reason, initiator: "local" }));
-    const cleanup = (): void => {
-      offState();
-      signal?.removeEventListener("abort", onAbort);
-    };
-    if (settle()) return;
-    if (signal?.aborted) {
-      onAbort();
-      return;
+  // No closure, emitter listener or EventTarget listener per handshake: one waiter object, told of the
+  // connection's state changes by the connection and of an abort by the signal's shared listener.
+  const promise = new Promise<Connection>(captureSettlers);
+  const waiter = new OpenWaiter(connection, capturedResolve, capturedReject, signal);
+  capturedResolve = capturedReject = noop;
+  if (waiter.settle()) return promise;
+  watchOpening(connection, waiter);
+  if (signal?.aborted) {
+    waiter.abort(); // its state change settles the promise
+    return promise;
+  }
+  if (signal !== undefined) waitersOf(signal).add(waiter);
+  for (let i = 0; i < early.length; i++) {
+    if (!connection.canSend) break;
+    const m = early[i] as { readonly protocol: string; readonly data: Uint8Array };
+    connection.send(m.protocol, m.data).catch(noop);
+  }
+  return promise;
+}
+
+const noop = (): void => undefined;
+
+/** The settlers of the promise made last by {@link openConnection}, read right after it is made. */
+let capturedResolve: (connection: Connection) => void = noop;
+let capturedReject: (error: unknown) => void = noop;
+function captureSettlers(resolve: (connection: Connection) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+/** One handshake's wait for its connection to open, close or be aborted. */
+class OpenWaiter implements OpeningWatcher {
+  readonly #connection: Connection;
+  readonly #resolve: (connection: Connection) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(connection: Connection, resolve: (connection: Connection) => void, reject: (error: unknown) => void, signal: AbortSignal | undefined) {
+    this.#connection = connection;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#signal = signal;
+  }
+
+  /** Settles the promise when the connection opened or ended; returns whether it did. */
+  settle(): boolean {
+    const connection = this.#connection;
+    const state = connection.state;
+    if (state === "open") {
+      this.#cleanup();
+      this.#resolve(connection);
+      return true;
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
-    for (const m of early) {
-      if (!connection.canSend) break;
-      connection.send(m.protocol, m.data).catch(() => undefined);
+    if (state === "closing" || state === "closed") {
+      this.#cleanup();
+      const info = connection.closeInfo;
+      this.#reject(
+        info?.error ??
+          new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `connection closed during the handshake (${info?.reason ?? "normal"})`, {
+            initiator: info?.initiator ?? "local",
+          }),
+      );
+      return true;
     }
-  });
+    return false;
+  }
+
+  stateChanged(): void {
+    this.settle();
+  }
+
+  /** The signal aborted: ends the connection (its state change then settles the promise). */
+  abort(): void {
+    this.#connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: this.#signal?.reason, initiator: "local" }));
+  }
+
+  #cleanup(): void {
+    watchOpening(this.#connection, undefined);
+    const signal = this.#signal;
+    if (signal !== undefined) waiters.get(signal)?.delete(this);
+  }
+}
+
+/**
+ * The handshakes waiting on one signal. A node passes one signal (its stop signal) to all its handshakes: one
+ * listener on it serves those in progress, where a listener each cost an EventTarget entry per handshake and a
+ * scan of the signal's listeners to remove it. The listener is there only while a handshake waits.
+ */
+class SignalWaiters {
+  readonly #signal: AbortSignal;
+  readonly #waiting = new Set<OpenWaiter>();
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+  }
+
+  add(waiter: OpenWaiter): void {
+    if (this.#waiting.size === 0) this.#signal.addEventListener("abort", this);
+    this.#waiting.add(waiter);
+  }
+
+  delete(waiter: OpenWaiter): void {
+    if (this.#waiting.delete(waiter) && this.#waiting.size === 0) this.#signal.removeEventListener("abort", this);
+  }
+
+  /** The signal aborted: each waiter's connection is ended, which settles it and removes it from here. */
+  handleEvent(): void {
+    for (const waiter of [...this.#waiting]) waiter.abort();
+  }
+}
+
+const waiters = new WeakMap<AbortSignal, SignalWaiters>();
+
+function waitersOf(signal: AbortSignal): SignalWaiters {
+  let set = waiters.get(signal);
+  if (set === undefined) {
+    set = new SignalWaiters(signal);
+    waiters.set(signal, set);
+  }
+  return set;
 }
 
 /** Destroys the channel's socket and rejects with `error` once the socket is closed. */

@@ -152,7 +152,7 @@ export interface HandshakeOptions {
    * Free text sent in `Hello.agent`, for the peer's logs.
    * @default "peerlink/0.1.0" ({@link DEFAULT_AGENT})
    */
-  readonly agent?: string;
+  readonly agent?: string | undefined;
   /**
    * Source of the 32-byte Hello nonce; tests inject fixed values.
    * @default crypto.randomBytes

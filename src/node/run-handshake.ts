@@ -41,7 +41,7 @@ export function runHandshake(
       listenAddrs,
       expectedPeerId: bounds.expected,
       earlyData: early.length > 0,
-      ...(o.agent !== undefined ? { agent: o.agent } : {}),
+      agent: o.agent,
     },
     {
       signal: bounds.signal,
@@ -53,7 +53,7 @@ export function runHandshake(
       gracefulTimeoutMs: o.gracefulShutdownTimeoutMs,
       earlyMessages: early,
       onConnection: track,
-      ...(o.engine !== undefined ? { engine: o.engine } : {}),
+      engine: o.engine,
     },
   );
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openConnection } from "../../src/connection/open-connection.js";
@@ -188,6 +189,46 @@ describe.each(modes)("handshake failures between real nodes %s", (_name, tls) =>
       await Promise.all(accepting);
       for (const ch of held) ch.socket.destroy();
       await Promise.all(held.map((ch) => socketClosed(ch.socket)));
+    }
+  });
+});
+
+describe.each(modes)("handshakes sharing one signal %s", (_name, tls) => {
+  it("an abort ends every handshake in progress, and no listener stays on the signal once they ended", async () => {
+    const a = await startNode({ tls });
+    const b = await startNode({ tls });
+    const held: SecureChannel[] = [];
+    const accepting: Promise<unknown>[] = [];
+    const quiet = await listenTcp({
+      host: "127.0.0.1",
+      port: 0,
+      onSocket: (raw) => {
+        accepting.push(secureInbound(raw, { tls: tls ? a.tls : undefined }).then((ch) => held.push(ch), () => undefined));
+      },
+    });
+    try {
+      const shared = new AbortController();
+      // Two handshakes that open (their listener answers) on the shared signal leave nothing on it.
+      for (let i = 0; i < 2; i++) {
+        const opened = await openConnection(await a.dialChannel(b.port), { identity: a.identity }, { signal: shared.signal });
+        expect(opened.state).toBe("open");
+        await opened.close();
+      }
+      expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
+      // Three to a silent listener wait on it: one abort ends all three.
+      const channels = await Promise.all([0, 1, 2].map(() => a.dialChannel(quiet.addresses[0]?.port as number)));
+      const opening = channels.map((channel) => openConnection(channel, { identity: a.identity }, { signal: shared.signal }));
+      expect(getEventListeners(shared.signal, "abort")).toHaveLength(1);
+      shared.abort(new Error("stopping"));
+      for (const o of opening) await expect(o).rejects.toMatchObject({ code: ErrorCode.ABORTED });
+      for (const channel of channels) expect(channel.socket.destroyed).toBe(true);
+      expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
+    } finally {
+      await quiet.close();
+      await Promise.all(accepting);
+      for (const ch of held) ch.socket.destroy();
+      await Promise.all(held.map((ch) => socketClosed(ch.socket)));
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });
