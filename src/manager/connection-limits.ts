@@ -401,7 +401,7 @@ export class ConnectionLimiter {
    *
    * @throws PeerlinkError INVALID_ARGUMENT when an inbound `ip` (or a given outbound one) is not an IP address.
    */
-  reservePending(direction: ConnectionDirection, ip?: string, options?: { uncounted?: boolean }): ConnectionReservation {
+  reservePending(direction: ConnectionDirection, ip?: string, options: { uncounted?: boolean } = {}): ConnectionReservation {
     if (direction !== "inbound" && direction !== "outbound") {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `direction must be "inbound" or "outbound", got ${String(direction)}`);
     }
@@ -409,7 +409,7 @@ export class ConnectionLimiter {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "an inbound reservation needs the remote IP");
     }
     const address = ip === undefined ? undefined : normalizeIp(ip);
-    const counted = options?.uncounted !== true;
+    const counted = options.uncounted !== true;
     const subnet = direction === "inbound" && address !== undefined ? this.#subnetOf(address) : undefined;
     if (direction === "inbound") {
       this.#pendingInbound++;
@@ -460,10 +460,7 @@ export class ConnectionLimiter {
   tryReserveOutbound(ip?: string): AdmissionResult {
     const refused = this.checkOutbound();
     if (refused !== undefined) return { ok: false, refusal: refused };
-    // reservePending's outbound case without its checks of the arguments (this call's are known).
-    const address = ip === undefined ? undefined : normalizeIp(ip);
-    this.#pendingOutbound++;
-    return { ok: true, reservation: new Reservation(this, "outbound", address, undefined, true) };
+    return { ok: true, reservation: this.reservePending("outbound", ip) };
   }
 
   #total(): number {
