@@ -4,7 +4,7 @@
  * @module
  */
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { alpnOption } from "./alpn.js";
 import { boundedAttempt, type Attempt, type CancelSlot } from "./bounded-attempt.js";
@@ -108,17 +108,20 @@ function connectTls(
   what: string,
 ): void {
   const cache = tls.sessionCache;
-  const socket: TLSSocket = tlsConnect({
+  // Node's options for the socket's connect accept a local address too (not in the TLS options' type).
+  const options: ConnectionOptions & { localAddress: string | undefined } = {
     host,
     port,
-    ...(localAddress === undefined ? {} : { localAddress: unbracket(localAddress) }),
+    // Undefined as absent: Node reads it only when set (a literal without a conditional spread).
+    localAddress: localAddress === undefined ? undefined : unbracket(localAddress),
     secureContext: tls.secureContext,
     ALPNProtocols: alpnOption(tls.alpnProtocols),
     rejectUnauthorized: tls.verifyPeer,
     // Certificates name peers, not hosts: the CA chain (if any) is the whole policy. A module-level function:
     // Node keeps it with the socket, and a closure here would keep this dial attempt alive with it.
     checkServerIdentity: acceptAnyServerName,
-  });
+  };
+  const socket: TLSSocket = tlsConnect(options);
   attempt.onFailure(() => socket.destroy());
   let connected = false;
   let ticket: TlsTicket | undefined;
@@ -169,10 +172,12 @@ function connectTls(
     if (channel instanceof PeerlinkError) attempt.fail(channel);
     else attempt.resolve(channel);
   };
-  socket.prependOnceListener("connect", onConnect);
+  // Plain listeners, not once(): each event comes once per socket and the cleanup removes them all, and a
+  // once() wrapper is two more objects per dial.
+  socket.prependListener("connect", onConnect);
   socket.on("error", onError);
   socket.on("close", onClose);
-  socket.once("secureConnect", onSecureConnect);
+  socket.on("secureConnect", onSecureConnect);
   attempt.onCleanup(() => {
     socket.off("connect", onConnect);
     socket.off("error", onError);
