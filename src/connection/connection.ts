@@ -272,6 +272,16 @@ function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkErro
 }
 
 /**
+ * Uncorks `socket` in a microtask queued now: after the write batchers' flush of this turn, queued by the
+ * first write of the turn (the Hello), so the frames queued behind it join it in one write.
+ */
+function uncorkAfterFlush(socket: SecureChannel["socket"]): void {
+  queueMicrotask(() => {
+    if (!socket.destroyed) socket.uncork();
+  });
+}
+
+/**
  * What reads the exporter of `channel` when a proof needs it (in a scope of its own, like {@link earlyCloseOf}):
  * on a TLS channel reading it computes it, which most connections under certificate binding never need.
  */
@@ -435,7 +445,12 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         }
       : { type: "nonces" };
     this.#apply(this.#core.transportConnected(now));
+    // A 0-RTT dialer's early messages follow its Hello in this turn (openConnection sends them): corked, the
+    // Hello and they leave in one write (one TLS record, one syscall) once this turn's writes are flushed.
+    const early = channel.direction === "outbound" && handshake.earlyData === true && !this.#socket.destroyed;
+    if (early) this.#socket.cork();
     this.#apply(this.#core.transportSecured(binding, now));
+    if (early) uncorkAfterFlush(this.#socket);
     if (this.#socket.destroyed) this.#apply(this.#core.transportClosed(Date.now()));
   }
 
