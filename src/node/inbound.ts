@@ -119,60 +119,77 @@ export class InboundAdapter {
     const secure = (): Promise<SecureChannel> => secureInbound(socket, { tls: host.tls(), signal: host.signal, deadline });
     // A gater answering with a Promise is awaited first, the socket holding its pending slot and deadlines.
     const secured = decision.gate === undefined ? secure() : this.#afterGate(id, entry, decision.gate).then((go) => (go ? secure() : undefined));
-    void secured
-      .then((channel) => {
-        if (channel === undefined) return undefined;
-        if (this.#pending.get(id) !== entry) {
-          channel.socket.destroy();
-          return undefined;
-        }
-        // Only TLS is progress here. On plain TCP nothing was received yet (the Hello is the first flight):
-        // bytes read are reported by refreshProgress, so a silent socket still meets the first-flight deadline.
-        if (channel.secure) host.core.progress(id, PendingStage.SECURED);
-        const full = host.core.inboundCapacity(entry.reservation.ip ?? "");
-        if (full !== undefined) {
-          this.#refuseForCapacity(id, entry, channel, full);
-          return undefined;
-        }
-        return host.handshake(channel, deadline, (connection) => {
-          entry.connection = connection;
-        });
+    // One step per stage, each with its own failure handler: a step returning the handshake's promise would
+    // have the next one wait two more microtask turns for it to be adopted, between the handshake and
+    // adoption (where the first message waits).
+    const fail = (error: unknown): void => this.#failed(id, entry, error);
+    void secured.then((channel) => {
+      try {
+        if (channel !== undefined) this.#secured(id, entry, channel, deadline, fail);
+      } catch (error) {
+        fail(error);
+      }
+    }, fail);
+  }
+
+  /** TLS is done (or plain TCP): capacity, then the handshake. */
+  #secured(id: number, entry: PendingSocket, channel: SecureChannel, deadline: number, fail: (error: unknown) => void): void {
+    const host = this.#host;
+    if (this.#pending.get(id) !== entry) {
+      channel.socket.destroy();
+      return;
+    }
+    // Only TLS is progress here. On plain TCP nothing was received yet (the Hello is the first flight):
+    // bytes read are reported by refreshProgress, so a silent socket still meets the first-flight deadline.
+    if (channel.secure) host.core.progress(id, PendingStage.SECURED);
+    const full = host.core.inboundCapacity(entry.reservation.ip ?? "");
+    if (full !== undefined) {
+      this.#refuseForCapacity(id, entry, channel, full);
+      return;
+    }
+    void host
+      .handshake(channel, deadline, (connection) => {
+        entry.connection = connection;
       })
-      .then(
-        (connection) => {
-          if (connection === undefined) return;
-          if (this.#pending.get(id) !== entry) {
-            connection.abort();
-            return;
-          }
-          this.#pending.delete(id);
-          host.core.settle(id, false);
-          try {
-            host.adopt(connection, entry.reservation);
-          } catch {
-            // Refused after the handshake: the manager reported it and the connection is closing.
-          }
-          host.changed();
-        },
-        (error: unknown) => {
-          if (this.#pending.get(id) !== entry) return; // evicted or expired: already reported
-          this.#pending.delete(id);
-          host.core.settle(id, false);
-          const created = entry.connection;
-          if (created !== undefined && created.state !== "closed") {
-            // The slot is freed once the socket is closed (after the Goodbye is flushed).
-            host.closing(created, () => {
-              entry.reservation.release();
-              host.changed();
-            });
-          } else {
-            socket.destroy();
-            entry.reservation.release();
-          }
-          host.failed(entry.address, PeerlinkError.from(error));
-          host.changed();
-        },
-      );
+      .then((connection) => this.#handshaken(id, entry, connection), fail);
+  }
+
+  /** The handshake is done: adoption (a refusal is reported by the manager, the connection closing). */
+  #handshaken(id: number, entry: PendingSocket, connection: Connection): void {
+    const host = this.#host;
+    if (this.#pending.get(id) !== entry) {
+      connection.abort();
+      return;
+    }
+    this.#pending.delete(id);
+    host.core.settle(id, false);
+    try {
+      host.adopt(connection, entry.reservation);
+    } catch {
+      // Refused after the handshake: the manager reported it and the connection is closing.
+    }
+    host.changed();
+  }
+
+  /** TLS or the handshake failed, or ran out of time. */
+  #failed(id: number, entry: PendingSocket, error: unknown): void {
+    if (this.#pending.get(id) !== entry) return; // evicted or expired: already reported
+    const host = this.#host;
+    this.#pending.delete(id);
+    host.core.settle(id, false);
+    const created = entry.connection;
+    if (created !== undefined && created.state !== "closed") {
+      // The slot is freed once the socket is closed (after the Goodbye is flushed).
+      host.closing(created, () => {
+        entry.reservation.release();
+        host.changed();
+      });
+    } else {
+      entry.socket.destroy();
+      entry.reservation.release();
+    }
+    host.failed(entry.address, PeerlinkError.from(error));
+    host.changed();
   }
 
   /**
