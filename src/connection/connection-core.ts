@@ -31,7 +31,7 @@ import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "
 import { CapabilityTable, type CapabilityUpdateInput, type DeclaredSet } from "./capability-update.js";
 import { describeTrip, InboundRateMeter, inboundRateProblems, type InboundRateLimits, type InboundRateTrip } from "./inbound-rate.js";
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
-import { KeptHandshakeResult } from "./kept-result.js";
+import { KeptHandshakeResult } from "../handshake/kept-result.js";
 import { keepTime, readTime, type KeptTime } from "./kept-time.js";
 import type {
   AgreedSets,
@@ -1092,12 +1092,25 @@ function keptResult(result: HandshakeResult): HandshakeResult {
       agents.set(agent, agent);
     }
   }
+  const protocols = sharedProtocols(result.protocols);
+  const capabilities = result.capabilities.length === 0 ? NO_CAPABILITIES : sharedCapabilities(result.capabilities);
+  const listenAddrs = result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs;
+  // The handshake's own result (the usual case) is kept, its lists swapped for the shared ones: no second object.
+  if (result instanceof KeptHandshakeResult) {
+    result.keepShared(protocols, capabilities, listenAddrs, agent);
+    return result;
+  }
   return new KeptHandshakeResult(
-    result,
-    sharedProtocols(result.protocols),
-    result.capabilities.length === 0 ? NO_CAPABILITIES : sharedCapabilities(result.capabilities),
-    result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs,
+    result.remotePeerId,
+    result.remotePublicKey,
+    result.version,
+    protocols,
+    capabilities,
+    listenAddrs,
     agent,
+    result.earlyData,
+    result.binding,
+    result.peerProof,
   );
 }
 

@@ -30,6 +30,7 @@ import { encodeFrameWithBody } from "./frame-bytes.js";
 import { encodeHelloFrameWith, type HelloFields } from "./hello-encoder.js";
 import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
+import { KeptHandshakeResult } from "./kept-result.js";
 import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
@@ -428,18 +429,19 @@ export class Handshake {
       );
     }
     const earlyData = this.#role === "dialer" ? this.#announceEarlyData : hello.earlyData;
-    const result: HandshakeResult = {
-      remotePeerId: peerId,
-      remotePublicKey: Uint8Array.from(hello.publicKey),
+    // The key is read into the result's own form at once (no copy of it as a typed array).
+    const result = new KeptHandshakeResult(
+      peerId,
+      hello.publicKey,
       version,
-      protocols: negotiateProtocols(this.#template.protocols, hello.protocols),
-      capabilities: caps.agreed,
-      remoteListenAddrs: [...hello.listenAddrs],
-      remoteAgent: hello.agent,
+      negotiateProtocols(this.#template.protocols, hello.protocols),
+      caps.agreed,
+      hello.listenAddrs.length === 0 ? NONE : hello.listenAddrs.slice(),
+      hello.agent,
       earlyData,
-      binding: this.#tls ? "tls" : "nonces",
-      peerProof: this.#peerProof,
-    };
+      this.#tls ? "tls" : "nonces",
+      this.#peerProof,
+    );
     this.#result = result;
     this.#phase = "open";
     const early = this.#early;

@@ -93,3 +93,16 @@ describe("a handshake given an exporter reader", () => {
     expect(() => short.start()).toThrow(expect.objectContaining({ code: ErrorCode.TLS_FAILED }));
   });
 });
+
+describe("the result of an open handshake", () => {
+  it("keeps the peer's key as its own copy, the same array on every read", () => {
+    const { dialer, listener } = runPair({ identity: alice, binding: { type: "tls", exporter } }, { identity: bob, binding: { type: "tls", exporter } });
+    const result = listener.hs.result;
+    expect(result).toBeDefined();
+    const key = result?.remotePublicKey as Uint8Array;
+    expect(Buffer.from(key)).toEqual(Buffer.from(alice.publicKey));
+    expect(result?.remotePublicKey).toBe(key);
+    expect(key.buffer.byteLength).toBe(32); // not a view into a received frame
+    expect(outcome(dialer)?.type === "open" && outcome(dialer)).toMatchObject({ result: dialer.hs.result });
+  });
+});
