@@ -37,6 +37,7 @@ interface RankedRecord {
  */
 export function selectEvictions(records: Iterable<PeerRecord>, count: number, keep?: string): PeerRecord[] {
   if (!(count > 0)) return [];
+  if (count === 1) return selectOne(records, keep);
   const ranked: RankedRecord[] = [];
   let order = 0;
   for (const record of records) {
@@ -44,15 +45,10 @@ export function selectEvictions(records: Iterable<PeerRecord>, count: number, ke
     if (record.protected || record.peerId === keep) continue;
     ranked.push({
       record,
-      proven: record.addresses.some((a) => a.lastSuccess !== undefined) ? 1 : 0,
+      proven: isProven(record) ? 1 : 0,
       seen: record.lastSeen ?? record.addedAt,
       order: index,
     });
-  }
-  if (count === 1) {
-    let victim: RankedRecord | undefined;
-    for (const r of ranked) if (victim === undefined || compareRank(r, victim) < 0) victim = r;
-    return victim === undefined ? [] : [victim.record];
   }
   ranked.sort(compareRank);
   return ranked.slice(0, count).map((r) => r.record);
@@ -61,4 +57,31 @@ export function selectEvictions(records: Iterable<PeerRecord>, count: number, ke
 /** Eviction order: unproven first, then least recently seen, then earlier in the input. */
 function compareRank(a: RankedRecord, b: RankedRecord): number {
   return a.proven - b.proven || a.seen - b.seen || a.order - b.order;
+}
+
+/**
+ * The one record {@link selectEvictions} would pick, in one pass without a ranked copy of each record: a full
+ * database picks one at every new peer (every inbound connection from a new identity, on a server).
+ */
+function selectOne(records: Iterable<PeerRecord>, keep: string | undefined): PeerRecord[] {
+  let victim: PeerRecord | undefined;
+  let victimProven = 0;
+  let victimSeen = 0;
+  for (const record of records) {
+    if (record.protected || record.peerId === keep) continue;
+    const proven = isProven(record) ? 1 : 0;
+    const seen = record.lastSeen ?? record.addedAt;
+    // Strictly better only: among equals the earlier record stays, as the input order breaks ties.
+    if (victim === undefined || proven < victimProven || (proven === victimProven && seen < victimSeen)) {
+      victim = record;
+      victimProven = proven;
+      victimSeen = seen;
+    }
+  }
+  return victim === undefined ? [] : [victim];
+}
+
+function isProven(record: PeerRecord): boolean {
+  for (const a of record.addresses) if (a.lastSuccess !== undefined) return true;
+  return false;
 }
