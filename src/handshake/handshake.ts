@@ -98,6 +98,8 @@ export class Handshake {
   #peerHello: Hello | undefined;
   #peerHelloBody: Uint8Array | undefined;
   #peerId: PeerId | undefined;
+  /** The peer's key as its checks read it (a one-byte string), for the result. */
+  #peerKeyText: string | undefined;
   #peerProof: IdentityProof = "signature";
   #result: HandshakeResult | undefined;
   #error: PeerlinkError | undefined;
@@ -345,6 +347,7 @@ export class Handshake {
     this.#peerHello = hello;
     this.#peerHelloBody = body;
     this.#peerId = check.peerId;
+    this.#peerKeyText = check.keyText;
     if (byCertificate) {
       // TLS proved the certificate key (CertificateVerify over this session's handshake, or the one that
       // issued its ticket): the Hello may name only that key.
@@ -432,7 +435,7 @@ export class Handshake {
     // The key is read into the result's own form at once (no copy of it as a typed array).
     const result = new KeptHandshakeResult(
       peerId,
-      hello.publicKey,
+      this.#peerKeyText ?? hello.publicKey,
       version,
       negotiateProtocols(this.#template.protocols, hello.protocols),
       caps.agreed,

@@ -26,10 +26,13 @@ export class KeptHandshakeResult implements HandshakeResult {
   /** The key's bytes as char codes (latin1) until the array is made, then the array. */
   #key: string | Uint8Array;
 
-  /** `remotePublicKey` is read at once (a view into a received frame is fine: it is not kept). */
+  /**
+   * `remotePublicKey` is read at once (a view into a received frame is fine: it is not kept); given as a string,
+   * it is the key's bytes as char codes (a 32-byte key's `keyTextOf`).
+   */
   constructor(
     remotePeerId: PeerId,
-    remotePublicKey: Uint8Array,
+    remotePublicKey: Uint8Array | string,
     version: number,
     protocols: readonly AgreedProtocol[],
     capabilities: readonly AgreedCapability[],
@@ -49,7 +52,12 @@ export class KeptHandshakeResult implements HandshakeResult {
     this.binding = binding;
     this.peerProof = peerProof;
     // `apply`, not a spread: a spread of a typed array goes through its iterator (an object per byte).
-    this.#key = remotePublicKey.length <= 64 ? String.fromCharCode.apply(null, remotePublicKey as unknown as number[]) : Uint8Array.from(remotePublicKey);
+    this.#key =
+      typeof remotePublicKey === "string"
+        ? remotePublicKey
+        : remotePublicKey.length <= 64
+          ? String.fromCharCode.apply(null, remotePublicKey as unknown as number[])
+          : Uint8Array.from(remotePublicKey);
   }
 
   /** The remote node's raw 32-byte Ed25519 public key (the same array on every read). */
