@@ -157,3 +157,32 @@ describe("a dial every caller left", () => {
     expect(slots).toEqual({ reserved: 1, released: 1 });
   });
 });
+
+describe("a dial of a host name", () => {
+  it("looks the name up under the dial's own signal and dials the address found", async () => {
+    const server = net.createServer((s) => sockets.add(s.on("error", () => undefined)));
+    servers.push(server);
+    // Where Node's default lookup puts localhost, as the dialer's lookup does.
+    await new Promise<void>((r) => server.listen(0, "localhost", r));
+    const port = (server.address() as net.AddressInfo).port;
+    const stop = new AbortController();
+    let reached = false;
+    const { dialer, slots } = dialerWith(stop.signal, undefined, async (channel) => {
+      reached = true;
+      channel.socket.destroy();
+      throw new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, "refused by the test", { initiator: "remote" });
+    });
+    await rejectsWithCode(dialer.dial({ peerId: Identity.generate().peerId, addresses: [`localhost:${port}`] }), ErrorCode.PROTOCOL_VIOLATION);
+    expect(reached).toBe(true);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  });
+
+  it("already stopped, ends with ABORTED before any lookup or socket", async () => {
+    const stop = new AbortController();
+    const { dialer, slots } = dialerWith(stop.signal, undefined, notReached);
+    stop.abort(new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping"));
+    await rejectsWithCode(dialer.dial({ peerId: Identity.generate().peerId, addresses: ["localhost:1"] }), ErrorCode.ABORTED);
+    expect(slots.reserved).toBe(0);
+  });
+});
