@@ -130,14 +130,14 @@ export class Inbox {
    */
   tap(fn: MessageTap): () => void {
     if ((this.#flags & (STOPPED | ENDED)) !== 0) return () => undefined;
-    const tap: Tap = { fn, pending: this.#held.slice(this.#head), removed: false };
+    // No copy of the held messages when none is held (the usual case: a tap added at open).
+    const tap: Tap = { fn, pending: this.#head < this.#held.length ? this.#held.slice(this.#head) : undefined, removed: false };
     const taps = this.#taps;
     if (taps === undefined) this.#taps = tap;
     else if (Array.isArray(taps)) taps.push(tap);
     else this.#taps = [taps, tap];
     this.#tapCount++;
-    if (tap.pending?.length === 0) tap.pending = undefined;
-    else {
+    if (tap.pending !== undefined) {
       queueMicrotask(() => {
         const pending = tap.pending ?? [];
         // By index: a message arriving while the tap runs is appended and seen in order.
