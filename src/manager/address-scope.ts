@@ -104,5 +104,11 @@ export function mayAdvertise(advertised: string, remoteAddress: string): boolean
 }
 
 function remoteHost(remoteAddress: string): string {
+  // A connection's remote address is `host:port` or `[v6]:port`: read as such first. Tried as a bare IP
+  // first, it went through the IPv6 parser (it has a colon) at every adoption before being split.
+  const colon = remoteAddress.indexOf(":");
+  if (colon >= 0 && (remoteAddress.charCodeAt(0) === 0x5b /* [ */ || colon === remoteAddress.lastIndexOf(":"))) {
+    return parseHostPort(remoteAddress).host;
+  }
   return ipFamily(remoteAddress) !== undefined ? remoteAddress : parseHostPort(remoteAddress).host;
 }

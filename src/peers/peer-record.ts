@@ -144,11 +144,17 @@ export function isHostPort(address: unknown): address is string {
   if (typeof address !== "string" || address.length > 300) return false;
   const colon = address.lastIndexOf(":");
   if (colon <= 0) return false;
-  const host = address.slice(0, colon);
-  const portText = address.slice(colon + 1);
-  if (!/^[0-9]{1,5}$/.test(portText)) return false;
-  const port = Number(portText);
+  // The port read in place (1 to 5 digits, 1..65535): no substring and no pattern for it.
+  const digits = address.length - colon - 1;
+  if (digits < 1 || digits > 5) return false;
+  let port = 0;
+  for (let i = colon + 1; i < address.length; i++) {
+    const c = address.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return false;
+    port = port * 10 + c;
+  }
   if (port < 1 || port > 65535) return false;
+  const host = address.slice(0, colon);
   if (host.startsWith("[")) {
     return host.endsWith("]") && host.length > 2 && host.includes(":") && IPV6_BODY.test(host.slice(1, -1));
   }
