@@ -78,6 +78,12 @@ export class TlsSessionCache {
   readonly #now: () => number;
   /** Map iteration order is insertion order: the first key is the least recently used. */
   readonly #entries = new Map<string, Ticket[]>();
+  /**
+   * The most recently used key (the map's last), or undefined when unknown: a use of it moves nothing. A
+   * dialer redialing one address adds and takes under the same key, and a delete and set for each would
+   * leave a deleted entry in the map every time (rehashed every few connections).
+   */
+  #newest: string | undefined;
 
   constructor(options: TlsSessionCacheOptions = {}) {
     this.#maxAddresses = positiveInteger(options.maxAddresses ?? DEFAULT_SESSION_CACHE_ADDRESSES, "maxAddresses");
@@ -97,16 +103,21 @@ export class TlsSessionCache {
    * the oldest ticket and the least recently used address beyond the bounds.
    */
   add(key: string, session: Buffer, peerCertificateKey?: Uint8Array | null, owner?: string): void {
-    const tickets = this.#entries.get(key) ?? [];
-    this.#entries.delete(key);
-    tickets.push({ session, peerCertificateKey, owner, storedAt: this.#now() });
-    while (tickets.length > this.#maxTickets) tickets.shift();
-    this.#entries.set(key, tickets);
-    while (this.#entries.size > this.#maxAddresses) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) break;
-      this.#entries.delete(oldest.value);
+    const ticket: Ticket = { session, peerCertificateKey, owner, storedAt: this.#now() };
+    const tickets = this.#entries.get(key);
+    if (tickets === undefined) {
+      this.#entries.set(key, [ticket]);
+      this.#newest = key;
+      while (this.#entries.size > this.#maxAddresses) {
+        const oldest = this.#entries.keys().next();
+        if (oldest.done === true) break;
+        this.#entries.delete(oldest.value);
+      }
+      return;
     }
+    tickets.push(ticket);
+    while (tickets.length > this.#maxTickets) tickets.shift();
+    this.#use(key, tickets);
   }
 
   /** Removes and returns the newest unexpired ticket's session for `key`, or `undefined`. */
@@ -126,15 +137,28 @@ export class TlsSessionCache {
     let found: TlsTicket | undefined;
     for (let i = tickets.length - 1; i >= 0 && found === undefined; i--) {
       const ticket = tickets[i] as Ticket;
-      if (ticket.storedAt < oldestAllowed) tickets.splice(i, 1);
-      else if (owner === undefined || ticket.owner === undefined || ticket.owner === owner) {
-        tickets.splice(i, 1);
-        found = { session: ticket.session, peerCertificateKey: ticket.peerCertificateKey };
+      const expired = ticket.storedAt < oldestAllowed;
+      if (expired || owner === undefined || ticket.owner === undefined || ticket.owner === owner) {
+        // The newest is the usual find: popped, not spliced (no array of the removed one).
+        if (i === tickets.length - 1) tickets.pop();
+        else tickets.splice(i, 1);
+        if (!expired) found = { session: ticket.session, peerCertificateKey: ticket.peerCertificateKey };
       }
     }
-    this.#entries.delete(key);
-    if (tickets.length > 0) this.#entries.set(key, tickets);
+    if (tickets.length > 0) this.#use(key, tickets);
+    else {
+      this.#entries.delete(key);
+      if (this.#newest === key) this.#newest = undefined;
+    }
     return found;
+  }
+
+  /** Makes `key` (holding `tickets`) the most recently used, moving it only when another key was used since. */
+  #use(key: string, tickets: Ticket[]): void {
+    if (this.#newest === key) return;
+    this.#entries.delete(key);
+    this.#entries.set(key, tickets);
+    this.#newest = key;
   }
 
   /** True when `key` has a ticket (expired ones included until the next {@link TlsSessionCache.take}). */
@@ -145,11 +169,13 @@ export class TlsSessionCache {
   /** Forgets every ticket for `key` (e.g. after the peer at that address changed). */
   delete(key: string): void {
     this.#entries.delete(key);
+    if (this.#newest === key) this.#newest = undefined;
   }
 
   /** Forgets every ticket. */
   clear(): void {
     this.#entries.clear();
+    this.#newest = undefined;
   }
 }
 
