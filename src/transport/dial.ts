@@ -59,14 +59,30 @@ export function dialChannel(options: DialOptions, slot?: CancelSlot): Promise<Se
   if (!Number.isInteger(port) || port < 1 || port > 65_535) {
     return Promise.reject(new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `dial: invalid port ${String(port)}`));
   }
-  const key = sessionCacheKey(host, port);
-  const what = `dial ${key}`;
+  if (host !== lastDialed.host || port !== lastDialed.port) {
+    const key = sessionCacheKey(host, port);
+    lastDialed = { host, port, key, what: `dial ${key}` };
+  }
+  const { key, what } = lastDialed;
 
   return boundedAttempt<SecureChannel>(options, what, (attempt) => {
     if (tls === undefined) connectPlain(attempt, host, port, localAddress, what);
     else connectTls(attempt, host, port, localAddress, tls, key, what);
   }, slot);
 }
+
+/**
+ * The last dialed address with its session cache key and description. A redial of it (the usual case: a
+ * node redials the peers it knows) reuses the same key string, whose hash the cache's map has kept: a key
+ * built anew is a fresh string, hashed and compared character by character against the stored one at every
+ * take and at every ticket stored.
+ */
+let lastDialed: { readonly host: string; readonly port: number; readonly key: string; readonly what: string } = {
+  host: "",
+  port: 0,
+  key: "",
+  what: "",
+};
 
 /** TCP only: resolves with a plain channel once connected. */
 function connectPlain(attempt: Attempt<SecureChannel>, host: string, port: number, localAddress: string | undefined, what: string): void {
