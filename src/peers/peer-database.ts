@@ -408,7 +408,10 @@ export class PeerDatabase {
     return expired;
   }
 
-  /** When the next ban ends (epoch ms), if any does: at or before it (see {@link BanList.nextExpiry}). */
+  /**
+   * When the next ban ends (epoch ms), if any does: at or before it (after an unban it may be the lifted
+   * ban's end; a sweep then makes it exact).
+   */
   nextBanExpiry(): number | undefined {
     return this.#bans.nextExpiry();
   }
