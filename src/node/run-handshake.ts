@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { openConnection, type Connection } from "../connection/index.js";
+import { openConnection, type Connection, type ConnectionHandshakeOptions } from "../connection/index.js";
 import type { PeerId } from "../identity/peer-id.js";
 import type { ResolvedManagerOptions } from "../manager/manager-options.js";
 import type { SecureChannel } from "../transport/types.js";
@@ -31,18 +31,21 @@ export function runHandshake(
   bounds: HandshakeBounds,
   track: (connection: Connection) => void,
 ): Promise<Connection> {
-  const early = role === "dialer" ? (bounds.early ?? []) : [];
+  const early = role === "dialer" ? (bounds.early ?? NO_EARLY) : NO_EARLY;
+  const expected = bounds.expected;
   return openConnection(
     channel,
-    {
-      identity: o.identity,
-      protocols: o.protocols,
-      capabilities: o.capabilities,
-      listenAddrs,
-      expectedPeerId: bounds.expected,
-      earlyData: early.length > 0,
-      agent: o.agent,
-    },
+    expected === undefined && early.length === 0
+      ? plainSettings(o, listenAddrs)
+      : {
+          identity: o.identity,
+          protocols: o.protocols,
+          capabilities: o.capabilities,
+          listenAddrs,
+          expectedPeerId: expected,
+          earlyData: early.length > 0,
+          agent: o.agent,
+        },
     {
       signal: bounds.signal,
       deadline: bounds.deadline,
@@ -56,4 +59,28 @@ export function runHandshake(
       engine: o.engine,
     },
   );
+}
+
+const NO_EARLY: NonNullable<DialOptions["earlyMessages"]> = Object.freeze([]);
+
+/**
+ * The handshake settings of a connection that expects no particular peer and sends no early data (every
+ * inbound one): the same for all of them while the node's listen addresses stay, so made once per node.
+ */
+const plainSettingsOf = new WeakMap<ResolvedManagerOptions, ConnectionHandshakeOptions>();
+
+function plainSettings(o: ResolvedManagerOptions, listenAddrs: readonly string[]): ConnectionHandshakeOptions {
+  const known = plainSettingsOf.get(o);
+  if (known !== undefined && known.listenAddrs === listenAddrs) return known;
+  const settings: ConnectionHandshakeOptions = Object.freeze({
+    identity: o.identity,
+    protocols: o.protocols,
+    capabilities: o.capabilities,
+    listenAddrs,
+    expectedPeerId: undefined,
+    earlyData: false,
+    agent: o.agent,
+  });
+  plainSettingsOf.set(o, settings);
+  return settings;
 }
