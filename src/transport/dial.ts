@@ -11,6 +11,7 @@ import { boundedAttempt, type Attempt, type CancelSlot } from "./bounded-attempt
 import { plainChannel, tlsChannel } from "./channel.js";
 import { connectFailed, tlsFailed } from "./early-close.js";
 import { sessionCacheKey, type TlsSessionCache, type TlsTicket } from "./session-cache.js";
+import { withoutPeerCertificate } from "./session-der.js";
 import { ed25519KeyOf } from "./certificate-key.js";
 import { PEERLINK_CERT_ALPN, type DialOptions, type ResolvedTls, type SecureChannel } from "./types.js";
 
@@ -231,7 +232,8 @@ class TicketCollector {
 
   readonly onSession = (session: Buffer): void => {
     if (++this.#taken >= MAX_TICKETS_PER_CONNECTION) this.socket.off("session", this.onSession);
-    this.cache.add(this.key, session, this.peerKey, this.owner);
+    // Stored without the listener's certificate, its key being kept beside it: see withoutPeerCertificate.
+    this.cache.add(this.key, withoutPeerCertificate(session), this.peerKey, this.owner);
   };
 }
 

@@ -39,7 +39,10 @@ export interface TlsSessionCacheOptions {
  * @category TLS
  */
 export interface TlsTicket {
-  /** The session as Node's `'session'` event delivered it (pass as `tls.connect({ session })`). */
+  /**
+   * The session as Node's `'session'` event delivered it (pass as `tls.connect({ session })`); peerlink's
+   * dialer stores it without the listener's certificate, whose key is {@link TlsTicket.peerCertificateKey}.
+   */
   readonly session: Buffer;
   /**
    * Raw Ed25519 key of the listener's certificate in the session the ticket resumes, needed to check a

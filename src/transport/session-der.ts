@@ -1,0 +1,73 @@
+/**
+ * Internal: a TLS client session as Node serialises it, without the server certificate it carries.
+ *
+ * @module
+ */
+
+/** Context tag of the peer certificate in OpenSSL's SSL_SESSION_ASN1: `peer [3] EXPLICIT X509 OPTIONAL`. */
+const PEER_CERTIFICATE_TAG = 0xa3;
+/** DER SEQUENCE tag: the session is one. */
+const SEQUENCE_TAG = 0x30;
+
+/**
+ * `session` (a client socket's `'session'` event value: OpenSSL's DER SSL_SESSION_ASN1) without its `peer`
+ * field, the server's certificate; the same Buffer when it has none or is not laid out as expected.
+ *
+ * Why: offering a session (`setSession`) decodes everything in it, and decoding the certificate (its public
+ * key through OpenSSL 3's decoders) is most of the cost, ~0.1 ms per resumed dial, for a certificate nothing
+ * reads. A resumption handshake carries no certificate, Node does not return this one on a resumed client
+ * session, and peerlink checks a certificate-bound Hello against the key kept with the ticket
+ * (docs/PROTOCOL.md §3.3). Without the certificate, Node takes a resumed TLS 1.3 session as verified instead
+ * of reading the verification result stored in it: a client that verifies the chain (a CA) is given sessions
+ * only by connections that passed, so that result was a pass.
+ */
+export function withoutPeerCertificate(session: Buffer): Buffer {
+  if (session.length < 2 || session[0] !== SEQUENCE_TAG || valueEnd(session, 1) !== session.length) return session;
+  const bodyStart = valueStart;
+  let at = bodyStart;
+  while (at < session.length) {
+    const end = valueEnd(session, at + 1);
+    if (end < 0 || end > session.length) return session;
+    if (session[at] === PEER_CERTIFICATE_TAG) return joined(session, bodyStart, at, end);
+    at = end;
+  }
+  return session;
+}
+
+/** The session's fields before `cut` and from `resume` on, under a new SEQUENCE header. */
+function joined(session: Buffer, bodyStart: number, cut: number, resume: number): Buffer {
+  const length = cut - bodyStart + (session.length - resume);
+  const header = length < 0x80 ? 2 : length < 0x100 ? 3 : length < 0x10000 ? 4 : 5;
+  // Not from the shared pool: the session is kept (in the cache), and a pooled view would keep the pool with it.
+  const out = Buffer.allocUnsafeSlow(header + length);
+  out[0] = SEQUENCE_TAG;
+  if (header === 2) out[1] = length;
+  else {
+    out[1] = 0x80 | (header - 2);
+    for (let i = header - 1, rest = length; i >= 2; i--, rest >>>= 8) out[i] = rest & 0xff;
+  }
+  session.copy(out, header, bodyStart, cut);
+  session.copy(out, header + cut - bodyStart, resume);
+  return out;
+}
+
+/** Where the value read last by {@link valueEnd} starts (one reused number: read right after the call). */
+let valueStart = 0;
+
+/**
+ * The end of the value whose DER length is at `at` (its start in {@link valueStart}), or -1 when the length is
+ * missing, indefinite or longer than 3 bytes.
+ */
+function valueEnd(der: Uint8Array, at: number): number {
+  if (at >= der.length) return -1;
+  let length = der[at] as number;
+  let start = at + 1;
+  if (length >= 0x80) {
+    const count = length & 0x7f;
+    if (count < 1 || count > 3 || start + count > der.length) return -1;
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (der[start++] as number);
+  }
+  valueStart = start;
+  return start + length;
+}
