@@ -200,16 +200,9 @@ export class Adopter {
     host.notify((s) => s.onOpen?.(managed));
     host.journal.record("opened", { peerId: peer, address: connection.remoteAddress, code: "open", detail: connection.direction });
     host.emit("connection:open", { connection });
-    // Trimming and the timer wait for the microtasks the open handlers queued: the messages held for them
-    // (0-RTT ones) go out first. The connection is already counted, so the limits stand meanwhile.
-    queueMicrotask(this.#afterOpen.bind(this, now));
+    this.trim(host.core.trim(now));
+    host.changed();
     return connection;
-  }
-
-  /** After a connection opened: the watermarks, then the node's timer and waiters. */
-  #afterOpen(now: number): void {
-    this.trim(this.#host.core.trim(now));
-    this.#host.changed();
   }
 
   /** Closes trimmed connections (NETWORK_RESTRUCTURE), journaling each. */
