@@ -22,6 +22,7 @@ import { Inbox, type InboxHost, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
 import { SendBacklog } from "./send-backlog.js";
 import { WriteBatcher, type SendSettler } from "./write-batcher.js";
+import { atTurnEnd } from "./turn-end.js";
 import type { InboundRateLimits } from "./inbound-rate.js";
 import { readHealth, type ConnectionMetrics } from "./metrics.js";
 import { keepTime, readTime, type KeptTime } from "./kept-time.js";
@@ -209,7 +210,7 @@ let turnNow: number | undefined;
 function sendClock(): number {
   if (turnNow === undefined) {
     turnNow = Date.now();
-    queueMicrotask(clearSendClock);
+    atTurnEnd(clearSendClock);
   }
   return turnNow;
 }
@@ -276,7 +277,7 @@ function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkErro
  * first write of the turn (the Hello), so the frames queued behind it join it in one write.
  */
 function uncorkAfterFlush(socket: SecureChannel["socket"]): void {
-  queueMicrotask(() => {
+  atTurnEnd(() => {
     if (!socket.destroyed) socket.uncork();
   });
 }

@@ -8,6 +8,7 @@
  */
 import type { Writable } from "node:stream";
 import { sharedFrameSlab } from "../wire/frame-slab.js";
+import { atTurnEnd, rethrowLater } from "./turn-end.js";
 
 /** Called when a write completed (no error) or failed. */
 export type WriteCallback = (error?: Error | null) => void;
@@ -42,22 +43,27 @@ const NOTHING_QUEUED: Chunk[] = Object.freeze([]) as unknown as Chunk[];
 
 /** Batchers with frames to write at the end of this turn, flushed by one shared microtask. */
 let due: WriteBatcher[] = [];
+/** The list {@link due} was last, emptied: the two are swapped by each flush instead of making one per turn. */
+let spare: WriteBatcher[] = [];
 
 function flushDue(): void {
   const batchers = due;
-  due = [];
+  // A batcher queued while these are written (a write callback run synchronously) waits for the next flush.
+  due = spare;
   // One batcher failing must not keep the others' frames unwritten (each had a microtask of its own before).
   let failed = false;
   let failure: unknown;
-  for (const batcher of batchers) {
+  for (let i = 0; i < batchers.length; i++) {
     try {
-      batcher.flush();
+      (batchers[i] as WriteBatcher).flush();
     } catch (error) {
       if (!failed) failure = error;
       failed = true;
     }
   }
-  if (failed) throw failure;
+  batchers.length = 0;
+  spare = batchers;
+  if (failed) rethrowLater(failure);
 }
 
 /**
@@ -91,7 +97,7 @@ export class WriteBatcher {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       // One microtask for every batcher of the turn (a closure per batcher would be kept per connection).
-      if (due.push(this) === 1) queueMicrotask(flushDue);
+      if (due.push(this) === 1) atTurnEnd(flushDue);
       const socket = this.#socket;
       if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
       else if (cb === undefined) socket.write(bytes);
@@ -110,7 +116,7 @@ export class WriteBatcher {
   queueSend(bytes: Uint8Array, resolve: () => void, reject: (error: unknown) => void): void {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
-      if (due.push(this) === 1) queueMicrotask(flushDue);
+      if (due.push(this) === 1) atTurnEnd(flushDue);
       this.#write({ bytes, buffer: bytes.buffer, end: bytes.byteOffset + bytes.length, callbacks: undefined, resolves: [resolve], rejects: [reject] });
       return;
     }
