@@ -147,12 +147,14 @@ const GOODBYES: Readonly<Record<GaterGoodbyeReason, DisconnectReason>> = {
  * answers an unknown value denies, with `error` set and a process warning. A Promise answer gives a Promise
  * of the verdict that never rejects (unbounded here: the caller bounds the wait).
  */
-export function runGate<A extends unknown[]>(gater: ConnectionGater | undefined, hook: (typeof GATER_HOOKS)[number], ...args: A): GateOutcome {
-  const fn = gater?.[hook] as ((...a: A) => unknown) | undefined;
+export function runGate(gater: ConnectionGater | undefined, hook: (typeof GATER_HOOKS)[number], first: unknown, second?: unknown): GateOutcome {
+  // Two plain parameters, not a rest list: every connection and every dial passes here, most with no gater.
+  const fn = gater?.[hook] as ((a: unknown, b?: unknown) => unknown) | undefined;
   if (fn === undefined) return ALLOW;
   let result: unknown;
   try {
-    result = fn.apply(gater, args);
+    // Each hook is called with as many arguments as it declares (denyDialPeer: one).
+    result = hook === "denyDialPeer" ? fn.call(gater, first) : fn.call(gater, first, second);
   } catch (error) {
     return failed(hook, error, `threw: ${String(error)}`);
   }
