@@ -83,6 +83,8 @@ export class Dialer {
    * the node's stop signal (adding and removing those is linear in the listeners).
    */
   readonly #inFlight = new Set<SharedDial>();
+  /** The ban lookup's query, filled in at each lookup (the database reads it and keeps nothing of it). */
+  readonly #banQuery: { peerId: string | undefined; ip: string | undefined } = { peerId: undefined, ip: undefined };
 
   constructor(host: DialerHost) {
     this.#host = host;
@@ -132,7 +134,7 @@ export class Dialer {
     if (addresses.length === 0) this.#refuse(key, peer, addresses, new PeerlinkError(ErrorCode.PEER_ADDRESS_UNKNOWN, `no address known for ${key}`));
     if (peer !== undefined) {
       const now = host.now();
-      const ban = host.peers.findBan({ peerId: peer }, now);
+      const ban = host.peers.findBan(this.#bansOf(peer, undefined), now);
       if (ban) this.#refuse(key, peer, addresses, new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`));
       // A peer's Goodbye retry-after binds every redial (PROTOCOL.md §8.2, §8.3); the services keep it themselves.
       const until = direct ? host.peers.retryAfterUntil(peer, now, host.maxRetryAfterMs) : undefined;
@@ -246,6 +248,14 @@ export class Dialer {
     });
   }
 
+  /** The ban query for `peerId` and `ip`: one object reused by every lookup, not a literal per dial. */
+  #bansOf(peerId: string | undefined, ip: string | undefined): { peerId: string | undefined; ip: string | undefined } {
+    const query = this.#banQuery;
+    query.peerId = peerId;
+    query.ip = ip;
+    return query;
+  }
+
   /** The addresses a dial may try now, in race order: refused with DIAL_BACKOFF when every one waits. */
   #open(addresses: readonly string[], expected: PeerId | undefined, direct: boolean): readonly string[] {
     const host = this.#host;
@@ -329,7 +339,7 @@ export class Dialer {
     } catch (error) {
       throw PeerlinkError.from(error, ErrorCode.CONNECT_FAILED);
     }
-    const ban = host.peers.findBan({ peerId: peer, ip }, host.now());
+    const ban = host.peers.findBan(this.#bansOf(peer, ip), host.now());
     if (ban) {
       const error = new PeerlinkError(ErrorCode.PEER_BANNED, `${ban.key} is banned until ${ban.expiresAt}: ${ban.reason}`);
       host.refused(peer ?? address, error, { peerId: peer, address });
