@@ -77,7 +77,8 @@ function encodeKeepalive(tag: number, nonce: number, timestampUs: number): Uint8
   if (nonce !== 0) inner += 1 + varintLength(nonce);
   if (timestampUs !== 0) inner += 1 + varintLength(timestampUs);
   const body = 2 + inner; // inner <= 12, so its length is one byte
-  const out = new Uint8Array(1 + body);
+  // Carved from the shared slab like a Data frame: a view, not a backing store of its own per Ping and Pong.
+  const out = sharedFrameSlab.take(1 + body);
   out[0] = body;
   out[1] = tag;
   out[2] = inner;
@@ -98,6 +99,7 @@ function encodeKeepalive(tag: number, nonce: number, timestampUs: number): Uint8
  *
  * @param nonce - an integer in [0, 2^32 - 1]
  * @param timestampUs - low 32 bits of the sender's monotonic clock in microseconds
+ * @returns the frame, a view carved from the shared frame slab (see {@link sharedFrameSlab})
  * @throws PeerlinkError INVALID_ARGUMENT when an argument is not a uint32
  */
 export function encodePingFrame(nonce: number, timestampUs: number): Uint8Array {
@@ -109,6 +111,7 @@ export function encodePingFrame(nonce: number, timestampUs: number): Uint8Array 
  *
  * @param nonce - the Ping's nonce, an integer in [0, 2^32 - 1]
  * @param timestampUs - the Ping's timestamp, echoed
+ * @returns the frame, a view carved from the shared frame slab (see {@link sharedFrameSlab})
  * @throws PeerlinkError INVALID_ARGUMENT when an argument is not a uint32
  */
 export function encodePongFrame(nonce: number, timestampUs: number): Uint8Array {
