@@ -227,11 +227,28 @@ export function isIp(address: string): boolean {
 export function subnetKey(ip: string, v4Prefix: number, v6Prefix: number): string {
   checkPrefix(v4Prefix, 32, "v4Prefix");
   checkPrefix(v6Prefix, 128, "v6Prefix");
+  const pair = v4Prefix * 129 + v6Prefix;
+  let cache = subnetCaches.get(pair);
+  const cached = cache?.get(ip);
+  if (cached !== undefined) return cached;
   const parsed = parseCanonicalBytes(ip);
   if (parsed === undefined) throw invalid(`not an IP address: ${JSON.stringify(String(ip).slice(0, 100))}`);
   const prefix = parsed.family === 4 ? v4Prefix : v6Prefix;
-  return `${formatBytes({ family: parsed.family, bytes: maskBytes(parsed.bytes, prefix) })}/${prefix}`;
+  const key = `${formatBytes({ family: parsed.family, bytes: maskBytes(parsed.bytes, prefix) })}/${prefix}`;
+  if (cache === undefined) {
+    if (subnetCaches.size >= SUBNET_PREFIX_PAIRS) subnetCaches.clear();
+    cache = new Map();
+    subnetCaches.set(pair, cache);
+  }
+  return remember(cache, ip, key);
 }
+
+/**
+ * The subnet keys computed lately, per prefix pair (`v4 * 129 + v6`): a node's limits and its subnet bans ask
+ * for the same addresses' subnets with a few pairs, several times per arrival and dial.
+ */
+const subnetCaches = new Map<number, Map<string, string>>();
+const SUBNET_PREFIX_PAIRS = 8;
 
 /** A parsed CIDR block. */
 export interface Subnet {

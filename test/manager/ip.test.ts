@@ -231,3 +231,28 @@ describe("host:port strings kept for reuse", () => {
     }
   });
 });
+
+describe("subnetKey's cache of recent keys", () => {
+  it("answers each prefix pair with its own key, past the cache size, and still checks the prefixes on a hit", () => {
+    const addresses = Array.from({ length: 1100 }, (_, i) => `10.${i >> 8}.${i & 255}.7`);
+    for (let round = 0; round < 2; round++) {
+      for (const ip of addresses) {
+        const [a, b, c] = ip.split(".");
+        expect(subnetKey(ip, 24, 56)).toBe(`${a}.${b}.${c}.0/24`);
+        expect(subnetKey(ip, 16, 56)).toBe(`${a}.${b}.0.0/16`);
+      }
+    }
+    expect(subnetKey("2001:db8:0:1ab::1", 24, 56)).toBe("2001:db8:0:100::/56");
+    expect(subnetKey("2001:db8:0:1ab::1", 24, 48)).toBe("2001:db8::/48");
+    // Pairs past the number of caches kept, then the first pair again.
+    const masked = (p: number): string => {
+      const n = p === 0 ? 0 : ((((10 << 24) | (20 << 16) | (30 << 8) | 40) >>> 0) & (0xffffffff << (32 - p))) >>> 0;
+      return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${p}`;
+    };
+    for (let p = 8; p <= 32; p++) expect(subnetKey("10.20.30.40", p, 56)).toBe(masked(p));
+    expect(subnetKey("10.20.30.40", 24, 56)).toBe("10.20.30.0/24");
+    // A cached address with a bad prefix is refused as before.
+    throwsWithCode(() => subnetKey("10.20.30.40", 33, 56), ErrorCode.INVALID_ARGUMENT);
+    throwsWithCode(() => subnetKey("10.20.30.40", 24.5, 56), ErrorCode.INVALID_ARGUMENT);
+  });
+});
