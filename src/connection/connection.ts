@@ -16,7 +16,7 @@ import type { SecureChannel } from "../transport/types.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import type { FrameDecoderEngine } from "../wire/frame-sink.js";
-import { ConnectionCore, type ConnectionHandshakeOptions } from "./connection-core.js";
+import { ConnectionCore, recycleActions, type ConnectionHandshakeOptions } from "./connection-core.js";
 import { DEFAULT_MESSAGE_QUEUE_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_HIGH_WATER_BYTES, DEFAULT_SEND_BUFFER_LIMIT_BYTES } from "./defaults.js";
 import { Inbox, type InboxHost, type MessageTap } from "./inbox.js";
 import { PingWaiter } from "./ping-waiter.js";
@@ -855,7 +855,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     return result;
   }
 
-  #apply(actions: readonly CoreAction[], onWritten?: (error?: Error | null) => void): void {
+  /** Carries out `actions` (a list a core input returned: given back to the core after). */
+  #apply(actions: CoreAction[], onWritten?: (error?: Error | null) => void): void {
     let pendingCallback = onWritten;
     // Indexed, not for-of: an iterator per call otherwise, and this runs on every input.
     for (let i = 0; i < actions.length; i++) {
@@ -886,6 +887,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     }
     pendingCallback?.(new Error("nothing was written"));
     this.#schedule();
+    recycleActions(actions);
   }
 
   #dispatch(event: CoreEvent): void {

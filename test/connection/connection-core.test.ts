@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
-import { ConnectionCore, controlFrame } from "../../src/connection/connection-core.js";
+import { ConnectionCore, controlFrame, recycleActions } from "../../src/connection/connection-core.js";
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { prefixWithLength } from "../../src/handshake/frame-bytes.js";
@@ -421,5 +421,34 @@ describe("the transport going away", () => {
   it("a transport binding that does not match the core's security is refused", () => {
     const core = new ConnectionCore({ direction: "outbound", secure: true, handshake: { identity: alice }, now: 0 });
     expect(() => core.transportSecured({ type: "nonces" }, 0)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
+  });
+});
+
+describe("action lists given back (recycleActions)", () => {
+  it("hands a given-back list out again, emptied, and never a list its caller kept", () => {
+    const { dialer, listener } = openPair();
+    const kept = dialer.core.sendPing(1, 10, 2_000);
+    expect(kept).toHaveLength(1);
+    const given = dialer.core.sendPing(2, 20, 2_000);
+    recycleActions(given);
+    expect(given).toHaveLength(0);
+    // Another core's next input returns the given-back list, holding only that input's actions.
+    const pong = listener.core.receive(kept[0]?.type === "write" ? kept[0].bytes : new Uint8Array(), 2_000);
+    expect(pong).toBe(given);
+    expect(pong.map((a) => a.type)).toEqual(["write", "event"]);
+    // The kept list is untouched, and the next input (nothing given back) gets a list of its own.
+    expect(kept).toHaveLength(1);
+    const next = dialer.core.sendPing(3, 30, 2_000);
+    expect(next).not.toBe(given);
+    expect(next).not.toBe(kept);
+  });
+
+  it("keeps no list longer than 16 actions", () => {
+    const { dialer } = openPair();
+    const long = dialer.core.sendPing(1, 10, 2_000);
+    for (let i = 0; i < 16; i++) long.push(long[0] as (typeof long)[number]);
+    recycleActions(long);
+    expect(long).toHaveLength(17);
+    expect(dialer.core.sendPing(2, 20, 2_000)).not.toBe(long);
   });
 });
