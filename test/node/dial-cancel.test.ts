@@ -7,12 +7,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
-import { Dialer, type DialerHost } from "../../src/node/dialer.js";
-import { PeerDatabase } from "../../src/peers/peer-database.js";
-import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import type { DialerHost } from "../../src/node/dialer.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import type { ResolvedTls } from "../../src/transport/types.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
+import { fakeDialer } from "../helpers/fake-dialer-host.js";
 
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
@@ -38,46 +37,8 @@ async function silentServer(): Promise<{ port: number; accepted: Promise<void>; 
 }
 
 /** A dialer whose node admits everything; counts the slots it reserved and freed. */
-function dialerWith(
-  stop: AbortSignal,
-  tls: ResolvedTls | undefined,
-  handshake: DialerHost["handshake"],
-): { dialer: Dialer; slots: { reserved: number; released: number } } {
-  const ok = { allowed: true } as const;
-  const slots = { reserved: 0, released: 0 };
-  const dialer = new Dialer({
-    core: {
-      gateDialPeer: () => ok,
-      gateDialAddress: () => ok,
-      kept: () => undefined,
-      reserveDial: () => {
-        slots.reserved++;
-        let held = true;
-        return { ok: true, reservation: { release: () => (held ? ((held = false), slots.released++, true) : false) } };
-      },
-    },
-    peers: new PeerDatabase({ store: new MemoryPeerStore() }),
-    localId: Identity.generate().peerId,
-    now: () => Date.now(),
-    tls: () => tls,
-    signal: stop,
-    handshakeTimeoutMs: 600_000,
-    dialing: { staggerMs: 250, backoff: undefined },
-    maxRetryAfterMs: 0,
-    enable0Rtt: false,
-    handshake,
-    adopt: () => {
-      throw new Error("not reached");
-    },
-    onOpen: () => () => undefined,
-    refused: () => undefined,
-    journalLimit: () => undefined,
-    failed: () => undefined,
-    dialFailed: () => undefined,
-    changed: () => undefined,
-    closing: (_c: Connection, onClosed: () => void) => onClosed(),
-  } as unknown as DialerHost);
-  return { dialer, slots };
+function dialerWith(stop: AbortSignal, tls: ResolvedTls | undefined, handshake: DialerHost["handshake"]): ReturnType<typeof fakeDialer> {
+  return fakeDialer({ stop, tls, handshake });
 }
 
 const notReached: DialerHost["handshake"] = () => Promise.reject(new Error("not reached"));

@@ -6,10 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
-import { Dialer, type DialerHost } from "../../src/node/dialer.js";
-import { PeerDatabase } from "../../src/peers/peer-database.js";
-import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import type { Dialer, DialerHost } from "../../src/node/dialer.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
+import { fakeDialer } from "../helpers/fake-dialer-host.js";
 
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
@@ -36,35 +35,7 @@ const dependants = (signal: AbortSignal): number => {
 
 /** A dialer over real TCP whose node admits everything; `handshake` and `onOpen` are the test's. */
 function dialerWith(stop: AbortSignal, parts: Pick<DialerHost, "handshake"> & Partial<Pick<DialerHost, "onOpen">>): Dialer {
-  const ok = { allowed: true } as const;
-  return new Dialer({
-    core: {
-      gateDialPeer: () => ok,
-      gateDialAddress: () => ok,
-      kept: () => undefined,
-      reserveDial: () => ({ ok: true, reservation: { release: () => true } }),
-    },
-    peers: new PeerDatabase({ store: new MemoryPeerStore() }),
-    localId: Identity.generate().peerId,
-    now: () => Date.now(),
-    tls: () => undefined,
-    signal: stop,
-    handshakeTimeoutMs: 600_000,
-    dialing: { staggerMs: 250, backoff: undefined },
-    maxRetryAfterMs: 0,
-    enable0Rtt: false,
-    handshake: parts.handshake,
-    adopt: () => {
-      throw new Error("not reached");
-    },
-    onOpen: parts.onOpen ?? (() => () => undefined),
-    refused: () => undefined,
-    journalLimit: () => undefined,
-    failed: () => undefined,
-    dialFailed: () => undefined,
-    changed: () => undefined,
-    closing: (_c: Connection, onClosed: () => void) => onClosed(),
-  } as unknown as DialerHost);
+  return fakeDialer({ stop, ...parts }).dialer;
 }
 
 /** As the manager stops: its signal aborted, then the dialer told. */
