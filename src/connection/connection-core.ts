@@ -476,26 +476,37 @@ export class ConnectionCore {
 
   /** Bytes arrived from the peer. */
   receive(chunk: Uint8Array, now: number): CoreAction[] {
-    return this.#run(now, () => {
-      if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
-      this.#bytesIn += chunk.length;
-      this.#lastReceivedAt = keepTime(now);
-      if ((this.#flags & STOP_READING) !== 0) return;
-      if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
-      try {
-        this.#decoder.push(chunk, this.#sink);
-      } catch (cause) {
-        this.#flags |= STOP_READING;
-        const error = PeerlinkError.from(cause);
-        if (error.code === ErrorCode.FRAME_TOO_LARGE && this.#result === undefined) {
-          this.#failLocal(error.code, `before authentication frames are limited to ${this.#decoder.frameLimit} bytes: ${error.rawMessage}`, cause);
-        } else if (error.code === ErrorCode.INTERNAL) {
-          this.#abort(new PeerlinkError(ErrorCode.INTERNAL, `connection core failed: ${error.rawMessage}`, { cause }));
-        } else {
-          this.#failLocal(error.code, error.rawMessage, cause);
-        }
+    // #run's steps written out: no closure per chunk received.
+    const outer = this.#out;
+    const out = this.#begin(now);
+    try {
+      this.#receive(chunk, now);
+    } finally {
+      this.#out = outer;
+    }
+    return out;
+  }
+
+  /** The body of {@link ConnectionCore.receive}. */
+  #receive(chunk: Uint8Array, now: number): void {
+    if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
+    this.#bytesIn += chunk.length;
+    this.#lastReceivedAt = keepTime(now);
+    if ((this.#flags & STOP_READING) !== 0) return;
+    if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
+    try {
+      this.#decoder.push(chunk, this.#sink);
+    } catch (cause) {
+      this.#flags |= STOP_READING;
+      const error = PeerlinkError.from(cause);
+      if (error.code === ErrorCode.FRAME_TOO_LARGE && this.#result === undefined) {
+        this.#failLocal(error.code, `before authentication frames are limited to ${this.#decoder.frameLimit} bytes: ${error.rawMessage}`, cause);
+      } else if (error.code === ErrorCode.INTERNAL) {
+        this.#abort(new PeerlinkError(ErrorCode.INTERNAL, `connection core failed: ${error.rawMessage}`, { cause }));
+      } else {
+        this.#failLocal(error.code, error.rawMessage, cause);
       }
-    });
+    }
   }
 
   /** The peer closed its direction (TCP FIN / TLS close_notify): the socket's `'end'`. */
@@ -591,7 +602,11 @@ export class ConnectionCore {
   sendPing(nonce: number, timestampUs: number, now: number): CoreAction[] {
     if (this.#state !== "open") throw this.#notOpen();
     const bytes = encodePingFrame(nonce, timestampUs);
-    return this.#run(now, () => this.#write(bytes));
+    const outer = this.#out;
+    const out = this.#begin(now);
+    this.#write(bytes);
+    this.#out = outer;
+    return out;
   }
 
   /**
@@ -718,18 +733,24 @@ export class ConnectionCore {
     );
   }
 
-  /** Runs one input with a fresh action list; always returns the list. */
+  /** Runs one input with an action list of its own (see {@link ConnectionCore.#begin}); always returns the list. */
   #run(now: number, body: () => void): CoreAction[] {
     const outer = this.#out;
-    const out = spareActions ?? [];
-    spareActions = undefined;
-    this.#out = out;
-    this.#now = keepTime(now);
+    const out = this.#begin(now);
     try {
       body();
     } finally {
       this.#out = outer;
     }
+    return out;
+  }
+
+  /** Starts an input at `now`: its action list (a given-back one if any) becomes the current one; returns it. */
+  #begin(now: number): CoreAction[] {
+    const out = spareActions ?? [];
+    spareActions = undefined;
+    this.#out = out;
+    this.#now = keepTime(now);
     return out;
   }
 
