@@ -8,7 +8,7 @@ import { Identity } from "../../src/identity/identity.js";
 import { createTlsCredentials } from "../../src/transport/tls-credentials.js";
 import { listenTcp } from "../../src/transport/listen.js";
 import { secureInbound } from "../../src/transport/secure-inbound.js";
-import type { SecureChannel } from "../../src/transport/types.js";
+import type { ResolvedTls, SecureChannel } from "../../src/transport/types.js";
 import { encodePingFrame } from "../../src/wire/frame-encoder.js";
 import { activeHandles, handlesAfterClose, startNode, trackTimers, type TestNode } from "./nodes.js";
 
@@ -168,44 +168,50 @@ describe.each(modes)("handshake failures between real nodes %s", (_name, tls) =>
 
   it("aborting the signal during the handshake rejects with ABORTED and releases the socket", async () => {
     const a = await node();
-    const held: SecureChannel[] = [];
-    const accepting: Promise<unknown>[] = [];
-    const quiet = await listenTcp({
-      host: "127.0.0.1",
-      port: 0,
-      onSocket: (raw) => {
-        accepting.push(secureInbound(raw, { tls: tls ? a.tls : undefined }).then((ch) => held.push(ch), () => undefined));
-      },
-    });
+    const quiet = await quietListener(tls ? a.tls : undefined);
     try {
       const controller = new AbortController();
-      const channel = await a.dialChannel(quiet.addresses[0]?.port as number);
+      const channel = await a.dialChannel(quiet.port);
       const opening = openConnection(channel, { identity: a.identity }, { signal: controller.signal });
       controller.abort();
       await expect(opening).rejects.toMatchObject({ code: ErrorCode.ABORTED });
       expect(channel.socket.destroyed).toBe(true);
     } finally {
       await quiet.close();
-      await Promise.all(accepting);
-      for (const ch of held) ch.socket.destroy();
-      await Promise.all(held.map((ch) => socketClosed(ch.socket)));
     }
   });
 });
+
+/**
+ * A listener that completes TLS (when `tls` is given) and then never answers: handshakes to it wait. `close`
+ * stops it and closes every socket it accepted.
+ */
+async function quietListener(tls: ResolvedTls | undefined): Promise<{ port: number; close(): Promise<void> }> {
+  const held: SecureChannel[] = [];
+  const accepting: Promise<unknown>[] = [];
+  const listener = await listenTcp({
+    host: "127.0.0.1",
+    port: 0,
+    onSocket: (raw) => {
+      accepting.push(secureInbound(raw, { tls }).then((ch) => held.push(ch), () => undefined));
+    },
+  });
+  return {
+    port: listener.addresses[0]?.port as number,
+    async close() {
+      await listener.close();
+      await Promise.all(accepting);
+      for (const ch of held) ch.socket.destroy();
+      await Promise.all(held.map((ch) => socketClosed(ch.socket)));
+    },
+  };
+}
 
 describe.each(modes)("handshakes sharing one signal %s", (_name, tls) => {
   it("an abort ends every handshake in progress, and no listener stays on the signal once they ended", async () => {
     const a = await startNode({ tls });
     const b = await startNode({ tls });
-    const held: SecureChannel[] = [];
-    const accepting: Promise<unknown>[] = [];
-    const quiet = await listenTcp({
-      host: "127.0.0.1",
-      port: 0,
-      onSocket: (raw) => {
-        accepting.push(secureInbound(raw, { tls: tls ? a.tls : undefined }).then((ch) => held.push(ch), () => undefined));
-      },
-    });
+    const quiet = await quietListener(tls ? a.tls : undefined);
     try {
       const shared = new AbortController();
       // Two handshakes that open (their listener answers) on the shared signal leave nothing on it.
@@ -216,7 +222,7 @@ describe.each(modes)("handshakes sharing one signal %s", (_name, tls) => {
       }
       expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
       // Three to a silent listener wait on it: one abort ends all three.
-      const channels = await Promise.all([0, 1, 2].map(() => a.dialChannel(quiet.addresses[0]?.port as number)));
+      const channels = await Promise.all([0, 1, 2].map(() => a.dialChannel(quiet.port)));
       const opening = channels.map((channel) => openConnection(channel, { identity: a.identity }, { signal: shared.signal }));
       expect(getEventListeners(shared.signal, "abort")).toHaveLength(1);
       shared.abort(new Error("stopping"));
@@ -225,9 +231,6 @@ describe.each(modes)("handshakes sharing one signal %s", (_name, tls) => {
       expect(getEventListeners(shared.signal, "abort")).toHaveLength(0);
     } finally {
       await quiet.close();
-      await Promise.all(accepting);
-      for (const ch of held) ch.socket.destroy();
-      await Promise.all(held.map((ch) => socketClosed(ch.socket)));
       await Promise.all([a.close(), b.close()]);
     }
   });
