@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { Writable } from "node:stream";
 import { sharedFrameSlab } from "../wire/frame-slab.js";
 import { atTurnEnd, rethrowLater } from "./turn-end.js";
@@ -167,7 +168,8 @@ export class WriteBatcher {
       return;
     }
     const first = chunk.bytes;
-    const bytes = chunk.end === first.byteOffset + first.byteLength ? first : new Uint8Array(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
+    // A Buffer view, which the socket writes as it is (it would make one of any other Uint8Array).
+    const bytes = chunk.end === first.byteOffset + first.byteLength ? first : Buffer.from(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
     if (resolves !== undefined) {
       const settler = this.#settler;
       socket.write(bytes, (error?: Error | null) => {

@@ -4,9 +4,12 @@
  * its own ArrayBuffer in V8, which cost a third of a small-message sender's time). Views are handed out
  * once and never reused: a slab is freed by the garbage collector when every frame carved from it was
  * written and dropped. Consecutive frames are adjacent in memory, so a writer can join them into one write.
+ * The views are Buffers: a socket's `write` turns any other Uint8Array into a Buffer view first, a second
+ * object per frame written.
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** Bytes of one slab. */
 export const FRAME_SLAB_BYTES = 64 * 1024;
@@ -34,14 +37,14 @@ export class FrameSlab {
   take(length: number): Uint8Array {
     if (length > FRAME_SLAB_MAX_FRAME_BYTES) {
       this.lastView = undefined;
-      return new Uint8Array(length);
+      return Buffer.alloc(length);
     }
     let offset = this.#offset;
     if (offset + length > FRAME_SLAB_BYTES) {
       this.#slab = new ArrayBuffer(FRAME_SLAB_BYTES);
       offset = 0;
     }
-    const view = new Uint8Array(this.#slab, offset, length);
+    const view = Buffer.from(this.#slab, offset, length);
     this.#offset = offset + length;
     this.lastView = view;
     this.lastSlab = this.#slab;
