@@ -908,8 +908,7 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
         this.#inbox.arrive(event.message);
         break;
       case "ping":
-        // The Pong is already queued: the event's object is made only when someone listens (most never do).
-        if (this.listenerCount("ping") !== 0) this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
+        this.emit("ping", { nonce: event.nonce, timestampUs: event.timestampUs });
         break;
       case "pong":
         this.#rare?.pings?.pong(event.nonce);
