@@ -46,6 +46,8 @@ const NOTHING_QUEUED: Chunk[] = Object.freeze([]) as unknown as Chunk[];
 let due: WriteBatcher[] = [];
 /** The list {@link due} was last, emptied: the two are swapped by each flush instead of making one per turn. */
 let spare: WriteBatcher[] = [];
+/** Longest flushed list kept as {@link spare}. */
+const MAX_SPARE_BATCHERS = 64;
 
 function flushDue(): void {
   const batchers = due;
@@ -62,8 +64,13 @@ function flushDue(): void {
       failed = true;
     }
   }
-  batchers.length = 0;
-  spare = batchers;
+  // Emptied by pops, so it keeps its store (a length of 0 lets V8 free it, and the next push makes another);
+  // a long list is dropped rather than kept at its size.
+  if (batchers.length > MAX_SPARE_BATCHERS) spare = [];
+  else {
+    for (let i = batchers.length; i > 0; i--) batchers.pop();
+    spare = batchers;
+  }
   if (failed) rethrowLater(failure);
 }
 
