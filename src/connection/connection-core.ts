@@ -556,7 +556,7 @@ export class ConnectionCore {
    * still handshaking without early data).
    */
   send(protocol: string, payload: Uint8Array, now: number): CoreAction[] {
-    return [{ type: "write", bytes: this.sendData(protocol, payload, now) }];
+    return [{ type: "write", bytes: this.sendData(protocol, payload, now), lone: false }];
   }
 
   /**
@@ -604,7 +604,7 @@ export class ConnectionCore {
     const bytes = encodePingFrame(nonce, timestampUs);
     const outer = this.#out;
     const out = this.#begin(now);
-    this.#write(bytes);
+    this.#write(bytes, true);
     this.#out = outer;
     return out;
   }
@@ -770,8 +770,8 @@ export class ConnectionCore {
     this.#out.push({ type: "event", event });
   }
 
-  #write(bytes: Uint8Array): void {
-    this.#out.push({ type: "write", bytes });
+  #write(bytes: Uint8Array, lone = false): void {
+    this.#out.push({ type: "write", bytes, lone });
     this.#bytesOut += bytes.length;
     this.#framesOut++;
     this.#lastSentAt = this.#now;
@@ -992,7 +992,7 @@ export class ConnectionCore {
     } else if (this.#state === "open") {
       if (this.#overRate(this.#rate?.ping(readTime(this.#now)))) return;
       // A peer that pings without reading would make unsent Pongs pile up: none while writes are blocked.
-      if ((this.#flags & WRITES_BLOCKED) === 0) this.#write(encodePongFrame(nonce, timestampUs));
+      if ((this.#flags & WRITES_BLOCKED) === 0) this.#write(encodePongFrame(nonce, timestampUs), true);
       this.#emit({ type: "ping", nonce, timestampUs });
     }
   }

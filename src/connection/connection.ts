@@ -272,6 +272,13 @@ function earlyCloseOf(channel: SecureChannel): (cause?: unknown) => PeerlinkErro
   return (cause) => classifyEarlyClose(channel, cause);
 }
 
+/** The number of write actions in `actions`. */
+function writesIn(actions: readonly CoreAction[]): number {
+  let count = 0;
+  for (let i = 0; i < actions.length; i++) if ((actions[i] as CoreAction).type === "write") count++;
+  return count;
+}
+
 /**
  * Uncorks `socket` in a microtask queued now: after the write batchers' flush of this turn, queued by the
  * first write of the turn (the Hello), so the frames queued behind it join it in one write.
@@ -867,6 +874,9 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
           pendingCallback = undefined;
           if (this.#socket.destroyed || !this.#socket.writable) {
             cb?.(new Error("socket is not writable"));
+          } else if (action.lone === true && writesIn(actions) === 1) {
+            // A lone Ping or Pong (a flood of Pings read at once is answered in one batch, as before).
+            this.#writes.queueLone(action.bytes, cb);
           } else {
             this.#writes.queue(action.bytes, cb);
           }

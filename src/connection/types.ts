@@ -204,8 +204,11 @@ export type CoreEvent =
 
 /** What the adapter must do, in order. */
 export type CoreAction =
-  /** Write these bytes to the socket. */
-  | { readonly type: "write"; readonly bytes: Uint8Array }
+  /**
+   * Write these bytes to the socket. `lone`: a Ping or a Pong, a frame that rarely has others in its turn:
+   * written at once when nothing is waiting to be written, without making the turn's later frames a batch.
+   */
+  | { readonly type: "write"; readonly bytes: Uint8Array; readonly lone?: boolean }
   /** Flush what was written, then close the write direction (TCP FIN, or TLS close_notify + FIN). */
   | { readonly type: "half-close" }
   /** Release the socket now (destroy). */

@@ -117,6 +117,23 @@ export class WriteBatcher {
   }
 
   /**
+   * Writes a lone frame (a Ping or a Pong) at once when nothing is queued, without starting a batch: a frame
+   * queued after it in the same turn is then written at once too, as the first of its turn (the two would
+   * have been two writes either way), and no end-of-turn flush is queued for it. Behind queued frames it is
+   * queued like {@link WriteBatcher.queue}, keeping the order.
+   */
+  queueLone(bytes: Uint8Array, cb: WriteCallback | undefined): void {
+    if (this.#flushQueued) {
+      this.queue(bytes, cb);
+      return;
+    }
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
+    else if (cb === undefined) socket.write(bytes);
+    else socket.write(bytes, cb);
+  }
+
+  /**
    * Queues the frame of one send, as {@link WriteBatcher.queue} does, with its promise's `resolve` and `reject`
    * instead of a callback of its own: the write carrying it hands them to the settler with the others it
    * carries (no closure per message).

@@ -159,5 +159,25 @@ describe("write batcher", () => {
     expect(good.writes.map((w) => w.bytes)).toEqual([[2], [4]]);
     expect(uncaught).toEqual([broken]);
   });
+  it("writes a lone frame at once without starting a batch, and queues it in order behind a batch", async () => {
+    const socket = fakeSocket();
+    const batcher = new WriteBatcher(socket);
+    const slab = new FrameSlab();
+    const frame = (n: number): Uint8Array => slab.take(1).fill(n);
+    batcher.queueLone(frame(1), undefined);
+    // No batch was started: the next frame of the turn is written at once as well, then the rest join.
+    batcher.queue(frame(2), undefined);
+    batcher.queue(frame(3), undefined);
+    batcher.queueLone(frame(4), undefined);
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1], [2]]);
+    await tick();
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1], [2], [3, 4]]);
+    // After the flush a lone frame goes out at once again, and its callback is its write's.
+    let done = false;
+    batcher.queueLone(frame(5), () => (done = true));
+    expect(socket.writes.map((w) => w.bytes)).toEqual([[1], [2], [3, 4], [5]]);
+    socket.writes[3]!.cb?.();
+    expect(done).toBe(true);
+  });
 });
 
