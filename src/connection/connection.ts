@@ -171,6 +171,14 @@ export interface SendOptions {
 
 const noop = (): void => undefined;
 
+/**
+ * Longer timer delays are rounded down to a multiple of this (the timer then fires early and is set again for
+ * the rest): Node keeps one list of timers per distinct duration, made and dropped with its timers, so the
+ * handshake deadlines of connections opened within the same second (10 s away, less a few milliseconds each)
+ * share one list instead of each making and dropping its own.
+ */
+const TIMER_GRAIN_MS = 1024;
+
 /** The connection a socket feeds (its listeners are module functions, called with the socket as `this`). */
 const CONNECTION = Symbol("peerlink.connection");
 type ConnectionSocket = SecureChannel["socket"] & { [CONNECTION]?: Connection };
@@ -970,11 +978,16 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     this.#timer = undefined;
     this.#timerAt = at;
     if (at === undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.#apply(this.#core.tick(Date.now()));
-    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_DELAY_MS)); // fires early, ticks nothing, re-arms
+    const delay = Math.min(Math.max(0, at - Date.now()), MAX_TIMER_DELAY_MS);
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = undefined;
+        this.#apply(this.#core.tick(Date.now()));
+      },
+      // Fires early, ticks nothing, re-arms for the rest.
+      delay < TIMER_GRAIN_MS ? delay : delay - (delay % TIMER_GRAIN_MS),
+    );
   }
 
   #release(): void {
