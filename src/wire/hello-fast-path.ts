@@ -85,6 +85,16 @@ export function decodeHelloFrame(body: Uint8Array): Frame | undefined {
   return hello === undefined ? undefined : ({ $typeName: "peerlink.v1.Frame", kind: { case: "hello", value: hello } } as Frame);
 }
 
+/**
+ * `list` with `item` added: the first item makes a list of exactly one (a push onto an empty list reserves 17
+ * slots, ~0.15 KiB, and a Hello's lists mostly hold one item), later ones are pushed.
+ */
+function append<T>(list: T[], item: T): T[] {
+  if (list.length === 0) return [item];
+  list.push(item);
+  return list;
+}
+
 function readHello(r: Reader): Hello | undefined {
   const hello = {
     $typeName: "peerlink.v1.Hello",
@@ -115,17 +125,17 @@ function readHello(r: Reader): Hello | undefined {
         const start = r.span();
         const p = r.ok ? readProtocol(new Reader(r.buf, start, r.pos)) : undefined;
         if (p === undefined) return undefined;
-        hello.protocols.push(p);
+        hello.protocols = append(hello.protocols, p);
         break;
       }
       case 0x42: {
         const start = r.span();
         const c = r.ok ? readCapability(new Reader(r.buf, start, r.pos)) : undefined;
         if (c === undefined) return undefined;
-        hello.capabilities.push(c);
+        hello.capabilities = append(hello.capabilities, c);
         break;
       }
-      case 0x4a: hello.listenAddrs.push(r.string()); break;
+      case 0x4a: hello.listenAddrs = append(hello.listenAddrs, r.string()); break;
       case 0x50: hello.binding = enumValue(r); break;
       case 0x5a: hello.proof = r.bytes(); break;
       case 0x60: hello.earlyData = boolValue(r); break;
@@ -142,12 +152,12 @@ function readProtocol(r: Reader): ProtocolSupport | undefined {
     const tag = r.buf[r.pos++] as number;
     switch (tag) {
       case 0x0a: p.name = r.string(); break;
-      case 0x10: p.versions.push(r.uint32()); break; // unpacked
+      case 0x10: p.versions = append(p.versions, r.uint32()); break; // unpacked
       case 0x12: {
         const start = r.span();
         if (!r.ok) return undefined;
         const packed = new Reader(r.buf, start, r.pos);
-        while (packed.ok && packed.pos < packed.end) p.versions.push(packed.uint32());
+        while (packed.ok && packed.pos < packed.end) p.versions = append(p.versions, packed.uint32());
         if (!packed.ok) return undefined;
         break;
       }
