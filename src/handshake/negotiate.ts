@@ -7,6 +7,7 @@
  */
 import type { AgreedCapability, AgreedProtocol, CapabilitySpec, ProtocolSpec, VersionRange } from "./types.js";
 import { firstIndex, SMALL_LIST } from "./list-checks.js";
+import { append } from "../util/append.js";
 
 /** Outcome of {@link negotiateCapabilities}. */
 export type CapabilityNegotiation =
@@ -63,12 +64,12 @@ function negotiateSmallCapabilities(local: readonly CapabilitySpec[], remote: re
     const cap = remote[i] as CapabilitySpec;
     if (cap.required === true && isFirst(remote, i) && firstIndex(local, cap.name) < 0) return { ok: false, name: cap.name, requiredBy: "remote" };
   }
-  const agreed: AgreedCapability[] = [];
+  let agreed: AgreedCapability[] = [];
   for (let i = 0; i < local.length; i++) {
     const mine = local[i] as CapabilitySpec;
     if (!isFirst(local, i)) continue;
     const j = firstIndex(remote, mine.name);
-    if (j >= 0) agreed.push({ name: mine.name, version: Math.min(mine.version, (remote[j] as CapabilitySpec).version) });
+    if (j >= 0) agreed = append(agreed, { name: mine.name, version: Math.min(mine.version, (remote[j] as CapabilitySpec).version) });
   }
   if (agreed.length > 1) agreed.sort((a, b) => compareNames(a.name, b.name));
   return { ok: true, agreed };
@@ -83,23 +84,25 @@ export function negotiateProtocols(
   local: readonly ProtocolSpec[],
   remote: readonly ProtocolSpec[],
 ): AgreedProtocol[] {
-  const agreed: AgreedProtocol[] = [];
-  const add = (mine: ProtocolSpec, theirs: ProtocolSpec | undefined): void => {
-    if (theirs === undefined) return;
-    const best = highestCommon(mine.versions, theirs.versions);
-    if (best !== undefined) agreed.push({ name: mine.name, version: best, localAlias: mine.alias, remoteAlias: theirs.alias });
-  };
+  let agreed: AgreedProtocol[] = [];
   if (local.length <= SMALL_LIST && remote.length <= SMALL_LIST) {
     for (let i = 0; i < local.length; i++) {
       const mine = local[i] as ProtocolSpec;
-      if (isFirst(local, i)) add(mine, remote[firstIndex(remote, mine.name)]);
+      if (isFirst(local, i)) agreed = addAgreed(agreed, mine, remote[firstIndex(remote, mine.name)]);
     }
   } else {
     const remoteByName = firstByName(remote);
-    for (const mine of firstByName(local).values()) add(mine, remoteByName.get(mine.name));
+    for (const mine of firstByName(local).values()) agreed = addAgreed(agreed, mine, remoteByName.get(mine.name));
   }
   if (agreed.length > 1) agreed.sort((a, b) => compareNames(a.name, b.name));
   return agreed;
+}
+
+/** `agreed` with the protocol both `mine` and `theirs` speak added, if they have a version in common. */
+function addAgreed(agreed: AgreedProtocol[], mine: ProtocolSpec, theirs: ProtocolSpec | undefined): AgreedProtocol[] {
+  if (theirs === undefined) return agreed;
+  const best = highestCommon(mine.versions, theirs.versions);
+  return best === undefined ? agreed : append(agreed, { name: mine.name, version: best, localAlias: mine.alias, remoteAlias: theirs.alias });
 }
 
 /** The highest version in both lists; a Set of `theirs` only when both are long (the peer picks its length). */

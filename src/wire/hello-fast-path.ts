@@ -13,6 +13,7 @@
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import type { Capability, ProtocolSupport } from "../../generated/peerlink/v1/capability_pb.js";
+import { append } from "../util/append.js";
 
 /** Frame field 4 (`hello`), wire type 2. */
 const TAG_FRAME_HELLO = 0x22;
@@ -83,16 +84,6 @@ export function decodeHelloFrame(body: Uint8Array): Frame | undefined {
   if (!outer.ok || outer.pos !== body.length) return undefined;
   const hello = readHello(new Reader(body, start, body.length));
   return hello === undefined ? undefined : ({ $typeName: "peerlink.v1.Frame", kind: { case: "hello", value: hello } } as Frame);
-}
-
-/**
- * `list` with `item` added: the first item makes a list of exactly one (a push onto an empty list reserves 17
- * slots, ~0.15 KiB, and a Hello's lists mostly hold one item), later ones are pushed.
- */
-function append<T>(list: T[], item: T): T[] {
-  if (list.length === 0) return [item];
-  list.push(item);
-  return list;
 }
 
 function readHello(r: Reader): Hello | undefined {
