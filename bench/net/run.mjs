@@ -49,6 +49,7 @@ export const METRICS = [
   ["setup", "coldCpuMsPerConn", "CPU per connection, first batch of a fresh process (informational)", "ms", false, "–"],
   ["resumed", "connsPerSec", "setup with TLS resumption", "conns/s", true, "≥ 0.8"],
   ["resumed", "cpuMsPerConn", "CPU per resumed connection, both ends", "ms", false, "≤ 1.3"],
+  ["resumed", "resumedShare", "share of the measured dials that resumed (informational)", "", true, "–"],
   ["ping", "p50Us", "ping RTT p50", "µs", false, "≤ 1.1"],
   ["ping", "p99Us", "ping RTT p99", "µs", false, "≤ 1.3"],
   ["bulk", "MBps", "256 MiB in 64 KiB messages", "MB/s", true, "≥ 0.9"],

@@ -27,6 +27,7 @@ const EXPECTED = [
   "setup.coldCpuMsPerConn",
   "resumed.connsPerSec",
   "resumed.cpuMsPerConn",
+  "resumed.resumedShare",
   "ping.p50Us",
   "ping.p99Us",
   "bulk.MBps",
@@ -54,6 +55,9 @@ describe("bench:net --quick", () => {
       // js-libp2p has no session resumption: that figure is reported as missing, with the reason.
       if (row.figure === "resumed") expect(libp2p?.missing).toMatch(/resumption/);
       else expect(Number.isFinite(libp2p?.median), `libp2p ${row.figure}.${row.key}`).toBe(true);
+      // Both contenders offer a ticket on every measured dial: a baseline that ran out of tickets would be
+      // measuring full handshakes as resumed ones.
+      if (row.key === "resumedShare") for (const id of ["raw", "peerlink"]) expect(row.contenders[id]?.median, `${id} resumed share`).toBe(1);
     }
   });
 });
