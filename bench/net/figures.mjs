@@ -2,7 +2,7 @@
 // are both ends). Every figure returns plain numbers; sizes come from `size` (full or quick).
 import { cpuMs, pool, quantile, sendWindowed, settleHeap, sleep } from "./common.mjs";
 
-export const FULL = { setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, idleWarm: 64, firstMessages: 40 };
+export const FULL = { setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, idleWarm: 64, firstMessages: 200 };
 export const QUICK = { setupConns: 16, concurrency: 8, pings: 50, bulkBytes: 2 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 3_000, smallWindow: 1024, idleConns: 8, idleWarm: 2, firstMessages: 2 };
 
 /** Waits until `cond()` holds, polling each `everyMs` (bounded by `maxMs`; throws on timeout). */
