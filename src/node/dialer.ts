@@ -233,7 +233,12 @@ export class Dialer {
         }
         reject(new PeerlinkError(ErrorCode.ABORTED, "dial aborted", { cause: signal.reason, initiator: "local" }));
       };
-      if (signal.aborted) return onAbort();
+      if (signal.aborted) {
+        // No handler of this caller's is attached to the shared dial, which may have no other caller: its
+        // rejection is observed here, or it would be unhandled (and end the process).
+        shared.promise.then(undefined, ignore);
+        return onAbort();
+      }
       signal.addEventListener("abort", onAbort, { once: true });
       shared.promise.then(
         (connection) => {
@@ -494,6 +499,9 @@ function resolveTarget(target: DialTarget): { addresses: string[]; expected: Pee
   const addresses = (target.addresses ?? []).map((a) => normalizeHostPort(a));
   return { addresses, expected };
 }
+
+/** The handler of a rejection observed elsewhere. */
+function ignore(): void {}
 
 /** Runs a peer-database update; a failure (bad input from a peer, I/O) is reported, never thrown. */
 export function safely(update: () => void): void {
