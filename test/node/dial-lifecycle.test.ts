@@ -59,3 +59,150 @@ describe("a dial whose caller's signal is already aborted", () => {
     expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
   });
 });
+
+/** A TCP server that accepts and never answers; `closed` resolves when the `n`-th accepted socket ends. */
+async function silentServer(): Promise<{ port: number; accepted: (n: number) => Promise<void>; closed: (n: number) => Promise<void> }> {
+  const accepts: Array<() => void> = [];
+  const closes: Array<() => void> = [];
+  const acceptedP: Array<Promise<void>> = [];
+  const closedP: Array<Promise<void>> = [];
+  for (let i = 0; i < 4; i++) {
+    acceptedP.push(new Promise<void>((r) => accepts.push(r)));
+    closedP.push(new Promise<void>((r) => closes.push(r)));
+  }
+  let n = 0;
+  const server = net.createServer((s) => {
+    const i = n++;
+    sockets.add(s.on("error", () => undefined).on("close", () => closes[i]?.()));
+    accepts[i]?.();
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { port: (server.address() as net.AddressInfo).port, accepted: (i) => acceptedP[i]!, closed: (i) => closedP[i]! };
+}
+
+function timers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+}
+
+/** A handshake that tracks a fake connection and waits; `abort` ends it as the real one does. */
+function heldHandshake(onStart?: () => void): { handshake: DialerHost["handshake"]; aborts: Error[]; started: Promise<void> } {
+  const aborts: Error[] = [];
+  let started!: () => void;
+  const startedP = new Promise<void>((r) => (started = r));
+  const handshake: DialerHost["handshake"] = (channel, _bounds, track) =>
+    new Promise((_resolve, reject) => {
+      const connection = {
+        state: "handshaking",
+        abort(error: Error) {
+          if (this.state === "closed") return;
+          aborts.push(error);
+          this.state = "closed";
+          channel.socket.destroy();
+          reject(error);
+        },
+      };
+      onStart?.();
+      track(connection as never);
+      started();
+    });
+  return { handshake, aborts, started: startedP };
+}
+
+describe("a dial of one address cancelled at each step", () => {
+  it("between TLS and the handshake: the connection is ended as soon as it is tracked", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const caller = new AbortController();
+    const before = timers();
+    const held = heldHandshake(() => caller.abort(new Error("gave up")));
+    const { dialer, slots } = fakeDialer({ stop: stop.signal, handshake: held.handshake });
+    await rejectsWithCode(dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] }, { signal: caller.signal }), ErrorCode.ABORTED);
+    await server.closed(0);
+    expect(held.aborts.map((e) => (e as { code?: string }).code)).toEqual([ErrorCode.ABORTED]);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(dialer.size).toBe(0);
+    expect(timers()).toBe(before);
+    expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+    expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+  });
+
+  it("when the node stops in the handshake: ended once, ABORTED with the stop's reason, the slot freed once", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const before = timers();
+    const held = heldHandshake();
+    const { dialer, slots } = fakeDialer({ stop: stop.signal, handshake: held.handshake });
+    const caller = new AbortController();
+    const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] }, { signal: caller.signal });
+    await held.started;
+    const reason = new Error("stopping");
+    stop.abort(reason);
+    dialer.stop();
+    dialer.stop();
+    const error = await dialing.then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; cause?: unknown },
+    );
+    expect(error?.code).toBe(ErrorCode.ABORTED);
+    expect(error?.cause).toBe(reason);
+    await server.closed(0);
+    expect(held.aborts).toHaveLength(1);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(dialer.size).toBe(0);
+    expect(timers()).toBe(before);
+    expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+  });
+
+  it("two callers, one leaving: the dial goes on for the other, which the node's stop ends", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const before = timers();
+    const held = heldHandshake();
+    const { dialer, slots } = fakeDialer({ stop: stop.signal, handshake: held.handshake });
+    const target = { peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] };
+    const leaving = new AbortController();
+    const staying = new AbortController();
+    const first = dialer.dial(target, { signal: leaving.signal });
+    const second = dialer.dial(target, { signal: staying.signal });
+    leaving.abort(new Error("gave up"));
+    await rejectsWithCode(first, ErrorCode.ABORTED);
+    await held.started;
+    expect(held.aborts).toHaveLength(0);
+    expect(slots).toEqual({ reserved: 1, released: 0 });
+    stop.abort(new Error("stopping"));
+    dialer.stop();
+    await rejectsWithCode(second, ErrorCode.ABORTED);
+    await server.closed(0);
+    expect(held.aborts).toHaveLength(1);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    expect(timers()).toBe(before);
+    expect(getEventListeners(leaving.signal, "abort")).toHaveLength(0);
+    expect(getEventListeners(staying.signal, "abort")).toHaveLength(0);
+  });
+
+  it("joined after every caller left: a fresh dial, not the one being torn down", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const before = timers();
+    const held = heldHandshake();
+    const { dialer, slots } = fakeDialer({ stop: stop.signal, handshake: held.handshake });
+    const target = { peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] };
+    const caller = new AbortController();
+    const first = dialer.dial(target, { signal: caller.signal });
+    await server.accepted(0);
+    caller.abort(new Error("gave up"));
+    const second = dialer.dial(target);
+    await rejectsWithCode(first, ErrorCode.ABORTED);
+    await server.accepted(1);
+    expect(slots.reserved).toBe(2);
+    expect(dialer.size).toBe(1);
+    stop.abort(new Error("stopping"));
+    dialer.stop();
+    await rejectsWithCode(second, ErrorCode.ABORTED);
+    await Promise.all([server.closed(0), server.closed(1)]);
+    expect(slots).toEqual({ reserved: 2, released: 2 });
+    expect(dialer.size).toBe(0);
+    expect(timers()).toBe(before);
+  });
+});
