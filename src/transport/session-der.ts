@@ -8,6 +8,12 @@
 const PEER_CERTIFICATE_TAG = 0xa3;
 /** DER SEQUENCE tag: the session is one. */
 const SEQUENCE_TAG = 0x30;
+/** Low five bits of a tag byte: the tag number, or all ones for the high-tag-number form (never in a session). */
+const HIGH_TAG_NUMBER = 0x1f;
+/** Class bits of a tag byte. */
+const CLASS_MASK = 0xc0;
+/** Context-specific class: every optional field of a session ([0] to [20]), after the universal ones. */
+const CONTEXT_CLASS = 0x80;
 
 /**
  * `session` (a client socket's `'session'` event value: OpenSSL's DER SSL_SESSION_ASN1) without its `peer`
@@ -24,14 +30,30 @@ const SEQUENCE_TAG = 0x30;
 export function withoutPeerCertificate(session: Buffer): Buffer {
   if (session.length < 2 || session[0] !== SEQUENCE_TAG || valueEnd(session, 1) !== session.length) return session;
   const bodyStart = valueStart;
+  let cut = -1;
+  let resume = -1;
+  // Every field is walked, not only those before the certificate: the copy is made only when the whole session
+  // is laid out as OpenSSL writes it, so that the fields kept mean to OpenSSL what they meant with the
+  // certificate (a high-tag-number form would be read at other boundaries; a second [3], or fields out of
+  // order, would make a session OpenSSL refuses into one it accepts).
+  let lastContextTag = -1;
   let at = bodyStart;
   while (at < session.length) {
+    const tag = session[at] as number;
+    if ((tag & HIGH_TAG_NUMBER) === HIGH_TAG_NUMBER) return session;
+    if ((tag & CLASS_MASK) === CONTEXT_CLASS) {
+      if ((tag & HIGH_TAG_NUMBER) <= lastContextTag) return session;
+      lastContextTag = tag & HIGH_TAG_NUMBER;
+    } else if (lastContextTag >= 0) return session;
     const end = valueEnd(session, at + 1);
     if (end < 0 || end > session.length) return session;
-    if (session[at] === PEER_CERTIFICATE_TAG) return joined(session, bodyStart, at, end);
+    if (tag === PEER_CERTIFICATE_TAG) {
+      cut = at;
+      resume = end;
+    }
     at = end;
   }
-  return session;
+  return cut < 0 ? session : joined(session, bodyStart, cut, resume);
 }
 
 /** The session's fields before `cut` and from `resume` on, under a new SEQUENCE header. */
