@@ -381,7 +381,7 @@ export class Dialer {
         else if (reservation.release()) host.changed();
         const remote = created?.handshake?.remotePeerId;
         if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
-          const survivor = await this.#awaitConnection(remote.toString(), deadline);
+          const survivor = await this.#awaitConnection(remote.toString(), deadline, control);
           if (survivor) {
             host.peers.dialBackoff.succeeded(address);
             return survivor;
@@ -418,10 +418,14 @@ export class Dialer {
     }
   }
 
-  /** The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted. */
-  #awaitConnection(peer: string, deadline: number): Promise<Connection | undefined> {
+  /**
+   * The kept connection to `peer`, waiting (until `deadline`, epoch ms) for one still being adopted; the wait
+   * is the dial's step in progress, so a dial every caller left ends it (and its timer) at once.
+   */
+  #awaitConnection(peer: string, deadline: number, control: AttemptControl): Promise<Connection | undefined> {
     const existing = this.#host.core.kept(peer) as (KeptConnection & { connection: Connection }) | undefined;
     if (existing) return Promise.resolve(existing.connection);
+    if (control.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const end = (connection: Connection | undefined): void => {
         clearTimeout(timer);
@@ -435,6 +439,7 @@ export class Dialer {
         if (connection.remotePeer.toString() === peer) end(connection);
       });
       this.#waits.add(give);
+      control.step = { cancel: give };
     });
   }
 

@@ -4,7 +4,7 @@
 import { getEventListeners } from "node:events";
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { ErrorCode } from "../../src/errors.js";
+import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import type { DialerHost } from "../../src/node/dialer.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
@@ -204,5 +204,35 @@ describe("a dial of one address cancelled at each step", () => {
     expect(slots).toEqual({ reserved: 2, released: 2 });
     expect(dialer.size).toBe(0);
     expect(timers()).toBe(before);
+  });
+});
+
+describe("a dial refused as a duplicate, waiting for the surviving connection", () => {
+  it("ends its wait (and its timer) when every caller left", async () => {
+    const server = await silentServer();
+    const stop = new AbortController();
+    const before = timers();
+    const remote = Identity.generate().peerId;
+    let refused!: () => void;
+    const refusedP = new Promise<void>((r) => (refused = r));
+    const { dialer, slots } = fakeDialer({
+      stop: stop.signal,
+      handshake: (channel, _bounds, track) => {
+        track({ state: "closed", handshake: { remotePeerId: remote } } as never);
+        channel.socket.destroy();
+        refused();
+        return Promise.reject(new PeerlinkError(ErrorCode.ALREADY_CONNECTED, "already connected", { initiator: "remote" }));
+      },
+    });
+    const caller = new AbortController();
+    const dialing = dialer.dial({ peerId: remote, addresses: [`127.0.0.1:${server.port}`] }, { signal: caller.signal });
+    await refusedP;
+    await new Promise<void>((r) => setImmediate(r));
+    caller.abort(new Error("gave up"));
+    await rejectsWithCode(dialing, ErrorCode.ABORTED);
+    await new Promise<void>((r) => setImmediate(r));
+    expect(timers()).toBe(before);
+    expect(slots).toEqual({ reserved: 1, released: 1 });
+    await server.closed(0);
   });
 });
