@@ -255,6 +255,21 @@ describe("withoutPeerCertificate on a real OpenSSL session, changed", () => {
   });
 });
 
+/** What OpenSSL makes of a client session offered to the real server: the handshake's outcome, or its error. */
+async function outcome(session: Buffer): Promise<string> {
+  const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ALPNProtocols: ["peerlink/1+cert"], minVersion: "TLSv1.3", session });
+  socket.resume();
+  const result = await new Promise<string>((resolve) => {
+    socket.once("secureConnect", () => resolve(`reused ${socket.isSessionReused()} ${socket.getCipher().name} ${socket.alpnProtocol}`));
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(`error ${error.code}`));
+    socket.once("close", () => resolve("closed"));
+  });
+  socket.on("error", () => undefined);
+  socket.destroy();
+  if (!socket.closed) await once(socket, "close");
+  return result;
+}
+
 describe("a rewritten real session on real TLS", () => {
   it("resumes with the cipher and ALPN of the original session", async () => {
     const stripped = withoutPeerCertificate(real.session);
@@ -263,6 +278,27 @@ describe("a rewritten real session on real TLS", () => {
     expect(resumed.cipher).toBe(real.cipher);
     expect(resumed.alpn).toBe(real.alpn);
     expect(resumed.protocol).toBe("TLSv1.3");
+  });
+
+  it("changed outside its certificate, means to OpenSSL what the original means (sampled changes)", async () => {
+    const fields = topLevel(real.session)?.fields ?? [];
+    const certificate = fields.find((field) => field.tag === 0xa3) as Field;
+    const random = prng(0x0ff5_e7ed);
+    const differences: string[] = [];
+    let compared = 0;
+    for (let tries = 0; compared < propertyRuns(16) && tries < 10_000; tries++) {
+      const at = Math.floor(random() * real.session.length);
+      if (at >= certificate.start && at < certificate.end) continue;
+      const changed = Buffer.from(real.session);
+      changed[at] = Math.floor(random() * 256);
+      const stripped = withoutPeerCertificate(changed);
+      if (stripped === changed) continue;
+      compared++;
+      const [original, rewritten] = [await outcome(changed), await outcome(stripped)];
+      if (original !== rewritten) differences.push(`byte ${at} = ${changed[at]}: ${original} / ${rewritten}`);
+    }
+    expect(compared).toBe(propertyRuns(16));
+    expect(differences).toEqual([]);
   });
 
   it("offered to another listener at the same address, gives a full handshake under that listener's certificate", async () => {
