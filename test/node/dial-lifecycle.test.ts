@@ -236,3 +236,49 @@ describe("a dial refused as a duplicate, waiting for the surviving connection", 
     await server.closed(0);
   });
 });
+
+/** Open TCP handles of this process. */
+function tcpHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
+}
+
+/** Waits (bounded in turns of the event loop) until `check` holds; false if it never did. */
+async function eventually(check: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 2_000 && !check(); i++) await new Promise<void>((r) => setImmediate(r));
+  return check();
+}
+
+describe("a dial of one address cancelled while its TCP connect is in flight", () => {
+  for (const how of ["the caller", "the node's stop"] as const) {
+    it(`by ${how}: its socket is closed, its slot and timer freed, ABORTED once`, async () => {
+      const server = await silentServer();
+      const stop = new AbortController();
+      const timersBefore = timers();
+      const handlesBefore = tcpHandles();
+      const { dialer, slots } = fakeDialer({ stop: stop.signal, handshake: notReached });
+      const caller = new AbortController();
+      let settledTimes = 0;
+      const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] }, { signal: caller.signal });
+      void dialing.then(
+        () => settledTimes++,
+        () => settledTimes++,
+      );
+      // A dial of an IP address runs synchronously up to its socket: the slot is taken, the connect under way.
+      expect(slots.reserved).toBe(1);
+      if (how === "the caller") caller.abort(new Error("gave up"));
+      else {
+        stop.abort(new Error("stopping"));
+        dialer.stop();
+      }
+      await rejectsWithCode(dialing, ErrorCode.ABORTED);
+      expect(slots).toEqual({ reserved: 1, released: 1 });
+      expect(dialer.size).toBe(0);
+      expect(timers()).toBe(timersBefore);
+      expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+      expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
+      // The server's end, if it accepted before the client's socket closed, closes with it.
+      expect(await eventually(() => tcpHandles() <= handlesBefore)).toBe(true);
+      expect(settledTimes).toBe(1);
+    });
+  }
+});
