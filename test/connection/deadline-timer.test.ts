@@ -3,13 +3,17 @@
 import net from "node:net";
 import { afterEach, expect, it, vi } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
+import { Identity } from "../../src/identity/identity.js";
 import { startNode, type TestNode } from "./nodes.js";
+import { handshakeThenIgnore, type RawPeer } from "./raw-peer.js";
 
 const nodes: TestNode[] = [];
 const servers: net.Server[] = [];
 const sockets = new Set<net.Socket>();
+const peers: RawPeer[] = [];
 afterEach(async () => {
   vi.useRealTimers();
+  for (const p of peers.splice(0)) p.destroy();
   for (const s of sockets) s.destroy();
   sockets.clear();
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
@@ -48,5 +52,28 @@ for (const ms of [2_500, 3_072, 900]) {
     await dialing;
     expect(outcome).toBeInstanceOf(PeerlinkError);
     expect((outcome as PeerlinkError).code).toBe(ErrorCode.HANDSHAKE_TIMEOUT);
+  });
+}
+
+for (const ms of [3_000, 2_048]) {
+  it(`a close's timeout of ${ms} ms (a peer that ignores the Goodbye) ends the connection at ${ms} ms`, async () => {
+    const b = await startNode({ tls: false });
+    nodes.push(b);
+    peers.push(await handshakeThenIgnore(b.port, Identity.generate()));
+    const inbound = await b.nextInbound();
+    if (inbound.connection === undefined) throw inbound.error;
+    const connection = inbound.connection;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    let ended = false;
+    const closing = connection.close("normal", { timeoutMs: ms }).then(() => void (ended = true));
+    await turns();
+    vi.advanceTimersByTime(ms - 1);
+    await turns();
+    expect(ended).toBe(false);
+    expect(connection.state).not.toBe("closed");
+    vi.advanceTimersByTime(1);
+    await turns();
+    await closing;
+    expect(connection.transitions.at(-1)?.transition).toBe("close-timed-out");
   });
 }
