@@ -2,8 +2,7 @@
 // the step in progress ends (the TLS socket is destroyed, or the connection in its handshake aborted) and
 // the slot is freed; nothing of the dial stays in the node's stop signal.
 import { getEventListeners } from "node:events";
-import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
@@ -11,30 +10,9 @@ import type { DialerHost } from "../../src/node/dialer.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import type { ResolvedTls } from "../../src/transport/types.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
-import { fakeDialer } from "../helpers/fake-dialer-host.js";
+import { fakeDialer, useSilentServers } from "../helpers/fake-dialer-host.js";
 
-const servers: net.Server[] = [];
-const sockets = new Set<net.Socket>();
-afterEach(async () => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
-
-/** A TCP server that accepts and never answers; `closed` resolves when a client's socket ends. */
-async function silentServer(): Promise<{ port: number; accepted: Promise<void>; closed: Promise<void> }> {
-  let accepted!: () => void;
-  let closed!: () => void;
-  const acceptedP = new Promise<void>((r) => (accepted = r));
-  const closedP = new Promise<void>((r) => (closed = r));
-  const server = net.createServer((s) => {
-    sockets.add(s.on("error", () => undefined).on("close", closed));
-    accepted();
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { port: (server.address() as net.AddressInfo).port, accepted: acceptedP, closed: closedP };
-}
+const servers = useSilentServers();
 
 /** A dialer whose node admits everything; counts the slots it reserved and freed. */
 function dialerWith(stop: AbortSignal, tls: ResolvedTls | undefined, handshake: DialerHost["handshake"]): ReturnType<typeof fakeDialer> {
@@ -45,27 +23,27 @@ const notReached: DialerHost["handshake"] = () => Promise.reject(new Error("not 
 
 describe("a dial every caller left", () => {
   it("in TLS: its socket is destroyed, its slot freed, and each caller rejects with ABORTED", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const { dialer, slots } = dialerWith(stop.signal, await resolveTls(Identity.generate()), notReached);
     const target = { peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] };
     const first = new AbortController();
     const second = new AbortController();
     const dials = [dialer.dial(target, { signal: first.signal }), dialer.dial(target, { signal: second.signal })];
-    await server.accepted;
+    await server.accepted();
     first.abort(new Error("first gave up"));
     expect(slots.released).toBe(0); // one caller is still waiting
     second.abort(new Error("second gave up"));
     await rejectsWithCode(dials[0]!, ErrorCode.ABORTED);
     await rejectsWithCode(dials[1]!, ErrorCode.ABORTED);
-    await server.closed;
+    await server.closed();
     expect(slots).toEqual({ reserved: 1, released: 1 });
     expect(dialer.size).toBe(0);
     expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
   });
 
   it("in its handshake: the connection is aborted with the reason as the cause", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const aborts: PeerlinkError[] = [];
     let started!: () => void;
@@ -91,7 +69,7 @@ describe("a dial every caller left", () => {
     const reason = new Error("gave up");
     caller.abort(reason);
     await rejectsWithCode(dialing, ErrorCode.ABORTED);
-    await server.closed;
+    await server.closed();
     expect(aborts).toHaveLength(1);
     expect(aborts[0]!.code).toBe(ErrorCode.ABORTED);
     expect(aborts[0]!.cause).toBe(reason);
@@ -100,11 +78,11 @@ describe("a dial every caller left", () => {
   });
 
   it("when the node stops in TLS: the dial rejects with ABORTED, the stop's reason as the cause", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const { dialer, slots } = dialerWith(stop.signal, await resolveTls(Identity.generate()), notReached);
     const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${server.port}`] });
-    await server.accepted;
+    await server.accepted();
     const reason = new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
     stop.abort(reason);
     dialer.stop();
@@ -114,18 +92,15 @@ describe("a dial every caller left", () => {
     );
     expect(error?.code).toBe(ErrorCode.ABORTED);
     expect(error?.cause).toBe(reason);
-    await server.closed;
+    await server.closed();
     expect(slots).toEqual({ reserved: 1, released: 1 });
   });
 });
 
 describe("a dial of a host name", () => {
   it("looks the name up under the dial's own signal and dials the address found", async () => {
-    const server = net.createServer((s) => sockets.add(s.on("error", () => undefined)));
-    servers.push(server);
     // Where Node's default lookup puts localhost, as the dialer's lookup does.
-    await new Promise<void>((r) => server.listen(0, "localhost", r));
-    const port = (server.address() as net.AddressInfo).port;
+    const { port } = await servers.silent("localhost");
     const stop = new AbortController();
     let reached = false;
     const { dialer, slots } = dialerWith(stop.signal, undefined, async (channel) => {

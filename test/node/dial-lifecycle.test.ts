@@ -2,21 +2,14 @@
 // every caller's promise settles once with ABORTED, the slot is freed once, no socket or listener is left,
 // and nothing rejects unobserved.
 import { getEventListeners } from "node:events";
-import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import type { DialerHost } from "../../src/node/dialer.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
-import { fakeDialer } from "../helpers/fake-dialer-host.js";
+import { fakeDialer, useSilentServers } from "../helpers/fake-dialer-host.js";
 
-const servers: net.Server[] = [];
-const sockets = new Set<net.Socket>();
-afterEach(async () => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
+const servers = useSilentServers();
 
 const notReached: DialerHost["handshake"] = () => Promise.reject(new Error("not reached"));
 
@@ -40,10 +33,7 @@ async function unhandledDuring(run: () => Promise<void>): Promise<unknown[]> {
 
 describe("a dial whose caller's signal is already aborted", () => {
   it("rejects with ABORTED, frees its slot, and leaves no rejection unobserved", async () => {
-    const server = net.createServer((s) => sockets.add(s.on("error", () => undefined)));
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as net.AddressInfo).port;
+    const { port } = await servers.silent();
     const stop = new AbortController();
     const { dialer, slots } = fakeDialer({ stop: stop.signal, tls: undefined, handshake: notReached });
     const caller = new AbortController();
@@ -59,27 +49,6 @@ describe("a dial whose caller's signal is already aborted", () => {
     expect(getEventListeners(stop.signal, "abort")).toHaveLength(0);
   });
 });
-
-/** A TCP server that accepts and never answers; `closed` resolves when the `n`-th accepted socket ends. */
-async function silentServer(): Promise<{ port: number; accepted: (n: number) => Promise<void>; closed: (n: number) => Promise<void> }> {
-  const accepts: Array<() => void> = [];
-  const closes: Array<() => void> = [];
-  const acceptedP: Array<Promise<void>> = [];
-  const closedP: Array<Promise<void>> = [];
-  for (let i = 0; i < 4; i++) {
-    acceptedP.push(new Promise<void>((r) => accepts.push(r)));
-    closedP.push(new Promise<void>((r) => closes.push(r)));
-  }
-  let n = 0;
-  const server = net.createServer((s) => {
-    const i = n++;
-    sockets.add(s.on("error", () => undefined).on("close", () => closes[i]?.()));
-    accepts[i]?.();
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { port: (server.address() as net.AddressInfo).port, accepted: (i) => acceptedP[i]!, closed: (i) => closedP[i]! };
-}
 
 function timers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
@@ -111,7 +80,7 @@ function heldHandshake(onStart?: () => void): { handshake: DialerHost["handshake
 
 describe("a dial of one address cancelled at each step", () => {
   it("between TLS and the handshake: the connection is ended as soon as it is tracked", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const caller = new AbortController();
     const before = timers();
@@ -128,7 +97,7 @@ describe("a dial of one address cancelled at each step", () => {
   });
 
   it("when the node stops in the handshake: ended once, ABORTED with the stop's reason, the slot freed once", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const before = timers();
     const held = heldHandshake();
@@ -155,7 +124,7 @@ describe("a dial of one address cancelled at each step", () => {
   });
 
   it("two callers, one leaving: the dial goes on for the other, which the node's stop ends", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const before = timers();
     const held = heldHandshake();
@@ -182,7 +151,7 @@ describe("a dial of one address cancelled at each step", () => {
   });
 
   it("joined after every caller left: a fresh dial, not the one being torn down", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const before = timers();
     const held = heldHandshake();
@@ -209,7 +178,7 @@ describe("a dial of one address cancelled at each step", () => {
 
 describe("a dial refused as a duplicate, waiting for the surviving connection", () => {
   it("ends its wait (and its timer) when every caller left", async () => {
-    const server = await silentServer();
+    const server = await servers.silent();
     const stop = new AbortController();
     const before = timers();
     const remote = Identity.generate().peerId;
@@ -251,7 +220,7 @@ async function eventually(check: () => boolean): Promise<boolean> {
 describe("a dial of one address cancelled while its TCP connect is in flight", () => {
   for (const how of ["the caller", "the node's stop"] as const) {
     it(`by ${how}: its socket is closed, its slot and timer freed, ABORTED once`, async () => {
-      const server = await silentServer();
+      const server = await servers.silent();
       const stop = new AbortController();
       const timersBefore = timers();
       const handlesBefore = tcpHandles();

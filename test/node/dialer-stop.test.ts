@@ -1,28 +1,18 @@
 // The dialer when its node stops: dials in progress end, waits are cleared, and nothing of a dial stays in the
 // node's stop signal (Node 20's AbortSignal.any keeps one entry per call in its sources, forever).
 import { getEventListeners } from "node:events";
-import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Connection } from "../../src/connection/connection.js";
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import type { Dialer, DialerHost } from "../../src/node/dialer.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
-import { fakeDialer } from "../helpers/fake-dialer-host.js";
+import { fakeDialer, useSilentServers } from "../helpers/fake-dialer-host.js";
 
-const servers: net.Server[] = [];
-const sockets = new Set<net.Socket>();
-afterEach(async () => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
-});
+const servers = useSilentServers();
 
 async function listen(): Promise<number> {
-  const server = net.createServer((s) => sockets.add(s.on("error", () => undefined)));
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return (server.address() as net.AddressInfo).port;
+  return (await servers.silent()).port;
 }
 
 const activeTimeouts = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
@@ -106,7 +96,7 @@ describe("the dialer and the node's stop signal", () => {
     });
     const dialing = dialer.dial({ peerId: Identity.generate().peerId, addresses: [`127.0.0.1:${port}`] });
     await new Promise<void>((resolve) => {
-      const poll = (): void => void (sockets.size > 0 ? resolve() : setImmediate(poll));
+      const poll = (): void => void (servers.sockets.size > 0 ? resolve() : setImmediate(poll));
       poll();
     });
     stopNode(stop, dialer);
