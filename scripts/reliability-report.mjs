@@ -29,6 +29,7 @@ const GROUPS = [
   ]],
   ["Silent and slow peers", [
     "test/node/admission-deadlines.test.ts",
+    "test/node/dial-silent-tls.test.ts",
     "test/node/node-abuse.test.ts",
     "test/transport/failures.test.ts",
     "test/transport/early-close.test.ts",
@@ -42,6 +43,7 @@ const GROUPS = [
     "test/security-review/certificate-chain-leaf.test.ts",
     "test/security-review/shared-session-cache.test.ts",
     "test/security-review/hello-fast-path-edges.test.ts",
+    "test/security-review/session-der-rewrite.test.ts",
     "test/node/connection-manager-robustness.test.ts",
     "test/node/capacity-refusal.test.ts",
     "test/node/retry-after-dial.test.ts",
@@ -64,6 +66,7 @@ const GROUPS = [
   ["Leaks: soak and resource release", [
     "test/reconnect/soak.test.ts",
     "test/reconnect/resource-release.test.ts",
+    "test/node/dial-lifecycle.test.ts",
   ]],
 ];
 
