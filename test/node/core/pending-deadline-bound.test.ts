@@ -7,13 +7,18 @@ import { prng } from "../../helpers/seeded-random.js";
 
 const limits = { maxPendingInbound: 1_000, maxPendingPerIp: 1_000, maxPendingPerSubnet: 1_000, firstFlightTimeoutMs: 300, handshakeTimeoutMs: 1_000 };
 
+/** When an entry is due: the first-flight deadline until something arrived, then the handshake's. */
+function deadlineOf(entry: { readonly stage: PendingStage; readonly arrivedAt: number }): number {
+  return entry.arrivedAt + (entry.stage === PendingStage.CONNECTED ? limits.firstFlightTimeoutMs : limits.handshakeTimeoutMs);
+}
+
 /** The earliest deadline by a scan of the pool's entries (the reference the bound must never pass). */
 function earliest(pool: PendingPool, ids: Iterable<number>): number | undefined {
   let next: number | undefined;
   for (const id of ids) {
     const entry = pool.get(id);
     if (entry === undefined) continue;
-    const at = entry.stage === PendingStage.CONNECTED ? entry.arrivedAt + limits.firstFlightTimeoutMs : entry.arrivedAt + limits.handshakeTimeoutMs;
+    const at = deadlineOf(entry);
     if (next === undefined || at < next) next = at;
   }
   return next;
@@ -51,7 +56,8 @@ describe("the pending pool's deadline bound", () => {
           const expired = pool.expire(now);
           for (const { entry } of expired) {
             ids.delete(entry.id);
-            expect(entry.stage === PendingStage.CONNECTED ? entry.arrivedAt + limits.firstFlightTimeoutMs : entry.arrivedAt + limits.handshakeTimeoutMs).toBeLessThanOrEqual(now);
+            // `now` is the test's own clock: an entry expired only once its deadline passed.
+            expect(deadlineOf(entry)).toBeLessThanOrEqual(now);
           }
           if (due !== undefined && due <= now) expect(expired.length).toBeGreaterThan(0);
           // Exact again after an expiry.
