@@ -49,9 +49,6 @@ export class PeerId {
 
   /** Derives the peer id of an Ed25519 public key (32 raw bytes). */
   static fromPublicKey(publicKey: Uint8Array, keyType: number = KEY_TYPE_ED25519): PeerId {
-    if (keyType !== KEY_TYPE_ED25519 || publicKey.length !== 32) {
-      throw new PeerlinkError(ErrorCode.INVALID_PEER_ID, "only 32-byte Ed25519 public keys are supported");
-    }
     return new PeerId(peerIdDigest(publicKey, keyType));
   }
 
