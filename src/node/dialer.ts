@@ -142,7 +142,7 @@ export class Dialer {
       // Awaited only when the gater answers with a Promise: a synchronous answer keeps the dial synchronous
       // up to its first socket (its slot is reserved before dial() returns).
       const asked = host.core.gateDialPeer(peer);
-      if (isPendingGate(asked)) return this.#dialGated(asked, addresses, expected, peer, key, options, direct);
+      if (isPendingGate(asked)) return this.#dialPeerGated(asked, addresses, expected, peer, key, options, direct);
       if (!asked.allowed) this.#refuse(key, peer, addresses, gateError(asked, `dial to ${peer}`));
     }
     return this.#dialAddressesGated(addresses, expected, peer, key, options, direct);
@@ -160,32 +160,41 @@ export class Dialer {
     const core = this.#host.core;
     if (addresses.length === 1) {
       const gate = core.gateDialAddress(addresses[0]!, peer);
-      if (isPendingGate(gate)) return this.#dialGated(undefined, addresses, expected, peer, key, options, direct, [gate]);
+      if (isPendingGate(gate)) return this.#dialAddressGated([gate], addresses, expected, peer, key, options, direct);
       if (!gate.allowed) this.#refuse(key, peer, addresses, gateError(gate, `dial to ${addresses[0]!}`));
       return this.#start(addresses, expected, peer, key, options, direct);
     }
     const gates = addresses.map((address) => core.gateDialAddress(address, peer));
-    if (gates.some(isPendingGate)) return this.#dialGated(undefined, addresses, expected, peer, key, options, direct, gates);
+    if (gates.some(isPendingGate)) return this.#dialAddressGated(gates, addresses, expected, peer, key, options, direct);
     return this.#start(this.#ungated(key, peer, addresses, gates as GateVerdict[]), expected, peer, key, options, direct);
   }
 
-  /** The dial when the gater answers with a Promise: awaited (bounded) before anything else. */
-  async #dialGated(
-    peerGate: GateOutcome | undefined,
+  /** The dial when the gater answers for its peer with a Promise: awaited (bounded), then its addresses asked. */
+  async #dialPeerGated(
+    peerGate: GateOutcome,
     addresses: readonly string[],
     expected: PeerId | undefined,
     peer: string | undefined,
     key: string,
     options: DialOptions,
     direct: boolean,
-    addressGates?: readonly GateOutcome[],
   ): Promise<Connection> {
-    if (peerGate !== undefined) {
-      const gate = await this.#verdict(peerGate, "denyDialPeer", options.signal);
-      if (!gate.allowed) this.#refuse(key, peer, addresses, gateError(gate, `dial to ${peer ?? key}`));
-      return this.#dialAddressesGated(addresses, expected, peer, key, options, direct);
-    }
-    const verdicts = await Promise.all((addressGates ?? []).map((g) => this.#verdict(g, "denyDialAddress", options.signal)));
+    const gate = await this.#verdict(peerGate, "denyDialPeer", options.signal);
+    if (!gate.allowed) this.#refuse(key, peer, addresses, gateError(gate, `dial to ${peer ?? key}`));
+    return this.#dialAddressesGated(addresses, expected, peer, key, options, direct);
+  }
+
+  /** The dial when the gater answers for an address with a Promise: every verdict awaited (bounded), then started. */
+  async #dialAddressGated(
+    gates: readonly GateOutcome[],
+    addresses: readonly string[],
+    expected: PeerId | undefined,
+    peer: string | undefined,
+    key: string,
+    options: DialOptions,
+    direct: boolean,
+  ): Promise<Connection> {
+    const verdicts = await Promise.all(gates.map((g) => this.#verdict(g, "denyDialAddress", options.signal)));
     return this.#start(this.#ungated(key, peer, addresses, verdicts), expected, peer, key, options, direct);
   }
 
