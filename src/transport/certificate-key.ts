@@ -4,6 +4,7 @@
  * @module
  */
 import type { X509Certificate } from "node:crypto";
+import { readTlv, tlv } from "./der.js";
 
 /** Length of a raw Ed25519 public key (RFC 8032). */
 const ED25519_KEY_BYTES = 32;
@@ -60,28 +61,4 @@ export function ed25519KeyFromDer(der: Uint8Array): Uint8Array | undefined {
   const key = new Uint8Array(ED25519_KEY_BYTES);
   key.set(der.subarray(at + ED25519_SPKI_PREFIX.length, tlv.end));
   return key;
-}
-
-/** Where the value last read by {@link readTlv} lies (one reused record: single-threaded, read right after the call). */
-const tlv = { start: 0, end: 0 };
-
-/**
- * Reads one DER tag-length-value at `at` within `[at, end)` (single-byte tag, definite length up to 3 bytes):
- * returns its tag with its value's bounds in {@link tlv}, or -1 when it does not fit.
- */
-function readTlv(der: Uint8Array, at: number, end: number): number {
-  if (at + 2 > end) return -1;
-  const tag = der[at] as number;
-  let length = der[at + 1] as number;
-  let start = at + 2;
-  if (length >= 0x80) {
-    const count = length & 0x7f;
-    if (count < 1 || count > 3 || start + count > end) return -1;
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[start++] as number);
-  }
-  if (start + length > end) return -1;
-  tlv.start = start;
-  tlv.end = start + length;
-  return tag;
 }

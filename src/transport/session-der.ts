@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { readTlv, tlv } from "./der.js";
 
 /** Context tag of the peer certificate in OpenSSL's SSL_SESSION_ASN1: `peer [3] EXPLICIT X509 OPTIONAL`. */
 const PEER_CERTIFICATE_TAG = 0xa3;
@@ -28,8 +29,8 @@ const CONTEXT_CLASS = 0x80;
  * only by connections that passed, so that result was a pass.
  */
 export function withoutPeerCertificate(session: Buffer): Buffer {
-  if (session.length < 2 || session[0] !== SEQUENCE_TAG || valueEnd(session, 1) !== session.length) return session;
-  const bodyStart = valueStart;
+  if (readTlv(session, 0, session.length) !== SEQUENCE_TAG || tlv.end !== session.length) return session;
+  const bodyStart = tlv.start;
   let cut = -1;
   let resume = -1;
   // Every field is walked, not only those before the certificate: the copy is made only when the whole session
@@ -45,8 +46,8 @@ export function withoutPeerCertificate(session: Buffer): Buffer {
       if ((tag & HIGH_TAG_NUMBER) <= lastContextTag) return session;
       lastContextTag = tag & HIGH_TAG_NUMBER;
     } else if (lastContextTag >= 0) return session;
-    const end = valueEnd(session, at + 1);
-    if (end < 0 || end > session.length) return session;
+    if (readTlv(session, at, session.length) < 0) return session;
+    const end = tlv.end;
     if (tag === PEER_CERTIFICATE_TAG) {
       cut = at;
       resume = end;
@@ -71,25 +72,4 @@ function joined(session: Buffer, bodyStart: number, cut: number, resume: number)
   session.copy(out, header, bodyStart, cut);
   session.copy(out, header + cut - bodyStart, resume);
   return out;
-}
-
-/** Where the value read last by {@link valueEnd} starts (one reused number: read right after the call). */
-let valueStart = 0;
-
-/**
- * The end of the value whose DER length is at `at` (its start in {@link valueStart}), or -1 when the length is
- * missing, indefinite or longer than 3 bytes.
- */
-function valueEnd(der: Uint8Array, at: number): number {
-  if (at >= der.length) return -1;
-  let length = der[at] as number;
-  let start = at + 1;
-  if (length >= 0x80) {
-    const count = length & 0x7f;
-    if (count < 1 || count > 3 || start + count > der.length) return -1;
-    length = 0;
-    for (let i = 0; i < count; i++) length = length * 256 + (der[start++] as number);
-  }
-  valueStart = start;
-  return start + length;
 }
