@@ -1137,8 +1137,8 @@ function keptResult(result: HandshakeResult): HandshakeResult {
       agents.set(agent, agent);
     }
   }
-  const protocols = sharedProtocols(result.protocols);
-  const capabilities = result.capabilities.length === 0 ? NO_CAPABILITIES : sharedCapabilities(result.capabilities);
+  const protocols = shared(agreedProtocols, result.protocols);
+  const capabilities = result.capabilities.length === 0 ? NO_CAPABILITIES : shared(agreedCapabilities, result.capabilities);
   const listenAddrs = result.remoteListenAddrs.length === 0 ? NO_STRINGS : result.remoteListenAddrs;
   // The handshake's own result (the usual case) is kept, its lists swapped for the shared ones: no second object.
   if (result instanceof KeptHandshakeResult) {
@@ -1159,59 +1159,48 @@ function keptResult(result: HandshakeResult): HandshakeResult {
   );
 }
 
-/** Distinct agreed lists (from handshakes), shared and frozen: most connections of a node agree the same. */
-const agreedProtocols = new Map<string, readonly AgreedProtocol[]>();
-const agreedCapabilities = new Map<string, HandshakeResult["capabilities"]>();
-
-/** The shared, frozen equal of `list` from `table` (bounded like {@link interned}); a list too large to key is kept as it is. */
-function shared<T extends object>(table: Map<string, readonly T[]>, list: readonly T[]): readonly T[] {
-  const key = JSON.stringify(list);
-  if (key.length > INTERNED_MAX_KEY_CHARS) return list;
-  const known = table.get(key);
-  if (known !== undefined) return known;
-  if (table.size >= INTERNED_MAX_ENTRIES) table.clear();
-  const frozen = Object.freeze(list.map((item) => Object.freeze({ ...item })));
-  table.set(key, frozen);
-  return frozen;
+/**
+ * Distinct agreed lists (from handshakes), shared and frozen: most connections of a node agree the same. The
+ * list shared last is found by a field-by-field comparison (`same`), without building a key.
+ */
+interface SharedLists<T extends object> {
+  readonly table: Map<string, readonly T[]>;
+  last: readonly T[] | undefined;
+  readonly same: (a: T, b: T) => boolean;
 }
+const agreedProtocols: SharedLists<AgreedProtocol> = {
+  table: new Map(),
+  last: undefined,
+  same: (a, b) => a.name === b.name && a.version === b.version && a.localAlias === b.localAlias && a.remoteAlias === b.remoteAlias,
+};
+const agreedCapabilities: SharedLists<HandshakeResult["capabilities"][number]> = {
+  table: new Map(),
+  last: undefined,
+  same: (a, b) => a.name === b.name && a.version === b.version,
+};
 
 /**
- * The agreed lists shared last: most connections of a node agree the same, which a field-by-field comparison
- * finds without building a key.
+ * The shared, frozen equal of `list` from `lists` (bounded like {@link interned}); a list too large to key is
+ * kept as it is.
  */
-let lastProtocols: readonly AgreedProtocol[] | undefined;
-let lastCapabilities: HandshakeResult["capabilities"] | undefined;
-
-function sharedProtocols(list: readonly AgreedProtocol[]): readonly AgreedProtocol[] {
-  const last = lastProtocols;
+function shared<T extends object>(lists: SharedLists<T>, list: readonly T[]): readonly T[] {
+  const last = lists.last;
   if (last !== undefined && last.length === list.length) {
-    let same = true;
-    for (let i = 0; i < list.length && same; i++) {
-      const a = last[i] as AgreedProtocol;
-      const b = list[i] as AgreedProtocol;
-      same = a.name === b.name && a.version === b.version && a.localAlias === b.localAlias && a.remoteAlias === b.remoteAlias;
-    }
-    if (same) return last;
+    let i = 0;
+    while (i < list.length && lists.same(last[i] as T, list[i] as T)) i++;
+    if (i === list.length) return last;
   }
-  const kept = shared(agreedProtocols, list);
-  if (Object.isFrozen(kept)) lastProtocols = kept;
-  return kept;
-}
-
-function sharedCapabilities(list: HandshakeResult["capabilities"]): HandshakeResult["capabilities"] {
-  const last = lastCapabilities;
-  if (last !== undefined && last.length === list.length) {
-    let same = true;
-    for (let i = 0; i < list.length && same; i++) {
-      const a = last[i] as HandshakeResult["capabilities"][number];
-      const b = list[i] as HandshakeResult["capabilities"][number];
-      same = a.name === b.name && a.version === b.version;
-    }
-    if (same) return last;
+  const key = JSON.stringify(list);
+  if (key.length > INTERNED_MAX_KEY_CHARS) return list;
+  const table = lists.table;
+  let known = table.get(key);
+  if (known === undefined) {
+    if (table.size >= INTERNED_MAX_ENTRIES) table.clear();
+    known = Object.freeze(list.map((item) => Object.freeze({ ...item })));
+    table.set(key, known);
   }
-  const kept = shared(agreedCapabilities, list);
-  if (Object.isFrozen(kept)) lastCapabilities = kept;
-  return kept;
+  lists.last = known;
+  return known;
 }
 
 /** Name and alias indexes of the agreed protocol lists longer than {@link SCAN_PROTOCOLS}, made on first lookup, kept per list. */
