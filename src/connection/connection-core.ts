@@ -33,6 +33,7 @@ import { describeTrip, InboundRateMeter, inboundRateProblems, type InboundRateLi
 import { DEFAULT_FAILURE_LINGER_MS, DEFAULT_GRACEFUL_CLOSE_TIMEOUT_MS, MAX_GOODBYE_DETAIL_BYTES } from "./defaults.js";
 import { KeptHandshakeResult } from "../handshake/kept-result.js";
 import { keepTime, readTime, type KeptTime } from "./kept-time.js";
+import { emptyKeepingStore } from "../util/append.js";
 import type {
   AgreedSets,
   CapabilityChanges,
@@ -129,10 +130,8 @@ const MAX_SPARE_ACTIONS = 16;
  * @internal
  */
 export function recycleActions(actions: CoreAction[]): void {
-  const length = actions.length;
-  if (length > MAX_SPARE_ACTIONS || actions === NO_ACTIONS) return;
-  // Emptied by pops: setting the length to 0 lets V8 free the store, which the next push would make again.
-  for (let i = 0; i < length; i++) actions.pop();
+  if (actions.length > MAX_SPARE_ACTIONS || actions === NO_ACTIONS) return;
+  emptyKeepingStore(actions);
   spareActions = actions;
 }
 const NO_DECLARATIONS: DeclaredSet = Object.freeze({ capabilities: Object.freeze([]), protocols: Object.freeze([]) });

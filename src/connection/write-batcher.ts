@@ -10,6 +10,7 @@ import { Buffer } from "node:buffer";
 import type { Writable } from "node:stream";
 import { sharedFrameSlab } from "../wire/frame-slab.js";
 import { atTurnEnd, rethrowLater } from "./turn-end.js";
+import { emptyKeepingStore } from "../util/append.js";
 
 /** Called when a write completed (no error) or failed. */
 export type WriteCallback = (error?: Error | null) => void;
@@ -64,11 +65,10 @@ function flushDue(): void {
       failed = true;
     }
   }
-  // Emptied by pops, so it keeps its store (a length of 0 lets V8 free it, and the next push makes another);
-  // a long list is dropped rather than kept at its size.
+  // Emptied keeping its store; a long list is dropped rather than kept at its size.
   if (batchers.length > MAX_SPARE_BATCHERS) spare = [];
   else {
-    for (let i = batchers.length; i > 0; i--) batchers.pop();
+    emptyKeepingStore(batchers);
     spare = batchers;
   }
   if (failed) rethrowLater(failure);
