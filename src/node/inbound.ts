@@ -103,7 +103,7 @@ export class InboundAdapter {
     if (host.core.pendingFull) this.refreshProgress();
     const id = this.#nextId++;
     const arrivedAt = host.arrival();
-    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now(), socket.remotePort ?? 0);
+    const decision = host.core.arrive(id, socket.remoteAddress, arrivedAt, host.now(), socket.remotePort);
     if (!decision.ok) {
       // Abuse-class refusal, before any TLS work: a reset frees the slot on both sides fastest.
       socket.resetAndDestroy();
@@ -213,7 +213,7 @@ export class InboundAdapter {
 
   /** Reports sockets whose peer has sent bytes (their first flight) to the core. */
   refreshProgress(): void {
-    // Runs at every arrival over every pending socket: values, not [id, entry] pairs made for each.
+    // Runs over every pending socket (an arrival to a full pool, each due deadline): values, not [id, entry] pairs made for each.
     for (const entry of this.#pending.values()) {
       if (entry.socket.bytesRead > 0) this.#host.core.progress(entry.id, PendingStage.FIRST_FLIGHT);
     }
