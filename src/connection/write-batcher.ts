@@ -142,7 +142,7 @@ export class WriteBatcher {
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       if (due.push(this) === 1) atTurnEnd(flushDue);
-      this.#write({ bytes, buffer: bytes.buffer, end: bytes.byteOffset + bytes.length, callbacks: undefined, resolves: [resolve], rejects: [reject] });
+      this.#write(bytes, undefined, [resolve], [reject]);
       return;
     }
     const chunk = this.#chunkFor(bytes);
@@ -178,22 +178,28 @@ export class WriteBatcher {
     if (queue.length === 0) return;
     this.#queue = NOTHING_QUEUED;
     this.#queuedBytes = 0;
-    for (const chunk of queue) this.#write(chunk);
+    for (const chunk of queue) {
+      const first = chunk.bytes;
+      // A Buffer view, which the socket writes as it is (it would make one of any other Uint8Array).
+      const bytes = chunk.end === first.byteOffset + first.byteLength ? first : Buffer.from(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
+      this.#write(bytes, chunk.callbacks, chunk.resolves, chunk.rejects);
+    }
   }
 
-  /** Writes one chunk; its callbacks and sends are told when that write completed or failed. */
-  #write(chunk: Chunk): void {
+  /** Writes `bytes`; `callbacks` and the sends (`resolves`, `rejects`) are told when that write completed or failed. */
+  #write(
+    bytes: Uint8Array,
+    callbacks: WriteCallback[] | undefined,
+    resolves: (() => void)[] | undefined,
+    rejects: ((error: unknown) => void)[] | undefined,
+  ): void {
     const socket = this.#socket;
-    const { callbacks, resolves, rejects } = chunk;
     if (socket.destroyed || !socket.writable) {
       const error = new Error("socket is not writable");
       callbacks?.forEach((cb) => cb(error));
       if (resolves !== undefined) this.#settler?.sendsWritten(resolves, rejects ?? [], error);
       return;
     }
-    const first = chunk.bytes;
-    // A Buffer view, which the socket writes as it is (it would make one of any other Uint8Array).
-    const bytes = chunk.end === first.byteOffset + first.byteLength ? first : Buffer.from(first.buffer, first.byteOffset, chunk.end - first.byteOffset);
     if (resolves !== undefined) {
       const settler = this.#settler;
       socket.write(bytes, (error?: Error | null) => {
