@@ -106,10 +106,7 @@ export class WriteBatcher {
       this.#flushQueued = true;
       // One microtask for every batcher of the turn (a closure per batcher would be kept per connection).
       if (due.push(this) === 1) atTurnEnd(flushDue);
-      const socket = this.#socket;
-      if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
-      else if (cb === undefined) socket.write(bytes);
-      else socket.write(bytes, cb);
+      this.#writeNow(bytes, cb);
       return;
     }
     const chunk = this.#chunkFor(bytes);
@@ -123,10 +120,12 @@ export class WriteBatcher {
    * queued like {@link WriteBatcher.queue}, keeping the order.
    */
   queueLone(bytes: Uint8Array, cb: WriteCallback | undefined): void {
-    if (this.#flushQueued) {
-      this.queue(bytes, cb);
-      return;
-    }
+    if (this.#flushQueued) this.queue(bytes, cb);
+    else this.#writeNow(bytes, cb);
+  }
+
+  /** Writes one frame at once; `cb` is called once that write completed or failed. */
+  #writeNow(bytes: Uint8Array, cb: WriteCallback | undefined): void {
     const socket = this.#socket;
     if (socket.destroyed || !socket.writable) cb?.(new Error("socket is not writable"));
     else if (cb === undefined) socket.write(bytes);
