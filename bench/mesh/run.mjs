@@ -134,6 +134,8 @@ async function stopAll() {
 
 const timeline = [];
 let phase = "start";
+/** Node indexes seen at target in some sample (a restarted node keeps its index). */
+const everAtTarget = new Set();
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return 0;
@@ -145,7 +147,9 @@ function sample() {
   const degrees = rows.map((r) => r.outbound + r.inbound).sort((a, b) => a - b);
   // A node connected to every other node has no one left to dial: in a small mesh (--quick, 30 nodes) a
   // bootstrap node can collect more than N - 1 - target inbound connections and hold the best mesh it can.
-  const atTarget = rows.filter((r) => r.outbound >= target || r.outbound + r.inbound >= N - 1).length;
+  const atTargetRows = rows.filter((r) => r.outbound >= target || r.outbound + r.inbound >= N - 1);
+  for (const r of atTargetRows) everAtTarget.add(r.index);
+  const atTarget = atTargetRows.length;
   const dials = [...dialTotals.values()].reduce((a, b) => a + b, 0);
   const previous = timeline.at(-1);
   const t = Date.now() - t0;
@@ -348,6 +352,10 @@ async function main() {
     note: "killed processes report no replay (their nodes' counts end with them); restarted ones are counted",
   };
   result.dialsPerSecond = { start: dialRates(0, killedAt), churn: dialRates(killedAt, Date.now()), whole: dialRates(0, Infinity) };
+  // Nodes never at target in any sample, as last seen: what to look at first when the mesh falls short.
+  result.neverAtTarget = specs
+    .filter((s) => !everAtTarget.has(s.index))
+    .map((s) => ({ ip: s.ip, ...(latest.get(s.index) ?? { index: s.index }) }));
   result.timeline = timeline;
   result.acceptance = {
     startWithinLimit: result.phases.start.reached,

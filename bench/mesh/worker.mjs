@@ -9,13 +9,31 @@ import { ConnectionManager } from "../../dist/src/index.js";
 const nodes = new Map(); // index -> { manager, dials: number[], spec }
 /** Outbound dials that failed, by error code (the refusals of this node's own limits included). */
 const failures = {};
-const countFailure = (error) => {
+const countFailure = (error, own) => {
   const reason = error?.cause?.reason;
   const key = `${error?.code ?? "unknown"}${error?.initiator === "remote" ? ` (remote${typeof reason === "string" ? `: ${reason}` : ""})` : ""}`;
   failures[key] = (failures[key] ?? 0) + 1;
+  own[key] = (own[key] ?? 0) + 1;
 };
 let config;
 let stopping = false;
+
+// The nodes' clock, held still for the rest of a synchronous run: a budget token is taken and its dial event
+// (mesh:dial, reconnect:attempt) emitted in one run, so the event is stamped with the very time the token was
+// taken and the replay below sees what the bucket saw. Stamping events with a fresh Date.now() instead let the
+// replay see less refill than the bucket had whenever an earlier dial's event came later in its run than a
+// later one's (the mesh's first dials wait for the candidate snapshot), which reads as a violation.
+let heldNow;
+const releaseNow = () => {
+  heldNow = undefined;
+};
+const clock = () => {
+  if (heldNow === undefined) {
+    heldNow = Date.now();
+    queueMicrotask(releaseNow);
+  }
+  return heldNow;
+};
 
 process.on("message", (message) => {
   if (message.type === "start") void start(message);
@@ -37,6 +55,7 @@ async function start(message) {
 
 async function startNode(spec) {
   const dials = [];
+  const failed = {};
   const manager = new ConnectionManager({
     listen: [`${spec.ip}:${spec.port}`],
     tls: config.tls,
@@ -49,16 +68,17 @@ async function startNode(spec) {
       diversity: { ipv4Prefix: 24 },
     },
     reconnect: { localAddress: spec.ip, budget: config.budget },
+    clock,
   });
-  manager.on("mesh:dial", () => dials.push(Date.now()));
-  manager.on("reconnect:attempt", () => dials.push(Date.now()));
-  manager.on("dial:refused", ({ error }) => countFailure(error));
+  manager.on("mesh:dial", () => dials.push(clock()));
+  manager.on("reconnect:attempt", () => dials.push(clock()));
+  manager.on("dial:refused", ({ error }) => countFailure(error, failed));
   manager.on("handshake:failed", ({ direction, error }) => {
-    if (direction === "outbound") countFailure(error);
+    if (direction === "outbound") countFailure(error, failed);
   });
   // A refused or failed connection is part of the run, not an error of the harness.
   manager.on("error", () => {});
-  nodes.set(spec.index, { manager, dials, spec, startedAt: Date.now() });
+  nodes.set(spec.index, { manager, dials, failed, spec, startedAt: Date.now() });
   try {
     await manager.start();
   } catch (error) {
@@ -107,7 +127,7 @@ function report() {
       if (remoteHalf === "0") fromLoopback++;
       else if (remoteHalf !== half) cross++;
     }
-    rows.push({ index, outbound, inbound, cross, fromLoopback, dials: node.dials.length, known: m.peers.size });
+    rows.push({ index, outbound, inbound, cross, fromLoopback, dials: node.dials.length, known: m.peers.size, failed: node.failed });
   }
   process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, failures });
 }
