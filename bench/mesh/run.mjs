@@ -75,6 +75,8 @@ const children = new Map(); // proc -> { child, generation, cpu: {at, us}[], rss
 const latest = new Map(); // node index -> row (with generation)
 const dialTotals = new Map(); // `${proc}/${generation}` -> sum of dials
 const budgetResults = [];
+/** What the children reported beside their samples (a node that failed to start, for one). */
+const logged = [];
 let t0 = Date.now();
 
 function spawn(proc, generation) {
@@ -97,7 +99,10 @@ function spawn(proc, generation) {
     else if (m.type === "final") {
       entry.final = m.budget;
       budgetResults.push(...m.budget.map((b) => ({ ...b, proc, generation })));
-    } else if (m.type === "log") log(m.line);
+    } else if (m.type === "log") {
+      log(m.line);
+      logged.push(m.line);
+    }
   });
   child.send({ type: "start", nodes: entry.nodes, config: { target, tls, budget, sampleMs: SAMPLE_MS, maxDials: maxDials === undefined ? undefined : Number(maxDials) } });
   return entry;
@@ -352,6 +357,7 @@ async function main() {
     note: "killed processes report no replay (their nodes' counts end with them); restarted ones are counted",
   };
   result.dialsPerSecond = { start: dialRates(0, killedAt), churn: dialRates(killedAt, Date.now()), whole: dialRates(0, Infinity) };
+  result.childLog = logged;
   // Nodes never at target in any sample, as last seen: what to look at first when the mesh falls short.
   result.neverAtTarget = specs
     .filter((s) => !everAtTarget.has(s.index))
