@@ -6,6 +6,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { SecureChannel } from "../transport/types.js";
+import { stopWaiting, waitForAbort, type AbortWaiter } from "../util/abort-waiters.js";
 import type { ConnectionHandshakeOptions } from "./connection-core.js";
 import { Connection, watchOpening, type ConnectionOptions, type OpeningWatcher } from "./connection.js";
 
@@ -79,10 +80,10 @@ export function openConnection(
   if (waiter.settle()) return promise;
   watchOpening(connection, waiter);
   if (signal?.aborted) {
-    waiter.abort(); // its state change settles the promise
+    waiter.onAbort(signal.reason); // its state change settles the promise
     return promise;
   }
-  if (signal !== undefined) waitersOf(signal).add(waiter);
+  if (signal !== undefined) waitForAbort(signal, waiter);
   for (let i = 0; i < early.length; i++) {
     if (!connection.canSend) break;
     const m = early[i] as { readonly protocol: string; readonly data: Uint8Array };
@@ -102,7 +103,7 @@ function captureSettlers(resolve: (connection: Connection) => void, reject: (err
 }
 
 /** One handshake's wait for its connection to open, close or be aborted. */
-class OpenWaiter implements OpeningWatcher {
+class OpenWaiter implements OpeningWatcher, AbortWaiter {
   readonly #connection: Connection;
   readonly #resolve: (connection: Connection) => void;
   readonly #reject: (error: unknown) => void;
@@ -143,54 +144,15 @@ class OpenWaiter implements OpeningWatcher {
   }
 
   /** The signal aborted: ends the connection (its state change then settles the promise). */
-  abort(): void {
-    this.#connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: this.#signal?.reason, initiator: "local" }));
+  onAbort(reason: unknown): void {
+    this.#connection.abort(new PeerlinkError(ErrorCode.ABORTED, "handshake aborted", { cause: reason, initiator: "local" }));
   }
 
   #cleanup(): void {
     watchOpening(this.#connection, undefined);
     const signal = this.#signal;
-    if (signal !== undefined) waiters.get(signal)?.delete(this);
+    if (signal !== undefined) stopWaiting(signal, this);
   }
-}
-
-/**
- * The handshakes waiting on one signal. A node passes one signal (its stop signal) to all its handshakes: one
- * listener on it serves those in progress, where a listener each cost an EventTarget entry per handshake and a
- * scan of the signal's listeners to remove it. The listener is there only while a handshake waits.
- */
-class SignalWaiters {
-  readonly #signal: AbortSignal;
-  readonly #waiting = new Set<OpenWaiter>();
-
-  constructor(signal: AbortSignal) {
-    this.#signal = signal;
-  }
-
-  add(waiter: OpenWaiter): void {
-    if (this.#waiting.size === 0) this.#signal.addEventListener("abort", this);
-    this.#waiting.add(waiter);
-  }
-
-  delete(waiter: OpenWaiter): void {
-    if (this.#waiting.delete(waiter) && this.#waiting.size === 0) this.#signal.removeEventListener("abort", this);
-  }
-
-  /** The signal aborted: each waiter's connection is ended, which settles it and removes it from here. */
-  handleEvent(): void {
-    for (const waiter of [...this.#waiting]) waiter.abort();
-  }
-}
-
-const waiters = new WeakMap<AbortSignal, SignalWaiters>();
-
-function waitersOf(signal: AbortSignal): SignalWaiters {
-  let set = waiters.get(signal);
-  if (set === undefined) {
-    set = new SignalWaiters(signal);
-    waiters.set(signal, set);
-  }
-  return set;
 }
 
 /** Destroys the channel's socket and rejects with `error` once the socket is closed. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { stopWaiting, waitForAbort, type AbortWaiter } from "../util/abort-waiters.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import type { TransportBounds } from "./types.js";
 
@@ -62,11 +63,11 @@ export function boundedAttempt<T>(bounds: TransportBounds, what: string, body: (
 }
 
 /**
- * The state of one {@link boundedAttempt}: one object per attempt, itself the abort listener (`handleEvent`)
- * and the deadline timer's argument, so a transport step costs no closures of its own; handler lists are made
- * when the body registers its first handler.
+ * The state of one {@link boundedAttempt}: one object per attempt, itself the abort waiter (the steps on one
+ * signal share its one listener, see abort-waiters) and the deadline timer's argument, so a transport step
+ * costs no closures of its own; handler lists are made when the body registers its first handler.
  */
-class AttemptRun<T> implements Attempt<T>, Cancellable {
+class AttemptRun<T> implements Attempt<T>, Cancellable, AbortWaiter {
   readonly #what: string;
   readonly #resolve: (value: T) => void;
   readonly #reject: (error: PeerlinkError) => void;
@@ -90,7 +91,7 @@ class AttemptRun<T> implements Attempt<T>, Cancellable {
     }
     if (signal !== undefined && !this.#settled) {
       this.#signal = signal;
-      signal.addEventListener("abort", this, { once: true });
+      waitForAbort(signal, this);
     }
     try {
       body(this);
@@ -130,9 +131,9 @@ class AttemptRun<T> implements Attempt<T>, Cancellable {
     if (!this.#settled) (this.#failureHandlers ??= []).push(fn);
   }
 
-  /** The signal aborted (this object is its listener). */
-  handleEvent(): void {
-    this.fail(abortedError(this.#what, (this.#signal as AbortSignal).reason));
+  /** The signal aborted. */
+  onAbort(reason: unknown): void {
+    this.fail(abortedError(this.#what, reason));
   }
 
   cancel(reason: unknown): void {
@@ -154,7 +155,8 @@ class AttemptRun<T> implements Attempt<T>, Cancellable {
     const cleanups = this.#cleanups;
     this.#cleanups = undefined;
     if (cleanups !== undefined) runAll(cleanups);
-    this.#signal?.removeEventListener("abort", this);
+    const signal = this.#signal;
+    if (signal !== undefined) stopWaiting(signal, this);
     this.#signal = undefined;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
