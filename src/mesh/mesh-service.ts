@@ -28,6 +28,7 @@ import { DisconnectReason } from "../reasons.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
+import { addressAnsweredByAnother } from "../reconnect/redials-in-flight.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { PEER_EXCHANGE_CAPABILITY } from "./defaults.js";
 import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type MeshDialOutcome, type MeshSnapshot } from "./mesh-core.js";
@@ -255,10 +256,27 @@ class MeshServiceImpl implements MeshService {
     } catch (error) {
       attempt = Promise.reject(error);
     }
+    const startedAt = host.clock();
     attempt.then(
       (connection) => this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() }),
-      (error: unknown) => this.#settled(dial.dialId, this.#outcome(PeerlinkError.from(error))),
+      (error: unknown) => {
+        const failure = PeerlinkError.from(error);
+        if (failure.code === ErrorCode.IDENTITY_MISMATCH && dial.peerId !== undefined) this.#forgetMovedAddress(dial.peerId, dial.addresses, startedAt);
+        this.#settled(dial.dialId, this.#outcome(failure));
+      },
     );
+  }
+
+  /**
+   * Another identity answered at one of `peer`'s addresses (a node restarted with a new key, or the address
+   * was handed to another host): the address no longer reaches `peer`, so it is taken from its record. Kept,
+   * it would stay the peer's forever: peer exchange never gives an address another known peer owns, so the
+   * node now there could never be learned, and the mesh would keep dialing the old identity there.
+   */
+  #forgetMovedAddress(peer: string, addresses: readonly string[], startedAt: number): void {
+    const peers = this.#host.peers;
+    const moved = addressAnsweredByAnother({ addresses, startedAt }, (address) => peers.lastAddressFailure(peer, address));
+    if (moved !== undefined) peers.removeAddress(peer, moved);
   }
 
   #outcome(error: PeerlinkError): MeshDialOutcome {

@@ -66,7 +66,7 @@ export class RedialsInFlight {
  * last of them with a failure recorded since the dial started (the only one, if one was dialed).
  */
 export function addressAnsweredByAnother(
-  dial: InFlightRedial,
+  dial: Pick<InFlightRedial, "addresses" | "startedAt">,
   lastFailureAt: (address: string) => number | undefined,
 ): string | undefined {
   if (dial.addresses.length === 1) return dial.addresses[0];

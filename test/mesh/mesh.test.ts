@@ -5,7 +5,7 @@
  * used at most once per interval and bounded per frame.
  */
 import { create } from "@bufbuild/protobuf";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { PEER_EXCHANGE_CAPABILITY } from "../../src/mesh/defaults.js";
 import type { ConnectionManager } from "../../src/node/connection-manager.js";
@@ -87,6 +87,34 @@ describe("target mesh over real sockets", () => {
     await node.stop();
     expect(node.mesh!.nextWakeAt).toBeUndefined();
     expect(node.mesh!.status().dialing).toBe(0);
+  });
+
+  it("forgets an address where another identity answered, and reaches the node now there through peer exchange", async () => {
+    // A node restarted at its address with a new key: the old identity stays in the database with that address.
+    const old = await startManager({ listen: ["127.34.2.1:0"] });
+    const address = old.addresses[0]!;
+    const oldId = old.peerId.toString();
+    await old.stop();
+    const renewed = await startManager({ listen: [address] });
+    const helper = await startManager({ listen: ["127.34.3.1:0"], mesh: { targetOutbound: 0 } });
+    await renewed.dial({ peerId: helper.peerId, addresses: helper.addresses });
+    expect(helper.peers.addressesOf(renewed.peerId.toString())).toContain(address);
+
+    const node = await startManager({ listen: ["127.34.1.1:0"], mesh: { targetOutbound: 1, diversity: false } });
+    const mismatch = nextEvent(node, "handshake:failed", ({ error }) => error.code === "IDENTITY_MISMATCH");
+    node.peers.upsert(oldId, { addresses: [address] }, Date.now());
+    await mismatch;
+    // The address no longer reaches the old identity (once the mesh has its dial's outcome): kept, peer exchange
+    // could never give it to the new one.
+    await vi.waitFor(() => expect(node.peers.addressesOf(oldId)).toEqual([]), { timeout: 10_000, interval: 20 });
+    expect(node.peers.resolvePeerId(address)).toBeUndefined();
+
+    // A connected peer's list names the node now at the address; the mesh dials it there.
+    const reached = nextEvent(node, "connection:open", ({ connection }) => connection.remotePeer.equals(renewed.peerId), 20_000);
+    await helper.dial({ peerId: node.peerId, addresses: node.addresses });
+    const { connection } = await reached;
+    expect(connection.direction).toBe("outbound");
+    expect(connection.remoteAddress).toBe(address);
   });
 
   it("sends no PeerAddresses to a peer without the capability, and lists the capability only with the mesh", async () => {
