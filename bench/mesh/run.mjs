@@ -362,6 +362,7 @@ async function main() {
   result.neverAtTarget = specs
     .filter((s) => !everAtTarget.has(s.index))
     .map((s) => ({ ip: s.ip, ...(latest.get(s.index) ?? { index: s.index }) }));
+  result.belowTargetAtEnd = [...latest.values()].filter((r) => r.outbound < target && r.outbound + r.inbound < N - 1).map((r) => ({ ip: specs[r.index].ip, ...r }));
   result.timeline = timeline;
   result.acceptance = {
     startWithinLimit: result.phases.start.reached,
