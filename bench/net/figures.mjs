@@ -2,8 +2,8 @@
 // are both ends). Every figure returns plain numbers; sizes come from `size` (full or quick).
 import { cpuMs, pool, quantile, sendWindowed, settleHeap, sleep } from "./common.mjs";
 
-export const FULL = { setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, idleWarm: 64, firstMessages: 200 };
-export const QUICK = { setupConns: 16, concurrency: 8, pings: 50, bulkBytes: 2 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 3_000, smallWindow: 1024, idleConns: 8, idleWarm: 2, firstMessages: 2 };
+export const FULL = { warmBatches: 8, setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, idleWarm: 64, firstMessages: 200 };
+export const QUICK = { warmBatches: 1, setupConns: 16, concurrency: 8, pings: 50, bulkBytes: 2 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 3_000, smallWindow: 1024, idleConns: 8, idleWarm: 2, firstMessages: 2 };
 
 /** Waits until `cond()` holds, polling each `everyMs` (bounded by `maxMs`; throws on timeout). */
 async function until(cond, what, maxMs = 60_000, everyMs = 1) {
@@ -16,9 +16,11 @@ async function until(cond, what, maxMs = 60_000, everyMs = 1) {
 
 /**
  * `count` dials, `concurrency` at once, until both ends hold every connection: conns/s and CPU ms per connection.
- * A first batch of the same size warms the process (JIT, and with `resume` the ticket stores) and closes; the
- * figure is the second batch, a server's steady state. The first batch is reported too, as `cold*`: a fresh
- * process compiles each contender's code on its first connections, more code for a bigger library.
+ * A first batch of the same size warms the contender (with `resume`, its ticket stores) and closes; the figure is
+ * the second batch. The first batch is reported too, as `cold*`. In a fresh process the second batch is not yet
+ * the steady state: V8 optimises a function only after many calls, so each contender's code is still being
+ * compiled (on a background thread whose CPU counts) over its first ~2,000 connections, more of it for a bigger
+ * library. `setupWarm`/`resumedWarm` measure the same after {@link warmProcess}.
  */
 async function setup(node, size, { resume }) {
   let accepted = 0;
@@ -48,6 +50,22 @@ async function setup(node, size, { resume }) {
   const cpu = cpuMs() - cpu0;
   for (const c of conns) c.close();
   return { connsPerSec: (size.setupConns / elapsed) * 1000, cpuMsPerConn: cpu / size.setupConns, resumedShare: resumed / size.setupConns, ...(resume ? {} : cold) };
+}
+
+/**
+ * `size.warmBatches` batches of full setups (each closed before the next) on a contender made for the purpose:
+ * the process's code is then optimised as in a server that has accepted a few thousand connections.
+ */
+export async function warmProcess(node, size) {
+  let accepted = 0;
+  node.onAccept(() => accepted++);
+  for (let b = 1; b <= size.warmBatches; b++) {
+    const conns = [];
+    await pool(size.setupConns, size.concurrency, async () => conns.push(await node.dial()));
+    await until(() => accepted >= b * size.setupConns, "the listener's side of the process warm-up");
+    for (const c of conns) c.close();
+    await node.settled?.();
+  }
 }
 
 async function onePair(node) {
@@ -146,13 +164,16 @@ async function firstMessage(node, size) {
   return { p50Ms: quantile(samples, 0.5) };
 }
 
-/** Figure name → { resume, run }. */
+/** Figure name → { resume, warmProcess (first warm the process: {@link warmProcess}), run }. */
 export const FIGURES = {
   setup: { resume: false, run: (node, size) => setup(node, size, { resume: false }) },
   resumed: { resume: true, run: (node, size) => setup(node, size, { resume: true }) },
+  setupWarm: { resume: false, warmProcess: true, run: (node, size) => setup(node, size, { resume: false }) },
+  resumedWarm: { resume: true, warmProcess: true, run: (node, size) => setup(node, size, { resume: true }) },
   ping: { resume: false, run: ping },
   bulk: { resume: false, run: bulk },
   small: { resume: false, run: small },
   idle: { resume: false, run: idle },
   first: { resume: false, run: firstMessage },
+  firstWarm: { resume: false, warmProcess: true, run: firstMessage },
 };

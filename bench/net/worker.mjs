@@ -2,7 +2,7 @@
 // { contender: "raw"|"peerlink"|"libp2p", figures: [...], quick, lib?: path of a peerlink build to load }.
 // Prints one JSON line: { figure: result, ... }.
 import { pathToFileURL } from "node:url";
-import { FIGURES, FULL, QUICK } from "./figures.mjs";
+import { FIGURES, FULL, QUICK, warmProcess } from "./figures.mjs";
 
 const spec = JSON.parse(process.argv[2]);
 // js-libp2p slows down superlinearly past ~100k pipelined 64 B messages on one stream (200k took 8 s,
@@ -18,7 +18,7 @@ if (spec.contender === "raw") {
 } else if (spec.contender === "peerlink") {
   const pl = await import("./peerlink.mjs");
   // One dialer per connection alive at once (see peerlink.mjs); the idle figure's warm-up batch has dialers of its own.
-  const dialersFor = { setup: size.setupConns, resumed: size.setupConns, idle: size.idleConns + size.idleWarm, first: size.firstMessages + 2 };
+  const dialersFor = { setup: size.setupConns, resumed: size.setupConns, setupWarm: size.setupConns, resumedWarm: size.setupConns, idle: size.idleConns + size.idleWarm, first: size.firstMessages + 2, firstWarm: size.firstMessages + 2 };
   starter = (resume, figure) => pl.start({ lib, resume, dialers: dialersFor[figure] ?? 1 });
 } else if (spec.contender === "libp2p") {
   const lp = await import("./libp2p.mjs");
@@ -29,6 +29,14 @@ if (spec.contender === "raw") {
 const out = {};
 for (const name of spec.figures) {
   const figure = FIGURES[name];
+  if (figure.warmProcess) {
+    const warm = await starter(false, "setup");
+    try {
+      await warmProcess(warm, size);
+    } finally {
+      await warm.stop();
+    }
+  }
   const node = await starter(figure.resume, name);
   try {
     out[name] = await figure.run(node, size);

@@ -28,6 +28,11 @@ const EXPECTED = [
   "resumed.connsPerSec",
   "resumed.cpuMsPerConn",
   "resumed.resumedShare",
+  "setupWarm.connsPerSec",
+  "setupWarm.cpuMsPerConn",
+  "resumedWarm.connsPerSec",
+  "resumedWarm.cpuMsPerConn",
+  "resumedWarm.resumedShare",
   "ping.p50Us",
   "ping.p99Us",
   "bulk.MBps",
@@ -35,6 +40,7 @@ const EXPECTED = [
   "idle.rssKiB",
   "idle.heapKiB",
   "first.p50Ms",
+  "firstWarm.p50Ms",
 ];
 
 describe("bench:net --quick", () => {
@@ -53,7 +59,7 @@ describe("bench:net --quick", () => {
       }
       const libp2p = row.contenders["libp2p"];
       // js-libp2p has no session resumption: that figure is reported as missing, with the reason.
-      if (row.figure === "resumed") expect(libp2p?.missing).toMatch(/resumption/);
+      if (row.figure === "resumed" || row.figure === "resumedWarm") expect(libp2p?.missing).toMatch(/resumption/);
       else expect(Number.isFinite(libp2p?.median), `libp2p ${row.figure}.${row.key}`).toBe(true);
       // Both contenders offer a ticket on every measured dial: a baseline that ran out of tickets would be
       // measuring full handshakes as resumed ones.
