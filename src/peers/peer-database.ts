@@ -35,6 +35,7 @@ import {
   type PeerAddressRecord,
   type PeerRecord,
 } from "./peer-record.js";
+import { EvictionShortlist } from "./eviction-shortlist.js";
 import { selectEvictions } from "./peer-eviction.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
@@ -81,6 +82,8 @@ export class PeerDatabase {
   readonly #demotion: number;
   /** Insertion order is kept (a Map), which breaks eviction ties. */
   #peers = new Map<string, PeerRecord>();
+  /** The first peers in eviction order, kept between the evictions of a full database. */
+  readonly #shortlist = new EvictionShortlist();
   /** address → peer id. */
   #byAddress = new Map<string, string>();
   #extra: JsonObject = {};
@@ -133,6 +136,7 @@ export class PeerDatabase {
     this.#checkOpen();
     const result = await this.#store.load(options);
     this.#peers.clear();
+    this.#shortlist.invalidate();
     this.#byAddress.clear();
     const { [BANS_KEY]: savedBans, ...extra } = structuredClone(result.snapshot.extra);
     this.#extra = extra;
@@ -152,6 +156,7 @@ export class PeerDatabase {
       delete (record as { ban?: unknown }).ban;
       record.disconnections = record.disconnections.slice(-this.#maxDisconnections);
       this.#peers.set(record.peerId, record);
+      this.#shortlist.added(record);
       for (const a of record.addresses) this.#claimAddress(record, a.address);
       this.#trimAddresses(record);
     }
@@ -231,7 +236,7 @@ export class PeerDatabase {
     if (fields.protected !== undefined) record.protected = fields.protected;
     if (fields.healthy !== undefined) record.healthy = fields.healthy;
     if (fields.lastSeen !== undefined) record.lastSeen = time(fields.lastSeen, "lastSeen");
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -243,7 +248,7 @@ export class PeerDatabase {
     assertHostPort(address);
     const record = this.#ensure(peerId, now);
     this.#addAddress(record, address);
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -268,7 +273,7 @@ export class PeerDatabase {
     entry.lastSuccess = at;
     entry.failures = 0;
     record.lastSeen = at;
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -280,7 +285,7 @@ export class PeerDatabase {
     const entry = this.#addAddress(record, address);
     entry.lastFailure = at;
     entry.failures++;
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -305,7 +310,7 @@ export class PeerDatabase {
       record.disconnections.splice(0, record.disconnections.length - this.#maxDisconnections);
     }
     record.lastSeen = Math.max(record.lastSeen ?? 0, at);
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -316,7 +321,7 @@ export class PeerDatabase {
     const record = this.#peers.get(peerId);
     if (record === undefined) return;
     record.healthy = rank >= gradeIndex(HealthGrade.GOOD);
-    this.#changed();
+    this.#changed(record);
   }
 
   /** Replaces the peer's capabilities (no-op for an unknown peer). */
@@ -324,7 +329,7 @@ export class PeerDatabase {
     const record = this.#peers.get(peerId);
     if (record === undefined) return;
     record.capabilities = capabilities.length === 0 ? NO_CAPABILITIES : [...capabilities];
-    this.#changed();
+    this.#changed(record);
   }
 
   /** Stores the peer's reconnect backoff (e.g. `ReconnectScheduler.backoffOf`) so it survives a restart. */
@@ -336,14 +341,14 @@ export class PeerDatabase {
     }
     record.backoff = { attempt: backoff.attempt };
     if (backoff.nextAttemptAt !== undefined) record.backoff.nextAttemptAt = time(backoff.nextAttemptAt, "nextAttemptAt");
-    this.#changed();
+    this.#changed(record);
   }
 
   /** Protects (never evicted) or unprotects a peer, creating it if needed. */
   setProtected(peerId: string, isProtected: boolean, now: number): void {
     const record = this.#ensure(peerId, now);
     record.protected = isProtected;
-    this.#changed();
+    this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
 
@@ -537,6 +542,7 @@ export class PeerDatabase {
       record.backoff = INITIAL_BACKOFF;
       record.capabilities = NO_CAPABILITIES;
       this.#peers.set(peerId, record);
+      this.#shortlist.added(record);
     }
     return record;
   }
@@ -558,7 +564,11 @@ export class PeerDatabase {
     const owner = this.#byAddress.get(address);
     if (owner !== undefined && owner !== record.peerId) {
       const other = this.#peers.get(owner);
-      if (other !== undefined) other.addresses = other.addresses.filter((a) => a.address !== address);
+      if (other !== undefined) {
+        other.addresses = other.addresses.filter((a) => a.address !== address);
+        // The other peer may have lost its only reached address (it would then go first).
+        this.#shortlist.invalidate();
+      }
     }
     this.#byAddress.set(address, record.peerId);
   }
@@ -592,6 +602,14 @@ export class PeerDatabase {
   #enforceMaxPeers(keep: string | undefined): void {
     const excess = this.#peers.size - this.#maxPeers;
     if (excess <= 0) return;
+    if (excess === 1) {
+      // The usual case, a new peer in a full database: the victim comes from the shortlist.
+      const victim = this.#shortlist.pick(this.#peers.values(), keep);
+      if (victim === undefined) return;
+      this.#remove(victim);
+      this.#saver.changed();
+      return;
+    }
     const victims = selectEvictions(this.#peers.values(), excess, keep);
     for (const victim of victims) this.#remove(victim);
     if (victims.length > 0) this.#changed();
@@ -599,12 +617,19 @@ export class PeerDatabase {
 
   #remove(record: PeerRecord): void {
     this.#peers.delete(record.peerId);
+    this.#shortlist.removed(record);
     for (const a of record.addresses) {
       if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
     }
   }
 
-  #changed(): void {
+  /**
+   * Something changed (to be saved). `record`: the one record changed, whose eviction rank is then updated;
+   * without it, every rank is read again at the next eviction.
+   */
+  #changed(record?: PeerRecord): void {
+    if (record === undefined) this.#shortlist.invalidate();
+    else this.#shortlist.touched(record);
     this.#saver.changed();
   }
 
