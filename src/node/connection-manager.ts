@@ -25,7 +25,6 @@ import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reco
 import type { MeshService, MeshServiceEvents } from "../mesh/mesh-service.js";
 import { resolveTls } from "../transport/tls-config.js";
 import type { ResolvedTls } from "../transport/types.js";
-import { keepListening } from "../util/abort-waiters.js";
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
 import { ArrivalClock } from "./arrival-clock.js";
@@ -140,7 +139,6 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#handlers = new ProtocolHandlers(o.protocols.map((p) => p.name), (e) => this.listenerCount("handler:failed") > 0 && (this.emit("handler:failed", e), true));
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
-    keepListening(this.#abort.signal);
     this.#adopter = new Adopter({
       core: this.#core,
       peers: this.peers,

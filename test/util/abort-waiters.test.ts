@@ -1,6 +1,6 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
-import { keepListening, stopWaiting, waitForAbort, type AbortWaiter } from "../../src/util/abort-waiters.js";
+import { stopWaiting, waitForAbort, type AbortWaiter } from "../../src/util/abort-waiters.js";
 
 /** A waiter that records the reasons it was told, in a log shared by several waiters. */
 function recorder(name: string, log: string[]): AbortWaiter {
@@ -55,30 +55,5 @@ describe("abort waiters", () => {
     expect(getEventListeners(two.signal, "abort")).toHaveLength(1);
     stopWaiting(two.signal, other);
     expect(getEventListeners(two.signal, "abort")).toHaveLength(0);
-  });
-
-  it("keep the listener on a kept signal while nothing waits, and tell the waiters of its abort once", () => {
-    const controller = new AbortController();
-    const log: string[] = [];
-    keepListening(controller.signal);
-    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
-    const first = recorder("first", log);
-    waitForAbort(controller.signal, first);
-    stopWaiting(controller.signal, first);
-    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
-    const [a, b] = [recorder("a", log), recorder("b", log)];
-    waitForAbort(controller.signal, a);
-    waitForAbort(controller.signal, b);
-    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
-    controller.abort("stop");
-    expect(log).toEqual(["a:stop", "b:stop"]);
-    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
-  });
-
-  it("add no listener to a signal kept after it aborted", () => {
-    const controller = new AbortController();
-    controller.abort("done");
-    keepListening(controller.signal);
-    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
   });
 });
