@@ -28,7 +28,6 @@ import { DisconnectReason } from "../reasons.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
-import { addressAnsweredByAnother } from "../reconnect/redials-in-flight.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { PEER_EXCHANGE_CAPABILITY } from "./defaults.js";
 import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type MeshDialOutcome, type MeshSnapshot } from "./mesh-core.js";
@@ -116,6 +115,8 @@ class MeshServiceImpl implements MeshService {
   readonly #host: ManagerHost;
   readonly #core: MeshCore;
   readonly #controllers = new Map<number, AbortController>();
+  /** Dials in flight per peer id: only their identity failures take an address from a record. */
+  readonly #dialing = new Map<string, number>();
   readonly #attached = new Map<Connection, Attached>();
   #state: "new" | "running" | "stopped" = "new";
   #timer: NodeJS.Timeout | undefined;
@@ -256,27 +257,37 @@ class MeshServiceImpl implements MeshService {
     } catch (error) {
       attempt = Promise.reject(error);
     }
-    const startedAt = host.clock();
+    const peer = dial.peerId;
+    if (peer !== undefined) this.#dialing.set(peer, (this.#dialing.get(peer) ?? 0) + 1);
+    const done = (): void => {
+      if (peer === undefined) return;
+      const left = (this.#dialing.get(peer) ?? 1) - 1;
+      if (left > 0) this.#dialing.set(peer, left);
+      else this.#dialing.delete(peer);
+    };
     attempt.then(
-      (connection) => this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() }),
+      (connection) => {
+        done();
+        this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() });
+      },
       (error: unknown) => {
-        const failure = PeerlinkError.from(error);
-        if (failure.code === ErrorCode.IDENTITY_MISMATCH && dial.peerId !== undefined) this.#forgetMovedAddress(dial.peerId, dial.addresses, startedAt);
-        this.#settled(dial.dialId, this.#outcome(failure));
+        done();
+        this.#settled(dial.dialId, this.#outcome(PeerlinkError.from(error)));
       },
     );
   }
 
   /**
-   * Another identity answered at one of `peer`'s addresses (a node restarted with a new key, or the address
-   * was handed to another host): the address no longer reaches `peer`, so it is taken from its record. Kept,
-   * it would stay the peer's forever: peer exchange never gives an address another known peer owns, so the
-   * node now there could never be learned, and the mesh would keep dialing the old identity there.
+   * Another identity answered at one of the addresses of a peer the mesh dials (a node restarted with a new
+   * key, or the address was handed to another host): the address no longer reaches the peer, so it is taken
+   * from its record. Kept, it would stay the peer's forever: peer exchange never gives an address another
+   * known peer owns, so the node now there could never be learned, and the mesh would keep dialing the old
+   * identity there. The manager names the address whose attempt failed: the addresses of a dial are raced,
+   * so another of them may have failed within the same dial (a peer down at its own address) and must stay.
    */
-  #forgetMovedAddress(peer: string, addresses: readonly string[], startedAt: number): void {
-    const peers = this.#host.peers;
-    const moved = addressAnsweredByAnother({ addresses, startedAt }, (address) => peers.lastAddressFailure(peer, address));
-    if (moved !== undefined) peers.removeAddress(peer, moved);
+  onDialFailed(target: { peerId: string | undefined; address: string }, error: Error): void {
+    if (target.peerId === undefined || !this.#dialing.has(target.peerId)) return;
+    if (PeerlinkError.from(error).code === ErrorCode.IDENTITY_MISMATCH) this.#host.peers.removeAddress(target.peerId, target.address);
   }
 
   #outcome(error: PeerlinkError): MeshDialOutcome {

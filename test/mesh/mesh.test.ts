@@ -117,6 +117,24 @@ describe("target mesh over real sockets", () => {
     expect(connection.remoteAddress).toBe(address);
   });
 
+  it("forgets the address where another identity answered, not another address of the peer that failed in the same race", async () => {
+    // The peer is down at its own address; another node answers at an address listed for it (stale, or given
+    // by a hostile peer). Raced at once, the own address is refused first, then the other node proves its key.
+    const absent = await startManager({ listen: ["127.34.5.1:0"] });
+    const own = absent.addresses[0]!;
+    const absentId = absent.peerId.toString();
+    await absent.stop();
+    const other = await startManager({ listen: ["127.34.6.1:0"] });
+    const foreign = other.addresses[0]!;
+
+    const node = await startManager({ listen: ["127.34.4.1:0"], dialing: { staggerMs: 0 }, mesh: { targetOutbound: 1, diversity: false } });
+    const mismatch = nextEvent(node, "handshake:failed", ({ error }) => error.code === "IDENTITY_MISMATCH");
+    node.peers.upsert(absentId, { addresses: [foreign, own] }, Date.now());
+    await mismatch;
+    await vi.waitFor(() => expect(node.peers.addressesOf(absentId)).not.toContain(foreign), { timeout: 10_000, interval: 20 });
+    expect(node.peers.addressesOf(absentId)).toContain(own);
+  });
+
   it("sends no PeerAddresses to a peer without the capability, and lists the capability only with the mesh", async () => {
     const plain = await startManager({ listen: ["127.32.1.1:0"] });
     const meshed = await startManager({ listen: ["127.32.2.1:0"], mesh: true });
