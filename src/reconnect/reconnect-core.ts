@@ -172,16 +172,21 @@ export class ReconnectCore {
   /**
    * The redial `dialId` of `peer` failed with `error` (ABORTED and STOPPED mean nothing). Identity
    * mismatch drops the address; a handshake verdict takes its reason's strategy; a ban or self dial
-   * abandons; our own limits wait for a slot; anything else takes the next backoff step.
+   * abandons; our own limits wait for a slot; anything else takes the next backoff step. `address`: the one
+   * whose attempt ended the dial, as the manager names it; the addresses are raced, so without it the
+   * address dropped is guessed from the failures recorded since the dial started.
    */
-  onDialFailed(peer: string, dialId: number, error: PeerlinkError, now: number): ReconnectAction[] {
+  onDialFailed(peer: string, dialId: number, error: PeerlinkError, now: number, address?: string): ReconnectAction[] {
     const dial = this.#dialing.settle(peer, dialId);
     if (dial === undefined) return []; // cancelled, unwanted or stopped
     if (this.#state !== "running" || error.code === ErrorCode.STOPPED || error.code === ErrorCode.ABORTED) return [];
     this.#touch(peer);
     const verdict = redialVerdictOf(error);
     if (error.code === ErrorCode.IDENTITY_MISMATCH) {
-      const culprit = addressAnsweredByAnother(dial, (address) => this.#view.lastFailureAt(peer, address));
+      const culprit =
+        address !== undefined && dial.addresses.includes(address)
+          ? address
+          : addressAnsweredByAnother(dial, (a) => this.#view.lastFailureAt(peer, a));
       if (culprit !== undefined) {
         this.#out.push({ type: "drop_address", peer, address: culprit });
         this.#wanted.dropAddress(peer, culprit);

@@ -104,3 +104,26 @@ describe("a redial refused by this node's own outbound limit", () => {
     expect(reconnect.status(cId)).toMatchObject({ connected: true, attempt: 0 });
   });
 });
+
+describe("a redial where another identity answers at one address while the peer's own address is refused", () => {
+  it("drops the address where the other identity answered and keeps the peer's own", async () => {
+    // The peer is down at its own address; another node answers at an address listed for it (stale, or given
+    // by a hostile peer). Raced at once, the own address is refused first, then the other node proves its key.
+    const absent = await startNode();
+    const own = absent.addresses[0]!;
+    const id = absent.peerId.toString();
+    await absent.stop();
+    const other = await startNode();
+    const foreign = other.addresses[0]!;
+    const { manager, reconnect } = await startReconnectingNode(
+      { random: () => 0.5, policy: { dialFailureBackoff: HOUR_BACKOFF } },
+      { listen: [], dialing: { staggerMs: 0 } },
+    );
+    const mismatch = nextEvent(manager, "handshake:failed", (e) => e.error.code === ErrorCode.IDENTITY_MISMATCH);
+    const scheduled = nextEvent(manager, "reconnect:scheduled", (e) => e.reason === "dial_failed");
+    reconnect.want(id, [foreign, own]);
+    await mismatch;
+    await scheduled;
+    expect(manager.peers.addressesOf(id)).toEqual([own]);
+  });
+});
