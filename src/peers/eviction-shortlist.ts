@@ -4,19 +4,11 @@
  *
  * @module
  */
-import { selectEvictions } from "./peer-eviction.js";
+import { compareRank, rankOf, selectEvictions, type RankedRecord } from "./peer-eviction.js";
 import type { PeerRecord } from "./peer-record.js";
 
 /** How many of the first peers in eviction order one ranking of every record keeps. */
 const SHORTLIST_LENGTH = 32;
-
-/** A record with its eviction rank as read when it was listed. */
-interface Listed {
-  readonly record: PeerRecord;
-  readonly proven: number;
-  readonly seen: number;
-  readonly order: number;
-}
 
 /**
  * The order of {@link selectEvictions} (unproven peers first, then the least recently seen, then the
@@ -36,7 +28,7 @@ export class EvictionShortlist {
   readonly #order = new WeakMap<PeerRecord, number>();
   #nextOrder = 0;
   /** Sorted by rank; `undefined`: unknown, the next pick ranks every record. */
-  #list: Listed[] | undefined = undefined;
+  #list: RankedRecord[] | undefined = undefined;
 
   /** `record` was appended to the owner's records (it ranks after every earlier record it ties with). */
   added(record: PeerRecord): void {
@@ -73,7 +65,7 @@ export class EvictionShortlist {
       this.#list = undefined;
       return;
     }
-    if (compare(entry, list[list.length - 1] as Listed) < 0) insert(list, entry);
+    if (compareRank(entry, list[list.length - 1] as RankedRecord) < 0) insert(list, entry);
   }
 
   /**
@@ -93,38 +85,27 @@ export class EvictionShortlist {
   }
 
   /** The first {@link SHORTLIST_LENGTH} unprotected records in eviction order; `undefined` if one was never added. */
-  #rank(records: Iterable<PeerRecord>): Listed[] | undefined {
-    const list: Listed[] = [];
+  #rank(records: Iterable<PeerRecord>): RankedRecord[] | undefined {
+    const list: RankedRecord[] = [];
     for (const record of records) {
       if (record.protected) continue;
       const entry = this.#listed(record);
       if (entry === undefined) return undefined;
-      if (list.length < SHORTLIST_LENGTH || compare(entry, list[list.length - 1] as Listed) < 0) insert(list, entry);
+      if (list.length < SHORTLIST_LENGTH || compareRank(entry, list[list.length - 1] as RankedRecord) < 0) insert(list, entry);
     }
     return list;
   }
 
-  #listed(record: PeerRecord): Listed | undefined {
+  #listed(record: PeerRecord): RankedRecord | undefined {
     const order = this.#order.get(record);
-    if (order === undefined) return undefined;
-    return { record, proven: isProven(record) ? 1 : 0, seen: record.lastSeen ?? record.addedAt, order };
+    return order === undefined ? undefined : rankOf(record, order);
   }
 }
 
-/** Eviction order: unproven first, then least recently seen, then earlier added. */
-function compare(a: Listed, b: Listed): number {
-  return a.proven - b.proven || a.seen - b.seen || a.order - b.order;
-}
-
 /** Inserts `entry` at its place in the sorted `list`, which keeps at most {@link SHORTLIST_LENGTH} entries. */
-function insert(list: Listed[], entry: Listed): void {
+function insert(list: RankedRecord[], entry: RankedRecord): void {
   let at = list.length;
-  while (at > 0 && compare(entry, list[at - 1] as Listed) < 0) at--;
+  while (at > 0 && compareRank(entry, list[at - 1] as RankedRecord) < 0) at--;
   list.splice(at, 0, entry);
   if (list.length > SHORTLIST_LENGTH) list.pop();
-}
-
-function isProven(record: PeerRecord): boolean {
-  for (const a of record.addresses) if (a.lastSuccess !== undefined) return true;
-  return false;
 }

@@ -9,7 +9,7 @@
 import type { PeerRecord } from "./peer-record.js";
 
 /** A record with its eviction rank, read once. */
-interface RankedRecord {
+export interface RankedRecord {
   readonly record: PeerRecord;
   /** 0 when no dial ever reached the peer, 1 otherwise: unproven peers go first. */
   readonly proven: number;
@@ -43,19 +43,19 @@ export function selectEvictions(records: Iterable<PeerRecord>, count: number, ke
   for (const record of records) {
     const index = order++;
     if (record.protected || record.peerId === keep) continue;
-    ranked.push({
-      record,
-      proven: isProven(record) ? 1 : 0,
-      seen: record.lastSeen ?? record.addedAt,
-      order: index,
-    });
+    ranked.push(rankOf(record, index));
   }
   ranked.sort(compareRank);
   return ranked.slice(0, count).map((r) => r.record);
 }
 
+/** `record`'s eviction rank, `order` being its position among the records (the tie-break). */
+export function rankOf(record: PeerRecord, order: number): RankedRecord {
+  return { record, proven: isProven(record) ? 1 : 0, seen: record.lastSeen ?? record.addedAt, order };
+}
+
 /** Eviction order: unproven first, then least recently seen, then earlier in the input. */
-function compareRank(a: RankedRecord, b: RankedRecord): number {
+export function compareRank(a: RankedRecord, b: RankedRecord): number {
   return a.proven - b.proven || a.seen - b.seen || a.order - b.order;
 }
 
