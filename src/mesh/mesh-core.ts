@@ -143,6 +143,12 @@ export class MeshCore {
     return this.#inFlight.size;
   }
 
+  /** True while a dial of {@link MeshCore.tick} to `peer` is in flight (until {@link MeshCore.onDialSettled}). */
+  isDialing(peer: string): boolean {
+    for (const flight of this.#inFlight.values()) if (flight.key === peer) return true;
+    return false;
+  }
+
   /** Outbound connections missing at the last tick (target minus outbound minus dials in flight, at least 0). */
   get deficit(): number {
     return this.#lastDeficit;

@@ -115,8 +115,6 @@ class MeshServiceImpl implements MeshService {
   readonly #host: ManagerHost;
   readonly #core: MeshCore;
   readonly #controllers = new Map<number, AbortController>();
-  /** Dials in flight per peer id: only their identity failures take an address from a record. */
-  readonly #dialing = new Map<string, number>();
   readonly #attached = new Map<Connection, Attached>();
   #state: "new" | "running" | "stopped" = "new";
   #timer: NodeJS.Timeout | undefined;
@@ -257,23 +255,9 @@ class MeshServiceImpl implements MeshService {
     } catch (error) {
       attempt = Promise.reject(error);
     }
-    const peer = dial.peerId;
-    if (peer !== undefined) this.#dialing.set(peer, (this.#dialing.get(peer) ?? 0) + 1);
-    const done = (): void => {
-      if (peer === undefined) return;
-      const left = (this.#dialing.get(peer) ?? 1) - 1;
-      if (left > 0) this.#dialing.set(peer, left);
-      else this.#dialing.delete(peer);
-    };
     attempt.then(
-      (connection) => {
-        done();
-        this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() });
-      },
-      (error: unknown) => {
-        done();
-        this.#settled(dial.dialId, this.#outcome(PeerlinkError.from(error)));
-      },
+      (connection) => this.#settled(dial.dialId, { kind: "connected", peer: (connection as Connection).remotePeer.toString() }),
+      (error: unknown) => this.#settled(dial.dialId, this.#outcome(PeerlinkError.from(error))),
     );
   }
 
@@ -286,7 +270,9 @@ class MeshServiceImpl implements MeshService {
    * so another of them may have failed within the same dial (a peer down at its own address) and must stay.
    */
   onDialFailed(target: { peerId: string | undefined; address: string }, error: Error): void {
-    if (target.peerId === undefined || !this.#dialing.has(target.peerId)) return;
+    // Only the mesh's own dials, which the manager reports before their promise settles (the core still
+    // holds them in flight).
+    if (target.peerId === undefined || !this.#core.isDialing(target.peerId)) return;
     if (PeerlinkError.from(error).code === ErrorCode.IDENTITY_MISMATCH) this.#host.peers.removeAddress(target.peerId, target.address);
   }
 
