@@ -170,23 +170,30 @@ export class ReconnectCore {
   }
 
   /**
+   * The manager names `address` as the one whose attempt ended a dial of `peer` (before the dial's outcome):
+   * kept on the peer's redial in flight, if there is one, for {@link ReconnectCore.onDialFailed}.
+   */
+  onAttemptFailed(peer: string, address: string): void {
+    this.#dialing.failedAt(peer, address);
+  }
+
+  /**
    * The redial `dialId` of `peer` failed with `error` (ABORTED and STOPPED mean nothing). Identity
    * mismatch drops the address; a handshake verdict takes its reason's strategy; a ban or self dial
-   * abandons; our own limits wait for a slot; anything else takes the next backoff step. `address`: the one
-   * whose attempt ended the dial, as the manager names it; the addresses are raced, so without it the
-   * address dropped is guessed from the failures recorded since the dial started.
+   * abandons; our own limits wait for a slot; anything else takes the next backoff step. The address dropped
+   * is the one {@link ReconnectCore.onAttemptFailed} named; the addresses are raced, so without it the address
+   * is guessed from the failures recorded since the dial started.
    */
-  onDialFailed(peer: string, dialId: number, error: PeerlinkError, now: number, address?: string): ReconnectAction[] {
+  onDialFailed(peer: string, dialId: number, error: PeerlinkError, now: number): ReconnectAction[] {
     const dial = this.#dialing.settle(peer, dialId);
     if (dial === undefined) return []; // cancelled, unwanted or stopped
     if (this.#state !== "running" || error.code === ErrorCode.STOPPED || error.code === ErrorCode.ABORTED) return [];
     this.#touch(peer);
     const verdict = redialVerdictOf(error);
     if (error.code === ErrorCode.IDENTITY_MISMATCH) {
+      const named = dial.endedAt;
       const culprit =
-        address !== undefined && dial.addresses.includes(address)
-          ? address
-          : addressAnsweredByAnother(dial, (a) => this.#view.lastFailureAt(peer, a));
+        named !== undefined && dial.addresses.includes(named) ? named : addressAnsweredByAnother(dial, (a) => this.#view.lastFailureAt(peer, a));
       if (culprit !== undefined) {
         this.#out.push({ type: "drop_address", peer, address: culprit });
         this.#wanted.dropAddress(peer, culprit);

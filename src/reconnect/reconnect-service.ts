@@ -241,8 +241,6 @@ class ReconnectServiceImpl implements ReconnectService {
   readonly #core: ReconnectCore;
   /** Redials in flight by the core's dial id. */
   readonly #controllers = new Map<number, AbortController>();
-  /** Peers with a redial in flight → the address whose attempt ended it, once the manager has named it. */
-  readonly #endedAt = new Map<string, string | undefined>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   #persistQueued = false;
@@ -282,9 +280,9 @@ class ReconnectServiceImpl implements ReconnectService {
     );
   }
 
-  /** A dial failed at `target.address`: kept for the redial of that peer, whose addresses were raced. */
+  /** A dial failed at `target.address`: kept for the redial of that peer in flight, whose addresses were raced. */
   onDialFailed(target: { peerId: string | undefined; address: string }, _error: Error): void {
-    if (target.peerId !== undefined && this.#endedAt.has(target.peerId)) this.#endedAt.set(target.peerId, target.address);
+    if (target.peerId !== undefined) this.#core.onAttemptFailed(target.peerId, target.address);
   }
 
   onSlotFreed(): void {
@@ -370,12 +368,6 @@ class ReconnectServiceImpl implements ReconnectService {
   #dial(peer: string, dialId: number, addresses: readonly string[]): void {
     const controller = new AbortController();
     this.#controllers.set(dialId, controller);
-    this.#endedAt.set(peer, undefined);
-    const endedAt = (): string | undefined => {
-      const address = this.#endedAt.get(peer);
-      this.#endedAt.delete(peer);
-      return address;
-    };
     let dial: Promise<unknown>;
     try {
       const local = this.#localAddress;
@@ -386,14 +378,13 @@ class ReconnectServiceImpl implements ReconnectService {
     dial.then(
       () => {
         this.#controllers.delete(dialId);
-        endedAt();
         this.#run(this.#core.onDialSucceeded(peer, dialId));
       },
       (error: unknown) => {
         this.#controllers.delete(dialId);
         // A failure while the manager stops says nothing about the peer.
         const failure = this.#host.running ? PeerlinkError.from(error) : new PeerlinkError(ErrorCode.STOPPED, "the manager is stopping");
-        this.#run(this.#core.onDialFailed(peer, dialId, failure, this.#now(), endedAt()));
+        this.#run(this.#core.onDialFailed(peer, dialId, failure, this.#now()));
       },
     );
   }

@@ -16,6 +16,8 @@ export interface InFlightRedial {
   readonly addresses: readonly string[];
   /** When it started (ms). */
   readonly startedAt: number;
+  /** The address whose attempt ended it, once the manager has named it (see {@link RedialsInFlight.failedAt}). */
+  endedAt?: string;
 }
 
 /** Redials in flight by peer. */
@@ -33,6 +35,12 @@ export class RedialsInFlight {
     const dial: InFlightRedial = { dialId: this.#nextId++, addresses, startedAt: now };
     this.#byPeer.set(peer, dial);
     return dial;
+  }
+
+  /** The manager named `address` as the one whose attempt ended `peer`'s dial: kept on its redial in flight. */
+  failedAt(peer: string, address: string): void {
+    const dial = this.#byPeer.get(peer);
+    if (dial !== undefined) dial.endedAt = address;
   }
 
   /** Ends `peer`'s redial `dialId` and returns it; undefined when that is not the current one (a stale outcome). */
