@@ -77,24 +77,41 @@ export function frame(payload) {
 
 /**
  * A decoder of 4-byte length-prefixed frames: `push(chunk)` calls `onFrame(bytes, offset, length)` for every
- * complete frame (a view, not a copy), carrying a partial tail over to the next chunk.
+ * complete frame (a view, not a copy). A frame that spans chunks is gathered as a list of chunks and joined
+ * once, when its last byte arrives: every byte is copied at most once. (Joining the carried tail with each new
+ * chunk, as this did until 2026-12-05, copies a 64 KiB frame that arrives in 16 KiB TLS records 2.5 times over
+ * and made the raw baseline's receiver slower than an application's.)
  */
 export function lengthPrefixDecoder(onFrame) {
-  let carry;
+  let parts = [];
+  let have = 0;
+  let need = -1; // bytes of the pending frame, prefix included, once its prefix is in
   return (chunk) => {
     let buf = chunk;
-    if (carry !== undefined) {
-      buf = Buffer.concat([carry, chunk]);
-      carry = undefined;
+    if (have > 0) {
+      parts.push(chunk);
+      have += chunk.length;
+      if (need < 0 && have >= 4) need = 4 + Buffer.concat(parts, have).readUInt32BE(0);
+      if (need < 0 || have < need) return;
+      buf = Buffer.concat(parts, have);
+      parts = [];
+      have = 0;
+      need = -1;
     }
     let at = 0;
     while (buf.length - at >= 4) {
       const len = buf.readUInt32BE(at);
-      if (buf.length - at - 4 < len) break;
+      if (buf.length - at - 4 < len) {
+        need = 4 + len;
+        break;
+      }
       onFrame(buf, at + 4, len);
       at += 4 + len;
     }
-    if (at < buf.length) carry = buf.subarray(at);
+    if (at < buf.length) {
+      parts = [buf.subarray(at)];
+      have = buf.length - at;
+    } else need = -1;
   };
 }
 
