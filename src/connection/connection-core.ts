@@ -473,13 +473,16 @@ export class ConnectionCore {
     });
   }
 
-  /** Bytes arrived from the peer. */
-  receive(chunk: Uint8Array, now: number): CoreAction[] {
+  /**
+   * Bytes arrived from the peer. `owned`: no one writes `chunk` again (a socket's read), so the decoder may keep
+   * views of it instead of copying (see FrameDecoder.pushOwned).
+   */
+  receive(chunk: Uint8Array, now: number, owned = false): CoreAction[] {
     // #run's steps written out: no closure per chunk received.
     const outer = this.#out;
     const out = this.#begin(now);
     try {
-      this.#receive(chunk, now);
+      this.#receive(chunk, now, owned);
     } finally {
       this.#out = outer;
     }
@@ -487,14 +490,15 @@ export class ConnectionCore {
   }
 
   /** The body of {@link ConnectionCore.receive}. */
-  #receive(chunk: Uint8Array, now: number): void {
+  #receive(chunk: Uint8Array, now: number, owned: boolean): void {
     if (this.#state === "closed" || this.#state === "connecting" || this.#state === "securing") return;
     this.#bytesIn += chunk.length;
     this.#lastReceivedAt = keepTime(now);
     if ((this.#flags & STOP_READING) !== 0) return;
     if (this.#overRate(this.#rate?.bytes(chunk.length, now))) return;
     try {
-      this.#decoder.push(chunk, this.#sink);
+      if (owned) this.#decoder.pushOwned(chunk, this.#sink);
+      else this.#decoder.push(chunk, this.#sink);
     } catch (cause) {
       this.#flags |= STOP_READING;
       const error = PeerlinkError.from(cause);

@@ -771,7 +771,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     onSocketData = function (chunk) {
       const connection = this[CONNECTION] as Connection;
       connection.#core.writesBlocked = connection.#peerNotReading();
-      connection.#apply(connection.#core.receive(chunk, Date.now()));
+      // Node hands each read its own buffer, written by no one afterwards: the decoder may keep views of it.
+      connection.#apply(connection.#core.receive(chunk, Date.now(), true));
     };
     onSocketEnd = function () {
       const connection = this[CONNECTION] as Connection;

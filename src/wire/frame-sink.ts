@@ -84,6 +84,14 @@ export interface FrameDecoder {
    */
   push(chunk: Uint8Array, sink: FrameSink): void;
   /**
+   * Like {@link FrameDecoder.push}, for a chunk whose memory no one writes again (a socket's read): the decoder
+   * may keep views of it. A large frame cut by the chunk's end is then held as views of the chunks it arrives
+   * in and copied once, when complete (the JS engine; the WASM engine copies every chunk into its memory
+   * anyway), and a large Data payload that fills at least half the chunk is delivered as a view of it.
+   * Whatever is held pins only bytes received.
+   */
+  pushOwned(chunk: Uint8Array, sink: FrameSink): void;
+  /**
    * Framing only: like {@link FrameDecoder.push} but hands each complete frame's body to `onFrame` as a
    * view, without parsing it. Do not mix with `push` in the middle of a frame.
    */

@@ -35,6 +35,20 @@ const CARRY_KEEP_BYTES = 64 * 1024;
  * message is then copied once on its way in, as a raw socket reader's concatenation would.
  */
 const HANDOVER_MIN_BYTES = 4 * 1024;
+/**
+ * A frame of at least this size cut by the end of an owned chunk ({@link JsFrameDecoder.pushOwned}) is held as
+ * views of the chunks it arrives in and copied once, into a buffer of its exact size, when its last byte
+ * arrives. Smaller frames are copied into the kept carry, which spares them an allocation each.
+ */
+const HELD_FRAME_MIN_BYTES = 4 * 1024;
+/**
+ * A later piece of a held frame is kept as a view only when it is at least this large, and only this many
+ * pieces: below either, what is held is copied into a carry and the frame goes on as with `push`. A view costs
+ * about a hundred bytes of heap, so a peer trickling its frame in tiny records cannot make views cost more than
+ * the bytes they hold.
+ */
+const HELD_PIECE_MIN_BYTES = 1024;
+const HELD_PIECES_MAX = 128;
 /** Size of the scratch buffer {@link JsFrameDecoder.receiveBuffer} hands out. */
 const RECEIVE_BUFFER_BYTES = 64 * 1024;
 
@@ -48,6 +62,10 @@ export class JsFrameDecoder implements FrameDecoder {
   /** Total size (prefix + body) of the carried frame once its prefix is complete, else 0. */
   private carryNeed = 0;
   private carryPrefix = 0;
+  /** Views of owned chunks holding the start of a carried frame, not yet copied (see {@link HELD_FRAME_MIN_BYTES}). */
+  private held: Uint8Array[] | undefined;
+  /** Bytes in {@link JsFrameDecoder.held}; when positive, `carryNeed` and `carryPrefix` describe the held frame. */
+  private heldBytes = 0;
   private failure: unknown = undefined;
   private hasFailed = false;
   private scratch: Uint8Array | undefined;
@@ -66,11 +84,11 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   get bufferedBytes(): number {
-    return this.carryUsed;
+    return this.carryUsed + this.heldBytes;
   }
 
   get bufferCapacity(): number {
-    return this.carry.length + (this.scratch?.length ?? 0);
+    return this.carry.length + (this.scratch?.length ?? 0) + this.heldBytes;
   }
 
   get failed(): boolean {
@@ -78,11 +96,15 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   push(chunk: Uint8Array, sink: FrameSink): void {
-    this.run(chunk, sink, undefined);
+    this.run(chunk, sink, undefined, false);
+  }
+
+  pushOwned(chunk: Uint8Array, sink: FrameSink): void {
+    this.run(chunk, sink, undefined, true);
   }
 
   pushFrames(chunk: Uint8Array, onFrame: FrameBodyCallback): void {
-    this.run(chunk, undefined, onFrame);
+    this.run(chunk, undefined, onFrame, false);
   }
 
   receiveBuffer(): Uint8Array {
@@ -93,7 +115,7 @@ export class JsFrameDecoder implements FrameDecoder {
 
   commit(bytesWritten: number, sink: FrameSink): void {
     const scratch = this.receiveBuffer();
-    this.run(scratch.subarray(0, Math.min(bytesWritten, scratch.length)), sink, undefined);
+    this.run(scratch.subarray(0, Math.min(bytesWritten, scratch.length)), sink, undefined, false);
   }
 
   dispose(): void {
@@ -102,6 +124,7 @@ export class JsFrameDecoder implements FrameDecoder {
     this.carryUsed = 0;
     this.carryNeed = 0;
     this.carry = NO_CARRY;
+    this.dropHeld();
     this.scratch = undefined;
   }
 
@@ -113,14 +136,20 @@ export class JsFrameDecoder implements FrameDecoder {
     this.carryUsed = 0;
     this.carryNeed = 0;
     this.carry = NO_CARRY;
+    this.dropHeld();
   }
 
-  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+  private dropHeld(): void {
+    this.held = undefined;
+    this.heldBytes = 0;
+  }
+
+  private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined, owned: boolean): void {
     if (this.hasFailed) throw (this.failure = failureOf(this.failure));
     // A plain Uint8Array view keeps element access monomorphic (sockets hand out Buffer subclasses).
     const bytes = chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
     try {
-      this.scanChunk(bytes, sink, onFrame);
+      this.scanChunk(bytes, sink, onFrame, owned);
     } catch (error) {
       this.fail(error);
       throw error;
@@ -133,9 +162,10 @@ export class JsFrameDecoder implements FrameDecoder {
     length: number,
     sink: FrameSink | undefined,
     onFrame: FrameBodyCallback | undefined,
+    owned: boolean,
   ): void {
     if (sink === undefined) (onFrame as FrameBodyCallback)(buf, start, length);
-    else this.deliverEnvelope(buf, start, length, sink, false);
+    else this.deliverEnvelope(buf, start, length, sink, owned);
   }
 
   /**
@@ -162,10 +192,11 @@ export class JsFrameDecoder implements FrameDecoder {
     }
   }
 
-  private scanChunk(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined): void {
+  private scanChunk(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined, owned: boolean): void {
     const end = chunk.length;
     let pos = 0;
     if (this.carryUsed > 0) pos = this.fillCarry(chunk, sink, onFrame);
+    else if (this.heldBytes > 0) pos = this.fillHeld(chunk, sink, onFrame, owned);
     while (pos < end) {
       // Inline fast paths for 1- and 2-byte prefixes (bodies < 16 KiB); integer arithmetic only.
       const b = chunk[pos] as number;
@@ -192,19 +223,29 @@ export class JsFrameDecoder implements FrameDecoder {
       if (length > this.limit) throw frameTooLargeError(length, this.limit);
       const next = body + length;
       if (next > end) break;
-      this.deliver(chunk, body, length, sink, onFrame);
+      // A payload that is at least half of an owned chunk is handed on as a view of it (no copy); a smaller one
+      // is copied, so that a message kept by the application pins at most twice its size.
+      this.deliver(chunk, body, length, sink, onFrame, owned && 2 * length >= end);
       pos = next;
     }
-    if (pos < end) this.startCarry(chunk, pos, end);
+    if (pos < end) this.startCarry(chunk, pos, end, owned);
   }
 
-  /** Starts carrying `chunk[pos, end)`: an incomplete prefix, or a checked prefix with part of its body. */
-  private startCarry(chunk: Uint8Array, pos: number, end: number): void {
+  /**
+   * Starts carrying `chunk[pos, end)`: an incomplete prefix, or a checked prefix with part of its body. The
+   * start of a large frame in an owned chunk is held as a view instead of copied (see {@link HELD_FRAME_MIN_BYTES}).
+   */
+  private startCarry(chunk: Uint8Array, pos: number, end: number, owned: boolean): void {
     const r = readLengthPrefix(chunk, pos, end);
     const n = end - pos;
     if (r >= 0) {
       this.carryPrefix = r % 8;
       this.carryNeed = this.carryPrefix + (r - this.carryPrefix) / 8;
+      if (owned && this.carryNeed >= HELD_FRAME_MIN_BYTES) {
+        this.held = [chunk.subarray(pos, end)];
+        this.heldBytes = n;
+        return;
+      }
     } else {
       this.carryNeed = 0; // incomplete prefix: at most 4 bytes
     }
@@ -223,6 +264,42 @@ export class JsFrameDecoder implements FrameDecoder {
   private grownCarryLength(want: number): number {
     const cap = Math.max(want, this.carryNeed);
     return Math.min(cap, 2 * want);
+  }
+
+  /**
+   * Continues the held frame with the start of `chunk`; returns the position after the bytes taken. The frame's
+   * last byte copies every piece, once, into a buffer of the frame's size, delivered as the carry would be; a
+   * piece that may not be held as a view copies what is held into a carry, and the frame goes on from there.
+   */
+  private fillHeld(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined, owned: boolean): number {
+    const held = this.held as Uint8Array[];
+    const need = this.carryNeed;
+    const take = Math.min(need - this.heldBytes, chunk.length);
+    const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+    const complete = this.heldBytes + take === need;
+    if (!complete && owned && take >= HELD_PIECE_MIN_BYTES && held.length < HELD_PIECES_MAX) {
+      held.push(piece);
+      this.heldBytes += take;
+      return take;
+    }
+    const want = this.heldBytes + take;
+    const out = new Uint8Array(complete ? need : this.grownCarryLength(want));
+    let at = 0;
+    for (const view of held) {
+      out.set(view, at);
+      at += view.length;
+    }
+    out.set(piece, at);
+    this.dropHeld();
+    if (!complete) {
+      this.carry = out;
+      this.carryUsed = want;
+      return take;
+    }
+    const prefix = this.carryPrefix;
+    this.carryNeed = 0;
+    this.deliver(out, prefix, need - prefix, sink, onFrame, true);
+    return take;
   }
 
   /** Continues the carried frame with the start of `chunk`; returns the position after the bytes taken. */
@@ -265,7 +342,7 @@ export class JsFrameDecoder implements FrameDecoder {
         return pos;
       }
       if (carry.length > CARRY_KEEP_BYTES) this.carry = NO_CARRY;
-      this.deliver(carry, prefix, length, sink, onFrame);
+      this.deliver(carry, prefix, length, sink, onFrame, false);
     }
     return pos;
   }

@@ -94,6 +94,11 @@ export class WasmFrameDecoder implements FrameDecoder {
     this.run(chunk, sink, undefined);
   }
 
+  /** Same as {@link WasmFrameDecoder.push}: every chunk is copied into WASM memory, so owning it changes nothing. */
+  pushOwned(chunk: Uint8Array, sink: FrameSink): void {
+    this.push(chunk, sink);
+  }
+
   pushFrames(chunk: Uint8Array, onFrame: FrameBodyCallback): void {
     this.run(chunk, undefined, onFrame);
   }

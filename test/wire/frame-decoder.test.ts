@@ -285,6 +285,102 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
   });
 });
 
+describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
+  const make = (): FrameDecoder => createFrameDecoder({ engine: "js" });
+
+  it("holds a large frame cut across chunks as views, and copies it once into a buffer of its own size", () => {
+    const decoder = make();
+    const payload = new Uint8Array(65_536).map((_, i) => i % 251);
+    const wire = encodeDataFrame(2, payload);
+    const got: Uint8Array[] = [];
+    const sink = { ...recordingSink([]), onData: (_p: number, data: Uint8Array) => void got.push(data) };
+    for (let at = 0; at < wire.length; at += 16_384) {
+      const chunk = wire.slice(at, at + 16_384);
+      decoder.pushOwned(chunk, sink);
+      if (at + 16_384 < wire.length) {
+        expect(decoder.bufferedBytes).toBe(at + 16_384);
+        // Nothing allocated while the frame is held: what is held is the chunks themselves.
+        expect(decoder.bufferCapacity).toBe(at + 16_384);
+      }
+    }
+    expect(got).toHaveLength(1);
+    expect(hex(got[0] as Uint8Array)).toBe(hex(payload));
+    // The payload is a view of one buffer the size of the frame: no carry grown on the way.
+    expect((got[0] as Uint8Array).buffer.byteLength).toBe(wire.length);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.bufferCapacity).toBe(0);
+    decoder.dispose();
+  });
+
+  it("hands on a payload that fills at least half its chunk as a view of it, and copies a smaller one", () => {
+    const decoder = make();
+    const big = encodeDataFrame(1, new Uint8Array(8_000).fill(9));
+    const small = encodeDataFrame(1, new Uint8Array(5_000).fill(8));
+    const got: Uint8Array[] = [];
+    const sink = { ...recordingSink([]), onData: (_p: number, data: Uint8Array) => void got.push(data) };
+    const alone = big.slice();
+    decoder.pushOwned(alone, sink);
+    const shared = concat([small, new Uint8Array(encodeDataFrame(1, new Uint8Array(6_000)))]);
+    decoder.pushOwned(shared, sink);
+    expect(got.map((d) => d.length)).toEqual([8_000, 5_000, 6_000]);
+    expect((got[0] as Uint8Array).buffer).toBe(alone.buffer);
+    expect((got[1] as Uint8Array).buffer).not.toBe(shared.buffer); // 5,000 of 11,000 bytes: copied
+    expect((got[2] as Uint8Array).buffer).toBe(shared.buffer);
+    decoder.dispose();
+  });
+
+  it("stops holding views when pieces get small: what is held is copied into a carry bounded by twice the bytes received", () => {
+    const decoder = make();
+    const payload = new Uint8Array(1_000_000).map((_, i) => i % 253);
+    const wire = encodeDataFrame(3, payload);
+    const events: Event[] = [];
+    const sink = recordingSink(events);
+    decoder.pushOwned(wire.slice(0, 20_000), sink);
+    expect(decoder.bufferCapacity).toBe(20_000);
+    let received = 20_000;
+    while (received < 300_000) {
+      decoder.pushOwned(wire.slice(received, received + 100), sink);
+      received += 100;
+      expect(decoder.bufferedBytes).toBe(received);
+      expect(decoder.bufferCapacity).toBeLessThanOrEqual(2 * received);
+    }
+    decoder.pushOwned(wire.slice(received), sink);
+    expect(events).toEqual([["data", 3, hex(payload)]]);
+    decoder.dispose();
+  });
+
+  it("holds at most 128 views of one frame, then copies them into a carry", () => {
+    const decoder = make();
+    const payload = new Uint8Array(1_000_000).map((_, i) => i % 241);
+    const wire = encodeDataFrame(4, payload);
+    const events: Event[] = [];
+    const sink = recordingSink(events);
+    let received = 0;
+    for (let i = 0; i < 128; i++, received += 2_000) decoder.pushOwned(wire.slice(received, received + 2_000), sink);
+    expect(decoder.bufferCapacity).toBe(received); // 128 views, no carry
+    decoder.pushOwned(wire.slice(received, received + 2_000), sink);
+    received += 2_000;
+    expect(decoder.bufferCapacity).toBeGreaterThan(received); // the carry, grown ahead of the bytes
+    expect(decoder.bufferCapacity).toBeLessThanOrEqual(2 * received);
+    decoder.pushOwned(wire.slice(received), sink);
+    expect(events).toEqual([["data", 4, hex(payload)]]);
+    decoder.dispose();
+  });
+
+  it("drops what it holds on dispose, and a frame too large is refused before any of it is held", () => {
+    const decoder = createFrameDecoder({ engine: "js", frameLimit: 10_000 });
+    expect(codeOf(() => decoder.pushOwned(encodeDataFrame(1, new Uint8Array(20_000)).slice(0, 15_000), recordingSink([])))).toBe("FRAME_TOO_LARGE");
+    expect(decoder.bufferCapacity).toBe(0);
+    const other = make();
+    other.pushOwned(encodeDataFrame(1, new Uint8Array(20_000)).slice(0, 15_000), recordingSink([]));
+    expect(other.bufferedBytes).toBe(15_000);
+    other.dispose();
+    expect(other.bufferedBytes).toBe(0);
+    expect(other.bufferCapacity).toBe(0);
+    decoder.dispose();
+  });
+});
+
 describe("the WASM frame decoder pool", () => {
   it("reuses released regions, so creating and disposing decoders does not grow memory", () => {
     createFrameDecoder({ engine: "wasm" }).dispose();

@@ -68,11 +68,18 @@ export function referenceDecodeWithLimits(stream: Uint8Array, limitFor: (index: 
 }
 
 /** Feeds `chunks` to a decoder and returns what it delivered and the error code it threw, if any. */
-export function runDecoder(decoder: FrameDecoder, chunks: readonly Uint8Array[]): { events: Event[]; error?: string } {
+export function runDecoder(
+  decoder: FrameDecoder,
+  chunks: readonly Uint8Array[],
+  owned = false,
+): { events: Event[]; error?: string } {
   const events: Event[] = [];
   const sink = recordingSink(events);
   try {
-    for (const chunk of chunks) decoder.push(chunk, sink);
+    for (const chunk of chunks) {
+      if (owned) decoder.pushOwned(chunk, sink);
+      else decoder.push(chunk, sink);
+    }
   } catch (error) {
     if (!isPeerlinkError(error)) throw error;
     return { events, error: error.code };
@@ -80,11 +87,16 @@ export function runDecoder(decoder: FrameDecoder, chunks: readonly Uint8Array[])
   return { events };
 }
 
-/** {@link runDecoder} on a fresh decoder of `engine` with `maxFrameSize`, disposed afterwards. */
-export function decodeWith(engine: "wasm" | "js", maxFrameSize: number, chunks: Uint8Array[]): { events: Event[]; error?: string } {
+/** {@link runDecoder} on a fresh decoder of `engine` with `maxFrameSize`, disposed afterwards (`owned`: by `pushOwned`). */
+export function decodeWith(
+  engine: "wasm" | "js",
+  maxFrameSize: number,
+  chunks: Uint8Array[],
+  owned = false,
+): { events: Event[]; error?: string } {
   const decoder = createFrameDecoder({ engine, maxFrameSize });
   try {
-    return runDecoder(decoder, chunks);
+    return runDecoder(decoder, chunks, owned);
   } finally {
     decoder.dispose();
   }
