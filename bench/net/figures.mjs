@@ -1,5 +1,7 @@
 // The figures, each measured on a fresh contender (listener and dialer in this process, so CPU and memory
 // are both ends). Every figure returns plain numbers; sizes come from `size` (full or quick).
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { cpuMs, pool, quantile, sendWindowed, settleHeap, sleep } from "./common.mjs";
 
 export const FULL = { warmBatches: 8, setupConns: 256, concurrency: 64, pings: 2000, bulkBytes: 256 * 2 ** 20, bulkMessage: 64 * 1024, bulkWindow: 16, smallCount: 400_000, smallWindow: 1024, idleConns: 256, idleWarm: 64, firstMessages: 200 };
@@ -113,6 +115,51 @@ async function bulk(node, size) {
   return { MBps: size.bulkBytes / 1e6 / (ms / 1000) };
 }
 
+/**
+ * The bulk transfer with the dialer in a process of its own (`sender.mjs`), as between two machines: each end
+ * has its own event loop and core, so the rate is the slower end's, not the sum of both ends' work on one
+ * thread. The rate is timed at the listener from the first message to the last byte (connection setup and the
+ * sender's start-up left out). `spec` says which contender the sender is (the worker's own spec).
+ */
+async function bulkSplit(node, size, spec) {
+  const count = size.bulkBytes / size.bulkMessage;
+  const total = count * size.bulkMessage;
+  let received = 0;
+  let t0;
+  let cpu0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  node.onAccept((c) =>
+    c.onMessage((length) => {
+      if (t0 === undefined) {
+        t0 = performance.now();
+        cpu0 = cpuMs();
+      }
+      received += length;
+      if (received >= total) done({ ms: performance.now() - t0, cpuMs: cpuMs() - cpu0 });
+    }),
+  );
+  const args = JSON.stringify({ contender: spec.contender, lib: spec.lib, target: node.target, count, bytes: size.bulkMessage, window: size.bulkWindow });
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./sender.mjs", import.meta.url)), args], { stdio: ["pipe", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const exited = new Promise((r) => child.once("exit", r));
+  const failed = exited.then((code) => {
+    throw new Error(`the sender process exited (${code}) before the listener had every byte`);
+  });
+  try {
+    const { ms, cpuMs: receiverCpuMs } = await Promise.race([finished, failed]);
+    child.stdin.end();
+    await exited;
+    const sender = JSON.parse(out.trim().split("\n").pop());
+    const mib = total / 2 ** 20;
+    return { MBps: total / 1e6 / (ms / 1000), receiverCpuMsPerMiB: receiverCpuMs / mib, senderCpuMsPerMiB: sender.cpuMs / mib };
+  } finally {
+    failed.catch(() => {});
+    child.kill();
+  }
+}
+
 async function small(node, size) {
   // A short warm-up run on the same connection pair would change nothing measured: the JIT warms in the first
   // tens of thousands of messages, a small share of the run.
@@ -164,7 +211,7 @@ async function firstMessage(node, size) {
   return { p50Ms: quantile(samples, 0.5) };
 }
 
-/** Figure name → { resume, warmProcess (first warm the process: {@link warmProcess}), run }. */
+/** Figure name → { resume, warmProcess (first warm the process: {@link warmProcess}), run(node, size, spec) }. */
 export const FIGURES = {
   setup: { resume: false, run: (node, size) => setup(node, size, { resume: false }) },
   resumed: { resume: true, run: (node, size) => setup(node, size, { resume: true }) },
@@ -172,6 +219,7 @@ export const FIGURES = {
   resumedWarm: { resume: true, warmProcess: true, run: (node, size) => setup(node, size, { resume: true }) },
   ping: { resume: false, run: ping },
   bulk: { resume: false, run: bulk },
+  bulkSplit: { resume: false, run: bulkSplit },
   small: { resume: false, run: small },
   idle: { resume: false, run: idle },
   first: { resume: false, run: firstMessage },

@@ -76,6 +76,8 @@ export async function start({ make, lanes = 1 }) {
   const address = listener.getMultiaddrs()[0];
   return {
     name: "js-libp2p",
+    /** Where a dialer in another process connects (see {@link dialFrom}). */
+    target: { address: address.toString() },
     onAccept(fn) {
       onAccept = fn;
     },
@@ -108,4 +110,17 @@ export async function start({ make, lanes = 1 }) {
       await listener.stop();
     },
   };
+}
+
+/**
+ * Dials `target` (a listener's `target`, from another process) from a node of its own and resolves with a
+ * connection whose `send` writes to one stream: the sending side of the throughput figure with the dialer in its
+ * own process.
+ */
+export async function dialFrom({ make, target }) {
+  const { multiaddr } = await import("@multiformats/multiaddr");
+  const dialer = await make([]);
+  const connection = await dialer.dial(multiaddr(target.address));
+  const stream = await connection.newStream(PROTOCOL, { runOnLimitedConnection: true });
+  return { ...wrapStream(() => stream), close: () => connection.close() };
 }

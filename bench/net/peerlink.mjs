@@ -94,6 +94,8 @@ export async function start({ lib, resume = false, dialers: count = 1, name = "p
   const target = { peerId: listener.peerId, addresses: [listener.addresses[0]] };
   return {
     name,
+    /** Where a dialer in another process connects (see {@link dialFrom}). */
+    target: { peerId: listener.peerId.toString(), addresses: [listener.addresses[0]] },
     onAccept(fn) {
       onAccept = fn;
     },
@@ -112,4 +114,16 @@ export async function start({ lib, resume = false, dialers: count = 1, name = "p
       await listener.stop();
     },
   };
+}
+
+/**
+ * Dials `target` (a listener's `target`, from another process) from a dialer node of its own and resolves with
+ * the connection: the sending side of the throughput figure with the dialer in its own process.
+ */
+export async function dialFrom({ lib, target }) {
+  const { ConnectionManager, PeerId } = lib;
+  const dialer = new ConnectionManager(withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], tls: { sessionCache: false } }));
+  await dialer.start();
+  const peerId = PeerId.parse(target.peerId);
+  return wrap(await dialer.dial({ peerId, addresses: target.addresses }));
 }

@@ -88,6 +88,8 @@ export async function start({ credentials, resume = false }) {
   const sockets = new Set();
   return {
     name: "raw TLS",
+    /** Where a dialer in another process connects (see {@link dialFrom}). */
+    target: { port },
     onAccept(fn) {
       onAccept = fn;
     },
@@ -119,4 +121,18 @@ export async function start({ credentials, resume = false }) {
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/**
+ * Dials `target` (a raw listener's `target`, from another process) with credentials of its own and resolves with
+ * the connection: the sending side of the throughput figure with the dialer in its own process.
+ */
+export async function dialFrom({ credentials, target }) {
+  const { key, cert } = credentials;
+  const secureContext = tls.createSecureContext({ key, cert, minVersion: "TLSv1.3", maxVersion: "TLSv1.3" });
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ secureContext, rejectUnauthorized: false, host: "127.0.0.1", port: target.port }, () => resolve(wrap(socket)));
+    socket.setNoDelay(true);
+    socket.once("error", reject);
+  });
 }

@@ -29,7 +29,7 @@ const option = (name, fallback) => {
 const quick = flag("--quick");
 const rounds = quick ? 1 : Number(option("--rounds", 5));
 const before = option("--before", undefined);
-const ALL_FIGURES = ["setup", "resumed", "setupWarm", "resumedWarm", "ping", "bulk", "small", "idle", "first", "firstWarm"];
+const ALL_FIGURES = ["setup", "resumed", "setupWarm", "resumedWarm", "ping", "bulk", "bulkSplit", "small", "idle", "first", "firstWarm"];
 const figures = option("--figures", ALL_FIGURES.join(",")).split(",");
 
 /** Contenders: id, label, worker spec, and the figures they cannot give (with why). */
@@ -63,6 +63,9 @@ export const METRICS = [
   ["ping", "p50Us", "ping RTT p50", "µs", false, "≤ 1.1"],
   ["ping", "p99Us", "ping RTT p99", "µs", false, "≤ 1.3"],
   ["bulk", "MBps", "256 MiB in 64 KiB messages", "MB/s", true, "≥ 0.9"],
+  ["bulkSplit", "MBps", "256 MiB in 64 KiB messages, dialer in another process", "MB/s", true, "≥ 0.9"],
+  ["bulkSplit", "receiverCpuMsPerMiB", "CPU per MiB at the listener, dialer in another process (informational)", "ms", false, "–"],
+  ["bulkSplit", "senderCpuMsPerMiB", "CPU per MiB at the dialer, dialer in another process (informational)", "ms", false, "–"],
   ["small", "kps", "64 B messages, 1,024 in flight", "k msg/s", true, "≥ 0.7"],
   ["idle", "rssKiB", "memory per idle connection, both ends: RSS", "KiB", false, "≤ 1.2"],
   ["idle", "heapKiB", "memory per idle connection, both ends: JS heap", "KiB", false, "≤ 12 KiB"],

@@ -39,7 +39,7 @@ for (const name of spec.figures) {
   }
   const node = await starter(figure.resume, name);
   try {
-    out[name] = await figure.run(node, size);
+    out[name] = await figure.run(node, size, spec);
   } finally {
     await node.stop();
   }
