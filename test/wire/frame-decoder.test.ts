@@ -307,6 +307,7 @@ describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
     expect(hex(got[0] as Uint8Array)).toBe(hex(payload));
     // The payload is a view of one buffer the size of the frame: no carry grown on the way.
     expect((got[0] as Uint8Array).buffer.byteLength).toBe(wire.length);
+    expect((got[0] as Uint8Array).constructor).toBe(Uint8Array);
     expect(decoder.bufferedBytes).toBe(0);
     expect(decoder.bufferCapacity).toBe(0);
     decoder.dispose();
