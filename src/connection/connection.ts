@@ -771,7 +771,8 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
     onSocketData = function (chunk) {
       const connection = this[CONNECTION] as Connection;
       connection.#core.writesBlocked = connection.#peerNotReading();
-      // Node hands each read its own buffer, written by no one afterwards: the decoder may keep views of it.
+      // Node (checked on 20.x, TCP and TLS) hands each read its own buffer of exactly its size, written by no one
+      // afterwards: the decoder may keep views of it. A socket read through `onread` emits no 'data'.
       connection.#apply(connection.#core.receive(chunk, Date.now(), true));
     };
     onSocketEnd = function () {

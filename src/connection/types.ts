@@ -125,7 +125,12 @@ export interface ConnectionStats {
 export interface InboundMessage {
   /** The agreed protocol's name. */
   readonly protocol: string;
-  /** The message bytes (owned by the receiver). */
+  /**
+   * The message bytes (owned by the receiver: nothing writes them again). They may be a view into a larger
+   * buffer that also holds other bytes this connection received (at most twice the message's size for a message
+   * over 4 KiB; a shared 64 KiB slab for smaller ones, as Node pools small Buffers): copy them
+   * (`data.slice()`) before transferring `data.buffer` to a worker.
+   */
   readonly data: Uint8Array;
 }
 

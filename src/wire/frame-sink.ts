@@ -85,10 +85,12 @@ export interface FrameDecoder {
   push(chunk: Uint8Array, sink: FrameSink): void;
   /**
    * Like {@link FrameDecoder.push}, for a chunk whose memory no one writes again (a socket's read): the decoder
-   * may keep views of it. A large frame cut by the chunk's end is then held as views of the chunks it arrives
-   * in and copied once, when complete (the JS engine; the WASM engine copies every chunk into its memory
-   * anyway), and a large Data payload that fills at least half the chunk is delivered as a view of it.
-   * Whatever is held pins only bytes received.
+   * may keep views of it. In the JS engine (the WASM engine copies every chunk into its memory anyway), the start
+   * of a large frame that is at least half of its chunk's buffer is held as views of the chunks it arrives in and
+   * copied once, when complete; and a Data payload of 4 KiB or more that is at least half of its buffer is
+   * delivered as a view of it. A view is kept or handed on only when it is at least half of its buffer, so what
+   * is held, or kept by the application, pins at most twice its bytes, and no payload handed on shares its
+   * buffer with anything the decoder holds.
    */
   pushOwned(chunk: Uint8Array, sink: FrameSink): void;
   /**

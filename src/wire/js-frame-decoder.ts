@@ -30,9 +30,11 @@ const REC = new Uint32Array(4);
 /** Carry buffers up to this size are kept between frames; larger ones are dropped after use. */
 const CARRY_KEEP_BYTES = 64 * 1024;
 /**
- * A reassembled Data frame whose payload is at least this large, and at least half its carry, is delivered
- * as a view of the carry (which the decoder then lets go) instead of being copied out of it: a large
- * message is then copied once on its way in, as a raw socket reader's concatenation would.
+ * A Data payload at least this large, in a buffer no one writes again (a reassembled frame's, or an owned read),
+ * is delivered as a view of that buffer instead of a copy when it is at least half of the whole buffer: a large
+ * message is then copied at most once on its way in, as a raw socket reader's concatenation would, and a message
+ * the application keeps pins at most twice its size (a peer padding a small payload out to a large frame with
+ * fields the parser skips gets a copy).
  */
 const HANDOVER_MIN_BYTES = 4 * 1024;
 /**
@@ -66,6 +68,8 @@ export class JsFrameDecoder implements FrameDecoder {
   private held: Uint8Array[] | undefined;
   /** Bytes in {@link JsFrameDecoder.held}; when positive, `carryNeed` and `carryPrefix` describe the held frame. */
   private heldBytes = 0;
+  /** Bytes of the buffers the held views keep alive (the first may hold a little more than its view). */
+  private heldCapacity = 0;
   private failure: unknown = undefined;
   private hasFailed = false;
   private scratch: Uint8Array | undefined;
@@ -88,7 +92,7 @@ export class JsFrameDecoder implements FrameDecoder {
   }
 
   get bufferCapacity(): number {
-    return this.carry.length + (this.scratch?.length ?? 0) + this.heldBytes;
+    return this.carry.length + (this.scratch?.length ?? 0) + this.heldCapacity;
   }
 
   get failed(): boolean {
@@ -142,6 +146,7 @@ export class JsFrameDecoder implements FrameDecoder {
   private dropHeld(): void {
     this.held = undefined;
     this.heldBytes = 0;
+    this.heldCapacity = 0;
   }
 
   private run(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined, owned: boolean): void {
@@ -178,7 +183,8 @@ export class JsFrameDecoder implements FrameDecoder {
       case ENVELOPE_DATA: {
         const from = rec[2] as number;
         const size = rec[3] as number;
-        sink.onData(rec[1] as number, owned && size >= HANDOVER_MIN_BYTES ? buf.subarray(from, from + size) : copyBytes(buf, from, size));
+        const view = owned && size >= HANDOVER_MIN_BYTES && 2 * size >= buf.buffer.byteLength;
+        sink.onData(rec[1] as number, view ? buf.subarray(from, from + size) : copyBytes(buf, from, size));
         return;
       }
       case ENVELOPE_PING:
@@ -195,8 +201,11 @@ export class JsFrameDecoder implements FrameDecoder {
   private scanChunk(chunk: Uint8Array, sink: FrameSink | undefined, onFrame: FrameBodyCallback | undefined, owned: boolean): void {
     const end = chunk.length;
     let pos = 0;
+    if (end === 0) return;
     if (this.carryUsed > 0) pos = this.fillCarry(chunk, sink, onFrame);
     else if (this.heldBytes > 0) pos = this.fillHeld(chunk, sink, onFrame, owned);
+    // A sink may dispose of the decoder (its connection closed): nothing more is delivered or held.
+    if (this.hasFailed) return;
     while (pos < end) {
       // Inline fast paths for 1- and 2-byte prefixes (bodies < 16 KiB); integer arithmetic only.
       const b = chunk[pos] as number;
@@ -223,10 +232,9 @@ export class JsFrameDecoder implements FrameDecoder {
       if (length > this.limit) throw frameTooLargeError(length, this.limit);
       const next = body + length;
       if (next > end) break;
-      // A payload that is at least half of an owned chunk is handed on as a view of it (no copy); a smaller one
-      // is copied, so that a message kept by the application pins at most twice its size.
-      this.deliver(chunk, body, length, sink, onFrame, owned && 2 * length >= end);
+      this.deliver(chunk, body, length, sink, onFrame, owned);
       pos = next;
+      if (this.hasFailed) return;
     }
     if (pos < end) this.startCarry(chunk, pos, end, owned);
   }
@@ -241,9 +249,12 @@ export class JsFrameDecoder implements FrameDecoder {
     if (r >= 0) {
       this.carryPrefix = r % 8;
       this.carryNeed = this.carryPrefix + (r - this.carryPrefix) / 8;
-      if (owned && this.carryNeed >= HELD_FRAME_MIN_BYTES) {
+      // Only a start that is at least half of its read is held: the view pins the whole read, and no payload
+      // handed on as a view (at least half of a read too) can then share that read with it.
+      if (owned && this.carryNeed >= HELD_FRAME_MIN_BYTES && 2 * n >= chunk.buffer.byteLength) {
         this.held = [chunk.subarray(pos, end)];
         this.heldBytes = n;
+        this.heldCapacity = chunk.buffer.byteLength;
         return;
       }
     } else {
@@ -277,9 +288,13 @@ export class JsFrameDecoder implements FrameDecoder {
     const take = Math.min(need - this.heldBytes, chunk.length);
     const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
     const complete = this.heldBytes + take === need;
-    if (!complete && owned && take >= HELD_PIECE_MIN_BYTES && held.length < HELD_PIECES_MAX) {
+    // The frame goes on past this read, so the piece is the whole read: held as a view when it is at least
+    // half of its buffer (a socket's read is exactly its bytes).
+    const holdable = owned && take >= HELD_PIECE_MIN_BYTES && held.length < HELD_PIECES_MAX && 2 * take >= chunk.buffer.byteLength;
+    if (!complete && holdable) {
       held.push(piece);
       this.heldBytes += take;
+      this.heldCapacity += chunk.buffer.byteLength;
       return take;
     }
     const want = this.heldBytes + take;

@@ -34,7 +34,7 @@ describe.each([
   });
 
   it("delivers every message byte for byte and in order both ways, through that engine", async () => {
-    // A socket's reads reach the decoder as owned chunks (pushOwned; the handshake's frames may come by push).
+    // A socket's reads reach the decoder as owned chunks (pushOwned, which the WASM engine passes to its push).
     const used = vi.spyOn((engine === "wasm" ? WasmFrameDecoder : JsFrameDecoder).prototype, "pushOwned");
     const other = vi.spyOn((engine === "wasm" ? JsFrameDecoder : WasmFrameDecoder).prototype, "pushOwned");
     const otherPush = vi.spyOn((engine === "wasm" ? JsFrameDecoder : WasmFrameDecoder).prototype, "push");

@@ -8,7 +8,7 @@ import { isPeerlinkError } from "../../src/errors.js";
 import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../../src/wire/frame-encoder.js";
 import { createFrameDecoder, type FrameDecoder } from "../../src/wire/frame-decoder.js";
 import { currentFrameCore } from "../../src/wire/wasm-frame-core.js";
-import { concat, hex, lengthDelimited, recordingSink, runDecoder, tag, type Event } from "./frame-fixtures.js";
+import { concat, hex, lengthDelimited, recordingSink, runDecoder, tag, varintBytes, type Event } from "./frame-fixtures.js";
 
 const ENGINES = ["wasm", "js"] as const;
 
@@ -291,7 +291,7 @@ describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
   it("holds a large frame cut across chunks as views, and copies it once into a buffer of its own size", () => {
     const decoder = make();
     const payload = new Uint8Array(65_536).map((_, i) => i % 251);
-    const wire = encodeDataFrame(2, payload);
+    const wire = Uint8Array.from(encodeDataFrame(2, payload)); // slice() copies: each read its own buffer
     const got: Uint8Array[] = [];
     const sink = { ...recordingSink([]), onData: (_p: number, data: Uint8Array) => void got.push(data) };
     for (let at = 0; at < wire.length; at += 16_384) {
@@ -333,7 +333,7 @@ describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
   it("stops holding views when pieces get small: what is held is copied into a carry bounded by twice the bytes received", () => {
     const decoder = make();
     const payload = new Uint8Array(1_000_000).map((_, i) => i % 253);
-    const wire = encodeDataFrame(3, payload);
+    const wire = Uint8Array.from(encodeDataFrame(3, payload));
     const events: Event[] = [];
     const sink = recordingSink(events);
     decoder.pushOwned(wire.slice(0, 20_000), sink);
@@ -353,7 +353,7 @@ describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
   it("holds at most 128 views of one frame, then copies them into a carry", () => {
     const decoder = make();
     const payload = new Uint8Array(1_000_000).map((_, i) => i % 241);
-    const wire = encodeDataFrame(4, payload);
+    const wire = Uint8Array.from(encodeDataFrame(4, payload));
     const events: Event[] = [];
     const sink = recordingSink(events);
     let received = 0;
@@ -366,6 +366,80 @@ describe("the JS frame decoder fed owned chunks (a socket's reads)", () => {
     decoder.pushOwned(wire.slice(received), sink);
     expect(events).toEqual([["data", 4, hex(payload)]]);
     decoder.dispose();
+  });
+
+  it("holds the start of a frame only when it is at least half its read, so a few held bytes never pin a whole read", () => {
+    const decoder = make();
+    const small = encodeDataFrame(1, new Uint8Array(100));
+    const big = Uint8Array.from(encodeDataFrame(1, new Uint8Array(200_000).map((_, i) => i % 249)));
+    const smalls = Array.from({ length: 500 }, () => small);
+    const read = concat([...smalls, big.subarray(0, 65_536 - 500 * small.length)]);
+    const events: Event[] = [];
+    decoder.pushOwned(read, recordingSink(events));
+    // Under half of the read: copied into a carry of at most twice its bytes, the read itself let go (detaching
+    // it, as a transfer to a worker would, leaves the decoder unharmed).
+    expect(decoder.bufferedBytes).toBe(65_536 - 500 * small.length);
+    expect(decoder.bufferCapacity).toBeLessThanOrEqual(2 * decoder.bufferedBytes);
+    structuredClone(read.buffer, { transfer: [read.buffer] });
+    decoder.pushOwned(big.slice(65_536 - 500 * small.length), recordingSink(events));
+    expect(events).toHaveLength(501);
+    expect(events[500]).toEqual(["data", 1, hex(new Uint8Array(200_000).map((_, i) => i % 249))]);
+    decoder.dispose();
+  });
+
+  it("keeps nothing of a delivered payload's buffer: the application may transfer it and the stream goes on", () => {
+    const decoder = make();
+    const first = encodeDataFrame(1, new Uint8Array(9_000).fill(1));
+    const secondPayload = new Uint8Array(20_000).map((_, i) => i & 0xff);
+    const second = Uint8Array.from(encodeDataFrame(1, secondPayload));
+    const got: Uint8Array[] = [];
+    const sink = { ...recordingSink([]), onData: (_p: number, data: Uint8Array) => void got.push(data) };
+    decoder.pushOwned(concat([first, second.subarray(0, 16_384 - first.length)]), sink);
+    expect(got).toHaveLength(1);
+    // A worker gets the payload's buffer without a copy (this detaches it here).
+    structuredClone(got[0], { transfer: [(got[0] as Uint8Array).buffer] });
+    decoder.pushOwned(second.slice(16_384 - first.length), sink);
+    expect(got).toHaveLength(2);
+    expect(hex(got[1] as Uint8Array)).toBe(hex(secondPayload));
+    decoder.dispose();
+  });
+
+  it("copies a small payload padded out to a large frame: a kept message pins at most twice its size", () => {
+    // A Data frame whose 5,000-byte payload is followed by an unknown top-level field the parser skips. (Copies
+    // of up to 4 KiB are carved from shared 64 KiB slabs, as Node pools small Buffers: not this case.)
+    const padded = (padBytes: number): Uint8Array => {
+      const frame = encodeDataFrame(1, new Uint8Array(5_000).fill(7));
+      let p = 0;
+      while (((frame[p] as number) & 0x80) !== 0) p++;
+      const body = concat([frame.subarray(p + 1), lengthDelimited(10, new Uint8Array(padBytes))]);
+      return concat([varintBytes(BigInt(body.length)), body]);
+    };
+    const oneRead = make();
+    const got: Uint8Array[] = [];
+    const sink = { ...recordingSink([]), onData: (_p: number, data: Uint8Array) => void got.push(data) };
+    oneRead.pushOwned(padded(60_000).slice(), sink);
+    const reassembled = make();
+    const wire = padded(1_000_000);
+    for (let at = 0; at < wire.length; at += 16_384) reassembled.pushOwned(wire.slice(at, at + 16_384), sink);
+    const carried = make();
+    for (let at = 0; at < wire.length; at += 16_384) carried.push(wire.slice(at, at + 16_384), sink);
+    expect(got.map((d) => d.length)).toEqual([5_000, 5_000, 5_000]);
+    for (const data of got) expect(data.buffer.byteLength).toBeLessThanOrEqual(2 * data.length);
+    oneRead.dispose();
+    reassembled.dispose();
+    carried.dispose();
+  });
+
+  it("stops at once when a sink disposes of it in the middle of a read", () => {
+    const decoder = make();
+    const events: Event[] = [];
+    const record = recordingSink(events);
+    const sink = { ...record, onData: (p: number, d: Uint8Array) => (record.onData(p, d), decoder.dispose()) };
+    const big = encodeDataFrame(2, new Uint8Array(50_000));
+    decoder.pushOwned(concat([encodeDataFrame(1, new Uint8Array(10)), encodeDataFrame(1, new Uint8Array(10)), big.subarray(0, 40_000)]), sink);
+    expect(events).toHaveLength(1);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.bufferCapacity).toBe(0);
   });
 
   it("drops what it holds on dispose, and a frame too large is refused before any of it is held", () => {
