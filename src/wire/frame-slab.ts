@@ -37,7 +37,9 @@ export class FrameSlab {
   take(length: number): Uint8Array {
     if (length > FRAME_SLAB_MAX_FRAME_BYTES) {
       this.lastView = undefined;
-      return Buffer.alloc(length);
+      // Not zero-filled: every caller writes every byte before the frame leaves it, and the fill cost a large
+      // message's sender as much as copying the payload in. Unpooled, so the frame is its buffer's only bytes.
+      return Buffer.allocUnsafeSlow(length);
     }
     let offset = this.#offset;
     if (offset + length > FRAME_SLAB_BYTES) {
