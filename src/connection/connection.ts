@@ -772,8 +772,11 @@ export class Connection extends TypedEmitter<ConnectionEvents> {
       const connection = this[CONNECTION] as Connection;
       connection.#core.writesBlocked = connection.#peerNotReading();
       // Node (checked on 20.x, TCP and TLS) hands each read its own buffer of exactly its size, written by no one
-      // afterwards: the decoder may keep views of it. A socket read through `onread` emits no 'data'.
-      connection.#apply(connection.#core.receive(chunk, Date.now(), true));
+      // afterwards: the decoder may keep views of it. Checked per read all the same (two getters, per read, not
+      // per message): a read that shares its buffer is copied as before. A socket read through `onread` emits
+      // no 'data'.
+      const owned = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+      connection.#apply(connection.#core.receive(chunk, Date.now(), owned));
     };
     onSocketEnd = function () {
       const connection = this[CONNECTION] as Connection;

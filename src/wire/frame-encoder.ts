@@ -8,7 +8,7 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { sharedFrameSlab } from "./frame-slab.js";
+import { FRAME_SLAB_MAX_FRAME_BYTES, sharedFrameSlab } from "./frame-slab.js";
 import { varintLength, writeVarint } from "./varint.js";
 
 /** Tag bytes of the Frame oneof fields and of the hot messages' fields (field number << 3 | wire type). */
@@ -45,7 +45,8 @@ function assertUint32(name: string, value: number): void {
  * @param payload - application bytes (copied into the result)
  * @returns the frame, a view carved from the shared frame slab when small (see {@link sharedFrameSlab}): its
  *   `buffer` holds other frames too
- * @throws PeerlinkError INVALID_ARGUMENT when `protocol` is not a uint32
+ * @throws PeerlinkError INVALID_ARGUMENT when `protocol` is not a uint32, or `payload` is a subclass whose
+ *   `length` is not the number of bytes it holds
  */
 export function encodeDataFrame(protocol: number, payload: Uint8Array): Uint8Array {
   assertUint32("protocol", protocol);
@@ -54,7 +55,13 @@ export function encodeDataFrame(protocol: number, payload: Uint8Array): Uint8Arr
   if (protocol !== 0) inner += 1 + varintLength(protocol);
   if (payloadLen !== 0) inner += 1 + varintLength(payloadLen) + payloadLen;
   const body = 1 + varintLength(inner) + inner;
-  const out = sharedFrameSlab.take(varintLength(body) + body);
+  const size = varintLength(body) + body;
+  // A frame over the slab limit gets a buffer that is not zero-filled: it must be sized by the bytes `set` will
+  // copy, or the rest of it would leave with whatever the allocator held (a subclass can fake `length`).
+  if (size > FRAME_SLAB_MAX_FRAME_BYTES && realLength(payload) !== payloadLen) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, "payload's length is not the number of bytes it holds");
+  }
+  const out = sharedFrameSlab.take(size);
   let o = writeVarint(body, out, 0);
   out[o++] = TAG_FRAME_DATA;
   o = writeVarint(inner, out, o);
@@ -68,6 +75,18 @@ export function encodeDataFrame(protocol: number, payload: Uint8Array): Uint8Arr
     out.set(payload, o);
   }
   return out;
+}
+
+/** The built-in `length` getter of typed arrays, which a subclass or a Proxy cannot override. */
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "length")?.get as () => number;
+
+/** The number of bytes `bytes` really holds, or -1 when it is not a typed array at all. */
+function realLength(bytes: Uint8Array): number {
+  try {
+    return typedArrayLength.call(bytes);
+  } catch {
+    return -1;
+  }
 }
 
 function encodeKeepalive(tag: number, nonce: number, timestampUs: number): Uint8Array {

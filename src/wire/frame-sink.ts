@@ -15,7 +15,9 @@ import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
  */
 export interface FrameSink {
   /**
-   * A Data frame. `payload` is a copy owned by the callee: it stays valid after the call returns.
+   * A Data frame. `payload` is owned by the callee: nothing writes it again, and it stays valid after the call
+   * returns. It may be a view of a larger buffer (see {@link FrameDecoder.pushOwned}), whose `buffer` must not be
+   * transferred or detached before the push that delivered it returns.
    *
    * @param protocol - the sender's protocol alias (uint32)
    */

@@ -31,6 +31,23 @@ describe("the hand-written frame encoders", () => {
     );
   });
 
+  it("refuse with INVALID_ARGUMENT a large payload whose length is not the bytes it holds, instead of sending unwritten memory", () => {
+    class Lying extends Uint8Array {
+      override get length(): number {
+        return 20_000;
+      }
+    }
+    let code: string | undefined;
+    try {
+      encodeDataFrame(1, new Lying(10));
+    } catch (error) {
+      code = (error as { code?: string }).code;
+    }
+    expect(code).toBe("INVALID_ARGUMENT");
+    // A Proxy gets no further: the built-in getter behind its `length` refuses it.
+    expect(() => encodeDataFrame(1, new Proxy(new Uint8Array(20_000), {}))).toThrow(TypeError);
+  });
+
   it("produce the same bytes as the generated encoder for Ping and Pong frames", () => {
     fc.assert(
       fc.property(uint32, uint32, (nonce, timestampUs) => {
