@@ -72,9 +72,14 @@ function wrap(connection) {
  * connection alive at once needs a dialer of its own, as when many peers connect to one server. The
  * dialers are made before anything is measured. `resume`: each dialer keeps its TLS session tickets.
  */
+/** The options every node of the benchmark shares (see the module comment). */
+function nodeOptions(lib) {
+  return withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true });
+}
+
 export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink" }) {
   const { ConnectionManager, TlsSessionCache } = lib;
-  const common = withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true });
+  const common = nodeOptions(lib);
   const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: { sessionCache: false } });
   await listener.start();
   const dialers = [];
@@ -95,7 +100,7 @@ export async function start({ lib, resume = false, dialers: count = 1, name = "p
   return {
     name,
     /** Where a dialer in another process connects (see {@link dialFrom}). */
-    target: { peerId: listener.peerId.toString(), addresses: [listener.addresses[0]] },
+    target: { peerId: target.peerId.toString(), addresses: target.addresses },
     onAccept(fn) {
       onAccept = fn;
     },
@@ -122,8 +127,7 @@ export async function start({ lib, resume = false, dialers: count = 1, name = "p
  */
 export async function dialFrom({ lib, target }) {
   const { ConnectionManager, PeerId } = lib;
-  const dialer = new ConnectionManager(withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], tls: { sessionCache: false } }));
+  const dialer = new ConnectionManager({ ...nodeOptions(lib), tls: { sessionCache: false } });
   await dialer.start();
-  const peerId = PeerId.parse(target.peerId);
-  return wrap(await dialer.dial({ peerId, addresses: target.addresses }));
+  return wrap(await dialer.dial({ peerId: PeerId.parse(target.peerId), addresses: target.addresses }));
 }
