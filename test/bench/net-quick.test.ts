@@ -43,7 +43,9 @@ const EXPECTED = [
   "idle.rssKiB",
   "idle.heapKiB",
   "first.p50Ms",
+  "first.dialP50Ms",
   "firstWarm.p50Ms",
+  "firstWarm.dialP50Ms",
 ];
 
 describe("bench:net --quick", () => {
