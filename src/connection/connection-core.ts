@@ -11,7 +11,7 @@ import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js
 import type { CapabilityUpdate } from "../../generated/peerlink/v1/capability_pb.js";
 import type { Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
-import { ErrorCode, PeerlinkError } from "../errors.js";
+import { ErrorCode, PeerlinkError, reportedError } from "../errors.js";
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_EARLY_DATA_BYTES, MAX_PREAUTH_FRAME_BYTES } from "../handshake/defaults.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "../handshake/failure-reasons.js";
 import { encodeGoodbye, Handshake } from "../handshake/handshake.js";
@@ -718,7 +718,7 @@ export class ConnectionCore {
   /** Ends the connection at once, without a Goodbye. No-op when already closed. */
   abort(error: PeerlinkError | undefined, now: number): CoreAction[] {
     return this.#run(now, () => {
-      this.#abort(error ?? new PeerlinkError(ErrorCode.ABORTED, "connection aborted", { initiator: "local" }));
+      this.#abort(error ?? reportedError(ErrorCode.ABORTED, "connection aborted", { initiator: "local" }));
     });
   }
 
@@ -936,11 +936,11 @@ export class ConnectionCore {
       if (s === "handshaking" && this.#setup?.handshake?.peerHelloReceived !== true) {
         error = this.#setup?.earlyCloseError?.(cause) ?? defaultEarlyCloseError((this.#flags & SECURE) !== 0, cause);
       } else if (s === "connecting" || s === "securing") {
-        error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `transport closed while ${s}`, { cause, initiator: "remote" });
+        error = reportedError(ErrorCode.CONNECTION_CLOSED, `transport closed while ${s}`, { cause, initiator: "remote" });
       } else {
         const what = s === "open" ? "without a Goodbye" : "during the handshake";
         const how = cause instanceof Error ? ` (${cause.message})` : "";
-        error = new PeerlinkError(ErrorCode.CONNECTION_CLOSED, `peer closed the connection ${what}${how}`, { cause, initiator: "remote" });
+        error = reportedError(ErrorCode.CONNECTION_CLOSED, `peer closed the connection ${what}${how}`, { cause, initiator: "remote" });
       }
       // No Goodbye came: the peer crashed, reset or just closed (PROTOCOL.md §8, CONNECTION_LOST).
       const reason = error.code === ErrorCode.CONNECTION_CLOSED ? DisconnectReason.CONNECTION_LOST : reasonForErrorCode(error.code);
@@ -1118,8 +1118,8 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
 /** The error for a transport closed before the peer's Hello, when the adapter gave no classifier. */
 function defaultEarlyCloseError(secure: boolean, cause: unknown): PeerlinkError {
   return secure
-    ? new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
-    : new PeerlinkError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" });
+    ? reportedError(ErrorCode.AUTHENTICATION_FAILED, "TLS peer closed the connection before its Hello; it most likely rejected our certificate", { cause, initiator: "remote" })
+    : reportedError(ErrorCode.CONNECTION_CLOSED, "peer closed the connection before its Hello", { cause, initiator: "remote" });
 }
 
 const NO_STRINGS: readonly string[] = Object.freeze([]);
