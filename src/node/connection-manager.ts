@@ -47,6 +47,7 @@ import type { PeerTag, TagOptions } from "../peers/peer-tags.js";
 import { SettledWaiters } from "./settled-waiters.js";
 import { closeAllConnections, stopServices } from "./shutdown.js";
 import { nodeSettings } from "./node-settings.js";
+import { keepListening } from "../util/abort-waiters.js";
 
 /**
  * Events of a {@link ConnectionManager}: the node's own and those of its default services.
@@ -139,6 +140,9 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     this.#handlers = new ProtocolHandlers(o.protocols.map((p) => p.name), (e) => this.listenerCount("handler:failed") > 0 && (this.emit("handler:failed", e), true));
     // One abort listener per pending dial or handshake: the count is bounded by the pending limits.
     setMaxListeners(0, this.#abort.signal);
+    // The transport steps and handshakes wait on this signal through one listener, kept on it until the node
+    // stops rather than added and removed around each connection.
+    keepListening(this.#abort.signal);
     this.#adopter = new Adopter({
       core: this.#core,
       peers: this.peers,

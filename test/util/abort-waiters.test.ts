@@ -1,6 +1,6 @@
 import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
-import { stopWaiting, waitForAbort, type AbortWaiter } from "../../src/util/abort-waiters.js";
+import { keepListening, stopWaiting, waitForAbort, type AbortWaiter } from "../../src/util/abort-waiters.js";
 
 /** A waiter that records the reasons it was told, in a log shared by several waiters. */
 function recorder(name: string, log: string[]): AbortWaiter {
@@ -55,5 +55,44 @@ describe("abort waiters", () => {
     expect(getEventListeners(two.signal, "abort")).toHaveLength(1);
     stopWaiting(two.signal, other);
     expect(getEventListeners(two.signal, "abort")).toHaveLength(0);
+  });
+});
+
+describe("keepListening", () => {
+  it("keeps the one listener on the signal while nothing waits, until the signal aborts", () => {
+    const controller = new AbortController();
+    const log: string[] = [];
+    keepListening(controller.signal);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    const a = recorder("a", log);
+    for (let i = 0; i < 3; i++) {
+      waitForAbort(controller.signal, a);
+      expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+      stopWaiting(controller.signal, a);
+      expect(getEventListeners(controller.signal, "abort")).toHaveLength(1);
+    }
+    waitForAbort(controller.signal, a);
+    controller.abort("stop");
+    expect(log).toEqual(["a:stop"]);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+
+  it("adds nothing to a signal that already aborted", () => {
+    const controller = new AbortController();
+    controller.abort("gone");
+    keepListening(controller.signal);
+    expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+  });
+
+  it("is per signal: another signal's listener still comes and goes with its waits", () => {
+    const kept = new AbortController();
+    const other = new AbortController();
+    keepListening(kept.signal);
+    const w = recorder("w", []);
+    waitForAbort(other.signal, w);
+    expect(getEventListeners(other.signal, "abort")).toHaveLength(1);
+    stopWaiting(other.signal, w);
+    expect(getEventListeners(other.signal, "abort")).toHaveLength(0);
+    expect(getEventListeners(kept.signal, "abort")).toHaveLength(1);
   });
 });
