@@ -9,11 +9,10 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeReason, type Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
-import { ChannelBinding, KeyType, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
+import { ChannelBinding, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { verifySignature } from "../identity/identity.js";
-import { base32DecodeInto } from "../identity/base32.js";
-import { PEER_ID_LENGTH, type PeerId } from "../identity/peer-id.js";
+import type { PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
 import { pooledRandomBytes } from "../util/random-pool.js";
 import {
@@ -27,9 +26,9 @@ import {
 import { EarlyDataBuffer, dataFrameBodyLength } from "./early-data.js";
 import { errorCodeForRemoteReason, reasonForErrorCode } from "./failure-reasons.js";
 import { encodeFrameWithBody } from "./frame-bytes.js";
-import { encodeHelloFrameWith, type HelloFields } from "./hello-encoder.js";
 import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
+import { ownHelloFrame } from "./own-hello.js";
 import { KeptHandshakeResult } from "./kept-result.js";
 import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
@@ -51,12 +50,6 @@ const DEFAULT_VERSIONS: VersionRange = Object.freeze({ min: WIRE_VERSION, max: W
 const NONE: readonly never[] = Object.freeze([]);
 const EMPTY_PROOF = new Uint8Array(0);
 const NO_EARLY: readonly EarlyMessage[] = Object.freeze([]);
-
-/**
- * The own peer id's bytes for the Hello being encoded: decoded from its text into this buffer, which the encoder
- * copies at once (single-threaded), so that neither a Hello nor a node keeps an array of them.
- */
-const OWN_ID_SCRATCH = new Uint8Array(PEER_ID_LENGTH);
 
 /**
  * One side of the peerlink handshake. Call {@link Handshake.start} once the
@@ -209,23 +202,8 @@ export class Handshake {
     const proof = tls && !byCertificate ? this.#identity.sign(tlsBindingPayload(this.#role, this.#exporterValue())) : EMPTY_PROOF;
     const nonce = this.#randomBytes(NONCE_LENGTH);
     if (nonce.length !== NONCE_LENGTH) throw new PeerlinkError(ErrorCode.INTERNAL, "randomBytes returned a wrong length");
-    const template = this.#template;
-    const fields: HelloFields = {
-      minVersion: this.#versions.min,
-      maxVersion: this.#versions.max,
-      peerId: base32DecodeInto(this.#identity.peerId.toString(), OWN_ID_SCRATCH),
-      keyType: KeyType.ED25519,
-      publicKey: this.#identity.publicKey,
-      nonce,
-      protocols: template.protocols,
-      capabilities: template.capabilities,
-      listenAddrs: template.listenAddrs,
-      binding: byCertificate ? ChannelBinding.TLS_CERTIFICATE : tls ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES,
-      proof,
-      earlyData: this.#announceEarlyData,
-      agent: template.agent,
-    };
-    const { body, bytes } = encodeHelloFrameWith(fields, template.lists, template.agentBytes);
+    const binding = byCertificate ? ChannelBinding.TLS_CERTIFICATE : tls ? ChannelBinding.TLS_EXPORTER : ChannelBinding.NONCES;
+    const { body, bytes } = ownHelloFrame(this.#template, this.#identity, this.#versions, binding, this.#announceEarlyData, nonce, proof);
     // Peers accept at most this much before authentication (§1): refuse to send a Hello they would refuse.
     if (body.length > MAX_PREAUTH_FRAME_BYTES) {
       throw new PeerlinkError(

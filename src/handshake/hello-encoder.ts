@@ -99,11 +99,18 @@ export function encodeHelloLists(
   return out;
 }
 
+/** Where the nonce and the proof lie in an encoded Hello frame (offsets into its `bytes`, prefix included). */
+export interface HelloFieldOffsets {
+  nonce: number;
+  proof: number;
+}
+
 /**
  * Encodes `Frame{hello: fields}` with fields 7–9 already encoded (`lists`, from {@link encodeHelloLists} of the
- * same lists; `fields`' own lists are not read) and the agent already UTF-8 (`agent`).
+ * same lists; `fields`' own lists are not read) and the agent already UTF-8 (`agent`). When `at` is given, the
+ * offsets of the nonce and proof bytes are written into it.
  */
-export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, agent: Uint8Array): EncodedFrame {
+export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, agent: Uint8Array, at?: HelloFieldOffsets): EncodedFrame {
   const hello =
     varintFieldSize(fields.minVersion) +
     varintFieldSize(fields.maxVersion) +
@@ -128,10 +135,12 @@ export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, age
   o = writeBytes(out, o, 3, fields.peerId);
   o = writeUint(out, o, 4, fields.keyType);
   o = writeBytes(out, o, 5, fields.publicKey);
+  if (at !== undefined) at.nonce = o + 1 + varintLength(fields.nonce.length);
   o = writeBytes(out, o, 6, fields.nonce);
   out.set(lists, o);
   o += lists.length;
   o = writeUint(out, o, 10, fields.binding);
+  if (at !== undefined) at.proof = o + 1 + varintLength(fields.proof.length);
   o = writeBytes(out, o, 11, fields.proof);
   if (fields.earlyData) {
     out[o++] = tag(12, 0);
