@@ -99,8 +99,10 @@ export function encodeHelloLists(
   return out;
 }
 
-/** Where the nonce and the proof lie in an encoded Hello frame (offsets into its `bytes`, prefix included). */
+/** Where the per-node and per-connection byte fields lie in an encoded Hello frame (offsets into its `bytes`, prefix included). */
 export interface HelloFieldOffsets {
+  peerId: number;
+  publicKey: number;
   nonce: number;
   proof: number;
 }
@@ -108,7 +110,7 @@ export interface HelloFieldOffsets {
 /**
  * Encodes `Frame{hello: fields}` with fields 7–9 already encoded (`lists`, from {@link encodeHelloLists} of the
  * same lists; `fields`' own lists are not read) and the agent already UTF-8 (`agent`). When `at` is given, the
- * offsets of the nonce and proof bytes are written into it.
+ * offsets of the peer id, public key, nonce and proof bytes are written into it.
  */
 export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, agent: Uint8Array, at?: HelloFieldOffsets): EncodedFrame {
   const hello =
@@ -132,8 +134,10 @@ export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, age
   o = writeVarint(hello, out, o);
   o = writeUint(out, o, 1, fields.minVersion);
   o = writeUint(out, o, 2, fields.maxVersion);
+  if (at !== undefined) at.peerId = o + 1 + varintLength(fields.peerId.length);
   o = writeBytes(out, o, 3, fields.peerId);
   o = writeUint(out, o, 4, fields.keyType);
+  if (at !== undefined) at.publicKey = o + 1 + varintLength(fields.publicKey.length);
   o = writeBytes(out, o, 5, fields.publicKey);
   if (at !== undefined) at.nonce = o + 1 + varintLength(fields.nonce.length);
   o = writeBytes(out, o, 6, fields.nonce);

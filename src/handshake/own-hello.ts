@@ -1,16 +1,17 @@
 /**
- * Internal: a node's own Hello frame, encoded once and copied per connection. Everything in a node's Hello
- * but the nonce and the proof is the same on each of its connections (identity, versions, lists, agent, and
- * per connection kind the binding and early-data flag), and the proof has a fixed length. So each kind is
- * encoded once with both left zero, and a connection's Hello is a copy with its nonce and proof written in:
- * no per-connection encoding, whose code a fresh process would otherwise compile and run unoptimised on
- * every early connection.
+ * Internal: a node's own Hello frame from a layout encoded once. Everything in a Hello but the identity, the nonce
+ * and the proof is the same on every connection of the nodes with the same options (versions, lists, agent, and
+ * per connection kind the binding and early-data flag), and those fields have fixed lengths. So each kind is
+ * encoded once per {@link HelloTemplate} with them left zero, and a connection's Hello is a copy with its
+ * identity, nonce and proof written in: no per-connection encoding, whose code a fresh process would otherwise
+ * compile and run unoptimised on every early connection, and nothing kept per node (the layouts belong to the
+ * template, which nodes with equal options share).
  *
  * @module
  */
 import { KeyType, type ChannelBinding } from "../../generated/peerlink/v1/handshake_pb.js";
 import type { Identity } from "../identity/identity.js";
-import { PEER_ID_LENGTH, type PeerId } from "../identity/peer-id.js";
+import { PEER_ID_LENGTH } from "../identity/peer-id.js";
 import { base32DecodeInto } from "../identity/base32.js";
 import { NONCE_LENGTH } from "./defaults.js";
 import type { EncodedFrame } from "./frame-bytes.js";
@@ -18,34 +19,27 @@ import { encodeHelloFrameWith, type HelloFieldOffsets } from "./hello-encoder.js
 import type { HelloTemplate } from "./hello-template.js";
 import type { VersionRange } from "./types.js";
 
-/** One kind of own Hello: its bytes with nonce and proof zero (never handed out), and where those go. */
+/** One kind of Hello: its bytes with identity, nonce and proof zero (never handed out), and where those go. */
 interface HelloLayout {
+  readonly min: number;
+  readonly max: number;
   readonly bytes: Uint8Array;
   /** Bytes of the length prefix before the Frame body. */
   readonly prefix: number;
+  readonly peerIdAt: number;
+  readonly publicKeyAt: number;
+  readonly keyLength: number;
   readonly nonceAt: number;
   readonly proofAt: number;
   readonly proofLength: number;
 }
 
-/** The layouts of one identity's Hellos with one template and version range, by {@link slotOf}. */
-class OwnHellos {
-  readonly layouts: (HelloLayout | undefined)[] = [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined];
-  constructor(
-    readonly template: HelloTemplate,
-    readonly min: number,
-    readonly max: number,
-    readonly peerId: PeerId,
-    readonly publicKey: Uint8Array,
-  ) {}
-}
+/** Per template, its layouts by {@link ChannelBinding} × 2 + early data (the last one built for each). */
+const layoutsOf = new WeakMap<HelloTemplate, (HelloLayout | undefined)[]>();
+const SLOTS = 8;
 
-/**
- * Per identity, its layouts for each template and version range in use (a node has one; nodes of a process
- * sharing an identity may differ in listen addresses). Bounded: the oldest entry goes past {@link MAX_KINDS}.
- */
-const hellosOf = new WeakMap<Identity, OwnHellos[]>();
-const MAX_KINDS = 8;
+/** The own peer id's bytes, decoded from its text here and copied into the Hello at once (single-threaded). */
+const peerIdScratch = new Uint8Array(PEER_ID_LENGTH);
 
 /**
  * `Frame{hello}` of `identity` with `template`'s lists, `versions`, `binding`, `earlyData`, `nonce` (of
@@ -61,46 +55,46 @@ export function ownHelloFrame(
   nonce: Uint8Array,
   proof: Uint8Array,
 ): EncodedFrame {
-  const hellos = hellosFor(template, identity, versions);
+  let layouts = layoutsOf.get(template);
+  if (layouts === undefined) layoutsOf.set(template, (layouts = new Array<HelloLayout | undefined>(SLOTS).fill(undefined)));
   const slot = binding * 2 + (earlyData ? 1 : 0);
-  let layout = slot < hellos.layouts.length ? hellos.layouts[slot] : undefined;
-  if (layout === undefined || layout.proofLength !== proof.length) {
-    layout = buildLayout(hellos, binding, earlyData, proof.length);
-    if (slot < hellos.layouts.length) hellos.layouts[slot] = layout;
+  const publicKey = identity.publicKey;
+  let layout = slot < SLOTS ? layouts[slot] : undefined;
+  if (
+    layout === undefined ||
+    layout.min !== versions.min ||
+    layout.max !== versions.max ||
+    layout.proofLength !== proof.length ||
+    layout.keyLength !== publicKey.length
+  ) {
+    layout = buildLayout(template, versions, binding, earlyData, publicKey.length, proof.length);
+    if (slot < SLOTS) layouts[slot] = layout;
   }
   const bytes = layout.bytes.slice();
+  bytes.set(base32DecodeInto(identity.peerId.toString(), peerIdScratch), layout.peerIdAt);
+  bytes.set(publicKey, layout.publicKeyAt);
   bytes.set(nonce, layout.nonceAt);
   if (proof.length > 0) bytes.set(proof, layout.proofAt);
   return { body: bytes.subarray(layout.prefix), bytes };
 }
 
-function hellosFor(template: HelloTemplate, identity: Identity, versions: VersionRange): OwnHellos {
-  let list = hellosOf.get(identity);
-  if (list === undefined) hellosOf.set(identity, (list = []));
-  for (let i = 0; i < list.length; i++) {
-    const h = list[i] as OwnHellos;
-    // The identity's fields are compared too: an identity is immutable, but a stale Hello must never go out.
-    if (h.template === template && h.min === versions.min && h.max === versions.max && h.peerId === identity.peerId && h.publicKey === identity.publicKey) {
-      return h;
-    }
-  }
-  const made = new OwnHellos(template, versions.min, versions.max, identity.peerId, identity.publicKey);
-  if (list.length >= MAX_KINDS) list.shift();
-  list.push(made);
-  return made;
-}
+const at: HelloFieldOffsets = { peerId: 0, publicKey: 0, nonce: 0, proof: 0 };
 
-const at: HelloFieldOffsets = { nonce: 0, proof: 0 };
-
-function buildLayout(hellos: OwnHellos, binding: ChannelBinding, earlyData: boolean, proofLength: number): HelloLayout {
-  const { template } = hellos;
+function buildLayout(
+  template: HelloTemplate,
+  versions: VersionRange,
+  binding: ChannelBinding,
+  earlyData: boolean,
+  keyLength: number,
+  proofLength: number,
+): HelloLayout {
   const { bytes, body } = encodeHelloFrameWith(
     {
-      minVersion: hellos.min,
-      maxVersion: hellos.max,
-      peerId: base32DecodeInto(hellos.peerId.toString(), new Uint8Array(PEER_ID_LENGTH)),
+      minVersion: versions.min,
+      maxVersion: versions.max,
+      peerId: new Uint8Array(PEER_ID_LENGTH),
       keyType: KeyType.ED25519,
-      publicKey: hellos.publicKey,
+      publicKey: new Uint8Array(keyLength),
       nonce: new Uint8Array(NONCE_LENGTH),
       protocols: template.protocols,
       capabilities: template.capabilities,
@@ -114,5 +108,16 @@ function buildLayout(hellos: OwnHellos, binding: ChannelBinding, earlyData: bool
     template.agentBytes,
     at,
   );
-  return { bytes, prefix: bytes.length - body.length, nonceAt: at.nonce, proofAt: at.proof, proofLength };
+  return {
+    min: versions.min,
+    max: versions.max,
+    bytes,
+    prefix: bytes.length - body.length,
+    peerIdAt: at.peerId,
+    publicKeyAt: at.publicKey,
+    keyLength,
+    nonceAt: at.nonce,
+    proofAt: at.proof,
+    proofLength,
+  };
 }

@@ -1,4 +1,4 @@
-// A node's own Hello is encoded once per kind and copied per connection: every copy must be exactly the Hello
+// A node's own Hello is copied from a layout encoded once per kind: every copy must be exactly the Hello
 // the encoder writes for the same fields, and no copy may leak into another.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
@@ -31,7 +31,7 @@ function expected(t: HelloTemplate, id: Identity, min: number, max: number, bind
   );
 }
 
-describe("a node's own Hello, encoded once and copied per connection", () => {
+describe("a node's own Hello, copied from a layout encoded once", () => {
   const template = helloTemplate(
     [{ name: "/chat", versions: [1, 2], alias: 1 }, { name: "/sync", versions: [3], alias: 7 }],
     [{ name: "gossip", version: 2, required: true }],
@@ -88,7 +88,7 @@ describe("a node's own Hello, encoded once and copied per connection", () => {
     }
   });
 
-  it("stays right past the kinds kept per identity", () => {
+  it("stays right when one kind alternates between version ranges (each call rebuilds its layout)", () => {
     const id = Identity.generate();
     const nonce = randomBytes(32);
     const none = new Uint8Array(0);
