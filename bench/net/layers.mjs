@@ -1,0 +1,155 @@
+// Setup CPU layer by layer, batch by batch, in fresh processes: where a fresh process's extra work per
+// connection lies (BENCHMARKS.md, ninth pass). Informational: not a figure of `npm run bench:net`, and it reaches
+// into dist/ past the public API for the two middle layers.
+//
+//   node bench/net/layers.mjs [--processes N] [--batches N]
+//
+// Layers: "raw" (raw Node TLS, the bench:net contender), "transport" (peerlink's TCP and TLS steps alone:
+// listenTcp + secureInbound, dialChannel), "connection" (those plus the handshake and Connection at both ends:
+// openConnection), "node" (the bench:net peerlink contender: one listener node, one dialer node per connection).
+// Each process makes `batches` batches of 256 connections, 64 dials at a time, each batch closed before the next,
+// and reports the CPU per connection (both ends) of each batch. Prints per layer the median over the processes,
+// with the interquartile range. Processes are interleaved across layers.
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const LAYERS = ["raw", "transport", "connection", "node"];
+const BATCH = 256;
+const CONCURRENCY = 64;
+
+if (args[0] === "--child") {
+  console.log(JSON.stringify(await measure(args[1], Number(args[2]))));
+  process.exit(0);
+}
+
+const processes = option("--processes", 5);
+const batches = option("--batches", 4);
+const run = promisify(execFile);
+const results = Object.fromEntries(LAYERS.map((l) => [l, []]));
+for (let p = 0; p < processes; p++) {
+  for (const layer of LAYERS) {
+    const { stdout } = await run(process.execPath, [fileURLToPath(import.meta.url), "--child", layer, String(batches)], { maxBuffer: 1 << 20 });
+    results[layer].push(JSON.parse(stdout.trim().split("\n").at(-1)));
+    process.stderr.write(`process ${p + 1}/${processes} ${layer}: ${JSON.stringify(results[layer].at(-1))}\n`);
+  }
+}
+const quantile = (values, q) => {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.round((v.length - 1) * q)];
+};
+console.log(`| layer | ${Array.from({ length: batches }, (_, b) => `batch ${b + 1}`).join(" | ")} |`);
+console.log(`|---|${"---:|".repeat(batches)}`);
+for (const layer of LAYERS) {
+  const cells = Array.from({ length: batches }, (_, b) => {
+    const v = results[layer].map((r) => r[b]);
+    return `${quantile(v, 0.5).toFixed(2)} (${quantile(v, 0.25).toFixed(2)}–${quantile(v, 0.75).toFixed(2)})`;
+  });
+  console.log(`| ${layer} | ${cells.join(" | ")} |`);
+}
+
+/** One process: the layer's CPU per connection (ms, both ends) in each of `batches` batches. */
+async function measure(layer, batches) {
+  const lib = await import(pathToFileURL(path.join(root, "dist/src/index.js")).href);
+  const contender = await start(lib, layer);
+  const cpu = [];
+  for (let b = 0; b < batches; b++) {
+    const conns = [];
+    let next = 0;
+    const c0 = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < BATCH) {
+          next++;
+          conns.push(await contender.dial());
+        }
+      }),
+    );
+    while (contender.accepted() < BATCH) await sleep(1);
+    const c = process.cpuUsage(c0);
+    cpu.push(Number(((c.user + c.system) / 1000 / BATCH).toFixed(3)));
+    await sleep(50);
+    for (const conn of conns) conn.close();
+    await contender.closeAll();
+  }
+  await contender.stop();
+  return cpu;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A contender for `layer`: dial() → { close() }, accepted(), closeAll() (the listener's side), stop(). */
+async function start(lib, layer) {
+  if (layer === "raw" || layer === "node") {
+    const node =
+      layer === "raw"
+        ? await (await import("./raw-tls.mjs")).start({ credentials: await lib.createTlsCredentials(lib.Identity.generate()), resume: false })
+        : await (await import("./peerlink.mjs")).start({ lib, resume: false, dialers: BATCH });
+    let accepted = 0;
+    node.onAccept(() => accepted++);
+    return {
+      dial: () => node.dial(),
+      accepted: () => accepted,
+      async closeAll() {
+        await node.settled?.();
+        accepted = 0;
+      },
+      stop: () => node.stop(),
+    };
+  }
+  const { listenTcp, secureInbound, dialChannel, resolveTls } = await import(pathToFileURL(path.join(root, "dist/src/transport/index.js")).href);
+  const { openConnection } = await import(pathToFileURL(path.join(root, "dist/src/connection/index.js")).href);
+  const protocols = [{ name: "/bench", versions: [1], alias: 1 }];
+  const settings = (identity) => ({ identity, protocols, capabilities: [], listenAddrs: [], earlyData: false, agent: "bench" });
+  const listenerId = lib.Identity.generate();
+  const dialerId = lib.Identity.generate();
+  const listenerTls = await resolveTls(listenerId, { sessionCache: false });
+  const dialerTls = await resolveTls(dialerId, { sessionCache: false });
+  let accepted = 0;
+  const held = [];
+  const listener = await listenTcp({
+    host: "127.0.0.1",
+    port: 0,
+    onSocket(raw) {
+      const deadline = Date.now() + 10_000;
+      secureInbound(raw, { tls: listenerTls, deadline }).then(
+        async (channel) => {
+          if (layer === "transport") held.push(() => channel.socket.destroy());
+          else {
+            const connection = await openConnection(channel, settings(listenerId), { deadline });
+            held.push(() => connection.abort());
+          }
+          accepted++;
+        },
+        () => undefined,
+      );
+    },
+  });
+  const port = listener.addresses[0].port;
+  return {
+    async dial() {
+      const deadline = Date.now() + 10_000;
+      const channel = await dialChannel({ host: "127.0.0.1", port, tls: dialerTls, deadline });
+      if (layer === "transport") return { close: () => channel.socket.destroy() };
+      const connection = await openConnection(channel, settings(dialerId), { deadline });
+      return { close: () => connection.abort() };
+    },
+    accepted: () => accepted,
+    async closeAll() {
+      for (const close of held.splice(0)) close();
+      await sleep(100);
+      accepted = 0;
+    },
+    stop: () => listener.close(),
+  };
+}
