@@ -3,6 +3,7 @@ import { performance } from "node:perf_hooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode, type PeerlinkError } from "../../src/errors.js";
 import type { ManagerHost, ManagerService } from "../../src/manager/services.js";
+import { closedPort } from "../helpers/closed-port.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { reportFigures } from "../helpers/reliability.js";
 import { nextEvent, onEvent, startNode, stopNodes } from "../maintenance/fixtures/nodes.js";
@@ -53,14 +54,6 @@ async function forwarder(port: number, host = "127.0.0.1"): Promise<{ address: s
 }
 
 /** A port on 127.0.0.1 nothing listens on (bound once, then released). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 const portOf = (address: string) => Number(address.split(":").pop());
 
 describe("racing a peer's addresses (real sockets)", () => {

@@ -9,6 +9,7 @@ import { secureInbound } from "../../src/transport/secure-inbound.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { createTlsCredentials } from "../../src/transport/tls-credentials.js";
 import { PEERLINK_ALPN, type ResolvedTls, type TlsCredentials } from "../../src/transport/types.js";
+import { closedPort } from "../helpers/closed-port.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { startTestServer } from "./fixtures.js";
 import { closed, countTransportHandles, expectHandlesBackTo } from "./resources.js";
@@ -52,23 +53,15 @@ async function startSilentServer(): Promise<{ port: number; accepted: Promise<ne
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("dialing a port nobody listens on", () => {
   it("fails with CONNECT_FAILED and keeps ECONNREFUSED as the cause", async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const error = await rejectsWithCode(dialChannel({ host: "127.0.0.1", port, tls: dialerTls }), ErrorCode.CONNECT_FAILED);
     expect((error.cause as NodeJS.ErrnoException).code).toBe("ECONNREFUSED");
   });
 
   it("leaves a cached session ticket for the next dial (it is used only once a ClientHello carries it)", async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const cache = new TlsSessionCache();
     const key = sessionCacheKey("127.0.0.1", port);
     const session = Buffer.from("ticket");
@@ -79,7 +72,7 @@ describe("dialing a port nobody listens on", () => {
   });
 
   it("fails with CONNECT_FAILED over IPv6 too", async () => {
-    const port = await freePort();
+    const port = await closedPort();
     await rejectsWithCode(dialChannel({ host: "::1", port }), ErrorCode.CONNECT_FAILED);
   });
 });
