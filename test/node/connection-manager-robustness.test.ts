@@ -9,6 +9,7 @@ import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { ConnectionManager } from "../../src/node/connection-manager.js";
 import { dialChannel } from "../../src/transport/dial.js";
+import { closedPort } from "../helpers/closed-port.js";
 import { rejectsWithCode } from "../helpers/error-code.js";
 import { withTempDir } from "../helpers/temp-dir.js";
 import { cleanup, nextEvent, startManager } from "../manager/fixtures.js";
@@ -187,7 +188,8 @@ describe("dialing a plain address", () => {
   it("follows a peer that moved away: the new peer at the address is reached and takes it over", async () => {
     // No reconnect service: its redial of the old peer (pinned to the old identity) would race this dial.
     const hub = await startManager({ tls: false, reconnect: false });
-    const old = await startManager({ tls: false });
+    // A port below the ephemeral range: no port-0 listener of a parallel test takes it while it is free.
+    const old = await startManager({ tls: false, listen: [`127.0.0.1:${await closedPort()}`] });
     const address = old.addresses[0]!;
     expect((await hub.dial(address)).remotePeer.equals(old.peerId)).toBe(true);
     await old.stop();
