@@ -53,7 +53,6 @@ async function forwarder(port: number, host = "127.0.0.1"): Promise<{ address: s
   return { address: host.includes(":") ? `[${host}]:${port_}` : `${host}:${port_}`, acceptedAt };
 }
 
-/** A port on 127.0.0.1 nothing listens on (bound once, then released). */
 const portOf = (address: string) => Number(address.split(":").pop());
 
 describe("racing a peer's addresses (real sockets)", () => {
