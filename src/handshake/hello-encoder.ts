@@ -134,18 +134,24 @@ export function encodeHelloFrameWith(fields: HelloFields, lists: Uint8Array, age
   o = writeVarint(hello, out, o);
   o = writeUint(out, o, 1, fields.minVersion);
   o = writeUint(out, o, 2, fields.maxVersion);
-  if (at !== undefined) at.peerId = o + 1 + varintLength(fields.peerId.length);
   o = writeBytes(out, o, 3, fields.peerId);
+  const peerIdEnd = o;
   o = writeUint(out, o, 4, fields.keyType);
-  if (at !== undefined) at.publicKey = o + 1 + varintLength(fields.publicKey.length);
   o = writeBytes(out, o, 5, fields.publicKey);
-  if (at !== undefined) at.nonce = o + 1 + varintLength(fields.nonce.length);
+  const publicKeyEnd = o;
   o = writeBytes(out, o, 6, fields.nonce);
+  const nonceEnd = o;
   out.set(lists, o);
   o += lists.length;
   o = writeUint(out, o, 10, fields.binding);
-  if (at !== undefined) at.proof = o + 1 + varintLength(fields.proof.length);
   o = writeBytes(out, o, 11, fields.proof);
+  if (at !== undefined) {
+    // Each field's bytes end where writeBytes returned.
+    at.peerId = peerIdEnd - fields.peerId.length;
+    at.publicKey = publicKeyEnd - fields.publicKey.length;
+    at.nonce = nonceEnd - fields.nonce.length;
+    at.proof = o - fields.proof.length;
+  }
   if (fields.earlyData) {
     out[o++] = tag(12, 0);
     out[o++] = 1;
