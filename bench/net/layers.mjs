@@ -14,6 +14,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { cpuMs, pool, quantile, sleep } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -42,10 +43,6 @@ for (let p = 0; p < processes; p++) {
     process.stderr.write(`process ${p + 1}/${processes} ${layer}: ${JSON.stringify(results[layer].at(-1))}\n`);
   }
 }
-const quantile = (values, q) => {
-  const v = [...values].sort((a, b) => a - b);
-  return v[Math.round((v.length - 1) * q)];
-};
 console.log(`| layer | ${Array.from({ length: batches }, (_, b) => `batch ${b + 1}`).join(" | ")} |`);
 console.log(`|---|${"---:|".repeat(batches)}`);
 for (const layer of LAYERS) {
@@ -63,29 +60,16 @@ async function measure(layer, batches) {
   const cpu = [];
   for (let b = 0; b < batches; b++) {
     const conns = [];
-    let next = 0;
-    const c0 = process.cpuUsage();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < BATCH) {
-          next++;
-          conns.push(await contender.dial());
-        }
-      }),
-    );
+    const cpu0 = cpuMs();
+    await pool(BATCH, CONCURRENCY, async () => conns.push(await contender.dial()));
     while (contender.accepted() < BATCH) await sleep(1);
-    const c = process.cpuUsage(c0);
-    cpu.push(Number(((c.user + c.system) / 1000 / BATCH).toFixed(3)));
+    cpu.push(Number(((cpuMs() - cpu0) / BATCH).toFixed(3)));
     await sleep(50);
     for (const conn of conns) conn.close();
     await contender.closeAll();
   }
   await contender.stop();
   return cpu;
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A contender for `layer`: dial() → { close() }, accepted(), closeAll() (the listener's side), stop(). */
