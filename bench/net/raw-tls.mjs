@@ -65,15 +65,24 @@ function tlsOptions({ key, cert }) {
 }
 
 /**
- * Starts a listener and a dialer in this process. `resume`: the dialer keeps the tickets it is given and
- * offers one (single use) per dial, as peerlink's session cache does.
+ * Starts a listener and `dialers` dialer identities in this process, as peerlink's benchmark has one dialer node
+ * per connection alive at once: each identity has its own key, certificate and client context, and dials take
+ * them in turn. `dialers: 1` shares one client identity across every dial (the listener's own key and
+ * certificate), which one process of many identities cannot match: in a fresh process, 256 client contexts cost
+ * raw TLS 0.3–0.5 ms more CPU per connection than one (BENCHMARKS.md, tenth pass). `resume`: each identity keeps
+ * the tickets it is given and offers one (single use) per dial, as peerlink's session cache does.
  */
-export async function start({ credentials, resume = false }) {
+export async function start({ credentials, resume = false, dialers = 1, makeCredentials }) {
   const common = tlsOptions(credentials);
   const sessionIdContext = createHash("sha256").update(credentials.cert).digest("hex").slice(0, 32);
-  // One client context for every dial, as peerlink keeps one per node: passing key and cert to each
-  // tls.connect would parse them again each time (~0.57 ms per dial here).
-  const clientContext = tls.createSecureContext(common);
+  // One client context per identity, made before anything is measured, as peerlink keeps one per node: passing
+  // key and cert to each tls.connect would parse them again each time (~0.57 ms per dial here).
+  const clients = [];
+  for (let i = 0; i < dialers; i++) {
+    const own = dialers === 1 ? credentials : await makeCredentials();
+    clients.push({ context: tls.createSecureContext(tlsOptions(own)), tickets: [] });
+  }
+  let next = 0;
   let onAccept = () => {};
   const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
     socket.setNoDelay(true);
@@ -83,7 +92,6 @@ export async function start({ credentials, resume = false }) {
   server.on("tlsClientError", () => {});
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address();
-  const tickets = [];
   // Tickets are offered only once `ticketsReady` was called (after the warm-up batch): the warm-up makes full
   // handshakes and stores their tickets, as each peerlink dialer's first dial does. Offering them during the
   // warm-up would use them up: a resumed session brings no new ticket (OpenSSL 3 sends none after a
@@ -99,9 +107,10 @@ export async function start({ credentials, resume = false }) {
     },
     /** Dials; with `early`, writes it as the first message once TLS is done. Resolves with the connection. */
     dial({ early } = {}) {
-      const session = resume && offering ? tickets.pop() : undefined;
+      const client = clients[next++ % clients.length];
+      const session = resume && offering ? client.tickets.pop() : undefined;
       return new Promise((resolve, reject) => {
-        const socket = tls.connect({ secureContext: clientContext, rejectUnauthorized: false, host: "127.0.0.1", port, ...(session ? { session } : {}) }, () => {
+        const socket = tls.connect({ secureContext: client.context, rejectUnauthorized: false, host: "127.0.0.1", port, ...(session ? { session } : {}) }, () => {
           if (!authenticated(socket)) return reject(new Error("no peer certificate"));
           const conn = wrap(socket);
           conn.resumed = socket.isSessionReused();
@@ -111,13 +120,14 @@ export async function start({ credentials, resume = false }) {
         socket.setNoDelay(true);
         sockets.add(socket);
         socket.once("close", () => sockets.delete(socket));
-        if (resume) socket.on("session", (s) => tickets.length < 4096 && tickets.push(s));
+        if (resume) socket.on("session", (s) => client.tickets.length < 16 && client.tickets.push(s));
         socket.once("error", reject);
       });
     },
     /** Waits (bounded) until `count` tickets are stored, so every measured resumed dial can offer one. */
     async ticketsReady(count) {
-      for (let i = 0; tickets.length < count && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
+      const stored = () => clients.reduce((n, c) => n + Math.min(c.tickets.length, 1), 0);
+      for (let i = 0; stored() < Math.min(count, clients.length) && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
       offering = true;
     },
     async stop() {

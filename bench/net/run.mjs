@@ -3,13 +3,16 @@
 // order alternated between figures and rounds; ratios are taken within a round; median and min–max reported,
 // with the load average before each measurement (the machine is shared: read the ratios, not the absolutes).
 //
-//   node bench/net/run.mjs [--quick] [--rounds N] [--figures setup,ping,...] [--contenders raw,peerlink,before,libp2p]
+//   node bench/net/run.mjs [--quick] [--rounds N] [--figures setup,ping,...]
+//                          [--contenders raw,peerlink,before,libp2p,raw-shared]
 //                          [--before PATH] [--write] [--json FILE]
 //
 // --quick: tiny sizes, one round, contenders in parallel; prints the JSON (the test suite checks that every
 // figure is reported). --before PATH: adds "peerlink (before)", the same benchmark on another build of
 // peerlink (PATH = its dist/src/index.js), for before/after figures in the same run. --write: results to
-// bench/net/results.json and the table into BENCHMARKS.md.
+// bench/net/results.json and the table into BENCHMARKS.md. raw-shared (only when named in --contenders): raw TLS
+// with one client identity for every dial, the baseline before the tenth pass (see raw-tls.mjs), with
+// peerlink's ratio to it beside the others.
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -36,6 +39,7 @@ const figures = option("--figures", ALL_FIGURES.join(",")).split(",");
 const only = option("--contenders", undefined)?.split(",");
 const contenders = [
   { id: "raw", label: "raw TLS", spec: { contender: "raw" } },
+  ...(only?.includes("raw-shared") ? [{ id: "raw-shared", label: "raw TLS, one client identity", spec: { contender: "raw", sharedClient: true } }] : []),
   { id: "peerlink", label: "peerlink", spec: { contender: "peerlink" } },
   ...(before ? [{ id: "before", label: "peerlink (before)", spec: { contender: "peerlink", lib: path.resolve(before) } }] : []),
   {
@@ -133,6 +137,7 @@ function summarize() {
       return rs.length === 0 ? undefined : { median: median(rs), min: Math.min(...rs), max: Math.max(...rs), rounds: rs };
     };
     row.ratios.peerlinkOverRaw = ratio("peerlink", "raw");
+    if (results["raw-shared"] !== undefined) row.ratios.peerlinkOverRawShared = ratio("peerlink", "raw-shared");
     if (before) {
       row.ratios.beforeOverRaw = ratio("before", "raw");
       row.ratios.peerlinkOverBefore = ratio("peerlink", "before");
@@ -178,11 +183,13 @@ const rcell = (s) => (s === undefined ? "–" : `${s.median.toFixed(2)} (${s.min
 
 function table() {
   const cols = contenders.map((c) => c.label);
-  const head = `| figure | unit | ${cols.join(" | ")} | peerlink ÷ raw |${before ? " before ÷ raw | after ÷ before |" : ""} libp2p ÷ peerlink | target (÷ raw) |`;
-  const sep = `|---|---|${cols.map(() => "---:").join("|")}|---:|${before ? "---:|---:|" : ""}---:|---|`;
+  const shared = results["raw-shared"] !== undefined;
+  const head = `| figure | unit | ${cols.join(" | ")} | peerlink ÷ raw |${shared ? " peerlink ÷ raw, one client identity |" : ""}${before ? " before ÷ raw | after ÷ before |" : ""} libp2p ÷ peerlink | target (÷ raw) |`;
+  const sep = `|---|---|${cols.map(() => "---:").join("|")}|---:|${shared ? "---:|" : ""}${before ? "---:|---:|" : ""}---:|---|`;
   const lines = summary.map(
     (r) =>
       `| ${r.label} | ${r.unit} | ${contenders.map((c) => cell(r.contenders[c.id])).join(" | ")} | ${rcell(r.ratios.peerlinkOverRaw)} |` +
+      `${shared ? ` ${rcell(r.ratios.peerlinkOverRawShared)} |` : ""}` +
       `${before ? ` ${rcell(r.ratios.beforeOverRaw)} | ${rcell(r.ratios.peerlinkOverBefore)} |` : ""} ${rcell(r.ratios.libp2pOverPeerlink)} | ${r.target} |`,
   );
   const allLoads = loads.flat();
