@@ -7,6 +7,7 @@
 // Layers: "raw" (raw Node TLS, the bench:net contender), "transport" (peerlink's TCP and TLS steps alone:
 // listenTcp + secureInbound, dialChannel), "connection" (those plus the handshake and Connection at both ends:
 // openConnection), "node" (the bench:net peerlink contender: one listener node, one dialer node per connection).
+// Every layer dials from one identity (key, certificate, TLS context) per connection of a batch, as the node does.
 // Each process makes `batches` batches of 256 connections, 64 dials at a time, each batch closed before the next,
 // and reports the CPU per connection (both ends) of each batch. Prints per layer the median over the processes,
 // with the interquartile range. Processes are interleaved across layers.
@@ -74,10 +75,11 @@ async function measure(layer, batches) {
 
 /** A contender for `layer`: dial() → { close() }, accepted(), closeAll() (the listener's side), stop(). */
 async function start(lib, layer) {
+  const makeCredentials = () => lib.createTlsCredentials(lib.Identity.generate());
   if (layer === "raw" || layer === "node") {
     const node =
       layer === "raw"
-        ? await (await import("./raw-tls.mjs")).start({ credentials: await lib.createTlsCredentials(lib.Identity.generate()), resume: false })
+        ? await (await import("./raw-tls.mjs")).start({ credentials: await makeCredentials(), resume: false, dialers: BATCH, makeCredentials })
         : await (await import("./peerlink.mjs")).start({ lib, resume: false, dialers: BATCH });
     let accepted = 0;
     node.onAccept(() => accepted++);
@@ -96,9 +98,13 @@ async function start(lib, layer) {
   const protocols = [{ name: "/bench", versions: [1], alias: 1 }];
   const settings = (identity) => ({ identity, protocols, capabilities: [], listenAddrs: [], earlyData: false, agent: "bench" });
   const listenerId = lib.Identity.generate();
-  const dialerId = lib.Identity.generate();
   const listenerTls = await resolveTls(listenerId, { sessionCache: false });
-  const dialerTls = await resolveTls(dialerId, { sessionCache: false });
+  const dialers = [];
+  for (let i = 0; i < BATCH; i++) {
+    const identity = lib.Identity.generate();
+    dialers.push({ identity, tls: await resolveTls(identity, { sessionCache: false }) });
+  }
+  let next = 0;
   let accepted = 0;
   const held = [];
   const listener = await listenTcp({
@@ -123,9 +129,10 @@ async function start(lib, layer) {
   return {
     async dial() {
       const deadline = Date.now() + 10_000;
-      const channel = await dialChannel({ host: "127.0.0.1", port, tls: dialerTls, deadline });
+      const dialer = dialers[next++ % dialers.length];
+      const channel = await dialChannel({ host: "127.0.0.1", port, tls: dialer.tls, deadline });
       if (layer === "transport") return { close: () => channel.socket.destroy() };
-      const connection = await openConnection(channel, settings(dialerId), { deadline });
+      const connection = await openConnection(channel, settings(dialer.identity), { deadline });
       return { close: () => connection.abort() };
     },
     accepted: () => accepted,

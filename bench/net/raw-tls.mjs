@@ -83,6 +83,8 @@ export async function start({ credentials, resume = false, dialers = 1, makeCred
     clients.push({ context: tls.createSecureContext(tlsOptions(own)), tickets: [] });
   }
   let next = 0;
+  // Tickets kept per identity: 4,096 in all, as when one identity dialed every connection.
+  const keptTickets = Math.max(2, Math.floor(4096 / dialers));
   let onAccept = () => {};
   const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
     socket.setNoDelay(true);
@@ -120,14 +122,15 @@ export async function start({ credentials, resume = false, dialers = 1, makeCred
         socket.setNoDelay(true);
         sockets.add(socket);
         socket.once("close", () => sockets.delete(socket));
-        if (resume) socket.on("session", (s) => client.tickets.length < 16 && client.tickets.push(s));
+        if (resume) socket.on("session", (s) => client.tickets.length < keptTickets && client.tickets.push(s));
         socket.once("error", reject);
       });
     },
-    /** Waits (bounded) until `count` tickets are stored, so every measured resumed dial can offer one. */
+    /** Waits (bounded) until enough tickets are stored for every one of `count` measured resumed dials to offer one. */
     async ticketsReady(count) {
-      const stored = () => clients.reduce((n, c) => n + Math.min(c.tickets.length, 1), 0);
-      for (let i = 0; stored() < Math.min(count, clients.length) && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
+      const each = Math.ceil(count / clients.length);
+      const stored = () => clients.reduce((n, c) => n + Math.min(c.tickets.length, each), 0);
+      for (let i = 0; stored() < count && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
       offering = true;
     },
     async stop() {
