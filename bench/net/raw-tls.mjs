@@ -18,11 +18,13 @@ function encode(type, payload) {
   return out;
 }
 
-/** The peer showed a certificate, or resumed a session that was authenticated when it was made. */
+/**
+ * The peer showed a certificate, or resumed a session that was authenticated when it was made. Read as an
+ * `X509Certificate`, as peerlink's transport reads it: the legacy `getPeerCertificate()` object (subject,
+ * issuer, fingerprints as strings) cost raw TLS 0.05–0.18 ms more per connection (BENCHMARKS.md, tenth pass).
+ */
 function authenticated(socket) {
-  if (socket.isSessionReused()) return true;
-  const peer = socket.getPeerCertificate();
-  return peer !== null && peer.raw !== undefined;
+  return socket.isSessionReused() || socket.getPeerX509Certificate() !== undefined;
 }
 
 /** Wraps a secured socket as a benchmark connection. */
