@@ -11,8 +11,8 @@
 // figure is reported). --before PATH: adds "peerlink (before)", the same benchmark on another build of
 // peerlink (PATH = its dist/src/index.js), for before/after figures in the same run. --write: results to
 // bench/net/results.json and the table into BENCHMARKS.md. raw-shared (only when named in --contenders): raw TLS
-// with one client identity for every dial, the baseline before the tenth pass (see raw-tls.mjs), with
-// peerlink's ratio to it beside the others.
+// with one client identity for every dial (the listener's), as the baseline was before the tenth pass but for
+// its certificate check (see raw-tls.mjs), with peerlink's ratio to it beside the others.
 import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
