@@ -24,6 +24,7 @@ function encode(type, payload) {
  * issuer, fingerprints as strings) cost raw TLS 0.05–0.18 ms more per connection (BENCHMARKS.md, tenth pass).
  */
 function authenticated(socket) {
+  // Called once per socket: on a client socket, Node 20 hands out the peer's certificate to the first call only.
   return socket.isSessionReused() || socket.getPeerX509Certificate() !== undefined;
 }
 
@@ -69,24 +70,24 @@ function tlsOptions({ key, cert }) {
 /**
  * Starts a listener and `dialers` dialer identities in this process, as peerlink's benchmark has one dialer node
  * per connection alive at once: each identity has its own key, certificate and client context, and dials take
- * them in turn. `dialers: 1` shares one client identity across every dial (the listener's own key and
- * certificate), which one process of many identities cannot match: in a fresh process, 256 client contexts cost
- * raw TLS 0.3–0.5 ms more CPU per connection than one (BENCHMARKS.md, tenth pass). `resume`: each identity keeps
- * the tickets it is given and offers one (single use) per dial, as peerlink's session cache does.
+ * them in turn. `shared`: one client identity for every dial instead (the listener's own key and certificate),
+ * which one process of many identities cannot match: in a fresh process, 256 client contexts cost raw TLS
+ * 0.3–0.5 ms more CPU per connection than one (BENCHMARKS.md, tenth pass). `resume`: each identity keeps the
+ * tickets it is given and offers one (single use) per dial, as peerlink's session cache does.
  */
-export async function start({ credentials, resume = false, dialers = 1, makeCredentials }) {
+export async function start({ credentials, resume = false, dialers = 1, shared = false, makeCredentials }) {
   const common = tlsOptions(credentials);
   const sessionIdContext = createHash("sha256").update(credentials.cert).digest("hex").slice(0, 32);
   // One client context per identity, made before anything is measured, as peerlink keeps one per node: passing
   // key and cert to each tls.connect would parse them again each time (~0.57 ms per dial here).
   const clients = [];
-  for (let i = 0; i < dialers; i++) {
-    const own = dialers === 1 ? credentials : await makeCredentials();
+  for (let i = 0; i < (shared ? 1 : dialers); i++) {
+    const own = shared ? credentials : await makeCredentials();
     clients.push({ context: tls.createSecureContext(tlsOptions(own)), tickets: [] });
   }
   let next = 0;
   // Tickets kept per identity: 4,096 in all, as when one identity dialed every connection.
-  const keptTickets = Math.max(2, Math.floor(4096 / dialers));
+  const keptTickets = Math.max(2, Math.floor(4096 / clients.length));
   let onAccept = () => {};
   const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
     socket.setNoDelay(true);
@@ -128,11 +129,17 @@ export async function start({ credentials, resume = false, dialers = 1, makeCred
         socket.once("error", reject);
       });
     },
-    /** Waits (bounded) until enough tickets are stored for every one of `count` measured resumed dials to offer one. */
+    /**
+     * Waits (bounded) until each identity holds a ticket for every one of the next `count` dials that will use
+     * it (dials take the identities in turn from where the last one stopped); warns when the bound runs out.
+     */
     async ticketsReady(count) {
-      const each = Math.ceil(count / clients.length);
-      const stored = () => clients.reduce((n, c) => n + Math.min(c.tickets.length, each), 0);
-      for (let i = 0; stored() < count && i < 2000; i++) await new Promise((r) => setTimeout(r, 1));
+      const demand = clients.map(() => 0);
+      for (let k = 0; k < count; k++) demand[(next + k) % clients.length]++;
+      const ready = () => clients.every((c, i) => c.tickets.length >= Math.min(demand[i], keptTickets));
+      let waited = 0;
+      while (!ready() && waited++ < 2000) await new Promise((r) => setTimeout(r, 1));
+      if (!ready()) process.emitWarning("raw TLS: some identities have fewer tickets than their measured dials; those dials make full handshakes");
       offering = true;
     },
     async stop() {

@@ -11,7 +11,7 @@ const size = spec.quick ? QUICK : spec.contender === "libp2p" ? { ...FULL, small
 const lib = await import(spec.lib === undefined ? "../../dist/src/index.js" : pathToFileURL(spec.lib).href);
 
 // One dialer per connection alive at once (see peerlink.mjs); the idle figure's warm-up batch has dialers of its own.
-// Raw TLS gets as many client identities (see raw-tls.mjs), unless `sharedClient` (one for every dial).
+// Raw TLS gets as many client identities (see raw-tls.mjs), unless `sharedClient` (the listener's, for every dial).
 const dialersFor = { setup: size.setupConns, resumed: size.setupConns, setupWarm: size.setupConns, resumedWarm: size.setupConns, idle: size.idleConns + size.idleWarm, first: size.firstMessages + 2, firstWarm: size.firstMessages + 2 };
 
 let starter;
@@ -19,7 +19,7 @@ if (spec.contender === "raw") {
   const raw = await import("./raw-tls.mjs");
   const makeCredentials = () => lib.createTlsCredentials(lib.Identity.generate());
   const credentials = await makeCredentials();
-  starter = (resume, figure) => raw.start({ credentials, resume, dialers: spec.sharedClient ? 1 : (dialersFor[figure] ?? 1), makeCredentials });
+  starter = (resume, figure) => raw.start({ credentials, resume, dialers: dialersFor[figure] ?? 1, shared: spec.sharedClient === true, makeCredentials });
 } else if (spec.contender === "peerlink") {
   const pl = await import("./peerlink.mjs");
   starter = (resume, figure) => pl.start({ lib, resume, dialers: dialersFor[figure] ?? 1 });
