@@ -75,11 +75,11 @@ async function measure(layer, batches) {
 
 /** A contender for `layer`: dial() → { close() }, accepted(), closeAll() (the listener's side), stop(). */
 async function start(lib, layer) {
-  const makeCredentials = () => lib.createTlsCredentials(lib.Identity.generate());
   if (layer === "raw" || layer === "node") {
+    const makeCredentials = () => lib.createTlsCredentials(lib.Identity.generate());
     const node =
       layer === "raw"
-        ? await (await import("./raw-tls.mjs")).start({ credentials: await makeCredentials(), resume: false, dialers: BATCH, makeCredentials })
+        ? await (await import("./raw-tls.mjs")).start({ makeCredentials, resume: false, dialers: BATCH })
         : await (await import("./peerlink.mjs")).start({ lib, resume: false, dialers: BATCH });
     let accepted = 0;
     node.onAccept(() => accepted++);

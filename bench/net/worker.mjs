@@ -18,8 +18,7 @@ let starter;
 if (spec.contender === "raw") {
   const raw = await import("./raw-tls.mjs");
   const makeCredentials = () => lib.createTlsCredentials(lib.Identity.generate());
-  const credentials = await makeCredentials();
-  starter = (resume, figure) => raw.start({ credentials, resume, dialers: dialersFor[figure] ?? 1, shared: spec.sharedClient === true, makeCredentials });
+  starter = (resume, figure) => raw.start({ makeCredentials, resume, dialers: dialersFor[figure] ?? 1, shared: spec.sharedClient === true });
 } else if (spec.contender === "peerlink") {
   const pl = await import("./peerlink.mjs");
   starter = (resume, figure) => pl.start({ lib, resume, dialers: dialersFor[figure] ?? 1 });
