@@ -41,7 +41,7 @@ export interface CapabilityOption {
   readonly required?: boolean;
 }
 
-const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true, certificateBinding: true };
+const TLS_NAMES: KnownOptions<TlsOptions> = { credentials: true, ca: true, sessionCache: true, certificateBinding: true, sessionTickets: true };
 const CREDENTIAL_NAMES: KnownOptions<TlsCredentials> = { key: true, cert: true };
 const PROTOCOL_NAMES: KnownOptions<ProtocolOption> = { name: true, versions: true };
 const CAPABILITY_NAMES: KnownOptions<CapabilityOption> = { name: true, version: true, required: true };
@@ -140,6 +140,10 @@ export function checkTls(value: unknown, problems: OptionProblems): TlsOptions |
   const certificateBinding = value["certificateBinding"];
   if (certificateBinding !== undefined && typeof certificateBinding !== "boolean") {
     problems.add(`tls.certificateBinding must be a boolean, got ${describeValue(certificateBinding)}`);
+  }
+  const sessionTickets = value["sessionTickets"];
+  if (sessionTickets !== undefined && typeof sessionTickets !== "boolean") {
+    problems.add(`tls.sessionTickets must be a boolean, got ${describeValue(sessionTickets)}`);
   }
   return value as TlsOptions;
 }

@@ -42,6 +42,10 @@ describe("defect 11: option groups are validated together", () => {
     expect(error.message).toContain("gracefulShutdownTimeoutMs (10000) must be <= limits.stopDeadlineMs (5000)");
   });
 
+  it("rejects a tls.sessionTickets that is not a boolean", () => {
+    expect(rejection({ tls: { sessionTickets: "no" } }).message).toContain('tls.sessionTickets must be a boolean, got "no"');
+  });
+
   it("rejects an unknown top-level option", () => {
     expect(rejection({ bogusOption: 1 }).message).toContain("unknown option bogusOption");
   });
@@ -73,7 +77,7 @@ describe("unknown option names", () => {
     const options: ConnectionManagerOptions = {
       identity,
       listen: ["127.0.0.1:0"],
-      tls: { sessionCache: false },
+      tls: { sessionCache: false, sessionTickets: false },
       enable0Rtt: true,
       protocols: [{ name: "/chat", versions: [1, 2] }],
       capabilities: [{ name: "cap", version: 1, required: false }],

@@ -145,6 +145,38 @@ describe("redialing with a session cache", () => {
     }
   });
 
+  it("does not resume from a listener with sessionTickets: false, whose tickets name no kept session", async () => {
+    const cache = new TlsSessionCache();
+    const tls = await resolveTls(Identity.generate(), { sessionCache: cache });
+    const server = await startTestServer(await resolveTls(Identity.generate(), { sessionTickets: false }));
+    const channels: SecureChannel[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const out = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+        channels.push(out);
+        const result = await server.nextInbound();
+        if (!result.ok) throw result.error;
+        channels.push(result.channel);
+        // The redial offers the ticket the first connection left in the cache: the listener cannot resume it.
+        expect(out.sessionReused).toBe(false);
+        expect(result.channel.sessionReused).toBe(false);
+        if (i === 0) {
+          const ticketIssued = once(out.socket, "session");
+          out.socket.resume();
+          await ticketIssued;
+          expect(cache.has(`127.0.0.1:${server.port}`)).toBe(true);
+        }
+      }
+    } finally {
+      await destroyAll(...channels);
+      await server.close();
+    }
+  });
+
+  it("rejects a sessionTickets that is not a boolean", async () => {
+    await expect(resolveTls(Identity.generate(), { sessionTickets: 1 as unknown as boolean })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
   it("does not resume when the cache is disabled", async () => {
     const tls = await resolveTls(Identity.generate(), { sessionCache: false });
     expect(tls.sessionCache).toBeUndefined();
