@@ -66,21 +66,23 @@ function wrap(connection) {
   };
 }
 
-/**
- * Starts a listener and `dialers` dialer nodes, each with its own identity: a peerlink node keeps one
- * connection per peer (a second one to the same peer is resolved as a duplicate and closed), so every
- * connection alive at once needs a dialer of its own, as when many peers connect to one server. The
- * dialers are made before anything is measured. `resume`: each dialer keeps its TLS session tickets.
- */
 /** The options every node of the benchmark shares (see the module comment). */
 function nodeOptions(lib) {
   return withoutRateBounds(lib, { limits: LIMITS, maintenance: false, reconnect: false, protocols: [{ name: PROTOCOL }], enable0Rtt: true });
 }
 
-export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink" }) {
+/**
+ * Starts a listener and `dialers` dialer nodes, each with its own identity: a peerlink node keeps one
+ * connection per peer (a second one to the same peer is resolved as a duplicate and closed), so every
+ * connection alive at once needs a dialer of its own, as when many peers connect to one server. The
+ * dialers are made before anything is measured. `resume`: each dialer keeps its TLS session tickets. `tickets:
+ * false`: the listener issues no resumable tickets (`tls.sessionTickets: false`).
+ */
+export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink", tickets = true }) {
   const { ConnectionManager, TlsSessionCache } = lib;
   const common = nodeOptions(lib);
-  const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: { sessionCache: false } });
+  const listenerTls = tickets ? { sessionCache: false } : { sessionCache: false, sessionTickets: false };
+  const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: listenerTls });
   await listener.start();
   const dialers = [];
   for (let i = 0; i < count; i++) {

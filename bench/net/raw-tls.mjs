@@ -2,7 +2,7 @@
 // Frames: 4-byte big-endian length + 1 type byte (0 data, 1 ping, 2 pong) + payload. A peer is accepted when
 // it presented a certificate (the same kind of check peerlink's TLS layer leaves to its handshake). Sends
 // resolve on the socket's write callback: the same flow control as peerlink's `send`.
-import { createHash } from "node:crypto";
+import { constants, createHash } from "node:crypto";
 import tls from "node:tls";
 import { deferred, lengthPrefixDecoder } from "./common.mjs";
 
@@ -73,9 +73,10 @@ function tlsOptions({ key, cert }) {
  * listener's) and client context, and dials take them in turn. `shared`: one client identity for every dial instead (the listener's own key and certificate),
  * which one process of many identities cannot match: in a fresh process, 256 client contexts cost raw TLS
  * 0.3–0.5 ms more CPU per connection than one (BENCHMARKS.md, tenth pass). `resume`: each identity keeps the
- * tickets it is given and offers one (single use) per dial, as peerlink's session cache does.
+ * tickets it is given and offers one (single use) per dial, as peerlink's session cache does. `tickets: false`: the
+ * listener issues no resumable tickets (`SSL_OP_NO_TICKET`, as peerlink's `tls.sessionTickets: false`).
  */
-export async function start({ makeCredentials, resume = false, dialers = 1, shared = false }) {
+export async function start({ makeCredentials, resume = false, dialers = 1, shared = false, tickets = true }) {
   const credentials = await makeCredentials();
   const common = tlsOptions(credentials);
   const sessionIdContext = createHash("sha256").update(credentials.cert).digest("hex").slice(0, 32);
@@ -90,7 +91,8 @@ export async function start({ makeCredentials, resume = false, dialers = 1, shar
   // Tickets kept per identity: 4,096 in all, as when one identity dialed every connection.
   const keptTickets = Math.max(2, Math.floor(4096 / clients.length));
   let onAccept = () => {};
-  const server = tls.createServer({ ...common, requestCert: true, sessionIdContext }, (socket) => {
+  const noTickets = tickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET };
+  const server = tls.createServer({ ...common, requestCert: true, sessionIdContext, ...noTickets }, (socket) => {
     socket.setNoDelay(true);
     if (!authenticated(socket)) return socket.destroy();
     onAccept(wrap(socket));
