@@ -78,7 +78,7 @@ export const METRICS = [
   ["idle", "heapKiB", "memory per idle connection, both ends: JS heap", "KiB", false, "≤ 12 KiB"],
   ["first", "p50Ms", "first message at the listener, p50 (peerlink: 0-RTT)", "ms", false, "≤ 1.2"],
   ["first", "dialP50Ms", "dial() resolved, p50, same dials (informational)", "ms", false, "–"],
-  ["firstWarm", "p50Ms", "first message at the listener, p50 (peerlink: 0-RTT), in a process warmed by 2,048 connections", "ms", false, "≤ 1.2"],
+  ["firstWarm", "p50Ms", "first message at the listener, p50 (peerlink: 0-RTT), in a process warmed by 2,048 connections with a first message", "ms", false, "≤ 1.2"],
   ["firstWarm", "dialP50Ms", "dial() resolved, p50, same dials, warmed process (informational)", "ms", false, "–"],
 ];
 

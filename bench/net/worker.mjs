@@ -34,7 +34,7 @@ for (const name of spec.figures) {
   if (figure.warmProcess) {
     const warm = await starter(false, "setup");
     try {
-      await warmProcess(warm, size);
+      await warmProcess(warm, size, { early: figure.warmEarly });
     } finally {
       await warm.stop();
     }
