@@ -13,6 +13,12 @@ export function quantile(xs, q) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The number after `name` in a command line's `args`, or `fallback` when `name` is absent. */
+export function numberOption(args, name, fallback) {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
 /** CPU time of this process (user + system) in milliseconds. */
 export function cpuMs() {
   const { user, system } = process.cpuUsage();

@@ -15,15 +15,12 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { cpuMs, pool, quantile, sleep } from "./common.mjs";
+import { cpuMs, numberOption, pool, quantile, sleep } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = (name, fallback) => numberOption(args, name, fallback);
 const LAYERS = ["raw", "transport", "connection", "node"];
 const BATCH = 256;
 const CONCURRENCY = 64;

@@ -18,15 +18,12 @@ import tls from "node:tls";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import { promisify } from "node:util";
-import { quantile, sleep } from "./common.mjs";
+import { numberOption, quantile, sleep } from "./common.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = (name, fallback) => numberOption(args, name, fallback);
 const CONTENDERS = ["raw", "peerlink"];
 /** The steps, in the order they happen on a dial (`dial()` called is 0). */
 const STEPS = [
