@@ -16,10 +16,11 @@ import { PEERLINK_ALPN, PEERLINK_CERT_ALPN, type ResolvedTls, type TlsOptions } 
  * Builds the TLS configuration of a node once: the credentials (generated from
  * `identity` unless `options.credentials` is given), one `SecureContext` (TLS 1.3
  * only, used for both dialing and accepting, so session tickets it issues are
- * accepted on redial), the CA policy and the session cache.
+ * accepted on redial unless `sessionTickets` is false), the CA policy and the session cache.
  *
  * Throws INVALID_ARGUMENT when the key, certificate or CA cannot be parsed, when
- * key and certificate do not match, or when `ca` is an empty list.
+ * key and certificate do not match, when `ca` is an empty list, or when
+ * `certificateBinding` or `sessionTickets` is not a boolean.
  *
  * @example
  * ```ts
@@ -52,7 +53,8 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
       // Required by OpenSSL to resume sessions when client certificates are requested.
       sessionIdContext: contextId,
       // Without stateless tickets OpenSSL sends TLS 1.3 tickets naming a session in its server cache, which
-      // Node leaves off: they cost nothing to make and resume nothing.
+      // Node leaves off: they cost little to make and resume nothing. The flag does not stop this node's own
+      // dials from resuming (a TLS 1.3 client ignores it).
       ...(sessionTickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
     });
   } catch (cause) {

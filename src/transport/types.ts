@@ -126,9 +126,10 @@ export interface TlsOptions {
   readonly certificateBinding?: boolean;
   /**
    * Issue resumable TLS session tickets to dialers, so that their redials can skip the full handshake.
-   * OpenSSL 3 encrypts two tickets per full handshake at the listener: 0.2–0.5 ms of CPU (measured on a 2-core
-   * x86 VM; about a tenth of a connection's setup, both ends). `false` saves that where dialers seldom redial;
-   * every dial to this node then makes a full handshake (dialers still receive tickets, which resume nothing).
+   * OpenSSL 3 encrypts two tickets per full handshake at the listener: 0.15–0.6 ms of CPU, about 0.3 (measured
+   * on a 2-core x86 VM; about a tenth of a connection's setup, both ends). `false` saves that where dialers
+   * seldom redial; every dial to this node then makes a full handshake (dialers still receive tickets, which
+   * resume nothing). Only this node as a listener is affected: its own dials still resume.
    * @default true
    */
   readonly sessionTickets?: boolean;

@@ -173,6 +173,33 @@ describe("redialing with a session cache", () => {
     }
   });
 
+  it("still resumes its own dials when it issues no resumable tickets itself", async () => {
+    const cache = new TlsSessionCache();
+    const tls = await resolveTls(Identity.generate(), { sessionCache: cache, sessionTickets: false });
+    const server = await startTestServer(listenerTls);
+    const channels: SecureChannel[] = [];
+    try {
+      const first = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+      channels.push(first);
+      const ticket = once(first.socket, "session");
+      first.socket.resume();
+      const firstIn = await server.nextInbound();
+      if (!firstIn.ok) throw firstIn.error;
+      channels.push(firstIn.channel);
+      await ticket;
+      const second = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+      channels.push(second);
+      const secondIn = await server.nextInbound();
+      if (!secondIn.ok) throw secondIn.error;
+      channels.push(secondIn.channel);
+      expect(second.sessionReused).toBe(true);
+      expect(secondIn.channel.sessionReused).toBe(true);
+    } finally {
+      await destroyAll(...channels);
+      await server.close();
+    }
+  });
+
   it("rejects a sessionTickets that is not a boolean", async () => {
     await expect(resolveTls(Identity.generate(), { sessionTickets: 1 as unknown as boolean })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
