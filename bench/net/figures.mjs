@@ -63,14 +63,16 @@ async function setup(node, size, { resume }) {
  */
 export async function warmProcess(node, size, { early } = {}) {
   let accepted = 0;
+  let delivered = 0;
   node.onAccept((c) => {
     accepted++;
-    if (early !== undefined) c.onMessage(() => undefined);
+    if (early !== undefined) c.onMessage(() => delivered++);
   });
   for (let b = 1; b <= size.warmBatches; b++) {
     const conns = [];
     await pool(size.setupConns, size.concurrency, async () => conns.push(await node.dial(early === undefined ? {} : { early })));
     await until(() => accepted >= b * size.setupConns, "the listener's side of the process warm-up");
+    if (early !== undefined) await until(() => delivered >= b * size.setupConns, "the warm-up's first messages");
     for (const c of conns) c.close();
     await node.settled?.();
   }

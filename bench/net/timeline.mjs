@@ -3,15 +3,19 @@
 //
 //   node bench/net/timeline.mjs [--processes N] [--dials N] [--warm N] [--dialers N] [--no-tickets]
 //
-// Each process runs one contender as the `firstWarm` figure does: one listener, one dialer, a 32-byte message
-// sent with the dial (0-RTT for peerlink, written at `secureConnect` for raw TLS), dials one at a time. After
+// Each process runs one contender much as the `firstWarm` figure does: one listener, a 32-byte message sent with
+// the dial (0-RTT for peerlink, written at `secureConnect` for raw TLS), dials one at a time; unlike the figure,
+// which has a dialer per dial in a process warmed on another contender, its dials come from one dialer (see
+// `--dialers`) and warm this contender itself. After
 // `warm` dials it records, for each of `dials` dials, when each step below first happened, in ms after
 // `dial()` was called. The steps are read from Node's own objects (socket and server events, the TLS socket's
 // writes), never from inside peerlink, so both contenders are timed at the same points; the hooks cost the
 // same few µs in both. `--dialers N`: dials take N dialers (peerlink nodes, raw TLS identities) in turn, as the
 // benchmark's figure has one per dial (default 1). `--no-tickets`: both listeners issue no resumable session tickets
-// (OpenSSL 3 encrypts two per full handshake at the listener, between its TLS and its first read). Prints per step the median over the dials of each process, then the median and range
-// over the processes, and peerlink's difference. Processes alternate between the contenders.
+// (OpenSSL 3 encrypts two per full handshake at the listener, between its TLS and its first read). Only the
+// sockets of the dial in progress are timed: a late event of an earlier connection (its close) is not a step.
+// Prints per step the median over the dials of each process, then the median and range over the processes
+// (the lower middle one of an even count), and peerlink's difference. Processes alternate between the contenders.
 import { execFile } from "node:child_process";
 import net from "node:net";
 import tls from "node:tls";
@@ -53,7 +57,7 @@ const results = Object.fromEntries(CONTENDERS.map((c) => [c, []]));
 for (let p = 0; p < processes; p++) {
   for (const contender of p % 2 === 0 ? CONTENDERS : [...CONTENDERS].reverse()) {
     const child = [fileURLToPath(import.meta.url), "--child", contender, String(dials), String(warm), String(dialers), String(tickets)];
-    const { stdout } = await run(process.execPath, child, { maxBuffer: 1 << 20 });
+    const { stdout } = await run(process.execPath, child, { maxBuffer: 1 << 20, timeout: 15 * 60_000 });
     results[contender].push(JSON.parse(stdout.trim().split("\n").at(-1)));
     process.stderr.write(`process ${p + 1}/${processes} ${contender}: message at ${results[contender].at(-1)["message delivered"].toFixed(3)} ms\n`);
   }
@@ -68,7 +72,8 @@ console.log("|---|---:|---:|---:|");
 for (const step of STEPS) {
   const raw = results.raw.map((r) => r[step]).filter((v) => v !== undefined);
   const peerlink = results.peerlink.map((r) => r[step]).filter((v) => v !== undefined);
-  const diff = raw.length > 0 && peerlink.length > 0 ? `+${(quantile(peerlink, 0.5) - quantile(raw, 0.5)).toFixed(2)}` : "–";
+  const d = raw.length > 0 && peerlink.length > 0 ? quantile(peerlink, 0.5) - quantile(raw, 0.5) : undefined;
+  const diff = d === undefined ? "–" : `${d >= 0 ? "+" : ""}${d.toFixed(2)}`;
   console.log(`| ${step} | ${cell(raw)} | ${cell(peerlink)} | ${diff} |`);
 }
 
@@ -76,7 +81,14 @@ for (const step of STEPS) {
 async function measure(contender, dials, warm, dialers, tickets) {
   let marks;
   let t0 = 0;
-  const mark = (step) => {
+  let dial = 0;
+  /** The dial each socket was first seen in: a socket of an earlier dial marks nothing. */
+  const dialOf = new WeakMap();
+  const mark = (step, socket) => {
+    if (socket !== undefined) {
+      if (!dialOf.has(socket)) dialOf.set(socket, dial);
+      if (dialOf.get(socket) !== dial) return;
+    }
     if (marks !== undefined && !marks.has(step)) marks.set(step, performance.now() - t0);
   };
   hookNode(mark);
@@ -97,10 +109,11 @@ async function measure(contender, dials, warm, dialers, tickets) {
       };
     });
     marks = new Map();
+    dial = i;
     t0 = performance.now();
     const conn = await node.dial({ early });
     mark("dial() resolved");
-    await got;
+    await bounded(got, `the message of dial ${i}`);
     if (i >= warm) for (const [step, at] of marks) samples.get(step)?.push(at);
     marks = undefined;
     conn.close();
@@ -110,32 +123,41 @@ async function measure(contender, dials, warm, dialers, tickets) {
   return Object.fromEntries([...samples].filter(([, v]) => v.length > 0).map(([step, v]) => [step, quantile(v, 0.5)]));
 }
 
+/** `promise`, or a rejection naming `what` after 10 s: a lost message ends the process instead of hanging it. */
+function bounded(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Marks the steps at Node's own objects (see the module comment). */
 function hookNode(mark) {
   const connect = net.Socket.prototype.connect;
   net.Socket.prototype.connect = function (...rest) {
-    mark("connect() called");
+    mark("connect() called", this);
     return connect.apply(this, rest);
   };
   const serverEmit = net.Server.prototype.emit;
   net.Server.prototype.emit = function (event, ...rest) {
     if (event !== "connection") return serverEmit.call(this, event, ...rest);
-    mark("listener accepted the TCP socket");
+    mark("listener accepted the TCP socket", rest[0]);
     const result = serverEmit.call(this, event, ...rest);
-    mark("listener's accept handler returned");
+    mark("listener's accept handler returned", rest[0]);
     return result;
   };
   const tlsEmit = tls.TLSSocket.prototype.emit;
   tls.TLSSocket.prototype.emit = function (event, ...rest) {
     const listener = this._tlsOptions?.isServer === true;
-    if (event === "secure") mark(listener ? "listener's TLS done" : "dialer's TLS done");
-    else if (event === "data" && listener) mark("listener's first data");
+    if (event === "secure") mark(listener ? "listener's TLS done" : "dialer's TLS done", this);
+    else if (event === "data" && listener) mark("listener's first data", this);
     return tlsEmit.call(this, event, ...rest);
   };
   for (const method of ["_writeGeneric", "_writev"]) {
     const write = net.Socket.prototype[method];
     net.Socket.prototype[method] = function (...rest) {
-      if (this instanceof tls.TLSSocket && this._tlsOptions?.isServer !== true) mark("dialer's first write");
+      if (this instanceof tls.TLSSocket && this._tlsOptions?.isServer !== true) mark("dialer's first write", this);
       return write.apply(this, rest);
     };
   }
