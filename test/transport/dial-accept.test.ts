@@ -6,7 +6,7 @@ import { dialChannel } from "../../src/transport/dial.js";
 import { TlsSessionCache } from "../../src/transport/session-cache.js";
 import { resolveTls } from "../../src/transport/tls-config.js";
 import { PEERLINK_CERT_ALPN, type ResolvedTls, type SecureChannel } from "../../src/transport/types.js";
-import { destroyAll, readBytes, startTestServer } from "./fixtures.js";
+import { destroyAll, readBytes, startTestServer, type TestServer } from "./fixtures.js";
 import { countTransportHandles, expectHandlesBackTo } from "./resources.js";
 
 let dialerTls: ResolvedTls;
@@ -111,93 +111,75 @@ describe("two TLS connections", () => {
   });
 });
 
+/** Starts a test server with `listener`, runs `body`, then destroys every channel `body` pushed and closes the server. */
+async function withServer(listener: ResolvedTls, body: (server: TestServer, channels: SecureChannel[]) => Promise<void>): Promise<void> {
+  const server = await startTestServer(listener);
+  const channels: SecureChannel[] = [];
+  try {
+    await body(server, channels);
+  } finally {
+    await destroyAll(...channels);
+    await server.close();
+  }
+}
+
+/** Dials `server` with `tls` and takes the accepted side; both channels are pushed to `channels`. */
+async function dialAndAccept(server: TestServer, tls: ResolvedTls, channels: SecureChannel[]): Promise<[SecureChannel, SecureChannel]> {
+  const out = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
+  channels.push(out);
+  const result = await server.nextInbound();
+  if (!result.ok) throw result.error;
+  channels.push(result.channel);
+  return [out, result.channel];
+}
+
+/** Resolves once `channel` received a session ticket: tickets arrive after the handshake, while the socket reads. */
+function ticketOf(channel: SecureChannel): Promise<unknown> {
+  const ticket = once(channel.socket, "session");
+  channel.socket.resume();
+  return ticket;
+}
+
 describe("redialing with a session cache", () => {
   it("resumes the TLS session from a ticket of the first connection", async () => {
     const cache = new TlsSessionCache();
     const tls = await resolveTls(Identity.generate(), { sessionCache: cache });
-    const server = await startTestServer(listenerTls);
-    const channels: SecureChannel[] = [];
-    try {
-      const first = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-      channels.push(first);
-      // Tickets arrive after the handshake, while the socket reads.
-      const ticket = once(first.socket, "session");
-      first.socket.resume();
-      const firstIn = await server.nextInbound();
-      if (!firstIn.ok) throw firstIn.error;
-      channels.push(firstIn.channel);
+    await withServer(listenerTls, async (server, channels) => {
+      const [first] = await dialAndAccept(server, tls, channels);
       expect(first.sessionReused).toBe(false);
-      await ticket;
+      await ticketOf(first);
       expect(cache.has(`127.0.0.1:${server.port}`)).toBe(true);
 
-      const second = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-      channels.push(second);
-      const secondIn = await server.nextInbound();
-      if (!secondIn.ok) throw secondIn.error;
-      channels.push(secondIn.channel);
+      const [second, secondIn] = await dialAndAccept(server, tls, channels);
       expect(second.sessionReused).toBe(true);
-      expect(secondIn.channel.sessionReused).toBe(true);
-      expect(Buffer.from(second.tlsExporter ?? [])).toEqual(Buffer.from(secondIn.channel.tlsExporter ?? []));
+      expect(secondIn.sessionReused).toBe(true);
+      expect(Buffer.from(second.tlsExporter ?? [])).toEqual(Buffer.from(secondIn.tlsExporter ?? []));
       expect(Buffer.from(second.tlsExporter ?? [])).not.toEqual(Buffer.from(first.tlsExporter ?? []));
-    } finally {
-      await destroyAll(...channels);
-      await server.close();
-    }
+    });
   });
 
   it("does not resume from a listener with sessionTickets: false, whose tickets name no kept session", async () => {
     const cache = new TlsSessionCache();
     const tls = await resolveTls(Identity.generate(), { sessionCache: cache });
-    const server = await startTestServer(await resolveTls(Identity.generate(), { sessionTickets: false }));
-    const channels: SecureChannel[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        const out = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-        channels.push(out);
-        const result = await server.nextInbound();
-        if (!result.ok) throw result.error;
-        channels.push(result.channel);
-        // The redial offers the ticket the first connection left in the cache: the listener cannot resume it.
-        expect(out.sessionReused).toBe(false);
-        expect(result.channel.sessionReused).toBe(false);
-        if (i === 0) {
-          const ticketIssued = once(out.socket, "session");
-          out.socket.resume();
-          await ticketIssued;
-          expect(cache.has(`127.0.0.1:${server.port}`)).toBe(true);
-        }
-      }
-    } finally {
-      await destroyAll(...channels);
-      await server.close();
-    }
+    await withServer(await resolveTls(Identity.generate(), { sessionTickets: false }), async (server, channels) => {
+      const [first, firstIn] = await dialAndAccept(server, tls, channels);
+      expect([first.sessionReused, firstIn.sessionReused]).toEqual([false, false]);
+      await ticketOf(first);
+      expect(cache.has(`127.0.0.1:${server.port}`)).toBe(true);
+      // The redial offers the ticket the first connection left in the cache: the listener cannot resume it.
+      const [second, secondIn] = await dialAndAccept(server, tls, channels);
+      expect([second.sessionReused, secondIn.sessionReused]).toEqual([false, false]);
+    });
   });
 
   it("still resumes its own dials when it issues no resumable tickets itself", async () => {
-    const cache = new TlsSessionCache();
-    const tls = await resolveTls(Identity.generate(), { sessionCache: cache, sessionTickets: false });
-    const server = await startTestServer(listenerTls);
-    const channels: SecureChannel[] = [];
-    try {
-      const first = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-      channels.push(first);
-      const ticket = once(first.socket, "session");
-      first.socket.resume();
-      const firstIn = await server.nextInbound();
-      if (!firstIn.ok) throw firstIn.error;
-      channels.push(firstIn.channel);
-      await ticket;
-      const second = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-      channels.push(second);
-      const secondIn = await server.nextInbound();
-      if (!secondIn.ok) throw secondIn.error;
-      channels.push(secondIn.channel);
-      expect(second.sessionReused).toBe(true);
-      expect(secondIn.channel.sessionReused).toBe(true);
-    } finally {
-      await destroyAll(...channels);
-      await server.close();
-    }
+    const tls = await resolveTls(Identity.generate(), { sessionCache: new TlsSessionCache(), sessionTickets: false });
+    await withServer(listenerTls, async (server, channels) => {
+      const [first] = await dialAndAccept(server, tls, channels);
+      await ticketOf(first);
+      const [second, secondIn] = await dialAndAccept(server, tls, channels);
+      expect([second.sessionReused, secondIn.sessionReused]).toEqual([true, true]);
+    });
   });
 
   it("rejects a sessionTickets that is not a boolean", async () => {
@@ -207,23 +189,12 @@ describe("redialing with a session cache", () => {
   it("does not resume when the cache is disabled", async () => {
     const tls = await resolveTls(Identity.generate(), { sessionCache: false });
     expect(tls.sessionCache).toBeUndefined();
-    const server = await startTestServer(listenerTls);
-    const channels: SecureChannel[] = [];
-    try {
+    await withServer(listenerTls, async (server, channels) => {
       for (let i = 0; i < 2; i++) {
-        const out = await dialChannel({ host: "127.0.0.1", port: server.port, tls });
-        channels.push(out);
-        const result = await server.nextInbound();
-        if (!result.ok) throw result.error;
-        channels.push(result.channel);
-        const ticketIssued = once(out.socket, "session");
-        out.socket.resume();
-        await ticketIssued; // the server did offer a ticket; the dialer just did not keep it
+        const [out] = await dialAndAccept(server, tls, channels);
+        await ticketOf(out); // the server did offer a ticket; the dialer just did not keep it
         expect(out.sessionReused).toBe(false);
       }
-    } finally {
-      await destroyAll(...channels);
-      await server.close();
-    }
+    });
   });
 });
