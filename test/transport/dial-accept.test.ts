@@ -92,25 +92,6 @@ describe.each(cases)("dialing and accepting with $name", ({ host, secure }) => {
   });
 });
 
-describe("two TLS connections", () => {
-  it("have different tls-exporter values", async () => {
-    const server = await startTestServer(listenerTls);
-    const channels: SecureChannel[] = [];
-    try {
-      for (let i = 0; i < 2; i++) {
-        channels.push(await dialChannel({ host: "127.0.0.1", port: server.port, tls: dialerTls }));
-        const result = await server.nextInbound();
-        if (!result.ok) throw result.error;
-        channels.push(result.channel);
-      }
-      expect(Buffer.from(channels[0]?.tlsExporter ?? [])).not.toEqual(Buffer.from(channels[2]?.tlsExporter ?? []));
-    } finally {
-      await destroyAll(...channels);
-      await server.close();
-    }
-  });
-});
-
 /** Starts a test server with `listener`, runs `body`, then destroys every channel `body` pushed and closes the server. */
 async function withServer(listener: ResolvedTls, body: (server: TestServer, channels: SecureChannel[]) => Promise<void>): Promise<void> {
   const server = await startTestServer(listener);
@@ -139,6 +120,16 @@ function ticketOf(channel: SecureChannel): Promise<unknown> {
   channel.socket.resume();
   return ticket;
 }
+
+describe("two TLS connections", () => {
+  it("have different tls-exporter values", async () => {
+    await withServer(listenerTls, async (server, channels) => {
+      const [first] = await dialAndAccept(server, dialerTls, channels);
+      const [second] = await dialAndAccept(server, dialerTls, channels);
+      expect(Buffer.from(first.tlsExporter ?? [])).not.toEqual(Buffer.from(second.tlsExporter ?? []));
+    });
+  });
+});
 
 describe("redialing with a session cache", () => {
   it("resumes the TLS session from a ticket of the first connection", async () => {
