@@ -213,13 +213,12 @@ const FIRST_MESSAGE = new Uint8Array(32).fill(1);
 async function firstMessage(node, size) {
   let arrived;
   node.onAccept((c) => c.onMessage(() => arrived?.(performance.now())));
-  const early = FIRST_MESSAGE;
   const samples = [];
   const dialSamples = [];
   for (let i = 0; i < size.firstMessages + 2; i++) {
     const got = new Promise((r) => (arrived = r));
     const t0 = performance.now();
-    const c = await node.dial({ early });
+    const c = await node.dial({ early: FIRST_MESSAGE });
     const dialed = performance.now();
     const at = await got;
     if (i >= 2) {

@@ -81,6 +81,7 @@ function nodeOptions(lib) {
 export async function start({ lib, resume = false, dialers: count = 1, name = "peerlink", tickets = true }) {
   const { ConnectionManager, TlsSessionCache } = lib;
   const common = nodeOptions(lib);
+  // sessionTickets named only when false: a "before" build (--before) without the option rejects it as unknown.
   const listenerTls = tickets ? { sessionCache: false } : { sessionCache: false, sessionTickets: false };
   const listener = new ConnectionManager({ ...common, listen: ["127.0.0.1:0"], tls: listenerTls });
   await listener.start();
