@@ -5,8 +5,12 @@
 //   node bench/net/layers.mjs [--processes N] [--batches N]
 //
 // Layers: "raw" (raw Node TLS, the bench:net contender), "transport" (peerlink's TCP and TLS steps alone:
-// listenTcp + secureInbound, dialChannel), "connection" (those plus the handshake and Connection at both ends:
-// openConnection), "node" (the bench:net peerlink contender: one listener node, one dialer node per connection).
+// listenTcp + secureInbound, dialChannel), "hello" (those plus a bare Hello exchange with the library's own
+// parts: each end writes its Hello from the node's layout, frames, decodes and checks the peer's, compares its key
+// with the certificate's and negotiates, and nothing else: no Handshake, Connection or core objects, no state
+// machine, events or timers; the floor of what the handshake costs), "connection" (the transport steps plus the
+// handshake and Connection at both ends: openConnection), "node" (the bench:net peerlink contender: one listener
+// node, one dialer node per connection).
 // Every layer dials from one identity (key, certificate, TLS context) per connection of a batch, as the node does.
 // Each process makes `batches` batches of 256 connections, 64 dials at a time, each batch closed before the next,
 // and reports the CPU per connection (both ends) of each batch. Prints per layer the median over the processes,
@@ -21,7 +25,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 const args = process.argv.slice(2);
 const option = (name, fallback) => numberOption(args, name, fallback);
-const LAYERS = ["raw", "transport", "connection", "node"];
+const LAYERS = ["raw", "transport", "hello", "connection", "node"];
 const BATCH = 256;
 const CONCURRENCY = 64;
 
@@ -101,6 +105,7 @@ async function start(lib, layer) {
     const identity = lib.Identity.generate();
     dialers.push({ identity, tls: await resolveTls(identity, { sessionCache: false }) });
   }
+  const bareHello = layer === "hello" ? await helloExchange(protocols) : undefined;
   let next = 0;
   let accepted = 0;
   const held = [];
@@ -112,7 +117,10 @@ async function start(lib, layer) {
       secureInbound(raw, { tls: listenerTls, deadline }).then(
         async (channel) => {
           if (layer === "transport") held.push(() => channel.socket.destroy());
-          else {
+          else if (layer === "hello") {
+            await bareHello(channel, listenerId, "listener");
+            held.push(() => channel.socket.destroy());
+          } else {
             const connection = await openConnection(channel, settings(listenerId), { deadline });
             held.push(() => connection.abort());
           }
@@ -129,6 +137,10 @@ async function start(lib, layer) {
       const dialer = dialers[next++ % dialers.length];
       const channel = await dialChannel({ host: "127.0.0.1", port, tls: dialer.tls, deadline });
       if (layer === "transport") return { close: () => channel.socket.destroy() };
+      if (layer === "hello") {
+        await bareHello(channel, dialer.identity, "dialer");
+        return { close: () => channel.socket.destroy() };
+      }
       const connection = await openConnection(channel, settings(dialer.identity), { deadline });
       return { close: () => connection.abort() };
     },
@@ -140,4 +152,48 @@ async function start(lib, layer) {
     },
     stop: () => listener.close(),
   };
+}
+
+/**
+ * The "hello" layer's exchange: `exchange(channel, identity, role)` writes the end's Hello (copied from the
+ * node's layout, certificate-bound, with a fresh nonce) and resolves once the peer's Hello was read, decoded,
+ * checked, matched with the certificate's key and negotiated.
+ */
+async function helloExchange(protocols) {
+  const part = (file) => import(pathToFileURL(path.join(root, "dist/src", file)).href);
+  const { helloTemplate } = await part("handshake/hello-template.js");
+  const { ownHelloFrame } = await part("handshake/own-hello.js");
+  const { checkHello } = await part("handshake/hello-check.js");
+  const { negotiateVersion, negotiateProtocols } = await part("handshake/negotiate.js");
+  const { decodeHelloFrame } = await part("wire/hello-fast-path.js");
+  const { createFrameDecoder } = await part("wire/frame-decoder.js");
+  const { pooledRandomBytes } = await part("util/random-pool.js");
+  const template = helloTemplate(protocols, [], [], "bench");
+  const versions = { min: 1, max: 1 };
+  const TLS_CERTIFICATE = 3;
+  const sameKey = (a, b) => a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+  return (channel, identity, role) =>
+    new Promise((resolve, reject) => {
+      const { socket } = channel;
+      const decoder = createFrameDecoder();
+      const fail = (why) => {
+        socket.destroy();
+        reject(new Error(why));
+      };
+      const onData = (chunk) =>
+        decoder.pushFrames(chunk, (bytes, offset, length) => {
+          socket.off("data", onData);
+          const frame = decodeHelloFrame(bytes.slice(offset, offset + length));
+          const hello = frame?.kind.value;
+          if (hello === undefined) return fail("not a Hello");
+          const checked = checkHello(hello, role === "dialer" ? "listener" : "dialer");
+          if (!checked.ok) return fail(checked.error.message);
+          if (!sameKey(hello.publicKey, channel.peerCertificateKey)) return fail("the Hello's key is not the certificate's");
+          if (negotiateVersion(versions, { min: hello.minVersion, max: hello.maxVersion }) === undefined) return fail("no common version");
+          if (negotiateProtocols(template.protocols, hello.protocols).length === 0) return fail("no common protocol");
+          resolve();
+        });
+      socket.on("data", onData);
+      socket.write(ownHelloFrame(template, identity, versions, TLS_CERTIFICATE, false, pooledRandomBytes(32), new Uint8Array(0)).bytes);
+    });
 }
