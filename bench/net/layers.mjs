@@ -5,10 +5,10 @@
 //   node bench/net/layers.mjs [--processes N] [--batches N]
 //
 // Layers: "raw" (raw Node TLS, the bench:net contender), "transport" (peerlink's TCP and TLS steps alone:
-// listenTcp + secureInbound, dialChannel), "hello" (those plus a bare Hello exchange with the library's own
-// parts: each end writes its Hello from the node's layout, frames, decodes and checks the peer's, compares its key
-// with the certificate's and negotiates, and nothing else: no Handshake, Connection or core objects, no state
-// machine, events or timers; the floor of what the handshake costs), "connection" (the transport steps plus the
+// listenTcp + secureInbound, dialChannel), "hello" (those plus a bare Hello exchange made of the library's own
+// parts: each end writes its Hello from the node's layout, frames, decodes and checks the peer's as the handshake
+// does on the certificate-bound path, and nothing else: no Handshake, Connection or core objects, no state machine
+// or events, one timer; a floor for a design that reuses these parts), "connection" (the transport steps plus the
 // handshake and Connection at both ends: openConnection), "node" (the bench:net peerlink contender: one listener
 // node, one dialer node per connection).
 // Every layer dials from one identity (key, certificate, TLS context) per connection of a batch, as the node does.
@@ -114,20 +114,20 @@ async function start(lib, layer) {
     port: 0,
     onSocket(raw) {
       const deadline = Date.now() + 10_000;
-      secureInbound(raw, { tls: listenerTls, deadline }).then(
-        async (channel) => {
+      // A failed accept is the dialer's failure too (its dial rejects and ends the process): ignored here.
+      secureInbound(raw, { tls: listenerTls, deadline })
+        .then(async (channel) => {
           if (layer === "transport") held.push(() => channel.socket.destroy());
           else if (layer === "hello") {
-            await bareHello(channel, listenerId, "listener");
+            await bareHello(channel, listenerId, "listener", deadline);
             held.push(() => channel.socket.destroy());
           } else {
             const connection = await openConnection(channel, settings(listenerId), { deadline });
             held.push(() => connection.abort());
           }
           accepted++;
-        },
-        () => undefined,
-      );
+        })
+        .catch(() => undefined);
     },
   });
   const port = listener.addresses[0].port;
@@ -138,7 +138,7 @@ async function start(lib, layer) {
       const channel = await dialChannel({ host: "127.0.0.1", port, tls: dialer.tls, deadline });
       if (layer === "transport") return { close: () => channel.socket.destroy() };
       if (layer === "hello") {
-        await bareHello(channel, dialer.identity, "dialer");
+        await bareHello(channel, dialer.identity, "dialer", deadline);
         return { close: () => channel.socket.destroy() };
       }
       const connection = await openConnection(channel, settings(dialer.identity), { deadline });
@@ -155,45 +155,73 @@ async function start(lib, layer) {
 }
 
 /**
- * The "hello" layer's exchange: `exchange(channel, identity, role)` writes the end's Hello (copied from the
- * node's layout, certificate-bound, with a fresh nonce) and resolves once the peer's Hello was read, decoded,
- * checked, matched with the certificate's key and negotiated.
+ * The "hello" layer's exchange: `exchange(channel, identity, role, deadline)` writes the end's Hello (copied from the
+ * node's layout, certificate-bound, with a fresh nonce) as soon as TLS is done, as a `Connection` does, and resolves
+ * once the peer's Hello was read, decoded and checked as the handshake checks it on this path (the Hello's own
+ * checks, the binding, an empty proof, the certificate's key, not this node, a common version, the capabilities
+ * and protocols negotiated). It rejects, with the socket destroyed, on a bad Hello, a close or error before it, or
+ * at `deadline`.
  */
 async function helloExchange(protocols) {
   const part = (file) => import(pathToFileURL(path.join(root, "dist/src", file)).href);
   const { helloTemplate } = await part("handshake/hello-template.js");
   const { ownHelloFrame } = await part("handshake/own-hello.js");
   const { checkHello } = await part("handshake/hello-check.js");
-  const { negotiateVersion, negotiateProtocols } = await part("handshake/negotiate.js");
+  const { negotiateVersion, negotiateProtocols, negotiateCapabilities } = await part("handshake/negotiate.js");
   const { decodeHelloFrame } = await part("wire/hello-fast-path.js");
   const { createFrameDecoder } = await part("wire/frame-decoder.js");
   const { pooledRandomBytes } = await part("util/random-pool.js");
   const template = helloTemplate(protocols, [], [], "bench");
   const versions = { min: 1, max: 1 };
   const TLS_CERTIFICATE = 3;
+  const NO_PROOF = new Uint8Array(0);
   const sameKey = (a, b) => a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-  return (channel, identity, role) =>
+  return (channel, identity, role, deadline) =>
     new Promise((resolve, reject) => {
       const { socket } = channel;
       const decoder = createFrameDecoder();
-      const fail = (why) => {
-        socket.destroy();
-        reject(new Error(why));
+      let timer;
+      const end = () => {
+        clearTimeout(timer);
+        socket.off("data", onData);
+        socket.off("close", onClose);
       };
-      const onData = (chunk) =>
-        decoder.pushFrames(chunk, (bytes, offset, length) => {
-          socket.off("data", onData);
-          const frame = decodeHelloFrame(bytes.slice(offset, offset + length));
-          const hello = frame?.kind.value;
-          if (hello === undefined) return fail("not a Hello");
-          const checked = checkHello(hello, role === "dialer" ? "listener" : "dialer");
-          if (!checked.ok) return fail(checked.error.message);
-          if (!sameKey(hello.publicKey, channel.peerCertificateKey)) return fail("the Hello's key is not the certificate's");
-          if (negotiateVersion(versions, { min: hello.minVersion, max: hello.maxVersion }) === undefined) return fail("no common version");
-          if (negotiateProtocols(template.protocols, hello.protocols).length === 0) return fail("no common protocol");
-          resolve();
-        });
+      const fail = (why) => {
+        end();
+        socket.destroy();
+        reject(new Error(`${role}: ${why}`));
+      };
+      const check = (hello) => {
+        const checked = checkHello(hello, role === "dialer" ? "listener" : "dialer");
+        if (!checked.ok) return checked.error.message;
+        if (hello.binding !== TLS_CERTIFICATE) return "not bound to the certificate";
+        if (hello.proof.length !== 0) return "a proof with TLS_CERTIFICATE";
+        if (!sameKey(hello.publicKey, channel.peerCertificateKey)) return "the Hello's key is not the certificate's";
+        if (checked.peerId.equals(identity.peerId)) return "a connection to itself";
+        if (negotiateVersion(versions, { min: hello.minVersion, max: hello.maxVersion }) === undefined) return "no common version";
+        if (!negotiateCapabilities(template.capabilities, hello.capabilities).ok) return "a required capability missing";
+        if (negotiateProtocols(template.protocols, hello.protocols).length === 0) return "no common protocol";
+        return undefined;
+      };
+      const onData = (chunk) => {
+        try {
+          decoder.pushFrames(chunk, (bytes, offset, length) => {
+            if (socket.destroyed) return;
+            const hello = decodeHelloFrame(bytes.subarray(offset, offset + length))?.kind.value;
+            const refusal = hello === undefined ? "not a Hello" : check(hello);
+            if (refusal !== undefined) return fail(refusal);
+            end();
+            resolve();
+          });
+        } catch (error) {
+          fail(error.message);
+        }
+      };
+      const onClose = () => fail("closed before its Hello");
+      socket.on("error", () => undefined);
       socket.on("data", onData);
-      socket.write(ownHelloFrame(template, identity, versions, TLS_CERTIFICATE, false, pooledRandomBytes(32), new Uint8Array(0)).bytes);
+      socket.on("close", onClose);
+      timer = setTimeout(() => fail("no Hello by the deadline"), Math.max(0, deadline - Date.now()));
+      socket.write(ownHelloFrame(template, identity, versions, TLS_CERTIFICATE, false, pooledRandomBytes(32), NO_PROOF).bytes);
     });
 }
