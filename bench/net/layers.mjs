@@ -163,25 +163,27 @@ async function start(lib, layer) {
  * at `deadline`.
  */
 async function helloExchange(protocols) {
-  const part = (file) => import(pathToFileURL(path.join(root, "dist/src", file)).href);
-  const { helloTemplate } = await part("handshake/hello-template.js");
-  const { ownHelloFrame } = await part("handshake/own-hello.js");
-  const { checkHello } = await part("handshake/hello-check.js");
-  const { negotiateVersion, negotiateProtocols, negotiateCapabilities } = await part("handshake/negotiate.js");
-  const { decodeHelloFrame } = await part("wire/hello-fast-path.js");
-  const { createFrameDecoder } = await part("wire/frame-decoder.js");
-  const { pooledRandomBytes } = await part("util/random-pool.js");
+  const part = (file) => import(pathToFileURL(path.join(root, "dist", file)).href);
+  const { helloTemplate } = await part("src/handshake/hello-template.js");
+  const { ownHelloFrame } = await part("src/handshake/own-hello.js");
+  const { checkHello } = await part("src/handshake/hello-check.js");
+  const { sameBytes } = await part("src/handshake/list-checks.js");
+  const { negotiateVersion, negotiateProtocols, negotiateCapabilities } = await part("src/handshake/negotiate.js");
+  const { decodeHelloFrame } = await part("src/wire/hello-fast-path.js");
+  const { createFrameDecoder } = await part("src/wire/frame-decoder.js");
+  const { pooledRandomBytes } = await part("src/util/random-pool.js");
+  const { ChannelBinding } = await part("generated/peerlink/v1/handshake_pb.js");
   const template = helloTemplate(protocols, [], [], "bench");
   const versions = { min: 1, max: 1 };
-  const TLS_CERTIFICATE = 3;
   const NO_PROOF = new Uint8Array(0);
-  const sameKey = (a, b) => a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
   return (channel, identity, role, deadline) =>
     new Promise((resolve, reject) => {
       const { socket } = channel;
       const decoder = createFrameDecoder();
       let timer;
+      let settled = false;
       const end = () => {
+        settled = true;
         clearTimeout(timer);
         socket.off("data", onData);
         socket.off("close", onClose);
@@ -194,9 +196,9 @@ async function helloExchange(protocols) {
       const check = (hello) => {
         const checked = checkHello(hello, role === "dialer" ? "listener" : "dialer");
         if (!checked.ok) return checked.error.message;
-        if (hello.binding !== TLS_CERTIFICATE) return "not bound to the certificate";
+        if (hello.binding !== ChannelBinding.TLS_CERTIFICATE) return "not bound to the certificate";
         if (hello.proof.length !== 0) return "a proof with TLS_CERTIFICATE";
-        if (!sameKey(hello.publicKey, channel.peerCertificateKey)) return "the Hello's key is not the certificate's";
+        if (!sameBytes(channel.peerCertificateKey, hello.publicKey)) return "the Hello's key is not the certificate's";
         if (checked.peerId.equals(identity.peerId)) return "a connection to itself";
         if (negotiateVersion(versions, { min: hello.minVersion, max: hello.maxVersion }) === undefined) return "no common version";
         if (!negotiateCapabilities(template.capabilities, hello.capabilities).ok) return "a required capability missing";
@@ -206,7 +208,7 @@ async function helloExchange(protocols) {
       const onData = (chunk) => {
         try {
           decoder.pushFrames(chunk, (bytes, offset, length) => {
-            if (socket.destroyed) return;
+            if (settled) return; // a frame behind the Hello in the same read
             const hello = decodeHelloFrame(bytes.subarray(offset, offset + length))?.kind.value;
             const refusal = hello === undefined ? "not a Hello" : check(hello);
             if (refusal !== undefined) return fail(refusal);
@@ -222,6 +224,6 @@ async function helloExchange(protocols) {
       socket.on("data", onData);
       socket.on("close", onClose);
       timer = setTimeout(() => fail("no Hello by the deadline"), Math.max(0, deadline - Date.now()));
-      socket.write(ownHelloFrame(template, identity, versions, TLS_CERTIFICATE, false, pooledRandomBytes(32), NO_PROOF).bytes);
+      socket.write(ownHelloFrame(template, identity, versions, ChannelBinding.TLS_CERTIFICATE, false, pooledRandomBytes(32), NO_PROOF).bytes);
     });
 }
