@@ -201,8 +201,8 @@ async function idle(node, size) {
   return result;
 }
 
-/** The first message of {@link firstMessage} (and of the process warm-up before `firstWarm`). */
-const FIRST_MESSAGE = new Uint8Array(32).fill(1);
+/** The first message of {@link firstMessage} (and of the process warm-up before `firstWarm`, and of timeline.mjs). */
+export const FIRST_MESSAGE = new Uint8Array(32).fill(1);
 
 /**
  * Time from the dial to the first message at the listener (0-RTT where the contender has it), p50 in ms, timed

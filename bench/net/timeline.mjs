@@ -3,19 +3,19 @@
 //
 //   node bench/net/timeline.mjs [--processes N] [--dials N] [--warm N] [--dialers N] [--no-tickets]
 //
-// Each process runs one contender much as the `firstWarm` figure does: one listener, a 32-byte message sent with
-// the dial (0-RTT for peerlink, written at `secureConnect` for raw TLS), dials one at a time; unlike the figure,
-// which has a dialer per dial in a process warmed on another contender, its dials come from one dialer (see
-// `--dialers`) and warm this contender itself. After
-// `warm` dials it records, for each of `dials` dials, when each step below first happened, in ms after
-// `dial()` was called. The steps are read from Node's own objects (socket and server events, the TLS socket's
-// writes), never from inside peerlink, so both contenders are timed at the same points; the hooks cost the
-// same few µs in both. `--dialers N`: dials take N dialers (peerlink nodes, raw TLS identities) in turn, as the
-// benchmark's figure has one per dial (default 1). `--no-tickets`: both listeners issue no resumable session tickets
-// (OpenSSL 3 encrypts two per full handshake at the listener, between its TLS and its first read). Only the
-// sockets of the dial in progress are timed: a late event of an earlier connection (its close) is not a step.
-// Prints per step the median over the dials of each process, then the median and range over the processes
-// (the lower middle one of an even count), and peerlink's difference. Processes alternate between the contenders.
+// Each process runs one contender much as the `firstWarm` figure does: one listener, the figure's 32-byte message
+// sent with the dial (0-RTT for peerlink, written at `secureConnect` for raw TLS), dials one at a time; unlike the
+// figure, which has a dialer per dial in a process warmed on another contender, its dials come from one dialer (see
+// `--dialers`) and warm this contender itself. After `warm` dials it records, for each of `dials` dials, when each
+// step below first happened, in ms after `dial()` was called. The steps are read from Node's own objects (socket and
+// server events, the TLS socket's writes), never from inside peerlink, so both contenders are timed at the same
+// points; the hooks cost the same few µs in both. `--dialers N`: dials take N dialers (peerlink nodes, raw TLS
+// identities) in turn, as the benchmark's figure has one per dial (default 1). `--no-tickets`: both listeners issue
+// no resumable session tickets (OpenSSL 3 encrypts two per full handshake at the listener, between its TLS and its
+// first read). Only the sockets of the dial in progress are timed: a late event of an earlier connection (its close)
+// is not a step. Prints per step the median over the dials of each process, then the median and range over the
+// processes (the lower middle one of an even count), and peerlink's difference. Processes alternate between the
+// contenders.
 import { execFile } from "node:child_process";
 import net from "node:net";
 import tls from "node:tls";
@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import { promisify } from "node:util";
 import { numberOption, quantile, sleep } from "./common.mjs";
+import { FIRST_MESSAGE } from "./figures.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
@@ -99,7 +100,6 @@ async function measure(contender, dials, warm, dialers, tickets) {
       : await (await import("./peerlink.mjs")).start({ lib, resume: false, dialers, tickets });
   let arrived;
   node.onAccept((c) => c.onMessage(() => arrived?.()));
-  const early = new Uint8Array(32).fill(1);
   const samples = new Map(STEPS.map((s) => [s, []]));
   for (let i = 0; i < warm + dials; i++) {
     const got = new Promise((resolve) => {
@@ -111,7 +111,7 @@ async function measure(contender, dials, warm, dialers, tickets) {
     marks = new Map();
     dial = i;
     t0 = performance.now();
-    const conn = await node.dial({ early });
+    const conn = await node.dial({ early: FIRST_MESSAGE });
     mark("dial() resolved");
     await bounded(got, `the message of dial ${i}`);
     if (i >= warm) for (const [step, at] of marks) samples.get(step)?.push(at);
