@@ -70,8 +70,8 @@ function tlsOptions({ key, cert }) {
 /**
  * Starts a listener and `dialers` dialer identities in this process, as peerlink's benchmark has one dialer node
  * per connection alive at once: each identity has its own key and certificate (from `makeCredentials()`, as the
- * listener's) and client context, and dials take them in turn. `shared`: one client identity for every dial instead (the listener's own key and certificate),
- * which one process of many identities cannot match: in a fresh process, 256 client contexts cost raw TLS
+ * listener's) and client context, and dials take them in turn. `shared`: one client identity for every dial
+ * instead (the listener's own key and certificate), which one process of many identities cannot match: in a fresh process, 256 client contexts cost raw TLS
  * 0.3–0.5 ms more CPU per connection than one (BENCHMARKS.md, tenth pass). `resume`: each identity keeps the
  * tickets it is given and offers one (single use) per dial, as peerlink's session cache does. `tickets: false`: the
  * listener issues no resumable tickets (`SSL_OP_NO_TICKET`, as peerlink's `tls.sessionTickets: false`).
