@@ -9,6 +9,7 @@ import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { FrameSink } from "./frame-sink.js";
 import { decodeHelloFrame } from "./hello-fast-path.js";
+import { keepable } from "./varint.js";
 
 /**
  * Decodes `body` (a Frame body the caller owns and will not touch again) with the generated decoder
@@ -31,7 +32,8 @@ export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
   }
   switch (frame.kind.case) {
     case "data":
-      sink.onData(frame.kind.value.protocol, frame.kind.value.payload);
+      // The generated decoder's payload is a view of `body`, which may be far larger (padded with fields it skips).
+      sink.onData(frame.kind.value.protocol, keepable(frame.kind.value.payload));
       return;
     case "ping":
       sink.onPing(frame.kind.value.nonce, frame.kind.value.timestampUs);

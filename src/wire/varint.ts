@@ -123,3 +123,13 @@ export function copyBytes(bytes: Uint8Array, start: number, length: number): Uin
   copySlabPos = (at + length + 7) & ~7;
   return slab.subarray(at, at + length);
 }
+
+/**
+ * `bytes` as something that may be kept: itself when it is at least half of the buffer it views, else a copy
+ * with a buffer of its own. A view pins its whole buffer for as long as it is kept: a small payload of a frame a
+ * peer padded with fields the parser skips, or a copy carved from a shared slab ({@link copyBytes}), would
+ * otherwise hold up to a frame's or a slab's size while counted at its own length.
+ */
+export function keepable(bytes: Uint8Array): Uint8Array {
+  return 2 * bytes.byteLength >= bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+}

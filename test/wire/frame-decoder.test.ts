@@ -196,6 +196,26 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
       decoder.dispose();
     });
 
+    it("hands over a small payload of a frame the generated decoder parses (padded with a field it skips) as its own bytes", () => {
+      // Field 100's two-byte tag keeps the frame off the fast path; the generated decoder's payload is a view
+      // of the whole body, which a kept 1-byte message would otherwise pin (1 MB each, counted as 1 byte).
+      const padded = (payload: Uint8Array, padBytes: number): Uint8Array => {
+        const frame = encodeDataFrame(3, payload);
+        let p = 0;
+        while (((frame[p] as number) & 0x80) !== 0) p++;
+        const body = concat([frame.subarray(p + 1), lengthDelimited(100, new Uint8Array(padBytes).fill(0x61))]);
+        return concat([varintBytes(BigInt(body.length)), body]);
+      };
+      const decoder = make();
+      const got: Array<[number, Uint8Array]> = [];
+      const sink = { ...recordingSink([]), onData: (alias: number, data: Uint8Array) => void got.push([alias, data]) };
+      const payloads = [Uint8Array.of(0x78), new Uint8Array(100).fill(2), new Uint8Array(5_000).fill(3)];
+      for (const payload of payloads) decoder.push(padded(payload, 1_000_000), sink);
+      expect(got.map(([alias, data]) => [alias, hex(data)])).toEqual(payloads.map((p) => [3, hex(p)]));
+      for (const [, data] of got) expect(data.buffer.byteLength).toBeLessThanOrEqual(2 * data.length);
+      decoder.dispose();
+    });
+
     it("merges repeated occurrences of the same oneof message and lets a different case replace it", () => {
       const body = concat([
         lengthDelimited(1, [...tag(1, 0), 5]), // data{protocol: 5}
