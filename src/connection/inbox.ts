@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MessageQueue, messageCost } from "./message-queue.js";
+import { MessageQueue, keptMessage, messageCost } from "./message-queue.js";
 import { TAP_REPLAY_BYTES } from "./defaults.js";
 import type { InboundMessage } from "./types.js";
 
@@ -114,7 +114,7 @@ export class Inbox {
     }
     if ((this.#flags & HOLDING) !== 0 || this.#head < this.#held.length) {
       if (this.#held === NO_MESSAGES) this.#held = [];
-      this.#held.push(message);
+      this.#held.push(keptMessage(message));
       this.#heldBytes += messageCost(message);
       if ((this.#flags & HOLDING) !== 0 && this.#tapCount > 0) this.#trimReplay();
       this.flowControl();

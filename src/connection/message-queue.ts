@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { keepable } from "../wire/varint.js";
 import type { InboundMessage } from "./types.js";
 
 /**
@@ -15,6 +16,16 @@ export const MESSAGE_OVERHEAD_BYTES = 64;
 /** Bytes one buffered message counts for flow control: its payload plus {@link MESSAGE_OVERHEAD_BYTES}. */
 export function messageCost(message: InboundMessage): number {
   return message.data.length + MESSAGE_OVERHEAD_BYTES;
+}
+
+/**
+ * `message` as it may be held: its bytes {@link keepable}, so that what a held message pins is what
+ * {@link messageCost} counts for it (a small message carved from a shared slab, or a view of a padded frame,
+ * would pin the whole slab or frame).
+ */
+export function keptMessage(message: InboundMessage): InboundMessage {
+  const data = keepable(message.data);
+  return data === message.data ? message : { protocol: message.protocol, data };
 }
 
 /**
@@ -52,7 +63,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
       waiter({ value: message, done: false });
       return;
     }
-    this.#items.push(message);
+    this.#items.push(keptMessage(message));
     this.#bytes += messageCost(message);
     this.#onChange();
   }

@@ -15,6 +15,7 @@ import { verifySignature } from "../identity/identity.js";
 import type { PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
 import { pooledRandomBytes } from "../util/random-pool.js";
+import { keepable } from "../wire/varint.js";
 import {
   DEFAULT_AGENT,
   MAX_EARLY_DATA_BYTES,
@@ -374,7 +375,8 @@ export class Handshake {
     if (this.#role !== "listener" || hello === undefined || !hello.earlyData) {
       return this.fail(ErrorCode.PROTOCOL_VIOLATION, "Data frame before the connection is open");
     }
-    if (!(this.#early ??= new EarlyDataBuffer(this.#earlyCap)).hold({ alias, payload }, frameBytes)) {
+    // Held until open: kept as its own bytes, not as a view pinning a larger buffer (see `keepable`).
+    if (!(this.#early ??= new EarlyDataBuffer(this.#earlyCap)).hold({ alias, payload: keepable(payload) }, frameBytes)) {
       return this.fail(ErrorCode.PROTOCOL_VIOLATION, "early data exceeds the limit");
     }
     return [];

@@ -144,4 +144,31 @@ describe("an inbox", () => {
     expect((await iterator.next()).value?.data[0]).toBe(1);
     expect((await iterator.next()).done).toBe(true);
   });
+
+  it("holds a message that is a small view of a larger buffer (a slab carving, a padded frame) as its own bytes", async () => {
+    // A view pins its whole buffer: held so, 64 KiB of counted replay could pin a 64 KiB slab per message.
+    const slab = new Uint8Array(64 * 1024);
+    const view = (seq: number): InboundMessage => ({ protocol: "/chat", data: slab.subarray(seq * 100, seq * 100 + 100).fill(seq) });
+    const held = inbox();
+    held.box.arrive(view(1)); // held for the first consumer
+    const replayed = inbox();
+    replayed.box.tap(() => undefined);
+    replayed.box.arrive(view(2)); // kept in the replay for a late consumer
+    const buffered = inbox();
+    const iterator = buffered.box.iterator();
+    buffered.box.arrive(view(3)); // buffered by an iterator nobody is reading yet
+    const out = [(await held.box.iterator().next()).value, (await replayed.box.iterator().next()).value, (await iterator.next()).value];
+    expect(out.map((m) => seqOf(m as InboundMessage))).toEqual([1, 2, 3]);
+    for (const m of out as InboundMessage[]) {
+      expect(m.data.buffer.byteLength).toBe(100);
+      expect(Array.from(m.data)).toEqual(Array(100).fill(seqOf(m)));
+    }
+    // Delivered at once to a consumer, a message is handed over as it came (the application decides what it keeps).
+    const got: InboundMessage[] = [];
+    const emitting = new Inbox(10 * COST, { emit: (m) => got.push(m), setPaused: () => undefined });
+    emitting.consumerAdded();
+    emitting.arrive(view(4));
+    expect(got.map(seqOf)).toEqual([4]);
+    expect(got[0]?.data.buffer).toBe(slab.buffer);
+  });
 });

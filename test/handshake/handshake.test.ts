@@ -529,6 +529,23 @@ describe("early data (0-RTT) held by the listener", () => {
     expect(listener.hs.error?.message).toContain("early data");
   });
 
+  it("holds an early payload that is a small view of a larger buffer as its own bytes, released unchanged", () => {
+    // Counted at its length, a view would pin its whole buffer (a 64 KiB slab, a padded frame) until open.
+    const slab = new Uint8Array(64 * 1024).fill(9);
+    const views = [{ alias: 1, payload: slab.subarray(100, 200) }, { alias: 2, payload: slab.subarray(0, 40_000) }];
+    const { listener } = runPair({ identity: alice, binding: nonces, earlyData: true }, { identity: bob, binding: nonces }, { early: views });
+    const open = listener.actions.find((a) => a.type === "open");
+    const released = open?.type === "open" ? open.earlyData : [];
+    expect(released.map((m) => [m.alias, m.payload.length])).toEqual([
+      [1, 100],
+      [2, 40_000],
+    ]);
+    expect(released[0]?.payload.buffer.byteLength).toBe(100);
+    expect(released[0]?.payload.every((b) => b === 9)).toBe(true);
+    // Most of its buffer: kept as the view it came as (no copy of a large payload).
+    expect(released[1]?.payload.buffer).toBe(slab.buffer);
+  });
+
   it("holds exactly up to the default 64 KiB cap", () => {
     const l = new Handshake({ identity: bob, role: "listener", binding: nonces });
     l.start();
