@@ -1060,7 +1060,10 @@ export class ConnectionCore {
 
   #onGoodbye(goodbye: Goodbye, frame: Frame, bytes: Uint8Array): void {
     const reason = reasonFromWire(goodbye.reason);
-    this.#remoteGoodbye = { reason, detail: goodbye.detail, retryAfterMs: goodbye.retryAfterMs };
+    // The peer's free text, cut as peerlink cuts its own: it is kept with the connection and copied into errors,
+    // the journal and logs, where a peer could otherwise park up to a frame's size of it per connection.
+    const detail = truncateUtf8(goodbye.detail, MAX_GOODBYE_DETAIL_BYTES);
+    this.#remoteGoodbye = { reason, detail, retryAfterMs: goodbye.retryAfterMs };
     this.#emit({ type: "goodbye", goodbye: this.#remoteGoodbye });
     const handshake = this.#setup?.handshake;
     if (this.#state === "handshaking" && handshake !== undefined) {
@@ -1072,7 +1075,7 @@ export class ConnectionCore {
       const graceful = code === ErrorCode.CONNECTION_CLOSED;
       const error = graceful
         ? undefined
-        : new PeerlinkError(code, `peer closed the connection (${reason})${goodbye.detail ? `: ${goodbye.detail}` : ""}`, {
+        : new PeerlinkError(code, `peer closed the connection (${reason})${detail ? `: ${detail}` : ""}`, {
             initiator: "remote",
           });
       this.#closeInfo ??= error === undefined ? { reason, initiator: "remote" } : { reason, initiator: "remote", error };

@@ -54,11 +54,7 @@ export const DEFAULT_SEND_BUFFER_LIMIT_BYTES = 8 * 1_048_576;
  */
 export const MAX_PEER_PROTOCOL_ALIASES = 4_096;
 
-/**
- * Longest Goodbye `detail` this side sends, in UTF-8 bytes (longer text is cut at a character boundary):
- * enough for a human-readable reason, and a Goodbye never approaches the peer's maximum frame size.
- */
-export const MAX_GOODBYE_DETAIL_BYTES = 1024;
+export { MAX_GOODBYE_DETAIL_BYTES } from "../handshake/defaults.js";
 
 /**
  * Bytes of messages a connection keeps for a late `message` listener while the node layer's tap is already

@@ -32,6 +32,13 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const MAX_EARLY_DATA_BYTES = 64 * 1024;
 
 /**
+ * Longest Goodbye `detail` this side sends, and keeps of one received, in UTF-8 bytes (longer text is cut at a
+ * character boundary): enough for a human-readable reason; a Goodbye never approaches the peer's maximum frame
+ * size, and a peer's text never takes more than this in errors, the journal or logs.
+ */
+export const MAX_GOODBYE_DETAIL_BYTES = 1024;
+
+/**
  * Largest Frame body accepted before the peer is authenticated (until the connection is open), in bytes
  * (docs/PROTOCOL.md §1, "peerlink: 64 KiB"). The full maximum frame size (1 MiB by default) applies
  * only once the peer proved its identity, so an unauthenticated peer cannot make this node reserve

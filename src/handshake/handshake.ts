@@ -15,10 +15,12 @@ import { verifySignature } from "../identity/identity.js";
 import type { PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
 import { pooledRandomBytes } from "../util/random-pool.js";
+import { truncateUtf8 } from "../util/utf8.js";
 import { keepable } from "../wire/varint.js";
 import {
   DEFAULT_AGENT,
   MAX_EARLY_DATA_BYTES,
+  MAX_GOODBYE_DETAIL_BYTES,
   MAX_PREAUTH_FRAME_BYTES,
   NONCE_LENGTH,
   TLS_EXPORTER_BYTES,
@@ -301,10 +303,13 @@ export class Handshake {
   #onGoodbye(goodbye: Goodbye): HandshakeAction[] {
     const reason = reasonFromWire(goodbye.reason);
     const code = errorCodeForRemoteReason(reason);
-    const detail = goodbye.detail === "" ? "" : `: ${goodbye.detail}`;
+    // Cut as peerlink cuts its own: a peer's free text must not ride along in full (up to 64 KiB) in the error,
+    // the journal and logs.
+    const peerDetail = truncateUtf8(goodbye.detail, MAX_GOODBYE_DETAIL_BYTES);
+    const detail = peerDetail === "" ? "" : `: ${peerDetail}`;
     // The peer's verdict rides along as the cause (the RemoteGoodbye shape of a Connection's
     // `remoteGoodbye`), so a redialer can apply the reason's strategy and the peer's retry-after.
-    const cause = Object.freeze({ reason, detail: goodbye.detail, retryAfterMs: goodbye.retryAfterMs });
+    const cause = Object.freeze({ reason, detail: peerDetail, retryAfterMs: goodbye.retryAfterMs });
     const error = new PeerlinkError(code, `peer ended the handshake (${reason})${detail}`, { cause, initiator: "remote" });
     this.#toFailed(error);
     return [{ type: "fail", reason, error }];

@@ -13,7 +13,9 @@ const decoder = new TextDecoder();
  */
 export function truncateUtf8(text: string, maxBytes: number): string {
   if (text.length <= maxBytes / 3) return text; // every UTF-16 unit is at most 3 UTF-8 bytes
-  const bytes = encoder.encode(text);
+  // Every UTF-16 unit is at least one byte: the first maxBytes + 1 units decide the cut, however long the text
+  // (a peer's megabyte of detail is not encoded whole). A pair split after them starts past the cut.
+  const bytes = encoder.encode(text.length > maxBytes ? text.slice(0, maxBytes + 1) : text);
   if (bytes.length <= maxBytes) return text;
   let end = maxBytes;
   while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--; // back to the start of a character

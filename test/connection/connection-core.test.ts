@@ -6,6 +6,7 @@ import { ConnectionCore, controlFrame, recycleActions } from "../../src/connecti
 import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { prefixWithLength } from "../../src/handshake/frame-bytes.js";
+import { encodeGoodbye } from "../../src/handshake/handshake.js";
 import { encodePingFrame } from "../../src/wire/frame-encoder.js";
 import { corePair, eventsOf, transitionsOf, type CorePair } from "./core-pair.js";
 
@@ -254,6 +255,17 @@ describe("early data through the cores", () => {
     expect(eventsOf(pair.listener, "message")).toEqual([]);
     expect(eventsOf(pair.listener, "open")).toEqual([]);
     expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.PROTOCOL_MISMATCH);
+  });
+});
+
+describe("a Goodbye with a long detail", () => {
+  it("keeps at most 1 KiB of the peer's text in remoteGoodbye and in the close error", () => {
+    // peerlink sends at most 1 KiB; another peer may send up to a frame (1 MiB) of it after open.
+    const pair = openPair();
+    const long = "x".repeat(200_000);
+    pair.take(pair.listener, pair.listener.core.receive(encodeGoodbye("protocol_violation", long), pair.now));
+    expect(pair.listener.core.remoteGoodbye).toEqual({ reason: "protocol_violation", detail: "x".repeat(1024), retryAfterMs: 0 });
+    expect(pair.listener.core.closeInfo?.error?.rawMessage).toBe(`peer closed the connection (protocol_violation): ${"x".repeat(1024)}`);
   });
 });
 

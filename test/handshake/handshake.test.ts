@@ -413,6 +413,18 @@ describe("a Goodbye from the peer during the handshake", () => {
     expect(actions[0]?.type === "fail" && actions[0].error.message).toContain("slow down");
   });
 
+  it("keeps at most 1 KiB of the peer's detail in the error and its cause, cut at a character boundary", () => {
+    // Up to a pre-auth frame (64 KiB) of the peer's text would otherwise ride along into logs and the journal.
+    const long = "é".repeat(30_000);
+    const hs = startedDialer();
+    const frame = create(FrameSchema, { kind: { case: "goodbye", value: { reason: 12, detail: long } } });
+    const action = hs.receive(frame, toBinary(FrameSchema, frame))[0];
+    const error = action?.type === "fail" ? action.error : undefined;
+    const cause = error?.cause as { detail: string } | undefined;
+    expect(cause?.detail).toBe("é".repeat(512));
+    expect(error?.rawMessage).toBe(`peer ended the handshake (rate_limited): ${"é".repeat(512)}`);
+  });
+
   it("with an unknown reason value is read as normal (CONNECTION_CLOSED)", () => {
     const hs = startedDialer();
     const frame = create(FrameSchema, { kind: { case: "goodbye", value: { reason: 999 as GoodbyeReason } } });
