@@ -12,6 +12,7 @@
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { BAN_DURATIONS_MS, BAN_LIST_MAX_SIZE, OFFENCE_MEMORY_MS } from "./defaults.js";
 import { ipFamily, normalizeIp, parseSubnet, subnetKey } from "./ip.js";
+import { keptPrefix } from "../util/kept-text.js";
 
 /**
  * What a ban applies to: a peer id (printable form), one IP address, or a CIDR subnet.
@@ -273,8 +274,8 @@ export class BanList {
     const duration = explicit ?? this.durationsMs[Math.min(offences, this.durationsMs.length) - 1] ?? 0;
     const stillActive = remembered && previous.expiresAt > now;
     const expiresAt = Math.max(now + duration, stillActive ? previous.expiresAt : Number.NEGATIVE_INFINITY);
-    const reason = options.reason.slice(0, MAX_REASON_LENGTH);
-    const publicReason = typeof options.publicReason === "string" ? options.publicReason.slice(0, MAX_REASON_LENGTH) : undefined;
+    const reason = keptPrefix(options.reason, MAX_REASON_LENGTH);
+    const publicReason = typeof options.publicReason === "string" ? keptPrefix(options.publicReason, MAX_REASON_LENGTH) : undefined;
 
     let evicted: BanEntry | undefined;
     if (previous !== undefined) {
@@ -454,8 +455,8 @@ export class BanList {
         key: `${resolved.kind}:${resolved.value}`,
         kind: resolved.kind,
         value: resolved.value,
-        reason: e.reason.slice(0, MAX_REASON_LENGTH),
-        publicReason: typeof e.publicReason === "string" ? e.publicReason.slice(0, MAX_REASON_LENGTH) : undefined,
+        reason: keptPrefix(e.reason, MAX_REASON_LENGTH),
+        publicReason: typeof e.publicReason === "string" ? keptPrefix(e.publicReason, MAX_REASON_LENGTH) : undefined,
         createdAt: e.createdAt,
         expiresAt: e.expiresAt ?? Number.POSITIVE_INFINITY,
         offences: e.offences,

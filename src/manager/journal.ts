@@ -9,6 +9,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { JOURNAL_CAPACITY } from "./defaults.js";
 import { normalizeIp, parseHostPort } from "./ip.js";
 import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
+import { keptPrefix } from "../util/kept-text.js";
 
 /**
  * Kinds of decision recorded.
@@ -197,7 +198,7 @@ function copyEntry(entry: JournalEntry): JournalEntry {
     at: entry.at,
     kind: entry.kind,
     code: entry.code,
-    detail: typeof entry.detail === "string" ? entry.detail.slice(0, MAX_DETAIL_LENGTH) : String(entry.detail),
+    detail: typeof entry.detail === "string" ? keptPrefix(entry.detail, MAX_DETAIL_LENGTH) : String(entry.detail),
   };
   if (entry.peerId !== undefined) copy.peerId = entry.peerId;
   if (entry.address !== undefined) copy.address = entry.address;

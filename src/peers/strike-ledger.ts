@@ -7,6 +7,7 @@
  */
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { MAX_STRIKES_PER_SUBJECT, MAX_STRIKE_SUBJECTS } from "./defaults.js";
+import { keptPrefix } from "../util/kept-text.js";
 
 /**
  * One violation counted against a peer or an address.
@@ -72,7 +73,7 @@ export class StrikeLedger {
    */
   add(key: string, strike: Strike, since: number): readonly Strike[] {
     const kept = (this.#bySubject.get(key) ?? []).filter((s) => s.at >= since);
-    kept.push(Object.freeze({ ...strike, detail: strike.detail.slice(0, MAX_DETAIL) }));
+    kept.push(Object.freeze({ ...strike, detail: keptPrefix(strike.detail, MAX_DETAIL) }));
     if (kept.length > this.maxPerSubject) kept.splice(0, kept.length - this.maxPerSubject);
     this.#bySubject.delete(key);
     this.#bySubject.set(key, kept);

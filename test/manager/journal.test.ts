@@ -31,6 +31,19 @@ describe("a decision journal below capacity", () => {
     journal.record(entry(0, { detail: "y".repeat(100_000) }));
     expect(journal.entries()[0]?.detail).toHaveLength(1000);
   });
+
+  it("keeps no more of a long detail than it shows (the cut is not a view of the whole)", () => {
+    const gc = (globalThis as { gc?: () => void }).gc as () => void;
+    const journal = new DecisionJournal(100);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 100; i++) journal.record(entry(i, { detail: `peer said: ${i}`.padEnd(100_000, "y") }));
+    gc();
+    gc();
+    // Each 100,000-unit detail kept whole would be 10 MB in all; the shown 1,000 units are 0.1 MB.
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(2_000_000);
+    expect(journal.entries()[99]?.detail.startsWith("peer said: 99")).toBe(true);
+  });
 });
 
 describe("a full decision journal", () => {
