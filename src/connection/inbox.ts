@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { MessageQueue, keptMessage, messageCost } from "./message-queue.js";
+import { HeldCopies } from "./held-copies.js";
+import { MessageQueue, messageCost } from "./message-queue.js";
 import { TAP_REPLAY_BYTES } from "./defaults.js";
 import type { InboundMessage } from "./types.js";
 
@@ -75,6 +76,8 @@ export class Inbox {
   #head = 0;
   #heldBytes = 0;
   #droppedFromReplay = 0;
+  /** Where held messages are copied (made with the first one that needs it). */
+  #copies: HeldCopies | undefined = undefined;
 
   /** @param highWater - bytes (as {@link messageCost} counts them) held or buffered per consumer before reads pause */
   constructor(highWater: number, host: InboxHost) {
@@ -114,7 +117,7 @@ export class Inbox {
     }
     if ((this.#flags & HOLDING) !== 0 || this.#head < this.#held.length) {
       if (this.#held === NO_MESSAGES) this.#held = [];
-      this.#held.push(keptMessage(message));
+      this.#held.push((this.#copies ??= new HeldCopies()).keep(message));
       this.#heldBytes += messageCost(message);
       if ((this.#flags & HOLDING) !== 0 && this.#tapCount > 0) this.#trimReplay();
       this.flowControl();
@@ -288,6 +291,7 @@ export class Inbox {
     this.#held = NO_MESSAGES;
     this.#head = 0;
     this.#heldBytes = 0;
+    this.#copies?.release();
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { keepable } from "../wire/varint.js";
+import { HeldCopies } from "./held-copies.js";
 import type { InboundMessage } from "./types.js";
 
 /**
@@ -19,16 +19,6 @@ export function messageCost(message: InboundMessage): number {
 }
 
 /**
- * `message` as it may be held: its bytes {@link keepable}, so that what a held message pins is what
- * {@link messageCost} counts for it (a small message carved from a shared slab, or a view of a padded frame,
- * would pin the whole slab or frame).
- */
-export function keptMessage(message: InboundMessage): InboundMessage {
-  const data = keepable(message.data);
-  return data === message.data ? message : { protocol: message.protocol, data };
-}
-
-/**
  * An async iterator over messages pushed into it; ends (after the buffered
  * messages) when {@link MessageQueue.end} is called, or at once on `return()`.
  */
@@ -37,6 +27,8 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
   #head = 0;
   #bytes = 0;
   #waiters: Array<(result: IteratorResult<InboundMessage>) => void> = [];
+  /** Where buffered messages are copied (made with the first one that needs it). */
+  #copies: HeldCopies | undefined = undefined;
   #ended = false;
   readonly #onChange: () => void;
   readonly #onReturn: (queue: MessageQueue) => void;
@@ -63,7 +55,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
       waiter({ value: message, done: false });
       return;
     }
-    this.#items.push(keptMessage(message));
+    this.#items.push((this.#copies ??= new HeldCopies()).keep(message));
     this.#bytes += messageCost(message);
     this.#onChange();
   }
@@ -80,6 +72,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
     this.#items = [];
     this.#head = 0;
     this.#bytes = 0;
+    this.#copies?.release();
     this.#flushWaiters();
   }
 
@@ -92,6 +85,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
       if (this.#head === this.#items.length) {
         this.#items = [];
         this.#head = 0;
+        this.#copies?.release();
       }
       this.#bytes -= messageCost(value);
       this.#onChange();
@@ -108,6 +102,7 @@ export class MessageQueue implements AsyncIterableIterator<InboundMessage> {
     this.#items = [];
     this.#head = 0;
     this.#bytes = 0;
+    this.#copies?.release();
     this.#flushWaiters();
     this.#onChange();
     return Promise.resolve({ value: undefined, done: true });

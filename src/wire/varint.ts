@@ -131,5 +131,8 @@ export function copyBytes(bytes: Uint8Array, start: number, length: number): Uin
  * otherwise hold up to a frame's or a slab's size while counted at its own length.
  */
 export function keepable(bytes: Uint8Array): Uint8Array {
+  // Up to 64 bytes a copy is cheap (V8 keeps it on its heap), where reading `.buffer` would make V8 give the
+  // array an ArrayBuffer of its own (~1 µs).
+  if (bytes.byteLength <= COPY_OWN_MAX_SMALL) return Uint8Array.prototype.slice.call(bytes);
   return 2 * bytes.byteLength >= bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
 }

@@ -145,30 +145,55 @@ describe("an inbox", () => {
     expect((await iterator.next()).done).toBe(true);
   });
 
-  it("holds a message that is a small view of a larger buffer (a slab carving, a padded frame) as its own bytes", async () => {
-    // A view pins its whole buffer: held so, 64 KiB of counted replay could pin a 64 KiB slab per message.
-    const slab = new Uint8Array(64 * 1024);
-    const view = (seq: number): InboundMessage => ({ protocol: "/chat", data: slab.subarray(seq * 100, seq * 100 + 100).fill(seq) });
+  it("holds messages of 65 B to 4 KiB as copies in buffers of its own, not as views pinning a shared slab", async () => {
+    // A decoder carves such payloads from a 64 KiB slab every connection shares: a held view would pin all of it.
+    const slabs = Array.from({ length: 4 }, () => new Uint8Array(64 * 1024));
+    const carved = (seq: number, size = 100): InboundMessage => ({
+      protocol: "/chat",
+      data: (slabs[seq % 4] as Uint8Array).subarray(1_000, 1_000 + size).fill(seq),
+    });
     const held = inbox();
-    held.box.arrive(view(1)); // held for the first consumer
+    for (let i = 1; i <= 3; i++) held.box.arrive(carved(i)); // held for the first consumer
     const replayed = inbox();
     replayed.box.tap(() => undefined);
-    replayed.box.arrive(view(2)); // kept in the replay for a late consumer
+    for (let i = 1; i <= 3; i++) replayed.box.arrive(carved(i)); // kept in the replay for a late consumer
     const buffered = inbox();
     const iterator = buffered.box.iterator();
-    buffered.box.arrive(view(3)); // buffered by an iterator nobody is reading yet
-    const out = [(await held.box.iterator().next()).value, (await replayed.box.iterator().next()).value, (await iterator.next()).value];
-    expect(out.map((m) => seqOf(m as InboundMessage))).toEqual([1, 2, 3]);
-    for (const m of out as InboundMessage[]) {
-      expect(m.data.buffer.byteLength).toBe(100);
-      expect(Array.from(m.data)).toEqual(Array(100).fill(seqOf(m)));
+    for (let i = 1; i <= 3; i++) buffered.box.arrive(carved(i)); // buffered by an iterator nobody reads yet
+    const taken: InboundMessage[][] = [];
+    for (const it of [held.box.iterator(), replayed.box.iterator(), iterator]) {
+      const got: InboundMessage[] = [];
+      for (let i = 0; i < 3; i++) got.push((await it.next()).value as InboundMessage);
+      taken.push(got);
     }
-    // Delivered at once to a consumer, a message is handed over as it came (the application decides what it keeps).
+    for (const got of taken) {
+      expect(got.map((m) => [m.data.length, m.data[0], m.data[99]])).toEqual([
+        [100, 1, 1],
+        [100, 2, 2],
+        [100, 3, 3],
+      ]);
+      // Copies in a holder's own 64 KiB buffers, none in a shared slab.
+      for (const m of got) {
+        expect(m.data.buffer.byteLength).toBe(64 * 1024);
+        expect(slabs.some((slab) => slab.buffer === m.data.buffer)).toBe(false);
+      }
+    }
+    // Up to 64 bytes and above 4 KiB a message is held as it came (a decoder gave it bytes of its own).
+    const edges = inbox(100 * COST);
+    const small = { protocol: "/chat", data: new Uint8Array(64).fill(7) };
+    const large = { protocol: "/chat", data: new Uint8Array(4097).fill(8) };
+    edges.box.arrive(small);
+    edges.box.arrive(large);
+    const it = edges.box.iterator();
+    expect((await it.next()).value).toBe(small);
+    expect((await it.next()).value).toBe(large);
+    // Delivered at once to a consumer, a message is handed over as it came.
     const got: InboundMessage[] = [];
-    const emitting = new Inbox(10 * COST, { emit: (m) => got.push(m), setPaused: () => undefined });
-    emitting.consumerAdded();
-    emitting.arrive(view(4));
-    expect(got.map(seqOf)).toEqual([4]);
-    expect(got[0]?.data.buffer).toBe(slab.buffer);
+    const direct = new Inbox(10 * COST, { emit: (m) => got.push(m), setPaused: () => undefined });
+    direct.consumerAdded();
+    const passing = carved(4);
+    direct.arrive(passing);
+    expect(got).toEqual([passing]);
+    expect(got[0]).toBe(passing);
   });
 });
