@@ -1025,8 +1025,9 @@ export class ConnectionCore {
       return;
     }
     if (this.#result === undefined) return;
-    // Ping and Pong are metered in #onPing and #onPong.
-    if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now)))) return;
+    // Ping and Pong are metered in #onPing and #onPong; a CapabilityUpdate counts for the work it causes.
+    const weight = kind.case === "capabilityUpdate" && this.#rate !== undefined ? this.#capabilityTable().updateWeight() : 1;
+    if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now), weight))) return;
     switch (kind.case) {
       case "capabilityUpdate":
         this.#onCapabilityUpdate(kind.value, frame);

@@ -127,9 +127,12 @@ export class InboundRateMeter {
     return this.#take(this.#bytes, "bytes", now, count);
   }
 
-  /** One message (Data, Pong or a control frame other than Ping) arrived. */
-  message(now: number): InboundRateTrip | undefined {
-    return this.#take(this.#messages, "messages", now, 1);
+  /**
+   * One message (Data, Pong or a control frame other than Ping) arrived; `weight` messages' worth for a frame
+   * that costs this side as much work (a CapabilityUpdate: see `CapabilityTable.updateWeight`).
+   */
+  message(now: number, weight = 1): InboundRateTrip | undefined {
+    return this.#take(this.#messages, "messages", now, weight);
   }
 
   /** One Ping arrived (each costs this side a Pong). */

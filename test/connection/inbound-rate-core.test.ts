@@ -126,6 +126,26 @@ describe("a ConnectionCore with inbound rate bounds", () => {
     expect(pair.dialer.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
   });
 
+  it("counts a CapabilityUpdate as the work it causes: one message per 16 list entries on both sides, plus one", () => {
+    // Every update renegotiates both sides' whole lists: counted as one message, tiny updates against lists
+    // filled to the limits kept a core busy within the default bound.
+    const pair = openPair({ ...LIMITS, messagesPerSecond: 1_000, messageBurst: 2_000 });
+    const toggle = (i: number): void =>
+      pair.take(pair.dialer, pair.dialer.core.updateCapabilities(i % 2 === 0 ? { addCapabilities: [{ name: "t", version: 1 }] } : { removeCapabilities: ["t"] }, pair.now));
+    // Small lists (a protocol of one version each side, at most one capability): 1 message each.
+    for (let i = 0; i < 1_000; i++) toggle(i);
+    pair.pump();
+    expect(pair.listener.core.state).toBe("open");
+    // 100 protocols of 16 versions on the dialer's side: 1 + 1,601 / 16 = 101 messages per update after this one.
+    pair.now += 10_000; // the bucket refills
+    const versions = Array.from({ length: 16 }, (_, v) => v + 1);
+    pair.take(pair.dialer, pair.dialer.core.updateCapabilities({ addProtocols: Array.from({ length: 100 }, (_, i) => ({ name: `/p${i}`, versions })) }, pair.now));
+    for (let i = 0; i < 25; i++) toggle(i);
+    pair.pump();
+    expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
+    expect(goodbyesOf(pair.listener)[0]?.detail).toBe("inbound messages above 1000/s (burst 2000)");
+  });
+
   it("never limits a peer that keeps to the sustained rate on the clock", () => {
     const pair = openPair();
     for (let second = 0; second < 30; second++) {
