@@ -1054,7 +1054,8 @@ export class ConnectionCore {
         return;
       case undefined:
         // A kind from a later minor version is ignored (§1.1); a Frame with nothing at all is a violation (§1).
-        if ((frame.$unknown?.length ?? 0) === 0) this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "empty frame");
+        // (Unknown fields are skipped unread, so an empty body is what tells the two apart.)
+        if (bytes.length === 0) this.#failLocal(ErrorCode.PROTOCOL_VIOLATION, "empty frame");
         return;
     }
   }
