@@ -33,6 +33,7 @@ import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
 import { ownHelloFrame } from "./own-hello.js";
 import { KeptHandshakeResult } from "./kept-result.js";
+import { markFromProvenPeer } from "./proven-failures.js";
 import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
@@ -97,6 +98,8 @@ export class Handshake {
   /** The peer's key as its checks read it (a one-byte string), for the result. */
   #peerKeyText: string | undefined;
   #peerProof: IdentityProof = "signature";
+  /** The peer proved the identity expected of it: a failure from here on is its verdict (see proven-failures.ts). */
+  #peerProven = false;
   #result: HandshakeResult | undefined;
   #error: PeerlinkError | undefined;
 
@@ -400,6 +403,7 @@ export class Handshake {
         `expected peer ${this.#expectedPeerId.toString()}, got ${peerId.toString()}`,
       );
     }
+    this.#peerProven = true;
     const version = negotiateVersion(this.#versions, { min: hello.minVersion, max: hello.maxVersion });
     if (version === undefined) {
       return this.fail(
@@ -453,6 +457,7 @@ export class Handshake {
   }
 
   #toFailed(error: PeerlinkError): void {
+    if (this.#peerProven) markFromProvenPeer(error);
     this.#phase = "failed";
     this.#error = error;
     this.#early?.drop();

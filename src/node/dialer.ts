@@ -10,6 +10,7 @@ import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
+import { isFromProvenPeer } from "../handshake/proven-failures.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
 import { isIp, normalizeHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
@@ -24,7 +25,7 @@ import { awaitGate } from "./gate-wait.js";
 import { linkSignals } from "../util/linked-signal.js";
 import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
 import { dialAborted, RacedAttempt, SharedDial, type AttemptControl } from "./dial-run.js";
-import { backoffError, refusals, remoteRetryAfterMs, resolveHost, retryAfterError } from "./dial-steps.js";
+import { backoffError, refusals, remoteRetryAfterMs, resolveHost, retryAfterError, unproven } from "./dial-steps.js";
 
 /** What the dialer needs from the manager. */
 export interface DialerHost {
@@ -312,9 +313,14 @@ export class Dialer {
       staggerMs: host.dialing.staggerMs,
       signal: shared.signal,
       attempt: (address, signal, claim) => this.#attempt(address, expected, options, new RacedAttempt(signal, claim)),
-      // Identity, abort, protocol failures and bans are final; connection failures and limits try the next address.
+      // Aborts, bans and the verdict of the peer itself (once proven) are final; connection failures, limits and
+      // anything from a node that did not prove to be the peer try the next address.
       isFinal: (e) =>
-        e.code !== ErrorCode.CONNECT_FAILED && e.code !== ErrorCode.HANDSHAKE_TIMEOUT && e.code !== ErrorCode.CONNECTION_LIMIT && e.code !== ErrorCode.TOO_MANY_PENDING,
+        !unproven.has(e) &&
+        e.code !== ErrorCode.CONNECT_FAILED &&
+        e.code !== ErrorCode.HANDSHAKE_TIMEOUT &&
+        e.code !== ErrorCode.CONNECTION_LIMIT &&
+        e.code !== ErrorCode.TOO_MANY_PENDING,
     }).then((result) => {
       if (!result.ok) throw this.#failed(shared, result.error, expected, result.address);
       this.#ended(shared);
@@ -376,7 +382,9 @@ export class Dialer {
         channel = await dialChannel({ host: ip, port, tls: host.tls(), signal: control.listen, deadline, localAddress: options.localAddress }, control);
       } catch (error) {
         if (reservation.release()) host.changed();
-        throw error;
+        const failure = PeerlinkError.from(error);
+        unproven.add(failure); // a TLS alert or a close is anyone's to send
+        throw failure;
       }
       let connection: Connection;
       try {
@@ -388,15 +396,17 @@ export class Dialer {
         const created = control.connection;
         if (created && created.state !== "closed") host.closing(created, () => void (reservation.release() && host.changed()));
         else if (reservation.release()) host.changed();
+        const failure = PeerlinkError.from(error);
         const remote = created?.handshake?.remotePeerId;
-        if (remote && PeerlinkError.from(error).code === ErrorCode.ALREADY_CONNECTED) {
+        if (remote && failure.code === ErrorCode.ALREADY_CONNECTED) {
           const survivor = await this.#awaitConnection(remote.toString(), deadline, control);
           if (survivor) {
             host.peers.dialBackoff.succeeded(address);
             return survivor;
           }
         }
-        throw error;
+        if (created?.handshake === undefined && !isFromProvenPeer(failure)) unproven.add(failure);
+        throw failure;
       }
       if (!control.claim()) {
         // Another address of the peer won the race meanwhile (or the dial was cancelled): this connection is the duplicate.

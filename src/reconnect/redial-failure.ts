@@ -7,7 +7,8 @@
  */
 import { ErrorCode, type PeerlinkError } from "../errors.js";
 import { reasonForErrorCode } from "../handshake/failure-reasons.js";
-import { type DisconnectReason, isDisconnectReason } from "../reasons.js";
+import { isFromProvenPeer } from "../handshake/proven-failures.js";
+import { DisconnectReason, isDisconnectReason } from "../reasons.js";
 
 /** The peer's Goodbye that ended a redial's handshake. */
 export interface RemoteRefusal {
@@ -53,18 +54,32 @@ export interface RedialVerdict extends RemoteRefusal {
 }
 
 /**
- * The disconnect reason behind a failed redial's handshake: the peer's
- * Goodbye ({@link remoteRefusalOf}), or the reason this node sent when it
- * failed the handshake with one of the codes whose verdict stands
- * (PROTOCOL_MISMATCH, AUTHENTICATION_FAILED, PROTOCOL_VIOLATION, MALFORMED_FRAME,
- * FRAME_TOO_LARGE). Undefined for any other failure.
+ * The disconnect reason behind a failed redial's handshake, once the peer proved the identity it was dialed
+ * for (`isFromProvenPeer`): its Goodbye ({@link remoteRefusalOf}), or the reason this node sent when it failed
+ * the handshake with one of the codes whose verdict stands (PROTOCOL_MISMATCH, AUTHENTICATION_FAILED,
+ * PROTOCOL_VIOLATION, MALFORMED_FRAME, FRAME_TOO_LARGE). Before that proof, only a Goodbye's
+ * RESOURCE_CONSTRAINT or RATE_LIMITED with its retry-after capped at {@link UNPROVEN_RETRY_AFTER_MAX_MS}.
+ * Undefined for any other failure.
  */
 export function redialVerdictOf(error: PeerlinkError): RedialVerdict | undefined {
+  const proven = isFromProvenPeer(error);
   const remote = remoteRefusalOf(error);
-  if (remote !== undefined) return { ...remote, initiator: "remote" };
-  if (error.initiator === "remote" || !LOCAL_VERDICT_CODES.has(error.code)) return undefined;
+  if (remote !== undefined) {
+    if (proven) return { ...remote, initiator: "remote" };
+    // Said before the answering node proved it is the peer: anyone at the address may have said it (one a third
+    // peer planted, say). Only "come back later" is heard from it, and not for long; never "never".
+    if (remote.reason !== DisconnectReason.RESOURCE_CONSTRAINT && remote.reason !== DisconnectReason.RATE_LIMITED) return undefined;
+    return { reason: remote.reason, retryAfterMs: Math.min(remote.retryAfterMs, UNPROVEN_RETRY_AFTER_MAX_MS), initiator: "remote" };
+  }
+  if (!proven || error.initiator === "remote" || !LOCAL_VERDICT_CODES.has(error.code)) return undefined;
   return { reason: reasonForErrorCode(error.code), retryAfterMs: 0, initiator: "local" };
 }
+
+/**
+ * Longest retry-after heard from a node that did not prove it is the peer dialed: a capacity refusal sent in
+ * place of the Hello is legitimate, but so is anyone's at an address planted for the peer.
+ */
+export const UNPROVEN_RETRY_AFTER_MAX_MS = 10 * 60_000;
 
 /**
  * True when `error` is this node's own connection limits refusing a dial

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 /** A listener that answers every connection with Goodbye{reason, retry_after_ms} and closes. Counts connections. */
-async function goodbyeServer(reason: "rate_limited", retryAfterMs: number): Promise<{ address: string; accepted: () => number }> {
+async function goodbyeServer(reason: "rate_limited" | "incompatible_version", retryAfterMs: number): Promise<{ address: string; accepted: () => number }> {
   let accepted = 0;
   const server = net.createServer((socket) => {
     accepted++;
@@ -125,5 +125,31 @@ describe("a redial where another identity answers at one address while the peer'
     await mismatch;
     await scheduled;
     expect(manager.peers.addressesOf(id)).toEqual([own]);
+  });
+});
+
+describe("a node that refuses in place of its Hello at an address listed for a peer (planted by a third peer, say)", () => {
+  it("does not end the address race: the peer's own address is dialed and answers", async () => {
+    const planted = await goodbyeServer("incompatible_version", 0);
+    const peer = await startNode();
+    const { manager } = await startReconnectingNode({ random: () => 0.5 }, { listen: [] });
+    const connection = await manager.dial({ peerId: peer.peerId, addresses: [planted.address, peer.addresses[0]!] });
+    expect(connection.remotePeer.toString()).toBe(peer.peerId.toString());
+    expect(planted.accepted()).toBe(1);
+  });
+
+  it("does not get the peer abandoned: its 'never' is not the peer's, the redial takes the ordinary backoff", async () => {
+    const planted = await goodbyeServer("incompatible_version", 0);
+    const { manager, reconnect } = await startReconnectingNode({ random: () => 0.5, policy: { dialFailureBackoff: HOUR_BACKOFF } }, { listen: [] });
+    let abandoned = 0;
+    onEvent(manager, "reconnect:abandoned", () => abandoned++);
+    const failed = nextEvent(manager, "handshake:failed");
+    const scheduled = nextEvent(manager, "reconnect:scheduled", (e) => e.reason === "dial_failed");
+    const id = Identity.generate().peerId.toString();
+    reconnect.want(id, [planted.address]);
+    expect((await failed).event.error.code).toBe(ErrorCode.PROTOCOL_MISMATCH);
+    expect((await scheduled).event).toMatchObject({ peer: id, attempt: 1, delayMs: 3_600_000 });
+    expect(abandoned).toBe(0);
+    expect(reconnect.status(id)).toMatchObject({ wanted: true });
   });
 });

@@ -12,6 +12,7 @@ import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import type { DisconnectReason } from "../../src/reasons.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../../src/reconnect/defaults.js";
 import { close, FakeHost, managedFor, open, start, T0 } from "./fake-host.js";
+import { markFromProvenPeer } from "../../src/handshake/proven-failures.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
@@ -21,12 +22,16 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** The error the handshake fails with when the peer answers with Goodbye{reason, retry_after_ms}. */
-function goodbyeError(code: ErrorCode, reason: DisconnectReason, retryAfterMs = 0): PeerlinkError {
-  return new PeerlinkError(code, `peer ended the handshake (${reason})`, {
+/**
+ * The error the handshake fails with when the peer answers with Goodbye{reason, retry_after_ms}: after it proved
+ * its identity, unless `unproven` (a Goodbye in place of the Hello, from whoever answered at the address).
+ */
+function goodbyeError(code: ErrorCode, reason: DisconnectReason, retryAfterMs = 0, unproven = false): PeerlinkError {
+  const error = new PeerlinkError(code, `peer ended the handshake (${reason})`, {
     cause: { reason, detail: "", retryAfterMs },
     initiator: "remote",
   });
+  return unproven ? error : markFromProvenPeer(error);
 }
 
 /** Opens and loses `peer` (normal close: redialed at once) and lets the first redial start. */
@@ -93,6 +98,33 @@ describe("a redial the peer refuses with a Goodbye", () => {
   });
 });
 
+describe("a redial refused by a node that did not prove it is the peer (a Goodbye in place of its Hello)", () => {
+  it("takes no strategy of 'never' from it: the ordinary backoff, the peer still wanted", async () => {
+    const { fake } = await lostAndRedialing();
+    fake.dials[0]!.reject(goodbyeError(ErrorCode.PROTOCOL_MISMATCH, "incompatible_version", 0, true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.of("reconnect:abandoned")).toEqual([]);
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ reason: "dial_failed", attempt: 1 });
+  });
+
+  it("hears a capacity refusal's retry-after, but for 10 min at most", async () => {
+    const { fake } = await lostAndRedialing();
+    fake.dials[0]!.reject(goodbyeError(ErrorCode.CONNECTION_LIMIT, "resource_constraint", 86_400_000, true));
+    await vi.advanceTimersByTimeAsync(0);
+    const planned = fake.of("reconnect:scheduled").at(-1);
+    expect(planned?.delayMs).toBeGreaterThanOrEqual(600_000);
+    expect(planned?.delayMs).toBeLessThan(86_400_000);
+  });
+
+  it("takes no backoff of its own from a failed proof or a malformed frame", async () => {
+    const { fake } = await lostAndRedialing();
+    fake.dials[0]!.reject(new PeerlinkError(ErrorCode.AUTHENTICATION_FAILED, "identity proof does not verify", { initiator: "local" }));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ reason: "dial_failed", attempt: 1 });
+    expect(fake.of("reconnect:scheduled").at(-1)?.delayMs).toBeLessThan(600_000);
+  });
+});
+
 describe("a redial whose handshake this node failed with a verdict that stands", () => {
   it.each([
     [ErrorCode.PROTOCOL_MISMATCH, "abandoned (incompatible_version)", undefined],
@@ -100,7 +132,7 @@ describe("a redial whose handshake this node failed with a verdict that stands",
     [ErrorCode.PROTOCOL_VIOLATION, "30 s (protocol_violation backoff: cap 60 s, 0.5)", 30_000],
   ] as const)("%s: %s", async (code, _what, delayMs) => {
     const { fake } = await lostAndRedialing();
-    fake.dials[0]!.reject(new PeerlinkError(code, "local verdict", { initiator: "local" }));
+    fake.dials[0]!.reject(markFromProvenPeer(new PeerlinkError(code, "local verdict", { initiator: "local" })));
     await vi.advanceTimersByTimeAsync(0);
     if (delayMs === undefined) {
       expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: "incompatible_version" }]);

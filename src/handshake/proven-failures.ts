@@ -1,0 +1,25 @@
+/**
+ * Which handshake failures the peer dialed is answerable for.
+ *
+ * @module
+ */
+import type { PeerlinkError } from "../errors.js";
+
+const proven = new WeakSet<PeerlinkError>();
+
+/**
+ * Marks `error` as a handshake failure that came after the peer proved the identity it was expected to have
+ * (its proof verified, and no other peer was expected): what it says (a Goodbye's reason, a version or
+ * capability mismatch) is that peer's verdict. Anything before that point, a Goodbye in place of the Hello
+ * included, may come from whoever answered at the address: an address a third peer planted through peer
+ * exchange, say. Returns `error`.
+ */
+export function markFromProvenPeer(error: PeerlinkError): PeerlinkError {
+  proven.add(error);
+  return error;
+}
+
+/** True when {@link markFromProvenPeer} marked `error`. */
+export function isFromProvenPeer(error: PeerlinkError): boolean {
+  return proven.has(error);
+}
