@@ -23,3 +23,23 @@ export function markFromProvenPeer(error: PeerlinkError): PeerlinkError {
 export function isFromProvenPeer(error: PeerlinkError): boolean {
   return proven.has(error);
 }
+
+const unproven = new WeakSet<PeerlinkError>();
+
+/**
+ * Marks `error` as a dial's failure at an address whose answering node did not prove it is the peer dialed (TLS
+ * failed, the connection closed, or the handshake failed before the peer's proof, its Goodbye in place of the Hello
+ * included, or another identity answered): it speaks for that address only, never for the peer. Returns `error`.
+ */
+export function markUnproven(error: PeerlinkError): PeerlinkError {
+  unproven.add(error);
+  return error;
+}
+
+/** True when {@link markUnproven} marked `error`. */
+export function isUnproven(error: PeerlinkError): boolean {
+  return unproven.has(error);
+}
+
+/** Longest retry-after heard from a node that did not prove it is the peer dialed (its address's hold included). */
+export const UNPROVEN_RETRY_AFTER_MAX_MS = 10 * 60_000;

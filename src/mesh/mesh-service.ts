@@ -33,6 +33,7 @@ import { PEER_EXCHANGE_CAPABILITY } from "./defaults.js";
 import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type MeshDialOutcome, type MeshSnapshot } from "./mesh-core.js";
 import type { ResolvedMeshOptions } from "./mesh-options.js";
 import { buildPeerAddresses, ExchangeGate, readPeerAddresses, type SharedPeer } from "./peer-exchange.js";
+import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 
 /**
  * Payload of `mesh:dial`: the mesh started a dial to fill its target.
@@ -280,9 +281,12 @@ class MeshServiceImpl implements MeshService {
     if (this.#state !== "running" || !this.#host.running || error.code === ErrorCode.STOPPED) return { kind: "aborted" };
     if (error.code === ErrorCode.ALREADY_CONNECTED) return { kind: "connected" };
     if (isLocalLimitRefusal(error)) return { kind: "local_limit" };
-    if (error.code === ErrorCode.SELF_CONNECTION) return { kind: "never" };
+    // Whoever answered without proving it is the peer speaks for its address only (see proven-failures.ts).
+    const unproven = isUnproven(error);
+    if (error.code === ErrorCode.SELF_CONNECTION && !unproven) return { kind: "never" };
     const refusal = remoteRefusalOf(error);
-    return refusal !== undefined && refusal.retryAfterMs > 0 ? { kind: "failed", retryAfterMs: refusal.retryAfterMs } : { kind: "failed" };
+    if (refusal === undefined || refusal.retryAfterMs <= 0) return { kind: "failed" };
+    return { kind: "failed", retryAfterMs: unproven ? Math.min(refusal.retryAfterMs, UNPROVEN_RETRY_AFTER_MAX_MS) : refusal.retryAfterMs };
   }
 
   #settled(dialId: number, outcome: MeshDialOutcome): void {

@@ -35,13 +35,6 @@ export async function resolveHost(host: string, signal: AbortSignal): Promise<st
  */
 export const refusals = new WeakSet<PeerlinkError>();
 
-/**
- * Failures at an address whose answering node did not prove it is the peer dialed (TLS failed, or the handshake
- * failed before the peer's proof, or another identity answered): they end the attempt at that address, never the
- * race over the peer's other addresses. Anyone can answer at an address, one a third peer planted included.
- */
-export const unproven = new WeakSet<PeerlinkError>();
-
 /** The retry-after of the peer's Goodbye that ended a handshake, when it gave one. */
 export function remoteRetryAfterMs(error: PeerlinkError): number | undefined {
   const cause = error.cause as { retryAfterMs?: unknown } | undefined;

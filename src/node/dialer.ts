@@ -10,7 +10,7 @@ import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
-import { isFromProvenPeer } from "../handshake/proven-failures.js";
+import { isFromProvenPeer, isUnproven, markUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
 import { isIp, normalizeHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
@@ -25,7 +25,7 @@ import { awaitGate } from "./gate-wait.js";
 import { linkSignals } from "../util/linked-signal.js";
 import { gateError, isPendingGate, type GateOutcome, type GateVerdict } from "./policy/gater.js";
 import { dialAborted, RacedAttempt, SharedDial, type AttemptControl } from "./dial-run.js";
-import { backoffError, refusals, remoteRetryAfterMs, resolveHost, retryAfterError, unproven } from "./dial-steps.js";
+import { backoffError, refusals, remoteRetryAfterMs, resolveHost, retryAfterError } from "./dial-steps.js";
 
 /** What the dialer needs from the manager. */
 export interface DialerHost {
@@ -313,10 +313,11 @@ export class Dialer {
       staggerMs: host.dialing.staggerMs,
       signal: shared.signal,
       attempt: (address, signal, claim) => this.#attempt(address, expected, options, new RacedAttempt(signal, claim)),
-      // Aborts, bans and the verdict of the peer itself (once proven) are final; connection failures, limits and
-      // anything from a node that did not prove to be the peer try the next address.
+      // Aborts, bans, the verdict of the peer itself (once proven) and another identity answering (its address is
+      // dropped: see reconnect-core) are final; connection failures, limits and anything else from a node that did
+      // not prove to be the peer try the next address.
       isFinal: (e) =>
-        !unproven.has(e) &&
+        (!isUnproven(e) || e.code === ErrorCode.IDENTITY_MISMATCH) &&
         e.code !== ErrorCode.CONNECT_FAILED &&
         e.code !== ErrorCode.HANDSHAKE_TIMEOUT &&
         e.code !== ErrorCode.CONNECTION_LIMIT &&
@@ -383,7 +384,7 @@ export class Dialer {
       } catch (error) {
         if (reservation.release()) host.changed();
         const failure = PeerlinkError.from(error);
-        unproven.add(failure); // a TLS alert or a close is anyone's to send
+        markUnproven(failure); // a TLS alert or a close is anyone's to send
         throw failure;
       }
       let connection: Connection;
@@ -405,7 +406,7 @@ export class Dialer {
             return survivor;
           }
         }
-        if (created?.handshake === undefined && !isFromProvenPeer(failure)) unproven.add(failure);
+        if (created?.handshake === undefined && !isFromProvenPeer(failure)) markUnproven(failure);
         throw failure;
       }
       if (!control.claim()) {
@@ -431,7 +432,10 @@ export class Dialer {
         host.peers.dialBackoff.failed(address, now);
         // Refused in place of a Hello with a retry-after (a listener at capacity): the address waits that long.
         const retryAfterMs = remoteRetryAfterMs(lastError);
-        if (retryAfterMs !== undefined) host.peers.dialBackoff.hold(address, now + Math.min(retryAfterMs, host.maxRetryAfterMs));
+        if (retryAfterMs !== undefined) {
+          const cap = isUnproven(lastError) ? Math.min(UNPROVEN_RETRY_AFTER_MAX_MS, host.maxRetryAfterMs) : host.maxRetryAfterMs;
+          host.peers.dialBackoff.hold(address, now + Math.min(retryAfterMs, cap));
+        }
       }
       throw lastError;
     }

@@ -43,6 +43,7 @@ import { isLocalLimitRefusal, redialVerdictOf } from "./redial-failure.js";
 import { type ReconnectDecision, ReconnectScheduler, type ReconnectSchedulerOptions } from "./scheduler.js";
 import { addressAnsweredByAnother, RedialsInFlight } from "./redials-in-flight.js";
 import { WantedSet } from "./wanted-set.js";
+import { isUnproven } from "../handshake/proven-failures.js";
 
 /** The sans-IO reconnect core: see the module documentation. */
 export class ReconnectCore {
@@ -206,7 +207,7 @@ export class ReconnectCore {
       }
     } else if (verdict !== undefined) {
       this.#refused(peer, verdict.reason, this.#scheduler.onDialFailed(peer, now, verdict), now, "dial_failed");
-    } else if (error.code === ErrorCode.PEER_BANNED || error.code === ErrorCode.SELF_CONNECTION) {
+    } else if ((error.code === ErrorCode.PEER_BANNED || error.code === ErrorCode.SELF_CONNECTION) && !isUnproven(error)) {
       // Refused before any socket: retrying cannot help until the application changes something.
       this.#abandon(peer, error.code);
     } else if (isLocalLimitRefusal(error)) {

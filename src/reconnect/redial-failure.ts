@@ -7,7 +7,7 @@
  */
 import { ErrorCode, type PeerlinkError } from "../errors.js";
 import { reasonForErrorCode } from "../handshake/failure-reasons.js";
-import { isFromProvenPeer } from "../handshake/proven-failures.js";
+import { isFromProvenPeer, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 import { DisconnectReason, isDisconnectReason } from "../reasons.js";
 
 /** The peer's Goodbye that ended a redial's handshake. */
@@ -75,11 +75,6 @@ export function redialVerdictOf(error: PeerlinkError): RedialVerdict | undefined
   return { reason: reasonForErrorCode(error.code), retryAfterMs: 0, initiator: "local" };
 }
 
-/**
- * Longest retry-after heard from a node that did not prove it is the peer dialed: a capacity refusal sent in
- * place of the Hello is legitimate, but so is anyone's at an address planted for the peer.
- */
-export const UNPROVEN_RETRY_AFTER_MAX_MS = 10 * 60_000;
 
 /**
  * True when `error` is this node's own connection limits refusing a dial

@@ -25,7 +25,7 @@ afterEach(async () => {
 });
 
 /** A listener that answers every connection with Goodbye{reason, retry_after_ms} and closes. Counts connections. */
-async function goodbyeServer(reason: "rate_limited" | "incompatible_version", retryAfterMs: number): Promise<{ address: string; accepted: () => number }> {
+async function goodbyeServer(reason: "rate_limited" | "incompatible_version" | "self_connection" | "peer_banned" | "resource_constraint", retryAfterMs: number): Promise<{ address: string; accepted: () => number }> {
   let accepted = 0;
   const server = net.createServer((socket) => {
     accepted++;
@@ -135,6 +135,38 @@ describe("a node that refuses in place of its Hello at an address listed for a p
     const { manager } = await startReconnectingNode({ random: () => 0.5 }, { listen: [] });
     const connection = await manager.dial({ peerId: peer.peerId, addresses: [planted.address, peer.addresses[0]!] });
     expect(connection.remotePeer.toString()).toBe(peer.peerId.toString());
+    expect(planted.accepted()).toBe(1);
+  });
+
+  it.each(["self_connection", "peer_banned"] as const)("does not get the peer abandoned with a Goodbye{%s} either", async (reason) => {
+    const planted = await goodbyeServer(reason, 0);
+    const { manager, reconnect } = await startReconnectingNode({ random: () => 0.5, policy: { dialFailureBackoff: HOUR_BACKOFF } }, { listen: [] });
+    let abandoned = 0;
+    onEvent(manager, "reconnect:abandoned", () => abandoned++);
+    const scheduled = nextEvent(manager, "reconnect:scheduled", (e) => e.reason === "dial_failed");
+    const id = Identity.generate().peerId.toString();
+    reconnect.want(id, [planted.address]);
+    expect((await scheduled).event).toMatchObject({ peer: id, attempt: 1, delayMs: 3_600_000 });
+    expect(abandoned).toBe(0);
+  });
+
+  it("holds that address for a capacity refusal's retry-after, 10 min at most (a direct dial is refused meanwhile)", async () => {
+    const planted = await goodbyeServer("resource_constraint", 86_400_000);
+    const { manager } = await startReconnectingNode({ random: () => 0.5 }, { listen: [] });
+    const before = Date.now();
+    const first = await manager.dial(planted.address).then(
+      () => undefined,
+      (e: PeerlinkError) => e,
+    );
+    expect(first?.code).toBe(ErrorCode.CONNECTION_LIMIT);
+    const again = await manager.dial(planted.address).then(
+      () => undefined,
+      (e: PeerlinkError) => e,
+    );
+    expect(again?.code).toBe(ErrorCode.DIAL_BACKOFF);
+    const retryAt = (again?.cause as { retryAt?: number } | undefined)?.retryAt ?? 0;
+    expect(retryAt).toBeGreaterThanOrEqual(before + 600_000);
+    expect(retryAt).toBeLessThanOrEqual(Date.now() + 600_000);
     expect(planted.accepted()).toBe(1);
   });
 

@@ -12,7 +12,7 @@ import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import type { DisconnectReason } from "../../src/reasons.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../../src/reconnect/defaults.js";
 import { close, FakeHost, managedFor, open, start, T0 } from "./fake-host.js";
-import { markFromProvenPeer } from "../../src/handshake/proven-failures.js";
+import { markFromProvenPeer, markUnproven } from "../../src/handshake/proven-failures.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
@@ -114,6 +114,17 @@ describe("a redial refused by a node that did not prove it is the peer (a Goodby
     const planned = fake.of("reconnect:scheduled").at(-1);
     expect(planned?.delayMs).toBeGreaterThanOrEqual(600_000);
     expect(planned?.delayMs).toBeLessThan(86_400_000);
+  });
+
+  it.each([
+    [ErrorCode.PEER_BANNED, "peer_banned"],
+    [ErrorCode.SELF_CONNECTION, "self_connection"],
+  ] as const)("is not abandoned for a Goodbye{%s} from it: the ordinary backoff", async (code, reason) => {
+    const { fake } = await lostAndRedialing();
+    fake.dials[0]!.reject(markUnproven(goodbyeError(code, reason, 0, true)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(fake.of("reconnect:abandoned")).toEqual([]);
+    expect(fake.of("reconnect:scheduled").at(-1)).toMatchObject({ reason: "dial_failed", attempt: 1 });
   });
 
   it("takes no backoff of its own from a failed proof or a malformed frame", async () => {
