@@ -1025,8 +1025,9 @@ export class ConnectionCore {
       return;
     }
     if (this.#result === undefined) return;
-    // Ping and Pong are metered in #onPing and #onPong; a CapabilityUpdate counts for the work it causes.
-    const weight = kind.case === "capabilityUpdate" && this.#rate !== undefined ? this.#capabilityTable().updateWeight() : 1;
+    // Ping and Pong are metered in #onPing and #onPong; a CapabilityUpdate and a PeerAddresses count for the work
+    // they cause.
+    const weight = this.#rate === undefined ? 1 : kind.case === "capabilityUpdate" ? this.#capabilityTable().updateWeight() : kind.case === "peerAddresses" ? peerAddressesWeight(kind.value) : 1;
     if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now), weight))) return;
     switch (kind.case) {
       case "capabilityUpdate":
@@ -1301,4 +1302,20 @@ function abortReason(error: PeerlinkError): DisconnectReason {
 /** Builds a control frame for {@link ConnectionCore.sendControl} (a convenience for maintenance). */
 export function controlFrame(init: Parameters<typeof create<typeof FrameSchema>>[1]): Frame {
   return create(FrameSchema, init);
+}
+
+/** Entries of a received PeerAddresses decoded for about the cost of one message (see {@link peerAddressesWeight}). */
+const PEER_ADDRESS_ENTRIES_PER_MESSAGE = 4;
+
+/**
+ * What a received PeerAddresses counts for against the message bound: one, plus one per
+ * {@link PEER_ADDRESS_ENTRIES_PER_MESSAGE} entries (peers and addresses) it carried. The generated decoder made an
+ * object of every entry, though a receiver uses 32 peers of 4 addresses (§7.1): a 1 MiB frame of empty entries cost
+ * ~0.6 s of CPU. Counted so, such a frame uses the whole burst (the connection ends at the next), and a peer within
+ * the sustained rate sends one every few seconds; an honest one (32 peers of 4) counts 41.
+ */
+function peerAddressesWeight(message: { readonly peers: readonly { readonly addrs: readonly string[] }[] }): number {
+  let entries = message.peers.length;
+  for (const peer of message.peers) entries += peer.addrs.length;
+  return 1 + Math.floor(entries / PEER_ADDRESS_ENTRIES_PER_MESSAGE);
 }

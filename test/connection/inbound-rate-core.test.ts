@@ -3,7 +3,7 @@
  * ending a connection whose peer breaks one with Goodbye{RATE_LIMITED, retry_after_ms}, delivering nothing
  * past the bound.
  */
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeReason } from "../../generated/peerlink/v1/goodbye_pb.js";
@@ -13,6 +13,7 @@ import { ErrorCode } from "../../src/errors.js";
 import { Identity } from "../../src/identity/identity.js";
 import { DisconnectReason } from "../../src/reasons.js";
 import { encodePingFrame } from "../../src/wire/frame-encoder.js";
+import { prefixWithLength } from "../../src/handshake/frame-bytes.js";
 import { corePair, eventsOf, type CorePair, type CoreSide } from "./core-pair.js";
 
 const alice = Identity.generate();
@@ -28,6 +29,10 @@ const LIMITS: InboundRateLimits = {
   pingBurst: 5,
   retryAfterMs: 45_000,
 };
+
+function frameBytes(init: Parameters<typeof create<typeof FrameSchema>>[1]): Uint8Array {
+  return prefixWithLength(toBinary(FrameSchema, create(FrameSchema, init)));
+}
 
 /** Dialer unbounded, listener bounded by `limits`; both open. */
 function openPair(limits: InboundRateLimits = LIMITS): CorePair {
@@ -144,6 +149,24 @@ describe("a ConnectionCore with inbound rate bounds", () => {
     pair.pump();
     expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
     expect(goodbyesOf(pair.listener)[0]?.detail).toBe("inbound messages above 1000/s (burst 2000)");
+  });
+
+  it("counts a PeerAddresses as one message per 4 entries (peers and addresses), plus one", () => {
+    // The generated decoder makes an object of every entry: a frame of half a million empty ones cost ~0.6 s.
+    const pair = openPair({ ...LIMITS, messagesPerSecond: 10, messageBurst: 100 });
+    const peerAddresses = (peers: number, addrs: number): Uint8Array =>
+      frameBytes({
+        kind: {
+          case: "peerAddresses",
+          value: { peers: Array.from({ length: peers }, () => ({ peerId: new Uint8Array(32), addrs: Array.from({ length: addrs }, () => "127.0.0.1:1") })), request: false },
+        },
+      });
+    // 8 peers of 3 addresses: 1 + 32 / 4 = 9 messages; ten of them fit a burst of 100 (90).
+    for (let i = 0; i < 10; i++) pair.take(pair.listener, pair.listener.core.receive(peerAddresses(8, 3), pair.now));
+    expect(pair.listener.core.state).toBe("open");
+    // 40 empty peers more: 1 + 40 / 4 = 11 messages, past the 10 left.
+    pair.take(pair.listener, pair.listener.core.receive(peerAddresses(40, 0), pair.now));
+    expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
   });
 
   it("never limits a peer that keeps to the sustained rate on the clock", () => {
