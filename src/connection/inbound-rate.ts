@@ -25,7 +25,10 @@ import {
  * @category Connections
  */
 export interface InboundRateLimits {
-  /** Messages (every frame after open but Ping; Pongs included) per second. @default 20000 */
+  /**
+   * Messages (every frame after open but Ping; Pongs included) per second; a CapabilityUpdate or PeerAddresses
+   * counts for the entries it makes this side handle (docs/PROTOCOL.md §8.3). @default 20000
+   */
   readonly messagesPerSecond: number;
   /** Messages in a burst. @default 100000 */
   readonly messageBurst: number;
