@@ -3,14 +3,11 @@
  *
  * @module
  */
+import { COPY_OWN_MAX_SMALL, COPY_SLAB_MAX_ITEM } from "../wire/varint.js";
 import type { InboundMessage } from "./types.js";
 
 /** Bytes of one buffer held copies are carved from. */
 const CHUNK_BYTES = 64 * 1024;
-/** Up to this size a message keeps its bytes: a decoder copies it into an array of its own (on V8's heap). */
-const OWN_MAX_BYTES = 64;
-/** Above this size a message keeps its bytes too: a decoder hands it over as its own buffer or most of one. */
-const SLAB_MAX_BYTES = 4 * 1024;
 
 /**
  * Where a connection copies the messages of 65 B to 4 KiB it holds (for its first consumer, in the replay for a
@@ -28,8 +25,9 @@ export class HeldCopies {
   keep(message: InboundMessage): InboundMessage {
     const data = message.data;
     const length = data.byteLength;
-    // By length only: reading `.buffer` of a small array would make V8 give it an ArrayBuffer of its own (~1 µs).
-    if (length <= OWN_MAX_BYTES || length > SLAB_MAX_BYTES) return message;
+    // Only the sizes `copyBytes` carves from its shared slab; the others are their own array or most of their
+    // buffer. By length only: reading `.buffer` of a small array would make V8 give it an ArrayBuffer (~1 µs).
+    if (length <= COPY_OWN_MAX_SMALL || length > COPY_SLAB_MAX_ITEM) return message;
     let chunk = this.#chunk;
     let at = this.#pos;
     if (chunk === undefined || at + length > chunk.length) {

@@ -19,7 +19,7 @@ export function markFromProvenPeer(error: PeerlinkError): PeerlinkError {
   return error;
 }
 
-/** True when {@link markFromProvenPeer} marked `error`. */
+/** True when {@link markFromProvenPeer} marked `error` (read by the dialer, which marks the others {@link markUnproven}). */
 export function isFromProvenPeer(error: PeerlinkError): boolean {
   return proven.has(error);
 }

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, type PeerlinkError } from "../errors.js";
 import { reasonForErrorCode } from "../handshake/failure-reasons.js";
-import { isFromProvenPeer, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
+import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 import { DisconnectReason, isDisconnectReason } from "../reasons.js";
 
 /** The peer's Goodbye that ended a redial's handshake. */
@@ -54,15 +54,15 @@ export interface RedialVerdict extends RemoteRefusal {
 }
 
 /**
- * The disconnect reason behind a failed redial's handshake, once the peer proved the identity it was dialed
- * for (`isFromProvenPeer`): its Goodbye ({@link remoteRefusalOf}), or the reason this node sent when it failed
+ * The disconnect reason behind a failed redial's handshake, unless the dialer marked the failure unproven
+ * (`isUnproven`: before the peer proved the identity it was dialed for): its Goodbye ({@link remoteRefusalOf}), or the reason this node sent when it failed
  * the handshake with one of the codes whose verdict stands (PROTOCOL_MISMATCH, AUTHENTICATION_FAILED,
  * PROTOCOL_VIOLATION, MALFORMED_FRAME, FRAME_TOO_LARGE). Before that proof, only a Goodbye's
  * RESOURCE_CONSTRAINT or RATE_LIMITED with its retry-after capped at {@link UNPROVEN_RETRY_AFTER_MAX_MS}.
  * Undefined for any other failure.
  */
 export function redialVerdictOf(error: PeerlinkError): RedialVerdict | undefined {
-  const proven = isFromProvenPeer(error);
+  const proven = !isUnproven(error);
   const remote = remoteRefusalOf(error);
   if (remote !== undefined) {
     if (proven) return { ...remote, initiator: "remote" };
@@ -74,7 +74,6 @@ export function redialVerdictOf(error: PeerlinkError): RedialVerdict | undefined
   if (!proven || error.initiator === "remote" || !LOCAL_VERDICT_CODES.has(error.code)) return undefined;
   return { reason: reasonForErrorCode(error.code), retryAfterMs: 0, initiator: "local" };
 }
-
 
 /**
  * True when `error` is this node's own connection limits refusing a dial

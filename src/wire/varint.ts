@@ -90,9 +90,9 @@ export function prefixValueOf(result: number): number {
 /** Size of the slabs small copies are carved from (like Node's pooled Buffers, but never reused). */
 const COPY_SLAB_BYTES = 64 * 1024;
 /** Copies up to this size get their own array (V8 keeps typed arrays of <= 64 bytes on its heap: cheap). */
-const COPY_OWN_MAX_SMALL = 64;
+export const COPY_OWN_MAX_SMALL = 64;
 /** Copies larger than this get their own ArrayBuffer. */
-const COPY_SLAB_MAX_ITEM = 4 * 1024;
+export const COPY_SLAB_MAX_ITEM = 4 * 1024;
 let copySlab = new Uint8Array(COPY_SLAB_BYTES);
 let copySlabPos = 0;
 
