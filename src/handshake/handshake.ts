@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { fromBinary } from "@bufbuild/protobuf";
-import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
+import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeReason, type Goodbye } from "../../generated/peerlink/v1/goodbye_pb.js";
 import { ChannelBinding, type Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
@@ -16,6 +15,7 @@ import type { PeerId } from "../identity/peer-id.js";
 import { reasonFromWire, reasonToWire, type DisconnectReason } from "../reasons.js";
 import { pooledRandomBytes } from "../util/random-pool.js";
 import { truncateUtf8 } from "../util/utf8.js";
+import { decodeFrameBody } from "../wire/frame-dispatch.js";
 import { keepable } from "../wire/varint.js";
 import {
   DEFAULT_AGENT,
@@ -254,14 +254,16 @@ export class Handshake {
 
   /**
    * Decodes one Frame body and handles it like {@link Handshake.receive}; a
-   * body that is not a valid Frame fails the handshake with MALFORMED_FRAME.
+   * body that is not a valid Frame fails the handshake with MALFORMED_FRAME, one with a list over the
+   * protocol's bounds with PROTOCOL_VIOLATION (checked before anything is built).
    */
   receiveBody(body: Uint8Array): HandshakeAction[] {
     let frame: Frame;
     try {
-      frame = fromBinary(FrameSchema, body);
+      frame = decodeFrameBody(body);
     } catch (cause) {
-      return this.fail(ErrorCode.MALFORMED_FRAME, "frame body is not a valid peerlink.v1.Frame", cause);
+      const code = cause instanceof PeerlinkError ? cause.code : ErrorCode.MALFORMED_FRAME;
+      return this.fail(code, code === ErrorCode.MALFORMED_FRAME ? "frame body is not a valid peerlink.v1.Frame" : (cause as PeerlinkError).rawMessage, cause);
     }
     return this.receive(frame, body);
   }

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { checkFrameShape, SHAPE_IGNORE } from "./frame-shape.js";
 import type { FrameSink } from "./frame-sink.js";
 import { decodeHelloFrame } from "./hello-fast-path.js";
 import { keepable } from "./varint.js";
@@ -16,7 +17,7 @@ import { keepable } from "./varint.js";
  * and hands it to the sink: Data, Ping and Pong through their own methods, the rest through
  * `onControl`.
  *
- * @throws PeerlinkError MALFORMED_FRAME when the body is not a valid Frame
+ * @throws PeerlinkError MALFORMED_FRAME or PROTOCOL_VIOLATION as {@link decodeFrameBody}
  */
 export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
   const hello = decodeHelloFrame(body);
@@ -24,14 +25,7 @@ export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
     sink.onControl(hello, body);
     return;
   }
-  let frame: Frame;
-  try {
-    // Unknown fields skipped, not kept: a Frame of an unknown kind is ignored (§1.1), and keeping a million
-    // of them as objects cost what decoding them as known ones did.
-    frame = fromBinary(FrameSchema, body, { readUnknownFields: false });
-  } catch (cause) {
-    throw new PeerlinkError(ErrorCode.MALFORMED_FRAME, `invalid Frame body (${body.length} bytes)`, { cause });
-  }
+  const frame = decodeFrameBody(body);
   switch (frame.kind.case) {
     case "data":
       // The generated decoder's payload is a view of `body`, which may be far larger (padded with fields it skips).
@@ -45,6 +39,24 @@ export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
       return;
     default:
       sink.onControl(frame, body);
+  }
+}
+
+/**
+ * Decodes a Frame body with the generated decoder once {@link checkFrameShape} allows it: a frame whose
+ * advisory lists are over their bounds comes back as a Frame of no kind (ignored, like one of an unknown kind).
+ * Unknown fields are skipped, not kept: a Frame of an unknown kind is ignored, and keeping a million of them as
+ * objects cost what decoding them as known ones did.
+ *
+ * @throws PeerlinkError MALFORMED_FRAME when the body is not a valid Frame; PROTOCOL_VIOLATION when it is over
+ *   the bounds of {@link checkFrameShape}
+ */
+export function decodeFrameBody(body: Uint8Array): Frame {
+  if (checkFrameShape(FrameSchema, body) === SHAPE_IGNORE) return create(FrameSchema);
+  try {
+    return fromBinary(FrameSchema, body, { readUnknownFields: false });
+  } catch (cause) {
+    throw new PeerlinkError(ErrorCode.MALFORMED_FRAME, `invalid Frame body (${body.length} bytes)`, { cause });
   }
 }
 

@@ -4,8 +4,8 @@
  * connection, both ends). It accepts only the plain encoding every peerlink-family encoder writes —
  * single-byte tags of known fields with their own wire types, varints of at most 5 bytes within range,
  * `versions` packed or not — and returns `undefined` for anything else (unknown fields, other wire types,
- * oversized varints, truncation, a Frame with other fields), which then goes to the generated decoder,
- * the judge of validity. Where it does decode, the result equals the generated decoder's (a property
+ * oversized varints, truncation, a Frame with other fields, a list over the protocol's 256 entries), which then
+ * goes to the generated decoder and its bounds, the judges of validity. Where it does decode, the result equals the generated decoder's (a property
  * test holds it to that, on valid and on mutated input).
  *
  * @module
@@ -14,6 +14,7 @@ import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import type { Capability, ProtocolSupport } from "../../generated/peerlink/v1/capability_pb.js";
 import { append } from "../util/append.js";
+import { MAX_LIST_ENTRIES } from "./frame-shape.js";
 
 /** Frame field 4 (`hello`), wire type 2. */
 const TAG_FRAME_HELLO = 0x22;
@@ -115,18 +116,21 @@ function readHello(r: Reader): Hello | undefined {
       case 0x3a: {
         const start = r.span();
         const p = r.ok ? readProtocol(new Reader(r.buf, start, r.pos)) : undefined;
-        if (p === undefined) return undefined;
+        if (p === undefined || hello.protocols.length === MAX_LIST_ENTRIES) return undefined;
         hello.protocols = append(hello.protocols, p);
         break;
       }
       case 0x42: {
         const start = r.span();
         const c = r.ok ? readCapability(new Reader(r.buf, start, r.pos)) : undefined;
-        if (c === undefined) return undefined;
+        if (c === undefined || hello.capabilities.length === MAX_LIST_ENTRIES) return undefined;
         hello.capabilities = append(hello.capabilities, c);
         break;
       }
-      case 0x4a: hello.listenAddrs = append(hello.listenAddrs, r.string()); break;
+      case 0x4a:
+        if (hello.listenAddrs.length === MAX_LIST_ENTRIES) return undefined;
+        hello.listenAddrs = append(hello.listenAddrs, r.string());
+        break;
       case 0x50: hello.binding = enumValue(r); break;
       case 0x5a: hello.proof = r.bytes(); break;
       case 0x60: hello.earlyData = boolValue(r); break;
@@ -143,12 +147,18 @@ function readProtocol(r: Reader): ProtocolSupport | undefined {
     const tag = r.buf[r.pos++] as number;
     switch (tag) {
       case 0x0a: p.name = r.string(); break;
-      case 0x10: p.versions = append(p.versions, r.uint32()); break; // unpacked
+      case 0x10: // unpacked
+        if (p.versions.length === MAX_LIST_ENTRIES) return undefined;
+        p.versions = append(p.versions, r.uint32());
+        break;
       case 0x12: {
         const start = r.span();
         if (!r.ok) return undefined;
         const packed = new Reader(r.buf, start, r.pos);
-        while (packed.ok && packed.pos < packed.end) p.versions = append(p.versions, packed.uint32());
+        while (packed.ok && packed.pos < packed.end) {
+          if (p.versions.length === MAX_LIST_ENTRIES) return undefined;
+          p.versions = append(p.versions, packed.uint32());
+        }
         if (!packed.ok) return undefined;
         break;
       }

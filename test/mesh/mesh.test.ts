@@ -157,12 +157,13 @@ describe("target mesh over real sockets", () => {
     let learnedEvents = 0;
     meshed.on("mesh:learned", () => learnedEvents++);
     const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses });
-    const peers = Array.from({ length: 100 }, (_, i) => ({
+    // 64 peers of 10 addresses: the most a frame may carry without being ignored whole (PROTOCOL.md §1).
+    const peers = Array.from({ length: 64 }, (_, i) => ({
       peerId: Identity.generate().peerId.bytes,
       addrs: Array.from({ length: 10 }, (_, k) => `127.34.${i}.${k + 1}:4000`),
     }));
     for (let i = 0; i < 50; i++) {
-      conn.sendControl(create(FrameSchema, { kind: { case: "peerAddresses", value: { peers: peers.slice(i % 2, 100), request: false } } }));
+      conn.sendControl(create(FrameSchema, { kind: { case: "peerAddresses", value: { peers: peers.slice(i % 2, 64), request: false } } }));
     }
     const got = nextEvent(meshed, "message");
     await conn.send("/test", new TextEncoder().encode("after the flood"));
@@ -171,6 +172,22 @@ describe("target mesh over real sockets", () => {
     const recorded = meshed.peers.peerIds().filter((p) => p !== sender.peerId.toString());
     expect(recorded).toHaveLength(32);
     for (const p of recorded) expect(meshed.peers.addressesOf(p).length).toBeLessThanOrEqual(4);
+    expect(conn.state).toBe("open");
+  });
+
+  it("ignores whole a PeerAddresses frame over its bounds (65 peers), and keeps the connection", async () => {
+    const meshed = await startManager({ listen: ["127.33.3.1:0"], mesh: { targetOutbound: 0 } });
+    const sender = await startManager({ listen: ["127.33.4.1:0"], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
+    let learnedEvents = 0;
+    meshed.on("mesh:learned", () => learnedEvents++);
+    const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses });
+    const peers = Array.from({ length: 65 }, (_, i) => ({ peerId: Identity.generate().peerId.bytes, addrs: [`127.35.${i}.1:4000`] }));
+    conn.sendControl(create(FrameSchema, { kind: { case: "peerAddresses", value: { peers, request: true } } }));
+    const got = nextEvent(meshed, "message");
+    await conn.send("/test", new TextEncoder().encode("after the frame"));
+    await got;
+    expect(learnedEvents).toBe(0);
+    expect(meshed.peers.peerIds().filter((p) => p !== sender.peerId.toString())).toEqual([]);
     expect(conn.state).toBe("open");
   });
 });

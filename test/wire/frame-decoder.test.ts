@@ -7,6 +7,7 @@ import { HelloSchema } from "../../generated/peerlink/v1/handshake_pb.js";
 import { isPeerlinkError } from "../../src/errors.js";
 import { encodeDataFrame, encodeFrame, encodePingFrame, encodePongFrame } from "../../src/wire/frame-encoder.js";
 import { createFrameDecoder, type FrameDecoder } from "../../src/wire/frame-decoder.js";
+import { MAX_OTHER_FIELDS } from "../../src/wire/frame-shape.js";
 import { currentFrameCore } from "../../src/wire/wasm-frame-core.js";
 import { concat, hex, lengthDelimited, recordingSink, runDecoder, tag, varintBytes, type Event } from "./frame-fixtures.js";
 
@@ -246,8 +247,9 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
     });
 
     it("passes a frame of an unknown kind without keeping its fields (a million of them cost what known ones do)", () => {
-      // Frame field 20, varint, 20,000 times: a kind from a later version, ignored by the connection.
-      const body = concat(Array.from({ length: 20_000 }, () => [0xa0, 0x01, 0x01]));
+      // Frame field 20, varint, 1,024 times (the most a message may hold besides lists): a kind from a later
+      // version, ignored by the connection.
+      const body = concat(Array.from({ length: MAX_OTHER_FIELDS }, () => [0xa0, 0x01, 0x01]));
       const decoder = make();
       const controls: Array<{ kind: string | undefined; unknown: number; bytes: number }> = [];
       const sink = {
@@ -256,7 +258,17 @@ describe.each(ENGINES)("a %s frame decoder", (engine) => {
           void controls.push({ kind: f.kind.case, unknown: f.$unknown?.length ?? 0, bytes: b.length }),
       };
       decoder.push(concat([varintBytes(BigInt(body.length)), body]), sink);
-      expect(controls).toEqual([{ kind: undefined, unknown: 0, bytes: 60_000 }]);
+      expect(controls).toEqual([{ kind: undefined, unknown: 0, bytes: 3 * MAX_OTHER_FIELDS }]);
+      decoder.dispose();
+    });
+
+    it("fails with PROTOCOL_VIOLATION on a frame of more fields than a message may hold, before decoding them", () => {
+      const body = concat(Array.from({ length: MAX_OTHER_FIELDS + 1 }, () => [0xa0, 0x01, 0x01]));
+      const decoder = make();
+      const controls: unknown[] = [];
+      const sink = { ...recordingSink([]), onControl: (f: unknown) => void controls.push(f) };
+      expect(codeOf(() => decoder.push(concat([varintBytes(BigInt(body.length)), body]), sink))).toBe("PROTOCOL_VIOLATION");
+      expect(controls).toEqual([]);
       decoder.dispose();
     });
 

@@ -50,7 +50,8 @@ export const KnownPeerSchema: GenMessage<KnownPeer> = /*@__PURE__*/
  */
 export type PeerAddresses = Message<"peerlink.v1.PeerAddresses"> & {
   /**
-   * Peers the sender knows. Receivers use at most 32.
+   * Peers the sender knows. Receivers use at most 32, and may ignore a frame of
+   * more than 64 peers or with a peer of more than 16 addresses.
    *
    * @generated from field: repeated peerlink.v1.KnownPeer peers = 1;
    */

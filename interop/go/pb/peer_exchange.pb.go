@@ -87,7 +87,8 @@ type PeerAddresses struct {
 	sizeCache     protoimpl.SizeCache
 	unknownFields protoimpl.UnknownFields
 
-	// Peers the sender knows. Receivers use at most 32.
+	// Peers the sender knows. Receivers use at most 32, and may ignore a frame of
+	// more than 64 peers or with a peer of more than 16 addresses.
 	Peers []*KnownPeer `protobuf:"bytes,1,rep,name=peers,proto3" json:"peers,omitempty"`
 	// When true, the sender asks for the receiver's own PeerAddresses in return.
 	Request bool `protobuf:"varint,2,opt,name=request,proto3" json:"request,omitempty"`

@@ -1,0 +1,257 @@
+/**
+ * Internal: the bounds a Frame body must keep before the generated decoder may build it.
+ *
+ * The generated decoder builds an object for every list entry and every repeated message field it reads, at
+ * about 1 µs each: a 1 MiB frame of empty list entries cost over a second of CPU and hundreds of MiB of heap
+ * before any check could look at the result. This walk reads a body exactly as the generated decoder does (the
+ * same `BinaryReader`, the same choices by field kind, the same merging of a singular message field read twice)
+ * but builds nothing: it only counts, and stops as soon as a count passes its bound. So what a frame over the
+ * bounds costs is the walk up to the bound, whatever its size.
+ *
+ * @module
+ */
+import { ScalarType, type DescField, type DescMessage, type DescOneof } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { ErrorCode, PeerlinkError } from "../errors.js";
+
+/** Entries a list may hold: the protocol's list rule for every list of a Hello or a CapabilityUpdate. */
+export const MAX_LIST_ENTRIES = 256;
+
+/**
+ * Times one message may hold a singular message field read again (merged) or replaced: a Frame carries one
+ * kind, and each repetition costs the generated decoder a merge or a new object.
+ */
+export const MAX_MESSAGE_FIELD_READS = 16;
+
+/**
+ * Fields one message may hold besides its lists' entries and its message fields: scalars, and unknown fields
+ * (each field of an unknown group counts). A Frame's own messages have at most 13; this leaves room for fields
+ * added by later versions, and bounds the walk itself.
+ */
+export const MAX_OTHER_FIELDS = 1024;
+
+/**
+ * Bounds of an advisory list, by the list field's full name: past it the whole frame is ignored, not refused.
+ * A peer-exchange frame is advisory (a receiver uses 32 peers of 4 addresses); these leave room for senders
+ * that share more.
+ */
+const ADVISORY_LISTS: ReadonlyMap<string, number> = new Map([
+  ["peerlink.v1.PeerAddresses.peers", 64],
+  ["peerlink.v1.KnownPeer.addrs", 16],
+]);
+
+/** Decode the frame. */
+export const SHAPE_DECODE = 0;
+/** Ignore the frame as one of an unknown kind: an advisory list is over its bound. */
+export const SHAPE_IGNORE = 1;
+/** What {@link checkFrameShape} found. */
+export type FrameShape = typeof SHAPE_DECODE | typeof SHAPE_IGNORE;
+
+/** The generated decoder's default depth limit, which the walk keeps to agree with it on nested groups. */
+const RECURSION_LIMIT = 100;
+
+/** Thrown inside the walk when an advisory list passes its bound. */
+const IGNORE: unique symbol = Symbol("ignore");
+
+/**
+ * Walks `body` as the generated decoder reads a message of `schema` and says whether it may be decoded.
+ *
+ * @returns {@link SHAPE_DECODE}, or {@link SHAPE_IGNORE} when an advisory list (peer exchange) is over its bound
+ * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_LIST_ENTRIES} entries or a
+ *   message field is read more than {@link MAX_MESSAGE_FIELD_READS} times in one message; MALFORMED_FRAME when
+ *   the generated decoder would fail on the encoding itself (its error is the cause)
+ */
+export function checkFrameShape(schema: DescMessage, body: Uint8Array): FrameShape {
+  const reader = new BinaryReader(body);
+  try {
+    walkMessage(reader, schema, new Seen(), false, body.length, 1);
+    return SHAPE_DECODE;
+  } catch (error) {
+    if (error === IGNORE) return SHAPE_IGNORE;
+    if (error instanceof PeerlinkError) throw error;
+    throw new PeerlinkError(ErrorCode.MALFORMED_FRAME, `invalid Frame body (${body.length} bytes)`, { cause: error });
+  }
+}
+
+/** What the walk has read into one message: entries per list, the instance behind each singular message field. */
+class Seen {
+  lists: Map<DescField, number> | undefined;
+  /** By oneof (one instance at a time for all its members) or by field. */
+  children: Map<DescOneof | DescField, { field: DescField; seen: Seen }> | undefined;
+  messageFieldReads = 0;
+  otherFields = 0;
+
+  /** Counts one scalar or unknown field. */
+  other(desc: DescMessage): void {
+    if (++this.otherFields > MAX_OTHER_FIELDS) {
+      throw violation(`${desc.name} holds more than ${MAX_OTHER_FIELDS} fields besides its lists`);
+    }
+  }
+
+  count(field: DescField): void {
+    const lists = (this.lists ??= new Map());
+    const n = (lists.get(field) ?? 0) + 1;
+    lists.set(field, n);
+    const advisory = ADVISORY_LISTS.get(`${field.parent.typeName}.${field.name}`);
+    if (advisory !== undefined) {
+      if (n > advisory) throw IGNORE;
+    } else if (n > MAX_LIST_ENTRIES) {
+      throw violation(`${field.parent.name}.${field.name} holds more than ${MAX_LIST_ENTRIES} entries`);
+    }
+  }
+
+  /** The instance a read of singular message field `field` merges into: as the generated decoder's `get`. */
+  child(field: DescField): Seen {
+    if (++this.messageFieldReads > MAX_MESSAGE_FIELD_READS) {
+      throw violation(`${field.parent.name} repeats its message fields more than ${MAX_MESSAGE_FIELD_READS} times`);
+    }
+    const children = (this.children ??= new Map());
+    const key = field.oneof ?? field;
+    const held = children.get(key);
+    if (held !== undefined && held.field === field) return held.seen;
+    const seen = new Seen();
+    children.set(key, { field, seen });
+    return seen;
+  }
+}
+
+const fieldsByNumber = new WeakMap<DescMessage, Map<number, DescField>>();
+
+function fieldOf(desc: DescMessage, no: number): DescField | undefined {
+  let fields = fieldsByNumber.get(desc);
+  if (fields === undefined) {
+    fields = new Map(desc.fields.map((f) => [f.number, f]));
+    fieldsByNumber.set(desc, fields);
+  }
+  return fields.get(no);
+}
+
+/** The generated decoder's `readMessage`, counting instead of building. */
+function walkMessage(reader: BinaryReader, desc: DescMessage, seen: Seen, delimited: boolean, lengthOrFieldNo: number, depth: number): void {
+  if (depth > RECURSION_LIMIT) throw new Error(`maximum recursion depth of ${RECURSION_LIMIT} reached`);
+  const end = delimited ? reader.len : reader.pos + lengthOrFieldNo;
+  let fieldNo = 0;
+  let wireType: WireType = WireType.Varint;
+  while (reader.pos < end) {
+    [fieldNo, wireType] = reader.tag();
+    if (delimited && wireType === WireType.EndGroup) break;
+    const field = fieldOf(desc, fieldNo);
+    if (field === undefined) {
+      seen.other(desc);
+      if (wireType === WireType.StartGroup) skipGroup(reader, desc, seen, fieldNo, RECURSION_LIMIT - depth);
+      else reader.skip(wireType, fieldNo);
+      continue;
+    }
+    walkField(reader, field, wireType, seen, depth);
+  }
+  if (delimited && (wireType !== WireType.EndGroup || fieldNo !== lengthOrFieldNo)) throw new Error("invalid end group tag");
+}
+
+/** The generated decoder's `readField`: by the field's kind in the schema, whatever the wire type says. */
+function walkField(reader: BinaryReader, field: DescField, wireType: WireType, seen: Seen, depth: number): void {
+  switch (field.fieldKind) {
+    case "scalar":
+      seen.other(field.parent);
+      readScalar(reader, field.scalar);
+      return;
+    case "enum":
+      seen.other(field.parent);
+      reader.int32();
+      return;
+    case "message":
+      walkMessageField(reader, field, seen.child(field), depth);
+      return;
+    case "list": {
+      if (field.listKind === "message") {
+        seen.count(field);
+        walkMessageField(reader, field, new Seen(), depth);
+        return;
+      }
+      const scalar = field.scalar ?? ScalarType.INT32;
+      if (wireType !== WireType.LengthDelimited || scalar === ScalarType.STRING || scalar === ScalarType.BYTES) {
+        seen.count(field);
+        readScalar(reader, scalar);
+        return;
+      }
+      const end = reader.uint32() + reader.pos;
+      while (reader.pos < end) {
+        seen.count(field);
+        readScalar(reader, scalar);
+      }
+      return;
+    }
+    case "map":
+      // No peerlink message has a map; one added to the schema must get its bounds here first.
+      throw new PeerlinkError(ErrorCode.INTERNAL, `no frame bounds for the map field ${field.parent.name}.${field.name}`);
+  }
+}
+
+/** The generated decoder's `skip` of an unknown group, counting each field inside it against `seen`. */
+function skipGroup(reader: BinaryReader, desc: DescMessage, seen: Seen, fieldNo: number, recursionLimit: number): void {
+  if (recursionLimit <= 0) throw new Error("maximum recursion depth reached");
+  for (;;) {
+    const [fn, wt] = reader.tag();
+    if (wt === WireType.EndGroup) {
+      if (fn !== fieldNo) throw new Error("invalid end group tag");
+      break;
+    }
+    seen.other(desc);
+    if (wt === WireType.StartGroup) skipGroup(reader, desc, seen, fn, recursionLimit - 1);
+    else reader.skip(wt, fn);
+  }
+  if (reader.pos > reader.len) throw new RangeError("premature EOF");
+}
+
+function walkMessageField(reader: BinaryReader, field: DescField & { message: DescMessage }, seen: Seen, depth: number): void {
+  const delimited = field.delimitedEncoding === true;
+  walkMessage(reader, field.message, seen, delimited, delimited ? field.number : reader.uint32(), depth + 1);
+}
+
+/** Advances past one scalar exactly as the generated decoder reads it (a string's bytes are not decoded). */
+function readScalar(reader: BinaryReader, type: ScalarType): void {
+  switch (type) {
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      reader.bytes();
+      return;
+    case ScalarType.BOOL:
+      reader.bool();
+      return;
+    case ScalarType.DOUBLE:
+      reader.double();
+      return;
+    case ScalarType.FLOAT:
+      reader.float();
+      return;
+    case ScalarType.INT64:
+      reader.int64();
+      return;
+    case ScalarType.UINT64:
+      reader.uint64();
+      return;
+    case ScalarType.FIXED64:
+      reader.fixed64();
+      return;
+    case ScalarType.FIXED32:
+      reader.fixed32();
+      return;
+    case ScalarType.SFIXED32:
+      reader.sfixed32();
+      return;
+    case ScalarType.SFIXED64:
+      reader.sfixed64();
+      return;
+    case ScalarType.SINT64:
+      reader.sint64();
+      return;
+    case ScalarType.SINT32:
+      reader.sint32();
+      return;
+    default:
+      reader.uint32(); // INT32 and UINT32 read the same varint
+  }
+}
+
+function violation(message: string): PeerlinkError {
+  return new PeerlinkError(ErrorCode.PROTOCOL_VIOLATION, message);
+}
