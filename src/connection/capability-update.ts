@@ -128,15 +128,19 @@ export class CapabilityTable {
   }
 
   /**
-   * What checking and applying one update from the peer costs, in messages of the inbound rate bound: one,
-   * plus one per {@link ENTRIES_PER_MESSAGE} entries in both sides' lists (capabilities and protocol versions),
-   * which every update renegotiates. Tiny updates against lists filled to the limits cost ~64 µs each, so
-   * counting them as one message let 12,000 a second (84 KB/s, under the bound) keep a core busy.
+   * What checking and applying `update` from the peer costs, in messages of the inbound rate bound: one, plus one
+   * per {@link ENTRIES_PER_MESSAGE} entries (capabilities and protocol versions) in both sides' lists before it and
+   * in the update itself. Every update renegotiates the lists it leaves, at most those before it plus what it adds:
+   * tiny updates against lists filled to the limits cost ~64 µs each, so counting them as one message let 12,000 a
+   * second (84 KB/s, under the bound) keep a core busy; counting only the lists before it let an update that fills
+   * them, followed by one that empties them, pay for one of the two.
    */
-  updateWeight(): number {
+  updateWeight(update: CapabilityUpdateInput): number {
     let entries = this.#local.capabilities.size + this.#remote.capabilities.size;
     for (const p of this.#local.protocols.values()) entries += p.versions.length;
     for (const p of this.#remote.protocols.values()) entries += p.versions.length;
+    entries += update.added.length + update.removed.length + update.protocolsRemoved.length;
+    for (const p of update.protocolsAdded) entries += 1 + p.versions.length;
     return 1 + Math.floor(entries / ENTRIES_PER_MESSAGE);
   }
 

@@ -1027,7 +1027,7 @@ export class ConnectionCore {
     if (this.#result === undefined) return;
     // Ping and Pong are metered in #onPing and #onPong; a CapabilityUpdate and a PeerAddresses count for the work
     // they cause.
-    const weight = this.#rate === undefined ? 1 : kind.case === "capabilityUpdate" ? this.#capabilityTable().updateWeight() : kind.case === "peerAddresses" ? peerAddressesWeight(kind.value) : 1;
+    const weight = this.#rate === undefined ? 1 : kind.case === "capabilityUpdate" ? this.#capabilityTable().updateWeight(kind.value) : kind.case === "peerAddresses" ? peerAddressesWeight(kind.value) : 1;
     if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now), weight))) return;
     switch (kind.case) {
       case "capabilityUpdate":

@@ -151,6 +151,22 @@ describe("a ConnectionCore with inbound rate bounds", () => {
     expect(goodbyesOf(pair.listener)[0]?.detail).toBe("inbound messages above 1000/s (burst 2000)");
   });
 
+  it("counts a CapabilityUpdate's own entries too: one that fills the lists pays as much as one that empties them", () => {
+    // Counted by the lists before it alone, a fill cost 1 and only the empty after it paid for both.
+    const pair = openPair({ ...LIMITS, messagesPerSecond: 1_000, messageBurst: 2_000 });
+    const versions = Array.from({ length: 16 }, (_, v) => v + 1);
+    const names = Array.from({ length: 100 }, (_, i) => `/p${i}`);
+    // A fill: 100 protocols of 16 versions (1,700 entries) on lists of 2: 1 + 1,702 / 16 = 107 messages. The empty
+    // after it: 1,602 entries before it and 100 names: 1 + 1,702 / 16 = 107. Ten of each are 2,140, past 2,000.
+    for (let i = 0; i < 10; i++) {
+      pair.take(pair.dialer, pair.dialer.core.updateCapabilities({ addProtocols: names.map((name) => ({ name, versions })) }, pair.now));
+      pair.take(pair.dialer, pair.dialer.core.updateCapabilities({ removeProtocols: names }, pair.now));
+      pair.pump();
+      if (i < 9) expect(pair.listener.core.state).toBe("open");
+    }
+    expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
+  });
+
   it("counts a PeerAddresses as one message per 4 entries (peers and addresses), plus one", () => {
     // The generated decoder makes an object of every entry: a frame of half a million empty ones cost ~0.6 s.
     const pair = openPair({ ...LIMITS, messagesPerSecond: 10, messageBurst: 100 });
