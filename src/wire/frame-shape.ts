@@ -13,9 +13,7 @@
 import { ScalarType, type DescField, type DescMessage, type DescOneof } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-
-/** Entries a list may hold: the protocol's list rule for every list of a Hello or a CapabilityUpdate. */
-export const MAX_LIST_ENTRIES = 256;
+import { MAX_HELLO_LIST_ENTRIES } from "../handshake/defaults.js";
 
 /**
  * Times one message may hold a singular message field read again (merged) or replaced: a Frame carries one
@@ -57,7 +55,7 @@ const IGNORE: unique symbol = Symbol("ignore");
  * Walks `body` as the generated decoder reads a message of `schema` and says whether it may be decoded.
  *
  * @returns {@link SHAPE_DECODE}, or {@link SHAPE_IGNORE} when an advisory list (peer exchange) is over its bound
- * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_LIST_ENTRIES} entries or a
+ * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_HELLO_LIST_ENTRIES} entries or a
  *   message field is read more than {@link MAX_MESSAGE_FIELD_READS} times in one message; MALFORMED_FRAME when
  *   the generated decoder would fail on the encoding itself (its error is the cause)
  */
@@ -95,8 +93,8 @@ class Seen {
     const advisory = ADVISORY_LISTS.get(`${field.parent.typeName}.${field.name}`);
     if (advisory !== undefined) {
       if (n > advisory) throw IGNORE;
-    } else if (n > MAX_LIST_ENTRIES) {
-      throw violation(`${field.parent.name}.${field.name} holds more than ${MAX_LIST_ENTRIES} entries`);
+    } else if (n > MAX_HELLO_LIST_ENTRIES) {
+      throw violation(`${field.parent.name}.${field.name} holds more than ${MAX_HELLO_LIST_ENTRIES} entries`);
     }
   }
 

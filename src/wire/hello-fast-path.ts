@@ -14,7 +14,7 @@ import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import type { Hello } from "../../generated/peerlink/v1/handshake_pb.js";
 import type { Capability, ProtocolSupport } from "../../generated/peerlink/v1/capability_pb.js";
 import { append } from "../util/append.js";
-import { MAX_LIST_ENTRIES } from "./frame-shape.js";
+import { MAX_HELLO_LIST_ENTRIES } from "../handshake/defaults.js";
 
 /** Frame field 4 (`hello`), wire type 2. */
 const TAG_FRAME_HELLO = 0x22;
@@ -116,19 +116,19 @@ function readHello(r: Reader): Hello | undefined {
       case 0x3a: {
         const start = r.span();
         const p = r.ok ? readProtocol(new Reader(r.buf, start, r.pos)) : undefined;
-        if (p === undefined || hello.protocols.length === MAX_LIST_ENTRIES) return undefined;
+        if (p === undefined || hello.protocols.length === MAX_HELLO_LIST_ENTRIES) return undefined;
         hello.protocols = append(hello.protocols, p);
         break;
       }
       case 0x42: {
         const start = r.span();
         const c = r.ok ? readCapability(new Reader(r.buf, start, r.pos)) : undefined;
-        if (c === undefined || hello.capabilities.length === MAX_LIST_ENTRIES) return undefined;
+        if (c === undefined || hello.capabilities.length === MAX_HELLO_LIST_ENTRIES) return undefined;
         hello.capabilities = append(hello.capabilities, c);
         break;
       }
       case 0x4a:
-        if (hello.listenAddrs.length === MAX_LIST_ENTRIES) return undefined;
+        if (hello.listenAddrs.length === MAX_HELLO_LIST_ENTRIES) return undefined;
         hello.listenAddrs = append(hello.listenAddrs, r.string());
         break;
       case 0x50: hello.binding = enumValue(r); break;
@@ -148,7 +148,7 @@ function readProtocol(r: Reader): ProtocolSupport | undefined {
     switch (tag) {
       case 0x0a: p.name = r.string(); break;
       case 0x10: // unpacked
-        if (p.versions.length === MAX_LIST_ENTRIES) return undefined;
+        if (p.versions.length === MAX_HELLO_LIST_ENTRIES) return undefined;
         p.versions = append(p.versions, r.uint32());
         break;
       case 0x12: {
@@ -156,7 +156,7 @@ function readProtocol(r: Reader): ProtocolSupport | undefined {
         if (!r.ok) return undefined;
         const packed = new Reader(r.buf, start, r.pos);
         while (packed.ok && packed.pos < packed.end) {
-          if (p.versions.length === MAX_LIST_ENTRIES) return undefined;
+          if (p.versions.length === MAX_HELLO_LIST_ENTRIES) return undefined;
           p.versions = append(p.versions, packed.uint32());
         }
         if (!packed.ok) return undefined;

@@ -12,10 +12,10 @@ import { describe, expect, it } from "vitest";
 import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { PeerAddressesSchema } from "../../generated/peerlink/v1/peer_exchange_pb.js";
 import { isPeerlinkError } from "../../src/errors.js";
+import { MAX_HELLO_LIST_ENTRIES } from "../../src/handshake/defaults.js";
 import { dispatchGenericFrame } from "../../src/wire/frame-dispatch.js";
 import {
   checkFrameShape,
-  MAX_LIST_ENTRIES,
   MAX_MESSAGE_FIELD_READS,
   MAX_OTHER_FIELDS,
   SHAPE_DECODE,
@@ -23,7 +23,7 @@ import {
 import { propertyRuns } from "../helpers/property-runs.js";
 
 const ADVISORY: Record<string, number> = { "peerlink.v1.PeerAddresses.peers": 64, "peerlink.v1.KnownPeer.addrs": 16 };
-const boundOf = (f: DescField): number => ADVISORY[`${f.parent.typeName}.${f.name}`] ?? MAX_LIST_ENTRIES;
+const boundOf = (f: DescField): number => ADVISORY[`${f.parent.typeName}.${f.name}`] ?? MAX_HELLO_LIST_ENTRIES;
 
 function varint(value: number | bigint): number[] {
   const out: number[] = [];
@@ -187,20 +187,20 @@ describe("the frame bounds walk", () => {
   it("refuses a list of 257 entries before building any of them, however large the frame", () => {
     const emptyCapabilities = Uint8Array.from(delimited(7, repeat([0x0a, 0x00], 400_000)));
     expect(verdictOf(emptyCapabilities)).toBe("PROTOCOL_VIOLATION");
-    const allowed = Uint8Array.from(delimited(7, repeat([0x0a, 0x00], MAX_LIST_ENTRIES)));
+    const allowed = Uint8Array.from(delimited(7, repeat([0x0a, 0x00], MAX_HELLO_LIST_ENTRIES)));
     expect(verdictOf(allowed)).toBe("decode");
-    expect(verdictOf(Uint8Array.from(delimited(7, repeat([0x0a, 0x00], MAX_LIST_ENTRIES + 1))))).toBe("PROTOCOL_VIOLATION");
+    expect(verdictOf(Uint8Array.from(delimited(7, repeat([0x0a, 0x00], MAX_HELLO_LIST_ENTRIES + 1))))).toBe("PROTOCOL_VIOLATION");
   });
 
   it("holds a Hello in the plain encoding to the same bounds (its fast path gives up past them)", () => {
     const hello = (addrs: number): Uint8Array => Uint8Array.from(delimited(4, [0x08, 0x01, 0x10, 0x01, ...repeat(delimited(9, [0x61]), addrs)]));
     const kinds: Array<string | undefined> = [];
     const sink = { onData: () => {}, onPing: () => {}, onPong: () => {}, onControl: (f: { kind: { case: string | undefined } }) => void kinds.push(f.kind.case) };
-    dispatchGenericFrame(hello(MAX_LIST_ENTRIES), sink);
+    dispatchGenericFrame(hello(MAX_HELLO_LIST_ENTRIES), sink);
     expect(kinds).toEqual(["hello"]);
     let code: unknown;
     try {
-      dispatchGenericFrame(hello(MAX_LIST_ENTRIES + 1), sink);
+      dispatchGenericFrame(hello(MAX_HELLO_LIST_ENTRIES + 1), sink);
     } catch (error) {
       code = isPeerlinkError(error) ? error.code : error;
     }
