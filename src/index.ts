@@ -95,7 +95,7 @@ export type {
   RemoteGoodbye,
   StateChange,
 } from "./connection/types.js";
-export { DEFAULT_AGENT, MAX_EARLY_DATA_BYTES, WIRE_VERSION } from "./handshake/defaults.js";
+export { DEFAULT_AGENT, MAX_EARLY_DATA_BYTES, MAX_EARLY_DATA_MESSAGES, WIRE_VERSION } from "./handshake/defaults.js";
 export type { AgreedCapability, AgreedProtocol, HandshakeResult, IdentityProof } from "./handshake/types.js";
 
 // Errors and reasons.

@@ -32,6 +32,15 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const MAX_EARLY_DATA_BYTES = 64 * 1024;
 
 /**
+ * Most early-data (0-RTT) messages a listener holds for an unverified dialer (docs/PROTOCOL.md §3.5). Holding a
+ * message costs ~240 bytes of heap whatever its size, so 64 KiB of empty Data frames (16,384 of them) pinned
+ * 3.7 MiB per pending connection; 1,024 keep that under 0.3 MiB. More is a protocol violation.
+ *
+ * @category Connections
+ */
+export const MAX_EARLY_DATA_MESSAGES = 1024;
+
+/**
  * Longest Goodbye `detail` this side sends, and keeps of one received, in UTF-8 bytes (longer text is cut at a
  * character boundary): enough for a human-readable reason; a Goodbye never approaches the peer's maximum frame
  * size, and a peer's text never takes more than this in errors, the journal or logs.

@@ -4,9 +4,10 @@
  *
  * @module
  */
+import { MAX_EARLY_DATA_MESSAGES } from "./defaults.js";
 import type { EarlyMessage } from "./types.js";
 
-/** Buffers early messages up to a byte cap; {@link EarlyDataBuffer.release} hands them out exactly once. */
+/** Buffers early messages up to a byte cap and {@link MAX_EARLY_DATA_MESSAGES} messages; {@link EarlyDataBuffer.release} hands them out exactly once. */
 export class EarlyDataBuffer {
   readonly #capBytes: number;
   #messages: EarlyMessage[] = [];
@@ -30,10 +31,10 @@ export class EarlyDataBuffer {
 
   /**
    * Holds one message whose frame body was `frameBytes` long. Returns false
-   * (and holds nothing) when that would exceed the cap, or after release/drop.
+   * (and holds nothing) when that would exceed either cap, or after release/drop.
    */
   hold(message: EarlyMessage, frameBytes: number): boolean {
-    if (this.#done || this.#bytes + frameBytes > this.#capBytes) return false;
+    if (this.#done || this.#bytes + frameBytes > this.#capBytes || this.#messages.length === MAX_EARLY_DATA_MESSAGES) return false;
     this.#messages.push(message);
     this.#bytes += frameBytes;
     return true;

@@ -7,6 +7,7 @@ import { ChannelBinding, KeyType } from "../../generated/peerlink/v1/handshake_p
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity, verifySignature } from "../../src/identity/identity.js";
 import { Handshake } from "../../src/handshake/handshake.js";
+import { MAX_EARLY_DATA_MESSAGES } from "../../src/handshake/defaults.js";
 import type { ChannelBindingInput, HandshakeAction, HandshakeOptions } from "../../src/handshake/types.js";
 import { dataFrame, outcome, runPair, sentFrames, splitFrames, type WireFrame } from "./pair.js";
 
@@ -570,6 +571,21 @@ describe("early data (0-RTT) held by the listener", () => {
     for (let i = 0; i < fits; i++) expect(l.receiveData(1, payload)).toEqual([]);
     expect(l.heldEarlyDataBytes).toBe(fits * frameBytes);
     expect(failOf(l.receiveData(1, payload).at(-1)).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+  });
+
+  it("holds at most 1,024 early messages, however small: each costs memory its few bytes do not count", () => {
+    // 64 KiB of empty Data frames were 16,384 held messages: 3.7 MiB of heap for one unverified dialer.
+    const l = new Handshake({ identity: bob, role: "listener", binding: nonces });
+    l.start();
+    const d = new Handshake({ identity: alice, role: "dialer", binding: nonces, earlyData: true });
+    const [hello] = sentFrames(d.start());
+    l.receive((hello as WireFrame).frame, (hello as WireFrame).body);
+    const empty = new Uint8Array(0);
+    for (let i = 0; i < MAX_EARLY_DATA_MESSAGES; i++) expect(l.receiveData(1, empty)).toEqual([]);
+    expect(l.heldEarlyDataBytes).toBeLessThan(64 * 1024);
+    const failed = l.receiveData(1, empty).at(-1);
+    expect(failOf(failed).code).toBe(ErrorCode.PROTOCOL_VIOLATION);
+    expect(l.error?.message).toContain("early data exceeds the limit");
   });
 });
 
