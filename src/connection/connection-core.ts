@@ -338,8 +338,8 @@ export class ConnectionCore {
       onPong(nonce: number, timestampUs: number): void {
         this.#core.#onPong(nonce, timestampUs);
       }
-      onControl(frame: Frame, bytes: Uint8Array): void {
-        this.#core.#onControl(frame, bytes);
+      onControl(frame: Frame, bytes: Uint8Array, items: number): void {
+        this.#core.#onControl(frame, bytes, items);
       }
     }
     sinkFor = (core) => new CoreSink(core);
@@ -1010,7 +1010,7 @@ export class ConnectionCore {
     }
   }
 
-  #onControl(frame: Frame, bytes: Uint8Array): void {
+  #onControl(frame: Frame, bytes: Uint8Array, items: number): void {
     this.#countFrame();
     if (!this.#reading()) return;
     const kind = frame.kind;
@@ -1025,9 +1025,9 @@ export class ConnectionCore {
       return;
     }
     if (this.#result === undefined) return;
-    // Ping and Pong are metered in #onPing and #onPong; a CapabilityUpdate and a PeerAddresses count for the work
-    // they cause.
-    const weight = this.#rate === undefined ? 1 : kind.case === "capabilityUpdate" ? this.#capabilityTable().updateWeight(kind.value) : kind.case === "peerAddresses" ? peerAddressesWeight(kind.value) : 1;
+    // Ping and Pong are metered in #onPing and #onPong; every other frame counts for the work it caused: its decoding,
+    // and a CapabilityUpdate's renegotiation.
+    const weight = this.#rate === undefined ? 1 : controlWeight(items, kind.case === "capabilityUpdate" ? this.#capabilityTable().updateWeight(kind.value) : 1);
     if (kind.case !== "ping" && kind.case !== "pong" && this.#overRate(this.#rate?.message(readTime(this.#now), weight))) return;
     switch (kind.case) {
       case "capabilityUpdate":
@@ -1304,18 +1304,16 @@ export function controlFrame(init: Parameters<typeof create<typeof FrameSchema>>
   return create(FrameSchema, init);
 }
 
-/** Entries of a received PeerAddresses decoded for about the cost of one message (see {@link peerAddressesWeight}). */
-const PEER_ADDRESS_ENTRIES_PER_MESSAGE = 4;
+/** Items of a frame's encoding (fields, list entries, messages) decoded for about the cost of one message. */
+const DECODED_ITEMS_PER_MESSAGE = 4;
 
 /**
- * What a received PeerAddresses counts for against the message bound: one, plus one per
- * {@link PEER_ADDRESS_ENTRIES_PER_MESSAGE} entries (peers and addresses) it carried. The generated decoder made an
- * object of every entry, though a receiver uses 32 peers of 4 addresses (§7.1): a 1 MiB frame of empty entries cost
- * ~0.6 s of CPU. Counted so, such a frame uses the whole burst (the connection ends at the next), and a peer within
- * the sustained rate sends one every few seconds; an honest one (32 peers of 4) counts 41.
+ * What a frame other than Data, Ping and Pong counts for against the message bound: one, plus one per
+ * {@link DECODED_ITEMS_PER_MESSAGE} items its encoding held, or `work` (a CapabilityUpdate's renegotiation) when
+ * that is more. The generated decoder makes an object of each item at up to ~1–3 µs: frames within every bound of
+ * the walk still cost up to tens of ms to decode, so a peer within the sustained rate sends such a frame only every
+ * few seconds. An honest PeerAddresses (32 peers of 4 addresses) counts 49, a Goodbye or a probe frame 1 or 2.
  */
-function peerAddressesWeight(message: { readonly peers: readonly { readonly addrs: readonly string[] }[] }): number {
-  let entries = message.peers.length;
-  for (const peer of message.peers) entries += peer.addrs.length;
-  return 1 + Math.floor(entries / PEER_ADDRESS_ENTRIES_PER_MESSAGE);
+function controlWeight(items: number, work: number): number {
+  return Math.max(work, 1 + Math.floor(items / DECODED_ITEMS_PER_MESSAGE));
 }

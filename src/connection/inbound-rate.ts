@@ -26,8 +26,9 @@ import {
  */
 export interface InboundRateLimits {
   /**
-   * Messages (every frame after open but Ping; Pongs included) per second; a CapabilityUpdate or PeerAddresses
-   * counts for the entries it makes this side handle (docs/PROTOCOL.md §8.3). @default 20000
+   * Messages (every frame after open but Ping; Pongs included) per second; a frame other than Data and Pong counts
+   * for the items its encoding held, and a CapabilityUpdate for its renegotiation (docs/PROTOCOL.md §8.3).
+   * @default 20000
    */
   readonly messagesPerSecond: number;
   /** Messages in a burst. @default 100000 */
@@ -132,7 +133,7 @@ export class InboundRateMeter {
 
   /**
    * One message (Data, Pong or a control frame other than Ping) arrived; `weight` messages' worth for a frame
-   * that costs this side as much work (a CapabilityUpdate: see `CapabilityTable.updateWeight`).
+   * that costs this side as much work (its decoding, a CapabilityUpdate's renegotiation: `CapabilityTable.updateWeight`).
    */
   message(now: number, weight = 1): InboundRateTrip | undefined {
     return this.#take(this.#messages, "messages", now, weight);

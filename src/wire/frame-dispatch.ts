@@ -7,7 +7,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { checkFrameShape, SHAPE_IGNORE } from "./frame-shape.js";
+import { checkFrameShape, LIST_BOUNDS_ONLY_MAX_BYTES, SHAPE_IGNORE } from "./frame-shape.js";
 import type { FrameSink } from "./frame-sink.js";
 import { decodeHelloFrame } from "./hello-fast-path.js";
 import { keepable } from "./varint.js";
@@ -20,12 +20,18 @@ import { keepable } from "./varint.js";
  * @throws PeerlinkError MALFORMED_FRAME or PROTOCOL_VIOLATION as {@link decodeFrameBody}
  */
 export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
-  const hello = decodeHelloFrame(body);
-  if (hello !== undefined) {
-    sink.onControl(hello, body);
-    return;
+  // Up to 2 KiB only a list can pass its bound, and the Hello fast path keeps those itself; a longer body is walked
+  // first (a Hello of a million empty `agent` fields is one the fast path would take).
+  let items = body.length <= LIST_BOUNDS_ONLY_MAX_BYTES ? undefined : checkFrameShape(FrameSchema, body);
+  if (items !== SHAPE_IGNORE) {
+    const hello = decodeHelloFrame(body);
+    if (hello !== undefined) {
+      sink.onControl(hello, body, items ?? 0);
+      return;
+    }
   }
-  const frame = decodeFrameBody(body);
+  items ??= checkFrameShape(FrameSchema, body);
+  const frame = decodeWalked(body, items);
   switch (frame.kind.case) {
     case "data":
       // The generated decoder's payload is a view of `body`, which may be far larger (padded with fields it skips).
@@ -38,7 +44,7 @@ export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
       sink.onPong(frame.kind.value.nonce, frame.kind.value.timestampUs);
       return;
     default:
-      sink.onControl(frame, body);
+      sink.onControl(frame, body, Math.max(items, 0));
   }
 }
 
@@ -52,7 +58,12 @@ export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
  *   the bounds of {@link checkFrameShape}
  */
 export function decodeFrameBody(body: Uint8Array): Frame {
-  if (checkFrameShape(FrameSchema, body) === SHAPE_IGNORE) return create(FrameSchema);
+  return decodeWalked(body, checkFrameShape(FrameSchema, body));
+}
+
+/** Decodes a body the walk returned `items` for. */
+function decodeWalked(body: Uint8Array, items: number): Frame {
+  if (items === SHAPE_IGNORE) return create(FrameSchema);
   try {
     return fromBinary(FrameSchema, body, { readUnknownFields: false });
   } catch (cause) {

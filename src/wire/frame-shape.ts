@@ -29,6 +29,25 @@ export const MAX_MESSAGE_FIELD_READS = 16;
 export const MAX_OTHER_FIELDS = 1024;
 
 /**
+ * List entries, fields and message reads in one frame, all messages together: the largest Hello or
+ * CapabilityUpdate the list rules allow (256 protocols of 256 versions, 256 capabilities, …) holds about 68,000.
+ */
+export const MAX_FRAME_ITEMS = 72 * 1024;
+
+/**
+ * Messages the generated decoder may build for one frame (~1–3 µs each): the largest Hello or CapabilityUpdate
+ * the list rules allow makes 514, the Frame included.
+ */
+export const MAX_FRAME_MESSAGES = 1024;
+
+/**
+ * Longest body that cannot pass any bound but a list's: a field, message or list entry outside a packed run takes
+ * at least 2 bytes, so passing {@link MAX_OTHER_FIELDS} or {@link MAX_FRAME_MESSAGES} takes more than this. A
+ * decoder that keeps the list bounds itself (the Hello fast path) may skip the walk for such a body.
+ */
+export const LIST_BOUNDS_ONLY_MAX_BYTES = 2 * MAX_OTHER_FIELDS;
+
+/**
  * Bounds of an advisory list, by the list field's full name: past it the whole frame is ignored, not refused.
  * A peer-exchange frame is advisory (a receiver uses 32 peers of 4 addresses); these leave room for senders
  * that share more.
@@ -38,12 +57,8 @@ const ADVISORY_LISTS: ReadonlyMap<string, number> = new Map([
   ["peerlink.v1.KnownPeer.addrs", 16],
 ]);
 
-/** Decode the frame. */
-export const SHAPE_DECODE = 0;
-/** Ignore the frame as one of an unknown kind: an advisory list is over its bound. */
-export const SHAPE_IGNORE = 1;
-/** What {@link checkFrameShape} found. */
-export type FrameShape = typeof SHAPE_DECODE | typeof SHAPE_IGNORE;
+/** What {@link checkFrameShape} returns for a frame to ignore as one of an unknown kind: an advisory list is over its bound. */
+export const SHAPE_IGNORE = -1;
 
 /** The generated decoder's default depth limit, which the walk keeps to agree with it on nested groups. */
 const RECURSION_LIMIT = 100;
@@ -52,23 +67,66 @@ const RECURSION_LIMIT = 100;
 const IGNORE: unique symbol = Symbol("ignore");
 
 /**
- * Walks `body` as the generated decoder reads a message of `schema` and says whether it may be decoded.
+ * Walks `body` as the generated decoder reads a message of `schema` and says whether it may be decoded, and what
+ * decoding it costs.
  *
- * @returns {@link SHAPE_DECODE}, or {@link SHAPE_IGNORE} when an advisory list (peer exchange) is over its bound
- * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_HELLO_LIST_ENTRIES} entries or a
- *   message field is read more than {@link MAX_MESSAGE_FIELD_READS} times in one message; MALFORMED_FRAME when
- *   the generated decoder would fail on the encoding itself (its error is the cause)
+ * @returns the items the body holds (fields, list entries and message reads, all messages together: what decoding
+ *   it costs), or {@link SHAPE_IGNORE} when an advisory list (peer exchange) is over its bound
+ * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_HELLO_LIST_ENTRIES} entries, a
+ *   message field is read more than {@link MAX_MESSAGE_FIELD_READS} times or a message holds more than
+ *   {@link MAX_OTHER_FIELDS} other fields, or the frame more than {@link MAX_FRAME_ITEMS} items or
+ *   {@link MAX_FRAME_MESSAGES} messages; MALFORMED_FRAME when the generated decoder would fail on the encoding
+ *   itself (its error is the cause)
  */
-export function checkFrameShape(schema: DescMessage, body: Uint8Array): FrameShape {
+export function checkFrameShape(schema: DescMessage, body: Uint8Array): number {
   const reader = new BinaryReader(body);
+  const budget = new Budget();
   try {
-    walkMessage(reader, schema, new Seen(), false, body.length, 1);
-    return SHAPE_DECODE;
+    walkMessage(reader, schema, new Seen(budget), false, body.length, 1);
+    return budget.items;
   } catch (error) {
     if (error === IGNORE) return SHAPE_IGNORE;
     if (error instanceof PeerlinkError) throw error;
     throw new PeerlinkError(ErrorCode.MALFORMED_FRAME, `invalid Frame body (${body.length} bytes)`, { cause: error });
   }
+}
+
+/**
+ * What the walk has read in the whole frame. The bounds of {@link Seen} hold per message, and a message replaced
+ * by a later kind starts afresh as in the generated decoder, which builds it all the same: without a bound on the
+ * frame, 16 kinds of 256 lists' worth each, or lists of messages at their bounds, multiplied into a million.
+ */
+class Budget {
+  items = 0;
+  messages = 0;
+
+  /** Counts one list entry, field or message read. */
+  item(): void {
+    if (++this.items > MAX_FRAME_ITEMS) throw violation(`the frame holds more than ${MAX_FRAME_ITEMS} fields and list entries`);
+  }
+
+  /** Counts one message the generated decoder would build (a new instance, not a merge). */
+  message(): void {
+    if (++this.messages > MAX_FRAME_MESSAGES) throw violation(`the frame holds more than ${MAX_FRAME_MESSAGES} messages`);
+  }
+}
+
+/** A list's bound, and whether passing it ignores the frame (advisory) or refuses it. */
+interface ListBound {
+  readonly max: number;
+  readonly advisory: boolean;
+}
+
+const listBounds = new WeakMap<DescField, ListBound>();
+
+function listBoundOf(field: DescField): ListBound {
+  let bound = listBounds.get(field);
+  if (bound === undefined) {
+    const advisory = ADVISORY_LISTS.get(`${field.parent.typeName}.${field.name}`);
+    bound = advisory === undefined ? { max: MAX_HELLO_LIST_ENTRIES, advisory: false } : { max: advisory, advisory: true };
+    listBounds.set(field, bound);
+  }
+  return bound;
 }
 
 /** What the walk has read into one message: entries per list, the instance behind each singular message field. */
@@ -79,27 +137,33 @@ class Seen {
   messageFieldReads = 0;
   otherFields = 0;
 
-  /** Counts one scalar or unknown field. */
+  constructor(readonly budget: Budget) {
+    budget.message();
+  }
+
+  /** Counts one scalar, unknown field or packed run. */
   other(desc: DescMessage): void {
+    this.budget.item();
     if (++this.otherFields > MAX_OTHER_FIELDS) {
       throw violation(`${desc.name} holds more than ${MAX_OTHER_FIELDS} fields besides its lists`);
     }
   }
 
+  /** Counts one entry of list `field`. */
   count(field: DescField): void {
+    this.budget.item();
     const lists = (this.lists ??= new Map());
     const n = (lists.get(field) ?? 0) + 1;
     lists.set(field, n);
-    const advisory = ADVISORY_LISTS.get(`${field.parent.typeName}.${field.name}`);
-    if (advisory !== undefined) {
-      if (n > advisory) throw IGNORE;
-    } else if (n > MAX_HELLO_LIST_ENTRIES) {
-      throw violation(`${field.parent.name}.${field.name} holds more than ${MAX_HELLO_LIST_ENTRIES} entries`);
-    }
+    const bound = listBoundOf(field);
+    if (n <= bound.max) return;
+    if (bound.advisory) throw IGNORE;
+    throw violation(`${field.parent.name}.${field.name} holds more than ${bound.max} entries`);
   }
 
   /** The instance a read of singular message field `field` merges into: as the generated decoder's `get`. */
   child(field: DescField): Seen {
+    this.budget.item();
     if (++this.messageFieldReads > MAX_MESSAGE_FIELD_READS) {
       throw violation(`${field.parent.name} repeats its message fields more than ${MAX_MESSAGE_FIELD_READS} times`);
     }
@@ -107,7 +171,7 @@ class Seen {
     const key = field.oneof ?? field;
     const held = children.get(key);
     if (held !== undefined && held.field === field) return held.seen;
-    const seen = new Seen();
+    const seen = new Seen(this.budget);
     children.set(key, { field, seen });
     return seen;
   }
@@ -162,7 +226,7 @@ function walkField(reader: BinaryReader, field: DescField, wireType: WireType, s
     case "list": {
       if (field.listKind === "message") {
         seen.count(field);
-        walkMessageField(reader, field, new Seen(), depth);
+        walkMessageField(reader, field, new Seen(seen.budget), depth);
         return;
       }
       const scalar = field.scalar ?? ScalarType.INT32;
@@ -171,6 +235,7 @@ function walkField(reader: BinaryReader, field: DescField, wireType: WireType, s
         readScalar(reader, scalar);
         return;
       }
+      seen.other(field.parent); // the run itself: empty runs would otherwise count nothing
       const end = reader.uint32() + reader.pos;
       while (reader.pos < end) {
         seen.count(field);

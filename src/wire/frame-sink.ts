@@ -28,9 +28,11 @@ export interface FrameSink {
   onPong(nonce: number, timestampUs: number): void;
   /**
    * Any other Frame, decoded by the generated decoder. `bytes` is the exact Frame body (without the
-   * length prefix), e.g. for a handshake transcript hash; both are owned by the callee.
+   * length prefix), e.g. for a handshake transcript hash; both are owned by the callee. `items`: the fields,
+   * list entries and message reads its encoding held, what decoding it cost (see `checkFrameShape`; 0 for a
+   * Hello the fast path took, and for a frame ignored unread).
    */
-  onControl(frame: Frame, bytes: Uint8Array): void;
+  onControl(frame: Frame, bytes: Uint8Array, items: number): void;
 }
 
 /**

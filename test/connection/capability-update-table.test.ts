@@ -21,6 +21,20 @@ describe("a capability table", () => {
     expect(table.apply({ ...none, added: [{ name: "only-theirs", version: 1 }], protocolsRemoved: ["/nope"] }, "remote")).toBe(false);
   });
 
+  it("weighs an update by the lists before it and its own entries: a fill costs what the empty after it does", () => {
+    // Counted by the lists before it alone, a fill cost 1 and only the empty after it paid for both.
+    const table = new CapabilityTable(chatLocal, chatRemote);
+    const versions = Array.from({ length: 16 }, (_, v) => v + 1);
+    const names = Array.from({ length: 100 }, (_, i) => `/p${i}`);
+    const fill = { ...none, protocolsAdded: names.map((name, i) => ({ name, versions, alias: 100 + i })) };
+    // 2 entries before it, 100 protocols of 16 versions: 1 + (2 + 1,700) / 16.
+    expect(table.updateWeight(fill)).toBe(107);
+    table.apply(fill, "remote");
+    // 1,602 entries before it, 100 names.
+    expect(table.updateWeight({ ...none, protocolsRemoved: names })).toBe(107);
+    expect(table.updateWeight(none)).toBe(1 + Math.floor(1_602 / 16));
+  });
+
   it("checks without changing anything", () => {
     const table = new CapabilityTable(chatLocal, chatRemote);
     const before = table.agreed;

@@ -73,7 +73,7 @@ describe("the WASM and JS frame decoders against the generated decoder", () => {
         onData: (p: number, b: Uint8Array) => (record.onData(p, b), raise()),
         onPing: (n: number, t: number) => (record.onPing(n, t), raise()),
         onPong: (n: number, t: number) => (record.onPong(n, t), raise()),
-        onControl: (f: Parameters<typeof record.onControl>[0], b: Uint8Array) => (record.onControl(f, b), raise()),
+        onControl: (f: Parameters<typeof record.onControl>[0], b: Uint8Array, items: number) => (record.onControl(f, b, items), raise()),
       };
       if (raiseAfter === 0) decoder.setFrameLimit(1_048_576);
       try {
