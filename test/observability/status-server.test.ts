@@ -4,7 +4,7 @@
  * under a prefix on an application's own server.
  */
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { serveStatus, statusHandler } from "../../src/observability/status-page/server.js";
@@ -92,3 +92,87 @@ describe("statusHandler", () => {
     expect(((await (await fetch(`${base}/peerlink/status.json`)).json()) as StatusSnapshot).peers).toEqual([]);
   });
 });
+
+/** Writes `text` on a fresh TCP connection to `url`'s port; resolves with what came back once the server closed it. */
+async function rawExchange(url: string, text: string, endAfter?: (received: string) => boolean): Promise<{ received: string; closedByServer: boolean }> {
+  const socket = net.connect({ host: "127.0.0.1", port: Number(new URL(url).port) });
+  let received = "";
+  return new Promise((resolve, reject) => {
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      received += chunk.toString("latin1");
+      if (endAfter?.(received) === true) {
+        socket.destroy();
+        resolve({ received, closedByServer: false });
+      }
+    });
+    socket.on("close", () => resolve({ received, closedByServer: true }));
+    socket.write(text);
+  });
+}
+
+const count = (text: string, what: string): number => text.split(what).length - 1;
+
+describe("the status server against hostile clients", () => {
+  it("answers 400 to a request target the URL parser refuses, and keeps serving (it took the process down)", async () => {
+    const node = await startNode();
+    const server = await serveStatus(node, { host: "127.0.0.1", port: 0 });
+    closers.push(() => server.close());
+    for (const target of ["//[/", "//a:99999/", "http://[/"]) {
+      const { received } = await rawExchange(server.url, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect((await fetch(new URL("status.json", server.url))).status).toBe(200);
+  });
+
+  it("drops a client that pipelines requests without reading the answers, before building them all", async () => {
+    const node = await startNode();
+    const server = await serveStatus(node, { host: "127.0.0.1", port: 0 });
+    closers.push(() => server.close());
+    const request = "GET /status.json?limit=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    // Answered in full, the five would be five 200s on a connection kept alive.
+    const { received, closedByServer } = await rawExchange(server.url, request.repeat(5), (r) => count(r, "HTTP/1.1 200") === 5);
+    expect(closedByServer).toBe(true);
+    expect(count(received, "HTTP/1.1 200")).toBeLessThanOrEqual(1);
+    // One request at a time, as browsers and scrapers send them, is answered on one connection.
+    const { received: twice } = await rawExchange(server.url, request, (r) => count(r, "HTTP/1.1 200") === 1);
+    expect(count(twice, "HTTP/1.1 200")).toBe(1);
+  });
+
+  it("answers only Host names it was told of (DNS rebinding), and sends its security headers", async () => {
+    const node = await startNode();
+    const server = await serveStatus(node, { host: "127.0.0.1", port: 0, allowedHosts: ["Node1.Example"] });
+    closers.push(() => server.close());
+    const get = (host: string) => rawExchange(server.url, `GET /status.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect((await get("attacker.example")).received).toMatch(/^HTTP\/1\.1 421 /);
+    expect((await get("attacker.example:80")).received).toMatch(/^HTTP\/1\.1 421 /);
+    for (const host of ["127.0.0.1:1", "localhost:9464", "[::1]:9464", "node1.example:9464"]) {
+      expect((await get(host)).received).toMatch(/^HTTP\/1\.1 200 /);
+    }
+    const page = await fetch(server.url);
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'none'.*script-src 'sha256-[^']+'/);
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    expect((await fetch(new URL("metrics", server.url))).headers.get("cross-origin-resource-policy")).toBe("same-origin");
+  });
+
+  it("keeps at most 64 connections: the next is closed as it arrives", async () => {
+    const node = await startNode();
+    const server = await serveStatus(node, { host: "127.0.0.1", port: 0 });
+    closers.push(() => server.close());
+    const port = Number(new URL(server.url).port);
+    const held: net.Socket[] = [];
+    closers.push(() => held.forEach((s) => s.destroy()));
+    for (let i = 0; i < 64; i++) {
+      const s = net.connect({ host: "127.0.0.1", port });
+      s.on("error", () => {});
+      held.push(s);
+      await new Promise((resolve) => s.once("connect", resolve));
+    }
+    // A request on each proves the server took all 64 before the 65th arrives.
+    await Promise.all(held.map((s) => new Promise((resolve) => (s.once("data", resolve), s.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")))));
+    const { received, closedByServer } = await rawExchange(server.url, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    expect(closedByServer).toBe(true);
+    expect(received).toBe("");
+  });
+});
+

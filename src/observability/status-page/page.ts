@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 
 const STYLE = `
 body{font:13px/1.4 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
@@ -213,3 +214,20 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+const sha256 = (text: string): string => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+/**
+ * The page's Content-Security-Policy: its own inline script and style only (by hash), requests to its own origin
+ * only, never framed. Peer text reaches the page only as text nodes; this holds even if that ever changed.
+ */
+export const STATUS_PAGE_CSP = [
+  "default-src 'none'",
+  `script-src ${sha256(SCRIPT)}`,
+  `style-src ${sha256(STYLE)}`,
+  "connect-src 'self'",
+  "img-src data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");

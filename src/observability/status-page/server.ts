@@ -14,13 +14,14 @@
  * @module
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo, type Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 import { Registry } from "prom-client";
 import { ErrorCode, PeerlinkError } from "../../errors.js";
 import { formatHostPort } from "../../manager/ip.js";
 import { attachMetrics } from "../metrics.js";
 import type { ObservedNode } from "../node-view.js";
-import { STATUS_PAGE_HTML } from "./page.js";
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from "./page.js";
 import { StatusModel, type StatusModelOptions } from "./snapshot.js";
 
 /**
@@ -37,6 +38,12 @@ export interface StatusHandlerOptions extends StatusModelOptions {
   readonly registry?: Registry;
   /** Path prefix the routes live under, e.g. `"/peerlink"` (the page then is `/peerlink/`). @default "" */
   readonly basePath?: string;
+  /**
+   * Host names the page may be reached by, besides IP literals and `localhost`; a request naming another host gets
+   * 421, so a web page cannot read the status through a name it rebinds to this address (DNS rebinding).
+   * @default []
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /**
@@ -52,10 +59,39 @@ export interface StatusHandler {
   close(): void;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, head: boolean): void {
-  res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+/** Sent with every answer: nothing of it is to be sniffed, embedded or read from another origin. */
+const COMMON_HEADERS = {
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+  "cross-origin-resource-policy": "same-origin",
+  "referrer-policy": "no-referrer",
+} as const;
+
+function send(res: ServerResponse, status: number, type: string, body: string, head: boolean, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...COMMON_HEADERS, ...extra, "content-type": type, "content-length": Buffer.byteLength(body) });
   res.end(head ? undefined : body);
 }
+
+const TEXT = "text/plain; charset=utf-8";
+
+/** The request's target as a URL, or undefined for one Node's HTTP parser takes and the URL parser does not (`//[/`). */
+function targetOf(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? "/", "http://status.invalid");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the Host header names an IP literal, `localhost` or an allowed name (any port); no header is allowed. */
+function hostAllowed(host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (host === undefined) return true;
+  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase();
+  return isIP(name) !== 0 || name === "localhost" || allowed.has(name);
+}
+
+/** How long an answer to one request may stay unsent for the statistics it is built from to be reused (ms). */
+const SNAPSHOT_REUSE_MS = 250;
 
 /**
  * A handler serving `manager`'s status page, its JSON and `/metrics`. Samples the peers for the charts
@@ -77,36 +113,67 @@ export function statusHandler(manager: ObservedNode, options: StatusHandlerOptio
   const detach = registry === own ? undefined : attachMetrics(manager, registry);
   const model = new StatusModel(manager, options);
 
-  const handler = ((req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? "/", "http://status.invalid");
-    const head = req.method === "HEAD";
-    if (req.method !== "GET" && !head) {
-      res.setHeader("allow", "GET, HEAD");
-      send(res, 405, "text/plain; charset=utf-8", "method not allowed\n", false);
-      return;
-    }
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  // Sockets with an answer not yet sent: Node parses every request of a chunk at once, so a client pipelining
+  // requests it never reads would make each answer (status.json: up to MBs) wait in memory.
+  const answering = new WeakSet<Socket>();
+  let lastJson: { readonly search: string; readonly at: number; readonly body: string } | undefined;
+
+  const serve = (req: IncomingMessage, res: ServerResponse, url: URL, head: boolean): void => {
     if (base !== "" && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) {
-      send(res, 404, "text/plain; charset=utf-8", "not found\n", head);
+      send(res, 404, TEXT, "not found\n", head);
       return;
     }
     const path = url.pathname.slice(base.length);
     if (path === "" && base !== "") {
       // The page fetches status.json relative to itself: it must be served from a path ending in "/".
-      res.writeHead(308, { location: `${base}/${url.search}` });
+      res.writeHead(308, { ...COMMON_HEADERS, location: `${base}/${url.search}` });
       res.end();
       return;
     }
     if (path === "/" || path === "/index.html") {
-      send(res, 200, "text/html; charset=utf-8", STATUS_PAGE_HTML, head);
+      send(res, 200, "text/html; charset=utf-8", STATUS_PAGE_HTML, head, { "content-security-policy": STATUS_PAGE_CSP });
     } else if (path === "/status.json") {
-      send(res, 200, "application/json; charset=utf-8", JSON.stringify(model.snapshot(url.searchParams)), head);
+      // Polled by every open page each second: one snapshot serves the same query for a moment.
+      const now = performance.now();
+      if (lastJson === undefined || lastJson.search !== url.search || now - lastJson.at > SNAPSHOT_REUSE_MS) {
+        lastJson = { search: url.search, at: now, body: JSON.stringify(model.snapshot(url.searchParams)) };
+      }
+      send(res, 200, "application/json; charset=utf-8", lastJson.body, head);
     } else if (path === "/metrics") {
       registry.metrics().then(
         (text) => send(res, 200, registry.contentType, text, head),
-        (error: unknown) => send(res, 500, "text/plain; charset=utf-8", `metrics collection failed: ${String(error)}\n`, head),
+        (error: unknown) => send(res, 500, TEXT, `metrics collection failed: ${String(error)}\n`, head),
       );
     } else {
-      send(res, 404, "text/plain; charset=utf-8", "not found\n", head);
+      send(res, 404, TEXT, "not found\n", head);
+    }
+  };
+
+  const handler = ((req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    if (answering.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    answering.add(socket);
+    res.once("close", () => answering.delete(socket));
+    const head = req.method === "HEAD";
+    try {
+      const url = targetOf(req);
+      if (url === undefined) {
+        send(res, 400, TEXT, "bad request target\n", head);
+      } else if (!hostAllowed(req.headers.host, allowedHosts)) {
+        send(res, 421, TEXT, "unknown host: add it to allowedHosts\n", head);
+      } else if (req.method !== "GET" && !head) {
+        send(res, 405, TEXT, "method not allowed\n", false, { allow: "GET, HEAD" });
+      } else {
+        serve(req, res, url, head);
+      }
+    } catch (error) {
+      // Nothing a request carries may take the process down with it.
+      if (res.headersSent) res.destroy();
+      else send(res, 500, TEXT, `internal error: ${String(error)}\n`, head);
     }
   }) as StatusHandler;
   let closed = false;
@@ -133,6 +200,9 @@ export interface ServeStatusOptions extends StatusHandlerOptions {
   readonly port: number;
 }
 
+/** Connections a {@link serveStatus} server keeps at once; more are refused by Node as they arrive. */
+const STATUS_MAX_CONNECTIONS = 64;
+
 /**
  * A running status server.
  *
@@ -146,7 +216,9 @@ export interface StatusServer {
 }
 
 /**
- * Serves `manager`'s status page, `/status.json` and `/metrics` on `host:port` (one port for all).
+ * Serves `manager`'s status page, `/status.json` and `/metrics` on `host:port` (one port for all). It keeps at most
+ * 64 connections, drops a client that sent no full request within 10 s (15 s for its body) or let nothing move for
+ * 30 s, and answers only Host headers naming an IP literal, `localhost`, `host` or one of `allowedHosts`.
  *
  * @example
  * ```ts
@@ -160,8 +232,15 @@ export interface StatusServer {
  * @category Observability
  */
 export async function serveStatus(manager: ObservedNode, options: ServeStatusOptions): Promise<StatusServer> {
-  const handler = statusHandler(manager, options);
-  const server = createServer(handler);
+  // Listening on a name, the page is reached by that name.
+  const named = isIP(options.host) === 0 ? [options.host] : [];
+  const handler = statusHandler(manager, { ...options, allowedHosts: [...(options.allowedHosts ?? []), ...named] });
+  const server = createServer({ connectionsCheckingInterval: 1_000, headersTimeout: 10_000, requestTimeout: 15_000 }, handler);
+  // An operator's page and scrapers need a few connections; slow or silent clients must not hold the node's sockets.
+  server.maxConnections = STATUS_MAX_CONNECTIONS;
+  server.keepAliveTimeout = 5_000;
+  // A client that stops reading an answer it asked for is dropped once nothing moved for this long.
+  server.setTimeout(30_000);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
