@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { printable, printableJson } from "../util/printable.js";
 
 /** One row of the peer table and of the `peers` event. */
 export interface PeerRow {
@@ -103,9 +104,18 @@ const short = (id: string): string => id.slice(0, 12);
 const grade = (h: { latency: number; reliability: number; bandwidth: number }): string =>
   `lat ${h.latency.toFixed(2)} rel ${h.reliability.toFixed(2)} bw ${h.bandwidth.toFixed(2)}`;
 
-/** Renders an event as the node prints it: one JSON object, or a short human-readable line. */
+/**
+ * Renders an event as the node prints it: one JSON object, or a short human-readable line. Control and bidi
+ * characters in either (a peer's Goodbye detail or message, an error's text) are escaped, so a peer cannot drive
+ * the operator's terminal or forge a line.
+ */
 export function formatNodeEvent(event: NodeEvent, json: boolean): string {
-  if (json) return JSON.stringify(event);
+  if (json) return printableJson(JSON.stringify(event));
+  // The peer list is one line per peer; every other event is one line.
+  return event.event === "peers" ? textOf(event).split("\n").map(printable).join("\n") : printable(textOf(event));
+}
+
+function textOf(event: NodeEvent): string {
   switch (event.event) {
     case "listening":
       return `listening on ${event.addresses.join(", ")} as ${event.peerId} (${event.tls ? "TLS" : "plain TCP"}, ${event.protocols.join(", ")})`;

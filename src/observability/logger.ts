@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { printableJson } from "../util/printable.js";
 
 /**
  * Severity of a {@link LogRecord}.
@@ -119,7 +120,7 @@ export function debugSubsystems(env: DebugEnvironment): ReadonlySet<LogSubsystem
 /** Quotes a value for the debug line when it would not read back as one token. */
 function formatValue(value: LogValue): string {
   if (typeof value !== "string") return String(value);
-  return /^[\w.:/@[\]-]+$/.test(value) ? value : JSON.stringify(value);
+  return /^[\w.:/@[\]-]+$/.test(value) ? value : printableJson(JSON.stringify(value));
 }
 
 /**
