@@ -77,7 +77,7 @@ export interface ConnectionLimitsOptions {
   banListMaxSize?: number;
   /** How long (ms) an offence is remembered after its ban expired. @default 604800000 (7 days) */
   offenceMemoryMs?: number;
-  /** Decisions kept in the journal (integer >= 1). @default 1024 */
+  /** Decisions kept in the journal (integer >= 1), and refusals kept apart, up to as many again. @default 1024 */
   journalCapacity?: number;
   /** How long (ms) `stop()` waits for graceful closes before destroying connections. @default 5000 */
   stopDeadlineMs?: number;

@@ -76,19 +76,58 @@ function hostKey(address: string): string | undefined {
   }
 }
 
+/** A fixed-size ring of entries, each with the order it was recorded in across the journal. */
+class EntryRing {
+  readonly #entries: (JournalEntry | undefined)[];
+  readonly #order: number[];
+  #next = 0;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.#entries = new Array<JournalEntry | undefined>(capacity).fill(undefined);
+    this.#order = new Array<number>(capacity).fill(0);
+  }
+
+  /** Stores `entry`; true when it overwrote the oldest. */
+  push(entry: JournalEntry, order: number): boolean {
+    const full = this.size === this.capacity;
+    if (!full) this.size++;
+    this.#entries[this.#next] = entry;
+    this.#order[this.#next] = order;
+    this.#next = (this.#next + 1) % this.capacity;
+    return full;
+  }
+
+  /** The `i`-th newest entry (0: the newest) and its order; `i` < size. */
+  entryAt(i: number): JournalEntry {
+    return this.#entries[(this.#next - 1 - i + 2 * this.capacity) % this.capacity] as JournalEntry;
+  }
+
+  orderAt(i: number): number {
+    return this.#order[(this.#next - 1 - i + 2 * this.capacity) % this.capacity] as number;
+  }
+
+  clear(): void {
+    this.#entries.fill(undefined);
+    this.#next = 0;
+    this.size = 0;
+  }
+}
+
 /**
- * Ring buffer of {@link JournalEntry}. Never holds more than `capacity`
- * entries; when full, each new entry overwrites the oldest.
+ * Ring buffers of {@link JournalEntry}: refusals in one, every other decision in another, each holding at most
+ * `capacity` entries and overwriting its oldest when full. Refusals are kept apart because a remote host makes
+ * one with every connection it opens, even one that sends nothing: a flood of them would otherwise push the
+ * bans, closes and trims an operator looks for out of the journal.
  *
  * @category Manager
  */
 export class DecisionJournal {
-  /** Most entries held. */
+  /** Most entries held of each class: refusals, and the other decisions. */
   readonly capacity: number;
-  readonly #ring: (JournalEntry | undefined)[];
-  /** Index the next entry is written to. */
-  #next = 0;
-  #size = 0;
+  readonly #refusals: EntryRing;
+  readonly #decisions: EntryRing;
+  #recorded = 0;
   #dropped = 0;
   /** Observers of new entries (logging, status pages): called after the entry is stored. */
   readonly #subscribers = new Set<(entry: JournalEntry) => void>();
@@ -99,12 +138,13 @@ export class DecisionJournal {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `journal capacity must be an integer in 1..10000000, got ${String(capacity)}`);
     }
     this.capacity = capacity;
-    this.#ring = new Array<JournalEntry | undefined>(capacity).fill(undefined);
+    this.#refusals = new EntryRing(capacity);
+    this.#decisions = new EntryRing(capacity);
   }
 
-  /** Entries held now. */
+  /** Entries held now, of both classes. */
   get size(): number {
-    return this.#size;
+    return this.#refusals.size + this.#decisions.size;
   }
 
   /** Entries overwritten since creation (or the last clear). */
@@ -112,13 +152,10 @@ export class DecisionJournal {
     return this.#dropped;
   }
 
-  /** Appends a decision in O(1), overwriting the oldest entry when full. The entry is copied and frozen. */
+  /** Appends a decision in O(1), overwriting the oldest of its class when full. The entry is copied and frozen. */
   record(entry: JournalEntry): void {
     const copy = Object.freeze(copyEntry(entry));
-    if (this.#size === this.capacity) this.#dropped++;
-    else this.#size++;
-    this.#ring[this.#next] = copy;
-    this.#next = (this.#next + 1) % this.capacity;
+    if ((copy.kind === "refused" ? this.#refusals : this.#decisions).push(copy, this.#recorded++)) this.#dropped++;
     for (const subscriber of this.#subscribers) {
       try {
         subscriber(copy);
@@ -147,8 +184,8 @@ export class DecisionJournal {
   }
 
   /**
-   * Entries matching `filter`, oldest first; with `limit`, only the most
-   * recent `limit` matches. O(size).
+   * Entries matching `filter`, oldest first (both classes in the order they were recorded); with `limit`, only
+   * the most recent `limit` matches. O(size).
    */
   query(filter: JournalQuery = {}): JournalEntry[] {
     const limit = filter.limit ?? Number.POSITIVE_INFINITY;
@@ -157,9 +194,14 @@ export class DecisionJournal {
     // A bare IP query matches every entry of that IP, whatever the port; anything else matches exactly.
     const wantedIp = filter.address === undefined ? undefined : bareIp(filter.address);
     const matches: JournalEntry[] = [];
-    for (let i = 1; i <= this.#size && matches.length < limit; i++) {
-      const entry = this.#ring[(this.#next - i + this.capacity) % this.capacity];
-      if (entry === undefined) continue;
+    const refusals = this.#refusals;
+    const decisions = this.#decisions;
+    // Newest first, merging the two rings by the order the entries were recorded in.
+    let r = 0;
+    let d = 0;
+    while ((r < refusals.size || d < decisions.size) && matches.length < limit) {
+      const fromRefusals = d >= decisions.size || (r < refusals.size && refusals.orderAt(r) > decisions.orderAt(d));
+      const entry = fromRefusals ? refusals.entryAt(r++) : decisions.entryAt(d++);
       if (filter.peerId !== undefined && entry.peerId !== filter.peerId) continue;
       if (kinds !== undefined && !kinds.has(entry.kind)) continue;
       if (filter.since !== undefined && entry.at < filter.since) continue;
@@ -174,9 +216,8 @@ export class DecisionJournal {
 
   /** Removes every entry and resets {@link DecisionJournal.dropped}. */
   clear(): void {
-    this.#ring.fill(undefined);
-    this.#next = 0;
-    this.#size = 0;
+    this.#refusals.clear();
+    this.#decisions.clear();
     this.#dropped = 0;
   }
 }

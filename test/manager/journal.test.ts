@@ -64,6 +64,30 @@ describe("a full decision journal", () => {
     expect(journal.entries()[0]?.at).toBe(200_000 - 1024);
   });
 
+  it("keeps refusals apart: a flood of them leaves the bans and closes, and queries merge both in order", () => {
+    const journal = new DecisionJournal(3);
+    journal.record(entry(1, { kind: "banned", code: "BANNED" }));
+    journal.record(entry(2, { kind: "closed", code: "normal" }));
+    for (let i = 3; i < 1_003; i++) journal.record(entry(i));
+    journal.record(entry(1_003, { kind: "opened", code: "ok" }));
+    expect(journal.entries().map((e) => [e.at, e.kind])).toEqual([
+      [1, "banned"],
+      [2, "closed"],
+      [1_000, "refused"],
+      [1_001, "refused"],
+      [1_002, "refused"],
+      [1_003, "opened"],
+    ]);
+    expect(journal.size).toBe(6);
+    expect(journal.dropped).toBe(997);
+    expect(journal.query({ limit: 2 }).map((e) => e.at)).toEqual([1_002, 1_003]);
+    expect(journal.query({ kind: "banned" }).map((e) => e.at)).toEqual([1]);
+    // Past its own capacity, each class drops its own oldest.
+    journal.record(entry(1_004, { kind: "trimmed", code: "x" }));
+    journal.record(entry(1_005, { kind: "trimmed", code: "x" }));
+    expect(journal.query({ kind: ["banned", "closed", "opened", "trimmed"] }).map((e) => e.at)).toEqual([1_003, 1_004, 1_005]);
+  });
+
   it("starts empty again after clear", () => {
     const journal = new DecisionJournal(2);
     journal.record(entry(1));
