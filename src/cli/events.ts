@@ -50,7 +50,15 @@ export type NodeEvent =
       readonly error?: string;
       readonly detail?: string;
     }
-  | { readonly event: "connection:error"; readonly direction: "inbound" | "outbound"; readonly remoteAddress: string; readonly code: string; readonly message: string }
+  | {
+      readonly event: "connection:error";
+      readonly direction: "inbound" | "outbound";
+      readonly remoteAddress: string;
+      readonly code: string;
+      readonly message: string;
+      /** Inbound handshake failures not printed before this one (more than 10 at once, or 1 a second). */
+      readonly unshown?: number;
+    }
   | { readonly event: "message"; readonly peer: string; readonly protocol: string; readonly size: number; readonly base64: string; readonly utf8: string | null }
   | { readonly event: "sent"; readonly protocol: string; readonly size: number; readonly peers: readonly string[] }
   | {
@@ -83,7 +91,7 @@ export const EVENT_SCHEMA: Readonly<Record<NodeEvent["event"], string>> = {
   metrics: `url (the status page; /metrics for Prometheus)`,
   "connection:open": `peer, direction "inbound"|"outbound", remoteAddress, protocolVersion, capabilities [name], protocols [name]`,
   "connection:close": `peer, reason (goodbye reason), initiator "local"|"remote", error? (code), detail? (peer's text)`,
-  "connection:error": `direction, remoteAddress, code, message (a dial or handshake that failed)`,
+  "connection:error": `direction, remoteAddress, code, message (a dial or handshake that failed), unshown? (inbound failures not printed before it: 10 at once, then 1/s)`,
   message: `peer, protocol, size, base64, utf8 (the text, or null when not UTF-8)`,
   sent: `protocol, size, peers [peer] (a stdin line sent)`,
   "health:change": `peer, from (grade or null), to, latency, reliability, bandwidth (each 0..1)`,
@@ -126,7 +134,7 @@ function textOf(event: NodeEvent): string {
     case "connection:close":
       return `close ${event.peer} ${event.reason} (${event.initiator})${event.error ? ` ${event.error}` : ""}${event.detail ? `: ${event.detail}` : ""}`;
     case "connection:error":
-      return `error ${event.direction} ${event.remoteAddress} ${event.code}: ${event.message}`;
+      return `error ${event.direction} ${event.remoteAddress} ${event.code}: ${event.message}${event.unshown ? ` (${event.unshown} more inbound failures not shown)` : ""}`;
     case "message":
       return `${short(event.peer)} ${event.protocol}> ${event.utf8 ?? `(${event.size} bytes, base64 ${event.base64})`}`;
     case "sent":

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import { Identity } from "../identity/identity.js";
@@ -23,6 +24,7 @@ import { formatNodeEvent, type NodeEvent } from "./events.js";
 import { PeerBook } from "./peer-book.js";
 import { StdinCommands } from "./stdin-commands.js";
 import { REDRAW, renderPeerTable } from "./table.js";
+import { FailureLines } from "./failure-lines.js";
 import { explainHandshakeError } from "./mismatch.js";
 
 /** How long a shutdown waits for each peer to close after our Goodbye, in milliseconds (PROTOCOL.md §8). */
@@ -109,8 +111,13 @@ export async function runNode(command: NodeCommand, output: NodeOutput, signal: 
     const detail = initiator === "remote" ? connection.remoteGoodbye?.detail : undefined;
     emit({ event: "connection:close", peer, reason, initiator, ...(error === undefined ? {} : { error: error.code }), ...(detail ? { detail } : {}) });
   });
+  const inboundFailures = new FailureLines(performance.now());
   manager.on("handshake:failed", ({ direction, address, error }) => {
-    if (!signal.aborted) emit({ event: "connection:error", direction, remoteAddress: address, code: error.code, message: explainHandshakeError(error, command.tls) });
+    if (signal.aborted) return;
+    const unshown = direction === "inbound" ? inboundFailures.admit(performance.now()) : 0;
+    if (unshown === undefined) return;
+    const message = explainHandshakeError(error, command.tls);
+    emit({ event: "connection:error", direction, remoteAddress: address, code: error.code, message, ...(unshown > 0 ? { unshown } : {}) });
   });
   // Only refusals after a handshake (a banned peer id, capacity): those before it (limits, IP bans) can come
   // by the thousand in a flood and would flood stdout; the decision journal keeps them.
