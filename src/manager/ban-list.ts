@@ -86,6 +86,13 @@ export interface BanIssueOptions {
   publicReason?: string | undefined;
   /** Explicit duration in ms (> 0, `Infinity` for permanent) instead of the escalation schedule. */
   durationMs?: number;
+  /**
+   * Issued by the node's own misbehaviour policy rather than by the operator. On a full list such entries make
+   * room first: hosts that get themselves banned by the thousand (new peer ids and IPv6 addresses are free)
+   * cannot push the operator's bans out. Banning the target again without it makes the entry the operator's.
+   * @default false
+   */
+  automatic?: boolean;
 }
 
 /**
@@ -131,6 +138,8 @@ export interface BanEntryJSON {
   offences: number;
   /** True once {@link BanList.sweep} reported the expiry. */
   expired: boolean;
+  /** Present for an entry the misbehaviour policy issued (see {@link BanIssueOptions.automatic}); absent: the operator's. */
+  automatic?: true;
 }
 
 interface BanRecord {
@@ -144,6 +153,8 @@ interface BanRecord {
   offences: number;
   /** Set when sweep() has reported the expiry. */
   expiryReported: boolean;
+  /** Issued by the misbehaviour policy (see {@link BanIssueOptions.automatic}). */
+  automatic: boolean;
 }
 
 const MAX_REASON_LENGTH = 500;
@@ -277,14 +288,15 @@ export class BanList {
     const reason = keptPrefix(options.reason, MAX_REASON_LENGTH);
     const publicReason = typeof options.publicReason === "string" ? keptPrefix(options.publicReason, MAX_REASON_LENGTH) : undefined;
 
+    const automatic = options.automatic === true;
     let evicted: BanEntry | undefined;
     if (previous !== undefined) {
-      Object.assign(previous, { reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false });
+      Object.assign(previous, { reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false, automatic: previous.automatic && automatic });
       this.#lowerExpiryBound(expiresAt);
       return { entry: snapshot(previous), evicted };
     }
     if (this.#records.size >= this.maxSize) evicted = this.#evictOne(now);
-    const record: BanRecord = { key, kind, value, reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false };
+    const record: BanRecord = { key, kind, value, reason, publicReason, createdAt: now, expiresAt, offences, expiryReported: false, automatic };
     this.#insert(record);
     return { entry: snapshot(record), evicted };
   }
@@ -414,6 +426,7 @@ export class BanList {
         expiresAt: r.expiresAt === Number.POSITIVE_INFINITY ? null : r.expiresAt,
         offences: r.offences,
         expired: r.expiryReported,
+        ...(r.automatic ? { automatic: true as const } : {}),
       })),
     };
   }
@@ -461,6 +474,7 @@ export class BanList {
         expiresAt: e.expiresAt ?? Number.POSITIVE_INFINITY,
         offences: e.offences,
         expiryReported: e.expired === true,
+        automatic: e.automatic === true,
       });
     });
     records.sort((a, b) => b.expiresAt - a.expiresAt);
@@ -516,12 +530,20 @@ export class BanList {
     if (this.#expiryBound !== undefined && expiresAt < this.#expiryBound) this.#expiryBound = expiresAt;
   }
 
-  /** Drops one entry: the remembered offence forgotten soonest, else the active ban expiring soonest. */
+  /**
+   * Drops one entry: the remembered offence forgotten soonest, else the active ban expiring soonest, among the
+   * automatic entries when there is one (they are what a remote host can make), else among all.
+   */
   #evictOne(now: number): BanEntry | undefined {
+    return this.#evictAmong(now, true) ?? this.#evictAmong(now, false);
+  }
+
+  #evictAmong(now: number, automaticOnly: boolean): BanEntry | undefined {
     let victim: BanRecord | undefined;
     let victimActive = true;
     let victimDeadline = Number.POSITIVE_INFINITY;
     for (const record of this.#records.values()) {
+      if (automaticOnly && !record.automatic) continue;
       const active = record.expiresAt > now;
       const deadline = active ? record.expiresAt : this.#forgetAt(record);
       const better =

@@ -44,6 +44,7 @@ export class BanControl {
       reason: options.reason ?? "banned by the application",
       publicReason: options.publicReason,
       ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+      automatic: evidence !== undefined,
     });
     if (evicted !== undefined) {
       // The ban list is full: the entry that made room is lifted, and says so.

@@ -246,6 +246,36 @@ describe("a full ban list", () => {
     expect(bans.isBanned({ peerId: "active" }, 50)).toBe(true);
   });
 
+  it("makes room with automatic bans first: hosts banning themselves by the thousand cannot push out the operator's", () => {
+    const bans = new BanList({ maxSize: 3 });
+    // The operator's ban ends sooner than any automatic one: before, it was the first evicted.
+    bans.ban({ ip: "203.0.113.9" }, 0, { reason: "operator", durationMs: 5 * MIN });
+    for (let i = 0; i < 1_000; i++) {
+      const { evicted } = bans.ban({ peerId: `hostile${i}` }, i, { reason: "misbehaviour", automatic: true });
+      if (evicted !== undefined) expect(evicted.value).toMatch(/^hostile/);
+    }
+    expect(bans.isBanned({ ip: "203.0.113.9" }, 1_000)).toBe(true);
+    expect(bans.size).toBe(3);
+    // With no automatic entry left to drop, the operator's own bans make room as before.
+    const full = new BanList({ maxSize: 2 });
+    full.ban({ peerId: "a" }, 0, { reason: "r", durationMs: 10 });
+    full.ban({ peerId: "b" }, 0, { reason: "r", durationMs: 100 });
+    expect(full.ban({ peerId: "c" }, 1, { reason: "r", automatic: true }).evicted?.value).toBe("a");
+  });
+
+  it("makes an automatic entry the operator's when the operator bans the target again, and keeps the mark when saved", () => {
+    const bans = new BanList({ maxSize: 2 });
+    bans.ban({ peerId: "auto" }, 0, { reason: "misbehaviour", automatic: true });
+    bans.ban({ peerId: "both" }, 0, { reason: "misbehaviour", automatic: true });
+    bans.ban({ peerId: "both" }, 1, { reason: "operator" });
+    expect(bans.toJSON().entries.map((e) => [e.value, e.automatic])).toEqual([
+      ["auto", true],
+      ["both", undefined],
+    ]);
+    const restored = BanList.fromJSON(bans.toJSON(), { maxSize: 2 });
+    expect(restored.ban({ peerId: "new" }, 2, { reason: "r" }).evicted?.value).toBe("auto");
+  });
+
   it("does not evict when re-banning a target it already holds", () => {
     const bans = new BanList({ maxSize: 1 });
     bans.ban({ peerId: "a" }, 0, { reason: "r" });

@@ -176,6 +176,20 @@ describe("automatic bans", () => {
     }
   });
 
+  it("make room in a full ban list among themselves, never by lifting the operator's ban", async () => {
+    const node = await startManager({ limits: { banListMaxSize: 2 }, misbehaviour: { autoBan: { strikes: 1, windowMs: 60_000 } } });
+    // The operator's ban ends sooner than the automatic ones (10 min): the first a full list would drop.
+    node.ban({ ip: "203.0.113.9" }, { reason: "operator", durationMs: 60_000 });
+    for (const abuser of ["127.66.0.2", "127.66.0.3", "127.66.0.4"]) {
+      const banned = nextEvent(node, "peer:banned", (e) => e.entry.value === abuser, 30_000);
+      expect((await failProof(node, abuser)).code).toBe(ErrorCode.AUTHENTICATION_FAILED);
+      await banned;
+    }
+    expect(node.isBanned({ ip: "203.0.113.9" })).toBe(true);
+    expect(node.isBanned({ ip: "127.66.0.4" })).toBe(true);
+    expect(node.decisions({ kind: "unbanned" }).map((e) => e.address)).toEqual(["127.66.0.2", "127.66.0.3"]);
+  });
+
   it("ban a proved peer by id when it keeps flooding, and a manual unban clears its strikes", async () => {
     const listener = await startManager({
       misbehaviour: { inboundRate: { messagesPerSecond: 50, messageBurst: 100, retryAfterMs: 50 }, autoBan: { strikes: 2, windowMs: 60_000 } },
