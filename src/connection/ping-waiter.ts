@@ -1,13 +1,14 @@
 /**
  * The application's pings on one connection (`Connection.ping`): each waits for the Pong echoing its
- * nonce and resolves with the round-trip time. Nonces come from a random start so they are unlikely to
- * match the maintenance service's own pings (a Pong is matched by nonce; one meant for keepalive and
- * taken here would only make a ping resolve a little early).
+ * nonce and resolves with the round-trip time. Each nonce is a fresh random uint32: a peer that could tell
+ * the next one could answer a ping before it arrives and report any round trip it likes, and they are then
+ * unlikely to match the maintenance service's own pings (one meant for keepalive and taken here would only
+ * make a ping resolve a little early).
  *
  * @module
  */
-import { randomInt } from "node:crypto";
 import { ErrorCode, PeerlinkError } from "../errors.js";
+import { randomUint32 } from "../util/random-pool.js";
 
 interface Waiting {
   readonly sentAt: number;
@@ -19,7 +20,6 @@ interface Waiting {
 /** Pings waiting for their Pong, by nonce. */
 export class PingWaiter {
   readonly #waiting = new Map<number, Waiting>();
-  #nonce = randomInt(0x1_0000_0000);
 
   /**
    * Registers a ping; `send(nonce)` sends it (and may throw, which rejects). Resolves with the round trip
@@ -27,8 +27,8 @@ export class PingWaiter {
    */
   start(send: (nonce: number) => void, signal: AbortSignal | undefined): Promise<number> {
     if (signal?.aborted === true) return Promise.reject(new PeerlinkError(ErrorCode.ABORTED, "ping aborted", { cause: signal.reason }));
-    this.#nonce = (this.#nonce + 1) >>> 0;
-    const nonce = this.#nonce;
+    let nonce = randomUint32();
+    while (this.#waiting.has(nonce)) nonce = randomUint32();
     return new Promise<number>((resolve, reject) => {
       const onAbort = (): void => {
         this.#waiting.delete(nonce);

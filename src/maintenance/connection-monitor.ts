@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { randomInt } from "node:crypto";
+import { randomUint32 } from "../util/random-pool.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import type { HealthBatch } from "../health/scorer.js";
 import {
@@ -99,7 +99,6 @@ export class ConnectionMonitor implements RowOwner {
    */
   readonly #keepalivePings: { nonce: number; timestampUs: number; sentAt: number }[] = [];
   #nextRttPingAt: number;
-  #nextRttNonce: number;
   #rttPingsSent = 0;
   #rttPongs = 0;
   #bursting = false;
@@ -136,7 +135,6 @@ export class ConnectionMonitor implements RowOwner {
     });
     this.#prober = options.bandwidthProbe === undefined ? undefined : new BandwidthProber(options.bandwidthProbe, now);
     this.#nextRttPingAt = now;
-    this.#nextRttNonce = randomInt(0, 2 ** 32);
     this.#table = table;
     this.#row = table.add(this);
     const v = table.values;
@@ -324,8 +322,8 @@ export class ConnectionMonitor implements RowOwner {
     const rttPing = this.#rttPing;
     if (rttPing !== undefined && now >= rttPing.deadline) this.#rttPing = undefined;
     if (this.#rttPing === undefined && !keepalive.pingOutstanding && now >= this.#nextRttPingAt) {
-      const nonce = this.#nextRttNonce;
-      this.#nextRttNonce = (nonce + 1) >>> 0;
+      // Unpredictable, as the keepalive's: a peer that could tell the next nonce could forge its Pong early.
+      const nonce = randomUint32();
       const timestampUs = Math.max(0, Math.round(now * 1000)) % UINT32;
       this.#rttPing = { nonce, timestampUs, sentAt: now, deadline: now + keepalive.pongTimeoutMs };
       this.#rttPingsSent += 1;

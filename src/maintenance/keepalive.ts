@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { randomInt } from "node:crypto";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import {
   DEFAULT_INACTIVITY_TIMEOUT_MS,
@@ -15,6 +14,7 @@ import {
   PONG_TIMEOUT_RTTVAR_FACTOR,
 } from "./defaults.js";
 import { RttEstimator } from "./rtt-estimator.js";
+import { randomUint32 } from "../util/random-pool.js";
 
 /** Options of a {@link KeepaliveTracker}. All durations are in milliseconds. */
 export interface KeepaliveOptions {
@@ -46,10 +46,11 @@ export interface KeepaliveOptions {
    */
   inactivityTimeoutMs?: number;
   /**
-   * Nonce of the first Ping; later pings count up from it (mod 2^32).
-   * @default a random uint32
+   * Where each Ping's nonce comes from (uint32). Unpredictable by default: a peer that could tell the next nonce
+   * and timestamp could answer pings it never received, and never be found dead.
+   * @default a fresh random uint32 each
    */
-  firstNonce?: number;
+  nonces?: () => number;
 }
 
 /** What the connection should do after {@link KeepaliveTracker.poll}. */
@@ -123,7 +124,7 @@ export class KeepaliveTracker {
 
   #lastReceivedAt: number;
   #lastSentAt: number;
-  #nextNonce: number;
+  readonly #nonces: () => number;
   #outstanding: OutstandingPing | undefined;
   /** Pings that timed out, kept so a late Pong still yields a true RTT sample. Bounded by maxMissedPongs. */
   #late: OutstandingPing[] = [];
@@ -137,7 +138,7 @@ export class KeepaliveTracker {
    * @param now - current time in ms; counts as the last moment something was
    *   received and sent (the handshake just completed).
    * @throws PeerlinkError INVALID_ARGUMENT on a non-positive or non-finite option,
-   *   `minPongTimeoutMs > maxPongTimeoutMs`, or a `firstNonce` that is not a uint32.
+   *   or `minPongTimeoutMs > maxPongTimeoutMs`.
    */
   constructor(options: KeepaliveOptions, now: number) {
     this.pingIntervalMs = positiveDuration("pingIntervalMs", options.pingIntervalMs, DEFAULT_PING_INTERVAL_MS);
@@ -159,14 +160,10 @@ export class KeepaliveTracker {
         `keepalive minPongTimeoutMs (${this.minPongTimeoutMs}) exceeds maxPongTimeoutMs (${this.maxPongTimeoutMs})`,
       );
     }
-    const firstNonce = options.firstNonce ?? randomInt(0, 2 ** 32);
-    if (!Number.isInteger(firstNonce) || firstNonce < 0 || firstNonce > 0xffff_ffff) {
-      throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `keepalive option firstNonce must be a uint32, got ${firstNonce}`);
-    }
     if (!Number.isFinite(now)) {
       throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, `keepalive: now must be a finite number of ms, got ${now}`);
     }
-    this.#nextNonce = firstNonce;
+    this.#nonces = options.nonces ?? randomUint32;
     this.#lastReceivedAt = now;
     this.#lastSentAt = now;
   }
@@ -270,8 +267,7 @@ export class KeepaliveTracker {
       return (this.#dead = Object.freeze({ type: "dead", cause: "inactivity", missed: this.#missed }));
     }
     if (this.#outstanding === undefined && now - this.#lastReceivedAt >= this.pingIntervalMs) {
-      const nonce = this.#nextNonce;
-      this.#nextNonce = (nonce + 1) >>> 0;
+      const nonce = this.#nonces() >>> 0;
       // The wire carries the low 32 bits of the microsecond clock (ping.proto): RTT is computed modulo 2^32.
       const timestampUs = ((Math.round(now * 1000) % 4294967296) + 4294967296) % 4294967296;
       this.#outstanding = { nonce, timestampUs, sentAt: now, deadline: now + this.pongTimeoutMs };

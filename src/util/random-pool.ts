@@ -23,3 +23,18 @@ export function pooledRandomBytes(length: number): Uint8Array {
   offset += length;
   return out;
 }
+
+/**
+ * A fresh random uint32 from the pool: a nonce a peer cannot predict (sequential ping nonces let a peer that never
+ * answers forge the Pongs of the pings to come).
+ */
+export function randomUint32(): number {
+  if (offset + 4 > POOL_BYTES) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const value = (pool[offset]! | (pool[offset + 1]! << 8) | (pool[offset + 2]! << 16) | (pool[offset + 3]! << 24)) >>> 0;
+  offset += 4;
+  return value;
+}
+

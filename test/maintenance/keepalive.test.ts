@@ -2,6 +2,12 @@ import { describe, expect, it } from "vitest";
 import { ErrorCode, isPeerlinkError } from "../../src/errors.js";
 import { KeepaliveTracker, type KeepaliveAction } from "../../src/maintenance/keepalive.js";
 
+/** Nonces counting up from `first`, for tests that name them. */
+function counter(first: number): () => number {
+  let next = first;
+  return () => next++;
+}
+
 /** Asserts the action is a ping and returns it. */
 function expectPing(action: KeepaliveAction): { nonce: number; timestampUs: number } {
   expect(action.type).toBe("ping");
@@ -11,7 +17,7 @@ function expectPing(action: KeepaliveAction): { nonce: number; timestampUs: numb
 
 describe("a quiet connection with default options", () => {
   it("schedules the first ping exactly one ping interval after creation", () => {
-    const ka = new KeepaliveTracker({ firstNonce: 7 }, 0);
+    const ka = new KeepaliveTracker({ nonces: counter(7) }, 0);
     expect(ka.nextDeadline()).toBe(15_000);
     expect(ka.poll(14_999)).toEqual({ type: "none" });
     expect(ka.poll(15_000)).toEqual({ type: "ping", nonce: 7, timestampUs: 15_000_000 });
@@ -27,7 +33,7 @@ describe("a quiet connection with default options", () => {
   });
 
   it("sends the next ping immediately after a missed pong", () => {
-    const ka = new KeepaliveTracker({ firstNonce: 1 }, 0);
+    const ka = new KeepaliveTracker({ nonces: counter(1) }, 0);
     expectPing(ka.poll(15_000));
     const second = expectPing(ka.poll(25_000));
     expect(second.nonce).toBe(2);
@@ -56,10 +62,17 @@ describe("a quiet connection with default options", () => {
     expect(ka.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it("wraps the ping nonce around 2^32", () => {
-    const ka = new KeepaliveTracker({ firstNonce: 0xffff_ffff }, 0);
-    expect(expectPing(ka.poll(15_000)).nonce).toBe(0xffff_ffff);
-    expect(expectPing(ka.poll(25_000)).nonce).toBe(0);
+  it("draws every ping's nonce afresh by default, so a peer cannot answer the next ping before it is sent", () => {
+    const ka = new KeepaliveTracker({}, 0);
+    const nonces: number[] = [];
+    // Each ping goes unanswered past its timeout, and the next is sent.
+    for (let t = 15_000; nonces.length < 3; t += 5_000) {
+      const action = ka.poll(t);
+      if (action.type === "ping") nonces.push(action.nonce);
+    }
+    // Sequential nonces (the old scheme) differ by 1; three random ones almost never do (p ≈ 2^-31).
+    expect(nonces[1]! - nonces[0]! === 1 && nonces[2]! - nonces[1]! === 1).toBe(false);
+    expect(nonces.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff)).toBe(true);
   });
 });
 
@@ -236,7 +249,6 @@ describe("invalid keepalive options", () => {
     [{ maxMissedPongs: 1.5 }],
     [{ minPongTimeoutMs: 5_000, maxPongTimeoutMs: 1_000 }],
     [{ inactivityTimeoutMs: -1 }],
-    [{ firstNonce: 2 ** 32 }],
   ])("are rejected with INVALID_ARGUMENT: %o", (options) => {
     let error: unknown;
     try {
