@@ -430,9 +430,15 @@ export class ProbeReceiver {
     );
   }
 
-  #finalize(burst: Burst): ProbeReport {
+  /**
+   * Ends `burst`: its report, or undefined when a single frame of it arrived. Such a burst measures nothing (no
+   * time between arrivals), and answering it would let a peer send lone frames of alternating bursts (`count` 2,
+   * `index` 1) and have each answered with a report: a write for every frame it sends.
+   */
+  #finalize(burst: Burst): ProbeReport | undefined {
     this.#burst = undefined;
     this.#lastFinishedId = burst.probeId;
+    if (burst.frames < 2) return undefined;
     return {
       probeId: burst.probeId,
       framesReceived: burst.frames,
@@ -494,7 +500,8 @@ export class ProbeReceiver {
     }
     const burst = this.#burst;
     if (burst !== undefined && now >= burst.lastAt + this.receiveTimeoutMs) {
-      return { type: "report", report: this.#finalize(burst) };
+      const report = this.#finalize(burst);
+      if (report !== undefined) return { type: "report", report };
     }
     return NONE;
   }

@@ -202,8 +202,19 @@ describe("a probe receiver", () => {
   it("ignores late frames of a burst it already reported", () => {
     const rx = new ProbeReceiver({ receiveTimeoutMs: 100 });
     rx.onProbe({ probeId: 5, index: 0, count: 3 }, 500, 0);
-    expect(rx.poll(100).type).toBe("report");
+    rx.onProbe({ probeId: 5, index: 1, count: 3 }, 500, 1);
+    expect(rx.poll(101).type).toBe("report");
     expect(rx.onProbe({ probeId: 5, index: 2, count: 3 }, 500, 150)).toBeUndefined();
+    expect(rx.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("answers no burst of which one frame arrived: lone frames of alternating bursts get no reports", () => {
+    const rx = new ProbeReceiver({ receiveTimeoutMs: 100 });
+    // Each frame completes its "burst" (index 1 of 2) or ends the one before it.
+    for (let i = 0; i < 1_000; i++) expect(rx.onProbe({ probeId: 1 + (i % 2), index: 1, count: 2 }, 100, i)).toBeUndefined();
+    expect(rx.poll(1_000)).toEqual({ type: "none" });
+    rx.onProbe({ probeId: 9, index: 0, count: 4 }, 100, 2_000);
+    expect(rx.poll(2_100)).toEqual({ type: "none" });
     expect(rx.nextDeadline()).toBe(Number.POSITIVE_INFINITY);
   });
 
