@@ -194,11 +194,19 @@ function parseCanonicalData(pos: u32, end: u32, rec: u32): bool {
 }
 
 /**
+ * Fields (of the Frame and its kind, unknown ones included) the fast path reads before it leaves a body to the
+ * generic path: a plain Data, Ping or Pong has 3 (as the JS twin's FAST_PATH_MAX_FIELDS).
+ */
+const FAST_PATH_MAX_FIELDS: u32 = 16;
+
+/**
  * Parses a Frame body at [start, start + len) into one record at `rec`: the
  * fast path for Data, Ping and Pong (protobuf semantics: any order, last scalar
- * wins, occurrences of the same oneof message merge, a different oneof case
- * replaces, unknown fields skipped). Everything else is written as generic.
+ * wins, unknown fields skipped). A second kind field (merging or replacing) and
+ * more than FAST_PATH_MAX_FIELDS fields are written as generic, as everything
+ * else: the frame bounds walk judges them.
  */
+
 function parseEnvelope(start: u32, len: u32, rec: u32): void {
   const end = start + len;
   if (len > 0 && load<u8>(start) == 0x0a && parseCanonicalData(start + 1, end, rec)) return;
@@ -209,29 +217,25 @@ function parseEnvelope(start: u32, len: u32, rec: u32): void {
   let payAddr: u32 = 0;
   let payLen: u32 = 0;
   let generic = false;
+  let fields: u32 = 0;
   while (pos < end) {
     generic = true; // until this field is fully understood
-    if (!readTag(pos, end)) break;
+    if (++fields > FAST_PATH_MAX_FIELDS || !readTag(pos, end)) break;
     const fieldNo = tFieldNo;
     const wireType = tWireType;
     pos = vEnd;
     if (fieldNo <= 3) {
-      if (wireType != 2) break;
+      // One kind field: a second one (merging or replacing) is for the walk to judge.
+      if (kind != 0 || wireType != 2) break;
       if (!readVarint(pos, end)) break;
       const subLen = <u64>(<u32>vValue);
       if (<u64>vEnd + subLen > <u64>end) break;
       const subEnd = vEnd + <u32>subLen;
       let p = vEnd;
-      if (fieldNo != kind) {
-        kind = fieldNo;
-        f1 = 0;
-        f2 = 0;
-        payAddr = 0;
-        payLen = 0;
-      }
+      kind = fieldNo;
       let ok = true;
       while (p < subEnd) {
-        if (!readTag(p, end)) {
+        if (++fields > FAST_PATH_MAX_FIELDS || !readTag(p, end)) {
           ok = false;
           break;
         }

@@ -26,8 +26,9 @@ import {
  */
 export interface InboundRateLimits {
   /**
-   * Messages (every frame after open but Ping; Pongs included) per second; a frame other than Data and Pong counts
-   * for the items its encoding held, and a CapabilityUpdate for its renegotiation (docs/PROTOCOL.md §8.3).
+   * Messages (every frame after open but Ping; Pongs included) per second; a frame in an encoding other than the
+   * plain one of Data and Pong counts for the items its encoding held, and a CapabilityUpdate for its
+   * renegotiation (docs/PROTOCOL.md §8.3).
    * @default 20000
    */
   readonly messagesPerSecond: number;
@@ -139,9 +140,9 @@ export class InboundRateMeter {
     return this.#take(this.#messages, "messages", now, weight);
   }
 
-  /** One Ping arrived (each costs this side a Pong). */
-  ping(now: number): InboundRateTrip | undefined {
-    return this.#take(this.#pings, "pings", now, 1);
+  /** One Ping arrived (each costs this side a Pong); `weight` pings' worth for one that cost more to decode. */
+  ping(now: number, weight = 1): InboundRateTrip | undefined {
+    return this.#take(this.#pings, "pings", now, weight);
   }
 
   #take(bucket: TokenBucket, kind: InboundRateKind, now: number, count: number): InboundRateTrip | undefined {

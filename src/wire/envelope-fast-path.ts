@@ -1,11 +1,11 @@
 /**
  * JS twin of the WASM envelope parser (assembly/frame.ts `parseEnvelope`): reads Data, Ping and
  * Pong straight from a Frame body, with protobuf semantics (fields in any order, last scalar wins,
- * occurrences of the same oneof message merge, a different oneof case replaces the earlier one,
- * unknown fields skipped). Anything it cannot decide with certainty — control messages, groups,
- * wire-type mismatches, fields that run past their submessage, truncation, varints longer than
- * 10 bytes — is reported as {@link ENVELOPE_GENERIC} and left to the generated decoder, which is
- * the judge of validity.
+ * unknown fields skipped). Anything it cannot decide with certainty — control messages, a second kind
+ * field (merged or replacing: the bounds of docs/PROTOCOL.md §1 judge those), more than
+ * {@link FAST_PATH_MAX_FIELDS} fields, groups, wire-type mismatches, fields that run past their
+ * submessage, truncation, varints longer than 10 bytes — is reported as {@link ENVELOPE_GENERIC} and
+ * left to the frame bounds walk and the generated decoder, the judges of validity.
  *
  * @module
  */
@@ -18,6 +18,12 @@ export const ENVELOPE_DATA = 1;
 export const ENVELOPE_PING = 2;
 /** Record kind: Pong; fields are `[kind, nonce, timestampUs, 0]`. */
 export const ENVELOPE_PONG = 3;
+
+/**
+ * Fields (of the Frame and its kind, unknown ones included) the fast path reads before it leaves a body to the
+ * generic path: a plain Data, Ping or Pong has 3, and within this the body keeps every bound of the walk.
+ */
+export const FAST_PATH_MAX_FIELDS = 16;
 
 // Results of readVarint / readTag, kept in module state so the hot path allocates nothing.
 let vLow = 0; // low 32 bits of the varint, as an unsigned number
@@ -148,26 +154,22 @@ export function parseEnvelope(buf: Uint8Array, start: number, length: number, re
   let payStart = 0;
   let payLen = 0;
   let generic = false;
+  let fields = 0;
   outer: while (pos < end) {
     generic = true; // until this field is fully understood
-    if (!readTag(buf, pos, end)) break;
+    if (++fields > FAST_PATH_MAX_FIELDS || !readTag(buf, pos, end)) break;
     const fieldNo = tFieldNo;
     const wireType = tWireType;
     pos = vEnd;
     if (fieldNo <= 3) {
-      if (wireType !== 2 || !readVarint(buf, pos, end)) break;
+      // One kind field: a second one (merging or replacing) is for the walk to judge.
+      if (kind !== 0 || wireType !== 2 || !readVarint(buf, pos, end)) break;
       const subEnd = vEnd + vLow;
       if (subEnd > end) break;
       let p = vEnd;
-      if (fieldNo !== kind) {
-        kind = fieldNo;
-        f1 = 0;
-        f2 = 0;
-        payStart = 0;
-        payLen = 0;
-      }
+      kind = fieldNo;
       while (p < subEnd) {
-        if (!readTag(buf, p, end)) break outer;
+        if (++fields > FAST_PATH_MAX_FIELDS || !readTag(buf, p, end)) break outer;
         const fn = tFieldNo;
         const wt = tWireType;
         p = vEnd;

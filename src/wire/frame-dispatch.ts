@@ -7,45 +7,35 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { FrameSchema, type Frame } from "../../generated/peerlink/v1/frame_pb.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
-import { checkFrameShape, LIST_BOUNDS_ONLY_MAX_BYTES, SHAPE_IGNORE } from "./frame-shape.js";
+import { checkFrameShape, LIST_BOUNDS_ONLY_MAX_BYTES, type FrameShape } from "./frame-shape.js";
 import type { FrameSink } from "./frame-sink.js";
 import { decodeHelloFrame } from "./hello-fast-path.js";
 import { keepable } from "./varint.js";
 
 /**
  * Decodes `body` (a Frame body the caller owns and will not touch again) with the generated decoder
- * and hands it to the sink: Data, Ping and Pong through their own methods, the rest through
- * `onControl`.
+ * and hands it to the sink's `onControl`, with the items its encoding held (what decoding it cost), whatever
+ * its kind: Data, Ping and Pong reach their own methods only from the fast paths.
  *
  * @throws PeerlinkError MALFORMED_FRAME or PROTOCOL_VIOLATION as {@link decodeFrameBody}
  */
 export function dispatchGenericFrame(body: Uint8Array, sink: FrameSink): void {
   // Up to 2 KiB only a list can pass its bound, and the Hello fast path keeps those itself; a longer body is walked
   // first (a Hello of a million empty `agent` fields is one the fast path would take).
-  let items = body.length <= LIST_BOUNDS_ONLY_MAX_BYTES ? undefined : checkFrameShape(FrameSchema, body);
-  if (items !== SHAPE_IGNORE) {
+  let shape = body.length <= LIST_BOUNDS_ONLY_MAX_BYTES ? undefined : checkFrameShape(FrameSchema, body);
+  if (shape?.ignore !== true) {
     const hello = decodeHelloFrame(body);
     if (hello !== undefined) {
-      sink.onControl(hello, body, items ?? 0);
+      sink.onControl(hello, body, shape?.items ?? 0);
       return;
     }
   }
-  items ??= checkFrameShape(FrameSchema, body);
-  const frame = decodeWalked(body, items);
-  switch (frame.kind.case) {
-    case "data":
-      // The generated decoder's payload is a view of `body`, which may be far larger (padded with fields it skips).
-      sink.onData(frame.kind.value.protocol, keepable(frame.kind.value.payload));
-      return;
-    case "ping":
-      sink.onPing(frame.kind.value.nonce, frame.kind.value.timestampUs);
-      return;
-    case "pong":
-      sink.onPong(frame.kind.value.nonce, frame.kind.value.timestampUs);
-      return;
-    default:
-      sink.onControl(frame, body, Math.max(items, 0));
-  }
+  shape ??= checkFrameShape(FrameSchema, body);
+  const frame = decodeWalked(body, shape);
+  // The generated decoder's payload is a view of `body`, which may be far larger (padded with fields it skips).
+  if (frame.kind.case === "data") frame.kind.value.payload = keepable(frame.kind.value.payload);
+  // Data, Ping and Pong too: an unusual encoding of them may have cost far more to decode than the fast path's.
+  sink.onControl(frame, body, shape.items);
 }
 
 /**
@@ -61,9 +51,9 @@ export function decodeFrameBody(body: Uint8Array): Frame {
   return decodeWalked(body, checkFrameShape(FrameSchema, body));
 }
 
-/** Decodes a body the walk returned `items` for. */
-function decodeWalked(body: Uint8Array, items: number): Frame {
-  if (items === SHAPE_IGNORE) return create(FrameSchema);
+/** Decodes a body the walk found `shape`. */
+function decodeWalked(body: Uint8Array, shape: FrameShape): Frame {
+  if (shape.ignore) return create(FrameSchema);
   try {
     return fromBinary(FrameSchema, body, { readUnknownFields: false });
   } catch (cause) {

@@ -34,16 +34,11 @@ export const MAX_OTHER_FIELDS = 1024;
  */
 export const MAX_FRAME_ITEMS = 72 * 1024;
 
-/**
- * Messages the generated decoder may build for one frame (~1–3 µs each): the largest Hello or CapabilityUpdate
- * the list rules allow makes 514, the Frame included.
- */
-export const MAX_FRAME_MESSAGES = 1024;
 
 /**
- * Longest body that cannot pass any bound but a list's: a field, message or list entry outside a packed run takes
- * at least 2 bytes, so passing {@link MAX_OTHER_FIELDS} or {@link MAX_FRAME_MESSAGES} takes more than this. A
- * decoder that keeps the list bounds itself (the Hello fast path) may skip the walk for such a body.
+ * Longest `Frame{hello}` in the plain encoding (one kind field, read once) that cannot pass any bound but a
+ * list's: a field or list entry outside a packed run takes at least 2 bytes, so passing {@link MAX_OTHER_FIELDS}
+ * takes more than this. The Hello fast path, which keeps the list bounds itself, may skip the walk for such a body.
  */
 export const LIST_BOUNDS_ONLY_MAX_BYTES = 2 * MAX_OTHER_FIELDS;
 
@@ -57,8 +52,13 @@ const ADVISORY_LISTS: ReadonlyMap<string, number> = new Map([
   ["peerlink.v1.KnownPeer.addrs", 16],
 ]);
 
-/** What {@link checkFrameShape} returns for a frame to ignore as one of an unknown kind: an advisory list is over its bound. */
-export const SHAPE_IGNORE = -1;
+/** What {@link checkFrameShape} found: what decoding the body costs, and whether to decode it at all. */
+export interface FrameShape {
+  /** Fields, list entries and message reads the body holds (all messages together), or read before `ignore`. */
+  readonly items: number;
+  /** Ignore the frame as one of an unknown kind: an advisory list (peer exchange) is over its bound. */
+  readonly ignore: boolean;
+}
 
 /** The generated decoder's default depth limit, which the walk keeps to agree with it on nested groups. */
 const RECURSION_LIMIT = 100;
@@ -70,44 +70,36 @@ const IGNORE: unique symbol = Symbol("ignore");
  * Walks `body` as the generated decoder reads a message of `schema` and says whether it may be decoded, and what
  * decoding it costs.
  *
- * @returns the items the body holds (fields, list entries and message reads, all messages together: what decoding
- *   it costs), or {@link SHAPE_IGNORE} when an advisory list (peer exchange) is over its bound
+ * @returns the items the body holds, and whether it is to be ignored (see {@link FrameShape})
  * @throws PeerlinkError PROTOCOL_VIOLATION when a list holds more than {@link MAX_HELLO_LIST_ENTRIES} entries, a
  *   message field is read more than {@link MAX_MESSAGE_FIELD_READS} times or a message holds more than
- *   {@link MAX_OTHER_FIELDS} other fields, or the frame more than {@link MAX_FRAME_ITEMS} items or
- *   {@link MAX_FRAME_MESSAGES} messages; MALFORMED_FRAME when the generated decoder would fail on the encoding
- *   itself (its error is the cause)
+ *   {@link MAX_OTHER_FIELDS} other fields, a oneof member follows another (a Frame carries one kind), or the
+ *   frame holds more than {@link MAX_FRAME_ITEMS} items; MALFORMED_FRAME when the generated decoder would fail
+ *   on the encoding itself (its error is the cause)
  */
-export function checkFrameShape(schema: DescMessage, body: Uint8Array): number {
+export function checkFrameShape(schema: DescMessage, body: Uint8Array): FrameShape {
   const reader = new BinaryReader(body);
   const budget = new Budget();
   try {
     walkMessage(reader, schema, new Seen(budget), false, body.length, 1);
-    return budget.items;
+    return { items: budget.items, ignore: false };
   } catch (error) {
-    if (error === IGNORE) return SHAPE_IGNORE;
+    if (error === IGNORE) return { items: budget.items, ignore: true };
     if (error instanceof PeerlinkError) throw error;
     throw new PeerlinkError(ErrorCode.MALFORMED_FRAME, `invalid Frame body (${body.length} bytes)`, { cause: error });
   }
 }
 
 /**
- * What the walk has read in the whole frame. The bounds of {@link Seen} hold per message, and a message replaced
- * by a later kind starts afresh as in the generated decoder, which builds it all the same: without a bound on the
- * frame, 16 kinds of 256 lists' worth each, or lists of messages at their bounds, multiplied into a million.
+ * What the walk has read in the whole frame. The bounds of {@link Seen} hold per message, and lists of messages
+ * at their bounds nest: without a bound on the frame, 256 protocols of 1,024 fields each would be 262,144.
  */
 class Budget {
   items = 0;
-  messages = 0;
 
   /** Counts one list entry, field or message read. */
   item(): void {
     if (++this.items > MAX_FRAME_ITEMS) throw violation(`the frame holds more than ${MAX_FRAME_ITEMS} fields and list entries`);
-  }
-
-  /** Counts one message the generated decoder would build (a new instance, not a merge). */
-  message(): void {
-    if (++this.messages > MAX_FRAME_MESSAGES) throw violation(`the frame holds more than ${MAX_FRAME_MESSAGES} messages`);
   }
 }
 
@@ -137,9 +129,7 @@ class Seen {
   messageFieldReads = 0;
   otherFields = 0;
 
-  constructor(readonly budget: Budget) {
-    budget.message();
-  }
+  constructor(readonly budget: Budget) {}
 
   /** Counts one scalar, unknown field or packed run. */
   other(desc: DescMessage): void {
@@ -161,7 +151,11 @@ class Seen {
     throw violation(`${field.parent.name}.${field.name} holds more than ${bound.max} entries`);
   }
 
-  /** The instance a read of singular message field `field` merges into: as the generated decoder's `get`. */
+  /**
+   * The instance a read of singular message field `field` merges into, as the generated decoder's `get`. A oneof
+   * holds one member: another member after it would replace what was read (a Frame carries one kind), which the
+   * generated decoder builds all the same, and the frame would then be charged as the last kind alone.
+   */
   child(field: DescField): Seen {
     this.budget.item();
     if (++this.messageFieldReads > MAX_MESSAGE_FIELD_READS) {
@@ -170,7 +164,10 @@ class Seen {
     const children = (this.children ??= new Map());
     const key = field.oneof ?? field;
     const held = children.get(key);
-    if (held !== undefined && held.field === field) return held.seen;
+    if (held !== undefined) {
+      if (held.field === field) return held.seen;
+      throw violation(`${field.parent.name} carries one ${field.oneof?.name ?? field.name}: ${field.name} after ${held.field.name}`);
+    }
     const seen = new Seen(this.budget);
     children.set(key, { field, seen });
     return seen;

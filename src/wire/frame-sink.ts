@@ -6,9 +6,9 @@
 import type { Frame } from "../../generated/peerlink/v1/frame_pb.js";
 
 /**
- * Receives the frames a {@link FrameDecoder} finds, in wire order. Data, Ping and Pong arrive through
- * their own methods whichever path decoded them (fast path or generated decoder); every other Frame,
- * including an empty one (no `kind`), arrives through {@link FrameSink.onControl}.
+ * Receives the frames a {@link FrameDecoder} finds, in wire order. Data, Ping and Pong in the plain encoding
+ * (the fast path's) arrive through their own methods; every other Frame, including an empty one (no `kind`)
+ * and a Data, Ping or Pong the generated decoder read, arrives through {@link FrameSink.onControl}.
  *
  * If a method throws, the decoder fails: the error propagates out of `push` and every later `push`
  * throws it again.
@@ -28,9 +28,10 @@ export interface FrameSink {
   onPong(nonce: number, timestampUs: number): void;
   /**
    * Any other Frame, decoded by the generated decoder. `bytes` is the exact Frame body (without the
-   * length prefix), e.g. for a handshake transcript hash; both are owned by the callee. `items`: the fields,
-   * list entries and message reads its encoding held, what decoding it cost (see `checkFrameShape`; 0 for a
-   * Hello the fast path took, and for a frame ignored unread).
+   * length prefix), e.g. for a handshake transcript hash; both are owned by the callee (a Data payload is
+   * its own copy unless it is most of `bytes`). `items`: the fields, list entries and message reads its
+   * encoding held, what decoding it cost (see `checkFrameShape`; 0 for a Hello the fast path took; for a
+   * frame ignored as one of no kind, what was read before it was).
    */
   onControl(frame: Frame, bytes: Uint8Array, items: number): void;
 }

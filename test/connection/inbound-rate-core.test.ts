@@ -173,6 +173,19 @@ describe("a ConnectionCore with inbound rate bounds", () => {
     expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
   });
 
+  it("counts a Data or Pong the generic decoder read (an unusual encoding) by what decoding it cost", () => {
+    // Frame{data{protocol: 5, payload: "x"}} with 400 unknown fields after it: 1 + 403 / 4 = 101 messages, where
+    // the plain encoding (the fast path's) is 1. Padded so, 20,000 a second would have cost a core.
+    const pair = openPair({ ...LIMITS, messagesPerSecond: 10, messageBurst: 200 });
+    const data = [0x0a, 0x05, 0x08, 0x05, 0x12, 0x01, 0x78];
+    const padded = prefixWithLength(Uint8Array.from([...data, ...Array.from({ length: 400 }, () => [0xa0, 0x01, 0x01]).flat()]));
+    for (let i = 0; i < 150; i++) pair.take(pair.listener, pair.listener.core.receive(prefixWithLength(Uint8Array.from(data)), pair.now));
+    expect(pair.listener.core.state).toBe("open");
+    pair.take(pair.listener, pair.listener.core.receive(padded, pair.now));
+    expect(pair.listener.core.closeInfo?.error?.code).toBe(ErrorCode.RATE_LIMITED);
+    expect(eventsOf(pair.listener, "message")).toHaveLength(150);
+  });
+
   it("never limits a peer that keeps to the sustained rate on the clock", () => {
     const pair = openPair();
     for (let second = 0; second < 30; second++) {

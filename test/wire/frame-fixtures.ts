@@ -6,24 +6,43 @@ import { FrameSchema } from "../../generated/peerlink/v1/frame_pb.js";
 import { GoodbyeSchema } from "../../generated/peerlink/v1/goodbye_pb.js";
 import { isPeerlinkError } from "../../src/errors.js";
 import { createFrameDecoder, type FrameDecoder, type FrameSink } from "../../src/wire/frame-decoder.js";
+import { checkFrameShape } from "../../src/wire/frame-shape.js";
 import { PREFIX_INCOMPLETE, PREFIX_MALFORMED, readLengthPrefix } from "../../src/wire/varint.js";
 
 export type Event = readonly (string | number)[];
 
 export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
-/** A sink that records every call as a comparable tuple. */
+/**
+ * A sink that records every call as a comparable tuple. A Data, Ping or Pong the generated decoder read (through
+ * `onControl`) is recorded as the fast path's would be: which path decoded a frame is not what is compared.
+ */
 export function recordingSink(events: Event[]): FrameSink {
   return {
     onData: (protocol, payload) => events.push(["data", protocol, hex(payload)]),
     onPing: (nonce, ts) => events.push(["ping", nonce, ts]),
     onPong: (nonce, ts) => events.push(["pong", nonce, ts]),
-    onControl: (frame, bytes) => events.push(["control", frame.kind.case ?? "none", hex(bytes)]),
+    onControl: (frame, bytes) => {
+      const kind = frame.kind;
+      if (kind.case === "data") events.push(["data", kind.value.protocol, hex(kind.value.payload)]);
+      else if (kind.case === "ping") events.push(["ping", kind.value.nonce, kind.value.timestampUs]);
+      else if (kind.case === "pong") events.push(["pong", kind.value.nonce, kind.value.timestampUs]);
+      else events.push(["control", kind.case ?? "none", hex(bytes)]);
+    },
   };
 }
 
-/** Events the generated decoder gives for one body, or an error code. */
-export function referenceEvents(body: Uint8Array): Event | "MALFORMED_FRAME" {
+/**
+ * Events the generated decoder gives for one body, or an error code: the protocol's bounds on what a body may
+ * make a receiver build first (PROTOCOL.md §1; their walk has its own test against the generated decoder).
+ */
+export function referenceEvents(body: Uint8Array): Event | "MALFORMED_FRAME" | "PROTOCOL_VIOLATION" {
+  try {
+    if (checkFrameShape(FrameSchema, body).ignore) return ["control", "none", hex(body)];
+  } catch (error) {
+    if (isPeerlinkError(error) && error.code === "PROTOCOL_VIOLATION") return "PROTOCOL_VIOLATION";
+    return "MALFORMED_FRAME";
+  }
   let frame;
   try {
     frame = fromBinary(FrameSchema, body.slice());
@@ -60,7 +79,7 @@ export function referenceDecodeWithLimits(stream: Uint8Array, limitFor: (index: 
     if (length > limitFor(events.length)) return { events, error: "FRAME_TOO_LARGE" };
     if (pos + prefix + length > stream.length) break;
     const e = referenceEvents(stream.subarray(pos + prefix, pos + prefix + length));
-    if (e === "MALFORMED_FRAME") return { events, error: e };
+    if (typeof e === "string") return { events, error: e };
     events.push(e);
     pos += prefix + length;
   }
