@@ -64,6 +64,11 @@ export interface NodeCommand {
   readonly stdin: boolean;
   /** Serve metrics and the status page on this address (`--metrics HOST:PORT`). */
   readonly metrics: CliAddress | undefined;
+  /**
+   * Host names the status page answers to besides IP literals, `localhost` and the `--metrics` host
+   * (`--metrics-allowed-host`, repeatable): others get 421, against DNS rebinding. @default []
+   */
+  readonly metricsAllowedHosts: readonly string[];
   /** Connection limits set by flags (only those given). */
   readonly limits: ConnectionLimitsOptions;
   /** Maintenance options set by flags (only those given). */
@@ -212,6 +217,7 @@ const NODE_OPTIONS = {
   "no-table": { type: "boolean" },
   "no-stdin": { type: "boolean" },
   metrics: { type: "string" },
+  "metrics-allowed-host": { type: "string", multiple: true },
   "no-maintenance": { type: "boolean" },
   "no-reconnect": { type: "boolean" },
   "no-replace-degraded": { type: "boolean" },
@@ -362,6 +368,7 @@ function parseNode(args: readonly string[]): NodeCommand {
     peersEveryMs: optional("peers-every-ms") ?? 0,
     stdin: !flag("no-stdin"),
     metrics: metricsText === undefined ? undefined : address(metricsText, "--metrics", true),
+    metricsAllowedHosts: allowedHosts((v["metrics-allowed-host"] as string[] | undefined) ?? []),
     limits: limits as ConnectionLimitsOptions,
     maintenance: maintenance as MaintenanceOptions,
     maintenanceEnabled,
@@ -424,3 +431,12 @@ function address(text: string, option: string, listening: boolean): CliAddress {
     throw usageError(`${option}: ${reason}`, cause);
   }
 }
+
+/** `--metrics-allowed-host` values: host names, without a port. */
+function allowedHosts(names: readonly string[]): string[] {
+  for (const name of names) {
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/.test(name)) throw usageError(`--metrics-allowed-host needs a host name without a port, got ${JSON.stringify(name)}`);
+  }
+  return [...names];
+}
+

@@ -150,7 +150,7 @@ export async function runNode(command: NodeCommand, output: NodeOutput, signal: 
   try {
     emit({ event: "listening", peerId: identity.peerId.toString(), addresses: manager.addresses, tls: command.tls, protocols: command.protocols });
     if (command.metrics !== undefined) {
-      status = await serveStatus(manager, { host: command.metrics.host, port: command.metrics.port });
+      status = await serveStatus(manager, { host: command.metrics.host, port: command.metrics.port, allowedHosts: command.metricsAllowedHosts });
       emit({ event: "metrics", url: status.url });
     }
     for (const target of command.dial) {

@@ -54,6 +54,7 @@ Node options:
   --peers-every-ms N              without the table: print a "peers" event every N ms [default: 0, never]
   --no-stdin                      do not read stdin
   --metrics HOST:PORT             serve the status page, /status.json and Prometheus /metrics there
+  --metrics-allowed-host NAME     a host name the status page may be reached by (repeatable; IPs and localhost always)
   --no-reconnect                  never redial (then --peer is refused)
   --redial-max-ms N               cap every reconnect backoff at N ms [default: the policy's, up to 1 h]
   --redial-inbound                also redial peers that dialed this node

@@ -50,6 +50,10 @@ describe("parsing `peerlink node` arguments", () => {
       "--echo",
       "--metrics",
       "127.0.0.1:0",
+      "--metrics-allowed-host",
+      "node1.lan",
+      "--metrics-allowed-host",
+      "peerlink",
     ]);
     expect(cmd).toMatchObject({
       listen: { host: "::1", port: 4001 },
@@ -64,7 +68,14 @@ describe("parsing `peerlink node` arguments", () => {
       json: true,
       echo: true,
       metrics: { host: "127.0.0.1", port: 0 },
+      metricsAllowedHosts: ["node1.lan", "peerlink"],
     });
+  });
+
+  it("refuses a --metrics-allowed-host that is not a host name", () => {
+    for (const bad of ["node1.lan:9464", "", "a b", "[::1]"]) {
+      expect(() => parseArgs(["node", "--metrics-allowed-host", bad])).toThrow(/--metrics-allowed-host/);
+    }
   });
 
   it("maps every limit and interval flag to its option, and the node accepts them", () => {

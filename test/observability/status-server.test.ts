@@ -4,6 +4,7 @@
  * under a prefix on an application's own server.
  */
 import { createServer } from "node:http";
+import http2 from "node:http2";
 import net, { type AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -146,7 +147,7 @@ describe("the status server against hostile clients", () => {
     const get = (host: string) => rawExchange(server.url, `GET /status.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
     expect((await get("attacker.example")).received).toMatch(/^HTTP\/1\.1 421 /);
     expect((await get("attacker.example:80")).received).toMatch(/^HTTP\/1\.1 421 /);
-    for (const host of ["127.0.0.1:1", "localhost:9464", "[::1]:9464", "node1.example:9464"]) {
+    for (const host of ["127.0.0.1:1", "localhost:9464", "localhost.:9464", "[::1]:9464", "node1.example:9464", "NODE1.example."]) {
       expect((await get(host)).received).toMatch(/^HTTP\/1\.1 200 /);
     }
     const page = await fetch(server.url);
@@ -173,6 +174,28 @@ describe("the status server against hostile clients", () => {
     const { received, closedByServer } = await rawExchange(server.url, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     expect(closedByServer).toBe(true);
     expect(received).toBe("");
+  });
+});
+
+describe("the status handler on an HTTP/2 server", () => {
+  it("checks the :authority as it checks Host", async () => {
+    const node = await startNode();
+    const handler = statusHandler(node);
+    closers.push(() => handler.close());
+    const server = http2.createServer(handler as unknown as Parameters<typeof http2.createServer>[0]);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    // The client first: the server's close waits for its sessions.
+    closers.push(() => new Promise<void>((resolve) => (client.close(), server.close(() => resolve()))));
+    const statusOf = (authority: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const stream = client.request({ ":path": "/status.json", ":authority": authority });
+        stream.on("response", (headers) => resolve(Number(headers[":status"])));
+        stream.on("error", reject);
+        stream.resume();
+      });
+    expect(await statusOf("evil.example")).toBe(421);
+    expect(await statusOf("127.0.0.1")).toBe(200);
   });
 });
 

@@ -86,8 +86,15 @@ function targetOf(req: IncomingMessage): URL | undefined {
 /** Whether the Host header names an IP literal, `localhost` or an allowed name (any port); no header is allowed. */
 function hostAllowed(host: string | undefined, allowed: ReadonlySet<string>): boolean {
   if (host === undefined) return true;
-  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase();
+  // A fully qualified name may end in a dot: `localhost.` is `localhost`.
+  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase().replace(/\.$/, "");
   return isIP(name) !== 0 || name === "localhost" || allowed.has(name);
+}
+
+/** An HTTP/2 request's `:authority` (what HTTP/1.1 calls Host), when the handler is mounted on an HTTP/2 server. */
+function authorityOf(req: IncomingMessage): string | undefined {
+  const authority = (req.headers as Record<string, string | string[] | undefined>)[":authority"];
+  return typeof authority === "string" ? authority : undefined;
 }
 
 /** How long an answer to one request may stay unsent for the statistics it is built from to be reused (ms). */
@@ -113,7 +120,7 @@ export function statusHandler(manager: ObservedNode, options: StatusHandlerOptio
   const detach = registry === own ? undefined : attachMetrics(manager, registry);
   const model = new StatusModel(manager, options);
 
-  const allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase().replace(/\.$/, "")));
   // Sockets with an answer not yet sent: Node parses every request of a chunk at once, so a client pipelining
   // requests it never reads would make each answer (status.json: up to MBs) wait in memory.
   const answering = new WeakSet<Socket>();
@@ -163,7 +170,7 @@ export function statusHandler(manager: ObservedNode, options: StatusHandlerOptio
       const url = targetOf(req);
       if (url === undefined) {
         send(res, 400, TEXT, "bad request target\n", head);
-      } else if (!hostAllowed(req.headers.host, allowedHosts)) {
+      } else if (!hostAllowed(req.headers.host ?? authorityOf(req), allowedHosts)) {
         send(res, 421, TEXT, "unknown host: add it to allowedHosts\n", head);
       } else if (req.method !== "GET" && !head) {
         send(res, 405, TEXT, "method not allowed\n", false, { allow: "GET, HEAD" });
