@@ -174,6 +174,16 @@ export const DEFAULT_NETWORK_POLL_INTERVAL_MS = 5_000;
 export const DEFAULT_PROBE_ON_DEMAND_MIN_INTERVAL_MS = 300_000;
 
 /**
+ * On-demand bandwidth probes the whole node starts at once, and then per minute. The per-connection interval
+ * does not bound a peer that reconnects: each new connection near a grade boundary got a 256 KiB probe for a
+ * few bytes of Hello and Pong (a review measured ~1,000× amplification from 4 addresses). At 8 a minute, every
+ * connection of a node, however many, costs at most ~34 KB/s of probes in all.
+ */
+export const PROBE_ON_DEMAND_BURST = 8;
+/** See {@link PROBE_ON_DEMAND_BURST}. */
+export const PROBE_ON_DEMAND_PER_MINUTE = 8;
+
+/**
  * How close (in overall score) to a grade boundary that a measured bandwidth could cross a connection must
  * be for an on-demand probe: 0.05, a quarter of a grade band. Wider, a fresh connection (whose reliability
  * is still smoothed towards 0.5 by its few samples) would be probed for nothing.

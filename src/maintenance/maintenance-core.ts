@@ -25,9 +25,11 @@ import { PeerlinkError } from "../errors.js";
 import type { HealthScorer, HealthScorerEngine } from "../health/scorer.js";
 import type { HealthScore } from "../health/types.js";
 import { DisconnectReason } from "../reasons.js";
+import { TokenBucket } from "../util/token-bucket.js";
 import type { ProbeFrameHeader, ProbeReport } from "./bandwidth-probe.js";
 import { ConnectionMonitor } from "./connection-monitor.js";
 import { ConnectionTable, DEAD, REMOVED, SETTLED, type Entry } from "./connection-table.js";
+import { PROBE_ON_DEMAND_BURST, PROBE_ON_DEMAND_PER_MINUTE } from "./defaults.js";
 import { HealthPublication } from "./health-publication.js";
 import { Outbox, type MaintenanceAction } from "./maintenance-actions.js";
 import { DEAD_PEER_CLOSE_TIMEOUT_MS, type ResolvedMaintenanceOptions } from "./maintenance-options.js";
@@ -76,6 +78,9 @@ export class MaintenanceCore<H> {
    * @param options - resolved maintenance options.
    * @param read - reads a connection's counters (the per-connection observations).
    */
+  /** The node's budget of on-demand probes, made at the first check that wants one. */
+  #onDemandProbes: TokenBucket | undefined;
+
   constructor(options: ResolvedMaintenanceOptions, read: CounterReader<H>) {
     this.options = options;
     this.#read = read;
@@ -436,11 +441,17 @@ export class MaintenanceCore<H> {
     return { count, earliest };
   }
 
-  /** Starts the on-demand probes the health check asked for (each bounded by its minimum interval). */
+  /**
+   * Starts the on-demand probes the health check asked for, each bounded by its minimum interval and all of
+   * them by the node's budget ({@link PROBE_ON_DEMAND_BURST}); those over the budget wait for a later check.
+   */
   #startWantedProbes(now: number, earliest: number): number {
     const wanted = this.#probeWanted;
+    const budget = (this.#onDemandProbes ??= new TokenBucket({ capacity: PROBE_ON_DEMAND_BURST, refillPerSecond: PROBE_ON_DEMAND_PER_MINUTE / 60 }, now));
     for (const entry of wanted) {
-      if (entry.dead || entry.removed || !entry.monitor.requestProbe(now, this.options.probeOnDemandMinIntervalMs)) continue;
+      if (entry.dead || entry.removed || budget.available(now) < 1) continue;
+      if (!entry.monitor.requestProbe(now, this.options.probeOnDemandMinIntervalMs)) continue;
+      budget.tryTake(now);
       const deadline = entry.monitor.nextDeadline(now, now);
       this.#setDeadline(entry, deadline);
       if (deadline < earliest) earliest = deadline;

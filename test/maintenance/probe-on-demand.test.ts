@@ -65,6 +65,26 @@ describe("on-demand probes through the maintenance service (fake clock)", () => 
     service.stop?.();
   });
 
+  it("probes at most 8 borderline connections at once and 8 a minute node-wide, however many there are", () => {
+    // A peer that reconnects gets a fresh connection, with no probe history: the per-connection interval alone
+    // let each new borderline connection pull a 256 KiB burst for a few bytes.
+    const host = new FakeHost();
+    const service = createMaintenanceService({ engine: "js", pingIntervalMs: 500, healthCheckIntervalMs: 1_000, probeOnDemandMinIntervalMs: 60_000 })(host);
+    service.start?.();
+    const borderline = Array.from({ length: 40 }, () => new FakeConnection({ rttMs: 85 }));
+    for (const f of borderline) service.onOpen?.(host.adopt(f));
+    const probed = (): number => borderline.filter((f) => probeIds(f).size > 0).length;
+    // 8 at the first check that wants them, then one more every 7.5 s (the budget starts at that check, after 1 s
+    // at least): 8 + ⌊(t − 1 s) / 7.5 s⌋ at most by t; without the budget, all 40 within the first seconds.
+    vi.advanceTimersByTime(10_000);
+    expect(probed()).toBeGreaterThanOrEqual(8);
+    expect(probed()).toBeLessThanOrEqual(8 + Math.floor(9_000 / 7_500));
+    vi.advanceTimersByTime(60_000);
+    expect(probed()).toBeLessThanOrEqual(8 + Math.floor(69_000 / 7_500));
+    expect(probed()).toBeGreaterThanOrEqual(8 + Math.floor(60_000 / 7_500));
+    service.stop?.();
+  });
+
   it("never probes with probeOnDemand: false", () => {
     const host = new FakeHost();
     const service = createMaintenanceService({ engine: "js", pingIntervalMs: 500, healthCheckIntervalMs: 1_000, probeOnDemand: false })(host);
