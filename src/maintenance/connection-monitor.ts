@@ -104,6 +104,13 @@ export class ConnectionMonitor implements RowOwner {
   #bursting = false;
   /** RTT pings sent at once to confirm a shifted RTT since the last sample close to the average. */
   #confirmations = 0;
+  /**
+   * RTT pings in a row that went unanswered. The keepalive pings only a silent peer: one that sends anything
+   * (a bogus Pong every few seconds) but answers nothing was never found dead, and was graded on reliability
+   * alone, Fair or better. Counted here, it is dead after as many RTT pings as the keepalive allows misses.
+   */
+  #rttMissed = 0;
+  #dead: MonitorAction | undefined;
 
   /**
    * @param options - resolved maintenance options.
@@ -309,6 +316,7 @@ export class ConnectionMonitor implements RowOwner {
   }
 
   #pollPings(now: number): MonitorAction {
+    if (this.#dead !== undefined) return this.#dead;
     const keepalive = this.#keepalive;
     const action = keepalive.poll(now);
     if (action.type === "ping") {
@@ -318,9 +326,14 @@ export class ConnectionMonitor implements RowOwner {
       // The tracker's timestamp is already the low 32 bits the wire carries (ping.proto).
       return action;
     }
-    if (action.type !== "none") return action;
+    if (action.type !== "none") return (this.#dead = action);
     const rttPing = this.#rttPing;
-    if (rttPing !== undefined && now >= rttPing.deadline) this.#rttPing = undefined;
+    if (rttPing !== undefined && now >= rttPing.deadline) {
+      this.#rttPing = undefined;
+      if (++this.#rttMissed >= keepalive.maxMissedPongs) {
+        return (this.#dead = Object.freeze({ type: "dead", cause: "missed_pongs", missed: this.#rttMissed }));
+      }
+    }
     if (this.#rttPing === undefined && !keepalive.pingOutstanding && now >= this.#nextRttPingAt) {
       // Unpredictable, as the keepalive's: a peer that could tell the next nonce could forge its Pong early.
       const nonce = randomUint32();
@@ -359,6 +372,8 @@ export class ConnectionMonitor implements RowOwner {
       sample = Math.max(0, now - rttPing.sentAt);
       this.#keepalive.rtt.addSample(sample);
     }
+    // An answer to any ping of ours, keepalive or RTT, late or not.
+    if (sample !== undefined) this.#rttMissed = 0;
     this.#syncRow();
     if (sample !== undefined) this.#scheduleRttPing(sample, before, now);
     return sample;

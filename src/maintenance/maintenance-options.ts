@@ -75,7 +75,8 @@ export interface MaintenanceOptions {
   pingIntervalMs?: number;
   /**
    * Consecutive unanswered pings after which the peer is declared dead and the
-   * connection closed with `timeout`. Integer ≥ 1.
+   * connection closed with `timeout`: keepalive pings, and apart from them RTT pings,
+   * so a peer that keeps sending but answers nothing is found dead too. Integer ≥ 1.
    * @default 3 ({@link DEFAULT_MAX_MISSED_PONGS})
    */
   maxMissedPongs?: number;
