@@ -156,24 +156,37 @@ describe("the status server against hostile clients", () => {
     expect((await fetch(new URL("metrics", server.url))).headers.get("cross-origin-resource-policy")).toBe("same-origin");
   });
 
-  it("keeps at most 64 connections: the next is closed as it arrives", async () => {
+  it("keeps at most 16 connections from one address and 64 in all: the next is closed as it arrives", async () => {
     const node = await startNode();
     const server = await serveStatus(node, { host: "127.0.0.1", port: 0 });
     closers.push(() => server.close());
     const port = Number(new URL(server.url).port);
     const held: net.Socket[] = [];
     closers.push(() => held.forEach((s) => s.destroy()));
-    for (let i = 0; i < 64; i++) {
-      const s = net.connect({ host: "127.0.0.1", port });
+    const request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    /** A connection from `from` that got an answer: the server took it. */
+    const answered = async (from: string): Promise<void> => {
+      const s = net.connect({ host: "127.0.0.1", port, localAddress: from });
       s.on("error", () => {});
       held.push(s);
       await new Promise((resolve) => s.once("connect", resolve));
-    }
-    // A request on each proves the server took all 64 before the 65th arrives.
-    await Promise.all(held.map((s) => new Promise((resolve) => (s.once("data", resolve), s.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")))));
-    const { received, closedByServer } = await rawExchange(server.url, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    expect(closedByServer).toBe(true);
-    expect(received).toBe("");
+      await new Promise((resolve) => (s.once("data", resolve), s.write(request)));
+    };
+    /** What a connection from `from` got before the server closed it. */
+    const refused = (from: string): Promise<string> =>
+      new Promise((resolve) => {
+        const s = net.connect({ host: "127.0.0.1", port, localAddress: from });
+        let got = "";
+        s.on("error", () => {});
+        s.on("data", (d) => (got += d.toString()));
+        s.on("close", () => resolve(got));
+        s.write(request);
+      });
+    for (let i = 0; i < 16; i++) await answered("127.0.0.1");
+    expect(await refused("127.0.0.1")).toBe("");
+    // Other addresses are still served, up to 64 in all.
+    for (const from of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) for (let i = 0; i < 16; i++) await answered(from);
+    expect(await refused("127.0.0.5")).toBe("");
   });
 });
 

@@ -209,6 +209,8 @@ export interface ServeStatusOptions extends StatusHandlerOptions {
 
 /** Connections a {@link serveStatus} server keeps at once; more are refused by Node as they arrive. */
 const STATUS_MAX_CONNECTIONS = 64;
+/** Connections a {@link serveStatus} server keeps at once from one address; more are closed as they arrive. */
+const STATUS_MAX_CONNECTIONS_PER_ADDRESS = 16;
 
 /**
  * A running status server.
@@ -224,7 +226,7 @@ export interface StatusServer {
 
 /**
  * Serves `manager`'s status page, `/status.json` and `/metrics` on `host:port` (one port for all). It keeps at most
- * 64 connections, drops a client that sent no full request within 10 s (15 s for its body) or let nothing move for
+ * 64 connections, 16 from one address, drops a client that sent no full request within 10 s (15 s for its body) or let nothing move for
  * 30 s, and answers only Host headers naming an IP literal, `localhost`, `host` or one of `allowedHosts`.
  *
  * @example
@@ -243,8 +245,24 @@ export async function serveStatus(manager: ObservedNode, options: ServeStatusOpt
   const named = isIP(options.host) === 0 ? [options.host] : [];
   const handler = statusHandler(manager, { ...options, allowedHosts: [...(options.allowedHosts ?? []), ...named] });
   const server = createServer({ connectionsCheckingInterval: 1_000, headersTimeout: 10_000, requestTimeout: 15_000 }, handler);
-  // An operator's page and scrapers need a few connections; slow or silent clients must not hold the node's sockets.
+  // An operator's page and scrapers need a few connections; slow or silent clients must not hold the node's sockets,
+  // nor one address all of them (64 silent sockets from one host locked the operator out).
   server.maxConnections = STATUS_MAX_CONNECTIONS;
+  const perAddress = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const held = (perAddress.get(address) ?? 0) + 1;
+    if (held > STATUS_MAX_CONNECTIONS_PER_ADDRESS) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, held);
+    socket.once("close", () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+  });
   server.keepAliveTimeout = 5_000;
   // A client that stops reading an answer it asked for is dropped once nothing moved for this long.
   server.setTimeout(30_000);
