@@ -19,6 +19,8 @@ const GROUPS = [
     "test/wire/frame-decoder.garbage.test.ts",
     "test/connection/preauth-frame-limit.test.ts",
     "test/connection/connection-core-chaos.test.ts",
+    "test/wire/frame-shape.test.ts",
+    "test/connection/early-data-cost.test.ts",
   ]],
   ["Floods", [
     "test/connection/connection-abuse.test.ts",
@@ -54,6 +56,15 @@ const GROUPS = [
     "test/maintenance/health-delay.test.ts",
     "test/maintenance/impairment-netns.test.ts",
     "test/maintenance/sleep-resume.test.ts",
+    "test/maintenance/zombie.test.ts",
+    "test/maintenance/probe-on-demand.test.ts",
+  ]],
+  ["Operator surfaces: the status server, terminal output, journal and bans", [
+    "test/observability/status-server.test.ts",
+    "test/util/printable.test.ts",
+    "test/cli/failure-lines.test.ts",
+    "test/manager/journal.test.ts",
+    "test/manager/ban-list.test.ts",
   ]],
   ["Shutdown with stalled peers, reconnect storms", [
     "test/reconnect/shutdown.test.ts",

@@ -1,3 +1,7 @@
+/**
+ * The ban list (src/manager/ban-list.ts): keys, escalation, expiry, persistence, and a full list that makes room
+ * with automatic bans first, so hosts that get themselves banned by the thousand cannot push out the operator's.
+ */
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
 import { BanList, banKey } from "../../src/manager/ban-list.js";

@@ -1,3 +1,7 @@
+/**
+ * The decision journal (src/manager/journal.ts): a bounded ring per class of decision, so a flood of refused
+ * connections cannot push the bans, closes and trims an operator looks for out of it.
+ */
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
 import { DecisionJournal, type JournalEntry } from "../../src/manager/journal.js";
