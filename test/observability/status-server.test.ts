@@ -1,7 +1,9 @@
 /**
  * The status server's routes over HTTP (issue 13): `/metrics` scraped while peers connect parses strictly
  * and its counters move; `/status.json` carries the peers and the filtered journal; the handler mounts
- * under a prefix on an application's own server.
+ * under a prefix on an application's own server. Against hostile clients over real sockets: a request target
+ * the URL parser refuses, pipelined requests never read, Host and `:authority` names it was not told of (DNS
+ * rebinding), and connections past the caps.
  */
 import { createServer } from "node:http";
 import http2 from "node:http2";
