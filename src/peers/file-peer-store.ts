@@ -24,6 +24,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import { copyFile, link, mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ErrorCode, PeerlinkError } from "../errors.js";
@@ -376,9 +377,13 @@ export class FilePeerStore implements PeerStore {
   async #read(path: string): Promise<ReadOutcome> {
     let bytes: Buffer;
     try {
-      const fh = await open(path, "r");
+      // Non-blocking, so that a FIFO at the path cannot hold a thread of the I/O pool; and only a regular file is
+      // read (a FIFO, or a symlink to /dev/zero, reports size 0 and would be read forever).
+      const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
       try {
-        const { size } = await fh.stat();
+        const stats = await fh.stat();
+        if (!stats.isFile()) return { kind: "bad", error: corrupt(`${path} is not a regular file`) };
+        const { size } = stats;
         if (size > this.#maxFileBytes) {
           return { kind: "bad", error: corrupt(`${path} is ${size} bytes, over the ${this.#maxFileBytes}-byte limit`) };
         }

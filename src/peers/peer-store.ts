@@ -113,6 +113,10 @@ export function parsePeerSnapshot(value: unknown): PeerSnapshot {
   if (typeof extra !== "object" || extra === null || Array.isArray(extra)) {
     throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, "snapshot.extra must be an object");
   }
+  // The owner copies it again with structuredClone, which runs out of stack some thousands of levels down.
+  if (depthOf(extra, MAX_EXTRA_DEPTH) > MAX_EXTRA_DEPTH) {
+    throw new PeerlinkError(ErrorCode.DATABASE_CORRUPT, `snapshot.extra is nested more than ${MAX_EXTRA_DEPTH} levels deep`);
+  }
   const seen = new Set<string>();
   const peers = obj["peers"].map((raw, i) => {
     const record = parsePeerRecord(raw, `peers[${i}]`);
@@ -123,6 +127,23 @@ export function parsePeerSnapshot(value: unknown): PeerSnapshot {
     return record;
   });
   return { peers, extra: structuredClone(extra) as JsonObject };
+}
+
+/** Levels of arrays and objects `snapshot.extra` may nest (what peerlink stores there nests 4). */
+const MAX_EXTRA_DEPTH = 64;
+
+/** How deep `value` nests arrays and objects, counted without recursion and no further than `limit` + 1. */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 /** Throws ABORTED when `signal` is aborted. */

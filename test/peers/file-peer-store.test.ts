@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -197,6 +198,33 @@ describe("a corrupt live file", () => {
     expect(recovered?.error.code).toBe(ErrorCode.DATABASE_CORRUPT);
     expect(loaded).toEqual(snapshot(1));
     await store.close();
+  });
+
+  it("nested thousands of levels deep in its extra state is reported as DATABASE_CORRUPT, not a stack overflow", async () => {
+    // A file a hostile local writer crafted: copying such `extra` again ran out of stack at start.
+    let deep: unknown = 1;
+    for (let i = 0; i < 2_500; i++) deep = [deep];
+    const store = new FilePeerStore(path);
+    await store.save(snapshot(1));
+    await store.save(snapshot(2));
+    await writeFile(path, encodePeerFile({ peers: [], extra: { deep } as PeerSnapshot["extra"] }));
+    const { snapshot: loaded, recovered } = await new FilePeerStore(path).load();
+    expect(recovered?.from).toBe("prev");
+    expect(recovered?.error.message).toMatch(/nested more than 64 levels/);
+    expect(loaded).toEqual(snapshot(1));
+    await store.close();
+  });
+
+  it("that is not a regular file (a FIFO, /dev/zero) is refused at once instead of read forever", async () => {
+    const fifo = spawnSync("mkfifo", [path]);
+    expect(fifo.status).toBe(0);
+    const { snapshot: loaded, recovered } = await new FilePeerStore(path).load();
+    expect(loaded).toEqual({ peers: [], extra: {} });
+    expect(recovered?.error.message).toMatch(/not a regular file/);
+    await rm(path);
+    await symlink("/dev/zero", path);
+    const zero = await new FilePeerStore(path).load();
+    expect(zero.recovered?.error.message).toMatch(/not a regular file/);
   });
 
   it("and a corrupt previous copy give an empty snapshot, reported as such", async () => {
