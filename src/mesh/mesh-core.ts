@@ -300,7 +300,9 @@ export class MeshCore {
       (fetch ? lastResort : ranked).push({
         key: c.peerId,
         peerId: c.peerId,
-        addresses: c.addresses,
+        // A peer never reached is dialed at its best address only: its addresses are claims (of peer exchange, say)
+        // and racing all of them would let a peer that names third parties' addresses send us to each of them.
+        addresses: c.succeeded ? c.addresses : c.addresses.slice(0, 1),
         group: groupOf(c.addresses[0]!, this.#o.diversity),
         bootstrap: fetch,
         score: fetch ? [random()] : [c.healthy === true ? 0 : c.healthy === undefined ? 1 : 2, c.succeeded ? 0 : 1, c.failures, random()],

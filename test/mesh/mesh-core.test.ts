@@ -49,6 +49,23 @@ describe("MeshCore: which candidates", () => {
     expect(dials.map((d) => d.peerId)).toEqual(["healthy", "proven", "fresh"]);
   });
 
+  it("dials a peer never reached at its best address only, and a proven one at all of its addresses", () => {
+    // A never-reached peer's addresses are claims: a peer exchange could name third parties' hosts for it.
+    const mesh = core({ targetOutbound: 2, diversity: false });
+    const four = ["10.0.0.1:1", "10.0.1.1:1", "10.0.2.1:1", "10.0.3.1:1"];
+    const dials = mesh.tick(
+      T0,
+      snapshot([
+        candidate("claimed", four[0]!, { addresses: four }),
+        candidate("proven", "10.0.4.1:1", { addresses: ["10.0.4.1:1", "10.0.5.1:1"], succeeded: true }),
+      ]),
+    );
+    expect(Object.fromEntries(dials.map((d) => [d.peerId, d.addresses]))).toEqual({
+      claimed: ["10.0.0.1:1"],
+      proven: ["10.0.4.1:1", "10.0.5.1:1"],
+    });
+  });
+
   it("leaves out connected peers and shuffles equals with the injected randomness", () => {
     const pick = (random: () => number): (string | undefined)[] => {
       const mesh = core({ targetOutbound: 1, diversity: false, random });
