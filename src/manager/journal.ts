@@ -98,13 +98,18 @@ class EntryRing {
     return full;
   }
 
-  /** The `i`-th newest entry (0: the newest) and its order; `i` < size. */
+  /** The `i`-th newest entry (0: the newest); `i` < size. */
   entryAt(i: number): JournalEntry {
-    return this.#entries[(this.#next - 1 - i + 2 * this.capacity) % this.capacity] as JournalEntry;
+    return this.#entries[this.#slot(i)] as JournalEntry;
   }
 
+  /** When the `i`-th newest entry was recorded, in the journal's order across both rings. */
   orderAt(i: number): number {
-    return this.#order[(this.#next - 1 - i + 2 * this.capacity) % this.capacity] as number;
+    return this.#order[this.#slot(i)] as number;
+  }
+
+  #slot(i: number): number {
+    return (this.#next - 1 - i + 2 * this.capacity) % this.capacity;
   }
 
   clear(): void {

@@ -34,7 +34,6 @@ export const MAX_OTHER_FIELDS = 1024;
  */
 export const MAX_FRAME_ITEMS = 72 * 1024;
 
-
 /**
  * Longest `Frame{hello}` in the plain encoding (one kind field, read once) that cannot pass any bound but a
  * list's: a field or list entry outside a packed run takes at least 2 bytes, so passing {@link MAX_OTHER_FIELDS}
