@@ -24,6 +24,7 @@ import { PeerDatabase } from "../peers/peer-database.js";
 import type { ReconnectService, ReconnectServiceEvents } from "../reconnect/reconnect-service.js";
 import type { MeshService, MeshServiceEvents } from "../mesh/mesh-service.js";
 import { resolveTls } from "../transport/tls-config.js";
+import { prepareHello } from "../handshake/handshake.js";
 import type { ResolvedTls } from "../transport/types.js";
 import { MAX_TIMER_DELAY_MS, monotonicNow } from "../util/timers.js";
 import { TypedEmitter } from "../util/typed-emitter.js";
@@ -246,6 +247,13 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
       throw error;
     }
     this.#state = "running";
+    // The Hello layout every handshake of this node uses, made now rather than on the first connection. A bad
+    // list is reported by each handshake, as it was before this step.
+    try {
+      prepareHello({ ...this.options, listenAddrs: this.#listeners.addresses });
+    } catch {
+      // reported by the handshakes
+    }
     this.#core.start();
     if (this.#listeners.size > 0) this.#arrivals.start();
     this.#arm();

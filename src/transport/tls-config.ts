@@ -13,6 +13,13 @@ import { ed25519KeyOf } from "./certificate-key.js";
 import { PEERLINK_ALPN, PEERLINK_CERT_ALPN, type ResolvedTls, type TlsOptions } from "./types.js";
 
 /**
+ * The two ALPN lists, shared by every node of a process: their wire form is made once per list
+ * (`alpnOption`), not once per node on its first connection.
+ */
+const CERTIFICATE_BOUND_ALPN: readonly string[] = Object.freeze([PEERLINK_CERT_ALPN, PEERLINK_ALPN]);
+const PLAIN_ALPN: readonly string[] = Object.freeze([PEERLINK_ALPN]);
+
+/**
  * Builds the TLS configuration of a node once: the credentials (generated from
  * `identity` unless `options.credentials` is given), one `SecureContext` (TLS 1.3
  * only, used for both dialing and accepting, so session tickets it issues are
@@ -70,7 +77,7 @@ export async function resolveTls(identity: Identity, options: TlsOptions = {}): 
     verifyPeer: ca !== undefined,
     sessionCache,
     certificate: credentials.cert,
-    alpnProtocols: Object.freeze(certificateBinding ? [PEERLINK_CERT_ALPN, PEERLINK_ALPN] : [PEERLINK_ALPN]),
+    alpnProtocols: certificateBinding ? CERTIFICATE_BOUND_ALPN : PLAIN_ALPN,
     // createSecureContext accepted the PEM, so the leaf certificate parses.
     ownCertificateKey: ed25519KeyOf(new X509Certificate(credentials.cert)),
     ticketOwner: contextId,
