@@ -29,10 +29,13 @@ import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } fro
 import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
-import { PEER_EXCHANGE_CAPABILITY } from "./defaults.js";
+import { PEER_EXCHANGE_CAPABILITY, PEER_EXCHANGE_LEARNED_SHARE } from "./defaults.js";
 import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type MeshDialOutcome, type MeshSnapshot } from "./mesh-core.js";
 import type { ResolvedMeshOptions } from "./mesh-options.js";
 import { buildPeerAddresses, ExchangeGate, readPeerAddresses, type SharedPeer } from "./peer-exchange.js";
+import { LearnedPeers } from "./learned-peers.js";
+import { groupOf } from "./diversity.js";
+import { ipOf } from "../node/core/node-core.js";
 import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 
 /**
@@ -117,6 +120,8 @@ class MeshServiceImpl implements MeshService {
   readonly #core: MeshCore;
   readonly #controllers = new Map<number, AbortController>();
   readonly #attached = new Map<Connection, Attached>();
+  /** The peers peer exchange added, by the group that reported them (made at start: it needs the database's bound). */
+  #learned: LearnedPeers | undefined;
   #state: "new" | "running" | "stopped" = "new";
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
@@ -142,6 +147,7 @@ class MeshServiceImpl implements MeshService {
   start(): void {
     if (this.#state !== "new") return;
     this.#state = "running";
+    this.#learned = new LearnedPeers(Math.max(1, Math.floor(this.#host.peers.maxPeers * PEER_EXCHANGE_LEARNED_SHARE)));
     const now = this.#host.clock();
     for (const peer of this.options.bootstrap) {
       if (peer.peerId === undefined) continue;
@@ -327,14 +333,26 @@ class MeshServiceImpl implements MeshService {
         senderAddress: connection.remoteAddress,
         ownerOf: (address) => host.peers.resolvePeerId(address),
       });
+      const learned = this.#learned as LearnedPeers;
+      const database = host.peers;
+      const stale = (peer: string): boolean => !database.has(peer) || database.isProven(peer);
+      const group = groupOf(connection.remoteAddress, this.options.diversity) ?? ipOf(connection.remoteAddress);
       let recorded = 0;
       for (const peer of peers) {
-        if (host.peers.isBanned?.(peer.peerId, now) === true) continue;
+        if (database.isBanned?.(peer.peerId, now) === true) continue;
+        const known = database.has(peer.peerId);
+        if (!known) {
+          // A new peer takes a learned peer's place, never another's (see LearnedPeers).
+          const verdict = learned.admit(peer.peerId, group, database.size >= database.maxPeers, stale);
+          if (!verdict.admit) continue;
+          for (const victim of verdict.evict) database.delete(victim);
+        }
         try {
-          host.peers.upsert(peer.peerId, { addresses: peer.addresses }, now);
+          database.update(peer.peerId, { addresses: peer.addresses }, now);
           recorded++;
         } catch {
           // An address the database refuses: skipped, like any malformed entry (§7.1).
+          if (!known) learned.forget(peer.peerId);
         }
       }
       if (recorded > 0) {

@@ -36,7 +36,7 @@ import {
   type PeerRecord,
 } from "./peer-record.js";
 import { EvictionShortlist } from "./eviction-shortlist.js";
-import { selectEvictions } from "./peer-eviction.js";
+import { isProven, selectEvictions } from "./peer-eviction.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
 import { DialBackoff } from "./dial-backoff.js";
@@ -120,6 +120,17 @@ export class PeerDatabase {
   /** Number of peers known. */
   get size(): number {
     return this.#peers.size;
+  }
+
+  /** The most peers kept (`maxPeers`): one more makes the database evict one. */
+  get maxPeers(): number {
+    return this.#maxPeers;
+  }
+
+  /** True when `peerId` is known and a dial ever reached it (one of its addresses has a success); read in place. */
+  isProven(peerId: string): boolean {
+    const record = this.#peers.get(peerId);
+    return record !== undefined && isProven(record);
   }
 
   /** True when there are changes not yet handed to the store. */

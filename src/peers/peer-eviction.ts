@@ -81,7 +81,8 @@ function selectOne(records: Iterable<PeerRecord>, keep: string | undefined): Pee
   return victim === undefined ? [] : [victim];
 }
 
-function isProven(record: PeerRecord): boolean {
+/** True when a dial ever reached the peer: one of its addresses has a success. */
+export function isProven(record: PeerRecord): boolean {
   for (const a of record.addresses) if (a.lastSuccess !== undefined) return true;
   return false;
 }

@@ -175,6 +175,34 @@ describe("target mesh over real sockets", () => {
     expect(conn.state).toBe("open");
   });
 
+  it("keeps peers recorded otherwise and a share for an honest reporter under a PeerAddresses flood from 40 subnets", { timeout: 60_000 }, async () => {
+    const meshed = await startManager({ listen: ["127.36.0.1:0"], mesh: { targetOutbound: 0 } });
+    // 300 peers the application recorded (never dialed: the first the database's own eviction would take).
+    const recorded = Array.from({ length: 300 }, (_, i) => Identity.generate().peerId.toString());
+    recorded.forEach((p, i) => meshed.peers.upsert(p, { addresses: [`127.37.${i >> 8}.${(i & 255) + 1}:4000`] }, Date.now()));
+    /** One connection from `localAddress` (its own /16) sending one frame of 32 fresh peers, used before its next message. */
+    const report = async (localAddress: string, tag: number): Promise<string[]> => {
+      const sender = await startManager({ listen: [`${localAddress}:0`], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
+      const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses }, { localAddress });
+      const ids = Array.from({ length: 32 }, () => Identity.generate().peerId);
+      const peers = ids.map((id, i) => ({ peerId: id.bytes, addrs: [`127.38.${tag}.${i + 1}:4000`] }));
+      conn.sendControl(create(FrameSchema, { kind: { case: "peerAddresses", value: { peers, request: false } } }));
+      const got = nextEvent(meshed, "message");
+      await conn.send("/test", new TextEncoder().encode("after the frame"));
+      await got;
+      return ids.map((id) => id.toString());
+    };
+    const honest = await report("127.39.0.1", 0);
+    expect(honest.filter((p) => meshed.peers.has(p))).toHaveLength(32);
+    for (let g = 0; g < 40; g++) await report(`127.${40 + g}.0.1`, g + 1);
+    // 1,280 + 32 learned peers against a database of 1,000: learned peers hold at most half of it, never a
+    // recorded peer's place, and the 41 reporting groups share it (the honest one keeps about 500 / 41).
+    expect(recorded.filter((p) => !meshed.peers.has(p))).toEqual([]);
+    expect(meshed.peers.size).toBeLessThanOrEqual(1000);
+    expect(meshed.peers.size - recorded.length - 41).toBeLessThanOrEqual(500);
+    expect(honest.filter((p) => meshed.peers.has(p)).length).toBeGreaterThanOrEqual(10);
+  });
+
   it("ignores whole a PeerAddresses frame over its bounds (65 peers), and keeps the connection", async () => {
     const meshed = await startManager({ listen: ["127.33.3.1:0"], mesh: { targetOutbound: 0 } });
     const sender = await startManager({ listen: ["127.33.4.1:0"], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
