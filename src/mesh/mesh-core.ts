@@ -111,12 +111,24 @@ interface InFlight {
 /** Most failure-backoff entries kept; beyond it the one that ends first is forgotten. */
 const MAX_BACKOFF_ENTRIES = 4_096;
 
+/**
+ * Most flap-dampening states kept; beyond it the one whose last close is the oldest is forgotten. Every closed
+ * connection leaves a state for about ten half-lives (10 min), and identities are free: without a bound, a
+ * peer cycling connections from fresh identities grew the map by ~0.3 KiB each, and every tick scanned it.
+ */
+const MAX_FLAP_ENTRIES = 4_096;
+
+/** How often the flap-dampening states are scanned for the negligible ones, in ms. */
+const FLAP_PRUNE_INTERVAL_MS = 1_000;
+
 /** The mesh policy. */
 export class MeshCore {
   readonly #o: ResolvedMeshOptions;
   readonly #budget: MeshBudget;
   readonly #damping: FlapDamping | undefined;
+  /** By peer, in the order of their last close (the oldest first). */
   readonly #flaps = new Map<string, FlapState>();
+  #flapsPrunedAt = -Infinity;
   readonly #backoff = new Map<string, Backoff>();
   readonly #never = new Set<string>();
   /** Peers met at unpinned bootstrap addresses: dialed only as a last resort, their connections closed once fetched. */
@@ -270,7 +282,15 @@ export class MeshCore {
   onClose(peer: string, reason: DisconnectReason, now: number): void {
     const damping = this.#damping;
     if (damping === undefined) return;
-    this.#flaps.set(peer, damping.onDisconnect(this.#flaps.get(peer) ?? damping.initial(now), reason, now));
+    const state = damping.onDisconnect(this.#flaps.get(peer) ?? damping.initial(now), reason, now);
+    this.#flaps.delete(peer);
+    this.#flaps.set(peer, state);
+    if (this.#flaps.size > MAX_FLAP_ENTRIES) this.#flaps.delete(this.#flaps.keys().next().value as string);
+  }
+
+  /** Flap-dampening states held (bounded by {@link MAX_FLAP_ENTRIES}). */
+  get flapStates(): number {
+    return this.#flaps.size;
   }
 
   /** Forgets every dial in flight (the node stops). */
@@ -322,7 +342,8 @@ export class MeshCore {
   /** Forgets negligible dampening states and long-expired backoffs, and bounds the backoff map. */
   #prune(now: number): void {
     const damping = this.#damping;
-    if (damping !== undefined) {
+    if (damping !== undefined && now - this.#flapsPrunedAt >= FLAP_PRUNE_INTERVAL_MS) {
+      this.#flapsPrunedAt = now;
       for (const [peer, state] of this.#flaps) if (damping.isNegligible(damping.settle(state, now), now)) this.#flaps.delete(peer);
     }
     const forgetBefore = now - this.#o.failureBackoff.maxMs;

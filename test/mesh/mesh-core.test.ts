@@ -119,6 +119,21 @@ describe("MeshCore: which candidates", () => {
     expect(mesh.tick(T0 + 2000 + 120_000, snapshot(list)).map((d) => d.peerId)).toEqual(["flappy"]);
   });
 
+  it("keeps at most 4,096 flap-dampening states, forgetting the peer whose last close is the oldest", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false });
+    for (let i = 0; i < 3; i++) mesh.onClose("flappy", "connection_lost", T0 + i);
+    // Closes from fresh identities (free to make): the map stays bounded, the latest closes kept.
+    for (let i = 0; i < 4_095; i++) mesh.onClose(`fresh-${i}`, "connection_lost", T0 + 10);
+    expect(mesh.flapStates).toBe(4_096);
+    expect(mesh.isSuppressed("flappy", T0 + 20)).toBe(true);
+    // A close of the flapping peer moves it to the newest; the oldest fresh one goes at the next.
+    mesh.onClose("flappy", "connection_lost", T0 + 30);
+    for (let i = 4_095; i < 10_000; i++) mesh.onClose(`fresh-${i}`, "connection_lost", T0 + 40);
+    expect(mesh.flapStates).toBe(4_096);
+    expect(mesh.isSuppressed("flappy", T0 + 50)).toBe(false);
+    expect(mesh.isSuppressed("fresh-9999", T0 + 50)).toBe(false);
+  });
+
   it("does not turn two closes into a suppression", () => {
     const mesh = core({ targetOutbound: 1, diversity: false });
     mesh.onClose("p", "connection_lost", T0);
