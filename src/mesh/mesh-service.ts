@@ -27,6 +27,7 @@ import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import type { ManagedClose, ManagedConnection, ManagerHost, ManagerService } from "../manager/services.js";
 import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb.js";
+import type { PeerRecord } from "../peers/peer-record.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
 import { PEER_EXCHANGE_CAPABILITY, PEER_EXCHANGE_LEARNED_SHARE } from "./defaults.js";
@@ -37,6 +38,9 @@ import { LearnedPeers } from "./learned-peers.js";
 import { groupOf } from "./diversity.js";
 import { ipOf } from "../node/core/node-core.js";
 import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
+
+/** Least time between two ticks, in ms (see `MeshService.#queueTick`). */
+const MIN_TICK_INTERVAL_MS = 50;
 
 /**
  * Payload of `mesh:dial`: the mesh started a dial to fill its target.
@@ -125,7 +129,10 @@ class MeshServiceImpl implements MeshService {
   #state: "new" | "running" | "stopped" = "new";
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
-  #kick: NodeJS.Immediate | undefined;
+  /** Cancels the queued tick, if one is queued. */
+  #kick: (() => void) | undefined;
+  /** When the last tick ran (`performance.now()`, ms). */
+  #tickedAt = -Infinity;
 
   constructor(host: ManagerHost, options: ResolvedMeshOptions, budget: MeshBudget) {
     this.options = options;
@@ -193,7 +200,7 @@ class MeshServiceImpl implements MeshService {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
     this.#clearTimer();
-    if (this.#kick !== undefined) clearImmediate(this.#kick);
+    this.#kick?.();
     this.#kick = undefined;
     for (const controller of this.#controllers.values()) controller.abort(new PeerlinkError(ErrorCode.STOPPED, "the mesh service is stopping"));
     this.#controllers.clear();
@@ -204,17 +211,31 @@ class MeshServiceImpl implements MeshService {
 
   // ---- the loop ----
 
-  /** Coalesces the ticks asked for within one loop turn (a mass disconnect frees many slots at once). */
+  /**
+   * Coalesces the ticks asked for within one loop turn (a mass disconnect frees many slots at once), and runs at
+   * most one per {@link MIN_TICK_INTERVAL_MS}: a tick reads every candidate of the database, and connections that
+   * open and close (a flood of refused handshakes, each freeing a slot) would otherwise ask for one per turn.
+   */
   #queueTick(): void {
     if (this.#kick !== undefined) return;
-    this.#kick = setImmediate(() => {
+    const run = (): void => {
       this.#kick = undefined;
       this.#tick();
-    });
+    };
+    const wait = this.#tickedAt + MIN_TICK_INTERVAL_MS - performance.now();
+    if (wait > 0) {
+      const timer = setTimeout(run, wait);
+      timer.unref();
+      this.#kick = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(run);
+      this.#kick = () => clearImmediate(immediate);
+    }
   }
 
   #tick(): void {
     if (this.#state !== "running" || !this.#host.running) return;
+    this.#tickedAt = performance.now();
     const now = this.#host.clock();
     const snapshot = this.#snapshot(now);
     for (const dial of this.#core.tick(now, snapshot)) this.#dial(dial);
@@ -234,9 +255,15 @@ class MeshServiceImpl implements MeshService {
     const connected = new Set(managed.map((m) => m.peer));
     const outbound = managed.filter((m) => m.connection.direction === "outbound").map((m) => m.connection.remoteAddress);
     const candidates: MeshCandidate[] = [];
-    for (const c of host.peers.candidates({ now, exclude: connected })) {
-      const record = host.peers.get(c.peerId);
-      if (record === undefined || c.peerId === host.peerId.toString()) continue;
+    const self = host.peerId.toString();
+    // Read from the records in place (`accept` sees them), not from a copy of each: a tick reads every candidate.
+    const facts = new Map<string, Readonly<PeerRecord>>();
+    const accept = (record: Readonly<PeerRecord>): boolean => {
+      facts.set(record.peerId, record);
+      return record.peerId !== self;
+    };
+    for (const c of host.peers.candidates({ now, exclude: connected, accept })) {
+      const record = facts.get(c.peerId) as Readonly<PeerRecord>;
       const best = record.addresses.find((a) => a.address === c.addresses[0]);
       candidates.push({
         peerId: c.peerId,
