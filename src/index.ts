@@ -125,7 +125,7 @@ export { DEFAULT_MAX_PEER_FILE_BYTES, FilePeerStore } from "./peers/file-peer-st
 export type { FilePeerStoreOptions } from "./peers/file-peer-store.js";
 export { MemoryPeerStore } from "./peers/peer-store.js";
 export type { JsonObject, JsonValue, PeerSnapshot, PeerStore, PeerStoreLoadResult, PeerStoreOperationOptions, PeerStoreRecovery } from "./peers/peer-store.js";
-export type { BackoffRecord, BanRecord, DisconnectInitiator, DisconnectionRecord, PeerAddressRecord, PeerRecord } from "./peers/peer-record.js";
+export type { BackoffRecord, BanRecord, DisconnectInitiator, DisconnectionRecord, PeerAddressRecord, PeerOrigin, PeerRecord } from "./peers/peer-record.js";
 
 // Events plumbing.
 export type { Listener, Unsubscribe } from "./util/typed-emitter.js";

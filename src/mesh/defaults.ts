@@ -76,15 +76,6 @@ export const DEFAULT_MESH_FAILURE_BACKOFF: {
 /** Peers put in one PeerAddresses frame, in peers: 16 (about two targets' worth; the receiver uses at most 32). @category Mesh */
 export const DEFAULT_PEER_EXCHANGE_MAX_PEERS = 16;
 
-/**
- * Share of the peer database that peers learned from exchange (and not yet reached by a dial) may hold: one
- * half. Past it, and whenever the database is full, a new learned peer replaces the oldest learned peer of the
- * network group that reported the most; it never replaces a peer recorded otherwise.
- *
- * @category Mesh
- */
-export const PEER_EXCHANGE_LEARNED_SHARE = 0.5;
-
 /** Most peers a receiver takes from one PeerAddresses frame (docs/PROTOCOL.md §7.1). @category Mesh */
 export const PEER_EXCHANGE_MAX_PEERS_RECEIVED = 32;
 

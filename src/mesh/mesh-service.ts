@@ -30,13 +30,11 @@ import type { PeerAddresses } from "../../generated/peerlink/v1/peer_exchange_pb
 import type { PeerRecord } from "../peers/peer-record.js";
 import { isLocalLimitRefusal, remoteRefusalOf } from "../reconnect/redial-failure.js";
 import { MAX_TIMER_DELAY_MS } from "../util/timers.js";
-import { PEER_EXCHANGE_CAPABILITY, PEER_EXCHANGE_LEARNED_SHARE } from "./defaults.js";
+import { PEER_EXCHANGE_CAPABILITY } from "./defaults.js";
 import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type MeshDialOutcome, type MeshSnapshot } from "./mesh-core.js";
 import type { ResolvedMeshOptions } from "./mesh-options.js";
 import { buildPeerAddresses, ExchangeGate, readPeerAddresses, type SharedPeer } from "./peer-exchange.js";
-import { LearnedPeers } from "./learned-peers.js";
-import { groupOf } from "./diversity.js";
-import { ipOf } from "../node/core/node-core.js";
+import { originGroup } from "../peers/origin-groups.js";
 import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 
 /** Least time between two ticks, in ms (see `MeshService.#queueTick`). */
@@ -124,8 +122,6 @@ class MeshServiceImpl implements MeshService {
   readonly #core: MeshCore;
   readonly #controllers = new Map<number, AbortController>();
   readonly #attached = new Map<Connection, Attached>();
-  /** The peers peer exchange added, by the group that reported them (made at start: it needs the database's bound). */
-  #learned: LearnedPeers | undefined;
   #state: "new" | "running" | "stopped" = "new";
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
@@ -154,7 +150,6 @@ class MeshServiceImpl implements MeshService {
   start(): void {
     if (this.#state !== "new") return;
     this.#state = "running";
-    this.#learned = new LearnedPeers(Math.max(1, Math.floor(this.#host.peers.maxPeers * PEER_EXCHANGE_LEARNED_SHARE)));
     const now = this.#host.clock();
     for (const peer of this.options.bootstrap) {
       if (peer.peerId === undefined) continue;
@@ -360,26 +355,18 @@ class MeshServiceImpl implements MeshService {
         senderAddress: connection.remoteAddress,
         ownerOf: (address) => host.peers.resolvePeerId(address),
       });
-      const learned = this.#learned as LearnedPeers;
       const database = host.peers;
-      const stale = (peer: string): boolean => !database.has(peer) || database.isProven(peer);
-      const group = groupOf(connection.remoteAddress, this.options.diversity) ?? ipOf(connection.remoteAddress);
+      // Recorded with their origin: peers put here by remote parties make room for each other, by the reporter's
+      // network group, before any other peer is evicted (PeerDatabase).
+      const origin = { kind: "exchange" as const, group: originGroup(connection.remoteAddress) };
       let recorded = 0;
       for (const peer of peers) {
         if (database.isBanned?.(peer.peerId, now) === true) continue;
-        const known = database.has(peer.peerId);
-        if (!known) {
-          // A new peer takes a learned peer's place, never another's (see LearnedPeers).
-          const verdict = learned.admit(peer.peerId, group, database.size >= database.maxPeers, stale);
-          if (!verdict.admit) continue;
-          for (const victim of verdict.evict) database.delete(victim);
-        }
         try {
-          database.update(peer.peerId, { addresses: peer.addresses }, now);
+          database.update(peer.peerId, { addresses: peer.addresses, origin }, now);
           recorded++;
         } catch {
           // An address the database refuses: skipped, like any malformed entry (§7.1).
-          if (!known) learned.forget(peer.peerId);
         }
       }
       if (recorded > 0) {

@@ -15,6 +15,7 @@ import { gradeIndex, HealthGrade, type HealthScore } from "../health/types.js";
 import type { ConnectionReservation } from "../manager/connection-limits.js";
 import type { ManagedClose, ManagedConnection, ManagerService } from "../manager/services.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
+import { originGroup } from "../peers/origin-groups.js";
 import { DisconnectReason } from "../reasons.js";
 import { errorCodeForRemoteReason } from "../handshake/failure-reasons.js";
 import { addressesToRecord } from "./core/adoption.js";
@@ -192,6 +193,8 @@ export class Adopter {
           lastSeen: now,
           addresses: addressesToRecord(peer, handshake?.remoteListenAddrs ?? [], connection, (a) => host.peers.resolvePeerId(a)),
           capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
+          // An identity new to the database that connected here: it makes room for others of its kind first.
+          origin: connection.direction === "inbound" && !host.peers.has(peer) ? { kind: "inbound", group: originGroup(connection.remoteAddress) } : undefined,
         },
         now,
       ),

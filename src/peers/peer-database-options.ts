@@ -6,7 +6,7 @@
 import type { PeerlinkError } from "../errors.js";
 import type { DisconnectReason } from "../reasons.js";
 import type { BanListOptions } from "../manager/ban-list.js";
-import type { ConnectionDirection, DisconnectInitiator, PeerRecord } from "./peer-record.js";
+import type { ConnectionDirection, DisconnectInitiator, PeerOrigin, PeerRecord } from "./peer-record.js";
 import type { PeerStore } from "./peer-store.js";
 import type { DialBackoffOptions } from "./dial-backoff.js";
 import { DEFAULT_ADDRESS_FAILURE_DEMOTION, DEFAULT_FLUSH_DELAY_MS, DEFAULT_MAX_ADDRESSES_PER_PEER, DEFAULT_MAX_DISCONNECTIONS, DEFAULT_MAX_PEERS } from "./defaults.js";
@@ -60,6 +60,11 @@ export interface PeerUpsert {
   healthy?: boolean;
   /** Sets when the peer was last seen. */
   lastSeen?: number;
+  /**
+   * How a remote party put the peer here; used only when this call makes the record (see `PeerRecord.origin`).
+   * Its group is kept as given (`originGroup` makes one from an address).
+   */
+  origin?: PeerOrigin | undefined;
 }
 
 /**

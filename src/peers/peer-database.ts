@@ -33,10 +33,12 @@ import {
   createPeerRecord,
   type DisconnectionRecord,
   type PeerAddressRecord,
+  type PeerOrigin,
   type PeerRecord,
 } from "./peer-record.js";
 import { EvictionShortlist } from "./eviction-shortlist.js";
-import { isProven, selectEvictions } from "./peer-eviction.js";
+import { selectEvictions } from "./peer-eviction.js";
+import { OriginGroups } from "./origin-groups.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
 import { DialBackoff } from "./dial-backoff.js";
@@ -82,6 +84,8 @@ export class PeerDatabase {
   readonly #demotion: number;
   /** Insertion order is kept (a Map), which breaks eviction ties. */
   #peers = new Map<string, PeerRecord>();
+  /** The peers a remote party put here, by network group: they make room for each other first. */
+  readonly #origins = new OriginGroups();
   /** The first peers in eviction order, kept between the evictions of a full database. */
   readonly #shortlist = new EvictionShortlist();
   /** address → peer id. */
@@ -122,17 +126,6 @@ export class PeerDatabase {
     return this.#peers.size;
   }
 
-  /** The most peers kept (`maxPeers`): one more makes the database evict one. */
-  get maxPeers(): number {
-    return this.#maxPeers;
-  }
-
-  /** True when `peerId` is known and a dial ever reached it (one of its addresses has a success); read in place. */
-  isProven(peerId: string): boolean {
-    const record = this.#peers.get(peerId);
-    return record !== undefined && isProven(record);
-  }
-
   /** True when there are changes not yet handed to the store. */
   get dirty(): boolean {
     return this.#saver.dirty;
@@ -147,6 +140,7 @@ export class PeerDatabase {
     this.#checkOpen();
     const result = await this.#store.load(options);
     this.#peers.clear();
+    this.#origins.clear();
     this.#shortlist.invalidate();
     this.#byAddress.clear();
     const { [BANS_KEY]: savedBans, ...extra } = structuredClone(result.snapshot.extra);
@@ -168,6 +162,7 @@ export class PeerDatabase {
       record.disconnections = record.disconnections.slice(-this.#maxDisconnections);
       this.#peers.set(record.peerId, record);
       this.#shortlist.added(record);
+      this.#origins.add(record);
       for (const a of record.addresses) this.#claimAddress(record, a.address);
       this.#trimAddresses(record);
     }
@@ -233,7 +228,12 @@ export class PeerDatabase {
    * connection setup).
    */
   update(peerId: string, fields: PeerUpsert, now: number): void {
+    const origin = fields.origin === undefined || this.#peers.has(peerId) ? undefined : checkedOrigin(fields.origin);
     const record = this.#ensure(peerId, now);
+    if (origin !== undefined) {
+      record.origin = origin;
+      this.#origins.add(record);
+    }
     if (fields.addresses !== undefined) {
       for (const address of fields.addresses) assertHostPort(address);
       for (const address of fields.addresses) this.#addAddress(record, address);
@@ -605,12 +605,22 @@ export class PeerDatabase {
   }
 
   /**
-   * Evicts unprotected peers (never `keep`) while over the bound: first peers no dial ever reached (an
-   * inbound-only identity costs an attacker nothing, so a flood of them must not push out proven peers),
-   * then the least recently seen (see {@link selectEvictions}). Costs nothing at or under the bound; over
-   * it, the peers are ranked once however many must go (a load far over the bound is one pass).
+   * Evicts unprotected peers (never `keep`) while over the bound: first the peers a remote party put here (an
+   * identity that connected, a peer named by peer exchange: both cost an attacker nothing), the oldest of the
+   * network group holding the most (see OriginGroups); then, if none may go, peers no dial ever reached, then
+   * the least recently seen (see {@link selectEvictions}). Costs nothing at or under the bound; over it, the
+   * peers are ranked once however many must go (a load far over the bound is one pass).
    */
   #enforceMaxPeers(keep: string | undefined): void {
+    if (this.#peers.size <= this.#maxPeers) return;
+    // First the peers a remote party put here make room for each other (see OriginGroups).
+    const kept = keep === undefined ? undefined : this.#peers.get(keep);
+    while (this.#peers.size > this.#maxPeers) {
+      const victim = this.#origins.pick(kept);
+      if (victim === undefined) break;
+      this.#remove(victim);
+      this.#saver.changed();
+    }
     const excess = this.#peers.size - this.#maxPeers;
     if (excess <= 0) return;
     if (excess === 1) {
@@ -628,6 +638,7 @@ export class PeerDatabase {
 
   #remove(record: PeerRecord): void {
     this.#peers.delete(record.peerId);
+    this.#origins.remove(record);
     this.#shortlist.removed(record);
     for (const a of record.addresses) {
       if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
@@ -644,6 +655,14 @@ export class PeerDatabase {
     this.#saver.changed();
   }
 
+}
+
+/** `origin` checked as given by a caller (INVALID_ARGUMENT), copied. */
+function checkedOrigin(origin: PeerOrigin): PeerOrigin {
+  if ((origin.kind !== "inbound" && origin.kind !== "exchange") || typeof origin.group !== "string" || origin.group.length === 0 || origin.group.length > 64) {
+    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, 'origin must be { kind: "inbound" | "exchange", group: a string of 1 to 64 characters }');
+  }
+  return { kind: origin.kind, group: origin.group };
 }
 
 function positiveInt(value: number, name: string): number {

@@ -79,6 +79,20 @@ export interface BanRecord {
 }
 
 /**
+ * How a peer came to the database when a remote party put it there, and from which network group: peers with an
+ * origin make room for each other, by group, before any other peer is evicted (see `PeerDatabase`). A record
+ * without one was put there by this node (the application, its configuration, its own dials).
+ *
+ * @category Peer database
+ */
+export interface PeerOrigin {
+  /** `"inbound"`: the identity connected to this node; `"exchange"`: a connected peer named it in peer exchange. */
+  kind: "inbound" | "exchange";
+  /** The network group it came from (the connecting or the reporting peer's): `"a.b.0.0/16"` or an IPv6 `/32`. */
+  group: string;
+}
+
+/**
  * Everything the database remembers about one peer. Plain data: `JSON.stringify` round-trips it.
  *
  * @category Peer database
@@ -102,6 +116,8 @@ export interface PeerRecord {
   capabilities: string[];
   /** Whether the last connection was graded `good` or better; absent when never graded. */
   healthy?: boolean;
+  /** How a remote party put the peer here, set when the record was made; absent when this node did. */
+  origin?: PeerOrigin;
 }
 
 /** Creates an empty record for `peerId`, added at `now` (epoch milliseconds). */
@@ -204,7 +220,22 @@ export function parsePeerRecord(value: unknown, where = "peer record"): PeerReco
   if (lastSeen !== undefined) record.lastSeen = lastSeen;
   // A `ban` field from older files is ignored: bans are kept in the database's ban list.
   if (obj["healthy"] !== undefined) record.healthy = expectBoolean(obj["healthy"], `${where}.healthy`);
+  if (obj["origin"] !== undefined) record.origin = parseOrigin(obj["origin"], `${where}.origin`);
   return record;
+}
+
+/** Longest group name kept (a CIDR block is at most 43 characters). */
+const MAX_ORIGIN_GROUP_LENGTH = 64;
+
+function parseOrigin(value: unknown, where: string): PeerOrigin {
+  const obj = expectObject(value, where);
+  const kind = obj["kind"];
+  if (kind !== "inbound" && kind !== "exchange") throw corrupt(`${where}.kind must be "inbound" or "exchange"`);
+  const group = obj["group"];
+  if (typeof group !== "string" || group.length === 0 || group.length > MAX_ORIGIN_GROUP_LENGTH) {
+    throw corrupt(`${where}.group must be a non-empty string of at most ${MAX_ORIGIN_GROUP_LENGTH} characters`);
+  }
+  return { kind, group };
 }
 
 function parseAddress(value: unknown, where: string): PeerAddressRecord {

@@ -175,14 +175,16 @@ describe("target mesh over real sockets", () => {
     expect(conn.state).toBe("open");
   });
 
-  it("keeps peers recorded otherwise and a share for an honest reporter under a PeerAddresses flood from 40 subnets", { timeout: 60_000 }, async () => {
+  it("keeps the peers the application recorded and a share for an honest reporter under a PeerAddresses flood from 40 subnets", { timeout: 60_000 }, async () => {
     const meshed = await startManager({ listen: ["127.36.0.1:0"], mesh: { targetOutbound: 0 } });
     // 300 peers the application recorded (never dialed: the first the database's own eviction would take).
     const recorded = Array.from({ length: 300 }, (_, i) => Identity.generate().peerId.toString());
     recorded.forEach((p, i) => meshed.peers.upsert(p, { addresses: [`127.37.${i >> 8}.${(i & 255) + 1}:4000`] }, Date.now()));
     /** One connection from `localAddress` (its own /16) sending one frame of 32 fresh peers, used before its next message. */
+    const senders: string[] = [];
     const report = async (localAddress: string, tag: number): Promise<string[]> => {
       const sender = await startManager({ listen: [`${localAddress}:0`], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
+      senders.push(sender.peerId.toString());
       const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses }, { localAddress });
       const ids = Array.from({ length: 32 }, () => Identity.generate().peerId);
       const peers = ids.map((id, i) => ({ peerId: id.bytes, addrs: [`127.38.${tag}.${i + 1}:4000`] }));
@@ -194,13 +196,15 @@ describe("target mesh over real sockets", () => {
     };
     const honest = await report("127.39.0.1", 0);
     expect(honest.filter((p) => meshed.peers.has(p))).toHaveLength(32);
+    // The identity that connected is recorded with its origin too.
+    expect(meshed.peers.get(senders[0]!)?.origin).toEqual({ kind: "inbound", group: "127.39.0.0/16" });
     for (let g = 0; g < 40; g++) await report(`127.${40 + g}.0.1`, g + 1);
-    // 1,280 + 32 learned peers against a database of 1,000: learned peers hold at most half of it, never a
-    // recorded peer's place, and the 41 reporting groups share it (the honest one keeps about 500 / 41).
+    // 1,280 + 32 learned peers and 41 connected identities against a database of 1,000: they never take a
+    // recorded peer's place, and the 41 reporting /16s share the other 700 places (about 17 each).
     expect(recorded.filter((p) => !meshed.peers.has(p))).toEqual([]);
-    expect(meshed.peers.size).toBeLessThanOrEqual(1000);
-    expect(meshed.peers.size - recorded.length - 41).toBeLessThanOrEqual(500);
+    expect(meshed.peers.size).toBe(1000);
     expect(honest.filter((p) => meshed.peers.has(p)).length).toBeGreaterThanOrEqual(10);
+    expect(meshed.peers.get(honest.find((p) => meshed.peers.has(p))!)?.origin).toEqual({ kind: "exchange", group: "127.39.0.0/16" });
   });
 
   it("reads its candidates at most once per 50 ms however fast connections open and close", { timeout: 60_000 }, async () => {

@@ -1,0 +1,111 @@
+/**
+ * Internal: the peers a remote party put in the database (an identity that connected to this node, a peer named
+ * by peer exchange) by the network group they came from, and which of them makes room when the database is full.
+ *
+ * Identities are free: without this, connections from new identities (or peer-exchange reports naming new ones)
+ * filled the database, whose eviction takes the least recently seen peer no dial ever reached, so the peers the
+ * application recorded and the honest peers met earlier went first. The rules, after Bitcoin Core's address
+ * manager (which buckets addresses by the network group of their source):
+ * - while a peer put here by a remote party can make room, no other peer is evicted for a newcomer;
+ * - the one that makes room is the oldest of the group holding the most, so a source's own entries go first, and
+ *   sources share the database by group, not by identity or address.
+ * A peer a dial reached (proven) or that the application protects no longer counts: it is skipped here and
+ * evicted, if ever, by the database's usual order.
+ *
+ * @module
+ */
+import { isIp, parseHostPort, subnetKey } from "../manager/ip.js";
+import { isProven } from "./peer-eviction.js";
+import type { PeerOrigin, PeerRecord } from "./peer-record.js";
+
+/** The records with an origin, by group; each group's records oldest first (a Set keeps insertion order). */
+export class OriginGroups {
+  readonly #groups = new Map<string, Set<PeerRecord>>();
+
+  /** `record` has an origin: it joins its group (as the newest). */
+  add(record: PeerRecord): void {
+    const group = record.origin?.group;
+    if (group === undefined || isProven(record)) return;
+    let members = this.#groups.get(group);
+    if (members === undefined) this.#groups.set(group, (members = new Set()));
+    members.add(record);
+  }
+
+  /** `record` left the database. */
+  remove(record: PeerRecord): void {
+    const group = record.origin?.group;
+    if (group === undefined) return;
+    const members = this.#groups.get(group);
+    if (members === undefined) return;
+    members.delete(record);
+    if (members.size === 0) this.#groups.delete(group);
+  }
+
+  /** Forgets every record. */
+  clear(): void {
+    this.#groups.clear();
+  }
+
+  /**
+   * The record to evict for `keep` (the newcomer, never picked): the oldest unprotected, unproven record of the
+   * largest group, `keep`'s own group on a tie, else the group made last among the largest; `undefined` when no
+   * record with an origin may go. Records found proven on the way leave their group.
+   */
+  pick(keep: PeerRecord | undefined): PeerRecord | undefined {
+    const keepGroup = keep?.origin?.group;
+    let tried: Set<string> | undefined;
+    for (;;) {
+      let best: string | undefined;
+      let most = 0;
+      for (const [group, members] of this.#groups) {
+        if (tried?.has(group)) continue;
+        if (members.size > most || (members.size === most && best !== keepGroup)) {
+          best = group;
+          most = members.size;
+        }
+      }
+      if (best === undefined) return undefined;
+      const victim = this.#oldestEvictable(best, keep);
+      if (victim !== undefined) return victim;
+      (tried ??= new Set()).add(best);
+    }
+  }
+
+  #oldestEvictable(group: string, keep: PeerRecord | undefined): PeerRecord | undefined {
+    const members = this.#groups.get(group) as Set<PeerRecord>;
+    let proven: PeerRecord[] | undefined;
+    let victim: PeerRecord | undefined;
+    for (const record of members) {
+      if (record === keep || record.protected) continue;
+      if (isProven(record)) {
+        (proven ??= []).push(record);
+        continue;
+      }
+      victim = record;
+      break;
+    }
+    for (const record of proven ?? []) this.remove(record);
+    return victim;
+  }
+}
+
+/** Prefix lengths of an origin's group: an IPv4 /16 and an IPv6 /32, Bitcoin Core's network groups. */
+const ORIGIN_IPV4_PREFIX = 16;
+const ORIGIN_IPV6_PREFIX = 32;
+
+/**
+ * The network group of `address` (`"host:port"` or a bare IP) for a {@link PeerOrigin}: its IPv4 /16 or IPv6 /32
+ * (an IPv4-mapped address as IPv4), whatever the node's other prefixes; the lowercased host for a host name.
+ */
+export function originGroup(address: string): string {
+  let host = address;
+  if (!isIp(address)) {
+    try {
+      host = parseHostPort(address).host;
+    } catch {
+      return `name:${address.toLowerCase().slice(0, 58)}`;
+    }
+  }
+  if (!isIp(host)) return `name:${host.toLowerCase().slice(0, 58)}`;
+  return subnetKey(host, ORIGIN_IPV4_PREFIX, ORIGIN_IPV6_PREFIX);
+}

@@ -1,0 +1,98 @@
+/**
+ * Peers a remote party put in the database (identities that connected, peers named by peer exchange) make room
+ * for each other, by network group, before any other peer is evicted: a flood of new identities cannot push out
+ * the peers the application recorded, sources share by group, protected and proven peers are never taken for
+ * it, and the origin survives a restart.
+ */
+import { describe, expect, it } from "vitest";
+import { PeerDatabase } from "../../src/peers/peer-database.js";
+import { MemoryPeerStore } from "../../src/peers/peer-store.js";
+import { originGroup } from "../../src/peers/origin-groups.js";
+import { parsePeerRecord, type PeerOrigin } from "../../src/peers/peer-record.js";
+
+function db(maxPeers: number, store = new MemoryPeerStore()): PeerDatabase {
+  return new PeerDatabase({ store, flushDelayMs: 0, maxPeers });
+}
+
+const inbound = (address: string): PeerOrigin => ({ kind: "inbound", group: originGroup(address) });
+const exchange = (reporter: string): PeerOrigin => ({ kind: "exchange", group: originGroup(reporter) });
+const ids = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
+describe("eviction of peers put here by remote parties", () => {
+  it("never evicts a peer the application recorded while one put here by a remote party can go", () => {
+    const d = db(100);
+    const recorded = ids("app", 30);
+    recorded.forEach((p, i) => d.update(p, { addresses: [`10.1.0.${i + 1}:4000`] }, 1));
+    // 1,100 connections from new identities, from one /16 and then from 200 /16s.
+    for (let i = 0; i < 600; i++) d.update(`one-${i}`, { lastSeen: 2, addresses: [`192.0.2.${i % 250}:4000`], origin: inbound(`203.0.${i % 250}.1:5000`) }, 2);
+    for (let i = 0; i < 500; i++) d.update(`many-${i}`, { lastSeen: 3, origin: inbound(`${11 + (i % 200)}.9.0.1:5000`) }, 3);
+    expect(d.size).toBe(100);
+    expect(recorded.filter((p) => !d.has(p))).toEqual([]);
+  });
+
+  it("takes the oldest of the largest group, so a source's own entries make room first and groups keep a share", () => {
+    const d = db(60);
+    ids("app", 10).forEach((p) => d.update(p, {}, 1));
+    const honest = ids("honest", 10);
+    honest.forEach((p) => d.update(p, { origin: exchange("198.51.100.7:4000") }, 2));
+    // One source floods: 500 peers from one /16 (many addresses, many identities).
+    for (let i = 0; i < 500; i++) d.update(`flood-${i}`, { origin: exchange(`203.0.${i % 250}.${1 + (i % 7)}:4000`) }, 3);
+    expect(honest.filter((p) => d.has(p))).toEqual(honest);
+    // 40 sources: every group ends with about the same share; the honest one keeps its part.
+    for (let g = 0; g < 40; g++) for (let i = 0; i < 20; i++) d.update(`g${g}-${i}`, { origin: exchange(`${20 + g}.1.2.3:4000`) }, 4);
+    expect(d.size).toBe(60);
+    expect(honest.filter((p) => d.has(p)).length).toBeGreaterThanOrEqual(1);
+    expect(ids("app", 10).filter((p) => !d.has(p))).toEqual([]);
+  });
+
+  it("never takes a protected or a proven peer for a newcomer", () => {
+    const d = db(20);
+    const kept = ids("kept", 10);
+    kept.forEach((p) => d.update(p, { origin: exchange("203.0.113.1:4000") }, 1));
+    d.setProtected(kept[0]!, true, 1);
+    d.recordDialSuccess(kept[1]!, "192.0.2.1:4000", 1);
+    for (let i = 0; i < 200; i++) d.update(`flood-${i}`, { origin: exchange("203.0.113.9:4000") }, 2);
+    expect(d.has(kept[0]!)).toBe(true);
+    expect(d.get(kept[0]!)?.protected).toBe(true);
+    expect(d.has(kept[1]!)).toBe(true);
+  });
+
+  it("keeps the origin of a known peer as it was made", () => {
+    const d = db(10);
+    d.update("a", { addresses: ["10.0.0.1:1"] }, 1);
+    d.update("a", { origin: exchange("203.0.113.1:4000") }, 2);
+    expect(d.get("a")?.origin).toBeUndefined();
+    d.update("b", { origin: inbound("203.0.113.1:4000") }, 2);
+    d.update("b", { origin: exchange("198.51.100.1:4000") }, 3);
+    expect(d.get("b")?.origin).toEqual({ kind: "inbound", group: "203.0.0.0/16" });
+  });
+
+  it("keeps origins across a restart, so a full database still makes room from them", async () => {
+    const store = new MemoryPeerStore();
+    const before = db(20, store);
+    ids("app", 10).forEach((p) => before.update(p, {}, 1));
+    ids("learned", 10).forEach((p) => before.update(p, { origin: exchange("203.0.113.1:4000") }, 1));
+    await before.flush();
+    const after = db(20, store);
+    await after.load();
+    expect(after.get("learned-0")?.origin).toEqual({ kind: "exchange", group: "203.0.0.0/16" });
+    ids("new", 5).forEach((p) => after.update(p, { origin: exchange("198.51.100.1:4000") }, 2));
+    expect(after.size).toBe(20);
+    expect(ids("app", 10).filter((p) => !after.has(p))).toEqual([]);
+    expect(ids("new", 5).filter((p) => after.has(p)).length).toBe(5);
+  });
+
+  it("groups IPv4 by /16 and IPv6 by /32, an IPv4-mapped address as IPv4, whatever the port", () => {
+    expect(originGroup("203.0.113.7:4000")).toBe("203.0.0.0/16");
+    expect(originGroup("[2001:db8:1:2::1]:4000")).toBe("2001:db8::/32");
+    expect(originGroup("[::ffff:203.0.113.7]:1")).toBe("203.0.0.0/16");
+    expect(originGroup("203.0.113.7")).toBe("203.0.0.0/16");
+  });
+
+  it("reads an origin back from disk and refuses a malformed one", () => {
+    const base = { peerId: "a", addresses: [], addedAt: 1, disconnections: [], backoff: { attempt: 0 }, protected: false, capabilities: [] };
+    expect(parsePeerRecord({ ...base, origin: { kind: "inbound", group: "10.0.0.0/16" } }).origin).toEqual({ kind: "inbound", group: "10.0.0.0/16" });
+    expect(() => parsePeerRecord({ ...base, origin: { kind: "dialed", group: "x" } })).toThrow(/origin.kind/);
+    expect(() => parsePeerRecord({ ...base, origin: { kind: "inbound", group: "x".repeat(65) } })).toThrow(/origin.group/);
+  });
+});
