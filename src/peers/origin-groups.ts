@@ -18,14 +18,18 @@ import { isIp, parseHostPort, subnetKey } from "../manager/ip.js";
 import { isProven } from "./peer-eviction.js";
 import type { PeerOrigin, PeerRecord } from "./peer-record.js";
 
-/** The records with an origin, by group; each group's records oldest first (a Set keeps insertion order). */
+/**
+ * The unprotected, unproven records with an origin, by group; each group's records oldest first (a Set keeps
+ * insertion order). The owner reports a record proven or protected (`remove`) and unprotected (`add`); a record
+ * found proven or protected at a pick is skipped all the same.
+ */
 export class OriginGroups {
   readonly #groups = new Map<string, Set<PeerRecord>>();
 
   /** `record` has an origin: it joins its group (as the newest). */
   add(record: PeerRecord): void {
     const group = record.origin?.group;
-    if (group === undefined || isProven(record)) return;
+    if (group === undefined || record.protected || isProven(record)) return;
     let members = this.#groups.get(group);
     if (members === undefined) this.#groups.set(group, (members = new Set()));
     members.add(record);

@@ -244,7 +244,7 @@ export class PeerDatabase {
       }
       record.capabilities = fields.capabilities.length === 0 ? NO_CAPABILITIES : [...fields.capabilities];
     }
-    if (fields.protected !== undefined) record.protected = fields.protected;
+    if (fields.protected !== undefined) this.#protect(record, fields.protected);
     if (fields.healthy !== undefined) record.healthy = fields.healthy;
     if (fields.lastSeen !== undefined) record.lastSeen = time(fields.lastSeen, "lastSeen");
     this.#changed(record);
@@ -284,6 +284,8 @@ export class PeerDatabase {
     entry.lastSuccess = at;
     entry.failures = 0;
     record.lastSeen = at;
+    // Proven: no longer one of the peers that make room for each other.
+    this.#origins.remove(record);
     this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
@@ -358,7 +360,7 @@ export class PeerDatabase {
   /** Protects (never evicted) or unprotects a peer, creating it if needed. */
   setProtected(peerId: string, isProtected: boolean, now: number): void {
     const record = this.#ensure(peerId, now);
-    record.protected = isProtected;
+    this.#protect(record, isProtected);
     this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
@@ -634,6 +636,14 @@ export class PeerDatabase {
     const victims = selectEvictions(this.#peers.values(), excess, keep);
     for (const victim of victims) this.#remove(victim);
     if (victims.length > 0) this.#changed();
+  }
+
+  /** Sets `record`'s protection; a protected peer does not count among the peers that make room for each other. */
+  #protect(record: PeerRecord, isProtected: boolean): void {
+    if (record.protected === isProtected) return;
+    record.protected = isProtected;
+    if (isProtected) this.#origins.remove(record);
+    else this.#origins.add(record);
   }
 
   #remove(record: PeerRecord): void {

@@ -57,6 +57,20 @@ describe("eviction of peers put here by remote parties", () => {
     expect(d.has(kept[1]!)).toBe(true);
   });
 
+  it("counts in a group only the peers that may make room: proven and protected ones do not make it larger", () => {
+    const d = db(30);
+    const honest = ids("honest", 20);
+    honest.forEach((p) => d.update(p, { origin: exchange("198.51.100.1:4000") }, 1));
+    // 15 of the honest group's peers were reached by a dial, and the application protects 2 more.
+    honest.slice(0, 15).forEach((p, i) => d.recordDialSuccess(p, `192.0.2.${i + 1}:4000`, 2));
+    honest.slice(15, 17).forEach((p) => d.setProtected(p, true, 2));
+    ids("other", 10).forEach((p) => d.update(p, { origin: exchange("203.0.113.1:4000") }, 3));
+    // Full: a newcomer from a third group takes from the group with the most that may go (10 against 3).
+    d.update("newcomer", { origin: exchange("192.0.2.200:4000") }, 4);
+    expect(honest.filter((p) => d.has(p))).toEqual(honest);
+    expect(ids("other", 10).filter((p) => d.has(p))).toHaveLength(9);
+  });
+
   it("keeps the origin of a known peer as it was made", () => {
     const d = db(10);
     d.update("a", { addresses: ["10.0.0.1:1"] }, 1);
