@@ -240,7 +240,9 @@ export class Adopter {
       const goodbye = managed.connection.remoteGoodbye;
       const retryAfterMs = goodbye && goodbye.retryAfterMs > 0 ? goodbye.retryAfterMs : undefined;
       const grade = managed.health?.grade;
-      safely(() => {
+      // Not for a record evicted meanwhile: made again here it would lack the origin it was recorded with, and
+      // peers cycling connections could turn their places into records no remote party seems to have put there.
+      if (host.peers.has(managed.peer)) safely(() => {
         host.peers.recordDisconnection(managed.peer, {
           reason: info.reason,
           direction: managed.direction,

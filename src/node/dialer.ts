@@ -423,7 +423,8 @@ export class Dialer {
       const lastError = PeerlinkError.from(error);
       const cancelled = lastError.code === ErrorCode.ABORTED || lastError.code === ErrorCode.STOPPED;
       const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
-      if (expected && !cancelled && lastError.code !== ErrorCode.GATED) safely(() => host.peers.recordDialFailure(peer!, address, host.now()));
+      // Only on a record still there (see the adopter's close): an evicted one is not made again without its origin.
+      if (expected && !cancelled && lastError.code !== ErrorCode.GATED && host.peers.has(peer!)) safely(() => host.peers.recordDialFailure(peer!, address, host.now()));
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
       if (refusedHere) host.refused(address, lastError, undefined);
       else if (!cancelled) host.failed(address, lastError);

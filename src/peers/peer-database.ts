@@ -37,7 +37,7 @@ import {
   type PeerRecord,
 } from "./peer-record.js";
 import { EvictionShortlist } from "./eviction-shortlist.js";
-import { selectEvictions } from "./peer-eviction.js";
+import { isProven, selectEvictions } from "./peer-eviction.js";
 import { OriginGroups } from "./origin-groups.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
@@ -271,6 +271,7 @@ export class PeerDatabase {
     record.addresses = record.addresses.filter((a) => a.address !== address);
     if (record.addresses.length !== before) {
       if (this.#byAddress.get(address) === peerId) this.#byAddress.delete(address);
+      this.#addressesLost(record);
       this.#changed();
     }
   }
@@ -581,6 +582,7 @@ export class PeerDatabase {
         other.addresses = other.addresses.filter((a) => a.address !== address);
         // The other peer may have lost its only reached address (it would then go first).
         this.#shortlist.invalidate();
+        this.#addressesLost(other);
       }
     }
     this.#byAddress.set(address, record.peerId);
@@ -593,6 +595,7 @@ export class PeerDatabase {
     const drop = new Set(sorted.slice(this.#maxAddresses - (keep === undefined ? 0 : 1)));
     record.addresses = record.addresses.filter((a) => !drop.has(a));
     for (const a of drop) if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
+    this.#addressesLost(record);
   }
 
   #sortedAddresses(record: PeerRecord): PeerAddressRecord[] {
@@ -623,6 +626,13 @@ export class PeerDatabase {
       this.#remove(victim);
       this.#saver.changed();
     }
+    if (this.#peers.size > this.#maxPeers && kept?.origin !== undefined && !isProven(kept) && !kept.protected) {
+      // A newcomer a remote party put here, and none of its kind may make room: it is not kept, rather than
+      // take the place of a peer this node recorded or reached (those would otherwise go one per newcomer).
+      this.#remove(kept);
+      this.#saver.changed();
+      return;
+    }
     const excess = this.#peers.size - this.#maxPeers;
     if (excess <= 0) return;
     if (excess === 1) {
@@ -636,6 +646,11 @@ export class PeerDatabase {
     const victims = selectEvictions(this.#peers.values(), excess, keep);
     for (const victim of victims) this.#remove(victim);
     if (victims.length > 0) this.#changed();
+  }
+
+  /** `record` lost addresses: if it had a remote origin and none of its addresses is reached now, it counts among its group again. */
+  #addressesLost(record: PeerRecord): void {
+    if (record.origin !== undefined && !isProven(record)) this.#origins.add(record);
   }
 
   /** Sets `record`'s protection; a protected peer does not count among the peers that make room for each other. */

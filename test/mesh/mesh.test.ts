@@ -207,6 +207,20 @@ describe("target mesh over real sockets", () => {
     expect(meshed.peers.get(honest.find((p) => meshed.peers.has(p))!)?.origin).toEqual({ kind: "exchange", group: "127.39.0.0/16" });
   });
 
+  it("does not make again, without its origin, the record of a connected peer evicted meanwhile", async () => {
+    const listener = await startManager({ listen: ["127.36.3.1:0"] });
+    const peer = await startManager({ listen: ["127.36.4.1:0"] });
+    const conn = await peer.dial({ peerId: listener.peerId, addresses: listener.addresses }, { localAddress: "127.36.4.1" });
+    const id = peer.peerId.toString();
+    expect(listener.peers.get(id)?.origin).toEqual({ kind: "inbound", group: "127.36.0.0/16" });
+    // Evicted while connected (a flood of newcomers from its group would do it), then the connection ends.
+    listener.peers.delete(id);
+    const closed = nextEvent(listener, "connection:close");
+    await conn.close();
+    await closed;
+    expect(listener.peers.has(id)).toBe(false);
+  });
+
   it("reads its candidates at most once per 50 ms however fast connections open and close", { timeout: 60_000 }, async () => {
     // The per-IP arrival rate lifted: the connections come from one address, faster than its default allows.
     const meshed = await startManager({ listen: ["127.36.1.1:0"], mesh: { targetOutbound: 0 }, limits: { inboundRateBurst: 1_000, inboundRatePerSecond: 1_000 } });

@@ -71,6 +71,35 @@ describe("eviction of peers put here by remote parties", () => {
     expect(ids("other", 10).filter((p) => d.has(p))).toHaveLength(9);
   });
 
+  it("does not keep a newcomer a remote party put here when none of its kind may make room", () => {
+    const d = db(20);
+    ids("app", 10).forEach((p) => d.update(p, {}, 1));
+    ids("reached", 10).forEach((p, i) => d.recordDialSuccess(p, `192.0.2.${i + 1}:4000`, 1));
+    for (let i = 0; i < 50; i++) d.update(`newcomer-${i}`, { lastSeen: 5, origin: inbound(`203.0.113.${i}:4000`) }, 5);
+    expect(d.size).toBe(20);
+    expect([...ids("app", 10), ...ids("reached", 10)].filter((p) => !d.has(p))).toEqual([]);
+    // Learned peers a dial then reached leave their group: newcomers still take no other place.
+    const e = db(20);
+    ids("app", 10).forEach((p) => e.update(p, {}, 1));
+    ids("learned", 10).forEach((p) => e.update(p, { origin: exchange("203.0.113.1:4000") }, 1));
+    ids("learned", 10).forEach((p, i) => e.recordDialSuccess(p, `198.51.100.${i + 1}:4000`, 2));
+    for (let i = 0; i < 50; i++) e.update(`newcomer-${i}`, { origin: exchange("192.0.2.1:4000") }, 3);
+    expect(ids("app", 10).filter((p) => !e.has(p))).toEqual([]);
+  });
+
+  it("counts a peer in its group again when it loses the address a dial reached", () => {
+    const d = db(12);
+    d.update("learned", { origin: exchange("203.0.113.1:4000") }, 1);
+    d.recordDialSuccess("learned", "198.51.100.1:4000", 2);
+    ids("app", 10).forEach((p) => d.update(p, {}, 3));
+    d.removeAddress("learned", "198.51.100.1:4000");
+    d.update("newcomer", { origin: exchange("203.0.113.2:4000") }, 4);
+    d.update("newcomer-2", { origin: exchange("203.0.113.3:4000") }, 5);
+    // The full database (12) made room from the group of 203.0/16: the unproven learned peer went first.
+    expect(d.has("learned")).toBe(false);
+    expect(ids("app", 10).filter((p) => !d.has(p))).toEqual([]);
+  });
+
   it("keeps the origin of a known peer as it was made", () => {
     const d = db(10);
     d.update("a", { addresses: ["10.0.0.1:1"] }, 1);
