@@ -75,6 +75,54 @@ export class OriginGroups {
     }
   }
 
+  /**
+   * Up to `count` records to evict at once (a database loaded over its bound): the records `count` calls of
+   * {@link OriginGroups.pick} without a newcomer would take, found a size level at a time rather than by
+   * scanning every group per record (40,000 records in as many groups took 8.8 s one at a time). They leave their
+   * groups here; the caller removes them from the database.
+   */
+  pickMany(count: number): PeerRecord[] {
+    const victims: PeerRecord[] = [];
+    while (victims.length < count) {
+      let max = 0;
+      let second = 0;
+      for (const members of this.#groups.values()) {
+        if (members.size > max) {
+          second = max;
+          max = members.size;
+        } else if (members.size < max && members.size > second) second = members.size;
+      }
+      if (max === 0) break;
+      const atMax: string[] = [];
+      for (const [group, members] of this.#groups) if (members.size === max) atMax.push(group);
+      const need = count - victims.length;
+      const levels = max - second;
+      // Whole levels from every group at the top; a partial level takes one more from the groups made last (a
+      // single pick's tie-break).
+      const each = Math.min(levels, Math.floor(need / atMax.length));
+      const extra = each === levels ? 0 : need - each * atMax.length;
+      let progressed = false;
+      for (let i = 0; i < atMax.length; i++) {
+        const take = each + (i >= atMax.length - extra ? 1 : 0);
+        const group = atMax[i] as string;
+        for (let k = 0; k < take; k++) {
+          const victim = this.#oldestEvictable(group, undefined);
+          if (victim === undefined) {
+            // Only records that may not go are left (protected ones, normally out already): they leave the group.
+            for (const record of [...(this.#groups.get(group) ?? [])]) this.remove(record);
+            progressed = true;
+            break;
+          }
+          this.remove(victim);
+          victims.push(victim);
+          progressed = true;
+        }
+      }
+      if (!progressed) break;
+    }
+    return victims;
+  }
+
   #oldestEvictable(group: string, keep: PeerRecord | undefined): PeerRecord | undefined {
     const members = this.#groups.get(group) as Set<PeerRecord>;
     let proven: PeerRecord[] | undefined;

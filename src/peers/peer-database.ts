@@ -620,6 +620,11 @@ export class PeerDatabase {
     if (this.#peers.size <= this.#maxPeers) return;
     // First the peers a remote party put here make room for each other (see OriginGroups).
     const kept = keep === undefined ? undefined : this.#peers.get(keep);
+    if (kept === undefined && this.#peers.size - this.#maxPeers > 1) {
+      // Far over (a load): the groups give their share a level at a time.
+      for (const victim of this.#origins.pickMany(this.#peers.size - this.#maxPeers)) this.#remove(victim);
+      this.#saver.changed();
+    }
     while (this.#peers.size > this.#maxPeers) {
       const victim = this.#origins.pick(kept);
       if (victim === undefined) break;

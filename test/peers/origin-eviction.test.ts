@@ -4,11 +4,12 @@
  * the peers the application recorded, sources share by group, protected and proven peers are never taken for
  * it, and the origin survives a restart.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PeerDatabase } from "../../src/peers/peer-database.js";
 import { MemoryPeerStore } from "../../src/peers/peer-store.js";
-import { originGroup } from "../../src/peers/origin-groups.js";
-import { parsePeerRecord, type PeerOrigin } from "../../src/peers/peer-record.js";
+import { OriginGroups, originGroup } from "../../src/peers/origin-groups.js";
+import { createPeerRecord, parsePeerRecord, type PeerOrigin, type PeerRecord } from "../../src/peers/peer-record.js";
 
 function db(maxPeers: number, store = new MemoryPeerStore()): PeerDatabase {
   return new PeerDatabase({ store, flushDelayMs: 0, maxPeers });
@@ -137,5 +138,42 @@ describe("eviction of peers put here by remote parties", () => {
     expect(parsePeerRecord({ ...base, origin: { kind: "inbound", group: "10.0.0.0/16" } }).origin).toEqual({ kind: "inbound", group: "10.0.0.0/16" });
     expect(() => parsePeerRecord({ ...base, origin: { kind: "dialed", group: "x" } })).toThrow(/origin.kind/);
     expect(() => parsePeerRecord({ ...base, origin: { kind: "inbound", group: "x".repeat(65) } })).toThrow(/origin.group/);
+  });
+
+  it("evicts from a database loaded far over its bound what one pick after another would, a level at a time", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 70 }), (groupOf, count) => {
+        const made = (): { groups: OriginGroups; records: PeerRecord[] } => {
+          const groups = new OriginGroups();
+          const records = groupOf.map((g, i) => ({ ...createPeerRecord(`p${i}`, i), origin: { kind: "exchange" as const, group: `g${g}` } }));
+          for (const r of records) groups.add(r);
+          return { groups, records };
+        };
+        const bulk = made();
+        const many = bulk.groups.pickMany(count).map((r) => r.peerId);
+        const single = made();
+        const one: string[] = [];
+        for (let i = 0; i < count; i++) {
+          const victim = single.groups.pick(undefined);
+          if (victim === undefined) break;
+          single.groups.remove(victim);
+          one.push(victim.peerId);
+        }
+        expect([...many].sort()).toEqual([...one].sort());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("loads a file far over the bound, 40,000 records in as many groups, down to the bound", async () => {
+    const store = new MemoryPeerStore();
+    const big = db(40_000, store);
+    for (let i = 0; i < 40_000; i++) big.update(`p${i}`, { origin: { kind: "inbound", group: `g${i}` } }, 1);
+    ids("app", 10).forEach((p) => big.update(p, {}, 1));
+    await big.flush();
+    const d = db(1_000, store);
+    await d.load();
+    expect(d.size).toBe(1_000);
+    expect(ids("app", 10).filter((p) => !d.has(p))).toEqual([]);
   });
 });
