@@ -66,6 +66,11 @@ const GROUPS = [
     "test/manager/journal.test.ts",
     "test/manager/ban-list.test.ts",
   ]],
+  ["The peer database and the mesh under floods of identities and peer-exchange reports", [
+    "test/peers/origin-eviction.test.ts",
+    "test/mesh/mesh.test.ts",
+    "test/mesh/mesh-core.test.ts",
+  ]],
   ["Shutdown with stalled peers, reconnect storms", [
     "test/reconnect/shutdown.test.ts",
     "test/reconnect/reconnect-storm.test.ts",
