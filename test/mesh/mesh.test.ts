@@ -1,8 +1,10 @@
 /**
  * The target mesh over real sockets (mutual TLS, 127.x addresses): a mesh grows from one unpinned bootstrap
  * address through peer exchange, address-fetch connections to the bootstrap are closed once used, banned peers
- * are never dialed, a peer without the capability never gets a PeerAddresses frame, and a flood of frames is
- * used at most once per interval and bounded per frame.
+ * are never dialed, a peer without the capability never gets a PeerAddresses frame, a flood of frames is used at
+ * most once per interval and bounded per frame, reports from 40 subnets never push out the peers the application
+ * recorded, a record evicted while connected is not made again without its origin, and connections that open and
+ * close fast do not make the mesh read its candidates more than once per 50 ms.
  */
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it, vi } from "vitest";
