@@ -37,6 +37,15 @@ export const DEFAULT_MAX_DISCONNECTIONS = 32;
 export const DEFAULT_ADDRESS_FAILURE_DEMOTION = 3;
 
 /**
+ * A peer not seen for this long (and, if never seen, recorded this long ago), in milliseconds: 30 days. Such a
+ * peer, or one whose every address failed at least `addressFailureDemotion` times in a row, may make room for a
+ * newcomer a remote party put in a full database when no peer of that kind may (Bitcoin Core's address manager
+ * forgets addresses unseen for 30 days the same way). Without it, a database filled with the node's own and
+ * reached peers would never record a remote newcomer again.
+ */
+export const STALE_PEER_MS = 30 * 24 * 3600 * 1000;
+
+/**
  * Delay between the first unsaved change and the automatic save, in
  * milliseconds. Changes within the window are written together; the window is
  * not extended by later changes, so the file is at most this stale (plus one

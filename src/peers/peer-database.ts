@@ -19,6 +19,7 @@ import { gradeIndex, HealthGrade } from "../health/types.js";
 import { isDisconnectReason } from "../reasons.js";
 import {
   DEFAULT_ADDRESS_FAILURE_DEMOTION,
+  STALE_PEER_MS,
   DEFAULT_FLUSH_DELAY_MS,
   DEFAULT_MAX_ADDRESSES_PER_PEER,
   DEFAULT_MAX_DISCONNECTIONS,
@@ -632,9 +633,11 @@ export class PeerDatabase {
       this.#saver.changed();
     }
     if (this.#peers.size > this.#maxPeers && kept?.origin !== undefined && !isProven(kept) && !kept.protected) {
-      // A newcomer a remote party put here, and none of its kind may make room: it is not kept, rather than
-      // take the place of a peer this node recorded or reached (those would otherwise go one per newcomer).
-      this.#remove(kept);
+      // A newcomer a remote party put here, and none of its kind may make room: a stale peer may, else the
+      // newcomer is not kept, rather than take the place of a live peer this node recorded or reached (those
+      // would otherwise go one per newcomer).
+      const stale = this.#stalest(kept);
+      this.#remove(stale ?? kept);
       this.#saver.changed();
       return;
     }
@@ -664,6 +667,27 @@ export class PeerDatabase {
     record.protected = isProtected;
     if (isProtected) this.#origins.remove(record);
     else this.#origins.add(record);
+  }
+
+  /**
+   * The unprotected peer other than `newcomer` seen least recently among the stale ones (not seen for
+   * {@link STALE_PEER_MS} before the newcomer was added, or every address failed `addressFailureDemotion` times
+   * in a row), if any. A scan of every record: it runs only when no peer with an origin may make room.
+   */
+  #stalest(newcomer: PeerRecord): PeerRecord | undefined {
+    const before = newcomer.addedAt - STALE_PEER_MS;
+    let stalest: PeerRecord | undefined;
+    let stalestSeen = Infinity;
+    for (const record of this.#peers.values()) {
+      if (record === newcomer || record.protected) continue;
+      const seen = record.lastSeen ?? record.addedAt;
+      const failing = record.addresses.length > 0 && record.addresses.every((a) => a.failures >= this.#demotion);
+      if ((seen < before || failing) && seen < stalestSeen) {
+        stalest = record;
+        stalestSeen = seen;
+      }
+    }
+    return stalest;
   }
 
   #remove(record: PeerRecord): void {

@@ -88,6 +88,33 @@ describe("eviction of peers put here by remote parties", () => {
     expect(ids("app", 10).filter((p) => !e.has(p))).toEqual([]);
   });
 
+  it("lets a stale peer make room for a remote newcomer when none of its kind may, and only a stale one", () => {
+    const day = 24 * 3600 * 1000;
+    const d = db(10);
+    // Reached peers: one seen 40 days ago, one whose every address keeps failing, eight seen lately.
+    d.recordDialSuccess("old", "192.0.2.1:4000", 0);
+    d.recordDialSuccess("failing", "192.0.2.2:4000", 39 * day);
+    for (let k = 0; k < 3; k++) d.recordDialFailure("failing", "192.0.2.2:4000", 39 * day + k);
+    ids("live", 8).forEach((p, i) => d.recordDialSuccess(p, `198.51.100.${i + 1}:4000`, 39 * day));
+    d.update("n1", { origin: inbound("203.0.113.1:4000") }, 40 * day);
+    expect(d.has("old")).toBe(false);
+    expect(d.has("n1")).toBe(true);
+    // A peer with an origin makes room before any stale one.
+    d.update("n2", { origin: exchange("198.18.0.1:4000") }, 40 * day);
+    expect(d.has("n1")).toBe(false);
+    expect(d.has("failing")).toBe(true);
+    // None may (the application protects n2): the stale one goes.
+    d.setProtected("n2", true, 40 * day);
+    d.update("n3", { origin: exchange("198.19.0.1:4000") }, 40 * day);
+    expect(d.has("failing")).toBe(false);
+    // Nothing stale is left: the newcomer is not kept, the live peers keep their places.
+    d.setProtected("n3", true, 40 * day);
+    d.update("n4", { origin: exchange("198.20.0.1:4000") }, 40 * day);
+    expect(d.has("n4")).toBe(false);
+    expect(ids("live", 8).filter((p) => !d.has(p))).toEqual([]);
+    expect(d.size).toBe(10);
+  });
+
   it("counts a peer in its group again when it loses the address a dial reached", () => {
     const d = db(12);
     d.update("learned", { origin: exchange("203.0.113.1:4000") }, 1);
