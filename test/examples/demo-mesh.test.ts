@@ -57,7 +57,8 @@ describe("the demo of the README's quick start", () => {
     // No npm banner, no build output: the story starts at once.
     expect(run.lines[0]).toMatch(/^status page of node0: http:\/\/127\.0\.0\.1:\d+\//);
     // Establishment: a ring of TLS connections, each with a 0-RTT hello, and a limit refusal.
-    expect(run.lines.filter((l) => / -> node\d+ +open \(TLS 1\.3/.test(l))).toHaveLength(nodes);
+    // The whole output on failure: an extra open (a ring link lost and redialed on a loaded machine, say) says why.
+    expect(run.lines.filter((l) => / -> node\d+ +open \(TLS 1\.3/.test(l)), text).toHaveLength(nodes);
     expect(run.lines.filter((l) => l.includes("(0-RTT)"))).toHaveLength(nodes);
     expect(text).toMatch(/guest's dial rejected: CONNECTION_LIMIT \(node1 said Goodbye resource_constraint, retry after 30 s\)/);
     // A ban: the peer is told, and never redialed.
