@@ -362,6 +362,9 @@ class MeshServiceImpl implements MeshService {
       let recorded = 0;
       for (const peer of peers) {
         if (database.isBanned?.(peer.peerId, now) === true) continue;
+        // A report adds addresses only to a peer that reports put here: the addresses of a peer this node
+        // recorded, met or reached are its own, and the per-peer bound would drop them for claims.
+        if (database.has(peer.peerId) && database.originOf(peer.peerId)?.kind !== "exchange") continue;
         try {
           database.update(peer.peerId, { addresses: peer.addresses, origin }, now);
           recorded++;

@@ -38,12 +38,18 @@ export const DEFAULT_ADDRESS_FAILURE_DEMOTION = 3;
 
 /**
  * A peer not seen for this long (and, if never seen, recorded this long ago), in milliseconds: 30 days. Such a
- * peer, or one whose every address failed at least `addressFailureDemotion` times in a row, may make room for a
- * newcomer a remote party put in a full database when no peer of that kind may (Bitcoin Core's address manager
- * forgets addresses unseen for 30 days the same way). Without it, a database filled with the node's own and
- * reached peers would never record a remote newcomer again.
+ * peer, or one never reached or not seen for {@link FAILING_PEER_MS} whose every address failed at least
+ * `addressFailureDemotion` times in a row, may make room for a newcomer a remote party put in a full database
+ * when no peer of that kind may (Bitcoin Core's address manager forgets such addresses the same way). Without it,
+ * a database filled with the node's own and reached peers would never record a remote newcomer again.
  */
 export const STALE_PEER_MS = 30 * 24 * 3600 * 1000;
+
+/** How long a reached peer whose addresses all fail stays out of reach of {@link STALE_PEER_MS}'s rule: 7 days (a brief outage does not make it stale). */
+export const FAILING_PEER_MS = 7 * 24 * 3600 * 1000;
+
+/** How long a scan for stale peers that found none is trusted, in milliseconds, unless a dial failed since. */
+export const STALE_SCAN_INTERVAL_MS = 60_000;
 
 /**
  * Delay between the first unsaved change and the automatic save, in

@@ -124,7 +124,9 @@ export class OriginGroups {
   }
 
   #oldestEvictable(group: string, keep: PeerRecord | undefined): PeerRecord | undefined {
-    const members = this.#groups.get(group) as Set<PeerRecord>;
+    const members = this.#groups.get(group);
+    // Gone: its last records were found proven on an earlier call.
+    if (members === undefined) return undefined;
     let proven: PeerRecord[] | undefined;
     let victim: PeerRecord | undefined;
     for (const record of members) {

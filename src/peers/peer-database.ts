@@ -19,7 +19,9 @@ import { gradeIndex, HealthGrade } from "../health/types.js";
 import { isDisconnectReason } from "../reasons.js";
 import {
   DEFAULT_ADDRESS_FAILURE_DEMOTION,
+  FAILING_PEER_MS,
   STALE_PEER_MS,
+  STALE_SCAN_INTERVAL_MS,
   DEFAULT_FLUSH_DELAY_MS,
   DEFAULT_MAX_ADDRESSES_PER_PEER,
   DEFAULT_MAX_DISCONNECTIONS,
@@ -85,6 +87,8 @@ export class PeerDatabase {
   readonly #demotion: number;
   /** Insertion order is kept (a Map), which breaks eviction ties. */
   #peers = new Map<string, PeerRecord>();
+  /** Until when (ms, the records' clock) a scan for stale peers is known to find none (see #stalest). */
+  #noStaleUntil = -Infinity;
   /** The peers a remote party put here, by network group: they make room for each other first. */
   readonly #origins = new OriginGroups();
   /** The first peers in eviction order, kept between the evictions of a full database. */
@@ -207,6 +211,12 @@ export class PeerDatabase {
     return until;
   }
 
+  /** How a remote party put `peerId` here (see {@link PeerRecord.origin}), read in place; undefined when this node did or it is unknown. */
+  originOf(peerId: string): PeerOrigin | undefined {
+    const origin = this.#peers.get(peerId)?.origin;
+    return origin === undefined ? undefined : { kind: origin.kind, group: origin.group };
+  }
+
   /** True when `peerId` is known. */
   has(peerId: string): boolean {
     return this.#peers.has(peerId);
@@ -300,6 +310,7 @@ export class PeerDatabase {
     const entry = this.#addAddress(record, address);
     entry.lastFailure = at;
     entry.failures++;
+    this.#noStaleUntil = -Infinity;
     this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
@@ -675,18 +686,27 @@ export class PeerDatabase {
    * in a row), if any. A scan of every record: it runs only when no peer with an origin may make room.
    */
   #stalest(newcomer: PeerRecord): PeerRecord | undefined {
-    const before = newcomer.addedAt - STALE_PEER_MS;
+    const now = newcomer.addedAt;
+    // A scan that found none holds for a while (a newcomer a second would otherwise scan every record each time),
+    // unless a dial failed since (failures are what make a live peer stale before 30 days).
+    if (now < this.#noStaleUntil) return undefined;
+    const unseenSince = now - STALE_PEER_MS;
+    const failingSince = now - FAILING_PEER_MS;
     let stalest: PeerRecord | undefined;
     let stalestSeen = Infinity;
     for (const record of this.#peers.values()) {
       if (record === newcomer || record.protected) continue;
       const seen = record.lastSeen ?? record.addedAt;
-      const failing = record.addresses.length > 0 && record.addresses.every((a) => a.failures >= this.#demotion);
-      if ((seen < before || failing) && seen < stalestSeen) {
+      if (seen >= stalestSeen) continue;
+      const stale =
+        seen < unseenSince ||
+        ((seen < failingSince || !isProven(record)) && record.addresses.length > 0 && record.addresses.every((a) => a.failures >= this.#demotion));
+      if (stale) {
         stalest = record;
         stalestSeen = seen;
       }
     }
+    if (stalest === undefined) this.#noStaleUntil = now + STALE_SCAN_INTERVAL_MS;
     return stalest;
   }
 

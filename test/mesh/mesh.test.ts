@@ -209,6 +209,23 @@ describe("target mesh over real sockets", () => {
     expect(meshed.peers.get(honest.find((p) => meshed.peers.has(p))!)?.origin).toEqual({ kind: "exchange", group: "127.39.0.0/16" });
   });
 
+  it("adds reported addresses only to peers that reports put in the database", async () => {
+    const meshed = await startManager({ listen: ["127.36.5.1:0"], mesh: { targetOutbound: 0 } });
+    const sender = await startManager({ listen: ["127.36.6.1:0"], capabilities: [{ name: PEER_EXCHANGE_CAPABILITY }] });
+    const recorded = Identity.generate().peerId;
+    meshed.peers.update(recorded.toString(), { addresses: ["127.37.9.9:4000"] }, Date.now());
+    const learned = Identity.generate().peerId;
+    const conn = await sender.dial({ peerId: meshed.peerId, addresses: meshed.addresses });
+    const frame = (addrs: (i: number) => string[], request: boolean) =>
+      create(FrameSchema, { kind: { case: "peerAddresses", value: { peers: [recorded, learned].map((id, i) => ({ peerId: id.bytes, addrs: addrs(i) })), request } } });
+    conn.sendControl(frame((i) => [`127.38.${i}.1:4000`], false));
+    const got = nextEvent(meshed, "message");
+    await conn.send("/test", new TextEncoder().encode("after the report"));
+    await got;
+    expect(meshed.peers.addressesOf(recorded.toString())).toEqual(["127.37.9.9:4000"]);
+    expect(meshed.peers.addressesOf(learned.toString())).toEqual(["127.38.1.1:4000"]);
+  });
+
   it("does not make again, without its origin, the record of a connected peer evicted meanwhile", async () => {
     const listener = await startManager({ listen: ["127.36.3.1:0"] });
     const peer = await startManager({ listen: ["127.36.4.1:0"] });

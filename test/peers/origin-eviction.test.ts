@@ -91,11 +91,16 @@ describe("eviction of peers put here by remote parties", () => {
   it("lets a stale peer make room for a remote newcomer when none of its kind may, and only a stale one", () => {
     const day = 24 * 3600 * 1000;
     const d = db(10);
-    // Reached peers: one seen 40 days ago, one whose every address keeps failing, eight seen lately.
+    // Reached 40 days ago; recorded by the application and never reached, its address failing; reached today
+    // and down for a moment (three failures: not stale); seven live ones.
     d.recordDialSuccess("old", "192.0.2.1:4000", 0);
-    d.recordDialSuccess("failing", "192.0.2.2:4000", 39 * day);
-    for (let k = 0; k < 3; k++) d.recordDialFailure("failing", "192.0.2.2:4000", 39 * day + k);
-    ids("live", 8).forEach((p, i) => d.recordDialSuccess(p, `198.51.100.${i + 1}:4000`, 39 * day));
+    d.update("failing", { addresses: ["192.0.2.2:4000"] }, 39 * day);
+    d.recordDialSuccess("down", "192.0.2.3:4000", 40 * day - 60_000);
+    for (let k = 0; k < 3; k++) {
+      d.recordDialFailure("failing", "192.0.2.2:4000", 39 * day + k);
+      d.recordDialFailure("down", "192.0.2.3:4000", 40 * day - 30_000 + k);
+    }
+    ids("live", 7).forEach((p, i) => d.recordDialSuccess(p, `198.51.100.${i + 1}:4000`, 39 * day));
     d.update("n1", { origin: inbound("203.0.113.1:4000") }, 40 * day);
     expect(d.has("old")).toBe(false);
     expect(d.has("n1")).toBe(true);
@@ -107,11 +112,11 @@ describe("eviction of peers put here by remote parties", () => {
     d.setProtected("n2", true, 40 * day);
     d.update("n3", { origin: exchange("198.19.0.1:4000") }, 40 * day);
     expect(d.has("failing")).toBe(false);
-    // Nothing stale is left: the newcomer is not kept, the live peers keep their places.
+    // Nothing stale is left (a brief outage is not staleness): the newcomer is not kept.
     d.setProtected("n3", true, 40 * day);
     d.update("n4", { origin: exchange("198.20.0.1:4000") }, 40 * day);
     expect(d.has("n4")).toBe(false);
-    expect(ids("live", 8).filter((p) => !d.has(p))).toEqual([]);
+    expect(["down", ...ids("live", 7)].filter((p) => !d.has(p))).toEqual([]);
     expect(d.size).toBe(10);
   });
 
@@ -202,5 +207,21 @@ describe("eviction of peers put here by remote parties", () => {
     await d.load();
     expect(d.size).toBe(1_000);
     expect(ids("app", 10).filter((p) => !d.has(p))).toEqual([]);
+  });
+
+  it("skips, without failing, a group whose records were all reached since they were added", () => {
+    const groups = new OriginGroups();
+    const records = ["a", "b", "c", "d"].map((id, i) => ({ ...createPeerRecord(id, i), origin: { kind: "inbound" as const, group: i < 3 ? "big" : "small" } }));
+    for (const r of records) groups.add(r);
+    for (const r of records.slice(0, 3)) r.addresses = [{ address: "192.0.2.1:1", failures: 0, lastSuccess: 5 }];
+    expect(groups.pickMany(3).map((r) => r.peerId)).toEqual(["d"]);
+    expect(groups.pick(undefined)).toBeUndefined();
+    // A group emptied by the records found reached while its last one is taken.
+    const two = new OriginGroups();
+    const [reached, open] = ["p", "v"].map((id, i) => ({ ...createPeerRecord(id, i), origin: { kind: "inbound" as const, group: "g" } }));
+    two.add(reached!);
+    two.add(open!);
+    reached!.addresses = [{ address: "192.0.2.1:1", failures: 0, lastSuccess: 5 }];
+    expect(two.pickMany(2).map((r) => r.peerId)).toEqual(["v"]);
   });
 });
