@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { isIp, parseHostPort, subnetKey } from "../manager/ip.js";
+import { ipBytes, isIp, parseHostPort, subnetKey } from "../manager/ip.js";
 import { isProven } from "./peer-eviction.js";
 import type { PeerOrigin, PeerRecord } from "./peer-record.js";
 
@@ -149,7 +149,8 @@ const ORIGIN_IPV6_PREFIX = 32;
 
 /**
  * The network group of `address` (`"host:port"` or a bare IP) for a {@link PeerOrigin}: its IPv4 /16 or IPv6 /32
- * (an IPv4-mapped address as IPv4), whatever the node's other prefixes; the lowercased host for a host name.
+ * (an IPv4-mapped, 6to4, Teredo or NAT64 address as the IPv4 it carries), whatever the node's other prefixes; the
+ * lowercased host for a host name.
  */
 export function originGroup(address: string): string {
   let host = address;
@@ -161,5 +162,22 @@ export function originGroup(address: string): string {
     }
   }
   if (!isIp(host)) return `name:${host.toLowerCase().slice(0, 58)}`;
-  return subnetKey(host, ORIGIN_IPV4_PREFIX, ORIGIN_IPV6_PREFIX);
+  const v4 = embeddedIpv4(ipBytes(host) ?? []);
+  return subnetKey(v4 ?? host, ORIGIN_IPV4_PREFIX, ORIGIN_IPV6_PREFIX);
+}
+
+/**
+ * The IPv4 address an IPv6 address carries, as Bitcoin Core's network groups read it: 6to4 (`2002::/16`),
+ * Teredo (`2001:0::/32`, the client's address inverted in the last 4 bytes) and NAT64 (`64:ff9b::/96`). Without
+ * it, 6to4 gave each IPv4 /16 a second group, and behind NAT64 every IPv4 peer fell into one.
+ */
+function embeddedIpv4(bytes: readonly number[]): string | undefined {
+  if (bytes.length !== 16) return undefined;
+  const b = (i: number): number => bytes[i] as number;
+  if (b(0) === 0x20 && b(1) === 0x02) return [b(2), b(3), b(4), b(5)].join(".");
+  if (b(0) === 0x20 && b(1) === 0x01 && b(2) === 0 && b(3) === 0) return [b(12), b(13), b(14), b(15)].map((x) => x ^ 0xff).join(".");
+  if (b(0) === 0 && b(1) === 0x64 && b(2) === 0xff && b(3) === 0x9b && bytes.slice(4, 12).every((x) => x === 0)) {
+    return [b(12), b(13), b(14), b(15)].join(".");
+  }
+  return undefined;
 }

@@ -158,11 +158,17 @@ describe("eviction of peers put here by remote parties", () => {
     expect(ids("new", 5).filter((p) => after.has(p)).length).toBe(5);
   });
 
-  it("groups IPv4 by /16 and IPv6 by /32, an IPv4-mapped address as IPv4, whatever the port", () => {
+  it("groups IPv4 by /16 and IPv6 by /32, an IPv6 address carrying an IPv4 as that IPv4, whatever the port", () => {
     expect(originGroup("203.0.113.7:4000")).toBe("203.0.0.0/16");
     expect(originGroup("[2001:db8:1:2::1]:4000")).toBe("2001:db8::/32");
     expect(originGroup("[::ffff:203.0.113.7]:1")).toBe("203.0.0.0/16");
     expect(originGroup("203.0.113.7")).toBe("203.0.0.0/16");
+    // The IPv4 an IPv6 address carries: 6to4, Teredo (inverted), NAT64.
+    expect(originGroup("[2002:cb00:7107::1]:4000")).toBe("203.0.0.0/16");
+    expect(originGroup("[2001:0:4136:e378:8000:63bf:34ff:8ef8]:4000")).toBe("203.0.0.0/16");
+    expect(originGroup("[64:ff9b::cb00:7107]:4000")).toBe("203.0.0.0/16");
+    expect(originGroup("[64:ff9b::c633:6401]:4000")).toBe("198.51.0.0/16");
+    expect(originGroup("[2001:db8::1]:4000")).toBe("2001:db8::/32");
   });
 
   it("reads an origin back from disk and refuses a malformed one", () => {
