@@ -250,7 +250,8 @@ export class ConnectionManager extends TypedEmitter<ConnectionManagerEvents> {
     // The Hello layout every handshake of this node uses, made now rather than on the first connection. A bad
     // list is reported by each handshake, as it was before this step.
     try {
-      prepareHello({ ...this.options, listenAddrs: this.#listeners.addresses });
+      const o = this.options;
+      prepareHello({ protocols: o.protocols, capabilities: o.capabilities, listenAddrs: this.#listeners.addresses, agent: o.agent });
     } catch {
       // reported by the handshakes
     }

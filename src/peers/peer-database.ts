@@ -30,6 +30,7 @@ import {
 import {
   assertHostPort,
   assertPeerId,
+  checkOrigin,
   type BackoffRecord,
   type BanRecord,
   clonePeerRecord,
@@ -634,8 +635,9 @@ export class PeerDatabase {
     const kept = keep === undefined ? undefined : this.#peers.get(keep);
     if (kept === undefined && this.#peers.size - this.#maxPeers > 1) {
       // Far over (a load): the groups give their share a level at a time.
-      for (const victim of this.#origins.pickMany(this.#peers.size - this.#maxPeers)) this.#remove(victim);
-      this.#saver.changed();
+      const victims = this.#origins.pickMany(this.#peers.size - this.#maxPeers);
+      for (const victim of victims) this.#remove(victim);
+      if (victims.length > 0) this.#saver.changed();
     }
     while (this.#peers.size > this.#maxPeers) {
       const victim = this.#origins.pick(kept);
@@ -733,10 +735,9 @@ export class PeerDatabase {
 
 /** `origin` checked as given by a caller (INVALID_ARGUMENT), copied. */
 function checkedOrigin(origin: PeerOrigin): PeerOrigin {
-  if ((origin.kind !== "inbound" && origin.kind !== "exchange") || typeof origin.group !== "string" || origin.group.length === 0 || origin.group.length > 64) {
-    throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, 'origin must be { kind: "inbound" | "exchange", group: a string of 1 to 64 characters }');
-  }
-  return { kind: origin.kind, group: origin.group };
+  const checked = checkOrigin(origin, "origin");
+  if (typeof checked === "string") throw new PeerlinkError(ErrorCode.INVALID_ARGUMENT, checked);
+  return checked;
 }
 
 function positiveInt(value: number, name: string): number {

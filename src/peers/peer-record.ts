@@ -227,15 +227,24 @@ export function parsePeerRecord(value: unknown, where = "peer record"): PeerReco
 /** Longest group name kept (a CIDR block is at most 43 characters). */
 const MAX_ORIGIN_GROUP_LENGTH = 64;
 
-function parseOrigin(value: unknown, where: string): PeerOrigin {
-  const obj = expectObject(value, where);
-  const kind = obj["kind"];
-  if (kind !== "inbound" && kind !== "exchange") throw corrupt(`${where}.kind must be "inbound" or "exchange"`);
-  const group = obj["group"];
+/**
+ * A copy of `value` as a {@link PeerOrigin}, or what is wrong with it (naming the field after `where`): the one
+ * check of an origin, for a caller's argument and for a record read from disk alike.
+ */
+export function checkOrigin(value: unknown, where: string): PeerOrigin | string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `${where} must be an object`;
+  const { kind, group } = value as Record<string, unknown>;
+  if (kind !== "inbound" && kind !== "exchange") return `${where}.kind must be "inbound" or "exchange"`;
   if (typeof group !== "string" || group.length === 0 || group.length > MAX_ORIGIN_GROUP_LENGTH) {
-    throw corrupt(`${where}.group must be a non-empty string of at most ${MAX_ORIGIN_GROUP_LENGTH} characters`);
+    return `${where}.group must be a non-empty string of at most ${MAX_ORIGIN_GROUP_LENGTH} characters`;
   }
   return { kind, group };
+}
+
+function parseOrigin(value: unknown, where: string): PeerOrigin {
+  const origin = checkOrigin(value, where);
+  if (typeof origin === "string") throw corrupt(origin);
+  return origin;
 }
 
 function parseAddress(value: unknown, where: string): PeerAddressRecord {

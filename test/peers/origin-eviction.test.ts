@@ -176,6 +176,10 @@ describe("eviction of peers put here by remote parties", () => {
     expect(parsePeerRecord({ ...base, origin: { kind: "inbound", group: "10.0.0.0/16" } }).origin).toEqual({ kind: "inbound", group: "10.0.0.0/16" });
     expect(() => parsePeerRecord({ ...base, origin: { kind: "dialed", group: "x" } })).toThrow(/origin.kind/);
     expect(() => parsePeerRecord({ ...base, origin: { kind: "inbound", group: "x".repeat(65) } })).toThrow(/origin.group/);
+    // The same check for a caller's argument, as INVALID_ARGUMENT.
+    const d = db(10);
+    expect(() => d.update("a", { origin: { kind: "dialed" as "inbound", group: "x" } }, 1)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/origin.kind/) }));
+    expect(d.has("a")).toBe(false);
   });
 
   it("evicts from a database loaded far over its bound what one pick after another would, a level at a time", () => {
