@@ -70,6 +70,7 @@ const GROUPS = [
     "test/peers/origin-eviction.test.ts",
     "test/mesh/mesh.test.ts",
     "test/mesh/mesh-core.test.ts",
+    "test/mesh/mesh-service-ticks.test.ts",
   ]],
   ["Shutdown with stalled peers, reconnect storms", [
     "test/reconnect/shutdown.test.ts",
