@@ -2,14 +2,15 @@
 // figures that this machine's timing noise does not move (BENCHMARKS.md, thirteenth pass). Informational: not a
 // figure of `npm run bench:net`.
 //
-//   node bench/net/calls.mjs [--connections N] [--warm N] [--top N] [--json]
+//   node bench/net/calls.mjs [--connections N] [--warm N] [--top N] [--functions N] [--json]
 //
 // Each contender (raw TLS and peerlink, the bench:net contenders, one dialer identity per connection) runs in a
 // fresh process: `warm` batches of `connections` connections, 64 dials at a time, each closed before the next, so
 // that what a process does once (module loading, first uses) is behind it; then one more batch under V8's precise
 // coverage with call counts, taken once every connection is accepted (setup only: the close comes after). Prints
 // per connection peerlink's functions and calls by part of the library, then the calls into Node's own JavaScript
-// (`node:` modules) of both contenders and, with `--top`, the Node functions peerlink calls most more often.
+// (`node:` modules) of both contenders and, with `--top`, the Node functions peerlink calls most more often; with
+// `--functions`, peerlink's own functions by calls per connection.
 // The counts vary by a few calls between runs (timers, the order reads arrive in); the parts are what a redesign
 // for the fresh figures has to thin (BENCHMARKS.md, twelfth pass).
 import { execFile } from "node:child_process";
@@ -45,6 +46,7 @@ if (args[0] === "--child") {
 const connections = option("--connections", 256);
 const warm = option("--warm", 4);
 const top = option("--top", 0);
+const functionsShown = option("--functions", 0);
 const run = promisify(execFile);
 const counts = {};
 for (const contender of ["raw", "peerlink"]) {
@@ -134,10 +136,16 @@ function summarise({ raw, peerlink }, size) {
   for (const c of nodeCalls(peerlink)) more.set(key(c), c.count - (rawByKey.get(key(c)) ?? 0));
   for (const [k, count] of rawByKey) if (!more.has(k)) more.set(k, -count);
   const sum = (list) => list.reduce((n, c) => n + c.count, 0);
+  const own = peerlink
+    .filter((c) => !c.where.startsWith("node:"))
+    .sort((a, b) => b.count - a.count)
+    .slice(0, functionsShown)
+    .map((c) => ({ function: `${c.where} ${c.name}`, callsPerConnection: perConnection(c.count) }));
   return {
     connections: size,
     peerlink: {
       functions,
+      top: own,
       callsPerConnection: perConnection(calls),
       parts: [...parts].filter(([, p]) => p.functions > 0).map(([part, p]) => ({ part, functions: p.functions, callsPerConnection: perConnection(p.calls) })),
     },
@@ -154,6 +162,11 @@ function print(r) {
   console.log("| peerlink's part | functions run | calls per connection |\n|---|---:|---:|");
   for (const p of r.peerlink.parts) console.log(`| ${p.part} | ${p.functions} | ${p.callsPerConnection} |`);
   console.log(`| all | ${r.peerlink.functions} | ${r.peerlink.callsPerConnection} |\n`);
+  if (r.peerlink.top.length > 0) {
+    console.log("| peerlink function | calls per connection |\n|---|---:|");
+    for (const f of r.peerlink.top) console.log(`| ${f.function} | ${f.callsPerConnection} |`);
+    console.log("");
+  }
   const { raw, peerlink } = r.nodeCallsPerConnection;
   console.log(`Calls into Node's own JavaScript per connection: raw TLS ${raw}, peerlink ${peerlink} (${Math.round((peerlink - raw) * 10) / 10} more).`);
   if (r.nodeCallsMore.length > 0) {
