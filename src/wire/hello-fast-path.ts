@@ -50,7 +50,13 @@ class Reader {
 
   /** The bounds of a length-delimited value, or `ok = false`. */
   span(): number {
-    const length = this.uint32();
+    // A length under 128 (every Hello field's) is its own byte: read here, without a call to uint32.
+    const first = this.pos < this.end ? (this.buf[this.pos] as number) : 0x80;
+    let length: number;
+    if (first < 0x80) {
+      length = first;
+      this.pos++;
+    } else length = this.uint32();
     if (!this.ok || length > this.end - this.pos) {
       this.ok = false;
       return this.pos;
