@@ -10,18 +10,12 @@
 // Prints KiB per connection for each contender, peerlink's by part of the library (the innermost frame of
 // peerlink's own on the allocating stack; "Node" when none), and with `--top` peerlink's allocating functions.
 // Sampling makes each figure vary by a few per cent between runs.
-import { execFile } from "node:child_process";
-import { Session } from "node:inspector/promises";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { numberOption, pool, sleep } from "./common.mjs";
+import { fileURLToPath } from "node:url";
+import { numberOption } from "./common.mjs";
+import { inChildren, measureOneBatch } from "./one-batch.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
 const args = process.argv.slice(2);
 const option = (name, fallback) => numberOption(args, name, fallback);
-const CONCURRENCY = 64;
 const SAMPLING_INTERVAL = 256;
 
 if (args[0] === "--child") {
@@ -32,65 +26,35 @@ if (args[0] === "--child") {
 const connections = option("--connections", 256);
 const warm = option("--warm", 4);
 const top = option("--top", 0);
-const run = promisify(execFile);
+const sampled = await inChildren(fileURLToPath(import.meta.url), connections, warm);
 const report = { connections, contenders: {} };
-for (const contender of ["raw", "peerlink"]) {
-  const child = [fileURLToPath(import.meta.url), "--child", contender, String(connections), String(warm)];
-  const { stdout } = await run(process.execPath, child, { maxBuffer: 64 * 2 ** 20 });
-  report.contenders[contender] = summarise(JSON.parse(stdout), connections);
-}
+for (const [contender, sites] of Object.entries(sampled)) report.contenders[contender] = summarise(sites, connections);
 if (args.includes("--json")) console.log(JSON.stringify(report, null, 2));
 else print(report);
 
 /** Runs `contender` for `warm` batches, then samples the allocations of one more batch's setup. */
 async function measure(contender, size, warmBatches) {
-  const lib = await import(pathToFileURL(path.join(root, "dist/src/index.js")).href);
-  const node =
-    contender === "raw"
-      ? await (await import("./raw-tls.mjs")).start({ makeCredentials: () => lib.createTlsCredentials(lib.Identity.generate()), dialers: size })
-      : await (await import("./peerlink.mjs")).start({ lib, dialers: size });
-  let accepted = 0;
-  node.onAccept(() => accepted++);
-  const session = new Session();
-  session.connect();
-  const batch = async (sampled) => {
-    const conns = [];
-    accepted = 0;
-    if (sampled) {
+  const profile = await measureOneBatch(contender, size, warmBatches, {
+    async begin(session) {
       await session.post("HeapProfiler.enable");
       await session.post("HeapProfiler.startSampling", {
         samplingInterval: SAMPLING_INTERVAL,
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
       });
-    }
-    await pool(size, CONCURRENCY, async () => conns.push(await node.dial()));
-    for (let i = 0; accepted < size && i < 10_000; i++) await sleep(1);
-    if (accepted < size) throw new Error(`${contender}: ${accepted} of ${size} connections accepted`);
-    const profile = sampled ? (await session.post("HeapProfiler.stopSampling")).profile : undefined;
-    for (const c of conns) c.close();
-    await node.settled?.();
-    await sleep(50);
-    return profile;
+    },
+    end: async (session) => (await session.post("HeapProfiler.stopSampling")).profile,
+  });
+  // Attribute every sample to the innermost frame of peerlink's own on its stack.
+  const sites = new Map();
+  const walk = (node, owner) => {
+    const where = locate(node.callFrame.url);
+    const here = where === undefined ? owner : `${where} ${node.callFrame.functionName || "(anonymous)"}`;
+    if (node.selfSize > 0) sites.set(here ?? "Node", (sites.get(here ?? "Node") ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child, here);
   };
-  try {
-    for (let b = 0; b < warmBatches; b++) await batch(false);
-    const profile = await batch(true);
-    // Attribute every sample to the innermost frame of peerlink's own on its stack.
-    const sites = new Map();
-    const walk = (node, owner) => {
-      const where = locate(node.callFrame.url);
-      const here = where === undefined ? owner : `${where} ${node.callFrame.functionName || "(anonymous)"}`;
-      const self = node.selfSize;
-      if (self > 0) sites.set(here ?? "Node", (sites.get(here ?? "Node") ?? 0) + self);
-      for (const child of node.children) walk(child, here);
-    };
-    walk(profile.head, undefined);
-    return [...sites].map(([site, bytes]) => ({ site, bytes }));
-  } finally {
-    session.disconnect();
-    await node.stop();
-  }
+  walk(profile.head, undefined);
+  return [...sites].map(([site, bytes]) => ({ site, bytes }));
 }
 
 /** A path under dist/src/ for peerlink's own code, undefined for the rest. */

@@ -13,18 +13,12 @@
 // `--functions`, peerlink's own functions by calls per connection.
 // The counts vary by a few calls between runs (timers, the order reads arrive in); the parts are what a redesign
 // for the fresh figures has to thin (BENCHMARKS.md, twelfth pass).
-import { execFile } from "node:child_process";
-import { Session } from "node:inspector/promises";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { numberOption, pool, sleep } from "./common.mjs";
+import { fileURLToPath } from "node:url";
+import { numberOption } from "./common.mjs";
+import { inChildren, measureOneBatch } from "./one-batch.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
 const args = process.argv.slice(2);
 const option = (name, fallback) => numberOption(args, name, fallback);
-const CONCURRENCY = 64;
 
 /** The library's parts, by the first matching prefix of a file's path under dist/src/. */
 const PARTS = [
@@ -47,61 +41,31 @@ const connections = option("--connections", 256);
 const warm = option("--warm", 4);
 const top = option("--top", 0);
 const functionsShown = option("--functions", 0);
-const run = promisify(execFile);
-const counts = {};
-for (const contender of ["raw", "peerlink"]) {
-  const child = [fileURLToPath(import.meta.url), "--child", contender, String(connections), String(warm)];
-  const { stdout } = await run(process.execPath, child, { maxBuffer: 64 * 2 ** 20 });
-  counts[contender] = JSON.parse(stdout);
-}
-const report = summarise(counts, connections);
+const report = summarise(await inChildren(fileURLToPath(import.meta.url), connections, warm), connections);
 if (args.includes("--json")) console.log(JSON.stringify(report, null, 2));
 else print(report);
 
 /** Runs `contender` for `warm` batches, then counts the calls of one more batch's setup. */
 async function measure(contender, size, warmBatches) {
-  const lib = await import(pathToFileURL(path.join(root, "dist/src/index.js")).href);
-  const node =
-    contender === "raw"
-      ? await (await import("./raw-tls.mjs")).start({ makeCredentials: () => lib.createTlsCredentials(lib.Identity.generate()), dialers: size })
-      : await (await import("./peerlink.mjs")).start({ lib, dialers: size });
-  let accepted = 0;
-  node.onAccept(() => accepted++);
-  const session = new Session();
-  session.connect();
-  const batch = async (counted) => {
-    const conns = [];
-    accepted = 0;
-    if (counted) await session.post("Profiler.takePreciseCoverage"); // counts from here
-    await pool(size, CONCURRENCY, async () => conns.push(await node.dial()));
-    for (let i = 0; accepted < size && i < 10_000; i++) await sleep(1);
-    if (accepted < size) throw new Error(`${contender}: ${accepted} of ${size} connections accepted`);
-    const taken = counted ? (await session.post("Profiler.takePreciseCoverage")).result : undefined;
-    for (const c of conns) c.close();
-    await node.settled?.();
-    await sleep(50);
-    return taken;
-  };
-  try {
-    for (let b = 0; b < warmBatches; b++) await batch(false);
-    await session.post("Profiler.enable");
-    await session.post("Profiler.startPreciseCoverage", { callCount: true, detailed: false });
-    const scripts = await batch(true);
-    const calls = [];
-    for (const script of scripts) {
-      const where = locate(script.url);
-      if (where === undefined) continue;
-      for (const f of script.functions) {
-        // The first range is the function's own: its count is the number of calls.
-        const count = f.ranges[0].count;
-        if (count > 0) calls.push({ where, name: f.functionName || `(anonymous at ${f.ranges[0].startOffset})`, count });
-      }
+  const scripts = await measureOneBatch(contender, size, warmBatches, {
+    async begin(session) {
+      await session.post("Profiler.enable");
+      await session.post("Profiler.startPreciseCoverage", { callCount: true, detailed: false });
+      await session.post("Profiler.takePreciseCoverage"); // counts from here
+    },
+    end: async (session) => (await session.post("Profiler.takePreciseCoverage")).result,
+  });
+  const calls = [];
+  for (const script of scripts) {
+    const where = locate(script.url);
+    if (where === undefined) continue;
+    for (const f of script.functions) {
+      // The first range is the function's own: its count is the number of calls.
+      const count = f.ranges[0].count;
+      if (count > 0) calls.push({ where, name: f.functionName || `(anonymous at ${f.ranges[0].startOffset})`, count });
     }
-    return calls;
-  } finally {
-    session.disconnect();
-    await node.stop();
   }
+  return calls;
 }
 
 /** "node:<module>" for Node's own JavaScript, a path under dist/src/ for peerlink's, undefined for the rest. */
