@@ -104,7 +104,7 @@ function spawn(proc, generation) {
       logged.push(m.line);
     }
   });
-  child.send({ type: "start", nodes: entry.nodes, config: { target, tls, budget, sampleMs: SAMPLE_MS, maxDials: maxDials === undefined ? undefined : Number(maxDials) } });
+  child.send({ type: "start", nodes: entry.nodes, config: { target, nodes: N, tls, budget, sampleMs: SAMPLE_MS, maxDials: maxDials === undefined ? undefined : Number(maxDials) } });
   return entry;
 }
 
@@ -362,7 +362,23 @@ async function main() {
   result.neverAtTarget = specs
     .filter((s) => !everAtTarget.has(s.index))
     .map((s) => ({ ip: s.ip, ...(latest.get(s.index) ?? { index: s.index }) }));
-  result.belowTargetAtEnd = [...latest.values()].filter((r) => r.outbound < target && r.outbound + r.inbound < N - 1).map((r) => ({ ip: specs[r.index].ip, ...r }));
+  // With, for each, the running nodes it is not connected to and what its database holds at their addresses.
+  const running = new Map([...latest.values()].map((r) => [r.peerId, r]));
+  result.belowTargetAtEnd = [...latest.values()]
+    .filter((r) => r.outbound < target && r.outbound + r.inbound < N - 1)
+    .map((r) => ({
+      ip: specs[r.index].ip,
+      ...r,
+      short: {
+        ...r.short,
+        connected: undefined,
+        notConnected: r.short?.notConnected.map((record) => ({ ...record, running: running.has(record.peerId) })),
+        // Running nodes this one is neither connected to nor knows (their addresses).
+        runningUnknown: [...running.values()]
+          .filter((o) => o.peerId !== r.peerId && !(r.short?.connected ?? []).includes(o.peerId) && !(r.short?.notConnected ?? []).some((record) => record.peerId === o.peerId))
+          .map((o) => `${specs[o.index].ip}:${port}`),
+      },
+    }));
   result.timeline = timeline;
   result.acceptance = {
     startWithinLimit: result.phases.start.reached,

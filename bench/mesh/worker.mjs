@@ -72,13 +72,23 @@ async function startNode(spec) {
   });
   manager.on("mesh:dial", () => dials.push(clock()));
   manager.on("reconnect:attempt", () => dials.push(clock()));
+  // The last closes of each peer (for the nodes below target: flap dampening counts every close).
+  const closes = new Map();
+  manager.on("connection:close", ({ peer, reason, initiator, connection }) => {
+    const list = closes.get(peer) ?? [];
+    list.push(`${Math.round(Date.now() / 1000) % 1000}s ${connection.direction} ${reason} (${initiator})`);
+    if (list.length > 4) list.shift();
+    closes.delete(peer);
+    closes.set(peer, list);
+    if (closes.size > 64) closes.delete(closes.keys().next().value);
+  });
   manager.on("dial:refused", ({ error }) => countFailure(error, failed));
   manager.on("handshake:failed", ({ direction, error }) => {
     if (direction === "outbound") countFailure(error, failed);
   });
   // A refused or failed connection is part of the run, not an error of the harness.
   manager.on("error", () => {});
-  nodes.set(spec.index, { manager, dials, failed, spec, startedAt: Date.now() });
+  nodes.set(spec.index, { manager, dials, failed, closes, spec, startedAt: Date.now() });
   try {
     await manager.start();
   } catch (error) {
@@ -127,9 +137,33 @@ function report() {
       if (remoteHalf === "0") fromLoopback++;
       else if (remoteHalf !== half) cross++;
     }
-    rows.push({ index, outbound, inbound, cross, fromLoopback, dials: node.dials.length, known: m.peers.size, failed: node.failed });
+    const row = { index, peerId: m.peerId.toString(), outbound, inbound, cross, fromLoopback, dials: node.dials.length, known: m.peers.size, failed: node.failed };
+    if (outbound < config.target && outbound + inbound < config.nodes - 1) row.short = shortOf(m, node.closes);
+    rows.push(row);
   }
   process.send({ type: "sample", at: Date.now(), rows, cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, failures });
+}
+
+/**
+ * What a node below its target knows of the peers it is not connected to: each record's addresses with their
+ * failed dials, its origin, and whether the mesh has a dial in flight; the harness matches them with the nodes
+ * that are running (a live node known under an old identity, or not known at all, is what keeps a node short).
+ */
+function shortOf(m, closes) {
+  const now = Date.now();
+  const connected = new Set(m.connections().map((c) => c.remotePeer.toString()));
+  const records = [];
+  for (const peerId of m.peers.peerIds()) {
+    if (connected.has(peerId)) continue;
+    const r = m.peers.get(peerId);
+    records.push({
+      peerId,
+      origin: r.origin?.kind ?? "own",
+      closes: closes.get(peerId),
+      addresses: r.addresses.map((a) => `${a.address} failures=${a.failures}${a.lastFailure === undefined ? "" : ` ${Math.round((now - a.lastFailure) / 1000)}s ago`}${a.lastSuccess === undefined ? "" : " reached"}`),
+    });
+  }
+  return { mesh: m.mesh?.status(), nextMeshWakeInMs: m.mesh?.nextWakeAt === undefined ? null : m.mesh.nextWakeAt - now, connected: [...connected], notConnected: records };
 }
 
 async function stop() {

@@ -33,7 +33,7 @@ import { helloTemplate, type HelloTemplate } from "./hello-template.js";
 import { checkHello } from "./hello-check.js";
 import { ownHelloFrame } from "./own-hello.js";
 import { KeptHandshakeResult } from "./kept-result.js";
-import { markFromProvenPeer } from "./proven-failures.js";
+import { markAnsweredBy, markFromProvenPeer } from "./proven-failures.js";
 import { isUint32, sameBytes } from "./list-checks.js";
 import { negotiateCapabilities, negotiateProtocols, negotiateVersion } from "./negotiate.js";
 import { nonceBindingPayload, tlsBindingPayload } from "./transcript.js";
@@ -414,10 +414,9 @@ export class Handshake {
       return this.fail(ErrorCode.SELF_CONNECTION, "the peer is this node itself");
     }
     if (this.#expectedPeerId !== undefined && !peerId.equals(this.#expectedPeerId)) {
-      return this.fail(
-        ErrorCode.IDENTITY_MISMATCH,
-        `expected peer ${this.#expectedPeerId.toString()}, got ${peerId.toString()}`,
-      );
+      const actions = this.fail(ErrorCode.IDENTITY_MISMATCH, `expected peer ${this.#expectedPeerId.toString()}, got ${peerId.toString()}`);
+      for (const action of actions) if (action.type === "fail") markAnsweredBy(action.error, peerId);
+      return actions;
     }
     this.#peerProven = true;
     const version = negotiateVersion(this.#versions, { min: hello.minVersion, max: hello.maxVersion });

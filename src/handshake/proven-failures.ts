@@ -4,6 +4,7 @@
  * @module
  */
 import type { PeerlinkError } from "../errors.js";
+import type { PeerId } from "../identity/peer-id.js";
 
 const proven = new WeakSet<PeerlinkError>();
 
@@ -39,6 +40,23 @@ export function markUnproven(error: PeerlinkError): PeerlinkError {
 /** True when {@link markUnproven} marked `error`. */
 export function isUnproven(error: PeerlinkError): boolean {
   return unproven.has(error);
+}
+
+const answered = new WeakMap<PeerlinkError, PeerId>();
+
+/**
+ * Marks an IDENTITY_MISMATCH `error` with the identity that answered in place of the one expected. That
+ * identity proved its key on this very connection: the dialer takes the address as that peer's (the peer dialed
+ * is no longer there; a node restarted with a new key, say). Returns `error`.
+ */
+export function markAnsweredBy(error: PeerlinkError, peerId: PeerId): PeerlinkError {
+  answered.set(error, peerId);
+  return error;
+}
+
+/** The identity {@link markAnsweredBy} recorded on `error`, if any. */
+export function answeredBy(error: PeerlinkError): PeerId | undefined {
+  return answered.get(error);
 }
 
 /** Longest retry-after heard from a node that did not prove it is the peer dialed (its address's hold included). */

@@ -10,7 +10,7 @@ import type { Connection } from "../connection/index.js";
 import { ErrorCode, PeerlinkError } from "../errors.js";
 import { DisconnectReason } from "../reasons.js";
 import { PeerId } from "../identity/peer-id.js";
-import { isFromProvenPeer, isUnproven, markUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
+import { answeredBy, isFromProvenPeer, isUnproven, markUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
 import { isIp, normalizeHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
@@ -425,6 +425,8 @@ export class Dialer {
       const refusedHere = lastError.code === ErrorCode.PEER_BANNED || lastError.code === ErrorCode.GATED;
       // Only on a record still there (see the adopter's close): an evicted one is not made again without its origin.
       if (expected && !cancelled && lastError.code !== ErrorCode.GATED && host.peers.has(peer!)) safely(() => host.peers.recordDialFailure(peer!, address, host.now()));
+      const other = answeredBy(lastError);
+      if (other !== undefined) safely(() => this.#answeredBy(other.toString(), peer, address));
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
       if (refusedHere) host.refused(address, lastError, undefined);
       else if (!cancelled) host.failed(address, lastError);
@@ -440,6 +442,22 @@ export class Dialer {
       }
       throw lastError;
     }
+  }
+
+  /**
+   * Another identity proved itself at `address`, dialed for `expected`: the address is that peer's now. It is
+   * recorded under the identity that answered (taken from `expected`'s record, with the origin of that record),
+   * so that the mesh can dial the peer there, and peer exchange, which never hands out an address another known
+   * peer owns, cannot give the address back to the identity that left: a node restarted with a new key would
+   * otherwise stay unknown at its own address for as long as others kept gossiping its old identity there.
+   * A banned identity is not recorded.
+   */
+  #answeredBy(other: string, expected: string | undefined, address: string): void {
+    const peers = this.#host.peers;
+    const now = this.#host.now();
+    if (peers.isBanned(other, now)) return;
+    const origin = expected === undefined ? undefined : peers.originOf(expected);
+    peers.update(other, { addresses: [address], origin }, now);
   }
 
   /**

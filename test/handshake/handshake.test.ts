@@ -7,6 +7,7 @@ import { ChannelBinding, KeyType } from "../../generated/peerlink/v1/handshake_p
 import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import { Identity, verifySignature } from "../../src/identity/identity.js";
 import { Handshake } from "../../src/handshake/handshake.js";
+import { answeredBy } from "../../src/handshake/proven-failures.js";
 import { MAX_EARLY_DATA_MESSAGES } from "../../src/handshake/defaults.js";
 import type { ChannelBindingInput, HandshakeAction, HandshakeOptions } from "../../src/handshake/types.js";
 import { dataFrame, outcome, runPair, sentFrames, splitFrames, type WireFrame } from "./pair.js";
@@ -194,6 +195,9 @@ describe("checks after the proof verified", () => {
       initiator: "local",
     });
     expect(goodbyeReasons(dialer.actions)).toEqual([11 /* UNEXPECTED_IDENTITY */]);
+    // The identity that proved itself instead rides along, for the dialer to record at the address.
+    const fail = outcome(dialer);
+    expect(fail?.type === "fail" ? answeredBy(fail.error)?.toString() : undefined).toBe(bob.peerId.toString());
   });
 
   it("a listener that already verified the dialer reads its UNEXPECTED_IDENTITY Goodbye as IDENTITY_MISMATCH from the remote", () => {

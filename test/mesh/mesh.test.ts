@@ -91,32 +91,47 @@ describe("target mesh over real sockets", () => {
     expect(node.mesh!.status().dialing).toBe(0);
   });
 
-  it("forgets an address where another identity answered, and reaches the node now there through peer exchange", async () => {
-    // A node restarted at its address with a new key: the old identity stays in the database with that address.
+  it("takes an address where another identity answered for that identity, dials it there, and is not given it back by peer exchange", async () => {
+    // A node restarted at its address with a new key: the old identity stays in the database with that address,
+    // and the connected peers that still hold it there keep naming it in their lists.
     const old = await startManager({ listen: ["127.34.2.1:0"] });
     const address = old.addresses[0]!;
     const oldId = old.peerId.toString();
     await old.stop();
     const renewed = await startManager({ listen: [address] });
-    const helper = await startManager({ listen: ["127.34.3.1:0"], mesh: { targetOutbound: 0 } });
-    await renewed.dial({ peerId: helper.peerId, addresses: helper.addresses });
-    expect(helper.peers.addressesOf(renewed.peerId.toString())).toContain(address);
+    const renewedId = renewed.peerId.toString();
 
     const node = await startManager({ listen: ["127.34.1.1:0"], mesh: { targetOutbound: 1, diversity: false } });
     const mismatch = nextEvent(node, "handshake:failed", ({ error }) => error.code === "IDENTITY_MISMATCH");
-    node.peers.upsert(oldId, { addresses: [address] }, Date.now());
-    await mismatch;
-    // The address no longer reaches the old identity (once the mesh has its dial's outcome): kept, peer exchange
-    // could never give it to the new one.
-    await vi.waitFor(() => expect(node.peers.addressesOf(oldId)).toEqual([]), { timeout: 10_000, interval: 20 });
-    expect(node.peers.resolvePeerId(address)).toBeUndefined();
-
-    // A connected peer's list names the node now at the address; the mesh dials it there.
     const reached = nextEvent(node, "connection:open", ({ connection }) => connection.remotePeer.equals(renewed.peerId), 20_000);
-    await helper.dial({ peerId: node.peerId, addresses: node.addresses });
+    const origin = { kind: "exchange" as const, group: "127.99.0.0/16" };
+    node.peers.upsert(oldId, { addresses: [address], origin }, Date.now());
+    await mismatch;
+    // The identity that proved its key at the address owns it now, with the origin of the record it came from.
+    expect(node.peers.resolvePeerId(address)).toBe(renewedId);
+    expect(node.peers.originOf(renewedId)).toEqual(origin);
+    expect(node.peers.addressesOf(oldId)).toEqual([]);
+    // The mesh dials it there, with no peer exchange needed.
     const { connection } = await reached;
     expect(connection.direction).toBe("outbound");
     expect(connection.remoteAddress).toBe(address);
+
+    // A peer that still holds the old identity at the address names it in its list: not taken back.
+    const helper = await startManager({ listen: ["127.34.3.1:0"], mesh: { targetOutbound: 0 } });
+    helper.peers.upsert(oldId, { addresses: [address] }, Date.now());
+    const list = new Promise<void>((resolve) => {
+      node.on("connection:open", ({ connection: c }) => {
+        if (!c.remotePeer.equals(helper.peerId)) return;
+        // Registered after the mesh's own listener (it attaches at open): runs once the mesh has used the frame.
+        c.on("control", (frame) => {
+          if (frame.kind.case === "peerAddresses" && frame.kind.value.peers.some((p) => p.addrs.includes(address))) resolve();
+        });
+      });
+    });
+    await helper.dial({ peerId: node.peerId, addresses: node.addresses });
+    await list;
+    expect(node.peers.resolvePeerId(address)).toBe(renewedId);
+    expect(node.peers.addressesOf(oldId)).toEqual([]);
   });
 
   it("forgets the address where another identity answered, not another address of the peer that failed in the same race", async () => {
@@ -135,6 +150,7 @@ describe("target mesh over real sockets", () => {
     await mismatch;
     await vi.waitFor(() => expect(node.peers.addressesOf(absentId)).not.toContain(foreign), { timeout: 10_000, interval: 20 });
     expect(node.peers.addressesOf(absentId)).toContain(own);
+    expect(node.peers.resolvePeerId(foreign)).toBe(other.peerId.toString());
   });
 
   it("sends no PeerAddresses to a peer without the capability, and lists the capability only with the mesh", async () => {
