@@ -273,6 +273,21 @@ export class MeshCore {
     }
   }
 
+  /**
+   * Another identity proved itself at `address` on a dial of this core (the dialer records the address under it).
+   * The first time, that is a node restarted with a new key: its new identity is dialed at once. Each further
+   * one before the address's entry is forgotten backs the address off as a failed dial backs a peer off: a host
+   * that answers with a fresh identity at every dial would otherwise have the mesh dial it again and again, each
+   * new identity a candidate with no backoff of its own, as fast as the budget allows.
+   */
+  onAnsweredByAnother(address: string, now: number): void {
+    const key = `addr:${address}`;
+    const failures = (this.#backoff.get(key)?.failures ?? 0) + 1;
+    const { baseMs, maxMs } = this.#o.failureBackoff;
+    const delay = failures === 1 ? 0 : Math.round(Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 2)) * (0.5 + 0.5 * this.#o.random()));
+    this.#backoff.set(key, { failures, until: now + delay });
+  }
+
   /** A connection to `peer` opened: its failure backoff is cleared. */
   onOpen(peer: string): void {
     this.#backoff.delete(peer);
@@ -312,18 +327,22 @@ export class MeshCore {
   #rank(now: number, snapshot: MeshSnapshot, busy: ReadonlySet<string>): Ranked[] {
     const random = this.#o.random;
     const usable = (key: string): boolean => !busy.has(key) && !this.#never.has(key) && !((this.#backoff.get(key)?.until ?? 0) > now);
+    // An address held back after identities kept changing there (onAnsweredByAnother).
+    const addressFree = (address: string): boolean => !((this.#backoff.get(`addr:${address}`)?.until ?? 0) > now);
     const ranked: Ranked[] = [];
     const lastResort: Ranked[] = [];
     for (const c of snapshot.candidates) {
       if (c.addresses.length === 0 || snapshot.connected.has(c.peerId) || !usable(c.peerId) || this.isSuppressed(c.peerId, now)) continue;
+      // A peer never reached is dialed at its best address only: its addresses are claims (of peer exchange, say)
+      // and racing all of them would let a peer that names third parties' addresses send us to each of them.
+      const addresses = (c.succeeded ? c.addresses : c.addresses.slice(0, 1)).filter(addressFree);
+      if (addresses.length === 0) continue;
       const fetch = this.#fetchPeers.has(c.peerId);
       (fetch ? lastResort : ranked).push({
         key: c.peerId,
         peerId: c.peerId,
-        // A peer never reached is dialed at its best address only: its addresses are claims (of peer exchange, say)
-        // and racing all of them would let a peer that names third parties' addresses send us to each of them.
-        addresses: c.succeeded ? c.addresses : c.addresses.slice(0, 1),
-        group: groupOf(c.addresses[0]!, this.#o.diversity),
+        addresses,
+        group: groupOf(addresses[0]!, this.#o.diversity),
         bootstrap: fetch,
         score: fetch ? [random()] : [c.healthy === true ? 0 : c.healthy === undefined ? 1 : 2, c.succeeded ? 0 : 1, c.failures, random()],
       });

@@ -293,16 +293,19 @@ class MeshServiceImpl implements MeshService {
   /**
    * Another identity answered at one of the addresses of a peer the mesh dials (a node restarted with a new
    * key, or the address was handed to another host): the address no longer reaches the peer, so it is taken
-   * from its record. Kept, it would stay the peer's forever: peer exchange never gives an address another
-   * known peer owns, so the node now there could never be learned, and the mesh would keep dialing the old
-   * identity there. The manager names the address whose attempt failed: the addresses of a dial are raced,
-   * so another of them may have failed within the same dial (a peer down at its own address) and must stay.
+   * from its record (the dialer has recorded it under the identity that answered, unless that one is banned).
+   * Kept, the mesh would keep dialing the old identity there. Identities that keep changing at the address back
+   * it off (`MeshCore.onAnsweredByAnother`). The manager names the address whose attempt failed: the addresses
+   * of a dial are raced, so another of them may have failed within the same dial (a peer down at its own
+   * address) and must stay.
    */
   onDialFailed(target: { peerId: string | undefined; address: string }, error: Error): void {
     // Only the mesh's own dials, which the manager reports before their promise settles (the core still
     // holds them in flight).
     if (target.peerId === undefined || !this.#core.isDialing(target.peerId)) return;
-    if (PeerlinkError.from(error).code === ErrorCode.IDENTITY_MISMATCH) this.#host.peers.removeAddress(target.peerId, target.address);
+    if (PeerlinkError.from(error).code !== ErrorCode.IDENTITY_MISMATCH) return;
+    this.#host.peers.removeAddress(target.peerId, target.address);
+    this.#core.onAnsweredByAnother(target.address, this.#host.clock());
   }
 
   #outcome(error: PeerlinkError): MeshDialOutcome {

@@ -165,6 +165,32 @@ describe("MeshCore: failures and backoff", () => {
     expect(mesh.backoffUntil("p")).toBe(T0 + 30_000);
   });
 
+  it("dials the identity now at an address at once, and backs the address off while identities keep changing there", () => {
+    const mesh = core({ targetOutbound: 1, diversity: false, random: () => 0.999999 });
+    const a = "10.0.0.1:1";
+    const answered = (dialId: number, at: number): void => {
+      mesh.onAnsweredByAnother(a, at);
+      mesh.onDialSettled(dialId, { kind: "failed" }, at);
+    };
+    let [dial] = mesh.tick(T0, snapshot([candidate("old", a)]));
+    answered(dial!.dialId, T0);
+    // A node restarted with a new key: its identity there is dialed at once.
+    [dial] = mesh.tick(T0, snapshot([candidate("new1", a)]));
+    expect(dial?.peerId).toBe("new1");
+    answered(dial!.dialId, T0);
+    // Yet another identity: the address waits 2 s, whichever identity is named for it.
+    expect(mesh.backoffUntil(`addr:${a}`)).toBe(T0 + 2000);
+    expect(mesh.tick(T0 + 1999, snapshot([candidate("new2", a)]))).toEqual([]);
+    [dial] = mesh.tick(T0 + 2000, snapshot([candidate("new2", a)]));
+    expect(dial?.peerId).toBe("new2");
+    answered(dial!.dialId, T0 + 2000);
+    // Doubling: 4 s more.
+    expect(mesh.backoffUntil(`addr:${a}`)).toBe(T0 + 6000);
+    // A proven peer with that address among others is dialed at the others only, meanwhile.
+    const proven = candidate("proven", "10.0.0.2:1", { addresses: [a, "10.0.0.2:1"], succeeded: true });
+    expect(mesh.tick(T0 + 5999, snapshot([proven]))[0]?.addresses).toEqual(["10.0.0.2:1"]);
+  });
+
   it("does not back off after this node's own limits refused the dial", () => {
     const mesh = core({ targetOutbound: 1, diversity: false });
     const list = [candidate("p", "10.0.0.1:1")];
