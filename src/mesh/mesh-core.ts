@@ -185,7 +185,7 @@ export class MeshCore {
     return settled.suppressed;
   }
 
-  /** When the failure backoff of a peer id (or `addr:<address>`) ends; undefined when none. */
+  /** When the failure backoff of a peer id (or `addr:<address>` of a bootstrap address, `answered:<address>`) ends; undefined when none. */
   backoffUntil(key: string): number | undefined {
     return this.#backoff.get(key)?.until;
   }
@@ -281,7 +281,7 @@ export class MeshCore {
    * new identity a candidate with no backoff of its own, as fast as the budget allows.
    */
   onAnsweredByAnother(address: string, now: number): void {
-    const key = `addr:${address}`;
+    const key = `answered:${address}`;
     const failures = (this.#backoff.get(key)?.failures ?? 0) + 1;
     const { baseMs, maxMs } = this.#o.failureBackoff;
     const delay = failures === 1 ? 0 : Math.round(Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 2)) * (0.5 + 0.5 * this.#o.random()));
@@ -328,7 +328,7 @@ export class MeshCore {
     const random = this.#o.random;
     const usable = (key: string): boolean => !busy.has(key) && !this.#never.has(key) && !((this.#backoff.get(key)?.until ?? 0) > now);
     // An address held back after identities kept changing there (onAnsweredByAnother).
-    const addressFree = (address: string): boolean => !((this.#backoff.get(`addr:${address}`)?.until ?? 0) > now);
+    const addressFree = (address: string): boolean => !((this.#backoff.get(`answered:${address}`)?.until ?? 0) > now);
     const ranked: Ranked[] = [];
     const lastResort: Ranked[] = [];
     for (const c of snapshot.candidates) {

@@ -35,7 +35,7 @@ import { type MeshBudget, type MeshCandidate, MeshCore, type MeshDial, type Mesh
 import type { ResolvedMeshOptions } from "./mesh-options.js";
 import { buildPeerAddresses, ExchangeGate, readPeerAddresses, type SharedPeer } from "./peer-exchange.js";
 import { originGroup } from "../peers/origin-groups.js";
-import { isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
+import { answeredBy, isUnproven, UNPROVEN_RETRY_AFTER_MAX_MS } from "../handshake/proven-failures.js";
 
 /** Least time between two ticks, in ms (see `MeshService.#queueTick`). */
 const MIN_TICK_INTERVAL_MS = 50;
@@ -303,7 +303,9 @@ class MeshServiceImpl implements MeshService {
     // Only the mesh's own dials, which the manager reports before their promise settles (the core still
     // holds them in flight).
     if (target.peerId === undefined || !this.#core.isDialing(target.peerId)) return;
-    if (PeerlinkError.from(error).code !== ErrorCode.IDENTITY_MISMATCH) return;
+    // Only an identity that proved its key there: a Goodbye UNEXPECTED_IDENTITY in place of a Hello is anyone's to send.
+    const failure = PeerlinkError.from(error);
+    if (failure.code !== ErrorCode.IDENTITY_MISMATCH || answeredBy(failure) === undefined) return;
     this.#host.peers.removeAddress(target.peerId, target.address);
     this.#core.onAnsweredByAnother(target.address, this.#host.clock());
   }

@@ -191,7 +191,14 @@ export class Adopter {
         peer,
         {
           lastSeen: now,
-          addresses: addressesToRecord(peer, handshake?.remoteListenAddrs ?? [], connection, (a) => host.peers.resolvePeerId(a)),
+          addresses: addressesToRecord(
+            peer,
+            handshake?.remoteListenAddrs ?? [],
+            connection,
+            (a) => host.peers.resolvePeerId(a),
+            // The owner's claim holds when a dial reached it there or it ever connected here (see addressesToRecord).
+            (owner, a) => host.peers.hasProvenAddress(owner, a) || host.peers.get(owner)?.lastSeen !== undefined,
+          ),
           capabilities: (handshake?.capabilities ?? []).map((c) => c.name),
           // An identity new to the database that connected here: it makes room for others of its kind first.
           origin: connection.direction === "inbound" && !host.peers.has(peer) ? { kind: "inbound", group: originGroup(connection.remoteAddress) } : undefined,

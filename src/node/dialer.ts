@@ -14,6 +14,7 @@ import { answeredBy, isFromProvenPeer, isUnproven, markUnproven, UNPROVEN_RETRY_
 import { refusalToError, type ConnectionReservation, type LimitRefusal } from "../manager/connection-limits.js";
 import { isIp, normalizeHostPort, normalizeIp, parseHostPort } from "../manager/ip.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
+import { originGroup } from "../peers/origin-groups.js";
 import { dialChannel } from "../transport/dial.js";
 import type { ResolvedTls, SecureChannel } from "../transport/types.js";
 import type { KeptConnection, NodeCore } from "./core/node-core.js";
@@ -426,7 +427,7 @@ export class Dialer {
       // Only on a record still there (see the adopter's close): an evicted one is not made again without its origin.
       if (expected && !cancelled && lastError.code !== ErrorCode.GATED && host.peers.has(peer!)) safely(() => host.peers.recordDialFailure(peer!, address, host.now()));
       const other = answeredBy(lastError);
-      if (other !== undefined) safely(() => this.#answeredBy(other.toString(), peer, address));
+      if (other !== undefined) safely(() => this.#answeredBy(other.toString(), address));
       // A peer reached and then refused as banned or gated is a refusal (journaled on adoption); anything else failed on the way.
       if (refusedHere) host.refused(address, lastError, undefined);
       else if (!cancelled) host.failed(address, lastError);
@@ -445,19 +446,21 @@ export class Dialer {
   }
 
   /**
-   * Another identity proved itself at `address`, dialed for `expected`: the address is that peer's now. It is
-   * recorded under the identity that answered (taken from `expected`'s record, with the origin of that record),
-   * so that the mesh can dial the peer there, and peer exchange, which never hands out an address another known
-   * peer owns, cannot give the address back to the identity that left: a node restarted with a new key would
-   * otherwise stay unknown at its own address for as long as others kept gossiping its old identity there.
-   * A banned identity is not recorded.
+   * Another identity proved itself at `address`: the address is that peer's now. It is recorded under the
+   * identity that answered (and so leaves the record of the one expected), so that the mesh can dial the peer
+   * there, and peer exchange, which never hands out an address another known peer owns, cannot give the address
+   * back to the identity that left: a node restarted with a new key would otherwise stay unknown at its own
+   * address for as long as others kept gossiping its old identity there. An identity new to the database is
+   * recorded as one that put itself here (as an identity that connected does), in the answering address's
+   * network group: a host that answers with fresh identities makes room for its own first. Its claim on the
+   * address is unconfirmed until a dial reaches it there, and the identity that proves itself from that IP
+   * takes it back (see `addressesToRecord`). A banned identity is not recorded.
    */
-  #answeredBy(other: string, expected: string | undefined, address: string): void {
+  #answeredBy(other: string, address: string): void {
     const peers = this.#host.peers;
     const now = this.#host.now();
     if (peers.isBanned(other, now)) return;
-    const origin = expected === undefined ? undefined : peers.originOf(expected);
-    peers.update(other, { addresses: [address], origin }, now);
+    peers.update(other, { addresses: [address], origin: { kind: "inbound", group: originGroup(address) } }, now);
   }
 
   /**

@@ -43,7 +43,7 @@ import { isLocalLimitRefusal, redialVerdictOf } from "./redial-failure.js";
 import { type ReconnectDecision, ReconnectScheduler, type ReconnectSchedulerOptions } from "./scheduler.js";
 import { addressAnsweredByAnother, RedialsInFlight } from "./redials-in-flight.js";
 import { WantedSet } from "./wanted-set.js";
-import { isUnproven } from "../handshake/proven-failures.js";
+import { answeredBy, isUnproven } from "../handshake/proven-failures.js";
 
 /** The sans-IO reconnect core: see the module documentation. */
 export class ReconnectCore {
@@ -191,7 +191,8 @@ export class ReconnectCore {
     if (this.#state !== "running" || error.code === ErrorCode.STOPPED || error.code === ErrorCode.ABORTED) return [];
     this.#touch(peer);
     const verdict = redialVerdictOf(error);
-    if (error.code === ErrorCode.IDENTITY_MISMATCH) {
+    // Only an identity that proved its key there: a Goodbye UNEXPECTED_IDENTITY in place of a Hello is anyone's to send.
+    if (error.code === ErrorCode.IDENTITY_MISMATCH && answeredBy(error) !== undefined) {
       const named = dial.endedAt;
       const culprit =
         named !== undefined && dial.addresses.includes(named) ? named : addressAnsweredByAnother(dial, (a) => this.#view.lastFailureAt(peer, a));

@@ -179,13 +179,13 @@ describe("MeshCore: failures and backoff", () => {
     expect(dial?.peerId).toBe("new1");
     answered(dial!.dialId, T0);
     // Yet another identity: the address waits 2 s, whichever identity is named for it.
-    expect(mesh.backoffUntil(`addr:${a}`)).toBe(T0 + 2000);
+    expect(mesh.backoffUntil(`answered:${a}`)).toBe(T0 + 2000);
     expect(mesh.tick(T0 + 1999, snapshot([candidate("new2", a)]))).toEqual([]);
     [dial] = mesh.tick(T0 + 2000, snapshot([candidate("new2", a)]));
     expect(dial?.peerId).toBe("new2");
     answered(dial!.dialId, T0 + 2000);
     // Doubling: 4 s more.
-    expect(mesh.backoffUntil(`addr:${a}`)).toBe(T0 + 6000);
+    expect(mesh.backoffUntil(`answered:${a}`)).toBe(T0 + 6000);
     // A proven peer with that address among others is dialed at the others only, meanwhile.
     const proven = candidate("proven", "10.0.0.2:1", { addresses: [a, "10.0.0.2:1"], succeeded: true });
     expect(mesh.tick(T0 + 5999, snapshot([proven]))[0]?.addresses).toEqual(["10.0.0.2:1"]);

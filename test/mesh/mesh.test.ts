@@ -104,12 +104,11 @@ describe("target mesh over real sockets", () => {
     const node = await startManager({ listen: ["127.34.1.1:0"], mesh: { targetOutbound: 1, diversity: false } });
     const mismatch = nextEvent(node, "handshake:failed", ({ error }) => error.code === "IDENTITY_MISMATCH");
     const reached = nextEvent(node, "connection:open", ({ connection }) => connection.remotePeer.equals(renewed.peerId), 20_000);
-    const origin = { kind: "exchange" as const, group: "127.99.0.0/16" };
-    node.peers.upsert(oldId, { addresses: [address], origin }, Date.now());
+    node.peers.upsert(oldId, { addresses: [address], origin: { kind: "exchange", group: "127.99.0.0/16" } }, Date.now());
     await mismatch;
-    // The identity that proved its key at the address owns it now, with the origin of the record it came from.
+    // The identity that proved its key at the address owns it now, as an identity that put itself here would.
     expect(node.peers.resolvePeerId(address)).toBe(renewedId);
-    expect(node.peers.originOf(renewedId)).toEqual(origin);
+    expect(node.peers.originOf(renewedId)).toEqual({ kind: "inbound", group: "127.34.0.0/16" });
     expect(node.peers.addressesOf(oldId)).toEqual([]);
     // The mesh dials it there, with no peer exchange needed.
     const { connection } = await reached;

@@ -11,6 +11,11 @@ import type { ReconnectAction, ReconnectView } from "../../src/reconnect/reconne
 import { ReconnectCore } from "../../src/reconnect/reconnect-core.js";
 import type { ReconnectSchedulerOptions } from "../../src/reconnect/scheduler.js";
 import { throwsWithCode } from "../helpers/error-code.js";
+import { markAnsweredBy, markUnproven } from "../../src/handshake/proven-failures.js";
+import { Identity } from "../../src/identity/identity.js";
+
+/** IDENTITY_MISMATCH as the handshake reports it: another identity proved its key at the address. */
+const someoneElse = (): PeerlinkError => markAnsweredBy(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else", { initiator: "local" }), Identity.generate().peerId);
 
 const T0 = 1_700_000_000_000;
 const HALF = (): number => 0.5;
@@ -154,16 +159,29 @@ describe("redials in flight", () => {
     lose(core, view, "p", "normal", T0);
     const [dial] = dials(core.tick(T0));
     view.failures.set("p@10.0.0.1:1", T0 + 1);
-    const out = core.onDialFailed("p", dial!.dialId, new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else"), T0 + 2);
+    const out = core.onDialFailed("p", dial!.dialId, someoneElse(), T0 + 2);
     expect(out.filter((a) => a.type === "drop_address")).toEqual([{ type: "drop_address", peer: "p", address: "10.0.0.1:1" }]);
     expect(events(out, "reconnect:scheduled")).toHaveLength(1);
 
     view.addresses.set("p", ["10.0.0.2:2"]); // the adapter dropped the first
     const [again] = dials(core.tick(core.nextDeadline()!));
     expect(again!.addresses).toEqual(["10.0.0.2:2"]);
-    const last = core.onDialFailed("p", again!.dialId, new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else"), T0 + 10_000);
+    const last = core.onDialFailed("p", again!.dialId, someoneElse(), T0 + 10_000);
     expect(events(last, "reconnect:abandoned")).toEqual([{ peer: "p", reason: "unexpected_identity" }]);
     expect(core.nextDeadline()).toBeUndefined();
+  });
+
+  it("a Goodbye UNEXPECTED_IDENTITY from a node that proved no key drops no address: the next backoff step", () => {
+    const { core, view } = make();
+    connect(core, view, "p");
+    view.addresses.set("p", ["10.0.0.1:1"]);
+    lose(core, view, "p", "normal", T0);
+    const [dial] = dials(core.tick(T0));
+    const goodbye = markUnproven(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "remote said so", { initiator: "remote" }));
+    const out = core.onDialFailed("p", dial!.dialId, goodbye, T0 + 2);
+    expect(out.filter((a) => a.type === "drop_address")).toEqual([]);
+    expect(events(out, "reconnect:scheduled")).toHaveLength(1);
+    expect(events(out, "reconnect:abandoned")).toEqual([]);
   });
 
   it("stop() aborts every redial in flight with STOPPED and plans nothing more", () => {

@@ -12,7 +12,8 @@ import { ErrorCode, PeerlinkError } from "../../src/errors.js";
 import type { DisconnectReason } from "../../src/reasons.js";
 import { DEFAULT_MAX_RETRY_AFTER_MS } from "../../src/reconnect/defaults.js";
 import { close, FakeHost, managedFor, open, start, T0 } from "./fake-host.js";
-import { markUnproven } from "../../src/handshake/proven-failures.js";
+import { markAnsweredBy, markUnproven } from "../../src/handshake/proven-failures.js";
+import { Identity } from "../../src/identity/identity.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: T0 });
@@ -163,14 +164,14 @@ describe("a redial answered by another identity", () => {
     // The manager records the failure of each address it tried; the second answered as someone else.
     fake.peers.recordDialFailure("p", "10.0.0.7:4001", Date.now());
     fake.peers.recordDialFailure("p", "10.0.0.8:4001", Date.now());
-    fake.dials[0]!.reject(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else", { initiator: "local" }));
+    fake.dials[0]!.reject(markAnsweredBy(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else", { initiator: "local" }), Identity.generate().peerId));
     await vi.advanceTimersByTimeAsync(0);
     expect(fake.peers.addressesOf("p")).toEqual(["10.0.0.7:4001"]);
     const next = fake.of("reconnect:scheduled").at(-1)!;
     expect(next).toMatchObject({ reason: "dial_failed", attempt: 1 });
     await vi.advanceTimersByTimeAsync(next.delayMs);
     expect(fake.dials[1]!.addresses).toEqual(["10.0.0.7:4001"]);
-    fake.dials[1]!.reject(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else again", { initiator: "local" }));
+    fake.dials[1]!.reject(markAnsweredBy(new PeerlinkError(ErrorCode.IDENTITY_MISMATCH, "someone else again", { initiator: "local" }), Identity.generate().peerId));
     await vi.advanceTimersByTimeAsync(0);
     expect(fake.peers.addressesOf("p")).toEqual([]);
     expect(fake.of("reconnect:abandoned")).toEqual([{ peer: "p", reason: "unexpected_identity" }]);

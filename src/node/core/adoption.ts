@@ -17,7 +17,7 @@ import type { BanEntry } from "../../manager/ban-list.js";
 import type { LimitRefusal } from "../../manager/connection-limits.js";
 import { chooseSurvivor } from "../../manager/tie-break.js";
 import { mayAdvertise } from "../../manager/address-scope.js";
-import { formatHostPort, parseHostPort } from "../../manager/ip.js";
+import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../../manager/ip.js";
 import { isHostPort } from "../../peers/peer-record.js";
 
 /** Most advertised addresses recorded for a peer from one Hello. */
@@ -116,25 +116,41 @@ export function gatedRefusal(direction: "inbound" | "outbound", key: string | un
  * The addresses from a peer's Hello worth recording for it: valid `host:port`, not the unspecified address
  * (a peer listening on `0.0.0.0:p` or `[::]:p` is recorded at the IP it connected from, when it dialed us),
  * reachable in scope from where the peer was seen (a public peer cannot plant `127.0.0.1:22` for this node
- * to dial later), and not proven to be another peer's (`ownerOf`): an advertisement never moves an address
- * from one peer to another; only a dial that reaches the peer there does. At most
- * {@link MAX_RECORDED_ADDRESSES}.
+ * to dial later), and not another peer's (`ownerOf`): an advertisement does not move an address from one peer
+ * to another; a dial that reaches the peer there does. One exception: an address whose owner's claim does not
+ * hold (`held` false: no dial reached the owner there and it never connected to this node; a claim of peer
+ * exchange, or an identity that answered there once) goes to the peer that proved its key from that very IP.
+ * Otherwise an identity that answered a single dial at an address (a host that held the IP for a while) would
+ * keep it from the peer that is back there. Peers that share an IP (behind one NAT) keep each other's
+ * addresses. At most {@link MAX_RECORDED_ADDRESSES}.
  */
 export function addressesToRecord(
   peer: string,
   advertised: readonly string[],
   connection: { readonly direction: "inbound" | "outbound"; readonly remoteAddress: string },
   ownerOf: (address: string) => string | undefined,
+  held: (owner: string, address: string) => boolean,
 ): string[] {
   const out: string[] = [];
   for (const raw of advertised) {
     if (out.length >= MAX_RECORDED_ADDRESSES) break;
     const address = connection.direction === "inbound" ? bindToRemoteIp(raw, connection.remoteAddress) : raw;
-    if (!isHostPort(address) || !mayAdvertise(address, connection.remoteAddress)) continue;
+    if (!isHostPort(address) || !mayAdvertise(address, connection.remoteAddress) || out.includes(address)) continue;
     const owner = ownerOf(address);
-    if ((owner === undefined || owner === peer) && !out.includes(address)) out.push(address);
+    if (owner === undefined || owner === peer || (!held(owner, address) && sameHost(address, connection.remoteAddress))) out.push(address);
   }
   return out;
+}
+
+/** True when the two `host:port` addresses name one IP (or one host name). */
+function sameHost(a: string, b: string): boolean {
+  try {
+    const x = parseHostPort(a).host;
+    const y = parseHostPort(b).host;
+    return isIp(x) && isIp(y) ? normalizeIp(x) === normalizeIp(y) : x.toLowerCase() === y.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** `0.0.0.0:p` / `[::]:p` → `thatIp:p` for the IP the peer connected from; other addresses unchanged. */

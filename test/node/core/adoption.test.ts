@@ -60,12 +60,28 @@ describe("the addresses recorded from a Hello", () => {
       ["0.0.0.0:4001", "127.0.0.1:22", "203.0.113.9:4001", "198.51.100.7:4001", "not an address"],
       { direction: "inbound", remoteAddress: "198.51.100.7:50000" },
       owner,
+      () => false,
     );
     expect(recorded).toEqual(["198.51.100.7:4001"]);
   });
 
+  it("takes an address whose owner's claim does not hold only for the peer that connected from that IP", () => {
+    const address = "198.51.100.7:4001";
+    const owner = (a: string): string | undefined => (a === address ? "someone-else" : undefined);
+    const from = (remoteAddress: string, held: boolean): string[] =>
+      addressesToRecord("p", [address], { direction: "inbound", remoteAddress }, owner, (o, a) => {
+        expect([o, a]).toEqual(["someone-else", address]);
+        return held;
+      });
+    expect(from("198.51.100.7:50000", false)).toEqual([address]);
+    // The owner was reached there, or connected here: only a dial that reaches the newcomer there moves it.
+    expect(from("198.51.100.7:50000", true)).toEqual([]);
+    // Another IP: a claim against a claim, the first one stays.
+    expect(from("198.51.100.8:50000", false)).toEqual([]);
+  });
+
   it(`records at most ${MAX_RECORDED_ADDRESSES}`, () => {
     const many = Array.from({ length: 20 }, (_, i) => `198.51.100.${i + 1}:4001`);
-    expect(addressesToRecord("p", many, { direction: "outbound", remoteAddress: "198.51.100.1:4001" }, () => undefined)).toHaveLength(MAX_RECORDED_ADDRESSES);
+    expect(addressesToRecord("p", many, { direction: "outbound", remoteAddress: "198.51.100.1:4001" }, () => undefined, () => true)).toHaveLength(MAX_RECORDED_ADDRESSES);
   });
 });
