@@ -63,13 +63,24 @@ const unknownField: fc.Arbitrary<number[]> = fc.letrec<{ field: number[] }>((tie
   ),
 })).field;
 
-/** A scalar value for a field, mostly in its own wire type, sometimes in another (the decoder goes by the schema). */
+/**
+ * A scalar value for a field, mostly in its own wire type, sometimes under a tag of another (the decoder goes by
+ * the schema: it reads the value as the field's type whatever the tag says). The value is always whole: bytes
+ * the decoder would read past the value could form tags that run past the parent message and read the bytes
+ * after it as fields of the Frame, another kind among them, and the frame would no longer carry one kind.
+ * Broken encodings come from the damage and the cut of `frameBytes`, which say so.
+ */
 function scalarField(f: DescField): fc.Arbitrary<number[]> {
-  const own =
+  const value =
     f.fieldKind === "scalar" && (f.scalar === 9 || f.scalar === 12)
-      ? fc.string({ maxLength: 8 }).map((s) => delimited(f.number, [...new TextEncoder().encode(s)]))
-      : fc.bigInt({ min: 0n, max: 2n ** 33n }).map((v) => [...tag(f.number, 0), ...varint(v)]);
-  const other = fc.tuple(fc.integer({ min: 0, max: 5 }), fc.uint8Array({ minLength: 1, maxLength: 4 })).map(([wt, b]) => [...tag(f.number, wt), ...b]);
+      ? fc.string({ maxLength: 8 }).map((s) => {
+          const utf8 = [...new TextEncoder().encode(s)];
+          return [...varint(utf8.length), ...utf8];
+        })
+      : fc.bigInt({ min: 0n, max: 2n ** 33n }).map((v) => varint(v));
+  const ownWireType = f.fieldKind === "scalar" && (f.scalar === 9 || f.scalar === 12) ? 2 : 0;
+  const own = value.map((v) => [...tag(f.number, ownWireType), ...v]);
+  const other = fc.tuple(fc.integer({ min: 0, max: 5 }), value).map(([wt, v]) => [...tag(f.number, wt), ...v]);
   return fc.oneof({ weight: 9, arbitrary: own }, { weight: 1, arbitrary: other });
 }
 
