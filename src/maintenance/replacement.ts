@@ -34,12 +34,19 @@ export interface CandidateSource {
   }): readonly ReplacementCandidate[];
   /** True for a banned peer (the peer database owns bans). */
   isBanned?(peerId: string, now: number): boolean;
+  /** The per-address dial backoff, which every dial feeds (`check` is undefined when the address may be dialed). */
+  readonly dialBackoff?: { check(address: string, now: number): unknown };
 }
 
+/** Candidates read per pick: the best ones whose every address is in dial backoff are passed over. */
+const CANDIDATES_PER_PICK = 16;
+
 /**
- * The best candidate not in `exclude`, not banned and that `mayDial` (the application's gater) does not
- * refuse, or `undefined`. `now` is the peer database's clock (wall clock: its backoff and ban times are
- * wall-clock times).
+ * The best candidate not in `exclude`, not banned, that `mayDial` (the application's gater) does not refuse and
+ * with an address out of dial backoff, or `undefined`. The backoff is what bounds retries: a replacement dial
+ * that failed feeds it, and without it the same failing candidate (an address where a host answers with
+ * another identity each time, say) was dialed again at every health check. `now` is the peer database's clock
+ * (wall clock: its backoff and ban times are wall-clock times).
  */
 export function pickReplacement(
   peers: CandidateSource,
@@ -48,9 +55,11 @@ export function pickReplacement(
   mayDial?: (peerId: string) => boolean,
 ): ReplacementCandidate | undefined {
   const usable = (peerId: string): boolean => peers.isBanned?.(peerId, now) !== true && mayDial?.(peerId) !== false;
-  const [candidate] = peers.candidates({ now, exclude, limit: 1, accept: (record) => usable(record.peerId) });
-  // Checked again: a database whose candidates() ignores `accept` must still not yield a banned peer.
-  return candidate === undefined || !usable(candidate.peerId) ? undefined : candidate;
+  const backoff = peers.dialBackoff;
+  const dialable = (c: ReplacementCandidate): boolean => backoff === undefined || c.addresses.some((a) => backoff.check(a, now) === undefined);
+  const candidates = peers.candidates({ now, exclude, limit: CANDIDATES_PER_PICK, accept: (record) => usable(record.peerId) });
+  // `usable` checked again: a database whose candidates() ignores `accept` must still not yield a banned peer.
+  return candidates.find((c) => usable(c.peerId) && dialable(c));
 }
 
 /**

@@ -12,6 +12,7 @@ import type { MaintenanceAction } from "../../src/maintenance/maintenance-action
 import { LATE_TIMER_MS, MaintenanceCore } from "../../src/maintenance/maintenance-core.js";
 import { resolveMaintenanceOptions, type MaintenanceOptions } from "../../src/maintenance/maintenance-options.js";
 import { pickReplacement, type CandidateSource } from "../../src/maintenance/replacement.js";
+import { DialBackoff } from "../../src/peers/dial-backoff.js";
 
 const T0 = 1_000_000;
 
@@ -294,5 +295,25 @@ describe("the replacement decision", () => {
     expect(pickReplacement(honouring, T0, new Set())?.peerId).toBe("fine");
     expect(pickReplacement(ignoring, T0, new Set())).toBeUndefined();
     expect(pickReplacement({ candidates: ignoring.candidates }, T0, new Set())?.peerId).toBe("banned"); // no ban owner: as before
+  });
+
+  it("passes over a candidate whose every address is in dial backoff, until the backoff ends", () => {
+    const backoff = new DialBackoff();
+    const source: CandidateSource = {
+      candidates: ({ limit }) =>
+        [
+          { peerId: "failing", addresses: ["127.0.0.1:9"] },
+          { peerId: "half", addresses: ["127.0.0.1:9", "127.0.0.2:9"] },
+          { peerId: "next", addresses: ["127.0.0.3:9"] },
+        ].slice(0, limit),
+      dialBackoff: backoff,
+    };
+    expect(pickReplacement(source, T0, new Set())?.peerId).toBe("failing");
+    const { retryAt } = backoff.failed("127.0.0.1:9", T0);
+    // A peer with one address out of backoff is still a candidate.
+    expect(pickReplacement(source, T0, new Set())?.peerId).toBe("half");
+    backoff.failed("127.0.0.2:9", T0);
+    expect(pickReplacement(source, T0, new Set())?.peerId).toBe("next");
+    expect(pickReplacement(source, retryAt, new Set())?.peerId).toBe("failing");
   });
 });
