@@ -43,7 +43,6 @@ import {
 import { EvictionShortlist } from "./eviction-shortlist.js";
 import { isProven, selectEvictions } from "./peer-eviction.js";
 import { OriginGroups } from "./origin-groups.js";
-import { ReachedGroups, reachedPerGroup } from "./reached-groups.js";
 import { PeerTags } from "./peer-tags.js";
 import { DebouncedSaver } from "./debounced-saver.js";
 import { DialBackoff } from "./dial-backoff.js";
@@ -93,8 +92,6 @@ export class PeerDatabase {
   #noStaleUntil = -Infinity;
   /** The peers a remote party put here, by network group: they make room for each other first. */
   readonly #origins = new OriginGroups();
-  /** Reached peers a remote party put here, by the group of the address reached: a group's share is bounded. */
-  readonly #reached: ReachedGroups;
   /** The first peers in eviction order, kept between the evictions of a full database. */
   readonly #shortlist = new EvictionShortlist();
   /** address → peer id. */
@@ -128,7 +125,6 @@ export class PeerDatabase {
     this.#saver = new DebouncedSaver(options.store, () => this.snapshot(), delay, options.onError);
     this.#bans = new BanList(options.bans ?? {});
     this.dialBackoff = new DialBackoff(options.dialBackoff);
-    this.#reached = new ReachedGroups(reachedPerGroup(this.#maxPeers));
   }
 
   /** Number of peers known. */
@@ -151,7 +147,6 @@ export class PeerDatabase {
     const result = await this.#store.load(options);
     this.#peers.clear();
     this.#origins.clear();
-    this.#reached.clear();
     this.#shortlist.invalidate();
     this.#byAddress.clear();
     const { [BANS_KEY]: savedBans, ...extra } = structuredClone(result.snapshot.extra);
@@ -176,12 +171,6 @@ export class PeerDatabase {
       this.#origins.add(record);
       for (const a of record.addresses) this.#claimAddress(record, a.address);
       this.#trimAddresses(record);
-    }
-    for (const record of [...this.#peers.values()]) {
-      const reachedAt = record.addresses.find((a) => a.lastSuccess !== undefined);
-      if (reachedAt === undefined || !this.#peers.has(record.peerId)) continue;
-      const victim = this.#reached.reached(record, reachedAt.address);
-      if (victim !== undefined) this.#remove(victim);
     }
     this.#saver.markClean();
     this.#enforceMaxPeers(undefined);
@@ -308,10 +297,8 @@ export class PeerDatabase {
     entry.lastSuccess = at;
     entry.failures = 0;
     record.lastSeen = at;
-    // Proven: no longer one of the peers that make room for each other, but one of its group's reached peers.
+    // Proven: no longer one of the peers that make room for each other.
     this.#origins.remove(record);
-    const victim = this.#reached.reached(record, address);
-    if (victim !== undefined) this.#remove(victim);
     this.#changed(record);
     this.#enforceMaxPeers(peerId);
   }
@@ -728,7 +715,6 @@ export class PeerDatabase {
   #remove(record: PeerRecord): void {
     this.#peers.delete(record.peerId);
     this.#origins.remove(record);
-    this.#reached.remove(record);
     this.#shortlist.removed(record);
     for (const a of record.addresses) {
       if (this.#byAddress.get(a.address) === record.peerId) this.#byAddress.delete(a.address);
