@@ -56,10 +56,12 @@ export function pickReplacement(
 ): ReplacementCandidate | undefined {
   const usable = (peerId: string): boolean => peers.isBanned?.(peerId, now) !== true && mayDial?.(peerId) !== false;
   const backoff = peers.dialBackoff;
-  const dialable = (c: ReplacementCandidate): boolean => backoff === undefined || c.addresses.some((a) => backoff.check(a, now) === undefined);
+  const free = (address: string): boolean => backoff === undefined || backoff.check(address, now) === undefined;
   const candidates = peers.candidates({ now, exclude, limit: CANDIDATES_PER_PICK, accept: (record) => usable(record.peerId) });
   // `usable` checked again: a database whose candidates() ignores `accept` must still not yield a banned peer.
-  return candidates.find((c) => usable(c.peerId) && dialable(c));
+  const candidate = candidates.find((c) => usable(c.peerId) && c.addresses.some(free));
+  // Dialed at its addresses out of backoff only: the others would be raced beside them.
+  return candidate === undefined ? undefined : { peerId: candidate.peerId, addresses: candidate.addresses.filter(free) };
 }
 
 /**

@@ -310,8 +310,8 @@ describe("the replacement decision", () => {
     };
     expect(pickReplacement(source, T0, new Set())?.peerId).toBe("failing");
     const { retryAt } = backoff.failed("127.0.0.1:9", T0);
-    // A peer with one address out of backoff is still a candidate.
-    expect(pickReplacement(source, T0, new Set())?.peerId).toBe("half");
+    // A peer with one address out of backoff is still a candidate, dialed at that address only.
+    expect(pickReplacement(source, T0, new Set())).toEqual({ peerId: "half", addresses: ["127.0.0.2:9"] });
     backoff.failed("127.0.0.2:9", T0);
     expect(pickReplacement(source, T0, new Set())?.peerId).toBe("next");
     expect(pickReplacement(source, retryAt, new Set())?.peerId).toBe("failing");
