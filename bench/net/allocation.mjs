@@ -10,25 +10,17 @@
 // Prints KiB per connection for each contender, peerlink's by part of the library (the innermost frame of
 // peerlink's own on the allocating stack; "Node" when none), and with `--top` peerlink's allocating functions.
 // Sampling makes each figure vary by a few per cent between runs.
-import { fileURLToPath } from "node:url";
 import { numberOption } from "./common.mjs";
-import { inChildren, measureOneBatch } from "./one-batch.mjs";
+import { measureOneBatch, runYardstick } from "./one-batch.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => numberOption(args, name, fallback);
 const SAMPLING_INTERVAL = 256;
 
-if (args[0] === "--child") {
-  console.log(JSON.stringify(await measure(args[1], Number(args[2]), Number(args[3]))));
-  process.exit(0);
-}
-
-const connections = option("--connections", 256);
-const warm = option("--warm", 4);
+const { connections, byContender } = await runYardstick(import.meta.url, args, measure);
 const top = option("--top", 0);
-const sampled = await inChildren(fileURLToPath(import.meta.url), connections, warm);
 const report = { connections, contenders: {} };
-for (const [contender, sites] of Object.entries(sampled)) report.contenders[contender] = summarise(sites, connections);
+for (const [contender, sites] of Object.entries(byContender)) report.contenders[contender] = summarise(sites, connections);
 if (args.includes("--json")) console.log(JSON.stringify(report, null, 2));
 else print(report);
 

@@ -13,9 +13,8 @@
 // `--functions`, peerlink's own functions by calls per connection.
 // The counts vary by a few calls between runs (timers, the order reads arrive in); the parts are what a redesign
 // for the fresh figures has to thin (BENCHMARKS.md, twelfth pass).
-import { fileURLToPath } from "node:url";
 import { numberOption } from "./common.mjs";
-import { inChildren, measureOneBatch } from "./one-batch.mjs";
+import { measureOneBatch, runYardstick } from "./one-batch.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => numberOption(args, name, fallback);
@@ -32,16 +31,10 @@ const PARTS = [
 ];
 const OTHER = "elsewhere in the library";
 
-if (args[0] === "--child") {
-  console.log(JSON.stringify(await measure(args[1], Number(args[2]), Number(args[3]))));
-  process.exit(0);
-}
-
-const connections = option("--connections", 256);
-const warm = option("--warm", 4);
+const { connections, byContender } = await runYardstick(import.meta.url, args, measure);
 const top = option("--top", 0);
 const functionsShown = option("--functions", 0);
-const report = summarise(await inChildren(fileURLToPath(import.meta.url), connections, warm), connections);
+const report = summarise(byContender, connections);
 if (args.includes("--json")) console.log(JSON.stringify(report, null, 2));
 else print(report);
 

@@ -6,17 +6,33 @@ import { Session } from "node:inspector/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { pool, sleep } from "./common.mjs";
+import { numberOption, pool, sleep } from "./common.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const CONCURRENCY = 64;
 const run = promisify(execFile);
 
 /**
+ * A yardstick's entry point. In a child (`--child contender size warm`): prints what `measure(contender, size,
+ * warm)` resolves with, as JSON, and exits. In the parent: reads `--connections` (256) and `--warm` (4), runs the
+ * yardstick's own file (`scriptUrl`) once per contender, and resolves with the connection count and each child's
+ * output by contender.
+ */
+export async function runYardstick(scriptUrl, args, measure) {
+  if (args[0] === "--child") {
+    console.log(JSON.stringify(await measure(args[1], Number(args[2]), Number(args[3]))));
+    process.exit(0);
+  }
+  const connections = numberOption(args, "--connections", 256);
+  const warm = numberOption(args, "--warm", 4);
+  return { connections, byContender: await inChildren(fileURLToPath(scriptUrl), connections, warm) };
+}
+
+/**
  * In the parent: runs `script` (a yardstick's own file) once per contender, with `--child contender size warm`,
  * and resolves with each child's JSON output by contender.
  */
-export async function inChildren(script, connections, warm) {
+async function inChildren(script, connections, warm) {
   const out = {};
   for (const contender of ["raw", "peerlink"]) {
     const child = [script, "--child", contender, String(connections), String(warm)];
