@@ -256,12 +256,8 @@ export class MeshCore {
         if (flight.bootstrap && outcome.peer !== undefined) this.#fetchPeers.add(outcome.peer);
         return;
       case "failed": {
-        const previous = this.#backoff.get(flight.key);
-        const failures = (previous?.failures ?? 0) + 1;
-        const { baseMs, maxMs } = this.#o.failureBackoff;
-        const step = Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 1));
-        const delay = Math.max(outcome.retryAfterMs ?? 0, Math.round(step * (0.5 + 0.5 * this.#o.random())));
-        this.#backoff.set(flight.key, { failures, until: now + delay });
+        const failures = (this.#backoff.get(flight.key)?.failures ?? 0) + 1;
+        this.#backoff.set(flight.key, { failures, until: now + Math.max(outcome.retryAfterMs ?? 0, this.#backoffDelay(failures)) });
         return;
       }
       case "never":
@@ -283,9 +279,13 @@ export class MeshCore {
   onAnsweredByAnother(address: string, now: number): void {
     const key = `answered:${address}`;
     const failures = (this.#backoff.get(key)?.failures ?? 0) + 1;
+    this.#backoff.set(key, { failures, until: now + (failures === 1 ? 0 : this.#backoffDelay(failures - 1)) });
+  }
+
+  /** The wait after the `failures`-th failure in a row: `failureBackoff` doubling from its base, jittered to 50-100 %. */
+  #backoffDelay(failures: number): number {
     const { baseMs, maxMs } = this.#o.failureBackoff;
-    const delay = failures === 1 ? 0 : Math.round(Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 2)) * (0.5 + 0.5 * this.#o.random()));
-    this.#backoff.set(key, { failures, until: now + delay });
+    return Math.round(Math.min(maxMs, baseMs * 2 ** Math.min(30, failures - 1)) * (0.5 + 0.5 * this.#o.random()));
   }
 
   /** A connection to `peer` opened: its failure backoff is cleared. */
