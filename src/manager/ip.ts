@@ -376,3 +376,30 @@ export function formatHostPort(host: string, port: number): string {
   const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   return bare.includes(":") ? `[${bare}]:${port}` : `${bare}:${port}`;
 }
+
+/** The normalised IP of `"host:port"` (bracketed IPv6 included) or of a bare IP. */
+export function ipOf(address: string): string {
+  // `[host]:port` or `host:port` (host without a colon), as the patterns /^\[(.*)\]:\d+$/ and
+  // /^([^:]+):\d+$/ would read them, without a match array per call (twice per connection).
+  const colon = address.lastIndexOf(":");
+  let host = address;
+  if (colon > 0 && digitsFrom(address, colon + 1)) {
+    if (address.charCodeAt(0) === 0x5b /* [ */ && colon >= 2 && address.charCodeAt(colon - 1) === 0x5d /* ] */) host = address.slice(1, colon - 1);
+    else if (address.indexOf(":") === colon) host = address.slice(0, colon);
+  }
+  try {
+    return normalizeIp(host);
+  } catch {
+    return address;
+  }
+}
+
+/** True when `text` from `start` to its end is one or more ASCII digits. */
+function digitsFrom(text: string, start: number): boolean {
+  if (start >= text.length) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}

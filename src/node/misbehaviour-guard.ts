@@ -14,7 +14,7 @@ import type { ResolvedMisbehaviour } from "../manager/misbehaviour-options.js";
 import type { ManagedClose, ManagedConnection, ManagerService } from "../manager/services.js";
 import type { PeerDatabase } from "../peers/peer-database.js";
 import type { MisbehaviourEvidence } from "../peers/strike-ledger.js";
-import { ipOf } from "./core/node-core.js";
+import { ipOf } from "../manager/ip.js";
 import { MisbehaviourPolicy, violationOfClose, violationOfHandshake, type Violation } from "./policy/misbehaviour.js";
 
 /** Who is exempt: the node's allow-list. */

@@ -17,7 +17,7 @@ import type { BanEntry } from "../../manager/ban-list.js";
 import type { LimitRefusal } from "../../manager/connection-limits.js";
 import { chooseSurvivor } from "../../manager/tie-break.js";
 import { mayAdvertise } from "../../manager/address-scope.js";
-import { formatHostPort, isIp, normalizeIp, parseHostPort } from "../../manager/ip.js";
+import { formatHostPort, ipOf, parseHostPort } from "../../manager/ip.js";
 import { isHostPort } from "../../peers/peer-record.js";
 
 /** Most advertised addresses recorded for a peer from one Hello. */
@@ -137,20 +137,9 @@ export function addressesToRecord(
     const address = connection.direction === "inbound" ? bindToRemoteIp(raw, connection.remoteAddress) : raw;
     if (!isHostPort(address) || !mayAdvertise(address, connection.remoteAddress) || out.includes(address)) continue;
     const owner = ownerOf(address);
-    if (owner === undefined || owner === peer || (!held(owner, address) && sameHost(address, connection.remoteAddress))) out.push(address);
+    if (owner === undefined || owner === peer || (!held(owner, address) && ipOf(address) === ipOf(connection.remoteAddress))) out.push(address);
   }
   return out;
-}
-
-/** True when the two `host:port` addresses name one IP (or one host name). */
-function sameHost(a: string, b: string): boolean {
-  try {
-    const x = parseHostPort(a).host;
-    const y = parseHostPort(b).host;
-    return isIp(x) && isIp(y) ? normalizeIp(x) === normalizeIp(y) : x.toLowerCase() === y.toLowerCase();
-  } catch {
-    return false;
-  }
 }
 
 /** `0.0.0.0:p` / `[::]:p` → `thatIp:p` for the IP the peer connected from; other addresses unchanged. */

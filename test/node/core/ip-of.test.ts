@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { normalizeIp } from "../../../src/manager/ip.js";
-import { ipOf } from "../../../src/node/core/node-core.js";
+import { ipOf } from "../../../src/manager/ip.js";
 
 function byPatterns(address: string): string {
   const match = /^\[(.*)\]:\d+$/.exec(address) ?? /^([^:]+):\d+$/.exec(address);
